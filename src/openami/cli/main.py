@@ -1,0 +1,42 @@
+"""Entry point of the ``openami`` command.
+
+Each subcommand lives in its own module ``openami.cli.<name>`` exposing ``command`` (a click
+command or group); the modules listed in ``SUBCOMMANDS`` are loaded when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+from openami import __version__
+
+SUBCOMMANDS = ("demo", "mdms", "plan", "broute", "hems", "dlms", "hub", "audit")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="openami")
+def cli() -> None:
+    """openami: an open-source smart metering system (AMI).
+
+    Simulate a fleet of smart meters, collect their half-hour values over the A route,
+    validate them in the MDMS and share them with retailers over the C route.
+    Run `openami COMMAND --help` for each command.
+    """
+
+
+for _name in SUBCOMMANDS:
+    _module_name = f"openami.cli.{_name}"
+    if importlib.util.find_spec(_module_name) is not None:
+        _module = importlib.import_module(_module_name)
+        cli.add_command(_module.command, name=_name)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Registry: supply points, meters, retailers, balancing groups, effective-dated links."""
