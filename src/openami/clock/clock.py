@@ -82,6 +82,13 @@ class ManualClock:
                 raise ValueError("a clock never runs backwards")
             self._ts = ts
 
+    def set_timestamp(self, epoch_s: float) -> None:
+        """Jump to Unix time ``epoch_s``; time never runs backwards."""
+        with self._lock:
+            if epoch_s < self._ts:
+                raise ValueError("a clock never runs backwards")
+            self._ts = float(epoch_s)
+
     def advance(self, delta: timedelta | float) -> None:
         seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
         if seconds < 0:

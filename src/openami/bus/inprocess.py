@@ -1,0 +1,43 @@
+"""In-process publish/subscribe bus (the embedded default).
+
+Topics carry Arrow tables. Delivery is synchronous and in subscription order, so a publish
+returns after every subscriber has handled the message; a failing subscriber's error is
+raised to the publisher (nothing is silently dropped).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Protocol
+
+import pyarrow as pa
+
+Handler = Callable[[pa.Table], object]
+
+TOPIC_READINGS = "hes.readings"
+
+
+class Bus(Protocol):
+    def publish(self, topic: str, batch: pa.Table) -> None: ...
+
+    def subscribe(self, topic: str, handler: Handler) -> None: ...
+
+
+class InProcessBus:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, list[Handler]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self.published: dict[str, int] = defaultdict(int)
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        with self._lock:
+            self._subscribers[topic].append(handler)
+
+    def publish(self, topic: str, batch: pa.Table) -> None:
+        with self._lock:
+            handlers = list(self._subscribers[topic])
+            self.published[topic] += batch.num_rows
+        for handler in handlers:
+            handler(batch)

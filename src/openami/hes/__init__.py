@@ -1,0 +1,1 @@
+"""Head-end system: collection schedules, retries, backfill, commands and KPIs."""

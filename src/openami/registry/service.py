@@ -1,0 +1,195 @@
+"""The registry service: who is where, and since when."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from openami.registry.ids import validate_supply_point_id
+from openami.registry.model import (
+    COMM_METHODS,
+    BalancingGroup,
+    Meter,
+    Retailer,
+    SupplyPoint,
+)
+from openami.storage.sqlite_registry import SqliteRegistryStore
+
+
+class RegistryError(ValueError):
+    """A registry change that would break its rules."""
+
+
+class Registry:
+    """Supply points, meters, retailers and balancing groups with effective-dated links."""
+
+    def __init__(self, store: SqliteRegistryStore) -> None:
+        self.store = store
+
+    @classmethod
+    def open(cls, path: str | Path) -> Registry:
+        return cls(SqliteRegistryStore(path))
+
+    # -- writes (bulk, all-or-nothing) ------------------------------------------------------
+    def add_balancing_groups(self, groups: Sequence[BalancingGroup]) -> None:
+        self.store.insert_many(
+            "balancing_groups",
+            ("balancing_group_id", "name"),
+            [(g.balancing_group_id, g.name) for g in groups],
+        )
+
+    def add_retailers(self, retailers: Sequence[Retailer]) -> None:
+        self.store.insert_many(
+            "retailers",
+            ("retailer_id", "name", "balancing_group_id"),
+            [(r.retailer_id, r.name, r.balancing_group_id) for r in retailers],
+        )
+
+    def add_concentrators(self, rows: Sequence[tuple[str, str]]) -> None:
+        self.store.insert_many("concentrators", ("concentrator_id", "area_code"), rows)
+
+    def add_supply_points(self, supply_point_ids: Sequence[str]) -> list[int]:
+        """Register supply points; returns their integer keys (in order)."""
+        for sp in supply_point_ids:
+            validate_supply_point_id(sp)
+        start = (
+            int(
+                self.store.execute("SELECT COALESCE(MAX(supply_point_key), 0) FROM supply_points")[
+                    0
+                ][0]
+            )
+            + 1
+        )
+        keys = list(range(start, start + len(supply_point_ids)))
+        self.store.insert_many(
+            "supply_points",
+            ("supply_point_key", "supply_point_id", "area_code"),
+            [(k, sp, sp[:2]) for k, sp in zip(keys, supply_point_ids, strict=True)],
+        )
+        return keys
+
+    def add_meters(self, meters: Sequence[Meter]) -> None:
+        for m in meters:
+            if m.comm_method not in COMM_METHODS:
+                raise RegistryError(
+                    f"meter {m.meter_id}: unknown communication method {m.comm_method!r}"
+                )
+        self.store.insert_many(
+            "meters",
+            (
+                "meter_id",
+                "maker",
+                "serial",
+                "contract_amperage_a",
+                "comm_method",
+                "concentrator_id",
+                "certification_expiry",
+            ),
+            [
+                (
+                    m.meter_id,
+                    m.maker,
+                    m.serial,
+                    m.contract_amperage_a,
+                    m.comm_method,
+                    m.concentrator_id,
+                    m.certification_expiry.isoformat(),
+                )
+                for m in meters
+            ],
+        )
+
+    def install_meters(self, rows: Sequence[tuple[int, int]], valid_from_epoch_s: float) -> None:
+        """Install meters from an instant on: rows of (supply_point_key, meter_id)."""
+        self.store.insert_many(
+            "meter_installations",
+            ("supply_point_key", "meter_id", "valid_from", "valid_to"),
+            [(sp, m, valid_from_epoch_s, None) for sp, m in rows],
+        )
+
+    def add_supply_contracts(self, rows: Sequence[tuple[int, str, date, date | None]]) -> None:
+        """Rows of (supply_point_key, retailer_id, valid_from, valid_to)."""
+        self.store.insert_many(
+            "supply_contracts",
+            ("supply_point_key", "retailer_id", "valid_from", "valid_to"),
+            [(sp, r, f.isoformat(), t.isoformat() if t else None) for sp, r, f, t in rows],
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+    def supply_point(self, supply_point_id: str) -> SupplyPoint | None:
+        """The supply point with this ID, or None; raises InvalidSupplyPointId if malformed."""
+        validate_supply_point_id(supply_point_id)
+        rows = self.store.execute(
+            "SELECT supply_point_key, supply_point_id, area_code FROM supply_points "
+            "WHERE supply_point_id = ?",
+            (supply_point_id,),
+        )
+        return SupplyPoint(*rows[0]) if rows else None
+
+    def retailer_on(self, supply_point_key: int, day: date) -> str | None:
+        """The retailer supplying the supply point on a JST day, if any."""
+        rows = self.store.execute(
+            "SELECT retailer_id FROM supply_contracts WHERE supply_point_key = ? "
+            "AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+            (supply_point_key, day.isoformat(), day.isoformat()),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def retailers(self) -> list[Retailer]:
+        return [
+            Retailer(*r)
+            for r in self.store.execute(
+                "SELECT retailer_id, name, balancing_group_id FROM retailers ORDER BY retailer_id"
+            )
+        ]
+
+    def meter_count(self) -> int:
+        return int(self.store.execute("SELECT COUNT(*) FROM meters")[0][0])
+
+    def meters_table(self) -> pa.Table:
+        """All meters with their current installation, as columns."""
+        return self.store.query_table(
+            "SELECT m.meter_id, m.comm_method, m.concentrator_id, m.contract_amperage_a, "
+            "i.supply_point_key, sp.area_code "
+            "FROM meters m JOIN meter_installations i ON i.meter_id = m.meter_id "
+            "JOIN supply_points sp ON sp.supply_point_key = i.supply_point_key "
+            "WHERE i.valid_to IS NULL ORDER BY m.meter_id"
+        )
+
+    def installations_table(self) -> pa.Table:
+        """Every installation period: meter_id, supply_point_key, valid_from, valid_to [epoch s]."""
+        table = self.store.query_table(
+            "SELECT meter_id, supply_point_key, valid_from, valid_to FROM meter_installations"
+        )
+        if table.num_rows == 0:
+            return pa.table(
+                {
+                    "meter_id": pa.array([], pa.int64()),
+                    "supply_point_key": pa.array([], pa.int64()),
+                    "valid_from": pa.array([], pa.float64()),
+                    "valid_to": pa.array([], pa.float64()),
+                }
+            )
+        return table.cast(
+            pa.schema(
+                [
+                    ("meter_id", pa.int64()),
+                    ("supply_point_key", pa.int64()),
+                    ("valid_from", pa.float64()),
+                    ("valid_to", pa.float64()),
+                ]
+            )
+        )
+
+    def supply_point_ids(self, keys: Sequence[int] | np.ndarray) -> list[str]:
+        out: list[str] = []
+        for key in keys:
+            rows = self.store.execute(
+                "SELECT supply_point_id FROM supply_points WHERE supply_point_key = ?", (int(key),)
+            )
+            out.append(str(rows[0][0]))
+        return out

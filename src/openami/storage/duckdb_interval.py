@@ -1,0 +1,269 @@
+"""DuckDB interval store: register reads and half-hour value versions, append-only.
+
+Tables
+- ``register_reads``: every distinct register read a meter delivered: meter, boundary
+  (slot index of the :00/:30 instant the registers were taken), import/export registers [Wh],
+  when it was received, how (scheduled, retry, backfill) and an ingest sequence number.
+- ``half_hour_values``: every version of every half-hour value per supply point and slot:
+  import/export energy [Wh], quality, version number, when and why it was recorded.
+  The current value is the highest version.
+
+Nothing is updated or deleted; ingesting the same rows twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS register_reads (
+    meter_id BIGINT NOT NULL,
+    boundary BIGINT NOT NULL,
+    import_register_wh BIGINT NOT NULL,
+    export_register_wh BIGINT,
+    received_at DOUBLE NOT NULL,
+    source UTINYINT NOT NULL,
+    ingest_seq BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS half_hour_values (
+    supply_point_key BIGINT NOT NULL,
+    slot BIGINT NOT NULL,
+    import_wh BIGINT,
+    export_wh BIGINT,
+    quality VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    recorded_at DOUBLE NOT NULL,
+    reason VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ingest_log (
+    ingest_seq BIGINT PRIMARY KEY,
+    recorded_at DOUBLE NOT NULL,
+    rows_in BIGINT NOT NULL,
+    reads_new BIGINT NOT NULL,
+    values_new BIGINT NOT NULL
+);
+"""
+
+READ_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("boundary", pa.int64()),
+        ("import_register_wh", pa.int64()),
+        ("export_register_wh", pa.int64()),
+        ("received_at", pa.float64()),
+        ("source", pa.uint8()),
+    ]
+)
+
+_CURRENT_READS = """
+SELECT meter_id, boundary, import_register_wh, export_register_wh
+FROM register_reads
+WHERE (meter_id, boundary) IN (
+    SELECT meter_id, slot FROM affected UNION SELECT meter_id, slot + 1 FROM affected)
+QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
+"""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    rows_in: int
+    reads_new: int
+    values_new: int
+
+
+class DuckIntervalStore:
+    """One DuckDB database file (or ``:memory:``), safe to share between threads."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._con = duckdb.connect(self.path)
+        self._con.execute(SCHEMA)
+        row = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchone()
+        self._seq = int(row[0]) if row else 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    # -- ingest -----------------------------------------------------------------------------
+    def ingest_reads(
+        self, batch: pa.Table, installations: pa.Table, recorded_at: float
+    ) -> IngestResult:
+        """Append new register reads and the half-hour value versions they produce.
+
+        Runs in one transaction: after a crash either all of it is stored or none.
+        """
+        batch = batch.select(READ_SCHEMA.names).cast(READ_SCHEMA)
+        with self._lock:
+            cur = self._cursor()
+            cur.register("batch", batch)
+            cur.register("installations", installations)
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                self._seq += 1
+                seq = self._seq
+                cur.execute(
+                    """
+                    CREATE OR REPLACE TEMP TABLE new_reads AS
+                    SELECT DISTINCT ON (b.meter_id, b.boundary) b.*
+                    FROM batch b
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM register_reads r
+                        WHERE r.meter_id = b.meter_id AND r.boundary = b.boundary
+                          AND r.import_register_wh = b.import_register_wh
+                          AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh)
+                    ORDER BY b.meter_id, b.boundary, b.received_at
+                    """
+                )
+                cur.execute("INSERT INTO register_reads SELECT *, ? FROM new_reads", [seq])
+                reads_new = _count(cur, "new_reads")
+                cur.execute(
+                    """
+                    CREATE OR REPLACE TEMP TABLE affected AS
+                    SELECT DISTINCT meter_id, slot FROM (
+                        SELECT meter_id, boundary AS slot FROM new_reads
+                        UNION ALL SELECT meter_id, boundary - 1 FROM new_reads)
+                    """
+                )
+                cur.execute(
+                    f"""
+                    CREATE OR REPLACE TEMP TABLE computed AS
+                    WITH cur AS ({_CURRENT_READS})
+                    SELECT i.supply_point_key, a.slot,
+                           e.import_register_wh - s.import_register_wh AS import_wh,
+                           e.export_register_wh - s.export_register_wh AS export_wh
+                    FROM affected a
+                    JOIN cur s ON s.meter_id = a.meter_id AND s.boundary = a.slot
+                    JOIN cur e ON e.meter_id = a.meter_id AND e.boundary = a.slot + 1
+                    JOIN installations i ON i.meter_id = a.meter_id
+                        AND a.slot * 1800 >= i.valid_from
+                        AND (i.valid_to IS NULL OR (a.slot + 1) * 1800 <= i.valid_to)
+                    """
+                )
+                values_new = self._append_versions(cur, recorded_at, "register difference")
+                cur.execute(
+                    "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
+                    [seq, recorded_at, batch.num_rows, reads_new, values_new],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                self._seq -= 1
+                raise
+            finally:
+                cur.close()
+        return IngestResult(batch.num_rows, reads_new, values_new)
+
+    def _append_versions(
+        self, cur: duckdb.DuckDBPyConnection, recorded_at: float, reason: str
+    ) -> int:
+        """Add a version for each row of temp table ``computed`` that differs from the current."""
+        cur.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE to_add AS
+            WITH prev AS (
+                SELECT supply_point_key, slot, import_wh, export_wh, quality, version
+                FROM half_hour_values
+                WHERE (supply_point_key, slot) IN (SELECT supply_point_key, slot FROM computed)
+                QUALIFY row_number() OVER (
+                    PARTITION BY supply_point_key, slot ORDER BY version DESC) = 1)
+            SELECT c.supply_point_key, c.slot,
+                   CASE WHEN c.import_wh < 0 OR c.export_wh < 0 THEN NULL ELSE c.import_wh END
+                       AS import_wh,
+                   CASE WHEN c.import_wh < 0 OR c.export_wh < 0 THEN NULL ELSE c.export_wh END
+                       AS export_wh,
+                   CASE WHEN c.import_wh < 0 OR c.export_wh < 0 THEN 'invalid'
+                        ELSE 'measured' END AS quality,
+                   COALESCE(p.version, 0) + 1 AS version
+            FROM computed c
+            LEFT JOIN prev p ON p.supply_point_key = c.supply_point_key AND p.slot = c.slot
+            WHERE p.version IS NULL
+               OR p.quality IN ('missing', 'invalid')
+               OR p.import_wh IS DISTINCT FROM c.import_wh
+               OR p.export_wh IS DISTINCT FROM c.export_wh
+            """
+        )
+        cur.execute(
+            "INSERT INTO half_hour_values SELECT supply_point_key, slot, import_wh, export_wh, "
+            "quality, version, ?, ? FROM to_add",
+            [recorded_at, reason],
+        )
+        return _count(cur, "to_add")
+
+    def mark_missing(
+        self, expected: pa.Table, first_slot: int, last_slot: int, recorded_at: float
+    ) -> int:
+        """Record a 'missing' version for each expected (supply point, slot) without a value.
+
+        ``expected`` has column ``supply_point_key``; slots ``first_slot..last_slot`` inclusive.
+        """
+        with self._lock:
+            cur = self._cursor()
+            cur.register("expected", expected)
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute(
+                    """
+                    INSERT INTO half_hour_values
+                    SELECT e.supply_point_key, s.slot, NULL, NULL, 'missing', 1, ?,
+                           'no register reads by the deadline'
+                    FROM (SELECT DISTINCT supply_point_key FROM expected) e
+                    CROSS JOIN range(?, ? + 1) s(slot)
+                    ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM half_hour_values
+                               WHERE slot BETWEEN ? AND ?) h
+                        ON h.supply_point_key = e.supply_point_key AND h.slot = s.slot
+                    """,
+                    [recorded_at, first_slot, last_slot, first_slot, last_slot],
+                )
+                row = cur.fetchone()
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+        return int(row[0]) if row else 0
+
+    # -- queries ----------------------------------------------------------------------------
+    def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
+        """Current version of each half-hour value of one supply point, slots inclusive."""
+        with self._lock:
+            cur = self._cursor()
+            try:
+                return cur.sql(
+                    """
+                    SELECT slot, import_wh, export_wh, quality, version, recorded_at
+                    FROM half_hour_values
+                    WHERE supply_point_key = ? AND slot BETWEEN ? AND ?
+                    QUALIFY row_number() OVER (PARTITION BY slot ORDER BY version DESC) = 1
+                    ORDER BY slot
+                    """,
+                    params=[supply_point_key, first_slot, last_slot],
+                ).to_arrow_table()
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params: list[object] | None = None, **tables: pa.Table) -> pa.Table:
+        """Run a read-only query with Arrow tables registered under the given names."""
+        with self._lock:
+            cur = self._cursor()
+            try:
+                for name, table in tables.items():
+                    cur.register(name, table)
+                return cur.sql(sql, params=params or []).to_arrow_table()
+            finally:
+                cur.close()
+
+
+def _count(cur: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
