@@ -1,0 +1,231 @@
+"""`openami broute`: the B route — the smart meter as an ECHONET Lite node.
+
+`openami broute serve` runs simulated meters as ECHONET Lite UDP nodes (IPv4 and IPv6).
+`openami broute wisun` (when installed) runs the virtual Wi-SUN module on a pty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import ipaddress
+import logging
+from datetime import UTC, datetime, timedelta
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from openami.broute.node import ECHONET_PORT, MeterNode
+from openami.broute.responder import DEFAULT_RETENTION_DAYS, MeterResponder
+from openami.clock import Clock, RealClock, SimClock, slot_index
+from openami.meter import MeterFleet, MeterView
+from openami.protocols.echonet.smart_meter import ENERGY_UNIT_KWH, EnergyScale
+
+console = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def command() -> None:
+    """B route: the smart meter seen by a HEMS over ECHONET Lite.
+
+    `serve` runs simulated meters as ECHONET Lite nodes on UDP port 3610 (node profile
+    0x0EF001 + low-voltage smart electric energy meter 0x028801). Any ECHONET Lite
+    controller (pychonet / Home Assistant echonetlite, pyhems, uecho) can discover and read them.
+    """
+
+
+def _node_hosts(binds: tuple[str, ...], k: int) -> list[str]:
+    hosts = []
+    for bind in binds:
+        addr = ipaddress.ip_address(bind)
+        if k and addr.is_unspecified:
+            raise click.BadParameter(
+                "several meters need a specific start address (e.g. 127.0.0.2): "
+                "meter k is served on the address + k",
+                param_hint="--bind",
+            )
+        hosts.append(str(addr + k))
+    return hosts
+
+
+def build_nodes(
+    *,
+    binds: tuple[str, ...],
+    port: int,
+    meters: int,
+    first_meter_id: int,
+    seed: int,
+    pv_share: float,
+    history_days: int,
+    retention_days: int,
+    clock: Clock,
+    reply_to_sender_port: bool,
+    multicast: bool,
+    scale: EnergyScale,
+    max_opc: int | None,
+) -> list[MeterNode]:
+    """One fleet of ``meters`` meters started ``history_days`` ago; one node per meter."""
+    ids = np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64)
+    start = slot_index(clock.now() - timedelta(days=history_days))
+    fleet = MeterFleet(ids, start, seed=seed, pv_share=pv_share, retention_days=retention_days)
+    fleet.advance_to(slot_index(clock.now()))
+    nodes = []
+    for k in range(meters):
+        responder = MeterResponder(
+            MeterView(fleet, k, clock),
+            clock,
+            retention_days=retention_days,
+            scale=scale,
+            max_opc=max_opc,
+        )
+        nodes.append(
+            MeterNode(
+                responder,
+                _node_hosts(binds, k),
+                port,
+                reply_to_sender_port=reply_to_sender_port,
+                multicast=multicast,
+            )
+        )
+    return nodes
+
+
+async def _serve(nodes: list[MeterNode], duration_s: float | None) -> None:
+    started: list[MeterNode] = []
+    try:
+        for node in nodes:
+            await node.start()
+            started.append(node)
+        table = Table(title="ECHONET Lite meter nodes")
+        for col in ("meter id", "addresses", "export (PV)", "notes"):
+            table.add_column(col)
+        for node in started:
+            table.add_row(
+                str(node.responder.meter.meter_id),
+                ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in node.bound),
+                "yes" if node.responder.exports else "no",
+                "; ".join(node.stats.errors),
+            )
+        console.print(table)
+        if duration_s is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(duration_s)
+    finally:
+        for node in started:
+            node.close()
+        total = sum(n.responder.stats.received for n in started)
+        bad = sum(n.responder.stats.malformed for n in started)
+        console.print(f"stopped: {total} frames received, {bad} malformed")
+
+
+@command.command("serve")
+@click.option(
+    "--bind",
+    "binds",
+    multiple=True,
+    default=("0.0.0.0", "::"),
+    show_default=True,
+    help="Local address to listen on (repeat for IPv4 and IPv6). With --meters N, meter k "
+    "is served on address+k (e.g. 127.0.0.2, 127.0.0.3, … on loopback).",
+)
+@click.option("--port", default=ECHONET_PORT, show_default=True, help="UDP port (0 = any free).")
+@click.option("--meters", default=1, show_default=True, help="Number of meters (one node each).")
+@click.option("--meter-id", default=1, show_default=True, help="Id of the first meter.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the load model.")
+@click.option("--pv-share", default=0.15, show_default=True, help="Share of meters with PV.")
+@click.option(
+    "--history-days",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="Days of half-hour history simulated before now.",
+)
+@click.option(
+    "--retention-days",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="Days of history the meter keeps (E5 0 … N-1; the spec allows up to 100).",
+)
+@click.option(
+    "--unit",
+    "unit_code",
+    type=click.Choice([f"{c:#04x}" for c in ENERGY_UNIT_KWH]),
+    default="0x01",
+    show_default=True,
+    help="E1 unit of E0/E3 (0x01 = 0.1 kWh, 0x02 = 0.01 kWh, 0x03 = 1 Wh …).",
+)
+@click.option("--digits", default=6, show_default=True, help="D7 effective digits (1–8).")
+@click.option("--coefficient", default=1, show_default=True, help="D3 coefficient.")
+@click.option("--max-opc", type=int, default=None, help="Serve only this many EPCs per request.")
+@click.option(
+    "--reply-to-sender-port",
+    is_flag=True,
+    help="Reply to the request's source port instead of 3610 (clients on other ports).",
+)
+@click.option("--no-multicast", is_flag=True, help="Do not join 224.0.23.0 / ff02::1.")
+@click.option("--speed", default=1.0, show_default=True, help="Simulated time speed (1 = real).")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every dropped frame.")
+def serve(
+    binds: tuple[str, ...],
+    port: int,
+    meters: int,
+    meter_id: int,
+    seed: int,
+    pv_share: float,
+    history_days: int,
+    retention_days: int,
+    unit_code: str,
+    digits: int,
+    coefficient: int,
+    max_opc: int | None,
+    reply_to_sender_port: bool,
+    no_multicast: bool,
+    speed: float,
+    duration: float | None,
+    verbose: bool,
+) -> None:
+    """Serve simulated smart meters as ECHONET Lite nodes over UDP.
+
+    Each meter answers Get/SetC/SetI/SetGet/INF_REQ for the node profile 0x0EF001 and the
+    meter 0x028801, announces itself with INF 0xD5 at start and sends EA (and EB with PV)
+    as INF within 5 minutes after every :00 and :30.
+
+    Example: openami broute serve --bind 127.0.0.2 --meters 3
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    if meters < 1:
+        raise click.BadParameter("at least one meter", param_hint="--meters")
+    clock: Clock = RealClock() if speed == 1.0 else SimClock(datetime.now(UTC), speed)
+    try:
+        scale = EnergyScale(int(unit_code, 16), coefficient, digits)
+        nodes = build_nodes(
+            binds=binds,
+            port=port,
+            meters=meters,
+            first_meter_id=meter_id,
+            seed=seed,
+            pv_share=pv_share,
+            history_days=history_days,
+            retention_days=retention_days,
+            clock=clock,
+            reply_to_sender_port=reply_to_sender_port,
+            multicast=not no_multicast,
+            scale=scale,
+            max_opc=max_opc,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(nodes, duration))
+    except OSError as exc:
+        raise click.ClickException(f"cannot bind: {exc}") from None
+
+
+if importlib.util.find_spec("openami.broute.wisun_cli") is not None:
+    command.add_command(importlib.import_module("openami.broute.wisun_cli").command, name="wisun")
