@@ -1,0 +1,393 @@
+"""A virtual Wi-SUN USB module (SKSTACK IP, BP35A1 or BP35C2 dialect) on a pty.
+
+The host side of the pty behaves like the serial port of a real module; a client such as
+momonga opens the slave path (or the symlink given as ``link``). Commands go to the sans-IO
+:class:`~openami.protocols.skstack.SkModule`; SKSENDTO payloads go to ``relay`` (one ECHONET
+Lite frame in, the meter's replies out, e.g. ``MeterResponder.respond``) and the replies come
+back as ERXUDP from the meter's link-local address. After a successful join the meter's
+instance-list INF is printed; the fixed-time INF (EA/EB) follows every :00 and :30.
+
+Fault injection (:class:`Faults`): drop a share of the meter's replies, fail a share of sends
+(EVENT 21 01), and an ARIB transmission-time budget that raises EVENT 32 and releases with
+EVENT 33. The session lifetime (EVENT 29, then re-authentication EVENT 25) can be timed or
+triggered with :meth:`VirtualWisunModule.expire_session`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import random
+import select
+import threading
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from openami.clock import Clock
+from openami.clock.slots import SLOT_SECONDS
+from openami.protocols.skstack import (
+    MULTICAST_ALL_NODES,
+    Dialect,
+    Joined,
+    MeterRadio,
+    Output,
+    SessionEnded,
+    SkModule,
+    UdpSend,
+)
+from openami.protocols.skstack.codec import ECHONET_PORT
+
+if TYPE_CHECKING:
+    from openami.broute.responder import MeterResponder
+
+log = logging.getLogger(__name__)
+
+Relay = Callable[[bytes], list[bytes]]
+MAX_PENDING_OUTPUT = 1 << 20  # bytes kept for a host that does not read
+DEFAULT_MODULE_MAC = bytes.fromhex("001D129012345678")
+DEFAULT_METER_MAC = bytes.fromhex("001C6400601421A3")
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What can go wrong on the radio, on purpose.
+
+    ``drop_reply_share`` of the meter's replies never arrive; ``send_failure_share`` of the
+    sends end in EVENT 21 01; ``tx_budget_ms`` is the transmission time (register SFD) after
+    which the module reports EVENT 32 and refuses to send until EVENT 33, ``tx_hold_s`` later.
+    """
+
+    drop_reply_share: float = 0.0
+    send_failure_share: float = 0.0
+    tx_budget_ms: int | None = None
+    tx_hold_s: float = 5.0
+    reauth_fails: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("drop_reply_share", "send_failure_share"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {share}")
+
+
+def airtime_ms(payload_len: int) -> int:
+    """Rough ARIB T108 airtime of one datagram at 100 kbit/s with 6LoWPAN/MAC overhead."""
+    return max(1, (payload_len + 60) * 8 // 100)
+
+
+@dataclass
+class WisunStats:
+    commands_bytes: int = 0
+    sends: int = 0
+    send_failures: int = 0
+    replies: int = 0
+    replies_dropped: int = 0
+    notifications: int = 0
+    relay_errors: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+class FixedTimeAnnouncer:
+    """Gives the meter's EA/EB INF once per :00/:30, ``delay_s`` (clock time) after it."""
+
+    def __init__(self, responder: MeterResponder, clock: Clock, delay_s: float = 60.0) -> None:
+        if not 0 <= delay_s < 300:
+            raise ValueError("the AIF wants the notification within 5 minutes of the boundary")
+        self.responder = responder
+        self.clock = clock
+        self.delay_s = delay_s
+        self._last = int(clock.timestamp() // SLOT_SECONDS)
+
+    def __call__(self) -> bytes | None:
+        ts = self.clock.timestamp()
+        boundary = int((ts - self.delay_s) // SLOT_SECONDS)
+        if boundary <= self._last:
+            return None
+        self._last = boundary
+        return self.responder.fixed_time_inf()
+
+
+class VirtualWisunModule:
+    """A SKSTACK IP module on a pty, with the meter behind ``relay``. Use as a context manager."""
+
+    def __init__(
+        self,
+        module: SkModule,
+        relay: Relay,
+        *,
+        link: Path | str | None = None,
+        announce: Callable[[], list[bytes]] | None = None,
+        notifications: Callable[[], bytes | None] | None = None,
+        faults: Faults | None = None,
+        session_lifetime_s: float | None = None,
+    ) -> None:
+        if module.meter is None:
+            raise ValueError("the module needs a meter to relay to")
+        self.module = module
+        self.meter_address = module.meter.address
+        self.relay = relay
+        self.link = Path(link) if link is not None else None
+        self.announce = announce
+        self.notifications = notifications
+        self.faults = faults or Faults()
+        self.session_lifetime_s = session_lifetime_s
+        self.stats = WisunStats()
+        self._rng = random.Random(self.faults.seed)
+        self._control: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self._out = bytearray()
+        self._master = self._slave = -1
+        self._wake_r = self._wake_w = -1
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._session_deadline: float | None = None
+        self._tx_release_at: float | None = None
+        self.path = ""
+
+    @classmethod
+    def for_responder(
+        cls,
+        responder: MeterResponder,
+        *,
+        dialect: Dialect,
+        rbid: str,
+        password: str,
+        meter_mac: bytes = DEFAULT_METER_MAC,
+        module_mac: bytes = DEFAULT_MODULE_MAC,
+        channel: int = 0x21,
+        pan_id: int = 0x8888,
+        notify_delay_s: float | None = 60.0,
+        **kwargs: object,
+    ) -> VirtualWisunModule:
+        """A module whose radio hears one meter answered by ``responder``."""
+        meter = MeterRadio(meter_mac, rbid, password, channel=channel, pan_id=pan_id)
+        announcer = (
+            None
+            if notify_delay_s is None
+            else FixedTimeAnnouncer(responder, responder.clock, notify_delay_s)
+        )
+        return cls(
+            SkModule(dialect, meter, module_mac),
+            responder.respond,
+            announce=lambda: [responder.instance_list_inf()],
+            notifications=announcer,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> str:
+        """Open the pty, make the symlink and start serving; returns the slave path."""
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self._wake_r, self._wake_w = os.pipe()
+        self.path = os.ttyname(self._slave)
+        if self.link is not None:
+            if self.link.is_symlink():
+                self.link.unlink()
+            elif self.link.exists():
+                self._close_fds()
+                raise FileExistsError(f"{self.link} exists and is not a symlink")
+            self.link.symlink_to(self.path)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="wisun-module", daemon=True)
+        self._thread.start()
+        return str(self.link) if self.link is not None else self.path
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self.link is not None and self.link.is_symlink():
+            self.link.unlink()
+        self._close_fds()
+
+    def __enter__(self) -> VirtualWisunModule:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _close_fds(self) -> None:
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = self._wake_r = self._wake_w = -1
+
+    # -- control from other threads --------------------------------------------------------
+    def expire_session(self, reauth_ok: bool = True) -> None:
+        """Let the PANA session lifetime run out now (EVENT 29, then 25 or 24)."""
+        self._control.put(("expire", reauth_ok))
+        self._wake()
+
+    def set_tx_limited(self, limited: bool) -> None:
+        """Raise (EVENT 32) or release (EVENT 33) the transmission-time limit."""
+        self._control.put(("txlimit", limited))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    # -- the loop --------------------------------------------------------------------------
+    def _run(self) -> None:
+        next_poll = time.monotonic()
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            timeout = max(0.0, min(self._next_deadline(now), next_poll) - now)
+            wlist = [self._master] if self._out else []
+            try:
+                readable, writable, _ = select.select(
+                    [self._master, self._wake_r], wlist, [], min(timeout, 0.5)
+                )
+            except (OSError, ValueError):
+                break
+            try:
+                if self._master in readable:
+                    self._read_host()
+                if self._wake_r in readable:
+                    os.read(self._wake_r, 4096)
+                    self._run_control()
+                self._run_timers(time.monotonic())
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + 1.0
+                    self._poll_notifications()
+                if self._master in writable or self._out:
+                    self._flush()
+            except Exception:  # the module must keep serving whatever a client does
+                log.exception("virtual Wi-SUN module: unexpected error, continuing")
+
+    def _next_deadline(self, now: float) -> float:
+        deadlines = [d for d in (self._session_deadline, self._tx_release_at) if d is not None]
+        return min(deadlines, default=now + 1.0)
+
+    def _read_host(self) -> None:
+        try:
+            data = os.read(self._master, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO while no slave is open on some systems
+            time.sleep(0.05)
+            return
+        self.stats.commands_bytes += len(data)
+        self.module.receive_data(data)
+        self._pump()
+
+    def _flush(self) -> None:
+        while self._out:
+            try:
+                n = os.write(self._master, self._out[:4096])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            del self._out[:n]
+
+    def _emit(self, data: bytes) -> None:
+        self._out += data
+        if len(self._out) > MAX_PENDING_OUTPUT:
+            del self._out[: len(self._out) - MAX_PENDING_OUTPUT]
+
+    def _pump(self) -> None:
+        module = self.module
+        while (event := module.next_event()) is not None:
+            if isinstance(event, Output):
+                self._emit(event.data)
+            elif isinstance(event, UdpSend):
+                self._send(event)
+            elif isinstance(event, Joined):
+                self.stats.events.append("joined")
+                if self.session_lifetime_s is not None:
+                    self._session_deadline = time.monotonic() + self.session_lifetime_s
+                for frame in self.announce() if self.announce else []:
+                    module.receive_udp(event.meter_address, MULTICAST_ALL_NODES, frame)
+            elif isinstance(event, SessionEnded):
+                self.stats.events.append(f"session ended: {event.reason}")
+                self._session_deadline = None
+        self._flush()
+
+    def _send(self, send: UdpSend) -> None:
+        module = self.module
+        self.stats.sends += 1
+        if self._rng.random() < self.faults.send_failure_share:
+            self.stats.send_failures += 1
+            module.send_result(False)
+            return
+        module.send_result(True)
+        spent_ms = module.add_send_time(airtime_ms(len(send.payload)))
+        budget = self.faults.tx_budget_ms
+        to_meter = send.dest.upper() == self.meter_address and send.port == ECHONET_PORT
+        replies: list[bytes] = []
+        if to_meter and module.session_address is not None:
+            try:
+                replies = self.relay(send.payload)
+            except Exception:
+                self.stats.relay_errors += 1
+                log.exception("relay failed for a %d-byte frame", len(send.payload))
+        for reply in replies:
+            if self._rng.random() < self.faults.drop_reply_share:
+                self.stats.replies_dropped += 1
+                continue
+            self.stats.replies += 1
+            module.receive_udp(self.meter_address, module.own_address, reply)
+        if budget is not None and spent_ms >= budget and not module.tx_limited:
+            module.set_tx_limited(True)
+            self._tx_release_at = time.monotonic() + self.faults.tx_hold_s
+
+    def _run_control(self) -> None:
+        while True:
+            try:
+                what, flag = self._control.get_nowait()
+            except queue.Empty:
+                break
+            if what == "expire":
+                self._expire(flag)
+            elif what == "txlimit":
+                self.module.set_tx_limited(flag)
+                if not flag:
+                    self.module.reset_send_time()
+                    self._tx_release_at = None
+        self._pump()
+
+    def _expire(self, reauth_ok: bool) -> None:
+        if self.module.expire_session(reauth_ok and not self.faults.reauth_fails):
+            self.stats.events.append("session expired")
+            if self.module.session_address is not None and self.session_lifetime_s is not None:
+                self._session_deadline = time.monotonic() + self.session_lifetime_s
+
+    def _run_timers(self, now: float) -> None:
+        if self._session_deadline is not None and now >= self._session_deadline:
+            self._session_deadline = None
+            self._expire(True)
+            self._pump()
+        if self._tx_release_at is not None and now >= self._tx_release_at:
+            self._tx_release_at = None
+            self.module.set_tx_limited(False)
+            self.module.reset_send_time()
+            self._pump()
+
+    def _poll_notifications(self) -> None:
+        if self.notifications is None or self.module.session_address is None:
+            return
+        frame = self.notifications()
+        if frame is not None:
+            self.stats.notifications += 1
+            self.module.receive_udp(self.meter_address, self.module.own_address, frame)
+            self._pump()
