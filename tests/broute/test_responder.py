@@ -219,8 +219,8 @@ def test_property_maps_match_what_is_served(pv_responder: MeterResponder) -> Non
 def test_node_profile_answers_pychonet_discovery(pv_responder: MeterResponder) -> None:
     raw = bytes.fromhex("1081000105ff010ef00162048a008c008300d600")
     (reply,) = [decode_frame(r) for r in pv_responder.respond(raw)]
-    # 0x8C (product code) is optional and absent: the Get_SNA still carries the others
-    assert reply.esv == Esv.GET_SNA and reply.tid == 1
+    assert reply.esv == Esv.GET_RES and reply.tid == 1
+    assert reply.edt(0x8C) == b"openami-node"
     assert reply.edt(0xD6) == bytes.fromhex("01028801")
     ident = reply.edt(0x83) or b""
     assert len(ident) == 17 and ident[0] == 0xFE

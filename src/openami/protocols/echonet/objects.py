@@ -132,17 +132,22 @@ def node_profile(
     manufacturer_code: int,
     unique_id: bytes,
     version: bytes = bytes([0x01, 0x0D, 0x01, 0x00]),
+    product_code: bytes = b"openami-node",
 ) -> DeviceObject:
     """The node profile object 0x0EF001 listing ``devices`` (fixed at construction)."""
     eojs = tuple(d.eoj for d in devices)
     classes = tuple(dict.fromkeys(eoj_class(e) for e in eojs))
     instances = encode_instance_list(eojs)
     ident = identification_number(manufacturer_code, unique_id)
+    if len(product_code) > 12:
+        raise ValueError("the product code (0x8C) is at most 12 ASCII bytes")
+    product = product_code.ljust(12, b"\x00")
     getters: dict[int, Getter] = {
         EPC_OPERATION_STATUS: lambda: bytes([OPERATION_ON]),
         EPC_VERSION: lambda: version,
         EPC_IDENTIFICATION_NUMBER: lambda: ident,
         EPC_MANUFACTURER_CODE: lambda: manufacturer_code.to_bytes(3, "big"),
+        EPC_PRODUCT_CODE: lambda: product,
         EPC_SELF_NODE_INSTANCES: lambda: len(eojs).to_bytes(3, "big"),
         EPC_SELF_NODE_CLASSES: lambda: (len(classes) + 1).to_bytes(2, "big"),
         EPC_SELF_NODE_INSTANCE_LIST: lambda: instances,
