@@ -1,0 +1,204 @@
+"""`openami demo`: simulate a city, then serve the dashboard and the C-route API."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from openami.clock import JST, ManualClock
+from openami.hub.context import HubContext
+from openami.mdms.kpi import KpiRow, daily_kpis
+from openami.registry import Registry
+from openami.sim import CityConfig, Simulation, build_city
+from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.sqlite_clients import ApiClient, ClientStore
+
+console = Console()
+
+
+@dataclass
+class DemoResult:
+    context: HubContext
+    simulation: Simulation
+    days: list[date]
+    credentials: dict[str, Any]
+
+
+def run_demo_simulation(
+    meters: int, days: int, seed: int, data_dir: Path, start: date | None = None, port: int = 8000
+) -> DemoResult:
+    """Build a city in ``data_dir`` (fresh each run) and simulate ``days`` JST days."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name in (
+        "registry.sqlite",
+        "registry.sqlite-wal",
+        "registry.sqlite-shm",
+        "interval.duckdb",
+        "interval.duckdb.wal",
+    ):
+        (data_dir / name).unlink(missing_ok=True)
+    first_day = start or (datetime.now(JST).date() - timedelta(days=days))
+    registry = Registry.open(data_dir / "registry.sqlite")
+    city = build_city(CityConfig(meters=meters, seed=seed, start_day=first_day), registry)
+    start_dt = datetime.combine(first_day, datetime.min.time(), JST)
+    clock = ManualClock(start_dt)
+    store = DuckIntervalStore(data_dir / "interval.duckdb")
+    sim = Simulation.create(city, store, clock)
+    end_s = start_dt.timestamp() + days * 86400 + 3600
+    t0 = start_dt.timestamp()
+    with Progress(
+        TextColumn("[bold]simulating[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"{meters:,} meters × {days} day(s)", total=end_s - t0)
+        sim.run_until(end_s, lambda now_s: progress.update(task, completed=now_s - t0))
+
+    clients = ClientStore(registry.store)
+    client_rows = []
+    for retailer in registry.retailers():
+        client_id = f"retailer-{retailer.retailer_id.lower()}"
+        secret = secrets.token_urlsafe(24)
+        clients.register(ApiClient(client_id, "retailer", retailer.retailer_id), secret)
+        client_rows.append(
+            {
+                "client_id": client_id,
+                "client_secret": secret,
+                "retailer_id": retailer.retailer_id,
+                "retailer_name": retailer.name,
+            }
+        )
+    operator_password = os.environ.get("OPENAMI_OPERATOR_PASSWORD") or secrets.token_urlsafe(12)
+    context = HubContext(registry, sim.mdms, clients, clock, "operator", operator_password)
+    sample_key = city.supply_point_keys[0]
+    sample_sp = city.supply_point_ids[0]
+    sample_retailer = registry.retailer_on(sample_key, first_day)
+    base = f"http://127.0.0.1:{port}"
+    credentials: dict[str, Any] = {
+        "dashboard": base + "/",
+        "api": base,
+        "token_url": base + "/oauth/token",
+        "operator": {"user": "operator", "password": operator_password},
+        "clients": client_rows,
+        "example": {
+            "supply_point_id": sample_sp,
+            "retailer_id": sample_retailer,
+            "date": first_day.isoformat(),
+        },
+    }
+    cred_path = data_dir / "demo-credentials.json"
+    fd = os.open(cred_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(credentials, fh, indent=2)
+    sim_days = [first_day + timedelta(days=i) for i in range(days)]
+    return DemoResult(context, sim, sim_days, credentials)
+
+
+def kpi_rich_table(day: date, rows: list[KpiRow]) -> Table:
+    table = Table(title=f"A-route KPIs for {day.isoformat()} (JST)")
+    table.add_column("method")
+    table.add_column("meters", justify="right")
+    for name in ("30-min collection", "60-min delivery", "48-h collection", "automatic reading"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        table.add_row(
+            r.group,
+            f"{r.meters:,}",
+            *(
+                f"{v * 100:.2f} %"
+                for v in (
+                    r.collection_30min_rate,
+                    r.delivery_60min_rate,
+                    r.collection_48h_rate,
+                    r.automatic_reading_rate,
+                )
+            ),
+            style="bold" if r.group == "all" else None,
+        )
+    return table
+
+
+@click.command()
+@click.option("--meters", default=2000, show_default=True, help="Number of simulated meters.")
+@click.option("--days", default=1, show_default=True, help="JST days to simulate, ending today.")
+@click.option("--seed", default=1, show_default=True, help="Seed of every random draw.")
+@click.option("--start", "start", default=None, help="First simulated day (YYYY-MM-DD) instead.")
+@click.option(
+    "--data-dir",
+    default="openami-data",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where the registry, interval store and demo-credentials.json are written.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=8000, show_default=True, help="Port to serve on.")
+@click.option("--once", is_flag=True, help="Simulate, print the KPI table and exit.")
+def command(
+    meters: int,
+    days: int,
+    seed: int,
+    start: str | None,
+    data_dir: Path,
+    host: str,
+    port: int,
+    once: bool,
+) -> None:
+    """Simulate a city of smart meters, then serve the dashboard and the C-route API.
+
+    The meters' half-hour readings travel the A route (network model → HES → bus → MDMS);
+    retailers fetch them over the C route with OAuth 2.0 client credentials, which are
+    printed and written to DATA_DIR/demo-credentials.json.
+    """
+    if meters < 1 or days < 1:
+        raise click.BadParameter("--meters and --days must be at least 1")
+    try:
+        start_day = date.fromisoformat(start) if start else None
+    except ValueError:
+        raise click.BadParameter(f"--start must be YYYY-MM-DD, got {start!r}") from None
+    t0 = time.perf_counter()
+    result = run_demo_simulation(meters, days, seed, data_dir, start_day, port)
+    elapsed = time.perf_counter() - t0
+    for day in result.days:
+        console.print(
+            kpi_rich_table(day, daily_kpis(result.context.mdms.store, result.context.registry, day))
+        )
+    console.print(f"simulated {meters:,} meters × {days} day(s) in {elapsed:.1f} s")
+    if once:
+        return
+    creds = result.credentials
+    example = creds["example"]
+    console.print(
+        f"\n[bold]Dashboard[/]  {creds['dashboard']}  (user operator, password "
+        f"{creds['operator']['password']})"
+    )
+    console.print(f"[bold]API docs[/]   http://{host}:{port}/docs")
+    console.print(f"[bold]Credentials[/] {data_dir / 'demo-credentials.json'}")
+    sp_owner = next(c for c in creds["clients"] if c["retailer_id"] == example["retailer_id"])
+    console.print(
+        "\nTry it:\n"
+        f"  TOKEN=$(curl -s -d grant_type=client_credentials -u {sp_owner['client_id']}:"
+        f"{sp_owner['client_secret']} http://{host}:{port}/oauth/token | python3 -c "
+        "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+        f'  curl -H "Authorization: Bearer $TOKEN" '
+        f"'http://{host}:{port}/v1/supply-points/{example['supply_point_id']}/half-hour-values"
+        f"?date={example['date']}'\n"
+    )
+    import uvicorn
+
+    from openami.web.app import create_app
+
+    uvicorn.run(create_app(result.context), host=host, port=port, log_level="info")

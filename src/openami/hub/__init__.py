@@ -1,0 +1,1 @@
+"""The C route: the external connection server for retailers and third parties."""

@@ -1,0 +1,205 @@
+"""C-route HTTP API: OAuth 2.0 client-credentials tokens and half-hour values.
+
+Errors carry a machine-readable ``code`` and a ``message`` for people.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from openami.clock import slot_start, slots_of_day
+from openami.hub.context import HubContext
+from openami.registry import InvalidSupplyPointId
+from openami.storage.sqlite_clients import ApiClient
+
+router = APIRouter()
+
+_STATUS_CODES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class HalfHourValue(BaseModel):
+    slot_start: str = Field(description="Start of the 30-minute slot, ISO 8601 in JST")
+    import_wh: int | None = Field(description="Energy imported in the slot [Wh]")
+    export_wh: int | None = Field(description="Energy exported in the slot [Wh]")
+    quality: str = Field(description="measured, missing, invalid or not_yet_available")
+
+
+class HalfHourDay(BaseModel):
+    supply_point_id: str
+    date: str
+    slots: list[HalfHourValue]
+
+
+class ApiError(BaseModel):
+    code: str
+    message: str
+
+
+def ctx(request: Request) -> HubContext:
+    context: HubContext = request.app.state.hub
+    return context
+
+
+def _error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail={"code": code, "message": message})
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    tags=["auth"],
+    responses={400: {"model": ApiError}, 401: {"model": ApiError}},
+)
+def token(
+    context: Annotated[HubContext, Depends(ctx)],
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """OAuth 2.0 token endpoint (RFC 6749 §4.4, client credentials).
+
+    Client authentication by HTTP Basic or by ``client_id``/``client_secret`` form fields.
+    """
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            raw = base64.b64decode(authorization[6:], validate=True).decode()
+            client_id, _, client_secret = raw.partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return _oauth_error(401, "invalid_client", "malformed Basic credentials")
+    if grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+    if not client_id or not client_secret:
+        return _oauth_error(401, "invalid_client", "client authentication is required")
+    client = context.clients.authenticate(client_id, client_secret)
+    if client is None:
+        return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
+    access = context.clients.issue_token(
+        client, context.clock.timestamp(), context.token_lifetime_s
+    )
+    return JSONResponse(
+        {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": int(context.token_lifetime_s),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="openami"'} if status == 401 else {}
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers=headers
+    )
+
+
+def current_client(
+    context: Annotated[HubContext, Depends(ctx)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> ApiClient:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(
+            status_code=401,
+            detail={"code": "unauthenticated", "message": "a Bearer access token is required"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    client = context.clients.client_for_token(authorization[7:].strip(), context.clock.timestamp())
+    if client is None:
+        raise HTTPException(
+            status_code=401,
+            detail={"code": "invalid_token", "message": "the access token is unknown or expired"},
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return client
+
+
+@router.get(
+    "/v1/supply-points/{supply_point_id}/half-hour-values",
+    response_model=HalfHourDay,
+    tags=["data"],
+    responses={
+        401: {"model": ApiError},
+        403: {"model": ApiError},
+        404: {"model": ApiError},
+        422: {"model": ApiError},
+    },
+)
+def half_hour_values(
+    context: Annotated[HubContext, Depends(ctx)],
+    client: Annotated[ApiClient, Depends(current_client)],
+    supply_point_id: Annotated[str, Path(description="22-digit supply point ID")],
+    day: Annotated[date, Query(alias="date", description="JST day, YYYY-MM-DD")],
+) -> HalfHourDay:
+    """The 48 half-hour values of one supply point for one JST day."""
+    try:
+        sp = context.registry.supply_point(supply_point_id)
+    except InvalidSupplyPointId as exc:
+        raise _error(422, "invalid_supply_point_id", str(exc)) from None
+    if sp is None:
+        raise _error(404, "unknown_supply_point", f"no supply point {supply_point_id}")
+    if (
+        client.role != "retailer"
+        or context.registry.retailer_on(sp.supply_point_key, day) != client.party_id
+    ):
+        raise _error(
+            403,
+            "not_supplied_by_client",
+            f"supply point {supply_point_id} is not supplied by {client.party_id} on {day}",
+        )
+    table = context.mdms.day_values(sp.supply_point_key, day).to_pydict()
+    by_slot = {
+        s: (i, e, q)
+        for s, i, e, q in zip(
+            table["slot"], table["import_wh"], table["export_wh"], table["quality"], strict=True
+        )
+    }
+    slots = []
+    for s in slots_of_day(day):
+        imp, exp, quality = by_slot.get(s, (None, None, "not_yet_available"))
+        slots.append(
+            HalfHourValue(
+                slot_start=slot_start(s).isoformat(), import_wh=imp, export_wh=exp, quality=quality
+            )
+        )
+    return HalfHourDay(supply_point_id=supply_point_id, date=day.isoformat(), slots=slots)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Give every error the {code, message} shape; 422 keeps the validation details."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"code": _STATUS_CODES.get(exc.status_code, "error"), "message": str(exc.detail)}
+        )
+        return JSONResponse(detail, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return JSONResponse({"code": "invalid_request", "message": problems}, status_code=422)
