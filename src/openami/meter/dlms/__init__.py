@@ -1,0 +1,6 @@
+"""DLMS/COSEM meter emulator: many simulated meters behind one asyncio TCP endpoint."""
+
+from openami.meter.dlms.objects import MeterObjects
+from openami.meter.dlms.server import DlmsEmulator, EmulatorSecrets, meter_system_title, wport_of
+
+__all__ = ["DlmsEmulator", "EmulatorSecrets", "MeterObjects", "meter_system_title", "wport_of"]

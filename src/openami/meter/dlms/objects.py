@@ -1,0 +1,459 @@
+"""The COSEM objects of one simulated meter, reading through a :class:`MeterView`.
+
+=====================  ===========  ==============================================================
+object                 class (ver)  notes
+=====================  ===========  ==============================================================
+0.0.1.0.0.255          Clock 8 (0)  time in JST (deviation -540); read-only (the clock is shared)
+1.0.1.8.0.255          Register 3   +A import energy, double-long-unsigned, scaler 0, unit Wh
+1.0.2.8.0.255          Register 3   -A export energy, same
+1.0.11.7.0.255         Register 3   current (larger of R/T phase), long-unsigned, scaler -1, A
+1.0.99.1.0.255         Profile 7(1) load profile: clock + both registers every 1800 s
+0.0.99.98.0.255        Profile 7(1) standard event log: clock + event code (0.0.96.11.0.255)
+0.0.96.11.0.255        Data 1       last event code
+0.0.96.3.10.255        Disc. ctl 70 remote_disconnect (1), remote_reconnect (2), control_state
+0.0.17.0.0.255         Limiter 71   threshold_active/normal = contract amperage × 10 (0.1 A units)
+0.0.40.0.0.255         Assoc. LN 15 object_list, partners, status; method 1 = HLS answer
+0.0.43.1.0.255         Data 1       next invocation counter the meter expects from the HLS client
+=====================  ===========  ==============================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from datetime import timedelta, timezone
+from typing import Any, ClassVar
+
+import numpy as np
+
+from openami.clock.slots import SLOT_SECONDS
+from openami.meter.view import MeterView
+from openami.protocols.dlms import axdr
+from openami.protocols.dlms.acse import Mechanism
+from openami.protocols.dlms.apdu import SelectiveAccess
+from openami.protocols.dlms.axdr import AxdrError
+from openami.protocols.dlms.cosem import (
+    ASSOCIATION_LN,
+    CLOCK_LN,
+    CURRENT_LN,
+    DISCONNECT_CONTROL_LN,
+    EVENT_CODE_LN,
+    EVENT_LOG_LN,
+    EXPORT_ENERGY_LN,
+    IMPORT_ENERGY_LN,
+    INVOCATION_COUNTER_LN,
+    LIMITER_LN,
+    LOAD_PROFILE_LN,
+    ActionResult,
+    AttributeRef,
+    ClassId,
+    DataAccessResult,
+    MethodRef,
+    Unit,
+    obis,
+)
+from openami.protocols.dlms.profile import (
+    CLOCK_TIME,
+    CaptureObject,
+    EntryDescriptor,
+    RangeDescriptor,
+    parse_access,
+)
+from openami.protocols.dlms.server_session import MemoryCounterStore, ServerAssociation
+
+JST_OFFSET_MIN = 540
+_JST_FIXED = timezone(timedelta(minutes=JST_OFFSET_MIN))
+SUPPORTED_AMPERAGES_A = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120)
+THRESHOLD_UNITS_PER_AMPERE = 10  # limiter thresholds share the current register's scaler -1
+EVENT_LOG_SIZE = 100
+MIN_UNDER_THRESHOLD_S = 10  # automatic restore after the breaker trips (~10-60 s in Japan)
+
+# openami event codes written to the standard event log (0.0.99.98.0.255)
+EVENT_REMOTE_DISCONNECT = 1
+EVENT_REMOTE_RECONNECT = 2
+EVENT_LIMITER_CHANGED = 3
+EVENT_AUTHENTICATION_FAILURE = 4
+EVENT_COUNTER_REPLAY = 5
+EVENT_DECIPHERING_ERROR = 6
+_SECURITY_EVENTS = {
+    "authentication-failure": EVENT_AUTHENTICATION_FAILURE,
+    "invocation-counter-replay": EVENT_COUNTER_REPLAY,
+    "deciphering-error": EVENT_DECIPHERING_ERROR,
+}
+
+LOAD_PROFILE_COLUMNS = (
+    CLOCK_TIME,
+    CaptureObject(ClassId.REGISTER, IMPORT_ENERGY_LN, 2),
+    CaptureObject(ClassId.REGISTER, EXPORT_ENERGY_LN, 2),
+)
+EVENT_LOG_COLUMNS = (CLOCK_TIME, CaptureObject(ClassId.DATA, EVENT_CODE_LN, 2))
+_SCRIPT_TABLE_LN = obis("0.0.10.0.106.255")
+_WILDCARD_DT = bytes.fromhex("ffffffffffffffffff8000ff")
+
+# (class id, version, logical name, attribute count, method count)
+OBJECTS: tuple[tuple[int, int, bytes, int, int], ...] = (
+    (ClassId.CLOCK, 0, CLOCK_LN, 9, 6),
+    (ClassId.REGISTER, 0, IMPORT_ENERGY_LN, 3, 1),
+    (ClassId.REGISTER, 0, EXPORT_ENERGY_LN, 3, 1),
+    (ClassId.REGISTER, 0, CURRENT_LN, 3, 1),
+    (ClassId.PROFILE_GENERIC, 1, LOAD_PROFILE_LN, 8, 2),
+    (ClassId.PROFILE_GENERIC, 1, EVENT_LOG_LN, 8, 2),
+    (ClassId.DATA, 0, EVENT_CODE_LN, 2, 0),
+    (ClassId.DISCONNECT_CONTROL, 0, DISCONNECT_CONTROL_LN, 4, 2),
+    (ClassId.LIMITER, 0, LIMITER_LN, 11, 0),
+    (ClassId.ASSOCIATION_LN, 1, ASSOCIATION_LN, 9, 1),
+    (ClassId.DATA, 0, INVOCATION_COUNTER_LN, 2, 0),
+)
+_KNOWN = {(cid, ln): (nattr, nmeth) for cid, _v, ln, nattr, nmeth in OBJECTS}
+
+_DT_CACHE: dict[int, bytes] = {}
+
+
+def boundary_datetime(boundary: int) -> bytes:
+    """Encoded date-time (``09 0c`` + 12 bytes, JST) of a slot boundary, cached."""
+    cached = _DT_CACHE.get(boundary)
+    if cached is None:
+        if len(_DT_CACHE) > 200_000:
+            _DT_CACHE.clear()
+        cached = axdr.octet_string(
+            axdr.encode_epoch_datetime(boundary * SLOT_SECONDS, JST_OFFSET_MIN)
+        )
+        _DT_CACHE[boundary] = cached
+    return cached
+
+
+def _object_list() -> bytes:
+    items = []
+    for cid, version, ln, nattr, nmeth in OBJECTS:
+        attrs = [
+            axdr.structure(axdr.i8(i), axdr.enum(3 if i > 1 else 1), axdr.null())
+            for i in range(1, nattr + 1)
+        ]
+        methods = [axdr.structure(axdr.i8(i), axdr.enum(1)) for i in range(1, nmeth + 1)]
+        items.append(
+            axdr.structure(
+                axdr.u16(cid),
+                axdr.u8(version),
+                axdr.octet_string(ln),
+                axdr.structure(axdr.array(attrs), axdr.array(methods)),
+            )
+        )
+    return axdr.array(items)
+
+
+OBJECT_LIST = _object_list()
+
+
+class SelectionError(Exception):
+    """A selective access the profile cannot serve (mapped to a data-access-result)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _columns(
+    all_columns: tuple[CaptureObject, ...], sel: RangeDescriptor | EntryDescriptor | None
+) -> list[int]:
+    n = len(all_columns)
+    if sel is None:
+        return list(range(n))
+    if isinstance(sel, RangeDescriptor):
+        if not sel.selected_values:
+            return list(range(n))
+        try:
+            return [all_columns.index(c) for c in sel.selected_values]
+        except ValueError:
+            raise SelectionError(DataAccessResult.OBJECT_UNAVAILABLE) from None
+    first = max(sel.from_selected_value, 1)
+    last = n if sel.to_selected_value == 0 else min(sel.to_selected_value, n)
+    if first > last:
+        raise SelectionError(DataAccessResult.OTHER_REASON)
+    return list(range(first - 1, last))
+
+
+def _time_bounds(sel: RangeDescriptor) -> tuple[float, float]:
+    if sel.restricting_object.logical_name != CLOCK_LN or sel.restricting_object.class_id != 8:
+        raise SelectionError(DataAccessResult.OBJECT_UNAVAILABLE)
+    try:
+        start = axdr.decode_datetime(sel.from_value, _JST_FIXED).timestamp()
+        end = axdr.decode_datetime(sel.to_value, _JST_FIXED).timestamp()
+    except AxdrError:
+        raise SelectionError(DataAccessResult.TYPE_UNMATCHED) from None
+    return start, end
+
+
+class MeterObjects:
+    """The COSEM handler of one meter (a :class:`CosemHandler`)."""
+
+    def __init__(self, view: MeterView) -> None:
+        self.view = view
+        self.counters = MemoryCounterStore()
+        self.events: deque[tuple[int, int]] = deque(maxlen=EVENT_LOG_SIZE)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def log_event(self, code: int) -> None:
+        self.events.append((int(self.view.clock.timestamp()), code))
+
+    def on_security_event(self, ctx: ServerAssociation, what: str) -> None:
+        code = _SECURITY_EVENTS.get(what)
+        if code is not None:
+            self.log_event(code)
+
+    def _sync(self) -> None:
+        self.view.import_register_wh()  # brings the fleet to the clock's current slot
+
+    # -- GET ------------------------------------------------------------------------------------
+    def get(
+        self, ctx: ServerAssociation, attr: AttributeRef, access: SelectiveAccess | None
+    ) -> bytes | int:
+        key = (attr.class_id, attr.logical_name)
+        spec = _KNOWN.get(key)
+        if spec is None:
+            return DataAccessResult.OBJECT_UNDEFINED
+        if not 1 <= attr.attribute_id <= spec[0]:
+            return DataAccessResult.OBJECT_UNDEFINED
+        if attr.attribute_id == 1:
+            return axdr.octet_string(attr.logical_name)
+        if access is not None and attr.class_id != ClassId.PROFILE_GENERIC:
+            return DataAccessResult.OTHER_REASON
+        getter = self._getters.get(key)
+        if getter is None:  # pragma: no cover - every known object has a getter
+            return DataAccessResult.OBJECT_UNAVAILABLE
+        try:
+            return getter(self, ctx, attr.attribute_id, access)
+        except SelectionError as exc:
+            return exc.code
+        except (AxdrError, ValueError):
+            return DataAccessResult.OTHER_REASON
+
+    def _get_clock(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        if a == 2:
+            now = self.view.clock.now().astimezone(_JST_FIXED)
+            return axdr.octet_string(axdr.encode_datetime(now))
+        return {
+            3: axdr.i16(-JST_OFFSET_MIN),
+            4: axdr.u8(0),
+            5: axdr.octet_string(_WILDCARD_DT),
+            6: axdr.octet_string(_WILDCARD_DT),
+            7: axdr.i8(0),
+            8: axdr.boolean(False),
+            9: axdr.enum(1),
+        }[a]
+
+    def _register(self, ln: bytes, a: int) -> bytes:
+        if ln == CURRENT_LN:
+            if a == 3:
+                return axdr.structure(axdr.i8(-1), axdr.enum(Unit.AMPERE))
+            r, t = self.view.currents_a()
+            return axdr.u16(min(0xFFFF, round(max(r, t) * 10)))
+        if a == 3:
+            return axdr.structure(axdr.i8(0), axdr.enum(Unit.WH))
+        if ln == IMPORT_ENERGY_LN:
+            return axdr.u32(self.view.import_register_wh())
+        return axdr.u32(self.view.export_register_wh())
+
+    def _get_import(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return self._register(IMPORT_ENERGY_LN, a)
+
+    def _get_export(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return self._register(EXPORT_ENERGY_LN, a)
+
+    def _get_current(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return self._register(CURRENT_LN, a)
+
+    def _profile_attr(self, a: int, columns: tuple[CaptureObject, ...], period_s: int) -> bytes:
+        if a == 3:
+            return axdr.array([c.encode() for c in columns])
+        if a == 4:
+            return axdr.u32(period_s)
+        if a == 5:
+            return axdr.enum(1)  # fifo
+        if a == 6:
+            return CaptureObject(0, bytes(6), 0).encode()
+        raise ValueError(a)
+
+    def _get_load_profile(
+        self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None
+    ) -> bytes:
+        fleet = self.view.fleet
+        if a in (3, 4, 5, 6):
+            return self._profile_attr(a, LOAD_PROFILE_COLUMNS, SLOT_SECONDS)
+        self._sync()
+        first, last = fleet.first_logged_boundary, fleet.now_boundary
+        if a == 7:
+            return axdr.u32(last - first + 1)
+        if a == 8:
+            return axdr.u32(fleet.retention_slots + 1)
+        sel = parse_access(acc) if acc is not None else None
+        cols = _columns(LOAD_PROFILE_COLUMNS, sel)
+        if isinstance(sel, RangeDescriptor):
+            start, end = _time_bounds(sel)
+            lo = max(first, math.ceil(start / SLOT_SECONDS))
+            hi = min(last, math.floor(end / SLOT_SECONDS))
+        elif isinstance(sel, EntryDescriptor):
+            lo = first + max(sel.from_entry, 1) - 1
+            hi = last if sel.to_entry == 0 else min(last, first + sel.to_entry - 1)
+        else:
+            lo, hi = first, last
+        if hi < lo:
+            return b"\x01\x00"
+        boundaries = np.arange(lo, hi + 1, dtype=np.int64)
+        imp, exp = fleet.registers_at(np.full(len(boundaries), self.view.index), boundaries)
+        rows: list[bytes] = []
+        if cols == [0, 1, 2]:
+            u32 = axdr.u32
+            for b, i, e in zip(boundaries.tolist(), imp.tolist(), exp.tolist(), strict=True):
+                if i >= 0:
+                    rows.append(b"\x02\x03" + boundary_datetime(b) + u32(i) + u32(e))
+        else:
+            for b, i, e in zip(boundaries.tolist(), imp.tolist(), exp.tolist(), strict=True):
+                if i >= 0:
+                    values = (boundary_datetime(b), axdr.u32(i), axdr.u32(e))
+                    rows.append(axdr.structure(*(values[c] for c in cols)))
+        return axdr.array(rows)
+
+    def _get_event_log(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        if a in (3, 4, 5, 6):
+            return self._profile_attr(a, EVENT_LOG_COLUMNS, 0)
+        if a == 7:
+            return axdr.u32(len(self.events))
+        if a == 8:
+            return axdr.u32(EVENT_LOG_SIZE)
+        sel = parse_access(acc) if acc is not None else None
+        cols = _columns(EVENT_LOG_COLUMNS, sel)
+        events = list(self.events)
+        if isinstance(sel, RangeDescriptor):
+            start, end = _time_bounds(sel)
+            events = [ev for ev in events if start <= ev[0] <= end]
+        elif isinstance(sel, EntryDescriptor):
+            stop = len(events) if sel.to_entry == 0 else sel.to_entry
+            events = events[max(sel.from_entry, 1) - 1 : stop]
+        rows = []
+        for ts, code in events:
+            moment = axdr.encode_epoch_datetime(ts, JST_OFFSET_MIN)
+            values = (axdr.octet_string(moment), axdr.u16(code))
+            rows.append(axdr.structure(*(values[c] for c in cols)))
+        return axdr.array(rows)
+
+    def _get_event_code(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return axdr.u16(self.events[-1][1] if self.events else 0)
+
+    def _get_disconnect(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        connected = self.view.switch_connected
+        if a == 2:
+            return axdr.boolean(connected)
+        if a == 3:
+            return axdr.enum(1 if connected else 0)
+        return axdr.enum(1)  # control_mode
+
+    def _get_limiter(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        if a == 2:
+            return axdr.structure(
+                axdr.u16(ClassId.REGISTER), axdr.octet_string(CURRENT_LN), axdr.i8(2)
+            )
+        if a in (3, 4, 5):
+            return axdr.u16(self.view.contract_amperage_a * THRESHOLD_UNITS_PER_AMPERE)
+        return {
+            6: axdr.u32(0),
+            7: axdr.u32(MIN_UNDER_THRESHOLD_S),
+            8: axdr.structure(axdr.u16(0), axdr.octet_string(_WILDCARD_DT), axdr.u32(0)),
+            9: axdr.array([]),
+            10: axdr.boolean(False),
+            11: axdr.structure(
+                axdr.structure(axdr.octet_string(_SCRIPT_TABLE_LN), axdr.u16(1)),
+                axdr.structure(axdr.octet_string(_SCRIPT_TABLE_LN), axdr.u16(2)),
+            ),
+        }[a]
+
+    def _get_association(
+        self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None
+    ) -> bytes | int:
+        if a == 2:
+            return OBJECT_LIST
+        if a == 3:
+            return axdr.structure(axdr.i8(ctx.client_sap), axdr.u16(ctx.server_sap))
+        if a == 4:
+            context = 3 if ctx.ciphered else 1
+            return axdr.octet_string(bytes.fromhex("60857405080100")[:-1] + bytes((context,)))
+        if a == 5:
+            return axdr.structure(
+                axdr.encode(axdr.BitString(24, ctx.conformance.to_bytes(3, "big"))),
+                axdr.u16(2048),
+                axdr.u16(ctx.client_max_pdu),
+                axdr.u8(6),
+                axdr.i8(0),
+                axdr.octet_string(b""),
+            )
+        if a == 6:
+            mech = ctx.mechanism
+            return axdr.octet_string(bytes.fromhex("608574050802") + bytes((mech,)))
+        if a == 7:
+            return DataAccessResult.READ_WRITE_DENIED
+        if a == 8:
+            return axdr.enum(2 if ctx.mechanism == Mechanism.NONE or ctx.can_write else 1)
+        return axdr.octet_string(obis("0.0.43.0.0.255"))
+
+    def _get_counter(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return axdr.u32(self.counters.highest + 1)
+
+    _getters: ClassVar[dict[tuple[int, bytes], Callable[..., Any]]] = {
+        (ClassId.CLOCK, CLOCK_LN): _get_clock,
+        (ClassId.REGISTER, IMPORT_ENERGY_LN): _get_import,
+        (ClassId.REGISTER, EXPORT_ENERGY_LN): _get_export,
+        (ClassId.REGISTER, CURRENT_LN): _get_current,
+        (ClassId.PROFILE_GENERIC, LOAD_PROFILE_LN): _get_load_profile,
+        (ClassId.PROFILE_GENERIC, EVENT_LOG_LN): _get_event_log,
+        (ClassId.DATA, EVENT_CODE_LN): _get_event_code,
+        (ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN): _get_disconnect,
+        (ClassId.LIMITER, LIMITER_LN): _get_limiter,
+        (ClassId.ASSOCIATION_LN, ASSOCIATION_LN): _get_association,
+        (ClassId.DATA, INVOCATION_COUNTER_LN): _get_counter,
+    }
+
+    # -- SET ------------------------------------------------------------------------------------
+    def set(
+        self,
+        ctx: ServerAssociation,
+        attr: AttributeRef,
+        access: SelectiveAccess | None,
+        value: bytes,
+    ) -> int:
+        key = (attr.class_id, attr.logical_name)
+        if key not in _KNOWN:
+            return DataAccessResult.OBJECT_UNDEFINED
+        if key != (ClassId.LIMITER, LIMITER_LN) or attr.attribute_id not in (3, 4):
+            return DataAccessResult.READ_WRITE_DENIED
+        try:
+            threshold = axdr.decode_all(value)
+        except AxdrError:
+            return DataAccessResult.TYPE_UNMATCHED
+        if not isinstance(threshold, int) or isinstance(threshold, bool):
+            return DataAccessResult.TYPE_UNMATCHED
+        amperes, rest = divmod(threshold, THRESHOLD_UNITS_PER_AMPERE)
+        if rest or amperes not in SUPPORTED_AMPERAGES_A:
+            return DataAccessResult.OTHER_REASON
+        self._sync()
+        self.view.fleet.set_contract_amperage([self.view.index], amperes)
+        self.log_event(EVENT_LIMITER_CHANGED)
+        return DataAccessResult.SUCCESS
+
+    # -- ACTION ---------------------------------------------------------------------------------
+    def action(
+        self, ctx: ServerAssociation, method: MethodRef, parameters: bytes | None
+    ) -> tuple[int, bytes | None]:
+        key = (method.class_id, method.logical_name)
+        spec = _KNOWN.get(key)
+        if spec is None or not 1 <= method.method_id <= spec[1]:
+            return ActionResult.OBJECT_UNDEFINED, None
+        if key != (ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN):
+            return ActionResult.READ_WRITE_DENIED, None
+        self._sync()
+        if method.method_id == 1:
+            self.view.fleet.disconnect([self.view.index])
+            self.log_event(EVENT_REMOTE_DISCONNECT)
+        else:
+            self.view.fleet.reconnect([self.view.index])
+            self.log_event(EVENT_REMOTE_RECONNECT)
+        return ActionResult.SUCCESS, None

@@ -1,0 +1,137 @@
+"""The DLMS meter emulator: one asyncio event loop serves every simulated meter over TCP.
+
+Meter selection: the wrapper's *destination wPort* is the meter's logical device. wPort
+``n`` (1 ≤ n ≤ 65535) selects the fleet's meter at index ``n - 1``; wPort 0 and ports past
+the fleet get a rejection. So a client talking to meter index 41 sets its server address
+to 42 (gurux: ``serverAddress=42``). The client's SAP (source wPort) picks the access level:
+16 = public client (no authentication, GET only); any other SAP must authenticate with the
+password (lowest level) or HLS-GMAC with suite-0 keys (then SET and ACTION are allowed).
+
+Per-meter state (COSEM handler, invocation counters, event log) is a small object created
+the first time a meter is addressed; meter values themselves live in the fleet's columns.
+Thousands of meters therefore cost memory, never threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+
+import structlog
+
+from openami.clock import Clock
+from openami.meter.dlms.objects import MeterObjects
+from openami.meter.fleet import MeterFleet
+from openami.meter.view import MeterView
+from openami.protocols.dlms.security import Keys
+from openami.protocols.dlms.server_session import (
+    ServerAssociation,
+    ServerConnection,
+    ServerCredentials,
+)
+from openami.protocols.dlms.wrapper import WrapperError
+
+log = structlog.get_logger(__name__)
+
+MAX_METERS = 0xFFFF
+SYSTEM_TITLE_PREFIX = b"OAM"  # 3-letter manufacturer id of openami's simulated meters
+
+
+def meter_system_title(meter_id: int) -> bytes:
+    """8-byte system title: ``OAM`` + the meter id's low 40 bits."""
+    return SYSTEM_TITLE_PREFIX + (meter_id & 0xFF_FFFF_FFFF).to_bytes(5, "big")
+
+
+def wport_of(index: int) -> int:
+    """The destination wPort that selects fleet index ``index``."""
+    return index + 1
+
+
+@dataclass(frozen=True)
+class EmulatorSecrets:
+    """Secrets every emulated meter accepts (None disables that level)."""
+
+    password: bytes | None = None
+    keys: Keys | None = None
+
+    def __repr__(self) -> str:
+        return "EmulatorSecrets(<hidden>)"
+
+
+class DlmsEmulator:
+    """Serves the meters of ``fleet`` as DLMS logical devices on one TCP endpoint."""
+
+    def __init__(self, fleet: MeterFleet, clock: Clock, secrets: EmulatorSecrets) -> None:
+        if len(fleet) > MAX_METERS:
+            raise ValueError(
+                f"one endpoint addresses at most {MAX_METERS} meters by wPort, got {len(fleet)}"
+            )
+        self.fleet = fleet
+        self.clock = clock
+        self.secrets = secrets
+        self._meters: dict[int, MeterObjects] = {}
+        self.connections = 0
+        self.frames_refused = 0
+
+    def meter(self, index: int) -> MeterObjects:
+        """The COSEM objects of fleet index ``index`` (created on first use)."""
+        objects = self._meters.get(index)
+        if objects is None:
+            objects = MeterObjects(MeterView(self.fleet, index, self.clock))
+            self._meters[index] = objects
+        return objects
+
+    def association(self, server_wport: int, client_wport: int) -> ServerAssociation | None:
+        index = server_wport - 1
+        if not 0 <= index < len(self.fleet):
+            return None
+        objects = self.meter(index)
+        credentials = ServerCredentials(
+            system_title=meter_system_title(int(self.fleet.meter_ids[index])),
+            password=self.secrets.password,
+            keys=self.secrets.keys,
+        )
+        return ServerAssociation(
+            objects, credentials, objects.counters, client_wport, server_sap=server_wport
+        )
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(lambda: _Connection(self), host, port)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, emulator: DlmsEmulator) -> None:
+        self.emulator = emulator
+        self.session = ServerConnection(emulator.association)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.emulator.connections += 1
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        try:
+            out = self.session.receive_data(data)
+        except WrapperError as exc:
+            log.info("dlms.bad_stream", error=str(exc))
+            self.emulator.frames_refused += 1
+            self.transport.close()
+            return
+        except Exception:  # never let one peer stop the server
+            log.exception("dlms.handler_error")
+            self.transport.close()
+            return
+        if out:
+            self.transport.write(out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.emulator.connections -= 1
