@@ -6,10 +6,11 @@ or more local addresses. It
 - answers every request from the address it was asked on: sockets bound to a specific
   address reply from it; wildcard sockets (0.0.0.0, ::) read the destination address of each
   datagram (IP_PKTINFO / IPV6_PKTINFO) and send the reply from that address;
-- replies to UDP port 3610 as the spec says, or to the sender's port with
-  ``reply_to_sender_port`` (tests and clients on non-standard ports);
+- replies to the node's own port (3610: the spec uses 3610 as source and destination), or
+  to the sender's port with ``reply_to_sender_port`` (clients on other ports, tests);
 - joins 224.0.23.0 (IPv4) and ff02::1 (IPv6) where the host allows it, and logs when not;
-- announces itself with the instance-list INF (0xD5) at start;
+- announces itself with the instance-list INF (0xD5) at start (to the group on the node's
+  own port, 3610 by default, and to ``notify_targets``);
 - sends the fixed-time INF (EA, and EB with export) once per :00/:30 boundary, ``inf_delay_s``
   after it (within the 5 minutes the AIF allows), to the multicast group and to every peer
   that has sent it a request.
@@ -122,6 +123,8 @@ class MeterNode:
             self._loop.add_reader(ep.sock.fileno(), self._on_readable, ep)
         if self.announce:
             self._notify(self.responder.instance_list_inf())
+        # the boundary in progress at start is not announced: the node may start late in it
+        self.last_notified_boundary = int(self.responder.clock.timestamp() // SLOT_SECONDS)
         self._task = self._loop.create_task(self._fixed_time_loop())
 
     def close(self) -> None:
@@ -235,7 +238,9 @@ class MeterNode:
         replies = self.responder.respond(data)
         if not replies:
             return
-        port = int(addr[1]) if self.reply_to_sender_port else ECHONET_PORT
+        # ECHONET Lite uses one port both ways: reply to the node's own port (3610 normally)
+        own_port = int(ep.reply_sock.getsockname()[1])
+        port = int(addr[1]) if self.reply_to_sender_port else own_port
         target: tuple[Any, ...] = (str(addr[0]), port)
         if ep.family == socket.AF_INET6:
             target = (str(addr[0]), port, 0, int(addr[3]))
@@ -297,11 +302,9 @@ class MeterNode:
         for ep in self._endpoints:
             if ep.multicast_only or not self.multicast:
                 continue
-            group: tuple[Any, ...]
-            if ep.family == socket.AF_INET:
-                group = (MULTICAST_V4, ECHONET_PORT)
-            else:
-                group = (MULTICAST_V6, ECHONET_PORT)
+            port = int(ep.sock.getsockname()[1])  # the node's port: 3610 unless told otherwise
+            address = MULTICAST_V4 if ep.family == socket.AF_INET else MULTICAST_V6
+            group: tuple[Any, ...] = (address, port)
             sent |= self._send(ep.sock, frame, group)
         unicast: list[tuple[Any, ...]] = list(self.notify_targets)
         unicast += [p for p in self._peers.values() if p not in unicast]
@@ -329,7 +332,6 @@ class MeterNode:
 
     async def _fixed_time_loop(self) -> None:
         clock = self.responder.clock
-        self.last_notified_boundary = int(clock.timestamp() // SLOT_SECONDS)
         while True:
             await asyncio.sleep(self.poll_interval_s)
             now_s = clock.timestamp()
