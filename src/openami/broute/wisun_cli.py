@@ -1,0 +1,202 @@
+"""`openami broute wisun`: a virtual Wi-SUN USB module (SKSTACK IP) on a pty."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from openami.broute.responder import DEFAULT_RETENTION_DAYS, MeterResponder
+from openami.broute.wisun import DEFAULT_METER_MAC, Faults, VirtualWisunModule
+from openami.clock import Clock, RealClock, SimClock, slot_index
+from openami.meter import MeterFleet, MeterView
+from openami.protocols.echonet.smart_meter import ENERGY_UNIT_KWH, EnergyScale
+from openami.protocols.skstack import Dialect, link_local_of
+
+console = Console(stderr=True)
+
+
+def _hex_int(value: str) -> int:
+    return int(value, 16)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--link",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Symlink to create for the module's serial port (e.g. /tmp/ttyWISUN).",
+)
+@click.option(
+    "--dialect",
+    type=click.Choice([d.value for d in Dialect]),
+    default=Dialect.BP35C2.value,
+    show_default=True,
+    help="bp35a1: no side field, 3-argument SKSCAN (RL7023 Stick-D/IPS). "
+    "bp35c2: side field, 4-argument SKSCAN, LQI in ERXUDP (RS-WSUHA-P, Stick-D/DSS).",
+)
+@click.option("--rbid", required=True, help="The meter's B-route ID (32 characters).")
+@click.option(
+    "--password",
+    required=True,
+    envvar="OPENAMI_BROUTE_PASSWORD",
+    help="The meter's B-route password (or set OPENAMI_BROUTE_PASSWORD).",
+)
+@click.option("--meter-id", default=1, show_default=True, help="Id of the simulated meter.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the load model.")
+@click.option("--pv/--no-pv", default=True, show_default=True, help="Meter with PV export.")
+@click.option(
+    "--history-days",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="Days of half-hour history simulated before now.",
+)
+@click.option(
+    "--retention-days",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="Days of history the meter keeps (E5 0 … N-1).",
+)
+@click.option(
+    "--unit",
+    "unit_code",
+    type=click.Choice([f"{c:#04x}" for c in ENERGY_UNIT_KWH]),
+    default="0x01",
+    show_default=True,
+    help="E1 unit of E0/E3 (0x01 = 0.1 kWh).",
+)
+@click.option("--speed", default=1.0, show_default=True, help="Simulated time speed (1 = real).")
+@click.option("--meter-mac", default=DEFAULT_METER_MAC.hex().upper(), show_default=True)
+@click.option("--channel", type=_hex_int, default="21", show_default=True, help="Hex, 21–3C.")
+@click.option("--pan-id", type=_hex_int, default="8888", show_default=True, help="Hex PAN ID.")
+@click.option("--drop-replies", default=0.0, show_default=True, help="Share of replies lost.")
+@click.option("--fail-sends", default=0.0, show_default=True, help="Share of EVENT 21 01.")
+@click.option(
+    "--tx-budget-ms",
+    type=int,
+    default=None,
+    help="ARIB transmission-time budget: EVENT 32 when reached, EVENT 33 --tx-hold later.",
+)
+@click.option("--tx-hold", default=5.0, show_default=True, help="Seconds of EVENT 32 limit.")
+@click.option(
+    "--session-lifetime",
+    type=float,
+    default=None,
+    help="PANA session lifetime [s]: EVENT 29 then re-authentication (EVENT 25).",
+)
+@click.option("--reauth-fails", is_flag=True, help="Re-authentication ends in EVENT 24.")
+@click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault dice.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the module does.")
+def command(
+    link: Path,
+    dialect: str,
+    rbid: str,
+    password: str,
+    meter_id: int,
+    seed: int,
+    pv: bool,
+    history_days: int,
+    retention_days: int,
+    unit_code: str,
+    speed: float,
+    meter_mac: str,
+    channel: int,
+    pan_id: int,
+    drop_replies: float,
+    fail_sends: float,
+    tx_budget_ms: int | None,
+    tx_hold: float,
+    session_lifetime: float | None,
+    reauth_fails: bool,
+    fault_seed: int,
+    duration: float | None,
+    verbose: bool,
+) -> None:
+    """Run a virtual Wi-SUN module (SKSTACK IP) with a simulated smart meter behind it.
+
+    The module is a pty that answers like a BP35A1 or BP35C2 USB stick: echo, ROPT/WOPT,
+    SKINFO, SKSCAN (EPANDESC only when the B-route ID matches), SKJOIN (EVENT 25, or 24 on
+    a wrong password), SKSENDTO relayed to the meter and answered as ERXUDP, SKTERM.
+    Point momonga or `openami hems watch --serial` at --link.
+
+    Example: openami broute wisun --link /tmp/ttyWISUN --rbid 0011…EEFF --password 0123456789AB
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    if len(rbid) != 32 or not rbid.isalnum():
+        raise click.BadParameter("a B-route ID has 32 letters or digits", param_hint="--rbid")
+    if not 1 <= len(password) <= 32:
+        raise click.BadParameter("1–32 characters", param_hint="--password")
+    try:
+        mac = bytes.fromhex(meter_mac)
+        if len(mac) != 8:
+            raise ValueError("the meter MAC has 8 bytes (16 hex digits)")
+        faults = Faults(drop_replies, fail_sends, tx_budget_ms, tx_hold, reauth_fails, fault_seed)
+        clock: Clock = RealClock() if speed == 1.0 else SimClock(datetime.now(UTC), speed)
+        start = slot_index(clock.now() - timedelta(days=history_days))
+        fleet = MeterFleet(
+            np.array([meter_id]),
+            start,
+            seed=seed,
+            pv_share=1.0 if pv else 0.0,
+            retention_days=max(retention_days, history_days),
+        )
+        fleet.advance_to(slot_index(clock.now()))
+        responder = MeterResponder(
+            MeterView(fleet, 0, clock),
+            clock,
+            retention_days=retention_days,
+            scale=EnergyScale(int(unit_code, 16)),
+        )
+        module = VirtualWisunModule.for_responder(
+            responder,
+            dialect=Dialect(dialect),
+            rbid=rbid,
+            password=password,
+            meter_mac=mac,
+            channel=channel,
+            pan_id=pan_id,
+            link=link,
+            faults=faults,
+            session_lifetime_s=session_lifetime,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        path = module.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the module: {exc}") from None
+    try:
+        table = Table(title=f"virtual Wi-SUN module ({dialect})")
+        table.add_column("what")
+        table.add_column("value")
+        table.add_row("serial port", f"{path} -> {module.path}")
+        table.add_row("meter", f"{meter_id} ({'PV' if pv else 'no PV'})")
+        table.add_row("meter MAC / address", f"{mac.hex().upper()} / {link_local_of(mac)}")
+        table.add_row("channel / PAN ID", f"{channel:02X} / {pan_id:04X}")
+        table.add_row("B-route ID", f"…{rbid[-8:]} (password not shown)")
+        console.print(table)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait(duration)
+    finally:
+        module.stop()
+        s = module.stats
+        console.print(
+            f"stopped: {s.sends} sends ({s.send_failures} failed), {s.replies} replies "
+            f"({s.replies_dropped} dropped), {s.notifications} notifications"
+        )
