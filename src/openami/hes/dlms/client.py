@@ -1,0 +1,289 @@
+"""openami's own asyncio DLMS client (head-end side), over the TCP wrapper.
+
+It drives a :class:`~openami.protocols.dlms.client_session.ClientAssociation` (the pure
+state machine) and moves its bytes over one TCP connection. Block transfer is followed
+transparently; values come back decoded (see :mod:`openami.protocols.dlms.axdr`).
+
+    async with await DlmsClient.connect(host, port, server_wport=1, password=b"...") as c:
+        energy_wh = await c.read_register_wh(IMPORT_ENERGY_LN)
+        rows = await c.read_profile_range(LOAD_PROFILE_LN, start, end)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Any
+
+from openami.protocols.dlms import axdr
+from openami.protocols.dlms.acse import Mechanism
+from openami.protocols.dlms.apdu import SelectiveAccess
+from openami.protocols.dlms.client_session import (
+    AssociationRefused,
+    ClientAssociation,
+    DlmsError,
+    ListItemError,
+    NextBlock,
+)
+from openami.protocols.dlms.cosem import (
+    CLOCK_LN,
+    DISCONNECT_CONTROL_LN,
+    LIMITER_LN,
+    AttributeRef,
+    ClassId,
+    MethodRef,
+)
+from openami.protocols.dlms.profile import CaptureObject, by_entry, by_range
+from openami.protocols.dlms.security import Keys
+from openami.protocols.dlms.wrapper import WrapperDecoder, WrapperFrame, encode_wrapper
+
+PUBLIC_CLIENT = 16
+MANAGEMENT_CLIENT = 1
+DEFAULT_TIMEOUT_S = 10.0
+JST_FIXED = timezone(timedelta(hours=9))
+
+__all__ = [
+    "AssociationRefused",
+    "DlmsClient",
+    "DlmsError",
+    "ListItemError",
+    "Register",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A register's raw value with its scaler and unit; ``value`` = raw × 10^scaler."""
+
+    raw: int
+    scaler: int
+    unit: int
+
+    @property
+    def value(self) -> float:
+        return self.raw * 10.0**self.scaler
+
+
+class _Stream(asyncio.Protocol):
+    """Collects wrapper frames; one outstanding request at a time."""
+
+    def __init__(self) -> None:
+        self.decoder = WrapperDecoder()
+        self.frames: asyncio.Queue[WrapperFrame | Exception] = asyncio.Queue()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            for frame in self.decoder.feed(data):
+                self.frames.put_nowait(frame)
+        except ValueError as exc:
+            self.frames.put_nowait(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.frames.put_nowait(ConnectionError(f"connection closed by the meter: {exc}"))
+
+
+class DlmsClient:
+    """One association with one meter (logical device ``server_wport``)."""
+
+    def __init__(
+        self,
+        stream: _Stream,
+        session: ClientAssociation,
+        client_wport: int,
+        server_wport: int,
+        timeout_s: float,
+    ) -> None:
+        self._stream = stream
+        self.session = session
+        self.client_wport = client_wport
+        self.server_wport = server_wport
+        self.timeout_s = timeout_s
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        server_wport: int = 1,
+        *,
+        client_wport: int | None = None,
+        password: bytes | None = None,
+        keys: Keys | None = None,
+        system_title: bytes = b"OPENAMI\x01",
+        invocation_counter: int = 1,
+        max_receive_pdu: int = 0xFFFF,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> DlmsClient:
+        """Open TCP and associate: HLS-GMAC + suite 0 when ``keys`` are given, else the
+        password (lowest level), else the public client (no authentication, read only)."""
+        if keys is not None:
+            mechanism = Mechanism.HIGH_GMAC
+        elif password is not None:
+            mechanism = Mechanism.LOW
+        else:
+            mechanism = Mechanism.NONE
+        if client_wport is None:
+            client_wport = {
+                Mechanism.HIGH_GMAC: MANAGEMENT_CLIENT,
+                Mechanism.LOW: 17,
+                Mechanism.NONE: PUBLIC_CLIENT,
+            }[mechanism]
+        session = ClientAssociation(
+            mechanism, password, keys, system_title, invocation_counter, max_receive_pdu
+        )
+        loop = asyncio.get_running_loop()
+        _, stream = await asyncio.wait_for(loop.create_connection(_Stream, host, port), timeout_s)
+        client = cls(stream, session, client_wport, server_wport, timeout_s)
+        try:
+            reply = await client._roundtrip(session.aarq())
+            answer = session.on_aare(reply)
+            if answer is not None:
+                session.on_hls_response(await client._roundtrip(answer))
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def __aenter__(self) -> DlmsClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            with contextlib.suppress(DlmsError, ConnectionError, asyncio.TimeoutError):
+                await self.release()
+        self.close()
+
+    # -- transport ------------------------------------------------------------------------------
+    async def _roundtrip(self, apdu_bytes: bytes) -> bytes:
+        transport = self._stream.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionError("not connected")
+        transport.write(encode_wrapper(self.client_wport, self.server_wport, apdu_bytes))
+        frame = await asyncio.wait_for(self._stream.frames.get(), self.timeout_s)
+        if isinstance(frame, Exception):
+            raise frame
+        return frame.payload
+
+    def close(self) -> None:
+        if self._stream.transport is not None:
+            self._stream.transport.close()
+
+    async def release(self) -> None:
+        await self._roundtrip(self.session.release())
+
+    # -- services -------------------------------------------------------------------------------
+    async def get_raw(self, attr: AttributeRef, access: SelectiveAccess | None = None) -> bytes:
+        """Encoded ``Data`` of one attribute (block transfer followed)."""
+        result = self.session.on_get_response(await self._roundtrip(self.session.get(attr, access)))
+        while isinstance(result, NextBlock):
+            result = self.session.on_get_response(await self._roundtrip(result.request))
+        return result
+
+    async def get(self, attr: AttributeRef, access: SelectiveAccess | None = None) -> Any:
+        return axdr.decode_all(await self.get_raw(attr, access))
+
+    async def get_with_list(self, attrs: list[AttributeRef]) -> list[Any]:
+        """Several attributes in one request; failed ones come back as :class:`ListItemError`."""
+        request = self.session.get_with_list([(a, None) for a in attrs])
+        result = self.session.on_get_with_list_response(await self._roundtrip(request))
+        while isinstance(result, NextBlock):
+            result = self.session.on_get_with_list_response(await self._roundtrip(result.request))
+        return [r if isinstance(r, ListItemError) else axdr.decode_all(r) for r in result]
+
+    async def set(self, attr: AttributeRef, value: bytes) -> None:
+        """Write encoded ``Data`` (build it with :mod:`openami.protocols.dlms.axdr`)."""
+        self.session.on_set_response(await self._roundtrip(self.session.set(attr, value)))
+
+    async def action(self, method: MethodRef, parameters: bytes | None = None) -> Any:
+        ret = self.session.on_action_response(
+            await self._roundtrip(self.session.action(method, parameters))
+        )
+        return None if ret is None else axdr.decode_all(ret)
+
+    # -- COSEM helpers --------------------------------------------------------------------------
+    async def read_clock(self) -> datetime:
+        raw = await self.get(AttributeRef(ClassId.CLOCK, CLOCK_LN, 2))
+        return axdr.decode_datetime(raw, JST_FIXED)
+
+    async def read_register(self, ln: bytes) -> Register:
+        value, (scaler, unit) = await self.get_with_list(
+            [AttributeRef(ClassId.REGISTER, ln, 2), AttributeRef(ClassId.REGISTER, ln, 3)]
+        )
+        if isinstance(value, ListItemError) or not isinstance(value, int):
+            raise DlmsError(f"cannot read register value: {value}")
+        return Register(value, scaler, unit)
+
+    async def read_profile_range(
+        self,
+        ln: bytes,
+        start: datetime,
+        end: datetime,
+        columns: tuple[CaptureObject, ...] = (),
+    ) -> list[tuple[Any, ...]]:
+        """Rows whose clock lies in ``[start, end]``; date-time columns become datetimes."""
+        rows = await self.get(
+            AttributeRef(ClassId.PROFILE_GENERIC, ln, 2), by_range(start, end, columns)
+        )
+        return _rows(rows)
+
+    async def read_profile_entries(
+        self, ln: bytes, from_entry: int, to_entry: int = 0
+    ) -> list[tuple[Any, ...]]:
+        rows = await self.get(
+            AttributeRef(ClassId.PROFILE_GENERIC, ln, 2), by_entry(from_entry, to_entry)
+        )
+        return _rows(rows)
+
+    async def remote_disconnect(self) -> None:
+        method = MethodRef(ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN, 1)
+        await self.action(method, axdr.i8(0))
+
+    async def remote_reconnect(self) -> None:
+        method = MethodRef(ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN, 2)
+        await self.action(method, axdr.i8(0))
+
+    async def read_control_state(self) -> int:
+        """0 disconnected, 1 connected, 2 ready for reconnection."""
+        state = await self.get(AttributeRef(ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN, 3))
+        return int(state)
+
+    async def read_limiter_threshold(self) -> int:
+        return int(await self.get(AttributeRef(ClassId.LIMITER, LIMITER_LN, 3)))
+
+    async def set_limiter_threshold(self, threshold: int) -> None:
+        """Threshold in the monitored value's unit (openami meters: 0.1 A, so 30 A = 300)."""
+        await self.set(AttributeRef(ClassId.LIMITER, LIMITER_LN, 3), axdr.u16(threshold))
+
+
+def _rows(rows: Any) -> list[tuple[Any, ...]]:
+    if not isinstance(rows, list):
+        raise DlmsError("a profile buffer is an array")
+    out = []
+    for row in rows:
+        if not isinstance(row, tuple):
+            raise DlmsError("a profile row is a structure")
+        out.append(
+            tuple(
+                axdr.decode_datetime(v, JST_FIXED) if isinstance(v, bytes) and len(v) == 12 else v
+                for v in row
+            )
+        )
+    return out
