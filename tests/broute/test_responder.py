@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 from openami.broute.responder import MeterResponder
@@ -240,3 +241,27 @@ def test_bad_input_never_raises(pv_responder: MeterResponder) -> None:
 def test_instance_zero_addresses_the_class(pv_responder: MeterResponder) -> None:
     reply = get(pv_responder, 0xE7, deoj=0x028800)
     assert reply.esv == Esv.GET_RES and reply.seoj == METER
+
+
+def test_responder_survives_random_and_mutated_frames(pv_responder: MeterResponder) -> None:
+    rng = random.Random(3610)
+    seeds = [
+        bytes.fromhex("1081000105ff0102880161 01 ed07 07ea0b0c031e06".replace(" ", "")),
+        bytes.fromhex("1081000105ff0102880161 01 e501 02".replace(" ", "")),
+        bytes.fromhex("1081000105ff0102880161 01 8101 08".replace(" ", "")),
+        bytes.fromhex("1081000105ff010288016e 01 e50101 02 e500 e700".replace(" ", "")),
+        bytes.fromhex("1081000105ff0102880162 03 e700 e800 ea00".replace(" ", "")),
+        bytes.fromhex("1081000105ff010ef00163 01 d500".replace(" ", "")),
+    ]
+    answered = 0
+    for _ in range(5_000):
+        raw = bytearray(rng.choice(seeds))
+        for _ in range(rng.randrange(0, 3)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        for reply in pv_responder.respond(bytes(raw)):
+            answered += 1
+            decode_frame(reply)  # every reply is a well-formed frame
+    assert answered > 1_000
+    assert pv_responder.stats.received == 5_000
+    # and the node still answers properly afterwards
+    assert get(pv_responder, 0xE7).esv == Esv.GET_RES
