@@ -111,9 +111,9 @@ def test_lenient_mode_ignores_padding_and_unknown_esv() -> None:
 
 def test_frame_and_property_validation() -> None:
     with pytest.raises(ValueError):
-        Property(0x100)
+        Frame(0, 0, 0, Esv.GET, (Property(0x100),)).encode()
     with pytest.raises(ValueError):
-        Property(0x80, bytes(256))
+        Frame(0, 0, 0, Esv.GET_RES, (Property(0x80, bytes(256)),)).encode()
     with pytest.raises(ValueError):
         Frame(0x10000, 0, 0, Esv.GET)
     with pytest.raises(ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 EHD1_ECHONET_LITE = 0x10
 EHD2_FORMAT_1 = 0x81
@@ -67,18 +68,15 @@ class EchonetDecodeError(ValueError):
     """The bytes are not a well-formed ECHONET Lite format-1 frame."""
 
 
-@dataclass(frozen=True, slots=True)
-class Property:
-    """One EPC with its data (EDT). A Get request or a Set_Res echo has empty ``edt``."""
+class Property(NamedTuple):
+    """One EPC with its data (EDT). A Get request or a Set_Res echo has empty ``edt``.
+
+    A plain named tuple, so decoding stays cheap; EPC range and EDT length (at most 255
+    bytes) are checked when a frame is encoded.
+    """
 
     epc: int
     edt: bytes = b""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.epc <= 0xFF:
-            raise ValueError(f"EPC must be one byte, got {self.epc:#x}")
-        if len(self.edt) > 0xFF:
-            raise ValueError(f"EDT of EPC {self.epc:#04x} is {len(self.edt)} bytes (max 255)")
 
     @property
     def pdc(self) -> int:
@@ -146,10 +144,12 @@ def eoj_instance(code: int) -> int:
 
 def _encode_block(out: bytearray, props: tuple[Property, ...]) -> None:
     out.append(len(props))
-    for prop in props:
-        out.append(prop.epc)
-        out.append(len(prop.edt))
-        out += prop.edt
+    for epc, edt in props:
+        if not 0 <= epc <= 0xFF or len(edt) > 0xFF:
+            raise ValueError(f"EPC {epc:#x} with {len(edt)} bytes of EDT cannot be encoded")
+        out.append(epc)
+        out.append(len(edt))
+        out += edt
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -195,7 +195,7 @@ def decode_frame(data: bytes | bytearray | memoryview, *, strict: bool = True) -
     a known service code; with ``strict=False`` trailing bytes are ignored and unknown ESVs
     are decoded as one-block frames.
     """
-    raw = bytes(data)
+    raw = data if isinstance(data, bytes) else bytes(data)
     end = len(raw)
     if end < HEADER_LEN:
         raise EchonetDecodeError(f"frame too short: {end} bytes, header needs {HEADER_LEN}")
