@@ -276,15 +276,26 @@ class SkstackTransport:
                 raise WisunError("the module did not allow sending (session or ARIB limit)")
 
     # -- Transport -------------------------------------------------------------------------
-    def send(self, frame: bytes, attempts: int = 3) -> None:
-        for _ in range(attempts):
+    def _take_pending(self) -> None:
+        """Handle lines that have already arrived (events after the last command's OK)."""
+        while chunk := self._read(0.0):
+            self._reader.feed(chunk)
+        while (line := self._reader.next_line()) is not None:
+            self._note(line)
+
+    def send(self, frame: bytes, attempts: int = 5) -> None:
+        failures = 0
+        while failures < attempts:
+            self._take_pending()
             self._wait_gate()
             data = encode_sksendto(self.dialect, self.meter_address, frame)
             lines = self._command("SKSENDTO", payload=data)
             results = [parse_event(self.dialect, ln) for ln in lines if ln.startswith("EVENT 21")]
             if not results or results[-1].param != 1:
                 return
-            time.sleep(0.2)
+            if not self.tx_limited:  # a refusal under the ARIB limit is not a failure
+                failures += 1
+                time.sleep(0.1)
         raise WisunError("the module could not send the frame (EVENT 21 01)")
 
     def receive(self, timeout_s: float) -> bytes | None:

@@ -1,0 +1,169 @@
+"""`openami hems`: a HEMS controller reading a smart meter over the B route."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from openami.hems.client import HemsError, HistorySlot, LiveReading, MeterClient, Transport
+from openami.hems.export import write_history_csv
+from openami.hems.skstack import SkstackTransport
+from openami.hems.udp import UdpTransport, parse_address
+
+console = Console()
+err = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def command() -> None:
+    """HEMS: read a low-voltage smart meter (ECHONET Lite 0x028801) over the B route.
+
+    `watch` joins the meter (over UDP, or through a Wi-SUN USB module on a serial port),
+    shows live power, currents and cumulative energy, reads the half-hour history and
+    exports it as CSV.
+    """
+
+
+def _fmt(value: float | int | None, spec: str = "") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def live_table(reading: LiveReading, where: str, lqi: int | None = None) -> Table:
+    table = Table(title=f"smart meter via {where}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("read at", reading.at.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    table.add_row("instantaneous power", f"{_fmt(reading.power_w)} W")
+    table.add_row("current R / T", f"{_fmt(reading.r_phase_a)} A / {_fmt(reading.t_phase_a)} A")
+    table.add_row("import register", f"{_fmt(reading.import_kwh, '.1f')} kWh")
+    table.add_row("export register", f"{_fmt(reading.export_kwh, '.1f')} kWh")
+    if lqi is not None:
+        table.add_row("LQI / RSSI", f"{lqi} / {0.275 * lqi - 104.27:.1f} dBm")
+    return table
+
+
+def history_table(slots: list[HistorySlot], last: int = 8) -> Table:
+    """The newest half-hours that have data, with the energy used in each."""
+    table = Table(title="half-hour history (newest)")
+    for col in ("slot", "import kWh", "used kWh", "export kWh"):
+        table.add_column(col, justify="right")
+    known = [s for s in sorted(slots, key=lambda s: s.slot_start) if s.import_kwh is not None]
+    for prev, slot in list(zip([None, *known], known, strict=False))[-last:]:
+        used = None
+        if prev is not None and prev.import_kwh is not None and slot.import_kwh is not None:
+            used = slot.import_kwh - prev.import_kwh
+        table.add_row(
+            slot.slot_start.strftime("%m-%d %H:%M"),
+            _fmt(slot.import_kwh, ".1f"),
+            _fmt(used, ".1f"),
+            _fmt(slot.export_kwh, ".1f"),
+        )
+    return table
+
+
+def _transport(
+    udp: str | None,
+    serial: str | None,
+    rbid: str | None,
+    password: str | None,
+    local_port: int,
+) -> tuple[Transport, str]:
+    if (udp is None) == (serial is None):
+        raise click.UsageError("give exactly one of --udp ADDR or --serial PATH")
+    if udp is not None:
+        try:
+            host, port = parse_address(udp)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--udp") from None
+        return UdpTransport(host, port, local_port=local_port), f"UDP {host}:{port}"
+    if not rbid or not password:
+        raise click.UsageError("--serial needs --rbid and --password")
+    assert serial is not None
+    transport = SkstackTransport(serial, rbid, password)
+    err.print(f"joining the meter's PAN through {serial} …")
+    transport.open()
+    return transport, f"Wi-SUN {transport.dialect.value} on {serial}"
+
+
+@command.command("watch")
+@click.option("--udp", metavar="ADDR", help="Meter's ECHONET Lite address: host[:port].")
+@click.option("--local-port", default=3610, show_default=True, help="UDP port to send from.")
+@click.option("--serial", metavar="PATH", help="Serial port of a Wi-SUN module (SKSTACK IP).")
+@click.option("--rbid", help="B-route ID (32 characters), for --serial.")
+@click.option(
+    "--password", envvar="OPENAMI_BROUTE_PASSWORD", help="B-route password, for --serial."
+)
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between readings.")
+@click.option("--days", default=1, show_default=True, help="History days to read (0 = today).")
+@click.option(
+    "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="History CSV."
+)
+@click.option("--once", is_flag=True, help="Read once, print and exit (no live view).")
+@click.option("--count", type=int, default=None, help="Stop after this many live readings.")
+@click.option("--timeout", default=20.0, show_default=True, help="Seconds to wait per request.")
+@click.option("-v", "--verbose", is_flag=True, help="Log the conversation (secrets masked).")
+def watch(
+    udp: str | None,
+    local_port: int,
+    serial: str | None,
+    rbid: str | None,
+    password: str | None,
+    interval: float,
+    days: int,
+    csv_path: Path | None,
+    once: bool,
+    count: int | None,
+    timeout: float,
+    verbose: bool,
+) -> None:
+    """Join the meter, read it live and export its half-hour history.
+
+    Reads instantaneous power (E7) and currents (E8), the cumulative registers (E0, E3),
+    and the 48 half-hour registers (E5 then E2/E4) of today and the --days - 1 days before.
+
+    Examples: openami hems watch --udp 127.0.0.2 --csv history.csv ;
+    openami hems watch --serial /tmp/ttyWISUN --rbid 0011…EEFF --password 0123456789AB
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    if not 1 <= days <= 100:
+        raise click.BadParameter("1–100", param_hint="--days")
+    try:
+        transport, where = _transport(udp, serial, rbid, password, local_port)
+    except (HemsError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    client = MeterClient(transport, timeout_s=timeout)
+    try:
+        history: list[HistorySlot] = []
+        today = client.meter_date()
+        for day in range(days):
+            history.extend(client.read_history(day, today=today))
+        if csv_path is not None:
+            rows = write_history_csv(csv_path, history)
+            err.print(f"wrote {rows} half-hour rows to {csv_path}")
+        lqi = getattr(transport, "lqi", None)
+        if once:
+            console.print(live_table(client.read_live(), where, lqi))
+            console.print(history_table(history))
+            return
+        done = 0
+        with (
+            Live(console=console, refresh_per_second=2) as live,
+            contextlib.suppress(KeyboardInterrupt),
+        ):
+            while count is None or done < count:
+                reading = client.read_live()
+                done += 1
+                live.update(Group(live_table(reading, where, lqi), history_table(history)))
+                if count is None or done < count:
+                    time.sleep(interval)
+    except HemsError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
