@@ -18,6 +18,7 @@ from rich.table import Table
 
 from openami.clock import JST, ManualClock
 from openami.hub.context import HubContext
+from openami.log import get_logger
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
@@ -25,6 +26,7 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.sqlite_clients import ApiClient, ClientStore
 
 console = Console()
+log = get_logger(__name__)
 
 
 @dataclass
@@ -104,6 +106,13 @@ def run_demo_simulation(
     fd = os.open(cred_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(credentials, fh, indent=2)
+    log.info(
+        "demo.simulated",
+        meters=meters,
+        days=days,
+        readings_delivered=sim.hes.delivered,
+        data_dir=str(data_dir),
+    )
     sim_days = [first_day + timedelta(days=i) for i in range(days)]
     return DemoResult(context, sim, sim_days, credentials)
 

@@ -12,19 +12,25 @@ import importlib.util
 import click
 
 from openami import __version__
+from openami.log import configure
 
 SUBCOMMANDS = ("demo", "mdms", "plan", "broute", "hems", "dlms", "hub", "audit")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="openami")
-def cli() -> None:
+@click.option(
+    "--log-json", is_flag=True, help="Write logs as JSON lines (also OPENAMI_LOG_JSON=1)."
+)
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING … (also OPENAMI_LOG_LEVEL).")
+def cli(log_json: bool, log_level: str | None) -> None:
     """openami: an open-source smart metering system (AMI).
 
     Simulate a fleet of smart meters, collect their half-hour values over the A route,
     validate them in the MDMS and share them with retailers over the C route.
     Run `openami COMMAND --help` for each command.
     """
+    configure(json_logs=log_json or None, level=log_level)
 
 
 for _name in SUBCOMMANDS:
