@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from openami.clock import JST, ManualClock
+from openami.clock import JST, ManualClock, RealClock
 from openami.hub.context import HubContext
 from openami.log import get_logger
 from openami.mdms.kpi import KpiRow, daily_kpis
@@ -85,7 +85,8 @@ def run_demo_simulation(
             }
         )
     operator_password = os.environ.get("OPENAMI_OPERATOR_PASSWORD") or secrets.token_urlsafe(12)
-    context = HubContext(registry, sim.mdms, clients, clock, "operator", operator_password)
+    # the simulation is over: the hub runs on real time so tokens really expire
+    context = HubContext(registry, sim.mdms, clients, RealClock(), "operator", operator_password)
     sample_key = city.supply_point_keys[0]
     sample_sp = city.supply_point_ids[0]
     sample_retailer = registry.retailer_on(sample_key, first_day)
@@ -197,7 +198,8 @@ def command(
     console.print(f"[bold]API docs[/]   http://{host}:{port}/docs")
     console.print(f"[bold]Credentials[/] {data_dir / 'demo-credentials.json'}")
     sp_owner = next(c for c in creds["clients"] if c["retailer_id"] == example["retailer_id"])
-    console.print(
+    # plain echo, not rich: the commands must stay copy-pasteable (no wrapping)
+    click.echo(
         "\nTry it:\n"
         f"  TOKEN=$(curl -s -d grant_type=client_credentials -u {sp_owner['client_id']}:"
         f"{sp_owner['client_secret']} http://{host}:{port}/oauth/token | python3 -c "
