@@ -188,7 +188,12 @@ def _outer(buf: bytes, expected: int) -> dict[int, bytes]:
 def _octets(field: bytes, inner_tag: int) -> bytes:
     if len(field) < 2 or field[0] != inner_tag:
         raise AcseError("malformed ACSE field")
-    n, pos = decode_length(field, 1)
+    try:
+        n, pos = decode_length(field, 1)
+    except AxdrError as exc:
+        raise AcseError(str(exc)) from exc
+    if pos + n > len(field):
+        raise AcseError("ACSE field shorter than its length")
     return field[pos : pos + n]
 
 
@@ -269,16 +274,19 @@ def decode_aare(buf: bytes) -> Aare:
     diag_field = f.get(0xA3, b"")
     if len(ctx) != 7 or len(result) != 1 or len(diag_field) < 5:
         raise AcseError("AARE without context, result or diagnostic")
-    mechanism = Mechanism(f[0x89][6]) if 0x89 in f and len(f[0x89]) == 7 else Mechanism.NONE
-    return Aare(
-        context=ctx[6],
-        result=AssociationResult(result[0]),
-        diagnostic=diag_field[-1],
-        user_information=_octets(f[0xBE], 0x04) if 0xBE in f else None,
-        responding_ap_title=_octets(f[0xA4], 0x04) if 0xA4 in f else None,
-        mechanism=mechanism,
-        authentication_value=_octets(f[0xAA], 0x80) if 0xAA in f else None,
-    )
+    try:
+        mechanism = Mechanism(f[0x89][6]) if 0x89 in f and len(f[0x89]) == 7 else Mechanism.NONE
+        return Aare(
+            context=ctx[6],
+            result=AssociationResult(result[0]),
+            diagnostic=diag_field[-1],
+            user_information=_octets(f[0xBE], 0x04) if 0xBE in f else None,
+            responding_ap_title=_octets(f[0xA4], 0x04) if 0xA4 in f else None,
+            mechanism=mechanism,
+            authentication_value=_octets(f[0xAA], 0x80) if 0xAA in f else None,
+        )
+    except (ValueError, AxdrError) as exc:
+        raise AcseError(f"malformed AARE: {exc}") from exc
 
 
 # --- release ----------------------------------------------------------------------------------
