@@ -115,6 +115,8 @@ def test_join_wrong_password_then_right(dialect: Dialect) -> None:
     lines, others = run(m, f"SKJOIN {METER}\r\n".encode())
     side = " 0" if dialect.has_side else ""
     assert lines[-1] == f"EVENT 25 {METER}{side}" and others == [Joined(METER)]
+    pana = [ln for ln in lines if ln.startswith("ERXUDP")]
+    assert len(pana) == 1 and f"ERXUDP {METER} " in pana[0] and " 02CC 02CC " in pana[0]
     assert m.session_address == METER
 
 

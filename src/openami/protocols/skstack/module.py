@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from openami.protocols.skstack.codec import (
     MAX_UDP_PAYLOAD,
+    PANA_PORT,
     Dialect,
     ErrorCode,
     Event,
@@ -466,6 +467,11 @@ class SkModule:
             return
         self._event(Event.UDP_SENT, meter.address, 2)  # neighbour solicitation
         self._event(Event.NA_RECEIVED, meter.address)
+        # the PAA's PANA-Auth-Request (start): port 716, not encrypted; clients must skip it
+        pana = bytes.fromhex("00000010C0000002") + self.own_mac[4:] + b"\x00\x00\x00\x01"
+        rx = RxUdp(meter.address, self.own_address, PANA_PORT, PANA_PORT, meter.mac, 0, pana)
+        lqi = self._s.registers[0xA2] == 1
+        self._out(format_erxudp(self.dialect, rx, with_lqi=lqi, hex_ascii=self.wopt == 1))
         self._event(Event.UDP_SENT, meter.address, 0)
         if s.rbid == meter.rbid and s.password == meter.password:
             s.session = meter.address
