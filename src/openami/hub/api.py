@@ -15,11 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from openami.clock import slot_start, slots_of_day
+from openami.hub.audit import AuditedRoute, record_reads, set_actor
 from openami.hub.context import HubContext
+from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.registry import InvalidSupplyPointId
 from openami.storage.sqlite_clients import ApiClient
 
-router = APIRouter()
+router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
 
 _STATUS_CODES = {
     401: "unauthenticated",
@@ -114,6 +116,7 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
 
 def current_client(
     context: Annotated[HubContext, Depends(ctx)],
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiClient:
     if not authorization or not authorization.lower().startswith("bearer "):
@@ -129,6 +132,8 @@ def current_client(
             detail={"code": "invalid_token", "message": "the access token is unknown or expired"},
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    set_actor(request, client.client_id)
+    enforce_rate_limit(context.rate_limits, client.client_id, context.clock.timestamp())
     return client
 
 
@@ -165,6 +170,7 @@ def half_hour_values(
             "not_supplied_by_client",
             f"supply point {supply_point_id} is not supplied by {client.party_id} on {day}",
         )
+    record_reads(context, client.client_id, "half-hour-values", [(supply_point_id, str(day))])
     table = context.mdms.day_values(sp.supply_point_key, day).to_pydict()
     by_slot = {
         s: (i, e, q)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openami.clock import Clock
+from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
 from openami.registry import Registry
+from openami.storage.audit_sqlite import AuditLog
 from openami.storage.sqlite_clients import ClientStore
 
 
@@ -19,3 +21,6 @@ class HubContext:
     operator_user: str
     operator_password: str
     token_lifetime_s: float = 3600.0
+    audit: AuditLog | None = None  # None: requests and reads are not logged
+    rate_limits: RateLimiter | None = field(default_factory=RateLimiter)  # None: no limits
+    espi_id_key: bytes | None = None  # key of opaque ESPI ids; None: kept in the registry
