@@ -83,9 +83,9 @@ class Property(NamedTuple):
         return len(self.edt)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
-    """A decoded format-1 frame.
+    """A decoded format-1 frame (treat it as a value: build a new one rather than mutate).
 
     ``properties`` is the only block for ordinary services and the *Set* block for the
     SetGet family; ``get_properties`` is the *Get* block of the SetGet family (else empty).
@@ -154,13 +154,10 @@ def _encode_block(out: bytearray, props: tuple[Property, ...]) -> None:
 
 def encode_frame(frame: Frame) -> bytes:
     """Frame → bytes."""
-    out = bytearray(HEADER_LEN - 1)
-    out[0] = EHD1_ECHONET_LITE
-    out[1] = EHD2_FORMAT_1
-    out[2:4] = frame.tid.to_bytes(2, "big")
-    out[4:7] = frame.seoj.to_bytes(3, "big")
-    out[7:10] = frame.deoj.to_bytes(3, "big")
-    out[10] = frame.esv
+    if frame.tid > MAX_TID or frame.seoj > MAX_EOJ or frame.deoj > MAX_EOJ or frame.esv > 0xFF:
+        raise ValueError(f"header field out of range in {frame!r}")
+    header = ((0x1081 << 64) | (frame.tid << 48) | (frame.seoj << 24) | frame.deoj) << 8 | frame.esv
+    out = bytearray(header.to_bytes(HEADER_LEN - 1, "big"))
     _encode_block(out, frame.properties)
     if frame.esv in TWO_BLOCK_ESVS:
         _encode_block(out, frame.get_properties)
