@@ -237,3 +237,29 @@ def test_malformed_apdus_get_errors_and_never_stop_the_server(run: Running) -> N
         s.read(reg, 2)
         assert reg.value > 0
     assert threading.active_count() == threads_before
+
+
+def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
+    """Walk the object list with gurux's own class parsers (interoperability of encodings)."""
+    with gurux_session(run, "password") as s:
+        objects = s.client.parseObjects(s.exchange(s.client.getObjectsRequest()).data, True)
+        assert len(objects) == 11
+        refused = []
+        for obj in objects:
+            order = list(range(2, obj.getAttributeCount() + 1))
+            if isinstance(obj, GXDLMSProfileGeneric):  # gurux needs the columns first
+                order.remove(3)
+                order.insert(0, 3)
+            for index in order:
+                try:
+                    s.read(obj, index)
+                except GXDLMSException as exc:
+                    refused.append((str(obj.logicalName), index, exc.errorCode))
+        assert refused == [("0.0.40.0.0.255", 7, 3)]  # the association secret: denied
+        by_name = {str(o.logicalName): o for o in objects}
+        limiter = by_name["0.0.17.0.0.255"]
+        assert str(limiter.monitoredValue.logicalName) == "1.0.11.7.0.255"
+        assert limiter.thresholdNormal == run.fleet.contract_amperage_a[0] * 10
+        current = by_name["1.0.11.7.0.255"]
+        assert current.scaler == 0.1 and int(current.unit) == 33
+        assert by_name["1.0.99.1.0.255"].profileEntries == run.fleet.retention_slots + 1
