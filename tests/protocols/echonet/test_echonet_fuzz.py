@@ -114,7 +114,7 @@ def frames(draw: st.DrawFn) -> Frame:
     )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(frames())
 def test_structured_frames_round_trip_and_get_proper_replies(frame: Frame) -> None:
     raw = frame.encode()
@@ -131,7 +131,7 @@ def test_structured_frames_round_trip_and_get_proper_replies(frame: Frame) -> No
         assert replies == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.binary(max_size=64))
 def test_any_bytes_decode_or_raise_decode_error(raw: bytes) -> None:
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from momonga.momonga_echonet_data import EchonetDataParser
 from pychonet.lib.epc_functions import _009X
@@ -29,6 +29,7 @@ def test_bitmap_form_from_sixteen() -> None:
     assert raw[1 + 3] & 0x80 and raw[1 + 7] & 0x40
 
 
+@settings(database=None)  # no example files left in the tree
 @given(EPCS)
 def test_round_trip_and_third_party_decoders_agree(epcs: set[int]) -> None:
     raw = encode_property_map(epcs)

@@ -6,7 +6,7 @@ from datetime import datetime
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from momonga.momonga_echonet_data import EchonetDataParser as Momonga
 from pychonet.LowVoltageSmartElectricEnergyMeter import _0288E7, _0288E8, _0288EA
@@ -134,6 +134,7 @@ def test_history2_ec_ed_layout() -> None:
         sm.History2.decode(edt[:-1])
 
 
+@settings(database=None)  # no example files left in the tree
 @given(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
     st.lists(
