@@ -30,7 +30,7 @@ from openami.protocols.skstack import Dialect
 RBID = "00112233445566778899AABBCCDDEEFF"
 PASSWORD = "0123456789AB"
 FLEET_START = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)  # 2026-11-02 00:00 JST
-NOW = FLEET_START + timedelta(days=6, hours=2, minutes=40)  # 2026-11-08 11:40 JST
+NOW = FLEET_START + timedelta(days=6, hours=2, minutes=40)  # 2026-11-08 02:40 JST
 
 
 @pytest.fixture
@@ -208,3 +208,33 @@ def test_csv_writer_and_address_parser() -> None:
     assert parse_address("fe80::1") == ("fe80::1", 3610)
     with pytest.raises(ValueError):
         parse_address("meter.local")
+
+
+def test_live_view_runs_and_shows_the_fixed_time_notification(
+    meter: tuple[MeterView, MeterResponder], tmp_path: Path
+) -> None:
+    from openami.cli.hems import last_fixed_time
+    from openami.protocols.echonet.frame import decode_frame
+
+    view, resp = meter
+    link = tmp_path / "ttyWISUN"
+    with VirtualWisunModule.for_responder(
+        resp, dialect=Dialect.BP35A1, rbid=RBID, password=PASSWORD, link=link
+    ):
+        serial = ["--serial", str(link), "--rbid", RBID, "--password", PASSWORD]
+        args = ["hems", "watch", "--count", "2", "--interval", "0.1", *serial]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "instantaneous power" in result.output and "half-hour history" in result.output
+
+    with udp_node(resp) as (host, port):
+        client = MeterClient(UdpTransport(host, port, local_port=0), timeout_s=2)
+        assert last_fixed_time(client) is None
+        inf = resp.fixed_time_inf()
+        assert inf is not None
+        client.notifications.append(decode_frame(inf))
+        boundary = view.boundary_registers(slot_index(NOW))
+        assert boundary is not None
+        kwh = resp.scale.raw_from_wh(boundary[0]) * float(resp.scale.kwh_per_count)
+        assert last_fixed_time(client) == f"{kwh:.1f} kWh at 02:30"
+        client.close()

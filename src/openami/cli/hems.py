@@ -16,6 +16,7 @@ from openami.hems.client import HemsError, HistorySlot, LiveReading, MeterClient
 from openami.hems.export import write_history_csv
 from openami.hems.skstack import SkstackTransport
 from openami.hems.udp import UdpTransport, parse_address
+from openami.protocols.echonet import smart_meter as sm
 
 console = Console()
 err = Console(stderr=True)
@@ -35,7 +36,24 @@ def _fmt(value: float | int | None, spec: str = "") -> str:
     return "—" if value is None else format(value, spec)
 
 
-def live_table(reading: LiveReading, where: str, lqi: int | None = None) -> Table:
+def last_fixed_time(client: MeterClient) -> str | None:
+    """The newest fixed-time INF (EA) the meter sent on its own, as text."""
+    for frame in reversed(client.notifications):
+        edt = frame.edt(sm.EPC_FIXED_TIME_NORMAL)
+        if edt is None:
+            continue
+        try:
+            value = sm.FixedTimeValue.decode(edt)
+        except ValueError:
+            continue
+        kwh = None if value.value is None else value.value * client.energy_scale()
+        return f"{_fmt(kwh, '.1f')} kWh at {value.at:%H:%M}"
+    return None
+
+
+def live_table(
+    reading: LiveReading, where: str, lqi: int | None = None, fixed_time: str | None = None
+) -> Table:
     table = Table(title=f"smart meter via {where}", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -44,6 +62,8 @@ def live_table(reading: LiveReading, where: str, lqi: int | None = None) -> Tabl
     table.add_row("current R / T", f"{_fmt(reading.r_phase_a)} A / {_fmt(reading.t_phase_a)} A")
     table.add_row("import register", f"{_fmt(reading.import_kwh, '.1f')} kWh")
     table.add_row("export register", f"{_fmt(reading.export_kwh, '.1f')} kWh")
+    if fixed_time is not None:
+        table.add_row("last EA notification", fixed_time)
     if lqi is not None:
         table.add_row("LQI / RSSI", f"{lqi} / {0.275 * lqi - 104.27:.1f} dBm")
     return table
@@ -101,7 +121,9 @@ def _transport(
     "--password", envvar="OPENAMI_BROUTE_PASSWORD", help="B-route password, for --serial."
 )
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between readings.")
-@click.option("--days", default=1, show_default=True, help="History days to read (0 = today).")
+@click.option(
+    "--days", default=1, show_default=True, help="Days of history to read (1 = today only)."
+)
 @click.option(
     "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="History CSV."
 )
@@ -160,7 +182,9 @@ def watch(
             while count is None or done < count:
                 reading = client.read_live()
                 done += 1
-                live.update(Group(live_table(reading, where, lqi), history_table(history)))
+                lqi = getattr(transport, "lqi", None)
+                table = live_table(reading, where, lqi, last_fixed_time(client))
+                live.update(Group(table, history_table(history)))
                 if count is None or done < count:
                     time.sleep(interval)
     except HemsError as exc:
