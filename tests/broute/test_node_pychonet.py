@@ -94,3 +94,40 @@ def test_pychonet_reads_a_meter_without_export(
     assert values[0xE0] * values[0xE1] * values[0xD3] == pytest.approx(
         plain_view.import_register_wh() // 100 / 10
     )
+
+
+def test_pychonet_multicast_discovery_finds_the_node(
+    pv_responder: MeterResponder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HA's flow: multicast Get D6, an unknown host answers, pychonet then asks it directly."""
+
+    async def scenario() -> dict[str, Any]:
+        node = MeterNode(pv_responder, [NODE_HOST], 0, reply_to_sender_port=True)
+        await node.start()
+        assert not node.stats.errors  # the group was joined on loopback
+        monkeypatch.setattr(pychonet_api, "ENL_PORT", node.bound[0][1])
+        server = UDPServer(local_ip=CLIENT_HOST)
+        server.run(CLIENT_HOST, 0, asyncio.get_running_loop())
+        try:
+            api = ECHONETAPIClient(server)
+            api._logger = lambda *args, **kwargs: None
+            found: list[str] = []
+
+            async def on_new_host(host: str) -> None:
+                found.append(host)
+                await api.discover(host)
+
+            api._discover_callback = on_new_host
+            # no host: multicast to 224.0.23.0. pychonet waits out its timeout for a reply
+            # to this TID (replies come from hosts it did not know), so run it aside
+            search = asyncio.ensure_future(api.discover())
+            await _wait_for(lambda: api._state.get(NODE_HOST, {}).get("discovered"))
+            search.cancel()
+            assert found[0] == NODE_HOST
+            return api._state[NODE_HOST]
+        finally:
+            server.close()
+            node.close()
+
+    state = asyncio.run(scenario())
+    assert list(state["instances"][0x02]) == [0x88]
