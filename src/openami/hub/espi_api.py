@@ -1,0 +1,725 @@
+"""Green Button ESPI on the C route: ``/espi/1_1/resource/...`` Atom feeds.
+
+Same bearer tokens, rate limits and retailer authorization as ``/v1/...``: a retailer sees a
+supply point only for the JST days it supplies it. Until per-customer consent exists, each
+retailer client has one subscription (and one bulk id) whose id is its ``client_id``.
+
+Resource ids never contain the 22-digit supply point ID (personal data): a UsagePoint id is
+an HMAC-SHA256 of the ID under a deployment key (``HubContext.espi_id_key``, else the
+``OPENAMI_ESPI_ID_KEY`` environment variable (hex), else a random key kept in the registry
+database), shaped as a UUID. The ID itself is only inside the content
+(``serviceDeliveryPoint/name``), which only the authorized retailer receives.
+
+Query parameters (ESPI FB_37): ``published-min``/``published-max`` choose the period of
+interval data (IntervalBlocks whose JST day overlaps it; default: yesterday and today,
+at most 31 days); ``updated-min``/``updated-max`` keep only IntervalBlocks whose latest
+value was recorded in that window (incremental pulls); ``max-results``/``start-index``
+page the UsagePoints (Atom ``next`` link when more remain).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+
+from openami.clock import JST, SLOT_SECONDS, day_first_slot
+from openami.hub.api import ApiError, ctx, current_client
+from openami.hub.audit import AuditedRoute, record_reads
+from openami.hub.context import HubContext
+from openami.protocols.espi import (
+    ATOM_MEDIA_TYPE,
+    Entry,
+    Feed,
+    Link,
+    MeterReading,
+    ServiceStatus,
+    UsagePoint,
+    jp,
+    write_entry,
+    write_feed,
+    write_service_status,
+)
+from openami.storage.sqlite_clients import ApiClient
+
+BASE = "/espi/1_1/resource"
+MAX_WINDOW_DAYS = 31
+MAX_POINT_DAYS_PER_PAGE = 3100  # 100 supply points × 31 days ≈ 300k readings
+
+router = APIRouter(prefix=BASE, tags=["espi"], route_class=AuditedRoute)
+
+_ATOM_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Atom document (application/atom+xml)",
+        "content": {ATOM_MEDIA_TYPE: {"schema": {"type": "string"}}},
+    },
+    400: {"model": ApiError},
+    401: {"model": ApiError},
+    403: {"model": ApiError},
+    404: {"model": ApiError},
+    422: {"model": ApiError},
+    429: {"model": ApiError},
+}
+
+
+def _error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail={"code": code, "message": message})
+
+
+def _atom(body: bytes) -> Response:
+    return Response(content=body, media_type=ATOM_MEDIA_TYPE)
+
+
+# -- opaque ids ------------------------------------------------------------------------------
+@dataclass
+class _Index:
+    key: bytes
+    by_uuid: dict[str, tuple[int, str]]  # usage point id -> (supply_point_key, supply point ID)
+    count: int
+
+
+def _id_key(context: HubContext) -> bytes:
+    if context.espi_id_key is not None:
+        return context.espi_id_key
+    env = os.environ.get("OPENAMI_ESPI_ID_KEY")
+    if env:
+        try:
+            key = bytes.fromhex(env)
+        except ValueError:
+            raise RuntimeError("OPENAMI_ESPI_ID_KEY must be hex") from None
+        if len(key) < 16:
+            raise RuntimeError("OPENAMI_ESPI_ID_KEY must hold at least 16 bytes")
+        return key
+    store = context.registry.store
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS espi_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
+    store.execute(
+        "INSERT OR IGNORE INTO espi_settings (name, value) VALUES ('id_key', ?)",
+        (secrets.token_hex(32),),
+    )
+    return bytes.fromhex(
+        str(store.execute("SELECT value FROM espi_settings WHERE name = 'id_key'")[0][0])
+    )
+
+
+def _index(request: Request, context: HubContext, refresh: bool = False) -> _Index:
+    index: _Index | None = getattr(request.app.state, "espi_index", None)
+    if index is not None and not refresh:
+        return index
+    store = context.registry.store
+    if index is not None:
+        count = int(store.execute("SELECT COUNT(*) FROM supply_points")[0][0])
+        if count == index.count:
+            return index
+    key = index.key if index is not None else _id_key(context)
+    rows = store.execute("SELECT supply_point_key, supply_point_id FROM supply_points")
+    by_uuid = {str(jp.opaque_uuid(key, "UsagePoint", str(sp))): (int(k), str(sp)) for k, sp in rows}
+    index = _Index(key, by_uuid, len(rows))
+    request.app.state.espi_index = index
+    return index
+
+
+def _up_id(index: _Index, supply_point_id: str) -> str:
+    return str(jp.opaque_uuid(index.key, "UsagePoint", supply_point_id))
+
+
+# -- who may see what ------------------------------------------------------------------------
+@dataclass
+class _Point:
+    key: int
+    supply_point_id: str
+    usage_point_id: str
+    days: list[date]
+
+
+def _supplied(
+    context: HubContext,
+    index: _Index,
+    client: ApiClient,
+    days: list[date],
+    only_key: int | None = None,
+) -> list[_Point]:
+    """Supply points the client's retailer supplies on some of ``days``, with those days."""
+    if client.role != "retailer" or not days:
+        return []
+    rows = context.registry.store.execute(
+        "SELECT c.supply_point_key, p.supply_point_id, c.valid_from, c.valid_to "
+        "FROM supply_contracts c JOIN supply_points p ON p.supply_point_key = c.supply_point_key "
+        "WHERE c.retailer_id = ? AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?) "
+        + ("AND c.supply_point_key = ? " if only_key is not None else "")
+        + "ORDER BY c.supply_point_key",
+        (client.party_id, days[-1].isoformat(), days[0].isoformat())
+        + ((only_key,) if only_key is not None else ()),
+    )
+    points: dict[int, _Point] = {}
+    for key, sp, valid_from, valid_to in rows:
+        first, last = date.fromisoformat(valid_from), date.fromisoformat(valid_to or "9999-12-31")
+        covered = [d for d in days if first <= d < last]
+        if covered:
+            point = points.setdefault(int(key), _Point(int(key), str(sp), _up_id(index, sp), []))
+            point.days = sorted(set(point.days) | set(covered))
+    return list(points.values())
+
+
+def _check_subscription(client: ApiClient, subscription_id: str) -> None:
+    if subscription_id != client.client_id:
+        raise _error(
+            403,
+            "not_your_subscription",
+            f"subscription {subscription_id} does not belong to this client "
+            "(each retailer client's subscription and bulk id is its client_id)",
+        )
+
+
+def _one_point(
+    request: Request,
+    context: HubContext,
+    client: ApiClient,
+    usage_point_id: str,
+    days: list[date],
+) -> _Point:
+    index = _index(request, context)
+    found = index.by_uuid.get(usage_point_id)
+    if found is None:
+        index = _index(request, context, refresh=True)
+        found = index.by_uuid.get(usage_point_id)
+    if found is None:
+        raise _error(404, "unknown_usage_point", f"no UsagePoint {usage_point_id}")
+    points = _supplied(context, index, client, days, only_key=found[0])
+    if points:
+        return points[0]
+    raise _error(
+        403,
+        "not_supplied_by_client",
+        f"UsagePoint {usage_point_id} is not supplied by {client.party_id} "
+        f"between {days[0]} and {days[-1]}",
+    )
+
+
+# -- query parameters ------------------------------------------------------------------------
+@dataclass
+class _Window:
+    days: list[date]
+    updated_min: datetime | None
+    updated_max: datetime | None
+    max_results: int
+    start_index: int
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def window(
+    context: Annotated[HubContext, Depends(ctx)],
+    published_min: Annotated[
+        datetime | None,
+        Query(alias="published-min", description="start of the data period (xs:dateTime)"),
+    ] = None,
+    published_max: Annotated[
+        datetime | None,
+        Query(alias="published-max", description="end of the data period, exclusive"),
+    ] = None,
+    updated_min: Annotated[
+        datetime | None,
+        Query(alias="updated-min", description="only blocks updated at or after this time"),
+    ] = None,
+    updated_max: Annotated[
+        datetime | None,
+        Query(alias="updated-max", description="only blocks updated before this time"),
+    ] = None,
+    max_results: Annotated[
+        int, Query(alias="max-results", ge=1, le=1000, description="UsagePoints per page")
+    ] = 100,
+    start_index: Annotated[
+        int, Query(alias="start-index", ge=1, le=10_000_000, description="1-based")
+    ] = 1,
+) -> _Window:
+    now = context.clock.now()
+    p_min, p_max = _aware(published_min), _aware(published_max)
+    if p_max is None:
+        p_max = max(now, p_min + timedelta(days=1)) if p_min is not None else now
+    if p_min is None:
+        today = p_max.astimezone(JST).date()
+        p_min = datetime.combine(today - timedelta(days=1), time(0), JST)
+    if p_min >= p_max:
+        raise _error(400, "invalid_period", "published-min must be before published-max")
+    first = p_min.astimezone(JST).date()
+    last = (p_max - timedelta(microseconds=1)).astimezone(JST).date()
+    n_days = (last - first).days + 1
+    if n_days > MAX_WINDOW_DAYS:
+        raise _error(
+            400,
+            "period_too_long",
+            f"the data period spans {n_days} JST days; at most {MAX_WINDOW_DAYS} per request",
+        )
+    days = [first + timedelta(days=i) for i in range(n_days)]
+    return _Window(days, _aware(updated_min), _aware(updated_max), max_results, start_index)
+
+
+# -- building feeds --------------------------------------------------------------------------
+def _urn(value: object) -> str:
+    return f"urn:uuid:{value}"
+
+
+def _ts(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+@dataclass
+class _Builder:
+    subscription_id: str
+    now: datetime
+
+    def up_coll(self) -> str:
+        return f"{BASE}/Subscription/{self.subscription_id}/UsagePoint"
+
+    def up_self(self, p: _Point) -> str:
+        return f"{self.up_coll()}/{p.usage_point_id}"
+
+    def mr_id(self, p: _Point, direction: str) -> str:
+        return str(jp.child_uuid(p.usage_point_id, f"MeterReading/{direction}"))
+
+    def mr_self(self, p: _Point, direction: str) -> str:
+        return f"{self.up_self(p)}/MeterReading/{self.mr_id(p, direction)}"
+
+    def usage_point(self, p: _Point) -> Entry:
+        return Entry(
+            id=_urn(p.usage_point_id),
+            title="Supply point (low voltage, 30-minute interval meter)",
+            links=(
+                Link("self", self.up_self(p)),
+                Link("up", self.up_coll()),
+                Link("related", f"{self.up_self(p)}/MeterReading"),
+                Link("related", f"{BASE}/LocalTimeParameters/{jp.LOCAL_TIME_PARAMETERS_ID}"),
+            ),
+            published=self.now,
+            updated=self.now,
+            resource=UsagePoint(status=1, service_delivery_point_name=p.supply_point_id),
+        )
+
+    def meter_reading(self, p: _Point, direction: str) -> Entry:
+        mr_self = self.mr_self(p, direction)
+        return Entry(
+            id=_urn(self.mr_id(p, direction)),
+            title=f"30-minute {direction} energy [Wh]",
+            links=(
+                Link("self", mr_self),
+                Link("up", f"{self.up_self(p)}/MeterReading"),
+                Link("related", f"{mr_self}/IntervalBlock"),
+                Link("related", f"{BASE}/ReadingType/{jp.READING_TYPE_IDS[direction]}"),
+            ),
+            published=self.now,
+            updated=self.now,
+            resource=MeterReading(),
+        )
+
+    def interval_block(
+        self, p: _Point, direction: str, day: date, rows: list[tuple[int, Any, str, float]]
+    ) -> Entry:
+        values = [
+            jp.SlotValue(int(slot) * SLOT_SECONDS, None if v is None else int(v), q)
+            for slot, v, q, _ in rows
+        ]
+        recorded = [r[3] for r in rows]
+        ib_coll = f"{self.mr_self(p, direction)}/IntervalBlock"
+        return Entry(
+            id=_urn(jp.child_uuid(self.mr_id(p, direction), day.isoformat())),
+            title=f"{direction} {day.isoformat()} (JST)",
+            links=(Link("self", f"{ib_coll}/{day.isoformat()}"), Link("up", ib_coll)),
+            published=_ts(min(recorded)),
+            updated=_ts(max(recorded)),
+            resource=jp.day_block(day, values),
+        )
+
+
+def reading_type_entry(direction: str, now: datetime) -> Entry:
+    rt_id = jp.READING_TYPE_IDS[direction]
+    return Entry(
+        id=_urn(rt_id),
+        title=f"30-minute interval energy, {direction} [Wh]",
+        links=(Link("self", f"{BASE}/ReadingType/{rt_id}"), Link("up", f"{BASE}/ReadingType")),
+        published=now,
+        updated=now,
+        resource=jp.reading_type(direction),
+    )
+
+
+def local_time_entry(now: datetime) -> Entry:
+    ltp = jp.LOCAL_TIME_PARAMETERS_ID
+    return Entry(
+        id=_urn(ltp),
+        title="Japan Standard Time (UTC+9, no daylight saving time)",
+        links=(
+            Link("self", f"{BASE}/LocalTimeParameters/{ltp}"),
+            Link("up", f"{BASE}/LocalTimeParameters"),
+        ),
+        published=now,
+        updated=now,
+        resource=jp.JST_TIME_PARAMETERS,
+    )
+
+
+# rows per (key, day): (slot, import_wh, export_wh, quality, recorded_at)
+_Rows = dict[tuple[int, date], list[tuple[int, Any, Any, str, float]]]
+
+
+def _values(context: HubContext, points: list[_Point]) -> _Rows:
+    """Current half-hour values of the points on their visible days, in one query."""
+    out: _Rows = defaultdict(list)
+    if not points:
+        return out
+    all_days = sorted({d for p in points for d in p.days})
+    first_slot = day_first_slot(all_days[0])
+    last_slot = day_first_slot(all_days[-1]) + 47
+    keys = pa.table({"k": pa.array([p.key for p in points], pa.int64())})
+    table = context.mdms.store.query(
+        "SELECT supply_point_key, slot, import_wh, export_wh, quality, recorded_at "
+        "FROM half_hour_values WHERE supply_point_key IN (SELECT k FROM keys) "
+        "AND slot BETWEEN ? AND ? "
+        "QUALIFY row_number() OVER (PARTITION BY supply_point_key, slot "
+        "ORDER BY version DESC) = 1 ORDER BY supply_point_key, slot",
+        [first_slot, last_slot],
+        keys=keys,
+    ).to_pydict()
+    visible = {(p.key, d) for p in points for d in p.days}
+    for key, slot, imp, exp, quality, recorded in zip(
+        table["supply_point_key"],
+        table["slot"],
+        table["import_wh"],
+        table["export_wh"],
+        table["quality"],
+        table["recorded_at"],
+        strict=True,
+    ):
+        day = datetime.fromtimestamp(int(slot) * SLOT_SECONDS, JST).date()
+        if (int(key), day) in visible:
+            out[(int(key), day)].append((int(slot), imp, exp, str(quality), float(recorded)))
+    return out
+
+
+def _blocks(b: _Builder, p: _Point, direction: str, rows: _Rows, win: _Window) -> list[Entry]:
+    col = 1 if direction == "import" else 2
+    out = []
+    for day in p.days:
+        day_rows = rows.get((p.key, day))
+        if not day_rows:
+            continue
+        entry = b.interval_block(p, direction, day, [(r[0], r[col], r[3], r[4]) for r in day_rows])
+        if win.updated_min is not None and entry.updated < win.updated_min:
+            continue
+        if win.updated_max is not None and entry.updated >= win.updated_max:
+            continue
+        out.append(entry)
+    return out
+
+
+def _page(points: list[_Point], win: _Window) -> tuple[list[_Point], bool]:
+    size = min(win.max_results, max(1, MAX_POINT_DAYS_PER_PAGE // max(1, len(win.days))))
+    start = win.start_index - 1
+    return points[start : start + size], start + size < len(points)
+
+
+def _feed_links(request: Request, more: bool, win: _Window, page_len: int) -> tuple[Link, ...]:
+    self_href = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    links = [Link("self", self_href)]
+    if more:
+        nxt = request.url.include_query_params(**{"start-index": win.start_index + page_len})
+        links.append(Link("next", f"{nxt.path}?{nxt.query}"))
+    return tuple(links)
+
+
+def _audit(context: HubContext, client: ApiClient, resource: str, points: list[_Point]) -> None:
+    record_reads(
+        context,
+        client.client_id,
+        resource,
+        [(p.supply_point_id, f"{p.days[0]}..{p.days[-1]}") for p in points if p.days],
+    )
+
+
+def _batch_feed(
+    request: Request,
+    context: HubContext,
+    client: ApiClient,
+    subscription_id: str,
+    points: list[_Point],
+    win: _Window,
+    title: str,
+    paged: bool = True,
+) -> Response:
+    now = context.clock.now()
+    b = _Builder(subscription_id, now)
+    page, more = _page(points, win) if paged else (points, False)
+    rows = _values(context, page)
+    entries: list[Entry] = [local_time_entry(now)]
+    entries += [reading_type_entry(d, now) for d in jp.DIRECTIONS]
+    shown: list[_Point] = []
+    for p in page:
+        blocks = {d: _blocks(b, p, d, rows, win) for d in jp.DIRECTIONS}
+        incremental = win.updated_min is not None or win.updated_max is not None
+        if incremental and not any(blocks.values()):
+            continue
+        shown.append(p)
+        entries.append(b.usage_point(p))
+        for d in jp.DIRECTIONS:
+            entries.append(b.meter_reading(p, d))
+            entries.extend(blocks[d])
+    _audit(context, client, request.url.path, shown)
+    feed = Feed(
+        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path + request.url.query)),
+        title=title,
+        updated=now,
+        links=_feed_links(request, more, win, len(page)),
+        entries=tuple(entries),
+    )
+    return _atom(write_feed(feed))
+
+
+Ctx = Annotated[HubContext, Depends(ctx)]
+Client = Annotated[ApiClient, Depends(current_client)]
+Win = Annotated[_Window, Depends(window)]
+SubId = Annotated[str, Path(description="subscription id (the retailer client's client_id)")]
+UpId = Annotated[str, Path(description="opaque UsagePoint id (UUID)")]
+MrId = Annotated[str, Path(description="MeterReading id (UUID)")]
+
+
+# -- endpoints: batch ------------------------------------------------------------------------
+@router.get("/Batch/Subscription/{subscription_id}", responses=_ATOM_OK)
+def batch_subscription(
+    request: Request, context: Ctx, client: Client, win: Win, subscription_id: SubId
+) -> Response:
+    """Everything of the subscription in one feed: UsagePoints, MeterReadings, ReadingTypes,
+    LocalTimeParameters and one IntervalBlock per JST day of the period."""
+    _check_subscription(client, subscription_id)
+    points = _supplied(context, _index(request, context), client, win.days)
+    return _batch_feed(
+        request, context, client, subscription_id, points, win, "Green Button Subscription"
+    )
+
+
+@router.get("/Batch/Subscription/{subscription_id}/UsagePoint", responses=_ATOM_OK)
+def batch_subscription_usage_points(
+    request: Request, context: Ctx, client: Client, win: Win, subscription_id: SubId
+) -> Response:
+    """All UsagePoints of the subscription with their readings (same as the subscription)."""
+    return batch_subscription(request, context, client, win, subscription_id)
+
+
+@router.get("/Batch/Subscription/{subscription_id}/UsagePoint/{usage_point_id}", responses=_ATOM_OK)
+def batch_usage_point(
+    request: Request,
+    context: Ctx,
+    client: Client,
+    win: Win,
+    subscription_id: SubId,
+    usage_point_id: UpId,
+) -> Response:
+    """One UsagePoint with its MeterReadings and IntervalBlocks of the period."""
+    _check_subscription(client, subscription_id)
+    point = _one_point(request, context, client, usage_point_id, win.days)
+    return _batch_feed(
+        request, context, client, subscription_id, [point], win, "Green Button UsagePoint", False
+    )
+
+
+@router.get("/Batch/Bulk/{bulk_id}", responses=_ATOM_OK)
+def batch_bulk(
+    request: Request, context: Ctx, client: Client, win: Win, bulk_id: SubId
+) -> Response:
+    """Bulk download (client-credentials access): every supplied UsagePoint, paged."""
+    _check_subscription(client, bulk_id)
+    points = _supplied(context, _index(request, context), client, win.days)
+    return _batch_feed(request, context, client, bulk_id, points, win, "Green Button Bulk")
+
+
+# -- endpoints: single resources -------------------------------------------------------------
+@router.get("/Subscription/{subscription_id}/UsagePoint", responses=_ATOM_OK)
+def usage_points(
+    request: Request, context: Ctx, client: Client, win: Win, subscription_id: SubId
+) -> Response:
+    """The UsagePoints supplied in the period (entries only, no readings)."""
+    _check_subscription(client, subscription_id)
+    now = context.clock.now()
+    b = _Builder(subscription_id, now)
+    points = _supplied(context, _index(request, context), client, win.days)
+    page, more = _page(points, win)
+    _audit(context, client, request.url.path, page)
+    feed = Feed(
+        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path)),
+        title="UsagePoints",
+        updated=now,
+        links=_feed_links(request, more, win, len(page)),
+        entries=tuple(b.usage_point(p) for p in page),
+    )
+    return _atom(write_feed(feed))
+
+
+@router.get("/Subscription/{subscription_id}/UsagePoint/{usage_point_id}", responses=_ATOM_OK)
+def usage_point(
+    request: Request,
+    context: Ctx,
+    client: Client,
+    win: Win,
+    subscription_id: SubId,
+    usage_point_id: UpId,
+) -> Response:
+    _check_subscription(client, subscription_id)
+    point = _one_point(request, context, client, usage_point_id, win.days)
+    _audit(context, client, request.url.path, [point])
+    return _atom(write_entry(_Builder(subscription_id, context.clock.now()).usage_point(point)))
+
+
+@router.get(
+    "/Subscription/{subscription_id}/UsagePoint/{usage_point_id}/MeterReading",
+    responses=_ATOM_OK,
+)
+def meter_readings(
+    request: Request,
+    context: Ctx,
+    client: Client,
+    win: Win,
+    subscription_id: SubId,
+    usage_point_id: UpId,
+) -> Response:
+    _check_subscription(client, subscription_id)
+    point = _one_point(request, context, client, usage_point_id, win.days)
+    now = context.clock.now()
+    b = _Builder(subscription_id, now)
+    feed = Feed(
+        id=_urn(jp.child_uuid(point.usage_point_id, "MeterReading")),
+        title="MeterReadings",
+        updated=now,
+        links=(Link("self", request.url.path),),
+        entries=tuple(b.meter_reading(point, d) for d in jp.DIRECTIONS),
+    )
+    return _atom(write_feed(feed))
+
+
+def _direction(b: _Builder, point: _Point, meter_reading_id: str) -> str:
+    for d in jp.DIRECTIONS:
+        if b.mr_id(point, d) == meter_reading_id:
+            return d
+    raise _error(404, "unknown_meter_reading", f"no MeterReading {meter_reading_id}")
+
+
+@router.get(
+    "/Subscription/{subscription_id}/UsagePoint/{usage_point_id}/MeterReading/{meter_reading_id}",
+    responses=_ATOM_OK,
+)
+def meter_reading(
+    request: Request,
+    context: Ctx,
+    client: Client,
+    win: Win,
+    subscription_id: SubId,
+    usage_point_id: UpId,
+    meter_reading_id: MrId,
+) -> Response:
+    _check_subscription(client, subscription_id)
+    point = _one_point(request, context, client, usage_point_id, win.days)
+    b = _Builder(subscription_id, context.clock.now())
+    return _atom(write_entry(b.meter_reading(point, _direction(b, point, meter_reading_id))))
+
+
+@router.get(
+    "/Subscription/{subscription_id}/UsagePoint/{usage_point_id}/MeterReading/"
+    "{meter_reading_id}/IntervalBlock",
+    responses=_ATOM_OK,
+)
+def interval_blocks(
+    request: Request,
+    context: Ctx,
+    client: Client,
+    win: Win,
+    subscription_id: SubId,
+    usage_point_id: UpId,
+    meter_reading_id: MrId,
+) -> Response:
+    """One IntervalBlock per JST day of the period on which the client supplies the point."""
+    _check_subscription(client, subscription_id)
+    point = _one_point(request, context, client, usage_point_id, win.days)
+    now = context.clock.now()
+    b = _Builder(subscription_id, now)
+    direction = _direction(b, point, meter_reading_id)
+    blocks = _blocks(b, point, direction, _values(context, [point]), win)
+    _audit(context, client, request.url.path, [point])
+    feed = Feed(
+        id=_urn(jp.child_uuid(b.mr_id(point, direction), "IntervalBlock")),
+        title=f"IntervalBlocks ({direction})",
+        updated=now,
+        links=_feed_links(request, False, win, 1),
+        entries=tuple(blocks),
+    )
+    return _atom(write_feed(feed))
+
+
+@router.get(
+    "/Subscription/{subscription_id}/UsagePoint/{usage_point_id}/MeterReading/"
+    "{meter_reading_id}/IntervalBlock/{day}",
+    responses=_ATOM_OK,
+)
+def interval_block(
+    request: Request,
+    context: Ctx,
+    client: Client,
+    subscription_id: SubId,
+    usage_point_id: UpId,
+    meter_reading_id: MrId,
+    day: Annotated[date, Path(description="the JST day of the block, YYYY-MM-DD")],
+) -> Response:
+    _check_subscription(client, subscription_id)
+    point = _one_point(request, context, client, usage_point_id, [day])
+    b = _Builder(subscription_id, context.clock.now())
+    direction = _direction(b, point, meter_reading_id)
+    win = _Window([day], None, None, 1, 1)
+    blocks = _blocks(b, point, direction, _values(context, [point]), win)
+    if not blocks:
+        raise _error(404, "no_data", f"no values for {day} yet")
+    _audit(context, client, request.url.path, [point])
+    return _atom(write_entry(blocks[0]))
+
+
+@router.get("/ReadingType", responses=_ATOM_OK)
+def reading_types(request: Request, context: Ctx, client: Client) -> Response:
+    now = context.clock.now()
+    feed = Feed(
+        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "ReadingType")),
+        title="ReadingTypes",
+        updated=now,
+        links=(Link("self", request.url.path),),
+        entries=tuple(reading_type_entry(d, now) for d in jp.DIRECTIONS),
+    )
+    return _atom(write_feed(feed))
+
+
+@router.get("/ReadingType/{reading_type_id}", responses=_ATOM_OK)
+def reading_type(context: Ctx, client: Client, reading_type_id: Annotated[str, Path()]) -> Response:
+    for d, rt_id in jp.READING_TYPE_IDS.items():
+        if str(rt_id) == reading_type_id:
+            return _atom(write_entry(reading_type_entry(d, context.clock.now())))
+    raise _error(404, "unknown_reading_type", f"no ReadingType {reading_type_id}")
+
+
+@router.get("/LocalTimeParameters/{local_time_parameters_id}", responses=_ATOM_OK)
+def local_time_parameters(
+    context: Ctx, client: Client, local_time_parameters_id: Annotated[str, Path()]
+) -> Response:
+    if local_time_parameters_id != str(jp.LOCAL_TIME_PARAMETERS_ID):
+        raise _error(404, "unknown_local_time_parameters", f"no {local_time_parameters_id}")
+    return _atom(write_entry(local_time_entry(context.clock.now())))
+
+
+@router.get("/ReadServiceStatus", responses=_ATOM_OK)
+def read_service_status(client: Client) -> Response:
+    """ESPI service status: 1 = normal."""
+    return Response(content=write_service_status(ServiceStatus(1)), media_type="application/xml")
