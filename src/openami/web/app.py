@@ -25,6 +25,9 @@ ROUTER_MODULES = (
     "openami.hub.audit_api",
     "openami.web.metrics",
     "openami.web.pages",
+    "openami.web.network",
+    "openami.web.supply_points",
+    "openami.web.rollout",
 )
 
 

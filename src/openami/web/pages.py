@@ -1,63 +1,111 @@
-"""Dashboard pages (server-rendered, every asset in the package)."""
+"""Dashboard overview: is the fleet being read? (server-rendered, every asset in the package).
+
+The other pages live in ``network``, ``supply_points`` and ``rollout``; shared helpers in
+``common``; charts in ``charts``; labels in ``i18n``.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from openami import __version__
-from openami.clock import day_of_slot
-from openami.hub.context import HubContext
-from openami.mdms.kpi import KPI_NAMES, daily_kpis
+from openami.mdms.kpi import KPI_NAMES
 from openami.web.auth import operator
+from openami.web.charts import Series, line_chart
+from openami.web.common import (
+    TREND_DAYS,
+    amr_targets,
+    collection_targets,
+    data_days,
+    fleet_amr_target,
+    hub,
+    kpis,
+    render,
+    selected_day,
+)
+from openami.web.i18n import pick_language, translator
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
+
+CARD_IDS = {
+    "collection_30min_rate": "rate-30min",
+    "delivery_60min_rate": "rate-60min",
+    "collection_48h_rate": "rate-48h",
+    "automatic_reading_rate": "amr-rate",
+}
+
+
+@dataclass(frozen=True)
+class Card:
+    key: str
+    dom_id: str
+    value: float
+    target: float
+    ok: bool
 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
-    context: HubContext = request.app.state.hub
+    context = hub(request)
     days = data_days(context)
-    selected = days[-1] if days else None
-    wanted = request.query_params.get("date")
-    if wanted:
-        try:
-            selected = date.fromisoformat(wanted)
-        except ValueError:
-            raise HTTPException(
-                status_code=422,
-                detail={"code": "invalid_date", "message": f"not a date: {wanted!r}"},
-            ) from None
-    rows = daily_kpis(context.mdms.store, context.registry, selected) if selected else []
-    return templates.TemplateResponse(
+    selected = selected_day(request, context, days)
+    rows = kpis(request, selected) if selected else []
+    areas = kpis(request, selected, "area_code")[:-1] if selected else []
+    targets: dict[str, float] = dict(collection_targets())
+    fleet_target = fleet_amr_target(areas)
+    if fleet_target is not None:
+        targets["automatic_reading_rate"] = fleet_target
+    total = rows[-1] if rows else None
+    cards = []
+    if total is not None:
+        for key, dom_id in CARD_IDS.items():
+            value = float(getattr(total, key))
+            target = targets.get(key, 0.0)
+            cards.append(Card(key, dom_id, value, target, value >= target))
+    t = translator(pick_language(request))
+    trend_days = (
+        [d for d in days if selected - timedelta(days=TREND_DAYS) < d <= selected]
+        if selected
+        else []
+    )
+    totals = [kpis(request, d)[-1] for d in trend_days]
+    series = [
+        Series(t("kpi." + key), [float(getattr(r, key)) for r in totals], f"s{i}")
+        for i, key in enumerate(KPI_NAMES)
+    ]
+    low = min([0.9, *(v for s in series for v in s.values if v is not None)])
+    chart = line_chart(
+        "trend-chart",
+        t("trend"),
+        [d.strftime("%m-%d") for d in trend_days],
+        series,
+        y_min=max(0.0, (int(low * 20) / 20)),
+        y_max=1.0,
+        targets=[
+            (v, t("target") + " " + t("kpi." + k), f"s{KPI_NAMES.index(k)}")
+            for k, v in targets.items()
+            if k in KPI_NAMES
+        ],
+    )
+    return render(
         request,
         "overview.html",
         {
             "meters": context.registry.meter_count(),
             "rows": rows,
-            "total": rows[-1] if rows else None,
+            "areas": areas,
+            "total": total,
+            "cards": cards,
             "kpi_names": KPI_NAMES,
+            "targets": targets,
+            "amr_targets": amr_targets(),
             "days": days,
             "selected": selected,
-            "version": __version__,
+            "trend_chart": chart,
+            "trend_series": series,
         },
     )
-
-
-def data_days(context: HubContext) -> list[date]:
-    """The JST days for which register reads were expected (first to last)."""
-    table = context.mdms.store.query(
-        "SELECT MIN(boundary) AS lo, MAX(boundary) AS hi FROM register_reads"
-    )
-    lo, hi = table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
-    if lo is None or hi is None:
-        return []
-    first, last = day_of_slot(int(lo)), day_of_slot(int(hi) - 1)
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]

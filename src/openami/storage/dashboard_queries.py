@@ -1,0 +1,229 @@
+"""Read-only queries behind the operator dashboard (aggregated on the server).
+
+Every function reads; none writes. Registry queries run on the registry's SQLite store
+(its public ``execute``/``query_table``), interval queries on the DuckDB store (its public
+``query``). Results are small: aggregates, one page of rows, or one supply point's day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from openami.clock import SLOT_SECONDS, day_of_slot, slots_of_day
+from openami.registry import Registry
+from openami.storage.duckdb_interval import DuckIntervalStore
+
+SOURCE_NAMES = {0: "scheduled", 1: "retry", 2: "backfill"}
+
+
+def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
+    """First and last JST day for which register reads were received, or None."""
+    table = store.query("SELECT MIN(boundary) AS lo, MAX(boundary) AS hi FROM register_reads")
+    lo, hi = table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
+    if lo is None or hi is None:
+        return None
+    return day_of_slot(int(lo)), day_of_slot(int(hi) - 1)
+
+
+def ingest_watermark(store: DuckIntervalStore) -> int:
+    """The latest ingest sequence number: changes whenever new data was stored."""
+    table = store.query("SELECT COALESCE(MAX(ingest_seq), 0) AS seq FROM ingest_log")
+    return int(table.column("seq")[0].as_py())
+
+
+@dataclass(frozen=True)
+class SlotCollection:
+    """Collection of the register reads taken at one boundary (the end of a slot)."""
+
+    boundary: int
+    group: str
+    expected: int
+    within_30min: int
+    within_60min: int
+    received: int
+
+
+def slot_timeline(
+    store: DuckIntervalStore, registry: Registry, day: date, by: str = "comm_method"
+) -> list[SlotCollection]:
+    """Per slot end of ``day`` and per group (``comm_method`` or ``all``): reads expected
+    and received within 30 min, 60 min and so far (first arrival counts)."""
+    if by not in ("comm_method", "area_code", "concentrator_id"):
+        raise ValueError(f"cannot group a timeline by {by!r}")
+    slots = slots_of_day(day)
+    table = store.query(
+        f"""
+        WITH m AS (SELECT meter_id, COALESCE(CAST({by} AS VARCHAR), '-') AS grp FROM meters),
+        b AS (SELECT * FROM range(?, ? + 1) t(boundary)),
+        reads AS (
+            SELECT meter_id, boundary, MIN(received_at) - boundary * {SLOT_SECONDS}.0 AS delay_s
+            FROM register_reads WHERE boundary BETWEEN ? AND ?
+            GROUP BY meter_id, boundary),
+        groups AS (SELECT grp, COUNT(*) AS n FROM m GROUP BY GROUPING SETS ((grp), ())),
+        expected AS (SELECT b.boundary, groups.grp, groups.n FROM b CROSS JOIN groups),
+        got AS (
+            SELECT r.boundary, m.grp,
+                   COUNT(*) FILTER (WHERE r.delay_s <= 1800) AS r30,
+                   COUNT(*) FILTER (WHERE r.delay_s <= 3600) AS r60,
+                   COUNT(*) AS received
+            FROM reads r JOIN m ON m.meter_id = r.meter_id
+            GROUP BY GROUPING SETS ((r.boundary, m.grp), (r.boundary)))
+        SELECT e.boundary, COALESCE(e.grp, 'all') AS grp, e.n AS expected,
+               COALESCE(g.r30, 0) AS r30, COALESCE(g.r60, 0) AS r60,
+               COALESCE(g.received, 0) AS received
+        FROM expected e LEFT JOIN got g
+          ON g.boundary = e.boundary AND g.grp IS NOT DISTINCT FROM e.grp
+        ORDER BY grp, e.boundary
+        """,
+        [slots.start + 1, slots.stop, slots.start + 1, slots.stop],
+        meters=registry.meters_table(),
+    )
+    return [
+        SlotCollection(
+            int(r["boundary"]),
+            str(r["grp"]),
+            int(r["expected"]),
+            int(r["r30"]),
+            int(r["r60"]),
+            int(r["received"]),
+        )
+        for r in table.to_pylist()
+    ]
+
+
+def search_supply_points(registry: Registry, digits: str, limit: int = 20) -> list[str]:
+    """Supply point IDs starting with ``digits`` (ASCII digits only), in order."""
+    if not digits.isascii() or not digits.isdigit():
+        return []
+    rows = registry.store.execute(
+        "SELECT supply_point_id FROM supply_points WHERE supply_point_id GLOB ? "
+        "ORDER BY supply_point_id LIMIT ?",
+        (digits + "*", int(limit)),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def installed_meter(registry: Registry, supply_point_key: int) -> dict[str, Any] | None:
+    """The meter currently installed at a supply point, with its registry data."""
+    rows = registry.store.execute(
+        "SELECT m.meter_id, m.maker, m.serial, m.contract_amperage_a, m.comm_method, "
+        "m.concentrator_id, m.certification_expiry, i.valid_from "
+        "FROM meter_installations i JOIN meters m ON m.meter_id = i.meter_id "
+        "WHERE i.supply_point_key = ? AND i.valid_to IS NULL "
+        "ORDER BY i.valid_from DESC LIMIT 1",
+        (int(supply_point_key),),
+    )
+    if not rows:
+        return None
+    names = (
+        "meter_id",
+        "maker",
+        "serial",
+        "contract_amperage_a",
+        "comm_method",
+        "concentrator_id",
+        "certification_expiry",
+        "installed_at",
+    )
+    return dict(zip(names, rows[0], strict=True))
+
+
+def retailer_name(registry: Registry, retailer_id: str) -> str | None:
+    rows = registry.store.execute(
+        "SELECT name FROM retailers WHERE retailer_id = ?", (retailer_id,)
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def meter_register_reads(
+    store: DuckIntervalStore, meter_id: int, first_boundary: int, last_boundary: int
+) -> list[dict[str, Any]]:
+    """The register reads of one meter at boundaries in a range (inclusive): the latest
+    stored value, when it first arrived, how, and how many distinct reads were stored."""
+    table = store.query(
+        """
+        SELECT boundary,
+               arg_max(import_register_wh, ingest_seq) AS import_register_wh,
+               arg_max(export_register_wh, ingest_seq) AS export_register_wh,
+               MIN(received_at) AS first_received_at,
+               arg_min(source, received_at) AS source,
+               COUNT(*) AS reads
+        FROM register_reads
+        WHERE meter_id = ? AND boundary BETWEEN ? AND ?
+        GROUP BY boundary ORDER BY boundary
+        """,
+        [int(meter_id), int(first_boundary), int(last_boundary)],
+    )
+    rows = table.to_pylist()
+    for r in rows:
+        r["source"] = SOURCE_NAMES.get(int(r["source"]), str(r["source"]))
+        r["delay_s"] = float(r["first_received_at"]) - int(r["boundary"]) * SLOT_SECONDS
+    return rows
+
+
+def value_versions(
+    store: DuckIntervalStore, supply_point_key: int, first_slot: int, last_slot: int
+) -> dict[int, tuple[int, str]]:
+    """Per slot of one supply point: (number of versions, reason of the current one)."""
+    table = store.query(
+        """
+        SELECT slot, COUNT(*) AS versions, arg_max(reason, version) AS reason
+        FROM half_hour_values
+        WHERE supply_point_key = ? AND slot BETWEEN ? AND ?
+        GROUP BY slot
+        """,
+        [int(supply_point_key), int(first_slot), int(last_slot)],
+    )
+    return {
+        int(s): (int(n), str(r))
+        for s, n, r in zip(
+            table.column("slot").to_pylist(),
+            table.column("versions").to_pylist(),
+            table.column("reason").to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def installed_by_area(registry: Registry) -> dict[str, int]:
+    """Meters currently installed per area code."""
+    rows = registry.store.execute(
+        "SELECT sp.area_code, COUNT(*) FROM meter_installations i "
+        "JOIN supply_points sp ON sp.supply_point_key = i.supply_point_key "
+        "WHERE i.valid_to IS NULL GROUP BY sp.area_code"
+    )
+    return {str(a): int(n) for a, n in rows}
+
+
+def expiry_by_year(registry: Registry) -> list[tuple[int, int]]:
+    """Installed meters per calendar year of certification expiry, in order."""
+    rows = registry.store.execute(
+        "SELECT CAST(substr(m.certification_expiry, 1, 4) AS INTEGER) AS y, COUNT(*) "
+        "FROM meters m JOIN meter_installations i ON i.meter_id = m.meter_id "
+        "WHERE i.valid_to IS NULL GROUP BY y ORDER BY y"
+    )
+    return [(int(y), int(n)) for y, n in rows]
+
+
+def expiring_meters(
+    registry: Registry, until: date, offset: int = 0, limit: int = 50
+) -> tuple[int, pa.Table]:
+    """Installed meters whose certification expires on or before ``until``: the total and
+    one page (soonest first) with their supply point ID and area."""
+    where = (
+        "FROM meters m JOIN meter_installations i ON i.meter_id = m.meter_id "
+        "JOIN supply_points sp ON sp.supply_point_key = i.supply_point_key "
+        "WHERE i.valid_to IS NULL AND m.certification_expiry <= ?"
+    )
+    total = int(registry.store.execute(f"SELECT COUNT(*) {where}", (until.isoformat(),))[0][0])
+    page = registry.store.query_table(
+        "SELECT m.meter_id, sp.supply_point_id, sp.area_code, m.maker, m.serial, "
+        f"m.comm_method, m.certification_expiry {where} "
+        "ORDER BY m.certification_expiry, m.meter_id LIMIT ? OFFSET ?",
+        (until.isoformat(), int(limit), int(offset)),
+    )
+    return total, page

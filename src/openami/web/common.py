@@ -1,0 +1,200 @@
+"""What every dashboard page shares: templates, language, day selection, targets, KPI cache."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from openami import __version__
+from openami.clock import day_first_slot
+from openami.hub.context import HubContext
+from openami.mdms.kpi import KpiRow, daily_kpis
+from openami.registry import AREAS
+from openami.storage.dashboard_queries import data_day_range, ingest_watermark
+from openami.web.i18n import COOKIE, LANGS, pick_language, translator
+
+HERE = Path(__file__).parent
+DATA = HERE / "data"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+TREND_DAYS = 7
+DELIVERY_DEADLINE_S = 3600.0
+
+
+def hub(request: Request) -> HubContext:
+    context: HubContext = request.app.state.hub
+    return context
+
+
+def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
+    """Render a page in the request's language; ``?lang=`` is remembered in a cookie."""
+    lang = pick_language(request)
+    other = "ja" if lang == "en" else "en"
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            **values,
+            "t": translator(lang),
+            "lang": lang,
+            "switch_url": str(request.url.include_query_params(lang=other)),
+            "version": __version__,
+            "area_name": lambda code: area_name(code, lang),
+        },
+    )
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+def area_name(code: str, lang: str) -> str:
+    names = AREAS.get(code)
+    if names is None:
+        return code
+    return names[1] if lang == "ja" else names[0]
+
+
+def bad_request(code: str, message: str) -> HTTPException:
+    return HTTPException(status_code=422, detail={"code": code, "message": message})
+
+
+def data_days(context: HubContext) -> list[date]:
+    """The JST days for which register reads were received (first to last)."""
+    span = data_day_range(context.mdms.store)
+    if span is None:
+        return []
+    first, last = span
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def default_day(context: HubContext, days: list[date]) -> date | None:
+    """The latest day whose 60-minute delivery deadline has passed, else the latest day."""
+    now_s = context.clock.timestamp()
+    for day in reversed(days):
+        end_s = day_first_slot(day + timedelta(days=1)) * 1800.0
+        if end_s + DELIVERY_DEADLINE_S <= now_s:
+            return day
+    return days[-1] if days else None
+
+
+def selected_day(request: Request, context: HubContext, days: list[date]) -> date | None:
+    wanted = request.query_params.get("date")
+    if wanted:
+        try:
+            return date.fromisoformat(wanted)
+        except ValueError:
+            raise bad_request("invalid_date", f"not a date (YYYY-MM-DD): {wanted[:40]!r}") from None
+    return default_day(context, days)
+
+
+def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request("invalid_parameter", f"{name} must be an integer") from None
+    return min(max(value, lo), hi)
+
+
+# -- reference data shipped in the package ---------------------------------------------------
+@lru_cache(maxsize=1)
+def amr_targets() -> dict[str, float]:
+    """Automatic reading rate target per area code, as a fraction."""
+    with (DATA / "reading_rate_targets.csv").open(encoding="utf-8") as fh:
+        return {
+            r["area_code"]: float(r["automatic_reading_rate_target_pct"]) / 100
+            for r in csv.DictReader(fh)
+        }
+
+
+@lru_cache(maxsize=1)
+def collection_targets() -> dict[str, float]:
+    """Targets of the 30-minute, 60-minute and 48-hour collection rates, as fractions."""
+    with (DATA / "collection_targets.csv").open(encoding="utf-8") as fh:
+        return {r["kpi"]: float(r["target_pct"]) / 100 for r in csv.DictReader(fh)}
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    area_code: str
+    utility: str
+    fiscal_year: int
+    planned: int
+    excludes_expiry_replacements: bool
+
+
+@lru_cache(maxsize=1)
+def deployment_plan() -> tuple[PlanRow, ...]:
+    with (DATA / "deployment_plan.csv").open(encoding="utf-8") as fh:
+        return tuple(
+            PlanRow(
+                r["area_code"],
+                r["utility_en"],
+                int(r["fiscal_year"]),
+                int(r["planned_installations"]),
+                r["excludes_expiry_replacements"].strip().lower() == "yes",
+            )
+            for r in csv.DictReader(fh)
+        )
+
+
+def fleet_amr_target(rows: list[KpiRow]) -> float | None:
+    """Meter-weighted AMR target of the areas in ``rows`` (grouped by area_code)."""
+    targets = amr_targets()
+    weighted = [(r.meters, targets[r.group]) for r in rows if r.group in targets]
+    total = sum(n for n, _ in weighted)
+    return sum(n * t for n, t in weighted) / total if total else None
+
+
+# -- KPI cache -------------------------------------------------------------------------------
+class KpiCache:
+    """``daily_kpis`` results, reused while no new data was ingested (bounded, thread-safe)."""
+
+    def __init__(self, size: int = 128) -> None:
+        self._size = size
+        self._rows: OrderedDict[tuple[object, ...], list[KpiRow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, context: HubContext, day: date, by: str) -> list[KpiRow]:
+        key = (
+            day,
+            by,
+            ingest_watermark(context.mdms.store),
+            context.registry.meter_count(),
+        )
+        with self._lock:
+            rows = self._rows.get(key)
+            if rows is not None:
+                self._rows.move_to_end(key)
+                return rows
+        rows = daily_kpis(context.mdms.store, context.registry, day, by)
+        with self._lock:
+            self._rows[key] = rows
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+        return rows
+
+
+_cache_lock = threading.Lock()
+
+
+def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
+    """KPI rows of ``day`` grouped ``by``; the last row is the total."""
+    state = request.app.state
+    with _cache_lock:
+        cache = getattr(state, "dashboard_kpi_cache", None)
+        if cache is None:
+            cache = KpiCache()
+            state.dashboard_kpi_cache = cache
+    return cache.get(hub(request), day, by)

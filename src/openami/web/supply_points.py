@@ -1,0 +1,157 @@
+"""Dashboard supply point page: what happened to one customer's data?
+
+Search by supply point ID (whole or its beginning); per supply point and JST day: the load
+curve of import and export half-hour values with quality marks, the values with their
+versions, the meter's register reads (when and how they arrived), the meter's registry data,
+contract amperage and the current retailer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from openami.clock import JST, slot_start, slots_of_day
+from openami.registry import InvalidSupplyPointId
+from openami.storage.dashboard_queries import (
+    installed_meter,
+    meter_register_reads,
+    retailer_name,
+    search_supply_points,
+    value_versions,
+)
+from openami.web.auth import operator
+from openami.web.charts import load_curve
+from openami.web.common import data_days, hub, render, selected_day
+from openami.web.i18n import pick_language, translator
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """The current half-hour value of one slot, as the page shows it."""
+
+    slot: int
+    start: datetime
+    import_wh: int | None
+    export_wh: int | None
+    quality: str
+    versions: int
+    reason: str
+
+
+SEARCH_LIMIT = 20
+MAX_QUERY_CHARS = 40
+
+
+@router.get("/supply-points", response_class=HTMLResponse)
+def search(request: Request, _: Annotated[str, Depends(operator)]) -> Response:
+    context = hub(request)
+    query = request.query_params.get("q", "").strip()
+    values: dict[str, Any] = {"q": query[:MAX_QUERY_CHARS], "matches": None, "error": None}
+    if query:
+        if len(query) > MAX_QUERY_CHARS or not (query.isascii() and query.isdigit()):
+            values["error"] = "sp.invalid"
+        else:
+            matches = search_supply_points(context.registry, query, SEARCH_LIMIT)
+            if len(query) == 22 and matches == [query]:
+                return RedirectResponse(f"/supply-points/{query}", status_code=303)
+            values["matches"] = matches
+    return render(request, "supply_point_search.html", values)
+
+
+@router.get("/supply-points/{supply_point_id}", response_class=HTMLResponse)
+def supply_point(
+    request: Request, supply_point_id: str, _: Annotated[str, Depends(operator)]
+) -> HTMLResponse:
+    context = hub(request)
+    shown_id = supply_point_id[:MAX_QUERY_CHARS]
+    try:
+        sp = context.registry.supply_point(supply_point_id)
+    except InvalidSupplyPointId:
+        response = render(
+            request,
+            "supply_point_search.html",
+            {"q": shown_id, "matches": None, "error": "sp.invalid"},
+        )
+        response.status_code = 422
+        return response
+    if sp is None:
+        response = render(
+            request,
+            "supply_point_search.html",
+            {"q": shown_id, "matches": [], "error": "sp.not_found"},
+        )
+        response.status_code = 404
+        return response
+
+    days = data_days(context)
+    day = selected_day(request, context, days) or context.clock.now().astimezone(JST).date()
+    slots = slots_of_day(day)
+    table = context.mdms.day_values(sp.supply_point_key, day).to_pylist()
+    by_slot = {int(r["slot"]): r for r in table}
+    versions = value_versions(context.mdms.store, sp.supply_point_key, slots.start, slots.stop - 1)
+    rows = []
+    for s in slots:
+        r = by_slot.get(s)
+        count, reason = versions.get(s, (0, ""))
+        rows.append(
+            ValueRow(
+                slot=s,
+                start=slot_start(s),
+                import_wh=r["import_wh"] if r else None,
+                export_wh=r["export_wh"] if r else None,
+                quality=str(r["quality"]) if r else "not_yet_available",
+                versions=count,
+                reason=reason,
+            )
+        )
+    t = translator(pick_language(request))
+    chart = load_curve(
+        "load-curve",
+        t("sp.load_curve"),
+        [r.start.strftime("%H:%M") for r in rows],
+        [r.import_wh for r in rows],
+        [r.export_wh for r in rows],
+        [r.quality for r in rows],
+        names=(t("sp.import"), t("sp.export")),
+        quality_names=lambda q: t("quality." + q),
+    )
+    meter = installed_meter(context.registry, sp.supply_point_key)
+    reads = (
+        meter_register_reads(context.mdms.store, int(meter["meter_id"]), slots.start, slots.stop)
+        if meter
+        else []
+    )
+    for read in reads:
+        read["at"] = slot_start(int(read["boundary"]))
+        read["received"] = datetime.fromtimestamp(float(read["first_received_at"]), JST)
+    if meter is not None:
+        meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
+    today = context.clock.now().astimezone(JST).date()
+    retailer_id = context.registry.retailer_on(sp.supply_point_key, today)
+    return render(
+        request,
+        "supply_point.html",
+        {
+            "sp": sp,
+            "day": day,
+            "prev_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
+            "days": days,
+            "rows": rows,
+            "chart": chart,
+            "total_import_wh": sum(r.import_wh or 0 for r in rows),
+            "total_export_wh": sum(r.export_wh or 0 for r in rows),
+            "meter": meter,
+            "reads": reads,
+            "retailer_id": retailer_id,
+            "retailer_name": retailer_name(context.registry, retailer_id) if retailer_id else None,
+            "today": today,
+        },
+    )
