@@ -115,7 +115,16 @@ class MeterNode:
         self._loop = asyncio.get_running_loop()
         try:
             for host in self.hosts:
-                self._open(host)
+                try:
+                    self._open(host)
+                except OSError as exc:
+                    # a host without IPv6 (or IPv4) still serves the other family
+                    if not (_is_wildcard(host) and len(self.hosts) > 1):
+                        raise
+                    self.stats.errors.append(f"{host} not served: {exc}")
+                    log.warning("%s not served: %s", host, exc)
+            if not self._endpoints:
+                raise OSError(f"none of {', '.join(self.hosts)} could be bound")
         except OSError:
             self.close()
             raise

@@ -67,6 +67,7 @@ def build_nodes(
     multicast: bool,
     scale: EnergyScale,
     max_opc: int | None,
+    speed: float = 1.0,
 ) -> list[MeterNode]:
     """One fleet of ``meters`` meters started ``history_days`` ago; one node per meter."""
     ids = np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64)
@@ -89,6 +90,8 @@ def build_nodes(
                 port,
                 reply_to_sender_port=reply_to_sender_port,
                 multicast=multicast,
+                # the 5-minute INF window must not fall between two polls of a fast clock
+                poll_interval_s=min(1.0, 30.0 / speed),
             )
         )
     return nodes
@@ -120,7 +123,8 @@ async def _serve(nodes: list[MeterNode], duration_s: float | None) -> None:
             node.close()
         total = sum(n.responder.stats.received for n in started)
         bad = sum(n.responder.stats.malformed for n in started)
-        console.print(f"stopped: {total} frames received, {bad} malformed")
+        infs = sum(n.stats.notifications_sent for n in started)
+        console.print(f"stopped: {total} frames received, {bad} malformed, {infs} INF sent")
 
 
 @command.command("serve")
@@ -200,8 +204,8 @@ def serve(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
     if meters < 1:
         raise click.BadParameter("at least one meter", param_hint="--meters")
-    clock: Clock = RealClock() if speed == 1.0 else SimClock(datetime.now(UTC), speed)
     try:
+        clock: Clock = RealClock() if speed == 1.0 else SimClock(datetime.now(UTC), speed)
         scale = EnergyScale(int(unit_code, 16), coefficient, digits)
         nodes = build_nodes(
             binds=binds,
@@ -217,6 +221,7 @@ def serve(
             multicast=not no_multicast,
             scale=scale,
             max_opc=max_opc,
+            speed=speed,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
