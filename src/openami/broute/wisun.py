@@ -164,7 +164,9 @@ class VirtualWisunModule:
         channel: int = 0x21,
         pan_id: int = 0x8888,
         notify_delay_s: float | None = 60.0,
-        **kwargs: object,
+        link: Path | str | None = None,
+        faults: Faults | None = None,
+        session_lifetime_s: float | None = None,
     ) -> VirtualWisunModule:
         """A module whose radio hears one meter answered by ``responder``."""
         meter = MeterRadio(meter_mac, rbid, password, channel=channel, pan_id=pan_id)
@@ -178,7 +180,9 @@ class VirtualWisunModule:
             responder.respond,
             announce=lambda: [responder.instance_list_inf()],
             notifications=announcer,
-            **kwargs,  # type: ignore[arg-type]
+            link=link,
+            faults=faults,
+            session_lifetime_s=session_lifetime_s,
         )
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -91,15 +91,6 @@ def pairing_id(rbid: str) -> str:
 
 
 # -- host -> module commands ------------------------------------------------------------------
-@dataclass(frozen=True)
-class SkCommand:
-    """One command as received: its name, its arguments and, for SKSENDTO, the payload."""
-
-    name: str
-    args: tuple[str, ...]
-    payload: bytes | None = None
-
-
 def encode_command(name: str, *args: str) -> bytes:
     """A command line as a host sends it (CRLF-terminated)."""
     return " ".join((name, *args)).encode("ascii") + CRLF
@@ -123,14 +114,6 @@ def encode_sksendto(
         fields.append(str(side))
     fields.append(f"{len(payload):04X}")
     return (" ".join(fields) + " ").encode("ascii") + payload
-
-
-def parse_command_line(text: str) -> SkCommand:
-    """Split a command line (without terminator) into name and arguments."""
-    parts = text.split()
-    if not parts:
-        raise ValueError("empty command line")
-    return SkCommand(parts[0].upper(), tuple(parts[1:]))
 
 
 # -- module -> host lines ---------------------------------------------------------------------
