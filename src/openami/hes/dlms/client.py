@@ -198,7 +198,11 @@ class DlmsClient:
         return result
 
     async def get(self, attr: AttributeRef, access: SelectiveAccess | None = None) -> Any:
-        return axdr.decode_all(await self.get_raw(attr, access))
+        raw = await self.get_raw(attr, access)
+        try:
+            return axdr.decode_all(raw)
+        except axdr.AxdrError as exc:
+            raise DlmsError(f"malformed data from the meter: {exc}") from exc
 
     async def get_with_list(self, attrs: list[AttributeRef]) -> list[Any]:
         """Several attributes in one request; failed ones come back as :class:`ListItemError`."""

@@ -202,7 +202,11 @@ class MeterObjects:
             self.log_event(code)
 
     def _sync(self) -> None:
-        self.view.import_register_wh()  # brings the fleet to the clock's current slot
+        """Bring the fleet to the clock's current slot (as MeterView does before its reads),
+        without computing live values: those cost a pass over the whole fleet."""
+        boundary = int(self.view.clock.timestamp() // SLOT_SECONDS)
+        if boundary > self.view.fleet.now_boundary:
+            self.view.fleet.advance_to(boundary)
 
     # -- GET ------------------------------------------------------------------------------------
     def get(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from openami.protocols.dlms.axdr import AxdrError, decode, decode_length, encode_length
+from openami.protocols.dlms.axdr import AxdrError, decode_length, encode_length, skip
 from openami.protocols.dlms.cosem import AttributeRef, MethodRef
 
 GET_REQUEST = 0xC0
@@ -209,7 +209,7 @@ def encode_apdu(apdu: Request | Response) -> bytes:
 # --- decoding ---------------------------------------------------------------------------------
 def _skip_data(buf: bytes, pos: int) -> int:
     try:
-        return decode(buf, pos)[1]
+        return skip(buf, pos)
     except AxdrError as exc:
         raise ApduError(f"bad data: {exc}") from exc
 
@@ -275,6 +275,10 @@ def decode_apdu(buf: bytes) -> Request | Response:
             return GetRequestWithList(iid, tuple(items))
     elif tag == GET_RESPONSE:
         if kind == 1:
+            if buf[3] == 0 and len(buf) > 4:
+                # the data runs to the end of the APDU: the caller decodes it (and so checks
+                # it) once, instead of walking a long profile buffer twice
+                return GetResponseNormal(iid, bytes(buf[4:]))
             res, pos = _read_result(buf, 3)
             _done(buf, pos)
             return GetResponseNormal(iid, res)

@@ -317,6 +317,44 @@ def decode(buf: bytes, pos: int = 0, depth: int = 0) -> tuple[Any, int]:
     raise AxdrError(f"unsupported data type tag {tag}")
 
 
+_FIXED_SIZE = {tag: size for tag, (_st, size) in _FIXED_DECODE.items()}
+_FIXED_SIZE.update({3: 1, **_RAW_FIXED})
+
+
+def skip(buf: bytes, pos: int = 0, depth: int = 0) -> int:
+    """Position just after the ``Data`` item at ``pos``, without building its value."""
+    try:
+        tag = buf[pos]
+    except IndexError:
+        raise AxdrError("truncated data: missing tag") from None
+    pos += 1
+    size = _FIXED_SIZE.get(tag)
+    if size is not None:
+        end = pos + size
+    elif tag == 0:
+        return pos
+    elif tag in (9, 10, 12, 13):
+        n, pos = decode_length(buf, pos)
+        end = pos + n
+    elif tag == 1 or tag == 2:
+        if depth >= MAX_DEPTH:
+            raise AxdrError("data nested too deeply")
+        n, pos = decode_length(buf, pos)
+        if n > len(buf) - pos:
+            raise AxdrError("element count larger than the data")
+        for _ in range(n):
+            pos = skip(buf, pos, depth + 1)
+        return pos
+    elif tag == 4:
+        bits, pos = decode_length(buf, pos)
+        end = pos + (bits + 7) // 8
+    else:
+        raise AxdrError(f"unsupported data type tag {tag}")
+    if end > len(buf):
+        raise AxdrError(f"truncated data of type {tag}")
+    return end
+
+
 def decode_all(buf: bytes) -> Any:
     """Decode exactly one ``Data`` item that fills ``buf``."""
     value, pos = decode(buf, 0)

@@ -26,7 +26,7 @@ from openami.protocols.dlms.apdu import (
     SetRequestNormal,
     SetResponseNormal,
 )
-from openami.protocols.dlms.axdr import AxdrError, decode, decode_all, decode_length, octet_string
+from openami.protocols.dlms.axdr import AxdrError, decode_all, decode_length, octet_string, skip
 from openami.protocols.dlms.cosem import ASSOCIATION_LN, AttributeRef, ClassId, MethodRef
 from openami.protocols.dlms.security import Keys, SecurityError
 
@@ -262,7 +262,7 @@ class ClientAssociation:
                         out.append(ListItemError(raw[pos + 1]))
                         pos += 2
                     else:
-                        end = decode(raw, pos + 1)[1]
+                        end = skip(raw, pos + 1)
                         out.append(raw[pos + 1 : end])
                         pos = end
             except (AxdrError, IndexError) as exc:
