@@ -146,13 +146,22 @@ def _plain(value: object) -> object:
 @settings(max_examples=150, deadline=None)
 @given(axdr_values)
 def test_axdr_round_trip(value: object) -> None:
-    assert axdr.decode_all(axdr.encode(value)) == _plain(value)
+    encoded = axdr.encode(value)
+    assert axdr.decode_all(encoded) == _plain(value)
+    assert axdr.skip(encoded + b"\x00") == len(encoded)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=64))
 def test_random_bytes_only_raise_codec_errors(data: bytes) -> None:
-    for decoder in (axdr.decode_all, apdu.decode_apdu, acse.decode_aarq, acse.decode_aare):
+    for decoder in (
+        axdr.decode_all,
+        axdr.skip,
+        apdu.decode_apdu,
+        acse.decode_aarq,
+        acse.decode_aare,
+        acse.decode_initiate_request,
+    ):
         with contextlib.suppress(AxdrError, ApduError, acse.AcseError):
             decoder(data)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openami.protocols.dlms import acse, axdr
 from openami.protocols.dlms.apdu import SelectiveAccess
@@ -182,3 +184,22 @@ def test_server_connection_routes_and_survives_garbage() -> None:
     assert created == [(1, 16), (2, 16)]
     with pytest.raises(WrapperError):
         conn.receive_data(b"\x00\x07" + bytes(6))
+
+
+def test_client_reports_malformed_data_from_the_meter() -> None:
+    client = ClientAssociation(acse.Mechanism.LOW, password=b"secret")
+    raw = client.on_get_response(bytes.fromhex("c401c100060000"))  # uint32 cut short
+    with pytest.raises(axdr.AxdrError):
+        axdr.decode_all(raw)  # type: ignore[arg-type]
+    with pytest.raises(DlmsError):
+        client.on_get_response(bytes.fromhex("d80203"))  # an exception response
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80), st.sampled_from([0xC0, 0xC1, 0xC3, 0x60, 0x62, 0xC8]))
+def test_server_answers_any_bytes_without_raising(body: bytes, tag: int) -> None:
+    _, server = _pair()
+    client = ClientAssociation(acse.Mechanism.LOW, password=b"secret")
+    _associate(server, client)
+    reply = server.handle(bytes((tag,)) + body)
+    assert reply  # always an answer: data, an error result, an exception or an AARE
