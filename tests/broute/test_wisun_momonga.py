@@ -96,10 +96,12 @@ def test_full_session_values_equal_the_meter(
 
 
 def test_wrong_password_fails_the_join(meter: Meter, tmp_path: object) -> None:
-    with _module(meter, Dialect.BP35A1, tmp_path) as module:
+    """A stick in binary mode (WOPT 00): momonga switches it to hex, then fails to join."""
+    with _module(meter, Dialect.BP35A1, tmp_path, wopt=0) as module:
         with pytest.raises(MomongaSkJoinFailure):
             _client(module.path, password="WRONGPASS123").open()
         assert "joined" not in module.stats.events
+        assert module.module.wopt_writes == 1 and module.module.wopt == 1
 
 
 def test_wrong_id_finds_no_pan(meter: Meter, tmp_path: object) -> None:

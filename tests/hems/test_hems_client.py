@@ -238,3 +238,19 @@ def test_live_view_runs_and_shows_the_fixed_time_notification(
         kwh = resp.scale.raw_from_wh(boundary[0]) * float(resp.scale.kwh_per_count)
         assert last_fixed_time(client) == f"{kwh:.1f} kWh at 02:30"
         client.close()
+
+
+@pytest.mark.parametrize(("wopt", "ropt"), [(0, True), (1, False)], ids=["binary", "no-ropt"])
+def test_client_sets_hex_mode_or_copes_without_ropt(
+    meter: tuple[MeterView, MeterResponder], wopt: int, ropt: bool
+) -> None:
+    view, resp = meter
+    with VirtualWisunModule.for_responder(
+        resp, dialect=Dialect.BP35A1, rbid=RBID, password=PASSWORD, wopt=wopt, ropt_supported=ropt
+    ) as module:
+        client = MeterClient(SkstackTransport(module.path, RBID, PASSWORD, drain_s=0.05).open())
+        reading = client.read_live()
+        client.close()
+    assert module.module.wopt_writes == (1 if wopt == 0 else 0)
+    assert module.module.wopt == 1
+    assert reading.power_w == round(view.power_w())

@@ -167,8 +167,14 @@ class VirtualWisunModule:
         link: Path | str | None = None,
         faults: Faults | None = None,
         session_lifetime_s: float | None = None,
+        wopt: int = 1,
+        ropt_supported: bool = True,
     ) -> VirtualWisunModule:
-        """A module whose radio hears one meter answered by ``responder``."""
+        """A module whose radio hears one meter answered by ``responder``.
+
+        ``wopt=0`` starts in binary ERXUDP mode (as sticks leave the factory; clients send
+        ``WOPT 01``); ``ropt_supported=False`` answers ROPT with FAIL ER04 (some A1 sticks).
+        """
         meter = MeterRadio(meter_mac, rbid, password, channel=channel, pan_id=pan_id)
         announcer = (
             None
@@ -176,7 +182,7 @@ class VirtualWisunModule:
             else FixedTimeAnnouncer(responder, responder.clock, notify_delay_s)
         )
         return cls(
-            SkModule(dialect, meter, module_mac),
+            SkModule(dialect, meter, module_mac, wopt=wopt, ropt_supported=ropt_supported),
             responder.respond,
             announce=lambda: [responder.instance_list_inf()],
             notifications=announcer,

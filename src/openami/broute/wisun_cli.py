@@ -94,6 +94,12 @@ def _hex_int(value: str) -> int:
     help="PANA session lifetime [s]: EVENT 29 then re-authentication (EVENT 25).",
 )
 @click.option("--reauth-fails", is_flag=True, help="Re-authentication ends in EVENT 24.")
+@click.option(
+    "--binary-erxudp",
+    is_flag=True,
+    help="Start in WOPT 00 (binary ERXUDP), as a stick fresh from the factory.",
+)
+@click.option("--no-ropt", is_flag=True, help="Answer ROPT with FAIL ER04 (older A1 sticks).")
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault dice.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what the module does.")
@@ -118,6 +124,8 @@ def command(
     tx_hold: float,
     session_lifetime: float | None,
     reauth_fails: bool,
+    binary_erxudp: bool,
+    no_ropt: bool,
     fault_seed: int,
     duration: float | None,
     verbose: bool,
@@ -168,6 +176,8 @@ def command(
             link=link,
             faults=faults,
             session_lifetime_s=session_lifetime,
+            wopt=0 if binary_erxudp else 1,
+            ropt_supported=not no_ropt,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
