@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -263,3 +264,15 @@ def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
         current = by_name["1.0.11.7.0.255"]
         assert current.scaler == 0.1 and int(current.unit) == 33
         assert by_name["1.0.99.1.0.255"].profileEntries == run.fleet.retention_slots + 1
+
+
+def test_silent_connections_are_closed_and_active_ones_kept() -> None:
+    with running_emulator(meters=1, idle_timeout_s=0.3) as run:
+        with socket.create_connection((run.host, run.port), timeout=5) as idle:
+            assert idle.recv(10) == b""  # closed by the emulator after 0.3 s of silence
+        with gurux_session(run, "password") as s:
+            reg = GXDLMSRegister("1.0.1.8.0.255")
+            for _ in range(4):
+                time.sleep(0.15)
+                s.read(reg, 2)  # activity keeps the association's connection open
+            assert reg.value > 0

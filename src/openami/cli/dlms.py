@@ -114,6 +114,12 @@ def _resolve(
     default=None,
     help="Run a simulated clock this many times faster than real time (default: real clock).",
 )
+@click.option(
+    "--idle-timeout",
+    default=120.0,
+    show_default=True,
+    help="Close connections silent this long (s).",
+)
 @_with_secrets
 def serve(
     bind: str,
@@ -123,6 +129,7 @@ def serve(
     seed: int,
     history_days: int,
     speed: float | None,
+    idle_timeout: float,
     password: str | None,
     key_hex: str | None,
     auth_key_hex: str | None,
@@ -144,7 +151,7 @@ def serve(
     now_slot = slot_index(clock.now())
     fleet = MeterFleet(ids, now_slot - history_days * 48, seed=seed)
     fleet.advance_to(now_slot)
-    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(pw, keys))
+    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(pw, keys), idle_timeout_s=idle_timeout)
 
     async def run() -> None:
         server = await emulator.start(bind, port)

@@ -42,7 +42,10 @@ class Running:
 
 @contextmanager
 def running_emulator(
-    meters: int = 3, password: bytes | None = PASSWORD, keys: Keys | None = KEYS
+    meters: int = 3,
+    password: bytes | None = PASSWORD,
+    keys: Keys | None = KEYS,
+    idle_timeout_s: float = 60.0,
 ) -> Iterator[Running]:
     """An emulator on 127.0.0.1:<free port>, its loop in a thread; all torn down after."""
     clock = ManualClock(START)
@@ -50,7 +53,7 @@ def running_emulator(
         list(range(1001, 1001 + meters)), int(START.timestamp()) // SLOT_SECONDS, seed=7
     )
     clock.set(NOW)
-    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(password, keys))
+    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(password, keys), idle_timeout_s)
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(emulator.start("127.0.0.1", 0))
     port = server.sockets[0].getsockname()[1]

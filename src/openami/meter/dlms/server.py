@@ -36,6 +36,7 @@ from openami.protocols.dlms.wrapper import WrapperError
 log = structlog.get_logger(__name__)
 
 MAX_METERS = 0xFFFF
+DEFAULT_IDLE_TIMEOUT_S = 120.0  # a connection silent this long is closed
 SYSTEM_TITLE_PREFIX = b"OAM"  # 3-letter manufacturer id of openami's simulated meters
 
 
@@ -63,7 +64,13 @@ class EmulatorSecrets:
 class DlmsEmulator:
     """Serves the meters of ``fleet`` as DLMS logical devices on one TCP endpoint."""
 
-    def __init__(self, fleet: MeterFleet, clock: Clock, secrets: EmulatorSecrets) -> None:
+    def __init__(
+        self,
+        fleet: MeterFleet,
+        clock: Clock,
+        secrets: EmulatorSecrets,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+    ) -> None:
         if len(fleet) > MAX_METERS:
             raise ValueError(
                 f"one endpoint addresses at most {MAX_METERS} meters by wPort, got {len(fleet)}"
@@ -71,6 +78,7 @@ class DlmsEmulator:
         self.fleet = fleet
         self.clock = clock
         self.secrets = secrets
+        self.idle_timeout_s = idle_timeout_s
         self._meters: dict[int, MeterObjects] = {}
         self.connections = 0
         self.frames_refused = 0
@@ -107,18 +115,35 @@ class _Connection(asyncio.Protocol):
         self.emulator = emulator
         self.session = ServerConnection(emulator.association)
         self.transport: asyncio.Transport | None = None
+        self._last_activity = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.emulator.connections += 1
+        loop = asyncio.get_running_loop()
+        self._last_activity = loop.time()
+        self._idle_timer = loop.call_later(self.emulator.idle_timeout_s, self._check_idle)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def _check_idle(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self._last_activity
+        if idle >= self.emulator.idle_timeout_s:
+            log.info("dlms.idle_close", idle_s=round(idle, 1))
+            self.transport.close()
+            return
+        self._idle_timer = loop.call_later(self.emulator.idle_timeout_s - idle, self._check_idle)
+
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
+        self._last_activity = asyncio.get_running_loop().time()
         try:
             out = self.session.receive_data(data)
         except WrapperError as exc:
@@ -135,3 +160,5 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.emulator.connections -= 1
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
