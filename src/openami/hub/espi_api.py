@@ -710,6 +710,19 @@ def reading_type(context: Ctx, client: Client, reading_type_id: Annotated[str, P
     raise _error(404, "unknown_reading_type", f"no ReadingType {reading_type_id}")
 
 
+@router.get("/LocalTimeParameters", responses=_ATOM_OK)
+def local_time_parameters_all(request: Request, context: Ctx, client: Client) -> Response:
+    now = context.clock.now()
+    feed = Feed(
+        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "LocalTimeParameters")),
+        title="LocalTimeParameters",
+        updated=now,
+        links=(Link("self", request.url.path),),
+        entries=(local_time_entry(now),),
+    )
+    return _atom(write_feed(feed))
+
+
 @router.get("/LocalTimeParameters/{local_time_parameters_id}", responses=_ATOM_OK)
 def local_time_parameters(
     context: Ctx, client: Client, local_time_parameters_id: Annotated[str, Path()]
