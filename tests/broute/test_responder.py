@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from momonga.momonga_echonet_data import EchonetDataParser as Momonga
+
 from openami.broute.responder import MeterResponder
 from openami.clock import JST, ManualClock, slot_index, slot_start
 from openami.meter import MeterView
@@ -265,3 +267,35 @@ def test_responder_survives_random_and_mutated_frames(pv_responder: MeterRespond
     assert pv_responder.stats.received == 5_000
     # and the node still answers properly afterwards
     assert get(pv_responder, 0xE7).esv == Esv.GET_RES
+
+
+def test_super_class_properties_decode_with_momonga(
+    pv_responder: MeterResponder, pv_view: MeterView, clock: ManualClock
+) -> None:
+    epcs = (0x80, 0x81, 0x82, 0x88, 0x8D, 0x97, 0x98, 0xC0)
+    reply = get(pv_responder, *epcs)
+    assert reply.esv == Esv.GET_RES
+
+    def edt(epc: int) -> bytes:
+        return reply.edt(epc) or b""
+
+    assert Momonga.parse_operation_status(edt(0x80)) is True
+    assert Momonga.parse_installation_location(edt(0x81)) == "location not set"
+    assert Momonga.parse_standard_version_information(edt(0x82)) == "R.0"
+    assert Momonga.parse_fault_status(edt(0x88)) is False
+    assert Momonga.parse_serial_number(edt(0x8D)) == f"{pv_view.meter_id:012d}"
+    now = clock.now().astimezone(JST)
+    assert Momonga.parse_current_time_setting(edt(0x97)) == now.time().replace(
+        second=0, microsecond=0
+    )
+    assert Momonga.parse_current_date_setting(edt(0x98)) == now.date()
+    route_b = Momonga.parse_route_b_id(edt(0xC0))
+    assert len(edt(0xC0)) == 16 and route_b["manufacturer code"] == b"\xff\xff\xff"
+    # installation location: "kitchen 2" is settable, a lone 0x01 (position follows) is not
+    (ok,) = ask(pv_responder, Esv.SETC, [Property(0x81, bytes([(3 << 3) | 2]))])
+    assert ok.esv == Esv.SET_RES
+    assert Momonga.parse_installation_location(get(pv_responder, 0x81).edt(0x81) or b"") == (
+        "kitchen 2"
+    )
+    (bad,) = ask(pv_responder, Esv.SETC, [Property(0x81, b"\x01")])
+    assert bad.esv == Esv.SETC_SNA
