@@ -1,49 +1,87 @@
 """The collection engine of the head-end system, over the statistical network model.
 
-At every :00/:30 boundary each meter's reading is attempted once (with per-meter jitter);
-failures are retried on an exponential schedule; what still fails is a gap that the periodic
-backfill fills from the meter's own log with one range read per meter. Every delivery is
-scheduled with its arrival time and published on the bus as one Arrow batch per tick: the
-columns are ``meter_id, boundary, import_register_wh, export_register_wh, received_at,
-source`` (0 scheduled, 1 retry, 2 backfill).
+At every :00/:30 boundary each meter is read once, at a seeded per-meter jitter after the
+boundary, through per-segment session permits (concentrator or cell, see
+:mod:`openami.hes.throttle`). Failed reads are retried with exponential backoff and jitter;
+what still fails is a gap that the periodic backfill fills from the meter's own log with one
+range read per meter (the window covers ``window_slots``, four days by default; older ranges
+are fetched with :meth:`HeadEnd.request_backfill`). Each session also reads the meter's
+clock; meters off by more than ``clock_sync_threshold_s`` get a clock-sync command.
+
+Commands (disconnect, reconnect, ampere setting, on-demand read, clock sync, backfill) run
+through :class:`openami.hes.commands.CommandQueue`. Alarms (last gasp, restore, tamper) come
+from the network model as pushes; those that do not get through are read from the meter's
+event log at its next backfill.
+
+Bus topics (Arrow tables, one per tick):
+- ``hes.readings``: ``meter_id, boundary, import_register_wh, export_register_wh,
+  received_at, source`` (0 scheduled, 1 retry, 2 backfill);
+- ``hes.commands``: command outcomes (:data:`openami.hes.journal.COMMAND_SCHEMA`);
+- ``hes.events``: alarms (:data:`openami.hes.journal.EVENT_SCHEMA`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
 from openami.bus.inprocess import TOPIC_READINGS, Bus
-from openami.clock import SLOT_SECONDS
+from openami.clock import SLOT_SECONDS, day_of_slot
+from openami.hes.commands import BackfillRequest, CommandConfig, CommandKind, CommandQueue
+from openami.hes.journal import CLOCK_DAY_SCHEMA, EVENT_SCHEMA, HesJournal
+from openami.hes.throttle import lane_schedule
 from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
+from openami.network.meter_clock import MeterClocks
 from openami.network.model import NetworkModel
 from openami.storage.duckdb_interval import READ_SCHEMA
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 SOURCE_SCHEDULED = 0
 SOURCE_RETRY = 1
 SOURCE_BACKFILL = 2
 
+TOPIC_COMMANDS = "hes.commands"
+TOPIC_EVENTS = "hes.events"
+
 
 @dataclass(frozen=True)
 class CollectionConfig:
-    push_jitter_s: float = 120.0
-    retry_delays_s: tuple[float, ...] = (300.0, 600.0, 1200.0)
+    push_jitter_s: float = 120.0  # spread of read start times after each boundary
+    retry_base_s: float = 150.0  # wait before the first retry; doubles each time
+    retry_multiplier: float = 2.0
+    max_retries: int = 3
+    retry_jitter: float = 0.1  # ± share of each wait
     backfill_every_s: float = 6 * 3600.0
     window_slots: int = 4 * 48  # how far back the HES tracks and backfills gaps
+    concentrator_permits: int = 16  # concurrent bulk sessions per concentrator
+    cell_permits: int = 64  # concurrent bulk sessions per cell
+    clock_threshold_s: float = 10.0  # compliant when |meter − HES| <= this
+    clock_sync_threshold_s: float = 5.0  # synchronise above this
+    commands: CommandConfig = field(default_factory=CommandConfig)
+
+    def __post_init__(self) -> None:
+        if self.window_slots < 2 or self.max_retries < 0:
+            raise ValueError("window_slots must be >= 2 and max_retries >= 0")
+        if min(self.concentrator_permits, self.cell_permits) < 1:
+            raise ValueError("permits must be at least 1")
 
 
 @dataclass
 class _Pending:
     index: I64
     boundary: I64
-    arrival_s: npt.NDArray[np.float64]
+    arrival_s: F64
     source: npt.NDArray[np.uint8]
+
+
+def _is_day_start(boundary: int) -> bool:
+    return (boundary * SLOT_SECONDS + 9 * 3600) % 86400 == 0
 
 
 class HeadEnd:
@@ -55,61 +93,122 @@ class HeadEnd:
         network: NetworkModel,
         bus: Bus,
         config: CollectionConfig | None = None,
+        clocks: MeterClocks | None = None,
+        journal: HesJournal | None = None,
     ) -> None:
         self.fleet = fleet
         self.network = network
         self.bus = bus
         self.config = config or CollectionConfig()
+        self.clocks = clocks or MeterClocks(
+            fleet.meter_ids, network.seed, fleet.now_boundary * SLOT_SECONDS
+        )
+        self.journal = journal or HesJournal()
         n = len(fleet)
         w = self.config.window_slots
+        self.commands = CommandQueue(n, self.config.commands, network.seed)
         self._scheduled = np.zeros((n, w), dtype=np.bool_)
         self._window_boundary = np.full(w, -1, dtype=np.int64)
         self._pending: list[_Pending] = []
+        self._pending_commands: list[pa.Table] = []
+        self._pending_events: list[pa.Table] = []
+        self._log_events = (np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0))
+        self._events_until_s: float | None = None
         self._next_backfill_s: float | None = None
+        self._bulk_permits = np.where(
+            network.segment_is_cell, self.config.cell_permits, self.config.concentrator_permits
+        ).astype(np.int64)
+        self._clock_checked = np.zeros(n, dtype=np.bool_)
+        self._clock_ok = np.zeros(n, dtype=np.bool_)
+        self._clock_offset = np.full(n, np.nan)
+        self._sync_wanted = np.zeros(n, dtype=np.bool_)
+        self._sync_queued = np.zeros(n, dtype=np.bool_)
         self.attempts = 0
         self.delivered = 0
 
     # -- scheduling -------------------------------------------------------------------------
-    def _open_boundary(self, boundary: int) -> int:
+    def _open_boundary(self, boundary: int) -> None:
         col = boundary % self.config.window_slots
         if self._window_boundary[col] != boundary:
             self._window_boundary[col] = boundary
             self._scheduled[:, col] = False
-        return col
 
-    def _schedule(
-        self, index: I64, boundary: I64, arrival_s: npt.NDArray[np.float64], source: int
-    ) -> None:
+    def _schedule(self, index: I64, boundary: I64, arrival_s: F64, source: int) -> None:
         if len(index) == 0:
             return
-        cols = boundary % self.config.window_slots
-        self._scheduled[index, cols] = True
+        in_window = self._window_boundary[boundary % self.config.window_slots] == boundary
+        self._scheduled[index[in_window], boundary[in_window] % self.config.window_slots] = True
         self._pending.append(
             _Pending(index, boundary, arrival_s, np.full(len(index), source, dtype=np.uint8))
         )
 
-    def on_boundary(self, boundary: int) -> None:
-        """Start collecting the readings every meter took at ``boundary``."""
-        col = self._open_boundary(boundary)
-        del col
-        n = len(self.fleet)
-        index = np.arange(n, dtype=np.int64)
-        jitter = hash_uniform(self.network.seed, 501, self.fleet.meter_ids, boundary)
-        send_s = boundary * SLOT_SECONDS + jitter * self.config.push_jitter_s
-        b = np.full(n, boundary, dtype=np.int64)
-        ok, delay = self.network.attempt(index, b, 0, send_s)
-        self.attempts += n
-        self._schedule(index[ok], b[ok], send_s[ok] + delay[ok], SOURCE_SCHEDULED)
-        left = index[~ok]
-        base_s = send_s[~ok]
-        for k, retry_after in enumerate(self.config.retry_delays_s, start=1):
+    def _clock_check(self, index: I64, at_s: F64) -> None:
+        """Every session reads the meter clock: record compliance, flag large offsets."""
+        if len(index) == 0:
+            return
+        offset = self.clocks.offset_s(index, at_s)
+        self._clock_checked[index] = True
+        self._clock_offset[index] = offset
+        self._clock_ok[index] = np.abs(offset) <= self.config.clock_threshold_s
+        self._sync_wanted[index] = np.abs(offset) > self.config.clock_sync_threshold_s
+
+    def _session(
+        self, index: I64, boundary: I64, ready_s: F64, attempt_no: int
+    ) -> tuple[npt.NDArray[np.bool_], F64, F64]:
+        """One throttled session per meter: (ok, start, arrival)."""
+        start = lane_schedule(
+            self.network.segment_of[index],
+            ready_s,
+            self.network.session_s(index),
+            self._bulk_permits,
+        )
+        ok, delay = self.network.attempt(index, boundary, attempt_no, start)
+        self.attempts += len(index)
+        arrival = start + delay
+        self._clock_check(index[ok], arrival[ok])
+        return ok, start, arrival
+
+    def collect(self, index: I64, boundary: I64, ready_s: F64) -> None:
+        """Read registers at ``boundary`` from meters at ``index``, with retries."""
+        cfg = self.config
+        ok, start, arrival = self._session(index, boundary, ready_s, 0)
+        self._schedule(index[ok], boundary[ok], arrival[ok], SOURCE_SCHEDULED)
+        left, b, last = index[~ok], boundary[~ok], start[~ok]
+        for k in range(1, cfg.max_retries + 1):
             if len(left) == 0:
                 break
-            at_s = base_s + retry_after
-            ok, delay = self.network.attempt(left, b[: len(left)], k, at_s)
-            self.attempts += len(left)
-            self._schedule(left[ok], b[: int(ok.sum())], at_s[ok] + delay[ok], SOURCE_RETRY)
-            left, base_s = left[~ok], base_s[~ok]
+            u = hash_uniform(self.network.seed, 510 + k, self.fleet.meter_ids[left], b)
+            wait = cfg.retry_base_s * cfg.retry_multiplier ** (k - 1)
+            ready = last + wait * (1.0 + cfg.retry_jitter * (u - 0.5))
+            ok, start, arrival = self._session(left, b, ready, k)
+            self._schedule(left[ok], b[ok], arrival[ok], SOURCE_RETRY)
+            left, b, last = left[~ok], b[~ok], start[~ok]
+
+    def on_boundary(self, boundary: int) -> None:
+        """Start collecting the readings every meter took at ``boundary``."""
+        if _is_day_start(boundary) and self._clock_checked.any():
+            self.close_clock_day(day_of_slot(boundary - 1))
+        self._open_boundary(boundary)
+        n = len(self.fleet)
+        jitter = hash_uniform(self.network.seed, 501, self.fleet.meter_ids, boundary)
+        ready = boundary * SLOT_SECONDS + jitter * self.config.push_jitter_s
+        self.collect(np.arange(n, dtype=np.int64), np.full(n, boundary, dtype=np.int64), ready)
+
+    def close_clock_day(self, day: object) -> None:
+        """Journal each meter's clock state at its last contact of ``day`` and start anew."""
+        self.journal.add_clock_day(
+            pa.table(
+                {
+                    "day": pa.array([day] * len(self.fleet), pa.date32()),
+                    "meter_id": self.fleet.meter_ids,
+                    "clock_checked": self._clock_checked,
+                    "clock_ok": self._clock_ok & self._clock_checked,
+                    "last_offset_s": self._clock_offset,
+                },
+                schema=CLOCK_DAY_SCHEMA,
+            )
+        )
+        self._clock_checked = np.zeros(len(self.fleet), dtype=np.bool_)
 
     def backfill(self, now_s: float) -> int:
         """One range read per meter with gaps in the window; returns readings scheduled."""
@@ -117,32 +216,152 @@ class HeadEnd:
         valid = (self._window_boundary >= 0) & (self._window_boundary <= now_boundary)
         valid &= self.fleet.logged(self._window_boundary)
         gaps = ~self._scheduled & valid[None, :]
-        meters = np.flatnonzero(gaps.any(axis=1)).astype(np.int64)
+        has_gap = np.asarray(gaps.any(axis=1), dtype=np.bool_)
+        has_gap[self._log_events[0]] = True
+        meters = np.flatnonzero(has_gap).astype(np.int64)
         if len(meters) == 0:
             return 0
-        ok, delay = self.network.attempt(
+        ok, _, arrival = self._session(
             meters,
             np.full(len(meters), now_boundary, dtype=np.int64),
-            90,
             np.full(len(meters), now_s),
+            90,
         )
-        self.attempts += len(meters)
         got = meters[ok]
+        self._deliver_logged_events(got, arrival[ok])
         rows, cols = np.nonzero(gaps[got])
-        index = got[rows]
-        boundary = self._window_boundary[cols]
-        arrival = now_s + delay[ok][rows]
-        self._schedule(index, boundary, arrival, SOURCE_BACKFILL)
-        return len(index)
+        self._schedule(got[rows], self._window_boundary[cols], arrival[ok][rows], SOURCE_BACKFILL)
+        return len(rows)
+
+    def _run_backfill_requests(self, requests: list[BackfillRequest]) -> None:
+        for req in requests:
+            span = (req.last_boundary - req.first_boundary + 1).astype(np.int64)
+            meter = np.repeat(req.index, span)
+            starts = np.repeat(req.first_boundary - np.cumsum(span) + span, span)
+            boundary = starts + np.arange(int(span.sum()), dtype=np.int64)
+            arrival = np.repeat(req.arrival_s, span)
+            keep = self.fleet.logged(boundary)
+            self._schedule(meter[keep], boundary[keep], arrival[keep], SOURCE_BACKFILL)
+            self._deliver_logged_events(req.index, req.arrival_s)
+
+    # -- commands ---------------------------------------------------------------------------
+    def submit(
+        self,
+        kind: CommandKind,
+        meter_index: npt.ArrayLike,
+        now_s: float,
+        arg: int | npt.ArrayLike = 0,
+        arg2: int | npt.ArrayLike = 0,
+        priority: int | None = None,
+        timeout_s: float | None = None,
+    ) -> I64:
+        """Queue a command per meter position; returns correlation IDs (see ``hes.commands``)."""
+        return self.commands.submit(meter_index, kind, now_s, arg, arg2, priority, timeout_s)
+
+    def read_now(self, meter_index: npt.ArrayLike, now_s: float) -> I64:
+        """On-demand read of the live registers (priority 1)."""
+        return self.submit(CommandKind.READ, meter_index, now_s)
+
+    def request_backfill(
+        self, meter_index: npt.ArrayLike, first_boundary: int, last_boundary: int, now_s: float
+    ) -> I64:
+        """Fetch the logged registers of a boundary range, however old (within the log)."""
+        return self.submit(CommandKind.BACKFILL, meter_index, now_s, first_boundary, last_boundary)
+
+    # -- alarms -----------------------------------------------------------------------------
+    def _deliver_logged_events(self, index: I64, arrival_s: F64) -> None:
+        ev_idx, ev_kind, ev_at = self._log_events
+        if len(ev_idx) == 0 or len(index) == 0:
+            return
+        order = np.argsort(index)
+        pos = np.minimum(np.searchsorted(index[order], ev_idx), len(index) - 1)
+        found = index[order][pos] == ev_idx
+        if not found.any():
+            return
+        received = arrival_s[order][pos]
+        self._pending_events.append(
+            pa.table(
+                {
+                    "meter_id": self.fleet.meter_ids[ev_idx[found]],
+                    "event": ev_kind[found],
+                    "occurred_at": ev_at[found],
+                    "received_at": received[found],
+                    "via_log": np.ones(int(found.sum()), dtype=np.bool_),
+                },
+                schema=EVENT_SCHEMA,
+            )
+        )
+        self._log_events = (ev_idx[~found], ev_kind[~found], ev_at[~found])
+
+    def _poll_events(self, now_s: float) -> None:
+        since = self._events_until_s if self._events_until_s is not None else now_s - 1e9
+        ev = self.network.device_events(since, now_s)
+        self._events_until_s = now_s
+        if len(ev) == 0:
+            return
+        d = ev.delivered
+        self._pending_events.append(
+            pa.table(
+                {
+                    "meter_id": self.fleet.meter_ids[ev.index[d]],
+                    "event": ev.kind[d],
+                    "occurred_at": ev.occurred_s[d],
+                    "received_at": ev.occurred_s[d] + ev.delay_s[d],
+                    "via_log": np.zeros(int(d.sum()), dtype=np.bool_),
+                },
+                schema=EVENT_SCHEMA,
+            )
+        )
+        ev_idx, ev_kind, ev_at = self._log_events
+        self._log_events = (
+            np.concatenate([ev_idx, ev.index[~d]]),
+            np.concatenate([ev_kind, ev.kind[~d]]),
+            np.concatenate([ev_at, ev.occurred_s[~d]]),
+        )
+
+    @staticmethod
+    def _release(parts: list[pa.Table], column: str, now_s: float) -> pa.Table | None:
+        """Rows of ``parts`` whose ``column`` <= now_s; the rest stay in ``parts``."""
+        if not parts:
+            return None
+        table = pa.concat_tables(parts)
+        t = table.column(column).to_numpy()
+        due = t <= now_s
+        parts.clear()
+        if not due.all():
+            parts.append(table.filter(pa.array(~due)))
+        return table.filter(pa.array(due)) if due.any() else None
 
     # -- delivery ---------------------------------------------------------------------------
     def tick(self, now_s: float) -> int:
-        """Publish every reading that has arrived by ``now_s``; run backfill when due."""
+        """Run due work up to ``now_s`` and publish what has arrived; returns readings published."""
         if self._next_backfill_s is None:
             self._next_backfill_s = now_s + self.config.backfill_every_s
         elif now_s >= self._next_backfill_s:
             self.backfill(now_s)
             self._next_backfill_s = now_s + self.config.backfill_every_s
+        sync = np.flatnonzero(self._sync_wanted & ~self._sync_queued)
+        if len(sync):
+            self.submit(CommandKind.CLOCK_SYNC, sync, now_s)
+        results, backfills = self.commands.run(now_s, self.network, self.fleet, self.clocks)
+        self._run_backfill_requests(backfills)
+        if results.num_rows:
+            self._pending_commands.append(results)
+        self._sync_queued[:] = False
+        self._sync_queued[self.commands.index[self.commands.kind == CommandKind.CLOCK_SYNC]] = True
+        self._sync_wanted &= self._sync_queued
+        done = self._release(self._pending_commands, "completed_at", now_s)
+        if done is not None:
+            self.journal.add_commands(done)
+            self.bus.publish(TOPIC_COMMANDS, done)
+        self._poll_events(now_s)
+        events = self._release(self._pending_events, "received_at", now_s)
+        if events is not None:
+            self.journal.add_events(events)
+            self.bus.publish(TOPIC_EVENTS, events)
+        return self._publish_readings(now_s)
+
+    def _publish_readings(self, now_s: float) -> int:
         if not self._pending:
             return 0
         index = np.concatenate([p.index for p in self._pending])
@@ -173,3 +392,7 @@ class HeadEnd:
         self.delivered += batch.num_rows
         self.bus.publish(TOPIC_READINGS, batch)
         return batch.num_rows
+
+    @property
+    def pending_readings(self) -> int:
+        return sum(len(p.index) for p in self._pending)

@@ -150,5 +150,5 @@ def build_city(config: CityConfig, registry: Registry) -> City:
             for k, r in zip(keys, retailer_idx, strict=True)
         ]
     )
-    network = NetworkModel(meter_ids, method_codes, seed)
+    network = NetworkModel(meter_ids, method_codes, seed, concentrator_of=concentrator_of)
     return City(config, registry, fleet, network, sp_ids, keys, method_codes, concentrator_of)

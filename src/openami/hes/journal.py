@@ -1,0 +1,86 @@
+"""What the HES did, as Arrow tables: command outcomes, alarms and daily clock checks.
+
+The KPI module reads these for remote-operation success and clock compliance; the bus
+carries the same tables (topics ``hes.commands``, ``hes.events``). Kept in memory: one
+append per batch, never one object per reading.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pyarrow as pa
+
+COMMAND_SCHEMA = pa.schema(
+    [
+        ("correlation_id", pa.int64()),
+        ("meter_id", pa.int64()),
+        ("kind", pa.uint8()),
+        ("priority", pa.uint8()),
+        ("state", pa.uint8()),
+        ("attempts", pa.uint8()),
+        ("issued_at", pa.float64()),
+        ("completed_at", pa.float64()),
+        ("import_register_wh", pa.int64()),
+        ("export_register_wh", pa.int64()),
+        ("clock_offset_s", pa.float64()),
+    ]
+)
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("event", pa.uint8()),
+        ("occurred_at", pa.float64()),
+        ("received_at", pa.float64()),
+        ("via_log", pa.bool_()),
+    ]
+)
+
+CLOCK_DAY_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("meter_id", pa.int64()),
+        ("clock_checked", pa.bool_()),
+        ("clock_ok", pa.bool_()),
+        ("last_offset_s", pa.float64()),
+    ]
+)
+
+
+class HesJournal:
+    """Append-only, thread-safe collections of the HES's outcome tables."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._commands: list[pa.Table] = []
+        self._events: list[pa.Table] = []
+        self._clock_days: list[pa.Table] = []
+
+    def add_commands(self, table: pa.Table) -> None:
+        with self._lock:
+            self._commands.append(table.cast(COMMAND_SCHEMA))
+
+    def add_events(self, table: pa.Table) -> None:
+        with self._lock:
+            self._events.append(table.cast(EVENT_SCHEMA))
+
+    def add_clock_day(self, table: pa.Table) -> None:
+        with self._lock:
+            self._clock_days.append(table.cast(CLOCK_DAY_SCHEMA))
+
+    @staticmethod
+    def _concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def commands(self) -> pa.Table:
+        with self._lock:
+            return self._concat(self._commands, COMMAND_SCHEMA)
+
+    def events(self) -> pa.Table:
+        with self._lock:
+            return self._concat(self._events, EVENT_SCHEMA)
+
+    def clock_days(self) -> pa.Table:
+        with self._lock:
+            return self._concat(self._clock_days, CLOCK_DAY_SCHEMA)
