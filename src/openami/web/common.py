@@ -149,6 +149,12 @@ def deployment_plan() -> tuple[PlanRow, ...]:
         )
 
 
+def kpi_value(row: KpiRow, key: str) -> float | None:
+    """One KPI of a row as a float, or None where the KPI does not apply (no data)."""
+    value = getattr(row, key, None)
+    return None if value is None else float(value)
+
+
 def fleet_amr_target(rows: list[KpiRow]) -> float | None:
     """Meter-weighted AMR target of the areas in ``rows`` (grouped by area_code)."""
     targets = amr_targets()

@@ -23,6 +23,7 @@ from openami.web.common import (
     data_days,
     hub,
     int_param,
+    kpi_value,
     kpis,
     render,
     selected_day,
@@ -40,7 +41,11 @@ def sort_concentrators(rows: list[KpiRow], key: str, descending: bool) -> list[K
         return sorted(rows, key=lambda r: r.group, reverse=descending)
     if key == "meters":
         return sorted(rows, key=lambda r: (r.meters, r.group), reverse=descending)
-    return sorted(rows, key=lambda r: (float(getattr(r, key)), r.group), reverse=descending)
+    return sorted(rows, key=lambda r: (_or(kpi_value(r, key), -1.0), r.group), reverse=descending)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 @router.get("/network", response_class=HTMLResponse)

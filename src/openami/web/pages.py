@@ -23,6 +23,7 @@ from openami.web.common import (
     data_days,
     fleet_amr_target,
     hub,
+    kpi_value,
     kpis,
     render,
     selected_day,
@@ -44,8 +45,8 @@ class Card:
     key: str
     dom_id: str
     value: float
-    target: float
-    ok: bool
+    target: float | None
+    ok: bool | None
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -62,10 +63,13 @@ def overview(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResp
     total = rows[-1] if rows else None
     cards = []
     if total is not None:
-        for key, dom_id in CARD_IDS.items():
-            value = float(getattr(total, key))
-            target = targets.get(key, 0.0)
-            cards.append(Card(key, dom_id, value, target, value >= target))
+        for key in KPI_NAMES:
+            value = kpi_value(total, key)
+            if value is None:
+                continue
+            target = targets.get(key)
+            ok = None if target is None else value >= target
+            cards.append(Card(key, CARD_IDS.get(key, "rate-" + key), value, target, ok))
     t = translator(pick_language(request))
     trend_days = (
         [d for d in days if selected - timedelta(days=TREND_DAYS) < d <= selected]
@@ -73,10 +77,11 @@ def overview(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResp
         else []
     )
     totals = [kpis(request, d)[-1] for d in trend_days]
-    series = [
-        Series(t("kpi." + key), [float(getattr(r, key)) for r in totals], f"s{i}")
-        for i, key in enumerate(KPI_NAMES)
-    ]
+    series = []
+    for i, key in enumerate(KPI_NAMES):
+        values = [kpi_value(r, key) for r in totals]
+        if any(v is not None for v in values):
+            series.append(Series(t("kpi." + key), values, f"s{i % 6}"))
     low = min([0.9, *(v for s in series for v in s.values if v is not None)])
     chart = line_chart(
         "trend-chart",
@@ -86,7 +91,7 @@ def overview(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResp
         y_min=max(0.0, (int(low * 20) / 20)),
         y_max=1.0,
         targets=[
-            (v, t("target") + " " + t("kpi." + k), f"s{KPI_NAMES.index(k)}")
+            (v, t("target") + " " + t("kpi." + k), f"s{KPI_NAMES.index(k) % 6}")
             for k, v in targets.items()
             if k in KPI_NAMES
         ],

@@ -1,0 +1,68 @@
+"""A small simulated city with known faults, served over real HTTP for the dashboard tests.
+
+Two areas (03 Tokyo, 06 Kansai), 300 meters, a perfect network except one outage: the first
+ten meters (five per area) are unreachable from day 1 10:00 JST to beyond the end, so their
+reads from then on never arrive and their half-hour values are marked missing. The clock
+stops at day 3 01:30 JST, so day 2 is the latest day whose delivery deadline has passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+from tests.httpserver import serve
+
+from openami.clock import JST, ManualClock
+from openami.hub.context import HubContext
+from openami.network import MethodParams, NetworkModel, Outage
+from openami.registry import Registry
+from openami.sim import City, CityConfig, Simulation, build_city
+from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.sqlite_clients import ClientStore
+from openami.web.app import create_app
+
+DAY1 = date(2026, 11, 1)
+DAY2 = DAY1 + timedelta(days=1)
+METERS = 300
+DOWN = 10
+OPERATOR = ("operator", "dashboard-test-pw")
+PERFECT = MethodParams(attempt_success=1.0, median_delay_s=60.0, delay_sigma=0.5)
+
+
+def at(day: date, hour: int, minute: int = 0) -> float:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=JST).timestamp()
+
+
+@dataclass
+class DashboardWorld:
+    base: str
+    context: HubContext
+    city: City
+    down: np.ndarray  # meter indexes in the outage
+
+
+@pytest.fixture(scope="session")
+def world() -> Iterator[DashboardWorld]:
+    registry = Registry.open(":memory:")
+    city = build_city(
+        CityConfig(meters=METERS, seed=5, start_day=DAY1, areas=("03", "06"), pv_share=0.3),
+        registry,
+    )
+    city.network = NetworkModel(
+        city.fleet.meter_ids,
+        city.method_codes,
+        seed=5,
+        params={"mesh": PERFECT, "cellular": PERFECT, "plc": PERFECT},
+    )
+    down = np.arange(0, DOWN, dtype=np.int64)
+    city.network.add_outage(Outage(down, at(DAY1, 10), at(DAY1 + timedelta(days=9), 0)))
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
+    sim = Simulation.create(city, DuckIntervalStore(), clock)
+    sim.run_until(at(DAY2 + timedelta(days=1), 1, 30))
+    context = HubContext(registry, sim.mdms, ClientStore(registry.store), clock, *OPERATOR)
+    with serve(create_app(context)) as base:
+        yield DashboardWorld(base, context, city, down)
