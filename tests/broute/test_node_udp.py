@@ -183,3 +183,18 @@ def test_fixed_time_inf_after_each_boundary(
                 assert later.at == slot_start(boundary + 2).replace(tzinfo=None)
 
     _run(scenario)
+
+
+def test_ipv6_address_is_served_even_where_multicast_is_not(pv_responder: MeterResponder) -> None:
+    async def scenario() -> None:
+        node = MeterNode(pv_responder, ["::1"], 0, reply_to_sender_port=True)
+        async with node:
+            # ff02::1 cannot be joined on a loopback-only address: noted, not fatal
+            assert any("multicast" in note for note in node.stats.errors)
+            with _client("::1") as client:
+                client.sendto(GET_E7, ("::1", node.bound[0][1]))
+                frame, addr = await _recv(client)
+            assert addr[:2] == ("::1", node.bound[0][1])
+            assert frame.esv == Esv.GET_RES
+
+    _run(scenario)
