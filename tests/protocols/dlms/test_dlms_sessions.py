@@ -16,12 +16,12 @@ from openami.protocols.dlms.client_session import (
     DlmsError,
     NextBlock,
 )
+from openami.protocols.dlms.connection import ServerConnection
 from openami.protocols.dlms.cosem import AttributeRef, DataAccessResult, MethodRef
 from openami.protocols.dlms.security import Keys
 from openami.protocols.dlms.server_session import (
     MemoryCounterStore,
     ServerAssociation,
-    ServerConnection,
     ServerCredentials,
     State,
 )

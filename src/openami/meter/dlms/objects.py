@@ -380,7 +380,7 @@ class MeterObjects:
             return axdr.structure(axdr.i8(ctx.client_sap), axdr.u16(ctx.server_sap))
         if a == 4:
             context = 3 if ctx.ciphered else 1
-            return axdr.octet_string(bytes.fromhex("60857405080100")[:-1] + bytes((context,)))
+            return axdr.octet_string(bytes.fromhex("608574050801") + bytes((context,)))
         if a == 5:
             return axdr.structure(
                 axdr.encode(axdr.BitString(24, ctx.conformance.to_bytes(3, "big"))),

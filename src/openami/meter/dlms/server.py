@@ -25,10 +25,10 @@ from openami.clock import Clock
 from openami.meter.dlms.objects import MeterObjects
 from openami.meter.fleet import MeterFleet
 from openami.meter.view import MeterView
+from openami.protocols.dlms.connection import ServerConnection
 from openami.protocols.dlms.security import Keys
 from openami.protocols.dlms.server_session import (
     ServerAssociation,
-    ServerConnection,
     ServerCredentials,
 )
 from openami.protocols.dlms.wrapper import WrapperError

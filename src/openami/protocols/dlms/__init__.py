@@ -7,6 +7,7 @@
 - :mod:`.profile` — selective access by range and by entry
 - :mod:`.security` — suite 0 (AES-GCM-128 glo-ciphering, HLS-GMAC)
 - :mod:`.server_session` / :mod:`.client_session` — the association state machines
+- :mod:`.connection` — a server connection: wrapper frames routed by wPort to associations
 
 No sockets, threads or asyncio live here; transports feed bytes in and send bytes out.
 """

@@ -5,7 +5,7 @@
 ciphering), the HLS challenge answer, GET (normal, next block, with-list), SET, ACTION and
 RLRQ. The COSEM objects themselves sit behind :class:`CosemHandler`; invocation counters
 live in a :class:`CounterStore` so that replay protection outlives one connection.
-:class:`ServerConnection` adds the TCP wrapper and routes frames by wPort.
+:class:`~.connection.ServerConnection` adds the TCP wrapper and routes frames by wPort.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from openami.protocols.dlms.cosem import (
     MethodRef,
 )
 from openami.protocols.dlms.security import Keys, SecurityError
-from openami.protocols.dlms.wrapper import WrapperDecoder, encode_wrapper
 
 PUBLIC_CLIENT = 16
 SERVER_MAX_RECEIVE_PDU = 2048
@@ -135,7 +134,7 @@ class ServerCredentials:
         return f"ServerCredentials(system_title={self.system_title.hex()}, secrets=<hidden>)"
 
 
-def _exception(state_error: int, service_error: int, ic: int | None = None) -> bytes:
+def exception_response(state_error: int, service_error: int, ic: int | None = None) -> bytes:
     return apdu.encode_apdu(ExceptionResponse(state_error, service_error, ic))
 
 
@@ -176,7 +175,7 @@ class ServerAssociation:
     def handle(self, data: bytes) -> bytes | None:
         """Process one APDU, return the response APDU (None: nothing to answer)."""
         if not data:
-            return _exception(2, 3)
+            return exception_response(2, 3)
         tag = data[0]
         if tag == acse.AARQ:
             return self._on_aarq(data)
@@ -184,23 +183,23 @@ class ServerAssociation:
             self._reset()
             return acse.encode_rlre(0)
         if self.state is State.IDLE:
-            return _exception(1, 1)  # service-not-allowed, operation-not-possible
+            return exception_response(1, 1)  # service-not-allowed, operation-not-possible
         if self.ciphered:
             if tag not in security.PLAIN_TAGS:
-                return _exception(1, 1)
+                return exception_response(1, 1)
             try:
                 glo = security.parse_glo(data)
             except SecurityError:
-                return _exception(1, 5)
+                return exception_response(1, 5)
             try:
                 plain = security.unwrap(glo, self._keys(), self.client_title)
             except SecurityError:
                 self.handler.on_security_event(self, "deciphering-error")
-                return _exception(1, 5)  # deciphering-error
+                return exception_response(1, 5)  # deciphering-error
             if not self.counters.accept_client_counter(self.client_title, glo.invocation_counter):
                 self.handler.on_security_event(self, "invocation-counter-replay")
                 expected = self.counters.expected_client_counter(self.client_title)
-                return _exception(1, 6, expected)
+                return exception_response(1, 6, expected)
             response = self._on_service(plain)
             if response is None or response[0] not in security.GLO_TAGS:
                 return response
@@ -363,11 +362,11 @@ class ServerAssociation:
         try:
             req = apdu.decode_apdu(data)
         except ApduError:
-            return _exception(2, 3)  # service-unknown, other-reason
+            return exception_response(2, 3)  # service-unknown, other-reason
         if self.state is State.PENDING_HLS:
             if isinstance(req, ActionRequestNormal):
                 return self._on_hls_answer(req)
-            return _exception(1, 1)
+            return exception_response(1, 1)
         h = self.handler
         if isinstance(req, GetRequestNormal):
             self._blocks = None
@@ -401,7 +400,7 @@ class ServerAssociation:
                 )
             code, ret = h.action(self, req.method, req.parameters)
             return apdu.encode_apdu(ActionResponseNormal(req.invoke_id, code, ret))
-        return _exception(2, 2)  # a response APDU sent to a server: service-not-supported
+        return exception_response(2, 2)  # a response APDU sent to a server: service-not-supported
 
     def _limit(self) -> int:
         """Largest plain APDU that fits the client's PDU size once ciphered."""
@@ -443,67 +442,12 @@ class ServerAssociation:
         return apdu.encode_apdu(GetResponseWithDatablock(req.invoke_id, last, sent + 1, chunk))
 
 
-AssociationFactory = Callable[[int, int], ServerAssociation | None]
-
-
-class ServerConnection:
-    """One TCP connection of the wrapper transport: bytes in, bytes out.
-
-    ``factory(server_wport, client_wport)`` creates the association for a new pair of
-    wPorts (None when the destination logical device does not exist).
-    """
-
-    def __init__(self, factory: AssociationFactory) -> None:
-        self._factory = factory
-        self._decoder = WrapperDecoder()
-        self._associations: dict[tuple[int, int], ServerAssociation | None] = {}
-
-    def receive_data(self, data: bytes) -> bytes:
-        """Feed stream bytes; return the bytes to send back. Raises ``WrapperError``."""
-        out: list[bytes] = []
-        for frame in self._decoder.feed(data):
-            key = (frame.destination, frame.source)
-            if key not in self._associations:
-                if len(self._associations) >= 64:
-                    self._associations.clear()
-                self._associations[key] = self._factory(frame.destination, frame.source)
-            assoc = self._associations[key]
-            if assoc is None:
-                reply: bytes | None = _no_device_reply(frame.payload)
-            else:
-                try:
-                    reply = assoc.handle(frame.payload)
-                except (ValueError, IndexError, KeyError):
-                    reply = _exception(2, 3)  # never let bad input stop the server
-            if reply is not None:
-                out.append(encode_wrapper(frame.destination, frame.source, reply))
-        return b"".join(out)
-
-    @property
-    def associations(self) -> list[ServerAssociation]:
-        return [a for a in self._associations.values() if a is not None]
-
-
-def _no_device_reply(payload: bytes) -> bytes:
-    if payload[:1] == bytes((acse.AARQ,)):
-        return acse.encode_aare(
-            acse.Aare(
-                acse.LN_NO_CIPHERING,
-                AssociationResult.REJECTED_PERMANENT,
-                AcseDiagnostic.NO_REASON_GIVEN,
-                acse.INITIATE_ERROR_OTHER,
-            )
-        )
-    return _exception(1, 1)
-
-
 __all__ = [
     "PUBLIC_CLIENT",
     "CosemHandler",
     "CounterStore",
     "MemoryCounterStore",
     "ServerAssociation",
-    "ServerConnection",
     "ServerCredentials",
     "State",
 ]
