@@ -63,3 +63,15 @@ def test_cli_rejects_bad_credentials_shape(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     result = runner.invoke(cli, ["broute", "wisun", "--help"])
     assert result.exit_code == 0 and "--fail-sends" in result.output
+
+
+def test_cli_refuses_to_replace_a_file_or_use_a_missing_directory(tmp_path: Path) -> None:
+    runner = CliRunner()
+    occupied = tmp_path / "occupied"
+    occupied.write_text("keep me")
+    base = ["broute", "wisun", "--rbid", RBID, "--password", PASSWORD, "--duration", "0"]
+    result = runner.invoke(cli, [*base, "--link", str(occupied)])
+    assert result.exit_code != 0 and "not a symlink" in result.output
+    assert occupied.read_text() == "keep me"
+    result = runner.invoke(cli, [*base, "--link", str(tmp_path / "missing" / "tty")])
+    assert result.exit_code != 0 and "cannot create the module" in result.output

@@ -200,12 +200,15 @@ class VirtualWisunModule:
         self._wake_r, self._wake_w = os.pipe()
         self.path = os.ttyname(self._slave)
         if self.link is not None:
-            if self.link.is_symlink():
-                self.link.unlink()
-            elif self.link.exists():
+            try:
+                if self.link.is_symlink():
+                    self.link.unlink()
+                elif self.link.exists():
+                    raise FileExistsError(f"{self.link} exists and is not a symlink")
+                self.link.symlink_to(self.path)
+            except OSError:
                 self._close_fds()
-                raise FileExistsError(f"{self.link} exists and is not a symlink")
-            self.link.symlink_to(self.path)
+                raise
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="wisun-module", daemon=True)
         self._thread.start()

@@ -186,11 +186,11 @@ def command(
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
     try:
         path = module.start()
     except OSError as exc:
         raise click.ClickException(f"cannot create the module: {exc}") from None
+    previous = signal.signal(signal.SIGTERM, _on_signal)  # stop cleanly, removing the link
     try:
         table = Table(title=f"virtual Wi-SUN module ({dialect})")
         table.add_column("what")
@@ -204,6 +204,7 @@ def command(
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait(duration)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         module.stop()
         s = module.stats
         console.print(
