@@ -62,6 +62,7 @@ def test_echo_then_answer_and_sfe_turns_echo_off(dialect: Dialect) -> None:
     assert run(m, b"SKSREG SFE 0\r\n")[0] == ["SKSREG SFE 0", "OK"]
     assert run(m, b"SKVER\r\n")[0] == ["EVER 1.2.10", "OK"]
     assert run(m, b"SKSREG SFE\r\n")[0] == ["ESREG 0", "OK"]
+    assert run(m, b"SKSREG S50 1A\r\nSKSREG S50\r\n")[0] == ["OK", "ESREG 1A", "OK"]
 
 
 def test_ropt_wopt_are_cr_terminated() -> None:

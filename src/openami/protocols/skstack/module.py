@@ -337,12 +337,11 @@ class SkModule:
         except ValueError:
             self._fail(ErrorCode.INVALID_ARGUMENT)
             return
-        spec = _REGISTERS.get(number)
-        if spec is None:
-            self._fail(ErrorCode.INVALID_ARGUMENT)
-            return
+        # registers the reference does not list are kept as given ("any register → OK")
+        spec = _REGISTERS.get(number, (0, False, (0, 0xFFFFFFFF)))
         if len(args) == 1:
-            shown = self._s.pair_id if number == 0x0A else f"{self._s.registers[number]:X}"
+            value = self._s.registers.get(number, 0)
+            shown = self._s.pair_id if number == 0x0A else f"{value:X}"
             self._out(line(f"ESREG {shown}") + ok())
             return
         _, read_only, (low, high) = spec
