@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +28,10 @@ def _open(data_dir: Path) -> AuditLog:
     path = data_dir / "audit.sqlite"
     if not path.exists():
         raise click.ClickException(f"no audit log at {path}")
-    return AuditLog(path)
+    try:
+        return AuditLog(path, read_only=True)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
 
 
 @click.group()

@@ -102,13 +102,19 @@ def entry_hash(
 class AuditLog:
     """Thread-safe appender and verifier for one audit SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """Open (and create) the log; ``read_only`` opens it as found, for checking."""
         self.path = str(path)
+        self.read_only = read_only
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        if read_only:
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
         row = self._conn.execute(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -134,6 +140,8 @@ class AuditLog:
         """Append records in one transaction; returns the sequence number of the last one."""
         if not records:
             return self._head_seq
+        if self.read_only:
+            raise PermissionError("this audit log was opened read-only")
         with self._lock:
             seq, prev = self._head_seq, self._head_hash
             rows = []
@@ -221,7 +229,7 @@ class AuditLog:
                     anchored_hash = e.hash
         for name in ("audit_log_no_update", "audit_log_no_delete"):
             if name not in triggers:
-                problems.append(f"trigger {name} is missing (the log was opened for writing)")
+                problems.append(f"trigger {name} is missing: UPDATE/DELETE were made possible")
         head_seq = expected_seq - 1
         if expect_head is not None:
             seq, digest = expect_head
