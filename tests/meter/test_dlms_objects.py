@@ -121,3 +121,24 @@ def test_any_get_gets_data_or_an_error_code(
         axdr.decode_all(result)  # well-formed
     else:
         assert result in {int(r) for r in DataAccessResult}
+
+
+def test_live_registers_match_the_meter_view() -> None:
+    """The emulator's per-meter live registers equal MeterView's whole-fleet computation."""
+    clock = ManualClock(START)
+    fleet = MeterFleet(
+        range(100, 160), int(START.timestamp()) // SLOT_SECONDS, seed=4, pv_share=0.5
+    )
+    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(b"pw"))
+    fleet.disconnect([3, 7])
+    fleet.set_contract_amperage([5, 9], 10)
+    checked = 0
+    for minutes in (0, 7, 29, 31, 600, 761):  # inside slots, on boundaries, later days
+        clock.set(START + timedelta(days=1, minutes=minutes))
+        for index in range(60):
+            view = MeterView(fleet, index, clock)
+            own = emulator.meter(index).live_registers_wh()
+            assert own == (view.import_register_wh(), view.export_register_wh())
+            checked += 1
+    assert checked == 360
+    assert any(emulator.meter(i).live_registers_wh()[1] > 0 for i in range(60))  # PV exports

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from openami.clock.slots import SLOT_SECONDS
+from openami.meter.load import interval_energy_wh
 from openami.meter.view import MeterView
 from openami.protocols.dlms import axdr
 from openami.protocols.dlms.acse import Mechanism
@@ -246,6 +247,28 @@ class MeterObjects:
             9: axdr.enum(1),
         }[a]
 
+    def live_registers_wh(self) -> tuple[int, int]:
+        """This meter's (import, export) registers now, like ``MeterView.import_register_wh``.
+
+        ``MeterFleet.live_registers_wh`` computes the current slot's energy for the whole
+        fleet (≈ 27 ms at 65,535 meters); this computes it for one meter with the same model
+        and the same limiter and switch rules (a test checks both agree).
+        """
+        fleet, i = self.view.fleet, self.view.index
+        ts = self.view.clock.timestamp()
+        self._sync()
+        slot = fleet.now_boundary
+        frac = min(max(ts / SLOT_SECONDS - slot, 0.0), 1.0)
+        imp_wh, exp_wh = 0, 0
+        if fleet.switch_connected[i]:
+            imp, exp = interval_energy_wh(fleet.params, [i], np.int64(slot), fleet.seed)
+            imp_wh = min(int(imp[0]), int(fleet.contract_amperage_a[i]) * 50)
+            exp_wh = int(exp[0])
+        return (
+            int(fleet.import_register_wh[i]) + math.floor(imp_wh * frac),
+            int(fleet.export_register_wh[i]) + math.floor(exp_wh * frac),
+        )
+
     def _register(self, ln: bytes, a: int) -> bytes:
         if ln == CURRENT_LN:
             if a == 3:
@@ -254,9 +277,8 @@ class MeterObjects:
             return axdr.u16(min(0xFFFF, round(max(r, t) * 10)))
         if a == 3:
             return axdr.structure(axdr.i8(0), axdr.enum(Unit.WH))
-        if ln == IMPORT_ENERGY_LN:
-            return axdr.u32(self.view.import_register_wh())
-        return axdr.u32(self.view.export_register_wh())
+        imp, exp = self.live_registers_wh()
+        return axdr.u32(imp if ln == IMPORT_ENERGY_LN else exp)
 
     def _get_import(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
         return self._register(IMPORT_ENERGY_LN, a)
