@@ -13,7 +13,7 @@ from rich.table import Table
 
 from openami.clock import JST, RealClock, SimClock, day_first_slot, slot_index, slot_start
 from openami.hes.dlms import DlmsClient, DlmsError
-from openami.meter import MeterFleet
+from openami.meter import DEFAULT_RETENTION_DAYS, MeterFleet
 from openami.meter.dlms import DlmsEmulator, EmulatorSecrets
 from openami.meter.dlms.objects import THRESHOLD_UNITS_PER_AMPERE
 from openami.protocols.dlms.cosem import (
@@ -109,6 +109,12 @@ def _resolve(
 @click.option("--seed", default=1, show_default=True, help="Seed of the load model.")
 @click.option("--history-days", default=7, show_default=True, help="Days of logged history.")
 @click.option(
+    "--retention-days",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="Days the meters keep in their half-hour log (≈ 770 bytes per meter per day).",
+)
+@click.option(
     "--speed",
     type=float,
     default=None,
@@ -128,6 +134,7 @@ def serve(
     first_meter_id: int,
     seed: int,
     history_days: int,
+    retention_days: int,
     speed: float | None,
     idle_timeout: float,
     password: str | None,
@@ -149,7 +156,7 @@ def serve(
     clock = SimClock(datetime.now(JST), speed) if speed else RealClock()
     ids = np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64)
     now_slot = slot_index(clock.now())
-    fleet = MeterFleet(ids, now_slot - history_days * 48, seed=seed)
+    fleet = MeterFleet(ids, now_slot - history_days * 48, seed=seed, retention_days=retention_days)
     fleet.advance_to(now_slot)
     emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(pw, keys), idle_timeout_s=idle_timeout)
 
