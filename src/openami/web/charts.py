@@ -173,8 +173,8 @@ def load_curve(
     """Import bars up and export bars down from a zero line, per half hour; slots whose
     quality is not ``measured`` get a coloured mark above the plot (``q-<quality>``)."""
     n = len(x_labels)
-    values = [v for v in (*import_wh, *export_wh) if v is not None]
-    parts = _open(chart_id, "load-curve", len(values), label)
+    drawn = sum(v is not None for v in import_wh) + sum(bool(v) for v in export_wh)
+    parts = _open(chart_id, "load-curve", drawn, label)
     top_v = max([*[v for v in import_wh if v is not None], 100]) * 1.1
     bottom_v = max([*[v for v in export_wh if v is not None], 0]) * 1.1
     y_of = _y_axis(parts, -bottom_v, top_v, lambda v: compact(v) + " Wh")
