@@ -5,8 +5,9 @@ Tables
   (slot index of the :00/:30 instant the registers were taken), import/export registers [Wh],
   when it was received, how (scheduled, retry, backfill) and an ingest sequence number.
 - ``half_hour_values``: every version of every half-hour value per supply point and slot:
-  import/export energy [Wh], quality, version number, when and why it was recorded.
-  The current value is the highest version.
+  import/export energy [Wh], quality, version number, when and why it was recorded, and
+  (MDMS VEE) the estimation method, the failed-rule flags, final or preliminary, and who
+  edited it. The current value is the highest version.
 
 Nothing is updated or deleted; ingesting the same rows twice adds nothing.
 """
@@ -14,6 +15,8 @@ Nothing is updated or deleted; ingesting the same rows twice adds nothing.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,10 @@ CREATE TABLE IF NOT EXISTS half_hour_values (
     recorded_at DOUBLE NOT NULL,
     reason VARCHAR NOT NULL
 );
+ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS method VARCHAR;
+ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
+ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
+ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
 CREATE TABLE IF NOT EXISTS ingest_log (
     ingest_seq BIGINT PRIMARY KEY,
     recorded_at DOUBLE NOT NULL,
@@ -93,6 +100,28 @@ class DuckIntervalStore:
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside one transaction, holding the store's lock: commit on success,
+        roll back on any error (used by the MDMS VEE pipeline)."""
+        with self._lock:
+            cur = self._cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def next_ingest_seq(self) -> int:
+        """Reserve the next ingest sequence number (call inside :meth:`transaction`)."""
+        with self._lock:
+            self._seq += 1
+            return self._seq
 
     # -- ingest -----------------------------------------------------------------------------
     def ingest_reads(
@@ -193,8 +222,9 @@ class DuckIntervalStore:
             """
         )
         cur.execute(
-            "INSERT INTO half_hour_values SELECT supply_point_key, slot, import_wh, export_wh, "
-            "quality, version, ?, ? FROM to_add",
+            "INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, "
+            "quality, version, recorded_at, reason) SELECT supply_point_key, slot, import_wh, "
+            "export_wh, quality, version, ?, ? FROM to_add",
             [recorded_at, reason],
         )
         return _count(cur, "to_add")
@@ -213,7 +243,8 @@ class DuckIntervalStore:
             try:
                 cur.execute(
                     """
-                    INSERT INTO half_hour_values
+                    INSERT INTO half_hour_values (supply_point_key, slot, import_wh,
+                        export_wh, quality, version, recorded_at, reason)
                     SELECT e.supply_point_key, s.slot, NULL, NULL, 'missing', 1, ?,
                            'no register reads by the deadline'
                     FROM (SELECT DISTINCT supply_point_key FROM expected) e

@@ -1,0 +1,195 @@
+"""MDMS tables next to the interval store (same DuckDB file) and their batch operations.
+
+- ``meter_master``: register digits, register unit and multiplier per meter (VEE V04/V11);
+- ``meter_events``: outage, disconnected, tamper, reset, test periods per meter (V08/V10);
+- ``vee_history``: running mean import per supply point (V06 spike reference);
+- ``final_periods``: slot ranges declared final (values there are no longer preliminary).
+
+Every function takes a cursor from :meth:`DuckIntervalStore.transaction`, so a VEE ingest
+is one transaction: after a crash all of it is stored or none of it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from openami.storage.duckdb_interval import DuckIntervalStore
+
+MDMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meter_master (
+    meter_id BIGINT PRIMARY KEY,
+    register_digits INTEGER NOT NULL,
+    register_unit_wh BIGINT NOT NULL,
+    multiplier BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meter_events (
+    meter_id BIGINT NOT NULL,
+    kind VARCHAR NOT NULL,
+    start_s DOUBLE NOT NULL,
+    end_s DOUBLE NOT NULL,
+    recorded_at DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vee_history (
+    supply_point_key BIGINT PRIMARY KEY,
+    n BIGINT NOT NULL,
+    mean_wh DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS final_periods (
+    first_slot BIGINT NOT NULL,
+    last_slot BIGINT NOT NULL,
+    finalized_at DOUBLE NOT NULL,
+    user_name VARCHAR NOT NULL
+);
+"""
+
+EVENT_KINDS = ("outage", "disconnected", "tamper", "reset", "test")
+
+VALUE_SCHEMA = pa.schema(
+    [
+        ("supply_point_key", pa.int64()),
+        ("slot", pa.int64()),
+        ("import_wh", pa.int64()),
+        ("export_wh", pa.int64()),
+        ("qcode", pa.uint8()),
+        ("version", pa.int32()),
+        ("vee_flags", pa.int32()),
+    ]
+)
+
+_QUALITY_SQL = (
+    "CASE qcode WHEN 0 THEN 'measured' WHEN 1 THEN 'estimated' WHEN 2 THEN 'edited' "
+    "WHEN 3 THEN 'missing' ELSE 'invalid' END"
+)
+
+
+def ensure_schema(store: DuckIntervalStore) -> None:
+    with store.transaction() as cur:
+        cur.execute(MDMS_SCHEMA)
+
+
+def existing_reads(cur: duckdb.DuckDBPyConnection, meters: pa.Table, lo: int, hi: int) -> pa.Table:
+    """Current read (latest ingest) per (meter, boundary) for boundaries ``lo..hi``."""
+    cur.register("q_meters", meters)
+    return cur.sql(
+        """
+        SELECT meter_id, boundary, import_register_wh, export_register_wh
+        FROM register_reads
+        WHERE boundary BETWEEN ? AND ? AND meter_id IN (SELECT meter_id FROM q_meters)
+        QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
+        ORDER BY meter_id, boundary
+        """,
+        params=[lo, hi],
+    ).to_arrow_table()
+
+
+def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi: int) -> np.ndarray:
+    """Row numbers (column ``row``) of batch reads identical to one already stored."""
+    cur.register("q_batch", batch)
+    table = cur.sql(
+        """
+        SELECT b.row FROM q_batch b SEMI JOIN (
+            SELECT meter_id, boundary, import_register_wh, export_register_wh
+            FROM register_reads WHERE boundary BETWEEN ? AND ?) r
+        ON r.meter_id = b.meter_id AND r.boundary = b.boundary
+           AND r.import_register_wh = b.import_register_wh
+           AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh
+        """,
+        params=[lo, hi],
+    ).to_arrow_table()
+    return table.column("row").to_numpy()
+
+
+def current_versions(
+    cur: duckdb.DuckDBPyConnection, keys: pa.Table, first_slot: int, last_slot: int
+) -> pa.Table:
+    """Latest version per (supply point, slot) in the slot range for the given keys."""
+    cur.register("q_keys", keys)
+    return cur.sql(
+        """
+        SELECT supply_point_key, slot, max(version) AS version,
+               arg_max(import_wh, version) AS import_wh,
+               arg_max(export_wh, version) AS export_wh,
+               arg_max(quality, version) AS quality
+        FROM half_hour_values
+        WHERE slot BETWEEN ? AND ?
+          AND supply_point_key IN (SELECT supply_point_key FROM q_keys)
+        GROUP BY supply_point_key, slot
+        ORDER BY supply_point_key, slot
+        """,
+        params=[first_slot, last_slot],
+    ).to_arrow_table()
+
+
+def append_reads(cur: duckdb.DuckDBPyConnection, reads: pa.Table, seq: int) -> None:
+    cur.register("q_new_reads", reads)
+    cur.execute(
+        "INSERT INTO register_reads SELECT meter_id, boundary, import_register_wh, "
+        "export_register_wh, received_at, source, ? FROM q_new_reads",
+        [seq],
+    )
+
+
+def append_values(
+    cur: duckdb.DuckDBPyConnection,
+    values: pa.Table,
+    recorded_at: float,
+    reason: str,
+    method: str | None = None,
+    final: bool = False,
+    edited_by: str | None = None,
+) -> int:
+    """Append value versions (``VALUE_SCHEMA``; import/export null where not known)."""
+    cur.register("q_values", values)
+    cur.execute(
+        f"""
+        INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, quality,
+            version, recorded_at, reason, method, vee_flags, final, edited_by)
+        SELECT supply_point_key, slot, import_wh, export_wh, {_QUALITY_SQL}, version,
+               ?, ?, ?, vee_flags, ?, ?
+        FROM q_values
+        """,
+        [recorded_at, reason, method, final, edited_by],
+    )
+    return values.num_rows
+
+
+def history(cur: duckdb.DuckDBPyConnection, keys: pa.Table) -> pa.Table:
+    cur.register("q_hkeys", keys)
+    return cur.sql(
+        "SELECT supply_point_key, n, mean_wh FROM vee_history "
+        "WHERE supply_point_key IN (SELECT supply_point_key FROM q_hkeys) "
+        "ORDER BY supply_point_key"
+    ).to_arrow_table()
+
+
+def update_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, cap: int) -> None:
+    """Fold per-key (n, sum_wh) of a batch into the running means (n capped at ``cap``)."""
+    cur.register("q_stats", stats)
+    cur.execute(
+        """
+        INSERT OR REPLACE INTO vee_history
+        SELECT s.supply_point_key,
+               LEAST(COALESCE(h.n, 0) + s.n, ?) AS n,
+               (COALESCE(h.mean_wh, 0) * GREATEST(LEAST(COALESCE(h.n, 0), ? - s.n), 0)
+                + s.sum_wh) / (GREATEST(LEAST(COALESCE(h.n, 0), ? - s.n), 0) + s.n) AS mean_wh
+        FROM (SELECT supply_point_key, sum(n) AS n, sum(sum_wh) AS sum_wh
+              FROM q_stats GROUP BY supply_point_key) s
+        LEFT JOIN vee_history h USING (supply_point_key)
+        WHERE s.n > 0
+        """,
+        [cap, cap, cap],
+    )
+
+
+def events_between(cur: duckdb.DuckDBPyConnection, start_s: float, end_s: float) -> pa.Table:
+    return cur.sql(
+        "SELECT meter_id, kind, start_s, end_s FROM meter_events "
+        "WHERE start_s < ? AND end_s > ? ORDER BY meter_id, start_s",
+        params=[end_s, start_s],
+    ).to_arrow_table()
+
+
+def final_through(cur: duckdb.DuckDBPyConnection) -> pa.Table:
+    return cur.sql("SELECT first_slot, last_slot FROM final_periods").to_arrow_table()
