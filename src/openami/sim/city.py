@@ -110,7 +110,10 @@ def build_city(config: CityConfig, registry: Registry) -> City:
                 pos += size
 
     fleet = MeterFleet(
-        meter_ids, start_boundary, seed=seed, pv_share=config.pv_share,
+        meter_ids,
+        start_boundary,
+        seed=seed,
+        pv_share=config.pv_share,
         retention_days=config.retention_days,
     )
     registry.add_balancing_groups(BALANCING_GROUPS)
