@@ -169,3 +169,20 @@ def test_fixed_time_inf_follows_the_half_hour(tmp_path: Path, clock: ManualClock
             assert module.stats.notifications == 1
         finally:
             term.close()
+
+
+def test_radio_time_scale_holds_the_scan_and_join_output(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    with _module(tmp_path, Dialect.BP35C2, clock, radio_time_scale=0.05) as module:
+        term = Terminal(module.path)
+        try:
+            term.command(f"SKSETRBID {RBID}")
+            started = time.monotonic()
+            term.send(b"SKSCAN 2 FFFFFFFF 6 0\r\n")
+            term.send(b"SKVER\r\n")  # typed while the radio is busy: answered afterwards
+            out = term.until(b"EVER 1.2.10\r\nOK\r\n")
+            assert time.monotonic() - started >= 17.5 * 0.05 * 0.9  # held like a real scan
+            assert out.index(b"EPANDESC") < out.index(b"EVENT 22") < out.index(b"EVER")
+        finally:
+            term.close()

@@ -38,6 +38,7 @@ from openami.protocols.skstack import (
     Joined,
     MeterRadio,
     Output,
+    RadioTime,
     SessionEnded,
     SkModule,
     UdpSend,
@@ -128,6 +129,7 @@ class VirtualWisunModule:
         notifications: Callable[[], bytes | None] | None = None,
         faults: Faults | None = None,
         session_lifetime_s: float | None = None,
+        radio_time_scale: float = 0.0,
     ) -> None:
         if module.meter is None:
             raise ValueError("the module needs a meter to relay to")
@@ -139,6 +141,10 @@ class VirtualWisunModule:
         self.notifications = notifications
         self.faults = faults or Faults()
         self.session_lifetime_s = session_lifetime_s
+        if radio_time_scale < 0:
+            raise ValueError("radio_time_scale must not be negative")
+        self.radio_time_scale = radio_time_scale
+        self._hold_until: float | None = None
         self.stats = WisunStats()
         self._rng = random.Random(self.faults.seed)
         self._control: queue.Queue[tuple[str, bool]] = queue.Queue()
@@ -167,6 +173,7 @@ class VirtualWisunModule:
         link: Path | str | None = None,
         faults: Faults | None = None,
         session_lifetime_s: float | None = None,
+        radio_time_scale: float = 0.0,
         wopt: int = 1,
         ropt_supported: bool = True,
     ) -> VirtualWisunModule:
@@ -189,6 +196,7 @@ class VirtualWisunModule:
             link=link,
             faults=faults,
             session_lifetime_s=session_lifetime_s,
+            radio_time_scale=radio_time_scale,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -288,7 +296,8 @@ class VirtualWisunModule:
                 log.exception("virtual Wi-SUN module: unexpected error, continuing")
 
     def _next_deadline(self, now: float) -> float:
-        deadlines = [d for d in (self._session_deadline, self._tx_release_at) if d is not None]
+        pending = (self._session_deadline, self._tx_release_at, self._hold_until)
+        deadlines = [d for d in pending if d is not None]
         return min(deadlines, default=now + 1.0)
 
     def _read_host(self) -> None:
@@ -320,8 +329,16 @@ class VirtualWisunModule:
 
     def _pump(self) -> None:
         module = self.module
+        if self._hold_until is not None:
+            if time.monotonic() < self._hold_until:
+                return  # the radio is still busy: later output waits in the module
+            self._hold_until = None
         while (event := module.next_event()) is not None:
-            if isinstance(event, Output):
+            if isinstance(event, RadioTime):
+                if self.radio_time_scale > 0 and event.seconds > 0:
+                    self._hold_until = time.monotonic() + event.seconds * self.radio_time_scale
+                    break
+            elif isinstance(event, Output):
                 self._emit(event.data)
             elif isinstance(event, UdpSend):
                 self._send(event)
@@ -386,6 +403,8 @@ class VirtualWisunModule:
                 self._session_deadline = time.monotonic() + self.session_lifetime_s
 
     def _run_timers(self, now: float) -> None:
+        if self._hold_until is not None and now >= self._hold_until:
+            self._pump()
         if self._session_deadline is not None and now >= self._session_deadline:
             self._session_deadline = None
             self._expire(True)

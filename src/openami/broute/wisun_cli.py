@@ -100,6 +100,14 @@ def _hex_int(value: str) -> int:
     help="Start in WOPT 00 (binary ERXUDP), as a stick fresh from the factory.",
 )
 @click.option("--no-ropt", is_flag=True, help="Answer ROPT with FAIL ER04 (older A1 sticks).")
+@click.option(
+    "--radio-time",
+    "radio_time_scale",
+    default=0.0,
+    show_default=True,
+    help="Scale of real radio time for SKSCAN (17–70 s) and SKJOIN (~4 s): 1 = as a real "
+    "stick, 0 = answer at once.",
+)
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault dice.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what the module does.")
@@ -126,6 +134,7 @@ def command(
     reauth_fails: bool,
     binary_erxudp: bool,
     no_ropt: bool,
+    radio_time_scale: float,
     fault_seed: int,
     duration: float | None,
     verbose: bool,
@@ -178,6 +187,7 @@ def command(
             session_lifetime_s=session_lifetime,
             wopt=0 if binary_erxudp else 1,
             ropt_supported=not no_ropt,
+            radio_time_scale=radio_time_scale,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

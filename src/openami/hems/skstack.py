@@ -31,6 +31,7 @@ from openami.protocols.skstack import (
     parse_epandesc,
     parse_erxudp,
     parse_event,
+    scan_duration_s,
 )
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,6 @@ class ScanFailed(WisunError):
 
 class JoinFailed(WisunError):
     """PANA authentication failed (EVENT 24): wrong password or ID."""
-
-
-def scan_time_s(duration: int) -> float:
-    """How long SKSCAN takes on real radio: 0.0096 s × (2^duration + 1) × 28 channels."""
-    return 0.0096 * (2**duration + 1) * 28
 
 
 class SkstackTransport:
@@ -244,7 +240,7 @@ class SkstackTransport:
             lines = self._command(
                 f"SKSCAN 2 FFFFFFFF {duration}{side}",
                 ("EVENT 22",),
-                timeout_s=scan_time_s(duration) + 30,
+                timeout_s=scan_duration_s(duration) + 30,
             )
             if "EPANDESC" in lines:
                 at = lines.index("EPANDESC")

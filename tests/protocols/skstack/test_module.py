@@ -11,6 +11,7 @@ from openami.protocols.skstack import (
     Joined,
     MeterRadio,
     Output,
+    RadioTime,
     SessionEnded,
     SkModule,
     UdpSend,
@@ -30,6 +31,9 @@ def make(dialect: Dialect) -> SkModule:
     return SkModule(dialect, MeterRadio(METER_MAC, RBID, PWD, channel=0x21, pan_id=0x8888), OWN_MAC)
 
 
+radio: list[float] = []  # RadioTime seen by run(), newest last
+
+
 def run(module: SkModule, data: bytes) -> tuple[list[str], list[object]]:
     """Feed ``data``; return the printed lines and the other events (sends answered OK)."""
     module.receive_data(data)
@@ -38,6 +42,8 @@ def run(module: SkModule, data: bytes) -> tuple[list[str], list[object]]:
     while (ev := module.next_event()) is not None:
         if isinstance(ev, Output):
             out += ev.data
+        elif isinstance(ev, RadioTime):
+            radio.append(ev.seconds)
         else:
             others.append(ev)
             if isinstance(ev, UdpSend):
@@ -246,3 +252,13 @@ def test_random_bytes_never_stop_the_module(garbage: bytes, dialect: Dialect) ->
     # whatever the garbage left half-read, a few line ends and a fresh command get through
     lines, _ = run(m, b"\r\n" + b" " * 8 + b"\r\n" + b"\r\nSKVER\r\n")
     assert lines[-2:] == ["EVER 1.2.10", "OK"]
+
+
+def test_scan_and_join_report_their_radio_time() -> None:
+    m = make(Dialect.BP35A1)
+    radio.clear()
+    run(m, f"SKSETRBID {RBID}\r\nSKSCAN 2 FFFFFFFF 6\r\nSKSCAN 2 FFFFFFFF 8\r\n".encode())
+    assert radio == [pytest.approx(17.5, abs=0.1), pytest.approx(69.1, abs=0.1)]
+    radio.clear()
+    run(m, f"SKSETPWD C {PWD}\r\nSKSREG S2 21\r\nSKSREG S3 8888\r\nSKJOIN {METER}\r\n".encode())
+    assert radio == [4.0]

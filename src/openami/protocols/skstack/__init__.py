@@ -25,12 +25,14 @@ from openami.protocols.skstack.codec import (
     parse_epandesc,
     parse_erxudp,
     parse_event,
+    scan_duration_s,
 )
 from openami.protocols.skstack.module import (
     Joined,
     MeterRadio,
     ModuleEvent,
     Output,
+    RadioTime,
     SessionEnded,
     SkModule,
     UdpSend,
@@ -50,6 +52,7 @@ __all__ = [
     "Output",
     "OutputReader",
     "PanDescriptor",
+    "RadioTime",
     "RxUdp",
     "SessionEnded",
     "SkEvent",
@@ -67,4 +70,5 @@ __all__ = [
     "parse_epandesc",
     "parse_erxudp",
     "parse_event",
+    "scan_duration_s",
 ]

@@ -85,6 +85,11 @@ def mac_text(mac: bytes) -> str:
     return mac.hex().upper()
 
 
+def scan_duration_s(duration: int) -> float:
+    """Air time of an active scan on real radio: 0.0096 s × (2^duration + 1) × 28 channels."""
+    return 0.0096 * (2**duration + 1) * 28
+
+
 def pairing_id(rbid: str) -> str:
     """The pairing ID (register S0A) a module derives from a B-route ID: its last 8 chars."""
     return rbid[-8:].upper()

@@ -31,6 +31,7 @@ from openami.protocols.skstack.codec import (
     link_local_of,
     ok,
     pairing_id,
+    scan_duration_s,
 )
 from openami.protocols.skstack.reader import CommandReader, Overlong, RawLine, RawSendTo
 
@@ -95,7 +96,15 @@ class SessionEnded:
     reason: str
 
 
-ModuleEvent = Output | UdpSend | Joined | SessionEnded
+@dataclass(frozen=True)
+class RadioTime:
+    """What follows would take ``seconds`` on a real radio (scan, PANA handshake)."""
+
+    seconds: float
+
+
+ModuleEvent = Output | UdpSend | Joined | SessionEnded | RadioTime
+JOIN_RADIO_S = 4.0  # a PANA handshake over the air takes a few seconds
 
 
 def _same_address(a: str, b: str) -> bool:
@@ -405,6 +414,7 @@ class SkModule:
             self._fail(ErrorCode.INVALID_ARGUMENT)
             return
         self._out(ok())
+        self._events.append(RadioTime(0.0 if mode == 0 else scan_duration_s(duration)))
         meter = self.meter
         in_mask = meter is not None and bool(mask >> (meter.channel - 0x21) & 1)
         if mode == 0:
@@ -464,6 +474,7 @@ class SkModule:
         if not reachable or meter is None:
             self._event(Event.PANA_FAILED, addr)
             return
+        self._events.append(RadioTime(JOIN_RADIO_S))
         self._event(Event.UDP_SENT, meter.address, 2)  # neighbour solicitation
         self._event(Event.NA_RECEIVED, meter.address)
         # the PAA's PANA-Auth-Request (start): port 716, not encrypted; clients must skip it
