@@ -162,6 +162,8 @@ def test_wrong_secrets_replay_and_public_limits(run: Running) -> None:
             run.host, run.port, 1, keys=KEYS, invocation_counter=100
         ) as c:
             await c.read_clock()
+            # AARQ, GMAC of the HLS answer, the ciphered ACTION carrying it, the GET
+            assert c.next_invocation_counter == 104
         # reusing counters already seen from this system title is refused at association
         with pytest.raises(AssociationRefused):
             await DlmsClient.connect(run.host, run.port, 1, keys=KEYS, invocation_counter=50)

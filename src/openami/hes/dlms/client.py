@@ -171,6 +171,12 @@ class DlmsClient:
                 await self.release()
         self.close()
 
+    @property
+    def next_invocation_counter(self) -> int:
+        """The counter the next ciphered request will use: persist it per meter and system
+        title, and start the next association from it (the meter refuses reused counters)."""
+        return self.session.invocation_counter
+
     # -- transport ------------------------------------------------------------------------------
     async def _roundtrip(self, apdu_bytes: bytes) -> bytes:
         transport = self._stream.transport
