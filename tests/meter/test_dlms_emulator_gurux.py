@@ -142,6 +142,18 @@ def test_gurux_disconnects_reconnects_and_changes_the_limiter(run: Running, kind
             s.exchange(s.client.write(limiter, 3))
         assert refused.value.errorCode == 250  # other-reason
         assert run.fleet.contract_amperage_a[2] == 60
+        # the standard event log recorded the operations, read by range
+        log = GXDLMSProfileGeneric("0.0.99.98.0.255")
+        s.read(log, 3)
+        reply = s.exchange(
+            s.client.readRowsByRange(log, NOW - timedelta(minutes=1), NOW + timedelta(minutes=1))
+        )
+        s.client.updateValue(log, 2, reply.value)
+        assert [(_as_datetime(t), code) for t, code in log.buffer] == [
+            (NOW, 1),  # remote disconnect
+            (NOW, 2),  # remote reconnect
+            (NOW, 3),  # limiter threshold changed (the refused 12.3 A left no entry)
+        ]
     # the other meters were not touched
     assert run.fleet.switch_connected[:2].all()
 
