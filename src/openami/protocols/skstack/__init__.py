@@ -1,7 +1,7 @@
 """SKSTACK IP: the serial command language of Wi-SUN modules (BP35A1 and BP35C2 dialects).
 
 ``codec`` formats and parses lines, ``reader`` cuts byte streams into commands or lines,
-``module`` is a sans-IO emulation of a module with the meter's PAN behind it.
+``module`` (with ``events``) is a sans-IO emulation of a module with the meter's PAN behind it.
 """
 
 from openami.protocols.skstack.codec import (
@@ -27,16 +27,16 @@ from openami.protocols.skstack.codec import (
     parse_event,
     scan_duration_s,
 )
-from openami.protocols.skstack.module import (
+from openami.protocols.skstack.events import (
     Joined,
     MeterRadio,
     ModuleEvent,
     Output,
     RadioTime,
     SessionEnded,
-    SkModule,
     UdpSend,
 )
+from openami.protocols.skstack.module import SkModule
 from openami.protocols.skstack.reader import CommandReader, OutputReader
 
 __all__ = [

@@ -33,6 +33,15 @@ from openami.protocols.skstack.codec import (
     pairing_id,
     scan_duration_s,
 )
+from openami.protocols.skstack.events import (
+    Joined,
+    MeterRadio,
+    ModuleEvent,
+    Output,
+    RadioTime,
+    SessionEnded,
+    UdpSend,
+)
 from openami.protocols.skstack.reader import CommandReader, Overlong, RawLine, RawSendTo
 
 STACK_VERSION = "1.2.10"
@@ -56,54 +65,6 @@ _REGISTERS: dict[int, tuple[int, bool, tuple[int, int]]] = {
 }
 
 
-@dataclass(frozen=True)
-class MeterRadio:
-    """The smart meter's PAN as the module's radio hears it."""
-
-    mac: bytes
-    rbid: str
-    password: str
-    channel: int = 0x21
-    pan_id: int = 0x8888
-    lqi: int = 0xE1
-
-    @property
-    def address(self) -> str:
-        return link_local_of(self.mac)
-
-
-@dataclass(frozen=True)
-class Output:
-    data: bytes
-
-
-@dataclass(frozen=True)
-class UdpSend:
-    handle: int
-    dest: str
-    port: int
-    sec: int
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class Joined:
-    meter_address: str
-
-
-@dataclass(frozen=True)
-class SessionEnded:
-    reason: str
-
-
-@dataclass(frozen=True)
-class RadioTime:
-    """What follows would take ``seconds`` on a real radio (scan, PANA handshake)."""
-
-    seconds: float
-
-
-ModuleEvent = Output | UdpSend | Joined | SessionEnded | RadioTime
 JOIN_RADIO_S = 4.0  # a PANA handshake over the air takes a few seconds
 
 
