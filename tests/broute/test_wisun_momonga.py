@@ -127,3 +127,21 @@ def test_session_survives_faults_and_expiry(meter: Meter, tmp_path: object) -> N
         assert module.stats.send_failures > 0 and module.stats.replies_dropped > 0
         assert "session expired" in module.stats.events
         assert module.stats.events.count("joined") == 2  # the SKJOIN after EVENT 24
+
+
+def test_momonga_receives_the_fixed_time_notification(meter: Meter, tmp_path: object) -> None:
+    """After :30 (+60 s) the meter announces EA/EB; momonga hands it out as a notification."""
+    scale = meter.responder.scale
+    unit = float(scale.kwh_per_count)
+    with _module(meter, Dialect.BP35C2, tmp_path) as module, _client(module.path) as mo:
+        meter.clock.advance(timedelta(minutes=24))  # 13:31 JST
+        note = mo.get_notification(timeout=5)
+    assert note is not None and int(note["esv"]) == 0x73
+    boundary = meter.view.boundary_registers(slot_index(meter.clock.now()))
+    assert boundary is not None
+    ea = note["properties"][0xEA]
+    eb = note["properties"][0xEB]
+    assert ea["timestamp"] == datetime(2026, 11, 12, 13, 30)
+    assert ea["cumulative energy"] == pytest.approx(scale.raw_from_wh(boundary[0]) * unit)
+    assert eb["cumulative energy"] == pytest.approx(scale.raw_from_wh(boundary[1]) * unit)
+    assert module.stats.notifications == 1
