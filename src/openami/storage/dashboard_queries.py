@@ -29,10 +29,25 @@ def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
     return day_of_slot(int(lo)), day_of_slot(int(hi) - 1)
 
 
-def ingest_watermark(store: DuckIntervalStore) -> int:
-    """The latest ingest sequence number: changes whenever new data was stored."""
-    table = store.query("SELECT COALESCE(MAX(ingest_seq), 0) AS seq FROM ingest_log")
-    return int(table.column("seq")[0].as_py())
+def ingest_watermark(store: DuckIntervalStore) -> tuple[int, int, int]:
+    """Changes whenever data was stored: reads ingested, values marked, estimated or edited
+    (both tables are append-only, so their row counts only grow)."""
+    table = store.query(
+        "SELECT (SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log) AS seq, "
+        "(SELECT COUNT(*) FROM register_reads) AS reads, "
+        "(SELECT COUNT(*) FROM half_hour_values) AS hhv"
+    )
+    row = table.to_pylist()[0]
+    return int(row["seq"]), int(row["reads"]), int(row["hhv"])
+
+
+def registry_watermark(registry: Registry) -> tuple[int, int, float]:
+    """Changes whenever a meter is added or an installation opened or closed."""
+    row = registry.store.execute(
+        "SELECT (SELECT COUNT(*) FROM meters), COUNT(*), COALESCE(MAX(valid_to), 0) "
+        "FROM meter_installations"
+    )[0]
+    return int(row[0]), int(row[1]), float(row[2])
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -20,13 +21,18 @@ from openami.clock import day_first_slot
 from openami.hub.context import HubContext
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import AREAS
-from openami.storage.dashboard_queries import data_day_range, ingest_watermark
+from openami.storage.dashboard_queries import (
+    data_day_range,
+    ingest_watermark,
+    registry_watermark,
+)
 from openami.web.i18n import COOKIE, LANGS, pick_language, translator
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 TREND_DAYS = 7
+T = TypeVar("T")
 DELIVERY_DEADLINE_S = 3600.0
 
 
@@ -163,44 +169,53 @@ def fleet_amr_target(rows: list[KpiRow]) -> float | None:
     return sum(n * t for n, t in weighted) / total if total else None
 
 
-# -- KPI cache -------------------------------------------------------------------------------
-class KpiCache:
-    """``daily_kpis`` results, reused while no new data was ingested (bounded, thread-safe)."""
+# -- cache of aggregates ---------------------------------------------------------------------
+class AggregateCache:
+    """Aggregates (KPIs, timelines) reused while no data was ingested and no meter was
+    installed or removed since they were computed. Bounded (LRU) and thread-safe."""
 
-    def __init__(self, size: int = 128) -> None:
+    def __init__(self, size: int = 256) -> None:
         self._size = size
-        self._rows: OrderedDict[tuple[object, ...], list[KpiRow]] = OrderedDict()
+        self._values: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, context: HubContext, day: date, by: str) -> list[KpiRow]:
-        key = (
-            day,
-            by,
+    def get(self, context: HubContext, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        full = (
+            *key,
             ingest_watermark(context.mdms.store),
-            context.registry.meter_count(),
+            registry_watermark(context.registry),
         )
         with self._lock:
-            rows = self._rows.get(key)
-            if rows is not None:
-                self._rows.move_to_end(key)
-                return rows
-        rows = daily_kpis(context.mdms.store, context.registry, day, by)
+            if full in self._values:
+                self._values.move_to_end(full)
+                return cast(T, self._values[full])
+        value = compute()
         with self._lock:
-            self._rows[key] = rows
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
-        return rows
+            self._values[full] = value
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
 
 
 _cache_lock = threading.Lock()
 
 
-def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
-    """KPI rows of ``day`` grouped ``by``; the last row is the total."""
+def cached(request: Request, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, or its result from the app's cache while the data is unchanged."""
     state = request.app.state
     with _cache_lock:
-        cache = getattr(state, "dashboard_kpi_cache", None)
+        cache = getattr(state, "dashboard_cache", None)
         if cache is None:
-            cache = KpiCache()
-            state.dashboard_kpi_cache = cache
-    return cache.get(hub(request), day, by)
+            cache = AggregateCache()
+            state.dashboard_cache = cache
+    return cache.get(hub(request), key, compute)
+
+
+def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
+    """KPI rows of ``day`` grouped ``by``; the last row is the total."""
+    context = hub(request)
+    return cached(
+        request,
+        ("kpis", day, by),
+        lambda: daily_kpis(context.mdms.store, context.registry, day, by),
+    )

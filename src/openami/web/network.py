@@ -19,6 +19,7 @@ from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
 from openami.web.common import (
     bad_request,
+    cached,
     collection_targets,
     data_days,
     hub,
@@ -70,7 +71,12 @@ def network(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
 
     charts: dict[str, object] = {}
     if selected:
-        timeline = slot_timeline(context.mdms.store, context.registry, selected)
+        day = selected
+        timeline = cached(
+            request,
+            ("timeline", day),
+            lambda: slot_timeline(context.mdms.store, context.registry, day),
+        )
         total = [s for s in timeline if s.group == "all"]
         labels = [slot_start(s.boundary).strftime("%H:%M") for s in total]
 

@@ -1,0 +1,138 @@
+"""Dashboard building blocks: labels, charts, read-only queries, the aggregate cache."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from tests.web.conftest import DAY2, DOWN, METERS, DashboardWorld
+
+from openami.clock import day_first_slot
+from openami.mdms.kpi import daily_kpis
+from openami.registry.model import COMM_METHODS
+from openami.storage.dashboard_queries import (
+    expiring_meters,
+    expiry_by_year,
+    installed_by_area,
+    search_supply_points,
+    slot_timeline,
+)
+from openami.web import charts
+from openami.web.common import AggregateCache, amr_targets
+from openami.web.i18n import MESSAGES, translator
+from openami.web.rollout import add_months, fiscal_year
+
+WEB = Path(__file__).resolve().parents[2] / "src" / "openami" / "web"
+
+
+def test_every_label_used_exists_in_both_languages() -> None:
+    used: set[str] = set()
+    for path in [*WEB.glob("templates/*.html"), *WEB.glob("*.py")]:
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']\s*\)""", path.read_text()))
+    used |= {f"method.{m}" for m in (*COMM_METHODS, "all")}
+    used |= {f"quality.{q}" for q in ("measured", *charts.QUALITY_MARKS)}
+    used |= {f"source.{s}" for s in ("scheduled", "retry", "backfill")}
+    assert len(used) > 50
+    missing = sorted(k for k in used if k not in MESSAGES)
+    assert missing == []
+    assert all(en.strip() and ja.strip() for en, ja in MESSAGES.values())
+    ja = translator("ja")
+    assert ja("kpi.automatic_reading_rate") == "自動検針率"
+    assert translator("xx")("nav.overview") == "Overview"  # unknown language: English
+    assert ja("no.such.key") == "no.such.key"  # a gap shows, never crashes
+
+
+def test_line_chart_skips_gaps_and_escapes_labels() -> None:
+    svg = charts.line_chart(
+        "c", "<title>", ["a<b", "b", "c"], [charts.Series("s&", [0.5, None, 1.0], "s0")]
+    )
+    assert 'data-points="2"' in svg
+    assert svg.count("<circle") == 2
+    assert "a&lt;b" in svg and "s&amp;" in svg and "<title><title>" not in svg
+    bars = charts.bar_chart("b", "bars", ["x", "y"], [3.0, 0.0], highlight=[True, False])
+    assert 'data-points="2"' in bars and bars.count('class="bar warn"') == 1
+
+
+def test_load_curve_marks_every_slot_that_is_not_measured() -> None:
+    svg = charts.load_curve(
+        "lc",
+        "curve",
+        ["00:00", "00:30", "01:00", "01:30"],
+        [100, None, 80, 90],
+        [0, None, 20, 0],
+        ["measured", "missing", "estimated", "edited"],
+    )
+    assert re.findall(r'data-quality="(\w+)"', svg) == ["missing", "estimated", "edited"]
+    assert 'data-points="4"' in svg  # three import bars and one export bar
+    assert svg.count('class="bar export') == 1
+
+
+def test_slot_timeline_agrees_with_daily_kpis(world: DashboardWorld) -> None:
+    store, registry = world.context.mdms.store, world.context.registry
+    timeline = slot_timeline(store, registry, DAY2)
+    total = [s for s in timeline if s.group == "all"]
+    assert len(total) == 48 and all(s.expected == METERS for s in total)
+    assert all(s.received == METERS - DOWN for s in total)  # perfect network but the outage
+    kpi = daily_kpis(store, registry, DAY2)[-1]
+    r60 = sum(s.within_60min for s in total)
+    assert r60 == round(kpi.delivery_60min_rate * METERS * 48)
+    methods = {s.group for s in timeline} - {"all"}
+    assert methods <= set(COMM_METHODS)
+    assert sum(s.expected for s in timeline if s.group in methods) == METERS * 48
+    with pytest.raises(ValueError):
+        slot_timeline(store, registry, DAY2, by="meter_id; DROP TABLE meters")
+
+
+def test_registry_queries(world: DashboardWorld) -> None:
+    registry = world.context.registry
+    ids = world.city.supply_point_ids
+    assert search_supply_points(registry, ids[7]) == [ids[7]]
+    prefix = search_supply_points(registry, "03", limit=5)
+    assert len(prefix) == 5 and all(p.startswith("03") for p in prefix)
+    assert prefix == sorted(prefix)
+    assert search_supply_points(registry, "03*") == []
+    assert search_supply_points(registry, "0[3]") == []
+    assert installed_by_area(registry) == {"03": 150, "06": 150}
+    by_year = expiry_by_year(registry)
+    assert sum(n for _, n in by_year) == METERS
+    total, page = expiring_meters(registry, date(2029, 12, 31), offset=0, limit=10)
+    assert total == sum(n for y, n in by_year if y <= 2029)
+    assert page.num_rows == 10
+    expiry = page.column("certification_expiry").to_pylist()
+    assert expiry == sorted(expiry) and expiry[0] <= "2029-12-31"
+    _, last = expiring_meters(registry, date(2029, 12, 31), offset=total - 3, limit=10)
+    assert last.num_rows == 3
+
+
+def test_seed_targets_ship_with_the_package() -> None:
+    targets = amr_targets()
+    assert targets["03"] == 0.99 and targets["01"] == 0.90 and len(targets) == 10
+
+
+def test_month_and_fiscal_year_arithmetic() -> None:
+    assert add_months(date(2026, 11, 3), 24) == date(2028, 11, 3)
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2027, 12, 31), 2) == date(2028, 2, 29)
+    assert fiscal_year(date(2026, 3, 31)) == 2025
+    assert fiscal_year(date(2026, 4, 1)) == 2026
+
+
+def test_aggregate_cache_recomputes_after_new_data(world: DashboardWorld) -> None:
+    cache = AggregateCache(size=2)
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert cache.get(world.context, ("x",), compute) == 1
+    assert cache.get(world.context, ("x",), compute) == 1
+    # new half-hour value versions (missing marks for one far-off slot): the data changed
+    far_slot = day_first_slot(date(2027, 6, 1))
+    assert world.context.mdms.mark_missing(far_slot, far_slot) == METERS
+    assert cache.get(world.context, ("x",), compute) == 2
+    cache.get(world.context, ("y",), compute)
+    cache.get(world.context, ("z",), compute)
+    assert cache.get(world.context, ("x",), compute) == 5  # evicted (size 2): computed again
