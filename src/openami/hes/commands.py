@@ -72,6 +72,7 @@ class CommandConfig:
     retry_base_s: float = 60.0
     retry_multiplier: float = 2.0
     retry_jitter: float = 0.2  # ± share of the wait
+    retry_max_s: float = 300.0  # backoff cap, so an hour's SLA still sees a dozen tries
     permits_per_segment: int = 4
 
 
@@ -248,7 +249,7 @@ class CommandQueue:
         state[answered & ~verified] = CommandState.FAILED
         retry = ~answered
         u = hash_uniform(self.seed, 901, corr, tries)
-        wait = cfg.retry_base_s * cfg.retry_multiplier**tries
+        wait = np.minimum(cfg.retry_base_s * cfg.retry_multiplier**tries, cfg.retry_max_s)
         wait = wait * (1.0 + cfg.retry_jitter * (u - 0.5))
         next_try = start + session * (1 + two) + wait
         expired = retry & (next_try >= deadline)

@@ -168,21 +168,41 @@ class HeadEnd:
         self._clock_check(index[ok], arrival[ok])
         return ok, start, arrival
 
-    def collect(self, index: I64, boundary: I64, ready_s: F64) -> None:
-        """Read registers at ``boundary`` from meters at ``index``, with retries."""
+    def _with_retries(
+        self, index: I64, boundary: I64, ready_s: F64, attempt_base: int, source: int
+    ) -> tuple[I64, I64, F64]:
+        """Sessions with up to ``max_retries`` retries (exponential backoff with jitter).
+
+        Returns the meters reached, their keys and arrival times; scheduled readings of the
+        first attempt get ``source``, later ones ``SOURCE_RETRY`` (backfill stays backfill).
+        """
         cfg = self.config
-        ok, start, arrival = self._session(index, boundary, ready_s, 0)
-        self._schedule(index[ok], boundary[ok], arrival[ok], SOURCE_SCHEDULED)
+        ok, start, arrival = self._session(index, boundary, ready_s, attempt_base)
+        got = [(index[ok], boundary[ok], arrival[ok])]
         left, b, last = index[~ok], boundary[~ok], start[~ok]
         for k in range(1, cfg.max_retries + 1):
             if len(left) == 0:
                 break
-            u = hash_uniform(self.network.seed, 510 + k, self.fleet.meter_ids[left], b)
+            u = hash_uniform(
+                self.network.seed, 510 + attempt_base + k, self.fleet.meter_ids[left], b
+            )
             wait = cfg.retry_base_s * cfg.retry_multiplier ** (k - 1)
             ready = last + wait * (1.0 + cfg.retry_jitter * (u - 0.5))
-            ok, start, arrival = self._session(left, b, ready, k)
-            self._schedule(left[ok], b[ok], arrival[ok], SOURCE_RETRY)
+            ok, start, arrival = self._session(left, b, ready, attempt_base + k)
+            got.append((left[ok], b[ok], arrival[ok]))
             left, b, last = left[~ok], b[~ok], start[~ok]
+        if source == SOURCE_SCHEDULED:
+            for k, (i, bb, t) in enumerate(got):
+                self._schedule(i, bb, t, SOURCE_SCHEDULED if k == 0 else SOURCE_RETRY)
+        return (
+            np.concatenate([g[0] for g in got]),
+            np.concatenate([g[1] for g in got]),
+            np.concatenate([g[2] for g in got]),
+        )
+
+    def collect(self, index: I64, boundary: I64, ready_s: F64) -> None:
+        """Read registers at ``boundary`` from meters at ``index``, with retries."""
+        self._with_retries(index, boundary, ready_s, 0, SOURCE_SCHEDULED)
 
     def on_boundary(self, boundary: int) -> None:
         """Start collecting the readings every meter took at ``boundary``."""
@@ -221,16 +241,16 @@ class HeadEnd:
         meters = np.flatnonzero(has_gap).astype(np.int64)
         if len(meters) == 0:
             return 0
-        ok, _, arrival = self._session(
+        got, _, arrival = self._with_retries(
             meters,
             np.full(len(meters), now_boundary, dtype=np.int64),
             np.full(len(meters), now_s),
             90,
+            SOURCE_BACKFILL,
         )
-        got = meters[ok]
-        self._deliver_logged_events(got, arrival[ok])
+        self._deliver_logged_events(got, arrival)
         rows, cols = np.nonzero(gaps[got])
-        self._schedule(got[rows], self._window_boundary[cols], arrival[ok][rows], SOURCE_BACKFILL)
+        self._schedule(got[rows], self._window_boundary[cols], arrival[rows], SOURCE_BACKFILL)
         return len(rows)
 
     def _run_backfill_requests(self, requests: list[BackfillRequest]) -> None:

@@ -108,21 +108,25 @@ def load_params(
     path: str | Path | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, MethodParams]:
-    """Per-method parameters from ``path`` (default: the packaged ``defaults.toml``).
+    """Per-method parameters: the packaged ``defaults.toml``, then the tables of ``path``
+    (only the keys it sets), then ``overrides``.
 
     ``overrides`` maps a method name to the keys to change, e.g. ``{"mesh": {"hop_loss": 0.02}}``.
     Unknown methods or keys raise ``ValueError`` naming them.
     """
-    raw = tomllib.loads(Path(path).read_text("utf-8") if path else defaults_text())
-    params: dict[str, MethodParams] = {}
-    for method in METHOD_CODES:
-        if method not in raw:
-            raise ValueError(f"network parameters lack a [{method}] table")
-        params[method] = MethodParams(**_coerce(raw[method]))
-    for method, table in (overrides or {}).items():
-        if method not in METHOD_CODES:
-            raise ValueError(f"unknown communication method {method!r}")
-        params[method] = params[method].with_overrides(table)
+    raw = tomllib.loads(defaults_text())
+    params = {method: MethodParams(**_coerce(raw[method])) for method in METHOD_CODES}
+    layers: list[Mapping[str, Mapping[str, Any]]] = []
+    if path is not None:
+        layers.append(
+            {k: v for k, v in tomllib.loads(Path(path).read_text("utf-8")).items() if k != "clock"}
+        )
+    layers.append(overrides or {})
+    for layer in layers:
+        for method, table in layer.items():
+            if method not in METHOD_CODES:
+                raise ValueError(f"unknown communication method {method!r}")
+            params[method] = params[method].with_overrides(table)
     return params
 
 
