@@ -4,7 +4,7 @@ alarms arrive by push or from the event log."""
 from __future__ import annotations
 
 import numpy as np
-from tests.hes.conftest import START_B, START_S, make_world
+from tests.hes.hes_world import START_B, START_S, make_world
 
 from openami.clock import SLOT_SECONDS
 from openami.hes.commands import CommandKind, CommandState

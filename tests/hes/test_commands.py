@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.hes.conftest import START_S, make_world
+from tests.hes.hes_world import START_S, make_world
 
 from openami.hes.commands import CommandConfig, CommandKind, CommandState
 from openami.hes.engine import CollectionConfig
