@@ -97,6 +97,7 @@ class MeterIndex:
         self.modulus = (10.0**digits * unit).astype(np.int64)
         self.multiplier = col("multiplier", d.get("multiplier", 1)).astype(np.int64)
         self.capacity = amps * volts * 0.5
+        self.volts = volts
         self._default = (
             int(10 ** d.get("register_digits", 6) * d.get("register_unit_wh", 1000)),
             int(d.get("multiplier", 1)),

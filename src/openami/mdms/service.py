@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 
 from openami.bus.inprocess import TOPIC_READINGS, Bus
 from openami.clock import Clock, slots_of_day
 from openami.mdms.ingest import InstallIndex, MeterIndex, VeeIngestResult, ingest_batch
+from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
+from openami.mdms.vee import Q_ESTIMATED
 from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.registry import Registry
 from openami.storage import duckdb_mdms as db
-from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
 
 
 class Mdms:
@@ -110,3 +114,180 @@ class Mdms:
         """Current half-hour values of one supply point for one JST day (up to 48 rows)."""
         slots = slots_of_day(day)
         return self.store.current_values(supply_point_key, slots.start, slots.stop - 1)
+
+    # -- VEE jobs ---------------------------------------------------------------------------
+    def estimate(
+        self,
+        first_slot: int,
+        last_slot: int,
+        supply_point_keys: list[int] | None = None,
+        final: bool = False,
+        user: str = "vee",
+    ) -> EstimationResult:
+        """Estimate missing/invalid/absent values in the slot range (see ``estimate.py``)."""
+        return run_estimation(
+            self.store,
+            self.installations,
+            self.meter_index,
+            self.vee,
+            first_slot,
+            last_slot,
+            self.clock.timestamp(),
+            supply_point_keys,
+            final,
+            user,
+        )
+
+    def meter_at(self, supply_point_key: int, slot: int) -> int | None:
+        """The meter installed at the supply point for the whole slot, if any."""
+        inst = self.installations.to_pydict()
+        for m, k, vf, vt in zip(
+            inst["meter_id"],
+            inst["supply_point_key"],
+            inst["valid_from"],
+            inst["valid_to"],
+            strict=True,
+        ):
+            if (
+                k == supply_point_key
+                and slot * 1800 >= vf
+                and (vt is None or (slot + 1) * 1800 <= vt)
+            ):
+                return int(m)
+        return None
+
+    def edit(
+        self,
+        supply_point_key: int,
+        slots: Sequence[int],
+        import_wh: Sequence[int],
+        export_wh: Sequence[int | None],
+        user: str,
+        reason: str,
+    ) -> EditResult:
+        """Manual edit (quality ``edited``, method ``M``) with user and reason; V05 runs over
+        the edited span when the meter's register reads at both ends are stored."""
+        s = np.asarray(slots, dtype=np.int64)
+        meter = self.meter_at(supply_point_key, int(s.min())) if len(s) else None
+        return edit_values(
+            self.store,
+            supply_point_key,
+            s,
+            np.asarray(import_wh, dtype=np.int64),
+            np.array([np.nan if e is None else e for e in export_wh], dtype=np.float64),
+            user,
+            reason,
+            self.clock.timestamp(),
+            meter_id=meter,
+            cfg=self.vee,
+        )
+
+    def distribute_total(
+        self,
+        supply_point_key: int,
+        first_slot: int,
+        last_slot: int,
+        total_import_wh: int,
+        user: str,
+        reason: str,
+    ) -> EditResult:
+        """E4: spread a known import total (e.g. an operator's reading) evenly over slots."""
+        n = last_slot - first_slot + 1
+        s = np.arange(first_slot, last_slot + 1, dtype=np.int64)
+        meter = self.meter_at(supply_point_key, first_slot)
+        return edit_values(
+            self.store,
+            supply_point_key,
+            s,
+            flat_total(total_import_wh, n),
+            np.full(n, np.nan),
+            user,
+            reason,
+            self.clock.timestamp(),
+            quality=Q_ESTIMATED,
+            method="E4",
+            meter_id=meter,
+            cfg=self.vee,
+        )
+
+    def finalize(self, first_slot: int, last_slot: int, user: str) -> EstimationResult:
+        """Final estimates for the range, then declare it final (no longer preliminary)."""
+        result = self.estimate(first_slot, last_slot, final=True, user=user)
+        with self.store.transaction() as cur:
+            cur.execute(
+                "INSERT INTO final_periods VALUES (?, ?, ?, ?)",
+                [first_slot, last_slot, self.clock.timestamp(), user],
+            )
+        return result
+
+    def record_events(self, events: pa.Table) -> int:
+        """Store meter events: columns meter_id, kind (outage, disconnected, tamper, reset,
+        test), start_s, end_s [epoch s]. Affects values ingested or estimated afterwards."""
+        kinds = set(events.column("kind").to_pylist())
+        bad = kinds - set(db.EVENT_KINDS)
+        if bad:
+            raise ValueError(f"unknown event kinds {sorted(bad)}; known: {db.EVENT_KINDS}")
+        with self.store.transaction() as cur:
+            cur.register("q_events", events)
+            cur.execute(
+                "INSERT INTO meter_events SELECT meter_id, kind, start_s, end_s, ? FROM q_events",
+                [self.clock.timestamp()],
+            )
+        return events.num_rows
+
+    def set_meter_master(self, rows: pa.Table) -> None:
+        """Meter master data for VEE: meter_id, register_digits, register_unit_wh, multiplier."""
+        with self.store.transaction() as cur:
+            cur.register("q_master", rows)
+            cur.execute(
+                "INSERT OR REPLACE INTO meter_master SELECT meter_id, register_digits, "
+                "register_unit_wh, multiplier FROM q_master"
+            )
+        self._meter_index = None
+
+    def exchange_meter(
+        self,
+        supply_point_key: int,
+        old_meter_id: int,
+        old_closing: tuple[int, int | None],
+        new_meter_id: int,
+        new_opening: tuple[int, int | None],
+        at_boundary: int,
+    ) -> VeeIngestResult:
+        """Meter exchange at a :00/:30 boundary: the old meter's closing registers and the
+        new meter's opening registers (import, export) are both reads at ``at_boundary``, so
+        the slot before comes from the old meter and the slot after from the new one."""
+        self.registry.exchange_meter(
+            supply_point_key, old_meter_id, new_meter_id, at_boundary * 1800.0
+        )
+        self.refresh_registry()
+        now = self.clock.timestamp()
+        reads = pa.table(
+            {
+                "meter_id": [old_meter_id, new_meter_id],
+                "boundary": [at_boundary, at_boundary],
+                "import_register_wh": [old_closing[0], new_opening[0]],
+                "export_register_wh": [old_closing[1], new_opening[1]],
+                "received_at": [now, now],
+                "source": [3, 3],
+            },
+            schema=READ_SCHEMA,
+        )
+        return self.ingest(reads, reason="meter exchange")
+
+    def values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
+        """Current values with quality, method, flags, final, version, who and why."""
+        return self.store.query(
+            """
+            SELECT h.slot, h.import_wh, h.export_wh, h.quality, h.method, h.vee_flags,
+                   h.final OR EXISTS (SELECT 1 FROM final_periods f
+                                      WHERE h.slot BETWEEN f.first_slot AND f.last_slot)
+                       AS final,
+                   h.version, h.recorded_at, h.reason, h.edited_by
+            FROM half_hour_values h
+            WHERE h.supply_point_key = ? AND h.slot BETWEEN ? AND ?
+            QUALIFY row_number() OVER (PARTITION BY h.slot ORDER BY h.version DESC) = 1
+            ORDER BY h.slot
+            """,
+            [supply_point_key, first_slot, last_slot],
+        )

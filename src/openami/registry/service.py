@@ -111,6 +111,55 @@ class Registry:
             [(sp, m, valid_from_epoch_s, None) for sp, m in rows],
         )
 
+    def exchange_meter(
+        self, supply_point_key: int, old_meter_id: int, new_meter_id: int, at_epoch_s: float
+    ) -> None:
+        """Meter exchange: close the old meter's open installation at the supply point at
+        ``at_epoch_s`` and install the new meter from that instant (one transaction)."""
+        with self.store._lock:
+            self.store.execute("BEGIN IMMEDIATE")
+            try:
+                open_rows = self.store.execute(
+                    "SELECT valid_from FROM meter_installations WHERE supply_point_key = ? "
+                    "AND meter_id = ? AND valid_to IS NULL",
+                    (supply_point_key, old_meter_id),
+                )
+                if len(open_rows) != 1 or float(open_rows[0][0]) >= at_epoch_s:
+                    raise RegistryError(
+                        f"meter {old_meter_id} has no open installation at supply point key "
+                        f"{supply_point_key} that began before the exchange"
+                    )
+                self.store.execute(
+                    "UPDATE meter_installations SET valid_to = ? WHERE supply_point_key = ? "
+                    "AND meter_id = ? AND valid_to IS NULL",
+                    (at_epoch_s, supply_point_key, old_meter_id),
+                )
+                self.store.execute(
+                    "INSERT INTO meter_installations (supply_point_key, meter_id, valid_from, "
+                    "valid_to) VALUES (?, ?, ?, NULL)",
+                    (supply_point_key, new_meter_id, at_epoch_s),
+                )
+            except BaseException:
+                self.store.execute("ROLLBACK")
+                raise
+            self.store.execute("COMMIT")
+
+    def supply_point_key_of(self, supply_point_ids: Sequence[str]) -> dict[str, int]:
+        """Keys of the known supply point IDs among ``supply_point_ids`` (unknown ones left
+        out; IDs are not validated here)."""
+        out: dict[str, int] = {}
+        ids = list(dict.fromkeys(supply_point_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for key, sp in self.store.execute(
+                "SELECT supply_point_key, supply_point_id FROM supply_points "
+                f"WHERE supply_point_id IN ({marks})",
+                chunk,
+            ):
+                out[str(sp)] = int(key)
+        return out
+
     def add_supply_contracts(self, rows: Sequence[tuple[int, str, date, date | None]]) -> None:
         """Rows of (supply_point_key, retailer_id, valid_from, valid_to)."""
         self.store.insert_many(

@@ -140,17 +140,22 @@ def append_values(
     final: bool = False,
     edited_by: str | None = None,
 ) -> int:
-    """Append value versions (``VALUE_SCHEMA``; import/export null where not known)."""
+    """Append value versions (``VALUE_SCHEMA`` columns, import/export null where not known,
+    optionally a per-row ``method`` column that overrides ``method``)."""
     cur.register("q_values", values)
+    method_sql = "method" if "method" in values.column_names else "?"
+    params: list[object] = [recorded_at, reason]
+    if method_sql == "?":
+        params.append(method)
     cur.execute(
         f"""
         INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, quality,
             version, recorded_at, reason, method, vee_flags, final, edited_by)
         SELECT supply_point_key, slot, import_wh, export_wh, {_QUALITY_SQL}, version,
-               ?, ?, ?, vee_flags, ?, ?
+               ?, ?, {method_sql}, vee_flags, ?, ?
         FROM q_values
         """,
-        [recorded_at, reason, method, final, edited_by],
+        [*params, final, edited_by],
     )
     return values.num_rows
 
