@@ -31,12 +31,15 @@ METHOD_NAMES = ("E0", "E1", "E2", "E3", "E4")
 M_E0, M_E1, M_E2, M_E3, M_E4 = range(5)
 
 
-def gap_ids(key: I64, meter: I64, slot: I64) -> I64:
-    """Gap number per candidate (candidates sorted by key, meter, slot)."""
+def gap_ids(key: I64, meter: I64, slot: I64, read_at_start: BoolArr | None = None) -> I64:
+    """Gap number per candidate (candidates sorted by key, meter, slot). A register read at
+    a slot's start boundary closes the gap before it, so every gap is bounded by reads."""
     n = len(slot)
     new = np.ones(n, dtype=np.bool_)
     if n > 1:
         new[1:] = (key[1:] != key[:-1]) | (meter[1:] != meter[:-1]) | (slot[1:] != slot[:-1] + 1)
+    if read_at_start is not None:
+        new |= read_at_start
     return np.cumsum(new) - 1
 
 
@@ -93,9 +96,9 @@ class Estimates:
     method: npt.NDArray[np.uint8]  # index into METHOD_NAMES
 
 
-def estimate(inp: GapInputs, cfg: VeeConfig) -> Estimates:
-    """Choose a method per gap and produce integer values for every candidate slot."""
-    gap = gap_ids(inp.key, inp.meter, inp.slot)
+def estimate(inp: GapInputs, cfg: VeeConfig, gap: I64) -> Estimates:
+    """Choose a method per gap (ids from :func:`gap_ids`) and produce integer values for
+    every candidate slot."""
     n = len(gap)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)

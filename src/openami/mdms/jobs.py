@@ -146,7 +146,26 @@ def run_estimation(
         key = _arr(cand, "supply_point_key")
         meter = _arr(cand, "meter_id")
         slot = _arr(cand, "slot")
-        gap = gap_ids(key, meter, slot)
+        cur.register("q_cmeters", pa.table({"meter_id": np.unique(meter)}))
+        stored = cur.sql(
+            "SELECT DISTINCT meter_id, boundary FROM register_reads WHERE boundary BETWEEN ? AND ? "
+            "AND meter_id IN (SELECT meter_id FROM q_cmeters) ORDER BY meter_id, boundary",
+            params=[first_slot, last_slot],
+        ).to_arrow_table()
+        span = last_slot - first_slot + 2
+        sk = _arr(stored, "meter_id") * span + (_arr(stored, "boundary") - first_slot)
+        ck = meter * span + (slot - first_slot)
+        at = np.minimum(np.searchsorted(sk, ck), max(len(sk) - 1, 0))
+        read_at_start = (sk[at] == ck) if len(sk) else np.zeros(n, dtype=np.bool_)
+        # a read between two invalid values is the suspect one: the gap runs through it
+        invalid = np.asarray(
+            pc.fill_null(pc.equal(cand.column("quality"), "invalid"), False), dtype=bool
+        )
+        both_invalid = np.zeros(n, dtype=np.bool_)
+        if n > 1:
+            both_invalid[1:] = invalid[1:] & invalid[:-1] & (slot[1:] == slot[:-1] + 1)
+        read_at_start &= ~both_invalid
+        gap = gap_ids(key, meter, slot, read_at_start)
         n_gaps = int(gap[-1]) + 1
         start = np.searchsorted(gap, np.arange(n_gaps))
         end = np.append(start[1:], n) - 1
@@ -191,6 +210,7 @@ def run_estimation(
         est = estimate(
             GapInputs(key, meter, slot, outage, like_i, like_e, amps, total(reg_i), total(reg_e)),
             cfg,
+            gap,
         )
         missing_before = np.asarray(cand.column("quality").is_null(), dtype=bool) | np.asarray(
             pc.fill_null(pc.equal(cand.column("quality"), "missing"), False), dtype=bool
