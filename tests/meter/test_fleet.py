@@ -50,3 +50,16 @@ def test_log_retention_and_switch() -> None:
     old, _ = fleet.registers_at([1], [START + 5])
     assert old[0] == -1  # older than the 1-day retention
     assert fleet.logged([START + 12, START + 11]).tolist() == [True, False]
+
+
+def test_live_registers_of_a_subset_match_the_whole_fleet() -> None:
+    fleet = MeterFleet(np.arange(1, 201), START, seed=9, pv_share=0.5, retention_days=1)
+    fleet.advance_to(START + 24)
+    fleet.disconnect([3])
+    moment_s = (START + 24) * 1800 + 1234.0
+    all_imp, all_exp = fleet.live_registers_wh(np.arange(200), moment_s)
+    some = np.array([3, 17, 150])
+    imp, exp = fleet.live_registers_wh(some, moment_s)
+    assert (imp == all_imp[some]).all() and (exp == all_exp[some]).all()
+    assert imp[0] == fleet.import_register_wh[3]  # open switch: nothing added in the slot
+    assert (all_imp >= fleet.import_register_wh).all()

@@ -95,14 +95,18 @@ class MeterFleet:
         self._log_import[:, col] = self.import_register_wh
         self._log_export[:, col] = self.export_register_wh
 
-    def slot_energy_wh(self, slot: int) -> tuple[I64, I64]:
-        """Import and export energy of every meter in ``slot`` with the current switch state."""
-        idx = np.arange(len(self.meter_ids), dtype=np.int64)
+    def slot_energy_wh(self, slot: int, index: npt.ArrayLike | None = None) -> tuple[I64, I64]:
+        """Import and export energy in ``slot`` with the current switch state, for the meters
+        at positions ``index`` (all meters when None)."""
+        idx = (
+            np.arange(len(self.meter_ids), dtype=np.int64)
+            if index is None
+            else np.asarray(index, dtype=np.int64)
+        )
         imp, exp = interval_energy_wh(self.params, idx, np.int64(slot), self.seed)
-        imp = np.minimum(imp, self.contract_amperage_a * 50)  # limiter: A × 100 V × 0.5 h
-        imp = np.where(self.switch_connected, imp, 0)
-        exp = np.where(self.switch_connected, exp, 0)
-        return imp, exp
+        imp = np.minimum(imp, self.contract_amperage_a[idx] * 50)  # limiter: A × 100 V × 0.5 h
+        connected = self.switch_connected[idx]
+        return np.where(connected, imp, 0), np.where(connected, exp, 0)
 
     def advance_to(self, boundary: int) -> None:
         """Run all slots up to ``boundary`` (exclusive), logging registers at each boundary."""
@@ -139,10 +143,10 @@ class MeterFleet:
         """Registers at a moment inside the current slot (linear within the slot)."""
         idx = np.asarray(index, dtype=np.int64)
         frac = min(max(epoch_seconds / SLOT_SECONDS - self.now_boundary, 0.0), 1.0)
-        imp, exp = self.slot_energy_wh(self.now_boundary)
+        imp, exp = self.slot_energy_wh(self.now_boundary, idx)
         return (
-            self.import_register_wh[idx] + np.floor(imp[idx] * frac).astype(np.int64),
-            self.export_register_wh[idx] + np.floor(exp[idx] * frac).astype(np.int64),
+            self.import_register_wh[idx] + np.floor(imp * frac).astype(np.int64),
+            self.export_register_wh[idx] + np.floor(exp * frac).astype(np.int64),
         )
 
     def power_w(self, index: npt.ArrayLike, epoch_seconds: float) -> npt.NDArray[np.float64]:
