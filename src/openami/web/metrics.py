@@ -1,0 +1,149 @@
+"""``GET /metrics``: the A-route KPIs and HES counters in Prometheus text format.
+
+Authentication (either):
+- the operator's HTTP Basic credentials (as for the dashboard), or
+- ``Authorization: Bearer <token>`` where the token is ``app.state.metrics_token`` or, when
+  that is unset, the environment variable ``OPENAMI_METRICS_TOKEN`` (for a Prometheus
+  scraper; compared in constant time, never logged). With neither set, only Basic works.
+
+Figures (gauges) are for one JST day: ``?date=YYYY-MM-DD``, by default the day before the
+clock's current JST day (the latest complete day). Every KPI of
+:data:`openami.mdms.kpi.KPI_NAMES` is exported as ``openami_kpi_<name>`` with labels
+``day``, ``dimension`` (``method``, ``area``, ``concentrator`` or ``all``) and ``group``;
+KPIs without data (e.g. no remote operations that day) are left out. When the app carries
+the head-end (``app.state.hes``, a :class:`openami.hes.engine.HeadEnd`), its journal feeds
+the remote-operation and clock KPIs and its counters are exported too.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import os
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials
+from fastapi.security import HTTPBearer as _HTTPBearer
+
+from openami.clock import JST
+from openami.hub.context import HubContext
+from openami.mdms.kpi import GROUPINGS, KPI_NAMES, daily_kpis
+from openami.web.auth import operator
+
+router = APIRouter(tags=["metrics"])
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DIMENSIONS = {"comm_method": "method", "area_code": "area", "concentrator_id": "concentrator"}
+HELP = {
+    "network_connection_rate": "Meters with at least one read received during the day.",
+    "collection_30min_rate": "Register reads received within 30 minutes of their boundary.",
+    "delivery_60min_rate": "Register reads received within 60 minutes (C-route rule).",
+    "collection_48h_rate": "Register reads received within 48 hours (after backfill).",
+    "automatic_reading_rate": "Meters whose 48 half-hour values are all measured.",
+    "remote_operation_success_rate": "Remote operations confirmed by read-back in time.",
+    "clock_compliance_rate": "Meters whose clock was within the threshold at last contact.",
+}
+
+_basic = HTTPBasic(auto_error=False)
+_bearer = _HTTPBearer(auto_error=False)
+
+
+def _expected_token(request: Request) -> str | None:
+    token = getattr(request.app.state, "metrics_token", None) or os.environ.get(
+        "OPENAMI_METRICS_TOKEN"
+    )
+    return str(token) if token else None
+
+
+def scraper(
+    request: Request,
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Dependency: a metrics bearer token or the operator's Basic credentials."""
+    if bearer is not None:
+        expected = _expected_token(request)
+        if expected and hmac.compare_digest(bearer.credentials.encode(), expected.encode()):
+            return "metrics-token"
+    elif basic is not None:
+        return operator(request, basic)
+    raise HTTPException(
+        status_code=401,
+        detail={"code": "unauthenticated", "message": "metrics need a token or operator login"},
+        headers={"WWW-Authenticate": 'Basic realm="openami operator", Bearer'},
+    )
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else "NaN"
+
+
+def render_metrics(context: HubContext, day: date, hes: Any = None) -> str:
+    """The Prometheus text for ``day`` (one ``# HELP``/``# TYPE`` block per metric)."""
+    journal = getattr(hes, "journal", None)
+    meters = context.registry.meters_table()
+    samples: dict[str, list[str]] = {name: [] for name in ("meters", *KPI_NAMES)}
+    for by in GROUPINGS:
+        rows = daily_kpis(context.mdms.store, context.registry, day, by, journal, meters)
+        for row in rows:
+            total = row.group == "all"
+            if total and by != GROUPINGS[0]:
+                continue
+            dim = "all" if total else DIMENSIONS[by]
+            labels = f'day="{day.isoformat()}",dimension="{dim}",group="{_label(row.group)}"'
+            samples["meters"].append(f"openami_kpi_meters{{{labels}}} {row.meters}")
+            for name in KPI_NAMES:
+                value = getattr(row, name)
+                if value is not None:
+                    samples[name].append(f"openami_kpi_{name}{{{labels}}} {_number(value)}")
+    lines: list[str] = []
+    for name, values in samples.items():
+        if not values:
+            continue
+        text = HELP.get(name, "Installed meters in the group.")
+        lines += [f"# HELP openami_kpi_{name} {text}", f"# TYPE openami_kpi_{name} gauge", *values]
+    if hes is not None:
+        counters = {
+            "openami_hes_attempts_total": ("counter", "Session attempts made.", hes.attempts),
+            "openami_hes_readings_delivered_total": (
+                "counter",
+                "Register readings published on the bus.",
+                hes.delivered,
+            ),
+            "openami_hes_commands_queued": ("gauge", "Commands not yet final.", len(hes.commands)),
+            "openami_hes_readings_in_flight": (
+                "gauge",
+                "Readings on their way to the HES.",
+                hes.pending_readings,
+            ),
+        }
+        for metric, (kind, text, value) in counters.items():
+            lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}", f"{metric} {value}"]
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request, _: Annotated[str, Depends(scraper)]) -> PlainTextResponse:
+    """A-route KPIs per method, area and concentrator in Prometheus text format."""
+    context: HubContext = request.app.state.hub
+    wanted = request.query_params.get("date")
+    if wanted:
+        try:
+            day = date.fromisoformat(wanted)
+        except ValueError:
+            raise HTTPException(
+                status_code=422,
+                detail={"code": "invalid_date", "message": f"not a date: {wanted!r}"},
+            ) from None
+    else:
+        day = context.clock.now().astimezone(JST).date() - timedelta(days=1)
+    hes = getattr(request.app.state, "hes", None)
+    body = render_metrics(context, day, hes)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE)
