@@ -38,17 +38,21 @@ from openami.protocols.espi import (
     Entry,
     Feed,
     Link,
-    MeterReading,
     ServiceStatus,
-    UsagePoint,
     jp,
     write_entry,
     write_feed,
     write_service_status,
 )
+from openami.protocols.espi.feeds import (
+    BASE,
+    FeedBuilder,
+    local_time_entry,
+    reading_type_entry,
+    urn,
+)
 from openami.storage.sqlite_clients import ApiClient
 
-BASE = "/espi/1_1/resource"
 MAX_WINDOW_DAYS = 31
 MAX_POINT_DAYS_PER_PAGE = 3100  # 100 supply points × 31 days ≈ 300k readings
 
@@ -266,109 +270,6 @@ def window(
     return _Window(days, _aware(updated_min), _aware(updated_max), max_results, start_index)
 
 
-# -- building feeds --------------------------------------------------------------------------
-def _urn(value: object) -> str:
-    return f"urn:uuid:{value}"
-
-
-def _ts(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, UTC)
-
-
-@dataclass
-class _Builder:
-    subscription_id: str
-    now: datetime
-
-    def up_coll(self) -> str:
-        return f"{BASE}/Subscription/{self.subscription_id}/UsagePoint"
-
-    def up_self(self, p: _Point) -> str:
-        return f"{self.up_coll()}/{p.usage_point_id}"
-
-    def mr_id(self, p: _Point, direction: str) -> str:
-        return str(jp.child_uuid(p.usage_point_id, f"MeterReading/{direction}"))
-
-    def mr_self(self, p: _Point, direction: str) -> str:
-        return f"{self.up_self(p)}/MeterReading/{self.mr_id(p, direction)}"
-
-    def usage_point(self, p: _Point) -> Entry:
-        return Entry(
-            id=_urn(p.usage_point_id),
-            title="Supply point (low voltage, 30-minute interval meter)",
-            links=(
-                Link("self", self.up_self(p)),
-                Link("up", self.up_coll()),
-                Link("related", f"{self.up_self(p)}/MeterReading"),
-                Link("related", f"{BASE}/LocalTimeParameters/{jp.LOCAL_TIME_PARAMETERS_ID}"),
-            ),
-            published=self.now,
-            updated=self.now,
-            resource=UsagePoint(status=1, service_delivery_point_name=p.supply_point_id),
-        )
-
-    def meter_reading(self, p: _Point, direction: str) -> Entry:
-        mr_self = self.mr_self(p, direction)
-        return Entry(
-            id=_urn(self.mr_id(p, direction)),
-            title=f"30-minute {direction} energy [Wh]",
-            links=(
-                Link("self", mr_self),
-                Link("up", f"{self.up_self(p)}/MeterReading"),
-                Link("related", f"{mr_self}/IntervalBlock"),
-                Link("related", f"{BASE}/ReadingType/{jp.READING_TYPE_IDS[direction]}"),
-            ),
-            published=self.now,
-            updated=self.now,
-            resource=MeterReading(),
-        )
-
-    def interval_block(
-        self, p: _Point, direction: str, day: date, rows: list[tuple[int, Any, str, float]]
-    ) -> Entry:
-        values = [
-            jp.SlotValue(int(slot) * SLOT_SECONDS, None if v is None else int(v), q)
-            for slot, v, q, _ in rows
-        ]
-        recorded = [r[3] for r in rows]
-        ib_coll = f"{self.mr_self(p, direction)}/IntervalBlock"
-        return Entry(
-            id=_urn(jp.child_uuid(self.mr_id(p, direction), day.isoformat())),
-            title=f"{direction} {day.isoformat()} (JST)",
-            links=(Link("self", f"{ib_coll}/{day.isoformat()}"), Link("up", ib_coll)),
-            published=_ts(min(recorded)),
-            updated=_ts(max(recorded)),
-            resource=jp.day_block(day, values),
-        )
-
-
-def reading_type_entry(direction: str, now: datetime) -> Entry:
-    rt_id = jp.READING_TYPE_IDS[direction]
-    return Entry(
-        id=_urn(rt_id),
-        title=f"30-minute interval energy, {direction} [Wh]",
-        links=(Link("self", f"{BASE}/ReadingType/{rt_id}"), Link("up", f"{BASE}/ReadingType")),
-        published=now,
-        updated=now,
-        resource=jp.reading_type(direction),
-    )
-
-
-def local_time_entry(now: datetime) -> Entry:
-    ltp = jp.LOCAL_TIME_PARAMETERS_ID
-    return Entry(
-        id=_urn(ltp),
-        title="Japan Standard Time (UTC+9, no daylight saving time)",
-        links=(
-            Link("self", f"{BASE}/LocalTimeParameters/{ltp}"),
-            Link("up", f"{BASE}/LocalTimeParameters"),
-        ),
-        published=now,
-        updated=now,
-        resource=jp.JST_TIME_PARAMETERS,
-    )
-
-
 # rows per (key, day): (slot, import_wh, export_wh, quality, recorded_at)
 _Rows = dict[tuple[int, date], list[tuple[int, Any, Any, str, float]]]
 
@@ -407,7 +308,7 @@ def _values(context: HubContext, points: list[_Point]) -> _Rows:
     return out
 
 
-def _blocks(b: _Builder, p: _Point, direction: str, rows: _Rows, win: _Window) -> list[Entry]:
+def _blocks(b: FeedBuilder, p: _Point, direction: str, rows: _Rows, win: _Window) -> list[Entry]:
     col = 1 if direction == "import" else 2
     out = []
     for day in p.days:
@@ -458,7 +359,7 @@ def _batch_feed(
     paged: bool = True,
 ) -> Response:
     now = context.clock.now()
-    b = _Builder(subscription_id, now)
+    b = FeedBuilder(subscription_id, now)
     page, more = _page(points, win) if paged else (points, False)
     rows = _values(context, page)
     entries: list[Entry] = [local_time_entry(now)]
@@ -476,7 +377,7 @@ def _batch_feed(
             entries.extend(blocks[d])
     _audit(context, client, request.url.path, shown)
     feed = Feed(
-        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path + request.url.query)),
+        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path + request.url.query)),
         title=title,
         updated=now,
         links=_feed_links(request, more, win, len(page)),
@@ -550,12 +451,12 @@ def usage_points(
     """The UsagePoints supplied in the period (entries only, no readings)."""
     _check_subscription(client, subscription_id)
     now = context.clock.now()
-    b = _Builder(subscription_id, now)
+    b = FeedBuilder(subscription_id, now)
     points = _supplied(context, _index(request, context), client, win.days)
     page, more = _page(points, win)
     _audit(context, client, request.url.path, page)
     feed = Feed(
-        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path)),
+        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path)),
         title="UsagePoints",
         updated=now,
         links=_feed_links(request, more, win, len(page)),
@@ -576,7 +477,7 @@ def usage_point(
     _check_subscription(client, subscription_id)
     point = _one_point(request, context, client, usage_point_id, win.days)
     _audit(context, client, request.url.path, [point])
-    return _atom(write_entry(_Builder(subscription_id, context.clock.now()).usage_point(point)))
+    return _atom(write_entry(FeedBuilder(subscription_id, context.clock.now()).usage_point(point)))
 
 
 @router.get(
@@ -594,9 +495,9 @@ def meter_readings(
     _check_subscription(client, subscription_id)
     point = _one_point(request, context, client, usage_point_id, win.days)
     now = context.clock.now()
-    b = _Builder(subscription_id, now)
+    b = FeedBuilder(subscription_id, now)
     feed = Feed(
-        id=_urn(jp.child_uuid(point.usage_point_id, "MeterReading")),
+        id=urn(jp.child_uuid(point.usage_point_id, "MeterReading")),
         title="MeterReadings",
         updated=now,
         links=(Link("self", request.url.path),),
@@ -605,7 +506,7 @@ def meter_readings(
     return _atom(write_feed(feed))
 
 
-def _direction(b: _Builder, point: _Point, meter_reading_id: str) -> str:
+def _direction(b: FeedBuilder, point: _Point, meter_reading_id: str) -> str:
     for d in jp.DIRECTIONS:
         if b.mr_id(point, d) == meter_reading_id:
             return d
@@ -627,7 +528,7 @@ def meter_reading(
 ) -> Response:
     _check_subscription(client, subscription_id)
     point = _one_point(request, context, client, usage_point_id, win.days)
-    b = _Builder(subscription_id, context.clock.now())
+    b = FeedBuilder(subscription_id, context.clock.now())
     return _atom(write_entry(b.meter_reading(point, _direction(b, point, meter_reading_id))))
 
 
@@ -649,12 +550,12 @@ def interval_blocks(
     _check_subscription(client, subscription_id)
     point = _one_point(request, context, client, usage_point_id, win.days)
     now = context.clock.now()
-    b = _Builder(subscription_id, now)
+    b = FeedBuilder(subscription_id, now)
     direction = _direction(b, point, meter_reading_id)
     blocks = _blocks(b, point, direction, _values(context, [point]), win)
     _audit(context, client, request.url.path, [point])
     feed = Feed(
-        id=_urn(jp.child_uuid(b.mr_id(point, direction), "IntervalBlock")),
+        id=urn(jp.child_uuid(b.mr_id(point, direction), "IntervalBlock")),
         title=f"IntervalBlocks ({direction})",
         updated=now,
         links=_feed_links(request, False, win, 1),
@@ -679,7 +580,7 @@ def interval_block(
 ) -> Response:
     _check_subscription(client, subscription_id)
     point = _one_point(request, context, client, usage_point_id, [day])
-    b = _Builder(subscription_id, context.clock.now())
+    b = FeedBuilder(subscription_id, context.clock.now())
     direction = _direction(b, point, meter_reading_id)
     win = _Window([day], None, None, 1, 1)
     blocks = _blocks(b, point, direction, _values(context, [point]), win)
@@ -693,7 +594,7 @@ def interval_block(
 def reading_types(request: Request, context: Ctx, client: Client) -> Response:
     now = context.clock.now()
     feed = Feed(
-        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "ReadingType")),
+        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "ReadingType")),
         title="ReadingTypes",
         updated=now,
         links=(Link("self", request.url.path),),
@@ -714,7 +615,7 @@ def reading_type(context: Ctx, client: Client, reading_type_id: Annotated[str, P
 def local_time_parameters_all(request: Request, context: Ctx, client: Client) -> Response:
     now = context.clock.now()
     feed = Feed(
-        id=_urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "LocalTimeParameters")),
+        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "LocalTimeParameters")),
         title="LocalTimeParameters",
         updated=now,
         links=(Link("self", request.url.path),),

@@ -1,0 +1,132 @@
+"""Atom entries of openami's ESPI resource tree (pure: ids, paths and values in, Entry out).
+
+Paths follow the ESPI REST patterns under ``/espi/1_1/resource``: subscription-scoped
+UsagePoint → MeterReading → IntervalBlock (one per JST day, path id = ISO date), and the
+root ReadingType and LocalTimeParameters resources shared by all UsagePoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from openami.clock import SLOT_SECONDS
+from openami.protocols.espi import jp
+from openami.protocols.espi.model import Entry, Link, MeterReading, UsagePoint
+
+BASE = "/espi/1_1/resource"
+
+
+class PointRef(Protocol):
+    """What the builder needs to know of a supply point."""
+
+    @property
+    def usage_point_id(self) -> str: ...
+
+    @property
+    def supply_point_id(self) -> str: ...
+
+
+def urn(value: object) -> str:
+    return f"urn:uuid:{value}"
+
+
+def utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+@dataclass
+class FeedBuilder:
+    """Entries of one subscription's resource tree (paths follow ESPI Routes)."""
+
+    subscription_id: str
+    now: datetime
+
+    def up_coll(self) -> str:
+        return f"{BASE}/Subscription/{self.subscription_id}/UsagePoint"
+
+    def up_self(self, p: PointRef) -> str:
+        return f"{self.up_coll()}/{p.usage_point_id}"
+
+    def mr_id(self, p: PointRef, direction: str) -> str:
+        return str(jp.child_uuid(p.usage_point_id, f"MeterReading/{direction}"))
+
+    def mr_self(self, p: PointRef, direction: str) -> str:
+        return f"{self.up_self(p)}/MeterReading/{self.mr_id(p, direction)}"
+
+    def usage_point(self, p: PointRef) -> Entry:
+        return Entry(
+            id=urn(p.usage_point_id),
+            title="Supply point (low voltage, 30-minute interval meter)",
+            links=(
+                Link("self", self.up_self(p)),
+                Link("up", self.up_coll()),
+                Link("related", f"{self.up_self(p)}/MeterReading"),
+                Link("related", f"{BASE}/LocalTimeParameters/{jp.LOCAL_TIME_PARAMETERS_ID}"),
+            ),
+            published=self.now,
+            updated=self.now,
+            resource=UsagePoint(status=1, service_delivery_point_name=p.supply_point_id),
+        )
+
+    def meter_reading(self, p: PointRef, direction: str) -> Entry:
+        mr_self = self.mr_self(p, direction)
+        return Entry(
+            id=urn(self.mr_id(p, direction)),
+            title=f"30-minute {direction} energy [Wh]",
+            links=(
+                Link("self", mr_self),
+                Link("up", f"{self.up_self(p)}/MeterReading"),
+                Link("related", f"{mr_self}/IntervalBlock"),
+                Link("related", f"{BASE}/ReadingType/{jp.READING_TYPE_IDS[direction]}"),
+            ),
+            published=self.now,
+            updated=self.now,
+            resource=MeterReading(),
+        )
+
+    def interval_block(
+        self, p: PointRef, direction: str, day: date, rows: list[tuple[int, Any, str, float]]
+    ) -> Entry:
+        values = [
+            jp.SlotValue(int(slot) * SLOT_SECONDS, None if v is None else int(v), q)
+            for slot, v, q, _ in rows
+        ]
+        recorded = [r[3] for r in rows]
+        ib_coll = f"{self.mr_self(p, direction)}/IntervalBlock"
+        return Entry(
+            id=urn(jp.child_uuid(self.mr_id(p, direction), day.isoformat())),
+            title=f"{direction} {day.isoformat()} (JST)",
+            links=(Link("self", f"{ib_coll}/{day.isoformat()}"), Link("up", ib_coll)),
+            published=utc(min(recorded)),
+            updated=utc(max(recorded)),
+            resource=jp.day_block(day, values),
+        )
+
+
+def reading_type_entry(direction: str, now: datetime) -> Entry:
+    rt_id = jp.READING_TYPE_IDS[direction]
+    return Entry(
+        id=urn(rt_id),
+        title=f"30-minute interval energy, {direction} [Wh]",
+        links=(Link("self", f"{BASE}/ReadingType/{rt_id}"), Link("up", f"{BASE}/ReadingType")),
+        published=now,
+        updated=now,
+        resource=jp.reading_type(direction),
+    )
+
+
+def local_time_entry(now: datetime) -> Entry:
+    ltp = jp.LOCAL_TIME_PARAMETERS_ID
+    return Entry(
+        id=urn(ltp),
+        title="Japan Standard Time (UTC+9, no daylight saving time)",
+        links=(
+            Link("self", f"{BASE}/LocalTimeParameters/{ltp}"),
+            Link("up", f"{BASE}/LocalTimeParameters"),
+        ),
+        published=now,
+        updated=now,
+        resource=jp.JST_TIME_PARAMETERS,
+    )
