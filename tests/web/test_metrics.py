@@ -106,7 +106,7 @@ def test_metrics_match_the_daily_kpis(served: tuple[str, Simulation]) -> None:
     assert 0.9 <= samples[("openami_kpi_clock_compliance_rate", total)] <= 1.0
     dims = {re.search(r'dimension="(\w+)"', k[1]).group(1) for k in samples if k[1]}  # type: ignore[union-attr]
     assert dims == {"method", "area", "concentrator", "all"}
-    assert samples[("openami_hes_attempts_total", "")] >= 120 * 96
+    assert samples[("openami_hes_attempts_total", "")] >= 120 * 48
     assert samples[("openami_hes_commands_queued", "")] == len(sim.hes.commands)
 
 
