@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from tests.httpserver import serve
 
 from openami.clock import JST, ManualClock
@@ -43,6 +44,7 @@ class DashboardWorld:
     context: HubContext
     city: City
     down: np.ndarray  # meter indexes in the outage
+    app: FastAPI
 
 
 @pytest.fixture(scope="session")
@@ -64,5 +66,6 @@ def world() -> Iterator[DashboardWorld]:
     sim = Simulation.create(city, DuckIntervalStore(), clock)
     sim.run_until(at(DAY2 + timedelta(days=1), 1, 30))
     context = HubContext(registry, sim.mdms, ClientStore(registry.store), clock, *OPERATOR)
-    with serve(create_app(context)) as base:
-        yield DashboardWorld(base, context, city, down)
+    app = create_app(context)
+    with serve(app) as base:
+        yield DashboardWorld(base, context, city, down, app)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from tests.web.conftest import OPERATOR, DashboardWorld
 
+from openami.web.common import AggregateCache
+
 CHROMIUM = Path(os.environ.get("OPENAMI_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
     "--headless",
@@ -113,8 +115,20 @@ def test_overview_renders_cards_areas_and_trend(web: Watched) -> None:
     statuses = {page.locator(".card.kpi").nth(i).get_attribute("data-status") for i in range(4)}
     assert "bad" in statuses  # the outage pushes the 48-hour rate below target
     assert page.locator("#area-table tbody tr").count() == 2
+    page.wait_for_selector("svg#trend-chart")  # inline, or fetched when the cache was cold
     assert chart_points(page, "trend-chart") >= 8
     web.shot("overview")
+
+
+def test_overview_fetches_the_trend_when_the_cache_is_cold(
+    web: Watched, world: DashboardWorld
+) -> None:
+    world.app.state.dashboard_cache = AggregateCache()  # as after a restart
+    web.goto("/")
+    page = web.page
+    page.wait_for_selector('#trend[data-loaded="true"] svg#trend-chart')
+    assert chart_points(page, "trend-chart") >= 8
+    assert page.locator("#meters-installed").inner_text() == "300"
 
 
 def test_network_renders_timeline_and_concentrators(web: Watched) -> None:

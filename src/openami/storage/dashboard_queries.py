@@ -41,6 +41,22 @@ def ingest_watermark(store: DuckIntervalStore) -> tuple[int, int, int]:
     return int(row["seq"]), int(row["reads"]), int(row["hhv"])
 
 
+def day_watermark(store: DuckIntervalStore, day: date) -> tuple[int, int, int]:
+    """Changes whenever data about ``day`` was stored: reads at its boundaries, reads received
+    during it, value versions of its slots. Cheap: the filters prune by zone maps, since the
+    append-only tables are written roughly in time order."""
+    slots = slots_of_day(day)
+    t0, t1 = slots.start * float(SLOT_SECONDS), slots.stop * float(SLOT_SECONDS)
+    table = store.query(
+        "SELECT (SELECT COUNT(*) FROM register_reads WHERE boundary BETWEEN ? AND ?) AS b, "
+        "(SELECT COUNT(*) FROM register_reads WHERE received_at >= ? AND received_at < ?) AS r, "
+        "(SELECT COUNT(*) FROM half_hour_values WHERE slot BETWEEN ? AND ?) AS v",
+        [slots.start, slots.stop, t0, t1, slots.start, slots.stop - 1],
+    )
+    row = table.to_pylist()[0]
+    return int(row["b"]), int(row["r"]), int(row["v"])
+
+
 def registry_watermark(registry: Registry) -> tuple[int, int, float]:
     """Changes whenever a meter is added or an installation opened or closed."""
     row = registry.store.execute(

@@ -22,9 +22,12 @@ from openami.hub.context import HubContext
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import AREAS
 from openami.storage.dashboard_queries import (
+    SlotCollection,
     data_day_range,
+    day_watermark,
     ingest_watermark,
     registry_watermark,
+    slot_timeline,
 )
 from openami.web.i18n import COOKIE, LANGS, pick_language, translator
 
@@ -170,21 +173,44 @@ def fleet_amr_target(rows: list[KpiRow]) -> float | None:
 
 
 # -- cache of aggregates ---------------------------------------------------------------------
+RECENT_DAYS_S = 3 * 86400.0
+
+
+def watermark(context: HubContext, day: date | None) -> tuple[object, ...]:
+    """What an aggregate depends on. For an old day: the data about that day and the
+    installations, so it stays cached while today's data flows in. For a recent day (or no
+    day) also the latest ingest, so anything new recomputes it."""
+    store = context.mdms.store
+    installs = registry_watermark(context.registry)
+    if day is None:
+        return (ingest_watermark(store), installs)
+    end_s = day_first_slot(day + timedelta(days=1)) * 1800.0
+    recent = context.clock.timestamp() < end_s + RECENT_DAYS_S
+    return (day_watermark(store, day), installs, ingest_watermark(store) if recent else None)
+
+
 class AggregateCache:
-    """Aggregates (KPIs, timelines) reused while no data was ingested and no meter was
-    installed or removed since they were computed. Bounded (LRU) and thread-safe."""
+    """Aggregates (KPIs, timelines) reused while the data they depend on is unchanged
+    (see ``watermark``). Bounded (LRU) and thread-safe."""
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
         self._values: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, context: HubContext, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        full = (
-            *key,
-            ingest_watermark(context.mdms.store),
-            registry_watermark(context.registry),
-        )
+    def has(self, context: HubContext, key: tuple[object, ...], day: date | None = None) -> bool:
+        full = (*key, watermark(context, day))
+        with self._lock:
+            return full in self._values
+
+    def get(
+        self,
+        context: HubContext,
+        key: tuple[object, ...],
+        compute: Callable[[], T],
+        day: date | None = None,
+    ) -> T:
+        full = (*key, watermark(context, day))
         with self._lock:
             if full in self._values:
                 self._values.move_to_end(full)
@@ -200,15 +226,21 @@ class AggregateCache:
 _cache_lock = threading.Lock()
 
 
-def cached(request: Request, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-    """``compute()``, or its result from the app's cache while the data is unchanged."""
+def app_cache(request: Request) -> AggregateCache:
     state = request.app.state
     with _cache_lock:
         cache = getattr(state, "dashboard_cache", None)
         if cache is None:
             cache = AggregateCache()
             state.dashboard_cache = cache
-    return cache.get(hub(request), key, compute)
+        return cast(AggregateCache, cache)
+
+
+def cached(
+    request: Request, key: tuple[object, ...], compute: Callable[[], T], day: date | None = None
+) -> T:
+    """``compute()``, or its result from the app's cache while its data is unchanged."""
+    return app_cache(request).get(hub(request), key, compute, day)
 
 
 def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
@@ -218,4 +250,27 @@ def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
         request,
         ("kpis", day, by),
         lambda: daily_kpis(context.mdms.store, context.registry, day, by),
+        day,
     )
+
+
+def kpis_ready(request: Request, day: date, by: str = "comm_method") -> bool:
+    return app_cache(request).has(hub(request), ("kpis", day, by), day)
+
+
+def timeline(request: Request, day: date) -> list[SlotCollection]:
+    context = hub(request)
+    return cached(
+        request,
+        ("timeline", day),
+        lambda: slot_timeline(context.mdms.store, context.registry, day),
+        day,
+    )
+
+
+def warm_up(request: Request, days: list[date], groupings: tuple[str, ...]) -> None:
+    """Compute aggregates the next pages will ask for (run after a response is sent)."""
+    for day in days:
+        for by in groupings:
+            kpis(request, day, by)
+        timeline(request, day)

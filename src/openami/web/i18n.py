@@ -131,6 +131,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "この期間に期限切れとなるメーターはありません。",
     ),
     "apply": ("Show", "表示"),
+    "loading": ("Computing…", "集計中…"),
+    "load_failed": (
+        "Could not load this part; reload the page.",
+        "読み込めませんでした。再読み込みしてください。",
+    ),
     "api": ("API", "API"),
 }
 

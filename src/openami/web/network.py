@@ -14,12 +14,11 @@ from fastapi.responses import HTMLResponse
 
 from openami.clock import slot_start
 from openami.mdms.kpi import KPI_NAMES, KpiRow
-from openami.storage.dashboard_queries import SlotCollection, slot_timeline
+from openami.storage.dashboard_queries import SlotCollection
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
 from openami.web.common import (
     bad_request,
-    cached,
     collection_targets,
     data_days,
     hub,
@@ -28,6 +27,7 @@ from openami.web.common import (
     kpis,
     render,
     selected_day,
+    timeline,
 )
 from openami.web.i18n import pick_language, translator
 
@@ -71,13 +71,8 @@ def network(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
 
     charts: dict[str, object] = {}
     if selected:
-        day = selected
-        timeline = cached(
-            request,
-            ("timeline", day),
-            lambda: slot_timeline(context.mdms.store, context.registry, day),
-        )
-        total = [s for s in timeline if s.group == "all"]
+        slots = timeline(request, selected)
+        total = [s for s in slots if s.group == "all"]
         labels = [slot_start(s.boundary).strftime("%H:%M") for s in total]
 
         def share(n: int, of: int) -> float | None:
@@ -97,11 +92,11 @@ def network(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
                 (collection_targets()["collection_30min_rate"], t("target"), "s0"),
             ],
         )
-        groups = sorted({s.group for s in timeline} - {"all"})
+        groups = sorted({s.group for s in slots} - {"all"})
         method_series = [
             Series(
                 t("method." + g),
-                [share(s.within_30min, s.expected) for s in timeline if s.group == g],
+                [share(s.within_30min, s.expected) for s in slots if s.group == g],
                 f"s{i}",
             )
             for i, g in enumerate(groups)
@@ -111,7 +106,7 @@ def network(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
             t("timeline") + " — " + t("within_30min"),
             labels,
             method_series,
-            y_min=_floor([s for s in timeline if s.group != "all"]),
+            y_min=_floor([s for s in slots if s.group != "all"]),
         )
         charts["method_series"] = method_series
 

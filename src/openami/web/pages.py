@@ -7,10 +7,10 @@ The other pages live in ``network``, ``supply_points`` and ``rollout``; shared h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from openami.mdms.kpi import KPI_NAMES
@@ -25,8 +25,10 @@ from openami.web.common import (
     hub,
     kpi_value,
     kpis,
+    kpis_ready,
     render,
     selected_day,
+    warm_up,
 )
 from openami.web.i18n import pick_language, translator
 
@@ -49,33 +51,23 @@ class Card:
     ok: bool | None
 
 
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
-    context = hub(request)
-    days = data_days(context)
-    selected = selected_day(request, context, days)
-    rows = kpis(request, selected) if selected else []
-    areas = kpis(request, selected, "area_code")[:-1] if selected else []
+def _targets(request: Request, selected: date | None) -> dict[str, float]:
+    """Collection targets, plus the fleet's automatic reading rate target (meter-weighted
+    over the areas of the selected day)."""
     targets: dict[str, float] = dict(collection_targets())
-    fleet_target = fleet_amr_target(areas)
-    if fleet_target is not None:
-        targets["automatic_reading_rate"] = fleet_target
-    total = rows[-1] if rows else None
-    cards = []
-    if total is not None:
-        for key in KPI_NAMES:
-            value = kpi_value(total, key)
-            if value is None:
-                continue
-            target = targets.get(key)
-            ok = None if target is None else value >= target
-            cards.append(Card(key, CARD_IDS.get(key, "rate-" + key), value, target, ok))
+    if selected is not None:
+        fleet_target = fleet_amr_target(kpis(request, selected, "area_code")[:-1])
+        if fleet_target is not None:
+            targets["automatic_reading_rate"] = fleet_target
+    return targets
+
+
+def _trend_days(days: list[date], selected: date) -> list[date]:
+    return [d for d in days if selected - timedelta(days=TREND_DAYS) < d <= selected]
+
+
+def _trend(request: Request, trend_days: list[date], targets: dict[str, float]) -> dict[str, Any]:
     t = translator(pick_language(request))
-    trend_days = (
-        [d for d in days if selected - timedelta(days=TREND_DAYS) < d <= selected]
-        if selected
-        else []
-    )
     totals = [kpis(request, d)[-1] for d in trend_days]
     series = []
     for i, key in enumerate(KPI_NAMES):
@@ -96,21 +88,62 @@ def overview(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResp
             if k in KPI_NAMES
         ],
     )
-    return render(
-        request,
-        "overview.html",
-        {
-            "meters": context.registry.meter_count(),
-            "rows": rows,
-            "areas": areas,
-            "total": total,
-            "cards": cards,
-            "kpi_names": KPI_NAMES,
-            "targets": targets,
-            "amr_targets": amr_targets(),
-            "days": days,
-            "selected": selected,
-            "trend_chart": chart,
-            "trend_series": series,
-        },
-    )
+    return {"trend_chart": chart, "trend_series": series}
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, background: BackgroundTasks, _: Annotated[str, Depends(operator)]
+) -> HTMLResponse:
+    context = hub(request)
+    days = data_days(context)
+    selected = selected_day(request, context, days)
+    rows = kpis(request, selected) if selected else []
+    areas = kpis(request, selected, "area_code")[:-1] if selected else []
+    targets = _targets(request, selected)
+    total = rows[-1] if rows else None
+    cards = []
+    if total is not None:
+        for key in KPI_NAMES:
+            value = kpi_value(total, key)
+            if value is None:
+                continue
+            target = targets.get(key)
+            ok = None if target is None else value >= target
+            cards.append(Card(key, CARD_IDS.get(key, "rate-" + key), value, target, ok))
+    values: dict[str, Any] = {
+        "meters": context.registry.meter_count(),
+        "rows": rows,
+        "areas": areas,
+        "total": total,
+        "cards": cards,
+        "kpi_names": KPI_NAMES,
+        "targets": targets,
+        "amr_targets": amr_targets(),
+        "days": days,
+        "selected": selected,
+        "trend_chart": None,
+    }
+    if selected is not None:
+        trend_days = _trend_days(days, selected)
+        if all(kpis_ready(request, d) for d in trend_days):
+            values.update(_trend(request, trend_days, targets))
+        else:  # a cold cache: the page comes now, the trend follows (dashboard.js fetches it)
+            values["trend_src"] = f"/overview/trend?date={selected.isoformat()}"
+        # what the trend and the network page will ask for next
+        background.add_task(warm_up, request, [selected], ("concentrator_id",))
+        background.add_task(warm_up, request, trend_days[::-1], ())
+    return render(request, "overview.html", values)
+
+
+@router.get("/overview/trend", response_class=HTMLResponse)
+def overview_trend(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
+    """The trend chart alone (an HTML fragment), for pages rendered before it was ready."""
+    context = hub(request)
+    days = data_days(context)
+    selected = selected_day(request, context, days)
+    values: dict[str, Any] = {"trend_chart": None, "trend_series": []}
+    if selected is not None:
+        trend_days = _trend_days(days, selected)
+        values.update(_trend(request, trend_days, _targets(request, selected)))
+    return render(request, "_trend.html", values)

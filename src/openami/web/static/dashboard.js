@@ -26,7 +26,18 @@
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", descending ? "descending" : "ascending");
   }
+  // Parts rendered later (a cold cache): <div data-src="/fragment"> is replaced by the
+  // server-rendered HTML fragment at that address.
+  function loadParts() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-src]"), function (el) {
+      fetch(el.getAttribute("data-src"), { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
+        .then(function (html) { el.innerHTML = html; el.removeAttribute("data-src"); el.setAttribute("data-loaded", "true"); })
+        .catch(function () { el.setAttribute("data-failed", "true"); el.querySelector("p").textContent = document.body.getAttribute("data-load-failed") || "Could not load."; });
+    });
+  }
   function init() {
+    loadParts();
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
       if (!table.tHead) { return; }
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
