@@ -23,6 +23,7 @@ Bus topics (Arrow tables, one per tick):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -123,6 +124,7 @@ class HeadEnd:
         self._clock_offset = np.full(n, np.nan)
         self._sync_wanted = np.zeros(n, dtype=np.bool_)
         self._sync_queued = np.zeros(n, dtype=np.bool_)
+        self._first_boundary: int | None = None
         self.attempts = 0
         self.delivered = 0
 
@@ -206,20 +208,23 @@ class HeadEnd:
 
     def on_boundary(self, boundary: int) -> None:
         """Start collecting the readings every meter took at ``boundary``."""
-        if _is_day_start(boundary) and self._clock_checked.any():
+        if _is_day_start(boundary) and self._first_boundary is not None:
             self.close_clock_day(day_of_slot(boundary - 1))
+        if self._first_boundary is None:
+            self._first_boundary = boundary
         self._open_boundary(boundary)
         n = len(self.fleet)
         jitter = hash_uniform(self.network.seed, 501, self.fleet.meter_ids, boundary)
         ready = boundary * SLOT_SECONDS + jitter * self.config.push_jitter_s
         self.collect(np.arange(n, dtype=np.int64), np.full(n, boundary, dtype=np.int64), ready)
 
-    def close_clock_day(self, day: object) -> None:
+    def close_clock_day(self, day: date) -> None:
         """Journal each meter's clock state at its last contact of ``day`` and start anew."""
+        day_no = (day - date(1970, 1, 1)).days
         self.journal.add_clock_day(
             pa.table(
                 {
-                    "day": pa.array([day] * len(self.fleet), pa.date32()),
+                    "day": pa.array(np.full(len(self.fleet), day_no, dtype=np.int32), pa.date32()),
                     "meter_id": self.fleet.meter_ids,
                     "clock_checked": self._clock_checked,
                     "clock_ok": self._clock_ok & self._clock_checked,
