@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+import pyarrow as pa
 import pytest
 from tests.web.conftest import DAY2, DOWN, METERS, DashboardWorld
 
-from openami.clock import day_first_slot
+from openami.clock import JST, ManualClock, day_first_slot
 from openami.mdms.kpi import daily_kpis
+from openami.registry import Registry
 from openami.registry.model import COMM_METHODS
 from openami.storage.dashboard_queries import (
     expiring_meters,
@@ -19,8 +22,9 @@ from openami.storage.dashboard_queries import (
     search_supply_points,
     slot_timeline,
 )
+from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.web import charts
-from openami.web.common import AggregateCache, amr_targets
+from openami.web.common import AggregateCache, amr_targets, watermark
 from openami.web.i18n import MESSAGES, translator
 from openami.web.rollout import add_months, fiscal_year
 
@@ -127,12 +131,44 @@ def test_aggregate_cache_recomputes_after_new_data(world: DashboardWorld) -> Non
         calls.append(1)
         return len(calls)
 
-    assert cache.get(world.context, ("x",), compute) == 1
-    assert cache.get(world.context, ("x",), compute) == 1
+    def get(key: str) -> int:
+        return cache.get((key,), watermark(world.context, DAY2), compute)
+
+    assert get("x") == 1
+    assert get("x") == 1
     # new half-hour value versions (missing marks for one far-off slot): the data changed
     far_slot = day_first_slot(date(2027, 6, 1))
     assert world.context.mdms.mark_missing(far_slot, far_slot) == METERS
-    assert cache.get(world.context, ("x",), compute) == 2
-    cache.get(world.context, ("y",), compute)
-    cache.get(world.context, ("z",), compute)
-    assert cache.get(world.context, ("x",), compute) == 5  # evicted (size 2): computed again
+    assert get("x") == 2
+    get("y")
+    get("z")
+    assert get("x") == 5  # evicted (size 2): computed again
+
+
+def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
+    registry = Registry.open(":memory:")
+    store = DuckIntervalStore()
+    clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=JST))
+    context = SimpleNamespace(mdms=SimpleNamespace(store=store), registry=registry, clock=clock)
+    old, recent = date(2026, 11, 5), date(2026, 11, 19)
+
+    def read_at(day: date) -> None:
+        boundary = day_first_slot(day) + 10
+        batch = pa.table(
+            {
+                "meter_id": pa.array([1], pa.int64()),
+                "boundary": pa.array([boundary], pa.int64()),
+                "import_register_wh": pa.array([1000], pa.int64()),
+                "export_register_wh": pa.array([0], pa.int64()),
+                "received_at": pa.array([boundary * 1800.0 + 60], pa.float64()),
+                "source": pa.array([0], pa.uint8()),
+            }
+        )
+        store.ingest_reads(batch, registry.installations_table(), clock.timestamp())
+
+    before_old, before_recent = watermark(context, old), watermark(context, recent)
+    read_at(recent)
+    assert watermark(context, old) == before_old  # an old day stays cached
+    assert watermark(context, recent) != before_recent
+    read_at(old)  # a late read about the old day does change it
+    assert watermark(context, old) != before_old

@@ -198,19 +198,14 @@ class AggregateCache:
         self._values: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def has(self, context: HubContext, key: tuple[object, ...], day: date | None = None) -> bool:
-        full = (*key, watermark(context, day))
+    def has(self, key: tuple[object, ...], mark: tuple[object, ...]) -> bool:
+        full = (*key, mark)
         with self._lock:
             return full in self._values
 
-    def get(
-        self,
-        context: HubContext,
-        key: tuple[object, ...],
-        compute: Callable[[], T],
-        day: date | None = None,
-    ) -> T:
-        full = (*key, watermark(context, day))
+    def get(self, key: tuple[object, ...], mark: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """The value under ``key`` computed at data state ``mark`` (see ``watermark``)."""
+        full = (*key, mark)
         with self._lock:
             if full in self._values:
                 self._values.move_to_end(full)
@@ -240,7 +235,20 @@ def cached(
     request: Request, key: tuple[object, ...], compute: Callable[[], T], day: date | None = None
 ) -> T:
     """``compute()``, or its result from the app's cache while its data is unchanged."""
-    return app_cache(request).get(hub(request), key, compute, day)
+    return app_cache(request).get(key, request_watermark(request, day), compute)
+
+
+def request_watermark(request: Request, day: date | None) -> tuple[object, ...]:
+    """``watermark`` of a day, looked up once per request."""
+    memo: dict[date | None, tuple[object, ...]] | None = getattr(
+        request.state, "dashboard_watermarks", None
+    )
+    if memo is None:
+        memo = {}
+        request.state.dashboard_watermarks = memo
+    if day not in memo:
+        memo[day] = watermark(hub(request), day)
+    return memo[day]
 
 
 def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
@@ -255,7 +263,7 @@ def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
 
 
 def kpis_ready(request: Request, day: date, by: str = "comm_method") -> bool:
-    return app_cache(request).has(hub(request), ("kpis", day, by), day)
+    return app_cache(request).has(("kpis", day, by), request_watermark(request, day))
 
 
 def timeline(request: Request, day: date) -> list[SlotCollection]:
