@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from openami.clock import ManualClock, day_first_slot
+from openami.clock import ManualClock, day_first_slot, slot_start
 from openami.mdms import Mdms
 from openami.mdms.vee_config import VeeConfig, decode_flags
 from openami.registry import Meter, Registry, make_supply_point_id
@@ -73,3 +74,34 @@ def current(mdms: Mdms, first: int, last: int) -> list[dict[str, object]]:
         r["slot"] = int(r["slot"]) - B0  # type: ignore[call-overload]
         r["flags"] = decode_flags(int(r["vee_flags"] or 0))  # type: ignore[call-overload]
     return rows
+
+
+def make_data_dir(path: Path, n: int, amps: int = 60) -> list[str]:
+    """A data directory (registry.sqlite) with ``n`` supply points, meter ``1000 + i`` at
+    supply point ``i`` since the epoch; returns the supply point IDs."""
+    path.mkdir(parents=True, exist_ok=True)
+    registry = Registry.open(path / "registry.sqlite")
+    ids = [make_supply_point_id("03", 100 + i) for i in range(n)]
+    keys = registry.add_supply_points(ids)
+    registry.add_meters(
+        [
+            Meter(1000 + i, "Toshiba", f"N{i}", amps, "mesh", None, date(2030, 1, 1))
+            for i in range(n)
+        ]
+    )
+    registry.install_meters([(k, 1000 + i) for i, k in enumerate(keys)], 0.0)
+    registry.store.close()
+    return ids
+
+
+def reads_csv(path: Path, ids: list[str], slots: int, seed: int = 3) -> Path:
+    """Register reads for every supply point at ``slots + 1`` boundaries from B0, in arrival
+    order (all points for one boundary, then the next)."""
+    rng = np.random.default_rng(seed)
+    regs = 10_000 + np.cumsum(rng.integers(0, 900, (slots + 1, len(ids))), axis=0)
+    lines = ["supply_point_id,slot_start,import_register_wh,export_register_wh"]
+    for b in range(slots + 1):
+        start = slot_start(B0 + b).isoformat()
+        lines += [f"{sp},{start},{int(regs[b, i])},0" for i, sp in enumerate(ids)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
