@@ -252,6 +252,10 @@ def test_bad_parameters_and_auth(world: World, http: httpx.Client) -> None:
     )
     assert backwards.status_code == 400 and backwards.json()["code"] == "invalid_period"
     assert _get(http, tok, path, **{"published-min": "yesterday"}).status_code == 422
+    for name in ("published-min", "published-max", "updated-min", "updated-max"):
+        for extreme in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+            resp = _get(http, tok, path, **{name: extreme})
+            assert resp.status_code == 400 and resp.json()["code"] == "invalid_period"
     assert _get(http, tok, path, **{"max-results": "0"}).status_code == 422
 
 

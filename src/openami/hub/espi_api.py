@@ -217,6 +217,10 @@ class _Window:
     start_index: int
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
@@ -250,6 +254,14 @@ def window(
 ) -> _Window:
     now = context.clock.now()
     p_min, p_max = _aware(published_min), _aware(published_max)
+    for name, moment in (
+        ("published-min", p_min),
+        ("published-max", p_max),
+        ("updated-min", _aware(updated_min)),
+        ("updated-max", _aware(updated_max)),
+    ):
+        if moment is not None and not _EARLIEST <= moment <= _LATEST:
+            raise _error(400, "invalid_period", f"{name} must lie between 1970 and 2200")
     if p_max is None:
         p_max = max(now, p_min + timedelta(days=1)) if p_min is not None else now
     if p_min is None:
