@@ -153,9 +153,13 @@ def ingest_batch(
     cfg: VeeConfig,
     recorded_at: float,
     reason: str = "register difference",
+    revalue: bool = False,
 ) -> VeeIngestResult:
     """Validate and store one batch of register reads (READ_SCHEMA columns, optionally
-    ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``)."""
+    ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``).
+
+    With ``revalue`` reads already stored still produce values (e.g. after the registry
+    learnt of a meter exchange late); they are not stored twice."""
     rows_in = batch.num_rows
     extra = [c for c in ("clock_offset_s", "multiplier") if c in batch.column_names]
     reads = batch.select([*READ_SCHEMA.names, *extra])
@@ -208,10 +212,14 @@ def ingest_batch(
             }
         )
         dup = db.duplicate_rows(cur, cand, lo, hi)
+        append = keep.copy()
         if len(dup):
-            keep[dup] = False
+            append[dup] = False
             duplicates += len(dup)
+        if not revalue:
+            keep = append
         new_idx = np.flatnonzero(keep)
+        append_idx = np.flatnonzero(append)
         if len(new_idx) == 0:
             return VeeIngestResult(rows_in, 0, 0, duplicates)
         seq = store.next_ingest_seq()
@@ -244,17 +252,19 @@ def ingest_batch(
             },
             schema=db.VALUE_SCHEMA,
         )
-        new_reads = reads.take(new_idx).select(READ_SCHEMA.names)
+        new_reads = reads.select(READ_SCHEMA.names)
+        if len(append_idx) < rows_in:
+            new_reads = new_reads.take(append_idx)
         db.append_reads(cur, new_reads, seq)
         db.append_values(cur, values_tbl, recorded_at, reason)
         _fold_history(cur, vals, sp, cfg)
         cur.execute(
             "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
-            [seq, recorded_at, rows_in, len(new_idx), len(out)],
+            [seq, recorded_at, rows_in, len(append_idx), len(out)],
         )
     return VeeIngestResult(
         rows_in,
-        len(new_idx),
+        len(append_idx),
         len(out),
         duplicates,
         int(invalid.sum()),

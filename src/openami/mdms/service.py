@@ -90,7 +90,9 @@ class Mdms:
             self._installations = self.registry.installations_table()
         return self._installations
 
-    def ingest(self, batch: pa.Table, reason: str = "register difference") -> VeeIngestResult:
+    def ingest(
+        self, batch: pa.Table, reason: str = "register difference", revalue: bool = False
+    ) -> VeeIngestResult:
         """Validate and store a batch of register reads in one transaction; idempotent."""
         return ingest_batch(
             self.store,
@@ -100,6 +102,7 @@ class Mdms:
             self.vee,
             self.clock.timestamp(),
             reason,
+            revalue,
         )
 
     def mark_missing(self, first_slot: int, last_slot: int) -> int:
@@ -277,7 +280,18 @@ class Mdms:
             },
             schema=READ_SCHEMA,
         )
-        return self.ingest(reads, reason="meter exchange")
+        result = self.ingest(reads, reason="meter exchange")
+        # reads of the new meter that arrived before the registry knew of it get values now
+        later = self.store.query(
+            "SELECT meter_id, boundary, import_register_wh, export_register_wh, received_at, "
+            "source FROM register_reads WHERE meter_id = ? AND boundary >= ? "
+            "QUALIFY row_number() OVER (PARTITION BY boundary ORDER BY ingest_seq DESC) = 1 "
+            "ORDER BY boundary",
+            [new_meter_id, at_boundary],
+        )
+        if later.num_rows > 1:
+            self.ingest(later.cast(READ_SCHEMA), reason="meter exchange", revalue=True)
+        return result
 
     def values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
         """Current values with quality, method, flags, final, version, who and why."""
