@@ -190,9 +190,7 @@ def test_unwritable_values_are_refused() -> None:
     with pytest.raises(EspiWriteError, match="Int48"):
         write_entry(_entry(too_big))
     with pytest.raises(EspiWriteError, match="timezone-aware"):
-        write_entry(
-            Entry("urn:x", "t", (), datetime(2026, 1, 1), T0, MeterReading())
-        )
+        write_entry(Entry("urn:x", "t", (), datetime(2026, 1, 1), T0, MeterReading()))
     with pytest.raises(ValueError, match="not on"):
         jp.day_block(DAY, [jp.SlotValue(0, 1, "measured")])
 
