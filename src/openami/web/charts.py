@@ -187,6 +187,12 @@ def load_curve(
         f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}"/>'
     )
     w = step * 0.7
+    for x, q in zip(xs, qualities, strict=True):
+        if q in ("missing", "invalid", "not_yet_available"):  # no value: shade the slot
+            parts.append(
+                f'<rect class="gap q-{escape(q)}" x="{x - step / 2:.1f}" y="{TOP}" '
+                f'width="{step:.1f}" height="{HEIGHT - TOP - BOTTOM}"/>'
+            )
     for x, imp, exp, q, lab in zip(xs, import_wh, export_wh, qualities, x_labels, strict=True):
         qcls = "" if q == "measured" else f" q-{q}"
         if imp is not None:

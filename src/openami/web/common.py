@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from openami import __version__
 from openami.clock import day_first_slot
 from openami.hub.context import HubContext
-from openami.mdms.kpi import KpiRow, daily_kpis
+from openami.mdms.kpi import KPI_NAMES, KpiRow, daily_kpis
 from openami.registry import AREAS
 from openami.storage.dashboard_queries import (
     SlotCollection,
@@ -162,6 +162,22 @@ def kpi_value(row: KpiRow, key: str) -> float | None:
     """One KPI of a row as a float, or None where the KPI does not apply (no data)."""
     value = getattr(row, key, None)
     return None if value is None else float(value)
+
+
+def visible_kpis(rows: list[KpiRow]) -> list[str]:
+    """The KPIs that have a value in at least one row (others would be a column of dashes)."""
+    return [k for k in KPI_NAMES if any(kpi_value(r, k) is not None for r in rows)]
+
+
+def kpi_targets(request: Request, day: date | None) -> dict[str, float]:
+    """Collection targets, plus the fleet's automatic reading rate target (meter-weighted
+    over the areas' targets) for ``day``."""
+    targets: dict[str, float] = dict(collection_targets())
+    if day is not None:
+        fleet_target = fleet_amr_target(kpis(request, day, "area_code")[:-1])
+        if fleet_target is not None:
+            targets["automatic_reading_rate"] = fleet_target
+    return targets
 
 
 def fleet_amr_target(rows: list[KpiRow]) -> float | None:

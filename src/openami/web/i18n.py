@@ -96,6 +96,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sp.certification_expiry": ("Certification expiry", "検定有効期限"),
     "sp.installed_at": ("Installed", "設置日時"),
     "sp.no_meter": ("No meter installed.", "メーター未設置"),
+    "sp.no_reads": ("No register reads of this day arrived.", "この日の指示値は届いていません。"),
     "sp.none": ("none", "なし"),
     "sp.daily_total": ("Day total", "日合計"),
     "quality.measured": ("measured", "実測"),

@@ -23,11 +23,13 @@ from openami.web.common import (
     data_days,
     hub,
     int_param,
+    kpi_targets,
     kpi_value,
     kpis,
     render,
     selected_day,
     timeline,
+    visible_kpis,
 )
 from openami.web.i18n import pick_language, translator
 
@@ -132,8 +134,8 @@ def network(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
             "sort_url": sort_url,
             "sort": sort,
             "dir": direction,
-            "kpi_names": KPI_NAMES,
-            "targets": collection_targets(),
+            "kpi_names": visible_kpis(methods),
+            "targets": kpi_targets(request, selected),
             "charts": charts,
         },
     )

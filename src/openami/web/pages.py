@@ -19,15 +19,15 @@ from openami.web.charts import Series, line_chart
 from openami.web.common import (
     TREND_DAYS,
     amr_targets,
-    collection_targets,
     data_days,
-    fleet_amr_target,
     hub,
+    kpi_targets,
     kpi_value,
     kpis,
     kpis_ready,
     render,
     selected_day,
+    visible_kpis,
     warm_up,
 )
 from openami.web.i18n import pick_language, translator
@@ -49,17 +49,6 @@ class Card:
     value: float
     target: float | None
     ok: bool | None
-
-
-def _targets(request: Request, selected: date | None) -> dict[str, float]:
-    """Collection targets, plus the fleet's automatic reading rate target (meter-weighted
-    over the areas of the selected day)."""
-    targets: dict[str, float] = dict(collection_targets())
-    if selected is not None:
-        fleet_target = fleet_amr_target(kpis(request, selected, "area_code")[:-1])
-        if fleet_target is not None:
-            targets["automatic_reading_rate"] = fleet_target
-    return targets
 
 
 def _trend_days(days: list[date], selected: date) -> list[date]:
@@ -100,7 +89,7 @@ def overview(
     selected = selected_day(request, context, days)
     rows = kpis(request, selected) if selected else []
     areas = kpis(request, selected, "area_code")[:-1] if selected else []
-    targets = _targets(request, selected)
+    targets = kpi_targets(request, selected)
     total = rows[-1] if rows else None
     cards = []
     if total is not None:
@@ -117,7 +106,7 @@ def overview(
         "areas": areas,
         "total": total,
         "cards": cards,
-        "kpi_names": KPI_NAMES,
+        "kpi_names": visible_kpis(rows),
         "targets": targets,
         "amr_targets": amr_targets(),
         "days": days,
@@ -145,5 +134,5 @@ def overview_trend(request: Request, _: Annotated[str, Depends(operator)]) -> HT
     values: dict[str, Any] = {"trend_chart": None, "trend_series": []}
     if selected is not None:
         trend_days = _trend_days(days, selected)
-        values.update(_trend(request, trend_days, _targets(request, selected)))
+        values.update(_trend(request, trend_days, kpi_targets(request, selected)))
     return render(request, "_trend.html", values)
