@@ -91,12 +91,21 @@ def compute_values(series: ReadSeries, params: MeterParams, cfg: VeeConfig) -> S
     window = cfg.rule("V04").p("rollover_window")
     cap = params.capacity_wh[start] * cfg.rule("V07").p("high_factor")
 
+    unit_mult = bool(np.all(mult == 1))
+
     def delta(reg: I64) -> tuple[I64, BoolArr, BoolArr]:
         d = reg[end] - reg[start]
         neg = d < 0
-        roll = neg & (reg[start] >= modulus * (1.0 - window)) & ((d + modulus) * mult <= cap)
-        d = np.where(roll, d + modulus, d)
-        return d * mult, neg & ~roll, roll
+        roll = np.zeros(len(d), dtype=np.bool_)
+        if neg.any():  # rare: look at the negative deltas only
+            i = np.flatnonzero(neg)
+            r = (reg[start[i]] >= modulus[i] * (1.0 - window)) & (
+                (d[i] + modulus[i]) * mult[i] <= cap[i]
+            )
+            roll[i[r]] = True
+            d[i[r]] += modulus[i[r]]
+            neg[i[r]] = False
+        return (d if unit_mult else d * mult), neg, roll
 
     imp, imp_bad, imp_roll = delta(series.import_wh)
     exp_valid = series.export_valid[start] & series.export_valid[end]

@@ -1,0 +1,183 @@
+"""MDMS ingest benchmark: register reads → VEE → stored half-hour values, in values per second,
+and the ratio to a bare DuckDB insert of the same Arrow rows measured in the same run.
+
+Synthetic data: N meters (one supply point each, contract 30/40/60 A), one batch per JST
+day with the 48 register reads of every meter (boundaries 00:30 … 24:00), increments of
+0-899 Wh per slot, 1 in 2,000 reads dropped (gaps) and 1 in 5,000 registers set back
+(V04). Batches are in meter order by default (as a bulk file or a per-meter day log
+arrives); ``--order arrival`` sends them boundary by boundary and the ingest sorts them.
+
+Each batch is first inserted bare into a plain table of its own DuckDB file (``INSERT INTO
+t SELECT * FROM arrow``), then ingested by the MDMS (dedup against stored reads, neighbour
+reads, rules V02-V11, versions, reads + values + history in one transaction) into another
+file; both sums of wall time are reported.
+
+    python benchmarks/bench_mdms_ingest.py            # 200,000 meters × 3 days
+    python benchmarks/bench_mdms_ingest.py --small    # 20,000 meters × 2 days, < 30 s
+    python benchmarks/bench_mdms_ingest.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from openami.clock import day_first_slot
+from openami.mdms.ingest import InstallIndex, MeterIndex, ingest_batch
+from openami.mdms.vee_config import load_vee_config
+from openami.storage import duckdb_mdms
+from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+
+FIRST_DAY = day_first_slot(__import__("datetime").date(2026, 11, 1))
+
+
+def make_day(
+    rng: np.random.Generator, regs: np.ndarray, day: int, order: str
+) -> tuple[pa.Table, np.ndarray]:
+    """The 48 reads of every meter for one day; returns (batch, registers at day end)."""
+    n = len(regs)
+    inc = rng.integers(0, 900, (n, 48), dtype=np.int64)
+    cum = regs[:, None] + np.cumsum(inc, axis=1)
+    imp = cum.copy()
+    back = rng.random(imp.shape) < 1 / 5000
+    imp[back] -= 10_000  # register set back: V04
+    meter = np.repeat(np.arange(n, dtype=np.int64), 48)
+    boundary = np.tile(np.arange(1, 49, dtype=np.int64), n) + FIRST_DAY + 48 * day
+    keep = rng.random(n * 48) >= 1 / 2000
+    table = pa.table(
+        {
+            "meter_id": meter[keep],
+            "boundary": boundary[keep],
+            "import_register_wh": imp.ravel()[keep],
+            "export_register_wh": np.zeros(int(keep.sum()), dtype=np.int64),
+            "received_at": boundary[keep] * 1800.0 + 60.0,
+            "source": np.zeros(int(keep.sum()), dtype=np.uint8),
+        },
+        schema=READ_SCHEMA,
+    )
+    if order == "arrival":
+        table = table.take(np.lexsort((table.column("meter_id"), table.column("boundary"))))
+    return table, cum[:, -1]
+
+
+def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | int | str]:
+    rng = np.random.default_rng(seed)
+    cfg = load_vee_config()
+    ids = np.arange(meters, dtype=np.int64)
+    installs = InstallIndex(
+        pa.table(
+            {
+                "meter_id": ids,
+                "supply_point_key": ids + 1,
+                "valid_from": np.zeros(meters),
+                "valid_to": pa.nulls(meters, pa.float64()),
+            }
+        )
+    )
+    amps = rng.choice(np.array([30, 40, 60]), meters)
+    meter_index = MeterIndex(pa.table({"meter_id": ids, "contract_amperage_a": amps}), cfg)
+    regs = rng.integers(0, 10**7, meters).astype(np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = duckdb.connect(str(Path(tmp) / "bare.duckdb"))
+        bare.execute(
+            "CREATE TABLE t (meter_id BIGINT, boundary BIGINT, import_register_wh BIGINT, "
+            "export_register_wh BIGINT, received_at DOUBLE, source UTINYINT)"
+        )
+        store = DuckIntervalStore(Path(tmp) / "interval.duckdb")
+        duckdb_mdms.ensure_schema(store)
+        # day -1: the reads at the first boundary, so day 0 has neighbours (untimed)
+        seed_reads = pa.table(
+            {
+                "meter_id": ids,
+                "boundary": np.full(meters, FIRST_DAY, dtype=np.int64),
+                "import_register_wh": regs,
+                "export_register_wh": np.zeros(meters, dtype=np.int64),
+                "received_at": np.full(meters, FIRST_DAY * 1800.0),
+                "source": np.zeros(meters, dtype=np.uint8),
+            },
+            schema=READ_SCHEMA,
+        )
+        ingest_batch(store, seed_reads, installs, meter_index, cfg, 0.0)
+        t_bare = t_vee = 0.0
+        phases: dict[str, float] = {}
+        rows = values = invalid = flagged = 0
+        for day in range(days):
+            batch, regs = make_day(rng, regs, day, order)
+            t0 = time.perf_counter()
+            bare.register("batch", batch)
+            bare.execute("INSERT INTO t SELECT * FROM batch")
+            bare.unregister("batch")
+            t1 = time.perf_counter()
+            result = ingest_batch(store, batch, installs, meter_index, cfg, 0.0, timings=phases)
+            t2 = time.perf_counter()
+            t_bare += t1 - t0
+            t_vee += t2 - t1
+            rows += batch.num_rows
+            values += result.values_new
+            invalid += result.invalid
+            flagged += result.flagged
+        t0 = time.perf_counter()
+        again = ingest_batch(store, batch, installs, meter_index, cfg, 0.0)
+        t_again = time.perf_counter() - t0
+        assert again.reads_new == 0 and again.values_new == 0
+        bare.close()
+        store.close()
+    return {
+        "meters": meters,
+        "days": days,
+        "order": order,
+        "reads": rows,
+        "values": values,
+        "invalid_values": invalid,
+        "flagged_values": flagged,
+        "bare_insert_s": round(t_bare, 3),
+        "vee_ingest_s": round(t_vee, 3),
+        "bare_rows_per_s": round(rows / t_bare),
+        "vee_values_per_s": round(values / t_vee),
+        "ratio_to_bare": round(t_bare / t_vee, 3),
+        "reingest_last_day_s": round(t_again, 3),
+        **{f"phase_{k}_s": round(v, 3) for k, v in phases.items()},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--meters", type=int, default=None, help="meters (default 200,000)")
+    ap.add_argument("--days", type=int, default=None, help="days, one batch each (default 3)")
+    ap.add_argument("--order", choices=("meter", "arrival"), default="meter")
+    ap.add_argument("--small", action="store_true", help="20,000 meters × 2 days")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args()
+    meters = args.meters or (20_000 if args.small else 200_000)
+    days = args.days or (2 if args.small else 3)
+    out = run(meters, days, args.order)
+    if args.json:
+        print(json.dumps(out))
+        return
+    print(f"MDMS ingest + VEE + store, {meters:,} meters × {days} day(s), {args.order} order")
+    print(f"{'path':<28}{'seconds':>10}{'per second':>16}")
+    print(
+        f"{'bare DuckDB insert (rows)':<28}{out['bare_insert_s']:>10}{out['bare_rows_per_s']:>16,}"
+    )
+    print(f"{'VEE ingest (values)':<28}{out['vee_ingest_s']:>10}{out['vee_values_per_s']:>16,}")
+    print(f"ratio bare time / VEE time: {out['ratio_to_bare']}  (target ≥ 0.5)")
+    print(
+        "VEE phases [s]: "
+        + ", ".join(f"{k[6:-2]} {v}" for k, v in out.items() if k.startswith("phase_"))
+    )
+    print(
+        f"values {out['values']:,}, invalid {out['invalid_values']:,}, "
+        f"flagged {out['flagged_values']:,}; re-ingest of the last day: "
+        f"{out['reingest_last_day_s']} s, nothing added"
+    )
+
+
+if __name__ == "__main__":
+    main()
