@@ -7,12 +7,16 @@ from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pyarrow as pa
 import pytest
+from tests.httpserver import serve
 from tests.web.conftest import DAY2, DOWN, METERS, DashboardWorld
 
 from openami.clock import JST, ManualClock, day_first_slot
+from openami.hub.context import HubContext
 from openami.mdms.kpi import daily_kpis
+from openami.mdms.service import Mdms
 from openami.registry import Registry
 from openami.registry.model import COMM_METHODS
 from openami.storage.dashboard_queries import (
@@ -23,7 +27,9 @@ from openami.storage.dashboard_queries import (
     slot_timeline,
 )
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.sqlite_clients import ClientStore
 from openami.web import charts
+from openami.web.app import create_app
 from openami.web.common import AggregateCache, amr_targets, watermark
 from openami.web.i18n import MESSAGES, translator
 from openami.web.rollout import add_months, fiscal_year
@@ -172,3 +178,20 @@ def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
     assert watermark(context, recent) != before_recent
     read_at(old)  # a late read about the old day does change it
     assert watermark(context, old) != before_old
+
+
+def test_every_page_works_before_any_data_arrived() -> None:
+    registry = Registry.open(":memory:")
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
+    mdms = Mdms(DuckIntervalStore(), registry, clock)
+    context = HubContext(registry, mdms, ClientStore(registry.store), clock, "op", "pw-empty")
+    with (
+        serve(create_app(context)) as base,
+        httpx.Client(base_url=base, auth=("op", "pw-empty")) as c,
+    ):
+        assert 'id="no-data"' in c.get("/").text
+        assert 'id="no-data"' in c.get("/network").text
+        assert 'id="search-empty"' in c.get("/supply-points", params={"q": "03"}).text
+        rollout = c.get("/rollout").text
+        assert 'id="installed-total">0<' in rollout and 'id="expiry-none"' in rollout
+        assert c.get("/overview/trend").status_code == 200
