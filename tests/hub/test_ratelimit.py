@@ -38,7 +38,7 @@ def setup() -> Iterator[tuple[httpx.Client, ManualClock]]:
         clock,
         "op",
         "op-password",
-        rate_limits=RateLimiter(rate_per_s=2.0, burst=3.0),
+        rate_limits=RateLimiter(rate_per_s=2.0, burst=3.0, token_rate_per_s=0.5, token_burst=4),
     )
     with serve(create_app(context)) as base, httpx.Client(base_url=base) as http:
         yield http, clock
@@ -65,6 +65,33 @@ def test_burst_then_429_with_retry_after(setup: tuple[httpx.Client, ManualClock]
     assert http.get(URL, headers=a).status_code == 429
     clock.advance(10)  # refills to the burst, not beyond
     assert [http.get(URL, headers=a).status_code for _ in range(4)] == [404, 404, 404, 429]
+
+
+def test_token_endpoint_has_its_own_stricter_budget(
+    setup: tuple[httpx.Client, ManualClock],
+) -> None:
+    http, clock = setup
+    data = {"grant_type": "client_credentials"}
+    # wrong secrets and right ones count alike: the limit is on scrypt work per address
+    codes = [
+        http.post("/oauth/token", data=data, auth=("a", "wrong-secret-guess")).status_code
+        for _ in range(3)
+    ]
+    assert codes == [401, 401, 401]
+    assert http.post("/oauth/token", data=data, auth=("a", SECRET)).status_code == 200
+    limited = http.post("/oauth/token", data=data, auth=("b", SECRET))
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
+    assert "token requests" in limited.json()["message"]
+    clock.advance(2)  # 0.5/s: one more
+    assert http.post("/oauth/token", data=data, auth=("b", SECRET)).status_code == 200
+
+
+def test_idle_buckets_are_pruned() -> None:
+    limiter = RateLimiter(rate_per_s=1.0, burst=2.0)
+    for i in range(10_001):
+        limiter.acquire(f"client-{i}", 0.0)
+    assert limiter.acquire("late", 100.0) == 0.0  # triggers pruning of the idle buckets
+    assert len(limiter._buckets) < 10
 
 
 @given(
@@ -96,3 +123,5 @@ def test_bad_settings_are_refused() -> None:
         RateLimiter(rate_per_s=0)
     with pytest.raises(ValueError, match="burst"):
         RateLimiter(burst=0.5)
+    with pytest.raises(ValueError, match="token_rate_per_s"):
+        RateLimiter(token_rate_per_s=0)

@@ -18,6 +18,7 @@ from openami.clock import slot_start, slots_of_day
 from openami.hub.audit import AuditedRoute, record_reads, set_actor
 from openami.hub.context import HubContext
 from openami.hub.ratelimit import enforce as enforce_rate_limit
+from openami.hub.ratelimit import enforce_token_requests
 from openami.registry import InvalidSupplyPointId
 from openami.storage.sqlite_clients import ApiClient
 
@@ -72,6 +73,7 @@ def _error(status: int, code: str, message: str) -> HTTPException:
 )
 def token(
     context: Annotated[HubContext, Depends(ctx)],
+    request: Request,
     grant_type: Annotated[str, Form()],
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
@@ -81,6 +83,8 @@ def token(
 
     Client authentication by HTTP Basic or by ``client_id``/``client_secret`` form fields.
     """
+    address = request.client.host if request.client else None
+    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
     if authorization and authorization.lower().startswith("basic "):
         try:
             raw = base64.b64decode(authorization[6:], validate=True).decode()

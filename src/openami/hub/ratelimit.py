@@ -3,7 +3,9 @@
 A client may burst ``burst`` requests, then ``rate_per_s`` requests per second. A request
 over the limit is answered ``429 Too Many Requests`` with ``Retry-After`` (whole seconds)
 and the usual ``{code, message}`` body. Applied in ``current_client`` so every
-authenticated C-route endpoint (``/v1/...`` and ``/espi/...``) shares one budget.
+authenticated C-route endpoint (``/v1/...`` and ``/espi/...``) shares one budget. The token
+endpoint has its own, stricter budget per client address (``token_rate_per_s``,
+``token_burst``), checked before the secret is.
 """
 
 from __future__ import annotations
@@ -14,28 +16,64 @@ from dataclasses import dataclass, field
 
 from fastapi import HTTPException
 
+MAX_TRACKED_KEYS = 10_000  # beyond this, buckets that have refilled completely are dropped
+
 
 @dataclass
 class RateLimiter:
+    """Per-client API budget, plus a stricter per-address budget for the token endpoint
+    (each token request costs a ~50 ms scrypt check: this caps CPU spent on guessing)."""
+
     rate_per_s: float = 20.0
     burst: float = 60.0
+    token_rate_per_s: float = 0.5
+    token_burst: float = 10.0
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if self.rate_per_s <= 0 or self.burst < 1:
             raise ValueError("rate_per_s must be > 0 and burst >= 1")
+        if self.token_rate_per_s <= 0 or self.token_burst < 1:
+            raise ValueError("token_rate_per_s must be > 0 and token_burst >= 1")
 
     def acquire(self, key: str, now_s: float) -> float:
         """Take one token for ``key``; returns 0.0 if granted, else seconds to wait."""
+        return self._take(key, now_s, self.rate_per_s, self.burst)
+
+    def acquire_token_request(self, address: str, now_s: float) -> float:
+        """Like :meth:`acquire`, for token requests from one network address."""
+        return self._take(
+            f"token-endpoint:{address}", now_s, self.token_rate_per_s, self.token_burst
+        )
+
+    def _take(self, key: str, now_s: float, rate: float, burst: float) -> float:
         with self._lock:
-            tokens, last_s = self._buckets.get(key, (self.burst, now_s))
-            tokens = min(self.burst, tokens + max(0.0, now_s - last_s) * self.rate_per_s)
+            tokens, last_s = self._buckets.get(key, (burst, now_s))
+            tokens = min(burst, tokens + max(0.0, now_s - last_s) * rate)
             if tokens >= 1.0:
                 self._buckets[key] = (tokens - 1.0, now_s)
-                return 0.0
-            self._buckets[key] = (tokens, now_s)
-            return (1.0 - tokens) / self.rate_per_s
+                granted = True
+            else:
+                self._buckets[key] = (tokens, now_s)
+                granted = False
+            if len(self._buckets) > MAX_TRACKED_KEYS:
+                self._prune(now_s)
+            return 0.0 if granted else (1.0 - tokens) / rate
+
+    def _prune(self, now_s: float) -> None:
+        # a bucket idle long enough to be full again carries no state worth keeping
+        horizon_s = max(self.burst / self.rate_per_s, self.token_burst / self.token_rate_per_s)
+        self._buckets = {k: v for k, v in self._buckets.items() if now_s - v[1] < horizon_s}
+
+
+def _too_many(wait_s: float, message: str) -> HTTPException:
+    retry_after = max(1, math.ceil(wait_s))
+    return HTTPException(
+        status_code=429,
+        detail={"code": "rate_limited", "message": f"{message}; retry after {retry_after} s"},
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def enforce(limiter: RateLimiter | None, client_id: str, now_s: float) -> None:
@@ -44,14 +82,21 @@ def enforce(limiter: RateLimiter | None, client_id: str, now_s: float) -> None:
         return
     wait_s = limiter.acquire(client_id, now_s)
     if wait_s > 0:
-        retry_after = max(1, math.ceil(wait_s))
-        raise HTTPException(
-            status_code=429,
-            detail={
-                "code": "rate_limited",
-                "message": f"client {client_id} is over its limit of "
-                f"{limiter.rate_per_s:g} requests/s (burst {limiter.burst:g}); "
-                f"retry after {retry_after} s",
-            },
-            headers={"Retry-After": str(retry_after)},
+        raise _too_many(
+            wait_s,
+            f"client {client_id} is over its limit of {limiter.rate_per_s:g} requests/s "
+            f"(burst {limiter.burst:g})",
+        )
+
+
+def enforce_token_requests(limiter: RateLimiter | None, address: str | None, now_s: float) -> None:
+    """Raise 429 when one network address asks for tokens too often (no-op without a limiter)."""
+    if limiter is None:
+        return
+    wait_s = limiter.acquire_token_request(address or "unknown", now_s)
+    if wait_s > 0:
+        raise _too_many(
+            wait_s,
+            f"too many token requests from this address (limit {limiter.token_rate_per_s:g}/s, "
+            f"burst {limiter.token_burst:g})",
         )
