@@ -19,7 +19,7 @@ RURAL = ROOT / "examples" / "areas" / "rural.toml"
 def test_plan_json_for_the_dense_city_shows_its_concentrator_failure() -> None:
     exe = Path(sys.executable).parent / "openami"
     result = subprocess.run(
-        [str(exe), "plan", "--config", str(DENSE), "--days", "1", "--meters", "300", "--json"],
+        [str(exe), "plan", "--config", str(DENSE), "--days", "1", "--meters", "200", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -29,7 +29,7 @@ def test_plan_json_for_the_dense_city_shows_its_concentrator_failure() -> None:
     out = json.loads(result.stdout)
     kpis = out["kpis"]
     assert set(kpis) == {"mesh", "plc", "cellular", "all"}
-    assert sum(out["meters"][m] for m in ("mesh", "plc", "cellular")) == out["meters"]["all"] == 300
+    assert sum(out["meters"][m] for m in ("mesh", "plc", "cellular")) == out["meters"]["all"] == 200
     for rates in kpis.values():
         for value in rates.values():
             assert value is None or 0.0 <= value <= 1.0
@@ -42,7 +42,7 @@ def test_plan_json_for_the_dense_city_shows_its_concentrator_failure() -> None:
 
 
 def test_plan_table_for_the_rural_area() -> None:
-    result = CliRunner().invoke(command, ["--config", str(RURAL), "--meters", "120"])
+    result = CliRunner().invoke(command, ["--config", str(RURAL), "--meters", "60"])
     assert result.exit_code == 0, result.output
     for label in ("Rural (Tohoku mountains)", "mesh", "cellular", "30-min collection", "%"):
         assert label in result.output
