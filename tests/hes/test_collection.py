@@ -18,7 +18,7 @@ from openami.network import (
     MethodParams,
     Outage,
 )
-from openami.network.scenarios import area_blackout
+from openami.network.scenarios import area_blackout, concentrator_failure
 
 LOSSY = MethodParams(attempt_success=0.7, median_delay_s=60.0, delay_sigma=0.5)
 
@@ -117,3 +117,23 @@ def test_alarms_arrive_by_push_or_from_the_event_log() -> None:
     assert during.sum() == 100
     assert (reads.column("source").to_numpy()[during] == 2).all()
     assert SLOT_SECONDS == 1800
+
+
+def test_a_dark_concentrator_is_inferred_from_mass_missed_reads() -> None:
+    mesh = MethodParams(
+        attempt_success=1.0,
+        median_delay_s=30.0,
+        delay_sigma=0.3,
+        rejoin_min_s=600.0,
+        rejoin_max_s=1800.0,
+    )
+    w = make_world(300, mesh, concentrator_of=np.repeat(np.arange(3), 100))
+    concentrator_failure(w.network, 1, START_S + 2 * 3600, START_S + 3 * 3600)
+    w.network.add_outage(Outage(np.arange(0, 50), START_S + 4 * 3600, START_S + 5 * 3600))
+    w.run_until(START_S + 6 * 3600)
+    alarms = w.hes.journal.segment_alarms()
+    assert set(alarms.column("segment").to_pylist()) == {1}  # half of concentrator 0: no alarm
+    boundaries = set(alarms.column("boundary").to_pylist())
+    assert {START_B + 4, START_B + 5} <= boundaries <= {START_B + 4, START_B + 5, START_B + 6}
+    assert set(alarms.column("meters").to_pylist()) == {100}
+    assert (alarms.column("detected_at").to_numpy() >= START_S + 2 * 3600).all()

@@ -32,7 +32,12 @@ import pyarrow as pa
 from openami.bus.inprocess import TOPIC_READINGS, Bus
 from openami.clock import SLOT_SECONDS, day_of_slot
 from openami.hes.commands import BackfillRequest, CommandConfig, CommandKind, CommandQueue
-from openami.hes.journal import CLOCK_DAY_SCHEMA, EVENT_SCHEMA, HesJournal
+from openami.hes.journal import (
+    CLOCK_DAY_SCHEMA,
+    EVENT_SCHEMA,
+    SEGMENT_ALARM_SCHEMA,
+    HesJournal,
+)
 from openami.hes.throttle import lane_schedule
 from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
@@ -64,6 +69,8 @@ class CollectionConfig:
     cell_permits: int = 64  # concurrent bulk sessions per cell
     clock_threshold_s: float = 10.0  # compliant when |meter − HES| <= this
     clock_sync_threshold_s: float = 5.0  # synchronise above this
+    outage_missed_share: float = 0.9  # a segment missing this share of a boundary's reads …
+    outage_min_meters: int = 5  # … with at least this many meters is a suspected outage
     commands: CommandConfig = field(default_factory=CommandConfig)
 
     def __post_init__(self) -> None:
@@ -204,7 +211,43 @@ class HeadEnd:
 
     def collect(self, index: I64, boundary: I64, ready_s: F64) -> None:
         """Read registers at ``boundary`` from meters at ``index``, with retries."""
-        self._with_retries(index, boundary, ready_s, 0, SOURCE_SCHEDULED)
+        got, _, arrival = self._with_retries(index, boundary, ready_s, 0, SOURCE_SCHEDULED)
+        self._infer_outages(index, got, arrival, boundary)
+
+    def _infer_outages(self, index: I64, got: I64, arrival: F64, boundary: I64) -> None:
+        """Segments where (almost) every meter missed every attempt: a suspected outage.
+
+        Last gasps often do not get through a mesh whose neighbours are dark too, so the
+        HES also infers outages from mass missed reads (one row per segment and boundary).
+        """
+        if len(index) == 0:
+            return
+        seg = self.network.segment_of
+        n_seg = self.network.n_segments
+        total = np.bincount(seg[index], minlength=n_seg)
+        reached = np.bincount(seg[got], minlength=n_seg)
+        missed = total - reached
+        cfg = self.config
+        hit = np.flatnonzero(
+            (total >= cfg.outage_min_meters) & (missed >= cfg.outage_missed_share * total)
+        )
+        if len(hit) == 0:
+            return
+        detected = float(arrival.max()) if len(arrival) else float(boundary.max()) * SLOT_SECONDS
+        detected = max(detected, float(boundary.max()) * SLOT_SECONDS + cfg.push_jitter_s)
+        self.journal.add_segment_alarms(
+            pa.table(
+                {
+                    "segment": hit.astype(np.int64),
+                    "is_cell": self.network.segment_is_cell[hit],
+                    "boundary": np.full(len(hit), int(boundary.max()), dtype=np.int64),
+                    "meters": total[hit].astype(np.int64),
+                    "missed": missed[hit].astype(np.int64),
+                    "detected_at": np.full(len(hit), detected),
+                },
+                schema=SEGMENT_ALARM_SCHEMA,
+            )
+        )
 
     def on_boundary(self, boundary: int) -> None:
         """Start collecting the readings every meter took at ``boundary``."""
