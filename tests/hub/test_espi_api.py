@@ -81,6 +81,11 @@ def test_subscription_feed_is_valid_and_matches_the_json_api(
         or world.registry.retailer_on(key, DAY2) == retailer
     }
     assert set(names) == expected and world.switched_sp in names
+    meters = world.registry.meters_table().to_pydict()
+    amps = dict(zip(meters["supply_point_key"], meters["contract_amperage_a"], strict=True))
+    for key, sp in zip(world.city.supply_point_keys, world.city.supply_point_ids, strict=True):
+        if sp in names:
+            assert names[sp].resource.rated_current_a == amps[key]  # type: ignore[union-attr]
 
     # FB_04-style graph checks
     selfs = [e.link("self") for e in feed.entries]

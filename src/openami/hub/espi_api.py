@@ -141,6 +141,7 @@ class _Point:
     supply_point_id: str
     usage_point_id: str
     days: list[date]
+    rated_current_a: int | None = None
 
 
 def _supplied(
@@ -172,6 +173,23 @@ def _supplied(
     return list(points.values())
 
 
+def _with_rated_current(context: HubContext, page: list[_Point]) -> list[_Point]:
+    """Fill in the contract amperage of the meter installed now (ESPI ratedCurrent)."""
+    points = {p.key: p for p in page}
+    keys = list(points)
+    for start in range(0, len(keys), 900):  # stay below SQLite's bound-parameter limit
+        chunk = keys[start : start + 900]
+        rows = context.registry.store.execute(
+            "SELECT i.supply_point_key, m.contract_amperage_a FROM meter_installations i "
+            "JOIN meters m ON m.meter_id = i.meter_id WHERE i.valid_to IS NULL "
+            f"AND i.supply_point_key IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        )
+        for key, amps in rows:
+            points[int(key)].rated_current_a = int(amps)
+    return page
+
+
 def _check_subscription(client: ApiClient, subscription_id: str) -> None:
     if subscription_id != client.client_id:
         raise _error(
@@ -198,7 +216,7 @@ def _one_point(
         raise _error(404, "unknown_usage_point", f"no UsagePoint {usage_point_id}")
     points = _supplied(context, index, client, days, only_key=found[0])
     if points:
-        return points[0]
+        return _with_rated_current(context, points)[0]
     raise _error(
         403,
         "not_supplied_by_client",
@@ -373,6 +391,7 @@ def _batch_feed(
     now = context.clock.now()
     b = FeedBuilder(subscription_id, now)
     page, more = _page(points, win) if paged else (points, False)
+    page = _with_rated_current(context, page)
     rows = _values(context, page)
     entries: list[Entry] = [local_time_entry(now)]
     entries += [reading_type_entry(d, now) for d in jp.DIRECTIONS]
@@ -466,6 +485,7 @@ def usage_points(
     b = FeedBuilder(subscription_id, now)
     points = _supplied(context, _index(request, context), client, win.days)
     page, more = _page(points, win)
+    page = _with_rated_current(context, page)
     _audit(context, client, request.url.path, page)
     feed = Feed(
         id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path)),

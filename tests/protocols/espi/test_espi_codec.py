@@ -55,7 +55,9 @@ def _japan_feed() -> Feed:
         jp.JST_TIME_PARAMETERS,
         jp.reading_type("import"),
         jp.reading_type("export"),
-        UsagePoint(status=1, service_delivery_point_name="0300000000000000000110"),
+        UsagePoint(
+            status=1, service_delivery_point_name="0300000000000000000110", rated_current_a=30
+        ),
         MeterReading(),
         jp.day_block(DAY, values),
     ]
@@ -95,6 +97,7 @@ def test_japan_profile_feed_validates_and_round_trips() -> None:
     text = data.decode()
     assert "<tzOffset>32400</tzOffset>" in text and "<dstStartRule>FFFFFFFF<" in text
     assert "entry 1 &lt;&amp;&gt;" in text
+    assert "<ratedCurrent><powerOfTenMultiplier>0</powerOfTenMultiplier><uom>5</uom>" in text
 
 
 def test_entry_and_service_status_documents() -> None:

@@ -27,6 +27,9 @@ class PointRef(Protocol):
     @property
     def supply_point_id(self) -> str: ...
 
+    @property
+    def rated_current_a(self) -> int | None: ...
+
 
 def urn(value: object) -> str:
     return f"urn:uuid:{value}"
@@ -67,7 +70,11 @@ class FeedBuilder:
             ),
             published=self.now,
             updated=self.now,
-            resource=UsagePoint(status=1, service_delivery_point_name=p.supply_point_id),
+            resource=UsagePoint(
+                status=1,
+                service_delivery_point_name=p.supply_point_id,
+                rated_current_a=p.rated_current_a,
+            ),
         )
 
     def meter_reading(self, p: PointRef, direction: str) -> Entry:

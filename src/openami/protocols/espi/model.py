@@ -24,6 +24,7 @@ KIND_ENERGY = 12
 UOM_WH = 72
 MEASURING_PERIOD_30_MIN = 5
 SERVICE_KIND_ELECTRICITY = 0
+UOM_A = 5
 DST_RULE_DISABLED = 0xFFFFFFFF
 
 # QualityOfReading codes
@@ -41,6 +42,7 @@ class UsagePoint:
     status: int | None = None
     service_delivery_point_name: str | None = None
     connection_state: str | None = None  # connected | logicallyDisconnected | ...
+    rated_current_a: int | None = None  # ratedCurrent: the contract amperage (アンペア契約)
 
 
 @dataclass(frozen=True)

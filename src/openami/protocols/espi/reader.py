@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from openami.protocols.espi.model import (
     ATOM_NS,
     ESPI_NS,
+    UOM_A,
     Entry,
     Feed,
     IntervalBlock,
@@ -97,6 +98,16 @@ def _reading(el: ET.Element) -> IntervalReading:
     return IntervalReading(start, duration, _int(el, "value"), tuple(qualities))
 
 
+def _rated_current(el: ET.Element | None) -> int | None:
+    """A SummaryMeasurement in amperes (uom 5) as whole amperes."""
+    if el is None:
+        return None
+    value, uom = _int(el, "value"), _int(el, "uom")
+    if value is None or uom not in (None, UOM_A):
+        return None
+    return round(value * 10.0 ** (_int(el, "powerOfTenMultiplier") or 0))
+
+
 def parse_resource(el: ET.Element) -> Resource:
     """One ESPI resource element (a ``<content>`` child)."""
     if not el.tag.startswith(_E):
@@ -109,6 +120,7 @@ def parse_resource(el: ET.Element) -> Resource:
             status=_int(el, "status"),
             service_delivery_point_name=_text(el, f"{_E}serviceDeliveryPoint/{_E}name"),
             connection_state=_text(el, _E + "connectionState"),
+            rated_current_a=_rated_current(el.find(_E + "ratedCurrent")),
         )
     if name == "MeterReading":
         return MeterReading()

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from openami.protocols.espi.model import (
     ATOM_NS,
     ESPI_NS,
+    UOM_A,
     Entry,
     Feed,
     IntervalBlock,
@@ -87,6 +88,11 @@ def resource_xml(resource: Resource) -> str:
                 + "</serviceDeliveryPoint>"
             )
         _opt(out, "connectionState", resource.connection_state)
+        if resource.rated_current_a is not None:
+            out.append(
+                "<ratedCurrent><powerOfTenMultiplier>0</powerOfTenMultiplier>"
+                f"<uom>{UOM_A}</uom><value>{int(resource.rated_current_a)}</value></ratedCurrent>"
+            )
         out.append("</UsagePoint>")
         return "".join(out)
     if isinstance(resource, MeterReading):
