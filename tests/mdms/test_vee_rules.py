@@ -211,3 +211,24 @@ def test_edits_survive_reingest_and_need_user_and_reason() -> None:
         assert "reason" in str(exc)
     else:
         raise AssertionError("an edit without a reason was accepted")
+
+
+def test_v11_register_not_in_whole_register_units() -> None:
+    mdms = make_mdms()
+    # 6 digits of 0.1 kWh: every register must be a multiple of 100 Wh; it wraps at 100 MWh
+    mdms.set_meter_master(
+        pa.table(
+            {
+                "meter_id": [METER],
+                "register_digits": [6],
+                "register_unit_wh": [100],
+                "multiplier": [1],
+            }
+        )
+    )
+    mdms.ingest(reads([(0, 99_999_900, 0), (1, 200, 0), (2, 350, 0), (3, 500, 0)]))
+    assert q(current(mdms, 0, 2)) == [
+        (0, 300, "measured", ["V04R"]),
+        (1, None, "invalid", ["V11"]),
+        (2, None, "invalid", ["V11"]),
+    ]

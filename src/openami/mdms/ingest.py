@@ -91,34 +91,39 @@ class MeterIndex:
             c = pc.fill_null(meters.column(name).cast(pa.float64()), default)
             return np.asarray(c.to_numpy(), dtype=np.float64)[order]
 
-        digits = col("register_digits", d.get("register_digits", 6))
-        unit = col("register_unit_wh", d.get("register_unit_wh", 1000))
+        digits = col("register_digits", d.get("register_digits", 9))
+        unit = col("register_unit_wh", d.get("register_unit_wh", 1))
         amps = col("contract_amperage_a", d.get("contract_amperage_a", 60))
         volts = d.get("supply_voltage_v", 100)
         self.modulus = (10.0**digits * unit).astype(np.int64)
+        self.unit = unit.astype(np.int64)
         self.multiplier = col("multiplier", d.get("multiplier", 1)).astype(np.int64)
         self.capacity = amps * volts * 0.5
         self.volts = volts
         self._default = (
-            int(10 ** d.get("register_digits", 6) * d.get("register_unit_wh", 1000)),
+            int(10 ** d.get("register_digits", 9) * d.get("register_unit_wh", 1)),
             int(d.get("multiplier", 1)),
             d.get("contract_amperage_a", 60) * volts * 0.5,
+            int(d.get("register_unit_wh", 1)),
         )
 
     def params(self, meter_id: I64) -> MeterParams:
         n = len(meter_id)
+        mod, mult, cap, unit = self._default
         if len(self.ids) == 0:
-            mod, mult, cap = self._default
             return MeterParams(
-                np.full(n, mod, np.int64), np.full(n, mult, np.int64), np.full(n, cap)
+                np.full(n, mod, np.int64),
+                np.full(n, mult, np.int64),
+                np.full(n, cap),
+                np.full(n, unit, np.int64),
             )
         i = np.minimum(np.searchsorted(self.ids, meter_id), len(self.ids) - 1)
         known = self.ids[i] == meter_id
-        mod, mult, cap = self._default
         return MeterParams(
             np.where(known, self.modulus[i], mod),
             np.where(known, self.multiplier[i], mult),
             np.where(known, self.capacity[i], cap),
+            np.where(known, self.unit[i], unit),
         )
 
 
@@ -192,9 +197,14 @@ def ingest_batch(
     if "clock_offset_s" in extra:
         off = np.abs(np.asarray(pc.fill_null(reads.column("clock_offset_s"), 0).to_numpy()))
         flags |= np.where(off > cfg.rule("V09").p("tolerance_s"), bit("V09"), 0).astype(np.uint32)
+    mparams = meters.params(meter)
     if "multiplier" in extra:
         told = _i64(reads, "multiplier")
-        flags |= np.where(told != meters.params(meter).multiplier, bit("V11"), 0).astype(np.uint32)
+        flags |= np.where(told != mparams.multiplier, bit("V11"), 0).astype(np.uint32)
+    if bool(np.any(mparams.unit_wh > 1)):  # registers must be whole register units
+        unit = np.maximum(mparams.unit_wh, 1)
+        off_unit = (imp % unit != 0) | (exp_valid & (exp % unit != 0))
+        flags |= np.where(off_unit, bit("V11"), 0).astype(np.uint32)
     # duplicates inside the batch: the first arrival stays; other registers flag V02
     first = _run_starts(key)
     grp = np.cumsum(first) - 1
