@@ -162,6 +162,11 @@ def test_rollout_compares_plans_with_installed_and_lists_expiring_meters(
     wider = client.get("/rollout", params={"months": 60}).text
     more = sum(1 for s in serials if int(s[:4]) + 10 <= 2031)
     assert f'id="expiring-count">{more:,}<' in wider
+    assert more > 50 and 'rel="next"' in wider  # 50 a page
+    second = client.get("/rollout", params={"months": 60, "page": 2}).text
+    table = re.search(r'<table id="expiry-table".*?</table>', second, re.S)
+    assert table is not None and 'rel="prev"' in second
+    assert table.group(0).split("<tbody>")[1].count("<tr>") == min(50, more - 50)
     assert client.get("/rollout", params={"months": "many"}).status_code == 422
 
 
