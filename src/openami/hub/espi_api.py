@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -51,6 +52,7 @@ from openami.protocols.espi.feeds import (
     reading_type_entry,
     urn,
 )
+from openami.protocols.espi.query import QueryError, aware, check_bounds, period_days
 from openami.storage.sqlite_clients import ApiClient
 
 MAX_WINDOW_DAYS = 31
@@ -78,6 +80,12 @@ def _error(status: int, code: str, message: str) -> HTTPException:
 
 def _atom(body: bytes) -> Response:
     return Response(content=body, media_type=ATOM_MEDIA_TYPE)
+
+
+def _feed(
+    feed_id: object, title: str, now: datetime, links: tuple[Link, ...], entries: Iterable[Entry]
+) -> Response:
+    return _atom(write_feed(Feed(urn(feed_id), title, now, links, tuple(entries))))
 
 
 # -- opaque ids ------------------------------------------------------------------------------
@@ -235,16 +243,6 @@ class _Window:
     start_index: int
 
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def window(
     context: Annotated[HubContext, Depends(ctx)],
     published_min: Annotated[
@@ -270,34 +268,12 @@ def window(
         int, Query(alias="start-index", ge=1, le=10_000_000, description="1-based")
     ] = 1,
 ) -> _Window:
-    now = context.clock.now()
-    p_min, p_max = _aware(published_min), _aware(published_max)
-    for name, moment in (
-        ("published-min", p_min),
-        ("published-max", p_max),
-        ("updated-min", _aware(updated_min)),
-        ("updated-max", _aware(updated_max)),
-    ):
-        if moment is not None and not _EARLIEST <= moment <= _LATEST:
-            raise _error(400, "invalid_period", f"{name} must lie between 1970 and 2200")
-    if p_max is None:
-        p_max = max(now, p_min + timedelta(days=1)) if p_min is not None else now
-    if p_min is None:
-        today = p_max.astimezone(JST).date()
-        p_min = datetime.combine(today - timedelta(days=1), time(0), JST)
-    if p_min >= p_max:
-        raise _error(400, "invalid_period", "published-min must be before published-max")
-    first = p_min.astimezone(JST).date()
-    last = (p_max - timedelta(microseconds=1)).astimezone(JST).date()
-    n_days = (last - first).days + 1
-    if n_days > MAX_WINDOW_DAYS:
-        raise _error(
-            400,
-            "period_too_long",
-            f"the data period spans {n_days} JST days; at most {MAX_WINDOW_DAYS} per request",
-        )
-    days = [first + timedelta(days=i) for i in range(n_days)]
-    return _Window(days, _aware(updated_min), _aware(updated_max), max_results, start_index)
+    try:
+        check_bounds({"updated-min": updated_min, "updated-max": updated_max})
+        days = period_days(published_min, published_max, context.clock.now(), MAX_WINDOW_DAYS)
+    except QueryError as exc:
+        raise _error(400, exc.code, str(exc)) from None
+    return _Window(days, aware(updated_min), aware(updated_max), max_results, start_index)
 
 
 # rows per (key, day): (slot, import_wh, export_wh, quality, recorded_at)
@@ -407,14 +383,13 @@ def _batch_feed(
             entries.append(b.meter_reading(p, d))
             entries.extend(blocks[d])
     _audit(context, client, request.url.path, shown)
-    feed = Feed(
-        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path + request.url.query)),
-        title=title,
-        updated=now,
-        links=_feed_links(request, more, win, len(page)),
-        entries=tuple(entries),
+    return _feed(
+        jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path + request.url.query),
+        title,
+        now,
+        _feed_links(request, more, win, len(page)),
+        tuple(entries),
     )
-    return _atom(write_feed(feed))
 
 
 Ctx = Annotated[HubContext, Depends(ctx)]
@@ -487,14 +462,13 @@ def usage_points(
     page, more = _page(points, win)
     page = _with_rated_current(context, page)
     _audit(context, client, request.url.path, page)
-    feed = Feed(
-        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path)),
-        title="UsagePoints",
-        updated=now,
-        links=_feed_links(request, more, win, len(page)),
-        entries=tuple(b.usage_point(p) for p in page),
+    return _feed(
+        jp.child_uuid(jp.OPENAMI_NAMESPACE, request.url.path),
+        "UsagePoints",
+        now,
+        _feed_links(request, more, win, len(page)),
+        tuple(b.usage_point(p) for p in page),
     )
-    return _atom(write_feed(feed))
 
 
 @router.get("/Subscription/{subscription_id}/UsagePoint/{usage_point_id}", responses=_ATOM_OK)
@@ -528,14 +502,13 @@ def meter_readings(
     point = _one_point(request, context, client, usage_point_id, win.days)
     now = context.clock.now()
     b = FeedBuilder(subscription_id, now)
-    feed = Feed(
-        id=urn(jp.child_uuid(point.usage_point_id, "MeterReading")),
-        title="MeterReadings",
-        updated=now,
-        links=(Link("self", request.url.path),),
-        entries=tuple(b.meter_reading(point, d) for d in jp.DIRECTIONS),
+    return _feed(
+        jp.child_uuid(point.usage_point_id, "MeterReading"),
+        "MeterReadings",
+        now,
+        (Link("self", request.url.path),),
+        tuple(b.meter_reading(point, d) for d in jp.DIRECTIONS),
     )
-    return _atom(write_feed(feed))
 
 
 def _direction(b: FeedBuilder, point: _Point, meter_reading_id: str) -> str:
@@ -586,14 +559,13 @@ def interval_blocks(
     direction = _direction(b, point, meter_reading_id)
     blocks = _blocks(b, point, direction, _values(context, [point]), win)
     _audit(context, client, request.url.path, [point])
-    feed = Feed(
-        id=urn(jp.child_uuid(b.mr_id(point, direction), "IntervalBlock")),
-        title=f"IntervalBlocks ({direction})",
-        updated=now,
-        links=_feed_links(request, False, win, 1),
-        entries=tuple(blocks),
+    return _feed(
+        jp.child_uuid(b.mr_id(point, direction), "IntervalBlock"),
+        f"IntervalBlocks ({direction})",
+        now,
+        _feed_links(request, False, win, 1),
+        tuple(blocks),
     )
-    return _atom(write_feed(feed))
 
 
 @router.get(
@@ -625,14 +597,13 @@ def interval_block(
 @router.get("/ReadingType", responses=_ATOM_OK)
 def reading_types(request: Request, context: Ctx, client: Client) -> Response:
     now = context.clock.now()
-    feed = Feed(
-        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "ReadingType")),
-        title="ReadingTypes",
-        updated=now,
-        links=(Link("self", request.url.path),),
-        entries=tuple(reading_type_entry(d, now) for d in jp.DIRECTIONS),
+    return _feed(
+        jp.child_uuid(jp.OPENAMI_NAMESPACE, "ReadingType"),
+        "ReadingTypes",
+        now,
+        (Link("self", request.url.path),),
+        tuple(reading_type_entry(d, now) for d in jp.DIRECTIONS),
     )
-    return _atom(write_feed(feed))
 
 
 @router.get("/ReadingType/{reading_type_id}", responses=_ATOM_OK)
@@ -646,14 +617,13 @@ def reading_type(context: Ctx, client: Client, reading_type_id: Annotated[str, P
 @router.get("/LocalTimeParameters", responses=_ATOM_OK)
 def local_time_parameters_all(request: Request, context: Ctx, client: Client) -> Response:
     now = context.clock.now()
-    feed = Feed(
-        id=urn(jp.child_uuid(jp.OPENAMI_NAMESPACE, "LocalTimeParameters")),
-        title="LocalTimeParameters",
-        updated=now,
-        links=(Link("self", request.url.path),),
-        entries=(local_time_entry(now),),
+    return _feed(
+        jp.child_uuid(jp.OPENAMI_NAMESPACE, "LocalTimeParameters"),
+        "LocalTimeParameters",
+        now,
+        (Link("self", request.url.path),),
+        (local_time_entry(now),),
     )
-    return _atom(write_feed(feed))
 
 
 @router.get("/LocalTimeParameters/{local_time_parameters_id}", responses=_ATOM_OK)
