@@ -14,7 +14,7 @@ from openami.bus.inprocess import InProcessBus
 from openami.hes.commands import CommandKind, CommandState
 from openami.hes.over_dlms import DlmsCollectConfig, DlmsEndpoint, DlmsHeadEnd
 
-FAST = DlmsCollectConfig(concurrency=4, retries=1, retry_base_s=0.01, timeout_s=3.0)
+FAST = DlmsCollectConfig(concurrency=4, retries=1, retry_base_s=0.01, timeout_s=10.0)
 
 
 @pytest.fixture
