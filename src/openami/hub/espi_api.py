@@ -93,6 +93,7 @@ def _feed(
 class _Index:
     key: bytes
     by_uuid: dict[str, tuple[int, str]]  # usage point id -> (supply_point_key, supply point ID)
+    by_key: dict[int, str]  # supply_point_key -> usage point id
     count: int
 
 
@@ -133,13 +134,19 @@ def _index(request: Request, context: HubContext, refresh: bool = False) -> _Ind
     key = index.key if index is not None else _id_key(context)
     rows = store.execute("SELECT supply_point_key, supply_point_id FROM supply_points")
     by_uuid = {str(jp.opaque_uuid(key, "UsagePoint", str(sp))): (int(k), str(sp)) for k, sp in rows}
-    index = _Index(key, by_uuid, len(rows))
+    by_key = {k: up for up, (k, _) in by_uuid.items()}
+    index = _Index(key, by_uuid, by_key, len(rows))
     request.app.state.espi_index = index
     return index
 
 
-def _up_id(index: _Index, supply_point_id: str) -> str:
-    return str(jp.opaque_uuid(index.key, "UsagePoint", supply_point_id))
+def _up_id(index: _Index, key: int, supply_point_id: str) -> str:
+    cached = index.by_key.get(key)
+    return (
+        cached
+        if cached is not None
+        else str(jp.opaque_uuid(index.key, "UsagePoint", supply_point_id))
+    )
 
 
 # -- who may see what ------------------------------------------------------------------------
@@ -158,27 +165,46 @@ def _supplied(
     client: ApiClient,
     days: list[date],
     only_key: int | None = None,
-) -> list[_Point]:
-    """Supply points the client's retailer supplies on some of ``days``, with those days."""
+    win: _Window | None = None,
+) -> tuple[list[_Point], bool]:
+    """Supply points the client's retailer supplies on some of ``days``, with those days.
+
+    With ``win``, one page of points (by supply point key) and whether more follow; the
+    paging happens in SQL, so a retailer with a million points costs one page of work.
+    """
     if client.role != "retailer" or not days:
-        return []
+        return [], False
+    where = "c.retailer_id = ? AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?)" + (
+        " AND c.supply_point_key = ?" if only_key is not None else ""
+    )
+    params: tuple[object, ...] = (client.party_id, days[-1].isoformat(), days[0].isoformat())
+    if only_key is not None:
+        params += (only_key,)
+    keys_sql = f"SELECT DISTINCT c.supply_point_key FROM supply_contracts c WHERE {where}"
+    keys_params = params
+    size = _page_size(win) if win is not None else None
+    if win is not None and size is not None:
+        keys_sql += " ORDER BY c.supply_point_key LIMIT ? OFFSET ?"
+        keys_params += (size + 1, win.start_index - 1)
     rows = context.registry.store.execute(
         "SELECT c.supply_point_key, p.supply_point_id, c.valid_from, c.valid_to "
         "FROM supply_contracts c JOIN supply_points p ON p.supply_point_key = c.supply_point_key "
-        "WHERE c.retailer_id = ? AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?) "
-        + ("AND c.supply_point_key = ? " if only_key is not None else "")
-        + "ORDER BY c.supply_point_key",
-        (client.party_id, days[-1].isoformat(), days[0].isoformat())
-        + ((only_key,) if only_key is not None else ()),
+        f"WHERE {where} AND c.supply_point_key IN ({keys_sql}) ORDER BY c.supply_point_key",
+        params + keys_params,
     )
     points: dict[int, _Point] = {}
     for key, sp, valid_from, valid_to in rows:
         first, last = date.fromisoformat(valid_from), date.fromisoformat(valid_to or "9999-12-31")
         covered = [d for d in days if first <= d < last]
         if covered:
-            point = points.setdefault(int(key), _Point(int(key), str(sp), _up_id(index, sp), []))
+            point = points.setdefault(
+                int(key), _Point(int(key), str(sp), _up_id(index, int(key), str(sp)), [])
+            )
             point.days = sorted(set(point.days) | set(covered))
-    return list(points.values())
+    page = list(points.values())
+    if size is not None and len(page) > size:
+        return page[:size], True
+    return page, False
 
 
 def _with_rated_current(context: HubContext, page: list[_Point]) -> list[_Point]:
@@ -222,7 +248,7 @@ def _one_point(
         found = index.by_uuid.get(usage_point_id)
     if found is None:
         raise _error(404, "unknown_usage_point", f"no UsagePoint {usage_point_id}")
-    points = _supplied(context, index, client, days, only_key=found[0])
+    points, _ = _supplied(context, index, client, days, only_key=found[0])
     if points:
         return _with_rated_current(context, points)[0]
     raise _error(
@@ -330,10 +356,8 @@ def _blocks(b: FeedBuilder, p: _Point, direction: str, rows: _Rows, win: _Window
     return out
 
 
-def _page(points: list[_Point], win: _Window) -> tuple[list[_Point], bool]:
-    size = min(win.max_results, max(1, MAX_POINT_DAYS_PER_PAGE // max(1, len(win.days))))
-    start = win.start_index - 1
-    return points[start : start + size], start + size < len(points)
+def _page_size(win: _Window) -> int:
+    return min(win.max_results, max(1, MAX_POINT_DAYS_PER_PAGE // max(1, len(win.days))))
 
 
 def _feed_links(request: Request, more: bool, win: _Window, page_len: int) -> tuple[Link, ...]:
@@ -359,14 +383,13 @@ def _batch_feed(
     context: HubContext,
     client: ApiClient,
     subscription_id: str,
-    points: list[_Point],
+    page: list[_Point],
+    more: bool,
     win: _Window,
     title: str,
-    paged: bool = True,
 ) -> Response:
     now = context.clock.now()
     b = FeedBuilder(subscription_id, now)
-    page, more = _page(points, win) if paged else (points, False)
     page = _with_rated_current(context, page)
     rows = _values(context, page)
     entries: list[Entry] = [local_time_entry(now)]
@@ -408,9 +431,9 @@ def batch_subscription(
     """Everything of the subscription in one feed: UsagePoints, MeterReadings, ReadingTypes,
     LocalTimeParameters and one IntervalBlock per JST day of the period."""
     _check_subscription(client, subscription_id)
-    points = _supplied(context, _index(request, context), client, win.days)
+    page, more = _supplied(context, _index(request, context), client, win.days, win=win)
     return _batch_feed(
-        request, context, client, subscription_id, points, win, "Green Button Subscription"
+        request, context, client, subscription_id, page, more, win, "Green Button Subscription"
     )
 
 
@@ -435,7 +458,7 @@ def batch_usage_point(
     _check_subscription(client, subscription_id)
     point = _one_point(request, context, client, usage_point_id, win.days)
     return _batch_feed(
-        request, context, client, subscription_id, [point], win, "Green Button UsagePoint", False
+        request, context, client, subscription_id, [point], False, win, "Green Button UsagePoint"
     )
 
 
@@ -445,8 +468,8 @@ def batch_bulk(
 ) -> Response:
     """Bulk download (client-credentials access): every supplied UsagePoint, paged."""
     _check_subscription(client, bulk_id)
-    points = _supplied(context, _index(request, context), client, win.days)
-    return _batch_feed(request, context, client, bulk_id, points, win, "Green Button Bulk")
+    page, more = _supplied(context, _index(request, context), client, win.days, win=win)
+    return _batch_feed(request, context, client, bulk_id, page, more, win, "Green Button Bulk")
 
 
 # -- endpoints: single resources -------------------------------------------------------------
@@ -458,8 +481,7 @@ def usage_points(
     _check_subscription(client, subscription_id)
     now = context.clock.now()
     b = FeedBuilder(subscription_id, now)
-    points = _supplied(context, _index(request, context), client, win.days)
-    page, more = _page(points, win)
+    page, more = _supplied(context, _index(request, context), client, win.days, win=win)
     page = _with_rated_current(context, page)
     _audit(context, client, request.url.path, page)
     return _feed(
