@@ -11,15 +11,17 @@ import httpx
 import pyarrow as pa
 import pytest
 from tests.httpserver import serve
-from tests.web.conftest import DAY2, DOWN, METERS, DashboardWorld
+from tests.web.conftest import DAY1, DAY2, DOWN, METERS, DashboardWorld
 
 from openami.clock import JST, ManualClock, day_first_slot
 from openami.hub.context import HubContext
 from openami.mdms.kpi import daily_kpis
 from openami.mdms.service import Mdms
 from openami.registry import Registry
-from openami.registry.model import COMM_METHODS
+from openami.registry.model import COMM_METHODS, Meter
+from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.dashboard_queries import (
+    SOURCE_NAMES,
     expiring_meters,
     expiry_by_year,
     installed_by_area,
@@ -43,7 +45,7 @@ def test_every_label_used_exists_in_both_languages() -> None:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']\s*\)""", path.read_text()))
     used |= {f"method.{m}" for m in (*COMM_METHODS, "all")}
     used |= {f"quality.{q}" for q in ("measured", *charts.QUALITY_MARKS)}
-    used |= {f"source.{s}" for s in ("scheduled", "retry", "backfill")}
+    used |= {f"source.{s}" for s in (*SOURCE_NAMES.values(), "other")}
     assert len(used) > 50
     missing = sorted(k for k in used if k not in MESSAGES)
     assert missing == []
@@ -195,3 +197,40 @@ def test_every_page_works_before_any_data_arrived() -> None:
         rollout = c.get("/rollout").text
         assert 'id="installed-total">0<' in rollout and 'id="expiry-none"' in rollout
         assert c.get("/overview/trend").status_code == 200
+
+
+def test_supply_point_page_after_a_meter_exchange() -> None:
+    registry = Registry.open(":memory:")
+    city = build_city(CityConfig(meters=12, seed=3, start_day=DAY1), registry)
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
+    sim = Simulation.create(city, DuckIntervalStore(), clock)
+    sim.run_until(datetime(2026, 11, 1, 12, 10, tzinfo=JST).timestamp())
+    at = day_first_slot(DAY1) + 24  # 12:00 JST
+    old_id = int(city.fleet.meter_ids[3])
+    imp, exp = city.fleet.registers_at([3], [at])
+    registry.add_meters(
+        [Meter(999, "Osaki", "2026000000999", 30, "cellular", None, date(2036, 10, 31))]
+    )
+    key = city.supply_point_keys[3]
+    sim.mdms.exchange_meter(key, old_id, (int(imp[0]), int(exp[0])), 999, (0, 0), at)
+    context = HubContext(registry, sim.mdms, ClientStore(registry.store), clock, "op", "pw-x")
+    with serve(create_app(context)) as base:
+        page = httpx.get(
+            f"{base}/supply-points/{city.supply_point_ids[3]}",
+            params={"date": DAY1.isoformat()},
+            auth=("op", "pw-x"),
+        ).text
+    history = re.search(r'<table id="installations-table">.*?</table>', page, re.S)
+    assert history is not None
+    rows = history.group(0).split("<tbody>")[1]
+    assert rows.count("<tr>") == 2 and "2026-11-01 12:00" in rows  # removed, then installed
+    assert 'id="meter-id">999<' in page  # the meter installed now
+    reads = re.search(r'<table id="reads-table".*?</table>', page, re.S)
+    assert reads is not None
+    body = reads.group(0)
+    # both meters' reads at 12:00 (closing and opening), with a meter column
+    assert f'<td class="num">{old_id}</td>' in body and '<td class="num">999</td>' in body
+    new_rows = [r for r in body.split("<tr>") if '<td class="num">999</td>' in r]
+    assert len(new_rows) == 1 and "meter exchange" in new_rows[0]  # its opening read
+    old_rows = [r for r in body.split("<tr>") if f'<td class="num">{old_id}</td>' in r]
+    assert len(old_rows) == 25  # 00:00 … 12:00, the last one also its closing read

@@ -17,7 +17,7 @@ from openami.clock import SLOT_SECONDS, day_of_slot, slots_of_day
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
 
-SOURCE_NAMES = {0: "scheduled", 1: "retry", 2: "backfill"}
+SOURCE_NAMES = {0: "scheduled", 1: "retry", 2: "backfill", 3: "exchange", 4: "bulk"}
 
 
 def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
@@ -163,6 +163,19 @@ def installed_meter(registry: Registry, supply_point_key: int) -> dict[str, Any]
     return dict(zip(names, rows[0], strict=True))
 
 
+def installations_of(registry: Registry, supply_point_key: int) -> list[dict[str, Any]]:
+    """Every meter installed at a supply point, oldest first: meter, maker, serial, period
+    ``[valid_from, valid_to)`` in epoch seconds (``valid_to`` None while installed)."""
+    rows = registry.store.execute(
+        "SELECT i.meter_id, m.maker, m.serial, i.valid_from, i.valid_to "
+        "FROM meter_installations i JOIN meters m ON m.meter_id = i.meter_id "
+        "WHERE i.supply_point_key = ? ORDER BY i.valid_from, i.meter_id",
+        (int(supply_point_key),),
+    )
+    names = ("meter_id", "maker", "serial", "valid_from", "valid_to")
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
 def retailer_name(registry: Registry, retailer_id: str) -> str | None:
     rows = registry.store.execute(
         "SELECT name FROM retailers WHERE retailer_id = ?", (retailer_id,)
@@ -191,7 +204,7 @@ def meter_register_reads(
     )
     rows = table.to_pylist()
     for r in rows:
-        r["source"] = SOURCE_NAMES.get(int(r["source"]), str(r["source"]))
+        r["source"] = SOURCE_NAMES.get(int(r["source"]), "other")
         r["delay_s"] = float(r["first_received_at"]) - int(r["boundary"]) * SLOT_SECONDS
     return rows
 

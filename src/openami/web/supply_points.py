@@ -8,6 +8,7 @@ contract amperage and the current retailer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -15,9 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from openami.clock import JST, slot_start, slots_of_day
+from openami.clock import JST, SLOT_SECONDS, slot_start, slots_of_day
 from openami.registry import InvalidSupplyPointId
 from openami.storage.dashboard_queries import (
+    installations_of,
     installed_meter,
     meter_register_reads,
     retailer_name,
@@ -43,6 +45,8 @@ class ValueRow:
     quality: str
     versions: int
     reason: str
+    method: str
+    edited_by: str
 
 
 SEARCH_LIMIT = 20
@@ -93,13 +97,12 @@ def supply_point(
     days = data_days(context)
     day = selected_day(request, context, days) or context.clock.now().astimezone(JST).date()
     slots = slots_of_day(day)
-    table = context.mdms.day_values(sp.supply_point_key, day).to_pylist()
+    table = context.mdms.values(sp.supply_point_key, slots.start, slots.stop - 1).to_pylist()
     by_slot = {int(r["slot"]): r for r in table}
     versions = value_versions(context.mdms.store, sp.supply_point_key, slots.start, slots.stop - 1)
     rows = []
     for s in slots:
         r = by_slot.get(s)
-        count, reason = versions.get(s, (0, ""))
         rows.append(
             ValueRow(
                 slot=s,
@@ -107,8 +110,10 @@ def supply_point(
                 import_wh=r["import_wh"] if r else None,
                 export_wh=r["export_wh"] if r else None,
                 quality=str(r["quality"]) if r else "not_yet_available",
-                versions=count,
-                reason=reason,
+                versions=versions.get(s, (0, ""))[0],
+                reason=str(r["reason"]) if r else "",
+                method=str(r.get("method") or "") if r else "",
+                edited_by=str(r.get("edited_by") or "") if r else "",
             )
         )
     t = translator(pick_language(request))
@@ -123,16 +128,26 @@ def supply_point(
         quality_names=lambda q: t("quality." + q),
     )
     meter = installed_meter(context.registry, sp.supply_point_key)
-    reads = (
-        meter_register_reads(context.mdms.store, int(meter["meter_id"]), slots.start, slots.stop)
-        if meter
-        else []
-    )
+    if meter is not None:
+        meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
+    history = installations_of(context.registry, sp.supply_point_key)
+    reads = []
+    for inst in history:  # every meter installed during the day (more than one after a swap)
+        lo_s, hi_s = float(inst["valid_from"]), inst["valid_to"]
+        first_b = max(slots.start, math.ceil(lo_s / SLOT_SECONDS))
+        last_b = slots.stop if hi_s is None else min(slots.stop, int(float(hi_s) // SLOT_SECONDS))
+        if first_b <= last_b:
+            for read in meter_register_reads(
+                context.mdms.store, int(inst["meter_id"]), first_b, last_b
+            ):
+                read["meter_id"] = int(inst["meter_id"])
+                reads.append(read)
+        inst["since"] = datetime.fromtimestamp(lo_s, JST)
+        inst["until"] = None if hi_s is None else datetime.fromtimestamp(float(hi_s), JST)
+    reads.sort(key=lambda r: (int(r["boundary"]), int(r["meter_id"])))
     for read in reads:
         read["at"] = slot_start(int(read["boundary"]))
         read["received"] = datetime.fromtimestamp(float(read["first_received_at"]), JST)
-    if meter is not None:
-        meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
     today = context.clock.now().astimezone(JST).date()
     retailer_id = context.registry.retailer_on(sp.supply_point_key, today)
     return render(
@@ -150,6 +165,8 @@ def supply_point(
             "total_export_wh": sum(r.export_wh or 0 for r in rows),
             "meter": meter,
             "reads": reads,
+            "history": history,
+            "several_meters": len({r["meter_id"] for r in reads}) > 1,
             "retailer_id": retailer_id,
             "retailer_name": retailer_name(context.registry, retailer_id) if retailer_id else None,
             "today": today,
