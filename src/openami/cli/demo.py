@@ -212,4 +212,6 @@ def command(
 
     from openami.web.app import create_app
 
-    uvicorn.run(create_app(result.context), host=host, port=port, log_level="info")
+    app = create_app(result.context)
+    app.state.hes = result.simulation.hes  # HES counters and journal KPIs on /metrics
+    uvicorn.run(app, host=host, port=port, log_level="info")
