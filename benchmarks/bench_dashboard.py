@@ -5,10 +5,11 @@ takes a minute rather than an hour: the fleet model logs its registers at every 
 each read gets a seeded arrival delay (most within minutes, some after an hour via retry,
 a few never) and is ingested like the HES would deliver it; then unread slots are marked
 missing. Pages are fetched over HTTP from a uvicorn server in a thread (operator auth,
-templates, SQL). "cold" is the first request after loading, nothing cached: the overview
-then comes without its trend chart, which the browser fetches next ("cold_with_trend" is
-the time until both arrived). "warm" is the median of repeats. The supply point figure is
-the median over random supply points.
+templates, SQL). The server starts warming its cache at start-up; "first" is the first
+request right after start (competing with that warm-up): the overview may come without its
+trend chart, which the browser then fetches ("first_with_trend" is the time until both
+arrived); "all_cached_after_start" is when the overview comes whole from the cache. "warm"
+is the median of repeats. The supply point figure is the median over random supply points.
 """
 
 from __future__ import annotations
@@ -138,12 +139,16 @@ def run(meters: int, days: int, repeats: int, seed: int) -> dict[str, float]:
                 raise RuntimeError(f"{path}: HTTP {response.status_code}")
             return response.text
 
-        t0 = time.perf_counter()
+        t0 = time.perf_counter()  # the server has just started: its warm-up runs now
         first = get("/")
-        figures["overview_cold_s"] = time.perf_counter() - t0
-        figures["overview_cold_trend_inline"] = float('id="trend-chart"' in first)
-        get("/overview/trend")  # what the browser fetches next
-        figures["overview_cold_with_trend_s"] = time.perf_counter() - t0
+        figures["overview_first_s"] = time.perf_counter() - t0
+        figures["overview_first_trend_inline"] = float('id="trend-chart"' in first)
+        if 'id="trend-chart"' not in first:
+            get("/overview/trend")  # what the browser fetches next
+        figures["overview_first_with_trend_s"] = time.perf_counter() - t0
+        while 'id="trend-chart"' not in get("/"):
+            time.sleep(0.2)
+        figures["overview_all_cached_after_start_s"] = time.perf_counter() - t0
         figures["network_first_s"] = timed(lambda: get("/network"))
         figures["overview_warm_s"] = statistics.median(
             timed(lambda: get("/")) for _ in range(repeats)
@@ -178,11 +183,11 @@ def main() -> None:
         print(json.dumps(figures))
         return
     print(f"dashboard with {meters:,} meters × {days} day(s) loaded")
-    print(f"{'figure':<26} {'value':>12}")
+    print(f"{'figure':<36} {'value':>12}")
     for name, value in figures.items():
-        plain = name in ("reads", "meters", "days", "overview_cold_trend_inline")
+        plain = name in ("reads", "meters", "days", "overview_first_trend_inline")
         shown = f"{value:,.0f}" if plain else f"{value:.3f}"
-        print(f"{name:<26} {shown:>12}")
+        print(f"{name:<36} {shown:>12}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +34,7 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.sqlite_clients import ClientStore
 from openami.web import charts
 from openami.web.app import create_app
-from openami.web.common import AggregateCache, amr_targets, watermark
+from openami.web.common import AggregateCache, amr_targets, state_cache, watermark
 from openami.web.i18n import MESSAGES, translator
 from openami.web.rollout import add_months, fiscal_year
 
@@ -234,3 +236,16 @@ def test_supply_point_page_after_a_meter_exchange() -> None:
     assert len(new_rows) == 1 and "meter exchange" in new_rows[0]  # its opening read
     old_rows = [r for r in body.split("<tr>") if f'<td class="num">{old_id}</td>' in r]
     assert len(old_rows) == 25  # 00:00 … 12:00, the last one also its closing read
+
+
+def test_server_start_warms_the_cache(world: DashboardWorld) -> None:
+    app = create_app(world.context)
+    wanted = [(("kpis", DAY2, "comm_method"), DAY2), (("kpis", DAY1, "comm_method"), DAY1)]
+    wanted += [(("kpis", DAY2, "concentrator_id"), DAY2), (("timeline", DAY2), DAY2)]
+    with serve(app):
+        deadline = time.monotonic() + 60
+        cache = state_cache(app.state)
+        while not all(cache.has(k, watermark(world.context, d)) for k, d in wanted):
+            assert time.monotonic() < deadline, "warm-up did not finish"
+            time.sleep(0.1)
+    assert not any(t.name == "dashboard-warm-up" for t in threading.enumerate())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -36,6 +37,7 @@ DATA = HERE / "data"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 TREND_DAYS = 7
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DELIVERY_DEADLINE_S = 3600.0
 
 
@@ -238,7 +240,11 @@ _cache_lock = threading.Lock()
 
 
 def app_cache(request: Request) -> AggregateCache:
-    state = request.app.state
+    return state_cache(request.app.state)
+
+
+def state_cache(state: Any) -> AggregateCache:
+    """The aggregate cache kept in an app's ``state`` (created on first use)."""
     with _cache_lock:
         cache = getattr(state, "dashboard_cache", None)
         if cache is None:
@@ -298,3 +304,33 @@ def warm_up(request: Request, days: list[date], groupings: tuple[str, ...]) -> N
         for by in groupings:
             kpis(request, day, by)
         timeline(request, day)
+
+
+def warm_up_app(state: Any, context: HubContext, stop: threading.Event) -> None:
+    """Fill the cache with what the first pages will ask for, most wanted first: the latest
+    complete day by method and area, the trend's days, then concentrators and the timeline.
+    Runs in a thread from server start; ``stop`` ends it between two computations."""
+    cache = state_cache(state)
+    days = data_days(context)
+    day = default_day(context, days)
+    if day is None:
+        return
+    store, registry = context.mdms.store, context.registry
+    trend = [d for d in days if day - timedelta(days=TREND_DAYS) < d < day]
+    jobs: list[tuple[tuple[object, ...], date, Callable[[], object]]] = []
+    for d, by in [
+        (day, "comm_method"),
+        (day, "area_code"),
+        *((d, "comm_method") for d in reversed(trend)),
+        (day, "concentrator_id"),
+    ]:
+        jobs.append((("kpis", d, by), d, partial(daily_kpis, store, registry, d, by)))
+    jobs.append((("timeline", day), day, partial(slot_timeline, store, registry, day)))
+    for key, d, compute in jobs:
+        if stop.is_set():
+            return
+        try:
+            cache.get(key, watermark(context, d), compute)
+        except Exception:  # a warm-up is an optimisation: pages compute it again if needed
+            log.warning("dashboard warm-up failed for %s", key, exc_info=True)
+            return

@@ -6,11 +6,14 @@ The other pages live in ``network``, ``supply_points`` and ``rollout``; shared h
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from openami.mdms.kpi import KPI_NAMES
@@ -29,10 +32,34 @@ from openami.web.common import (
     selected_day,
     visible_kpis,
     warm_up,
+    warm_up_app,
 )
 from openami.web.i18n import pick_language, translator
 
-router = APIRouter(include_in_schema=False)
+
+@asynccontextmanager
+async def warm_on_start(app: FastAPI) -> AsyncIterator[None]:
+    """From server start, compute in a thread what the first pages will need."""
+    stop = threading.Event()
+    context = getattr(app.state, "hub", None)
+    thread = None
+    if context is not None:
+        thread = threading.Thread(
+            target=warm_up_app,
+            args=(app.state, context, stop),
+            name="dashboard-warm-up",
+            daemon=True,
+        )
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=60)
+
+
+router = APIRouter(include_in_schema=False, lifespan=warm_on_start)
 
 CARD_IDS = {
     "collection_30min_rate": "rate-30min",
