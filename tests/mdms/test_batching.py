@@ -11,6 +11,7 @@ from tests.mdms.vee_world import B0
 
 from openami.clock import ManualClock
 from openami.mdms import Mdms
+from openami.mdms.ingest import ingest_batch
 from openami.registry import Meter, Registry, make_supply_point_id
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
 
@@ -84,3 +85,24 @@ def test_split_shuffled_and_repeated_batches_give_the_same_values(seed: int) -> 
     assert [g[:5] for g in got] == [e[:5] for e in expected]
     count = split.store.query("SELECT count(*) AS n FROM register_reads").column("n")[0]
     assert count.as_py() == reads.num_rows
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_large_batch_cut_into_parts_gives_the_same_values(shuffle: bool) -> None:
+    rng = np.random.default_rng(7)
+    reads = dataset(rng)
+    whole = world()
+    whole.ingest(reads)
+    parts = world()
+    batch = reads.take(rng.permutation(reads.num_rows)) if shuffle else reads
+    result = ingest_batch(
+        parts.store,
+        batch,
+        parts.install_index,
+        parts.meter_index,
+        parts.vee,
+        0.0,
+        part_rows=37,  # parts of about one meter: each cut lands on a meter boundary
+    )
+    assert result.reads_new == reads.num_rows
+    assert current_all(parts) == current_all(whole)

@@ -9,7 +9,7 @@ ingested twice (e.g. re-sent after a crash) adds nothing the second time.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import duckdb
 import numpy as np
@@ -151,6 +151,9 @@ def _run_starts(*cols: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
     return first
 
 
+PART_ROWS = 1 << 20  # rows per part: keeps NumPy temporaries small enough to be reused
+
+
 def ingest_batch(
     store: DuckIntervalStore,
     batch: pa.Table,
@@ -161,20 +164,84 @@ def ingest_batch(
     reason: str = "register difference",
     revalue: bool = False,
     timings: dict[str, float] | None = None,
+    part_rows: int = PART_ROWS,
 ) -> VeeIngestResult:
     """Validate and store one batch of register reads (READ_SCHEMA columns, optionally
-    ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``).
+    ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``) in one
+    transaction.
 
     With ``revalue`` reads already stored still produce values (e.g. after the registry
     learnt of a meter exchange late); they are not stored twice. ``timings`` (if given)
-    accumulates seconds per phase: prepare, lookup, validate, store."""
+    accumulates seconds per phase: prepare, lookup, validate, store. Batches larger than
+    ``part_rows`` are sorted and cut at meter boundaries into parts (same transaction)."""
     clock = _PhaseClock(timings)
-    rows_in = batch.num_rows
     extra = [c for c in ("clock_offset_s", "multiplier") if c in batch.column_names]
     reads = batch.select([*READ_SCHEMA.names, *extra])
     reads = reads.cast(pa.schema([*READ_SCHEMA, *(reads.schema.field(c) for c in extra)]))
-    if rows_in == 0:
+    if reads.num_rows == 0:
         return VeeIngestResult(0, 0, 0)
+    parts = _split(reads, part_rows)
+    total = VeeIngestResult(0, 0, 0)
+    with store.transaction() as cur:
+        for part in parts:
+            r = _ingest_part(
+                cur, store, part, extra, installs, meters, cfg, recorded_at, reason, revalue, clock
+            )
+            total = VeeIngestResult(
+                *(a + b for a, b in zip(astuple(total), astuple(r), strict=True))
+            )
+    return total
+
+
+def _split(reads: pa.Table, part_rows: int) -> list[pa.Table]:
+    """Parts of at most about ``part_rows`` rows, each meter's reads in one part."""
+    n = reads.num_rows
+    if n <= part_rows:
+        return [reads]
+    meter = np.asarray(reads.column("meter_id").to_numpy(), dtype=np.int64)
+    boundary = np.asarray(reads.column("boundary").to_numpy(), dtype=np.int64)
+    ordered = True
+    for s0 in range(0, n - 1, part_rows):  # chunk-wise check keeps temporaries small
+        m, b = meter[s0 : s0 + part_rows + 1], boundary[s0 : s0 + part_rows + 1]
+        if not bool(np.all((m[1:] > m[:-1]) | ((m[1:] == m[:-1]) & (b[1:] >= b[:-1])))):
+            ordered = False
+            break
+    if not ordered:
+        order = pc.sort_indices(
+            reads,
+            [("meter_id", "ascending"), ("boundary", "ascending"), ("received_at", "ascending")],
+        )
+        reads = reads.take(order)
+        meter = np.asarray(reads.column("meter_id").to_numpy(), dtype=np.int64)
+    parts: list[pa.Table] = []
+    start = 0
+    while start < n:
+        cut = start + part_rows
+        if cut >= n:
+            parts.append(reads.slice(start))
+            break
+        change = np.flatnonzero(meter[cut : cut + part_rows] != meter[cut - 1])
+        cut = cut + int(change[0]) if len(change) else min(cut + part_rows, n)
+        parts.append(reads.slice(start, cut - start))
+        start = cut
+    return parts
+
+
+def _ingest_part(
+    cur: duckdb.DuckDBPyConnection,
+    store: DuckIntervalStore,
+    reads: pa.Table,
+    extra: list[str],
+    installs: InstallIndex,
+    meters: MeterIndex,
+    cfg: VeeConfig,
+    recorded_at: float,
+    reason: str,
+    revalue: bool,
+    clock: _PhaseClock,
+) -> VeeIngestResult:
+    """One part of a batch, inside the batch's transaction."""
+    rows_in = reads.num_rows
     meter = _i64(reads, "meter_id")
     boundary = _i64(reads, "boundary")
     if (
@@ -217,88 +284,87 @@ def ingest_batch(
 
     all_kept = duplicates == 0
     clock.lap("prepare")
-    with store.transaction() as cur:
-        cand = pa.table(
-            {
-                "row": np.flatnonzero(keep),
-                "meter_id": meter if all_kept else meter[keep],
-                "boundary": boundary if all_kept else boundary[keep],
-                "import_register_wh": imp if all_kept else imp[keep],
-                "export_register_wh": reads.column("export_register_wh")
-                if all_kept
-                else pa.array(exp[keep], mask=~exp_valid[keep]),
-            }
+    cand = pa.table(
+        {
+            "row": np.flatnonzero(keep),
+            "meter_id": meter if all_kept else meter[keep],
+            "boundary": boundary if all_kept else boundary[keep],
+            "import_register_wh": imp if all_kept else imp[keep],
+            "export_register_wh": reads.column("export_register_wh")
+            if all_kept
+            else pa.array(exp[keep], mask=~exp_valid[keep]),
+        }
+    )
+    dup = db.duplicate_rows(cur, cand, lo, hi)
+    append = keep.copy()
+    if len(dup):
+        append[dup] = False
+        duplicates += len(dup)
+    if not revalue:
+        keep = append
+    new_idx = np.flatnonzero(keep)
+    append_idx = np.flatnonzero(append)
+    if len(new_idx) == 0:
+        return VeeIngestResult(rows_in, 0, 0, duplicates)
+    seq = store.next_ingest_seq()
+    if len(new_idx) < rows_in:
+        meter, boundary, imp, exp = (
+            meter[new_idx],
+            boundary[new_idx],
+            imp[new_idx],
+            exp[new_idx],
         )
-        dup = db.duplicate_rows(cur, cand, lo, hi)
-        append = keep.copy()
-        if len(dup):
-            append[dup] = False
-            duplicates += len(dup)
-        if not revalue:
-            keep = append
-        new_idx = np.flatnonzero(keep)
-        append_idx = np.flatnonzero(append)
-        if len(new_idx) == 0:
-            return VeeIngestResult(rows_in, 0, 0, duplicates)
-        seq = store.next_ingest_seq()
-        if len(new_idx) < rows_in:
-            meter, boundary, imp, exp = (
-                meter[new_idx],
-                boundary[new_idx],
-                imp[new_idx],
-                exp[new_idx],
-            )
-            exp_valid, flags = exp_valid[new_idx], flags[new_idx]
-        uniq_meters = meter[_run_starts(meter)]
-        ex = db.existing_reads(cur, pa.table({"meter_id": uniq_meters}), lo - 1, hi + 1)
-        clock.lap("lookup")
-        series = _merge_series(ex, meter, boundary, imp, exp, exp_valid, flags, span, lo)
-        params = meters.params(series.meter_id)
-        vals = compute_values(series, params, cfg)
-        sp = installs.lookup(vals.meter_id, vals.slot)
-        has_sp = sp >= 0
-        cap = params.capacity_wh[np.flatnonzero(_pairs(series))]
-        if not has_sp.all():
-            vals, sp, cap = vals.take(has_sp), sp[has_sp], cap[has_sp]
-        clock.lap("validate")
-        ctx = _context(cur, vals, sp, cap, lo, hi, span)
-        clock.lap("lookup")
-        validate(vals, ctx, cfg)
-        clock.lap("validate")
-        add, version = _changed(cur, vals, sp, lo, hi, span)
-        clock.lap("lookup")
-        every = len(add) == len(vals)
-        out = vals if every else vals.take(add)
-        invalid = out.quality == Q_INVALID
-        any_invalid = bool(invalid.any())
-        values_tbl = pa.table(
-            {
-                "supply_point_key": sp if every else sp[add],
-                "slot": out.slot,
-                "import_wh": pa.array(out.import_wh, mask=invalid if any_invalid else None),
-                "export_wh": pa.array(
-                    out.export_wh,
-                    mask=(invalid | ~out.export_valid)
-                    if any_invalid or not out.export_valid.all()
-                    else None,
-                ),
-                "qcode": out.quality,
-                "version": version,
-                "vee_flags": out.flags.astype(np.int32),
-            },
-            schema=db.VALUE_SCHEMA,
-        )
-        new_reads = reads.select(READ_SCHEMA.names)
-        if len(append_idx) < rows_in:
-            new_reads = new_reads.take(append_idx)
-        clock.lap("validate")
-        db.append_reads(cur, new_reads, seq)
-        db.append_values(cur, values_tbl, recorded_at, reason)
-        _fold_history(cur, vals, sp, cfg)
-        cur.execute(
-            "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
-            [seq, recorded_at, rows_in, len(append_idx), len(out)],
-        )
+        exp_valid, flags = exp_valid[new_idx], flags[new_idx]
+    uniq_meters = meter[_run_starts(meter)]
+    ex = db.existing_reads(cur, pa.table({"meter_id": uniq_meters}), lo - 1, hi + 1)
+    clock.lap("lookup")
+    series = _merge_series(ex, meter, boundary, imp, exp, exp_valid, flags, span, lo)
+    params = meters.params(series.meter_id)
+    vals = compute_values(series, params, cfg)
+    sp = installs.lookup(vals.meter_id, vals.slot)
+    has_sp = sp >= 0
+    cap = params.capacity_wh[np.flatnonzero(_pairs(series))]
+    if not has_sp.all():
+        vals, sp, cap = vals.take(has_sp), sp[has_sp], cap[has_sp]
+    clock.lap("validate")
+    ctx = _context(cur, vals, sp, cap, lo, hi, span)
+    clock.lap("lookup")
+    validate(vals, ctx, cfg)
+    clock.lap("validate")
+    add, version = _changed(cur, vals, sp, lo, hi, span)
+    clock.lap("lookup")
+    every = len(add) == len(vals)
+    out = vals if every else vals.take(add)
+    invalid = out.quality == Q_INVALID
+    any_invalid = bool(invalid.any())
+    values_tbl = pa.table(
+        {
+            "supply_point_key": sp if every else sp[add],
+            "slot": out.slot,
+            "import_wh": pa.array(out.import_wh, mask=invalid if any_invalid else None),
+            "export_wh": pa.array(
+                out.export_wh,
+                mask=(invalid | ~out.export_valid)
+                if any_invalid or not out.export_valid.all()
+                else None,
+            ),
+            "qcode": out.quality,
+            "version": version,
+            "vee_flags": out.flags.astype(np.int32),
+        },
+        schema=db.VALUE_SCHEMA,
+    )
+    new_reads = reads.select(READ_SCHEMA.names)
+    if len(append_idx) < rows_in:
+        new_reads = new_reads.take(append_idx)
+    clock.lap("validate")
+    db.append_reads(cur, new_reads, seq)
+    db.append_values(cur, values_tbl, recorded_at, reason)
+    _fold_history(cur, vals, sp, cfg)
+    cur.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
+        [seq, recorded_at, rows_in, len(append_idx), len(out)],
+    )
     clock.lap("store")
     return VeeIngestResult(
         rows_in,

@@ -13,11 +13,13 @@ import pyarrow.compute as pc
 
 from openami.bus.inprocess import TOPIC_READINGS, Bus
 from openami.clock import Clock, slots_of_day
+from openami.hes.engine import TOPIC_EVENTS
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
 from openami.mdms.ingest import InstallIndex, MeterIndex, VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.vee import Q_ESTIMATED
 from openami.mdms.vee_config import VeeConfig, load_vee_config
+from openami.network import EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER
 from openami.registry import Registry
 from openami.storage import duckdb_mdms as db
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
@@ -48,6 +50,28 @@ class Mdms:
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(TOPIC_READINGS, self.ingest)
+        bus.subscribe(TOPIC_EVENTS, self.ingest_hes_events)
+
+    def ingest_hes_events(self, events: pa.Table) -> int:
+        """Meter alarms from the HES (``hes.events``): last gasp / restore pairs become
+        outages (V10O, valid zeros), tamper flags its slot (V10). Other kinds are ignored."""
+        code = events.column("event").to_numpy(zero_copy_only=False).astype(np.int64)
+        names = np.array(["", "last_gasp", "restore", "tamper"], dtype=object)
+        known = np.isin(code, [EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER])
+        if not known.any():
+            return 0
+        at = events.column("occurred_at").to_numpy(zero_copy_only=False)[known]
+        kind = names[code[known]]
+        table = pa.table(
+            {
+                "meter_id": events.column("meter_id").filter(pa.array(known)),
+                "kind": pa.array(kind.tolist(), pa.string()),
+                "start_s": at,
+                # a tamper is a moment: give it one second so it touches its slot
+                "end_s": np.where(kind == "tamper", at + 1.0, at),
+            }
+        )
+        return self.record_events(table)
 
     def refresh_registry(self) -> None:
         """Forget cached installations and meter data (call after the registry changes)."""

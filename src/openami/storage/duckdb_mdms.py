@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS final_periods (
 );
 """
 
-EVENT_KINDS = ("outage", "disconnected", "tamper", "reset", "test")
+EVENT_KINDS = ("outage", "disconnected", "tamper", "reset", "test", "last_gasp", "restore")
 
 VALUE_SCHEMA = pa.schema(
     [
@@ -188,11 +188,35 @@ def update_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, cap: int) ->
     )
 
 
+#: an outage whose restore event never came is assumed over after this long
+OPEN_OUTAGE_S = 86_400.0
+
+_EVENTS = """
+WITH points AS (
+    SELECT meter_id, kind, start_s AS t FROM meter_events
+    WHERE kind IN ('last_gasp', 'restore')),
+paired AS (
+    SELECT meter_id, kind, t,
+           lead(t) OVER w AS next_t, lead(kind) OVER w AS next_kind
+    FROM points WINDOW w AS (PARTITION BY meter_id ORDER BY t, kind)),
+events AS (
+    SELECT meter_id, kind, start_s, end_s FROM meter_events
+    WHERE kind NOT IN ('last_gasp', 'restore')
+    UNION ALL
+    SELECT meter_id, 'outage', t,
+           CASE WHEN next_kind = 'restore' THEN next_t
+                ELSE least(COALESCE(next_t, t + $open), t + $open) END
+    FROM paired WHERE kind = 'last_gasp')
+SELECT meter_id, kind, start_s, end_s FROM events
+WHERE start_s < ? AND end_s > ? ORDER BY meter_id, start_s
+"""
+
+
 def events_between(cur: duckdb.DuckDBPyConnection, start_s: float, end_s: float) -> pa.Table:
+    """Event periods overlapping ``[start_s, end_s)``; last-gasp/restore pairs become
+    outages (a last gasp without restore lasts until the next last gasp, at most a day)."""
     return cur.sql(
-        "SELECT meter_id, kind, start_s, end_s FROM meter_events "
-        "WHERE start_s < ? AND end_s > ? ORDER BY meter_id, start_s",
-        params=[end_s, start_s],
+        _EVENTS.replace("$open", repr(OPEN_OUTAGE_S)), params=[end_s, start_s]
     ).to_arrow_table()
 
 
