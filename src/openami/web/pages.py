@@ -6,6 +6,7 @@ The other pages live in ``network``, ``supply_points`` and ``rollout``; shared h
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,8 +56,8 @@ async def warm_on_start(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        if thread is not None:
-            thread.join(timeout=60)
+        if thread is not None:  # wait for the current computation without blocking the loop
+            await asyncio.to_thread(thread.join, 60)
 
 
 router = APIRouter(include_in_schema=False, lifespan=warm_on_start)
