@@ -298,12 +298,15 @@ def timeline(request: Request, day: date) -> list[SlotCollection]:
     )
 
 
-def warm_up(request: Request, days: list[date], groupings: tuple[str, ...]) -> None:
+def warm_up(
+    request: Request, days: list[date], groupings: tuple[str, ...], with_timeline: bool
+) -> None:
     """Compute aggregates the next pages will ask for (run after a response is sent)."""
     for day in days:
         for by in groupings:
             kpis(request, day, by)
-        timeline(request, day)
+        if with_timeline:
+            timeline(request, day)
 
 
 def warm_up_app(state: Any, context: HubContext, stop: threading.Event) -> None:

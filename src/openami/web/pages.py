@@ -148,8 +148,8 @@ def overview(
         else:  # a cold cache: the page comes now, the trend follows (dashboard.js fetches it)
             values["trend_src"] = f"/overview/trend?date={selected.isoformat()}"
         # what the trend and the network page will ask for next
-        background.add_task(warm_up, request, [selected], ("concentrator_id",))
-        background.add_task(warm_up, request, trend_days[::-1], ())
+        background.add_task(warm_up, request, [selected], ("concentrator_id",), True)
+        background.add_task(warm_up, request, trend_days[::-1], ("comm_method",), False)
     return render(request, "overview.html", values)
 
 
