@@ -68,12 +68,16 @@ def test_overview_shows_latest_complete_day_against_targets(
         assert trend is not None and int(trend.group(1)) == drawn >= 2 * 4  # days × KPIs
 
 
-def test_overview_day_selection_and_bad_date(client: httpx.Client) -> None:
+def test_overview_day_selection_and_bad_date(world: DashboardWorld, client: httpx.Client) -> None:
     page = client.get("/", params={"date": DAY1.isoformat()})
     assert page.status_code == 200
     assert f'<button name="date" value="{DAY1.isoformat()}" class="active">' in page.text
-    bad = client.get("/", params={"date": "yesterday"})
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_date"
+    for wrong in ("yesterday", "9999-12-31", "1900-01-01"):
+        bad = client.get("/", params={"date": wrong})
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_date"
+    sp = world.city.supply_point_ids[5]
+    assert client.get(f"/supply-points/{sp}", params={"date": "9999-12-31"}).status_code == 422
+    assert client.get("/network", params={"date": "2026-13-01"}).status_code == 422
 
 
 def test_network_lists_worst_concentrators_first(

@@ -39,6 +39,7 @@ TREND_DAYS = 7
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 DELIVERY_DEADLINE_S = 3600.0
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # dates the pages accept
 
 
 def hub(request: Request) -> HubContext:
@@ -101,9 +102,12 @@ def selected_day(request: Request, context: HubContext, days: list[date]) -> dat
     wanted = request.query_params.get("date")
     if wanted:
         try:
-            return date.fromisoformat(wanted)
+            day = date.fromisoformat(wanted)
         except ValueError:
             raise bad_request("invalid_date", f"not a date (YYYY-MM-DD): {wanted[:40]!r}") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise bad_request("invalid_date", f"date must be between {FIRST_DAY} and {LAST_DAY}")
+        return day
     return default_day(context, days)
 
 
