@@ -30,7 +30,8 @@ import numpy as np
 import pyarrow as pa
 
 from openami.clock import day_first_slot
-from openami.mdms.ingest import InstallIndex, MeterIndex, ingest_batch
+from openami.mdms.indexes import InstallIndex, MeterIndex
+from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore

@@ -17,11 +17,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.mdms.indexes import SLOT_BITS, InstallIndex, MeterIndex, run_starts
 from openami.mdms.vee import (
     Q_INVALID,
     Q_MEASURED,
     QUALITIES,
-    MeterParams,
     ReadSeries,
     SlotContext,
     SlotValues,
@@ -33,7 +33,6 @@ from openami.storage import duckdb_mdms as db
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
 
 I64 = npt.NDArray[np.int64]
-SLOT_BITS = 21  # slot indexes stay below 2**21 until 2089
 OUTAGE_KINDS = ("outage", "disconnected")
 
 
@@ -47,86 +46,6 @@ class VeeIngestResult:
     flagged: int = 0
 
 
-class InstallIndex:
-    """Point-in-time lookup meter → supply point from the registry's installation periods.
-
-    A slot belongs to an installation if it lies wholly inside ``[valid_from, valid_to)``.
-    """
-
-    def __init__(self, installations: pa.Table) -> None:
-        meter = installations.column("meter_id").to_numpy().astype(np.int64)
-        vf = installations.column("valid_from").to_numpy().astype(np.float64)
-        vt = pc.fill_null(installations.column("valid_to"), np.inf).to_numpy().astype(np.float64)
-        first = np.ceil(vf / 1800.0).astype(np.int64)
-        stop = np.where(np.isfinite(vt), np.floor(vt / 1800.0), 2**SLOT_BITS).astype(np.int64)
-        order = np.lexsort((first, meter))
-        self.meter, self.first, self.stop = meter[order], first[order], stop[order]
-        self.key = installations.column("supply_point_key").to_numpy().astype(np.int64)[order]
-        self._comp = (self.meter << SLOT_BITS) + np.clip(self.first, 0, 2**SLOT_BITS - 1)
-
-    def lookup(self, meter_id: I64, slot: I64) -> I64:
-        """Supply point key per (meter, slot), -1 where no installation covers the slot."""
-        if len(self.meter) == 0:
-            return np.full(len(slot), -1, dtype=np.int64)
-        comp = (meter_id << SLOT_BITS) + slot
-        i = np.searchsorted(self._comp, comp, side="right") - 1
-        ok = i >= 0
-        i = np.maximum(i, 0)
-        ok &= (self.meter[i] == meter_id) & (slot >= self.first[i]) & (slot < self.stop[i])
-        return np.where(ok, self.key[i], -1)
-
-
-class MeterIndex:
-    """Per meter: register modulus [Wh], multiplier and slot capacity [Wh]; defaults else."""
-
-    def __init__(self, meters: pa.Table, cfg: VeeConfig) -> None:
-        d = cfg.meter_defaults
-        ids = meters.column("meter_id").to_numpy().astype(np.int64)
-        order = np.argsort(ids)
-        self.ids = ids[order]
-
-        def col(name: str, default: float) -> npt.NDArray[np.float64]:
-            if name not in meters.column_names:
-                return np.full(len(ids), default)
-            c = pc.fill_null(meters.column(name).cast(pa.float64()), default)
-            return np.asarray(c.to_numpy(), dtype=np.float64)[order]
-
-        digits = col("register_digits", d.get("register_digits", 9))
-        unit = col("register_unit_wh", d.get("register_unit_wh", 1))
-        amps = col("contract_amperage_a", d.get("contract_amperage_a", 60))
-        volts = d.get("supply_voltage_v", 100)
-        self.modulus = (10.0**digits * unit).astype(np.int64)
-        self.unit = unit.astype(np.int64)
-        self.multiplier = col("multiplier", d.get("multiplier", 1)).astype(np.int64)
-        self.capacity = amps * volts * 0.5
-        self.volts = volts
-        self._default = (
-            int(10 ** d.get("register_digits", 9) * d.get("register_unit_wh", 1)),
-            int(d.get("multiplier", 1)),
-            d.get("contract_amperage_a", 60) * volts * 0.5,
-            int(d.get("register_unit_wh", 1)),
-        )
-
-    def params(self, meter_id: I64) -> MeterParams:
-        n = len(meter_id)
-        mod, mult, cap, unit = self._default
-        if len(self.ids) == 0:
-            return MeterParams(
-                np.full(n, mod, np.int64),
-                np.full(n, mult, np.int64),
-                np.full(n, cap),
-                np.full(n, unit, np.int64),
-            )
-        i = np.minimum(np.searchsorted(self.ids, meter_id), len(self.ids) - 1)
-        known = self.ids[i] == meter_id
-        return MeterParams(
-            np.where(known, self.modulus[i], mod),
-            np.where(known, self.multiplier[i], mult),
-            np.where(known, self.capacity[i], cap),
-            np.where(known, self.unit[i], unit),
-        )
-
-
 def _i64(table: pa.Table, name: str) -> I64:
     """A column as int64 (nulls as 0; use ``_valid`` for the mask)."""
     return np.asarray(pc.fill_null(table.column(name), 0).to_numpy(), dtype=np.int64)
@@ -138,17 +57,6 @@ def _f64(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
 
 def _valid(table: pa.Table, name: str) -> npt.NDArray[np.bool_]:
     return np.asarray(table.column(name).is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _run_starts(*cols: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
-    n = len(cols[0])
-    first = np.ones(n, dtype=np.bool_)
-    if n > 1:
-        diff = np.zeros(n - 1, dtype=np.bool_)
-        for c in cols:
-            diff |= c[1:] != c[:-1]
-        first[1:] = diff
-    return first
 
 
 PART_ROWS = 1 << 20  # rows per part: keeps NumPy temporaries small enough to be reused
@@ -273,7 +181,7 @@ def _ingest_part(
         off_unit = (imp % unit != 0) | (exp_valid & (exp % unit != 0))
         flags |= np.where(off_unit, bit("V11"), 0).astype(np.uint32)
     # duplicates inside the batch: the first arrival stays; other registers flag V02
-    first = _run_starts(key)
+    first = run_starts(key)
     grp = np.cumsum(first) - 1
     head = np.flatnonzero(first)[grp]
     differs = (imp != imp[head]) | (exp != exp[head]) | (exp_valid != exp_valid[head])
@@ -315,7 +223,7 @@ def _ingest_part(
             exp[new_idx],
         )
         exp_valid, flags = exp_valid[new_idx], flags[new_idx]
-    uniq_meters = meter[_run_starts(meter)]
+    uniq_meters = meter[run_starts(meter)]
     ex = db.existing_reads(cur, pa.table({"meter_id": uniq_meters}), lo - 1, hi + 1)
     clock.lap("lookup")
     series = _merge_series(ex, meter, boundary, imp, exp, exp_valid, flags, span, lo)
@@ -448,7 +356,7 @@ def _context(
     mean = np.zeros(n)
     count = np.zeros(n, dtype=np.int64)
     if n:
-        keys = sp[_run_starts(sp)]
+        keys = sp[run_starts(sp)]
         hist = db.history(cur, pa.table({"supply_point_key": keys}))
         if hist.num_rows:
             hk = _i64(hist, "supply_point_key")
@@ -479,7 +387,7 @@ def _changed(
     version numbers. Automatic processing never replaces a manual edit."""
     if len(sp) == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int32)
-    keys = sp[_run_starts(sp)]
+    keys = sp[run_starts(sp)]
     prev = db.current_versions(cur, pa.table({"supply_point_key": keys}), lo - 1, hi)
     if prev.num_rows == 0:
         return np.arange(len(vals)), np.ones(len(vals), dtype=np.int32)
@@ -518,7 +426,7 @@ def _fold_history(
     if not ok.any():
         return
     k, v = sp[ok], vals.import_wh[ok].astype(np.float64)
-    starts = np.flatnonzero(_run_starts(k))
+    starts = np.flatnonzero(run_starts(k))
     stats = pa.table(
         {
             "supply_point_key": k[starts],

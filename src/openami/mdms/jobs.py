@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.mdms.estimate import METHOD_NAMES, GapInputs, distribute, estimate, gap_ids
-from openami.mdms.ingest import MeterIndex
+from openami.mdms.indexes import MeterIndex
 from openami.mdms.vee import Q_EDITED, Q_ESTIMATED, sum_check
 from openami.mdms.vee_config import VeeConfig, bit
 from openami.storage import duckdb_mdms as db

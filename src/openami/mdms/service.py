@@ -15,7 +15,8 @@ from openami.bus.inprocess import TOPIC_READINGS, Bus
 from openami.clock import Clock, slots_of_day
 from openami.hes.engine import TOPIC_EVENTS
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
-from openami.mdms.ingest import InstallIndex, MeterIndex, VeeIngestResult, ingest_batch
+from openami.mdms.indexes import InstallIndex, MeterIndex
+from openami.mdms.ingest import VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.vee import Q_ESTIMATED
 from openami.mdms.vee_config import VeeConfig, load_vee_config

@@ -1,0 +1,124 @@
+"""Lookups the VEE pipeline needs per read, as sorted NumPy arrays (no object per meter).
+
+- :class:`InstallIndex`: meter → supply point at a slot, from the registry's installations;
+- :class:`MeterIndex`: register modulus, unit, multiplier and contract capacity per meter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openami.mdms.vee import MeterParams
+from openami.mdms.vee_config import VeeConfig
+
+I64 = npt.NDArray[np.int64]
+SLOT_BITS = 21  # slot indexes stay below 2**21 until 2089
+
+
+def run_starts(*cols: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
+    n = len(cols[0])
+    first = np.ones(n, dtype=np.bool_)
+    if n > 1:
+        diff = np.zeros(n - 1, dtype=np.bool_)
+        for c in cols:
+            diff |= c[1:] != c[:-1]
+        first[1:] = diff
+    return first
+
+
+class InstallIndex:
+    """Point-in-time lookup meter → supply point from the registry's installation periods.
+
+    A slot belongs to an installation if it lies wholly inside ``[valid_from, valid_to)``.
+    """
+
+    def __init__(self, installations: pa.Table) -> None:
+        meter = installations.column("meter_id").to_numpy().astype(np.int64)
+        vf = installations.column("valid_from").to_numpy().astype(np.float64)
+        vt = pc.fill_null(installations.column("valid_to"), np.inf).to_numpy().astype(np.float64)
+        first = np.ceil(vf / 1800.0).astype(np.int64)
+        stop = np.where(np.isfinite(vt), np.floor(vt / 1800.0), 2**SLOT_BITS).astype(np.int64)
+        order = np.lexsort((first, meter))
+        self.meter, self.first, self.stop = meter[order], first[order], stop[order]
+        self.key = installations.column("supply_point_key").to_numpy().astype(np.int64)[order]
+        self._comp = (self.meter << SLOT_BITS) + np.clip(self.first, 0, 2**SLOT_BITS - 1)
+
+    def lookup(self, meter_id: I64, slot: I64) -> I64:
+        """Supply point key per (meter, slot), -1 where no installation covers the slot."""
+        if len(self.meter) == 0:
+            return np.full(len(slot), -1, dtype=np.int64)
+        comp = (meter_id << SLOT_BITS) + slot
+        i = np.searchsorted(self._comp, comp, side="right") - 1
+        ok = i >= 0
+        i = np.maximum(i, 0)
+        ok &= (self.meter[i] == meter_id) & (slot >= self.first[i]) & (slot < self.stop[i])
+        return np.where(ok, self.key[i], -1)
+
+
+class MeterIndex:
+    """Per meter: register modulus [Wh], multiplier and slot capacity [Wh]; defaults else."""
+
+    def __init__(self, meters: pa.Table, cfg: VeeConfig) -> None:
+        d = cfg.meter_defaults
+        ids = meters.column("meter_id").to_numpy().astype(np.int64)
+        order = np.argsort(ids)
+        self.ids = ids[order]
+
+        def col(name: str, default: float) -> npt.NDArray[np.float64]:
+            if name not in meters.column_names:
+                return np.full(len(ids), default)
+            c = pc.fill_null(meters.column(name).cast(pa.float64()), default)
+            return np.asarray(c.to_numpy(), dtype=np.float64)[order]
+
+        digits = col("register_digits", d.get("register_digits", 9))
+        unit = col("register_unit_wh", d.get("register_unit_wh", 1))
+        amps = col("contract_amperage_a", d.get("contract_amperage_a", 60))
+        volts = d.get("supply_voltage_v", 100)
+        self.modulus = (10.0**digits * unit).astype(np.int64)
+        self.unit = unit.astype(np.int64)
+        self.multiplier = col("multiplier", d.get("multiplier", 1)).astype(np.int64)
+        self.capacity = amps * volts * 0.5
+        self.volts = volts
+        self._default = (
+            int(10 ** d.get("register_digits", 9) * d.get("register_unit_wh", 1)),
+            int(d.get("multiplier", 1)),
+            d.get("contract_amperage_a", 60) * volts * 0.5,
+            int(d.get("register_unit_wh", 1)),
+        )
+
+    def params(self, meter_id: I64) -> MeterParams:
+        """Per read; meters come in runs (sorted batches), so look up each run once."""
+        n = len(meter_id)
+        heads = np.flatnonzero(run_starts(meter_id)) if n else np.zeros(0, dtype=np.int64)
+        if n > 64 and len(heads) * 4 < n:
+            per_run = self._params(meter_id[heads])
+            counts = np.diff(np.append(heads, n))
+            return MeterParams(
+                np.repeat(per_run.modulus_wh, counts),
+                np.repeat(per_run.multiplier, counts),
+                np.repeat(per_run.capacity_wh, counts),
+                np.repeat(per_run.unit_wh, counts),
+            )
+        return self._params(meter_id)
+
+    def _params(self, meter_id: I64) -> MeterParams:
+        n = len(meter_id)
+        mod, mult, cap, unit = self._default
+        if len(self.ids) == 0:
+            return MeterParams(
+                np.full(n, mod, np.int64),
+                np.full(n, mult, np.int64),
+                np.full(n, cap),
+                np.full(n, unit, np.int64),
+            )
+        i = np.minimum(np.searchsorted(self.ids, meter_id), len(self.ids) - 1)
+        known = self.ids[i] == meter_id
+        return MeterParams(
+            np.where(known, self.modulus[i], mod),
+            np.where(known, self.multiplier[i], mult),
+            np.where(known, self.capacity[i], cap),
+            np.where(known, self.unit[i], unit),
+        )
