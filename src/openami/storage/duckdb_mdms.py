@@ -14,6 +14,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openami.storage.duckdb_interval import DuckIntervalStore
 
@@ -69,6 +70,13 @@ def ensure_schema(store: DuckIntervalStore) -> None:
         cur.execute(MDMS_SCHEMA)
 
 
+def _bounds(table: pa.Table, column: str) -> list[int]:
+    """[min, max] of an integer column: a range predicate lets zone maps skip row groups."""
+    mm = pc.min_max(table.column(column))
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    return [0, -1] if lo is None else [int(lo), int(hi)]
+
+
 def existing_reads(cur: duckdb.DuckDBPyConnection, meters: pa.Table, lo: int, hi: int) -> pa.Table:
     """Current read (latest ingest) per (meter, boundary) for boundaries ``lo..hi``."""
     cur.register("q_meters", meters)
@@ -76,11 +84,12 @@ def existing_reads(cur: duckdb.DuckDBPyConnection, meters: pa.Table, lo: int, hi
         """
         SELECT meter_id, boundary, import_register_wh, export_register_wh
         FROM register_reads
-        WHERE boundary BETWEEN ? AND ? AND meter_id IN (SELECT meter_id FROM q_meters)
+        WHERE boundary BETWEEN ? AND ? AND meter_id BETWEEN ? AND ?
+          AND meter_id IN (SELECT meter_id FROM q_meters)
         QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
         ORDER BY meter_id, boundary
         """,
-        params=[lo, hi],
+        params=[lo, hi, *_bounds(meters, "meter_id")],
     ).to_arrow_table()
 
 
@@ -91,12 +100,12 @@ def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi:
         """
         SELECT b.row FROM q_batch b SEMI JOIN (
             SELECT meter_id, boundary, import_register_wh, export_register_wh
-            FROM register_reads WHERE boundary BETWEEN ? AND ?) r
+            FROM register_reads WHERE boundary BETWEEN ? AND ? AND meter_id BETWEEN ? AND ?) r
         ON r.meter_id = b.meter_id AND r.boundary = b.boundary
            AND r.import_register_wh = b.import_register_wh
            AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh
         """,
-        params=[lo, hi],
+        params=[lo, hi, *_bounds(batch, "meter_id")],
     ).to_arrow_table()
     return table.column("row").to_numpy()
 
@@ -113,12 +122,12 @@ def current_versions(
                arg_max(export_wh, version) AS export_wh,
                arg_max(quality, version) AS quality
         FROM half_hour_values
-        WHERE slot BETWEEN ? AND ?
+        WHERE slot BETWEEN ? AND ? AND supply_point_key BETWEEN ? AND ?
           AND supply_point_key IN (SELECT supply_point_key FROM q_keys)
         GROUP BY supply_point_key, slot
         ORDER BY supply_point_key, slot
         """,
-        params=[first_slot, last_slot],
+        params=[first_slot, last_slot, *_bounds(keys, "supply_point_key")],
     ).to_arrow_table()
 
 
