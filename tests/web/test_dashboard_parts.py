@@ -249,3 +249,34 @@ def test_server_start_warms_the_cache(world: DashboardWorld) -> None:
             assert time.monotonic() < deadline, "warm-up did not finish"
             time.sleep(0.1)
     assert not any(t.name == "dashboard-warm-up" for t in threading.enumerate())
+
+
+def test_aggregate_cache_computes_a_value_once_for_concurrent_callers() -> None:
+    cache = AggregateCache()
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return 42
+
+    results: list[int] = []
+    first = threading.Thread(target=lambda: results.append(cache.get(("k",), (1,), slow)))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=lambda: results.append(cache.get(("k",), (1,), slow)))
+    second.start()
+    time.sleep(0.05)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == [42, 42] and len(calls) == 1
+
+    def broken() -> int:
+        raise RuntimeError("query failed")
+
+    with pytest.raises(RuntimeError):
+        cache.get(("bad",), (1,), broken)
+    assert cache.get(("bad",), (1,), lambda: 7) == 7  # a failure is not cached

@@ -213,11 +213,13 @@ def watermark(context: HubContext, day: date | None) -> tuple[object, ...]:
 
 class AggregateCache:
     """Aggregates (KPIs, timelines) reused while the data they depend on is unchanged
-    (see ``watermark``). Bounded (LRU) and thread-safe."""
+    (see ``watermark``). Bounded (LRU) and thread-safe; a value being computed is computed
+    once, whoever else asks for it meanwhile waits for that result."""
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
         self._values: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._running: dict[tuple[object, ...], threading.Event] = {}
         self._lock = threading.Lock()
 
     def has(self, key: tuple[object, ...], mark: tuple[object, ...]) -> bool:
@@ -228,16 +230,27 @@ class AggregateCache:
     def get(self, key: tuple[object, ...], mark: tuple[object, ...], compute: Callable[[], T]) -> T:
         """The value under ``key`` computed at data state ``mark`` (see ``watermark``)."""
         full = (*key, mark)
-        with self._lock:
-            if full in self._values:
-                self._values.move_to_end(full)
-                return cast(T, self._values[full])
-        value = compute()
-        with self._lock:
-            self._values[full] = value
-            while len(self._values) > self._size:
-                self._values.popitem(last=False)
-        return value
+        while True:
+            with self._lock:
+                if full in self._values:
+                    self._values.move_to_end(full)
+                    return cast(T, self._values[full])
+                running = self._running.get(full)
+                if running is None:
+                    done = self._running[full] = threading.Event()
+                    break
+            running.wait()  # someone else computes it; if they failed, try ourselves
+        try:
+            value = compute()
+            with self._lock:
+                self._values[full] = value
+                while len(self._values) > self._size:
+                    self._values.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._running[full]
+            done.set()
 
 
 _cache_lock = threading.Lock()
