@@ -48,6 +48,12 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Pa
             headers={"Authorization": f"Bearer {other}"},
         )
         assert denied.status_code == 403
+        bad = http.get(
+            f"/v1/supply-points/{world.switched_sp}/half-hour-values",
+            params={"date": "not-a-date"},
+            headers=auth,
+        )
+        assert bad.status_code == 422
     assert world.context.audit is not None
     world.context.audit.close()
     yield world, tmp
@@ -64,8 +70,9 @@ def test_requests_and_reads_are_logged_with_who_what_when_why(
     reads = [e for e in entries if e.kind == "read"]
     client = world.client_of(world.switch_from)
     actions = [(e.actor, e.action.split("?")[0], e.detail) for e in requests]
-    # token, JSON read, ESPI feed, unauthenticated, second token, refused read
-    assert len(requests) == 6
+    # token, JSON read, ESPI feed, unauthenticated, second token, refused read, bad date
+    assert len(requests) == 7
+    assert '"status":422' in actions[6][2] and "date=not-a-date" in requests[6].action
     assert actions[1][:2] == (
         client,
         f"GET /v1/supply-points/{world.switched_sp}/half-hour-values",
@@ -96,7 +103,7 @@ def test_log_verifies_and_tampering_is_detected(logged: tuple[World, Path], tmp_
     src = tmp / "audit.sqlite"
     log = AuditLog(src)
     result = log.verify()
-    assert result.ok and result.entries > 6 and result.problems == ()
+    assert result.ok and result.entries > 7 and result.problems == ()
     head = (result.head_seq, result.head_hash)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         log._conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2")

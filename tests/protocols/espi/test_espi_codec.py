@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.protocols.espi.xsd import ESPI_DIR, xsd_errors
 
 from openami.protocols.espi import (
+    BatchList,
     Entry,
     EspiParseError,
     EspiWriteError,
@@ -23,9 +24,11 @@ from openami.protocols.espi import (
     ServiceStatus,
     UsagePoint,
     jp,
+    read_batch_list,
     read_entry,
     read_feed,
     read_service_status,
+    write_batch_list,
     write_entry,
     write_feed,
     write_service_status,
@@ -98,6 +101,20 @@ def test_japan_profile_feed_validates_and_round_trips() -> None:
     assert "<tzOffset>32400</tzOffset>" in text and "<dstStartRule>FFFFFFFF<" in text
     assert "entry 1 &lt;&amp;&gt;" in text
     assert "<ratedCurrent><powerOfTenMultiplier>0</powerOfTenMultiplier><uom>5</uom>" in text
+
+
+def test_batch_list_notification() -> None:
+    uri = (
+        "https://hub.example/espi/1_1/resource/Batch/Subscription/client-r001"
+        "?published-min=2026-11-01T00:00:00Z&published-max=2026-11-02T00:00:00Z"
+    )
+    batch = BatchList((uri, "https://hub.example/espi/1_1/resource/Batch/Bulk/client-r001"))
+    data = write_batch_list(batch)
+    assert xsd_errors(data) == []
+    assert "&amp;published-max" in data.decode()
+    assert read_batch_list(data) == batch
+    with pytest.raises(EspiParseError, match="BatchList"):
+        read_batch_list(write_service_status(ServiceStatus(1)))
 
 
 def test_entry_and_service_status_documents() -> None:

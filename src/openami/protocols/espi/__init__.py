@@ -4,6 +4,7 @@ from openami.protocols.espi.model import (
     ATOM_MEDIA_TYPE,
     ATOM_NS,
     ESPI_NS,
+    BatchList,
     Entry,
     Feed,
     IntervalBlock,
@@ -19,12 +20,14 @@ from openami.protocols.espi.model import (
 )
 from openami.protocols.espi.reader import (
     EspiParseError,
+    read_batch_list,
     read_entry,
     read_feed,
     read_service_status,
 )
 from openami.protocols.espi.writer import (
     EspiWriteError,
+    write_batch_list,
     write_entry,
     write_feed,
     write_service_status,
@@ -34,6 +37,7 @@ __all__ = [
     "ATOM_MEDIA_TYPE",
     "ATOM_NS",
     "ESPI_NS",
+    "BatchList",
     "Entry",
     "EspiParseError",
     "EspiWriteError",
@@ -48,9 +52,11 @@ __all__ = [
     "Resource",
     "ServiceStatus",
     "UsagePoint",
+    "read_batch_list",
     "read_entry",
     "read_feed",
     "read_service_status",
+    "write_batch_list",
     "write_entry",
     "write_feed",
     "write_service_status",

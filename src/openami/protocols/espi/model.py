@@ -97,6 +97,13 @@ class ServiceStatus:
 
 
 @dataclass(frozen=True)
+class BatchList:
+    """ESPI notification body: the URIs a third party should fetch (pull after push)."""
+
+    resources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OtherResource:
     """An ESPI resource openami does not model (kept by element name only)."""
 

@@ -14,6 +14,7 @@ from openami.protocols.espi.model import (
     ATOM_NS,
     ESPI_NS,
     UOM_A,
+    BatchList,
     Entry,
     Feed,
     IntervalBlock,
@@ -200,6 +201,13 @@ def read_entry(data: bytes) -> Entry:
     if root.tag != _A + "entry":
         raise EspiParseError(f"expected an Atom entry, got {root.tag}")
     return _entry(root)
+
+
+def read_batch_list(data: bytes) -> BatchList:
+    root = _parse(data)
+    if root.tag != _E + "BatchList":
+        raise EspiParseError(f"expected an ESPI BatchList, got {root.tag}")
+    return BatchList(tuple((r.text or "").strip() for r in root.findall(_E + "resources")))
 
 
 def read_service_status(data: bytes) -> ServiceStatus:

@@ -15,6 +15,7 @@ from openami.protocols.espi.model import (
     ATOM_NS,
     ESPI_NS,
     UOM_A,
+    BatchList,
     Entry,
     Feed,
     IntervalBlock,
@@ -177,6 +178,12 @@ def write_feed(feed: Feed) -> bytes:
     parts.extend("<entry>" + _entry_body(e) + "</entry>" for e in feed.entries)
     parts.append("</feed>")
     return "".join(parts).encode()
+
+
+def write_batch_list(batch: BatchList) -> bytes:
+    """ESPI notification document (POSTed to a third party's notify URI)."""
+    uris = "".join(_el("resources", uri) for uri in batch.resources)
+    return (_DECLARATION + f'<BatchList xmlns="{ESPI_NS}">{uris}</BatchList>').encode()
 
 
 def write_service_status(status: ServiceStatus) -> bytes:
