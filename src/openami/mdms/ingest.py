@@ -75,13 +75,16 @@ def ingest_batch(
     part_rows: int = PART_ROWS,
 ) -> VeeIngestResult:
     """Validate and store one batch of register reads (READ_SCHEMA columns, optionally
-    ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``) in one
-    transaction.
+    ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``).
 
     With ``revalue`` reads already stored still produce values (e.g. after the registry
     learnt of a meter exchange late); they are not stored twice. ``timings`` (if given)
-    accumulates seconds per phase: prepare, lookup, validate, store. Batches larger than
-    ``part_rows`` are sorted and cut at meter boundaries into parts (same transaction)."""
+    accumulates seconds per phase: prepare, lookup, validate, store.
+
+    Batches larger than ``part_rows`` are sorted and cut at meter boundaries into parts of
+    one transaction each (a transaction's own appended rows have no zone maps yet, so
+    lookups inside one huge transaction would rescan them): after a crash a batch may be
+    stored in part, and ingesting it again completes it without duplicates."""
     clock = _PhaseClock(timings)
     extra = [c for c in ("clock_offset_s", "multiplier") if c in batch.column_names]
     reads = batch.select([*READ_SCHEMA.names, *extra])
@@ -90,8 +93,8 @@ def ingest_batch(
         return VeeIngestResult(0, 0, 0)
     parts = _split(reads, part_rows)
     total = VeeIngestResult(0, 0, 0)
-    with store.transaction() as cur:
-        for part in parts:
+    for part in parts:
+        with store.transaction() as cur:
             r = _ingest_part(
                 cur, store, part, extra, installs, meters, cfg, recorded_at, reason, revalue, clock
             )

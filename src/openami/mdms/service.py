@@ -172,21 +172,17 @@ class Mdms:
 
     def meter_at(self, supply_point_key: int, slot: int) -> int | None:
         """The meter installed at the supply point for the whole slot, if any."""
-        inst = self.installations.to_pydict()
-        for m, k, vf, vt in zip(
-            inst["meter_id"],
-            inst["supply_point_key"],
-            inst["valid_from"],
-            inst["valid_to"],
-            strict=True,
-        ):
-            if (
-                k == supply_point_key
-                and slot * 1800 >= vf
-                and (vt is None or (slot + 1) * 1800 <= vt)
-            ):
-                return int(m)
-        return None
+        inst = self.installations
+        vt = pc.fill_null(inst.column("valid_to"), float("inf"))
+        mask = pc.and_(
+            pc.and_(
+                pc.equal(inst.column("supply_point_key"), supply_point_key),
+                pc.less_equal(inst.column("valid_from"), slot * 1800.0),
+            ),
+            pc.greater_equal(vt, (slot + 1) * 1800.0),
+        )
+        hit = inst.column("meter_id").filter(mask).to_pylist()
+        return int(hit[0]) if hit else None
 
     def edit(
         self,

@@ -95,6 +95,14 @@ def existing_reads(cur: duckdb.DuckDBPyConnection, meters: pa.Table, lo: int, hi
 
 def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi: int) -> np.ndarray:
     """Row numbers (column ``row``) of batch reads identical to one already stored."""
+    bounds = [lo, hi, *_bounds(batch, "meter_id")]
+    any_stored = cur.execute(
+        "SELECT 1 FROM register_reads WHERE boundary BETWEEN ? AND ? "
+        "AND meter_id BETWEEN ? AND ? LIMIT 1",
+        bounds,
+    ).fetchall()
+    if not any_stored:  # new ground: nothing to compare (zone maps answer this)
+        return np.zeros(0, dtype=np.int64)
     cur.register("q_batch", batch)
     table = cur.sql(
         """
@@ -105,7 +113,7 @@ def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi:
            AND r.import_register_wh = b.import_register_wh
            AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh
         """,
-        params=[lo, hi, *_bounds(batch, "meter_id")],
+        params=bounds,
     ).to_arrow_table()
     return table.column("row").to_numpy()
 
