@@ -24,7 +24,7 @@ def client(world: DashboardWorld) -> httpx.Client:
 
 
 def test_pages_need_operator_credentials(world: DashboardWorld) -> None:
-    for path in ("/", "/network", "/supply-points", "/rollout"):
+    for path in ("/", "/overview/trend", "/network", "/supply-points", "/rollout"):
         assert httpx.get(world.base + path).status_code == 401
         assert httpx.get(world.base + path, auth=("operator", "wrong")).status_code == 401
     assert httpx.get(world.base + "/static/style.css").status_code == 200
