@@ -22,6 +22,7 @@ from openami.log import get_logger
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
+from openami.storage.audit_sqlite import AuditLog
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.sqlite_clients import ApiClient, ClientStore
 
@@ -42,7 +43,11 @@ def run_demo_simulation(
 ) -> DemoResult:
     """Build a city in ``data_dir`` (fresh each run) and simulate ``days`` JST days."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    # every demo run is a new world: its registry, interval data and audit log start afresh
     for name in (
+        "audit.sqlite",
+        "audit.sqlite-wal",
+        "audit.sqlite-shm",
         "registry.sqlite",
         "registry.sqlite-wal",
         "registry.sqlite-shm",
@@ -86,7 +91,15 @@ def run_demo_simulation(
         )
     operator_password = os.environ.get("OPENAMI_OPERATOR_PASSWORD") or secrets.token_urlsafe(12)
     # the simulation is over: the hub runs on real time so tokens really expire
-    context = HubContext(registry, sim.mdms, clients, RealClock(), "operator", operator_password)
+    context = HubContext(
+        registry,
+        sim.mdms,
+        clients,
+        RealClock(),
+        "operator",
+        operator_password,
+        audit=AuditLog.in_data_dir(data_dir),
+    )
     sample_key = city.supply_point_keys[0]
     sample_sp = city.supply_point_ids[0]
     sample_retailer = registry.retailer_on(sample_key, first_day)
