@@ -135,7 +135,13 @@ def kpi_rich_table(day: date, rows: list[KpiRow]) -> Table:
     table = Table(title=f"A-route KPIs for {day.isoformat()} (JST)")
     table.add_column("method")
     table.add_column("meters", justify="right")
-    for name in ("30-min collection", "60-min delivery", "48-h collection", "automatic reading"):
+    for name in (
+        "network connection",
+        "30-min collection",
+        "60-min delivery",
+        "48-h collection",
+        "automatic reading",
+    ):
         table.add_column(name, justify="right")
     for r in rows:
         table.add_row(
@@ -144,6 +150,7 @@ def kpi_rich_table(day: date, rows: list[KpiRow]) -> Table:
             *(
                 f"{v * 100:.2f} %"
                 for v in (
+                    r.network_connection_rate,
                     r.collection_30min_rate,
                     r.delivery_60min_rate,
                     r.collection_48h_rate,
