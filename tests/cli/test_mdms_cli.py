@@ -107,6 +107,20 @@ def test_ingest_export_edit_round_trip(tmp_path: Path) -> None:
     )
 
 
+def test_settle_prints_daily_sums_and_writes_slot_rows(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ids = make_data_dir(data, 2)
+    res = run("ingest", str(reads_csv(tmp_path / "r.csv", ids, 48)), "--data-dir", str(data))
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "settle.csv"
+    res = run("settle", "--date", "2026-11-01", "--output", str(out), "--data-dir", str(data))
+    assert res.returncode == 0, res.stderr
+    assert "settlement run 1 (preliminary)" in res.stdout and "BG1" in res.stdout
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 48 * 3  # area, balancing group and retailer level per slot
+    assert {r["quality"] for r in rows} == {"measured"} and {r["points"] for r in rows} == {"2"}
+
+
 def test_clear_errors(tmp_path: Path) -> None:
     res = run(
         "export",

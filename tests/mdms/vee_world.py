@@ -12,7 +12,7 @@ import pyarrow as pa
 from openami.clock import ManualClock, day_first_slot, slot_start
 from openami.mdms import Mdms
 from openami.mdms.vee_config import VeeConfig, decode_flags
-from openami.registry import Meter, Registry, make_supply_point_id
+from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
 
 DAY = date(2026, 11, 1)
@@ -90,6 +90,9 @@ def make_data_dir(path: Path, n: int, amps: int = 60) -> list[str]:
         ]
     )
     registry.install_meters([(k, 1000 + i) for i, k in enumerate(keys)], 0.0)
+    registry.add_balancing_groups([BalancingGroup("BG1", "group one")])
+    registry.add_retailers([Retailer("R1", "retailer one", "BG1")])
+    registry.add_supply_contracts([(k, "R1", date(2026, 1, 1), None) for k in keys])
     registry.store.close()
     return ids
 

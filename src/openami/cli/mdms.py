@@ -289,3 +289,64 @@ def estimate(
         result = mdms.finalize(a, b, user) if final else mdms.estimate(a, b, user=user)
     methods = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.by_method.items())) or "none"
     click.echo(f"estimated {result.candidates:,} values in {result.gaps:,} gaps ({methods})")
+
+
+@command.command()
+@click.option("--date", "day", required=True, help="JST day to settle, YYYY-MM-DD.")
+@click.option(
+    "--kind",
+    type=click.Choice(["preliminary", "final", "correction"]),
+    default="preliminary",
+    show_default=True,
+    help="Run kind; 'final' makes final estimates first and marks the day final.",
+)
+@click.option(
+    "--estimate/--no-estimate",
+    default=True,
+    show_default=True,
+    help="Estimate missing values first, so that no sum has a hole.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write every slot row (all levels) as CSV here.",
+)
+@click.option("--user", default="settlement", show_default=True)
+@DATA_DIR
+def settle(
+    day: str, kind: str, estimate: bool, output: Path | None, user: str, data_dir: Path
+) -> None:
+    """Sum the day's half-hour values per slot and per area, balancing group and retailer.
+
+    Membership is point in time (the retailer supplying each point that day). Each row has
+    the number of points, how many values were measured/estimated/edited/missing, the
+    estimated energy and an aggregate quality. Runs are kept: preliminary, final, correction.
+    """
+    the_day = _day(day, "--date")
+    with open_mdms(data_dir) as mdms:
+        run = mdms.settle(the_day, kind, estimate, user)
+    rows = run.rows
+    if output is not None:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(rows, output)
+    table = Table(title=f"settlement run {run.run_id} ({run.kind}) for {run.day} (JST), daily sums")
+    for col in ("level", "area", "BG", "retailer", "import kWh", "export kWh", "estimated %"):
+        table.add_column(col, justify="right" if "kWh" in col or "%" in col else "left")
+    keys = ["level", "area_code", "balancing_group_id", "retailer_id"]
+    daily = (
+        rows.group_by(keys)
+        .aggregate([("import_wh", "sum"), ("export_wh", "sum"), ("estimated_wh", "sum")])
+        .sort_by([(k, "ascending") for k in keys])
+        .to_pylist()
+    )
+    for r in daily:
+        imp, exp, est = r["import_wh_sum"], r["export_wh_sum"], r["estimated_wh_sum"]
+        table.add_row(
+            *(r[k] or "" for k in keys),
+            f"{imp / 1000:,.1f}",
+            f"{exp / 1000:,.1f}",
+            f"{100 * est / imp:.2f}" if imp else "-",
+        )
+    Console().print(table)

@@ -18,6 +18,7 @@ from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
+from openami.mdms.settlement import SettlementRun, settle_day
 from openami.mdms.vee import Q_ESTIMATED
 from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.network import EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER
@@ -330,6 +331,23 @@ class Mdms:
             """,
             [supply_point_key, first_slot, last_slot],
         )
+
+    def settle(
+        self,
+        day: date,
+        kind: str = "preliminary",
+        estimate: bool = True,
+        user: str = "settlement",
+    ) -> SettlementRun:
+        """One settlement run of a JST day (see ``settlement.py``): estimates first (final
+        estimates for a ``final`` run) so that no sum has a hole, then Σ per slot and level."""
+        slots = slots_of_day(day)
+        if estimate:
+            if kind == "final":
+                self.finalize(slots.start, slots.stop - 1, user)
+            else:
+                self.estimate(slots.start, slots.stop - 1, user=user)
+        return settle_day(self.store, self.registry, day, kind, self.clock.timestamp(), user)
 
     # -- bulk import / export ---------------------------------------------------------------
     def import_file(
