@@ -119,6 +119,22 @@ def test_settle_prints_daily_sums_and_writes_slot_rows(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 48 * 3  # area, balancing group and retailer level per slot
     assert {r["quality"] for r in rows} == {"measured"} and {r["points"] for r in rows} == {"2"}
+    bill = tmp_path / "bill.csv"
+    res = run(
+        "bill",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-01",
+        "--output",
+        str(bill),
+        "--data-dir",
+        str(data),
+    )
+    assert res.returncode == 0, res.stderr
+    billed = list(csv.DictReader(io.StringIO(bill.read_text())))
+    assert [r["supply_point_id"] for r in billed] == ids
+    assert {r["v05_ok"] for r in billed} == {"true"} and {r["missing"] for r in billed} == {"0"}
 
 
 def test_clear_errors(tmp_path: Path) -> None:

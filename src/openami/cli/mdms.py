@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from rich.console import Console
 from rich.table import Table
 
@@ -328,8 +330,6 @@ def settle(
         run = mdms.settle(the_day, kind, estimate, user)
     rows = run.rows
     if output is not None:
-        import pyarrow.csv as pacsv
-
         pacsv.write_csv(rows, output)
     table = Table(title=f"settlement run {run.run_id} ({run.kind}) for {run.day} (JST), daily sums")
     for col in ("level", "area", "BG", "retailer", "import kWh", "export kWh", "estimated %"):
@@ -349,4 +349,71 @@ def settle(
             f"{exp / 1000:,.1f}",
             f"{100 * est / imp:.2f}" if imp else "-",
         )
+    Console().print(table)
+
+
+@command.command()
+@click.option("--from", "first", required=True, help="First JST day of the period.")
+@click.option("--to", "last", required=True, help="Last JST day (inclusive).")
+@click.option(
+    "--supply-point", "supply_point_id", default=None, help="One supply point (default: all)."
+)
+@click.option("--day-start", default="07:00", show_default=True, help="Day band start (JST).")
+@click.option("--day-end", default="23:00", show_default=True, help="Day band end (JST).")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the rows as CSV here instead of printing them.",
+)
+@DATA_DIR
+def bill(
+    first: str,
+    last: str,
+    supply_point_id: str | None,
+    day_start: str,
+    day_end: str,
+    output: Path | None,
+    data_dir: Path,
+) -> None:
+    """Billing determinants per supply point: import/export kWh, day/night import, maximum
+    half-hour demand, value counts per quality, billing-ready, and the V05 check against the
+    register difference over the period."""
+    a, b = _day(first, "--from"), _day(last, "--to")
+    with open_mdms(data_dir) as mdms:
+        keys = None
+        if supply_point_id is not None:
+            try:
+                sp = mdms.registry.supply_point(supply_point_id)
+            except InvalidSupplyPointId as exc:
+                raise click.BadParameter(str(exc)) from None
+            if sp is None:
+                raise click.ClickException(f"unknown supply point {supply_point_id}")
+            keys = [sp.supply_point_key]
+        try:
+            rows = mdms.bill(a, b, keys, (day_start, day_end))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        ids = mdms.registry.supply_point_ids(rows.column("supply_point_key").to_pylist())
+    rows = rows.add_column(0, "supply_point_id", pa.array(ids, pa.string()))
+    if output is not None:
+        pacsv.write_csv(rows, output)
+        click.echo(f"wrote {rows.num_rows:,} rows to {output}")
+        return
+    table = Table(title=f"billing determinants {a} … {b} (JST)")
+    cols = (
+        "supply_point_id",
+        "import_wh",
+        "day_import_wh",
+        "night_import_wh",
+        "max_demand_w",
+        "estimated",
+        "missing",
+        "billing_ready",
+        "v05_ok",
+    )
+    for c in cols:
+        table.add_column(c)
+    for r in rows.select(list(cols)).to_pylist():
+        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
     Console().print(table)

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from openami.bus.inprocess import TOPIC_READINGS, Bus
 from openami.clock import Clock, slots_of_day
 from openami.hes.engine import TOPIC_EVENTS
+from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
@@ -348,6 +349,33 @@ class Mdms:
             else:
                 self.estimate(slots.start, slots.stop - 1, user=user)
         return settle_day(self.store, self.registry, day, kind, self.clock.timestamp(), user)
+
+    def bill(
+        self,
+        first_day: date,
+        last_day: date,
+        supply_point_keys: list[int] | None = None,
+        day_band: tuple[str, str] = ("07:00", "23:00"),
+    ) -> pa.Table:
+        """Billing determinants per supply point for JST days ``first_day``…``last_day``
+        (all supply points with a meter in the period unless keys are given)."""
+        if supply_point_keys is None:
+            first = slots_of_day(first_day).start * 1800.0
+            last = slots_of_day(last_day).stop * 1800.0
+            inst = self.installations
+            vt = pc.fill_null(inst.column("valid_to"), float("inf"))
+            mask = pc.and_(pc.less(inst.column("valid_from"), last), pc.greater(vt, first))
+            keys = pc.unique(inst.column("supply_point_key").filter(mask)).to_pylist()
+            supply_point_keys = sorted(int(k) for k in keys)
+        return billing_determinants(
+            self.store,
+            self.installations,
+            supply_point_keys,
+            first_day,
+            last_day,
+            self.vee,
+            day_band,
+        )
 
     # -- bulk import / export ---------------------------------------------------------------
     def import_file(
