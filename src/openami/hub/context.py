@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from openami.clock import Clock
+from openami.hes.engine import HeadEnd
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
 from openami.registry import Registry
 from openami.storage.audit_sqlite import AuditLog
 from openami.storage.sqlite_clients import ClientStore
+from openami.storage.sqlite_consent import ConsentStore
+from openami.storage.sqlite_oauth import OAuthStore
 
 
 @dataclass
@@ -24,3 +27,10 @@ class HubContext:
     audit: AuditLog | None = None  # None: requests and reads are not logged
     rate_limits: RateLimiter | None = field(default_factory=RateLimiter)  # None: no limits
     espi_id_key: bytes | None = None  # key of opaque ESPI ids; None: kept in the registry
+    hes: HeadEnd | None = None  # retailer requests become commands here; None: none are sent
+    services: dict[str, object] = field(default_factory=dict)  # hub workers, built on first use
+    # third parties (authorization code + PKCE, consent); stores made on first use if None
+    consents: ConsentStore | None = None
+    oauth: OAuthStore | None = None
+    third_party_token_lifetime_s: float = 600.0  # short-lived access tokens
+    refresh_token_lifetime_s: float = 30 * 86400.0  # rotated on every use

@@ -168,6 +168,78 @@ class Registry:
             [(sp, r, f.isoformat(), t.isoformat() if t else None) for sp, r, f, t in rows],
         )
 
+    def end_supply_contract(self, supply_point_key: int, retailer_id: str, on_day: date) -> None:
+        """The retailer stops supplying the supply point from the JST day ``on_day`` on: its
+        contract covering ``on_day`` gets ``valid_to = on_day`` (it must have begun earlier)."""
+        with self.store._lock:
+            self.store.execute("BEGIN IMMEDIATE")
+            try:
+                self._end_contract(supply_point_key, retailer_id, on_day)
+            except BaseException:
+                self.store.execute("ROLLBACK")
+                raise
+            self.store.execute("COMMIT")
+
+    def start_supply_contract(
+        self, supply_point_key: int, retailer_id: str, from_day: date, switch: bool = False
+    ) -> None:
+        """The retailer supplies the supply point from ``from_day`` on (open-ended). With
+        ``switch``, the contract of whoever supplies it on ``from_day`` ends that day (one
+        transaction); without, no contract may cover ``from_day`` or any later day."""
+        day = from_day.isoformat()
+        with self.store._lock:
+            self.store.execute("BEGIN IMMEDIATE")
+            try:
+                if switch:
+                    current = self.retailer_on(supply_point_key, from_day)
+                    if current == retailer_id:
+                        raise RegistryError(f"{retailer_id} already supplies it on {day}")
+                    if current is not None:
+                        self._end_contract(supply_point_key, current, from_day)
+                later = self.store.execute(
+                    "SELECT retailer_id, valid_from FROM supply_contracts "
+                    "WHERE supply_point_key = ? AND (valid_to IS NULL OR valid_to > ?)",
+                    (supply_point_key, day),
+                )
+                if later:
+                    raise RegistryError(
+                        f"supply point key {supply_point_key} has a contract of {later[0][0]} "
+                        f"from {later[0][1]} that covers {day} or later"
+                    )
+                self.store.execute(
+                    "INSERT INTO supply_contracts (supply_point_key, retailer_id, valid_from, "
+                    "valid_to) VALUES (?, ?, ?, NULL)",
+                    (supply_point_key, retailer_id, day),
+                )
+            except BaseException:
+                self.store.execute("ROLLBACK")
+                raise
+            self.store.execute("COMMIT")
+
+    def _end_contract(self, supply_point_key: int, retailer_id: str, on_day: date) -> None:
+        day = on_day.isoformat()
+        rows = self.store.execute(
+            "SELECT rowid, valid_from FROM supply_contracts WHERE supply_point_key = ? "
+            "AND retailer_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+            (supply_point_key, retailer_id, day, day),
+        )
+        if len(rows) != 1 or str(rows[0][1]) >= day:
+            raise RegistryError(
+                f"{retailer_id} has no contract at supply point key {supply_point_key} that "
+                f"began before {day} and covers it"
+            )
+        self.store.execute(
+            "UPDATE supply_contracts SET valid_to = ? WHERE rowid = ?", (day, rows[0][0])
+        )
+
+    def set_contract_amperage(self, meter_id: int, amperage_a: int) -> None:
+        """Record the contract amperage a meter was set to (アンペア変更)."""
+        if amperage_a <= 0:
+            raise RegistryError("contract amperage must be positive")
+        self.store.execute(
+            "UPDATE meters SET contract_amperage_a = ? WHERE meter_id = ?", (amperage_a, meter_id)
+        )
+
     # -- reads ------------------------------------------------------------------------------
     def supply_point(self, supply_point_id: str) -> SupplyPoint | None:
         """The supply point with this ID, or None; raises InvalidSupplyPointId if malformed."""

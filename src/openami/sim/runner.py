@@ -9,7 +9,7 @@ has passed, and backfill later replaces those marks with measured values.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openami.bus.inprocess import InProcessBus
 from openami.clock import SLOT_SECONDS, ManualClock
@@ -29,6 +29,7 @@ class Simulation:
     bus: InProcessBus
     clock: ManualClock
     tick_s: float = 300.0
+    after_tick: list[Callable[[float], None]] = field(default_factory=list)  # e.g. hub workers
 
     @classmethod
     def create(
@@ -65,5 +66,7 @@ class Simulation:
             if due_through > self._closed_through:
                 self.mdms.mark_missing(self._closed_through + 1, due_through)
                 self._closed_through = due_through
+            for hook in self.after_tick:
+                hook(self._now_s)
             if progress is not None:
                 progress(self._now_s)

@@ -1,0 +1,236 @@
+"""On-demand data jobs: up to 13 months of half-hour values, computed asynchronously.
+
+A retailer asks for 1 to ``MAX_SUPPLY_POINTS`` supply points over a JST day range of at
+most 13 months (OCCTO 使用量情報照会 covers the past 13 months), going back no further
+than 13 months before today. The job is ``queued``, then ``running`` while a worker
+(:meth:`JobService.run_pending`, on the one clock's loop) writes result chunks — one per
+supply point and calendar month — and ``completed`` when the last chunk is stored. Each
+chunk holds only the days the retailer supplies the point. Status by job id; chunks by
+number.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
+from openami.hub.context import HubContext
+from openami.registry import InvalidSupplyPointId
+from openami.storage.sqlite_clients import ApiClient
+from openami.storage.sqlite_requests import JobRow, RequestStore
+
+MAX_MONTHS = 13
+MAX_SUPPLY_POINTS = 100
+
+JOB_ERROR_STATUS = {
+    "E_NOT_RETAILER": 403,
+    "E_NOT_SUPPLIER": 403,
+    "E_UNKNOWN_SUPPLY_POINT": 404,
+    "E_INVALID_SUPPLY_POINT": 422,
+    "E_NO_SUPPLY_POINTS": 422,
+    "E_TOO_MANY_SUPPLY_POINTS": 422,
+    "E_BAD_PERIOD": 422,
+    "E_PERIOD_TOO_LONG": 422,
+    "E_BEYOND_13_MONTHS": 422,
+    "E_DATE_IN_FUTURE": 422,
+}
+
+
+@dataclass
+class JobRejected(Exception):
+    code: str
+    message: str
+
+    @property
+    def http_status(self) -> int:
+        return JOB_ERROR_STATUS.get(self.code, 422)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (or earlier), clamped to the month's last day."""
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+def plan(first_day: date, last_day: date, points: list[tuple[int, str]]) -> list[_Chunk]:
+    """Chunks: per supply point (in order), per calendar month of the period."""
+    months: list[tuple[date, date]] = []
+    d = first_day
+    while d <= last_day:
+        end = min(date(d.year, d.month, monthrange(d.year, d.month)[1]), last_day)
+        months.append((d, end))
+        d = end + timedelta(days=1)
+    return [_Chunk(key, sp, a, b) for key, sp in points for a, b in months]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    key: int
+    supply_point_id: str
+    first_day: date
+    last_day: date
+
+
+class JobService:
+    def __init__(self, context: HubContext) -> None:
+        self.context = context
+        self.store = RequestStore(context.registry.store)
+        self._lock = threading.Lock()
+
+    def submit(
+        self, client: ApiClient, supply_point_ids: list[str], first_day: date, last_day: date
+    ) -> JobRow:
+        ctx = self.context
+        if client.role != "retailer":
+            raise JobRejected("E_NOT_RETAILER", "only retailers request data jobs")
+        ids = list(dict.fromkeys(supply_point_ids))
+        if not ids:
+            raise JobRejected("E_NO_SUPPLY_POINTS", "give at least one supply point ID")
+        if len(ids) > MAX_SUPPLY_POINTS:
+            raise JobRejected(
+                "E_TOO_MANY_SUPPLY_POINTS", f"at most {MAX_SUPPLY_POINTS} supply points per job"
+            )
+        if last_day < first_day:
+            raise JobRejected("E_BAD_PERIOD", "last_day is before first_day")
+        today = ctx.clock.now().astimezone(JST).date()
+        if last_day > today:
+            raise JobRejected("E_DATE_IN_FUTURE", f"last_day is after today ({today})")
+        if last_day >= add_months(first_day, MAX_MONTHS):
+            raise JobRejected(
+                "E_PERIOD_TOO_LONG",
+                f"at most {MAX_MONTHS} months per job (last_day before "
+                f"{add_months(first_day, MAX_MONTHS)})",
+            )
+        if first_day < add_months(today, -MAX_MONTHS):
+            raise JobRejected(
+                "E_BEYOND_13_MONTHS",
+                f"data is offered for the past {MAX_MONTHS} months (from "
+                f"{add_months(today, -MAX_MONTHS)})",
+            )
+        points: list[tuple[int, str]] = []
+        for sp_id in ids:
+            try:
+                sp = ctx.registry.supply_point(sp_id)
+            except InvalidSupplyPointId as exc:
+                raise JobRejected("E_INVALID_SUPPLY_POINT", str(exc)) from None
+            if sp is None:
+                raise JobRejected("E_UNKNOWN_SUPPLY_POINT", f"no supply point {sp_id}")
+            if not self._supplied_days(sp.supply_point_key, client.party_id, first_day, last_day):
+                raise JobRejected(
+                    "E_NOT_SUPPLIER",
+                    f"{client.party_id} does not supply {sp_id} on any day of the period",
+                )
+            points.append((sp.supply_point_key, sp_id))
+        now = ctx.clock.timestamp()
+        row = JobRow(
+            job_id=f"job-{uuid.uuid4().hex[:20]}",
+            client_id=client.client_id,
+            retailer_id=client.party_id,
+            first_day=first_day.isoformat(),
+            last_day=last_day.isoformat(),
+            supply_points=json.dumps(points),
+            status="queued",
+            chunks_total=len(plan(first_day, last_day, points)),
+            chunks_done=0,
+            created_at=now,
+            updated_at=now,
+            error_message=None,
+        )
+        self.store.add_job(row)
+        return row
+
+    def _supplied_days(self, key: int, retailer_id: str, first: date, last: date) -> set[date]:
+        rows = self.context.registry.store.execute(
+            "SELECT valid_from, valid_to FROM supply_contracts WHERE supply_point_key = ? "
+            "AND retailer_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+            (key, retailer_id, last.isoformat(), first.isoformat()),
+        )
+        days: set[date] = set()
+        for valid_from, valid_to in rows:
+            a = max(first, date.fromisoformat(valid_from))
+            b = min(last, date.fromisoformat(valid_to) - timedelta(days=1) if valid_to else last)
+            days.update(a + timedelta(days=i) for i in range((b - a).days + 1))
+        return days
+
+    def run_pending(self, max_chunks: int = 50) -> int:
+        """Compute up to ``max_chunks`` result chunks of the oldest unfinished jobs."""
+        done = 0
+        with self._lock:
+            for job in self.store.unfinished_jobs(10):
+                points = [(int(k), str(s)) for k, s in json.loads(job.supply_points)]
+                chunks = plan(
+                    date.fromisoformat(job.first_day), date.fromisoformat(job.last_day), points
+                )
+                for no in range(job.chunks_done, len(chunks)):
+                    if done >= max_chunks:
+                        return done
+                    if no == job.chunks_done:
+                        self.store.set_job_status(
+                            job.job_id, "running", self.context.clock.timestamp(), None
+                        )
+                    body = self._chunk_body(job, no, chunks[no], len(chunks))
+                    self.store.add_chunk(
+                        job.job_id, no, body, self.context.clock.timestamp(), len(chunks)
+                    )
+                    done += 1
+        return done
+
+    def _chunk_body(self, job: JobRow, no: int, chunk: _Chunk, total: int) -> str:
+        supplied = self._supplied_days(chunk.key, job.retailer_id, chunk.first_day, chunk.last_day)
+        first = day_first_slot(chunk.first_day)
+        last = day_first_slot(chunk.last_day) + SLOTS_PER_DAY - 1
+        table = self.context.mdms.values(chunk.key, first, last).to_pydict()
+        by_slot = {
+            s: (i, e, q)
+            for s, i, e, q in zip(
+                table["slot"], table["import_wh"], table["export_wh"], table["quality"], strict=True
+            )
+        }
+        days = []
+        for offset in range((chunk.last_day - chunk.first_day).days + 1):
+            day = chunk.first_day + timedelta(days=offset)
+            if day not in supplied:
+                continue
+            s0 = day_first_slot(day)
+            vals = [by_slot.get(s, (None, None, "not_yet_available")) for s in range(s0, s0 + 48)]
+            days.append(
+                {
+                    "date": day.isoformat(),
+                    "first_slot_start": slot_start(s0).isoformat(),
+                    "import_wh": [v[0] for v in vals],
+                    "export_wh": [v[1] for v in vals],
+                    "quality": [v[2] for v in vals],
+                }
+            )
+        return json.dumps(
+            {
+                "job_id": job.job_id,
+                "chunk": no,
+                "chunks_total": total,
+                "supply_point_id": chunk.supply_point_id,
+                "first_day": chunk.first_day.isoformat(),
+                "last_day": chunk.last_day.isoformat(),
+                "slot_seconds": 1800,
+                "days": days,
+            },
+            separators=(",", ":"),
+        )
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def job_service(context: HubContext) -> JobService:
+    """The context's job service (built on first use)."""
+    with _BUILD_LOCK:
+        service = context.services.get("jobs")
+        if not isinstance(service, JobService):
+            service = JobService(context)
+            context.services["jobs"] = service
+        return service

@@ -1,0 +1,307 @@
+"""Retailer requests (OCCTO-style): switching start, reconnect (再点), disconnect (廃止) and
+ampere change, as a state machine with effective dates and explicit error codes.
+
+States: ``received`` → ``rejected`` (with a code) or ``accepted``; on the effective date
+(JST 00:00, or at once when it is today) an accepted request becomes an HES command and
+turns ``scheduled`` (with the command's correlation ID); the command's outcome on the bus
+topic ``hes.commands`` (the meter's read-back) turns it ``completed``, or ``failed`` with
+``E_METER_TIMEOUT`` / ``E_READBACK_MISMATCH``. Commands: disconnect → DISCONNECT,
+reconnect → RECONNECT, ampere change → SET_AMPERAGE, switching start → READ (the switching
+reading). Registry membership changes when a request is accepted, effective-dated from its
+effective date (the supply contract ends / starts that JST day), so point-in-time balancing
+group membership follows; the contract amperage is recorded when the meter confirms it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from openami.clock import JST
+from openami.hes.commands import AMPERAGES_A, CommandKind, CommandState
+from openami.hes.engine import TOPIC_COMMANDS, HeadEnd
+from openami.hub.context import HubContext
+from openami.registry import InvalidSupplyPointId, RegistryError
+from openami.storage.sqlite_clients import ApiClient
+from openami.storage.sqlite_requests import RequestRow, RequestStore
+
+KINDS = ("switch_start", "reconnect", "disconnect", "ampere_change")
+MAX_LEAD_DAYS = 365
+
+ERROR_STATUS = {
+    "E_NOT_RETAILER": 403,
+    "E_NOT_SUPPLIER": 403,
+    "E_UNKNOWN_SUPPLY_POINT": 404,
+    "E_INVALID_SUPPLY_POINT": 422,
+    "E_UNKNOWN_KIND": 422,
+    "E_DATE_IN_PAST": 422,
+    "E_DATE_TOO_FAR": 422,
+    "E_AMPERAGE_REQUIRED": 422,
+    "E_UNSUPPORTED_AMPERAGE": 422,
+    "E_CONFLICTING_REQUEST": 409,
+    "E_CONFLICTING_CONTRACT": 409,
+    "E_ALREADY_SUPPLIER": 409,
+    "E_SUPPLIED_BY_OTHER": 409,
+    "E_NOT_CONNECTED": 409,
+    "E_ALREADY_CONNECTED": 409,
+    "E_ALREADY_DISCONNECTED": 409,
+    "E_AMPERAGE_UNCHANGED": 409,
+    "E_NO_METER": 409,
+}
+_COMMAND_OF = {
+    "disconnect": CommandKind.DISCONNECT,
+    "reconnect": CommandKind.RECONNECT,
+    "ampere_change": CommandKind.SET_AMPERAGE,
+    "switch_start": CommandKind.READ,
+}
+
+
+@dataclass
+class Rejected(Exception):
+    code: str
+    message: str
+    request_id: str | None = None
+
+    @property
+    def http_status(self) -> int:
+        return ERROR_STATUS.get(self.code, 409)
+
+
+def day_start_s(day: date) -> float:
+    return datetime.combine(day, datetime.min.time(), JST).timestamp()
+
+
+class HesCommandAdapter:
+    """The hub's thin view of the HES: submit a command for one meter, learn outcomes."""
+
+    def __init__(self, hes: HeadEnd) -> None:
+        self.hes = hes
+
+    def subscribe(self, handler: object) -> None:
+        self.hes.bus.subscribe(TOPIC_COMMANDS, handler)  # type: ignore[arg-type]
+
+    def _position(self, meter_id: int) -> int | None:
+        try:
+            return int(self.hes.fleet.index_of([meter_id])[0])
+        except KeyError:
+            return None
+
+    def switch_connected(self, meter_id: int) -> bool | None:
+        pos = self._position(meter_id)
+        return None if pos is None else bool(self.hes.fleet.switch_connected[pos])
+
+    def amperage_a(self, meter_id: int) -> int | None:
+        pos = self._position(meter_id)
+        return None if pos is None else int(self.hes.fleet.contract_amperage_a[pos])
+
+    def submit(self, kind: CommandKind, meter_id: int, now_s: float, arg: int = 0) -> int | None:
+        pos = self._position(meter_id)
+        if pos is None:
+            return None
+        return int(self.hes.submit(kind, [pos], now_s, arg)[0])
+
+
+class RequestService:
+    def __init__(self, context: HubContext) -> None:
+        self.context = context
+        self.store = RequestStore(context.registry.store)
+        self._lock = threading.Lock()
+        self.hes = HesCommandAdapter(context.hes) if context.hes is not None else None
+        if self.hes is not None:
+            self.hes.subscribe(self.on_command_outcomes)
+
+    # -- intake -----------------------------------------------------------------------------
+    def submit(
+        self,
+        client: ApiClient,
+        kind: str,
+        supply_point_id: str,
+        effective_date: date,
+        amperage_a: int | None = None,
+    ) -> RequestRow:
+        """Record a request and decide it; raises :class:`Rejected` (the record stays)."""
+        now = self.context.clock.timestamp()
+        row = RequestRow(
+            request_id=f"rq-{uuid.uuid4().hex[:20]}",
+            client_id=client.client_id,
+            retailer_id=client.party_id,
+            kind=kind[:40],
+            supply_point_key=None,
+            supply_point_id=supply_point_id[:40],
+            effective_date=effective_date.isoformat(),
+            amperage_a=amperage_a,
+            status="received",
+            error_code=None,
+            error_message=None,
+            correlation_id=None,
+            received_at=now,
+            updated_at=now,
+        )
+        self.store.add_request(row)
+        with self._lock:  # one decision at a time: conflicts are seen
+            try:
+                key = self._decide(row, client, effective_date)
+            except Rejected as exc:
+                self.store.set_status(
+                    row.request_id, "rejected", now, exc.code, exc.message, expect="received"
+                )
+                exc.request_id = row.request_id
+                raise
+            self.store.set_supply_point_key(row.request_id, key)
+            self.store.set_status(row.request_id, "accepted", now, expect="received")
+        self.tick(now)  # effective today: becomes a command at once
+        out = self.store.request(row.request_id)
+        assert out is not None
+        return out
+
+    def _decide(self, row: RequestRow, client: ApiClient, day: date) -> int:
+        """Check the request; apply its registry change; returns the supply point key."""
+        ctx = self.context
+        if client.role != "retailer":
+            raise Rejected("E_NOT_RETAILER", "only retailers file requests")
+        if row.kind not in KINDS:
+            raise Rejected("E_UNKNOWN_KIND", f"kind must be one of {', '.join(KINDS)}")
+        try:
+            sp = ctx.registry.supply_point(row.supply_point_id)
+        except InvalidSupplyPointId as exc:
+            raise Rejected("E_INVALID_SUPPLY_POINT", str(exc)) from None
+        if sp is None:
+            raise Rejected("E_UNKNOWN_SUPPLY_POINT", f"no supply point {row.supply_point_id}")
+        today = ctx.clock.now().astimezone(JST).date()
+        if day < today:
+            raise Rejected("E_DATE_IN_PAST", f"effective date {day} is before today ({today})")
+        if day > today + timedelta(days=MAX_LEAD_DAYS):
+            raise Rejected("E_DATE_TOO_FAR", f"effective date more than {MAX_LEAD_DAYS} days ahead")
+        key = sp.supply_point_key
+        if self.store.open_for_supply_point(key):
+            raise Rejected(
+                "E_CONFLICTING_REQUEST",
+                f"another request for supply point {row.supply_point_id} is still open",
+            )
+        meter = self._meter_of(key)
+        if meter is None:
+            raise Rejected("E_NO_METER", "no meter is installed at the supply point")
+        me, current = client.party_id, ctx.registry.retailer_on(key, day)
+        connected = self.hes.switch_connected(meter) if self.hes is not None else None
+        if row.kind == "ampere_change":
+            if current != me:
+                raise Rejected("E_NOT_SUPPLIER", f"{me} does not supply it on {day}")
+            if row.amperage_a is None:
+                raise Rejected("E_AMPERAGE_REQUIRED", "ampere_change needs amperage_a")
+            if row.amperage_a not in AMPERAGES_A:
+                raise Rejected(
+                    "E_UNSUPPORTED_AMPERAGE",
+                    f"contract amperage must be one of {', '.join(map(str, AMPERAGES_A))} A",
+                )
+            now_a = self.hes.amperage_a(meter) if self.hes is not None else None
+            if now_a == row.amperage_a:
+                raise Rejected("E_AMPERAGE_UNCHANGED", f"the contract is already {now_a} A")
+            return key
+        try:
+            if row.kind == "disconnect":
+                if current is None and connected is False:
+                    raise Rejected("E_ALREADY_DISCONNECTED", "the supply point is disconnected")
+                if current != me:
+                    raise Rejected("E_NOT_SUPPLIER", f"{me} does not supply it on {day}")
+                if connected is False:
+                    raise Rejected("E_ALREADY_DISCONNECTED", "the meter's switch is open")
+                ctx.registry.end_supply_contract(key, me, day)
+            elif row.kind == "reconnect":
+                if current is not None and current != me:
+                    raise Rejected("E_SUPPLIED_BY_OTHER", f"another retailer supplies it on {day}")
+                if current == me and connected is not False:
+                    raise Rejected("E_ALREADY_CONNECTED", f"{me} supplies it on {day} already")
+                if current is None:
+                    ctx.registry.start_supply_contract(key, me, day)
+            else:  # switch_start
+                if current == me:
+                    raise Rejected("E_ALREADY_SUPPLIER", f"{me} supplies it on {day} already")
+                if current is None:
+                    raise Rejected("E_NOT_CONNECTED", "nobody supplies it then: file a reconnect")
+                ctx.registry.start_supply_contract(key, me, day, switch=True)
+        except RegistryError as exc:
+            raise Rejected("E_CONFLICTING_CONTRACT", str(exc)) from None
+        return key
+
+    def _meter_of(self, supply_point_key: int) -> int | None:
+        rows = self.context.registry.store.execute(
+            "SELECT meter_id FROM meter_installations WHERE supply_point_key = ? "
+            "AND valid_to IS NULL",
+            (supply_point_key,),
+        )
+        return int(rows[0][0]) if rows else None
+
+    # -- scheduling and confirmation ----------------------------------------------------------
+    def tick(self, now_s: float) -> int:
+        """Turn accepted requests whose effective date has begun into HES commands."""
+        if self.hes is None:
+            return 0
+        sent = 0
+        for req in self.store.with_status("accepted"):
+            if day_start_s(date.fromisoformat(req.effective_date)) > now_s:
+                continue
+            meter = self._meter_of(int(req.supply_point_key or 0))
+            kind = _COMMAND_OF[req.kind]
+            corr = (
+                self.hes.submit(kind, meter, now_s, int(req.amperage_a or 0))
+                if meter is not None
+                else None
+            )
+            if corr is None:
+                self.store.set_status(
+                    req.request_id, "failed", now_s, "E_NO_METER", "meter not reachable by HES"
+                )
+                continue
+            self.store.set_status(
+                req.request_id, "scheduled", now_s, correlation_id=corr, expect="accepted"
+            )
+            sent += 1
+        return sent
+
+    def on_command_outcomes(self, outcomes: pa.Table) -> None:
+        """Bus handler (``hes.commands``): confirmation by read-back completes requests."""
+        corr = outcomes.column("correlation_id").to_numpy()
+        if len(corr) == 0:
+            return
+        mine = self.store.by_correlation([int(c) for c in corr])
+        if not mine:
+            return
+        state = outcomes.column("state").to_numpy()
+        done = outcomes.column("completed_at").to_numpy()
+        for pos in np.flatnonzero(np.isin(corr, list(mine))):
+            rid = mine[int(corr[pos])]
+            at = float(done[pos])
+            if state[pos] == CommandState.CONFIRMED:
+                req = self.store.request(rid)
+                if req is not None and req.kind == "ampere_change" and req.amperage_a:
+                    meter = self._meter_of(int(req.supply_point_key or 0))
+                    if meter is not None:
+                        self.context.registry.set_contract_amperage(meter, req.amperage_a)
+                        self.context.mdms.refresh_registry()
+                self.store.set_status(rid, "completed", at, expect="scheduled")
+            elif state[pos] == CommandState.TIMED_OUT:
+                self.store.set_status(
+                    rid, "failed", at, "E_METER_TIMEOUT", "no read-back within the timeout"
+                )
+            else:
+                self.store.set_status(
+                    rid, "failed", at, "E_READBACK_MISMATCH", "the meter reads back another state"
+                )
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def request_service(context: HubContext) -> RequestService:
+    """The context's request service (built, and subscribed to the HES, on first use)."""
+    with _BUILD_LOCK:
+        service = context.services.get("requests")
+        if not isinstance(service, RequestService):
+            service = RequestService(context)
+            context.services["requests"] = service
+        return service

@@ -1,0 +1,64 @@
+"""Hub workers on the one clock: retailer requests → HES commands, data jobs, webhooks.
+
+In a simulation they run after every tick (:func:`attach_workers`); behind a real server a
+:class:`WorkerThread` runs them every few seconds. Each step is bounded, so one tick never
+stalls the loop for long.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+
+from openami.hub.context import HubContext
+from openami.sim.runner import Simulation
+
+log = structlog.get_logger(__name__)
+
+
+def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None:
+    """One round: schedule due requests, compute job chunks, notify and deliver webhooks."""
+    from openami.hub.jobs import job_service
+    from openami.hub.requests import request_service
+    from openami.hub.webhooks import webhook_service
+
+    request_service(context).tick(now_s)
+    job_service(context).run_pending(job_chunks)
+    hooks = webhook_service(context)
+    hooks.poll(now_s)
+    hooks.deliver_due(now_s)
+
+
+def attach_workers(context: HubContext, sim: Simulation) -> None:
+    """Run the hub workers after every simulation tick (and subscribe requests to the HES)."""
+    from openami.hub.requests import request_service
+
+    request_service(context)  # subscribe to hes.commands before the first tick
+    sim.after_tick.append(lambda now_s: run_workers(context, now_s))
+
+
+class WorkerThread:
+    """Runs :func:`run_workers` every ``interval_s`` wall seconds until :meth:`stop`."""
+
+    def __init__(self, context: HubContext, interval_s: float = 5.0) -> None:
+        self.context = context
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hub-workers", daemon=True)
+
+    def start(self) -> WorkerThread:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                run_workers(self.context, self.context.clock.timestamp())
+            except Exception:  # keep serving; the next round retries
+                log.exception("hub workers failed")
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)

@@ -1,0 +1,348 @@
+"""Push, then pull: signed webhook notifications when half-hour values land on the hub.
+
+Each :meth:`WebhookService.poll` looks for half-hour value versions recorded since the last
+poll (new measured values, missing marks, backfills, estimates and edits alike), maps each
+(supply point, slot) to the retailer supplying it on that JST day, and queues one
+notification per subscription of that retailer's clients. The body lists, per slot, how
+many values changed, the ESPI Batch URL to pull them from (``published-*`` = that day,
+``updated-*`` = the notified window) and up to ``max_usage_points`` UsagePoint URLs with
+opaque ids (the same HMAC ids as :mod:`openami.hub.espi_api`). No supply point ID, name or
+address is ever in a body.
+
+Deliveries are HTTP POSTs (httpx, no redirects) signed with the subscription's secret::
+
+    X-OpenAMI-Timestamp: <unix seconds on the hub clock>
+    X-OpenAMI-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
+
+A subscriber recomputes the HMAC over the raw body and rejects timestamps older than a few
+minutes (replay); :func:`verify_signature` does both. A non-2xx answer or a transport error
+is retried with exponential backoff on the one clock (``base_s`` × 2^(attempt−1), capped)
+until ``max_attempts``; then the delivery is ``failed`` (the subscriber can still pull).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import structlog
+
+from openami.clock import JST, SLOT_SECONDS, day_of_slot
+from openami.hub.context import HubContext
+from openami.protocols.espi import jp
+from openami.storage.sqlite_clients import ApiClient
+from openami.storage.sqlite_webhooks import Subscription, WebhookStore
+
+log = structlog.get_logger(__name__)
+
+SIGNATURE_HEADER = "X-OpenAMI-Signature"
+TIMESTAMP_HEADER = "X-OpenAMI-Timestamp"
+EVENT = "half_hour_values.changed"
+ESPI_BASE = "/espi/1_1/resource"
+MAX_SUBSCRIPTIONS_PER_CLIENT = 10
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    max_attempts: int = 8
+    base_s: float = 30.0
+    multiplier: float = 2.0
+    max_backoff_s: float = 3600.0
+    timeout_s: float = 5.0
+    batch: int = 100  # deliveries per round
+    max_usage_points: int = 100  # per slot; above this the body gives the count only
+    public_base_url: str = ""  # prefix of resource URLs ("" = paths relative to the hub)
+
+
+class InvalidSubscription(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    body: bytes,
+    timestamp_header: str | None,
+    signature_header: str | None,
+    now_s: float,
+    tolerance_s: float = 300.0,
+) -> bool:
+    """What a subscriber checks: the HMAC over the raw body, and a fresh timestamp."""
+    if not timestamp_header or not signature_header:
+        return False
+    try:
+        ts = int(timestamp_header)
+    except ValueError:
+        return False
+    if abs(now_s - ts) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, ts, body), signature_header)
+
+
+def check_callback_url(url: str) -> str:
+    if len(url) > 2048:
+        raise InvalidSubscription("E_INVALID_CALLBACK_URL", "callback URL longer than 2048")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidSubscription("E_INVALID_CALLBACK_URL", "malformed callback URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSubscription(
+            "E_INVALID_CALLBACK_URL", "callback URL must be http(s)://host/..."
+        )
+    if parts.username or parts.password or (port is not None and not 0 < port < 65536):
+        raise InvalidSubscription(
+            "E_INVALID_CALLBACK_URL", "callback URL must not carry credentials"
+        )
+    return url
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, JST).isoformat()
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), JST)
+
+
+class WebhookService:
+    def __init__(
+        self,
+        context: HubContext,
+        config: WebhookConfig | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.context = context
+        self.config = config or WebhookConfig()
+        self.store = WebhookStore(context.registry.store)
+        self.transport = transport
+        self._lock = threading.Lock()
+
+    # -- subscriptions ------------------------------------------------------------------------
+    def subscribe(self, client: ApiClient, callback_url: str, secret: str) -> Subscription:
+        check_callback_url(callback_url)
+        if not 16 <= len(secret) <= 256:
+            raise InvalidSubscription("E_WEAK_SECRET", "the secret must have 16 to 256 characters")
+        if client.role != "retailer":
+            raise InvalidSubscription("E_NOT_RETAILER", "only retailer clients subscribe")
+        with self._lock:
+            if len(self.store.subscriptions(client.client_id)) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
+                raise InvalidSubscription(
+                    "E_TOO_MANY_SUBSCRIPTIONS",
+                    f"at most {MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client",
+                )
+            sub = Subscription(
+                f"ws-{uuid.uuid4().hex[:20]}",
+                client.client_id,
+                callback_url,
+                secret,
+                self.context.clock.timestamp(),
+            )
+            self.store.add_subscription(sub)
+        return sub
+
+    # -- notifications ------------------------------------------------------------------------
+    def poll(self, now_s: float) -> int:
+        """Queue notifications for value versions recorded since the last poll."""
+        with self._lock:
+            last = self.store.watermark("values")
+            self.store.set_watermark("values", now_s)
+            by_retailer = self.store.subscribed_retailers()
+            if last is None or not by_retailer or now_s <= last:
+                return 0
+            changes = self._changes(last, now_s, sorted(by_retailer))
+            if not changes:
+                return 0
+            rows: list[tuple[str, bytes]] = []
+            for retailer, slots in changes.items():
+                for sub in by_retailer.get(retailer, []):
+                    rows.append((sub.subscription_id, self._body(sub, slots, last, now_s)))
+            self.store.enqueue(rows, now_s)
+            return len(rows)
+
+    def _changes(
+        self, after_s: float, until_s: float, retailers: list[str]
+    ) -> dict[str, list[tuple[int, int, list[int]]]]:
+        """retailer -> [(slot, values changed, first supply point keys)]."""
+        marks = ", ".join("?" for _ in retailers)
+        contracts = self.context.registry.store.query_table(
+            "SELECT supply_point_key, retailer_id, valid_from, valid_to FROM supply_contracts "
+            f"WHERE retailer_id IN ({marks})",
+            retailers,
+        )
+        if contracts.num_rows == 0:
+            return {}
+        limit = int(self.config.max_usage_points) + 1
+        table = self.context.mdms.store.query(
+            f"""
+            WITH ch AS (
+                SELECT DISTINCT supply_point_key, slot FROM half_hour_values
+                WHERE recorded_at > ? AND recorded_at <= ?)
+            SELECT c.retailer_id, ch.slot, count(*) AS n,
+                   list(ch.supply_point_key ORDER BY ch.supply_point_key)[1:{limit}] AS keys
+            FROM ch JOIN contracts c ON c.supply_point_key = ch.supply_point_key
+             AND CAST(c.valid_from AS DATE)
+                 <= DATE '1970-01-01' + CAST((ch.slot * 1800 + 32400) // 86400 AS INTEGER)
+             AND (c.valid_to IS NULL OR CAST(c.valid_to AS DATE)
+                 > DATE '1970-01-01' + CAST((ch.slot * 1800 + 32400) // 86400 AS INTEGER))
+            GROUP BY c.retailer_id, ch.slot ORDER BY c.retailer_id, ch.slot
+            """,
+            [after_s, until_s],
+            contracts=contracts,
+        )
+        out: dict[str, list[tuple[int, int, list[int]]]] = {}
+        for retailer, slot, n, keys in zip(
+            *(table.column(c).to_pylist() for c in ("retailer_id", "slot", "n", "keys")),
+            strict=True,
+        ):
+            out.setdefault(str(retailer), []).append((int(slot), int(n), list(keys)))
+        return out
+
+    def _usage_point_ids(self, keys: set[int]) -> dict[int, str]:
+        from openami.hub.espi_api import _id_key  # the ESPI module's deployment key
+
+        id_key = _id_key(self.context)
+        ordered = sorted(keys)
+        out: dict[int, str] = {}
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            for key, sp in self.context.registry.store.execute(
+                "SELECT supply_point_key, supply_point_id FROM supply_points "
+                f"WHERE supply_point_key IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            ):
+                out[int(key)] = str(jp.opaque_uuid(id_key, "UsagePoint", str(sp)))
+        return out
+
+    def _body(
+        self,
+        sub: Subscription,
+        slots: list[tuple[int, int, list[int]]],
+        after_s: float,
+        until_s: float,
+    ) -> bytes:
+        base = self.config.public_base_url.rstrip("/") + ESPI_BASE
+        ups = self._usage_point_ids({k for _, n, keys in slots for k in keys})
+        updated = {"updated-min": _iso(after_s), "updated-max": _iso(until_s + 1)}
+        items = []
+        for slot, n, keys in slots:
+            day = day_of_slot(slot)
+            window = {
+                "published-min": _day_start(day).isoformat(),
+                "published-max": _day_start(day + timedelta(days=1)).isoformat(),
+                **updated,
+            }
+            listed = n <= self.config.max_usage_points
+            items.append(
+                {
+                    "slot_start": _iso(slot * SLOT_SECONDS),
+                    "slot_end": _iso((slot + 1) * SLOT_SECONDS),
+                    "values": n,
+                    "batch": f"{base}/Batch/Subscription/{sub.client_id}?{urlencode(window)}",
+                    "usage_points": [
+                        f"{base}/Subscription/{sub.client_id}/UsagePoint/{ups[k]}?"
+                        + urlencode(window)
+                        for k in keys
+                        if k in ups
+                    ]
+                    if listed
+                    else None,
+                }
+            )
+        body = {
+            "event": EVENT,
+            "notification_id": str(uuid.uuid4()),
+            "subscription_id": sub.subscription_id,
+            "created_at": _iso(until_s),
+            "updated_min": updated["updated-min"],
+            "updated_max": updated["updated-max"],
+            "slots": items,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    # -- delivery -----------------------------------------------------------------------------
+    def deliver_due(self, now_s: float) -> int:
+        """POST every notification due by ``now_s`` (one try each); returns how many landed."""
+        due = self.store.due(now_s, self.config.batch)
+        if not due:
+            return 0
+        cfg = self.config
+        delivered = 0
+        subs: dict[str, Subscription | None] = {}
+        with httpx.Client(
+            transport=self.transport, timeout=cfg.timeout_s, follow_redirects=False
+        ) as http:
+            for d in due:
+                if d.subscription_id not in subs:
+                    subs[d.subscription_id] = self.store.subscription(d.subscription_id)
+                sub = subs[d.subscription_id]
+                attempts = d.attempts + 1
+                if sub is None:
+                    self.store.record_attempt(
+                        d.delivery_id, "failed", d.attempts, now_s, now_s, None, "unsubscribed"
+                    )
+                    continue
+                ts = int(now_s)
+                headers = {
+                    "Content-Type": "application/json",
+                    TIMESTAMP_HEADER: str(ts),
+                    SIGNATURE_HEADER: sign(sub.secret, ts, d.body),
+                    "X-OpenAMI-Event": EVENT,
+                    "X-OpenAMI-Delivery": str(d.delivery_id),
+                }
+                status: int | None = None
+                error: str | None = None
+                try:
+                    resp = http.post(sub.callback_url, content=d.body, headers=headers)
+                    status = resp.status_code
+                    if not 200 <= status < 300:
+                        error = f"HTTP {status}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:300]
+                if error is None:
+                    self.store.record_attempt(
+                        d.delivery_id, "delivered", attempts, now_s, now_s, status, None
+                    )
+                    delivered += 1
+                    continue
+                wait = min(cfg.base_s * cfg.multiplier ** (attempts - 1), cfg.max_backoff_s)
+                state = "failed" if attempts >= cfg.max_attempts else "pending"
+                self.store.record_attempt(
+                    d.delivery_id, state, attempts, now_s + wait, now_s, status, error
+                )
+                log.info(
+                    "webhook delivery failed",
+                    delivery=d.delivery_id,
+                    subscription=d.subscription_id,
+                    attempts=attempts,
+                    state=state,
+                    error=error,
+                )
+        return delivered
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def webhook_service(context: HubContext) -> WebhookService:
+    """The context's webhook service (built on first use)."""
+    with _BUILD_LOCK:
+        service = context.services.get("webhooks")
+        if not isinstance(service, WebhookService):
+            service = WebhookService(context)
+            context.services["webhooks"] = service
+        return service

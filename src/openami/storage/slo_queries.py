@@ -1,0 +1,101 @@
+"""Delivery SLO per half-hour slot, in SQL over the MDMS tables (DuckDB).
+
+For each slot ``s`` (end = (s + 1) × 1800):
+- ``expected``: supply points with a meter installed during the slot;
+- availability of a (supply point, slot) = ``recorded_at`` of its first *measured* version
+  (when the hub could first serve a measured value); latency = availability − slot end;
+- ``latency_p50_s``, ``latency_p95_s``, ``latency_max_s`` over the slot's measured values
+  (``latency_max_s`` = when the last collected value became available);
+- ``within_60min`` / ``within_24h``: values available by slot end + 60 min / + 24 h
+  (NULL while that moment is still ahead of ``now_s``);
+- ``measured_now``: values with a measured version by ``now_s``; ``with_value_now``: current
+  versions with a value (measured, estimated or edited);
+- ``final``: the slot lies in a period declared final (then the ``*_now`` counts are the
+  completeness "at final").
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from openami.storage.duckdb_interval import DuckIntervalStore
+
+SLO_SQL = """
+WITH slots AS (SELECT range AS slot FROM range(?, ? + 1)),
+expected AS (
+    SELECT s.slot, count(DISTINCT i.supply_point_key) AS expected
+    FROM slots s JOIN inst i
+      ON i.valid_from < (s.slot + 1) * 1800.0
+     AND (i.valid_to IS NULL OR i.valid_to > s.slot * 1800.0)
+    GROUP BY s.slot),
+first_measured AS (
+    SELECT supply_point_key, slot, min(recorded_at) - (slot + 1) * 1800.0 AS latency_s
+    FROM half_hour_values
+    WHERE slot BETWEEN ? AND ? AND quality = 'measured' AND recorded_at <= ?
+    GROUP BY supply_point_key, slot),
+latency AS (
+    SELECT slot,
+           count(*) AS measured_now,
+           quantile_cont(latency_s, 0.5) AS latency_p50_s,
+           quantile_cont(latency_s, 0.95) AS latency_p95_s,
+           max(latency_s) AS latency_max_s,
+           count(*) FILTER (WHERE latency_s <= 3600) AS within_60min,
+           count(*) FILTER (WHERE latency_s <= 86400) AS within_24h
+    FROM first_measured GROUP BY slot),
+current AS (
+    SELECT slot, count(*) FILTER (WHERE quality IN ('measured', 'estimated', 'edited'))
+               AS with_value_now
+    FROM (SELECT slot, quality FROM half_hour_values
+          WHERE slot BETWEEN ? AND ? AND recorded_at <= ?
+          QUALIFY row_number() OVER (PARTITION BY supply_point_key, slot
+                                     ORDER BY version DESC) = 1)
+    GROUP BY slot)
+SELECT s.slot,
+       COALESCE(e.expected, 0) AS expected,
+       COALESCE(l.measured_now, 0) AS measured_now,
+       COALESCE(c.with_value_now, 0) AS with_value_now,
+       l.latency_p50_s, l.latency_p95_s, l.latency_max_s,
+       CASE WHEN (s.slot + 1) * 1800.0 + 3600 <= ? THEN COALESCE(l.within_60min, 0) END
+           AS within_60min,
+       CASE WHEN (s.slot + 1) * 1800.0 + 86400 <= ? THEN COALESCE(l.within_24h, 0) END
+           AS within_24h,
+       EXISTS (SELECT 1 FROM final_periods f WHERE s.slot BETWEEN f.first_slot AND f.last_slot)
+           AS final
+FROM slots s
+LEFT JOIN expected e USING (slot)
+LEFT JOIN latency l USING (slot)
+LEFT JOIN current c USING (slot)
+ORDER BY s.slot
+"""
+
+
+def delivery_slo(
+    store: DuckIntervalStore,
+    installations: pa.Table,
+    first_slot: int,
+    last_slot: int,
+    now_s: float,
+) -> pa.Table:
+    """One row per slot ``first_slot..last_slot`` (see the module doc for the columns).
+
+    ``installations`` is the registry's installation table (``Mdms.installations``:
+    supply_point_key, valid_from, valid_to in epoch s). This is the query function for
+    the dashboard too.
+    """
+    inst = installations.select(["supply_point_key", "valid_from", "valid_to"])
+    return store.query(
+        SLO_SQL,
+        [
+            first_slot,
+            last_slot,
+            first_slot,
+            last_slot,
+            now_s,
+            first_slot,
+            last_slot,
+            now_s,
+            now_s,
+            now_s,
+        ],
+        inst=inst,
+    )

@@ -1,0 +1,206 @@
+"""Retailer requests over HTTP: a disconnect travels hub → HES → meter and back to completed;
+invalid requests get specific error codes; registry membership follows effective dates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.httpserver import serve
+
+from openami.clock import JST, ManualClock
+from openami.hub.context import HubContext
+from openami.hub.requests import day_start_s
+from openami.hub.requests_workers import attach_workers
+from openami.network import MethodParams, NetworkModel
+from openami.registry import Registry
+from openami.sim import City, CityConfig, Simulation, build_city
+from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.sqlite_clients import ApiClient, ClientStore
+
+DAY1 = date(2026, 11, 1)
+PERFECT = MethodParams(attempt_success=1.0, median_delay_s=30.0, delay_sigma=0.3)
+
+
+@dataclass
+class Rig:
+    city: City
+    sim: Simulation
+    registry: Registry
+    context: HubContext
+    http: httpx.Client
+    secrets: dict[str, tuple[str, str]]
+
+    def token(self, retailer_id: str) -> dict[str, str]:
+        resp = self.http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=self.secrets[retailer_id],
+        )
+        assert resp.status_code == 200, resp.text
+        return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+def make_rig(tmp: Path) -> Iterator[Rig]:
+    from openami.web.app import create_app
+
+    registry = Registry.open(tmp / "registry.sqlite")
+    city = build_city(CityConfig(meters=12, seed=5, start_day=DAY1), registry)
+    city.network = NetworkModel(
+        city.fleet.meter_ids,
+        city.method_codes,
+        seed=5,
+        params={"mesh": PERFECT, "cellular": PERFECT, "plc": PERFECT},
+    )
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
+    sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock)
+    clients = ClientStore(registry.store)
+    secrets = {}
+    for r in registry.retailers():
+        secrets[r.retailer_id] = (f"c-{r.retailer_id}", f"secret-for-tests-{r.retailer_id}")
+        clients.register(
+            ApiClient(secrets[r.retailer_id][0], "retailer", r.retailer_id),
+            secrets[r.retailer_id][1],
+        )
+    context = HubContext(
+        registry,
+        sim.mdms,
+        clients,
+        clock,
+        "operator",
+        "operator-test-pw",
+        rate_limits=None,
+        hes=sim.hes,
+    )
+    attach_workers(context, sim)
+    sim.run_until(datetime(2026, 11, 1, 10, tzinfo=JST).timestamp())
+    with serve(create_app(context)) as base, httpx.Client(base_url=base, timeout=10) as http:
+        yield Rig(city, sim, registry, context, http, secrets)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    yield from make_rig(tmp_path)
+
+
+def post(rig: Rig, retailer: str, **body: object) -> httpx.Response:
+    return rig.http.post("/v1/retailer-requests", json=body, headers=rig.token(retailer))
+
+
+def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
+    pos = 3
+    sp, key = rig.city.supply_point_ids[pos], rig.city.supply_point_keys[pos]
+    owner = rig.registry.retailer_on(key, DAY1)
+    assert owner is not None and rig.city.fleet.switch_connected[pos]
+    resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    # effective today: accepted and handed to the HES at once
+    assert body["status"] == "scheduled" and body["command_id"] is not None
+    assert [h["status"] for h in body["history"]] == ["received", "accepted", "scheduled"]
+    assert rig.context.hes is not None and len(rig.context.hes.commands) == 1
+    # registry membership changes from the effective date on
+    assert rig.registry.retailer_on(key, DAY1) is None
+    assert rig.registry.retailer_on(key, DAY1 - timedelta(days=1)) == owner
+
+    rig.sim.run_until(rig.context.clock.timestamp() + 900)
+    got = rig.http.get(f"/v1/retailer-requests/{body['request_id']}", headers=rig.token(owner))
+    assert got.status_code == 200
+    done = got.json()
+    assert done["status"] == "completed", done
+    assert [h["status"] for h in done["history"]][-1] == "completed"
+    assert not rig.city.fleet.switch_connected[pos]  # the meter's switch is open
+    assert rig.city.fleet.switch_connected[[p for p in range(12) if p != pos]].all()
+
+    # disconnecting again: a specific code, and the rejection is on record
+    again = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+    assert again.status_code == 409 and again.json()["code"] == "E_ALREADY_DISCONNECTED"
+    rid = again.json()["request_id"]
+    rec = rig.http.get(f"/v1/retailer-requests/{rid}", headers=rig.token(owner)).json()
+    assert rec["status"] == "rejected" and rec["error_code"] == "E_ALREADY_DISCONNECTED"
+
+    # 再点 from tomorrow by another retailer: accepted now, a command only on that day
+    other = next(r for r in rig.secrets if r != owner)
+    re = post(rig, other, kind="reconnect", supply_point_id=sp, effective_date="2026-11-02")
+    assert re.status_code == 201 and re.json()["status"] == "accepted"
+    assert rig.registry.retailer_on(key, date(2026, 11, 2)) == other
+    rig.sim.run_until(day_start_s(date(2026, 11, 2)) + 900)
+    final = rig.http.get(
+        f"/v1/retailer-requests/{re.json()['request_id']}", headers=rig.token(other)
+    )
+    assert final.json()["status"] == "completed"
+    assert rig.city.fleet.switch_connected[pos]
+
+
+def test_invalid_requests_get_specific_codes(rig: Rig) -> None:
+    sp, key = rig.city.supply_point_ids[0], rig.city.supply_point_keys[0]
+    owner = rig.registry.retailer_on(key, DAY1)
+    assert owner is not None
+    other = next(r for r in rig.secrets if r != owner)
+    cases = [
+        (other, {"kind": "disconnect"}, 403, "E_NOT_SUPPLIER"),
+        (owner, {"kind": "disconnect", "effective_date": "2026-10-31"}, 422, "E_DATE_IN_PAST"),
+        (owner, {"kind": "ampere_change", "amperage_a": 35}, 422, "E_UNSUPPORTED_AMPERAGE"),
+        (owner, {"kind": "ampere_change"}, 422, "E_AMPERAGE_REQUIRED"),
+        (owner, {"kind": "switch_start"}, 409, "E_ALREADY_SUPPLIER"),
+        (other, {"kind": "reconnect"}, 409, "E_SUPPLIED_BY_OTHER"),
+        (owner, {"kind": "teleport"}, 422, "E_UNKNOWN_KIND"),
+        (owner, {"kind": "disconnect", "supply_point_id": "123"}, 422, "E_INVALID_SUPPLY_POINT"),
+        (
+            owner,
+            {"kind": "disconnect", "supply_point_id": "0300000000999999999910"},
+            404,
+            "E_UNKNOWN_SUPPLY_POINT",
+        ),
+    ]
+    for retailer, extra, status, code in cases:
+        body = {"supply_point_id": sp, "effective_date": "2026-11-03", **extra}
+        resp = post(rig, retailer, **body)
+        assert (resp.status_code, resp.json()["code"]) == (status, code), (extra, resp.text)
+    # the registry is untouched by rejected requests
+    assert rig.registry.retailer_on(key, date(2026, 11, 5)) == owner
+
+    # an ampere change for a later day, then a second request while it is open
+    amps = 60 if rig.city.fleet.contract_amperage_a[0] != 60 else 40
+    ok = post(
+        rig,
+        owner,
+        kind="ampere_change",
+        supply_point_id=sp,
+        effective_date="2026-11-02",
+        amperage_a=amps,
+    )
+    assert ok.status_code == 201 and ok.json()["status"] == "accepted"
+    clash = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-03")
+    assert clash.status_code == 409 and clash.json()["code"] == "E_CONFLICTING_REQUEST"
+    # switching start by another retailer: ends the old contract, starts the new one
+    sp1, key1 = rig.city.supply_point_ids[1], rig.city.supply_point_keys[1]
+    old = rig.registry.retailer_on(key1, DAY1)
+    new = next(r for r in rig.secrets if r != old)
+    sw = post(rig, new, kind="switch_start", supply_point_id=sp1, effective_date="2026-11-02")
+    assert sw.status_code == 201, sw.text
+    assert rig.registry.retailer_on(key1, DAY1) == old
+    assert rig.registry.retailer_on(key1, date(2026, 11, 2)) == new
+    rig.sim.run_until(day_start_s(date(2026, 11, 2)) + 900)
+    h = rig.token(owner)
+    assert (
+        rig.http.get(f"/v1/retailer-requests/{ok.json()['request_id']}", headers=h).json()["status"]
+        == "completed"
+    )
+    assert rig.city.fleet.contract_amperage_a[0] == amps
+    meters = rig.registry.meters_table().to_pydict()
+    assert meters["contract_amperage_a"][meters["meter_id"].index(1)] == amps
+    listed = rig.http.get("/v1/retailer-requests", headers=rig.token(new)).json()["requests"]
+    switches = [r for r in listed if r["kind"] == "switch_start" and r["status"] != "rejected"]
+    assert [r["status"] for r in switches] == ["completed"]  # the switching reading came back
+    # someone else's request is invisible
+    assert (
+        rig.http.get(
+            f"/v1/retailer-requests/{ok.json()['request_id']}", headers=rig.token(new)
+        ).status_code
+        == 404
+    )
