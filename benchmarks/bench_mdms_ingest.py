@@ -23,6 +23,7 @@ import argparse
 import json
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -35,8 +36,9 @@ from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.parquet_days import compact_day, day_path
 
-FIRST_DAY = day_first_slot(__import__("datetime").date(2026, 11, 1))
+FIRST_DAY = day_first_slot(date(2026, 11, 1))
 
 
 def make_day(
@@ -128,6 +130,12 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
         again = ingest_batch(store, batch, installs, meter_index, cfg, 0.0)
         t_again = time.perf_counter() - t0
         assert again.reads_new == 0 and again.values_new == 0
+        # compaction of the last day into a wide, supply-point-sorted Parquet partition
+        last_day = date(2026, 11, 1) + timedelta(days=days - 1)
+        t0 = time.perf_counter()
+        compact_day(store, last_day, Path(tmp) / "days")
+        t_compact = time.perf_counter() - t0
+        parquet_bytes = day_path(Path(tmp) / "days", last_day).stat().st_size
         bare.close()
         store.close()
     return {
@@ -144,6 +152,8 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
         "vee_values_per_s": round(values / t_vee),
         "ratio_to_bare": round(t_bare / t_vee, 3),
         "reingest_last_day_s": round(t_again, 3),
+        "compact_day_s": round(t_compact, 3),
+        "parquet_bytes_per_value": round(parquet_bytes / (meters * 48 * 2), 2),
         **{f"phase_{k}_s": round(v, 3) for k, v in phases.items()},
     }
 
@@ -177,6 +187,10 @@ def main() -> None:
         f"values {out['values']:,}, invalid {out['invalid_values']:,}, "
         f"flagged {out['flagged_values']:,}; re-ingest of the last day: "
         f"{out['reingest_last_day_s']} s, nothing added"
+    )
+    print(
+        f"compaction of the last day to wide Parquet: {out['compact_day_s']} s, "
+        f"{out['parquet_bytes_per_value']} B per value (import and export)"
     )
 
 

@@ -135,6 +135,21 @@ def test_settle_prints_daily_sums_and_writes_slot_rows(tmp_path: Path) -> None:
     billed = list(csv.DictReader(io.StringIO(bill.read_text())))
     assert [r["supply_point_id"] for r in billed] == ids
     assert {r["v05_ok"] for r in billed} == {"true"} and {r["missing"] for r in billed} == {"0"}
+    days = tmp_path / "days"
+    res = run(
+        "compact",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-01",
+        "--out",
+        str(days),
+        "--data-dir",
+        str(data),
+    )
+    assert res.returncode == 0, res.stderr
+    assert "2 supply points" in res.stdout
+    assert (days / "day=2026-11-01" / "values.parquet").stat().st_size > 0
 
 
 def test_clear_errors(tmp_path: Path) -> None:

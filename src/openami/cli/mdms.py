@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -22,6 +22,7 @@ from openami.mdms.service import Mdms
 from openami.mdms.vee_config import load_vee_config
 from openami.registry import InvalidSupplyPointId, Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.parquet_days import compact_day, day_path
 
 err = Console(stderr=True)
 EXIT_BAD_ROWS = 3
@@ -417,3 +418,28 @@ def bill(
     for r in rows.select(list(cols)).to_pylist():
         table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
     Console().print(table)
+
+
+@command.command()
+@click.option("--from", "first", required=True, help="First JST day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last JST day (inclusive), YYYY-MM-DD.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Root of the day partitions (OUT/day=YYYY-MM-DD/values.parquet).",
+)
+@DATA_DIR
+def compact(first: str, last: str, out: Path, data_dir: Path) -> None:
+    """Write the current values of each day as wide Parquet: one row per supply point and
+    day with 48 import, export and quality values, sorted by supply point. Running it again
+    for a day replaces that day's file."""
+    a, b = _day(first, "--from"), _day(last, "--to")
+    if b < a:
+        raise click.BadParameter("--to comes before --from")
+    with open_mdms(data_dir) as mdms:
+        day = a
+        while day <= b:
+            rows = compact_day(mdms.store, day, out)
+            click.echo(f"{day}: {rows:,} supply points → {day_path(out, day)}")
+            day += timedelta(days=1)

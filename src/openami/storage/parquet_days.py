@@ -1,0 +1,104 @@
+"""Day partitions of current half-hour values as wide, supply-point-sorted Parquet.
+
+The layout storage-security.md §A1/A2 points to for national scale: one row per supply point
+and JST day holding its 48 import and export values (``int32[48]``, NULL where there is no
+value), 48 quality codes (0 measured, 1 estimated, 2 edited, 3 missing, 4 invalid, 5 none
+yet), the highest version and whether every value is final; rows sorted by supply point in
+``ROOT/day=YYYY-MM-DD/values.parquet`` (zstd, 16k-row groups, so one point's reads touch one
+row group per day). The DuckDB interval store stays the hot, versioned truth; compacting a
+day again (after late reads, estimates or edits) replaces its file atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from openami.clock import slots_of_day
+from openami.storage.duckdb_interval import DuckIntervalStore
+
+ROW_GROUP_ROWS = 16_384
+
+_WIDE = """
+WITH cur AS (
+    SELECT supply_point_key, slot, arg_max(import_wh, version) AS imp,
+           arg_max(export_wh, version) AS exp, arg_max(quality, version) AS q,
+           max(version) AS v, arg_max(final, version) AS fin
+    FROM half_hour_values WHERE slot BETWEEN ? AND ?
+    GROUP BY supply_point_key, slot),
+keys AS (SELECT DISTINCT supply_point_key FROM cur),
+grid AS (SELECT k.supply_point_key, s.slot FROM keys k, range(?, ? + 1) s(slot))
+SELECT g.supply_point_key,
+       CAST(list(CAST(c.imp AS INTEGER) ORDER BY g.slot) AS INTEGER[48]) AS import_wh,
+       CAST(list(CAST(c.exp AS INTEGER) ORDER BY g.slot) AS INTEGER[48]) AS export_wh,
+       CAST(list(CASE c.q WHEN 'measured' THEN 0 WHEN 'estimated' THEN 1 WHEN 'edited' THEN 2
+                          WHEN 'missing' THEN 3 WHEN 'invalid' THEN 4 ELSE 5 END
+                 ORDER BY g.slot) AS UTINYINT[48]) AS quality,
+       CAST(max(c.v) AS INTEGER) AS max_version,
+       bool_and(COALESCE(c.fin, false)
+                OR EXISTS (SELECT 1 FROM final_periods f
+                           WHERE g.slot BETWEEN f.first_slot AND f.last_slot)) AS final
+FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)
+GROUP BY g.supply_point_key
+ORDER BY g.supply_point_key
+"""
+
+
+def day_path(root: Path, day: date) -> Path:
+    return root / f"day={day.isoformat()}" / "values.parquet"
+
+
+def compact_day(store: DuckIntervalStore, day: date, root: Path) -> int:
+    """Write (or replace) the day's partition; returns the number of supply-point rows."""
+    slots = slots_of_day(day)
+    first, last = slots.start, slots.stop - 1
+    table = store.query(_WIDE, [first, last, first, last])
+    path = day_path(root, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(
+        table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True
+    )
+    with open(tmp, "rb") as fh:  # durable before it becomes visible
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return table.num_rows
+
+
+def read_values(root: Path, supply_point_key: int, first_day: date, last_day: date) -> pa.Table:
+    """One supply point's compacted values as narrow rows: slot, import_wh, export_wh,
+    quality code (days without a partition or without the point are left out)."""
+    parts: list[pa.Table] = []
+    day = first_day
+    while day <= last_day:
+        path = day_path(root, day)
+        if path.exists():
+            wide = pq.read_table(path, filters=[("supply_point_key", "=", supply_point_key)])
+            if wide.num_rows:
+                first = slots_of_day(day).start
+                parts.append(
+                    pa.table(
+                        {
+                            "slot": pa.array(range(first, first + 48), pa.int64()),
+                            "import_wh": pc.list_flatten(wide.column("import_wh")),
+                            "export_wh": pc.list_flatten(wide.column("export_wh")),
+                            "quality": pc.list_flatten(wide.column("quality")),
+                        }
+                    )
+                )
+        day += timedelta(days=1)
+    if not parts:
+        return pa.table(
+            {
+                "slot": pa.array([], pa.int64()),
+                "import_wh": pa.array([], pa.int32()),
+                "export_wh": pa.array([], pa.int32()),
+                "quality": pa.array([], pa.uint8()),
+            }
+        )
+    return pa.concat_tables(parts)
