@@ -28,7 +28,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 class JobIn(BaseModel):
     supply_point_ids: list[str] = Field(
-        max_length=MAX_SUPPLY_POINTS, description=f"1 to {MAX_SUPPLY_POINTS} supply point IDs"
+        max_length=10 * MAX_SUPPLY_POINTS, description=f"1 to {MAX_SUPPLY_POINTS} supply point IDs"
     )
     first_day: date = Field(description="first JST day")
     last_day: date = Field(description="last JST day (inclusive); at most 13 months in all")

@@ -5,7 +5,7 @@ poll (new measured values, missing marks, backfills, estimates and edits alike),
 (supply point, slot) to the retailer supplying it on that JST day, and queues one
 notification per subscription of that retailer's clients. The body lists, per slot, how
 many values changed, the ESPI Batch URL to pull them from (``published-*`` = that day,
-``updated-*`` = the notified window) and up to ``max_usage_points`` UsagePoint URLs with
+``updated-min`` = the start of the notified window) and up to ``max_usage_points`` UsagePoint URLs with
 opaque ids (the same HMAC ids as :mod:`openami.hub.espi_api`). No supply point ID, name or
 address is ever in a body.
 
@@ -237,7 +237,8 @@ class WebhookService:
     ) -> bytes:
         base = self.config.public_base_url.rstrip("/") + ESPI_BASE
         ups = self._usage_point_ids({k for _, n, keys in slots for k in keys})
-        updated = {"updated-min": _iso(after_s), "updated-max": _iso(until_s + 1)}
+        # updated-min only: a block updated again before the pull must still be served
+        updated = {"updated-min": _iso(after_s)}
         items = []
         for slot, n, keys in slots:
             day = day_of_slot(slot)
@@ -254,7 +255,7 @@ class WebhookService:
                     "values": n,
                     "batch": f"{base}/Batch/Subscription/{sub.client_id}?{urlencode(window)}",
                     "usage_points": [
-                        f"{base}/Subscription/{sub.client_id}/UsagePoint/{ups[k]}?"
+                        f"{base}/Batch/Subscription/{sub.client_id}/UsagePoint/{ups[k]}?"
                         + urlencode(window)
                         for k in keys
                         if k in ups
@@ -269,7 +270,7 @@ class WebhookService:
             "subscription_id": sub.subscription_id,
             "created_at": _iso(until_s),
             "updated_min": updated["updated-min"],
-            "updated_max": updated["updated-max"],
+            "updated_max": _iso(until_s),
             "slots": items,
         }
         return json.dumps(body, separators=(",", ":")).encode()
