@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from openami.clock import slot_start, slots_of_day
 from openami.hub.audit import AuditedRoute, record_reads, set_actor
 from openami.hub.context import HubContext
+from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_token_requests
 from openami.registry import InvalidSupplyPointId
@@ -78,8 +79,13 @@ def token(
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
     authorization: Annotated[str | None, Header()] = None,
+    code: Annotated[str | None, Form()] = None,
+    redirect_uri: Annotated[str | None, Form()] = None,
+    code_verifier: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
-    """OAuth 2.0 token endpoint (RFC 6749 §4.4, client credentials).
+    """OAuth 2.0 token endpoint: client credentials (RFC 6749 §4.4, retailers), and for
+    third parties authorization code with PKCE (§4.1, RFC 7636) and refresh (§6).
 
     Client authentication by HTTP Basic or by ``client_id``/``client_secret`` form fields.
     """
@@ -91,8 +97,23 @@ def token(
             client_id, _, client_secret = raw.partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return _oauth_error(401, "invalid_client", "malformed Basic credentials")
+    if grant_type in ("authorization_code", "refresh_token"):
+        return token_grant(
+            context,
+            grant_type,
+            client_id,
+            client_secret,
+            code,
+            redirect_uri,
+            code_verifier,
+            refresh_token,
+        )
     if grant_type != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+        return _oauth_error(
+            400,
+            "unsupported_grant_type",
+            "supported: client_credentials, authorization_code, refresh_token",
+        )
     if not client_id or not client_secret:
         return _oauth_error(401, "invalid_client", "client authentication is required")
     client = context.clients.authenticate(client_id, client_secret)

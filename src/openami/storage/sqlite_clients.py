@@ -19,7 +19,7 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 @dataclass(frozen=True)
 class ApiClient:
     client_id: str
-    role: str  # "retailer" (more roles come with the full C route)
+    role: str  # "retailer" (client credentials) or "third_party" (authorization code)
     party_id: str  # e.g. the retailer_id
 
 
@@ -71,6 +71,12 @@ class ClientStore:
         cid, stored, role, party = rows[0]
         return ApiClient(cid, role, party) if _check_secret(secret, stored) else None
 
+    def get(self, client_id: str) -> ApiClient | None:
+        rows = self.store.execute(
+            "SELECT client_id, role, party_id FROM api_clients WHERE client_id = ?", (client_id,)
+        )
+        return ApiClient(*rows[0]) if rows else None
+
     def issue_token(self, client: ApiClient, now_s: float, lifetime_s: float) -> str:
         token = secrets.token_urlsafe(32)
         self.store.execute(
@@ -88,3 +94,11 @@ class ClientStore:
             (_token_hash(token), now_s),
         )
         return ApiClient(*rows[0]) if rows else None
+
+    def revoke_token(self, token: str, client_id: str) -> bool:
+        """RFC 7009: forget an access token of ``client_id``; False if there was none."""
+        rows = self.store.execute(
+            "DELETE FROM access_tokens WHERE token_hash = ? AND client_id = ? RETURNING client_id",
+            (_token_hash(token), client_id),
+        )
+        return bool(rows)

@@ -1,0 +1,463 @@
+"""C-route JSON data API: half-hour values, register reads, daily and monthly sums.
+
+Who sees what, checked on every request:
+
+- a **retailer** (client-credentials token) sees a supply point for the JST days it
+  supplied it (``supply_contracts``), whatever range it asks for; the answer is cut to
+  those days and ``403 not_supplied_by_client`` when none is left;
+- a **third party** sees what a **live** consent covers (token from the authorization
+  code grant): the consent's supply points, data kinds and period of data, while it is
+  ``active`` and before its expiry. A revoked or expired consent gives ``403
+  consent_not_live`` on the next request.
+
+Every value carries its ``quality`` and whether it is ``final``. Ranges: ``from``/``to``
+(JST days, inclusive; months ``YYYY-MM`` for monthly sums), ``updated-since`` (only what
+was recorded after that instant), ``limit``/``offset`` paging with a ``next`` link.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, day_first_slot, slot_start
+from openami.hub.api import ApiError, ctx
+from openami.hub.audit import PURPOSE_RETAIL_SUPPLY, AuditedRoute, record_reads
+from openami.hub.context import HubContext
+from openami.hub.oauth import Party, current_party
+from openami.hub.oauth_grants import THIRD_PARTY, consent_store
+from openami.registry import InvalidSupplyPointId
+from openami.storage import duckdb_data_api as q
+from openami.storage.sqlite_access import retailer_periods, retailer_points
+
+router = APIRouter(route_class=AuditedRoute, tags=["data"])
+
+MAX_DAYS = 400  # per request (about 13 months); half-hour values are paged within it
+MAX_LIMIT = 48 * 31
+EPOCH_DAY = date(1970, 1, 1)
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+SOURCES = {0: "scheduled", 1: "retry", 2: "backfill", 3: "exchange"}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ApiError} for s in (400, 401, 403, 404, 422, 429)
+}
+
+FromQ = Annotated[date | None, Query(alias="from", description="first JST day")]
+ToQ = Annotated[date | None, Query(alias="to", description="last JST day (inclusive)")]
+SinceQ = Annotated[
+    datetime | None,
+    Query(alias="updated-since", description="only values recorded after this (no zone: UTC)"),
+]
+LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+OffsetQ = Annotated[int, Query(ge=0, le=10_000_000)]
+SpPath = Annotated[str, Path(description="22-digit supply point ID")]
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    supply_point_id: str
+    from_: str = Field(alias="from")
+    to: str
+    total: int = Field(description="items matching in all pages")
+    next: str | None = Field(description="URL of the next page, if any")
+    items: list[dict[str, Any]]
+
+
+class PointsPage(BaseModel):
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def _error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail={"code": code, "message": message})
+
+
+def _day_range(context: HubContext, first: date | None, last: date | None) -> tuple[date, date]:
+    today = datetime.fromtimestamp(context.clock.timestamp(), JST).date()
+    last = last or today
+    if not FIRST_DAY <= last <= LAST_DAY or not (first is None or first >= FIRST_DAY):
+        raise _error(400, "invalid_period", "days must lie in 2000-2099")
+    first = first or max(FIRST_DAY, last - timedelta(days=1))
+    if first > last:
+        raise _error(400, "invalid_period", "from comes after to")
+    if (last - first).days >= MAX_DAYS:
+        raise _error(400, "period_too_long", f"at most {MAX_DAYS} days per request")
+    return first, last
+
+
+def _since(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass
+class Access:
+    key: int
+    supply_point_id: str
+    days: list[tuple[date, date]]  # inclusive day ranges the caller may see
+    purpose: str
+
+    def ranges(self) -> pa.Table:
+        return pa.table(
+            {
+                "first_slot": pa.array([day_first_slot(a) for a, _ in self.days], pa.int64()),
+                "last_slot": pa.array(
+                    [day_first_slot(b) + SLOTS_PER_DAY - 1 for _, b in self.days], pa.int64()
+                ),
+            }
+        )
+
+    def day_count(self, month: tuple[int, int] | None = None) -> int:
+        n = 0
+        for a, b in self.days:
+            d = a
+            while d <= b:
+                n += month is None or (d.year, d.month) == month
+                d += timedelta(days=1)
+        return n
+
+
+def _clip(periods: Sequence[tuple[date, date]], first: date, last: date) -> list[tuple[date, date]]:
+    """Inclusive overlaps of ``periods`` (inclusive) with ``[first, last]``."""
+    out = []
+    for a, b in periods:
+        lo, hi = max(a, first), min(b, last)
+        if lo <= hi:
+            out.append((lo, hi))
+    return out
+
+
+def access(
+    context: HubContext, party: Party, supply_point_id: str, kind: str, first: date, last: date
+) -> Access:
+    """What the caller may see of ``kind`` at the point in ``[first, last]``, or a 4xx."""
+    try:
+        sp = context.registry.supply_point(supply_point_id)
+    except InvalidSupplyPointId as exc:
+        raise _error(422, "invalid_supply_point_id", str(exc)) from None
+    if sp is None:
+        raise _error(404, "unknown_supply_point", f"no supply point {supply_point_id}")
+    client = party.client
+    if client.role == "retailer":
+        periods = [
+            (a, b - timedelta(days=1))
+            for a, b in retailer_periods(
+                context.registry.store, sp.supply_point_key, client.party_id
+            )
+        ]
+        days = _clip(periods, first, last)
+        if not days:
+            raise _error(
+                403,
+                "not_supplied_by_client",
+                f"supply point {supply_point_id} is not supplied by {client.party_id} "
+                f"between {first} and {last}",
+            )
+        return Access(sp.supply_point_key, supply_point_id, days, PURPOSE_RETAIL_SUPPLY)
+    if client.role != THIRD_PARTY:
+        raise _error(403, "forbidden", "this client may not read metering data")
+    if party.consent_id is None:
+        raise _error(
+            403,
+            "no_consent",
+            "a third party reads data with a token from the authorization code grant",
+        )
+    consent = consent_store(context).get(party.consent_id)
+    now_s = context.clock.timestamp()
+    if consent is None or not consent.is_live(now_s):
+        status = consent.effective_status(now_s) if consent else "unknown"
+        raise _error(403, "consent_not_live", f"the consent is {status}")
+    if kind not in consent.data_kinds:
+        raise _error(403, "kind_not_consented", f"the consent does not cover {kind}")
+    if supply_point_id not in consent.supply_point_ids:
+        raise _error(403, "not_in_consent", "the consent does not cover this supply point")
+    days = _clip([(consent.period_from, consent.period_to)], first, last)
+    if not days:
+        raise _error(403, "outside_consent_period", "the consent does not cover these days")
+    purpose = f"consent {consent.consent_id}: {consent.purpose}"
+    return Access(sp.supply_point_key, supply_point_id, days, purpose)
+
+
+def _iso(epoch_s: float | None) -> str | None:
+    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, JST).isoformat()
+
+
+def _next(request: Request, offset: int, limit: int, total: int) -> str | None:
+    if offset + limit >= total:
+        return None
+    return str(request.url.include_query_params(offset=offset + limit))
+
+
+def _audit(context: HubContext, party: Party, resource: str, acc: Access) -> None:
+    period = f"{acc.days[0][0]}..{acc.days[-1][1]}"
+    record_reads(
+        context, party.client.client_id, resource, [(acc.supply_point_id, period)], acc.purpose
+    )
+
+
+def _page(
+    acc: Access, first: date, last: date, total: int, nxt: str | None, items: list[Any]
+) -> Page:
+    return Page.model_validate(
+        {
+            "supply_point_id": acc.supply_point_id,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "total": total,
+            "next": nxt,
+            "items": items,
+        }
+    )
+
+
+# -- endpoints -------------------------------------------------------------------------------
+@router.get("/v1/supply-points", response_model=PointsPage, responses=_ERRORS)
+def supply_points(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    request: Request,
+    first: FromQ = None,
+    last: ToQ = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: OffsetQ = 0,
+) -> PointsPage:
+    """Supply points the caller may read in ``[from, to]``, each with its periods."""
+    first, last = _day_range(context, first, last)
+    if party.client.role == "retailer":
+        rows = retailer_points(
+            context.registry.store, party.client.party_id, first, last, limit + 1, offset
+        )
+        periods: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for sp, a, b in rows:
+            periods[sp].append({"from": a.isoformat(), "to": (b - timedelta(days=1)).isoformat()})
+        ids = list(periods)
+    elif party.consent_id is not None:
+        consent = consent_store(context).get(party.consent_id)
+        now_s = context.clock.timestamp()
+        if consent is None or not consent.is_live(now_s):
+            raise _error(403, "consent_not_live", "the consent is not live")
+        ids = list(consent.supply_point_ids)[offset : offset + limit + 1]
+        span = {"from": consent.period_from.isoformat(), "to": consent.period_to.isoformat()}
+        periods = {sp: [span] for sp in ids}
+    else:
+        raise _error(403, "no_consent", "no live consent behind this token")
+    more = len(ids) > limit
+    items = [{"supply_point_id": sp, "periods": periods[sp]} for sp in ids[:limit]]
+    nxt = str(request.url.include_query_params(offset=offset + limit)) if more else None
+    return PointsPage(items=items, next=nxt)
+
+
+@router.get("/v1/supply-points/{supply_point_id}/intervals", response_model=Page, responses=_ERRORS)
+def intervals(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    request: Request,
+    supply_point_id: SpPath,
+    first: FromQ = None,
+    last: ToQ = None,
+    updated_since: SinceQ = None,
+    limit: LimitQ = 480,
+    offset: OffsetQ = 0,
+) -> Page:
+    """Half-hour values (import, export [Wh]) with quality, final flag and version."""
+    first, last = _day_range(context, first, last)
+    acc = access(context, party, supply_point_id, "half_hour", first, last)
+    table, total = q.half_hour_page(
+        context.mdms.store, acc.key, acc.ranges(), _since(updated_since), limit, offset
+    )
+    _audit(context, party, "intervals", acc)
+    items = [
+        {
+            "slot_start": slot_start(int(r["slot"])).isoformat(),
+            "import_wh": r["import_wh"],
+            "export_wh": r["export_wh"],
+            "quality": r["quality"],
+            "method": r["method"],
+            "final": bool(r["final"]),
+            "version": r["version"],
+            "updated_at": _iso(r["recorded_at"]),
+        }
+        for r in table.to_pylist()
+    ]
+    return _page(acc, first, last, total, _next(request, offset, limit, total), items)
+
+
+@router.get(
+    "/v1/supply-points/{supply_point_id}/register-reads", response_model=Page, responses=_ERRORS
+)
+def register_reads(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    request: Request,
+    supply_point_id: SpPath,
+    first: FromQ = None,
+    last: ToQ = None,
+    updated_since: SinceQ = None,
+    limit: LimitQ = 480,
+    offset: OffsetQ = 0,
+) -> Page:
+    """Register reads (import/export registers [Wh]) at :00/:30 of the meters installed."""
+    first, last = _day_range(context, first, last)
+    acc = access(context, party, supply_point_id, "register_reads", first, last)
+    meters = _meter_ranges(context, acc)
+    table, total = (
+        q.register_reads_page(context.mdms.store, meters, _since(updated_since), limit, offset)
+        if meters.num_rows
+        else (pa.table({}), 0)
+    )
+    _audit(context, party, "register-reads", acc)
+    items = [
+        {
+            "at": slot_start(int(r["boundary"])).isoformat(),
+            "meter_id": r["meter_id"],
+            "import_register_wh": r["import_register_wh"],
+            "export_register_wh": r["export_register_wh"],
+            "quality": "measured",
+            "source": SOURCES.get(int(r["source"]), "other"),
+            "final": bool(r["final"]),
+            "updated_at": _iso(r["updated_at"]),
+        }
+        for r in table.to_pylist()
+    ]
+    return _page(acc, first, last, total, _next(request, offset, limit, total), items)
+
+
+def _meter_ranges(context: HubContext, acc: Access) -> pa.Table:
+    """Boundaries of each meter installed at the point within the visible days (a read at
+    an exchange boundary belongs to both meters)."""
+    inst = context.mdms.installations.to_pylist()
+    rows: list[tuple[int, int, int]] = []
+    for first_slot, last_slot in zip(*acc.ranges().to_pydict().values(), strict=True):
+        for row in inst:
+            if int(row["supply_point_key"]) != acc.key:
+                continue
+            valid_to = row["valid_to"]
+            lo = max(first_slot, -(-int(row["valid_from"]) // SLOT_SECONDS))
+            hi = last_slot if valid_to is None else min(last_slot, int(valid_to) // SLOT_SECONDS)
+            if lo <= hi:
+                rows.append((int(row["meter_id"]), lo, hi))
+    return pa.table(
+        {
+            "meter_id": pa.array([r[0] for r in rows], pa.int64()),
+            "first_boundary": pa.array([r[1] for r in rows], pa.int64()),
+            "last_boundary": pa.array([r[2] for r in rows], pa.int64()),
+        }
+    )
+
+
+def _quality(present: int, expected: int, estimated: int, edited: int) -> str:
+    if present < expected:
+        return "incomplete"
+    if estimated:
+        return "estimated"
+    return "edited" if edited else "measured"
+
+
+def _days(context: HubContext, acc: Access, since: float | None) -> list[dict[str, Any]]:
+    rows = q.daily_sums(context.mdms.store, acc.key, acc.ranges(), since).to_pylist()
+    return [
+        {
+            "date": (EPOCH_DAY + timedelta(days=int(r["day"]))).isoformat(),
+            "import_wh": r["import_wh"],
+            "export_wh": r["export_wh"],
+            "slots_with_values": r["values_present"],
+            "quality": _quality(r["values_present"], SLOTS_PER_DAY, r["estimated"], r["edited"]),
+            "final": r["final_slots"] == SLOTS_PER_DAY,
+            "updated_at": r["updated_at"],
+        }
+        for r in rows
+    ]
+
+
+@router.get("/v1/supply-points/{supply_point_id}/daily", response_model=Page, responses=_ERRORS)
+def daily(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    request: Request,
+    supply_point_id: SpPath,
+    first: FromQ = None,
+    last: ToQ = None,
+    updated_since: SinceQ = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 31,
+    offset: OffsetQ = 0,
+) -> Page:
+    """Daily sums per JST day: ``quality`` incomplete (fewer than 48 values), estimated,
+    edited or measured; ``final`` when all 48 values are final."""
+    first, last = _day_range(context, first, last)
+    acc = access(context, party, supply_point_id, "daily", first, last)
+    rows = _days(context, acc, _since(updated_since))
+    _audit(context, party, "daily", acc)
+    for r in rows:
+        r["updated_at"] = _iso(r["updated_at"])
+    items = rows[offset : offset + limit]
+    return _page(acc, first, last, len(rows), _next(request, offset, limit, len(rows)), items)
+
+
+def _month(text: str | None, default: date) -> date:
+    if text is None:
+        return default.replace(day=1)
+    try:
+        parsed = datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise _error(400, "invalid_month", f"{text!r} is not YYYY-MM") from None
+    if not FIRST_DAY.year <= parsed.year <= LAST_DAY.year:
+        raise _error(400, "invalid_month", "months must lie in 2000-2099")
+    return parsed
+
+
+@router.get("/v1/supply-points/{supply_point_id}/monthly", response_model=Page, responses=_ERRORS)
+def monthly(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    supply_point_id: SpPath,
+    first_month: Annotated[str | None, Query(alias="from", description="YYYY-MM")] = None,
+    last_month: Annotated[str | None, Query(alias="to", description="YYYY-MM")] = None,
+    updated_since: SinceQ = None,
+) -> Page:
+    """Monthly sums over the days the caller may see in each month (``days`` with values,
+    ``days_visible``); quality and final as for daily sums, over the whole month."""
+    today = datetime.fromtimestamp(context.clock.timestamp(), JST).date()
+    start = _month(first_month, today)
+    end_month = _month(last_month, today)
+    end = (end_month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    first, last = _day_range(context, start, end)
+    acc = access(context, party, supply_point_id, "monthly", first, last)
+    by_month: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in _days(context, acc, None):
+        d = date.fromisoformat(r["date"])
+        by_month[(d.year, d.month)].append(r)
+    since = _since(updated_since)
+    items = []
+    for (y, m), days in sorted(by_month.items()):
+        updated = max(r["updated_at"] for r in days)
+        if since is not None and updated <= since:
+            continue
+        visible = acc.day_count((y, m))
+        complete = sum(r["quality"] != "incomplete" for r in days)
+        items.append(
+            {
+                "month": f"{y:04d}-{m:02d}",
+                "import_wh": sum(r["import_wh"] or 0 for r in days),
+                "export_wh": sum(r["export_wh"] or 0 for r in days),
+                "days": len(days),
+                "days_visible": visible,
+                "quality": _quality(
+                    complete,
+                    visible,
+                    sum(r["quality"] == "estimated" for r in days),
+                    sum(r["quality"] == "edited" for r in days),
+                ),
+                "final": len(days) == visible and all(r["final"] for r in days),
+                "updated_at": _iso(updated),
+            }
+        )
+    _audit(context, party, "monthly", acc)
+    return _page(acc, first, last, len(items), None, items)
