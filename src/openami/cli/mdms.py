@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from rich.console import Console
@@ -55,7 +56,14 @@ def open_mdms(data_dir: Path, vee_config: Path | None = None) -> Iterator[Mdms]:
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"bad VEE config: {exc}") from None
     registry = Registry.open(registry_path)
-    store = DuckIntervalStore(data_dir / "interval.duckdb")
+    try:
+        store = DuckIntervalStore(data_dir / "interval.duckdb")
+    except duckdb.IOException as exc:
+        registry.store.close()
+        raise click.ClickException(
+            f"cannot open {data_dir / 'interval.duckdb'} (is another openami process using "
+            f"it?): {exc}"
+        ) from None
     try:
         yield Mdms(store, registry, RealClock(), cfg)
     finally:
