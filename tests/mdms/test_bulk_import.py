@@ -139,7 +139,11 @@ def test_export_csv_lists_every_slot_with_quality() -> None:
     assert len(rows) == 48
     assert rows[0]["slot_start"] == "2026-11-01T00:00:00+09:00"
     assert rows[0]["quality"] == "not_yet_available"
-    assert [(r["import_wh"], r["quality"], r["method"], r["final"]) for r in rows[2:4]] == [
-        ("151", "estimated", "E4", "false"),  # 150.5 rounds up, the rest follows
-        ("150", "estimated", "E4", "false"),
+    assert [
+        (r["import_wh"], r["quality"], r["method"], r["final"], r["espi_quality"])
+        for r in rows[2:4]
+    ] == [
+        ("151", "estimated", "E4", "false", "11"),  # 150.5 rounds up, the rest follows
+        ("150", "estimated", "E4", "false", "11"),
     ]
+    assert rows[0]["espi_quality"] == ""

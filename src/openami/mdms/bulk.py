@@ -211,8 +211,9 @@ def chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
 
 
 def values_csv(values: pa.Table, supply_point_id: str, first_slot: int, last_slot: int) -> str:
-    """CSV of every slot in the range: values with quality, final, method, flags, version.
-    Slots without any value yet have quality ``not_yet_available``."""
+    """CSV of every slot in the range: values with quality, final, method, flags, version
+    and the ESPI QualityOfReading code. Slots without any value yet have quality
+    ``not_yet_available``."""
     flags = pa.array(decode_flags_array(pc.fill_null(values.column("vee_flags"), 0).to_numpy()))
     vals = (
         values.append_column("flags", flags)
@@ -231,7 +232,18 @@ def values_csv(values: pa.Table, supply_point_id: str, first_slot: int, last_slo
                    COALESCE(v.quality, 'not_yet_available') AS quality,
                    CASE WHEN COALESCE(v.final, false) THEN 'true' ELSE 'false' END AS final,
                    COALESCE(v.method, '') AS method, COALESCE(v.flags, '') AS flags,
-                   COALESCE(v.version, 0) AS version
+                   COALESCE(v.version, 0) AS version,
+                   -- ESPI QualityOfReading: 0 valid, 7 manually edited, 8 estimated with a
+                   -- reference day, 9 estimated by interpolation, 10 questionable,
+                   -- 11 derived (profiles, known totals, outage zeros)
+                   CASE WHEN v.quality = 'measured' AND COALESCE(v.vee_flags, 0) = 0 THEN '0'
+                        WHEN v.quality = 'measured' THEN '10'
+                        WHEN v.quality = 'edited' THEN '7'
+                        WHEN v.quality = 'estimated' AND v.method = 'E1' THEN '9'
+                        WHEN v.quality = 'estimated' AND v.method = 'E2' THEN '8'
+                        WHEN v.quality = 'estimated' THEN '11'
+                        WHEN v.quality = 'invalid' THEN '10'
+                        ELSE '' END AS espi_quality
             FROM range(?, ? + 1) s(slot) LEFT JOIN vals v USING (slot)
             ORDER BY s.slot
             """,
