@@ -5,8 +5,8 @@ poll (new measured values, missing marks, backfills, estimates and edits alike),
 (supply point, slot) to the retailer supplying it on that JST day, and queues one
 notification per subscription of that retailer's clients. The body lists, per slot, how
 many values changed, the ESPI Batch URL to pull them from (``published-*`` = that day,
-``updated-min`` = the start of the notified window) and up to ``max_usage_points`` UsagePoint URLs with
-opaque ids (the same HMAC ids as :mod:`openami.hub.espi_api`). No supply point ID, name or
+``updated-min`` = the start of the notified window) and up to ``max_usage_points``
+UsagePoint Batch URLs with opaque ids (the same HMAC ids as :mod:`openami.hub.espi_api`). No supply point ID, name or
 address is ever in a body.
 
 Deliveries are HTTP POSTs (httpx, no redirects) signed with the subscription's secret::
@@ -131,6 +131,8 @@ class WebhookService:
         self.store = WebhookStore(context.registry.store)
         self.transport = transport
         self._lock = threading.Lock()
+        if self.store.watermark("values") is None:  # notify what lands from now on
+            self.store.set_watermark("values", context.clock.timestamp())
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(self, client: ApiClient, callback_url: str, secret: str) -> Subscription:
@@ -160,18 +162,20 @@ class WebhookService:
         """Queue notifications for value versions recorded since the last poll."""
         with self._lock:
             last = self.store.watermark("values")
-            self.store.set_watermark("values", now_s)
+            if last is not None and now_s <= last:
+                return 0
             by_retailer = self.store.subscribed_retailers()
-            if last is None or not by_retailer or now_s <= last:
-                return 0
-            changes = self._changes(last, now_s, sorted(by_retailer))
-            if not changes:
-                return 0
+            changes = (
+                self._changes(last, now_s, sorted(by_retailer)) if last and by_retailer else {}
+            )
             rows: list[tuple[str, bytes]] = []
             for retailer, slots in changes.items():
                 for sub in by_retailer.get(retailer, []):
-                    rows.append((sub.subscription_id, self._body(sub, slots, last, now_s)))
-            self.store.enqueue(rows, now_s)
+                    rows.append((sub.subscription_id, self._body(sub, slots, last or 0.0, now_s)))
+            if rows:
+                self.store.enqueue(rows, now_s)
+            # after the queue holds them: a crash in between repeats, never loses, a notice
+            self.store.set_watermark("values", now_s)
             return len(rows)
 
     def _changes(
