@@ -6,8 +6,8 @@ poll (new measured values, missing marks, backfills, estimates and edits alike),
 notification per subscription of that retailer's clients. The body lists, per slot, how
 many values changed, the ESPI Batch URL to pull them from (``published-*`` = that day,
 ``updated-min`` = the start of the notified window) and up to ``max_usage_points``
-UsagePoint Batch URLs with opaque ids (the same HMAC ids as :mod:`openami.hub.espi_api`). No supply point ID, name or
-address is ever in a body.
+UsagePoint Batch URLs with opaque ids (the same HMAC ids as :mod:`openami.hub.espi_api`).
+No supply point ID, name or address is ever in a body.
 
 Deliveries are HTTP POSTs (httpx, no redirects) signed with the subscription's secret::
 
