@@ -18,26 +18,26 @@ was recorded after that instant), ``limit``/``offset`` paging with a ``next`` li
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, day_first_slot, slot_start
+from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, slot_start
 from openami.hub.api import ApiError, ctx
-from openami.hub.audit import PURPOSE_RETAIL_SUPPLY, AuditedRoute, record_reads
+from openami.hub.audit import AuditedRoute, record_reads
+from openami.hub.consent_access import Access, access
 from openami.hub.context import HubContext
 from openami.hub.oauth import Party, current_party
-from openami.hub.oauth_grants import THIRD_PARTY, consent_store
-from openami.registry import InvalidSupplyPointId
+from openami.hub.oauth_grants import consent_store
 from openami.storage import duckdb_data_api as q
-from openami.storage.sqlite_access import retailer_periods, retailer_points
+from openami.storage.sqlite_access import retailer_points
 
 router = APIRouter(route_class=AuditedRoute, tags=["data"])
+T = TypeVar("T")
 
 MAX_DAYS = 400  # per request (about 13 months); half-hour values are paged within it
 MAX_LIMIT = 48 * 31
@@ -59,7 +59,50 @@ OffsetQ = Annotated[int, Query(ge=0, le=10_000_000)]
 SpPath = Annotated[str, Path(description="22-digit supply point ID")]
 
 
-class Page(BaseModel):
+class IntervalValue(BaseModel):
+    slot_start: str = Field(description="start of the 30-minute slot, ISO 8601 JST")
+    import_wh: int | None
+    export_wh: int | None
+    quality: str = Field(description="measured, estimated, edited, missing or invalid")
+    method: str | None = Field(description="VEE estimation/edit method, if any")
+    final: bool
+    version: int
+    updated_at: str | None = Field(description="when this version was recorded")
+
+
+class RegisterRead(BaseModel):
+    at: str = Field(description=":00/:30 instant of the read, ISO 8601 JST")
+    meter_id: int
+    import_register_wh: int
+    export_register_wh: int | None
+    quality: str
+    source: str = Field(description="scheduled, retry, backfill or exchange")
+    final: bool
+    updated_at: str | None
+
+
+class DailySum(BaseModel):
+    date: str
+    import_wh: int | None
+    export_wh: int | None
+    slots_with_values: int
+    quality: str = Field(description="incomplete, estimated, edited or measured")
+    final: bool
+    updated_at: str | None
+
+
+class MonthlySum(BaseModel):
+    month: str
+    import_wh: int
+    export_wh: int
+    days: int = Field(description="days with values")
+    days_visible: int = Field(description="days of the month the caller may see")
+    quality: str
+    final: bool
+    updated_at: str | None
+
+
+class Page(BaseModel, Generic[T]):
     model_config = ConfigDict(populate_by_name=True)
 
     supply_point_id: str
@@ -67,7 +110,7 @@ class Page(BaseModel):
     to: str
     total: int = Field(description="items matching in all pages")
     next: str | None = Field(description="URL of the next page, if any")
-    items: list[dict[str, Any]]
+    items: list[T]
 
 
 class PointsPage(BaseModel):
@@ -98,94 +141,6 @@ def _since(value: datetime | None) -> float | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-@dataclass
-class Access:
-    key: int
-    supply_point_id: str
-    days: list[tuple[date, date]]  # inclusive day ranges the caller may see
-    purpose: str
-
-    def ranges(self) -> pa.Table:
-        return pa.table(
-            {
-                "first_slot": pa.array([day_first_slot(a) for a, _ in self.days], pa.int64()),
-                "last_slot": pa.array(
-                    [day_first_slot(b) + SLOTS_PER_DAY - 1 for _, b in self.days], pa.int64()
-                ),
-            }
-        )
-
-    def day_count(self, month: tuple[int, int] | None = None) -> int:
-        n = 0
-        for a, b in self.days:
-            d = a
-            while d <= b:
-                n += month is None or (d.year, d.month) == month
-                d += timedelta(days=1)
-        return n
-
-
-def _clip(periods: Sequence[tuple[date, date]], first: date, last: date) -> list[tuple[date, date]]:
-    """Inclusive overlaps of ``periods`` (inclusive) with ``[first, last]``."""
-    out = []
-    for a, b in periods:
-        lo, hi = max(a, first), min(b, last)
-        if lo <= hi:
-            out.append((lo, hi))
-    return out
-
-
-def access(
-    context: HubContext, party: Party, supply_point_id: str, kind: str, first: date, last: date
-) -> Access:
-    """What the caller may see of ``kind`` at the point in ``[first, last]``, or a 4xx."""
-    try:
-        sp = context.registry.supply_point(supply_point_id)
-    except InvalidSupplyPointId as exc:
-        raise _error(422, "invalid_supply_point_id", str(exc)) from None
-    if sp is None:
-        raise _error(404, "unknown_supply_point", f"no supply point {supply_point_id}")
-    client = party.client
-    if client.role == "retailer":
-        periods = [
-            (a, b - timedelta(days=1))
-            for a, b in retailer_periods(
-                context.registry.store, sp.supply_point_key, client.party_id
-            )
-        ]
-        days = _clip(periods, first, last)
-        if not days:
-            raise _error(
-                403,
-                "not_supplied_by_client",
-                f"supply point {supply_point_id} is not supplied by {client.party_id} "
-                f"between {first} and {last}",
-            )
-        return Access(sp.supply_point_key, supply_point_id, days, PURPOSE_RETAIL_SUPPLY)
-    if client.role != THIRD_PARTY:
-        raise _error(403, "forbidden", "this client may not read metering data")
-    if party.consent_id is None:
-        raise _error(
-            403,
-            "no_consent",
-            "a third party reads data with a token from the authorization code grant",
-        )
-    consent = consent_store(context).get(party.consent_id)
-    now_s = context.clock.timestamp()
-    if consent is None or not consent.is_live(now_s):
-        status = consent.effective_status(now_s) if consent else "unknown"
-        raise _error(403, "consent_not_live", f"the consent is {status}")
-    if kind not in consent.data_kinds:
-        raise _error(403, "kind_not_consented", f"the consent does not cover {kind}")
-    if supply_point_id not in consent.supply_point_ids:
-        raise _error(403, "not_in_consent", "the consent does not cover this supply point")
-    days = _clip([(consent.period_from, consent.period_to)], first, last)
-    if not days:
-        raise _error(403, "outside_consent_period", "the consent does not cover these days")
-    purpose = f"consent {consent.consent_id}: {consent.purpose}"
-    return Access(sp.supply_point_key, supply_point_id, days, purpose)
-
-
 def _iso(epoch_s: float | None) -> str | None:
     return None if epoch_s is None else datetime.fromtimestamp(epoch_s, JST).isoformat()
 
@@ -205,17 +160,15 @@ def _audit(context: HubContext, party: Party, resource: str, acc: Access) -> Non
 
 def _page(
     acc: Access, first: date, last: date, total: int, nxt: str | None, items: list[Any]
-) -> Page:
-    return Page.model_validate(
-        {
-            "supply_point_id": acc.supply_point_id,
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "total": total,
-            "next": nxt,
-            "items": items,
-        }
-    )
+) -> dict[str, Any]:
+    return {
+        "supply_point_id": acc.supply_point_id,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "total": total,
+        "next": nxt,
+        "items": items,
+    }
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -255,7 +208,11 @@ def supply_points(
     return PointsPage(items=items, next=nxt)
 
 
-@router.get("/v1/supply-points/{supply_point_id}/intervals", response_model=Page, responses=_ERRORS)
+@router.get(
+    "/v1/supply-points/{supply_point_id}/intervals",
+    response_model=Page[IntervalValue],
+    responses=_ERRORS,
+)
 def intervals(
     context: Annotated[HubContext, Depends(ctx)],
     party: Annotated[Party, Depends(current_party)],
@@ -266,7 +223,7 @@ def intervals(
     updated_since: SinceQ = None,
     limit: LimitQ = 480,
     offset: OffsetQ = 0,
-) -> Page:
+) -> dict[str, Any]:
     """Half-hour values (import, export [Wh]) with quality, final flag and version."""
     first, last = _day_range(context, first, last)
     acc = access(context, party, supply_point_id, "half_hour", first, last)
@@ -291,7 +248,9 @@ def intervals(
 
 
 @router.get(
-    "/v1/supply-points/{supply_point_id}/register-reads", response_model=Page, responses=_ERRORS
+    "/v1/supply-points/{supply_point_id}/register-reads",
+    response_model=Page[RegisterRead],
+    responses=_ERRORS,
 )
 def register_reads(
     context: Annotated[HubContext, Depends(ctx)],
@@ -303,7 +262,7 @@ def register_reads(
     updated_since: SinceQ = None,
     limit: LimitQ = 480,
     offset: OffsetQ = 0,
-) -> Page:
+) -> dict[str, Any]:
     """Register reads (import/export registers [Wh]) at :00/:30 of the meters installed."""
     first, last = _day_range(context, first, last)
     acc = access(context, party, supply_point_id, "register_reads", first, last)
@@ -333,12 +292,11 @@ def register_reads(
 def _meter_ranges(context: HubContext, acc: Access) -> pa.Table:
     """Boundaries of each meter installed at the point within the visible days (a read at
     an exchange boundary belongs to both meters)."""
-    inst = context.mdms.installations.to_pylist()
+    table = context.mdms.installations
+    inst = table.filter(pc.equal(table.column("supply_point_key"), acc.key)).to_pylist()
     rows: list[tuple[int, int, int]] = []
     for first_slot, last_slot in zip(*acc.ranges().to_pydict().values(), strict=True):
         for row in inst:
-            if int(row["supply_point_key"]) != acc.key:
-                continue
             valid_to = row["valid_to"]
             lo = max(first_slot, -(-int(row["valid_from"]) // SLOT_SECONDS))
             hi = last_slot if valid_to is None else min(last_slot, int(valid_to) // SLOT_SECONDS)
@@ -377,7 +335,11 @@ def _days(context: HubContext, acc: Access, since: float | None) -> list[dict[st
     ]
 
 
-@router.get("/v1/supply-points/{supply_point_id}/daily", response_model=Page, responses=_ERRORS)
+@router.get(
+    "/v1/supply-points/{supply_point_id}/daily",
+    response_model=Page[DailySum],
+    responses=_ERRORS,
+)
 def daily(
     context: Annotated[HubContext, Depends(ctx)],
     party: Annotated[Party, Depends(current_party)],
@@ -388,7 +350,7 @@ def daily(
     updated_since: SinceQ = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 31,
     offset: OffsetQ = 0,
-) -> Page:
+) -> dict[str, Any]:
     """Daily sums per JST day: ``quality`` incomplete (fewer than 48 values), estimated,
     edited or measured; ``final`` when all 48 values are final."""
     first, last = _day_range(context, first, last)
@@ -413,7 +375,11 @@ def _month(text: str | None, default: date) -> date:
     return parsed
 
 
-@router.get("/v1/supply-points/{supply_point_id}/monthly", response_model=Page, responses=_ERRORS)
+@router.get(
+    "/v1/supply-points/{supply_point_id}/monthly",
+    response_model=Page[MonthlySum],
+    responses=_ERRORS,
+)
 def monthly(
     context: Annotated[HubContext, Depends(ctx)],
     party: Annotated[Party, Depends(current_party)],
@@ -421,7 +387,7 @@ def monthly(
     first_month: Annotated[str | None, Query(alias="from", description="YYYY-MM")] = None,
     last_month: Annotated[str | None, Query(alias="to", description="YYYY-MM")] = None,
     updated_since: SinceQ = None,
-) -> Page:
+) -> dict[str, Any]:
     """Monthly sums over the days the caller may see in each month (``days`` with values,
     ``days_visible``); quality and final as for daily sums, over the whole month."""
     today = datetime.fromtimestamp(context.clock.timestamp(), JST).date()
