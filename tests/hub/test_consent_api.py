@@ -69,7 +69,6 @@ def test_request_names_everything_and_status_is_private(setup: Setup) -> None:
     [
         ({"period_from": "2026-11-05", "period_to": "2026-11-01"}, "invalid_period"),
         ({"period_from": "2025-01-01", "period_to": "2026-11-01"}, "period_too_long"),
-        ({"supply_point_ids": ["0300000000000000009999"]}, "unknown_supply_point"),
         ({"supply_point_ids": ["12345"]}, "invalid_supply_point_id"),
         ({"expires_at": "2020-01-01T00:00:00+09:00"}, "invalid_expiry"),
         ({"data_kinds": ["everything"]}, "invalid_request"),

@@ -342,12 +342,32 @@ def test_wrong_password_and_denial(setup: Setup) -> None:
     assert redirect_params(approve(http, params, s.customer))["error"] == "invalid_request"
 
 
-def test_customer_must_hold_the_requested_points(setup: Setup) -> None:
+@pytest.mark.parametrize("which", ["held by another customer", "unknown"])
+def test_customer_must_hold_the_requested_points(setup: Setup, which: str) -> None:
     s, http = setup, setup.http
-    consent = request_consent(http, s.tp, supply_point_ids=[s.foreign_point])
+    sp = s.foreign_point if which != "unknown" else "0300000000000000009999"
+    # the request itself does not tell the third party whether the ID exists
+    consent = request_consent(http, s.tp, supply_point_ids=[s.customer_points[0], sp])
+    assert consent["supply_point_ids"] == [s.customer_points[0], sp]
     params = auth_params(consent["consent_id"], s.tp[0], pkce()[1])
     resp = approve(http, params, s.customer)
     assert resp.status_code == 403 and "location" not in resp.headers
+    assert "do not hold" in resp.text
+    status = http.get(
+        f"/v1/consents/{consent['consent_id']}", headers=bearer(cc_token(http, s.tp))
+    ).json()
+    assert status["status"] == "requested"
+
+
+def test_approval_grants_exactly_the_requested_points(setup: Setup) -> None:
+    s = setup
+    consent, tok = consented(s, supply_point_ids=[s.customer_points[1]])
+    status = s.http.get(
+        f"/v1/consents/{consent['consent_id']}", headers=bearer(cc_token(s.http, s.tp))
+    ).json()
+    assert status["status"] == "active" and status["supply_point_ids"] == [s.customer_points[1]]
+    assert intervals(s.http, tok["access_token"], s.customer_points[1]).status_code == 200
+    assert intervals(s.http, tok["access_token"], s.customer_points[0]).status_code == 403
 
 
 def test_retailers_cannot_use_the_code_grant(setup: Setup) -> None:

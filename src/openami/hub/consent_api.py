@@ -150,10 +150,6 @@ def request_consent(
             validate_supply_point_id(sp)
     except InvalidSupplyPointId as exc:
         raise _error(422, "invalid_supply_point_id", str(exc)) from None
-    keys = context.registry.supply_point_key_of(body.supply_point_ids)
-    unknown = [sp for sp in body.supply_point_ids if sp not in keys]
-    if unknown:
-        raise _error(422, "unknown_supply_point", f"{len(unknown)} supply point(s) unknown")
     consent = consent_store(context).request(
         client_id,
         body.purpose,
@@ -161,7 +157,7 @@ def request_consent(
         body.period_from,
         body.period_to,
         expires_s,
-        list(keys.values()),
+        body.supply_point_ids,
         now_s,
     )
     out = consent_out(consent, now_s)

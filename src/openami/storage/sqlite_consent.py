@@ -48,6 +48,7 @@ SCHEMA = (
         decided_at REAL,
         expires_at REAL NOT NULL,
         revoked_at REAL,
+        requested_points TEXT NOT NULL DEFAULT '',
         CHECK (period_to >= period_from)
     )""",
     "CREATE INDEX IF NOT EXISTS consents_client ON consents(client_id)",
@@ -79,7 +80,7 @@ class Consent:
     decided_at: float | None
     expires_at: float
     revoked_at: float | None
-    supply_point_ids: tuple[str, ...]
+    supply_point_ids: tuple[str, ...]  # granted ones once approved, else those requested
 
     def effective_status(self, now_s: float) -> str:
         if self.status in ("requested", "active") and now_s >= self.expires_at:
@@ -92,7 +93,7 @@ class Consent:
 
 _COLUMNS = (
     "consent_id, client_id, customer_id, purpose, data_kinds, period_from, period_to, status, "
-    "created_at, decided_at, expires_at, revoked_at"
+    "created_at, decided_at, expires_at, revoked_at, requested_points"
 )
 
 
@@ -152,10 +153,12 @@ class ConsentStore:
         period_from: date,
         period_to: date,
         expires_at: float,
-        supply_point_keys: Sequence[int],
+        supply_point_ids: Sequence[str],
         now_s: float,
     ) -> Consent:
-        """A new consent in status ``requested`` (the customer decides later)."""
+        """A new consent in status ``requested`` (the customer decides later). The supply
+        point IDs are kept as requested, unchecked: whether they exist shows only to the
+        customer who holds them, never to the requesting third party."""
         bad = set(data_kinds) - set(DATA_KINDS)
         if bad or not data_kinds:
             raise ValueError(f"data kinds must be a non-empty subset of {DATA_KINDS}")
@@ -163,31 +166,21 @@ class ConsentStore:
             raise ValueError("period_to comes before period_from")
         consent_id = secrets.token_urlsafe(16)
         kinds = " ".join(k for k in DATA_KINDS if k in data_kinds)
-        with self.store._lock:
-            self.store.execute("BEGIN")
-            try:
-                self.store.execute(
-                    f"INSERT INTO consents ({_COLUMNS}) "
-                    "VALUES (?, ?, NULL, ?, ?, ?, ?, 'requested', ?, NULL, ?, NULL)",
-                    (
-                        consent_id,
-                        client_id,
-                        purpose,
-                        kinds,
-                        period_from.isoformat(),
-                        period_to.isoformat(),
-                        now_s,
-                        expires_at,
-                    ),
-                )
-                for key in dict.fromkeys(supply_point_keys):
-                    self.store.execute(
-                        "INSERT INTO consent_supply_points VALUES (?, ?)", (consent_id, key)
-                    )
-            except BaseException:
-                self.store.execute("ROLLBACK")
-                raise
-            self.store.execute("COMMIT")
+        self.store.execute(
+            f"INSERT INTO consents ({_COLUMNS}) "
+            "VALUES (?, ?, NULL, ?, ?, ?, ?, 'requested', ?, NULL, ?, NULL, ?)",
+            (
+                consent_id,
+                client_id,
+                purpose,
+                kinds,
+                period_from.isoformat(),
+                period_to.isoformat(),
+                now_s,
+                expires_at,
+                " ".join(dict.fromkeys(supply_point_ids)),
+            ),
+        )
         consent = self.get(consent_id)
         assert consent is not None
         return consent
@@ -281,7 +274,8 @@ class ConsentStore:
             decided,
             exp,
             rev,
-        ) = row
+        ) = row[:12]
+        granted = tuple(self.supply_point_keys(str(cid)).values())
         return Consent(
             consent_id=str(cid),
             client_id=str(client),
@@ -295,5 +289,7 @@ class ConsentStore:
             decided_at=None if decided is None else float(decided),  # type: ignore[arg-type]
             expires_at=float(exp),  # type: ignore[arg-type]
             revoked_at=None if rev is None else float(rev),  # type: ignore[arg-type]
-            supply_point_ids=tuple(self.supply_point_keys(str(cid)).values()),
+            supply_point_ids=granted
+            if status == "active" or granted
+            else tuple(str(row[12]).split()),
         )
