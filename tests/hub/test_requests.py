@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from tests.httpserver import serve
 
@@ -204,3 +205,23 @@ def test_invalid_requests_get_specific_codes(rig: Rig) -> None:
         ).status_code
         == 404
     )
+
+
+def test_unreachable_meter_fails_with_a_code(rig: Rig) -> None:
+    from openami.network import Outage
+
+    pos = 6
+    sp, key = rig.city.supply_point_ids[pos], rig.city.supply_point_keys[pos]
+    owner = rig.registry.retailer_on(key, DAY1)
+    assert owner is not None
+    now = rig.context.clock.timestamp()
+    rig.city.network.add_outage(Outage(np.array([pos], dtype=np.int64), now, now + 3 * 3600))
+    resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+    assert resp.status_code == 201 and resp.json()["status"] == "scheduled"
+    rig.sim.run_until(now + 1800)
+    url = f"/v1/retailer-requests/{resp.json()['request_id']}"
+    assert rig.http.get(url, headers=rig.token(owner)).json()["status"] == "scheduled"
+    rig.sim.run_until(now + 2 * 3600)  # the HES gives up after its one-hour timeout
+    body = rig.http.get(url, headers=rig.token(owner)).json()
+    assert (body["status"], body["error_code"]) == ("failed", "E_METER_TIMEOUT")
+    assert rig.city.fleet.switch_connected[pos]  # nothing happened at the meter

@@ -3,6 +3,7 @@ failed try and a backoff), verifies the HMAC, then pulls the listed resources ov
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -24,16 +25,16 @@ SECRET = "subscriber-secret-for-tests"
 
 
 class Subscriber:
-    """A webhook receiver: answers 503 to the first POST, 200 afterwards."""
+    """A webhook receiver: answers 503 to the first POST (or to all), 200 afterwards."""
 
-    def __init__(self, now: Callable[[], float]) -> None:
+    def __init__(self, now: Callable[[], float], always_fail: bool = False) -> None:
         self.received: list[tuple[dict[str, str], bytes, int, float]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = 503 if not outer.received else 200
+                status = 503 if always_fail or not outer.received else 200
                 outer.received.append((dict(self.headers.items()), body, status, now()))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -144,3 +145,30 @@ def test_callback_url_rules() -> None:
     for url in ("file:///etc/passwd", "http://", "https://user:pw@host/x", "http://h:99999/"):
         with pytest.raises(InvalidSubscription):
             check_callback_url(url)
+
+
+def test_retries_back_off_then_give_up(rig: Rig) -> None:
+    down = Subscriber(rig.context.clock.timestamp, always_fail=True)
+    try:
+        retailer = rig.registry.retailer_on(
+            rig.city.supply_point_keys[0], rig.city.config.start_day
+        )
+        assert retailer is not None
+        resp = rig.http.post(
+            "/v1/subscriptions",
+            json={"callback_url": down.url, "secret": SECRET},
+            headers=rig.token(retailer),
+        )
+        sub_id = resp.json()["subscription_id"]
+        rig.sim.run_until(rig.context.clock.timestamp() + 4 * 3600)
+    finally:
+        down.close()
+    first_id = down.received[0][0]["X-OpenAMI-Delivery"]
+    tries = [t for h, _, _, t in down.received if h["X-OpenAMI-Delivery"] == first_id]
+    assert len(tries) == 8  # max_attempts, then no more
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert all(b >= a for a, b in itertools.pairwise(gaps))  # exponential backoff
+    assert gaps[-1] >= 1920 - 300  # 30 s × 2^6, on 5-minute ticks
+    got = rig.http.get(f"/v1/subscriptions/{sub_id}", headers=rig.token(retailer)).json()
+    oldest = got["deliveries"][-1]
+    assert (oldest["status"], oldest["attempts"], oldest["last_status"]) == ("failed", 8, 503)
