@@ -35,7 +35,7 @@ from openami.clock import JST, SLOT_SECONDS, ManualClock, day_first_slot
 from openami.hub.context import HubContext
 from openami.hub.requests_workers import attach_workers
 from openami.hub.slo import slot_slo
-from openami.hub.webhooks import webhook_service
+from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -89,7 +89,7 @@ def run(meters: int, tick_s: float) -> dict[str, object]:
             registry, sim.mdms, clients, clock, "operator", "bench-operator-pw", rate_limits=None
         )
         receiver = _Receiver(clock)
-        hooks = webhook_service(context)
+        hooks = webhook_service(context, WebhookConfig(allow_private=True))  # loopback
         hooks.subscribe(client, receiver.url, "bench-webhook-secret-0123456789")
         attach_workers(context, sim)
         setup_s = time.perf_counter() - t0

@@ -17,6 +17,7 @@ from openami.clock import JST, ManualClock
 from openami.hub.context import HubContext
 from openami.hub.requests import day_start_s
 from openami.hub.requests_workers import attach_workers
+from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.network import MethodParams, NetworkModel
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
@@ -77,6 +78,8 @@ def make_rig(tmp: Path) -> Iterator[Rig]:
         rate_limits=None,
         hes=sim.hes,
     )
+    # the test's webhook subscribers listen on loopback
+    webhook_service(context, WebhookConfig(allow_private=True))
     attach_workers(context, sim)
     sim.run_until(datetime(2026, 11, 1, 10, tzinfo=JST).timestamp())
     with serve(create_app(context)) as base, httpx.Client(base_url=base, timeout=10) as http:

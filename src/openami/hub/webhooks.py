@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import threading
 import uuid
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ class WebhookConfig:
     batch: int = 100  # deliveries per round
     max_usage_points: int = 100  # per slot; above this the body gives the count only
     public_base_url: str = ""  # prefix of resource URLs ("" = paths relative to the hub)
+    allow_private: bool = False  # callbacks to loopback/private addresses (tests, labs)
 
 
 class InvalidSubscription(ValueError):
@@ -92,7 +95,14 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, ts, body), signature_header)
 
 
-def check_callback_url(url: str) -> str:
+def _private_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return not ip.is_global or ip.is_multicast
+
+
+def check_callback_url(url: str, allow_private: bool = False) -> str:
+    """Shape rules; without ``allow_private``, no literal private/loopback/link-local IP
+    and no ``localhost`` (host names are resolved and checked again at delivery)."""
     if len(url) > 2048:
         raise InvalidSubscription("E_INVALID_CALLBACK_URL", "callback URL longer than 2048")
     try:
@@ -100,7 +110,8 @@ def check_callback_url(url: str) -> str:
         port = parts.port
     except ValueError:
         raise InvalidSubscription("E_INVALID_CALLBACK_URL", "malformed callback URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidSubscription(
             "E_INVALID_CALLBACK_URL", "callback URL must be http(s)://host/..."
         )
@@ -108,7 +119,26 @@ def check_callback_url(url: str) -> str:
         raise InvalidSubscription(
             "E_INVALID_CALLBACK_URL", "callback URL must not carry credentials"
         )
+    if not allow_private:
+        try:
+            private = _private_address(host)
+        except ValueError:  # a name, not an address literal
+            private = host.rstrip(".").lower() == "localhost" or host.endswith(".localhost")
+        if private:
+            raise InvalidSubscription(
+                "E_PRIVATE_CALLBACK_URL", "callback URL must be a public address"
+            )
     return url
+
+
+def resolves_to_private(url: str) -> bool:
+    """True when the callback's host resolves to any non-public address (or not at all)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return True
+    return any(_private_address(str(info[4][0])) for info in infos) or not infos
 
 
 def _iso(epoch_s: float) -> str:
@@ -136,7 +166,7 @@ class WebhookService:
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(self, client: ApiClient, callback_url: str, secret: str) -> Subscription:
-        check_callback_url(callback_url)
+        check_callback_url(callback_url, self.config.allow_private)
         if not 16 <= len(secret) <= 256:
             raise InvalidSubscription("E_WEAK_SECRET", "the secret must have 16 to 256 characters")
         if client.role != "retailer":
@@ -301,6 +331,11 @@ class WebhookService:
                         d.delivery_id, "failed", d.attempts, now_s, now_s, None, "unsubscribed"
                     )
                     continue
+                if not cfg.allow_private and resolves_to_private(sub.callback_url):
+                    self.store.record_attempt(
+                        d.delivery_id, "failed", attempts, now_s, now_s, None, "private address"
+                    )
+                    continue
                 ts = int(now_s)
                 headers = {
                     "Content-Type": "application/json",
@@ -343,11 +378,11 @@ class WebhookService:
 _BUILD_LOCK = threading.Lock()
 
 
-def webhook_service(context: HubContext) -> WebhookService:
-    """The context's webhook service (built on first use)."""
+def webhook_service(context: HubContext, config: WebhookConfig | None = None) -> WebhookService:
+    """The context's webhook service (built on first use, with ``config`` if given then)."""
     with _BUILD_LOCK:
         service = context.services.get("webhooks")
         if not isinstance(service, WebhookService):
-            service = WebhookService(context)
+            service = WebhookService(context, config)
             context.services["webhooks"] = service
         return service
