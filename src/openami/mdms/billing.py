@@ -28,11 +28,14 @@ WITH cur AS (
     WHERE slot BETWEEN $first AND $last
       AND supply_point_key IN (SELECT supply_point_key FROM q_keys)
     GROUP BY supply_point_key, slot),
+finals AS (
+    SELECT s.slot, count(f.first_slot) > 0 AS in_final
+    FROM range($first, $last + 1) s(slot)
+    LEFT JOIN final_periods f ON s.slot BETWEEN f.first_slot AND f.last_slot
+    GROUP BY s.slot),
 vals AS (
-    SELECT c.*, c.fin OR EXISTS (SELECT 1 FROM final_periods f
-                                 WHERE c.slot BETWEEN f.first_slot AND f.last_slot) AS final,
-           ((c.slot + 18) % 48) AS slot_of_day
-    FROM cur c),
+    SELECT c.*, c.fin OR f.in_final AS final, ((c.slot + 18) % 48) AS slot_of_day
+    FROM cur c JOIN finals f USING (slot)),
 grid AS (
     SELECT k.supply_point_key, s.slot FROM q_keys k, range($first, $last + 1) s(slot)),
 joined AS (

@@ -9,6 +9,7 @@ ingested twice (e.g. re-sent after a crash) adds nothing the second time.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 
 import duckdb
@@ -92,16 +93,71 @@ def ingest_batch(
     if reads.num_rows == 0:
         return VeeIngestResult(0, 0, 0)
     parts = _split(reads, part_rows)
-    total = VeeIngestResult(0, 0, 0)
-    for part in parts:
-        with store.transaction() as cur:
-            r = _ingest_part(
-                cur, store, part, extra, installs, meters, cfg, recorded_at, reason, revalue, clock
-            )
-            total = VeeIngestResult(
-                *(a + b for a, b in zip(astuple(total), astuple(r), strict=True))
-            )
+    cap = int(cfg.rule("V06").p("history_cap"))
+    with store.locked():
+        if len(parts) == 1:
+            with store.transaction() as cur:
+                plan = _plan_part(cur, parts[0], extra, installs, meters, cfg, revalue, clock)
+                if plan.new_reads is not None:
+                    _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
+            clock.lap("store")
+            return plan.result
+        # several parts (disjoint meters): plan part k+1 while a helper thread stores part k
+        total = VeeIngestResult(0, 0, 0)
+        pending: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
+            for part in parts:
+                with store.transaction(lock=False) as cur:
+                    plan = _plan_part(cur, part, extra, installs, meters, cfg, revalue, clock)
+                if pending is not None:
+                    pending.result()
+                    clock.lap("store")
+                if plan.new_reads is not None:
+                    seq = store.next_ingest_seq()
+                    pending = pool.submit(_store_part, store, plan, seq, recorded_at, reason, cap)
+                total = VeeIngestResult(
+                    *(a + b for a, b in zip(astuple(total), astuple(plan.result), strict=True))
+                )
+            if pending is not None:
+                pending.result()
+                clock.lap("store")
     return total
+
+
+@dataclass
+class _Plan:
+    """What one part appends: reads, value versions and history folds, plus its counts."""
+
+    result: VeeIngestResult
+    new_reads: pa.Table | None = None
+    values: pa.Table | None = None
+    history: pa.Table | None = None
+
+
+def _store_part(
+    store: DuckIntervalStore, plan: _Plan, seq: int, recorded_at: float, reason: str, cap: int
+) -> None:
+    with store.transaction(lock=False) as cur:  # the batch's caller holds the lock
+        _store_plan(cur, plan, seq, recorded_at, reason, cap)
+
+
+def _store_plan(
+    cur: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    seq: int,
+    recorded_at: float,
+    reason: str,
+    cap: int,
+) -> None:
+    assert plan.new_reads is not None and plan.values is not None
+    db.append_reads(cur, plan.new_reads, seq)
+    db.append_values(cur, plan.values, recorded_at, reason)
+    if plan.history is not None:
+        db.update_history(cur, plan.history, cap)
+    cur.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
+        [seq, recorded_at, plan.result.rows_in, plan.result.reads_new, plan.result.values_new],
+    )
 
 
 def _split(reads: pa.Table, part_rows: int) -> list[pa.Table]:
@@ -138,20 +194,17 @@ def _split(reads: pa.Table, part_rows: int) -> list[pa.Table]:
     return parts
 
 
-def _ingest_part(
+def _plan_part(
     cur: duckdb.DuckDBPyConnection,
-    store: DuckIntervalStore,
     reads: pa.Table,
     extra: list[str],
     installs: InstallIndex,
     meters: MeterIndex,
     cfg: VeeConfig,
-    recorded_at: float,
-    reason: str,
     revalue: bool,
     clock: _PhaseClock,
-) -> VeeIngestResult:
-    """One part of a batch, inside the batch's transaction."""
+) -> _Plan:
+    """Look up what is stored and validate one part; writes nothing."""
     rows_in = reads.num_rows
     meter = _i64(reads, "meter_id")
     boundary = _i64(reads, "boundary")
@@ -216,8 +269,7 @@ def _ingest_part(
     new_idx = np.flatnonzero(keep)
     append_idx = np.flatnonzero(append)
     if len(new_idx) == 0:
-        return VeeIngestResult(rows_in, 0, 0, duplicates)
-    seq = store.next_ingest_seq()
+        return _Plan(VeeIngestResult(rows_in, 0, 0, duplicates))
     if len(new_idx) < rows_in:
         meter, boundary, imp, exp = (
             meter[new_idx],
@@ -268,16 +320,9 @@ def _ingest_part(
     new_reads = reads.select(READ_SCHEMA.names)
     if len(append_idx) < rows_in:
         new_reads = new_reads.take(append_idx)
+    history = _history_stats(vals, sp)
     clock.lap("validate")
-    db.append_reads(cur, new_reads, seq)
-    db.append_values(cur, values_tbl, recorded_at, reason)
-    _fold_history(cur, vals, sp, cfg)
-    cur.execute(
-        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
-        [seq, recorded_at, rows_in, len(append_idx), len(out)],
-    )
-    clock.lap("store")
-    return VeeIngestResult(
+    result = VeeIngestResult(
         rows_in,
         len(append_idx),
         len(out),
@@ -285,6 +330,7 @@ def _ingest_part(
         int(invalid.sum()),
         int(np.count_nonzero(out.flags)),
     )
+    return _Plan(result, new_reads, values_tbl, history)
 
 
 class _PhaseClock:
@@ -421,20 +467,17 @@ def _changed(
     return add, version.astype(np.int32)
 
 
-def _fold_history(
-    cur: duckdb.DuckDBPyConnection, vals: SlotValues, sp: I64, cfg: VeeConfig
-) -> None:
-    """Update each supply point's running mean with its measured, unflagged imports."""
+def _history_stats(vals: SlotValues, sp: I64) -> pa.Table | None:
+    """Per supply point: count and sum of measured, unflagged imports (for V06's mean)."""
     ok = (vals.quality == Q_MEASURED) & ((vals.flags & (bit("V06") | bit("V10O"))) == 0)
     if not ok.any():
-        return
+        return None
     k, v = sp[ok], vals.import_wh[ok].astype(np.float64)
     starts = np.flatnonzero(run_starts(k))
-    stats = pa.table(
+    return pa.table(
         {
             "supply_point_key": k[starts],
             "n": np.diff(np.append(starts, len(k))).astype(np.int64),
             "sum_wh": np.add.reduceat(v, starts),
         }
     )
-    db.update_history(cur, stats, int(cfg.rule("V06").p("history_cap")))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,7 @@ class DuckIntervalStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._cursor_lock = threading.Lock()
         self._con = duckdb.connect(self.path)
         self._con.execute(SCHEMA)
         row = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchone()
@@ -99,13 +100,15 @@ class DuckIntervalStore:
             self._con.close()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        return self._con.cursor()
+        with self._cursor_lock:  # cursors may be made by two threads (see transaction)
+            return self._con.cursor()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction, holding the store's lock: commit on success,
-        roll back on any error (used by the MDMS VEE pipeline)."""
-        with self._lock:
+        roll back on any error (used by the MDMS VEE pipeline). ``lock=False`` only for a
+        helper thread working for a caller that holds :meth:`locked` meanwhile."""
+        with self._lock if lock else nullcontext():
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
@@ -116,6 +119,10 @@ class DuckIntervalStore:
                 raise
             finally:
                 cur.close()
+
+    def locked(self) -> AbstractContextManager[bool]:
+        """Hold the store's lock across several transactions (e.g. one batch in parts)."""
+        return self._lock
 
     def next_ingest_seq(self) -> int:
         """Reserve the next ingest sequence number (call inside :meth:`transaction`)."""

@@ -32,7 +32,12 @@ WITH cur AS (
     FROM half_hour_values WHERE slot BETWEEN ? AND ?
     GROUP BY supply_point_key, slot),
 keys AS (SELECT DISTINCT supply_point_key FROM cur),
-grid AS (SELECT k.supply_point_key, s.slot FROM keys k, range(?, ? + 1) s(slot))
+finals AS (
+    SELECT s.slot, count(f.first_slot) > 0 AS in_final
+    FROM range(?, ? + 1) s(slot)
+    LEFT JOIN final_periods f ON s.slot BETWEEN f.first_slot AND f.last_slot
+    GROUP BY s.slot),
+grid AS (SELECT k.supply_point_key, f.slot, f.in_final FROM keys k, finals f)
 SELECT g.supply_point_key,
        CAST(list(CAST(c.imp AS INTEGER) ORDER BY g.slot) AS INTEGER[48]) AS import_wh,
        CAST(list(CAST(c.exp AS INTEGER) ORDER BY g.slot) AS INTEGER[48]) AS export_wh,
@@ -40,9 +45,7 @@ SELECT g.supply_point_key,
                           WHEN 'missing' THEN 3 WHEN 'invalid' THEN 4 ELSE 5 END
                  ORDER BY g.slot) AS UTINYINT[48]) AS quality,
        CAST(max(c.v) AS INTEGER) AS max_version,
-       bool_and(COALESCE(c.fin, false)
-                OR EXISTS (SELECT 1 FROM final_periods f
-                           WHERE g.slot BETWEEN f.first_slot AND f.last_slot)) AS final
+       bool_and(COALESCE(c.fin, false) OR g.in_final) AS final
 FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)
 GROUP BY g.supply_point_key
 ORDER BY g.supply_point_key
