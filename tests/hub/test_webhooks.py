@@ -3,6 +3,7 @@ failed try and a backoff), verifies the HMAC, then pulls the listed resources ov
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from openami.hub.webhooks import (
     resolves_to_private,
     verify_signature,
 )
+from openami.protocols.espi import read_batch_list
 
 SECRET = "subscriber-secret-for-tests"
 
@@ -160,3 +162,49 @@ def test_callback_url_rules() -> None:
         assert check_callback_url(url, allow_private=True) == url
     assert resolves_to_private("http://127.0.0.1:9/x")
     assert resolves_to_private("http://name.invalid/x")  # unresolvable: refused too
+
+
+def test_espi_batch_list_notification(rig: Rig, subscriber: Subscriber) -> None:
+    retailer = rig.registry.retailer_on(rig.city.supply_point_keys[0], rig.city.config.start_day)
+    assert retailer is not None
+    h = rig.token(retailer)
+    odd = {"callback_url": subscriber.url, "secret": SECRET, "format": "csv"}
+    resp = rig.http.post("/v1/subscriptions", json=odd, headers=h)
+    assert resp.status_code == 422 and resp.json()["code"] == "E_UNKNOWN_FORMAT"
+    resp = rig.http.post("/v1/subscriptions", json={**odd, "format": "espi"}, headers=h)
+    assert resp.status_code == 201 and resp.json()["format"] == "espi"
+    rig.sim.run_until(rig.context.clock.timestamp() + 1800)
+    headers, body, status, at = subscriber.received[1]
+    assert status == 200 and headers["Content-Type"] == "application/xml"
+    assert verify_signature(SECRET, body, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], at)
+    batch = read_batch_list(body)
+    assert batch.resources and all("/Batch/Subscription/" in r for r in batch.resources)
+    pulled = rig.http.get(batch.resources[0], headers=rig.token(retailer))
+    assert pulled.status_code == 200 and "IntervalReading" in pulled.text
+
+
+def test_retries_back_off_then_give_up(rig: Rig) -> None:
+    down = Subscriber(rig.context.clock.timestamp, always_fail=True)
+    try:
+        retailer = rig.registry.retailer_on(
+            rig.city.supply_point_keys[0], rig.city.config.start_day
+        )
+        assert retailer is not None
+        resp = rig.http.post(
+            "/v1/subscriptions",
+            json={"callback_url": down.url, "secret": SECRET},
+            headers=rig.token(retailer),
+        )
+        sub_id = resp.json()["subscription_id"]
+        rig.sim.run_until(rig.context.clock.timestamp() + 4 * 3600)
+    finally:
+        down.close()
+    first_id = down.received[0][0]["X-OpenAMI-Delivery"]
+    tries = [t for h, _, _, t in down.received if h["X-OpenAMI-Delivery"] == first_id]
+    assert len(tries) == 8  # max_attempts, then no more
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert all(b >= a for a, b in itertools.pairwise(gaps))  # exponential backoff
+    assert gaps[-1] >= 1920 - 300  # 30 s × 2^6, on 5-minute ticks
+    got = rig.http.get(f"/v1/subscriptions/{sub_id}", headers=rig.token(retailer)).json()
+    oldest = got["deliveries"][-1]
+    assert (oldest["status"], oldest["attempts"], oldest["last_status"]) == ("failed", 8, 503)

@@ -38,7 +38,7 @@ import structlog
 
 from openami.clock import JST, SLOT_SECONDS, day_of_slot
 from openami.hub.context import HubContext
-from openami.protocols.espi import jp
+from openami.protocols.espi import BatchList, jp, write_batch_list
 from openami.storage.sqlite_clients import ApiClient
 from openami.storage.sqlite_webhooks import Subscription, WebhookStore
 
@@ -49,6 +49,8 @@ TIMESTAMP_HEADER = "X-OpenAMI-Timestamp"
 EVENT = "half_hour_values.changed"
 ESPI_BASE = "/espi/1_1/resource"
 MAX_SUBSCRIPTIONS_PER_CLIENT = 10
+FORMATS = ("json", "espi")
+_CONTENT_TYPE = {"json": "application/json", "espi": "application/xml"}
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,12 @@ class WebhookService:
             self.store.set_watermark("values", context.clock.timestamp())
 
     # -- subscriptions ------------------------------------------------------------------------
-    def subscribe(self, client: ApiClient, callback_url: str, secret: str) -> Subscription:
+    def subscribe(
+        self, client: ApiClient, callback_url: str, secret: str, body_format: str = "json"
+    ) -> Subscription:
         check_callback_url(callback_url, self.config.allow_private)
+        if body_format not in FORMATS:
+            raise InvalidSubscription("E_UNKNOWN_FORMAT", f"format must be one of {FORMATS}")
         if not 16 <= len(secret) <= 256:
             raise InvalidSubscription("E_WEAK_SECRET", "the secret must have 16 to 256 characters")
         if client.role != "retailer":
@@ -183,6 +189,7 @@ class WebhookService:
                 callback_url,
                 secret,
                 self.context.clock.timestamp(),
+                body_format,
             )
             self.store.add_subscription(sub)
         return sub
@@ -298,6 +305,8 @@ class WebhookService:
                     else None,
                 }
             )
+        if sub.format == "espi":  # NAESB ESPI notification: the Batch URLs to pull
+            return write_batch_list(BatchList(tuple(str(item["batch"]) for item in items)))
         body = {
             "event": EVENT,
             "notification_id": str(uuid.uuid4()),
@@ -338,7 +347,7 @@ class WebhookService:
                     continue
                 ts = int(now_s)
                 headers = {
-                    "Content-Type": "application/json",
+                    "Content-Type": _CONTENT_TYPE.get(sub.format, "application/json"),
                     TIMESTAMP_HEADER: str(ts),
                     SIGNATURE_HEADER: sign(sub.secret, ts, d.body),
                     "X-OpenAMI-Event": EVENT,

@@ -33,6 +33,11 @@ class SubscriptionIn(BaseModel):
     secret: str = Field(
         max_length=256, description="16-256 characters; signs each notification (HMAC-SHA256)"
     )
+    format: str = Field(
+        default="json",
+        max_length=10,
+        description="json (slots, counts, URLs) or espi (an ESPI BatchList of Batch URLs)",
+    )
 
 
 class DeliveryOut(BaseModel):
@@ -49,6 +54,7 @@ class DeliveryOut(BaseModel):
 class SubscriptionOut(BaseModel):
     subscription_id: str
     callback_url: str
+    format: str
     created_at: str
     deliveries: list[DeliveryOut] = Field(default_factory=list, description="latest first")
 
@@ -65,6 +71,7 @@ def _out(sub: Subscription) -> SubscriptionOut:
     return SubscriptionOut(
         subscription_id=sub.subscription_id,
         callback_url=sub.callback_url,
+        format=sub.format,
         created_at=str(_iso(sub.created_at)),
     )
 
@@ -85,11 +92,13 @@ def _own(context: HubContext, client: ApiClient, subscription_id: str) -> Subscr
 def create_subscription(context: Ctx, client: Client, body: SubscriptionIn) -> SubscriptionOut:
     """Subscribe a callback URL to "half-hour values changed" notifications (push, then pull).
 
-    Error codes: E_INVALID_CALLBACK_URL, E_WEAK_SECRET, E_NOT_RETAILER,
-    E_TOO_MANY_SUBSCRIPTIONS.
+    Error codes: E_INVALID_CALLBACK_URL, E_PRIVATE_CALLBACK_URL, E_WEAK_SECRET,
+    E_UNKNOWN_FORMAT, E_NOT_RETAILER, E_TOO_MANY_SUBSCRIPTIONS.
     """
     try:
-        sub = webhook_service(context).subscribe(client, body.callback_url, body.secret)
+        sub = webhook_service(context).subscribe(
+            client, body.callback_url, body.secret, body.format
+        )
     except InvalidSubscription as exc:
         status = {"E_NOT_RETAILER": 403, "E_TOO_MANY_SUBSCRIPTIONS": 409}.get(exc.code, 422)
         raise HTTPException(

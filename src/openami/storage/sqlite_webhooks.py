@@ -20,7 +20,8 @@ SCHEMA = (
         callback_url TEXT NOT NULL,
         secret TEXT NOT NULL,
         created_at REAL NOT NULL,
-        active INTEGER NOT NULL DEFAULT 1)""",
+        active INTEGER NOT NULL DEFAULT 1,
+        format TEXT NOT NULL DEFAULT 'json')""",
     "CREATE INDEX IF NOT EXISTS webhook_subscriptions_client ON webhook_subscriptions(client_id)",
     """CREATE TABLE IF NOT EXISTS webhook_deliveries (
         delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,6 +46,7 @@ class Subscription:
     callback_url: str
     secret: str
     created_at: float
+    format: str = "json"  # json, or espi (an ESPI BatchList of resource URLs)
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,20 @@ class WebhookStore:
     def add_subscription(self, sub: Subscription) -> None:
         self.store.execute(
             "INSERT INTO webhook_subscriptions (subscription_id, client_id, callback_url, "
-            "secret, created_at, active) VALUES (?, ?, ?, ?, ?, 1)",
-            (sub.subscription_id, sub.client_id, sub.callback_url, sub.secret, sub.created_at),
+            "secret, created_at, active, format) VALUES (?, ?, ?, ?, ?, 1, ?)",
+            (
+                sub.subscription_id,
+                sub.client_id,
+                sub.callback_url,
+                sub.secret,
+                sub.created_at,
+                sub.format,
+            ),
         )
 
     def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
         sql = (
-            "SELECT subscription_id, client_id, callback_url, secret, created_at "
+            "SELECT subscription_id, client_id, callback_url, secret, created_at, format "
             "FROM webhook_subscriptions WHERE active = 1"
         )
         params: tuple[str, ...] = ()
@@ -94,7 +103,7 @@ class WebhookStore:
 
     def subscription(self, subscription_id: str) -> Subscription | None:
         rows = self.store.execute(
-            "SELECT subscription_id, client_id, callback_url, secret, created_at "
+            "SELECT subscription_id, client_id, callback_url, secret, created_at, format "
             "FROM webhook_subscriptions WHERE active = 1 AND subscription_id = ?",
             (subscription_id,),
         )
@@ -111,10 +120,10 @@ class WebhookStore:
         out: dict[str, list[Subscription]] = {}
         for row in self.store.execute(
             "SELECT s.subscription_id, s.client_id, s.callback_url, s.secret, s.created_at, "
-            "c.party_id FROM webhook_subscriptions s JOIN api_clients c "
+            "s.format, c.party_id FROM webhook_subscriptions s JOIN api_clients c "
             "ON c.client_id = s.client_id WHERE s.active = 1 AND c.role = 'retailer'"
         ):
-            out.setdefault(str(row[5]), []).append(Subscription(*row[:5]))
+            out.setdefault(str(row[6]), []).append(Subscription(*row[:6]))
         return out
 
     # -- watermark ----------------------------------------------------------------------------
