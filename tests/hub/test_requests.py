@@ -103,10 +103,10 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
     resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
     assert resp.status_code == 201, resp.text
     body = resp.json()
-    # effective today: accepted and handed to the HES at once
-    assert body["status"] == "scheduled" and body["command_id"] is not None
-    assert [h["status"] for h in body["history"]] == ["received", "accepted", "scheduled"]
-    assert rig.context.hes is not None and len(rig.context.hes.commands) == 1
+    # effective today: accepted, and handed to the HES by the next worker round
+    assert body["status"] == "accepted" and body["command_id"] is None
+    assert [h["status"] for h in body["history"]] == ["received", "accepted"]
+    assert rig.context.hes is not None and len(rig.context.hes.commands) == 0
     # registry membership changes from the effective date on
     assert rig.registry.retailer_on(key, DAY1) is None
     assert rig.registry.retailer_on(key, DAY1 - timedelta(days=1)) == owner
@@ -116,7 +116,13 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
     assert got.status_code == 200
     done = got.json()
     assert done["status"] == "completed", done
-    assert [h["status"] for h in done["history"]][-1] == "completed"
+    assert done["command_id"] is not None
+    assert [h["status"] for h in done["history"]] == [
+        "received",
+        "accepted",
+        "scheduled",
+        "completed",
+    ]
     assert not rig.city.fleet.switch_connected[pos]  # the meter's switch is open
     assert rig.city.fleet.switch_connected[[p for p in range(12) if p != pos]].all()
 
@@ -220,7 +226,7 @@ def test_unreachable_meter_fails_with_a_code(rig: Rig) -> None:
     now = rig.context.clock.timestamp()
     rig.city.network.add_outage(Outage(np.array([pos], dtype=np.int64), now, now + 3 * 3600))
     resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
-    assert resp.status_code == 201 and resp.json()["status"] == "scheduled"
+    assert resp.status_code == 201 and resp.json()["status"] == "accepted"
     rig.sim.run_until(now + 1800)
     url = f"/v1/retailer-requests/{resp.json()['request_id']}"
     assert rig.http.get(url, headers=rig.token(owner)).json()["status"] == "scheduled"

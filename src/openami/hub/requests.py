@@ -2,7 +2,8 @@
 ampere change, as a state machine with effective dates and explicit error codes.
 
 States: ``received`` → ``rejected`` (with a code) or ``accepted``; on the effective date
-(JST 00:00, or at once when it is today) an accepted request becomes an HES command and
+(JST 00:00, or at the next worker round when it is today) an accepted request becomes an
+HES command and
 turns ``scheduled`` (with the command's correlation ID); the command's outcome on the bus
 topic ``hes.commands`` (the meter's read-back) turns it ``completed``, or ``failed`` with
 ``E_METER_TIMEOUT`` / ``E_READBACK_MISMATCH``. Commands: disconnect → DISCONNECT,
@@ -154,7 +155,8 @@ class RequestService:
                 raise
             self.store.set_supply_point_key(row.request_id, key)
             self.store.set_status(row.request_id, "accepted", now, expect="received")
-        self.tick(now)  # effective today: becomes a command at once
+        # effective today: the next worker round (on the simulation/HES loop, never this
+        # API thread: the HES command queue is not shared between threads) sends it
         out = self.store.request(row.request_id)
         assert out is not None
         return out

@@ -2,7 +2,9 @@
 
 In a simulation they run after every tick (:func:`attach_workers`); behind a real server a
 :class:`WorkerThread` runs them every few seconds. Each step is bounded, so one tick never
-stalls the loop for long.
+stalls the loop for long. Requests become HES commands only from the loop that drives the
+HES (the command queue is not shared between threads): with ``HubContext.hes`` set, use
+:func:`attach_workers`, not the thread.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class WorkerThread:
     """Runs :func:`run_workers` every ``interval_s`` wall seconds until :meth:`stop`."""
 
     def __init__(self, context: HubContext, interval_s: float = 5.0) -> None:
+        if context.hes is not None:
+            raise ValueError("with an HES, run the workers on its loop (attach_workers)")
         self.context = context
         self.interval_s = interval_s
         self._stop = threading.Event()
