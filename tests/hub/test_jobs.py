@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,7 +14,11 @@ from tests.hub.test_requests import Rig, make_rig
 
 from openami.clock import day_first_slot
 from openami.hub.jobs import add_months, job_service
+from openami.hub.requests_workers import WorkerThread
 from openami.registry import make_supply_point_id
+from openami.storage.sqlite_clients import ApiClient
+
+DAY = date(2026, 11, 1)
 
 
 @pytest.fixture
@@ -96,3 +102,25 @@ def test_job_errors(rig: Rig) -> None:
     too_many = {"supply_point_ids": many, "first_day": "2026-10-01", "last_day": "2026-10-02"}
     resp = rig.http.post("/v1/jobs", json=too_many, headers=h)
     assert resp.status_code == 422 and resp.json()["code"] == "E_TOO_MANY_SUPPLY_POINTS"
+
+
+def test_worker_thread_runs_jobs_without_a_simulation(rig: Rig) -> None:
+    with pytest.raises(ValueError):
+        WorkerThread(rig.context)  # the HES's commands belong to its own loop
+    served = dataclasses.replace(rig.context, hes=None, services={})
+    client = ApiClient("c-R001", "retailer", "R001")
+    keys = rig.city.supply_point_keys
+    pos = next(p for p, k in enumerate(keys) if rig.registry.retailer_on(k, DAY) == "R001")
+    job = job_service(served).submit(
+        client, [rig.city.supply_point_ids[pos]], date(2026, 9, 15), date(2026, 11, 1)
+    )
+    assert job.chunks_total == 3
+    worker = WorkerThread(served, interval_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 20
+        while job_service(served).store.job(job.job_id).status != "completed":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the worker thread did not finish the job"
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert not worker._thread.is_alive()
