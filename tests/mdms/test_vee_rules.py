@@ -232,3 +232,14 @@ def test_v11_register_not_in_whole_register_units() -> None:
         (1, None, "invalid", ["V11"]),
         (2, None, "invalid", ["V11"]),
     ]
+
+
+def test_v07_low_band_follows_contract_amperage() -> None:
+    cfg = with_rule(load_vee_config(), "V08", zero_run_slots=100)
+    # 30 A: 0.0005 × 1500 Wh × 48 = 36 Wh a day; 60 A: 72 Wh
+    small, large = make_mdms(cfg, amps=30), make_mdms(cfg, amps=60)
+    day = [0] * 47 + [50]  # 50 Wh in the whole day
+    small.ingest(reads(cumulative(10_000, day)))
+    large.ingest(reads(cumulative(10_000, day)))
+    assert "V07L" not in current(small, 0, 0)[0]["flags"]
+    assert current(large, 0, 0)[0]["flags"] == ["V07L"]

@@ -187,8 +187,11 @@ def validate(values: SlotValues, ctx: SlotContext, cfg: VeeConfig) -> SlotValues
         bit("V08F"),
         0,
     ).astype(np.uint32)
-    # V07 low: a whole JST day (48 values here) with import ≤ low band, connected
-    low = cfg.rule("V07").p("low_daily_wh")
+    # V07 low: a whole JST day (48 values here) with import at or below the low band,
+    # connected: max(low_daily_wh, low_daily_fraction × the contract's daily capacity)
+    r7 = cfg.rule("V07")
+    low_wh = r7.p("low_daily_wh")
+    low_frac = r7.params.get("low_daily_fraction", 0.0)
     day = (values.slot + 18) // 48  # JST day number (slot 0 = 09:00 JST)
     group = np.zeros(len(imp), dtype=np.int64)
     if len(imp):
@@ -198,6 +201,8 @@ def validate(values: SlotValues, ctx: SlotContext, cfg: VeeConfig) -> SlotValues
         count = np.bincount(group)
         total = np.bincount(group, weights=imp.astype(np.float64))
         outage_any = np.bincount(group, weights=ctx.outage.astype(np.float64)) > 0
+        first_cap = ctx.capacity_wh[np.flatnonzero(newg)]
+        low = np.maximum(low_wh, low_frac * first_cap * 48)
         low_day = (count == 48) & (total <= low) & ~outage_any
         f |= np.where(low_day[group], bit("V07L"), 0).astype(np.uint32)
     values.flags = f
