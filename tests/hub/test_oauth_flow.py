@@ -377,3 +377,16 @@ def test_retailers_cannot_use_the_code_grant(setup: Setup) -> None:
     assert resp.status_code == 400 and resp.json()["error"] == "unauthorized_client"
     resp = exchange(http, (s.tp[0], "wrong-secret-xxxxxxxx"), "whatever-code", pkce()[0])
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
+
+
+def test_consent_screen_escapes_what_the_third_party_sends(setup: Setup) -> None:
+    s, http = setup, setup.http
+    evil = '"><script>alert(1)</script>'
+    consent = request_consent(http, s.tp, purpose=evil)
+    params = auth_params(consent["consent_id"], s.tp[0], pkce()[1], state=evil)
+    screen = http.get("/oauth/authorize", params=params)
+    assert screen.status_code == 200
+    assert evil not in screen.text and "&lt;script&gt;" in screen.text
+    assert "frame-ancestors 'none'" in screen.headers["content-security-policy"]
+    # the state comes back unchanged (URL-encoded) after approval
+    assert redirect_params(approve(http, params, s.customer))["state"] == evil
