@@ -234,3 +234,41 @@ def test_unreachable_meter_fails_with_a_code(rig: Rig) -> None:
     body = rig.http.get(url, headers=rig.token(owner)).json()
     assert (body["status"], body["error_code"]) == ("failed", "E_METER_TIMEOUT")
     assert rig.city.fleet.switch_connected[pos]  # nothing happened at the meter
+
+
+def test_cancel_takes_the_registry_change_back(rig: Rig) -> None:
+    day2, later = date(2026, 11, 2), date(2026, 11, 20)
+    sp, key = rig.city.supply_point_ids[2], rig.city.supply_point_keys[2]
+    owner = rig.registry.retailer_on(key, DAY1)
+    assert owner is not None
+    new = next(r for r in rig.secrets if r != owner)
+    sw = post(rig, new, kind="switch_start", supply_point_id=sp, effective_date="2026-11-02")
+    assert sw.status_code == 201 and rig.registry.retailer_on(key, later) == new
+    rid = sw.json()["request_id"]
+    assert (
+        rig.http.post(f"/v1/retailer-requests/{rid}/cancel", headers=rig.token(owner)).json()[
+            "code"
+        ]
+        == "E_UNKNOWN_REQUEST"
+    )  # only the requester may withdraw it
+    done = rig.http.post(f"/v1/retailer-requests/{rid}/cancel", headers=rig.token(new))
+    assert done.status_code == 200 and done.json()["status"] == "cancelled"
+    assert [h["status"] for h in done.json()["history"]] == ["received", "accepted", "cancelled"]
+    assert rig.registry.retailer_on(key, day2) == owner  # the old contract runs on, open-ended
+    assert rig.registry.retailer_on(key, later) == owner
+    again = rig.http.post(f"/v1/retailer-requests/{rid}/cancel", headers=rig.token(new))
+    assert again.status_code == 409 and again.json()["code"] == "E_NOT_CANCELLABLE"
+
+    # a disconnect withdrawn before its day: the contract is whole again, no command is sent
+    cut = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-02")
+    assert cut.status_code == 201 and rig.registry.retailer_on(key, day2) is None
+    cid = cut.json()["request_id"]
+    assert (
+        rig.http.post(f"/v1/retailer-requests/{cid}/cancel", headers=rig.token(owner)).status_code
+        == 200
+    )
+    assert rig.registry.retailer_on(key, later) == owner
+    rig.sim.run_until(day_start_s(day2) + 900)
+    assert rig.city.fleet.switch_connected[2]
+    status = rig.http.get(f"/v1/retailer-requests/{cid}", headers=rig.token(owner)).json()
+    assert status["status"] == "cancelled" and status["command_id"] is None

@@ -15,6 +15,7 @@ group membership follows; the contract amperage is recorded when the meter confi
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ class Rejected(Exception):
     @property
     def http_status(self) -> int:
         return ERROR_STATUS.get(self.code, 409)
+
+
+def _ended(retailer: str, day: date, former_end: date | None) -> list[str | None]:
+    return [retailer, day.isoformat(), former_end.isoformat() if former_end else None]
 
 
 def day_start_s(day: date) -> float:
@@ -146,14 +151,14 @@ class RequestService:
         self.store.add_request(row)
         with self._lock:  # one decision at a time: conflicts are seen
             try:
-                key = self._decide(row, client, effective_date)
+                key, undo = self._decide(row, client, effective_date)
             except Rejected as exc:
                 self.store.set_status(
                     row.request_id, "rejected", now, exc.code, exc.message, expect="received"
                 )
                 exc.request_id = row.request_id
                 raise
-            self.store.set_supply_point_key(row.request_id, key)
+            self.store.set_decision(row.request_id, key, json.dumps(undo))
             self.store.set_status(row.request_id, "accepted", now, expect="received")
         # effective today: the next worker round (on the simulation/HES loop, never this
         # API thread: the HES command queue is not shared between threads) sends it
@@ -161,8 +166,11 @@ class RequestService:
         assert out is not None
         return out
 
-    def _decide(self, row: RequestRow, client: ApiClient, day: date) -> int:
-        """Check the request; apply its registry change; returns the supply point key."""
+    def _decide(
+        self, row: RequestRow, client: ApiClient, day: date
+    ) -> tuple[int, dict[str, list[str | None]]]:
+        """Check the request; apply its registry change; returns the supply point key and
+        how to take the change back (for a cancellation)."""
         ctx = self.context
         if client.role != "retailer":
             raise Rejected("E_NOT_RETAILER", "only retailers file requests")
@@ -203,7 +211,8 @@ class RequestService:
             now_a = self.hes.amperage_a(meter) if self.hes is not None else None
             if now_a == row.amperage_a:
                 raise Rejected("E_AMPERAGE_UNCHANGED", f"the contract is already {now_a} A")
-            return key
+            return key, {}
+        undo: dict[str, list[str | None]] = {}
         try:
             if row.kind == "disconnect":
                 if current is None and connected is False:
@@ -212,6 +221,7 @@ class RequestService:
                     raise Rejected("E_NOT_SUPPLIER", f"{me} does not supply it on {day}")
                 if connected is False:
                     raise Rejected("E_ALREADY_DISCONNECTED", "the meter's switch is open")
+                undo["ended"] = _ended(me, day, ctx.registry.contract_end(key, me, day))
                 ctx.registry.end_supply_contract(key, me, day)
             elif row.kind == "reconnect":
                 if current is not None and current != me:
@@ -220,15 +230,50 @@ class RequestService:
                     raise Rejected("E_ALREADY_CONNECTED", f"{me} supplies it on {day} already")
                 if current is None:
                     ctx.registry.start_supply_contract(key, me, day)
+                    undo["started"] = [me, day.isoformat()]
             else:  # switch_start
                 if current == me:
                     raise Rejected("E_ALREADY_SUPPLIER", f"{me} supplies it on {day} already")
                 if current is None:
                     raise Rejected("E_NOT_CONNECTED", "nobody supplies it then: file a reconnect")
+                undo["ended"] = _ended(current, day, ctx.registry.contract_end(key, current, day))
                 ctx.registry.start_supply_contract(key, me, day, switch=True)
+                undo["started"] = [me, day.isoformat()]
         except RegistryError as exc:
             raise Rejected("E_CONFLICTING_CONTRACT", str(exc)) from None
-        return key
+        return key, undo
+
+    def cancel(self, client: ApiClient, request_id: str) -> RequestRow:
+        """Withdraw an accepted request before it is sent to the HES (取消): its registry
+        change is taken back. Raises :class:`Rejected` (E_UNKNOWN_REQUEST, E_NOT_CANCELLABLE)."""
+        with self._lock:
+            row = self.store.request(request_id)
+            if row is None or row.client_id != client.client_id:
+                raise Rejected("E_UNKNOWN_REQUEST", f"no request {request_id}")
+            if row.status != "accepted":
+                raise Rejected("E_NOT_CANCELLABLE", f"the request is {row.status}")
+            undo = json.loads(self.store.undo_of(request_id) or "{}")
+            started, ended = undo.get("started"), undo.get("ended")
+            try:
+                self.context.registry.undo_contract_change(
+                    int(row.supply_point_key or 0),
+                    (str(started[0]), date.fromisoformat(started[1])) if started else None,
+                    (
+                        str(ended[0]),
+                        date.fromisoformat(ended[1]),
+                        date.fromisoformat(ended[2]) if ended[2] else None,
+                    )
+                    if ended
+                    else None,
+                )
+            except RegistryError as exc:
+                raise Rejected("E_NOT_CANCELLABLE", str(exc)) from None
+            self.store.set_status(
+                request_id, "cancelled", self.context.clock.timestamp(), expect="accepted"
+            )
+        out = self.store.request(request_id)
+        assert out is not None
+        return out
 
     def _meter_of(self, supply_point_key: int) -> int | None:
         rows = self.context.registry.store.execute(
@@ -247,23 +292,32 @@ class RequestService:
         for req in self.store.with_status("accepted"):
             if day_start_s(date.fromisoformat(req.effective_date)) > now_s:
                 continue
-            meter = self._meter_of(int(req.supply_point_key or 0))
-            kind = _COMMAND_OF[req.kind]
-            corr = (
-                self.hes.submit(kind, meter, now_s, int(req.amperage_a or 0))
-                if meter is not None
-                else None
-            )
-            if corr is None:
-                self.store.set_status(
-                    req.request_id, "failed", now_s, "E_NO_METER", "meter not reachable by HES"
-                )
-                continue
-            self.store.set_status(
-                req.request_id, "scheduled", now_s, correlation_id=corr, expect="accepted"
-            )
-            sent += 1
+            with self._lock:  # not while a cancellation takes it back
+                sent += self._send(req, now_s)
         return sent
+
+    def _send(self, req: RequestRow, now_s: float) -> int:
+        """One accepted request → one HES command (call with ``self._lock`` held)."""
+        assert self.hes is not None
+        current = self.store.request(req.request_id)
+        if current is None or current.status != "accepted":  # cancelled meanwhile
+            return 0
+        meter = self._meter_of(int(req.supply_point_key or 0))
+        kind = _COMMAND_OF[req.kind]
+        corr = (
+            self.hes.submit(kind, meter, now_s, int(req.amperage_a or 0))
+            if meter is not None
+            else None
+        )
+        if corr is None:
+            self.store.set_status(
+                req.request_id, "failed", now_s, "E_NO_METER", "meter not reachable by HES"
+            )
+            return 0
+        self.store.set_status(
+            req.request_id, "scheduled", now_s, correlation_id=corr, expect="accepted"
+        )
+        return 1
 
     def on_command_outcomes(self, outcomes: pa.Table) -> None:
         """Bus handler (``hes.commands``): confirmation by read-back completes requests."""

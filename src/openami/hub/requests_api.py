@@ -53,7 +53,9 @@ class RetailerRequestOut(BaseModel):
     supply_point_id: str
     effective_date: str
     amperage_a: int | None
-    status: str = Field(description="received, accepted, scheduled, completed, failed, rejected")
+    status: str = Field(
+        description="received, accepted, scheduled, completed, failed, rejected, cancelled"
+    )
     error_code: str | None
     error_message: str | None
     command_id: int | None = Field(description="HES correlation ID once scheduled")
@@ -116,6 +118,27 @@ def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> Ret
                 "message": exc.message,
                 "request_id": exc.request_id,
             },
+        ) from None
+    return _out(context, row)
+
+
+@router.post(
+    "/v1/retailer-requests/{request_id}/cancel",
+    response_model=RetailerRequestOut,
+    responses=_ERRORS,
+)
+def cancel_request(
+    context: Ctx, client: Client, request_id: Annotated[str, Path(max_length=64)]
+) -> RetailerRequestOut:
+    """Withdraw an accepted request before its effective date (取消); its registry change
+    is taken back. Error codes: E_UNKNOWN_REQUEST (404), E_NOT_CANCELLABLE (409: already
+    scheduled, completed, failed, rejected or cancelled)."""
+    try:
+        row = request_service(context).cancel(client, request_id)
+    except Rejected as exc:
+        raise HTTPException(
+            status_code=404 if exc.code == "E_UNKNOWN_REQUEST" else 409,
+            detail={"code": exc.code, "message": exc.message},
         ) from None
     return _out(context, row)
 

@@ -216,6 +216,68 @@ class Registry:
                 raise
             self.store.execute("COMMIT")
 
+    def contract_end(self, supply_point_key: int, retailer_id: str, on_day: date) -> date | None:
+        """``valid_to`` of the retailer's contract covering ``on_day`` (None: open-ended)."""
+        day = on_day.isoformat()
+        rows = self.store.execute(
+            "SELECT valid_to FROM supply_contracts WHERE supply_point_key = ? AND retailer_id = ? "
+            "AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+            (supply_point_key, retailer_id, day, day),
+        )
+        if len(rows) != 1:
+            raise RegistryError(f"{retailer_id} has no contract covering {day}")
+        return date.fromisoformat(rows[0][0]) if rows[0][0] else None
+
+    def undo_contract_change(
+        self,
+        supply_point_key: int,
+        started: tuple[str, date] | None,
+        ended: tuple[str, date, date | None] | None,
+    ) -> None:
+        """Take back an accepted change (one transaction): delete the open-ended contract
+        ``started`` = (retailer, from_day) and give the contract ``ended`` = (retailer,
+        ended_on, former valid_to) its former end again."""
+        with self.store._lock:
+            self.store.execute("BEGIN IMMEDIATE")
+            try:
+                if started is not None:
+                    self.store.execute(
+                        "DELETE FROM supply_contracts WHERE supply_point_key = ? AND "
+                        "retailer_id = ? AND valid_from = ? AND valid_to IS NULL",
+                        (supply_point_key, started[0], started[1].isoformat()),
+                    )
+                    if int(self.store.execute("SELECT changes()")[0][0]) != 1:
+                        raise RegistryError("the contract to take back has changed since")
+                if ended is not None:
+                    retailer, on_day, valid_to = ended
+                    self.store.execute(
+                        "UPDATE supply_contracts SET valid_to = ? WHERE supply_point_key = ? "
+                        "AND retailer_id = ? AND valid_to = ?",
+                        (
+                            valid_to.isoformat() if valid_to else None,
+                            supply_point_key,
+                            retailer,
+                            on_day.isoformat(),
+                        ),
+                    )
+                    restored = int(self.store.execute("SELECT changes()")[0][0])
+                    clash = self.store.execute(
+                        "SELECT COUNT(*) FROM supply_contracts WHERE supply_point_key = ? "
+                        "AND valid_from >= ? AND (? IS NULL OR valid_from < ?)",
+                        (
+                            supply_point_key,
+                            on_day.isoformat(),
+                            valid_to.isoformat() if valid_to else None,
+                            valid_to.isoformat() if valid_to else None,
+                        ),
+                    )
+                    if restored != 1 or clash[0][0]:
+                        raise RegistryError("the contract to restore has changed since")
+            except BaseException:
+                self.store.execute("ROLLBACK")
+                raise
+            self.store.execute("COMMIT")
+
     def _end_contract(self, supply_point_key: int, retailer_id: str, on_day: date) -> None:
         day = on_day.isoformat()
         rows = self.store.execute(

@@ -31,7 +31,8 @@ SCHEMA = (
         error_message TEXT,
         correlation_id INTEGER,
         received_at REAL NOT NULL,
-        updated_at REAL NOT NULL)""",
+        updated_at REAL NOT NULL,
+        undo TEXT)""",
     "CREATE INDEX IF NOT EXISTS retailer_requests_sp ON retailer_requests(supply_point_key)",
     "CREATE INDEX IF NOT EXISTS retailer_requests_corr ON retailer_requests(correlation_id)",
     "CREATE INDEX IF NOT EXISTS retailer_requests_status ON retailer_requests(status)",
@@ -181,11 +182,18 @@ class RequestStore:
                 self._event(request_id, status, at, error_code)
             return moved
 
-    def set_supply_point_key(self, request_id: str, supply_point_key: int) -> None:
+    def set_decision(self, request_id: str, supply_point_key: int, undo: str) -> None:
+        """The supply point of an accepted request and how to take its registry change back."""
         self.store.execute(
-            "UPDATE retailer_requests SET supply_point_key = ? WHERE request_id = ?",
-            (supply_point_key, request_id),
+            "UPDATE retailer_requests SET supply_point_key = ?, undo = ? WHERE request_id = ?",
+            (supply_point_key, undo, request_id),
         )
+
+    def undo_of(self, request_id: str) -> str | None:
+        rows = self.store.execute(
+            "SELECT undo FROM retailer_requests WHERE request_id = ?", (request_id,)
+        )
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def request(self, request_id: str) -> RequestRow | None:
         rows = self.store.execute(
