@@ -172,3 +172,23 @@ def test_an_expired_request_cannot_be_approved(setup: Setup) -> None:
     s.world.clock.advance(61)
     assert redirect_params(approve(s.http, params, s.customer))["error"] == "invalid_request"
     assert exchange(s.http, s.tp, "no-code", verifier).status_code == 400
+
+
+def test_consent_events_are_audit_logged(setup: Setup) -> None:
+    s = setup
+    consent, _ = consented(s, purpose="audit me")
+    s.http.post(f"/v1/customer/consents/{consent['consent_id']}/revoke", auth=s.customer)
+    audit = s.world.context.audit
+    assert audit is not None
+    events = [e for e in audit.entries() if e.subject == consent["consent_id"]]
+    assert [(e.kind, e.action, e.actor) for e in events] == [
+        ("consent", "consent requested", s.tp[0]),
+        ("consent", "consent approved", f"customer:{s.customer[0]}"),
+        ("consent", "consent revoked", f"customer:{s.customer[0]}"),
+    ]
+    assert all(e.purpose == "audit me" for e in events)
+    assert '"supply_points":2' in events[1].detail.replace(" ", "")
+    assert audit.verify().ok
+    # no password, secret or token ever reaches the log
+    text = " ".join(f"{e.action} {e.detail}" for e in audit.entries())
+    assert s.customer[1] not in text and s.tp[1] not in text

@@ -29,7 +29,7 @@ from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.context import HubContext
 from openami.hub.oauth import Party, _basic, current_party
-from openami.hub.oauth_grants import THIRD_PARTY, consent_store
+from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
 from openami.hub.ratelimit import enforce_token_requests
 from openami.registry import InvalidSupplyPointId
 from openami.registry.ids import validate_supply_point_id
@@ -160,6 +160,7 @@ def request_consent(
         body.supply_point_ids,
         now_s,
     )
+    record_consent(context, client_id, "requested", consent)
     out = consent_out(consent, now_s)
     return JSONResponse(
         out.model_dump(), status_code=201, headers={"Location": f"/v1/consents/{out.consent_id}"}
@@ -250,4 +251,5 @@ def revoke_consent(
         raise _error(409, "not_active", f"the consent is {consent.effective_status(now_s)}")
     revoked = store.get(consent_id)
     assert revoked is not None
+    record_consent(context, f"customer:{customer_id}", "revoked", revoked)
     return consent_out(revoked, now_s)

@@ -39,6 +39,7 @@ from openami.hub.oauth_grants import (
     consent_store,
     new_code,
     oauth_store,
+    record_consent,
     revoke,
     valid_challenge,
 )
@@ -219,6 +220,9 @@ def authorize_decision(
     keys = [k for k, sp in held.items() if not wanted or sp in wanted]
     if not consents.decide(consent.consent_id, customer_id, approve, keys, now_s):
         return _error_page(request, 409, "The consent was decided already or expired.").response
+    decided = consents.get(consent.consent_id)
+    assert decided is not None
+    record_consent(context, f"customer:{customer_id}", "approved" if approve else "denied", decided)
     if not approve:
         return _redirect(
             auth.redirect_uri,

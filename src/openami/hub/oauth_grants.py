@@ -37,6 +37,7 @@ from authlib.oauth2.rfc7636.challenge import (
 from fastapi.responses import JSONResponse
 
 from openami.hub.context import HubContext
+from openami.storage.audit_sqlite import AuditRecord
 from openami.storage.sqlite_clients import ApiClient
 from openami.storage.sqlite_consent import Consent, ConsentStore
 from openami.storage.sqlite_oauth import AuthorizationCode, OAuthStore, TokenGrant
@@ -56,6 +57,30 @@ def oauth_store(context: HubContext) -> OAuthStore:
     if context.oauth is None:
         context.oauth = OAuthStore(context.clients.store)
     return context.oauth
+
+
+def record_consent(context: HubContext, actor: str, action: str, consent: Consent) -> None:
+    """Audit-log a consent event (requested, approved, denied, revoked): who, what, when,
+    and the consent's terms; ``subject`` is the consent id."""
+    if context.audit is None:
+        return
+    context.audit.append(
+        AuditRecord(
+            at=context.clock.timestamp(),
+            kind="consent",
+            actor=actor,
+            action=f"consent {action}",
+            subject=consent.consent_id,
+            purpose=consent.purpose,
+            detail={
+                "recipient": consent.client_id,
+                "data_kinds": list(consent.data_kinds),
+                "period": f"{consent.period_from}..{consent.period_to}",
+                "supply_points": len(consent.supply_point_ids),
+                "expires_at": consent.expires_at,
+            },
+        )
+    )
 
 
 def error_response(err: OAuth2Error) -> JSONResponse:
@@ -194,7 +219,7 @@ def _issue(context: HubContext, grant: TokenGrant, consent: Consent) -> dict[str
     access_expires = min(now_s + context.third_party_token_lifetime_s, consent.expires_at)
     refresh_expires = min(now_s + context.refresh_token_lifetime_s, consent.expires_at)
     access, refresh = generate_token(TOKEN_CHARS), generate_token(TOKEN_CHARS)
-    oauth_store(context).save_tokens(access, refresh, grant, access_expires, refresh_expires)
+    oauth_store(context).save_tokens(access, refresh, grant, access_expires, refresh_expires, now_s)
     return {
         "access_token": access,
         "token_type": "Bearer",

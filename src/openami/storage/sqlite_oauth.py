@@ -131,7 +131,12 @@ class OAuthStore:
         grant: TokenGrant,
         access_expires_at: float,
         refresh_expires_at: float,
+        now_s: float,
     ) -> None:
+        # pairs whose refresh token expired a day ago can no longer be used or replayed
+        self.store.execute(
+            "DELETE FROM oauth_tokens WHERE refresh_expires_at < ?", (now_s - 86400.0,)
+        )
         self.store.execute(
             "INSERT INTO oauth_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             (
