@@ -149,6 +149,12 @@ def test_settle_prints_daily_sums_and_writes_slot_rows(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert "2 supply points" in res.stdout
+    res = run("completeness", "--date", "2026-11-01", "--json", "--data-dir", str(data))
+    assert res.returncode == 0, res.stderr
+    overall = json.loads(res.stdout)[-1]
+    # imported weeks after the day: all measured, none of it within the delivery horizons
+    assert (overall["area_code"], overall["points"], overall["reading_rate"]) == ("all", 2, 1.0)
+    assert overall["available_60min"] == 0.0 and overall["available_60min_met"] is False
     assert (days / "day=2026-11-01" / "values.parquet").stat().st_size > 0
 
 

@@ -451,3 +451,33 @@ def compact(first: str, last: str, out: Path, data_dir: Path) -> None:
             rows = compact_day(mdms.store, day, out)
             click.echo(f"{day}: {rows:,} supply points → {day_path(out, day)}")
             day += timedelta(days=1)
+
+
+@command.command(name="completeness")
+@click.option("--date", "day", required=True, help="JST day, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@DATA_DIR
+def completeness_cmd(day: str, as_json: bool, data_dir: Path) -> None:
+    """Reading rate and completeness of measured values per area against the targets in
+    vee.toml: within 60 minutes of the slot end (the C-route rule), 24 hours and 4 days, and
+    the share of supply points with all 48 values measured."""
+    the_day = _day(day, "--date")
+    with open_mdms(data_dir) as mdms:
+        rows = mdms.completeness(the_day).to_pylist()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = Table(title=f"completeness of measured values for {the_day} (JST)")
+    table.add_column("area")
+    table.add_column("points", justify="right")
+    for name in ("available_60min", "available_24h", "available_4d", "reading_rate"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        cells = []
+        for name in ("available_60min", "available_24h", "available_4d", "reading_rate"):
+            v, t, ok = r[name], r[f"{name}_target"], r[f"{name}_met"]
+            mark = "" if ok is None else (" ✓" if ok else " ✗")
+            target = "" if t is None else f" (≥ {t * 100:g} %)"
+            cells.append("-" if v is None else f"{v * 100:.2f} %{target}{mark}")
+        table.add_row(r["area_code"], f"{r['points']:,}", *cells)
+    Console().print(table)

@@ -16,6 +16,7 @@ from openami.clock import Clock, slots_of_day
 from openami.hes.engine import TOPIC_EVENTS
 from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
+from openami.mdms.completeness import completeness, load_targets
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
@@ -375,6 +376,26 @@ class Mdms:
             last_day,
             self.vee,
             day_band,
+        )
+
+    def completeness(self, day: date, targets: dict[str, float] | None = None) -> pa.Table:
+        """Reading rate and T+60 min / T+24 h / D+4 completeness per area vs targets."""
+        points = self.registry.store.query_table(
+            "SELECT supply_point_key, area_code FROM supply_points"
+        )
+        if points.num_rows == 0:
+            points = pa.table(
+                {
+                    "supply_point_key": pa.array([], pa.int64()),
+                    "area_code": pa.array([], pa.string()),
+                }
+            )
+        return completeness(
+            self.store,
+            self.installations,
+            points,
+            day,
+            load_targets() if targets is None else targets,
         )
 
     # -- bulk import / export ---------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Reading rate and completeness of half-hour values against targets, per JST day.
+
+For every supply point with a meter on the day, the 48 values are expected. A value counts
+as *available at T + h* when its first ``measured`` version was recorded within h of its slot
+end (croute.md §6.3: publish completeness at T+60 min, T+24 h and D+4). The *reading rate*
+(検針率) is the share of supply points whose 48 values are all measured now. Targets come
+from ``[targets]`` in vee.toml; each figure is compared with its target, per area and overall.
+
+Unlike ``mdms/kpi.py`` (register reads as the HES delivered them, per communication method),
+this looks at the values the MDMS holds, including backfill that arrived later.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+
+from openami.clock import slots_of_day
+from openami.storage.duckdb_interval import DuckIntervalStore
+
+HORIZONS_S = {"available_60min": 3600, "available_24h": 86_400, "available_4d": 4 * 86_400}
+FIGURES = (*HORIZONS_S, "reading_rate")
+
+_RATES = """
+WITH expected AS (
+    SELECT i.supply_point_key, p.area_code, s.slot
+    FROM q_inst i JOIN q_points p USING (supply_point_key), range(?, ? + 1) s(slot)
+    WHERE s.slot * 1800 >= i.valid_from
+      AND (i.valid_to IS NULL OR (s.slot + 1) * 1800 <= i.valid_to)),
+firsts AS (
+    SELECT supply_point_key, slot, min(recorded_at) AS first_measured_at
+    FROM half_hour_values
+    WHERE slot BETWEEN ? AND ? AND quality = 'measured'
+    GROUP BY supply_point_key, slot),
+current AS (
+    SELECT supply_point_key, slot, arg_max(quality, version) AS q
+    FROM half_hour_values WHERE slot BETWEEN ? AND ?
+    GROUP BY supply_point_key, slot),
+per_value AS (
+    SELECT e.supply_point_key, e.area_code, e.slot,
+           f.first_measured_at - (e.slot + 1) * 1800.0 AS delay_s,
+           COALESCE(c.q = 'measured', false) AS measured_now
+    FROM expected e
+    LEFT JOIN firsts f USING (supply_point_key, slot)
+    LEFT JOIN current c USING (supply_point_key, slot)),
+per_point AS (
+    SELECT area_code, supply_point_key, count(*) AS n,
+           count(*) FILTER (WHERE delay_s <= 3600) AS a60,
+           count(*) FILTER (WHERE delay_s <= 86400) AS a24,
+           count(*) FILTER (WHERE delay_s <= 345600) AS a4d,
+           bool_and(measured_now) AND count(*) = 48 AS complete
+    FROM per_value GROUP BY area_code, supply_point_key)
+SELECT COALESCE(area_code, 'all') AS area_code, count(*) AS points,
+       CAST(sum(n) AS BIGINT) AS expected_values,
+       sum(a60) / sum(n) AS available_60min,
+       sum(a24) / sum(n) AS available_24h,
+       sum(a4d) / sum(n) AS available_4d,
+       avg(CASE WHEN complete THEN 1.0 ELSE 0.0 END) AS reading_rate
+FROM per_point
+GROUP BY GROUPING SETS ((area_code), ())
+ORDER BY area_code NULLS LAST
+"""
+
+
+def load_targets(path: str | Path | None = None) -> dict[str, float]:
+    """``[targets]`` from vee.toml (or another file): figure name → minimum share."""
+    if path is None:
+        text = resources.files("openami").joinpath("config/vee.toml").read_text("utf-8")
+    else:
+        text = Path(path).read_text("utf-8")
+    raw = tomllib.loads(text).get("targets", {})
+    unknown = set(raw) - set(FIGURES)
+    if unknown:
+        raise ValueError(f"unknown targets {sorted(unknown)}; known: {FIGURES}")
+    return {k: float(v) for k, v in raw.items()}
+
+
+def completeness(
+    store: DuckIntervalStore,
+    installations: pa.Table,
+    points: pa.Table,
+    day: date,
+    targets: dict[str, float],
+) -> pa.Table:
+    """One row per area and one for ``all``: the figures, their targets and ``<figure>_met``.
+    ``points`` has columns supply_point_key, area_code."""
+    slots = slots_of_day(day)
+    first, last = slots.start, slots.stop - 1
+    table = store.query(
+        _RATES,
+        [first, last, first, last, first, last],
+        q_inst=installations,
+        q_points=points,
+    )
+    for name in FIGURES:
+        target = targets.get(name)
+        values = table.column(name).to_pylist()
+        table = table.append_column(
+            f"{name}_target", pa.array([target] * len(values), pa.float64())
+        )
+        met = [None if target is None or v is None else v >= target for v in values]
+        table = table.append_column(f"{name}_met", pa.array(met, pa.bool_()))
+    return table
