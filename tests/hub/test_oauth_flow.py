@@ -332,6 +332,7 @@ def test_wrong_password_and_denial(setup: Setup) -> None:
     params = auth_params(consent["consent_id"], s.tp[0], pkce()[1])
     bad = approve(http, params, (s.customer[0], "wrong-password-123"))
     assert bad.status_code == 401 and "Wrong customer id or password" in bad.text
+    assert approve(http, params, s.customer, decision="maybe").status_code == 400
     denied = redirect_params(approve(http, params, s.customer, decision="deny"))
     assert denied["error"] == "access_denied" and "code" not in denied
     status = http.get(

@@ -201,6 +201,8 @@ def authorize_decision(
     except _Refusal as refusal:
         return refusal.response
     assert auth.redirect_uri is not None and auth.client_id is not None
+    if decision not in ("approve", "deny"):
+        return _error_page(request, 400, "decision must be approve or deny.").response
     address = request.client.host if request.client else None
     now_s = context.clock.timestamp()
     enforce_token_requests(context.rate_limits, address, now_s)
