@@ -243,3 +243,12 @@ def test_v07_low_band_follows_contract_amperage() -> None:
     large.ingest(reads(cumulative(10_000, day)))
     assert "V07L" not in current(small, 0, 0)[0]["flags"]
     assert current(large, 0, 0)[0]["flags"] == ["V07L"]
+
+
+def test_v08_zero_run_across_one_read_batches_of_the_a_route() -> None:
+    cfg = with_rule(load_vee_config(), "V08", zero_run_slots=3, flat_run_slots=99)
+    mdms = make_mdms(cfg)
+    for read in cumulative(1000, [50, 0, 0, 0, 0, 60]):  # one read per batch, as the HES sends
+        mdms.ingest(reads([read]))
+    # the run is seen once it is 3 long, with the stored values before the batch
+    assert [r["flags"] for r in current(mdms, 0, 5)] == [[], [], [], ["V08"], ["V08"], []]

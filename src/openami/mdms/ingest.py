@@ -23,6 +23,7 @@ from openami.mdms.vee import (
     Q_INVALID,
     Q_MEASURED,
     QUALITIES,
+    PriorValues,
     ReadSeries,
     SlotContext,
     SlotValues,
@@ -290,7 +291,7 @@ def _plan_part(
     if not has_sp.all():
         vals, sp, cap = vals.take(has_sp), sp[has_sp], cap[has_sp]
     clock.lap("validate")
-    ctx = _context(cur, vals, sp, cap, lo, hi, span)
+    ctx = _context(cur, vals, sp, cap, lo, hi, span, cfg)
     clock.lap("lookup")
     validate(vals, ctx, cfg)
     clock.lap("validate")
@@ -400,6 +401,7 @@ def _context(
     lo: int,
     hi: int,
     span: int,
+    cfg: VeeConfig,
 ) -> SlotContext:
     n = len(vals)
     mean = np.zeros(n)
@@ -426,7 +428,32 @@ def _context(
             i0, i1 = np.searchsorted(vkey, k0, "left"), np.searchsorted(vkey, k1, "right")
             target = outage if ev["kind"] in OUTAGE_KINDS else tamper
             target[i0:i1] = True
-    return SlotContext(cap, mean, count, outage, tamper)
+    return SlotContext(cap, mean, count, outage, tamper, sp, _prior(cur, vals, sp, lo, hi, cfg))
+
+
+def _prior(
+    cur: duckdb.DuckDBPyConnection, vals: SlotValues, sp: I64, lo: int, hi: int, cfg: VeeConfig
+) -> PriorValues | None:
+    """For a batch too narrow to hold a whole zero/flat run (e.g. one A-route tick), the
+    stored values just before it, so that V08 sees runs that began earlier."""
+    r8 = cfg.rule("V08")
+    run = int(max(r8.p("zero_run_slots"), r8.p("flat_run_slots")))
+    if len(vals) == 0 or hi - lo + 1 >= run:
+        return None
+    first = lo - 1 - run
+    got = db.current_versions(cur, pa.table({"supply_point_key": np.unique(sp)}), first, hi)
+    if got.num_rows == 0:
+        return None
+    width = hi - first + 2
+    gk, gs = _i64(got, "supply_point_key"), _i64(got, "slot")
+    known = _valid(got, "import_wh") & np.isin(
+        got.column("quality").to_numpy(zero_copy_only=False),
+        ["measured", "estimated", "edited"],
+    )
+    keep = known & ~np.isin(gk * width + (gs - first), sp * width + (vals.slot - first))
+    exp = _i64(got, "export_wh")[keep]
+    imp = _i64(got, "import_wh")[keep]
+    return PriorValues(gk[keep], gs[keep], imp, (imp == 0) & (exp == 0))
 
 
 def _changed(

@@ -135,6 +135,30 @@ class SlotContext:
     history_n: I64  # values behind that mean
     outage: BoolArr  # slot overlaps an outage or an open switch
     tamper: BoolArr  # slot overlaps a tamper, reset or test-mode event
+    supply_point_key: I64 | None = None  # with ``prior``: runs continue stored values
+    prior: PriorValues | None = None
+
+
+@dataclass
+class PriorValues:
+    """Stored current values just before a narrow batch (slots not in the batch), so that
+    zero and flat-line runs (V08) can begin before the batch."""
+
+    supply_point_key: I64
+    slot: I64
+    import_wh: I64
+    zero: BoolArr  # import and export both zero
+
+
+def _run_masks(
+    key: I64, slot: I64, imp: I64, zero: BoolArr, zero_len: int, flat_len: int
+) -> tuple[BoolArr, BoolArr]:
+    """(in a zero run, in a flat-line run) for values sorted by (key, slot)."""
+    same = np.zeros(len(imp), dtype=np.bool_)
+    same[1:] = (imp[1:] == imp[:-1]) & (imp[1:] > 0) & (key[1:] == key[:-1])
+    flat_cond = same.copy()
+    flat_cond[:-1] |= same[1:]  # the first value of a flat run belongs to it too
+    return _runs(key, slot, zero, zero_len), _runs(key, slot, flat_cond, flat_len)
 
 
 def _runs(key: I64, slot: I64, cond: BoolArr, min_len: int) -> BoolArr:
@@ -175,18 +199,28 @@ def validate(values: SlotValues, ctx: SlotContext, cfg: VeeConfig) -> SlotValues
     # V08 zero and flat-line runs while connected (not in an outage)
     r8 = cfg.rule("V08")
     zero = (imp == 0) & (~values.export_valid | (exp == 0)) & ~ctx.outage
-    f |= np.where(
-        _runs(values.meter_id, values.slot, zero, int(r8.p("zero_run_slots"))), bit("V08"), 0
-    ).astype(np.uint32)
-    same = np.zeros(len(imp), dtype=np.bool_)
-    same[1:] = (imp[1:] == imp[:-1]) & (imp[1:] > 0) & (values.meter_id[1:] == values.meter_id[:-1])
-    flat_cond = same.copy()
-    flat_cond[:-1] |= same[1:]  # the first value of a flat run belongs to it too
-    f |= np.where(
-        _runs(values.meter_id, values.slot, flat_cond, int(r8.p("flat_run_slots"))),
-        bit("V08F"),
-        0,
-    ).astype(np.uint32)
+    zlen, flen = int(r8.p("zero_run_slots")), int(r8.p("flat_run_slots"))
+    prior = ctx.prior
+    if prior is not None and ctx.supply_point_key is not None and len(prior.slot):
+        n_prior = len(prior.slot)
+        k = np.concatenate([prior.supply_point_key, ctx.supply_point_key])
+        sl = np.concatenate([prior.slot, values.slot])
+        order = np.lexsort((sl, k))
+        zmask, fmask = _run_masks(
+            k[order],
+            sl[order],
+            np.concatenate([prior.import_wh, imp])[order],
+            np.concatenate([prior.zero, zero])[order],
+            zlen,
+            flen,
+        )
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        zero_run, flat_run = zmask[back][n_prior:], fmask[back][n_prior:]
+    else:
+        zero_run, flat_run = _run_masks(values.meter_id, values.slot, imp, zero, zlen, flen)
+    f |= np.where(zero_run, bit("V08"), 0).astype(np.uint32)
+    f |= np.where(flat_run, bit("V08F"), 0).astype(np.uint32)
     # V07 low: a whole JST day (48 values here) with import at or below the low band,
     # connected: max(low_daily_wh, low_daily_fraction × the contract's daily capacity)
     r7 = cfg.rule("V07")
