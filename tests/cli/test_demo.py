@@ -41,6 +41,9 @@ def test_demo_once_prints_kpis_and_writes_private_credentials(tmp_path: Path) ->
     assert len(creds["clients"]) >= 3
     assert creds["token_url"].endswith("/oauth/token")
     assert len(creds["example"]["supply_point_id"]) == 22
+    assert creds["customer"]["supply_point_id"] == creds["example"]["supply_point_id"]
+    assert len(creds["customer"]["password"]) >= 12
+    assert creds["third_party"]["authorize_url"].endswith("/oauth/authorize")
 
 
 def test_demo_rejects_bad_options(tmp_path: Path) -> None:

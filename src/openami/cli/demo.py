@@ -18,6 +18,7 @@ from rich.table import Table
 
 from openami.clock import JST, ManualClock, RealClock
 from openami.hub.context import HubContext
+from openami.hub.oauth import register_third_party
 from openami.log import get_logger
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import Registry
@@ -25,6 +26,7 @@ from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.audit_sqlite import AuditLog
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.sqlite_consent import ConsentStore
 
 console = Console()
 log = get_logger(__name__)
@@ -104,12 +106,29 @@ def run_demo_simulation(
     sample_sp = city.supply_point_ids[0]
     sample_retailer = registry.retailer_on(sample_key, first_day)
     base = f"http://127.0.0.1:{port}"
+    # a customer holding the sample supply point, and a third party that may ask for consent
+    customer_password = secrets.token_urlsafe(12)
+    ConsentStore(registry.store).add_customer("customer-0001", customer_password, [sample_key])
+    third_party_secret = secrets.token_urlsafe(24)
+    redirect_uri = "http://127.0.0.1:8080/callback"
+    register_third_party(context, "tp-demo", third_party_secret, "TP001", [redirect_uri])
     credentials: dict[str, Any] = {
         "dashboard": base + "/",
         "api": base,
         "token_url": base + "/oauth/token",
         "operator": {"user": "operator", "password": operator_password},
         "clients": client_rows,
+        "third_party": {
+            "client_id": "tp-demo",
+            "client_secret": third_party_secret,
+            "redirect_uri": redirect_uri,
+            "authorize_url": base + "/oauth/authorize",
+        },
+        "customer": {
+            "customer_id": "customer-0001",
+            "password": customer_password,
+            "supply_point_id": sample_sp,
+        },
         "example": {
             "supply_point_id": sample_sp,
             "retailer_id": sample_retailer,
