@@ -13,10 +13,11 @@ import pytest
 from tests.hub.test_requests import Rig, make_rig
 
 from openami.clock import day_first_slot
-from openami.hub.jobs import add_months, job_service
+from openami.hub.jobs import JobService, add_months, job_service
 from openami.hub.requests_workers import WorkerThread
 from openami.registry import make_supply_point_id
 from openami.storage.sqlite_clients import ApiClient
+from openami.storage.sqlite_requests import JobRow
 
 DAY = date(2026, 11, 1)
 
@@ -124,3 +125,27 @@ def test_worker_thread_runs_jobs_without_a_simulation(rig: Rig) -> None:
     finally:
         worker.stop()
     assert not worker._thread.is_alive()
+
+
+def test_a_broken_job_fails_alone(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = job_service(rig.context)
+    client = ApiClient("c-R001", "retailer", "R001")
+    keys = rig.city.supply_point_keys
+    pos = next(p for p, k in enumerate(keys) if rig.registry.retailer_on(k, DAY) == "R001")
+    sp = rig.city.supply_point_ids[pos]
+    broken = service.submit(client, [sp], date(2026, 10, 1), date(2026, 11, 1))
+    fine = service.submit(client, [sp], date(2026, 10, 30), date(2026, 10, 31))
+    original = JobService._chunk_body
+
+    def fault(self: JobService, job: JobRow, no: int, chunk: object, total: int) -> str:
+        if job.job_id == broken.job_id and no == 1:
+            raise RuntimeError("injected fault")
+        return original(self, job, no, chunk, total)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(JobService, "_chunk_body", fault)
+    service.run_pending(50)
+    failed, ok = service.store.job(broken.job_id), service.store.job(fine.job_id)
+    assert failed is not None and ok is not None
+    assert (failed.status, failed.chunks_done) == ("failed", 1)
+    assert failed.error_message == "chunk 1: RuntimeError"
+    assert ok.status == "completed"

@@ -18,11 +18,15 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import structlog
+
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.context import HubContext
 from openami.registry import InvalidSupplyPointId
 from openami.storage.sqlite_clients import ApiClient
 from openami.storage.sqlite_requests import JobRow, RequestStore
+
+log = structlog.get_logger(__name__)
 
 MAX_MONTHS = 13
 MAX_SUPPLY_POINTS = 100
@@ -174,7 +178,17 @@ class JobService:
                         self.store.set_job_status(
                             job.job_id, "running", self.context.clock.timestamp(), None
                         )
-                    body = self._chunk_body(job, no, chunks[no], len(chunks))
+                    try:
+                        body = self._chunk_body(job, no, chunks[no], len(chunks))
+                    except Exception as exc:  # one broken job must not stall the others
+                        log.exception("data job failed", job=job.job_id, chunk=no)
+                        self.store.set_job_status(
+                            job.job_id,
+                            "failed",
+                            self.context.clock.timestamp(),
+                            f"chunk {no}: {type(exc).__name__}",
+                        )
+                        break
                     self.store.add_chunk(
                         job.job_id, no, body, self.context.clock.timestamp(), len(chunks)
                     )
