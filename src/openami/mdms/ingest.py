@@ -291,11 +291,12 @@ def _plan_part(
     if not has_sp.all():
         vals, sp, cap = vals.take(has_sp), sp[has_sp], cap[has_sp]
     clock.lap("validate")
-    ctx = _context(cur, vals, sp, cap, lo, hi, span, cfg)
+    prior, fetched = _prior(cur, vals, sp, lo, hi, cfg)
+    ctx = _context(cur, vals, sp, cap, lo, hi, span, prior)
     clock.lap("lookup")
     validate(vals, ctx, cfg)
     clock.lap("validate")
-    add, version = _changed(cur, vals, sp, lo, hi, span)
+    add, version = _changed(cur, vals, sp, lo, hi, span, fetched)
     clock.lap("lookup")
     every = len(add) == len(vals)
     out = vals if every else vals.take(add)
@@ -401,7 +402,7 @@ def _context(
     lo: int,
     hi: int,
     span: int,
-    cfg: VeeConfig,
+    prior: PriorValues | None,
 ) -> SlotContext:
     n = len(vals)
     mean = np.zeros(n)
@@ -428,22 +429,23 @@ def _context(
             i0, i1 = np.searchsorted(vkey, k0, "left"), np.searchsorted(vkey, k1, "right")
             target = outage if ev["kind"] in OUTAGE_KINDS else tamper
             target[i0:i1] = True
-    return SlotContext(cap, mean, count, outage, tamper, sp, _prior(cur, vals, sp, lo, hi, cfg))
+    return SlotContext(cap, mean, count, outage, tamper, sp, prior)
 
 
 def _prior(
     cur: duckdb.DuckDBPyConnection, vals: SlotValues, sp: I64, lo: int, hi: int, cfg: VeeConfig
-) -> PriorValues | None:
+) -> tuple[PriorValues | None, pa.Table | None]:
     """For a batch too narrow to hold a whole zero/flat run (e.g. one A-route tick), the
-    stored values just before it, so that V08 sees runs that began earlier."""
+    stored values just before it, so that V08 sees runs that began earlier; also the
+    current versions it fetched (slots up to ``hi``), which :func:`_changed` reuses."""
     r8 = cfg.rule("V08")
     run = int(max(r8.p("zero_run_slots"), r8.p("flat_run_slots")))
     if len(vals) == 0 or hi - lo + 1 >= run:
-        return None
+        return None, None
     first = lo - 1 - run
     got = db.current_versions(cur, pa.table({"supply_point_key": np.unique(sp)}), first, hi)
     if got.num_rows == 0:
-        return None
+        return None, got
     width = hi - first + 2
     gk, gs = _i64(got, "supply_point_key"), _i64(got, "slot")
     known = _valid(got, "import_wh") & np.isin(
@@ -453,18 +455,28 @@ def _prior(
     keep = known & ~np.isin(gk * width + (gs - first), sp * width + (vals.slot - first))
     exp = _i64(got, "export_wh")[keep]
     imp = _i64(got, "import_wh")[keep]
-    return PriorValues(gk[keep], gs[keep], imp, (imp == 0) & (exp == 0))
+    return PriorValues(gk[keep], gs[keep], imp, (imp == 0) & (exp == 0)), got
 
 
 def _changed(
-    cur: duckdb.DuckDBPyConnection, vals: SlotValues, sp: I64, lo: int, hi: int, span: int
+    cur: duckdb.DuckDBPyConnection,
+    vals: SlotValues,
+    sp: I64,
+    lo: int,
+    hi: int,
+    span: int,
+    fetched: pa.Table | None = None,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]]:
     """Indexes of values that differ from the current version (or have none) and their new
-    version numbers. Automatic processing never replaces a manual edit."""
+    version numbers. Automatic processing never replaces a manual edit. ``fetched``: current
+    versions already read for a wider slot range ending at ``hi``."""
     if len(sp) == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int32)
-    keys = sp[run_starts(sp)]
-    prev = db.current_versions(cur, pa.table({"supply_point_key": keys}), lo - 1, hi)
+    if fetched is not None:
+        prev = fetched.filter(pc.greater_equal(fetched.column("slot"), lo - 1))
+    else:
+        keys = sp[run_starts(sp)]
+        prev = db.current_versions(cur, pa.table({"supply_point_key": keys}), lo - 1, hi)
     if prev.num_rows == 0:
         return np.arange(len(vals)), np.ones(len(vals), dtype=np.int32)
     ck = _i64(prev, "supply_point_key") * span + (_i64(prev, "slot") - lo + 1)

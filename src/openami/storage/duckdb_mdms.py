@@ -232,6 +232,15 @@ WHERE start_s < ? AND end_s > ? ORDER BY meter_id, start_s
 def events_between(cur: duckdb.DuckDBPyConnection, start_s: float, end_s: float) -> pa.Table:
     """Event periods overlapping ``[start_s, end_s)``; last-gasp/restore pairs become
     outages (a last gasp without restore lasts until the next last gasp, at most a day)."""
+    if not cur.execute("SELECT 1 FROM meter_events LIMIT 1").fetchall():
+        return pa.table(
+            {
+                "meter_id": pa.array([], pa.int64()),
+                "kind": pa.array([], pa.string()),
+                "start_s": pa.array([], pa.float64()),
+                "end_s": pa.array([], pa.float64()),
+            }
+        )
     return cur.sql(
         _EVENTS.replace("$open", repr(OPEN_OUTAGE_S)), params=[end_s, start_s]
     ).to_arrow_table()
