@@ -252,3 +252,13 @@ def test_v08_zero_run_across_one_read_batches_of_the_a_route() -> None:
         mdms.ingest(reads([read]))
     # the run is seen once it is 3 long, with the stored values before the batch
     assert [r["flags"] for r in current(mdms, 0, 5)] == [[], [], [], ["V08"], ["V08"], []]
+
+
+def test_v07_low_day_completed_by_one_read_batches() -> None:
+    cfg = with_rule(load_vee_config(), "V08", zero_run_slots=100)
+    mdms = make_mdms(cfg)  # 30 A: a day at or below 36 Wh is low
+    for read in cumulative(10_000, [0] * 47 + [30] + [0]):
+        mdms.ingest(reads([read]))
+    flags = [r["flags"] for r in current(mdms, 0, 48)]
+    # the day is judged when its last value arrives; the next day has just begun
+    assert flags[47] == ["V07L"] and all(f == [] for f in flags[:47] + flags[48:])

@@ -440,9 +440,13 @@ def _prior(
     current versions it fetched (slots up to ``hi``), which :func:`_changed` reuses."""
     r8 = cfg.rule("V08")
     run = int(max(r8.p("zero_run_slots"), r8.p("flat_run_slots")))
-    if len(vals) == 0 or hi - lo + 1 >= run:
+    batch_slots = hi - lo + 1
+    need_run = batch_slots < run
+    # V07L: a narrow batch that completes a JST day needs the day's stored values
+    need_day = batch_slots < 48 and bool(np.any((vals.slot + 18) % 48 == 47))
+    if len(vals) == 0 or not (need_run or need_day):
         return None, None
-    first = lo - 1 - run
+    first = lo - 1 - max(run if need_run else 0, 48 if need_day else 0)
     got = db.current_versions(cur, pa.table({"supply_point_key": np.unique(sp)}), first, hi)
     if got.num_rows == 0:
         return None, got

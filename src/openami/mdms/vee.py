@@ -150,6 +150,35 @@ class PriorValues:
     zero: BoolArr  # import and export both zero
 
 
+def _low_days(
+    key: I64,
+    slot: I64,
+    imp: I64,
+    outage: BoolArr,
+    capacity_wh: F64,
+    low_wh: float,
+    low_frac: float,
+) -> BoolArr:
+    """V07 low, for values sorted by (key, slot): in a JST day of 48 values whose import is
+    at most max(low_wh, low_frac × capacity × 48) with no outage. NaN capacities (stored
+    values) are ignored."""
+    n = len(imp)
+    if n == 0:
+        return np.zeros(0, dtype=np.bool_)
+    day = (slot + 18) // 48  # JST day number (slot 0 = 09:00 JST)
+    newg = np.ones(n, dtype=np.bool_)
+    newg[1:] = (key[1:] != key[:-1]) | (day[1:] != day[:-1])
+    starts = np.flatnonzero(newg)
+    group = np.cumsum(newg) - 1
+    count = np.bincount(group)
+    total = np.bincount(group, weights=imp.astype(np.float64))
+    outage_any = np.bincount(group, weights=outage.astype(np.float64)) > 0
+    with np.errstate(invalid="ignore"):
+        cap = np.fmax.reduceat(capacity_wh, starts)
+    low = np.fmax(low_wh, low_frac * cap * 48)
+    return ((count == 48) & (total <= low) & ~outage_any)[group]
+
+
 def _run_masks(
     key: I64, slot: I64, imp: I64, zero: BoolArr, zero_len: int, flat_len: int
 ) -> tuple[BoolArr, BoolArr]:
@@ -200,45 +229,41 @@ def validate(values: SlotValues, ctx: SlotContext, cfg: VeeConfig) -> SlotValues
     r8 = cfg.rule("V08")
     zero = (imp == 0) & (~values.export_valid | (exp == 0)) & ~ctx.outage
     zlen, flen = int(r8.p("zero_run_slots")), int(r8.p("flat_run_slots"))
+    r7 = cfg.rule("V07")
+    low_wh, low_frac = r7.p("low_daily_wh"), r7.params.get("low_daily_fraction", 0.0)
     prior = ctx.prior
     if prior is not None and ctx.supply_point_key is not None and len(prior.slot):
+        # continue runs and days from the stored values before a narrow batch
         n_prior = len(prior.slot)
         k = np.concatenate([prior.supply_point_key, ctx.supply_point_key])
         sl = np.concatenate([prior.slot, values.slot])
         order = np.lexsort((sl, k))
+        ks, ss = k[order], sl[order]
+        imps = np.concatenate([prior.import_wh, imp])[order]
         zmask, fmask = _run_masks(
-            k[order],
-            sl[order],
-            np.concatenate([prior.import_wh, imp])[order],
-            np.concatenate([prior.zero, zero])[order],
-            zlen,
-            flen,
+            ks, ss, imps, np.concatenate([prior.zero, zero])[order], zlen, flen
+        )
+        lmask = _low_days(
+            ks,
+            ss,
+            imps,
+            np.concatenate([np.zeros(n_prior, np.bool_), ctx.outage])[order],
+            np.concatenate([np.full(n_prior, np.nan), ctx.capacity_wh])[order],
+            low_wh,
+            low_frac,
         )
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
         zero_run, flat_run = zmask[back][n_prior:], fmask[back][n_prior:]
+        low_day = lmask[back][n_prior:]
     else:
         zero_run, flat_run = _run_masks(values.meter_id, values.slot, imp, zero, zlen, flen)
+        low_day = _low_days(
+            values.meter_id, values.slot, imp, ctx.outage, ctx.capacity_wh, low_wh, low_frac
+        )
     f |= np.where(zero_run, bit("V08"), 0).astype(np.uint32)
     f |= np.where(flat_run, bit("V08F"), 0).astype(np.uint32)
-    # V07 low: a whole JST day (48 values here) with import at or below the low band,
-    # connected: max(low_daily_wh, low_daily_fraction × the contract's daily capacity)
-    r7 = cfg.rule("V07")
-    low_wh = r7.p("low_daily_wh")
-    low_frac = r7.params.get("low_daily_fraction", 0.0)
-    day = (values.slot + 18) // 48  # JST day number (slot 0 = 09:00 JST)
-    group = np.zeros(len(imp), dtype=np.int64)
-    if len(imp):
-        newg = np.ones(len(imp), dtype=np.bool_)
-        newg[1:] = (values.meter_id[1:] != values.meter_id[:-1]) | (day[1:] != day[:-1])
-        group = np.cumsum(newg) - 1
-        count = np.bincount(group)
-        total = np.bincount(group, weights=imp.astype(np.float64))
-        outage_any = np.bincount(group, weights=ctx.outage.astype(np.float64)) > 0
-        first_cap = ctx.capacity_wh[np.flatnonzero(newg)]
-        low = np.maximum(low_wh, low_frac * first_cap * 48)
-        low_day = (count == 48) & (total <= low) & ~outage_any
-        f |= np.where(low_day[group], bit("V07L"), 0).astype(np.uint32)
+    f |= np.where(low_day, bit("V07L"), 0).astype(np.uint32)
     values.flags = f
     # V04R, V07L and V10O are information only; V08F shares the action of V08
     reject = cfg.reject_mask()
