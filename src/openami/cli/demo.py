@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,9 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from openami.clock import JST, ManualClock, RealClock
+from openami.clock import JST, ManualClock
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
+from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import Registry
@@ -92,15 +94,16 @@ def run_demo_simulation(
             }
         )
     operator_password = os.environ.get("OPENAMI_OPERATOR_PASSWORD") or secrets.token_urlsafe(12)
-    # the simulation is over: the hub runs on real time so tokens really expire
+    # one clock: the simulation's; once serving, it follows real time (see follow_real_time)
     context = HubContext(
         registry,
         sim.mdms,
         clients,
-        RealClock(),
+        clock,
         "operator",
         operator_password,
         audit=AuditLog.in_data_dir(data_dir),
+        hes=sim.hes,
     )
     sample_key = city.supply_point_keys[0]
     sample_sp = city.supply_point_ids[0]
@@ -148,6 +151,17 @@ def run_demo_simulation(
     )
     sim_days = [first_day + timedelta(days=i) for i in range(days)]
     return DemoResult(context, sim, sim_days, credentials)
+
+
+def follow_real_time(sim: Simulation, stop: threading.Event, every_s: float = 2.0) -> None:
+    """Keep the city running on the wall clock: meters, HES, MDMS and hub workers advance
+    to now every few seconds (first catching up from the end of the simulated days)."""
+    while not stop.is_set():
+        try:
+            sim.run_until(time.time())
+        except Exception:  # keep serving; the next round retries
+            log.exception("demo.live_tick_failed")
+        stop.wait(every_s)
 
 
 def kpi_rich_table(day: date, rows: list[KpiRow]) -> Table:
@@ -251,6 +265,17 @@ def command(
 
     from openami.web.app import create_app
 
+    attach_workers(result.context, result.simulation)  # requests → HES, jobs, webhooks
+    stop = threading.Event()
+    live = threading.Thread(
+        target=follow_real_time, args=(result.simulation, stop), name="live-city", daemon=True
+    )
+    live.start()
+    console.print("[bold]Live[/]       the city keeps running on the wall clock while serving")
     app = create_app(result.context)
     app.state.hes = result.simulation.hes  # HES counters and journal KPIs on /metrics
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        live.join(timeout=30)
