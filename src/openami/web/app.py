@@ -35,6 +35,7 @@ ROUTER_MODULES = (
     "openami.web.network",
     "openami.web.supply_points",
     "openami.web.rollout",
+    "openami.web.croute_page",
 )
 
 
