@@ -72,7 +72,8 @@ def latency_chart(rows: list[SlotSlo], label: str, p50: str, p95: str, target: s
         return None if v is None else v / 60.0
 
     p95s = [minutes(r.latency_p95_s) for r in rows]
-    top = max([TARGET_LATENCY_S / 60.0 * 1.5, *(v * 1.1 for v in p95s if v is not None)])
+    # twice the target at least, in steps of 40 min so the four grid lines fall on 10 min
+    top = max([TARGET_LATENCY_S / 60.0 * 2, *(v * 1.1 for v in p95s if v is not None)])
     return line_chart(
         "slo-chart",
         label,
@@ -82,7 +83,7 @@ def latency_chart(rows: list[SlotSlo], label: str, p50: str, p95: str, target: s
             Series(p95, p95s, "s1"),
         ],
         y_min=0.0,
-        y_max=math.ceil(top / 10) * 10,
+        y_max=math.ceil(top / 40) * 40,
         targets=[(TARGET_LATENCY_S / 60.0, target, "s1")],
         fmt=lambda v: f"{v:.0f} min",
     )
