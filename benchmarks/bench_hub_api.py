@@ -1,6 +1,13 @@
 """C-route API under load on loopback: requests per second and latency, JSON vs ESPI.
 
-A city is simulated into a temporary data directory; a separate server process (uvicorn,
+A city is built into a temporary data directory, either by running the network simulation
+(``--simulate``, default below 10,000 meters) or directly (``--direct``, default from 10,000
+meters): the registry comes from ``build_city`` and the half-hour values from the load model
+(``interval_energy_wh``), written into the DuckDB store day by day as Arrow tables in the
+order the MDMS writes them (slot by slot, all supply points per slot), one version each,
+quality ``measured``. The direct load writes no register reads (the two scenarios read only
+``half_hour_values``); ``--load-budget-s`` stops it after the day that exceeds the budget and
+the table says how many days were stored. A separate server process (uvicorn,
 one worker, the real app with the audit log on and rate limits off) serves it; a load
 generator in this process keeps ``--concurrency`` keep-alive connections busy for
 ``--seconds`` per scenario. Scenarios, each for one supply point and one JST day:
@@ -32,8 +39,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pyarrow as pa
 
-from openami.clock import JST, ManualClock
+from openami.clock import JST, ManualClock, day_first_slot
 from openami.protocols.espi import jp
 
 DAY1 = date(2026, 11, 1)
@@ -68,6 +77,75 @@ def build(data_dir: Path, meters: int, days: int) -> dict[str, object]:
     store.close()
     registry.store.close()
     return {"sp": sp, "now_s": clock.timestamp(), "supplied": supplied}
+
+
+def build_direct(data_dir: Path, meters: int, days: int, budget_s: float) -> dict[str, object]:
+    """Registry from ``build_city``; ``days`` JST days of half-hour values straight into the
+    store (stops after the day that exceeds ``budget_s``; ``days`` in the answer is what was
+    stored)."""
+    from openami.meter.load import interval_energy_wh
+    from openami.registry import Registry
+    from openami.sim import CityConfig, build_city
+    from openami.storage.duckdb_interval import DuckIntervalStore
+    from openami.storage.sqlite_clients import ApiClient, ClientStore
+
+    t0 = time.perf_counter()
+    registry = Registry.open(data_dir / "registry.sqlite")
+    city = build_city(CityConfig(meters=meters, seed=3, start_day=DAY1), registry)
+    keys = np.asarray(city.supply_point_keys, dtype=np.int64)
+    index = np.arange(meters, dtype=np.int64)
+    store = DuckIntervalStore(data_dir / "interval.duckdb")
+    city_s = time.perf_counter() - t0
+    loaded = 0
+    for d in range(days):
+        # one JST day, slot-major (48 × meters) as the MDMS stores a boundary at a time
+        slots = day_first_slot(DAY1 + timedelta(days=d)) + np.arange(48, dtype=np.int64)
+        import_wh, export_wh = interval_energy_wh(
+            city.fleet.params, index[None, :], slots[:, None], city.fleet.seed
+        )
+        slot_col = np.repeat(slots, meters)
+        batch = pa.table(
+            {
+                "supply_point_key": np.tile(keys, 48),
+                "slot": slot_col,
+                "import_wh": import_wh.ravel(),
+                "export_wh": export_wh.ravel(),
+                "recorded_at": (slot_col + 1) * 1800.0 + 120.0,
+            }
+        )
+        del import_wh, export_wh, slot_col
+        with store.transaction() as cur:
+            cur.register("batch", batch)
+            cur.execute(
+                "INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, "
+                "quality, version, recorded_at, reason) SELECT supply_point_key, slot, "
+                "import_wh, export_wh, 'measured', 1, recorded_at, 'register difference' "
+                "FROM batch"
+            )
+            cur.unregister("batch")
+        del batch
+        loaded += 1
+        if time.perf_counter() - t0 > budget_s:
+            break
+    with store.transaction() as cur:
+        row = cur.execute("SELECT COUNT(*) FROM half_hour_values").fetchone()
+    values = int(row[0]) if row else 0
+    store.close()  # checkpoints: the server opens a database without a WAL to replay
+    key, sp = city.supply_point_keys[0], city.supply_point_ids[0]
+    retailer = registry.retailer_on(key, DAY1)
+    assert retailer is not None
+    ClientStore(registry.store).register(ApiClient("bench", "retailer", retailer), SECRET)
+    supplied = sum(registry.retailer_on(k, DAY1) == retailer for k in city.supply_point_keys)
+    registry.store.close()
+    end = datetime.combine(DAY1 + timedelta(days=loaded), datetime.min.time(), JST)
+    return {
+        "sp": sp,
+        "now_s": end.timestamp() + 3600,
+        "supplied": supplied,
+        "days": loaded,
+        "values": values,
+        "city_s": city_s,
+    }
 
 
 def serve(data_dir: Path, port: int, now_s: float, audit: bool = True) -> None:
@@ -156,6 +234,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="per scenario")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-audit", action="store_true", help="serve without the audit log")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
+        "--direct",
+        action="store_true",
+        help="write half-hour values straight into the store (default from 10,000 meters)",
+    )
+    how.add_argument(
+        "--simulate", action="store_true", help="run the network simulation to fill the store"
+    )
+    parser.add_argument(
+        "--load-budget-s",
+        type=float,
+        default=900.0,
+        help="direct load: stop after the day that exceeds this many seconds",
+    )
     parser.add_argument(
         "--serve", nargs=3, metavar=("DATA_DIR", "PORT", "NOW_S"), help=argparse.SUPPRESS
     )
@@ -170,8 +263,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         t0 = time.perf_counter()
-        info = build(data_dir, meters, days)
+        direct = args.direct or (not args.simulate and meters >= 10_000)
+        if direct:
+            info = build_direct(data_dir, meters, days, args.load_budget_s)
+        else:
+            info = build(data_dir, meters, days)
         build_s = time.perf_counter() - t0
+        days_stored = int(str(info.get("days", days)))
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(data_dir), str(port), str(info["now_s"])]
@@ -180,7 +278,7 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120
             while True:
                 try:
                     httpx.get(base + "/openapi.json", timeout=1)
@@ -217,12 +315,15 @@ def main() -> None:
 
     figures = {
         "meters": meters,
-        "days_simulated": days,
+        "days_stored": days_stored,
+        "load": "direct" if direct else "simulate",
+        "half_hour_values": info.get("values"),
         "bulk_supply_points": info["supplied"],
         "concurrency": args.concurrency,
         "audit": not args.no_audit,
         "seconds_per_scenario": seconds,
         "build_s": round(build_s, 2),
+        "build_city_s": round(float(str(info["city_s"])), 2) if direct else None,
         **{
             f"{name}_{k}": round(v, 2) if isinstance(v, float) else v
             for name, r in results.items()
@@ -233,7 +334,10 @@ def main() -> None:
         print(json.dumps(figures))
         return
     print(
-        f"city: {meters} meters × {days} day(s), built in {build_s:.1f} s; "
+        f"city: {meters:,} meters × {days_stored} day(s) "
+        f"({'direct load' if direct else 'simulated'}"
+        + (f", {int(str(info['values'])):,} half-hour values" if direct else "")
+        + f"), built in {build_s:.1f} s; "
         f"{args.concurrency} connections, {seconds:g} s per scenario"
     )
     print(f"{'scenario':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>9} {'errors':>7}")
