@@ -6,20 +6,18 @@ import contextlib
 import logging
 import signal
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 import click
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from openami.broute.responder import DEFAULT_RETENTION_DAYS, MeterResponder
+from openami.broute.responder import MeterResponder
+from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
 from openami.broute.wisun import DEFAULT_METER_MAC, Faults, VirtualWisunModule
-from openami.clock import Clock, RealClock, SimClock, slot_index
-from openami.meter import MeterFleet, MeterView
-from openami.protocols.echonet.smart_meter import ENERGY_UNIT_KWH, EnergyScale
+from openami.meter import MeterView
+from openami.protocols.echonet.smart_meter import EnergyScale
 from openami.protocols.skstack import Dialect, link_local_of
 
 console = Console(stderr=True)
@@ -52,29 +50,7 @@ def _hex_int(value: str) -> int:
     help="The meter's B-route password (or set OPENAMI_BROUTE_PASSWORD).",
 )
 @click.option("--meter-id", default=1, show_default=True, help="Id of the simulated meter.")
-@click.option("--seed", default=1, show_default=True, help="Seed of the load model.")
 @click.option("--pv/--no-pv", default=True, show_default=True, help="Meter with PV export.")
-@click.option(
-    "--history-days",
-    default=DEFAULT_RETENTION_DAYS,
-    show_default=True,
-    help="Days of half-hour history simulated before now.",
-)
-@click.option(
-    "--retention-days",
-    default=DEFAULT_RETENTION_DAYS,
-    show_default=True,
-    help="Days of history the meter keeps (E5 0 … N-1).",
-)
-@click.option(
-    "--unit",
-    "unit_code",
-    type=click.Choice([f"{c:#04x}" for c in ENERGY_UNIT_KWH]),
-    default="0x01",
-    show_default=True,
-    help="E1 unit of E0/E3 (0x01 = 0.1 kWh).",
-)
-@click.option("--speed", default=1.0, show_default=True, help="Simulated time speed (1 = real).")
 @click.option("--meter-mac", default=DEFAULT_METER_MAC.hex().upper(), show_default=True)
 @click.option("--channel", type=_hex_int, default="21", show_default=True, help="Hex, 21–3C.")
 @click.option("--pan-id", type=_hex_int, default="8888", show_default=True, help="Hex PAN ID.")
@@ -111,6 +87,7 @@ def _hex_int(value: str) -> int:
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault dice.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what the module does.")
+@meter_history_options
 def command(
     link: Path,
     dialect: str,
@@ -158,16 +135,15 @@ def command(
         if len(mac) != 8:
             raise ValueError("the meter MAC has 8 bytes (16 hex digits)")
         faults = Faults(drop_replies, fail_sends, tx_budget_ms, tx_hold, reauth_fails, fault_seed)
-        clock: Clock = RealClock() if speed == 1.0 else SimClock(datetime.now(UTC), speed)
-        start = slot_index(clock.now() - timedelta(days=history_days))
-        fleet = MeterFleet(
-            np.array([meter_id]),
-            start,
+        clock = clock_for_speed(speed)
+        fleet = simulated_fleet(
+            [meter_id],
+            clock,
             seed=seed,
             pv_share=1.0 if pv else 0.0,
+            history_days=history_days,
             retention_days=max(retention_days, history_days),
         )
-        fleet.advance_to(slot_index(clock.now()))
         responder = MeterResponder(
             MeterView(fleet, 0, clock),
             clock,

@@ -12,7 +12,6 @@ import importlib
 import importlib.util
 import ipaddress
 import logging
-from datetime import UTC, datetime, timedelta
 
 import click
 import numpy as np
@@ -20,10 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.broute.node import ECHONET_PORT, MeterNode
-from openami.broute.responder import DEFAULT_RETENTION_DAYS, MeterResponder
-from openami.clock import Clock, RealClock, SimClock, slot_index
-from openami.meter import MeterFleet, MeterView
-from openami.protocols.echonet.smart_meter import ENERGY_UNIT_KWH, EnergyScale
+from openami.broute.responder import MeterResponder
+from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
+from openami.clock import Clock
+from openami.meter import MeterView
+from openami.protocols.echonet.smart_meter import EnergyScale
 
 console = Console(stderr=True)
 
@@ -70,10 +70,14 @@ def build_nodes(
     speed: float = 1.0,
 ) -> list[MeterNode]:
     """One fleet of ``meters`` meters started ``history_days`` ago; one node per meter."""
-    ids = np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64)
-    start = slot_index(clock.now() - timedelta(days=history_days))
-    fleet = MeterFleet(ids, start, seed=seed, pv_share=pv_share, retention_days=retention_days)
-    fleet.advance_to(slot_index(clock.now()))
+    fleet = simulated_fleet(
+        np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64),
+        clock,
+        seed=seed,
+        pv_share=pv_share,
+        history_days=history_days,
+        retention_days=retention_days,
+    )
     nodes = []
     for k in range(meters):
         responder = MeterResponder(
@@ -140,28 +144,7 @@ async def _serve(nodes: list[MeterNode], duration_s: float | None) -> None:
 @click.option("--port", default=ECHONET_PORT, show_default=True, help="UDP port (0 = any free).")
 @click.option("--meters", default=1, show_default=True, help="Number of meters (one node each).")
 @click.option("--meter-id", default=1, show_default=True, help="Id of the first meter.")
-@click.option("--seed", default=1, show_default=True, help="Seed of the load model.")
 @click.option("--pv-share", default=0.15, show_default=True, help="Share of meters with PV.")
-@click.option(
-    "--history-days",
-    default=DEFAULT_RETENTION_DAYS,
-    show_default=True,
-    help="Days of half-hour history simulated before now.",
-)
-@click.option(
-    "--retention-days",
-    default=DEFAULT_RETENTION_DAYS,
-    show_default=True,
-    help="Days of history the meter keeps (E5 0 … N-1; the spec allows up to 100).",
-)
-@click.option(
-    "--unit",
-    "unit_code",
-    type=click.Choice([f"{c:#04x}" for c in ENERGY_UNIT_KWH]),
-    default="0x01",
-    show_default=True,
-    help="E1 unit of E0/E3 (0x01 = 0.1 kWh, 0x02 = 0.01 kWh, 0x03 = 1 Wh …).",
-)
 @click.option("--digits", default=6, show_default=True, help="D7 effective digits (1–8).")
 @click.option("--coefficient", default=1, show_default=True, help="D3 coefficient.")
 @click.option("--max-opc", type=int, default=None, help="Serve only this many EPCs per request.")
@@ -171,9 +154,9 @@ async def _serve(nodes: list[MeterNode], duration_s: float | None) -> None:
     help="Reply to the request's source port instead of 3610 (clients on other ports).",
 )
 @click.option("--no-multicast", is_flag=True, help="Do not join 224.0.23.0 / ff02::1.")
-@click.option("--speed", default=1.0, show_default=True, help="Simulated time speed (1 = real).")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every dropped frame.")
+@meter_history_options
 def serve(
     binds: tuple[str, ...],
     port: int,
@@ -205,7 +188,7 @@ def serve(
     if meters < 1:
         raise click.BadParameter("at least one meter", param_hint="--meters")
     try:
-        clock: Clock = RealClock() if speed == 1.0 else SimClock(datetime.now(UTC), speed)
+        clock = clock_for_speed(speed)
         scale = EnergyScale(int(unit_code, 16), coefficient, digits)
         nodes = build_nodes(
             binds=binds,
