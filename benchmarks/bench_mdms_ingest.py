@@ -60,7 +60,8 @@ def make_day(
             "boundary": boundary[keep],
             "import_register_wh": imp.ravel()[keep],
             "export_register_wh": np.zeros(int(keep.sum()), dtype=np.int64),
-            "received_at": boundary[keep] * 1800.0 + 60.0,
+            # the day log arrives as one file an hour after the day ends
+            "received_at": np.full(int(keep.sum()), (FIRST_DAY + 48 * day + 50) * 1800.0),
             "source": np.zeros(int(keep.sum()), dtype=np.uint8),
         },
         schema=READ_SCHEMA,

@@ -126,7 +126,7 @@ def load(
         with store.transaction() as cur:
             cur.register("batch", batch)
             cur.execute(
-                "INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, "
+                "INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, "
                 "quality, version, recorded_at, reason) SELECT supply_point_key, slot, "
                 "import_wh, export_wh, 'measured', 1, recorded_at, 'register difference' "
                 "FROM batch"

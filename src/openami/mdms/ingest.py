@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.mdms.grid import plan_grid
 from openami.mdms.indexes import SLOT_BITS, InstallIndex, MeterIndex, run_starts
 from openami.mdms.vee import (
     Q_INVALID,
@@ -75,6 +76,7 @@ def ingest_batch(
     revalue: bool = False,
     timings: dict[str, float] | None = None,
     part_rows: int = PART_ROWS,
+    dense: bool = True,
 ) -> VeeIngestResult:
     """Validate and store one batch of register reads (READ_SCHEMA columns, optionally
     ``clock_offset_s`` [s, meter clock minus reference] and ``multiplier``).
@@ -86,7 +88,10 @@ def ingest_batch(
     Batches larger than ``part_rows`` are sorted and cut at meter boundaries into parts of
     one transaction each (a transaction's own appended rows have no zone maps yet, so
     lookups inside one huge transaction would rescan them): after a crash a batch may be
-    stored in part, and ingesting it again completes it without duplicates."""
+    stored in part, and ingesting it again completes it without duplicates.
+
+    Parts of whole meter-days on fresh ground go through :mod:`openami.mdms.grid` and are
+    stored as day rows (``dense=False`` forces the general path, e.g. to compare both)."""
     clock = _PhaseClock(timings)
     extra = [c for c in ("clock_offset_s", "multiplier") if c in batch.column_names]
     reads = batch.select([*READ_SCHEMA.names, *extra])
@@ -98,8 +103,8 @@ def ingest_batch(
     with store.locked():
         if len(parts) == 1:
             with store.transaction() as cur:
-                plan = _plan_part(cur, parts[0], extra, installs, meters, cfg, revalue, clock)
-                if plan.new_reads is not None:
+                plan = _plan(cur, parts[0], extra, installs, meters, cfg, revalue, clock, dense)
+                if plan.new_reads is not None or plan.day_rows is not None:
                     _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
             clock.lap("store")
             return plan.result
@@ -109,11 +114,11 @@ def ingest_batch(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
             for part in parts:
                 with store.transaction(lock=False) as cur:
-                    plan = _plan_part(cur, part, extra, installs, meters, cfg, revalue, clock)
+                    plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense)
                 if pending is not None:
                     pending.result()
                     clock.lap("store")
-                if plan.new_reads is not None:
+                if plan.new_reads is not None or plan.day_rows is not None:
                     seq = store.next_ingest_seq()
                     pending = pool.submit(_store_part, store, plan, seq, recorded_at, reason, cap)
                 total = VeeIngestResult(
@@ -127,12 +132,37 @@ def ingest_batch(
 
 @dataclass
 class _Plan:
-    """What one part appends: reads, value versions and history folds, plus its counts."""
+    """What one part appends: reads, value versions and history folds (or day rows and
+    history folds), plus its counts."""
 
     result: VeeIngestResult
     new_reads: pa.Table | None = None
     values: pa.Table | None = None
     history: pa.Table | None = None
+    day_rows: pa.Table | None = None
+
+
+def _plan(
+    cur: duckdb.DuckDBPyConnection,
+    reads: pa.Table,
+    extra: list[str],
+    installs: InstallIndex,
+    meters: MeterIndex,
+    cfg: VeeConfig,
+    revalue: bool,
+    clock: _PhaseClock,
+    dense: bool,
+) -> _Plan:
+    if dense and not revalue:
+        grid = plan_grid(cur, reads, extra, installs, meters, cfg)
+        if grid is not None:
+            clock.lap("validate")
+            result = VeeIngestResult(
+                grid.rows_in, grid.rows_in, grid.values_new, 0, grid.invalid, grid.flagged
+            )
+            return _Plan(result, history=grid.history, day_rows=grid.day_rows)
+        clock.lap("prepare")
+    return _plan_part(cur, reads, extra, installs, meters, cfg, revalue, clock)
 
 
 def _store_part(
@@ -150,14 +180,25 @@ def _store_plan(
     reason: str,
     cap: int,
 ) -> None:
-    assert plan.new_reads is not None and plan.values is not None
-    db.append_reads(cur, plan.new_reads, seq)
-    db.append_values(cur, plan.values, recorded_at, reason)
+    if plan.day_rows is not None:
+        db.append_day_rows(cur, plan.day_rows, seq)
+    else:
+        assert plan.new_reads is not None and plan.values is not None
+        db.append_reads(cur, plan.new_reads, seq)
+        db.append_values(cur, plan.values, recorded_at, reason)
     if plan.history is not None:
         db.update_history(cur, plan.history, cap)
     cur.execute(
-        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
-        [seq, recorded_at, plan.result.rows_in, plan.result.reads_new, plan.result.values_new],
+        "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, values_new, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            seq,
+            recorded_at,
+            plan.result.rows_in,
+            plan.result.reads_new,
+            plan.result.values_new,
+            reason,
+        ],
     )
 
 
@@ -376,12 +417,28 @@ def _merge_series(
     ek = e_m * span + (e_b - lo + 1)
     pos = np.searchsorted(nk, ek)
     hit = (pos < n_new) & (nk[np.minimum(pos, n_new - 1)] == ek)
-    at = pos[~hit]
+    kept = np.flatnonzero(~hit)
+    at = pos[kept]
+    # where each side lands (as np.insert(new, at, old) would put them), computed once for
+    # all seven columns; a stored read before each new one (one A-route tick) interleaves
+    n_out = n_new + len(at)
+    interleave = len(at) == n_new and bool(np.all(at == np.arange(n_new)))
+    old_pos = at + np.arange(len(at))
+    new_pos = np.ones(n_out, dtype=np.bool_)
+    new_pos[old_pos] = False
+    new_at = np.flatnonzero(new_pos)
 
     def merge(
         new: npt.NDArray[np.generic], old: npt.NDArray[np.generic]
     ) -> npt.NDArray[np.generic]:
-        return np.insert(new, at, old[~hit])
+        out = np.empty(n_out, dtype=new.dtype)
+        if interleave:
+            out[0::2] = old if len(kept) == len(old) else old[kept]
+            out[1::2] = new
+        else:
+            out[old_pos] = old[kept]
+            out[new_at] = new
+        return out
 
     return ReadSeries(
         merge(meter, e_m).astype(np.int64, copy=False),
@@ -447,14 +504,18 @@ def _prior(
     if len(vals) == 0 or not (need_run or need_day):
         return None, None
     first = lo - 1 - max(run if need_run else 0, 48 if need_day else 0)
-    got = db.current_versions(cur, pa.table({"supply_point_key": np.unique(sp)}), first, hi)
+    # sorted unique keys (np.unique hashes, which costs more than sorting sorted keys)
+    ks = sp if len(sp) < 2 or bool(np.all(sp[1:] >= sp[:-1])) else np.sort(sp)
+    got = db.current_versions(cur, pa.table({"supply_point_key": ks[run_starts(ks)]}), first, hi)
     if got.num_rows == 0:
         return None, got
     width = hi - first + 2
     gk, gs = _i64(got, "supply_point_key"), _i64(got, "slot")
-    known = _valid(got, "import_wh") & np.isin(
-        got.column("quality").to_numpy(zero_copy_only=False),
-        ["measured", "estimated", "edited"],
+    usable = pc.is_in(
+        got.column("quality"), value_set=pa.array(["measured", "estimated", "edited"])
+    )
+    known = _valid(got, "import_wh") & np.asarray(
+        pc.fill_null(usable, False).to_numpy(zero_copy_only=False), dtype=np.bool_
     )
     keep = known & ~np.isin(gk * width + (gs - first), sp * width + (vals.slot - first))
     exp = _i64(got, "export_wh")[keep]
@@ -491,20 +552,21 @@ def _changed(
     p_exp_null = ~_valid(prev, "export_wh")[i]
     p_imp = _i64(prev, "import_wh")[i]
     p_exp = _i64(prev, "export_wh")[i]
-    quality_names = np.array(QUALITIES, dtype=object)
-    p_q = np.asarray(prev.column("quality").to_numpy(zero_copy_only=False), dtype=object)[i]
+    # stored quality names as codes (-1: a name not in QUALITIES) for integer comparisons
+    p_code = pc.fill_null(pc.index_in(prev.column("quality"), value_set=pa.array(QUALITIES)), -1)
+    p_q = np.asarray(p_code.to_numpy(), dtype=np.int64)[i]
     invalid = vals.quality == Q_INVALID
     n_imp_null = invalid
     n_exp_null = invalid | ~vals.export_valid
     same = (
         found
-        & (p_q == quality_names[vals.quality])
+        & (p_q == vals.quality)
         & (p_imp_null == n_imp_null)
         & (n_imp_null | (p_imp == vals.import_wh))
         & (p_exp_null == n_exp_null)
         & (n_exp_null | (p_exp == vals.export_wh))
     )
-    edited = found & (p_q == "edited")
+    edited = found & (p_q == QUALITIES.index("edited"))
     add = np.flatnonzero(~same & ~edited)
     version = np.where(found, _i64(prev, "version")[i], 0)[add] + 1
     return add, version.astype(np.int32)

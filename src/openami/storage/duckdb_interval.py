@@ -23,8 +23,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS register_reads (
+TABLES = """
+CREATE TABLE IF NOT EXISTS hh_reads (
     meter_id BIGINT NOT NULL,
     boundary BIGINT NOT NULL,
     import_register_wh BIGINT NOT NULL,
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS register_reads (
     source UTINYINT NOT NULL,
     ingest_seq BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS half_hour_values (
+CREATE TABLE IF NOT EXISTS hh_values (
     supply_point_key BIGINT NOT NULL,
     slot BIGINT NOT NULL,
     import_wh BIGINT,
@@ -43,10 +43,26 @@ CREATE TABLE IF NOT EXISTS half_hour_values (
     recorded_at DOUBLE NOT NULL,
     reason VARCHAR NOT NULL
 );
-ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS method VARCHAR;
-ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
-ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
-ALTER TABLE half_hour_values ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
+ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS method VARCHAR;
+ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
+ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
+ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
+CREATE TABLE IF NOT EXISTS day_rows (
+    supply_point_key BIGINT NOT NULL,
+    day_first_slot BIGINT NOT NULL,
+    meter_id BIGINT NOT NULL,
+    prev_import_register_wh BIGINT,
+    prev_export_register_wh BIGINT,
+    import_register_wh BIGINT[48],
+    export_register_wh BIGINT[48],
+    import_wh INTEGER[48],
+    export_wh INTEGER[48],
+    qcode UTINYINT[48],
+    vee_flags UINTEGER[48],
+    received_at DOUBLE NOT NULL,
+    source UTINYINT NOT NULL,
+    ingest_seq BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ingest_log (
     ingest_seq BIGINT PRIMARY KEY,
     recorded_at DOUBLE NOT NULL,
@@ -54,7 +70,91 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     reads_new BIGINT NOT NULL,
     values_new BIGINT NOT NULL
 );
+ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS reason VARCHAR;
 """
+
+#: quality code (``qcode``) → name; 255 in a day row = no value for that slot in the row
+QUALITY_NAMES = ("measured", "estimated", "edited", "missing", "invalid")
+QCODE_NONE = 255
+_QNAME = (
+    "CASE {q} WHEN 0 THEN 'measured' WHEN 1 THEN 'estimated' WHEN 2 THEN 'edited' "
+    "WHEN 3 THEN 'missing' ELSE 'invalid' END"
+)
+
+# Day rows, one per (supply point, JST day) written by a dense ingest of fresh ground: the
+# reads at the 48 boundaries that end the day's slots and the 48 values, version 1 each.
+# Value lists are NULL when every value is the measured register difference (derived here).
+_DAY_VALUE_COLS = f"""
+    d.supply_point_key, d.day_first_slot + r.i - 1 AS slot,
+    CAST(CASE WHEN d.qcode IS NULL THEN d.import_register_wh[r.i] - CASE WHEN r.i = 1
+         THEN d.prev_import_register_wh ELSE d.import_register_wh[r.i - 1] END
+         ELSE d.import_wh[r.i] END AS BIGINT) AS import_wh,
+    CAST(CASE WHEN d.qcode IS NULL THEN d.export_register_wh[r.i] - CASE WHEN r.i = 1
+         THEN d.prev_export_register_wh ELSE d.export_register_wh[r.i - 1] END
+         ELSE d.export_wh[r.i] END AS BIGINT) AS export_wh,
+    {_QNAME.format(q="COALESCE(d.qcode[r.i], 0)")} AS quality,
+    1 AS version, l.recorded_at, COALESCE(l.reason, 'register difference') AS reason,
+    CAST(NULL AS VARCHAR) AS method, CAST(COALESCE(d.vee_flags[r.i], 0) AS INTEGER) AS vee_flags,
+    false AS final, CAST(NULL AS VARCHAR) AS edited_by"""
+_DAY_VALUES_FROM = """
+    FROM day_rows d CROSS JOIN range(1, 49) r(i) JOIN ingest_log l USING (ingest_seq)"""
+_DAY_VALUE_PRESENT = "(d.qcode IS NULL OR d.qcode[r.i] <> 255)"
+_HH_COLS = (
+    "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, reason, "
+    "method, vee_flags, final, edited_by"
+)
+_DAY_READ_COLS = """
+    d.meter_id, d.day_first_slot + r.i AS boundary,
+    d.import_register_wh[r.i] AS import_register_wh,
+    d.export_register_wh[r.i] AS export_register_wh,
+    d.received_at, d.source, d.ingest_seq
+    FROM day_rows d CROSS JOIN range(1, 49) r(i)"""
+_READ_COLS = (
+    "meter_id, boundary, import_register_wh, export_register_wh, received_at, source, ingest_seq"
+)
+
+VIEWS = f"""
+CREATE OR REPLACE VIEW half_hour_values AS
+SELECT {_HH_COLS} FROM hh_values
+UNION ALL
+SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM} WHERE {_DAY_VALUE_PRESENT};
+CREATE OR REPLACE VIEW register_reads AS
+SELECT {_READ_COLS} FROM hh_reads
+UNION ALL
+SELECT {_DAY_READ_COLS} WHERE d.import_register_wh[r.i] IS NOT NULL;
+CREATE OR REPLACE MACRO hh_slots(lo, hi) AS TABLE
+SELECT {_HH_COLS} FROM hh_values WHERE slot BETWEEN lo AND hi
+UNION ALL
+SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM}
+WHERE d.day_first_slot BETWEEN lo - 47 AND hi AND d.day_first_slot + r.i - 1 BETWEEN lo AND hi
+  AND {_DAY_VALUE_PRESENT};
+CREATE OR REPLACE MACRO hh_point(key, lo, hi) AS TABLE
+SELECT {_HH_COLS} FROM hh_values WHERE supply_point_key = key AND slot BETWEEN lo AND hi
+UNION ALL
+SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM}
+WHERE d.supply_point_key = key AND d.day_first_slot BETWEEN lo - 47 AND hi
+  AND d.day_first_slot + r.i - 1 BETWEEN lo AND hi AND {_DAY_VALUE_PRESENT};
+CREATE OR REPLACE MACRO reads_between(lo, hi) AS TABLE
+SELECT {_READ_COLS} FROM hh_reads WHERE boundary BETWEEN lo AND hi
+UNION ALL
+SELECT {_DAY_READ_COLS}
+WHERE d.day_first_slot BETWEEN lo - 48 AND hi - 1 AND d.day_first_slot + r.i BETWEEN lo AND hi
+  AND d.import_register_wh[r.i] IS NOT NULL;
+"""
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Files written before day rows existed keep their narrow tables under the new names."""
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
+        ).fetchall()
+    }
+    for old, new in (("register_reads", "hh_reads"), ("half_hour_values", "hh_values")):
+        if old in tables and new not in tables:
+            con.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
 
 READ_SCHEMA = pa.schema(
     [
@@ -91,7 +191,9 @@ class DuckIntervalStore:
         self._lock = threading.RLock()
         self._cursor_lock = threading.Lock()
         self._con = duckdb.connect(self.path)
-        self._con.execute(SCHEMA)
+        _migrate(self._con)
+        self._con.execute(TABLES)
+        self._con.execute(VIEWS)
         row = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchone()
         self._seq = int(row[0]) if row else 0
 
@@ -160,7 +262,7 @@ class DuckIntervalStore:
                     ORDER BY b.meter_id, b.boundary, b.received_at
                     """
                 )
-                cur.execute("INSERT INTO register_reads SELECT *, ? FROM new_reads", [seq])
+                cur.execute("INSERT INTO hh_reads SELECT *, ? FROM new_reads", [seq])
                 reads_new = _count(cur, "new_reads")
                 cur.execute(
                     """
@@ -187,8 +289,16 @@ class DuckIntervalStore:
                 )
                 values_new = self._append_versions(cur, recorded_at, "register difference")
                 cur.execute(
-                    "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)",
-                    [seq, recorded_at, batch.num_rows, reads_new, values_new],
+                    "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, "
+                    "values_new, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        seq,
+                        recorded_at,
+                        batch.num_rows,
+                        reads_new,
+                        values_new,
+                        "register difference",
+                    ],
                 )
                 cur.execute("COMMIT")
             except BaseException:
@@ -229,7 +339,7 @@ class DuckIntervalStore:
             """
         )
         cur.execute(
-            "INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, "
+            "INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, "
             "quality, version, recorded_at, reason) SELECT supply_point_key, slot, import_wh, "
             "export_wh, quality, version, ?, ? FROM to_add",
             [recorded_at, reason],
@@ -250,14 +360,13 @@ class DuckIntervalStore:
             try:
                 cur.execute(
                     """
-                    INSERT INTO half_hour_values (supply_point_key, slot, import_wh,
+                    INSERT INTO hh_values (supply_point_key, slot, import_wh,
                         export_wh, quality, version, recorded_at, reason)
                     SELECT e.supply_point_key, s.slot, NULL, NULL, 'missing', 1, ?,
                            'no register reads by the deadline'
                     FROM (SELECT DISTINCT supply_point_key FROM expected) e
                     CROSS JOIN range(?, ? + 1) s(slot)
-                    ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM half_hour_values
-                               WHERE slot BETWEEN ? AND ?) h
+                    ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM hh_slots(?, ?)) h
                         ON h.supply_point_key = e.supply_point_key AND h.slot = s.slot
                     """,
                     [recorded_at, first_slot, last_slot, first_slot, last_slot],
@@ -280,8 +389,7 @@ class DuckIntervalStore:
                 return cur.sql(
                     """
                     SELECT slot, import_wh, export_wh, quality, version, recorded_at
-                    FROM half_hour_values
-                    WHERE supply_point_key = ? AND slot BETWEEN ? AND ?
+                    FROM hh_point(?, ?, ?)
                     QUALIFY row_number() OVER (PARTITION BY slot ORDER BY version DESC) = 1
                     ORDER BY slot
                     """,

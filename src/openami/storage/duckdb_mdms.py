@@ -78,27 +78,43 @@ def _bounds(table: pa.Table, column: str) -> list[int]:
 
 
 def existing_reads(cur: duckdb.DuckDBPyConnection, meters: pa.Table, lo: int, hi: int) -> pa.Table:
-    """Current read (latest ingest) per (meter, boundary) for boundaries ``lo..hi``."""
-    cur.register("q_meters", meters)
-    return cur.sql(
-        """
+    """Current read (latest ingest) per (meter, boundary) for boundaries ``lo..hi``.
+
+    DuckDB only filters and sorts by (meter, boundary, ingest_seq); the latest read per key
+    is picked in NumPy (a window function costs several times more on a million reads).
+    When ``meters`` is a whole range of meter IDs, the range predicate alone selects them."""
+    bounds = _bounds(meters, "meter_id")
+    ids = np.asarray(meters.column("meter_id").to_numpy(), dtype=np.int64)
+    dense = bounds[1] - bounds[0] + 1 == len(ids) and (
+        len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1]))
+    )
+    member = "" if dense else "AND meter_id IN (SELECT meter_id FROM q_meters)"
+    if not dense:
+        cur.register("q_meters", meters)
+    got = cur.sql(
+        f"""
         SELECT meter_id, boundary, import_register_wh, export_register_wh
-        FROM register_reads
-        WHERE boundary BETWEEN ? AND ? AND meter_id BETWEEN ? AND ?
-          AND meter_id IN (SELECT meter_id FROM q_meters)
-        QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
-        ORDER BY meter_id, boundary
+        FROM reads_between(?, ?)
+        WHERE meter_id BETWEEN ? AND ? {member}
+        ORDER BY meter_id, boundary, ingest_seq
         """,
-        params=[lo, hi, *_bounds(meters, "meter_id")],
+        params=[lo, hi, *bounds],
     ).to_arrow_table()
+    n = got.num_rows
+    if n < 2:
+        return got
+    m = np.asarray(got.column("meter_id").to_numpy(), dtype=np.int64)
+    b = np.asarray(got.column("boundary").to_numpy(), dtype=np.int64)
+    last = np.ones(n, dtype=np.bool_)
+    last[:-1] = (m[1:] != m[:-1]) | (b[1:] != b[:-1])
+    return got if bool(last.all()) else got.filter(pa.array(last))
 
 
 def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi: int) -> np.ndarray:
     """Row numbers (column ``row``) of batch reads identical to one already stored."""
     bounds = [lo, hi, *_bounds(batch, "meter_id")]
     any_stored = cur.execute(
-        "SELECT 1 FROM register_reads WHERE boundary BETWEEN ? AND ? "
-        "AND meter_id BETWEEN ? AND ? LIMIT 1",
+        "SELECT 1 FROM reads_between(?, ?) WHERE meter_id BETWEEN ? AND ? LIMIT 1",
         bounds,
     ).fetchall()
     if not any_stored:  # new ground: nothing to compare (zone maps answer this)
@@ -108,7 +124,7 @@ def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi:
         """
         SELECT b.row FROM q_batch b SEMI JOIN (
             SELECT meter_id, boundary, import_register_wh, export_register_wh
-            FROM register_reads WHERE boundary BETWEEN ? AND ? AND meter_id BETWEEN ? AND ?) r
+            FROM reads_between(?, ?) WHERE meter_id BETWEEN ? AND ?) r
         ON r.meter_id = b.meter_id AND r.boundary = b.boundary
            AND r.import_register_wh = b.import_register_wh
            AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh
@@ -129,8 +145,8 @@ def current_versions(
                arg_max(import_wh, version) AS import_wh,
                arg_max(export_wh, version) AS export_wh,
                arg_max(quality, version) AS quality
-        FROM half_hour_values
-        WHERE slot BETWEEN ? AND ? AND supply_point_key BETWEEN ? AND ?
+        FROM hh_slots(?, ?)
+        WHERE supply_point_key BETWEEN ? AND ?
           AND supply_point_key IN (SELECT supply_point_key FROM q_keys)
         GROUP BY supply_point_key, slot
         ORDER BY supply_point_key, slot
@@ -142,8 +158,20 @@ def current_versions(
 def append_reads(cur: duckdb.DuckDBPyConnection, reads: pa.Table, seq: int) -> None:
     cur.register("q_new_reads", reads)
     cur.execute(
-        "INSERT INTO register_reads SELECT meter_id, boundary, import_register_wh, "
+        "INSERT INTO hh_reads SELECT meter_id, boundary, import_register_wh, "
         "export_register_wh, received_at, source, ? FROM q_new_reads",
+        [seq],
+    )
+
+
+def append_day_rows(cur: duckdb.DuckDBPyConnection, rows: pa.Table, seq: int) -> None:
+    """Append day rows (``day_rows`` columns but ``ingest_seq``), one per supply point and day."""
+    cur.register("q_day_rows", rows)
+    cur.execute(
+        "INSERT INTO day_rows SELECT supply_point_key, day_first_slot, meter_id, "
+        "prev_import_register_wh, prev_export_register_wh, import_register_wh, "
+        "export_register_wh, import_wh, export_wh, qcode, vee_flags, received_at, source, ? "
+        "FROM q_day_rows",
         [seq],
     )
 
@@ -166,7 +194,7 @@ def append_values(
         params.append(method)
     cur.execute(
         f"""
-        INSERT INTO half_hour_values (supply_point_key, slot, import_wh, export_wh, quality,
+        INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, quality,
             version, recorded_at, reason, method, vee_flags, final, edited_by)
         SELECT supply_point_key, slot, import_wh, export_wh, {_QUALITY_SQL}, version,
                ?, ?, {method_sql}, vee_flags, ?, ?
@@ -178,30 +206,56 @@ def append_values(
 
 
 def history(cur: duckdb.DuckDBPyConnection, keys: pa.Table) -> pa.Table:
-    cur.register("q_hkeys", keys)
+    """Running means of the given supply points, by key.
+
+    The key range lets zone maps skip the rest of the table; a whole range of keys (sorted,
+    each once) needs no membership test."""
+    bounds = _bounds(keys, "supply_point_key")
+    k = np.asarray(keys.column("supply_point_key").to_numpy(), dtype=np.int64)
+    dense = bounds[1] - bounds[0] + 1 == len(k) and (len(k) < 2 or bool(np.all(k[1:] > k[:-1])))
+    member = "" if dense else "AND supply_point_key IN (SELECT supply_point_key FROM q_hkeys)"
+    if not dense:
+        cur.register("q_hkeys", keys)
     return cur.sql(
         "SELECT supply_point_key, n, mean_wh FROM vee_history "
-        "WHERE supply_point_key IN (SELECT supply_point_key FROM q_hkeys) "
-        "ORDER BY supply_point_key"
+        f"WHERE supply_point_key BETWEEN ? AND ? {member} ORDER BY supply_point_key",
+        params=bounds,
     ).to_arrow_table()
 
 
 def update_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, cap: int) -> None:
-    """Fold per-key (n, sum_wh) of a batch into the running means (n capped at ``cap``)."""
+    """Fold per-key (n, sum_wh) of a batch into the running means (n capped at ``cap``).
+
+    The stored means are read for the batch's key range only (zone maps), not the whole
+    table; keys already unique and sorted skip the grouping. Where no key of the range has
+    a stored mean yet, a plain INSERT replaces INSERT OR REPLACE, which costs more for keys
+    that are not there (measured: about 0.5 s vs 0.3 s per million new keys)."""
+    keys = np.asarray(stats.column("supply_point_key").to_numpy(), dtype=np.int64)
+    unique = len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1]))
+    source = (
+        "q_stats"
+        if unique
+        else "(SELECT supply_point_key, sum(n) AS n, sum(sum_wh) AS sum_wh "
+        "FROM q_stats GROUP BY supply_point_key)"
+    )
+    bounds = _bounds(stats, "supply_point_key")
+    stored = cur.execute(
+        "SELECT 1 FROM vee_history WHERE supply_point_key BETWEEN ? AND ? LIMIT 1", bounds
+    ).fetchall()
     cur.register("q_stats", stats)
     cur.execute(
-        """
-        INSERT OR REPLACE INTO vee_history
+        f"""
+        INSERT {"OR REPLACE " if stored else ""}INTO vee_history
         SELECT s.supply_point_key,
                LEAST(COALESCE(h.n, 0) + s.n, ?) AS n,
                (COALESCE(h.mean_wh, 0) * GREATEST(LEAST(COALESCE(h.n, 0), ? - s.n), 0)
                 + s.sum_wh) / (GREATEST(LEAST(COALESCE(h.n, 0), ? - s.n), 0) + s.n) AS mean_wh
-        FROM (SELECT supply_point_key, sum(n) AS n, sum(sum_wh) AS sum_wh
-              FROM q_stats GROUP BY supply_point_key) s
-        LEFT JOIN vee_history h USING (supply_point_key)
+        FROM {source} s
+        LEFT JOIN (SELECT supply_point_key, n, mean_wh FROM vee_history
+                   WHERE supply_point_key BETWEEN ? AND ?) h USING (supply_point_key)
         WHERE s.n > 0
         """,
-        [cap, cap, cap],
+        [cap, cap, cap, *bounds],
     )
 
 
