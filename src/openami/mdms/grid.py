@@ -55,7 +55,10 @@ class GridPlan:
 
 
 def _col(table: pa.Table, name: str) -> I64:
-    return np.asarray(pc.fill_null(table.column(name), 0).to_numpy(), dtype=np.int64)
+    col = table.column(name)
+    if col.null_count:
+        col = pc.fill_null(col, 0)
+    return np.asarray(col.to_numpy(), dtype=np.int64)
 
 
 def plan_grid(
@@ -97,7 +100,7 @@ def plan_grid(
         return None
     received = np.asarray(pc.fill_null(reads.column("received_at"), 0.0).to_numpy(), np.float64)
     source = np.asarray(reads.column("source").to_numpy(), dtype=np.uint8)
-    if not (_constant_per_row(received, starts) and _constant_per_row(source, starts)):
+    if _varies_in_row(received, new_row) or _varies_in_row(source, new_row):
         return None  # a day row keeps one receipt time and source
     row_of = np.cumsum(new_row) - 1
     r_meter = meter[starts]
@@ -191,25 +194,28 @@ def plan_grid(
     r7 = cfg.rule("V07")
     low_wh, low_frac = r7.p("low_daily_wh"), r7.params.get("low_daily_fraction", 0.0)
     full = has.all(axis=1)
-    if full.any():
-        # a whole day of values: _low_days over one row is the row's total against its limit
-        total = np.where(has, imp, 0).sum(axis=1)
-        low_limit = np.fmax(low_wh, low_frac * params.capacity_wh * 48)
-        low = full & (total <= low_limit) & ~no_outage.any(axis=1)
-        f[low] |= _U32(bit("V07L"))
+    row_sum = imp.sum(axis=1)  # exact on full rows (other rows are not judged by V07L)
+    # a whole day of values: _low_days over one row is the row's total against its limit
+    low_limit = np.fmax(low_wh, low_frac * params.capacity_wh * 48)
+    low = full & (row_sum <= low_limit)
+    if outage is not None:
+        low &= ~outage.any(axis=1)
+    f[low] |= _U32(bit("V07L"))
     reject = cfg.reject_mask()
     if r8.action == "reject":
         reject |= bit("V08F")
-    invalid = has & ((f & _U32(reject)) != 0)
     f[~has] = 0
-
-    if _too_wide(imp, has & ~invalid) or _too_wide(exp, has & ~invalid & exp_ok):
-        return None  # a day row holds 32-bit values
-    history = _history_stats(sp, imp, has & ~invalid & ((f & _U32(bit("V06") | bit("V10O"))) == 0))
+    clean: BoolArr = np.asarray(full & ~f.any(axis=1), dtype=np.bool_)  # 48 unflagged values
+    dirty = np.flatnonzero(~clean)
+    invalid = np.zeros((n_rows, 48), dtype=np.bool_)
+    invalid[dirty] = (f[dirty] & _U32(reject)) != 0
+    history = _history_stats(sp, imp, row_sum, clean, dirty, has, invalid, f)
     rows = _day_rows(
         received[starts], source[starts], sp, r_meter, r_first, imp_reg, exp_reg, present,
-        exp_present, imp, exp, exp_ok, has, invalid, f, params.multiplier == 1,
+        exp_present, imp, exp, exp_ok, has, invalid, f, clean & (params.multiplier == 1),
     )  # fmt: skip
+    if rows is None:
+        return None
     return GridPlan(
         n_in,
         int(has.sum()),
@@ -275,7 +281,7 @@ def _fill_previous(
     if len(need) == 0:
         return
     b = r_first[need]
-    got = db.existing_reads(
+    got = db.reads_at_day_start(
         cur, pa.table({"meter_id": np.unique(r_meter[need])}), int(b.min()), int(b.max())
     )
     if got.num_rows == 0:
@@ -348,8 +354,8 @@ def _runs_into(
     n = len(r_meter)
     meter_start = np.flatnonzero(np.r_[True, r_meter[1:] != r_meter[:-1]])
     zeros_per_meter = np.add.reduceat(zero.sum(axis=1), meter_start)
-    eq = (imp[:, 1:] == imp[:, :-1]) & (imp[:, 1:] > 0) & has[:, 1:] & has[:, :-1]
-    eq_per_meter = np.add.reduceat(eq.sum(axis=1), meter_start)
+    # equal neighbours counted loosely (cells without a value, zeros): a superset is enough
+    eq_per_meter = np.add.reduceat((imp[:, 1:] == imp[:, :-1]).sum(axis=1), meter_start)
     # every value of a flat run has an equal neighbour (vee._run_masks): a run of flen values
     # holds at least flen // 2 - 1 equal pairs inside one day, minus one across a day edge
     cand = (zeros_per_meter >= max(zlen, 1)) | (eq_per_meter >= max(flen // 2 - 2, 0))
@@ -366,29 +372,28 @@ def _runs_into(
     f[rows] |= add
 
 
-def _history_stats(sp: I64, imp: I64, ok: BoolArr) -> pa.Table | None:
-    """Per row: count and sum of measured, unflagged imports (folded per supply point)."""
-    n = ok.sum(axis=1)
-    if not n.any():
-        return None
+def _history_stats(
+    sp: I64,
+    imp: I64,
+    row_sum: I64,
+    clean: BoolArr,
+    dirty: I64,
+    has: BoolArr,
+    invalid: BoolArr,
+    f: npt.NDArray[np.uint32],
+) -> pa.Table | None:
+    """Per row: count and sum of measured imports not flagged V06/V10O (folded per supply
+    point); clean rows count all 48 values, the others are summed cell by cell."""
+    n = np.where(clean, 48, 0).astype(np.int64)
+    total = np.where(clean, row_sum, 0).astype(np.float64)
+    if len(dirty):
+        ok = has[dirty] & ~invalid[dirty] & ((f[dirty] & _U32(bit("V06") | bit("V10O"))) == 0)
+        n[dirty] = ok.sum(axis=1)
+        total[dirty] = np.where(ok, imp[dirty], 0).sum(axis=1)
     keep = n > 0
-    return pa.table(
-        {
-            "supply_point_key": sp[keep],
-            "n": n[keep].astype(np.int64),
-            "sum_wh": np.where(ok, imp, 0).sum(axis=1)[keep].astype(np.float64),
-        }
-    )
-
-
-def _fsl(values: npt.NDArray[np.generic], type_: pa.DataType, mask: BoolArr | None) -> pa.Array:
-    child = pa.array(values.ravel(), type_, mask=None if mask is None else mask.ravel())
-    return pa.FixedSizeListArray.from_arrays(child, 48)
-
-
-def _too_wide(values: I64, used: BoolArr) -> bool:
-    v = values[used]
-    return bool(len(v)) and (int(v.min()) < -(2**31) or int(v.max()) >= 2**31)
+    if not keep.any():
+        return None
+    return pa.table({"supply_point_key": sp[keep], "n": n[keep], "sum_wh": total[keep]})
 
 
 def _day_rows(
@@ -407,51 +412,76 @@ def _day_rows(
     has: BoolArr,
     invalid: BoolArr,
     f: npt.NDArray[np.uint32],
-    unit_mult: BoolArr,
-) -> pa.Table:
-    """The rows to store. Value lists stay NULL where the view can derive every value
-    (48 measured, unflagged register differences), which is the common case."""
-    derivable = has.all(axis=1) & ~invalid.any(axis=1) & (f == 0).all(axis=1) & unit_mult
+    derivable: BoolArr,
+) -> pa.Table | None:
+    """The rows to store (``None`` if a value does not fit 32 bits). Value lists are NULL
+    where the view derives every value (48 measured, unflagged register differences at
+    multiplier 1), which is the common case; only the other rows carry lists."""
     no_export = ~exp_present[:, 1:].any(axis=1)
-    derivable &= no_export | exp_ok.all(axis=1)
-    explicit = ~derivable
-    reads_imp = _fsl(imp_reg[:, 1:], pa.int64(), ~present[:, 1:])
-    reads_exp = _fsl(exp_reg[:, 1:], pa.int64(), ~exp_present[:, 1:])
+    derivable = derivable & (no_export | exp_ok.all(axis=1))
+    ex = np.flatnonzero(~derivable)
+    e_has, e_inv = has[ex], invalid[ex]
+    imp_null = ~e_has | e_inv
+    exp_null = imp_null | ~exp_ok[ex]
+    e_imp = np.where(imp_null, 0, imp[ex])
+    e_exp = np.where(exp_null, 0, exp[ex])
+    if _over_32_bits(e_imp) or _over_32_bits(e_exp):
+        return None
+    q = np.where(e_inv, Q_INVALID, Q_MEASURED).astype(np.uint8)
+    q[~e_has] = QCODE_NONE
+    offsets = pa.array(np.append(0, np.cumsum(np.where(derivable, 0, 48))), pa.int32())
+    row_null = pa.array(derivable)
+
+    def listed(
+        values: npt.NDArray[np.generic], type_: pa.DataType, null: BoolArr | None
+    ) -> pa.Array:
+        child = _with_validity(values.ravel().astype(type_.to_pandas_dtype()), type_, null)
+        return pa.ListArray.from_arrays(offsets, child, mask=row_null)
+
+    reads_exp = _fsl(exp_reg[:, 1:], pa.int64(), exp_present[:, 1:])
     if no_export.any():
         reads_exp = pa.FixedSizeListArray.from_arrays(
             reads_exp.values, 48, mask=pa.array(no_export)
         )
-    row_mask = pa.array(derivable)
-    ex_rows = explicit[:, None]
-    q = np.where(invalid, Q_INVALID, Q_MEASURED).astype(np.uint8)
-    q[~has] = QCODE_NONE
     cols = {
         "supply_point_key": pa.array(sp, pa.int64()),
         "day_first_slot": pa.array(r_first, pa.int64()),
         "meter_id": pa.array(r_meter, pa.int64()),
         "prev_import_register_wh": pa.array(imp_reg[:, 0], pa.int64(), mask=~present[:, 0]),
         "prev_export_register_wh": pa.array(exp_reg[:, 0], pa.int64(), mask=~exp_present[:, 0]),
-        "import_register_wh": reads_imp,
+        "import_register_wh": _fsl(imp_reg[:, 1:], pa.int64(), present[:, 1:]),
         "export_register_wh": reads_exp,
-        "import_wh": _masked_rows(imp, pa.int32(), ~has | invalid | ~ex_rows, row_mask),
-        "export_wh": _masked_rows(exp, pa.int32(), ~has | invalid | ~exp_ok | ~ex_rows, row_mask),
-        "qcode": _masked_rows(q, pa.uint8(), None, row_mask),
-        "vee_flags": _masked_rows(f, pa.uint32(), None, row_mask),
+        "import_wh": listed(e_imp, pa.int32(), imp_null),
+        "export_wh": listed(e_exp, pa.int32(), exp_null),
+        "qcode": listed(q, pa.uint8(), None),
+        "vee_flags": listed(f[ex], pa.uint32(), None),
         "received_at": pa.array(received, pa.float64()),
         "source": pa.array(source, pa.uint8()),
     }
     return pa.table(cols)
 
 
-def _constant_per_row(values: npt.NDArray[np.generic], starts: I64) -> bool:
-    first = np.repeat(values[starts], np.diff(np.append(starts, len(values))))
-    return bool(np.array_equal(values, first))
+def _over_32_bits(values: I64) -> bool:
+    return bool(values.size) and (int(values.min()) < -(2**31) or int(values.max()) >= 2**31)
 
 
-def _masked_rows(
-    values: npt.NDArray[np.generic], type_: pa.DataType, null: BoolArr | None, row_null: pa.Array
+def _with_validity(
+    values: npt.NDArray[np.generic], type_: pa.DataType, null: BoolArr | None
 ) -> pa.Array:
-    flat = values.ravel() if null is None else np.where(null, 0, values).ravel()
-    child = pa.array(flat.astype(type_.to_pandas_dtype(), copy=False), type_,
-                     mask=None if null is None else null.ravel())  # fmt: skip
-    return pa.FixedSizeListArray.from_arrays(child, 48, mask=row_null)
+    """An Arrow array of ``values`` with ``null`` as its validity (bit-packed in one pass)."""
+    flat = np.ascontiguousarray(values)
+    if null is None or not null.any():
+        return pa.array(flat, type_)
+    bits = np.packbits(~null.ravel(), bitorder="little")
+    return pa.Array.from_buffers(
+        type_, len(flat), [pa.py_buffer(bits), pa.py_buffer(flat)], null_count=int(null.sum())
+    )
+
+
+def _fsl(regs: I64, type_: pa.DataType, valid: BoolArr) -> pa.Array:
+    child = _with_validity(regs.ravel(), type_, ~valid if not valid.all() else None)
+    return pa.FixedSizeListArray.from_arrays(child, 48)
+
+
+def _varies_in_row(values: npt.NDArray[np.generic], new_row: BoolArr) -> bool:
+    return bool(np.any((values[1:] != values[:-1]) & ~new_row[1:]))

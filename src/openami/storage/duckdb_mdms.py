@@ -302,3 +302,40 @@ def events_between(cur: duckdb.DuckDBPyConnection, start_s: float, end_s: float)
 
 def final_through(cur: duckdb.DuckDBPyConnection) -> pa.Table:
     return cur.sql("SELECT first_slot, last_slot FROM final_periods").to_arrow_table()
+
+
+def reads_at_day_start(
+    cur: duckdb.DuckDBPyConnection, meters: pa.Table, lo: int, hi: int
+) -> pa.Table:
+    """Current read per (meter, boundary) at JST day starts ``lo..hi`` (boundaries
+    ``≡ 30 mod 48``), for the meters in ``meters`` (sorted ``meter_id``): narrow reads at
+    those boundaries and the last read of the day rows that end there."""
+    m_lo, m_hi = _bounds(meters, "meter_id")
+    cur.register("q_day_meters", meters)
+    got = cur.sql(
+        """
+        WITH got AS (
+            SELECT meter_id, boundary, import_register_wh, export_register_wh, ingest_seq
+            FROM hh_reads
+            WHERE boundary BETWEEN $lo AND $hi AND (boundary + 18) % 48 = 0
+              AND meter_id BETWEEN $mlo AND $mhi
+            UNION ALL
+            SELECT meter_id, day_first_slot + 48, import_register_wh[48],
+                   export_register_wh[48], ingest_seq
+            FROM day_rows
+            WHERE day_first_slot BETWEEN $lo - 48 AND $hi - 48
+              AND meter_id BETWEEN $mlo AND $mhi AND import_register_wh[48] IS NOT NULL)
+        SELECT g.meter_id, g.boundary, g.import_register_wh, g.export_register_wh
+        FROM got g SEMI JOIN q_day_meters m ON m.meter_id = g.meter_id
+        ORDER BY g.meter_id, g.boundary, g.ingest_seq
+        """,
+        params={"lo": lo, "hi": hi, "mlo": m_lo, "mhi": m_hi},
+    ).to_arrow_table()
+    n = got.num_rows
+    if n < 2:
+        return got
+    m = np.asarray(got.column("meter_id").to_numpy(), dtype=np.int64)
+    b = np.asarray(got.column("boundary").to_numpy(), dtype=np.int64)
+    last = np.ones(n, dtype=np.bool_)
+    last[:-1] = (m[1:] != m[:-1]) | (b[1:] != b[:-1])  # the latest ingest of each read
+    return got if bool(last.all()) else got.filter(pa.array(last))
