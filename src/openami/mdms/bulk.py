@@ -206,8 +206,19 @@ def check_rows(
 
 
 def chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
-    for start in range(0, table.num_rows, rows):
-        yield table.slice(start, rows)
+    """Slices of about ``rows`` rows; a slice ends where the meter changes (within another
+    ``rows`` rows), so that a file grouped by supply point keeps each meter-day in one chunk
+    and the MDMS can take the whole chunk as day rows (``mdms/grid.py``)."""
+    n = table.num_rows
+    meter = np.asarray(pc.fill_null(table.column("meter_id"), -1).to_numpy(), dtype=np.int64)
+    start = 0
+    while start < n:
+        stop = min(start + rows, n)
+        if stop < n:
+            change = np.flatnonzero(meter[stop : stop + rows] != meter[stop - 1])
+            stop = stop + int(change[0]) if len(change) else min(stop + rows, n)
+        yield table.slice(start, stop - start)
+        start = stop
 
 
 def values_csv(values: pa.Table, supply_point_id: str, first_slot: int, last_slot: int) -> str:
