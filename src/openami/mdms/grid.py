@@ -77,6 +77,8 @@ def plan_grid(
     boundary = _col(reads, "boundary")
     if meter.min() < 0 or boundary.min() < 1:
         return None
+    if int(boundary.max()) - int(boundary.min()) + 1 < MIN_READS_PER_DAY:
+        return None  # e.g. an A-route tick: one boundary for every meter
     ordered = (meter[1:] > meter[:-1]) | (
         (meter[1:] == meter[:-1]) & (boundary[1:] > boundary[:-1])
     )
