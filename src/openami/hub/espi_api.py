@@ -317,8 +317,7 @@ def _values(context: HubContext, points: list[_Point]) -> _Rows:
     keys = pa.table({"k": pa.array([p.key for p in points], pa.int64())})
     table = context.mdms.store.query(
         "SELECT supply_point_key, slot, import_wh, export_wh, quality, recorded_at "
-        "FROM half_hour_values WHERE supply_point_key IN (SELECT k FROM keys) "
-        "AND slot BETWEEN ? AND ? "
+        "FROM hh_slots(?, ?) WHERE supply_point_key IN (SELECT k FROM keys) "
         "QUALIFY row_number() OVER (PARTITION BY supply_point_key, slot "
         "ORDER BY version DESC) = 1 ORDER BY supply_point_key, slot",
         [first_slot, last_slot],

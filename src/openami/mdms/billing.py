@@ -24,9 +24,8 @@ WITH cur AS (
     SELECT supply_point_key, slot, arg_max(import_wh, version) AS imp,
            arg_max(export_wh, version) AS exp, arg_max(quality, version) AS q,
            arg_max(final, version) AS fin
-    FROM half_hour_values
-    WHERE slot BETWEEN $first AND $last
-      AND supply_point_key IN (SELECT supply_point_key FROM q_keys)
+    FROM hh_slots($first, $last)
+    WHERE supply_point_key IN (SELECT supply_point_key FROM q_keys)
     GROUP BY supply_point_key, slot),
 finals AS (
     SELECT s.slot, count(f.first_slot) > 0 AS in_final
@@ -52,7 +51,9 @@ regs AS (
              - max(r.import_register_wh) FILTER (WHERE r.boundary = $first) AS register_wh
     FROM ends e JOIN (
         SELECT meter_id, boundary, arg_max(import_register_wh, ingest_seq) AS import_register_wh
-        FROM register_reads WHERE boundary IN ($first, $last + 1) GROUP BY ALL) r
+        FROM (SELECT * FROM reads_between($first, $first)
+              UNION ALL SELECT * FROM reads_between($last + 1, $last + 1))
+        GROUP BY ALL) r
       ON r.meter_id = e.meter_id
     GROUP BY e.supply_point_key)
 SELECT j.supply_point_key,

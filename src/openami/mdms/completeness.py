@@ -33,12 +33,12 @@ WITH expected AS (
       AND (i.valid_to IS NULL OR (s.slot + 1) * 1800 <= i.valid_to)),
 firsts AS (
     SELECT supply_point_key, slot, min(recorded_at) AS first_measured_at
-    FROM half_hour_values
-    WHERE slot BETWEEN ? AND ? AND quality = 'measured'
+    FROM hh_slots(?, ?)
+    WHERE quality = 'measured'
     GROUP BY supply_point_key, slot),
 current AS (
     SELECT supply_point_key, slot, arg_max(quality, version) AS q
-    FROM half_hour_values WHERE slot BETWEEN ? AND ?
+    FROM hh_slots(?, ?)
     GROUP BY supply_point_key, slot),
 per_value AS (
     SELECT e.supply_point_key, e.area_code, e.slot,

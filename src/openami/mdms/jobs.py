@@ -37,7 +37,7 @@ cur AS (
     SELECT supply_point_key, slot, max(version) AS version,
            arg_max(quality, version) AS quality, arg_max(final, version) AS final,
            arg_max(vee_flags, version) AS vee_flags
-    FROM half_hour_values WHERE slot BETWEEN ? AND ?
+    FROM hh_slots(?, ?)
     GROUP BY supply_point_key, slot)
 SELECT g.supply_point_key, g.meter_id, g.slot, COALESCE(c.version, 0) AS version,
        COALESCE(c.vee_flags, 0) AS vee_flags, c.quality
@@ -50,8 +50,7 @@ ORDER BY g.supply_point_key, g.meter_id, g.slot
 _END_READS = """
 SELECT q.i, r.import_register_wh, r.export_register_wh
 FROM q_ends q JOIN (
-    SELECT meter_id, boundary, import_register_wh, export_register_wh FROM register_reads
-    WHERE boundary BETWEEN ? AND ?
+    SELECT meter_id, boundary, import_register_wh, export_register_wh FROM reads_between(?, ?)
     QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
 ) r ON r.meter_id = q.meter_id AND r.boundary = q.boundary
 """
@@ -60,8 +59,8 @@ _LIKE_DAY = """
 WITH hist AS (
     SELECT supply_point_key, slot, arg_max(import_wh, version) AS import_wh,
            arg_max(export_wh, version) AS export_wh, arg_max(quality, version) AS quality
-    FROM half_hour_values WHERE slot BETWEEN ? AND ?
-      AND supply_point_key IN (SELECT DISTINCT supply_point_key FROM q_cand)
+    FROM hh_slots(?, ?)
+    WHERE supply_point_key IN (SELECT DISTINCT supply_point_key FROM q_cand)
     GROUP BY supply_point_key, slot)
 SELECT c.i, avg(h.import_wh) AS import_wh, avg(h.export_wh) AS export_wh
 FROM q_cand c, range(1, ? + 1) w(k)
@@ -148,8 +147,8 @@ def run_estimation(
         slot = _arr(cand, "slot")
         cur.register("q_cmeters", pa.table({"meter_id": np.unique(meter)}))
         stored = cur.sql(
-            "SELECT DISTINCT meter_id, boundary FROM register_reads WHERE boundary BETWEEN ? AND ? "
-            "AND meter_id IN (SELECT meter_id FROM q_cmeters) ORDER BY meter_id, boundary",
+            "SELECT DISTINCT meter_id, boundary FROM reads_between(?, ?) "
+            "WHERE meter_id IN (SELECT meter_id FROM q_cmeters) ORDER BY meter_id, boundary",
             params=[first_slot, last_slot],
         ).to_arrow_table()
         span = last_slot - first_slot + 2
@@ -267,8 +266,7 @@ def edit_values(
         raise ValueError("edited energy must not be negative")
     with store.transaction() as cur:
         prev = cur.sql(
-            "SELECT slot, max(version) AS version FROM half_hour_values "
-            "WHERE supply_point_key = ? AND slot BETWEEN ? AND ? GROUP BY slot",
+            "SELECT slot, max(version) AS version FROM hh_point(?, ?, ?) GROUP BY slot",
             params=[supply_point_key, int(slots.min()), int(slots.max())],
         ).to_arrow_table()
         ver = dict(
@@ -280,17 +278,18 @@ def edit_values(
         if meter_id is not None and cfg is not None:
             lo, hi = int(slots.min()), int(slots.max())
             ends = cur.sql(
-                "SELECT boundary, arg_max(import_register_wh, ingest_seq) AS r "
-                "FROM register_reads WHERE meter_id = ? AND boundary IN (?, ?) GROUP BY boundary",
-                params=[meter_id, lo, hi + 1],
+                "SELECT boundary, arg_max(import_register_wh, ingest_seq) AS r FROM ("
+                "SELECT * FROM reads_between(?, ?) UNION ALL SELECT * FROM reads_between(?, ?)) "
+                "WHERE meter_id = ? GROUP BY boundary",
+                params=[lo, lo, hi + 1, hi + 1, meter_id],
             ).to_arrow_table()
             reg = dict(
                 zip(ends.column("boundary").to_pylist(), ends.column("r").to_pylist(), strict=True)
             )
             if lo in reg and hi + 1 in reg:
                 cur_vals = cur.sql(
-                    "SELECT slot, arg_max(import_wh, version) AS v FROM half_hour_values "
-                    "WHERE supply_point_key = ? AND slot BETWEEN ? AND ? GROUP BY slot",
+                    "SELECT slot, arg_max(import_wh, version) AS v FROM hh_point(?, ?, ?) "
+                    "GROUP BY slot",
                     params=[supply_point_key, lo, hi],
                 ).to_arrow_table()
                 span_vals = dict(

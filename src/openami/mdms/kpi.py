@@ -80,8 +80,7 @@ def daily_kpis(
                           COALESCE(CAST({by} AS VARCHAR), '-') AS grp FROM meters),
         reads AS (
             SELECT meter_id, boundary, MIN(received_at) - boundary * 1800.0 AS delay_s
-            FROM register_reads
-            WHERE boundary BETWEEN ? AND ?
+            FROM reads_between(?, ?)
             GROUP BY meter_id, boundary),
         per_meter AS (
             SELECT m.grp, m.meter_id,
@@ -92,8 +91,7 @@ def daily_kpis(
             GROUP BY m.grp, m.meter_id),
         values_ok AS (
             SELECT supply_point_key, COUNT(*) AS measured FROM (
-                SELECT supply_point_key, slot, quality FROM half_hour_values
-                WHERE slot BETWEEN ? AND ?
+                SELECT supply_point_key, slot, quality FROM hh_slots(?, ?)
                 QUALIFY row_number() OVER (
                     PARTITION BY supply_point_key, slot ORDER BY version DESC) = 1)
             WHERE quality = 'measured' GROUP BY supply_point_key),

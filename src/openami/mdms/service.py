@@ -326,8 +326,7 @@ class Mdms:
                                       WHERE h.slot BETWEEN f.first_slot AND f.last_slot)
                        AS final,
                    h.version, h.recorded_at, h.reason, h.edited_by
-            FROM half_hour_values h
-            WHERE h.supply_point_key = ? AND h.slot BETWEEN ? AND ?
+            FROM hh_point(?, ?, ?) h
             QUALIFY row_number() OVER (PARTITION BY h.slot ORDER BY h.version DESC) = 1
             ORDER BY h.slot
             """,

@@ -57,9 +57,8 @@ _SUMS = """
 WITH cur AS (
     SELECT supply_point_key, slot, arg_max(import_wh, version) AS imp,
            arg_max(export_wh, version) AS exp, arg_max(quality, version) AS q
-    FROM half_hour_values
-    WHERE slot BETWEEN ? AND ?
-      AND supply_point_key IN (SELECT supply_point_key FROM q_members)
+    FROM hh_slots(?, ?)
+    WHERE supply_point_key IN (SELECT supply_point_key FROM q_members)
     GROUP BY supply_point_key, slot),
 grid AS (
     SELECT m.supply_point_key, m.area_code, m.balancing_group_id, m.retailer_id, s.slot

@@ -48,9 +48,9 @@ def day_watermark(store: DuckIntervalStore, day: date) -> tuple[int, int, int]:
     slots = slots_of_day(day)
     t0, t1 = slots.start * float(SLOT_SECONDS), slots.stop * float(SLOT_SECONDS)
     table = store.query(
-        "SELECT (SELECT COUNT(*) FROM register_reads WHERE boundary BETWEEN ? AND ?) AS b, "
+        "SELECT (SELECT COUNT(*) FROM reads_between(?, ?)) AS b, "
         "(SELECT COUNT(*) FROM register_reads WHERE received_at >= ? AND received_at < ?) AS r, "
-        "(SELECT COUNT(*) FROM half_hour_values WHERE slot BETWEEN ? AND ?) AS v",
+        "(SELECT COUNT(*) FROM hh_slots(?, ?)) AS v",
         [slots.start, slots.stop, t0, t1, slots.start, slots.stop - 1],
     )
     row = table.to_pylist()[0]
@@ -92,7 +92,7 @@ def slot_timeline(
         b AS (SELECT * FROM range(?, ? + 1) t(boundary)),
         reads AS (
             SELECT meter_id, boundary, MIN(received_at) - boundary * {SLOT_SECONDS}.0 AS delay_s
-            FROM register_reads WHERE boundary BETWEEN ? AND ?
+            FROM reads_between(?, ?)
             GROUP BY meter_id, boundary),
         groups AS (SELECT grp, COUNT(*) AS n FROM m GROUP BY GROUPING SETS ((grp), ())),
         expected AS (SELECT b.boundary, groups.grp, groups.n FROM b CROSS JOIN groups),
@@ -196,11 +196,11 @@ def meter_register_reads(
                MIN(received_at) AS first_received_at,
                arg_min(source, received_at) AS source,
                COUNT(*) AS reads
-        FROM register_reads
-        WHERE meter_id = ? AND boundary BETWEEN ? AND ?
+        FROM reads_between(?, ?)
+        WHERE meter_id = ?
         GROUP BY boundary ORDER BY boundary
         """,
-        [int(meter_id), int(first_boundary), int(last_boundary)],
+        [int(first_boundary), int(last_boundary), int(meter_id)],
     )
     rows = table.to_pylist()
     for r in rows:
@@ -216,8 +216,7 @@ def value_versions(
     table = store.query(
         """
         SELECT slot, COUNT(*) AS versions, arg_max(reason, version) AS reason
-        FROM half_hour_values
-        WHERE supply_point_key = ? AND slot BETWEEN ? AND ?
+        FROM hh_point(?, ?, ?)
         GROUP BY slot
         """,
         [int(supply_point_key), int(first_slot), int(last_slot)],

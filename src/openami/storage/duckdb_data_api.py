@@ -19,8 +19,7 @@ WITH cur AS (
     SELECT h.slot, h.import_wh, h.export_wh, h.quality, h.method, h.version, h.recorded_at,
            h.final OR EXISTS (SELECT 1 FROM final_periods f
                               WHERE h.slot BETWEEN f.first_slot AND f.last_slot) AS final
-    FROM half_hour_values h
-    WHERE h.supply_point_key = $key AND h.slot BETWEEN $lo AND $hi
+    FROM hh_point($key, $lo, $hi) h
     QUALIFY row_number() OVER (PARTITION BY h.slot ORDER BY h.version DESC) = 1
 ), visible AS (
     SELECT * FROM cur
@@ -128,10 +127,9 @@ def register_reads_page(
         WITH cur AS (
             SELECT r.meter_id, r.boundary, r.import_register_wh, r.export_register_wh,
                    r.source, r.ingest_seq, r.received_at
-            FROM register_reads r
+            FROM reads_between($lo, $hi) r
             JOIN m ON r.meter_id = m.meter_id
                   AND r.boundary BETWEEN m.first_boundary AND m.last_boundary
-            WHERE r.boundary BETWEEN $lo AND $hi
             QUALIFY row_number() OVER (
                 PARTITION BY r.meter_id, r.boundary ORDER BY r.ingest_seq DESC) = 1
         )

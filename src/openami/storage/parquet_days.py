@@ -29,7 +29,7 @@ WITH cur AS (
     SELECT supply_point_key, slot, arg_max(import_wh, version) AS imp,
            arg_max(export_wh, version) AS exp, arg_max(quality, version) AS q,
            max(version) AS v, arg_max(final, version) AS fin
-    FROM half_hour_values WHERE slot BETWEEN ? AND ?
+    FROM hh_slots(?, ?)
     GROUP BY supply_point_key, slot),
 keys AS (SELECT DISTINCT supply_point_key FROM cur),
 finals AS (

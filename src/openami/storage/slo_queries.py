@@ -30,8 +30,8 @@ expected AS (
     GROUP BY s.slot),
 first_measured AS (
     SELECT supply_point_key, slot, min(recorded_at) - (slot + 1) * 1800.0 AS latency_s
-    FROM half_hour_values
-    WHERE slot BETWEEN ? AND ? AND quality = 'measured' AND recorded_at <= ?
+    FROM hh_slots(?, ?)
+    WHERE quality = 'measured' AND recorded_at <= ?
     GROUP BY supply_point_key, slot),
 latency AS (
     SELECT slot,
@@ -45,8 +45,8 @@ latency AS (
 current AS (
     SELECT slot, count(*) FILTER (WHERE quality IN ('measured', 'estimated', 'edited'))
                AS with_value_now
-    FROM (SELECT slot, quality FROM half_hour_values
-          WHERE slot BETWEEN ? AND ? AND recorded_at <= ?
+    FROM (SELECT slot, quality FROM hh_slots(?, ?)
+          WHERE recorded_at <= ?
           QUALIFY row_number() OVER (PARTITION BY supply_point_key, slot
                                      ORDER BY version DESC) = 1)
     GROUP BY slot)
