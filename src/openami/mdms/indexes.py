@@ -79,6 +79,8 @@ class MeterIndex:
         volts = d.get("supply_voltage_v", 100)
         self.modulus = (10.0**digits * unit).astype(np.int64)
         self.unit = unit.astype(np.int64)
+        #: the largest register unit of any meter (1: no V11 whole-unit check needed)
+        self.max_unit_wh = int(max(self.unit.max(initial=1), d.get("register_unit_wh", 1)))
         self.multiplier = col("multiplier", d.get("multiplier", 1)).astype(np.int64)
         self.capacity = amps * volts * 0.5
         self.volts = volts

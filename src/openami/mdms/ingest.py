@@ -270,14 +270,15 @@ def _plan_part(
     if "clock_offset_s" in extra:
         off = np.abs(np.asarray(pc.fill_null(reads.column("clock_offset_s"), 0).to_numpy()))
         flags |= np.where(off > cfg.rule("V09").p("tolerance_s"), bit("V09"), 0).astype(np.uint32)
-    mparams = meters.params(meter)
-    if "multiplier" in extra:
-        told = _i64(reads, "multiplier")
-        flags |= np.where(told != mparams.multiplier, bit("V11"), 0).astype(np.uint32)
-    if bool(np.any(mparams.unit_wh > 1)):  # registers must be whole register units
-        unit = np.maximum(mparams.unit_wh, 1)
-        off_unit = (imp % unit != 0) | (exp_valid & (exp % unit != 0))
-        flags |= np.where(off_unit, bit("V11"), 0).astype(np.uint32)
+    if "multiplier" in extra or meters.max_unit_wh > 1:  # else V11 cannot fail here
+        mparams = meters.params(meter)
+        if "multiplier" in extra:
+            told = _i64(reads, "multiplier")
+            flags |= np.where(told != mparams.multiplier, bit("V11"), 0).astype(np.uint32)
+        if bool(np.any(mparams.unit_wh > 1)):  # registers must be whole register units
+            unit = np.maximum(mparams.unit_wh, 1)
+            off_unit = (imp % unit != 0) | (exp_valid & (exp % unit != 0))
+            flags |= np.where(off_unit, bit("V11"), 0).astype(np.uint32)
     # duplicates inside the batch: the first arrival stays; other registers flag V02
     first = run_starts(key)
     grp = np.cumsum(first) - 1

@@ -1,0 +1,300 @@
+"""MDMS national slot: one A-route tick of N meters (default 81.5 million, import and export
+registers) ingested, validated and stored by ONE ``ingest_batch`` call; wall time, values
+per second and peak memory.
+
+What is stored beforehand (untimed, through ``ingest_batch`` itself, one batch per boundary
+and per chunk of 4 M meters, as the ticks would have arrived): the reads of every meter at
+the previous boundary, so that every read of the timed slot has a neighbour and yields
+exactly one half-hour value; with ``--history-slots K`` also the K boundaries before that,
+so the store already holds K slots of values (versions, V06 running means) and the timed
+call's lookups (stored neighbours, current versions for V08 runs, V06 history) find real
+rows, as in steady state. Default K = 0: only the previous boundary's reads.
+
+Synthetic data (NumPy, vectorised per chunk of meters): registers start at 0-10 MWh; import
+grows 0-899 Wh per slot; one meter in ten has PV and its export register grows 0-1,499 Wh
+per slot, the others' export registers stay put (still a value: 0 Wh); one read in 5,000
+of the timed slot has its import register set back 10 kWh (V04: invalid). Contract
+amperage 30/40/60 A; one supply point per meter; no events. The timed slot is 12:00-12:30
+JST (it does not complete a JST day, so V07L's whole-day look-back does not apply).
+
+Peak memory: the timed call runs in a fresh Python process (this script re-run with a
+hidden ``--child`` option) that opens the store, builds the registry lookups
+(``InstallIndex``, ``MeterIndex`` from NumPy arrays) and memory-maps the slot's reads from
+an Arrow IPC file written by the parent. Just before ``ingest_batch`` it notes its peak RSS
+so far (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: the set-up, e.g. building the
+lookups), then resets the kernel's peak mark to the current RSS (``echo 5 >
+/proc/self/clear_refs``) and notes the current RSS; after the call, ``ru_maxrss`` (and
+VmHWM) is the peak resident set size *during* the call, inputs included (reads, registry
+lookups, DuckDB's buffers and indexes). Data generation and seeding happen in the parent
+process, which has closed its store and freed its arrays by then, so they do not count.
+
+Values are counted as the issue counts them: import and export separately, so one read
+yields two values (163 million for 81.5 million meters).
+
+    python benchmarks/bench_mdms_national_slot.py                 # 81.5 M meters
+    python benchmarks/bench_mdms_national_slot.py --small         # 2 M meters, < 60 s
+    python benchmarks/bench_mdms_national_slot.py --meters 10000000 --history-slots 2
+    python benchmarks/bench_mdms_national_slot.py --small --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from openami.clock import day_first_slot
+from openami.mdms.indexes import InstallIndex, MeterIndex
+from openami.mdms.ingest import ingest_batch
+from openami.mdms.vee_config import load_vee_config
+from openami.storage import duckdb_mdms
+from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+
+NATIONAL_METERS = 81_500_000
+SMALL_METERS = 2_000_000
+CHUNK_METERS = 4_000_000  # meters generated (and seeded) at a time
+SEED = 7
+
+
+def _slot_index() -> int:
+    """The timed slot: 12:00-12:30 JST on 2026-11-02 (its reads are taken at its end)."""
+    return day_first_slot(date(2026, 11, 2)) + 24
+
+
+def _registry(meters: int) -> tuple[InstallIndex, MeterIndex]:
+    """One supply point per meter (key = meter + 1), contract 30/40/60 A."""
+    cfg = load_vee_config()
+    ids = np.arange(meters, dtype=np.int64)
+    installs = InstallIndex(
+        pa.table(
+            {
+                "meter_id": ids,
+                "supply_point_key": ids + 1,
+                "valid_from": np.zeros(meters),
+                "valid_to": pa.nulls(meters, pa.float64()),
+            }
+        )
+    )
+    amps = np.array([30, 40, 60], dtype=np.int64)[
+        np.random.default_rng(SEED).integers(0, 3, meters)
+    ]
+    meter_index = MeterIndex(pa.table({"meter_id": ids, "contract_amperage_a": amps}), cfg)
+    return installs, meter_index
+
+
+def _reads(ids: np.ndarray, boundary: int, imp: np.ndarray, exp: np.ndarray) -> pa.Table:
+    n = len(ids)
+    return pa.table(
+        {
+            "meter_id": ids,
+            "boundary": np.full(n, boundary, dtype=np.int64),
+            "import_register_wh": imp,
+            "export_register_wh": exp,
+            "received_at": np.full(n, boundary * 1800.0 + 60.0),
+            "source": np.zeros(n, dtype=np.uint8),
+        },
+        schema=READ_SCHEMA,
+    )
+
+
+def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
+    """Seed the store (untimed) and write the timed slot's reads to ``tmp/slot.arrow``."""
+    cfg = load_vee_config()
+    installs, meter_index = _registry(meters)
+    store = DuckIntervalStore(tmp / "interval.duckdb")
+    duckdb_mdms.ensure_schema(store)
+    slot_end = _slot_index() + 1  # boundary of the timed reads
+    seed_boundaries = list(range(slot_end - 1 - history_slots, slot_end))
+    t0 = time.perf_counter()
+    schema = READ_SCHEMA
+    with pa.OSFile(str(tmp / "slot.arrow"), "wb") as sink:
+        writer = pa.ipc.new_file(sink, schema)
+        for c0 in range(0, meters, CHUNK_METERS):
+            # chunk-major: a chunk's meters get every seeded boundary, then its slot reads;
+            # chunks are disjoint meters, so each boundary's batches still arrive in order
+            c1 = min(c0 + CHUNK_METERS, meters)
+            rng = np.random.default_rng([SEED, c0])
+            ids = np.arange(c0, c1, dtype=np.int64)
+            n = c1 - c0
+            imp = rng.integers(0, 10**7, n, dtype=np.int64)
+            pv = rng.random(n) < 0.1
+            exp = np.where(pv, rng.integers(0, 10**6, n, dtype=np.int64), 0)
+            for b in seed_boundaries:
+                ingest_batch(store, _reads(ids, b, imp, exp), installs, meter_index, cfg, 0.0)
+                imp = imp + rng.integers(0, 900, n, dtype=np.int64)
+                exp = exp + np.where(pv, rng.integers(0, 1500, n, dtype=np.int64), 0)
+            back = rng.random(n) < 1 / 5000
+            imp_slot = np.where(back, imp - 10_000, imp)
+            writer.write_table(_reads(ids, slot_end, imp_slot, exp))
+            del ids, imp, exp, pv, back, imp_slot
+        writer.close()
+    t_seed = time.perf_counter() - t0
+    store.close()
+    del installs, meter_index
+    gc.collect()
+    return {
+        "seed_s": round(t_seed, 1),
+        "stored_boundaries": len(seed_boundaries),
+        "db_bytes": (tmp / "interval.duckdb").stat().st_size,
+    }
+
+
+def _status_kib(field: str) -> int:
+    """A ``/proc/self/status`` figure in KiB: VmRSS (resident now), VmHWM (peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark of this process to its current RSS (Linux ≥ 4.0:
+    ``echo 5 > /proc/self/clear_refs``); False where that is not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def child(tmp: Path, meters: int) -> None:
+    """The timed call, alone in this process; prints one JSON object."""
+    cfg = load_vee_config()
+    installs, meter_index = _registry(meters)
+    store = DuckIntervalStore(tmp / "interval.duckdb")
+    duckdb_mdms.ensure_schema(store)
+    with pa.memory_map(str(tmp / "slot.arrow")) as src:
+        batch = pa.ipc.open_file(src).read_all()
+    gc.collect()
+    peak_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reset = _reset_peak()
+    rss_before = _status_kib("VmRSS")
+    phases: dict[str, float] = {}
+    t0 = time.perf_counter()
+    result = ingest_batch(store, batch, installs, meter_index, cfg, 1.0, timings=phases)
+    wall = time.perf_counter() - t0
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, _status_kib("VmHWM"))
+    store.close()
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "rows_in": result.rows_in,
+                "reads_new": result.reads_new,
+                "values_new": result.values_new,
+                "invalid": result.invalid,
+                "flagged": result.flagged,
+                "rss_before_call_kib": rss_before,
+                "peak_rss_setup_kib": peak_setup,
+                "peak_reset": reset,
+                "peak_rss_kib": peak,
+                "phases": phases,
+            }
+        )
+    )
+
+
+def run(meters: int, history_slots: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="bench_national_") as tmp_name:
+        tmp = Path(tmp_name)
+        seed = prepare(tmp, meters, history_slots)
+        cmd = [sys.executable, __file__, "--child", tmp_name, "--meters", str(meters)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"timed child failed ({proc.returncode}):\n{proc.stderr}")
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+    wall = float(got["wall_s"])
+    values = 2 * int(got["values_new"])  # import and export counted separately
+    gib = 1024 * 1024
+    return {
+        "meters": meters,
+        "history_slots": history_slots,
+        "stored_boundaries": seed["stored_boundaries"],
+        "seed_s": seed["seed_s"],
+        "db_bytes_before": seed["db_bytes"],
+        "reads": int(got["rows_in"]),
+        "reads_new": int(got["reads_new"]),
+        "value_rows": int(got["values_new"]),
+        "values": values,
+        "invalid_value_rows": int(got["invalid"]),
+        "flagged_value_rows": int(got["flagged"]),
+        "wall_s": round(wall, 2),
+        "values_per_s": round(values / wall),
+        "target_s": 60.0,
+        "target_met": bool(wall <= 60.0 and meters >= NATIONAL_METERS),
+        "rss_before_call_gib": round(got["rss_before_call_kib"] / gib, 2),
+        "peak_rss_gib": round(got["peak_rss_kib"] / gib, 2),
+        "peak_rss_is_call_only": bool(got["peak_reset"]),
+        "peak_rss_setup_gib": round(got["peak_rss_setup_kib"] / gib, 2),
+        **{f"phase_{k}_s": round(v, 2) for k, v in got["phases"].items()},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--meters", type=int, default=None, help="meters (default 81,500,000)")
+    ap.add_argument(
+        "--history-slots",
+        type=int,
+        default=0,
+        help="slots of values stored before the timed one (default 0: only the previous "
+        "boundary's reads)",
+    )
+    ap.add_argument("--small", action="store_true", help="2,000,000 meters")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    meters = args.meters or (SMALL_METERS if args.small else NATIONAL_METERS)
+    if args.child is not None:
+        child(Path(args.child), meters)
+        return
+    out = run(meters, args.history_slots)
+    if args.json:
+        print(json.dumps(out))
+        return
+    print(
+        f"MDMS national slot: {meters:,} meters, one read each (import + export), "
+        f"{out['stored_boundaries']} boundary(ies) stored before (seeding {out['seed_s']} s)"
+    )
+    print(f"{'figure':<34}{'value':>18}")
+    rows = [
+        ("reads in / new", f"{out['reads']:,} / {out['reads_new']:,}"),
+        ("values (import + export)", f"{out['values']:,}"),
+        (
+            "value rows invalid / flagged",
+            f"{out['invalid_value_rows']:,} / {out['flagged_value_rows']:,}",
+        ),
+        ("wall time of ingest_batch [s]", f"{out['wall_s']}"),
+        ("values per second", f"{out['values_per_s']:,}"),
+        ("RSS before the call [GiB]", f"{out['rss_before_call_gib']}"),
+        ("peak RSS during the call [GiB]", f"{out['peak_rss_gib']}"),
+        ("peak RSS while setting up [GiB]", f"{out['peak_rss_setup_gib']}"),
+    ]
+    for name, value in rows:
+        print(f"{name:<34}{value:>18}")
+    if not out["peak_rss_is_call_only"]:
+        print("(peak RSS could not be reset: the figure is the process's peak since it started)")
+    print(
+        "phases [s]: "
+        + ", ".join(f"{k[6:-2]} {v}" for k, v in out.items() if k.startswith("phase_"))
+    )
+    verdict = "met" if out["target_met"] else "not met"
+    if meters < NATIONAL_METERS:
+        verdict = f"n/a below {NATIONAL_METERS:,} meters"
+    print(f"target ≤ 60 s for {NATIONAL_METERS:,} meters: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
