@@ -27,6 +27,7 @@ DAY0 = day_first_slot(__import__("datetime").date(2026, 11, 2))
 N = 40
 ROLL_METER, MULT_METER, NO_EXPORT, ZERO_METER, FLAT_METER, LOW_METER = 3, 4, 5, 6, 7, 8
 HIGH_METER, SPIKE_METER, OUTAGE_METER, TAMPER_METER, NO_PREV, UNIT_METER = 9, 10, 11, 12, 13, 14
+PARTIAL, DUPLICATE = 20, 21
 
 
 def _config(tmp_path: Path) -> VeeConfig:
@@ -181,11 +182,21 @@ def test_grid_path_stores_what_the_general_path_stores(
     told = np.ones((N, 48), dtype=np.int64)
     told[MULT_METER] = 2
     told[19, 7] = 3  # V11
+    # days 1 and 2 in one batch (rows chain inside the part); meter PARTIAL has only 10 reads
+    # on day 2 and meter DUPLICATE a second, different read: both go the general path in the
+    # same transaction, the other meters become day rows
+    drop2 = drop.copy()
+    drop2[PARTIAL, 10:] = True
+    days12 = pa.concat_tables(
+        [_batch(registers, export, 1, drop), _batch(registers, export, 2, drop2)]
+    )
+    dup = days12.filter(pa.array(days12.column("meter_id").to_numpy() == DUPLICATE)).slice(5, 1)
+    dup = dup.set_column(2, "import_register_wh", pa.array([dup.column(2)[0].as_py() + 7]))
     batches = [
         _batch(registers, export, 0, drop, offset=offset, multiplier=told),
-        pa.concat_tables(  # days 1 and 2 in one batch (rows chain inside the part)
-            [_batch(registers, export, 1, drop), _batch(registers, export, 2, drop)]
-        ).sort_by([("meter_id", "ascending"), ("boundary", "ascending")]),
+        pa.concat_tables([days12, dup]).sort_by(
+            [("meter_id", "ascending"), ("boundary", "ascending")]
+        ),
     ]
     for store, is_dense in ((dense, True), (general, False)):
         with store.transaction() as cur:
@@ -204,14 +215,27 @@ def test_grid_path_stores_what_the_general_path_stores(
         "SELECT count(*) AS n, count(*) FILTER (WHERE qcode IS NULL) AS derived FROM day_rows"
     )
     n, derived = rows.column("n")[0].as_py(), rows.column("derived")[0].as_py()
-    assert n == 3 * N  # every meter-day became a day row …
+    assert n == 3 * N - 4  # every meter-day but PARTIAL's and DUPLICATE's 2 became a day row …
     assert 0 < derived < n  # … most with values derived from the registers, some explicit
     assert general.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py() == 0
 
     # every rule of the data set fired somewhere
     flags = dense.query("SELECT bit_or(vee_flags) AS f FROM half_hour_values").column("f")
     mask = int(flags[0].as_py())
-    for rule in ("V04", "V04R", "V06", "V07", "V07L", "V08", "V08F", "V09", "V10", "V10O", "V11"):
+    for rule in (
+        "V02",
+        "V04",
+        "V04R",
+        "V06",
+        "V07",
+        "V07L",
+        "V08",
+        "V08F",
+        "V09",
+        "V10",
+        "V10O",
+        "V11",
+    ):
         assert mask & bit(rule), rule
 
     # re-sent batches add nothing on either path; a late read fills its gap the same way

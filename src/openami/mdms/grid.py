@@ -68,50 +68,69 @@ def plan_grid(
     installs: InstallIndex,
     meters: MeterIndex,
     cfg: VeeConfig,
-) -> GridPlan | None:
-    """Validate a dense part as grids; ``None`` if the part does not qualify (see module)."""
+) -> tuple[GridPlan | None, pa.Table | None]:
+    """Validate the meters of a part whose meter-days qualify (see module) as grids.
+
+    Returns the plan for those meters (``None`` if none qualify or the part's range is not
+    fresh) and the reads of the other meters (``None`` if there are none), which the caller
+    hands to the general path in the same transaction. The two sets share no meter."""
     n_in = reads.num_rows
     if n_in < MIN_READS_PER_DAY:
-        return None
+        return None, reads
     meter = _col(reads, "meter_id")
     boundary = _col(reads, "boundary")
     if meter.min() < 0 or boundary.min() < 1:
-        return None
+        return None, reads
     if int(boundary.max()) - int(boundary.min()) + 1 < MIN_READS_PER_DAY:
-        return None  # e.g. an A-route tick: one boundary for every meter
+        return None, reads  # e.g. an A-route tick: one boundary for every meter
     ordered = (meter[1:] > meter[:-1]) | (
         (meter[1:] == meter[:-1]) & (boundary[1:] > boundary[:-1])
     )
     if not bool(ordered.all()):
         order = np.lexsort((boundary, meter))
         meter, boundary = meter[order], boundary[order]
-        same = (meter[1:] == meter[:-1]) & (boundary[1:] == boundary[:-1])
-        if bool(same.any()):
-            return None  # duplicates: V02 is the general path's business
         reads = reads.take(order)
     # meter-day rows: boundary b ends slot b-1, whose JST day starts at slot 48·d - 18
     t = boundary + 17
     day = t // 48
-    j = t - day * 48  # 0..47: position of the read (and of the slot it ends) in the day
     new_row = np.ones(n_in, dtype=np.bool_)
     new_row[1:] = (meter[1:] != meter[:-1]) | (day[1:] != day[:-1])
     starts = np.flatnonzero(new_row)
-    n_rows = len(starts)
     counts = np.diff(np.append(starts, n_in))
-    if int(counts.min()) < MIN_READS_PER_DAY:
-        return None
-    received = np.asarray(pc.fill_null(reads.column("received_at"), 0.0).to_numpy(), np.float64)
-    source = np.asarray(reads.column("source").to_numpy(), dtype=np.uint8)
-    if _varies_in_row(received, new_row) or _varies_in_row(source, new_row):
-        return None  # a day row keeps one receipt time and source
-    row_of = np.cumsum(new_row) - 1
     r_meter = meter[starts]
     r_first = day[starts] * 48 - 18  # first slot of the row's day
+    # rows that cannot be day rows: too few reads, duplicates (V02 is the general path's
+    # business), more than one receipt time or source, no single supply point all day
+    received = np.asarray(pc.fill_null(reads.column("received_at"), 0.0).to_numpy(), np.float64)
+    source = np.asarray(reads.column("source").to_numpy(), dtype=np.uint8)
+    odd = np.zeros(n_in, dtype=np.bool_)
+    odd[1:] = ~new_row[1:] & (
+        (boundary[1:] == boundary[:-1])
+        | (received[1:] != received[:-1])
+        | (source[1:] != source[:-1])
+    )
+    row_of = np.cumsum(new_row) - 1
+    bad_row = counts < MIN_READS_PER_DAY
+    bad_row[row_of[odd]] = True
     sp = installs.lookup(r_meter, r_first)
-    if bool((sp < 0).any()) or not np.array_equal(sp, installs.lookup(r_meter, r_first + 47)):
-        return None
+    bad_row |= (sp < 0) | (sp != installs.lookup(r_meter, r_first + 47))
+    if bad_row.any():
+        # whole meters go one way or the other, so the general path never needs a day row
+        # of this part as a neighbour
+        meter_start = np.flatnonzero(np.r_[True, r_meter[1:] != r_meter[:-1]])
+        bad_meter = np.add.reduceat(bad_row, meter_start) > 0
+        rows_per_meter = np.diff(np.append(meter_start, len(r_meter)))
+        bad_row = np.repeat(bad_meter, rows_per_meter)
+        if bad_row.all():
+            return None, reads
+        bad_read = np.repeat(bad_row, counts)
+        rest = reads.filter(pa.array(bad_read))
+        good, _ = plan_grid(cur, reads.filter(pa.array(~bad_read)), extra, installs, meters, cfg)
+        return (good, rest) if good is not None else (None, reads)
+    j = t - day * 48  # 0..47: position of the read (and of the slot it ends) in the day
+    n_rows = len(starts)
     if not _fresh(cur, r_meter, sp, int(boundary.min()), int(boundary.max()), r_first):
-        return None
+        return None, reads
 
     # registers at the 49 boundaries of each row (column 0: the previous day's last read)
     flat = row_of * 49 + j + 1
@@ -217,8 +236,8 @@ def plan_grid(
         exp_present, imp, exp, exp_ok, has, invalid, f, clean & (params.multiplier == 1),
     )  # fmt: skip
     if rows is None:
-        return None
-    return GridPlan(
+        return None, reads
+    plan = GridPlan(
         n_in,
         int(has.sum()),
         int(invalid.sum()),
@@ -226,6 +245,7 @@ def plan_grid(
         rows,
         history,
     )
+    return plan, None
 
 
 def _fresh(
@@ -483,7 +503,3 @@ def _with_validity(
 def _fsl(regs: I64, type_: pa.DataType, valid: BoolArr) -> pa.Array:
     child = _with_validity(regs.ravel(), type_, ~valid if not valid.all() else None)
     return pa.FixedSizeListArray.from_arrays(child, 48)
-
-
-def _varies_in_row(values: npt.NDArray[np.generic], new_row: BoolArr) -> bool:
-    return bool(np.any((values[1:] != values[:-1]) & ~new_row[1:]))

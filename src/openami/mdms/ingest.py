@@ -153,16 +153,30 @@ def _plan(
     clock: _PhaseClock,
     dense: bool,
 ) -> _Plan:
-    if dense and not revalue:
-        grid = plan_grid(cur, reads, extra, installs, meters, cfg)
-        if grid is not None:
-            clock.lap("validate")
-            result = VeeIngestResult(
-                grid.rows_in, grid.rows_in, grid.values_new, 0, grid.invalid, grid.flagged
-            )
-            return _Plan(result, history=grid.history, day_rows=grid.day_rows)
+    if not dense or revalue:
+        return _plan_part(cur, reads, extra, installs, meters, cfg, revalue, clock)
+    grid, rest = plan_grid(cur, reads, extra, installs, meters, cfg)
+    if grid is None:
         clock.lap("prepare")
-    return _plan_part(cur, reads, extra, installs, meters, cfg, revalue, clock)
+        return _plan_part(cur, reads, extra, installs, meters, cfg, revalue, clock)
+    clock.lap("validate")
+    result = VeeIngestResult(
+        grid.rows_in, grid.rows_in, grid.values_new, 0, grid.invalid, grid.flagged
+    )
+    if rest is None:
+        return _Plan(result, history=grid.history, day_rows=grid.day_rows)
+    # the meters that could not be day rows, in the same transaction (no meter in common)
+    other = _plan_part(cur, rest, extra, installs, meters, cfg, revalue, clock)
+    history = [h for h in (grid.history, other.history) if h is not None]
+    return _Plan(
+        VeeIngestResult(
+            *(a + b for a, b in zip(astuple(result), astuple(other.result), strict=True))
+        ),
+        other.new_reads,
+        other.values,
+        pa.concat_tables(history) if history else None,
+        grid.day_rows,
+    )
 
 
 def _store_part(
@@ -182,8 +196,8 @@ def _store_plan(
 ) -> None:
     if plan.day_rows is not None:
         db.append_day_rows(cur, plan.day_rows, seq)
-    else:
-        assert plan.new_reads is not None and plan.values is not None
+    if plan.new_reads is not None:
+        assert plan.values is not None
         db.append_reads(cur, plan.new_reads, seq)
         db.append_values(cur, plan.values, recorded_at, reason)
     if plan.history is not None:
