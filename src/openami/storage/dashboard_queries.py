@@ -22,7 +22,12 @@ SOURCE_NAMES = {0: "scheduled", 1: "retry", 2: "backfill", 3: "exchange", 4: "bu
 
 def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
     """First and last JST day for which register reads were received, or None."""
-    table = store.query("SELECT MIN(boundary) AS lo, MAX(boundary) AS hi FROM register_reads")
+    table = store.query(  # from the physical tables: the views would unnest every day row
+        "SELECT least((SELECT MIN(boundary) FROM hh_reads), "
+        "(SELECT MIN(day_first_slot) + 1 FROM day_rows)) AS lo, "
+        "greatest((SELECT MAX(boundary) FROM hh_reads), "
+        "(SELECT MAX(day_first_slot) + 48 FROM day_rows)) AS hi"
+    )
     lo, hi = table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
     if lo is None or hi is None:
         return None
@@ -31,11 +36,12 @@ def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
 
 def ingest_watermark(store: DuckIntervalStore) -> tuple[int, int, int]:
     """Changes whenever data was stored: reads ingested, values marked, estimated or edited
-    (both tables are append-only, so their row counts only grow)."""
+    (the tables are append-only, so their row counts only grow; ``reads`` counts narrow
+    reads plus day rows)."""
     table = store.query(
         "SELECT (SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log) AS seq, "
-        "(SELECT COUNT(*) FROM register_reads) AS reads, "
-        "(SELECT COUNT(*) FROM half_hour_values) AS hhv"
+        "(SELECT COUNT(*) FROM hh_reads) + (SELECT COUNT(*) FROM day_rows) AS reads, "
+        "(SELECT COUNT(*) FROM hh_values) AS hhv"
     )
     row = table.to_pylist()[0]
     return int(row["seq"]), int(row["reads"]), int(row["hhv"])
