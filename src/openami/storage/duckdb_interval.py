@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS day_rows (
     source UTINYINT NOT NULL,
     ingest_seq BIGINT NOT NULL
 );
+ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_received_at DOUBLE[];
+ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_source UTINYINT[];
+ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_seq BIGINT[];
+ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS value_recorded_at DOUBLE[];
 CREATE TABLE IF NOT EXISTS ingest_log (
     ingest_seq BIGINT PRIMARY KEY,
     recorded_at DOUBLE NOT NULL,
@@ -93,7 +97,8 @@ _DAY_VALUE_COLS = f"""
          THEN d.prev_export_register_wh ELSE d.export_register_wh[r.i - 1] END
          ELSE d.export_wh[r.i] END AS BIGINT) AS export_wh,
     {_QNAME.format(q="COALESCE(d.qcode[r.i], 0)")} AS quality,
-    1 AS version, l.recorded_at, COALESCE(l.reason, 'register difference') AS reason,
+    1 AS version, COALESCE(d.value_recorded_at[r.i], l.recorded_at) AS recorded_at,
+    COALESCE(l.reason, 'register difference') AS reason,
     CAST(NULL AS VARCHAR) AS method, CAST(COALESCE(d.vee_flags[r.i], 0) AS INTEGER) AS vee_flags,
     false AS final, CAST(NULL AS VARCHAR) AS edited_by"""
 _DAY_VALUES_FROM = """
@@ -107,7 +112,9 @@ _DAY_READ_COLS = """
     d.meter_id, d.day_first_slot + r.i AS boundary,
     d.import_register_wh[r.i] AS import_register_wh,
     d.export_register_wh[r.i] AS export_register_wh,
-    d.received_at, d.source, d.ingest_seq
+    COALESCE(d.read_received_at[r.i], d.received_at) AS received_at,
+    COALESCE(d.read_source[r.i], d.source) AS source,
+    COALESCE(d.read_seq[r.i], d.ingest_seq) AS ingest_seq
     FROM day_rows d CROSS JOIN range(1, 49) r(i)"""
 _READ_COLS = (
     "meter_id, boundary, import_register_wh, export_register_wh, received_at, source, ingest_seq"
