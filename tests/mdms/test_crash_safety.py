@@ -11,15 +11,18 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 from tests.mdms.vee_world import make_data_dir, reads_csv
 
 EXE = str(Path(sys.executable).parent / "openami")
 N = 60
 SLOTS = 96
 CHUNK = 240  # 97 × 60 = 5820 rows → 25 chunks of one transaction each
+# in meter order a chunk is two meters' day files (opening read + 2 days): day rows
+CHUNKS = {"arrival": CHUNK, "meter": 2 * (SLOTS + 1)}
 
 
-def ingest(data_dir: Path, csv_path: Path) -> subprocess.Popen[str]:
+def ingest(data_dir: Path, csv_path: Path, chunk: int = CHUNK) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             EXE,
@@ -29,7 +32,7 @@ def ingest(data_dir: Path, csv_path: Path) -> subprocess.Popen[str]:
             "--data-dir",
             str(data_dir),
             "--chunk-rows",
-            str(CHUNK),
+            str(chunk),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -54,14 +57,16 @@ def snapshot(data_dir: Path) -> tuple[list[tuple[object, ...]], list[tuple[objec
     return reads, values
 
 
+@pytest.mark.parametrize("order", ["arrival", "meter"])
 def test_sigkill_mid_ingest_loses_nothing_acknowledged_and_duplicates_nothing(
-    tmp_path: Path,
+    tmp_path: Path, order: str
 ) -> None:
     ids = make_data_dir(tmp_path / "crash", N)
     make_data_dir(tmp_path / "clean", N)
-    csv_path = reads_csv(tmp_path / "reads.csv", ids, SLOTS)
+    csv_path = reads_csv(tmp_path / "reads.csv", ids, SLOTS, order=order)
+    chunk = CHUNKS[order]
 
-    proc = ingest(tmp_path / "crash", csv_path)
+    proc = ingest(tmp_path / "crash", csv_path, chunk)
     assert proc.stderr is not None
     acked = 0
     for line in proc.stderr:
@@ -77,21 +82,21 @@ def test_sigkill_mid_ingest_loses_nothing_acknowledged_and_duplicates_nothing(
     # nothing acknowledged is lost: the first 3 chunks (rows in file order) are all stored
     reads, _ = snapshot(tmp_path / "crash")
     stored = {(m, b) for m, b, *_ in reads}
-    assert len(stored) >= 3 * CHUNK
+    assert len(stored) >= 3 * chunk
     assert all(n == 1 for *_, n in reads)
-    first_rows = csv_path.read_text().splitlines()[1 : 3 * CHUNK + 1]
+    first_rows = csv_path.read_text().splitlines()[1 : 3 * chunk + 1]
     first_keys = {
         (1000 + ids.index(sp), int(datetime.fromisoformat(ts).timestamp()) // 1800)
         for sp, ts, *_ in (r.split(",") for r in first_rows)
     }
-    assert len(first_keys) == 3 * CHUNK and first_keys <= stored
+    assert len(first_keys) == 3 * chunk and first_keys <= stored
     assert len(stored) < N * (SLOTS + 1)  # and the kill really came mid-import
 
     # restart: the same command again completes the import
-    again = ingest(tmp_path / "crash", csv_path)
+    again = ingest(tmp_path / "crash", csv_path, chunk)
     _, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
-    clean = ingest(tmp_path / "clean", csv_path)
+    clean = ingest(tmp_path / "clean", csv_path, chunk)
     _, err = clean.communicate(timeout=120)
     assert clean.returncode == 0, err
 
@@ -102,3 +107,10 @@ def test_sigkill_mid_ingest_loses_nothing_acknowledged_and_duplicates_nothing(
     assert len(crash_values) == N * SLOTS  # one version per value: nothing doubled
     assert {v[4] for v in crash_values} == {"measured"}
     assert crash_values == clean_values
+    con = duckdb.connect(str(tmp_path / "crash" / "interval.duckdb"), read_only=True)
+    try:
+        day_rows = con.sql("SELECT count(*) FROM day_rows").fetchall()[0][0]
+    finally:
+        con.close()
+    # arrival order is tick-like (narrow rows); day files become day rows
+    assert day_rows == (2 * N if order == "meter" else 0)

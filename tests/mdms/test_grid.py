@@ -144,7 +144,7 @@ def test_grid_path_stores_what_the_general_path_stores(
     dense, general, cfg = stores
     installs, meters = _indexes(cfg)
     rng = np.random.default_rng(7)
-    days = 3
+    days = 4
     inc = _increments(rng, days)
     start = rng.integers(0, 50_000, N).astype(np.int64)
     start[ROLL_METER] = 99_000
@@ -192,9 +192,25 @@ def test_grid_path_stores_what_the_general_path_stores(
     )
     dup = days12.filter(pa.array(days12.column("meter_id").to_numpy() == DUPLICATE)).slice(5, 1)
     dup = dup.set_column(2, "import_register_wh", pa.array([dup.column(2)[0].as_py() + 7]))
+    # day 3 as a day file with its opening 00:00 read: identical to the stored one except
+    # for meter 16, whose day-end reads were dropped (a new read that closes day 2)
+    day3 = _batch(registers, export, 3, drop)
+    opening = pa.table(
+        {
+            "meter_id": pa.array(np.arange(N, dtype=np.int64)),
+            "boundary": pa.array(np.full(N, DAY0 + 144, dtype=np.int64)),
+            "import_register_wh": pa.array(registers[:, 144]),
+            "export_register_wh": pa.array(export[:, 144], mask=np.arange(N) == NO_EXPORT),
+            "received_at": pa.array(np.full(N, day3.column("received_at")[0].as_py())),
+            "source": pa.array(np.full(N, 2, dtype=np.uint8)),
+        }
+    ).cast(READ_SCHEMA)
     batches = [
         _batch(registers, export, 0, drop, offset=offset, multiplier=told),
         pa.concat_tables([days12, dup]).sort_by(
+            [("meter_id", "ascending"), ("boundary", "ascending")]
+        ),
+        pa.concat_tables([opening, day3]).sort_by(
             [("meter_id", "ascending"), ("boundary", "ascending")]
         ),
     ]
@@ -206,7 +222,7 @@ def test_grid_path_stores_what_the_general_path_stores(
         for k, batch in enumerate(batches):
             ingest_batch(store, batch, installs, meters, cfg, 10.0 + k, dense=is_dense)
     got, want = _snapshot(dense), _snapshot(general)
-    assert len(want["values"]) > 3 * 48 * (N - 2)
+    assert len(want["values"]) > 4 * 48 * (N - 2)
     assert got["reads"] == want["reads"]
     assert got["values"] == want["values"]
     assert got["history"] == want["history"]
@@ -215,7 +231,7 @@ def test_grid_path_stores_what_the_general_path_stores(
         "SELECT count(*) AS n, count(*) FILTER (WHERE qcode IS NULL) AS derived FROM day_rows"
     )
     n, derived = rows.column("n")[0].as_py(), rows.column("derived")[0].as_py()
-    assert n == 3 * N - 4  # every meter-day but PARTIAL's and DUPLICATE's 2 became a day row …
+    assert n == 4 * N - 4  # every meter-day but PARTIAL's and DUPLICATE's 2 became a day row …
     assert 0 < derived < n  # … most with values derived from the registers, some explicit
     assert general.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py() == 0
 

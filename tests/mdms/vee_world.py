@@ -97,14 +97,20 @@ def make_data_dir(path: Path, n: int, amps: int = 60) -> list[str]:
     return ids
 
 
-def reads_csv(path: Path, ids: list[str], slots: int, seed: int = 3) -> Path:
+def reads_csv(
+    path: Path, ids: list[str], slots: int, seed: int = 3, order: str = "arrival"
+) -> Path:
     """Register reads for every supply point at ``slots + 1`` boundaries from B0, in arrival
-    order (all points for one boundary, then the next)."""
+    order (all points for one boundary, then the next) or, with ``order="meter"``, point by
+    point (a day file per meter: the 00:00 opening read, then the day's 48 reads)."""
     rng = np.random.default_rng(seed)
     regs = 10_000 + np.cumsum(rng.integers(0, 900, (slots + 1, len(ids))), axis=0)
     lines = ["supply_point_id,slot_start,import_register_wh,export_register_wh"]
-    for b in range(slots + 1):
-        start = slot_start(B0 + b).isoformat()
-        lines += [f"{sp},{start},{int(regs[b, i])},0" for i, sp in enumerate(ids)]
+    starts = [slot_start(B0 + b).isoformat() for b in range(slots + 1)]
+    if order == "meter":
+        for i, sp in enumerate(ids):
+            lines += [f"{sp},{starts[b]},{int(regs[b, i])},0" for b in range(slots + 1)]
+    for b in range(slots + 1 if order == "arrival" else 0):
+        lines += [f"{sp},{starts[b]},{int(regs[b, i])},0" for i, sp in enumerate(ids)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

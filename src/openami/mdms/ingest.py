@@ -99,11 +99,20 @@ def ingest_batch(
     if reads.num_rows == 0:
         return VeeIngestResult(0, 0, 0)
     parts = _split(reads, part_rows)
+    # (part, whether it must see the part before it stored): a day file's opening reads (the
+    # 00:00 read that closes the previous day) go first, so that the rest is whole days
+    units: list[tuple[pa.Table, bool]] = []
+    for part in parts:
+        opening = _opening_reads(part) if dense and not revalue else None
+        if opening is None:
+            units.append((part, False))
+        else:
+            units += [(part.filter(opening), False), (part.filter(pc.invert(opening)), True)]
     cap = int(cfg.rule("V06").p("history_cap"))
     with store.locked():
-        if len(parts) == 1:
+        if len(units) == 1:
             with store.transaction() as cur:
-                plan = _plan(cur, parts[0], extra, installs, meters, cfg, revalue, clock, dense)
+                plan = _plan(cur, units[0][0], extra, installs, meters, cfg, revalue, clock, dense)
                 if plan.new_reads is not None or plan.day_rows is not None:
                     _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
             clock.lap("store")
@@ -112,7 +121,11 @@ def ingest_batch(
         total = VeeIngestResult(0, 0, 0)
         pending: Future[None] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
-            for part in parts:
+            for part, after_previous in units:
+                if after_previous and pending is not None:
+                    pending.result()
+                    pending = None
+                    clock.lap("store")
                 with store.transaction(lock=False) as cur:
                     plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense)
                 if pending is not None:
@@ -128,6 +141,29 @@ def ingest_batch(
                 pending.result()
                 clock.lap("store")
     return total
+
+
+def _opening_reads(part: pa.Table) -> pa.ChunkedArray | None:
+    """Mask of each meter's first read when it lies at a JST day start (00:00, closing the
+    day before) and more than a half day of reads follows: a day file with its opening
+    read. ``None`` when there is none, or when the part is not sorted by meter/boundary."""
+    n = part.num_rows
+    if n < 2:
+        return None
+    meter = np.asarray(part.column("meter_id").to_numpy(), dtype=np.int64)
+    boundary = np.asarray(part.column("boundary").to_numpy(), dtype=np.int64)
+    if int(boundary.max()) - int(boundary.min()) < 24:
+        return None
+    first = np.ones(n, dtype=np.bool_)
+    first[1:] = meter[1:] != meter[:-1]
+    if not bool(np.all(first[1:] | (boundary[1:] > boundary[:-1]))):
+        return None
+    opening = first & ((boundary + 18) % 48 == 0)
+    opening[:-1] &= ~first[1:]  # the meter has more reads after it
+    opening[-1] = False if first[-1] else opening[-1]
+    if not opening.any() or opening.all():
+        return None
+    return pa.chunked_array([pa.array(opening)])
 
 
 @dataclass
