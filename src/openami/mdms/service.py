@@ -16,7 +16,7 @@ from openami.clock import Clock, slots_of_day
 from openami.hes.engine import TOPIC_EVENTS
 from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
-from openami.mdms.completeness import completeness, load_targets
+from openami.mdms.completeness import completeness, load_area_targets, load_targets
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
@@ -377,8 +377,15 @@ class Mdms:
             day_band,
         )
 
-    def completeness(self, day: date, targets: dict[str, float] | None = None) -> pa.Table:
-        """Reading rate and T+60 min / T+24 h / D+4 completeness per area vs targets."""
+    def completeness(
+        self,
+        day: date,
+        targets: dict[str, float] | None = None,
+        area_targets: dict[str, float] | None = None,
+    ) -> pa.Table:
+        """Reading rate and T+60 min / T+24 h / D+4 completeness per area vs targets (by
+        default vee.toml's ``[targets]`` and each utility area's automatic reading rate
+        target from ``config/reading_rate_targets.csv``)."""
         points = self.registry.store.query_table(
             "SELECT supply_point_key, area_code FROM supply_points"
         )
@@ -395,6 +402,7 @@ class Mdms:
             points,
             day,
             load_targets() if targets is None else targets,
+            load_area_targets() if targets is None and area_targets is None else area_targets,
         )
 
     # -- bulk import / export ---------------------------------------------------------------

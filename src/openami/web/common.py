@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from openami import __version__
 from openami.clock import day_first_slot
 from openami.hub.context import HubContext
+from openami.mdms.completeness import load_area_targets
 from openami.mdms.kpi import KPI_NAMES, KpiRow, daily_kpis
 from openami.registry import AREAS
 from openami.storage.dashboard_queries import (
@@ -125,12 +126,8 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
 # -- reference data shipped in the package ---------------------------------------------------
 @lru_cache(maxsize=1)
 def amr_targets() -> dict[str, float]:
-    """Automatic reading rate target per area code, as a fraction."""
-    with (DATA / "reading_rate_targets.csv").open(encoding="utf-8") as fh:
-        return {
-            r["area_code"]: float(r["automatic_reading_rate_target_pct"]) / 100
-            for r in csv.DictReader(fh)
-        }
+    """Automatic reading rate target per area code, as a fraction (the MDMS's own table)."""
+    return load_area_targets()
 
 
 @lru_cache(maxsize=1)
