@@ -130,22 +130,34 @@ def duplicate_rows(cur: duckdb.DuckDBPyConnection, batch: pa.Table, lo: int, hi:
 def current_versions(
     cur: duckdb.DuckDBPyConnection, keys: pa.Table, first_slot: int, last_slot: int
 ) -> pa.Table:
-    """Latest version per (supply point, slot) in the slot range for the given keys."""
-    cur.register("q_keys", keys)
-    return cur.sql(
-        """
-        SELECT supply_point_key, slot, max(version) AS version,
-               arg_max(import_wh, version) AS import_wh,
-               arg_max(export_wh, version) AS export_wh,
-               arg_max(quality, version) AS quality
+    """Latest version per (supply point, slot) in the slot range for the given keys.
+
+    DuckDB filters and sorts by (key, slot, version); the last row of each (key, slot) is
+    picked in NumPy (a GROUP BY with arg_max of four columns costs about 4× as much on two
+    million values). A whole range of keys (sorted, each once) needs no membership test."""
+    bounds = _bounds(keys, "supply_point_key")
+    k = np.asarray(keys.column("supply_point_key").to_numpy(), dtype=np.int64)
+    dense = bounds[1] - bounds[0] + 1 == len(k) and (len(k) < 2 or bool(np.all(k[1:] > k[:-1])))
+    member = "" if dense else "AND supply_point_key IN (SELECT supply_point_key FROM q_keys)"
+    if not dense:
+        cur.register("q_keys", keys)
+    got = cur.sql(
+        f"""
+        SELECT supply_point_key, slot, version, import_wh, export_wh, quality
         FROM hh_slots(?, ?)
-        WHERE supply_point_key BETWEEN ? AND ?
-          AND supply_point_key IN (SELECT supply_point_key FROM q_keys)
-        GROUP BY supply_point_key, slot
-        ORDER BY supply_point_key, slot
+        WHERE supply_point_key BETWEEN ? AND ? {member}
+        ORDER BY supply_point_key, slot, version
         """,
-        params=[first_slot, last_slot, *_bounds(keys, "supply_point_key")],
+        params=[first_slot, last_slot, *bounds],
     ).to_arrow_table()
+    n = got.num_rows
+    if n < 2:
+        return got
+    gk = np.asarray(got.column("supply_point_key").to_numpy(), dtype=np.int64)
+    gs = np.asarray(got.column("slot").to_numpy(), dtype=np.int64)
+    last = np.ones(n, dtype=np.bool_)
+    last[:-1] = (gk[1:] != gk[:-1]) | (gs[1:] != gs[:-1])
+    return got if bool(last.all()) else got.filter(pa.array(last))
 
 
 def append_reads(cur: duckdb.DuckDBPyConnection, reads: pa.Table, seq: int) -> None:
