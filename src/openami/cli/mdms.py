@@ -481,3 +481,36 @@ def completeness_cmd(day: str, as_json: bool, data_dir: Path) -> None:
             cells.append("-" if v is None else f"{v * 100:.2f} %{target}{mark}")
         table.add_row(r["area_code"], f"{r['points']:,}", *cells)
     Console().print(table)
+
+
+@command.command()
+@click.option("--from", "first", required=True, help="First JST day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last JST day (inclusive), YYYY-MM-DD.")
+@DATA_DIR
+def pack(first: str, last: str, data_dir: Path) -> None:
+    """Pack closed days of A-route ticks into day rows, so that one supply point's days
+    are read fast.
+
+    A-route ticks (one read per meter and slot) are stored as narrow rows, slot by slot,
+    which keeps one slot's settlement fast but spreads a supply point's month over the whole
+    file. Packing moves each supply-point day whose 48 values are still the first, measured
+    (or invalid) register differences, from one meter with each read stored once, into one
+    day row per supply point and day, and deletes the narrow rows it replaced. Nothing is
+    lost: receipt times, sources, recording times and flags move along, and every query
+    gives the same rows afterwards. Days with later versions (backfills, estimates, edits),
+    meter exchanges or duplicate reads stay narrow. Running it again packs nothing more.
+    """
+    a, b = _day(first, "--from"), _day(last, "--to")
+    if b < a:
+        raise click.BadParameter("--to comes before --from")
+    with open_mdms(data_dir) as mdms:
+        result = mdms.pack(a, b)
+    click.echo(
+        f"packed {result.packed_days:,} supply-point days into day rows "
+        f"({result.explicit_days:,} with explicit values; {result.values_packed:,} values, "
+        f"{result.reads_packed:,} reads); {result.narrow_days:,} stayed narrow"
+    )
+    for reason, count in sorted(result.narrow_reasons.items(), key=lambda rc: -rc[1]):
+        click.echo(f"  {count:,} {reason}")
+    if result.packed_days and not result.checkpointed:
+        click.echo("(the emptied row groups are freed at DuckDB's next checkpoint)")

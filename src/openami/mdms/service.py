@@ -26,6 +26,7 @@ from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.network import EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER
 from openami.registry import Registry
 from openami.storage import duckdb_mdms as db
+from openami.storage.day_pack import PackResult, pack_days
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
 
 
@@ -461,6 +462,18 @@ class Mdms:
         last = slots_of_day(last_day).stop - 1
         return values_csv(
             self.values(sp.supply_point_key, first, last), supply_point_id, first, last
+        )
+
+    def pack(self, first_day: date, last_day: date) -> PackResult:
+        """Pack closed JST days of A-route ticks into day rows (``storage/day_pack.py``):
+        each supply-point day whose narrow rows a day row holds unchanged; the views give
+        the same rows before and after, one point's days are then one row each."""
+        return pack_days(
+            self.store,
+            self.installations,
+            slots_of_day(first_day).start,
+            slots_of_day(last_day).start,
+            self.clock.timestamp(),
         )
 
 

@@ -1,0 +1,399 @@
+"""Packing closed A-route days: narrow rows → one day row per supply point and JST day.
+
+A-route ticks (one read per meter per slot) land in the narrow tables ``hh_reads`` /
+``hh_values``, slot-major, so one supply point's month is spread over every row group. Once
+a day is closed, :func:`pack_days` moves each (supply point, day) whose narrow rows a day
+row can hold *without changing anything the views return* into one ``day_rows`` row —
+the meter's 48 reads with their receipt times, sources and ingest sequence numbers, the 48
+values with their recording times — and deletes the narrow rows it replaced, in one
+transaction. Value lists stay NULL where the view derives every value from the registers
+(48 measured, unflagged register differences), as in :mod:`openami.mdms.grid`.
+
+A (supply point, day) is packed only when
+- no day row exists for it yet;
+- each of its 48 slots has exactly one value version in ``hh_values``: version 1, reason
+  ``register difference``, no method, not final, not edited, quality measured or invalid;
+- one meter was installed at the supply point the whole day (no exchange that day);
+- that meter's reads at the day's 48 boundaries (``day_first_slot + 1 … + 48``) are each
+  in ``hh_reads`` exactly once (no superseded V02 duplicate);
+- explicit values (when not derivable) fit 32 bits.
+Every other day stays narrow, counted by its first failing condition. The read at the day's
+first boundary belongs to the previous day and stays where it is; a copy goes to
+``prev_*_register_wh`` so that derived values have their start.
+
+Columnar: three range-limited SQL passes (status per day, the packable values, the packable
+reads, each sorted so that a day is 48 consecutive rows) and NumPy on (days × 48) matrices.
+Day rows are appended day by day in supply point order, as the dense ingest writes them, so
+zone maps prune them by day for slot queries and by supply point within a day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openami.storage import duckdb_mdms as db
+from openami.storage.duckdb_interval import DuckIntervalStore
+
+PACK_REASON = "register difference"
+SLOTS = 48
+I64 = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
+
+#: why a (supply point, day) stays narrow, in the order the conditions are checked
+REASONS = (
+    "day row exists",
+    "incomplete day",
+    "several versions",
+    "not a plain measured version",
+    "not one meter all day",
+    "reads missing or duplicated",
+    "value over 32 bits",
+)
+
+# One row per (supply point, day) with narrow values in the range, and the first condition
+# (REASONS) it fails, NULL when packable. Days are ``slot - (slot + 18) % 48`` (JST).
+_STATUS = """
+WITH v AS (
+    SELECT supply_point_key, slot - (slot + 18) % 48 AS day_first_slot,
+           count(*) AS n_values, count(DISTINCT slot) AS n_slots,
+           bool_and(version = 1) AS first_versions,
+           bool_and(reason = 'register difference' AND method IS NULL
+                    AND NOT COALESCE(final, false) AND edited_by IS NULL
+                    AND quality IN ('measured', 'invalid')
+                    AND vee_flags IS NOT NULL AND vee_flags >= 0) AS plain
+    FROM hh_values WHERE slot BETWEEN $lo AND $hi
+    GROUP BY ALL),
+inst AS (
+    SELECT v.supply_point_key, v.day_first_slot,
+           count(*) AS n_overlap,
+           count(*) FILTER (WHERE i.valid_from <= v.day_first_slot * 1800.0
+                   AND (i.valid_to IS NULL OR i.valid_to >= (v.day_first_slot + 48) * 1800.0))
+               AS n_cover,
+           max(i.meter_id) AS meter_id
+    FROM v JOIN q_pack_installs i ON i.supply_point_key = v.supply_point_key
+        AND i.valid_from < (v.day_first_slot + 48) * 1800.0
+        AND (i.valid_to IS NULL OR i.valid_to > v.day_first_slot * 1800.0)
+    GROUP BY ALL),
+r AS (
+    SELECT meter_id, boundary - 1 - (boundary + 17) % 48 AS day_first_slot,
+           count(*) AS n_reads, count(DISTINCT boundary) AS n_boundaries
+    FROM hh_reads
+    WHERE boundary BETWEEN $lo + 1 AND $hi + 1
+    GROUP BY ALL),
+d AS (
+    SELECT supply_point_key, day_first_slot FROM day_rows
+    WHERE day_first_slot BETWEEN $lo AND $hi)
+SELECT v.supply_point_key, v.day_first_slot,
+       CASE WHEN i.n_cover = 1 AND i.n_overlap = 1 THEN i.meter_id END AS meter_id,
+       CASE
+           WHEN d.supply_point_key IS NOT NULL THEN 'day row exists'
+           WHEN v.n_slots < 48 THEN 'incomplete day'
+           WHEN v.n_values > v.n_slots OR NOT v.first_versions THEN 'several versions'
+           WHEN NOT v.plain THEN 'not a plain measured version'
+           WHEN i.n_cover IS DISTINCT FROM 1 OR i.n_overlap <> 1 THEN 'not one meter all day'
+           WHEN r.n_reads IS DISTINCT FROM 48 OR r.n_boundaries <> 48
+               THEN 'reads missing or duplicated'
+       END AS narrow_reason
+FROM v
+LEFT JOIN d USING (supply_point_key, day_first_slot)
+LEFT JOIN inst i USING (supply_point_key, day_first_slot)
+LEFT JOIN r ON r.meter_id = i.meter_id AND r.day_first_slot = v.day_first_slot
+    AND i.n_cover = 1 AND i.n_overlap = 1
+ORDER BY v.day_first_slot, v.supply_point_key
+"""
+
+_VALUES = """
+SELECT h.import_wh, h.export_wh, h.quality = 'measured' AS measured, h.vee_flags,
+       h.recorded_at
+FROM hh_values h
+JOIN q_pack_days p ON p.supply_point_key = h.supply_point_key
+    AND p.day_first_slot = h.slot - (h.slot + 18) % 48
+WHERE h.slot BETWEEN $lo AND $hi
+ORDER BY p.day_first_slot, h.supply_point_key, h.slot
+"""
+
+_READS = """
+SELECT r.import_register_wh, r.export_register_wh, r.received_at, r.source, r.ingest_seq
+FROM hh_reads r
+JOIN q_pack_days p ON p.meter_id = r.meter_id
+    AND p.day_first_slot = r.boundary - 1 - (r.boundary + 17) % 48
+WHERE r.boundary BETWEEN $lo + 1 AND $hi + 1
+ORDER BY p.day_first_slot, p.supply_point_key, r.boundary
+"""
+
+
+@dataclass
+class PackResult:
+    """What one packing run did: supply-point days packed (of them with value lists) and
+    left narrow (by reason), values and reads moved out of the narrow tables."""
+
+    packed_days: int = 0
+    explicit_days: int = 0
+    narrow_days: int = 0
+    values_packed: int = 0
+    reads_packed: int = 0
+    narrow_reasons: dict[str, int] = field(default_factory=dict)
+    checkpointed: bool = False
+
+
+def pack_days(
+    store: DuckIntervalStore,
+    installations: pa.Table,
+    first_day_slot: int,
+    last_day_slot: int,
+    recorded_at: float,
+) -> PackResult:
+    """Pack the packable (supply point, JST day)s whose first slots lie in
+    ``first_day_slot … last_day_slot`` (see module); one transaction, then a checkpoint.
+
+    ``installations``: meter_id, supply_point_key, valid_from, valid_to [epoch s] (as
+    ``Registry.installations_table`` gives them). Running it again packs nothing more."""
+    if (first_day_slot + 18) % SLOTS or (last_day_slot + 18) % SLOTS:
+        raise ValueError("first_day_slot and last_day_slot must be first slots of JST days")
+    lo, hi = first_day_slot, last_day_slot + SLOTS - 1
+    result = PackResult()
+    if hi < lo:
+        return result
+    installs = installations.select(["meter_id", "supply_point_key", "valid_from", "valid_to"])
+    with store.transaction() as cur:
+        cur.register("q_pack_installs", installs)
+        days = cur.sql(_STATUS, params={"lo": lo, "hi": hi}).to_arrow_table()
+        rows = _day_rows(cur, days, lo, hi, result)
+        if rows is not None:
+            seq = store.next_ingest_seq()
+            db.append_day_rows(cur, rows, seq)
+            _delete_narrow(cur, rows, lo, hi)
+            cur.execute(
+                "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, "
+                "values_new, reason) VALUES (?, ?, 0, 0, 0, ?)",
+                [seq, recorded_at, PACK_REASON],
+            )
+    if result.packed_days:
+        result.checkpointed = _checkpoint(store)
+    return result
+
+
+def _checkpoint(store: DuckIntervalStore) -> bool:
+    """CHECKPOINT, so DuckDB drops the emptied row groups now (otherwise it happens at the
+    next automatic checkpoint or on close). Not possible while another connection holds an
+    open transaction; then it is left to DuckDB (``False``)."""
+    try:
+        store.query("CHECKPOINT")
+    except duckdb.TransactionException:
+        return False
+    return True
+
+
+def _count_reasons(result: PackResult, reasons: pa.Array) -> None:
+    counts = pc.value_counts(reasons.drop_null()).to_pylist()
+    for c in counts:
+        name = str(c["values"])
+        result.narrow_reasons[name] = result.narrow_reasons.get(name, 0) + int(c["counts"])
+    result.narrow_days = sum(result.narrow_reasons.values())
+
+
+def _day_rows(
+    cur: duckdb.DuckDBPyConnection, days: pa.Table, lo: int, hi: int, result: PackResult
+) -> pa.Table | None:
+    """The day rows for the packable days of ``days`` (``None`` if there are none); fills
+    the counts of ``result``."""
+    reason = days.column("narrow_reason").combine_chunks()
+    ok = np.asarray(reason.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if not ok.any():
+        _count_reasons(result, reason)
+        return None
+    packable = days.filter(pa.array(ok)).select(["supply_point_key", "day_first_slot", "meter_id"])
+    cur.register("q_pack_days", packable)
+    n = packable.num_rows
+    vals = cur.sql(_VALUES, params={"lo": lo, "hi": hi}).to_arrow_table()
+    reads = cur.sql(_READS, params={"lo": lo, "hi": hi}).to_arrow_table()
+    if vals.num_rows != n * SLOTS or reads.num_rows != n * SLOTS:
+        raise RuntimeError("packing: narrow rows changed under the status query")
+    sp = _i64(packable, "supply_point_key")
+    first = _i64(packable, "day_first_slot")
+    meter = _i64(packable, "meter_id")
+
+    imp_reg = _i64(reads, "import_register_wh").reshape(n, SLOTS)
+    exp_reg = _i64(reads, "export_register_wh").reshape(n, SLOTS)
+    exp_reg_ok = _valid(reads, "export_register_wh").reshape(n, SLOTS)
+    prev_imp, prev_exp, prev_ok, prev_exp_ok = _previous(cur, meter, first)
+
+    imp = _i64(vals, "import_wh").reshape(n, SLOTS)
+    exp = _i64(vals, "export_wh").reshape(n, SLOTS)
+    imp_ok = _valid(vals, "import_wh").reshape(n, SLOTS)
+    exp_ok = _valid(vals, "export_wh").reshape(n, SLOTS)
+    measured = np.asarray(vals.column("measured").to_numpy(), dtype=np.bool_).reshape(n, SLOTS)
+    flags = _i64(vals, "vee_flags").reshape(n, SLOTS)
+
+    # what the view derives when the value lists are NULL: register differences
+    start_imp = np.concatenate([prev_imp[:, None], imp_reg[:, :-1]], axis=1)
+    start_exp = np.concatenate([prev_exp[:, None], exp_reg[:, :-1]], axis=1)
+    start_ok = np.concatenate([prev_ok[:, None], np.ones((n, SLOTS - 1), np.bool_)], axis=1)
+    start_exp_ok = np.concatenate([prev_exp_ok[:, None], exp_reg_ok[:, :-1]], axis=1)
+    d_exp_ok = exp_reg_ok & start_exp_ok
+    derivable = (
+        measured
+        & (flags == 0)
+        & imp_ok
+        & start_ok
+        & (imp == imp_reg - start_imp)
+        & (exp_ok == d_exp_ok)
+        & (~exp_ok | (exp == exp_reg - start_exp))
+    ).all(axis=1)
+    # explicit rows must fit the INTEGER lists
+    big = (imp_ok & ((imp < -(2**31)) | (imp >= 2**31))) | (
+        exp_ok & ((exp < -(2**31)) | (exp >= 2**31))
+    )
+    too_big = ~derivable & big.any(axis=1)
+    if too_big.any():
+        idx = np.flatnonzero(ok)
+        reason = pc.if_else(
+            pa.array(np.isin(np.arange(len(ok)), idx[too_big])),
+            pa.scalar("value over 32 bits"),
+            reason,
+        )
+    _count_reasons(result, reason)
+    keep = ~too_big
+    if not keep.any():
+        return None
+    result.packed_days = int(keep.sum())
+    result.explicit_days = int((keep & ~derivable).sum())
+    result.values_packed = result.reads_packed = result.packed_days * SLOTS
+
+    k = np.flatnonzero(keep)
+    listed = ~derivable[k]  # rows whose value lists are given
+    n_out = len(k)
+    offsets = pa.array(np.append(0, np.cumsum(np.where(listed, SLOTS, 0))), pa.int32())
+    list_null = pa.array(~listed)
+    e = k[listed]
+
+    def values_list(
+        values: npt.NDArray[np.generic], valid: BoolArr | None, type_: pa.DataType
+    ) -> pa.Array:
+        child = _array(values[e].ravel(), type_, None if valid is None else valid[e].ravel())
+        return pa.ListArray.from_arrays(offsets, child, mask=list_null)
+
+    def per_read(values: npt.NDArray[np.generic], type_: pa.DataType) -> pa.Array:
+        return pa.ListArray.from_arrays(
+            pa.array(np.arange(n_out + 1, dtype=np.int32) * SLOTS),
+            pa.array(values[k].ravel(), type_),
+        )
+
+    qcode = np.where(measured, 0, 4).astype(np.uint8)
+    received = np.asarray(reads.column("received_at").to_numpy(), np.float64).reshape(n, SLOTS)
+    source = np.asarray(reads.column("source").to_numpy(), np.uint8).reshape(n, SLOTS)
+    seq = _i64(reads, "ingest_seq").reshape(n, SLOTS)
+    recorded = np.asarray(vals.column("recorded_at").to_numpy(), np.float64).reshape(n, SLOTS)
+    no_export = ~exp_reg_ok[k].any(axis=1)
+    export_regs = pa.FixedSizeListArray.from_arrays(
+        _array(exp_reg[k].ravel(), pa.int64(), exp_reg_ok[k].ravel()),
+        SLOTS,
+        mask=pa.array(no_export),
+    )
+    return pa.table(
+        {
+            "supply_point_key": pa.array(sp[k], pa.int64()),
+            "day_first_slot": pa.array(first[k], pa.int64()),
+            "meter_id": pa.array(meter[k], pa.int64()),
+            "prev_import_register_wh": pa.array(prev_imp[k], pa.int64(), mask=~prev_ok[k]),
+            "prev_export_register_wh": pa.array(prev_exp[k], pa.int64(), mask=~prev_exp_ok[k]),
+            "import_register_wh": pa.FixedSizeListArray.from_arrays(
+                pa.array(imp_reg[k].ravel(), pa.int64()), SLOTS
+            ),
+            "export_register_wh": export_regs,
+            "import_wh": values_list(imp, imp_ok, pa.int32()),
+            "export_wh": values_list(exp, exp_ok, pa.int32()),
+            "qcode": values_list(qcode, None, pa.uint8()),
+            "vee_flags": values_list(flags, None, pa.uint32()),
+            "received_at": pa.array(received[k, -1], pa.float64()),
+            "source": pa.array(source[k, -1], pa.uint8()),
+            "read_received_at": per_read(received, pa.float64()),
+            "read_source": per_read(source, pa.uint8()),
+            "read_seq": per_read(seq, pa.int64()),
+            "value_recorded_at": per_read(recorded, pa.float64()),
+        }
+    )
+
+
+def _previous(
+    cur: duckdb.DuckDBPyConnection, meter: I64, first: I64
+) -> tuple[I64, I64, BoolArr, BoolArr]:
+    """The current read of each row's meter at the day's first boundary (narrow or the
+    previous day's row): import, export, and whether each is known."""
+    n = len(meter)
+    prev_imp = np.zeros(n, np.int64)
+    prev_exp = np.zeros(n, np.int64)
+    prev_ok = np.zeros(n, np.bool_)
+    prev_exp_ok = np.zeros(n, np.bool_)
+    got = db.reads_at_day_start(
+        cur, pa.table({"meter_id": np.unique(meter)}), int(first.min()), int(first.max())
+    )
+    if got.num_rows == 0:
+        return prev_imp, prev_exp, prev_ok, prev_exp_ok
+    g_m, g_b = _i64(got, "meter_id"), _i64(got, "boundary")  # sorted by meter, boundary
+    span = int(first.max()) - int(first.min()) + 1
+    gk = g_m * span + (g_b - int(first.min()))
+    wk = meter * span + (first - int(first.min()))
+    i = np.minimum(np.searchsorted(gk, wk), len(gk) - 1)
+    hit = gk[i] == wk
+    prev_imp[hit] = _i64(got, "import_register_wh")[i[hit]]
+    prev_exp[hit] = _i64(got, "export_register_wh")[i[hit]]
+    prev_ok[hit] = True
+    prev_exp_ok[hit] = _valid(got, "export_register_wh")[i[hit]]
+    return prev_imp, prev_exp, prev_ok, prev_exp_ok
+
+
+def _delete_narrow(cur: duckdb.DuckDBPyConnection, rows: pa.Table, lo: int, hi: int) -> None:
+    """Delete the narrow values and reads the day rows now hold (exactly 48 of each a row)."""
+    cur.register("q_packed", rows.select(["supply_point_key", "day_first_slot", "meter_id"]))
+    expected = rows.num_rows * SLOTS
+    got = cur.execute(
+        """
+        DELETE FROM hh_values USING q_packed p
+        WHERE hh_values.slot BETWEEN ? AND ?
+          AND hh_values.supply_point_key = p.supply_point_key
+          AND hh_values.slot - (hh_values.slot + 18) % 48 = p.day_first_slot
+        """,
+        [lo, hi],
+    ).fetchone()
+    if not got or int(got[0]) != expected:
+        raise RuntimeError(f"packing: deleted {got} narrow values, expected {expected}")
+    got = cur.execute(
+        """
+        DELETE FROM hh_reads USING q_packed p
+        WHERE hh_reads.boundary BETWEEN ? AND ?
+          AND hh_reads.meter_id = p.meter_id
+          AND hh_reads.boundary - 1 - (hh_reads.boundary + 17) % 48 = p.day_first_slot
+        """,
+        [lo + 1, hi + 1],
+    ).fetchone()
+    if not got or int(got[0]) != expected:
+        raise RuntimeError(f"packing: deleted {got} narrow reads, expected {expected}")
+
+
+def _i64(table: pa.Table, name: str) -> I64:
+    col = table.column(name)
+    if col.null_count:
+        col = pc.fill_null(col, 0)
+    return np.asarray(col.to_numpy(), dtype=np.int64)
+
+
+def _valid(table: pa.Table, name: str) -> BoolArr:
+    return np.asarray(table.column(name).is_valid().to_numpy(zero_copy_only=False), np.bool_)
+
+
+def _array(values: npt.NDArray[np.generic], type_: pa.DataType, valid: BoolArr | None) -> pa.Array:
+    """An Arrow array of ``values`` cast to ``type_`` with ``valid`` as its validity."""
+    flat = np.ascontiguousarray(values.astype(type_.to_pandas_dtype()))
+    if valid is None or bool(valid.all()):
+        return pa.array(flat, type_)
+    bits = np.packbits(valid, bitorder="little")
+    return pa.Array.from_buffers(
+        type_, len(flat), [pa.py_buffer(bits), pa.py_buffer(flat)], null_count=int((~valid).sum())
+    )
