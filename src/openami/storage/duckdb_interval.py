@@ -201,8 +201,9 @@ class DuckIntervalStore:
         _migrate(self._con)
         self._con.execute(TABLES)
         self._con.execute(VIEWS)
-        row = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchone()
-        self._seq = int(row[0]) if row else 0
+        # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
+        rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
+        self._seq = int(rows[0][0]) if rows else 0
 
     def close(self) -> None:
         with self._lock:
@@ -378,14 +379,14 @@ class DuckIntervalStore:
                     """,
                     [recorded_at, first_slot, last_slot, first_slot, last_slot],
                 )
-                row = cur.fetchone()
+                rows = cur.fetchall()
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
             finally:
                 cur.close()
-        return int(row[0]) if row else 0
+        return int(rows[0][0]) if rows else 0
 
     # -- queries ----------------------------------------------------------------------------
     def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
@@ -418,5 +419,5 @@ class DuckIntervalStore:
 
 
 def _count(cur: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+    rows = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchall()
+    return int(rows[0][0]) if rows else 0
