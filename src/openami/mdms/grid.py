@@ -480,7 +480,11 @@ def _day_rows(
         "received_at": pa.array(received, pa.float64()),
         "source": pa.array(source, pa.uint8()),
     }
-    return pa.table(cols)
+    table = pa.table(cols)
+    # rows by (supply point, day), so zone maps find a supply point even where meter and
+    # supply point numbers are unrelated (the rows were in meter order)
+    order = np.lexsort((r_first, sp))
+    return table if bool(np.all(order[1:] > order[:-1])) else table.take(order)
 
 
 def _over_32_bits(values: I64) -> bool:

@@ -26,6 +26,7 @@ from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.network import EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER
 from openami.registry import Registry
 from openami.storage import duckdb_mdms as db
+from openami.storage.day_cluster import WINDOW_DAYS, ClusterResult, cluster_days
 from openami.storage.day_pack import PackResult, pack_days
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
 
@@ -462,6 +463,19 @@ class Mdms:
         last = slots_of_day(last_day).stop - 1
         return values_csv(
             self.values(sp.supply_point_key, first, last), supply_point_id, first, last
+        )
+
+    def cluster(
+        self, first_day: date, last_day: date, window_days: int = WINDOW_DAYS
+    ) -> ClusterResult:
+        """Re-write the day rows of every closed window of ``window_days`` days overlapping
+        the days in (supply point, day) order (``storage/day_cluster.py``): one supply
+        point's month then reads a few blocks instead of one per day."""
+        return cluster_days(
+            self.store,
+            slots_of_day(first_day).start,
+            slots_of_day(last_day).start,
+            window_days,
         )
 
     def pack(self, first_day: date, last_day: date) -> PackResult:

@@ -175,19 +175,8 @@ def pack_days(
                 [seq, recorded_at, PACK_REASON],
             )
     if result.packed_days:
-        result.checkpointed = _checkpoint(store)
+        result.checkpointed = store.checkpoint()
     return result
-
-
-def _checkpoint(store: DuckIntervalStore) -> bool:
-    """CHECKPOINT, so DuckDB drops the emptied row groups now (otherwise it happens at the
-    next automatic checkpoint or on close). Not possible while another connection holds an
-    open transaction; then it is left to DuckDB (``False``)."""
-    try:
-        store.query("CHECKPOINT")
-    except duckdb.TransactionException:
-        return False
-    return True
 
 
 def _count_reasons(result: PackResult, reasons: pa.Array) -> None:

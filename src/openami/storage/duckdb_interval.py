@@ -406,6 +406,16 @@ class DuckIntervalStore:
             finally:
                 cur.close()
 
+    def checkpoint(self) -> bool:
+        """CHECKPOINT, so DuckDB drops emptied row groups now (after a pack or a clustering;
+        otherwise it happens at the next automatic checkpoint or on close). Not possible
+        while another connection holds an open transaction: then ``False``."""
+        try:
+            self.query("CHECKPOINT")
+        except duckdb.TransactionException:
+            return False
+        return True
+
     def query(self, sql: str, params: list[object] | None = None, **tables: pa.Table) -> pa.Table:
         """Run a read-only query with Arrow tables registered under the given names."""
         with self._lock:
