@@ -37,6 +37,11 @@ untimed warm-up of each query:
   (``settle_day`` itself always sums a whole day and stores a run; ``slot_sums_only`` is the
   query without ``members_on``).
 
+Then the closed windows of 5 days are clustered point-major (``storage/day_cluster.py``, as
+``openami mdms pack`` does for closed days; timed) and the point and slot queries are
+measured again (figures prefixed ``clustered_``): the layout as ingested (day-major) and
+as kept once days are closed.
+
 Run: ``python benchmarks/bench_mdms_queries.py [--small] [--json] [--no-parquet]``;
 ``--keep`` leaves the loaded directory in place and ``--reuse DIR`` measures again on it
 (e.g. after a query changed) without loading (load figures are those of the kept run).
@@ -322,6 +327,35 @@ def measure(
     }
 
 
+def cluster(root: Path, days: int) -> dict[str, float]:
+    """Cluster the closed windows point-major, as ``openami mdms pack`` does for closed days."""
+    from openami.storage.day_cluster import WINDOW_DAYS, cluster_days
+    from openami.storage.duckdb_interval import DuckIntervalStore
+
+    store = DuckIntervalStore(root / "interval.duckdb")
+    first = day_first_slot(DAY1)
+    t = time.perf_counter()
+    result = cluster_days(store, first, first + 48 * (days - 1), WINDOW_DAYS)
+    took = time.perf_counter() - t
+    store.close()
+    return {
+        "cluster_s": took,
+        "cluster_windows": float(result.windows),
+        "cluster_rows": float(result.rows),
+        "cluster_window_days": float(WINDOW_DAYS),
+    }
+
+
+def _clustered(
+    root: Path, keys: np.ndarray, days: int, reps: int, parquet: bool
+) -> dict[str, float]:
+    """Cluster, then measure again: figures prefixed ``clustered_``."""
+    out = cluster(root, days)
+    again = measure(root, keys, days, reps, 8, parquet=False)
+    out.update({f"clustered_{k}": v for k, v in again.items()})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--points", type=int, default=250_000, help="supply points")
@@ -344,6 +378,7 @@ def main() -> None:
         points, parquet = loaded.pop("points"), loaded.pop("parquet")
         keys = np.load(root / "keys.npy")
         figures = measure(root, keys, loaded["days"], max(args.reps, 1), 7, parquet)
+        figures.update(_clustered(root, keys, loaded["days"], max(args.reps, 1), parquet))
     else:
         root = Path(tempfile.mkdtemp(prefix="bench-mdms-", dir=args.dir))
         try:
@@ -357,6 +392,7 @@ def main() -> None:
                 (root / "load.json").write_text(json.dumps(kept))
                 print(f"kept in {root} (measure again with --reuse)", file=sys.stderr)
             figures = measure(root, keys, loaded["days"], max(args.reps, 1), 7, parquet)
+            figures.update(_clustered(root, keys, loaded["days"], max(args.reps, 1), parquet))
         finally:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
@@ -371,6 +407,10 @@ def main() -> None:
     if not parquet:
         out["point_45d_parquet_s"] = None
     out["slot_settlement_vs_target"] = figures["slot_settlement_s"] / TARGET_SLOT_S
+    out["clustered_point_45d_vs_target"] = figures["clustered_point_45d_duckdb_s"] / TARGET_POINT_S
+    out["clustered_slot_settlement_vs_target"] = (
+        figures["clustered_slot_settlement_s"] / TARGET_SLOT_S
+    )
     out["reps"] = args.reps
     if args.json:
         print(json.dumps(out))
@@ -417,6 +457,21 @@ def main() -> None:
         rows.insert(
             -2, (f"point {d}d Parquet read_values [ms]", figures["point_45d_parquet_s"] * 1e3, 20.0)
         )
+    rows += [
+        (
+            f"cluster {int(figures['cluster_windows'])} windows of "
+            f"{int(figures['cluster_window_days'])} days [s]",
+            figures["cluster_s"],
+            None,
+        ),
+        (
+            f"  then point {d}d current_values [ms]",
+            figures["clustered_point_45d_duckdb_s"] * 1e3,
+            20.0,
+        ),
+        ("  then slot settlement [ms]", figures["clustered_slot_settlement_s"] * 1e3, 2000.0),
+        ("    of which sums query [ms]", figures["clustered_slot_sums_only_s"] * 1e3, 2000.0),
+    ]
     for name, value, target in rows:
         ratio = f"{value / target:.2f}" if target else ""
         tgt = f"{target:g}" if target else ""
