@@ -262,3 +262,53 @@ def test_grid_path_stores_what_the_general_path_stores(
         late = late.filter(pa.array(late.column("meter_id").to_numpy() != 16))
         ingest_batch(store, late, installs, meters, cfg, 30.0, dense=is_dense)
     assert _snapshot(dense) == _snapshot(general)
+
+
+def current_values_sql(store: DuckIntervalStore, key: int, lo: int, hi: int) -> pa.Table:
+    """The highest version per slot through the hh_point macro: what the views say."""
+    return store.query(
+        "SELECT slot, import_wh, export_wh, quality, version, recorded_at FROM hh_point(?, ?, ?) "
+        "QUALIFY row_number() OVER (PARTITION BY slot ORDER BY version DESC) = 1 ORDER BY slot",
+        [key, lo, hi],
+    )
+
+
+def test_current_values_from_day_rows_equal_the_views(
+    stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig],
+) -> None:
+    dense, _, cfg = stores
+    installs, meters = _indexes(cfg)
+    rng = np.random.default_rng(11)
+    inc = _increments(rng, 3)[:, :96]
+    registers = np.concatenate([np.zeros((N, 1), np.int64), np.cumsum(inc, axis=1)], axis=1)
+    registers[2, 30] -= 4000  # V04: explicit lists
+    export = np.zeros((N, 97), dtype=np.int64)
+    drop = np.zeros((N, 48), dtype=np.bool_)
+    drop[15, 10] = True  # a gap: absent cells (qcode 255)
+    first = pa.table(
+        {
+            "meter_id": pa.array(np.arange(N, dtype=np.int64)),
+            "boundary": pa.array(np.full(N, DAY0, dtype=np.int64)),
+            "import_register_wh": pa.array(registers[:, 0]),
+            "export_register_wh": pa.array(export[:, 0], mask=np.arange(N) == NO_EXPORT),
+            "received_at": pa.array(np.full(N, 1.0)),
+            "source": pa.array(np.zeros(N, dtype=np.uint8)),
+        }
+    ).cast(READ_SCHEMA)
+    for batch in (
+        first,
+        _batch(registers, export, 0, drop),
+        _batch(registers, export, 1, drop),
+    ):
+        if batch.num_rows:
+            ingest_batch(dense, batch, installs, meters, cfg, 5.0)
+    late = _batch(registers, export, 0, ~drop)  # the gap's read: narrow versions on top
+    ingest_batch(dense, late, installs, meters, cfg, 9.0)
+    assert dense.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py() == 2 * N
+    lo, hi = DAY0 - 5, DAY0 + 100
+    for key in [1000 - m for m in range(N)] + [12345]:
+        got = dense.current_values(key, lo, hi)
+        want = current_values_sql(dense, key, lo, hi)
+        assert got.to_pylist() == want.to_pylist(), key
+        assert got.schema == want.schema
+    assert dense.current_values(1000, DAY0 + 10, DAY0 + 12).num_rows == 3  # inside one day

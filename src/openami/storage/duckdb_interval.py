@@ -23,6 +23,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from openami.storage import point_read
+
 TABLES = """
 CREATE TABLE IF NOT EXISTS hh_reads (
     meter_id BIGINT NOT NULL,
@@ -390,19 +392,13 @@ class DuckIntervalStore:
 
     # -- queries ----------------------------------------------------------------------------
     def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
-        """Current version of each half-hour value of one supply point, slots inclusive."""
+        """Current version of each half-hour value of one supply point, slots inclusive:
+        slot, import_wh, export_wh, quality, version, recorded_at (``storage/point_read.py``
+        assembles it in NumPy from the point's day rows and narrow versions)."""
         with self._lock:
             cur = self._cursor()
             try:
-                return cur.sql(
-                    """
-                    SELECT slot, import_wh, export_wh, quality, version, recorded_at
-                    FROM hh_point(?, ?, ?)
-                    QUALIFY row_number() OVER (PARTITION BY slot ORDER BY version DESC) = 1
-                    ORDER BY slot
-                    """,
-                    params=[supply_point_key, first_slot, last_slot],
-                ).to_arrow_table()
+                return point_read.current_values(cur, supply_point_key, first_slot, last_slot)
             finally:
                 cur.close()
 
