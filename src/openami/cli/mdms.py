@@ -459,9 +459,10 @@ def compact(first: str, last: str, out: Path, data_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @DATA_DIR
 def completeness_cmd(day: str, as_json: bool, data_dir: Path) -> None:
-    """Reading rate and completeness of measured values per area against the targets in
-    vee.toml: within 60 minutes of the slot end (the C-route rule), 24 hours and 4 days, and
-    the share of supply points with all 48 values measured."""
+    """Reading rate and completeness of measured values per area against their targets:
+    values measured within 60 minutes of the slot end (the C-route rule), 24 hours and 4 days
+    (targets in vee.toml), and the reading rate, the share of supply points with all 48
+    values measured (each utility area against its automatic reading rate target, 90-99 %)."""
     the_day = _day(day, "--date")
     with open_mdms(data_dir) as mdms:
         rows = mdms.completeness(the_day).to_pylist()
