@@ -39,6 +39,10 @@ yields two values (163 million for 81.5 million meters).
     python benchmarks/bench_mdms_national_slot.py --small         # 2 M meters, < 60 s
     python benchmarks/bench_mdms_national_slot.py --meters 10000000 --history-slots 2
     python benchmarks/bench_mdms_national_slot.py --small --json
+    python benchmarks/bench_mdms_national_slot.py --meters 10000000 --part-rows 4194304
+
+``--part-rows`` is passed to ``ingest_batch`` (reads per part, one transaction each;
+default ``PART_ROWS``, about a million).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ import pyarrow as pa
 
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import PART_ROWS, ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
@@ -173,7 +177,7 @@ def _reset_peak() -> bool:
     return True
 
 
-def child(tmp: Path, meters: int) -> None:
+def child(tmp: Path, meters: int, part_rows: int) -> None:
     """The timed call, alone in this process; prints one JSON object."""
     cfg = load_vee_config()
     installs, meter_index = _registry(meters)
@@ -188,7 +192,9 @@ def child(tmp: Path, meters: int) -> None:
     phases: dict[str, float] = {}
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    result = ingest_batch(store, batch, installs, meter_index, cfg, 1.0, timings=phases)
+    result = ingest_batch(
+        store, batch, installs, meter_index, cfg, 1.0, timings=phases, part_rows=part_rows
+    )
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -214,11 +220,12 @@ def child(tmp: Path, meters: int) -> None:
     )
 
 
-def run(meters: int, history_slots: int) -> dict[str, object]:
+def run(meters: int, history_slots: int, part_rows: int = PART_ROWS) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench_national_") as tmp_name:
         tmp = Path(tmp_name)
         seed = prepare(tmp, meters, history_slots)
         cmd = [sys.executable, __file__, "--child", tmp_name, "--meters", str(meters)]
+        cmd += ["--part-rows", str(part_rows)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"timed child failed ({proc.returncode}):\n{proc.stderr}")
@@ -229,6 +236,7 @@ def run(meters: int, history_slots: int) -> dict[str, object]:
     return {
         "meters": meters,
         "history_slots": history_slots,
+        "part_rows": part_rows,
         "stored_boundaries": seed["stored_boundaries"],
         "seed_s": seed["seed_s"],
         "db_bytes_before": seed["db_bytes"],
@@ -261,15 +269,21 @@ def main() -> None:
         help="slots of values stored before the timed one (default 0: only the previous "
         "boundary's reads)",
     )
+    ap.add_argument(
+        "--part-rows",
+        type=int,
+        default=PART_ROWS,
+        help=f"ingest_batch's part_rows (reads per transaction; default {PART_ROWS:,})",
+    )
     ap.add_argument("--small", action="store_true", help="2,000,000 meters")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     meters = args.meters or (SMALL_METERS if args.small else NATIONAL_METERS)
     if args.child is not None:
-        child(Path(args.child), meters)
+        child(Path(args.child), meters, args.part_rows)
         return
-    out = run(meters, args.history_slots)
+    out = run(meters, args.history_slots, args.part_rows)
     if args.json:
         print(json.dumps(out))
         return
