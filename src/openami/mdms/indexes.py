@@ -44,12 +44,27 @@ class InstallIndex:
         order = np.lexsort((first, meter))
         self.meter, self.first, self.stop = meter[order], first[order], stop[order]
         self.key = installations.column("supply_point_key").to_numpy().astype(np.int64)[order]
-        self._comp = (self.meter << SLOT_BITS) + np.clip(self.first, 0, 2**SLOT_BITS - 1)
+        n = len(self.meter)
+        #: one installation per meter and meter IDs without holes (a registry's serial keys):
+        #: the installation of a meter is at ``meter_id - first meter``, no search needed
+        self._dense = n > 0 and int(self.meter[-1]) - int(self.meter[0]) == n - 1
+        self._dense = self._dense and (n < 2 or bool(np.all(self.meter[1:] > self.meter[:-1])))
+        self._comp = (
+            np.zeros(0, dtype=np.int64)
+            if self._dense
+            else (self.meter << SLOT_BITS) + np.clip(self.first, 0, 2**SLOT_BITS - 1)
+        )
 
     def lookup(self, meter_id: I64, slot: I64) -> I64:
         """Supply point key per (meter, slot), -1 where no installation covers the slot."""
         if len(self.meter) == 0:
             return np.full(len(slot), -1, dtype=np.int64)
+        if self._dense:
+            off = meter_id - self.meter[0]
+            j = np.clip(off, 0, len(self.meter) - 1)
+            hit = (off >= 0) & (off < len(self.meter)) & (slot >= self.first[j])
+            hit &= slot < self.stop[j]
+            return np.where(hit, self.key[j], -1)
         comp = (meter_id << SLOT_BITS) + slot
         i = np.searchsorted(self._comp, comp, side="right") - 1
         ok = i >= 0
@@ -66,6 +81,9 @@ class MeterIndex:
         ids = meters.column("meter_id").to_numpy().astype(np.int64)
         order = np.argsort(ids)
         self.ids = ids[order]
+        n = len(self.ids)
+        self._dense = n > 0 and int(self.ids[-1]) - int(self.ids[0]) == n - 1
+        self._dense = self._dense and (n < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])))
 
         def col(name: str, default: float) -> npt.NDArray[np.float64]:
             if name not in meters.column_names:
@@ -116,8 +134,13 @@ class MeterIndex:
                 np.full(n, cap),
                 np.full(n, unit, np.int64),
             )
-        i = np.minimum(np.searchsorted(self.ids, meter_id), len(self.ids) - 1)
-        known = self.ids[i] == meter_id
+        lo, last = int(self.ids[0]), len(self.ids) - 1
+        if self._dense:  # sorted IDs without holes: position = ID - first
+            i = np.clip(meter_id - lo, 0, last)
+            known = (meter_id >= lo) & (meter_id - lo <= last)
+        else:
+            i = np.minimum(np.searchsorted(self.ids, meter_id), last)
+            known = self.ids[i] == meter_id
         return MeterParams(
             np.where(known, self.modulus[i], mod),
             np.where(known, self.multiplier[i], mult),
