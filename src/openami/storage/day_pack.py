@@ -63,7 +63,7 @@ WITH v AS (
     SELECT supply_point_key, slot - (slot + 18) % 48 AS day_first_slot,
            count(*) AS n_values, count(DISTINCT slot) AS n_slots,
            bool_and(version = 1) AS first_versions,
-           bool_and(reason = 'register difference' AND method IS NULL
+           bool_and(reason IS NULL OR reason = 'register difference') AND bool_and(method IS NULL
                     AND NOT COALESCE(final, false) AND edited_by IS NULL
                     AND quality IN ('measured', 'invalid')
                     AND vee_flags IS NOT NULL AND vee_flags >= 0) AS plain

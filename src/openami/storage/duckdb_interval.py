@@ -49,6 +49,7 @@ ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS method VARCHAR;
 ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
 ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
 ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
+ALTER TABLE hh_values ALTER COLUMN reason DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS day_rows (
     supply_point_key BIGINT NOT NULL,
     day_first_slot BIGINT NOT NULL,
@@ -106,6 +107,12 @@ _DAY_VALUE_COLS = f"""
 _DAY_VALUES_FROM = """
     FROM day_rows d CROSS JOIN range(1, 49) r(i) JOIN ingest_log l USING (ingest_seq)"""
 _DAY_VALUE_PRESENT = "(d.qcode IS NULL OR d.qcode[r.i] <> 255)"
+#: the reason of nearly every narrow value; stored as NULL (a tick appends no text for it)
+DEFAULT_REASON = "register difference"
+_HH_SELECT = (
+    "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, "
+    f"COALESCE(reason, '{DEFAULT_REASON}') AS reason, method, vee_flags, final, edited_by"
+)
 _HH_COLS = (
     "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, reason, "
     "method, vee_flags, final, edited_by"
@@ -124,7 +131,7 @@ _READ_COLS = (
 
 VIEWS = f"""
 CREATE OR REPLACE VIEW half_hour_values AS
-SELECT {_HH_COLS} FROM hh_values
+SELECT {_HH_SELECT} FROM hh_values
 UNION ALL
 SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM} WHERE {_DAY_VALUE_PRESENT};
 CREATE OR REPLACE VIEW register_reads AS
@@ -132,13 +139,13 @@ SELECT {_READ_COLS} FROM hh_reads
 UNION ALL
 SELECT {_DAY_READ_COLS} WHERE d.import_register_wh[r.i] IS NOT NULL;
 CREATE OR REPLACE MACRO hh_slots(lo, hi) AS TABLE
-SELECT {_HH_COLS} FROM hh_values WHERE slot BETWEEN lo AND hi
+SELECT {_HH_SELECT} FROM hh_values WHERE slot BETWEEN lo AND hi
 UNION ALL
 SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM}
 WHERE d.day_first_slot BETWEEN lo - 47 AND hi AND d.day_first_slot + r.i - 1 BETWEEN lo AND hi
   AND {_DAY_VALUE_PRESENT};
 CREATE OR REPLACE MACRO hh_point(key, lo, hi) AS TABLE
-SELECT {_HH_COLS} FROM hh_values WHERE supply_point_key = key AND slot BETWEEN lo AND hi
+SELECT {_HH_SELECT} FROM hh_values WHERE supply_point_key = key AND slot BETWEEN lo AND hi
 UNION ALL
 SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM}
 WHERE d.supply_point_key = key AND d.day_first_slot BETWEEN lo - 47 AND hi

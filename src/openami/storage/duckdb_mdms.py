@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
 
 MDMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meter_master (
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS meter_events (
     recorded_at DOUBLE NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vee_history (
-    supply_point_key BIGINT PRIMARY KEY,
+    supply_point_key BIGINT NOT NULL,
     n BIGINT NOT NULL,
     mean_wh DOUBLE NOT NULL
 );
@@ -68,6 +68,23 @@ _QUALITY_SQL = (
 def ensure_schema(store: DuckIntervalStore) -> None:
     with store.transaction() as cur:
         cur.execute(MDMS_SCHEMA)
+        # files from before: vee_history had a primary key, whose index cost more than the
+        # whole rest of a national tick's history fold; update_history keeps keys unique
+        pk = cur.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'vee_history' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()[0][0]
+        if pk:
+            cur.execute("ALTER TABLE vee_history RENAME TO vee_history_with_pk")
+            cur.execute(
+                "CREATE TABLE vee_history (supply_point_key BIGINT NOT NULL, "
+                "n BIGINT NOT NULL, mean_wh DOUBLE NOT NULL)"
+            )
+            cur.execute(
+                "INSERT INTO vee_history SELECT supply_point_key, n, mean_wh "
+                "FROM vee_history_with_pk ORDER BY supply_point_key"
+            )
+            cur.execute("DROP TABLE vee_history_with_pk")
 
 
 def _bounds(table: pa.Table, column: str) -> list[int]:
@@ -215,7 +232,8 @@ def append_values(
     optionally a per-row ``method`` column that overrides ``method``)."""
     cur.register("q_values", values)
     method_sql = "method" if "method" in values.column_names else "?"
-    params: list[object] = [recorded_at, reason]
+    # the usual reason is stored as NULL and read back through the views (no text per row)
+    params: list[object] = [recorded_at, None if reason == DEFAULT_REASON else reason]
     if method_sql == "?":
         params.append(method)
     cur.execute(
