@@ -109,9 +109,9 @@ def plan_grid(
         | (received[1:] != received[:-1])
         | (source[1:] != source[:-1])
     )
-    row_of = np.cumsum(new_row) - 1
     bad_row = counts < MIN_READS_PER_DAY
-    bad_row[row_of[odd]] = True
+    if odd.any():
+        bad_row[np.searchsorted(starts, np.flatnonzero(odd), side="right") - 1] = True
     sp = installs.lookup(r_meter, r_first)
     bad_row |= (sp < 0) | (sp != installs.lookup(r_meter, r_first + 47))
     if bad_row.any():
@@ -127,43 +127,52 @@ def plan_grid(
         rest = reads.filter(pa.array(bad_read))
         good, _ = plan_grid(cur, reads.filter(pa.array(~bad_read)), extra, installs, meters, cfg)
         return (good, rest) if good is not None else (None, reads)
-    j = t - day * 48  # 0..47: position of the read (and of the slot it ends) in the day
     n_rows = len(starts)
     if not _fresh(cur, r_meter, sp, int(boundary.min()), int(boundary.max()), r_first):
         return None, reads
 
     # registers at the 49 boundaries of each row (column 0: the previous day's last read)
-    flat = row_of * 49 + j + 1
-    imp_reg_1d = np.zeros(n_rows * 49, dtype=np.int64)
-    exp_reg_1d = np.zeros(n_rows * 49, dtype=np.int64)
-    present_1d = np.zeros(n_rows * 49, dtype=np.bool_)
-    exp_present_1d = np.zeros(n_rows * 49, dtype=np.bool_)
-    imp_reg_1d[flat] = _col(reads, "import_register_wh")
+    imp_in = _col(reads, "import_register_wh")
+    exp_in = _col(reads, "export_register_wh")
     exp_col = reads.column("export_register_wh")
     exp_valid_in = np.asarray(exp_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    exp_reg_1d[flat] = _col(reads, "export_register_wh")
-    present_1d[flat] = True
-    exp_present_1d[flat] = exp_valid_in
-    read_flags_1d = np.zeros(n_rows * 49, dtype=_U32)
     params = meters.params(r_meter)
-    if "clock_offset_s" in extra:
-        off = np.abs(np.asarray(pc.fill_null(reads.column("clock_offset_s"), 0).to_numpy()))
-        read_flags_1d[flat] |= (off > cfg.rule("V09").p("tolerance_s")).astype(_U32) * _U32(
-            bit("V09")
-        )
-    if "multiplier" in extra:
-        told = _col(reads, "multiplier")
-        bad = told != params.multiplier[row_of]
-        read_flags_1d[flat] |= bad.astype(_U32) * _U32(bit("V11"))
-    if bool(np.any(params.unit_wh > 1)):
-        unit = np.maximum(params.unit_wh, 1)[row_of]
-        off_unit = (imp_reg_1d[flat] % unit != 0) | (exp_valid_in & (exp_reg_1d[flat] % unit != 0))
-        read_flags_1d[flat] |= off_unit.astype(_U32) * _U32(bit("V11"))
-    imp_reg = imp_reg_1d.reshape(n_rows, 49)
-    exp_reg = exp_reg_1d.reshape(n_rows, 49)
-    present = present_1d.reshape(n_rows, 49)
-    exp_present = exp_present_1d.reshape(n_rows, 49)
-    read_flags = read_flags_1d.reshape(n_rows, 49)
+    flags_in: npt.NDArray[np.uint32] | None = None  # per read: V09 / V11
+    if "clock_offset_s" in extra or "multiplier" in extra or bool(np.any(params.unit_wh > 1)):
+        flags_in = np.zeros(n_in, dtype=_U32)
+        if "clock_offset_s" in extra:
+            off = np.abs(np.asarray(pc.fill_null(reads.column("clock_offset_s"), 0).to_numpy()))
+            tolerance = cfg.rule("V09").p("tolerance_s")
+            flags_in |= (off > tolerance).astype(_U32) * _U32(bit("V09"))
+        if "multiplier" in extra:
+            bad = _col(reads, "multiplier") != np.repeat(params.multiplier, counts)
+            flags_in |= bad.astype(_U32) * _U32(bit("V11"))
+        if bool(np.any(params.unit_wh > 1)):
+            unit = np.repeat(np.maximum(params.unit_wh, 1), counts)
+            off_unit = (imp_in % unit != 0) | (exp_valid_in & (exp_in % unit != 0))
+            flags_in |= off_unit.astype(_U32) * _U32(bit("V11"))
+    imp_reg = np.zeros((n_rows, 49), dtype=np.int64)
+    exp_reg = np.zeros((n_rows, 49), dtype=np.int64)
+    present = np.zeros((n_rows, 49), dtype=np.bool_)
+    exp_present = np.zeros((n_rows, 49), dtype=np.bool_)
+    read_flags = np.zeros((n_rows, 49), dtype=_U32)
+    if n_in == 48 * n_rows:  # every row complete: its reads are the row, in order
+        imp_reg[:, 1:] = imp_in.reshape(n_rows, 48)
+        exp_reg[:, 1:] = exp_in.reshape(n_rows, 48)
+        present[:, 1:] = True
+        exp_present[:, 1:] = exp_valid_in.reshape(n_rows, 48)
+        if flags_in is not None:
+            read_flags[:, 1:] = flags_in.reshape(n_rows, 48)
+    else:
+        row_of = np.repeat(np.arange(n_rows), counts)
+        j = t - day * 48  # 0..47: position of the read (and of the slot it ends) in the day
+        cell = (row_of, j + 1)
+        imp_reg[cell] = imp_in
+        exp_reg[cell] = exp_in
+        present[cell] = True
+        exp_present[cell] = exp_valid_in
+        if flags_in is not None:
+            read_flags[cell] = flags_in
     _fill_previous(cur, r_meter, r_first, imp_reg, exp_reg, present, exp_present)
 
     # values (general path: vee.compute_values)
