@@ -167,14 +167,7 @@ def current_versions(
         """,
         params=[first_slot, last_slot, *bounds],
     ).to_arrow_table()
-    n = got.num_rows
-    if n < 2:
-        return got
-    gk = np.asarray(got.column("supply_point_key").to_numpy(), dtype=np.int64)
-    gs = np.asarray(got.column("slot").to_numpy(), dtype=np.int64)
-    last = np.ones(n, dtype=np.bool_)
-    last[:-1] = (gk[1:] != gk[:-1]) | (gs[1:] != gs[:-1])
-    return got if bool(last.all()) else got.filter(pa.array(last))
+    return last_per_key(got, "supply_point_key", "slot")
 
 
 def append_reads(cur: duckdb.DuckDBPyConnection, reads: pa.Table, seq: int) -> None:
@@ -390,14 +383,20 @@ def reads_at_day_start(
 
 
 def latest_reads(got: pa.Table) -> pa.Table:
-    """The last row per (meter_id, boundary) of reads sorted by (meter, boundary, ingest_seq):
-    the current read of each key (picked in NumPy; a window function costs several times
-    more on a million reads)."""
+    """The current read of each (meter_id, boundary) of reads sorted by (meter, boundary,
+    ingest_seq)."""
+    return last_per_key(got, "meter_id", "boundary")
+
+
+def last_per_key(got: pa.Table, a: str, b: str) -> pa.Table:
+    """The last row of each (a, b) of rows sorted by (a, b, then what makes the last row the
+    latest): picked in NumPy, as a window function costs several times more on a million
+    rows."""
     n = got.num_rows
     if n < 2:
         return got
-    m = np.asarray(got.column("meter_id").to_numpy(), dtype=np.int64)
-    b = np.asarray(got.column("boundary").to_numpy(), dtype=np.int64)
+    ka = np.asarray(got.column(a).to_numpy(), dtype=np.int64)
+    kb = np.asarray(got.column(b).to_numpy(), dtype=np.int64)
     last = np.ones(n, dtype=np.bool_)
-    last[:-1] = (m[1:] != m[:-1]) | (b[1:] != b[:-1])
+    last[:-1] = (ka[1:] != ka[:-1]) | (kb[1:] != kb[:-1])
     return got if bool(last.all()) else got.filter(pa.array(last))
