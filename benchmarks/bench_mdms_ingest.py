@@ -37,8 +37,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from mdms_fixtures import one_point_per_meter
 from openami.clock import day_first_slot
-from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
@@ -82,18 +82,8 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
     rng = np.random.default_rng(seed)
     cfg = load_vee_config()
     ids = np.arange(meters, dtype=np.int64)
-    installs = InstallIndex(
-        pa.table(
-            {
-                "meter_id": ids,
-                "supply_point_key": ids + 1,
-                "valid_from": np.zeros(meters),
-                "valid_to": pa.nulls(meters, pa.float64()),
-            }
-        )
-    )
     amps = rng.choice(np.array([30, 40, 60]), meters)
-    meter_index = MeterIndex(pa.table({"meter_id": ids, "contract_amperage_a": amps}), cfg)
+    installs, meter_index = one_point_per_meter(meters, amps, cfg)
     regs = rng.integers(0, 10**7, meters).astype(np.int64)
     with tempfile.TemporaryDirectory() as tmp:
         bare = duckdb.connect(str(Path(tmp) / "bare.duckdb"))

@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from mdms_fixtures import one_point_per_meter
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import PART_ROWS, ingest_batch
@@ -81,23 +82,10 @@ def _slot_index() -> int:
 
 def _registry(meters: int) -> tuple[InstallIndex, MeterIndex]:
     """One supply point per meter (key = meter + 1), contract 30/40/60 A."""
-    cfg = load_vee_config()
-    ids = np.arange(meters, dtype=np.int64)
-    installs = InstallIndex(
-        pa.table(
-            {
-                "meter_id": ids,
-                "supply_point_key": ids + 1,
-                "valid_from": np.zeros(meters),
-                "valid_to": pa.nulls(meters, pa.float64()),
-            }
-        )
-    )
     amps = np.array([30, 40, 60], dtype=np.int64)[
         np.random.default_rng(SEED).integers(0, 3, meters)
     ]
-    meter_index = MeterIndex(pa.table({"meter_id": ids, "contract_amperage_a": amps}), cfg)
-    return installs, meter_index
+    return one_point_per_meter(meters, amps, load_vee_config())
 
 
 def _reads(ids: np.ndarray, boundary: int, imp: np.ndarray, exp: np.ndarray) -> pa.Table:
