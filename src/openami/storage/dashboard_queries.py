@@ -35,9 +35,9 @@ def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
 
 
 def ingest_watermark(store: DuckIntervalStore) -> tuple[int, int, int]:
-    """Changes whenever data was stored: reads ingested, values marked, estimated or edited
-    (the tables are append-only, so their row counts only grow; ``reads`` counts narrow
-    reads plus day rows)."""
+    """Changes whenever data was stored: reads ingested, values marked, estimated or edited,
+    days packed (each writes an ``ingest_log`` row, so ``seq`` grows; ``reads``
+    counts narrow reads plus day rows)."""
     table = store.query(
         "SELECT (SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log) AS seq, "
         "(SELECT COUNT(*) FROM hh_reads) + (SELECT COUNT(*) FROM day_rows) AS reads, "
