@@ -540,6 +540,11 @@ def _context(
     return SlotContext(cap, mean, count, outage, tamper, sp, prior)
 
 
+#: a tick (one value per supply point, all in one slot) looks back only for the points whose
+#: new value can continue a V08 run (see :func:`_tick_candidates`)
+TICK_CANDIDATES = True
+
+
 def _prior(
     cur: duckdb.DuckDBPyConnection, vals: SlotValues, sp: I64, lo: int, hi: int, cfg: VeeConfig
 ) -> tuple[PriorValues | None, pa.Table | None]:
@@ -557,7 +562,12 @@ def _prior(
     first = lo - 1 - max(run if need_run else 0, 48 if need_day else 0)
     # sorted unique keys (np.unique hashes, which costs more than sorting sorted keys)
     ks = sp if len(sp) < 2 or bool(np.all(sp[1:] >= sp[:-1])) else np.sort(sp)
-    got = db.current_versions(cur, pa.table({"supply_point_key": ks[run_starts(ks)]}), first, hi)
+    keys = ks[run_starts(ks)]
+    tick = len(keys) == len(sp) and bool(np.all(vals.slot == vals.slot[0]))
+    if TICK_CANDIDATES and tick and not need_day:
+        got = _tick_prior(cur, vals, sp, keys, first, hi)
+    else:
+        got = db.current_versions(cur, pa.table({"supply_point_key": keys}), first, hi)
     if got.num_rows == 0:
         return None, got
     width = hi - first + 2
@@ -577,6 +587,56 @@ def _prior(
     exp = _i64(got, "export_wh")[keep]
     imp = _i64(got, "import_wh")[keep]
     return PriorValues(gk[keep], gs[keep], imp, (imp == 0) & (exp == 0)), got
+
+
+def _tick_prior(
+    cur: duckdb.DuckDBPyConnection,
+    vals: SlotValues,
+    sp: I64,
+    keys: I64,
+    first: int,
+    hi: int,
+) -> pa.Table:
+    """Current versions for a tick (one value per supply point, all in slot ``s``): slots
+    ``s - 1 … hi`` of every supply point, and the look-back ``first … s - 2`` only for
+    :func:`_tick_candidates` — the V08 flags of the others cannot depend on it. At national
+    scale that reads one stored slot instead of a run's length of them."""
+    s = int(vals.slot[0])
+    near = db.current_versions(cur, pa.table({"supply_point_key": keys}), s - 1, hi)
+    cand = _tick_candidates(vals, sp, near, s)
+    if len(cand) == 0 or first > s - 2:
+        return near
+    far = db.current_versions(cur, pa.table({"supply_point_key": cand}), first, s - 2)
+    if far.num_rows == 0:
+        return near
+    both = pa.concat_tables([far, near.cast(far.schema)])
+    order = pc.sort_indices(both, [("supply_point_key", "ascending"), ("slot", "ascending")])
+    return both.take(order)
+
+
+def _tick_candidates(vals: SlotValues, sp: I64, near: pa.Table, s: int) -> I64:
+    """Sorted supply points of a tick whose new value (slot ``s``) may be in a V08 run that
+    reaches back: a zero, or a positive value equal to the known stored value of slot
+    ``s - 1`` (a run needs consecutive slots, and a flat run's values each equal a neighbour),
+    or any point with a known stored value after ``s`` (the run could come from there)."""
+    imp, exp = vals.import_wh, vals.export_wh
+    cand = (imp == 0) & (~vals.export_valid | (exp == 0))
+    if near.num_rows:
+        gk, gs = _i64(near, "supply_point_key"), _i64(near, "slot")
+        usable = pc.is_in(
+            near.column("quality"), value_set=pa.array(["measured", "estimated", "edited"])
+        )
+        known = _valid(near, "import_wh") & np.asarray(
+            pc.fill_null(usable, False).to_numpy(zero_copy_only=False), dtype=np.bool_
+        )
+        gv = _i64(near, "import_wh")
+        for pick, equal in ((known & (gs == s - 1), True), (known & (gs > s), False)):
+            pk, pv = gk[pick], gv[pick]
+            if len(pk):
+                at = np.minimum(np.searchsorted(pk, sp), len(pk) - 1)
+                hit = pk[at] == sp
+                cand |= hit & (pv[at] == imp) & (imp > 0) if equal else hit
+    return np.sort(sp[cand])
 
 
 def _changed(
