@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from mdms_fixtures import one_point_per_meter
+from mdms_fixtures import one_point_per_meter, tick_reads
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import PART_ROWS, ingest_batch
@@ -89,18 +89,7 @@ def _registry(meters: int) -> tuple[InstallIndex, MeterIndex]:
 
 
 def _reads(ids: np.ndarray, boundary: int, imp: np.ndarray, exp: np.ndarray) -> pa.Table:
-    n = len(ids)
-    return pa.table(
-        {
-            "meter_id": ids,
-            "boundary": np.full(n, boundary, dtype=np.int64),
-            "import_register_wh": imp,
-            "export_register_wh": exp,
-            "received_at": np.full(n, boundary * 1800.0 + 60.0),
-            "source": np.zeros(n, dtype=np.uint8),
-        },
-        schema=READ_SCHEMA,
-    )
+    return tick_reads(ids, boundary, imp, exp)
 
 
 def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:

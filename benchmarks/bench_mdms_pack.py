@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from mdms_fixtures import tick_reads
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.day_pack import pack_days
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 FIRST_DAY = day_first_slot(date(2026, 11, 1))
 
@@ -82,17 +83,7 @@ def run(meters: int, days: int, seed: int = 1) -> dict[str, float | int | bool]:
             if b:
                 regs = regs + rng.integers(0, 900, meters)
                 exp = exp + rng.integers(0, 50, meters)
-            tick = pa.table(
-                {
-                    "meter_id": ids,
-                    "boundary": np.full(meters, boundary, dtype=np.int64),
-                    "import_register_wh": regs,
-                    "export_register_wh": exp,
-                    "received_at": np.full(meters, boundary * 1800.0 + 90),
-                    "source": np.zeros(meters, dtype=np.uint8),
-                },
-                schema=READ_SCHEMA,
-            )
+            tick = tick_reads(ids, boundary, regs, exp, delay_s=90.0)
             ingest_batch(store, tick, installs, meter_index, cfg, boundary * 1800.0 + 120)
         t_ticks = time.perf_counter() - t0
         store.close()

@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.vee_config import VeeConfig
+from openami.storage.duckdb_interval import READ_SCHEMA
 
 
 def one_point_per_meter(
@@ -26,3 +27,22 @@ def one_point_per_meter(
         )
     )
     return installs, MeterIndex(pa.table({"meter_id": ids, "contract_amperage_a": amps}), cfg)
+
+
+def tick_reads(
+    ids: np.ndarray, boundary: int, imp: np.ndarray, exp: np.ndarray, delay_s: float = 60.0
+) -> pa.Table:
+    """One A-route tick: every meter's registers at one boundary, received ``delay_s``
+    after it (scheduled reads)."""
+    n = len(ids)
+    return pa.table(
+        {
+            "meter_id": ids,
+            "boundary": np.full(n, boundary, dtype=np.int64),
+            "import_register_wh": imp,
+            "export_register_wh": exp,
+            "received_at": np.full(n, boundary * 1800.0 + delay_s),
+            "source": np.zeros(n, dtype=np.uint8),
+        },
+        schema=READ_SCHEMA,
+    )
