@@ -5,7 +5,8 @@ Both paths ingest the same batches into two stores; the views ``register_reads``
 holds day rows. The data carry every rule's case: gaps, a register set back (V04), a
 rollover (V04R), a multiplier, a meter without export, zero and flat runs across midnight,
 a low day (V07L), a high value (V07), a spike (V06), outage and tamper events (V10), clock
-offsets (V09), a wrong multiplier (V11) and a meter without a previous read.
+offsets (V09), a wrong multiplier (V11) and a meter without a previous read. Batches with
+gaps and without (whole rows are laid out without scattering) take different branches.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ DAY0 = day_first_slot(__import__("datetime").date(2026, 11, 2))
 N = 40
 ROLL_METER, MULT_METER, NO_EXPORT, ZERO_METER, FLAT_METER, LOW_METER = 3, 4, 5, 6, 7, 8
 HIGH_METER, SPIKE_METER, OUTAGE_METER, TAMPER_METER, NO_PREV, UNIT_METER = 9, 10, 11, 12, 13, 14
-PARTIAL, DUPLICATE = 20, 21
+PARTIAL, DUPLICATE, TWO_RECEIPTS, TWO_SOURCES = 20, 21, 22, 23
 
 
 def _config(tmp_path: Path) -> VeeConfig:
@@ -138,8 +139,9 @@ def stores(tmp_path: Path) -> tuple[DuckIntervalStore, DuckIntervalStore, VeeCon
     return dense, general, cfg
 
 
+@pytest.mark.parametrize("gaps", [True, False])
 def test_grid_path_stores_what_the_general_path_stores(
-    stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig],
+    stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig], gaps: bool
 ) -> None:
     dense, general, cfg = stores
     installs, meters = _indexes(cfg)
@@ -176,7 +178,8 @@ def test_grid_path_stores_what_the_general_path_stores(
         }
     ).cast(READ_SCHEMA)
     drop = np.zeros((N, 48), dtype=np.bool_)
-    drop[15, 10] = drop[16, 47] = drop[17, 0] = True  # gaps, one at each day edge
+    if gaps:
+        drop[15, 10] = drop[16, 47] = drop[17, 0] = True  # gaps, one at each day edge
     offset = np.zeros((N, 48))
     offset[18, 5] = 120.0  # V09
     told = np.ones((N, 48), dtype=np.int64)
@@ -190,7 +193,15 @@ def test_grid_path_stores_what_the_general_path_stores(
     days12 = pa.concat_tables(
         [_batch(registers, export, 1, drop), _batch(registers, export, 2, drop2)]
     )
-    dup = days12.filter(pa.array(days12.column("meter_id").to_numpy() == DUPLICATE)).slice(5, 1)
+    # meters TWO_RECEIPTS and TWO_SOURCES: one read of day 2 arrived later or by another route
+    meter_ids = days12.column("meter_id").to_numpy()
+    received = days12.column("received_at").to_numpy().copy()
+    received[np.flatnonzero(meter_ids == TWO_RECEIPTS)[60]] += 1800.0
+    source = days12.column("source").to_numpy().copy()
+    source[np.flatnonzero(meter_ids == TWO_SOURCES)[70]] = 0
+    days12 = days12.set_column(4, "received_at", pa.array(received))
+    days12 = days12.set_column(5, "source", pa.array(source, pa.uint8()))
+    dup = days12.filter(pa.array(meter_ids == DUPLICATE)).slice(5, 1)
     dup = dup.set_column(2, "import_register_wh", pa.array([dup.column(2)[0].as_py() + 7]))
     # day 3 as a day file with its opening 00:00 read: identical to the stored one except
     # for meter 16, whose day-end reads were dropped (a new read that closes day 2)
@@ -231,7 +242,8 @@ def test_grid_path_stores_what_the_general_path_stores(
         "SELECT count(*) AS n, count(*) FILTER (WHERE qcode IS NULL) AS derived FROM day_rows"
     )
     n, derived = rows.column("n")[0].as_py(), rows.column("derived")[0].as_py()
-    assert n == 4 * N - 4  # every meter-day but PARTIAL's and DUPLICATE's 2 became a day row …
+    assert n == 4 * N - 8  # every meter-day but the 2 of PARTIAL, DUPLICATE, TWO_RECEIPTS and
+    # TWO_SOURCES in the batch of days 1 and 2 became a day row …
     assert 0 < derived < n  # … most with values derived from the registers, some explicit
     assert general.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py() == 0
 

@@ -20,6 +20,7 @@ day rows; a re-sent batch therefore takes the general path, which adds nothing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -35,6 +36,7 @@ from openami.storage.duckdb_interval import QCODE_NONE
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
+_T = TypeVar("_T", bound=np.generic)
 
 #: a meter-day needs this many of its 48 reads in the batch to become a day row
 MIN_READS_PER_DAY = 24
@@ -61,6 +63,14 @@ def _col(table: pa.Table, name: str) -> I64:
     return np.asarray(col.to_numpy(), dtype=np.int64)
 
 
+def _valid(table: pa.Table, name: str) -> BoolArr | None:
+    """Validity of a column, ``None`` when it has no nulls."""
+    col = table.column(name)
+    if col.null_count == 0:
+        return None
+    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
 def plan_grid(
     cur: duckdb.DuckDBPyConnection,
     reads: pa.Table,
@@ -79,14 +89,17 @@ def plan_grid(
         return None, reads
     meter = _col(reads, "meter_id")
     boundary = _col(reads, "boundary")
-    if meter.min() < 0 or boundary.min() < 1:
+    b_lo, b_hi = int(boundary.min()), int(boundary.max())
+    if meter.min() < 0 or b_lo < 1:
         return None, reads
-    if int(boundary.max()) - int(boundary.min()) + 1 < MIN_READS_PER_DAY:
+    if b_hi - b_lo + 1 < MIN_READS_PER_DAY:
         return None, reads  # e.g. an A-route tick: one boundary for every meter
-    ordered = (meter[1:] > meter[:-1]) | (
-        (meter[1:] == meter[:-1]) & (boundary[1:] > boundary[:-1])
+    ordered = bool(
+        np.all(
+            (meter[1:] > meter[:-1]) | ((meter[1:] == meter[:-1]) & (boundary[1:] > boundary[:-1]))
+        )
     )
-    if not bool(ordered.all()):
+    if not ordered:
         order = np.lexsort((boundary, meter))
         meter, boundary = meter[order], boundary[order]
         reads = reads.take(order)
@@ -101,17 +114,18 @@ def plan_grid(
     r_first = day[starts] * 48 - 18  # first slot of the row's day
     # rows that cannot be day rows: too few reads, duplicates (V02 is the general path's
     # business), more than one receipt time or source, no single supply point all day
-    received = np.asarray(pc.fill_null(reads.column("received_at"), 0.0).to_numpy(), np.float64)
+    received = np.asarray(_float_col(reads, "received_at"), dtype=np.float64)
     source = np.asarray(reads.column("source").to_numpy(), dtype=np.uint8)
-    odd = np.zeros(n_in, dtype=np.bool_)
-    odd[1:] = ~new_row[1:] & (
-        (boundary[1:] == boundary[:-1])
-        | (received[1:] != received[:-1])
-        | (source[1:] != source[:-1])
-    )
+    differs = [received[1:] != received[:-1], source[1:] != source[:-1]]
+    if not ordered:  # sorted strictly increasing boundaries per meter have no duplicate
+        differs.append(boundary[1:] == boundary[:-1])
+    odd_at: list[I64] = []
+    for d in differs:
+        if d.any():  # usually none: one file, one receipt time and source
+            odd_at.append(np.flatnonzero(d & ~new_row[1:]) + 1)
     bad_row = counts < MIN_READS_PER_DAY
-    if odd.any():
-        bad_row[np.searchsorted(starts, np.flatnonzero(odd), side="right") - 1] = True
+    for at in odd_at:
+        bad_row[np.searchsorted(starts, at, side="right") - 1] = True
     sp = installs.lookup(r_meter, r_first)
     bad_row |= (sp < 0) | (sp != installs.lookup(r_meter, r_first + 47))
     if bad_row.any():
@@ -128,14 +142,14 @@ def plan_grid(
         good, _ = plan_grid(cur, reads.filter(pa.array(~bad_read)), extra, installs, meters, cfg)
         return (good, rest) if good is not None else (None, reads)
     n_rows = len(starts)
-    if not _fresh(cur, r_meter, sp, int(boundary.min()), int(boundary.max()), r_first):
+    if not _fresh(cur, r_meter, sp, b_lo, b_hi, r_first):
         return None, reads
 
-    # registers at the 49 boundaries of each row (column 0: the previous day's last read)
+    # registers at the 48 boundaries that end each row's slots, as (row × 48) grids, and
+    # where they are present (None: everywhere); prev_*: the read at the day's first boundary
     imp_in = _col(reads, "import_register_wh")
     exp_in = _col(reads, "export_register_wh")
-    exp_col = reads.column("export_register_wh")
-    exp_valid_in = np.asarray(exp_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    exp_valid_in = _valid(reads, "export_register_wh")
     params = meters.params(r_meter)
     flags_in: npt.NDArray[np.uint32] | None = None  # per read: V09 / V11
     if "clock_offset_s" in extra or "multiplier" in extra or bool(np.any(params.unit_wh > 1)):
@@ -149,81 +163,98 @@ def plan_grid(
             flags_in |= bad.astype(_U32) * _U32(bit("V11"))
         if bool(np.any(params.unit_wh > 1)):
             unit = np.repeat(np.maximum(params.unit_wh, 1), counts)
-            off_unit = (imp_in % unit != 0) | (exp_valid_in & (exp_in % unit != 0))
+            off_unit = exp_in % unit != 0  # a missing export register reads 0 here
+            if exp_valid_in is not None:
+                off_unit &= exp_valid_in
+            off_unit |= imp_in % unit != 0
             flags_in |= off_unit.astype(_U32) * _U32(bit("V11"))
-    imp_reg = np.zeros((n_rows, 49), dtype=np.int64)
-    exp_reg = np.zeros((n_rows, 49), dtype=np.int64)
-    present = np.zeros((n_rows, 49), dtype=np.bool_)
-    exp_present = np.zeros((n_rows, 49), dtype=np.bool_)
-    read_flags = np.zeros((n_rows, 49), dtype=_U32)
+    shape = (n_rows, 48)
+    present: BoolArr | None = None
+    exp_present: BoolArr | None = None
+    read_flags: npt.NDArray[np.uint32] | None = None
     if n_in == 48 * n_rows:  # every row complete: its reads are the row, in order
-        imp_reg[:, 1:] = imp_in.reshape(n_rows, 48)
-        exp_reg[:, 1:] = exp_in.reshape(n_rows, 48)
-        present[:, 1:] = True
-        exp_present[:, 1:] = exp_valid_in.reshape(n_rows, 48)
+        imp_reg, exp_reg = imp_in.reshape(shape), exp_in.reshape(shape)
+        if exp_valid_in is not None:
+            exp_present = exp_valid_in.reshape(shape)
         if flags_in is not None:
-            read_flags[:, 1:] = flags_in.reshape(n_rows, 48)
+            read_flags = flags_in.reshape(shape)
     else:
-        row_of = np.repeat(np.arange(n_rows), counts)
-        j = t - day * 48  # 0..47: position of the read (and of the slot it ends) in the day
-        cell = (row_of, j + 1)
-        imp_reg[cell] = imp_in
-        exp_reg[cell] = exp_in
-        present[cell] = True
-        exp_present[cell] = exp_valid_in
+        # cell of each read: row · 48 + position of the read (and of the slot it ends) in
+        # its day, which is t - 48 · day
+        cell = t + np.repeat((np.arange(n_rows) - day[starts]) * 48, counts)
+        imp_reg, exp_reg = _scatter(cell, imp_in, shape), _scatter(cell, exp_in, shape)
+        present = np.zeros(shape, dtype=np.bool_)
+        present.ravel()[cell] = True
+        exp_present = present if exp_valid_in is None else _scatter(cell, exp_valid_in, shape)
         if flags_in is not None:
-            read_flags[cell] = flags_in
-    _fill_previous(cur, r_meter, r_first, imp_reg, exp_reg, present, exp_present)
+            read_flags = _scatter(cell, flags_in, shape)
+    prev = _fill_previous(cur, r_meter, r_first, imp_reg, exp_reg, present, exp_present)
+    prev_imp, prev_exp, prev_present, prev_exp_present = prev
 
-    # values (general path: vee.compute_values)
-    has = present[:, 1:] & present[:, :-1]
-    flags = read_flags[:, 1:] | read_flags[:, :-1]
+    # values (general path: vee.compute_values); has: both ends of the slot were read
+    has = _both_ends(present, prev_present)
+    if exp_present is present and np.array_equal(prev_exp_present, prev_present):
+        exp_ok = has
+    else:
+        exp_ok = _both_ends(exp_present, prev_exp_present)
+    if read_flags is None:
+        flags = np.zeros(shape, dtype=_U32)
+    else:
+        flags = read_flags.copy()
+        flags[:, 1:] |= read_flags[:, :-1]
     mult = params.multiplier
     unit_mult = bool(np.all(mult == 1))
     high = params.capacity_wh * cfg.rule("V07").p("high_factor")
     window = cfg.rule("V04").p("rollover_window")
 
-    def delta(reg: I64, valid: BoolArr) -> I64:
-        d = reg[:, 1:] - reg[:, :-1]
-        neg = (d < 0) & valid
-        if neg.any():  # rare: judge the negative deltas one by one as arrays
-            r, c = np.nonzero(neg)
+    def delta(reg: I64, before: I64, valid: BoolArr) -> I64:
+        d = np.empty(shape, dtype=np.int64)
+        np.subtract(reg[:, 1:], reg[:, :-1], out=d[:, 1:])
+        np.subtract(reg[:, 0], before, out=d[:, 0])
+        neg = np.flatnonzero(d < 0)
+        neg = neg[valid.ravel()[neg]]
+        if len(neg):  # rare: judge the negative deltas one by one as arrays
+            r, c = np.divmod(neg, 48)
+            last = np.where(c > 0, reg.ravel()[neg - 1], before[r])  # register before it
             mod = params.modulus_wh[r]
-            roll = (reg[r, c] >= mod * (1.0 - window)) & ((d[r, c] + mod) * mult[r] <= high[r])
-            d[r[roll], c[roll]] += mod[roll]
-            flags[r[roll], c[roll]] |= _U32(bit("V04R"))
-            flags[r[~roll], c[~roll]] |= _U32(bit("V04"))
+            d_neg = d.ravel()[neg]
+            roll = (last >= mod * (1.0 - window)) & ((d_neg + mod) * mult[r] <= high[r])
+            d.ravel()[neg[roll]] += mod[roll]
+            flags.ravel()[neg[roll]] |= _U32(bit("V04R"))
+            flags.ravel()[neg[~roll]] |= _U32(bit("V04"))
         return d if unit_mult else d * mult[:, None]
 
-    imp = delta(imp_reg, has)
-    exp_ok = exp_present[:, 1:] & exp_present[:, :-1]
-    exp = delta(exp_reg, has & exp_ok)
-    exp = np.where(exp_ok, exp, 0)
+    imp = delta(imp_reg, prev_imp, has)
+    exp = delta(exp_reg, prev_exp, exp_ok)  # meaningless where not exp_ok (never read there)
 
     # rules (general path: vee.validate), on the cells that have a value
     f = flags
-    f |= (imp > high[:, None]).astype(_U32) * _U32(bit("V07"))
+    _flag(f, imp > high[:, None], "V07")
     hist_mean, hist_n = _history(cur, sp)
     r6 = cfg.rule("V06")
-    spike = (
-        (hist_n >= r6.p("min_history"))[:, None]
-        & (imp > r6.p("min_wh"))
-        & (imp > (r6.p("factor") * hist_mean)[:, None])
-    )
-    f |= spike.astype(_U32) * _U32(bit("V06"))
-    outage, tamper = _events(cur, r_meter, r_first, int(boundary.min()), int(boundary.max()))
+    judged = hist_n >= r6.p("min_history")
+    if judged.any():
+        # imp > min_wh and imp > factor · mean, as one comparison per cell
+        limit = np.maximum(float(r6.p("min_wh")), r6.p("factor") * hist_mean)
+        _flag(f, imp > np.where(judged, limit, np.inf)[:, None], "V06")
+    outage, tamper = _events(cur, r_meter, r_first, b_lo, b_hi)
     if outage is not None:
-        f |= outage.astype(_U32) * _U32(bit("V10O"))
+        _flag(f, outage, "V10O")
     if tamper is not None:
-        f |= tamper.astype(_U32) * _U32(bit("V10"))
-    no_outage = np.zeros((n_rows, 48), np.bool_) if outage is None else outage
+        _flag(f, tamper, "V10")
     r8 = cfg.rule("V08")
     zlen, flen = int(r8.p("zero_run_slots")), int(r8.p("flat_run_slots"))
-    zero = (imp == 0) & (~exp_ok | (exp == 0)) & ~no_outage & has
+    # zero values (import and export 0, not in an outage) by cell: few, so kept as indexes
+    zero = np.flatnonzero(imp == 0)
+    z_ok = has.ravel()[zero] & (~exp_ok.ravel()[zero] | (exp.ravel()[zero] == 0))
+    if outage is not None:
+        z_ok &= ~outage.ravel()[zero]
+    zero = zero[z_ok]
     _runs_into(f, has, zero, imp, r_meter, r_first, zlen, flen)
     r7 = cfg.rule("V07")
     low_wh, low_frac = r7.p("low_daily_wh"), r7.params.get("low_daily_fraction", 0.0)
-    full = has.all(axis=1)
+    # a row is full (48 values) when it has 48 reads and the day's first boundary was read
+    full = (counts == 48) & prev_present
     row_sum = imp.sum(axis=1)  # exact on full rows (other rows are not judged by V07L)
     # a whole day of values: _low_days over one row is the row's total against its limit
     low_limit = np.fmax(low_wh, low_frac * params.capacity_wh * 48)
@@ -234,27 +265,64 @@ def plan_grid(
     reject = cfg.reject_mask()
     if r8.action == "reject":
         reject |= bit("V08F")
-    f[~has] = 0
-    clean: BoolArr = np.asarray(full & ~f.any(axis=1), dtype=np.bool_)  # 48 unflagged values
+    part = np.flatnonzero(~full)  # rows with cells without a value: no flags there
+    if len(part):
+        f[part] = np.where(has[part], f[part], _U32(0))
+    clean = full & (np.bitwise_or.reduce(f, axis=1) == 0)  # 48 unflagged values
     dirty = np.flatnonzero(~clean)
-    invalid = np.zeros((n_rows, 48), dtype=np.bool_)
+    invalid = np.zeros(shape, dtype=np.bool_)
     invalid[dirty] = (f[dirty] & _U32(reject)) != 0
     history = _history_stats(sp, imp, row_sum, clean, dirty, has, invalid, f)
+    values_new = 48 * int(np.count_nonzero(full)) + int(np.count_nonzero(has[part]))
     rows = _day_rows(
-        received[starts], source[starts], sp, r_meter, r_first, imp_reg, exp_reg, present,
-        exp_present, imp, exp, exp_ok, has, invalid, f, clean & (params.multiplier == 1),
+        received[starts], source[starts], sp, r_meter, r_first, prev, imp_reg, exp_reg,
+        present, exp_present, imp, exp, exp_ok, has, invalid, f, clean & (mult == 1),
     )  # fmt: skip
     if rows is None:
         return None, reads
     plan = GridPlan(
         n_in,
-        int(has.sum()),
-        int(invalid.sum()),
+        values_new,
+        int(np.count_nonzero(invalid)),
         int(np.count_nonzero(f)),
         rows,
         history,
     )
     return plan, None
+
+
+def _float_col(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
+    col = table.column(name)
+    if col.null_count:
+        col = pc.fill_null(col, 0.0)
+    return np.asarray(col.to_numpy(), dtype=np.float64)
+
+
+def _scatter(cell: I64, values: npt.NDArray[_T], shape: tuple[int, int]) -> npt.NDArray[_T]:
+    """A grid of ``shape`` with ``values`` at the flat indexes ``cell`` and zeros elsewhere."""
+    grid = np.zeros(shape, dtype=values.dtype)
+    grid.ravel()[cell] = values
+    return grid
+
+
+def _both_ends(present: BoolArr | None, before: BoolArr) -> BoolArr:
+    """Per cell: the reads at both ends of the slot are there (``before``: the read at the
+    row's first boundary; ``present`` None: every read of the rows)."""
+    n = len(before)
+    has = np.empty((n, 48), dtype=np.bool_)
+    if present is None:
+        has[:, 1:] = True
+        has[:, 0] = before
+    else:
+        np.logical_and(present[:, 1:], present[:, :-1], out=has[:, 1:])
+        np.logical_and(present[:, 0], before, out=has[:, 0])
+    return has
+
+
+def _flag(f: npt.NDArray[np.uint32], where: BoolArr, rule: str) -> None:
+    """Set the rule's bit in the cells ``where`` (usually few or none)."""
+    if where.any():
+        np.bitwise_or(f, _U32(bit(rule)), out=f, where=where)
 
 
 def _fresh(
@@ -295,28 +363,33 @@ def _fill_previous(
     r_first: I64,
     imp_reg: I64,
     exp_reg: I64,
-    present: BoolArr,
-    exp_present: BoolArr,
-) -> None:
-    """Column 0 of each row: the read at the day's first boundary, from the row before (same
-    meter, previous day) or from the store."""
+    present: BoolArr | None,
+    exp_present: BoolArr | None,
+) -> tuple[I64, I64, BoolArr, BoolArr]:
+    """The read at each row's first boundary (import, export, whether it is there, whether
+    it has an export register): the last read of the row before (same meter, previous day)
+    or the stored one."""
     n = len(r_meter)
+    imp = np.zeros(n, dtype=np.int64)
+    exp = np.zeros(n, dtype=np.int64)
+    found = np.zeros(n, dtype=np.bool_)
+    exp_found = np.zeros(n, dtype=np.bool_)
     chained = np.zeros(n, dtype=np.bool_)
     chained[1:] = (r_meter[1:] == r_meter[:-1]) & (r_first[1:] == r_first[:-1] + 48)
     c = np.flatnonzero(chained)
-    imp_reg[c, 0] = imp_reg[c - 1, 48]
-    exp_reg[c, 0] = exp_reg[c - 1, 48]
-    present[c, 0] = present[c - 1, 48]
-    exp_present[c, 0] = exp_present[c - 1, 48]
+    imp[c] = imp_reg[c - 1, 47]
+    exp[c] = exp_reg[c - 1, 47]
+    found[c] = True if present is None else present[c - 1, 47]
+    exp_found[c] = True if exp_present is None else exp_present[c - 1, 47]
     need = np.flatnonzero(~chained)
     if len(need) == 0:
-        return
+        return imp, exp, found, exp_found
     b = r_first[need]
     got = db.reads_at_day_start(
         cur, pa.table({"meter_id": np.unique(r_meter[need])}), int(b.min()), int(b.max())
     )
     if got.num_rows == 0:
-        return
+        return imp, exp, found, exp_found
     g_m, g_b = _col(got, "meter_id"), _col(got, "boundary")
     span = int(b.max()) - int(b.min()) + 1
     gk = g_m * span + (g_b - int(b.min()))
@@ -324,11 +397,12 @@ def _fill_previous(
     i = np.minimum(np.searchsorted(gk, wk), len(gk) - 1)
     hit = gk[i] == wk
     rows, i = need[hit], i[hit]
-    imp_reg[rows, 0] = _col(got, "import_register_wh")[i]
-    exp_reg[rows, 0] = _col(got, "export_register_wh")[i]
-    present[rows, 0] = True
+    imp[rows] = _col(got, "import_register_wh")[i]
+    exp[rows] = _col(got, "export_register_wh")[i]
+    found[rows] = True
     ev = np.asarray(got.column("export_register_wh").is_valid().to_numpy(zero_copy_only=False))
-    exp_present[rows, 0] = ev[i]
+    exp_found[rows] = ev[i]
+    return imp, exp, found, exp_found
 
 
 def _history(cur: duckdb.DuckDBPyConnection, sp: I64) -> tuple[npt.NDArray[np.float64], I64]:
@@ -373,7 +447,7 @@ def _events(
 def _runs_into(
     f: npt.NDArray[np.uint32],
     has: BoolArr,
-    zero: BoolArr,
+    zero: I64,
     imp: I64,
     r_meter: I64,
     r_first: I64,
@@ -381,12 +455,15 @@ def _runs_into(
     flen: int,
 ) -> None:
     """V08 / V08F on the meters that can hold a run (enough zero or equal neighbouring
-    values), with the general path's own run finder on their values in series order."""
+    values), with the general path's own run finder on their values in series order.
+    ``zero``: the flat indexes of the zero values."""
     n = len(r_meter)
     meter_start = np.flatnonzero(np.r_[True, r_meter[1:] != r_meter[:-1]])
-    zeros_per_meter = np.add.reduceat(zero.sum(axis=1), meter_start)
+    zero_row = zero // 48
+    zeros_per_meter = np.add.reduceat(np.bincount(zero_row, minlength=n), meter_start)
     # equal neighbours counted loosely (cells without a value, zeros): a superset is enough
-    eq_per_meter = np.add.reduceat((imp[:, 1:] == imp[:, :-1]).sum(axis=1), meter_start)
+    eq_per_row = np.bincount(np.flatnonzero(imp[:, 1:] == imp[:, :-1]) // 47, minlength=n)
+    eq_per_meter = np.add.reduceat(eq_per_row, meter_start)
     # every value of a flat run has an equal neighbour (vee._run_masks): a run of flen values
     # holds at least flen // 2 - 1 equal pairs inside one day, minus one across a day edge
     cand = (zeros_per_meter >= max(zlen, 1)) | (eq_per_meter >= max(flen // 2 - 2, 0))
@@ -395,9 +472,14 @@ def _runs_into(
     rows_per_meter = np.diff(np.append(meter_start, n))
     rows = np.flatnonzero(np.repeat(cand, rows_per_meter))
     sub_has = has[rows]
+    at = np.full(n, -1, dtype=np.int64)  # position of a candidate row in rows
+    at[rows] = np.arange(len(rows))
+    sub_zero = np.zeros((len(rows), 48), dtype=np.bool_)
+    z_at = at[zero_row]
+    sub_zero[z_at[z_at >= 0], (zero % 48)[z_at >= 0]] = True
     key = np.repeat(r_meter[rows], 48).reshape(len(rows), 48)[sub_has]
     slot = (r_first[rows][:, None] + np.arange(48))[sub_has]
-    zmask, fmask = _run_masks(key, slot, imp[rows][sub_has], zero[rows][sub_has], zlen, flen)
+    zmask, fmask = _run_masks(key, slot, imp[rows][sub_has], sub_zero[sub_has], zlen, flen)
     add = np.zeros((len(rows), 48), dtype=_U32)
     add[sub_has] = zmask.astype(_U32) * _U32(bit("V08")) | fmask.astype(_U32) * _U32(bit("V08F"))
     f[rows] |= add
@@ -433,10 +515,11 @@ def _day_rows(
     sp: I64,
     r_meter: I64,
     r_first: I64,
+    prev: tuple[I64, I64, BoolArr, BoolArr],
     imp_reg: I64,
     exp_reg: I64,
-    present: BoolArr,
-    exp_present: BoolArr,
+    present: BoolArr | None,
+    exp_present: BoolArr | None,
     imp: I64,
     exp: I64,
     exp_ok: BoolArr,
@@ -448,8 +531,15 @@ def _day_rows(
     """The rows to store (``None`` if a value does not fit 32 bits). Value lists are NULL
     where the view derives every value (48 measured, unflagged register differences at
     multiplier 1), which is the common case; only the other rows carry lists."""
-    no_export = ~exp_present[:, 1:].any(axis=1)
-    derivable = derivable & (no_export | exp_ok.all(axis=1))
+    prev_imp, prev_exp, prev_present, prev_exp_present = prev
+    # rows whose reads have no export register (every row has a read)
+    no_export: BoolArr = np.zeros(len(sp), dtype=np.bool_)
+    if exp_present is not None and exp_present is not present:
+        no_export = np.asarray(~exp_present.any(axis=1), dtype=np.bool_)
+    if exp_ok is not has:  # a derivable row is full: it needs every export value as well
+        d = np.flatnonzero(derivable)
+        derivable = derivable.copy()
+        derivable[d] = no_export[d] | exp_ok[d].all(axis=1)
     ex = np.flatnonzero(~derivable)
     e_has, e_inv = has[ex], invalid[ex]
     imp_null = ~e_has | e_inv
@@ -466,10 +556,11 @@ def _day_rows(
     def listed(
         values: npt.NDArray[np.generic], type_: pa.DataType, null: BoolArr | None
     ) -> pa.Array:
-        child = _with_validity(values.ravel().astype(type_.to_pandas_dtype()), type_, null)
+        valid = None if null is None else ~null
+        child = _with_validity(values.ravel().astype(type_.to_pandas_dtype()), type_, valid)
         return pa.ListArray.from_arrays(offsets, child, mask=row_null)
 
-    reads_exp = _fsl(exp_reg[:, 1:], pa.int64(), exp_present[:, 1:])
+    reads_exp = _fsl(exp_reg, pa.int64(), exp_present)
     if no_export.any():
         reads_exp = pa.FixedSizeListArray.from_arrays(
             reads_exp.values, 48, mask=pa.array(no_export)
@@ -478,9 +569,9 @@ def _day_rows(
         "supply_point_key": pa.array(sp, pa.int64()),
         "day_first_slot": pa.array(r_first, pa.int64()),
         "meter_id": pa.array(r_meter, pa.int64()),
-        "prev_import_register_wh": pa.array(imp_reg[:, 0], pa.int64(), mask=~present[:, 0]),
-        "prev_export_register_wh": pa.array(exp_reg[:, 0], pa.int64(), mask=~exp_present[:, 0]),
-        "import_register_wh": _fsl(imp_reg[:, 1:], pa.int64(), present[:, 1:]),
+        "prev_import_register_wh": pa.array(prev_imp, pa.int64(), mask=~prev_present),
+        "prev_export_register_wh": pa.array(prev_exp, pa.int64(), mask=~prev_exp_present),
+        "import_register_wh": _fsl(imp_reg, pa.int64(), present),
         "export_register_wh": reads_exp,
         "import_wh": listed(e_imp, pa.int32(), imp_null),
         "export_wh": listed(e_exp, pa.int32(), exp_null),
@@ -501,18 +592,22 @@ def _over_32_bits(values: I64) -> bool:
 
 
 def _with_validity(
-    values: npt.NDArray[np.generic], type_: pa.DataType, null: BoolArr | None
+    values: npt.NDArray[np.generic], type_: pa.DataType, valid: BoolArr | None
 ) -> pa.Array:
-    """An Arrow array of ``values`` with ``null`` as its validity (bit-packed in one pass)."""
-    flat = np.ascontiguousarray(values)
-    if null is None or not null.any():
+    """An Arrow array of ``values`` with ``valid`` as its validity (bit-packed in one pass;
+    ``None``: no nulls)."""
+    flat = np.ascontiguousarray(values).ravel()
+    nulls = 0 if valid is None else valid.size - int(np.count_nonzero(valid))
+    if nulls == 0:
         return pa.array(flat, type_)
-    bits = np.packbits(~null.ravel(), bitorder="little")
+    assert valid is not None
+    bits = np.packbits(valid.ravel(), bitorder="little")
     return pa.Array.from_buffers(
-        type_, len(flat), [pa.py_buffer(bits), pa.py_buffer(flat)], null_count=int(null.sum())
+        type_, len(flat), [pa.py_buffer(bits), pa.py_buffer(flat)], null_count=nulls
     )
 
 
-def _fsl(regs: I64, type_: pa.DataType, valid: BoolArr) -> pa.Array:
-    child = _with_validity(regs.ravel(), type_, ~valid if not valid.all() else None)
-    return pa.FixedSizeListArray.from_arrays(child, 48)
+def _fsl(regs: I64, type_: pa.DataType, valid: BoolArr | None) -> pa.Array:
+    """(rows × 48) registers as fixed-size lists, ``valid`` (None: all) as the child's
+    validity."""
+    return pa.FixedSizeListArray.from_arrays(_with_validity(regs, type_, valid), 48)
