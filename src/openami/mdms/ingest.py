@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.mdms import tick
 from openami.mdms.grid import plan_grid
 from openami.mdms.indexes import SLOT_BITS, InstallIndex, MeterIndex, run_starts
 from openami.mdms.vee import (
@@ -110,37 +111,67 @@ def ingest_batch(
             units += [(part.filter(opening), False), (part.filter(pc.invert(opening)), True)]
     cap = int(cfg.rule("V06").p("history_cap"))
     with store.locked():
-        if len(units) == 1:
-            with store.transaction() as cur:
-                plan = _plan(cur, units[0][0], extra, installs, meters, cfg, revalue, clock, dense)
-                if plan.new_reads is not None or plan.day_rows is not None:
-                    _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
-            clock.lap("store")
-            return plan.result
-        # several parts (disjoint meters): plan part k+1 while a helper thread stores part k
-        total = VeeIngestResult(0, 0, 0)
-        pending: Future[None] | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
-            for part, after_previous in units:
-                if after_previous and pending is not None:
-                    pending.result()
-                    pending = None
-                    clock.lap("store")
-                with store.transaction(lock=False) as cur:
-                    plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense)
-                if pending is not None:
-                    pending.result()
-                    clock.lap("store")
-                if plan.new_reads is not None or plan.day_rows is not None:
-                    seq = store.next_ingest_seq()
-                    pending = pool.submit(_store_part, store, plan, seq, recorded_at, reason, cap)
-                total = VeeIngestResult(
-                    *(a + b for a, b in zip(astuple(total), astuple(plan.result), strict=True))
-                )
+        keeper = tick.begin(store) if dense and not revalue else None
+        try:
+            total = _run_units(store, units, extra, installs, meters, cfg, revalue, clock,
+                               dense, keeper, recorded_at, reason, cap)  # fmt: skip
+        except BaseException:
+            tick.finish(store, keeper, ok=False)
+            raise
+        tick.finish(store, keeper, ok=True)
+    return total
+
+
+def _run_units(
+    store: DuckIntervalStore,
+    units: list[tuple[pa.Table, bool]],
+    extra: list[str],
+    installs: InstallIndex,
+    meters: MeterIndex,
+    cfg: VeeConfig,
+    revalue: bool,
+    clock: _PhaseClock,
+    dense: bool,
+    keeper: tick.Keeper | None,
+    recorded_at: float,
+    reason: str,
+    cap: int,
+) -> VeeIngestResult:
+    if len(units) == 1:
+        with store.transaction() as cur:
+            plan = _plan(cur, units[0][0], extra, installs, meters, cfg, revalue, clock, dense,
+                         keeper)  # fmt: skip
+            if plan.new_reads is not None or plan.day_rows is not None:
+                _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
+        clock.lap("store")
+        return plan.result
+    # several parts (disjoint meters): plan part k+1 while a helper thread stores part k
+    total = VeeIngestResult(0, 0, 0)
+    pending: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
+        for part, after_previous in units:
+            if after_previous and pending is not None:
+                pending.result()
+                pending = None
+                clock.lap("store")
+            with store.transaction(lock=False) as cur:
+                plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense,
+                             keeper)  # fmt: skip
             if pending is not None:
                 pending.result()
                 clock.lap("store")
+            if plan.new_reads is not None or plan.day_rows is not None:
+                seq = store.next_ingest_seq()
+                pending = pool.submit(_store_part, store, plan, seq, recorded_at, reason, cap)
+            total = _add(total, plan.result)
+        if pending is not None:
+            pending.result()
+            clock.lap("store")
     return total
+
+
+def _add(a: VeeIngestResult, b: VeeIngestResult) -> VeeIngestResult:
+    return VeeIngestResult(*(x + y for x, y in zip(astuple(a), astuple(b), strict=True)))
 
 
 def _opening_reads(part: pa.Table) -> pa.ChunkedArray | None:
@@ -176,6 +207,9 @@ class _Plan:
     values: pa.Table | None = None
     history: pa.Table | None = None
     day_rows: pa.Table | None = None
+    #: running means computed by the tick path, written as they are (``db.set_history``)
+    history_set: pa.Table | None = None
+    history_stored: npt.NDArray[np.bool_] | None = None
 
 
 def _plan(
@@ -188,9 +222,14 @@ def _plan(
     revalue: bool,
     clock: _PhaseClock,
     dense: bool,
+    keeper: tick.Keeper | None = None,
 ) -> _Plan:
     if not dense or revalue:
         return _plan_part(cur, reads, extra, installs, meters, cfg, revalue, clock)
+    if keeper is not None:
+        if tick.is_tick(reads):
+            return _plan_tick(cur, reads, extra, installs, meters, cfg, clock, keeper)
+        keeper.spoil()
     grid, rest = plan_grid(cur, reads, extra, installs, meters, cfg)
     if grid is None:
         clock.lap("prepare")
@@ -205,14 +244,49 @@ def _plan(
     other = _plan_part(cur, rest, extra, installs, meters, cfg, revalue, clock)
     history = [h for h in (grid.history, other.history) if h is not None]
     return _Plan(
-        VeeIngestResult(
-            *(a + b for a, b in zip(astuple(result), astuple(other.result), strict=True))
-        ),
+        _add(result, other.result),
         other.new_reads,
         other.values,
         pa.concat_tables(history) if history else None,
         grid.day_rows,
     )
+
+
+def _plan_tick(
+    cur: duckdb.DuckDBPyConnection,
+    reads: pa.Table,
+    extra: list[str],
+    installs: InstallIndex,
+    meters: MeterIndex,
+    cfg: VeeConfig,
+    clock: _PhaseClock,
+    keeper: tick.Keeper,
+) -> _Plan:
+    """A tick: the reads the tick state can take (:mod:`openami.mdms.tick`), and the others
+    through the general path in the same transaction (no meter in common)."""
+    got, rest = tick.plan_tick(cur, reads, extra, installs, meters, cfg, keeper)
+    clock.lap("validate")
+    if got is None:
+        return _plan_part(cur, reads, extra, installs, meters, cfg, False, clock)
+    result = VeeIngestResult(
+        got.rows_in, got.reads_new, got.values_new, got.duplicates, got.invalid, got.flagged
+    )
+    plan = _Plan(result, history_set=got.history, history_stored=got.history_stored)
+    if got.reads_new:
+        plan.new_reads, plan.values = got.new_reads, got.values
+    if rest is None:
+        return plan
+    other = _plan_part(cur, rest, extra, installs, meters, cfg, False, clock)
+    plan.result = _add(plan.result, other.result)
+    plan.history = other.history
+    if other.new_reads is not None:
+        assert other.values is not None
+        reads_, values_ = [other.new_reads], [other.values]
+        if plan.new_reads is not None and plan.values is not None:
+            reads_.insert(0, plan.new_reads)
+            values_.insert(0, plan.values)
+        plan.new_reads, plan.values = pa.concat_tables(reads_), pa.concat_tables(values_)
+    return plan
 
 
 def _store_part(
@@ -238,6 +312,9 @@ def _store_plan(
         db.append_values(cur, plan.values, recorded_at, reason)
     if plan.history is not None:
         db.update_history(cur, plan.history, cap)
+    if plan.history_set is not None:
+        assert plan.history_stored is not None
+        db.set_history(cur, plan.history_set, plan.history_stored)
     cur.execute(
         "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, values_new, reason) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -316,19 +393,7 @@ def _plan_part(
     imp = _i64(reads, "import_register_wh")
     exp = _i64(reads, "export_register_wh")
     exp_valid = _valid(reads, "export_register_wh")
-    flags = np.zeros(rows_in, dtype=np.uint32)
-    if "clock_offset_s" in extra:
-        off = np.abs(np.asarray(pc.fill_null(reads.column("clock_offset_s"), 0).to_numpy()))
-        flags |= np.where(off > cfg.rule("V09").p("tolerance_s"), bit("V09"), 0).astype(np.uint32)
-    if "multiplier" in extra or meters.max_unit_wh > 1:  # else V11 cannot fail here
-        mparams = meters.params(meter)
-        if "multiplier" in extra:
-            told = _i64(reads, "multiplier")
-            flags |= np.where(told != mparams.multiplier, bit("V11"), 0).astype(np.uint32)
-        if bool(np.any(mparams.unit_wh > 1)):  # registers must be whole register units
-            unit = np.maximum(mparams.unit_wh, 1)
-            off_unit = (imp % unit != 0) | (exp_valid & (exp % unit != 0))
-            flags |= np.where(off_unit, bit("V11"), 0).astype(np.uint32)
+    flags = tick.read_flags(reads, extra, meter, imp, exp, exp_valid, meters, cfg)
     # duplicates inside the batch: the first arrival stays; other registers flag V02
     first = run_starts(key)
     grp = np.cumsum(first) - 1

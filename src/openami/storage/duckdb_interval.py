@@ -213,6 +213,9 @@ class DuckIntervalStore:
         # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
         rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
         self._seq = int(rows[0][0]) if rows else 0
+        #: committed write transactions since this object opened the file: a reader that
+        #: keeps derived state in memory (``mdms.tick``) compares it to know nothing else wrote
+        self.generation = 0
 
     def close(self) -> None:
         with self._lock:
@@ -237,6 +240,7 @@ class DuckIntervalStore:
                 cur.execute("ROLLBACK")
                 raise
             finally:
+                self.generation += 1  # also after a failed commit: assume it changed
                 cur.close()
 
     def locked(self) -> AbstractContextManager[bool]:
@@ -323,6 +327,7 @@ class DuckIntervalStore:
                 self._seq -= 1
                 raise
             finally:
+                self.generation += 1
                 cur.close()
         return IngestResult(batch.num_rows, reads_new, values_new)
 
@@ -394,6 +399,7 @@ class DuckIntervalStore:
                 cur.execute("ROLLBACK")
                 raise
             finally:
+                self.generation += 1
                 cur.close()
         return int(rows[0][0]) if rows else 0
 

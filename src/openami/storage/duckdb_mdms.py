@@ -307,6 +307,63 @@ def update_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, cap: int) ->
     )
 
 
+def set_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, stored: np.ndarray) -> None:
+    """Write running means computed by the caller (``supply_point_key`` sorted and unique,
+    ``n``, ``mean_wh``): rows where ``stored`` is set replace the stored mean of their key,
+    the others are new keys. Used by the tick path, which carries the means in memory and
+    folds them itself, so that what it keeps and what is stored are the same numbers."""
+    mask = np.asarray(stored, dtype=np.bool_)
+    if mask.any():
+        upd = stats if mask.all() else stats.filter(pa.array(mask))
+        cur.register("q_set_history", upd)
+        cur.execute(
+            "UPDATE vee_history SET n = q.n, mean_wh = q.mean_wh FROM q_set_history q "
+            "WHERE vee_history.supply_point_key = q.supply_point_key "
+            "AND vee_history.supply_point_key BETWEEN ? AND ?",
+            _bounds(upd, "supply_point_key"),
+        )
+        cur.unregister("q_set_history")
+    if not mask.all():
+        new = stats.filter(pa.array(~mask))
+        cur.register("q_new_history", new)
+        cur.execute(
+            "INSERT INTO vee_history SELECT supply_point_key, n, mean_wh FROM q_new_history"
+        )
+        cur.unregister("q_new_history")
+
+
+def meters_with_reads_from(
+    cur: duckdb.DuckDBPyConnection, meters: pa.Table, first_boundary: int
+) -> np.ndarray:
+    """Sorted meter IDs of ``meters`` (sorted ``meter_id``) with any read at or after
+    ``first_boundary`` (at the frontier of the ticks there are none: zone maps answer)."""
+    m_lo, m_hi = _bounds(meters, "meter_id")
+    cur.register("q_after_meters", meters)
+    got = cur.sql(
+        "SELECT DISTINCT r.meter_id FROM reads_between(?, ?) r "
+        "SEMI JOIN q_after_meters m ON m.meter_id = r.meter_id "
+        "WHERE r.meter_id BETWEEN ? AND ? ORDER BY 1",
+        params=[first_boundary, 2**21, m_lo, m_hi],
+    ).to_arrow_table()
+    return np.asarray(got.column(0).to_numpy(), dtype=np.int64)
+
+
+def keys_with_values_from(
+    cur: duckdb.DuckDBPyConnection, keys: pa.Table, first_slot: int
+) -> np.ndarray:
+    """Sorted supply point keys of ``keys`` (sorted ``supply_point_key``) with any value
+    version at or after ``first_slot``."""
+    k_lo, k_hi = _bounds(keys, "supply_point_key")
+    cur.register("q_after_keys", keys)
+    got = cur.sql(
+        "SELECT DISTINCT v.supply_point_key FROM hh_slots(?, ?) v "
+        "SEMI JOIN q_after_keys k ON k.supply_point_key = v.supply_point_key "
+        "WHERE v.supply_point_key BETWEEN ? AND ? ORDER BY 1",
+        params=[first_slot, 2**21, k_lo, k_hi],
+    ).to_arrow_table()
+    return np.asarray(got.column(0).to_numpy(), dtype=np.int64)
+
+
 #: an outage whose restore event never came is assumed over after this long
 OPEN_OUTAGE_S = 86_400.0
 
