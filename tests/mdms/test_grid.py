@@ -6,7 +6,8 @@ holds day rows. The data carry every rule's case: gaps, a register set back (V04
 rollover (V04R), a multiplier, a meter without export, zero and flat runs across midnight,
 a low day (V07L), a high value (V07), a spike (V06), outage and tamper events (V10), clock
 offsets (V09), a wrong multiplier (V11) and a meter without a previous read. Batches with
-gaps and without (whole rows are laid out without scattering) take different branches.
+gaps and without (whole rows are laid out without scattering), with export registers that
+move and with none that does, take different branches.
 """
 
 from __future__ import annotations
@@ -139,9 +140,9 @@ def stores(tmp_path: Path) -> tuple[DuckIntervalStore, DuckIntervalStore, VeeCon
     return dense, general, cfg
 
 
-@pytest.mark.parametrize("gaps", [True, False])
+@pytest.mark.parametrize(("gaps", "exporting"), [(True, True), (False, True), (True, False)])
 def test_grid_path_stores_what_the_general_path_stores(
-    stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig], gaps: bool
+    stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig], gaps: bool, exporting: bool
 ) -> None:
     dense, general, cfg = stores
     installs, meters = _indexes(cfg)
@@ -156,6 +157,8 @@ def test_grid_path_stores_what_the_general_path_stores(
     registers[2, 20] -= 5_000  # set back: V04 on both sides
     export = np.cumsum(rng.integers(0, 3, (N, days * 48 + 1)), axis=1).astype(np.int64)
     export[ZERO_METER] = export[ZERO_METER, 0]  # zero import and export: V08
+    if not exporting:  # no meter exports (every export register reads 0)
+        export[:] = 0
     events = pa.table(
         {
             "meter_id": pa.array([OUTAGE_METER, TAMPER_METER], pa.int64()),
