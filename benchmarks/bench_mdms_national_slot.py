@@ -63,6 +63,7 @@ import pyarrow as pa
 
 from mdms_fixtures import one_point_per_meter, tick_reads
 from openami.clock import day_first_slot
+from openami.mdms import tick
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import PART_ROWS, ingest_batch
 from openami.mdms.vee_config import load_vee_config
@@ -99,11 +100,17 @@ def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
     store = DuckIntervalStore(tmp / "interval.duckdb")
     duckdb_mdms.ensure_schema(store)
     slot_end = _slot_index() + 1  # boundary of the timed reads
-    seed_boundaries = list(range(slot_end - 1 - history_slots, slot_end))
+    # stored by the parent: the boundaries up to slot_end - 2; the child ingests the tick at
+    # slot_end - 1 first (its first tick, the state built) and then the timed one
+    seed_boundaries = list(range(slot_end - 2 - history_slots, slot_end - 1))
     t0 = time.perf_counter()
     schema = READ_SCHEMA
-    with pa.OSFile(str(tmp / "slot.arrow"), "wb") as sink:
+    with (
+        pa.OSFile(str(tmp / "slot.arrow"), "wb") as sink,
+        pa.OSFile(str(tmp / "first.arrow"), "wb") as first_sink,
+    ):
         writer = pa.ipc.new_file(sink, schema)
+        first_writer = pa.ipc.new_file(first_sink, schema)
         for c0 in range(0, meters, CHUNK_METERS):
             # chunk-major: a chunk's meters get every seeded boundary, then its slot reads;
             # chunks are disjoint meters, so each boundary's batches still arrive in order
@@ -118,11 +125,15 @@ def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
                 ingest_batch(store, _reads(ids, b, imp, exp), installs, meter_index, cfg, 0.0)
                 imp = imp + rng.integers(0, 900, n, dtype=np.int64)
                 exp = exp + np.where(pv, rng.integers(0, 1500, n, dtype=np.int64), 0)
+            first_writer.write_table(_reads(ids, slot_end - 1, imp, exp))
+            imp = imp + rng.integers(0, 900, n, dtype=np.int64)
+            exp = exp + np.where(pv, rng.integers(0, 1500, n, dtype=np.int64), 0)
             back = rng.random(n) < 1 / 5000
             imp_slot = np.where(back, imp - 10_000, imp)
             writer.write_table(_reads(ids, slot_end, imp_slot, exp))
             del ids, imp, exp, pv, back, imp_slot
         writer.close()
+        first_writer.close()
     t_seed = time.perf_counter() - t0
     store.close()
     del installs, meter_index
@@ -154,13 +165,18 @@ def _reset_peak() -> bool:
     return True
 
 
-def child(tmp: Path, meters: int, part_rows: int) -> None:
-    """The timed call, alone in this process; prints one JSON object."""
+def _timed_call(
+    store: DuckIntervalStore,
+    path: Path,
+    installs: InstallIndex,
+    meter_index: MeterIndex,
+    part_rows: int,
+    recorded_at: float,
+) -> dict[str, object]:
+    """One ``ingest_batch`` call on the tick in ``path``: wall and CPU time, counts, phases
+    and the peak RSS during the call (the kernel's mark reset just before it)."""
     cfg = load_vee_config()
-    installs, meter_index = _registry(meters)
-    store = DuckIntervalStore(tmp / "interval.duckdb")
-    duckdb_mdms.ensure_schema(store)
-    with pa.memory_map(str(tmp / "slot.arrow")) as src:
+    with pa.memory_map(str(path)) as src:
         batch = pa.ipc.open_file(src).read_all()
     gc.collect()
     peak_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -170,39 +186,55 @@ def child(tmp: Path, meters: int, part_rows: int) -> None:
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     result = ingest_batch(
-        store, batch, installs, meter_index, cfg, 1.0, timings=phases, part_rows=part_rows
+        store, batch, installs, meter_index, cfg, recorded_at, timings=phases, part_rows=part_rows
     )
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, _status_kib("VmHWM"))
+    peak = _status_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    del batch
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rows_in": result.rows_in,
+        "reads_new": result.reads_new,
+        "values_new": result.values_new,
+        "invalid": result.invalid,
+        "flagged": result.flagged,
+        "rss_before_call_kib": rss_before,
+        "peak_rss_setup_kib": peak_setup,
+        "peak_reset": reset,
+        "peak_rss_kib": peak,
+        "phases": phases,
+    }
+
+
+def child(tmp: Path, meters: int, part_rows: int, state: bool) -> None:
+    """The process's first tick (the tick state is built), then the timed one; prints one
+    JSON object with both."""
+    tick.ENABLED = state
+    installs, meter_index = _registry(meters)
+    store = DuckIntervalStore(tmp / "interval.duckdb")
+    duckdb_mdms.ensure_schema(store)
+    first = _timed_call(store, tmp / "first.arrow", installs, meter_index, part_rows, 1.0)
+    st = tick.state_of(store)
+    timed = _timed_call(store, tmp / "slot.arrow", installs, meter_index, part_rows, 2.0)
+    timed["first"] = first
+    timed["state_bytes"] = st.nbytes() if st is not None else 0
     store.close()
-    print(
-        json.dumps(
-            {
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "rows_in": result.rows_in,
-                "reads_new": result.reads_new,
-                "values_new": result.values_new,
-                "invalid": result.invalid,
-                "flagged": result.flagged,
-                "rss_before_call_kib": rss_before,
-                "peak_rss_setup_kib": peak_setup,
-                "peak_reset": reset,
-                "peak_rss_kib": peak,
-                "phases": phases,
-            }
-        )
-    )
+    print(json.dumps(timed))
 
 
-def run(meters: int, history_slots: int, part_rows: int = PART_ROWS) -> dict[str, object]:
+def run(
+    meters: int, history_slots: int, part_rows: int = PART_ROWS, state: bool = True
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench_national_") as tmp_name:
         tmp = Path(tmp_name)
         seed = prepare(tmp, meters, history_slots)
         cmd = [sys.executable, __file__, "--child", tmp_name, "--meters", str(meters)]
         cmd += ["--part-rows", str(part_rows)]
+        if not state:
+            cmd.append("--no-state")
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"timed child failed ({proc.returncode}):\n{proc.stderr}")
@@ -210,7 +242,14 @@ def run(meters: int, history_slots: int, part_rows: int = PART_ROWS) -> dict[str
     wall = float(got["wall_s"])
     values = 2 * int(got["values_new"])  # import and export counted separately
     gib = 1024 * 1024
+    first = got["first"]
     return {
+        "tick_state": state,
+        "state_gib": round(got["state_bytes"] / 2**30, 2),
+        "first_tick_wall_s": round(float(first["wall_s"]), 2),
+        "first_tick_cpu_s": round(float(first["cpu_s"]), 1),
+        "first_tick_peak_rss_gib": round(first["peak_rss_kib"] / gib, 2),
+        **{f"first_tick_phase_{k}_s": round(v, 2) for k, v in first["phases"].items()},
         "meters": meters,
         "history_slots": history_slots,
         "part_rows": part_rows,
@@ -252,22 +291,35 @@ def main() -> None:
         default=PART_ROWS,
         help=f"ingest_batch's part_rows (reads per transaction; default {PART_ROWS:,})",
     )
+    ap.add_argument(
+        "--no-state",
+        action="store_true",
+        help="without the tick state (mdms/tick.py): every tick through the general path",
+    )
     ap.add_argument("--small", action="store_true", help="2,000,000 meters")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     meters = args.meters or (SMALL_METERS if args.small else NATIONAL_METERS)
     if args.child is not None:
-        child(Path(args.child), meters, args.part_rows)
+        child(Path(args.child), meters, args.part_rows, not args.no_state)
         return
-    out = run(meters, args.history_slots, args.part_rows)
+    out = run(meters, args.history_slots, args.part_rows, not args.no_state)
     if args.json:
         print(json.dumps(out))
         return
     print(
         f"MDMS national slot: {meters:,} meters, one read each (import + export), "
-        f"{out['stored_boundaries']} boundary(ies) stored before (seeding {out['seed_s']} s)"
+        f"{out['stored_boundaries']} boundary(ies) stored before (seeding {out['seed_s']} s), "
+        f"tick state {'on' if out['tick_state'] else 'off'}"
     )
+    print(
+        f"the process's first tick (the state built): {out['first_tick_wall_s']} s wall, "
+        f"{out['first_tick_cpu_s']} s CPU, peak RSS {out['first_tick_peak_rss_gib']} GiB; "
+        "phases [s]: "
+        + ", ".join(f"{k[17:-2]} {v}" for k, v in out.items() if k.startswith("first_tick_phase_"))
+    )
+    print("the timed tick (the next one, state in step):")
     print(f"{'figure':<34}{'value':>18}")
     rows = [
         ("reads in / new", f"{out['reads']:,} / {out['reads_new']:,}"),
@@ -282,6 +334,7 @@ def main() -> None:
         ("RSS before the call [GiB]", f"{out['rss_before_call_gib']}"),
         ("peak RSS during the call [GiB]", f"{out['peak_rss_gib']}"),
         ("peak RSS while setting up [GiB]", f"{out['peak_rss_setup_gib']}"),
+        ("tick state in memory [GiB]", f"{out['state_gib']}"),
     ]
     for name, value in rows:
         print(f"{name:<34}{value:>18}")

@@ -72,6 +72,21 @@ class InstallIndex:
         ok &= (self.meter[i] == meter_id) & (slot >= self.first[i]) & (slot < self.stop[i])
         return np.where(ok, self.key[i], -1)
 
+    def lookup_run(self, meter_id: I64, slot: int) -> I64 | None:
+        """:meth:`lookup` for meters that are a run of consecutive IDs (a tick's part), all
+        at one slot, as a slice of the index (no search); ``None`` where that does not apply
+        (then use :meth:`lookup`)."""
+        n = len(meter_id)
+        if not self._dense or n == 0 or int(meter_id[-1]) - int(meter_id[0]) != n - 1:
+            return None
+        i0 = int(meter_id[0]) - int(self.meter[0])
+        if i0 < 0 or i0 + n > len(self.meter):
+            return None
+        sl = slice(i0, i0 + n)
+        if bool(np.all((self.first[sl] <= slot) & (slot < self.stop[sl]))):
+            return self.key[sl]
+        return np.where((self.first[sl] <= slot) & (slot < self.stop[sl]), self.key[sl], -1)
+
 
 class MeterIndex:
     """Per meter: register modulus [Wh], multiplier and slot capacity [Wh]; defaults else."""
@@ -147,3 +162,15 @@ class MeterIndex:
             np.where(known, self.capacity[i], cap),
             np.where(known, self.unit[i], unit),
         )
+
+    def params_run(self, meter_id: I64) -> MeterParams | None:
+        """:meth:`params` for meters that are a run of consecutive IDs all in the master data
+        (a tick's part): slices of the index, no search; ``None`` where that does not apply."""
+        n = len(meter_id)
+        if not self._dense or n == 0 or int(meter_id[-1]) - int(meter_id[0]) != n - 1:
+            return None
+        i0 = int(meter_id[0]) - int(self.ids[0])
+        if i0 < 0 or i0 + n > len(self.ids):
+            return None
+        sl = slice(i0, i0 + n)
+        return MeterParams(self.modulus[sl], self.multiplier[sl], self.capacity[sl], self.unit[sl])

@@ -283,6 +283,11 @@ def _plan_tick(
         assert other.values is not None
         reads_, values_ = [other.new_reads], [other.values]
         if plan.new_reads is not None and plan.values is not None:
+            if db.TAKE_COLUMN in plan.new_reads.column_names:
+                n_other = other.new_reads.num_rows
+                reads_[0] = other.new_reads.append_column(
+                    db.TAKE_COLUMN, pa.array(np.ones(n_other, dtype=np.bool_))
+                )
             reads_.insert(0, plan.new_reads)
             values_.insert(0, plan.values)
         plan.new_reads, plan.values = pa.concat_tables(reads_), pa.concat_tables(values_)

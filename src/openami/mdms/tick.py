@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, fields
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -190,7 +191,7 @@ def state_of(store: DuckIntervalStore) -> TickState | None:
 
 
 def _merge(st: TickState, blocks: list[TickState]) -> TickState:
-    new = blocks[0] if len(blocks) == 1 else _concat(blocks)
+    new = _concat(blocks)  # copies: the blocks may be views of read-only Arrow buffers
     if len(st) == 0:
         return new
     at = np.searchsorted(st.meter_id, new.meter_id)
@@ -347,7 +348,8 @@ def plan_tick(
     exp_r = _col(reads, "export_register_wh")
     ev_r = np.asarray(exp_col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     rflags = read_flags(reads, extra, meter, imp_r, exp_r, ev_r, meters, cfg)
-    sp = installs.lookup(meter, np.full(n, s, dtype=np.int64))
+    run_sp = installs.lookup_run(meter, s)
+    sp = run_sp if run_sp is not None else installs.lookup(meter, np.full(n, s, dtype=np.int64))
 
     got = _rows_for(keeper, meter)
     r = got.st
@@ -374,7 +376,7 @@ def plan_tick(
     # one value per supply point
     if has_val.any():
         vs = sp[has_val]
-        if len(vs) > 1:
+        if len(vs) > 1 and not bool(np.all(vs[1:] > vs[:-1])):
             order = np.argsort(vs, kind="stable")
             sv = vs[order]
             dup = np.zeros(len(sv), dtype=np.bool_)
@@ -389,12 +391,17 @@ def plan_tick(
 
     # values of the rows with one (arrays over v = np.flatnonzero(has_val))
     v = np.flatnonzero(has_val)
-    params = meters.params(meter[v])
+    every = len(v) == n  # the usual tick: gather nothing, use the arrays as they are
+
+    def at_v(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return a if every else a[v]
+
+    params = (meters.params_run(meter) if every else None) or meters.params(at_v(meter))
     mult, modulus = params.multiplier, params.modulus_wh
     high = params.capacity_wh * cfg.rule("V07").p("high_factor")
     window = cfg.rule("V04").p("rollover_window")
     unit_mult = bool(np.all(mult == 1))
-    f = rflags[v].copy()
+    f = at_v(rflags)
 
     def delta(new: I64, prev: I64, valid: BoolArr | None) -> I64:
         d = new - prev
@@ -411,22 +418,23 @@ def plan_tick(
             f[i[~roll]] |= _U32(bit("V04"))
         return d if unit_mult else d * mult
 
-    imp = delta(imp_r[v], r.mi[v], None)
-    exp_ok = r.mev[v] & ev_r[v]
-    exp = np.where(exp_ok, delta(exp_r[v], r.me[v], exp_ok), 0)
+    imp = delta(at_v(imp_r), at_v(r.mi), None)
+    exp_ok = at_v(r.mev) & at_v(ev_r)
+    exp = np.where(exp_ok, delta(at_v(exp_r), at_v(r.me), exp_ok), 0)
     f |= (imp > high).astype(_U32) * _U32(bit("V07"))
     r6 = cfg.rule("V06")
-    hn, hm = r.p_hn[v], r.p_hm[v]
+    hn, hm = at_v(r.p_hn), at_v(r.p_hm)  # views of the state when ``every``: read only
+    had_mean = hn > 0  # the key has a stored mean (taken now: the state changes below)
     spike = (hn >= r6.p("min_history")) & (imp > r6.p("min_wh")) & (imp > r6.p("factor") * hm)
     f |= spike.astype(_U32) * _U32(bit("V06"))
-    outage, tamper = _events(cur, meter[v], s, b)
+    outage, tamper = _events(cur, at_v(meter), s, b)
     if outage is not None:
         f |= outage.astype(_U32) * _U32(bit("V10O"))
     if tamper is not None:
         f |= tamper.astype(_U32) * _U32(bit("V10"))
     # V08: zero and flat-line runs continuing the stored values
-    p_last, p_v = r.p_last[v], r.p_v[v]
-    p_z, p_t, p_same = r.p_z[v], r.p_t[v], r.p_same[v]
+    p_last, p_v = at_v(r.p_last), at_v(r.p_v)
+    p_z, p_t, p_same = at_v(r.p_z), at_v(r.p_t), at_v(r.p_same)
     adj = p_last == s - 1
     zero = (imp == 0) & (~exp_ok | (exp == 0))
     if outage is not None:
@@ -438,13 +446,13 @@ def plan_tick(
     f |= (same_new & adj & (p_t.astype(np.int64) + 2 >= flen)).astype(_U32) * _U32(bit("V08F"))
     # V07 low: at the day's last slot, the whole day's import against the contract
     first_of_day = (s + 18) % 48 == 0
-    dknown = (r.p_dthru[v] == s - 1) & (r.p_dn[v] >= 0)
+    dknown = (at_v(r.p_dthru) == s - 1) & (at_v(r.p_dn) >= 0)
     if first_of_day:
         before_n, before_sum = np.zeros(len(v), np.int64), np.zeros(len(v), np.int64)
         dknown = np.ones(len(v), dtype=np.bool_)
     else:
-        before_n = np.where(dknown, r.p_dn[v], 0).astype(np.int64)
-        before_sum = np.where(dknown, r.p_dsum[v], 0)
+        before_n = np.where(dknown, at_v(r.p_dn), 0).astype(np.int64)
+        before_sum = np.where(dknown, at_v(r.p_dsum), 0)
     if (s + 18) % 48 == 47:
         need |= ~dknown
         r7 = cfg.rule("V07")
@@ -454,28 +462,20 @@ def plan_tick(
         if outage is not None:
             low &= ~outage
         f |= low.astype(_U32) * _U32(bit("V07L"))
-    if need.any():  # these values depend on what the state does not know
+    take_v = ~need  # the values stored here (the others: the general path)
+    partial = bool(need.any())
+    if partial:  # these values depend on what the state does not know
         ok[v[need]] = False
-        keep = ~need
-        v, f, imp, exp, exp_ok = v[keep], f[keep], imp[keep], exp[keep], exp_ok[keep]
-        zero, same_new, adj, p_last = zero[keep], same_new[keep], adj[keep], p_last[keep]
-        p_z, p_t, p_same, p_v = p_z[keep], p_t[keep], p_same[keep], p_v[keep]
-        hn, hm, before_n, before_sum = hn[keep], hm[keep], before_n[keep], before_sum[keep]
-        dknown = dknown[keep]
-        outage = outage[keep] if outage is not None else None
-        has_val = np.zeros(n, dtype=np.bool_)
-        has_val[v] = True
     reject = cfg.reject_mask()
     if r8.action == "reject":
         reject |= bit("V08F")
     invalid = (f & _U32(reject)) != 0
     quality = np.where(invalid, Q_INVALID, Q_MEASURED).astype(np.uint8)
 
-    # the new state of the rows taken (meters) and of their supply points (values)
-    took = np.flatnonzero(ok)
+    # the new state: value rows taken, and of those the usable values (V08, V07L)
     usable = ~invalid
-    vsp = sp[v]
-    n_v = len(v)
+    upd_u = take_v & usable
+    vsp = at_v(sp)
     z_stored = (imp == 0) & (~exp_ok | (exp == 0))  # as a later tick will see it stored
     z_next = np.where(
         z_stored,
@@ -499,38 +499,58 @@ def plan_tick(
     k = np.maximum(np.minimum(hn.astype(np.int64), cap - 1), 0)
     new_hn = np.where(hist_ok, np.minimum(hn.astype(np.int64) + 1, cap), hn)
     new_hm = np.where(hist_ok, (hm * k + imp.astype(np.float64)) / (k + 1), hm)
+    hist_ok &= take_v
 
-    upd = TickState(**{f_.name: getattr(r, f_.name)[took] for f_ in fields(TickState)})
-    pos_v = np.searchsorted(took, v)  # where each value's row is among the rows taken
-    upd.meter_id = meter[took]
-    upd.mb = np.full(len(took), b, dtype=np.int32)
-    upd.mi, upd.me, upd.mev = imp_r[took], np.where(ev_r[took], exp_r[took], 0), ev_r[took]
-    if n_v:
-        upd.sp[pos_v] = vsp
-        upd.p_any[pos_v] = s
-        u = pos_v[usable]
-        upd.p_last[u] = s
-        upd.p_v[u] = imp[usable]
-        upd.p_same[u] = np.where(same_known[usable], same_new[usable], SAME_UNKNOWN)
-        upd.p_t[u] = t_next[usable]
-        upd.p_z[u] = z_next[usable]
-        upd.p_dthru[pos_v] = s
-        upd.p_dn[pos_v] = np.where(dknown, before_n + usable, -1)
-        upd.p_dsum[pos_v] = before_sum + np.where(usable, imp, 0)
-        upd.p_hn[pos_v] = new_hn
-        upd.p_hm[pos_v] = new_hm
-    _store_rows(keeper, got, took, upd, again)
+    def merged(old: npt.NDArray[Any], new: npt.NDArray[Any] | int, mask: BoolArr) -> Any:
+        """Per row of the batch: ``new`` (per value) where ``mask`` (per value), else old."""
+        if every:
+            return np.where(mask, new, old).astype(old.dtype, copy=False)
+        out = old.copy()
+        out[v[mask]] = new[mask] if isinstance(new, np.ndarray) else new
+        return out
+
+    mb_next = np.where(ok, b, np.where(again, r.mb, -1)).astype(np.int32)
+    upd = TickState(
+        meter_id=meter,
+        mb=mb_next,
+        mi=np.where(ok, imp_r, r.mi),
+        me=np.where(ok, np.where(ev_r, exp_r, 0), r.me),
+        mev=np.where(ok, ev_r, r.mev),
+        sp=merged(r.sp, vsp, take_v),
+        p_any=merged(r.p_any, s, take_v),
+        p_last=merged(r.p_last, s, upd_u),
+        p_v=merged(r.p_v, imp, upd_u),
+        p_same=merged(r.p_same, np.where(same_known, same_new, SAME_UNKNOWN), upd_u),
+        p_t=merged(r.p_t, t_next, upd_u),
+        p_z=merged(r.p_z, z_next, upd_u),
+        p_dthru=merged(r.p_dthru, s, take_v),
+        p_dn=merged(r.p_dn, np.where(dknown, before_n + usable, -1), take_v),
+        p_dsum=merged(r.p_dsum, before_sum + np.where(usable, imp, 0), take_v),
+        p_hn=merged(r.p_hn, new_hn, take_v),
+        p_hm=merged(r.p_hm, new_hm, take_v),
+    )
+    _store_rows(keeper, got, ok, upd)
     # supply points written: through these rows (holders), or by the general path (rest)
     rest_idx = np.flatnonzero(~ok & ~again)
-    keeper.holders.append((vsp, meter[v]))
-    cold_v = cold[v]
-    touched = [vsp[cold_v]]
+    meter_v = at_v(meter)
+    keeper.holders.append((vsp[take_v], meter_v[take_v]) if partial else (vsp, meter_v))
+    touched = [vsp[at_v(cold) & take_v]]
     if len(rest_idx):
         rs = sp[rest_idx]
         touched.append(rs[rs >= 0])
     keeper.touched.append(np.concatenate(touched))
     rest = None if len(rest_idx) == 0 else reads.take(pa.array(rest_idx))
 
+    if partial:
+        vsp, imp, exp, exp_ok, invalid = (
+            vsp[take_v],
+            imp[take_v],
+            exp[take_v],
+            exp_ok[take_v],
+            invalid[take_v],
+        )
+        quality, f = quality[take_v], f[take_v]
+    n_v = len(vsp)
     any_invalid = bool(invalid.any())
     exp_null = invalid | ~exp_ok
     values = pa.table(
@@ -545,61 +565,60 @@ def plan_tick(
         },
         schema=db.VALUE_SCHEMA,
     )
-    new_reads = reads if len(took) == n else reads.take(pa.array(took))
+    n_took = int(ok.sum())
+    new_reads = reads.select(READ_SCHEMA.names)
+    if n_took < n:  # the rows to append are marked, DuckDB skips the others as it inserts
+        new_reads = new_reads.append_column(db.TAKE_COLUMN, pa.array(ok))
     history = None
     stored = np.zeros(0, dtype=np.bool_)
     if hist_ok.any():
         h = np.flatnonzero(hist_ok)
-        hk = vsp[h]
+        all_v = at_v(sp)
+        hk = all_v[h]
         if len(hk) > 1 and not bool(np.all(hk[1:] > hk[:-1])):
             h = h[np.argsort(hk)]
         history = pa.table(
             {
-                "supply_point_key": vsp[h],
+                "supply_point_key": all_v[h],
                 "n": new_hn[h].astype(np.int64),
                 "mean_wh": new_hm[h],
             }
         )
-        stored = hn[h] > 0
+        stored = had_mean[h]
+    n_again = int(again.sum())
     return (
         TickPlan(
-            len(took) + int(again.sum()),
-            len(took),
+            n_took + n_again,
+            n_took,
             n_v,
             int(invalid.sum()),
             int(np.count_nonzero(f)),
-            new_reads.select(READ_SCHEMA.names),
+            new_reads,
             values,
             history,
             stored,
-            int(again.sum()),
+            n_again,
         ),
         rest,
     )
 
 
-def _store_rows(keeper: Keeper, got: _Rows, took: I64, upd: TickState, again: BoolArr) -> None:
-    """Write the new fields of the rows taken into the state (rows already there) or the
-    batch's pending new rows; rows there but not taken are marked out of step (the general
-    path writes their meters)."""
+def _store_rows(keeper: Keeper, got: _Rows, ok: BoolArr, upd: TickState) -> None:
+    """Write the batch's rows into the state: rows already there in place (those not taken
+    are out of step: ``upd.mb`` -1), rows taken that are not there to the batch's pending
+    new rows."""
     st = keeper.state
-    n = len(got.there)
-    if isinstance(got.at, slice) and len(took) == n:  # the usual tick: every row, in place
+    if isinstance(got.at, slice):  # the usual tick: a run of the state's rows, in place
         for f_ in fields(TickState):
             getattr(st, f_.name)[got.at] = getattr(upd, f_.name)
         return
-    pos = np.arange(got.at.start, got.at.stop) if isinstance(got.at, slice) else got.at
-    not_taken = np.ones(n, dtype=np.bool_)
-    not_taken[took] = False
-    not_taken &= ~again
-    st.mb[pos[got.there & not_taken]] = -1
-    in_state = got.there[took]
-    if in_state.any():
-        p = pos[took[in_state]]
+    there = got.there
+    if there.any():
+        p = got.at[there]
         for f_ in fields(TickState):
-            getattr(st, f_.name)[p] = getattr(upd, f_.name)[in_state]
-    if not in_state.all():
-        fresh = ~in_state
+            getattr(st, f_.name)[p] = getattr(upd, f_.name)[there]
+    fresh = ok & ~there
+    if fresh.any():
         keeper.pending.append(
             TickState(**{f_.name: getattr(upd, f_.name)[fresh] for f_ in fields(TickState)})
         )

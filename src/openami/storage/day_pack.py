@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from openami.storage import duckdb_mdms as db
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.quality_sql import HH_QUALITY
 
 PACK_REASON = "register difference"
 SLOTS = 48
@@ -58,14 +59,14 @@ REASONS = (
 
 # One row per (supply point, day) with narrow values in the range, and the first condition
 # (REASONS) it fails, NULL when packable. Days are ``slot - (slot + 18) % 48`` (JST).
-_STATUS = """
+_STATUS = f"""
 WITH v AS (
     SELECT supply_point_key, slot - (slot + 18) % 48 AS day_first_slot,
            count(*) AS n_values, count(DISTINCT slot) AS n_slots,
            bool_and(version = 1) AS first_versions,
            bool_and(reason IS NULL OR reason = 'register difference') AND bool_and(method IS NULL
                     AND NOT COALESCE(final, false) AND edited_by IS NULL
-                    AND quality IN ('measured', 'invalid')
+                    AND {HH_QUALITY} IN ('measured', 'invalid')
                     AND vee_flags IS NOT NULL AND vee_flags >= 0) AS plain
     FROM hh_values WHERE slot BETWEEN $lo AND $hi
     GROUP BY ALL),
@@ -108,8 +109,8 @@ LEFT JOIN r ON r.meter_id = i.meter_id AND r.day_first_slot = v.day_first_slot
 ORDER BY v.day_first_slot, v.supply_point_key
 """
 
-_VALUES = """
-SELECT h.import_wh, h.export_wh, h.quality = 'measured' AS measured, h.vee_flags,
+_VALUES = f"""
+SELECT h.import_wh, h.export_wh, {HH_QUALITY} = 'measured' AS measured, h.vee_flags,
        h.recorded_at
 FROM hh_values h
 JOIN q_pack_days p ON p.supply_point_key = h.supply_point_key

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from openami.storage import point_read
+from openami.storage.quality_sql import HH_QUALITY, QNAME
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS hh_reads (
@@ -50,6 +51,8 @@ ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
 ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
 ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
 ALTER TABLE hh_values ALTER COLUMN reason DROP NOT NULL;
+ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS qcode UTINYINT;
+ALTER TABLE hh_values ALTER COLUMN quality DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS day_rows (
     supply_point_key BIGINT NOT NULL,
     day_first_slot BIGINT NOT NULL,
@@ -83,10 +86,7 @@ ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS reason VARCHAR;
 #: quality code (``qcode``) → name; 255 in a day row = no value for that slot in the row
 QUALITY_NAMES = ("measured", "estimated", "edited", "missing", "invalid")
 QCODE_NONE = 255
-_QNAME = (
-    "CASE {q} WHEN 0 THEN 'measured' WHEN 1 THEN 'estimated' WHEN 2 THEN 'edited' "
-    "WHEN 3 THEN 'missing' ELSE 'invalid' END"
-)
+_QNAME = QNAME
 
 # Day rows, one per (supply point, JST day) written by a dense ingest of fresh ground: the
 # reads at the 48 boundaries that end the day's slots and the 48 values, version 1 each.
@@ -109,8 +109,10 @@ _DAY_VALUES_FROM = """
 _DAY_VALUE_PRESENT = "(d.qcode IS NULL OR d.qcode[r.i] <> 255)"
 #: the reason of nearly every narrow value; stored as NULL (a tick appends no text for it)
 DEFAULT_REASON = "register difference"
+
 _HH_SELECT = (
-    "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, "
+    f"supply_point_key, slot, import_wh, export_wh, {HH_QUALITY} AS quality, version, "
+    "recorded_at, "
     f"COALESCE(reason, '{DEFAULT_REASON}') AS reason, method, vee_flags, final, edited_by"
 )
 _HH_COLS = (

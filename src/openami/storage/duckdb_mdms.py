@@ -59,11 +59,6 @@ VALUE_SCHEMA = pa.schema(
     ]
 )
 
-_QUALITY_SQL = (
-    "CASE qcode WHEN 0 THEN 'measured' WHEN 1 THEN 'estimated' WHEN 2 THEN 'edited' "
-    "WHEN 3 THEN 'missing' ELSE 'invalid' END"
-)
-
 
 def ensure_schema(store: DuckIntervalStore) -> None:
     with store.transaction() as cur:
@@ -170,11 +165,16 @@ def current_versions(
     return last_per_key(got, "supply_point_key", "slot")
 
 
+#: an optional boolean column of ``append_reads``' input: append only the rows where it is set
+TAKE_COLUMN = "take_row"
+
+
 def append_reads(cur: duckdb.DuckDBPyConnection, reads: pa.Table, seq: int) -> None:
     cur.register("q_new_reads", reads)
+    where = f" WHERE {TAKE_COLUMN}" if TAKE_COLUMN in reads.column_names else ""
     cur.execute(
         "INSERT INTO hh_reads SELECT meter_id, boundary, import_register_wh, "
-        "export_register_wh, received_at, source, ? FROM q_new_reads",
+        f"export_register_wh, received_at, source, ? FROM q_new_reads{where}",
         [seq],
     )
 
@@ -231,9 +231,9 @@ def append_values(
         params.append(method)
     cur.execute(
         f"""
-        INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, quality,
+        INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, qcode,
             version, recorded_at, reason, method, vee_flags, final, edited_by)
-        SELECT supply_point_key, slot, import_wh, export_wh, {_QUALITY_SQL}, version,
+        SELECT supply_point_key, slot, import_wh, export_wh, qcode, version,
                ?, ?, {method_sql}, vee_flags, ?, ?
         FROM q_values
         """,

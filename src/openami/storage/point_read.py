@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.storage.quality_sql import HH_QUALITY
+
 SLOTS = 48
 QCODE_NONE = 255
 _QUALITY = np.array(["measured", "estimated", "edited", "missing", "invalid"], dtype=object)
@@ -29,8 +31,8 @@ FROM day_rows d JOIN ingest_log l USING (ingest_seq)
 WHERE d.supply_point_key = $key AND d.day_first_slot BETWEEN $lo - 47 AND $hi
 ORDER BY d.day_first_slot
 """
-_NARROW = """
-SELECT slot, import_wh, export_wh, quality, version, recorded_at FROM hh_values
+_NARROW = f"""
+SELECT slot, import_wh, export_wh, {HH_QUALITY} AS quality, version, recorded_at FROM hh_values
 WHERE supply_point_key = $key AND slot BETWEEN $lo AND $hi
 """
 
