@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
+from openami.mdms import ingest as ingest_module
 from openami.mdms import tick
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
@@ -199,14 +201,29 @@ def _run(
     return state_sizes, results
 
 
-def test_tick_path_stores_what_the_general_path_stores(tmp_path: Path) -> None:
+def test_tick_path_stores_what_the_general_path_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = _config(tmp_path)
+    general_reads: list[tuple[int, int]] = []  # (tick, meter) of reads the general path took
+    plan_part = ingest_module._plan_part
+
+    def counting(cur: object, reads: pa.Table, *args: object, **kwargs: object) -> object:
+        b = int(reads.column("boundary")[0].as_py()) - B0
+        general_reads.extend((b, m) for m in reads.column("meter_id").to_pylist())
+        return plan_part(cur, reads, *args, **kwargs)  # type: ignore[arg-type]
+
     stores = {}
     for name in ("tick", "general"):
         store = DuckIntervalStore(tmp_path / f"{name}.duckdb")
         duckdb_mdms.ensure_schema(store)
         stores[name] = store
+    monkeypatch.setattr(ingest_module, "_plan_part", counting)
     sizes, results = _run(stores["tick"], cfg, use_tick=True)
+    # only the late read and the corrected re-send needed the general path: runs and days
+    # that began before a restart or a foreign write were looked back for, not handed over
+    assert general_reads == [(36, FLAT), (61, 20)]
+    monkeypatch.undo()
     _, expected = _run(stores["general"], cfg, use_tick=False)
     assert results == expected  # the counts each call reports, duplicates included
     assert any(r.duplicates == len(_who(60)) for r in results)

@@ -440,12 +440,8 @@ def plan_tick(
     if outage is not None:
         zero &= ~outage
     same_new = (imp == p_v) & (imp > 0) & (p_last >= 0)
-    need = (zero & adj & (p_z < 0)) | (same_new & adj & (p_t < 0))
-    zrun = np.where(adj, p_z.astype(np.int64), 0) + 1
-    f |= (zero & (zrun >= zlen)).astype(_U32) * _U32(bit("V08"))
-    f |= (same_new & adj & (p_t.astype(np.int64) + 2 >= flen)).astype(_U32) * _U32(bit("V08F"))
-    # V07 low: at the day's last slot, the whole day's import against the contract
     first_of_day = (s + 18) % 48 == 0
+    last_of_day = (s + 18) % 48 == 47
     dknown = (at_v(r.p_dthru) == s - 1) & (at_v(r.p_dn) >= 0)
     if first_of_day:
         before_n, before_sum = np.zeros(len(v), np.int64), np.zeros(len(v), np.int64)
@@ -453,8 +449,27 @@ def plan_tick(
     else:
         before_n = np.where(dknown, at_v(r.p_dn), 0).astype(np.int64)
         before_sum = np.where(dknown, at_v(r.p_dsum), 0)
-    if (s + 18) % 48 == 47:
+    need = (zero & adj & (p_z < 0)) | (same_new & adj & (p_t < 0))
+    if last_of_day:
         need |= ~dknown
+    if need.any():  # what the state does not know: from the stored values before the slot
+        w = np.flatnonzero(need)
+        p_z, p_t, p_same = p_z.copy(), p_t.copy(), p_same.copy()
+        first = s - max(zlen, flen) - 2
+        if last_of_day:
+            first = min(first, s - 47)
+        found = _look_back(cur, at_v(sp)[w], first, s)
+        p_z[w], p_t[w], p_same[w] = found.z, found.t, found.same
+        if last_of_day:
+            dknown = dknown.copy()
+            dknown[w] = True
+            before_n[w], before_sum[w] = found.day_n, found.day_sum
+        need = (zero & adj & (p_z < 0)) | (same_new & adj & (p_t < 0))
+    zrun = np.where(adj, p_z.astype(np.int64), 0) + 1
+    f |= (zero & (zrun >= zlen)).astype(_U32) * _U32(bit("V08"))
+    f |= (same_new & adj & (p_t.astype(np.int64) + 2 >= flen)).astype(_U32) * _U32(bit("V08F"))
+    # V07 low: at the day's last slot, the whole day's import against the contract
+    if last_of_day:
         r7 = cfg.rule("V07")
         low_wh, low_frac = r7.p("low_daily_wh"), r7.params.get("low_daily_fraction", 0.0)
         limit = np.fmax(low_wh, low_frac * params.capacity_wh * 48)
@@ -700,6 +715,85 @@ def _fill_cold(
         r.p_hn[rows] = _col(hist, "n")[i]
         r.p_hm[rows] = np.asarray(hist.column("mean_wh").to_numpy(), np.float64)[i]
     return r
+
+
+@dataclass
+class _Back:
+    """Per supply point asked for, from its stored values before slot ``s``."""
+
+    z: npt.NDArray[np.int16]  # zero run ending at s - 1 (0: s - 1 not a usable zero)
+    t: npt.NDArray[np.int16]  # flat run ending just before s - 1 (see module: ``p_t``)
+    same: npt.NDArray[np.int8]  # s - 1 equals the usable value before it (2: unknown)
+    day_n: I64  # usable values of the JST day of slot s, before s
+    day_sum: I64  # their import [Wh]
+
+
+def _look_back(cur: duckdb.DuckDBPyConnection, sp: I64, first: int, s: int) -> _Back:
+    """Run and day summaries for supply points ``sp`` from their current stored versions of
+    slots ``first … s - 1``. A run that reaches back to ``first`` is counted from there: the
+    window is longer than any run threshold, so the flags come out the same."""
+    n = len(sp)
+    out = _Back(
+        np.zeros(n, np.int16),
+        np.zeros(n, np.int16),
+        np.zeros(n, np.int8),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+    )
+    keys = np.unique(sp)
+    got = db.current_versions(cur, pa.table({"supply_point_key": keys}), first, s - 1)
+    if got.num_rows == 0:
+        return out
+    usable = pc.is_in(got.column("quality"), value_set=pa.array(list(QUALITIES[:3])))
+    known = np.asarray(got.column("import_wh").is_valid().to_numpy(zero_copy_only=False))
+    known &= np.asarray(pc.fill_null(usable, False).to_numpy(zero_copy_only=False), bool)
+    gk, gs = _col(got, "supply_point_key")[known], _col(got, "slot")[known]
+    gv, ge = _col(got, "import_wh")[known], _col(got, "export_wh")[known]
+    m = len(gk)
+    if m == 0:
+        return out
+    same_key = np.zeros(m, dtype=np.bool_)
+    same_key[1:] = gk[1:] == gk[:-1]
+    adjacent = same_key.copy()
+    adjacent[1:] &= gs[1:] == gs[:-1] + 1
+    same = np.zeros(m, dtype=np.bool_)
+    same[1:] = same_key[1:] & (gv[1:] == gv[:-1]) & (gv[1:] > 0)
+    flat = same.copy()
+    flat[:-1] |= same[1:]
+    zero = (gv == 0) & (ge == 0)  # a null export counts as zero, as stored values do
+
+    def run_ending(cond: BoolArr) -> I64:
+        """Length of the run of adjacent elements where cond holds, ending at each one."""
+        cont = np.zeros(m, dtype=np.bool_)
+        cont[1:] = adjacent[1:] & cond[1:] & cond[:-1]
+        start = cond & ~cont
+        idx = np.arange(m)
+        begin = np.maximum.accumulate(np.where(start, idx, -1))
+        return np.where(cond, idx - begin + 1, 0)
+
+    zr, fr = run_ending(zero), run_ending(flat)
+    last = np.ones(m, dtype=np.bool_)
+    last[:-1] = gk[1:] != gk[:-1]
+    li = np.flatnonzero(last)  # each key's last usable value
+    lk = gk[li]
+    at_s1 = gs[li] == s - 1
+    has_prev = same_key[li]
+    z = np.where(at_s1, zr[li], 0)
+    t = np.where(at_s1 & adjacent[li], fr[np.maximum(li - 1, 0)], 0)
+    same_l = np.where(has_prev, same[li], np.where(gv[li] > 0, SAME_UNKNOWN, 0))
+    day_first = s - (s + 18) % 48
+    in_day = gs >= day_first
+    grp = np.cumsum(np.r_[True, ~same_key[1:]]) - 1
+    day_n = np.bincount(grp, weights=in_day, minlength=len(li)).astype(np.int64)
+    day_sum = np.bincount(grp, weights=np.where(in_day, gv, 0), minlength=len(li))
+    i = np.minimum(np.searchsorted(lk, sp), len(lk) - 1)
+    hit = lk[i] == sp
+    out.z[hit] = np.minimum(z[i[hit]], RUN_CAP)
+    out.t[hit] = np.minimum(t[i[hit]], RUN_CAP)
+    out.same[hit] = same_l[i[hit]]
+    out.day_n[hit] = day_n[i[hit]]
+    out.day_sum[hit] = np.rint(day_sum[i[hit]]).astype(np.int64)
+    return out
 
 
 def _events(
