@@ -204,9 +204,19 @@ def _merge(st: TickState, blocks: list[TickState]) -> TickState:
 
 
 def _concat(blocks: list[TickState]) -> TickState:
-    return TickState(
-        **{f.name: np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(TickState)}
-    )
+    """One state of the blocks in order, each block freed as soon as it is copied (at
+    national scale the blocks of a first tick are several GiB; this keeps one copy)."""
+    total = sum(len(b) for b in blocks)
+    out = TickState(**{f.name: np.empty(total, dtype=_DTYPES[f.name]) for f in fields(TickState)})
+    at = 0
+    while blocks:
+        block = blocks.pop(0)
+        end = at + len(block)
+        for f in fields(TickState):
+            getattr(out, f.name)[at:end] = getattr(block, f.name)
+        at = end
+        del block
+    return out
 
 
 def _drop_other_holders(
