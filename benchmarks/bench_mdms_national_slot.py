@@ -2,25 +2,32 @@
 registers) ingested, validated and stored by ONE ``ingest_batch`` call; wall time, values
 per second and peak memory.
 
-What is stored beforehand (untimed, through ``ingest_batch`` itself, one batch per boundary
-and per chunk of 4 M meters, as the ticks would have arrived): the reads of every meter at
-the previous boundary, so that every read of the timed slot has a neighbour and yields
-exactly one half-hour value; with ``--history-slots K`` also the K boundaries before that,
-so the store already holds K slots of values (versions, V06 running means) and the timed
-call's lookups (stored neighbours, current versions for V08 runs, V06 history) find real
-rows, as in steady state. Default K = 0: only the previous boundary's reads.
+What is stored beforehand (untimed, through ``ingest_batch`` in the parent process, one batch
+per boundary and per chunk of 4 M meters, as the ticks would have arrived): the reads of
+every meter at the boundary two before the timed one; with ``--history-slots K`` also the
+K boundaries before that (K slots of values: versions, V06 running means).
+
+The timed process then ingests two ticks, as a running MDMS would after a start:
+1. its first tick (the boundary before the timed one): the tick state of
+   ``mdms/tick.py`` (per meter: the last read, run and day summaries, the V06 mean) is not
+   in memory yet, so it is built from the store with one slot's look-ups, and where a run
+   or a day began earlier, from a look-back at those points' stored values; reported as
+   "first tick";
+2. the timed tick: the state is in step with the store, no look-ups of stored rows; the
+   store holds at least the first tick's slot of values before it.
+``--no-state`` runs both through the general path instead (stored look-ups every tick).
 
 Synthetic data (NumPy, vectorised per chunk of meters): registers start at 0-10 MWh; import
 grows 0-899 Wh per slot; one meter in ten has PV and its export register grows 0-1,499 Wh
 per slot, the others' export registers stay put (still a value: 0 Wh); one read in 5,000
 of the timed slot has its import register set back 10 kWh (V04: invalid). Contract
 amperage 30/40/60 A; one supply point per meter; no events. The timed slot is 12:00-12:30
-JST (it does not complete a JST day, so V07L's whole-day look-back does not apply).
+JST (it does not complete a JST day, so V07L's day sums are not needed).
 
-Peak memory: the timed call runs in a fresh Python process (this script re-run with a
+Peak memory: the two calls run in a fresh Python process (this script re-run with a
 hidden ``--child`` option) that opens the store, builds the registry lookups
-(``InstallIndex``, ``MeterIndex`` from NumPy arrays) and memory-maps the slot's reads from
-an Arrow IPC file written by the parent. Just before ``ingest_batch`` it notes its peak RSS
+(``InstallIndex``, ``MeterIndex`` from NumPy arrays) and memory-maps each tick's reads from
+an Arrow IPC file written by the parent. Just before each ``ingest_batch`` it notes its peak RSS
 so far (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: the set-up, e.g. building the
 lookups), then resets the kernel's peak mark to the current RSS (``echo 5 >
 /proc/self/clear_refs``) and notes the current RSS; after the call, ``ru_maxrss`` (and
