@@ -93,7 +93,10 @@ def plan_grid(
         return None, reads
     meter = _col(reads, "meter_id")
     boundary = _col(reads, "boundary")
-    b_lo, b_hi = int(boundary.min()), int(boundary.max())
+    if reads.column("boundary").null_count:
+        return None, reads  # (the general path's business)
+    b_range = pc.min_max(reads.column("boundary"))  # one pass
+    b_lo, b_hi = int(b_range["min"].as_py()), int(b_range["max"].as_py())
     if meter.min() < 0 or b_lo < 1:
         return None, reads
     if b_hi - b_lo + 1 < MIN_READS_PER_DAY:
@@ -246,13 +249,17 @@ def plan_grid(
     # export differences only in rows where an export register moves (within the row or
     # against the day-start read); in the others every difference that has both ends is 0.
     # Where not exp_ok the difference is meaningless, and never read.
-    exp = np.zeros(shape, dtype=np.int64)
     moved = np.zeros(n_rows, dtype=np.bool_)
     moved[np.searchsorted(starts, exp_moves, side="right") - 1] = True
     moved |= exp_in[starts] != prev_exp
     exp_rows = np.flatnonzero(moved)
     if len(exp_rows):
+        exp = np.zeros(shape, dtype=np.int64)
         exp[exp_rows] = delta(exp_reg, prev_exp, exp_ok, exp_rows)
+    elif len(exp_moves) == 0 and exp_in[0] == 0:
+        exp = exp_reg  # all zeros, as every difference (only read from here on)
+    else:
+        exp = np.zeros(shape, dtype=np.int64)
 
     # rules (general path: vee.validate), on the cells that have a value
     f = flags
