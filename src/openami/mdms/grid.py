@@ -111,14 +111,18 @@ def plan_grid(
         meter, boundary = meter[order], boundary[order]
         reads = reads.take(order)
     # meter-day rows: boundary b ends slot b-1, whose JST day starts at slot 48·d - 18
-    t = boundary + 17
+    # (in 32 bits when the boundaries fit: a fraction of the time of 64-bit division)
+    t: npt.NDArray[np.signedinteger] = boundary.astype(np.int32 if b_hi < 2**31 - 64 else np.int64)
+    t += 17
     day = t // 48
     new_row = np.ones(n_in, dtype=np.bool_)
-    new_row[1:] = (meter[1:] != meter[:-1]) | (day[1:] != day[:-1])
+    np.not_equal(day[1:], day[:-1], out=new_row[1:])
+    new_row[1:] |= meter[1:] != meter[:-1]
     starts = np.flatnonzero(new_row)
     counts = np.diff(np.append(starts, n_in))
     r_meter = meter[starts]
-    r_first = day[starts] * 48 - 18  # first slot of the row's day
+    r_day = day[starts].astype(np.int64)
+    r_first = r_day * 48 - 18  # first slot of the row's day
     # rows that cannot be day rows: too few reads, duplicates (V02 is the general path's
     # business), more than one receipt time or source, no single supply point all day
     received = np.asarray(_float_col(reads, "received_at"), dtype=np.float64)
@@ -191,7 +195,8 @@ def plan_grid(
     else:
         # cell of each read: row · 48 + position of the read (and of the slot it ends) in
         # its day, which is t - 48 · day
-        cell = t + np.repeat((np.arange(n_rows) - day[starts]) * 48, counts)
+        cell = np.repeat((np.arange(n_rows) - r_day) * 48, counts)
+        cell += t
         imp_reg = _scatter(cell, imp_in, shape)
         if len(exp_moves) == 0 and exp_in[0] == 0:
             exp_reg = np.zeros(shape, dtype=np.int64)  # every export register reads 0
