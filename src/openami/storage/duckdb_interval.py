@@ -14,6 +14,8 @@ Nothing is updated or deleted; ingesting the same rows twice adds nothing.
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -204,11 +206,18 @@ class IngestResult:
 class DuckIntervalStore:
     """One DuckDB database file (or ``:memory:``), safe to share between threads."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", memory_limit: str | None = None) -> None:
+        """``memory_limit`` (e.g. ``"4GB"``; else ``$OPENAMI_DUCKDB_MEMORY_LIMIT``, else
+        DuckDB's default of 80 % of RAM) caps DuckDB's buffer pool: a process that also keeps
+        the MDMS tick state and registry look-ups in memory (GiB at national scale) leaves
+        DuckDB less than its default."""
         self.path = str(path)
         self._lock = threading.RLock()
         self._cursor_lock = threading.Lock()
         self._con = duckdb.connect(self.path)
+        limit = memory_limit or os.environ.get("OPENAMI_DUCKDB_MEMORY_LIMIT")
+        if limit:
+            self._con.execute(f"SET memory_limit = '{_size(limit)}'")
         _migrate(self._con)
         self._con.execute(TABLES)
         self._con.execute(VIEWS)
@@ -442,3 +451,11 @@ class DuckIntervalStore:
 def _count(cur: duckdb.DuckDBPyConnection, table: str) -> int:
     rows = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchall()
     return int(rows[0][0]) if rows else 0
+
+
+def _size(text: str) -> str:
+    """A DuckDB memory size such as ``4GB`` or ``512MiB`` (anything else is refused, so
+    that the value never reaches SQL unchecked)."""
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text):
+        raise ValueError(f"memory limit {text!r}: expected a size such as 4GB or 512MiB")
+    return text.strip()
