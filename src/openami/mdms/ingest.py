@@ -8,6 +8,7 @@ ingested twice (e.g. re-sent after a crash) adds nothing the second time.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import astuple, dataclass
@@ -86,10 +87,13 @@ def ingest_batch(
     learnt of a meter exchange late); they are not stored twice. ``timings`` (if given)
     accumulates seconds per phase: prepare, lookup, validate, store.
 
-    Batches larger than ``part_rows`` are sorted and cut at meter boundaries into parts of
-    one transaction each (a transaction's own appended rows have no zone maps yet, so
-    lookups inside one huge transaction would rescan them): after a crash a batch may be
-    stored in part, and ingesting it again completes it without duplicates.
+    Batches larger than ``part_rows`` are sorted and cut at meter boundaries into parts
+    that are checked one by one (each in a read transaction of its own, so its look-ups see
+    only committed rows with zone maps) while a helper thread appends the checked parts in
+    one write transaction. That transaction is committed early only where a unit must see
+    the one before it stored (a day file's opening reads): after a crash a batch is stored
+    wholly, not at all, or up to that point, and ingesting it again completes it without
+    duplicates.
 
     Parts of whole meter-days on fresh ground go through :mod:`openami.mdms.grid` and are
     stored as day rows (``dense=False`` forces the general path, e.g. to compare both)."""
@@ -145,29 +149,56 @@ def _run_units(
                 _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
         clock.lap("store")
         return plan.result
-    # several parts (disjoint meters): plan part k+1 while a helper thread stores part k
+    # several parts (disjoint meters): plan part k+1 while a helper thread stores part k, all
+    # parts in one write transaction (a commit per part cost more than its append); it is
+    # committed early only where a unit must see the one before it stored (opening reads)
     total = VeeIngestResult(0, 0, 0)
     pending: Future[None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
-        for part, after_previous in units:
-            if after_previous and pending is not None:
-                pending.result()
-                pending = None
-                clock.lap("store")
-            with store.transaction(lock=False) as cur:
-                plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense,
-                             keeper)  # fmt: skip
+        writer = store.cursor()
+        pool.submit(writer.execute, "BEGIN TRANSACTION").result()
+        try:
+            for part, after_previous in units:
+                if after_previous and pending is not None:
+                    pending.result()
+                    pending = None
+                    pool.submit(_commit_and_begin, store, writer).result()
+                    clock.lap("store")
+                with store.transaction(lock=False) as cur:
+                    plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense,
+                                 keeper)  # fmt: skip
+                if pending is not None:
+                    pending.result()
+                    clock.lap("store")
+                if plan.new_reads is not None or plan.day_rows is not None:
+                    seq = store.next_ingest_seq()
+                    pending = pool.submit(_store_plan, writer, plan, seq, recorded_at, reason, cap)
+                total = _add(total, plan.result)
             if pending is not None:
                 pending.result()
-                clock.lap("store")
-            if plan.new_reads is not None or plan.day_rows is not None:
-                seq = store.next_ingest_seq()
-                pending = pool.submit(_store_part, store, plan, seq, recorded_at, reason, cap)
-            total = _add(total, plan.result)
-        if pending is not None:
-            pending.result()
+                pending = None
+            pool.submit(writer.execute, "COMMIT").result()
             clock.lap("store")
+        except BaseException:
+            if pending is not None:
+                pending.exception()  # let the store thread finish before rolling back
+            pool.submit(_roll_back, writer).result()
+            raise
+        finally:
+            store.generation += 1
+            writer.close()
     return total
+
+
+def _commit_and_begin(store: DuckIntervalStore, writer: duckdb.DuckDBPyConnection) -> None:
+    writer.execute("COMMIT")
+    store.generation += 1
+    writer.execute("BEGIN TRANSACTION")
+
+
+def _roll_back(writer: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # no transaction open: the commit itself failed
+        writer.execute("ROLLBACK")
 
 
 def _add(a: VeeIngestResult, b: VeeIngestResult) -> VeeIngestResult:
@@ -189,7 +220,9 @@ def _opening_reads(part: pa.Table) -> pa.ChunkedArray | None:
     first[1:] = meter[1:] != meter[:-1]
     if not bool(np.all(first[1:] | (boundary[1:] > boundary[:-1]))):
         return None
-    opening = first & ((boundary + 18) % 48 == 0)
+    heads = np.flatnonzero(first)
+    opening = np.zeros(n, dtype=np.bool_)
+    opening[heads[(boundary[heads] + 18) % 48 == 0]] = True  # the day start, at first reads
     opening[:-1] &= ~first[1:]  # the meter has more reads after it
     opening[-1] = False if first[-1] else opening[-1]
     if not opening.any() or opening.all():
@@ -292,13 +325,6 @@ def _plan_tick(
             values_.insert(0, plan.values)
         plan.new_reads, plan.values = pa.concat_tables(reads_), pa.concat_tables(values_)
     return plan
-
-
-def _store_part(
-    store: DuckIntervalStore, plan: _Plan, seq: int, recorded_at: float, reason: str, cap: int
-) -> None:
-    with store.transaction(lock=False) as cur:  # the batch's caller holds the lock
-        _store_plan(cur, plan, seq, recorded_at, reason, cap)
 
 
 def _store_plan(

@@ -39,7 +39,6 @@ edited with an import: the values V08 and V07 low look at), with ``L`` the last 
 
 from __future__ import annotations
 
-import ctypes
 import weakref
 from dataclasses import dataclass, fields
 from typing import Any
@@ -179,20 +178,6 @@ def finish(store: DuckIntervalStore, keeper: Keeper | None, ok: bool) -> None:
     keeper.state = st
     keeper.pending, keeper.holders, keeper.touched = [], [], []
     keeper.generation = store.generation
-    _trim()
-
-
-def _trim() -> None:
-    """Give the C heap's free pages back to the system (glibc): a tick's temporaries of
-    about 8 MB each come from the heap, and at national scale the free but kept pages grew
-    to GiB between ticks. Elsewhere nothing to do."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    trim = getattr(libc, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def drop(store: DuckIntervalStore) -> None:

@@ -236,6 +236,12 @@ class DuckIntervalStore:
         with self._cursor_lock:  # cursors may be made by two threads (see transaction)
             return self._con.cursor()
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own, for a caller that holds :meth:`locked` and runs its own
+        transaction (the VEE ingest's store thread); count its commits in
+        :attr:`generation`."""
+        return self._cursor()
+
     @contextmanager
     def transaction(self, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction, holding the store's lock: commit on success,

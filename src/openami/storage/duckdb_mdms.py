@@ -414,28 +414,44 @@ def reads_at_day_start(
 ) -> pa.Table:
     """Current read per (meter, boundary) at JST day starts ``lo..hi`` (boundaries
     ``≡ 30 mod 48``), for the meters in ``meters`` (sorted ``meter_id``): narrow reads at
-    those boundaries and the last read of the day rows that end there."""
+    those boundaries and the last read of the day rows that end there.
+
+    Two plain range scans; the membership, the NULL test of a day row's last read and the
+    pick of the latest read are done in Arrow/NumPy afterwards (in SQL the list-element
+    NULL test alone cost more than the scan)."""
     m_lo, m_hi = _bounds(meters, "meter_id")
-    cur.register("q_day_meters", meters)
-    got = cur.sql(
+    p = {"lo": lo, "hi": hi, "mlo": m_lo, "mhi": m_hi}
+    narrow = cur.sql(
         """
-        WITH got AS (
-            SELECT meter_id, boundary, import_register_wh, export_register_wh, ingest_seq
-            FROM hh_reads
-            WHERE boundary BETWEEN $lo AND $hi AND (boundary + 18) % 48 = 0
-              AND meter_id BETWEEN $mlo AND $mhi
-            UNION ALL
-            SELECT meter_id, day_first_slot + 48, import_register_wh[48],
-                   export_register_wh[48], ingest_seq
-            FROM day_rows
-            WHERE day_first_slot BETWEEN $lo - 48 AND $hi - 48
-              AND meter_id BETWEEN $mlo AND $mhi AND import_register_wh[48] IS NOT NULL)
-        SELECT g.meter_id, g.boundary, g.import_register_wh, g.export_register_wh
-        FROM got g SEMI JOIN q_day_meters m ON m.meter_id = g.meter_id
-        ORDER BY g.meter_id, g.boundary, g.ingest_seq
+        SELECT meter_id, boundary, import_register_wh, export_register_wh, ingest_seq
+        FROM hh_reads
+        WHERE boundary BETWEEN $lo AND $hi AND (boundary + 18) % 48 = 0
+          AND meter_id BETWEEN $mlo AND $mhi
         """,
-        params={"lo": lo, "hi": hi, "mlo": m_lo, "mhi": m_hi},
+        params=p,
     ).to_arrow_table()
+    wide = cur.sql(
+        """
+        SELECT meter_id, day_first_slot + 48 AS boundary,
+               import_register_wh[48] AS import_register_wh,
+               export_register_wh[48] AS export_register_wh, ingest_seq
+        FROM day_rows
+        WHERE day_first_slot BETWEEN $lo - 48 AND $hi - 48 AND meter_id BETWEEN $mlo AND $mhi
+        """,
+        params=p,
+    ).to_arrow_table()
+    got = pa.concat_tables([narrow, wide.cast(narrow.schema)])
+    keep = pc.and_(
+        pc.is_valid(got.column("import_register_wh")),
+        pc.is_in(got.column("meter_id"), value_set=meters.column("meter_id").combine_chunks()),
+    )
+    got = got.filter(keep)
+    order = pc.sort_indices(
+        got, [("meter_id", "ascending"), ("boundary", "ascending"), ("ingest_seq", "ascending")]
+    )
+    got = got.take(order).select(
+        ["meter_id", "boundary", "import_register_wh", "export_register_wh"]
+    )
     return latest_reads(got)
 
 
