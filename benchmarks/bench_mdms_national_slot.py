@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -228,6 +229,8 @@ def child(tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: st
     duckdb_mdms.ensure_schema(store)
     first = _timed_call(store, tmp / "first.arrow", installs, meter_index, part_rows, 1.0)
     st = tick.state_of(store)
+    # ticks come 30 minutes apart: the kernel has long written the first tick's pages back
+    os.sync()
     timed = _timed_call(store, tmp / "slot.arrow", installs, meter_index, part_rows, 2.0)
     timed["first"] = first
     timed["state_bytes"] = st.nbytes() if st is not None else 0
@@ -250,6 +253,7 @@ def run(
         if not state:
             cmd.append("--no-state")
         cmd += ["--duckdb-memory", duckdb_memory]
+        os.sync()  # the parent's GiB of seeded data written back before the timed process
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"timed child failed ({proc.returncode}):\n{proc.stderr}")
