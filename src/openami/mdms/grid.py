@@ -60,7 +60,8 @@ class GridPlan:
     history: pa.Table | None
 
 
-def _col(table: pa.Table, name: str) -> I64:
+def int_column(table: pa.Table, name: str) -> I64:
+    """A column as int64, nulls as 0 (copied only where there are nulls)."""
     col = table.column(name)
     if col.null_count:
         col = pc.fill_null(col, 0)
@@ -91,8 +92,8 @@ def plan_grid(
     n_in = reads.num_rows
     if n_in < MIN_READS_PER_DAY:
         return None, reads
-    meter = _col(reads, "meter_id")
-    boundary = _col(reads, "boundary")
+    meter = int_column(reads, "meter_id")
+    boundary = int_column(reads, "boundary")
     if reads.column("boundary").null_count:
         return None, reads  # (the general path's business)
     b_range = pc.min_max(reads.column("boundary"))  # one pass
@@ -158,8 +159,8 @@ def plan_grid(
 
     # registers at the 48 boundaries that end each row's slots, as (row × 48) grids, and
     # where they are present (None: everywhere); prev_*: the read at the day's first boundary
-    imp_in = _col(reads, "import_register_wh")
-    exp_in = _col(reads, "export_register_wh")
+    imp_in = int_column(reads, "import_register_wh")
+    exp_in = int_column(reads, "export_register_wh")
     exp_valid_in = _valid(reads, "export_register_wh")
     # export registers seldom move (most meters export nothing): reads whose export register
     # differs from the read before (a null counts as 0), usually few or none
@@ -173,7 +174,7 @@ def plan_grid(
             tolerance = cfg.rule("V09").p("tolerance_s")
             flags_in |= (off > tolerance).astype(_U32) * _U32(bit("V09"))
         if "multiplier" in extra:
-            bad = _col(reads, "multiplier") != np.repeat(params.multiplier, counts)
+            bad = int_column(reads, "multiplier") != np.repeat(params.multiplier, counts)
             flags_in |= bad.astype(_U32) * _U32(bit("V11"))
         if bool(np.any(params.unit_wh > 1)):
             unit = np.repeat(np.maximum(params.unit_wh, 1), counts)
@@ -439,15 +440,15 @@ def _fill_previous(
     )
     if got.num_rows == 0:
         return imp, exp, found, exp_found
-    g_m, g_b = _col(got, "meter_id"), _col(got, "boundary")
+    g_m, g_b = int_column(got, "meter_id"), int_column(got, "boundary")
     span = int(b.max()) - int(b.min()) + 1
     gk = g_m * span + (g_b - int(b.min()))
     wk = r_meter[need] * span + (b - int(b.min()))
     i = np.minimum(np.searchsorted(gk, wk), len(gk) - 1)
     hit = gk[i] == wk
     rows, i = need[hit], i[hit]
-    imp[rows] = _col(got, "import_register_wh")[i]
-    exp[rows] = _col(got, "export_register_wh")[i]
+    imp[rows] = int_column(got, "import_register_wh")[i]
+    exp[rows] = int_column(got, "export_register_wh")[i]
     found[rows] = True
     ev = np.asarray(got.column("export_register_wh").is_valid().to_numpy(zero_copy_only=False))
     exp_found[rows] = ev[i]
@@ -460,12 +461,12 @@ def _history(cur: duckdb.DuckDBPyConnection, sp: I64) -> tuple[npt.NDArray[np.fl
     count = np.zeros(len(sp), dtype=np.int64)
     hist = db.history(cur, pa.table({"supply_point_key": _unique(sp)}))
     if hist.num_rows:
-        hk = _col(hist, "supply_point_key")
+        hk = int_column(hist, "supply_point_key")
         i = np.minimum(np.searchsorted(hk, sp), len(hk) - 1)
         found = hk[i] == sp
         hm = np.asarray(hist.column("mean_wh").to_numpy(), dtype=np.float64)
         mean = np.where(found, hm[i], 0.0)
-        count = np.where(found, _col(hist, "n")[i], 0)
+        count = np.where(found, int_column(hist, "n")[i], 0)
     return mean, count
 
 

@@ -49,6 +49,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.mdms.grid import int_column
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.vee import Q_INVALID, Q_MEASURED, QUALITIES
 from openami.mdms.vee_config import VeeConfig, bit
@@ -294,13 +295,6 @@ def is_tick(reads: pa.Table) -> bool:
     return len(meter) < 2 or bool(np.all(meter[1:] > meter[:-1]))
 
 
-def _col(table: pa.Table, name: str) -> I64:
-    col = table.column(name)
-    if col.null_count:
-        col = pc.fill_null(col, 0)
-    return np.asarray(col.to_numpy(), dtype=np.int64)
-
-
 @dataclass
 class _Rows:
     """The state fields of a batch's meters (aligned with the batch) and where they are."""
@@ -350,12 +344,12 @@ def plan_tick(
     if zlen < 2 or flen < 2 or zlen > RUN_CAP or flen > RUN_CAP:
         return None, reads
     n = reads.num_rows
-    meter = _col(reads, "meter_id")
+    meter = int_column(reads, "meter_id")
     b = int(reads.column("boundary")[0].as_py())
     s = b - 1  # the slot a read at b closes
-    imp_r = _col(reads, "import_register_wh")
+    imp_r = int_column(reads, "import_register_wh")
     exp_col = reads.column("export_register_wh")
-    exp_r = _col(reads, "export_register_wh")
+    exp_r = int_column(reads, "export_register_wh")
     ev_r = np.asarray(exp_col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     rflags = read_flags(reads, extra, meter, imp_r, exp_r, ev_r, meters, cfg)
     run_sp = installs.lookup_run(meter, s)
@@ -675,12 +669,12 @@ def _fill_cold(
     r.mb[ci] = b - 2  # no read at b - 1 (nothing stored at b or later: see above)
     r.sp[ci] = sp[ci]
     if got.num_rows:
-        gm = _col(got, "meter_id")
+        gm = int_column(got, "meter_id")
         j = np.searchsorted(cm, gm)
         at = ci[j]
         r.mb[at] = b - 1
-        r.mi[at] = _col(got, "import_register_wh")
-        r.me[at] = _col(got, "export_register_wh")
+        r.mi[at] = int_column(got, "import_register_wh")
+        r.me[at] = int_column(got, "export_register_wh")
         r.mev[at] = np.asarray(
             got.column("export_register_wh").is_valid().to_numpy(zero_copy_only=False), np.bool_
         )
@@ -706,12 +700,12 @@ def _fill_cold(
         ok[with_sp[np.isin(sp[with_sp], after)]] = False
     near = db.current_versions(cur, ktab, s - 1, s - 1)
     if near.num_rows:
-        nk = _col(near, "supply_point_key")
+        nk = int_column(near, "supply_point_key")
         usable = pc.is_in(near.column("quality"), value_set=pa.array(list(QUALITIES[:3])))
         known = np.asarray(near.column("import_wh").is_valid().to_numpy(zero_copy_only=False))
         known &= np.asarray(pc.fill_null(usable, False).to_numpy(zero_copy_only=False), bool)
-        nv = _col(near, "import_wh")
-        ne = _col(near, "export_wh")  # a null export counts as zero, as the general path has it
+        nv = int_column(near, "import_wh")
+        ne = int_column(near, "export_wh")  # a null export counts as zero (general path)
         i = np.minimum(np.searchsorted(nk, sp[with_sp]), len(nk) - 1)
         hit = (nk[i] == sp[with_sp]) & known[i]
         rows, i = with_sp[hit], i[hit]
@@ -721,11 +715,11 @@ def _fill_cold(
         r.p_same[rows] = np.where(nv[i] > 0, SAME_UNKNOWN, 0)
     hist = db.history(cur, ktab)
     if hist.num_rows:
-        hk = _col(hist, "supply_point_key")
+        hk = int_column(hist, "supply_point_key")
         i = np.minimum(np.searchsorted(hk, sp[with_sp]), len(hk) - 1)
         hit = hk[i] == sp[with_sp]
         rows, i = with_sp[hit], i[hit]
-        r.p_hn[rows] = _col(hist, "n")[i]
+        r.p_hn[rows] = int_column(hist, "n")[i]
         r.p_hm[rows] = np.asarray(hist.column("mean_wh").to_numpy(), np.float64)[i]
     return r
 
@@ -760,8 +754,8 @@ def _look_back(cur: duckdb.DuckDBPyConnection, sp: I64, first: int, s: int) -> _
     usable = pc.is_in(got.column("quality"), value_set=pa.array(list(QUALITIES[:3])))
     known = np.asarray(got.column("import_wh").is_valid().to_numpy(zero_copy_only=False))
     known &= np.asarray(pc.fill_null(usable, False).to_numpy(zero_copy_only=False), bool)
-    gk, gs = _col(got, "supply_point_key")[known], _col(got, "slot")[known]
-    gv, ge = _col(got, "import_wh")[known], _col(got, "export_wh")[known]
+    gk, gs = int_column(got, "supply_point_key")[known], int_column(got, "slot")[known]
+    gv, ge = int_column(got, "import_wh")[known], int_column(got, "export_wh")[known]
     m = len(gk)
     if m == 0:
         return out
