@@ -149,23 +149,26 @@ def _run_units(
                 _store_plan(cur, plan, store.next_ingest_seq(), recorded_at, reason, cap)
         clock.lap("store")
         return plan.result
-    if keeper is not None and all(not after and tick.is_tick(u) for u, after in units):
-        return _run_ticks(store, units, extra, installs, meters, cfg, clock, keeper,
-                          recorded_at, reason, cap)  # fmt: skip
-    # several parts (disjoint meters): plan part k+1 while a helper thread stores part k, all
-    # parts in one write transaction (a commit per part cost more than its append); it is
-    # committed early only where a unit must see the one before it stored (opening reads)
+    # several parts (disjoint meters): plan part k+1 while a helper thread stores part k.
+    # Day files: all parts in one write transaction (a commit per part cost more than its
+    # append), committed early only where a unit must see the one before it stored (opening
+    # reads). Ticks: a transaction per part, since a tick UPDATEs a V06 mean per supply
+    # point and in one transaction over 81.5 M points those updates' undo data made the
+    # national tick 68 s instead of 51-58 s.
+    per_part = keeper is not None and all(not a and tick.is_tick(u) for u, a in units)
     total = VeeIngestResult(0, 0, 0)
     pending: Future[None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
-        writer = store.cursor()
-        pool.submit(writer.execute, "BEGIN TRANSACTION").result()
+        writer = None if per_part else store.cursor()
+        if writer is not None:
+            pool.submit(writer.execute, "BEGIN TRANSACTION").result()
         try:
             for part, after_previous in units:
                 if after_previous and pending is not None:
                     pending.result()
                     pending = None
-                    pool.submit(_commit_and_begin, store, writer).result()
+                    if writer is not None:
+                        pool.submit(_commit_and_begin, store, writer).result()
                     clock.lap("store")
                 with store.transaction(lock=False) as cur:
                     plan = _plan(cur, part, extra, installs, meters, cfg, revalue, clock, dense,
@@ -175,56 +178,31 @@ def _run_units(
                     clock.lap("store")
                 if plan.new_reads is not None or plan.day_rows is not None:
                     seq = store.next_ingest_seq()
-                    pending = pool.submit(_store_plan, writer, plan, seq, recorded_at, reason, cap)
+                    if writer is None:
+                        pending = pool.submit(
+                            _store_part, store, plan, seq, recorded_at, reason, cap
+                        )
+                    else:
+                        pending = pool.submit(
+                            _store_plan, writer, plan, seq, recorded_at, reason, cap
+                        )
                 total = _add(total, plan.result)
             if pending is not None:
                 pending.result()
                 pending = None
-            pool.submit(writer.execute, "COMMIT").result()
+            if writer is not None:
+                pool.submit(writer.execute, "COMMIT").result()
             clock.lap("store")
         except BaseException:
             if pending is not None:
                 pending.exception()  # let the store thread finish before rolling back
-            pool.submit(_roll_back, writer).result()
+            if writer is not None:
+                pool.submit(_roll_back, writer).result()
             raise
         finally:
-            store.generation += 1
-            writer.close()
-    return total
-
-
-def _run_ticks(
-    store: DuckIntervalStore,
-    units: list[tuple[pa.Table, bool]],
-    extra: list[str],
-    installs: InstallIndex,
-    meters: MeterIndex,
-    cfg: VeeConfig,
-    clock: _PhaseClock,
-    keeper: tick.Keeper,
-    recorded_at: float,
-    reason: str,
-    cap: int,
-) -> VeeIngestResult:
-    """The parts of a tick, each stored in a transaction of its own by the helper thread.
-    Unlike day files, a tick UPDATEs a V06 mean per supply point: in one transaction over
-    81.5 M points those updates' undo data made the national tick 68 s instead of 51-58 s."""
-    total = VeeIngestResult(0, 0, 0)
-    pending: Future[None] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
-        for part, _ in units:
-            with store.transaction(lock=False) as cur:
-                plan = _plan(cur, part, extra, installs, meters, cfg, False, clock, True, keeper)
-            if pending is not None:
-                pending.result()
-                clock.lap("store")
-            if plan.new_reads is not None or plan.day_rows is not None:
-                seq = store.next_ingest_seq()
-                pending = pool.submit(_store_part, store, plan, seq, recorded_at, reason, cap)
-            total = _add(total, plan.result)
-        if pending is not None:
-            pending.result()
-            clock.lap("store")
+            if writer is not None:
+                store.generation += 1
+                writer.close()
     return total
 
 
