@@ -1,5 +1,8 @@
 # openami: `make demo` sets up and runs the demo; `make test` sets up and runs every check.
-PYTHON ?= python3.11
+# The first Python >= 3.11 found: python3.11, python3.12, python3.13, then python3.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,6 +10,9 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint typecheck pytest bench setup clean browser
 
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { \
+	  echo "openami needs Python 3.11 or newer: none of python3.11, python3.12, python3.13," \
+	       "python3 on PATH is. Install one, or run: make PYTHON=/path/to/python3.x"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]' 2> $(VENV)/pip.log || { cat $(VENV)/pip.log; exit 1; }

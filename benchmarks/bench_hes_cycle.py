@@ -21,7 +21,8 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from openami.bus.inprocess import TOPIC_READINGS, InProcessBus
+from openami.bus.inprocess import InProcessBus
+from openami.bus.messages import TOPIC_READINGS
 from openami.clock import SLOT_SECONDS, day_first_slot
 from openami.hes.engine import CollectionConfig, HeadEnd
 from openami.meter.fleet import MeterFleet

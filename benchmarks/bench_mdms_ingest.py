@@ -39,11 +39,12 @@ import numpy as np
 import pyarrow as pa
 
 from mdms_fixtures import one_point_per_meter
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.parquet_days import compact_day, day_path
 
 FIRST_DAY = day_first_slot(date(2026, 11, 1))

@@ -72,13 +72,14 @@ import numpy as np
 import pyarrow as pa
 
 from mdms_fixtures import one_point_per_meter, tick_reads
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
 from openami.mdms import tick
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import PART_ROWS, ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 NATIONAL_METERS = 81_500_000
 SMALL_METERS = 2_000_000

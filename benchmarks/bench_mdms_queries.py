@@ -103,7 +103,7 @@ def _reads(
     received_at: float,
 ) -> pa.Table:
     """Register reads in ``READ_SCHEMA`` from (meters, k) register arrays, meter-major."""
-    from openami.storage.duckdb_interval import READ_SCHEMA
+    from openami.bus.messages import READ_SCHEMA
 
     meters, k = imp_reg.shape
     n = meters * k

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from openami.bus.messages import READ_SCHEMA
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.vee_config import VeeConfig
-from openami.storage.duckdb_interval import READ_SCHEMA
 
 
 def one_point_per_meter(

@@ -6,13 +6,9 @@ from __future__ import annotations
 import numpy as np
 from tests.hes.hes_world import START_B, START_S, make_world
 
+from openami.bus.messages import CommandKind, CommandState, MeterEvent, ReadSource
 from openami.clock import SLOT_SECONDS
-from openami.hes.commands import CommandKind, CommandState
-from openami.hes.engine import SOURCE_BACKFILL, SOURCE_RETRY, SOURCE_SCHEDULED
 from openami.network import (
-    EVENT_LAST_GASP,
-    EVENT_RESTORE,
-    EVENT_TAMPER,
     ClockParams,
     MeterClocks,
     MethodParams,
@@ -35,9 +31,9 @@ def test_losses_are_retried_and_gaps_backfilled_with_the_logged_values() -> None
     source = reads.column("source").to_numpy()
     received = reads.column("received_at").to_numpy()
     # a 70 % link needs retries, and four attempts still leave gaps for the backfill
-    assert (source == SOURCE_SCHEDULED).mean() < 0.8
-    assert (source == SOURCE_RETRY).sum() > 0.2 * n * 30
-    assert (source == SOURCE_BACKFILL).sum() > 0
+    assert (source == ReadSource.SCHEDULED).mean() < 0.8
+    assert (source == ReadSource.RETRY).sum() > 0.2 * n * 30
+    assert (source == ReadSource.BACKFILL).sum() > 0
     # every meter's every boundary of the first ten hours was delivered, with logged values
     want = {(m, b) for m in range(1, n + 1) for b in range(START_B, START_B + 21)}
     got = set(zip(meter.tolist(), boundary.tolist(), strict=True))
@@ -48,11 +44,13 @@ def test_losses_are_retried_and_gaps_backfilled_with_the_logged_values() -> None
     # the outage's boundaries came only from backfill, after the outage
     in_outage = np.isin(meter, lost + 1) & (boundary >= START_B + 4) & (boundary < START_B + 8)
     assert in_outage.sum() == 40 * 4
-    assert (source[in_outage] == SOURCE_BACKFILL).all()
+    assert (source[in_outage] == ReadSource.BACKFILL).all()
     assert (received[in_outage] >= START_S + 4 * 3600).all()
     # retries happen later than first attempts: exponential backoff from 150 s
-    first_delay = received[source == SOURCE_SCHEDULED] - boundary[source == SOURCE_SCHEDULED] * 1800
-    retry_delay = received[source == SOURCE_RETRY] - boundary[source == SOURCE_RETRY] * 1800
+    first_delay = (
+        received[source == ReadSource.SCHEDULED] - boundary[source == ReadSource.SCHEDULED] * 1800
+    )
+    retry_delay = received[source == ReadSource.RETRY] - boundary[source == ReadSource.RETRY] * 1800
     assert np.median(retry_delay) > np.median(first_delay) + 100
     assert w.hes.pending_readings == 0 or received.max() <= w.now_s
 
@@ -100,14 +98,14 @@ def test_alarms_arrive_by_push_or_from_the_event_log() -> None:
     kind = ev.column("event").to_numpy()
     via_log = ev.column("via_log").to_numpy()
     meter = ev.column("meter_id").to_numpy()
-    gasps = kind == EVENT_LAST_GASP
+    gasps = kind == MeterEvent.LAST_GASP
     # every last gasp is known in the end: a share by push, the rest from the meters' logs
     assert sorted(meter[gasps].tolist()) == (area + 1).tolist()
     assert 0.1 < (~via_log[gasps]).mean() < 0.5
-    restores = kind == EVENT_RESTORE
+    restores = kind == MeterEvent.RESTORE
     assert sorted(meter[restores].tolist()) == (area + 1).tolist()
     assert (ev.column("received_at").to_numpy()[restores] >= START_S + 2 * 3600 + 600).all()
-    assert meter[kind == EVENT_TAMPER].tolist() == [6]
+    assert meter[kind == MeterEvent.TAMPER].tolist() == [6]
     assert len(w.hes.journal.events()) == ev.num_rows
     # during the blackout, reads of the area were missed, then backfilled
     reads = w.table("hes.readings")

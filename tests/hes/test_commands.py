@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from tests.hes.hes_world import START_S, make_world
 
-from openami.hes.commands import CommandConfig, CommandKind, CommandState
+from openami.bus.messages import CommandKind, CommandState
+from openami.hes.commands import CommandConfig
 from openami.hes.engine import CollectionConfig
 from openami.network import MethodParams, Outage
 

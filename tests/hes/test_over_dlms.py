@@ -11,7 +11,7 @@ import pytest
 from tests.protocols.dlms.dlms_peers import KEYS, NOW, PASSWORD, Running, running_emulator
 
 from openami.bus.inprocess import InProcessBus
-from openami.hes.commands import CommandKind, CommandState
+from openami.bus.messages import CommandKind, CommandState
 from openami.hes.over_dlms import DlmsCollectConfig, DlmsEndpoint, DlmsHeadEnd
 
 FAST = DlmsCollectConfig(concurrency=4, retries=1, retry_base_s=0.01, timeout_s=10.0)

@@ -9,11 +9,12 @@ import pyarrow as pa
 import pytest
 from tests.mdms.vee_world import B0
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock
 from openami.mdms import Mdms
 from openami.mdms.ingest import ingest_batch
 from openami.registry import Meter, Registry, make_supply_point_id
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 N = 5
 SLOTS = 60

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from openami.bus.messages import READ_SCHEMA
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.day_cluster import cluster_days, complete_windows, window_of
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 N = 30
 WINDOW = 4

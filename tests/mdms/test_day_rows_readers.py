@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot
 from openami.hub.context import HubContext
 from openami.hub.espi_api import _Point, _values
@@ -30,7 +31,7 @@ from openami.mdms.kpi import daily_kpis
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
 from openami.storage import dashboard_queries as dq
 from openami.storage import duckdb_data_api as api
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.parquet_days import compact_day, day_path
 from openami.storage.slo_queries import delivery_slo
 from openami.storage.sqlite_clients import ClientStore
@@ -172,7 +173,7 @@ def test_values_and_export_across_day_edges(world: dict[str, object]) -> None:
     assert isinstance(keys, list)
     lo, hi = D0 + 30, D0 + 48 * 2 + 5  # from inside day 0 to inside day 2
     for key in keys:
-        got, want = dense.values(key, lo, hi), narrow.values(key, lo, hi)
+        got, want = dense.current_values(key, lo, hi), narrow.current_values(key, lo, hi)
         assert got.num_rows == hi - lo + 1
         assert got == want
     ids = world["ids"]
@@ -239,8 +240,8 @@ def test_dashboard_queries(world: dict[str, object]) -> None:
         wm = dq.day_watermark(dense.store, day)
         assert wm == dq.day_watermark(narrow.store, day)
         assert wm[0] >= 48 * N - 5 and wm[2] >= 48 * N
-        tl = dq.slot_timeline(dense.store, dense.registry, day)
-        assert tl == dq.slot_timeline(narrow.store, narrow.registry, day)
+        tl = dq.slot_timeline(dense.store, dense.registry.meters_table(), day)
+        assert tl == dq.slot_timeline(narrow.store, narrow.registry.meters_table(), day)
         assert sum(s.received for s in tl if s.group == "all") >= 48 * N - 5
     lo, hi = D0 + 40, D0 + 100
     for i, key in enumerate(keys):

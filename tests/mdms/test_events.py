@@ -6,9 +6,8 @@ import pyarrow as pa
 from tests.mdms.vee_world import B0, METER, cumulative, current, make_mdms, reads
 
 from openami.bus.inprocess import InProcessBus
-from openami.hes.engine import TOPIC_EVENTS
+from openami.bus.messages import TOPIC_EVENTS, MeterEvent
 from openami.hes.journal import EVENT_SCHEMA
-from openami.network import EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER
 
 
 def alarms(rows: list[tuple[int, float]]) -> pa.Table:
@@ -32,9 +31,9 @@ def test_alarms_from_the_bus_mark_outage_and_tamper_slots() -> None:
         TOPIC_EVENTS,
         alarms(
             [
-                (EVENT_LAST_GASP, (B0 + 1) * 1800.0 + 300),  # power lost in slot 1 …
-                (EVENT_RESTORE, (B0 + 3) * 1800.0 + 600),  # … back in slot 3
-                (EVENT_TAMPER, (B0 + 5) * 1800.0),  # at the start of slot 5
+                (MeterEvent.LAST_GASP, (B0 + 1) * 1800.0 + 300),  # power lost in slot 1 …
+                (MeterEvent.RESTORE, (B0 + 3) * 1800.0 + 600),  # … back in slot 3
+                (MeterEvent.TAMPER, (B0 + 5) * 1800.0),  # at the start of slot 5
                 (99, (B0 + 6) * 1800.0),  # unknown kind: ignored
             ]
         ),
@@ -53,7 +52,7 @@ def test_alarms_from_the_bus_mark_outage_and_tamper_slots() -> None:
 
 def test_a_last_gasp_without_restore_lasts_at_most_a_day() -> None:
     mdms = make_mdms()
-    mdms.ingest_hes_events(alarms([(EVENT_LAST_GASP, (B0 + 2) * 1800.0)]))
+    mdms.ingest_hes_events(alarms([(MeterEvent.LAST_GASP, (B0 + 2) * 1800.0)]))
     mdms.ingest(reads(cumulative(1000, [0] * 60)))
     flags = [r["flags"] for r in current(mdms, 0, 59)]
     assert flags[:2] == [[], []] and flags[2:50] == [["V10O"]] * 48

@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
 from openami.storage import duckdb_mdms
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 DAY0 = day_first_slot(__import__("datetime").date(2026, 11, 2))
 N = 40

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot
 from openami.mdms import Mdms
 from openami.registry import Meter, Registry, make_supply_point_id
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 B0 = day_first_slot(datetime(2026, 11, 1).date())
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openami.bus.messages import CommandKind
 from openami.clock import JST, ManualClock
-from openami.hes.commands import CommandKind
 from openami.mdms.kpi import KPI_NAMES, daily_kpis
 from openami.network import METHOD_CODES, MethodParams, NetworkModel
 from openami.network.scenarios import concentrator_failure, concentrator_members

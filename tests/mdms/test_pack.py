@@ -21,11 +21,12 @@ import pyarrow as pa
 import pytest
 from tests.mdms.vee_world import make_data_dir
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot
 from openami.mdms import Mdms
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
 from openami.storage.day_pack import pack_days
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 DAY = date(2026, 11, 2)
 NEXT = DAY + timedelta(days=1)
@@ -150,7 +151,7 @@ def _snapshot(mdms: Mdms) -> tuple[list[dict[str, object]], list[dict[str, objec
 
 def _queries(mdms: Mdms, keys: list[int]) -> dict[str, object]:
     first, last = D0, D0 + 95
-    values = {k: mdms.values(k, first, last).to_pylist() for k in keys}
+    values = {k: mdms.current_values(k, first, last).to_pylist() for k in keys}
     bill = mdms.bill(DAY, NEXT).to_pylist()
     rows = mdms.settle(DAY, estimate=False).rows
     if "run_id" in rows.column_names:

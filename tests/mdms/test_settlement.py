@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot
 from openami.mdms import Mdms
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 DAY = date(2026, 11, 2)
 B = day_first_slot(DAY)

@@ -9,12 +9,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.mdms import ingest as ingest_module
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import bit, load_vee_config
 from openami.storage import duckdb_mdms
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 N = 24
 B0 = 48 * 20_000 + 30  # a JST day start

@@ -20,13 +20,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.mdms import ingest as ingest_module
 from openami.mdms import tick
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
 from openami.storage import duckdb_mdms
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 N = 40
 B0 = 48 * 20_000 + 30  # a JST day start (boundary of 00:00)

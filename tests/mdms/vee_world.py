@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot, slot_start
 from openami.mdms import Mdms
 from openami.mdms.vee_config import VeeConfig, decode_flags
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 DAY = date(2026, 11, 1)
 B0 = day_first_slot(DAY)  # 2026-11-01 00:00 JST
@@ -69,7 +70,7 @@ def cumulative(start_wh: int, values: list[int], first_b: int = 0) -> list[tuple
 
 def current(mdms: Mdms, first: int, last: int) -> list[dict[str, object]]:
     """Current values of supply point key 1 at B0+first … B0+last, flags decoded."""
-    rows = mdms.values(1, B0 + first, B0 + last).to_pylist()
+    rows = mdms.current_values(1, B0 + first, B0 + last).to_pylist()
     for r in rows:
         r["slot"] = int(r["slot"]) - B0  # type: ignore[call-overload]
         r["flags"] = decode_flags(int(r["vee_flags"] or 0))  # type: ignore[call-overload]

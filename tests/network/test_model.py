@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openami.bus.messages import MeterEvent
 from openami.network import (
     DEFAULT_PARAMS,
-    EVENT_LAST_GASP,
-    EVENT_RESTORE,
-    EVENT_TAMPER,
     METHOD_CODES,
     MeterClocks,
     MethodParams,
@@ -118,13 +116,15 @@ def test_blackout_raises_last_gasps_and_restores_and_tampers_are_pushed() -> Non
     area_blackout(net, area, T0, T0 + 1800)
     net.add_tamper([900], T0 + 60)
     first = net.device_events(T0 - 1, T0 + 300)
-    gasps = first.kind == EVENT_LAST_GASP
+    gasps = first.kind == MeterEvent.LAST_GASP
     assert gasps.sum() == 400 and set(first.index[gasps]) == set(area.tolist())
     # about 30 % of last gasps get through a mesh whose neighbours are dark too
     assert 0.2 < first.delivered[gasps].mean() < 0.4
-    assert (first.kind == EVENT_TAMPER).sum() == 1 and first.delivered[first.kind == EVENT_TAMPER]
+    assert (first.kind == MeterEvent.TAMPER).sum() == 1 and first.delivered[
+        first.kind == MeterEvent.TAMPER
+    ]
     later = net.device_events(T0 + 300, T0 + 1800 + 3600)
-    assert (later.kind == EVENT_RESTORE).sum() == 400
+    assert (later.kind == MeterEvent.RESTORE).sum() == 400
     assert (later.occurred_s >= T0 + 1800 + 300).all()
     assert later.delivered.mean() > 0.85
 

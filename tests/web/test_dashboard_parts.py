@@ -15,6 +15,7 @@ import pytest
 from tests.httpserver import serve
 from tests.web.conftest import DAY1, DAY2, DOWN, METERS, DashboardWorld
 
+from openami.bus.messages import READ_SOURCE_NAMES
 from openami.clock import JST, ManualClock, day_first_slot
 from openami.hub.context import HubContext
 from openami.mdms.kpi import daily_kpis
@@ -23,11 +24,6 @@ from openami.registry import Registry
 from openami.registry.model import COMM_METHODS, Meter
 from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.dashboard_queries import (
-    SOURCE_NAMES,
-    expiring_meters,
-    expiry_by_year,
-    installed_by_area,
-    search_supply_points,
     slot_timeline,
 )
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -47,7 +43,7 @@ def test_every_label_used_exists_in_both_languages() -> None:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']\s*\)""", path.read_text()))
     used |= {f"method.{m}" for m in (*COMM_METHODS, "all")}
     used |= {f"quality.{q}" for q in ("measured", *charts.QUALITY_MARKS)}
-    used |= {f"source.{s}" for s in (*SOURCE_NAMES.values(), "other")}
+    used |= {f"source.{s}" for s in (*READ_SOURCE_NAMES.values(), "unknown")}
     assert len(used) > 50
     missing = sorted(k for k in used if k not in MESSAGES)
     assert missing == []
@@ -85,7 +81,7 @@ def test_load_curve_marks_every_slot_that_is_not_measured() -> None:
 
 def test_slot_timeline_agrees_with_daily_kpis(world: DashboardWorld) -> None:
     store, registry = world.context.mdms.store, world.context.registry
-    timeline = slot_timeline(store, registry, DAY2)
+    timeline = slot_timeline(store, registry.meters_table(), DAY2)
     total = [s for s in timeline if s.group == "all"]
     assert len(total) == 48 and all(s.expected == METERS for s in total)
     assert all(s.received == METERS - DOWN for s in total)  # perfect network but the outage
@@ -96,27 +92,27 @@ def test_slot_timeline_agrees_with_daily_kpis(world: DashboardWorld) -> None:
     assert methods <= set(COMM_METHODS)
     assert sum(s.expected for s in timeline if s.group in methods) == METERS * 48
     with pytest.raises(ValueError):
-        slot_timeline(store, registry, DAY2, by="meter_id; DROP TABLE meters")
+        slot_timeline(store, registry.meters_table(), DAY2, by="meter_id; DROP TABLE meters")
 
 
 def test_registry_queries(world: DashboardWorld) -> None:
     registry = world.context.registry
     ids = world.city.supply_point_ids
-    assert search_supply_points(registry, ids[7]) == [ids[7]]
-    prefix = search_supply_points(registry, "03", limit=5)
+    assert registry.search_supply_points(ids[7]) == [ids[7]]
+    prefix = registry.search_supply_points("03", limit=5)
     assert len(prefix) == 5 and all(p.startswith("03") for p in prefix)
     assert prefix == sorted(prefix)
-    assert search_supply_points(registry, "03*") == []
-    assert search_supply_points(registry, "0[3]") == []
-    assert installed_by_area(registry) == {"03": 150, "06": 150}
-    by_year = expiry_by_year(registry)
+    assert registry.search_supply_points("03*") == []
+    assert registry.search_supply_points("0[3]") == []
+    assert registry.installed_by_area() == {"03": 150, "06": 150}
+    by_year = registry.expiry_by_year()
     assert sum(n for _, n in by_year) == METERS
-    total, page = expiring_meters(registry, date(2029, 12, 31), offset=0, limit=10)
+    total, page = registry.expiring_meters(date(2029, 12, 31), offset=0, limit=10)
     assert total == sum(n for y, n in by_year if y <= 2029)
     assert page.num_rows == 10
     expiry = page.column("certification_expiry").to_pylist()
     assert expiry == sorted(expiry) and expiry[0] <= "2029-12-31"
-    _, last = expiring_meters(registry, date(2029, 12, 31), offset=total - 3, limit=10)
+    _, last = registry.expiring_meters(date(2029, 12, 31), offset=total - 3, limit=10)
     assert last.num_rows == 3
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from tests.httpserver import serve
 
+from openami.bus.messages import CommandKind
 from openami.clock import JST, ManualClock
-from openami.hes.commands import CommandKind
 from openami.hub.context import HubContext
 from openami.mdms.kpi import daily_kpis
 from openami.network import MethodParams, NetworkModel, Outage

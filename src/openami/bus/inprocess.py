@@ -1,8 +1,10 @@
 """In-process publish/subscribe bus (the embedded default).
 
-Topics carry Arrow tables. Delivery is synchronous and in subscription order, so a publish
-returns after every subscriber has handled the message; a failing subscriber's error is
-raised to the publisher (nothing is silently dropped).
+Topics carry Arrow tables whose schemas are the contracts of :mod:`openami.bus.messages`;
+a batch that does not match its topic's schema is refused on publish. Delivery is
+synchronous and in subscription order, so a publish returns after every subscriber has
+handled the message; a failing subscriber's error is raised to the publisher (nothing is
+silently dropped).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Protocol
 
 import pyarrow as pa
 
-Handler = Callable[[pa.Table], object]
+from openami.bus.messages import check_batch
 
-TOPIC_READINGS = "hes.readings"
+Handler = Callable[[pa.Table], object]
 
 
 class Bus(Protocol):
@@ -36,6 +38,7 @@ class InProcessBus:
             self._subscribers[topic].append(handler)
 
     def publish(self, topic: str, batch: pa.Table) -> None:
+        check_batch(topic, batch)
         with self._lock:
             handlers = list(self._subscribers[topic])
             self.published[topic] += batch.num_rows

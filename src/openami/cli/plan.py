@@ -21,8 +21,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from openami.bus.messages import CommandKind
 from openami.clock import JST, ManualClock
-from openami.hes.commands import CommandKind
 from openami.mdms.kpi import KPI_NAMES, daily_kpis
 from openami.meter.load import hash_uniform
 from openami.network import METHOD_CODES, NetworkModel, load_params

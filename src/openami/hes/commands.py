@@ -16,13 +16,17 @@ and jitter. The queue is columnar: one array per field.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openami.hes.journal import COMMAND_SCHEMA
+from openami.bus.messages import (
+    COMMAND_SCHEMA,
+    CONTRACT_AMPERAGES_A,
+    CommandKind,
+    CommandState,
+)
 from openami.hes.throttle import lane_schedule
 from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
@@ -32,24 +36,7 @@ from openami.network.model import NetworkModel
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-AMPERAGES_A = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120)
 CLOCK_SET_TOLERANCE_S = 1.0
-
-
-class CommandKind(IntEnum):
-    DISCONNECT = 1
-    RECONNECT = 2
-    SET_AMPERAGE = 3
-    READ = 4
-    CLOCK_SYNC = 5
-    BACKFILL = 6
-
-
-class CommandState(IntEnum):
-    QUEUED = 0
-    CONFIRMED = 1
-    TIMED_OUT = 2
-    FAILED = 3
 
 
 DEFAULT_PRIORITY = {
@@ -60,7 +47,6 @@ DEFAULT_PRIORITY = {
     CommandKind.CLOCK_SYNC: 2,
     CommandKind.BACKFILL: 2,
 }
-REMOTE_OPERATIONS = (CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.SET_AMPERAGE)
 _READ_BACK = np.zeros(8, dtype=np.bool_)
 _READ_BACK[[CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.SET_AMPERAGE]] = True
 _READ_BACK[CommandKind.CLOCK_SYNC] = True
@@ -126,8 +112,8 @@ class CommandQueue:
             raise ValueError("command for a meter position outside the fleet")
         a = np.broadcast_to(np.asarray(arg, dtype=np.int64), idx.shape)
         a2 = np.broadcast_to(np.asarray(arg2, dtype=np.int64), idx.shape)
-        if kind == CommandKind.SET_AMPERAGE and not np.isin(a, AMPERAGES_A).all():
-            raise ValueError(f"contract amperage must be one of {AMPERAGES_A} A")
+        if kind == CommandKind.SET_AMPERAGE and not np.isin(a, CONTRACT_AMPERAGES_A).all():
+            raise ValueError(f"contract amperage must be one of {CONTRACT_AMPERAGES_A} A")
         if kind == CommandKind.BACKFILL and (a > a2).any():
             raise ValueError("backfill range must have first_boundary <= last_boundary")
         prio = DEFAULT_PRIORITY[kind] if priority is None else int(priority)

@@ -29,12 +29,20 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openami.bus.inprocess import TOPIC_READINGS, Bus
+from openami.bus.inprocess import Bus
+from openami.bus.messages import (
+    EVENT_SCHEMA,
+    READ_SCHEMA,
+    TOPIC_COMMANDS,
+    TOPIC_EVENTS,
+    TOPIC_READINGS,
+    CommandKind,
+    ReadSource,
+)
 from openami.clock import SLOT_SECONDS, day_of_slot
-from openami.hes.commands import BackfillRequest, CommandConfig, CommandKind, CommandQueue
+from openami.hes.commands import BackfillRequest, CommandConfig, CommandQueue
 from openami.hes.journal import (
     CLOCK_DAY_SCHEMA,
-    EVENT_SCHEMA,
     SEGMENT_ALARM_SCHEMA,
     HesJournal,
 )
@@ -43,17 +51,9 @@ from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
 from openami.network.meter_clock import MeterClocks
 from openami.network.model import NetworkModel
-from openami.storage.duckdb_interval import READ_SCHEMA
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-SOURCE_SCHEDULED = 0
-SOURCE_RETRY = 1
-SOURCE_BACKFILL = 2
-
-TOPIC_COMMANDS = "hes.commands"
-TOPIC_EVENTS = "hes.events"
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class HeadEnd:
         """Sessions with up to ``max_retries`` retries (exponential backoff with jitter).
 
         Returns the meters reached, their keys and arrival times; scheduled readings of the
-        first attempt get ``source``, later ones ``SOURCE_RETRY`` (backfill stays backfill).
+        first attempt get ``source``, later ones ``ReadSource.RETRY`` (backfill stays backfill).
         """
         cfg = self.config
         ok, start, arrival = self._session(index, boundary, ready_s, attempt_base)
@@ -200,9 +200,9 @@ class HeadEnd:
             ok, start, arrival = self._session(left, b, ready, attempt_base + k)
             got.append((left[ok], b[ok], arrival[ok]))
             left, b, last = left[~ok], b[~ok], start[~ok]
-        if source == SOURCE_SCHEDULED:
+        if source == ReadSource.SCHEDULED:
             for k, (i, bb, t) in enumerate(got):
-                self._schedule(i, bb, t, SOURCE_SCHEDULED if k == 0 else SOURCE_RETRY)
+                self._schedule(i, bb, t, ReadSource.SCHEDULED if k == 0 else ReadSource.RETRY)
         return (
             np.concatenate([g[0] for g in got]),
             np.concatenate([g[1] for g in got]),
@@ -211,7 +211,7 @@ class HeadEnd:
 
     def collect(self, index: I64, boundary: I64, ready_s: F64) -> None:
         """Read registers at ``boundary`` from meters at ``index``, with retries."""
-        got, _, arrival = self._with_retries(index, boundary, ready_s, 0, SOURCE_SCHEDULED)
+        got, _, arrival = self._with_retries(index, boundary, ready_s, 0, ReadSource.SCHEDULED)
         self._infer_outages(index, got, arrival, boundary)
 
     def _infer_outages(self, index: I64, got: I64, arrival: F64, boundary: I64) -> None:
@@ -294,11 +294,11 @@ class HeadEnd:
             np.full(len(meters), now_boundary, dtype=np.int64),
             np.full(len(meters), now_s),
             90,
-            SOURCE_BACKFILL,
+            ReadSource.BACKFILL,
         )
         self._deliver_logged_events(got, arrival)
         rows, cols = np.nonzero(gaps[got])
-        self._schedule(got[rows], self._window_boundary[cols], arrival[rows], SOURCE_BACKFILL)
+        self._schedule(got[rows], self._window_boundary[cols], arrival[rows], ReadSource.BACKFILL)
         return len(rows)
 
     def _run_backfill_requests(self, requests: list[BackfillRequest]) -> None:
@@ -309,7 +309,7 @@ class HeadEnd:
             boundary = starts + np.arange(int(span.sum()), dtype=np.int64)
             arrival = np.repeat(req.arrival_s, span)
             keep = self.fleet.logged(boundary)
-            self._schedule(meter[keep], boundary[keep], arrival[keep], SOURCE_BACKFILL)
+            self._schedule(meter[keep], boundary[keep], arrival[keep], ReadSource.BACKFILL)
             self._deliver_logged_events(req.index, req.arrival_s)
 
     # -- commands ---------------------------------------------------------------------------

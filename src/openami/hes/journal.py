@@ -12,31 +12,7 @@ import threading
 
 import pyarrow as pa
 
-COMMAND_SCHEMA = pa.schema(
-    [
-        ("correlation_id", pa.int64()),
-        ("meter_id", pa.int64()),
-        ("kind", pa.uint8()),
-        ("priority", pa.uint8()),
-        ("state", pa.uint8()),
-        ("attempts", pa.uint8()),
-        ("issued_at", pa.float64()),
-        ("completed_at", pa.float64()),
-        ("import_register_wh", pa.int64()),
-        ("export_register_wh", pa.int64()),
-        ("clock_offset_s", pa.float64()),
-    ]
-)
-
-EVENT_SCHEMA = pa.schema(
-    [
-        ("meter_id", pa.int64()),
-        ("event", pa.uint8()),
-        ("occurred_at", pa.float64()),
-        ("received_at", pa.float64()),
-        ("via_log", pa.bool_()),
-    ]
-)
+from openami.bus.messages import COMMAND_SCHEMA, EVENT_SCHEMA
 
 CLOCK_DAY_SCHEMA = pa.schema(
     [

@@ -31,15 +31,21 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openami.bus.inprocess import TOPIC_READINGS, Bus
+from openami.bus.inprocess import Bus
+from openami.bus.messages import (
+    COMMAND_SCHEMA,
+    READ_SCHEMA,
+    TOPIC_COMMANDS,
+    TOPIC_READINGS,
+    CommandKind,
+    CommandState,
+    ReadSource,
+)
 from openami.clock import JST, SLOT_SECONDS, Clock
-from openami.hes.commands import CommandKind, CommandState
 from openami.hes.dlms import DlmsClient, DlmsError
-from openami.hes.engine import SOURCE_BACKFILL, SOURCE_SCHEDULED, TOPIC_COMMANDS
-from openami.hes.journal import COMMAND_SCHEMA, HesJournal
+from openami.hes.journal import HesJournal
 from openami.protocols.dlms.cosem import EXPORT_ENERGY_LN, IMPORT_ENERGY_LN, LOAD_PROFILE_LN
 from openami.protocols.dlms.security import Keys
-from openami.storage.duckdb_interval import READ_SCHEMA
 
 I64 = npt.NDArray[np.int64]
 T = TypeVar("T")
@@ -176,13 +182,13 @@ class DlmsHeadEnd:
 
     async def collect_boundary(self, index: npt.ArrayLike, boundary: int) -> DlmsCycle:
         """The scheduled read of ``boundary`` (one profile row per meter)."""
-        return await self.read_range(index, boundary, boundary, SOURCE_SCHEDULED)
+        return await self.read_range(index, boundary, boundary, ReadSource.SCHEDULED)
 
     async def backfill(
         self, index: npt.ArrayLike, first_boundary: int, last_boundary: int
     ) -> DlmsCycle:
         """Gaps of any age within the meters' logs, in one range read per meter."""
-        return await self.read_range(index, first_boundary, last_boundary, SOURCE_BACKFILL)
+        return await self.read_range(index, first_boundary, last_boundary, ReadSource.BACKFILL)
 
     # -- commands ---------------------------------------------------------------------------
     async def run_commands(self, kind: CommandKind, index: npt.ArrayLike) -> pa.Table:

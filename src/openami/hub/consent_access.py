@@ -23,7 +23,6 @@ from openami.hub.context import HubContext
 from openami.hub.oauth import Party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store
 from openami.registry import InvalidSupplyPointId
-from openami.storage.sqlite_access import retailer_periods
 
 
 def _error(status: int, code: str, message: str) -> HTTPException:
@@ -81,9 +80,7 @@ def access(
     if client.role == "retailer":
         periods = [
             (a, b - timedelta(days=1))
-            for a, b in retailer_periods(
-                context.registry.store, sp.supply_point_key, client.party_id
-            )
+            for a, b in context.registry.retailer_periods(sp.supply_point_key, client.party_id)
         ]
         days = _clip(periods, first, last)
         if not days:

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from openami.bus.messages import read_source_name
 from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, slot_start
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, record_reads
@@ -34,7 +35,6 @@ from openami.hub.context import HubContext
 from openami.hub.oauth import Party, current_party
 from openami.hub.oauth_grants import consent_store
 from openami.storage import duckdb_data_api as q
-from openami.storage.sqlite_access import retailer_points
 
 router = APIRouter(route_class=AuditedRoute, tags=["data"])
 T = TypeVar("T")
@@ -43,7 +43,6 @@ MAX_DAYS = 400  # per request (about 13 months); half-hour values are paged with
 MAX_LIMIT = 48 * 31
 EPOCH_DAY = date(1970, 1, 1)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-SOURCES = {0: "scheduled", 1: "retry", 2: "backfill", 3: "exchange"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ApiError} for s in (400, 401, 403, 404, 422, 429)
 }
@@ -76,7 +75,7 @@ class RegisterRead(BaseModel):
     import_register_wh: int
     export_register_wh: int | None
     quality: str
-    source: str = Field(description="scheduled, retry, backfill or exchange")
+    source: str = Field(description="scheduled, retry, backfill, exchange or bulk")
     final: bool
     updated_at: str | None
 
@@ -185,11 +184,11 @@ def supply_points(
     """Supply points the caller may read in ``[from, to]``, each with its periods."""
     first, last = _day_range(context, first, last)
     if party.client.role == "retailer":
-        rows = retailer_points(
-            context.registry.store, party.client.party_id, first, last, limit + 1, offset
+        rows = context.registry.supplied_points(
+            party.client.party_id, first, last, limit + 1, offset
         )
         periods: dict[str, list[dict[str, str]]] = defaultdict(list)
-        for sp, a, b in rows:
+        for _key, sp, a, b in rows:
             periods[sp].append({"from": a.isoformat(), "to": (b - timedelta(days=1)).isoformat()})
         ids = list(periods)
     elif party.consent_id is not None:
@@ -280,7 +279,7 @@ def register_reads(
             "import_register_wh": r["import_register_wh"],
             "export_register_wh": r["export_register_wh"],
             "quality": "measured",
-            "source": SOURCES.get(int(r["source"]), "other"),
+            "source": read_source_name(r["source"]),
             "final": bool(r["final"]),
             "updated_at": _iso(r["updated_at"]),
         }

@@ -174,27 +174,17 @@ def _supplied(
     """
     if client.role != "retailer" or not days:
         return [], False
-    where = "c.retailer_id = ? AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?)" + (
-        " AND c.supply_point_key = ?" if only_key is not None else ""
-    )
-    params: tuple[object, ...] = (client.party_id, days[-1].isoformat(), days[0].isoformat())
-    if only_key is not None:
-        params += (only_key,)
-    keys_sql = f"SELECT DISTINCT c.supply_point_key FROM supply_contracts c WHERE {where}"
-    keys_params = params
     size = _page_size(win) if win is not None else None
-    if win is not None and size is not None:
-        keys_sql += " ORDER BY c.supply_point_key LIMIT ? OFFSET ?"
-        keys_params += (size + 1, win.start_index - 1)
-    rows = context.registry.store.execute(
-        "SELECT c.supply_point_key, p.supply_point_id, c.valid_from, c.valid_to "
-        "FROM supply_contracts c JOIN supply_points p ON p.supply_point_key = c.supply_point_key "
-        f"WHERE {where} AND c.supply_point_key IN ({keys_sql}) ORDER BY c.supply_point_key",
-        params + keys_params,
+    rows = context.registry.supplied_points(
+        client.party_id,
+        days[0],
+        days[-1],
+        limit=size + 1 if size is not None else None,
+        offset=win.start_index - 1 if win is not None and size is not None else 0,
+        supply_point_key=only_key,
     )
     points: dict[int, _Point] = {}
-    for key, sp, valid_from, valid_to in rows:
-        first, last = date.fromisoformat(valid_from), date.fromisoformat(valid_to or "9999-12-31")
+    for key, sp, first, last in rows:
         covered = [d for d in days if first <= d < last]
         if covered:
             point = points.setdefault(
@@ -209,18 +199,9 @@ def _supplied(
 
 def _with_rated_current(context: HubContext, page: list[_Point]) -> list[_Point]:
     """Fill in the contract amperage of the meter installed now (ESPI ratedCurrent)."""
-    points = {p.key: p for p in page}
-    keys = list(points)
-    for start in range(0, len(keys), 900):  # stay below SQLite's bound-parameter limit
-        chunk = keys[start : start + 900]
-        rows = context.registry.store.execute(
-            "SELECT i.supply_point_key, m.contract_amperage_a FROM meter_installations i "
-            "JOIN meters m ON m.meter_id = i.meter_id WHERE i.valid_to IS NULL "
-            f"AND i.supply_point_key IN ({', '.join('?' for _ in chunk)})",
-            chunk,
-        )
-        for key, amps in rows:
-            points[int(key)].rated_current_a = int(amps)
+    amps = context.registry.current_amperages([p.key for p in page])
+    for point in page:
+        point.rated_current_a = amps.get(point.key)
     return page
 
 

@@ -150,17 +150,7 @@ class JobService:
         return row
 
     def _supplied_days(self, key: int, retailer_id: str, first: date, last: date) -> set[date]:
-        rows = self.context.registry.store.execute(
-            "SELECT valid_from, valid_to FROM supply_contracts WHERE supply_point_key = ? "
-            "AND retailer_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
-            (key, retailer_id, last.isoformat(), first.isoformat()),
-        )
-        days: set[date] = set()
-        for valid_from, valid_to in rows:
-            a = max(first, date.fromisoformat(valid_from))
-            b = min(last, date.fromisoformat(valid_to) - timedelta(days=1) if valid_to else last)
-            days.update(a + timedelta(days=i) for i in range((b - a).days + 1))
-        return days
+        return set(self.context.registry.supplied_days(key, retailer_id, first, last))
 
     def run_pending(self, max_chunks: int = 50) -> int:
         """Compute up to ``max_chunks`` result chunks of the oldest unfinished jobs."""
@@ -199,7 +189,7 @@ class JobService:
         supplied = self._supplied_days(chunk.key, job.retailer_id, chunk.first_day, chunk.last_day)
         first = day_first_slot(chunk.first_day)
         last = day_first_slot(chunk.last_day) + SLOTS_PER_DAY - 1
-        table = self.context.mdms.values(chunk.key, first, last).to_pydict()
+        table = self.context.mdms.current_values(chunk.key, first, last).to_pydict()
         by_slot = {
             s: (i, e, q)
             for s, i, e, q in zip(

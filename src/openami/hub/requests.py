@@ -24,9 +24,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
+from openami.bus.messages import CONTRACT_AMPERAGES_A, TOPIC_COMMANDS, CommandKind, CommandState
 from openami.clock import JST
-from openami.hes.commands import AMPERAGES_A, CommandKind, CommandState
-from openami.hes.engine import TOPIC_COMMANDS, HeadEnd
+from openami.hes.engine import HeadEnd
 from openami.hub.context import HubContext
 from openami.registry import InvalidSupplyPointId, RegistryError
 from openami.storage.sqlite_clients import ApiClient
@@ -203,10 +203,11 @@ class RequestService:
                 raise Rejected("E_NOT_SUPPLIER", f"{me} does not supply it on {day}")
             if row.amperage_a is None:
                 raise Rejected("E_AMPERAGE_REQUIRED", "ampere_change needs amperage_a")
-            if row.amperage_a not in AMPERAGES_A:
+            if row.amperage_a not in CONTRACT_AMPERAGES_A:
                 raise Rejected(
                     "E_UNSUPPORTED_AMPERAGE",
-                    f"contract amperage must be one of {', '.join(map(str, AMPERAGES_A))} A",
+                    "contract amperage must be one of "
+                    f"{', '.join(map(str, CONTRACT_AMPERAGES_A))} A",
                 )
             now_a = self.hes.amperage_a(meter) if self.hes is not None else None
             if now_a == row.amperage_a:
@@ -276,12 +277,7 @@ class RequestService:
         return out
 
     def _meter_of(self, supply_point_key: int) -> int | None:
-        rows = self.context.registry.store.execute(
-            "SELECT meter_id FROM meter_installations WHERE supply_point_key = ? "
-            "AND valid_to IS NULL",
-            (supply_point_key,),
-        )
-        return int(rows[0][0]) if rows else None
+        return self.context.registry.current_meter(supply_point_key)
 
     # -- scheduling and confirmation ----------------------------------------------------------
     def tick(self, now_s: float) -> int:

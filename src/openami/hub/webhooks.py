@@ -219,12 +219,7 @@ class WebhookService:
         self, after_s: float, until_s: float, retailers: list[str]
     ) -> dict[str, list[tuple[int, int, list[int]]]]:
         """retailer -> [(slot, values changed, first supply point keys)]."""
-        marks = ", ".join("?" for _ in retailers)
-        contracts = self.context.registry.store.query_table(
-            "SELECT supply_point_key, retailer_id, valid_from, valid_to FROM supply_contracts "
-            f"WHERE retailer_id IN ({marks})",
-            retailers,
-        )
+        contracts = self.context.registry.contracts_table(retailers)
         if contracts.num_rows == 0:
             return {}
         limit = int(self.config.max_usage_points) + 1
@@ -257,17 +252,8 @@ class WebhookService:
         from openami.hub.espi_api import _id_key  # the ESPI module's deployment key
 
         id_key = _id_key(self.context)
-        ordered = sorted(keys)
-        out: dict[int, str] = {}
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            for key, sp in self.context.registry.store.execute(
-                "SELECT supply_point_key, supply_point_id FROM supply_points "
-                f"WHERE supply_point_key IN ({', '.join('?' for _ in chunk)})",
-                chunk,
-            ):
-                out[int(key)] = str(jp.opaque_uuid(id_key, "UsagePoint", str(sp)))
-        return out
+        ids = self.context.registry.supply_point_id_map(sorted(keys))
+        return {key: str(jp.opaque_uuid(id_key, "UsagePoint", sp)) for key, sp in ids.items()}
 
     def _body(
         self,

@@ -23,11 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from openami.bus.messages import READ_SCHEMA, ReadSource
 from openami.mdms.vee_config import VeeConfig, decode_flags_array
-from openami.storage.duckdb_interval import READ_SCHEMA
 
 REQUIRED = ("supply_point_id", "slot_start", "import_register_wh", "export_register_wh")
-SOURCE_BULK = 4
 _ISO = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
     r"(Z|[+-][0-9]{2}:?[0-9]{2})"
@@ -198,7 +197,7 @@ def check_rows(
             "import_register_wh": good.column("imp"),
             "export_register_wh": good.column("exp"),
             "received_at": pa.array(np.full(good.num_rows, received_at)),
-            "source": pa.array(np.full(good.num_rows, SOURCE_BULK, dtype=np.uint8)),
+            "source": pa.array(np.full(good.num_rows, ReadSource.BULK, dtype=np.uint8)),
         },
         schema=READ_SCHEMA,
     ).append_column("clock_offset_s", good.column("off_s"))

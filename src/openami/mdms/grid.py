@@ -32,11 +32,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.bus.messages import OUTAGE_KINDS, QCODE_NONE
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.vee import Q_INVALID, Q_MEASURED, _run_masks
 from openami.mdms.vee_config import VeeConfig, bit
 from openami.storage import duckdb_mdms as db
-from openami.storage.duckdb_interval import QCODE_NONE
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
@@ -44,7 +44,6 @@ _T = TypeVar("_T", bound=np.generic)
 
 #: a meter-day needs this many of its 48 reads in the batch to become a day row
 MIN_READS_PER_DAY = 24
-OUTAGE_KINDS = ("outage", "disconnected")
 _U32 = np.uint32
 
 

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.bus.messages import OUTAGE_KINDS, READ_SCHEMA
 from openami.mdms import tick
 from openami.mdms.grid import plan_grid
 from openami.mdms.indexes import SLOT_BITS, InstallIndex, MeterIndex, run_starts
@@ -35,10 +36,9 @@ from openami.mdms.vee import (
 )
 from openami.mdms.vee_config import VeeConfig, bit
 from openami.storage import duckdb_mdms as db
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 I64 = npt.NDArray[np.int64]
-OUTAGE_KINDS = ("outage", "disconnected")
 
 
 @dataclass(frozen=True)

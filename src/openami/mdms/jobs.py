@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.bus.messages import OUTAGE_KINDS
 from openami.mdms.estimate import METHOD_NAMES, GapInputs, distribute, estimate, gap_ids
 from openami.mdms.indexes import MeterIndex
 from openami.mdms.vee import Q_EDITED, Q_ESTIMATED, sum_check
@@ -23,7 +24,6 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-OUTAGE_KINDS = ("outage", "disconnected")
 WEEK_SLOTS = 336
 
 _CANDIDATES = """

@@ -27,6 +27,7 @@ from datetime import date
 
 import pyarrow as pa
 
+from openami.bus.messages import REMOTE_OPERATIONS
 from openami.clock import slots_of_day
 from openami.hes.journal import HesJournal
 from openami.registry import Registry
@@ -42,7 +43,7 @@ KPI_NAMES = (
     "clock_compliance_rate",
 )
 GROUPINGS = ("comm_method", "area_code", "concentrator_id")
-REMOTE_OPERATION_KINDS = (1, 2, 3)  # hes.commands.REMOTE_OPERATIONS
+REMOTE_OPERATION_KINDS = tuple(int(k) for k in REMOTE_OPERATIONS)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.bus.inprocess import TOPIC_READINGS, Bus
+from openami.bus.inprocess import Bus
+from openami.bus.messages import (
+    METER_EVENT_KINDS,
+    READ_SCHEMA,
+    TOPIC_EVENTS,
+    TOPIC_READINGS,
+    MeterEvent,
+    Quality,
+    ReadSource,
+)
 from openami.clock import Clock, slots_of_day
-from openami.hes.engine import TOPIC_EVENTS
 from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
 from openami.mdms.completeness import completeness, load_area_targets, load_targets
@@ -21,14 +29,12 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.settlement import SettlementRun, settle_day
-from openami.mdms.vee import Q_ESTIMATED
 from openami.mdms.vee_config import VeeConfig, load_vee_config
-from openami.network import EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER
 from openami.registry import Registry
 from openami.storage import duckdb_mdms as db
 from openami.storage.day_cluster import WINDOW_DAYS, ClusterResult, cluster_days
 from openami.storage.day_pack import PackResult, pack_days
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 
 class Mdms:
@@ -62,8 +68,10 @@ class Mdms:
         """Meter alarms from the HES (``hes.events``): last gasp / restore pairs become
         outages (V10O, valid zeros), tamper flags its slot (V10). Other kinds are ignored."""
         code = events.column("event").to_numpy(zero_copy_only=False).astype(np.int64)
-        names = np.array(["", "last_gasp", "restore", "tamper"], dtype=object)
-        known = np.isin(code, [EVENT_LAST_GASP, EVENT_RESTORE, EVENT_TAMPER])
+        names = np.array([""] * (max(MeterEvent) + 1), dtype=object)
+        for event in MeterEvent:
+            names[event] = event.label
+        known = np.isin(code, list(MeterEvent))
         if not known.any():
             return 0
         at = events.column("occurred_at").to_numpy(zero_copy_only=False)[known]
@@ -95,16 +103,7 @@ class Mdms:
     def meter_index(self) -> MeterIndex:
         """Registry contract amperage joined with the MDMS meter master data."""
         if self._meter_index is None:
-            amps = self.registry.store.query_table(
-                "SELECT meter_id, contract_amperage_a FROM meters"
-            )
-            if amps.num_rows == 0:
-                amps = pa.table(
-                    {
-                        "meter_id": pa.array([], pa.int64()),
-                        "contract_amperage_a": pa.array([], pa.int64()),
-                    }
-                )
+            amps = self.registry.meter_amperages_table()
             table = self.store.query(
                 "SELECT a.meter_id, a.contract_amperage_a, m.register_digits, "
                 "m.register_unit_wh, m.multiplier FROM amps a "
@@ -237,7 +236,7 @@ class Mdms:
             user,
             reason,
             self.clock.timestamp(),
-            quality=Q_ESTIMATED,
+            quality=Quality.ESTIMATED,
             method="E4",
             meter_id=meter,
             cfg=self.vee,
@@ -257,9 +256,9 @@ class Mdms:
         """Store meter events: columns meter_id, kind (outage, disconnected, tamper, reset,
         test), start_s, end_s [epoch s]. Affects values ingested or estimated afterwards."""
         kinds = set(events.column("kind").to_pylist())
-        bad = kinds - set(db.EVENT_KINDS)
+        bad = kinds - set(METER_EVENT_KINDS)
         if bad:
-            raise ValueError(f"unknown event kinds {sorted(bad)}; known: {db.EVENT_KINDS}")
+            raise ValueError(f"unknown event kinds {sorted(bad)}; known: {METER_EVENT_KINDS}")
         with self.store.transaction() as cur:
             cur.register("q_events", events)
             cur.execute(
@@ -302,7 +301,7 @@ class Mdms:
                 "import_register_wh": [old_closing[0], new_opening[0]],
                 "export_register_wh": [old_closing[1], new_opening[1]],
                 "received_at": [now, now],
-                "source": [3, 3],
+                "source": [ReadSource.EXCHANGE, ReadSource.EXCHANGE],
             },
             schema=READ_SCHEMA,
         )
@@ -319,8 +318,13 @@ class Mdms:
             self.ingest(later.cast(READ_SCHEMA), reason="meter exchange", revalue=True)
         return result
 
-    def values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
-        """Current values with quality, method, flags, final, version, who and why."""
+    def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
+        """The current half-hour value (the highest version) of each slot of one supply point
+        in ``[first_slot, last_slot]`` that has one, by slot: slot, import_wh, export_wh,
+        quality, method, vee_flags, final, version, recorded_at, reason, edited_by.
+
+        The one rule of "the current value": the C-route API, ESPI feeds, jobs, exports and
+        the dashboard all ask this."""
         return self.store.query(
             """
             SELECT h.slot, h.import_wh, h.export_wh, h.quality, h.method, h.vee_flags,
@@ -388,16 +392,7 @@ class Mdms:
         """Reading rate and T+60 min / T+24 h / D+4 completeness per area vs targets (by
         default vee.toml's ``[targets]`` and each utility area's automatic reading rate
         target from ``config/reading_rate_targets.csv``)."""
-        points = self.registry.store.query_table(
-            "SELECT supply_point_key, area_code FROM supply_points"
-        )
-        if points.num_rows == 0:
-            points = pa.table(
-                {
-                    "supply_point_key": pa.array([], pa.int64()),
-                    "area_code": pa.array([], pa.string()),
-                }
-            )
+        points = self.registry.supply_points_table()
         return completeness(
             self.store,
             self.installations,
@@ -462,7 +457,7 @@ class Mdms:
         first = slots_of_day(first_day).start
         last = slots_of_day(last_day).stop - 1
         return values_csv(
-            self.values(sp.supply_point_key, first, last), supply_point_id, first, last
+            self.current_values(sp.supply_point_key, first, last), supply_point_id, first, last
         )
 
     def cluster(

@@ -105,22 +105,7 @@ class SettlementRun:
 
 def members_on(registry: Registry, day: date) -> pa.Table:
     """Supply points supplied on ``day`` with their area, balancing group and retailer."""
-    table = registry.store.query_table(
-        "SELECT c.supply_point_key, s.area_code, r.balancing_group_id, c.retailer_id "
-        "FROM supply_contracts c JOIN retailers r ON r.retailer_id = c.retailer_id "
-        "JOIN supply_points s ON s.supply_point_key = c.supply_point_key "
-        "WHERE c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?)",
-        (day.isoformat(), day.isoformat()),
-    )
-    schema = pa.schema(
-        [
-            ("supply_point_key", pa.int64()),
-            ("area_code", pa.string()),
-            ("balancing_group_id", pa.string()),
-            ("retailer_id", pa.string()),
-        ]
-    )
-    return table.cast(schema) if table.num_rows else schema.empty_table()
+    return registry.members_on(day)
 
 
 def settle_day(

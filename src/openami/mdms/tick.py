@@ -49,17 +49,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.bus.messages import OUTAGE_KINDS, READ_SCHEMA
 from openami.mdms.grid import int_column
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.vee import Q_INVALID, Q_MEASURED, QUALITIES
 from openami.mdms.vee_config import VeeConfig, bit
 from openami.storage import duckdb_mdms as db
-from openami.storage.duckdb_interval import READ_SCHEMA, DuckIntervalStore
+from openami.storage.duckdb_interval import DuckIntervalStore
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
 _U32 = np.uint32
-OUTAGE_KINDS = ("outage", "disconnected")
 #: run lengths are kept up to this (int16); thresholds are far below
 RUN_CAP = 30_000
 SAME_UNKNOWN = 2

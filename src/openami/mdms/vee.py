@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from openami.bus.messages import QUALITY_NAMES, Quality
 from openami.mdms.vee_config import VeeConfig, bit
 
 I64 = npt.NDArray[np.int64]
@@ -20,8 +21,8 @@ F64 = npt.NDArray[np.float64]
 U32 = npt.NDArray[np.uint32]
 BoolArr = npt.NDArray[np.bool_]
 
-QUALITIES = ("measured", "estimated", "edited", "missing", "invalid")
-Q_MEASURED, Q_ESTIMATED, Q_EDITED, Q_MISSING, Q_INVALID = range(5)
+QUALITIES = QUALITY_NAMES
+Q_MEASURED, Q_ESTIMATED, Q_EDITED, Q_MISSING, Q_INVALID = (int(q) for q in Quality)
 QUALITY_CODE = {q: i for i, q in enumerate(QUALITIES)}
 
 

@@ -8,10 +8,6 @@ from openami.network.config import (
 from openami.network.meter_clock import MeterClocks
 from openami.network.model import (
     DEFAULT_PARAMS,
-    EVENT_LAST_GASP,
-    EVENT_NAMES,
-    EVENT_RESTORE,
-    EVENT_TAMPER,
     METHOD_CODES,
     DeviceEvents,
     Interference,
@@ -22,10 +18,6 @@ from openami.network.model import (
 
 __all__ = [
     "DEFAULT_PARAMS",
-    "EVENT_LAST_GASP",
-    "EVENT_NAMES",
-    "EVENT_RESTORE",
-    "EVENT_TAMPER",
     "METHOD_CODES",
     "ClockParams",
     "DeviceEvents",

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from openami.bus.messages import MeterEvent
 from openami.meter.load import hash_normal, hash_uniform
 from openami.network.config import DEFAULT_PARAMS, METHOD_CODES, MethodParams
 
@@ -36,11 +37,6 @@ U8 = npt.NDArray[np.uint8]
 BoolArr = npt.NDArray[np.bool_]
 
 MAX_DELAY_S = 1500.0
-
-EVENT_LAST_GASP = 1
-EVENT_RESTORE = 2
-EVENT_TAMPER = 3
-EVENT_NAMES = {EVENT_LAST_GASP: "last_gasp", EVENT_RESTORE: "restore", EVENT_TAMPER: "tamper"}
 
 
 @dataclass(frozen=True)
@@ -298,7 +294,7 @@ class NetworkModel:
                 parts.append(
                     DeviceEvents(
                         w.index,
-                        np.full(len(w.index), EVENT_LAST_GASP, dtype=np.uint8),
+                        np.full(len(w.index), MeterEvent.LAST_GASP, dtype=np.uint8),
                         np.full(len(w.index), w.start_s),
                         u < self._last_gasp[w.index],
                         self._session[w.index],
@@ -309,13 +305,15 @@ class NetworkModel:
                 idx, at = w.index[back], w.end_s[back]
                 ok, delay = self.attempt(idx, w.number, 60, at)
                 parts.append(
-                    DeviceEvents(idx, np.full(len(idx), EVENT_RESTORE, np.uint8), at, ok, delay)
+                    DeviceEvents(
+                        idx, np.full(len(idx), MeterEvent.RESTORE, np.uint8), at, ok, delay
+                    )
                 )
         for number, (idx, at) in enumerate(self._tampers):
             sel = (at > after_s) & (at <= until_s)
             if sel.any():
                 ok, delay = self.attempt(idx[sel], number, 61, at[sel])
-                kind = np.full(int(sel.sum()), EVENT_TAMPER, np.uint8)
+                kind = np.full(int(sel.sum()), MeterEvent.TAMPER, np.uint8)
                 parts.append(DeviceEvents(idx[sel], kind, at[sel], ok, delay))
         if not parts:
             empty = np.zeros(0, dtype=np.int64)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +18,12 @@ from openami.registry.model import (
     Retailer,
     SupplyPoint,
 )
+from openami.storage import registry_reads as reads
+from openami.storage import sqlite_access as access
 from openami.storage.sqlite_registry import SqliteRegistryStore
+
+#: ``valid_to`` of an open-ended period, as returned by the period reads
+OPEN_END = access.OPEN_END
 
 
 class RegistryError(ValueError):
@@ -313,6 +319,103 @@ class Registry:
         )
         return SupplyPoint(*rows[0]) if rows else None
 
+    def retailer_periods(self, supply_point_key: int, retailer_id: str) -> list[tuple[date, date]]:
+        """Every period in which ``retailer_id`` supplies the point, as half-open ``[from, to)``
+        JST days (``to`` = :data:`OPEN_END` when open-ended), by start. The one rule of who
+        supplies a point when: access checks, jobs, feeds and notifications all ask this."""
+        return access.retailer_periods(self.store, supply_point_key, retailer_id)
+
+    def supplied_days(
+        self, supply_point_key: int, retailer_id: str, first_day: date, last_day: date
+    ) -> list[date]:
+        """The JST days of ``[first_day, last_day]`` on which ``retailer_id`` supplies it."""
+        days: list[date] = []
+        for start, end in self.retailer_periods(supply_point_key, retailer_id):
+            day = max(start, first_day)
+            while day < end and day <= last_day:
+                days.append(day)
+                day += timedelta(days=1)
+        return sorted(set(days))
+
+    def supplied_points(
+        self,
+        retailer_id: str,
+        first_day: date,
+        last_day: date,
+        limit: int | None,
+        offset: int = 0,
+        supply_point_key: int | None = None,
+    ) -> list[tuple[int, str, date, date]]:
+        """One page (by supply point key) of the points ``retailer_id`` supplies on some day of
+        ``[first_day, last_day]``, one row per overlapping contract: (key, supply point ID,
+        from, to exclusive). ``limit`` None: every point; ``supply_point_key`` narrows it to
+        one point."""
+        return access.supplied_points(
+            self.store, retailer_id, first_day, last_day, limit, offset, supply_point_key
+        )
+
+    def contracts_table(self, retailer_ids: Sequence[str] | None = None) -> pa.Table:
+        """Supply contracts as columns (supply_point_key, retailer_id, valid_from, valid_to:
+        date32, null = open-ended), of the given retailers or all of them."""
+        return access.contracts_table(self.store, retailer_ids)
+
+    def members_on(self, day: date) -> pa.Table:
+        """Supply points supplied on ``day`` with area, balancing group and retailer."""
+        return access.members_on(self.store, day)
+
+    def current_meter(self, supply_point_key: int) -> int | None:
+        """The meter installed at the supply point now, if any."""
+        return access.current_meter(self.store, supply_point_key)
+
+    def current_amperages(self, supply_point_keys: Sequence[int]) -> dict[int, int]:
+        """Contract amperage [A] of the meter installed now, per supply point key."""
+        return access.current_amperages(self.store, supply_point_keys)
+
+    def supply_points_table(self) -> pa.Table:
+        """Every supply point's key and area code, as columns."""
+        return access.supply_points_table(self.store)
+
+    def meter_amperages_table(self) -> pa.Table:
+        """Every meter's contract amperage [A], as columns (meter_id, contract_amperage_a)."""
+        return access.meter_amperages_table(self.store)
+
+    # -- reads for the operator dashboard ----------------------------------------------------
+    def watermark(self) -> tuple[int, int, float]:
+        """Changes whenever a meter is added or an installation opened or closed."""
+        return reads.registry_watermark(self.store)
+
+    def search_supply_points(self, digits: str, limit: int = 20) -> list[str]:
+        """Supply point IDs starting with ``digits`` (ASCII digits only), in order."""
+        return reads.search_supply_points(self.store, digits, limit)
+
+    def installed_meter(self, supply_point_key: int) -> dict[str, Any] | None:
+        """The meter installed at a supply point now, with its registry data and
+        ``installed_at`` [epoch s]."""
+        return reads.installed_meter(self.store, supply_point_key)
+
+    def installations_of(self, supply_point_key: int) -> list[dict[str, Any]]:
+        """Every meter installed at a supply point, oldest first (meter_id, maker, serial,
+        valid_from, valid_to [epoch s], valid_to None while installed)."""
+        return reads.installations_of(self.store, supply_point_key)
+
+    def retailer_name(self, retailer_id: str) -> str | None:
+        return reads.retailer_name(self.store, retailer_id)
+
+    def installed_by_area(self) -> dict[str, int]:
+        """Meters installed now per area code."""
+        return reads.installed_by_area(self.store)
+
+    def expiry_by_year(self) -> list[tuple[int, int]]:
+        """Installed meters per calendar year of certification expiry, in order."""
+        return reads.expiry_by_year(self.store)
+
+    def expiring_meters(
+        self, until: date, offset: int = 0, limit: int = 50
+    ) -> tuple[int, pa.Table]:
+        """Installed meters whose certification expires on or before ``until``: the total
+        and one page (soonest first) with supply point ID and area."""
+        return reads.expiring_meters(self.store, until, offset, limit)
+
     def retailer_on(self, supply_point_key: int, day: date) -> str | None:
         """The retailer supplying the supply point on a JST day, if any."""
         rows = self.store.execute(
@@ -369,10 +472,10 @@ class Registry:
         )
 
     def supply_point_ids(self, keys: Sequence[int] | np.ndarray) -> list[str]:
-        out: list[str] = []
-        for key in keys:
-            rows = self.store.execute(
-                "SELECT supply_point_id FROM supply_points WHERE supply_point_key = ?", (int(key),)
-            )
-            out.append(str(rows[0][0]))
-        return out
+        """The supply point IDs of ``keys``, in order (KeyError for an unknown key)."""
+        found = self.supply_point_id_map([int(k) for k in keys])
+        return [found[int(k)] for k in keys]
+
+    def supply_point_id_map(self, keys: Sequence[int]) -> dict[int, str]:
+        """Supply point ID by key, for the known keys among ``keys``."""
+        return access.supply_point_ids(self.store, keys)

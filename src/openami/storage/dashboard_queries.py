@@ -1,8 +1,9 @@
 """Read-only queries behind the operator dashboard (aggregated on the server).
 
-Every function reads; none writes. Registry queries run on the registry's SQLite store
-(its public ``execute``/``query_table``), interval queries on the DuckDB store (its public
-``query``). Results are small: aggregates, one page of rows, or one supply point's day.
+Every function reads; none writes. These are interval queries on the DuckDB store (its
+public ``query``); the dashboard's registry reads are the registry service's
+(``storage/registry_reads.py``). Results are small: aggregates, one page of rows, or one
+supply point's day.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from openami.bus.messages import read_source_name
 from openami.clock import SLOT_SECONDS, day_of_slot, slots_of_day
-from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-
-SOURCE_NAMES = {0: "scheduled", 1: "retry", 2: "backfill", 3: "exchange", 4: "bulk"}
 
 
 def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
@@ -63,15 +62,6 @@ def day_watermark(store: DuckIntervalStore, day: date) -> tuple[int, int, int]:
     return int(row["b"]), int(row["r"]), int(row["v"])
 
 
-def registry_watermark(registry: Registry) -> tuple[int, int, float]:
-    """Changes whenever a meter is added or an installation opened or closed."""
-    row = registry.store.execute(
-        "SELECT (SELECT COUNT(*) FROM meters), COUNT(*), COALESCE(MAX(valid_to), 0) "
-        "FROM meter_installations"
-    )[0]
-    return int(row[0]), int(row[1]), float(row[2])
-
-
 @dataclass(frozen=True)
 class SlotCollection:
     """Collection of the register reads taken at one boundary (the end of a slot)."""
@@ -85,7 +75,7 @@ class SlotCollection:
 
 
 def slot_timeline(
-    store: DuckIntervalStore, registry: Registry, day: date, by: str = "comm_method"
+    store: DuckIntervalStore, meters: pa.Table, day: date, by: str = "comm_method"
 ) -> list[SlotCollection]:
     """Per slot end of ``day`` and per group (``comm_method`` or ``all``): reads expected
     and received within 30 min, 60 min and so far (first arrival counts)."""
@@ -117,7 +107,7 @@ def slot_timeline(
         ORDER BY grp, e.boundary
         """,
         [slots.start + 1, slots.stop, slots.start + 1, slots.stop],
-        meters=registry.meters_table(),
+        meters=meters,
     )
     return [
         SlotCollection(
@@ -130,63 +120,6 @@ def slot_timeline(
         )
         for r in table.to_pylist()
     ]
-
-
-def search_supply_points(registry: Registry, digits: str, limit: int = 20) -> list[str]:
-    """Supply point IDs starting with ``digits`` (ASCII digits only), in order."""
-    if not digits.isascii() or not digits.isdigit():
-        return []
-    rows = registry.store.execute(
-        "SELECT supply_point_id FROM supply_points WHERE supply_point_id GLOB ? "
-        "ORDER BY supply_point_id LIMIT ?",
-        (digits + "*", int(limit)),
-    )
-    return [str(r[0]) for r in rows]
-
-
-def installed_meter(registry: Registry, supply_point_key: int) -> dict[str, Any] | None:
-    """The meter currently installed at a supply point, with its registry data."""
-    rows = registry.store.execute(
-        "SELECT m.meter_id, m.maker, m.serial, m.contract_amperage_a, m.comm_method, "
-        "m.concentrator_id, m.certification_expiry, i.valid_from "
-        "FROM meter_installations i JOIN meters m ON m.meter_id = i.meter_id "
-        "WHERE i.supply_point_key = ? AND i.valid_to IS NULL "
-        "ORDER BY i.valid_from DESC LIMIT 1",
-        (int(supply_point_key),),
-    )
-    if not rows:
-        return None
-    names = (
-        "meter_id",
-        "maker",
-        "serial",
-        "contract_amperage_a",
-        "comm_method",
-        "concentrator_id",
-        "certification_expiry",
-        "installed_at",
-    )
-    return dict(zip(names, rows[0], strict=True))
-
-
-def installations_of(registry: Registry, supply_point_key: int) -> list[dict[str, Any]]:
-    """Every meter installed at a supply point, oldest first: meter, maker, serial, period
-    ``[valid_from, valid_to)`` in epoch seconds (``valid_to`` None while installed)."""
-    rows = registry.store.execute(
-        "SELECT i.meter_id, m.maker, m.serial, i.valid_from, i.valid_to "
-        "FROM meter_installations i JOIN meters m ON m.meter_id = i.meter_id "
-        "WHERE i.supply_point_key = ? ORDER BY i.valid_from, i.meter_id",
-        (int(supply_point_key),),
-    )
-    names = ("meter_id", "maker", "serial", "valid_from", "valid_to")
-    return [dict(zip(names, r, strict=True)) for r in rows]
-
-
-def retailer_name(registry: Registry, retailer_id: str) -> str | None:
-    rows = registry.store.execute(
-        "SELECT name FROM retailers WHERE retailer_id = ?", (retailer_id,)
-    )
-    return str(rows[0][0]) if rows else None
 
 
 def meter_register_reads(
@@ -210,7 +143,7 @@ def meter_register_reads(
     )
     rows = table.to_pylist()
     for r in rows:
-        r["source"] = SOURCE_NAMES.get(int(r["source"]), "other")
+        r["source"] = read_source_name(r["source"])
         r["delay_s"] = float(r["first_received_at"]) - int(r["boundary"]) * SLOT_SECONDS
     return rows
 
@@ -236,43 +169,3 @@ def value_versions(
             strict=True,
         )
     }
-
-
-def installed_by_area(registry: Registry) -> dict[str, int]:
-    """Meters currently installed per area code."""
-    rows = registry.store.execute(
-        "SELECT sp.area_code, COUNT(*) FROM meter_installations i "
-        "JOIN supply_points sp ON sp.supply_point_key = i.supply_point_key "
-        "WHERE i.valid_to IS NULL GROUP BY sp.area_code"
-    )
-    return {str(a): int(n) for a, n in rows}
-
-
-def expiry_by_year(registry: Registry) -> list[tuple[int, int]]:
-    """Installed meters per calendar year of certification expiry, in order."""
-    rows = registry.store.execute(
-        "SELECT CAST(substr(m.certification_expiry, 1, 4) AS INTEGER) AS y, COUNT(*) "
-        "FROM meters m JOIN meter_installations i ON i.meter_id = m.meter_id "
-        "WHERE i.valid_to IS NULL GROUP BY y ORDER BY y"
-    )
-    return [(int(y), int(n)) for y, n in rows]
-
-
-def expiring_meters(
-    registry: Registry, until: date, offset: int = 0, limit: int = 50
-) -> tuple[int, pa.Table]:
-    """Installed meters whose certification expires on or before ``until``: the total and
-    one page (soonest first) with their supply point ID and area."""
-    where = (
-        "FROM meters m JOIN meter_installations i ON i.meter_id = m.meter_id "
-        "JOIN supply_points sp ON sp.supply_point_key = i.supply_point_key "
-        "WHERE i.valid_to IS NULL AND m.certification_expiry <= ?"
-    )
-    total = int(registry.store.execute(f"SELECT COUNT(*) {where}", (until.isoformat(),))[0][0])
-    page = registry.store.query_table(
-        "SELECT m.meter_id, sp.supply_point_id, sp.area_code, m.maker, m.serial, "
-        f"m.comm_method, m.certification_expiry {where} "
-        "ORDER BY m.certification_expiry, m.meter_id LIMIT ? OFFSET ?",
-        (until.isoformat(), int(limit), int(offset)),
-    )
-    return total, page

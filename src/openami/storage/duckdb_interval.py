@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from openami.bus.messages import READ_SCHEMA
 from openami.storage import point_read
 from openami.storage.quality_sql import HH_QUALITY, QNAME
 
@@ -85,9 +86,6 @@ CREATE TABLE IF NOT EXISTS ingest_log (
 ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS reason VARCHAR;
 """
 
-#: quality code (``qcode``) → name; 255 in a day row = no value for that slot in the row
-QUALITY_NAMES = ("measured", "estimated", "edited", "missing", "invalid")
-QCODE_NONE = 255
 _QNAME = QNAME
 
 # Day rows, one per (supply point, JST day) written by a dense ingest of fresh ground: the
@@ -175,17 +173,6 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         if old in tables and new not in tables:
             con.execute(f"ALTER TABLE {old} RENAME TO {new}")
 
-
-READ_SCHEMA = pa.schema(
-    [
-        ("meter_id", pa.int64()),
-        ("boundary", pa.int64()),
-        ("import_register_wh", pa.int64()),
-        ("export_register_wh", pa.int64()),
-        ("received_at", pa.float64()),
-        ("source", pa.uint8()),
-    ]
-)
 
 _CURRENT_READS = """
 SELECT meter_id, boundary, import_register_wh, export_register_wh

@@ -45,7 +45,6 @@ CREATE TABLE IF NOT EXISTS final_periods (
 );
 """
 
-EVENT_KINDS = ("outage", "disconnected", "tamper", "reset", "test", "last_gasp", "restore")
 
 VALUE_SCHEMA = pa.schema(
     [

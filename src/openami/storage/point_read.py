@@ -17,11 +17,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.bus.messages import QCODE_NONE, QUALITY_NAMES
 from openami.storage.quality_sql import HH_QUALITY
 
 SLOTS = 48
-QCODE_NONE = 255
-_QUALITY = np.array(["measured", "estimated", "edited", "missing", "invalid"], dtype=object)
+_QUALITY = np.array(QUALITY_NAMES, dtype=object)
 
 _DAY_ROWS = """
 SELECT d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,

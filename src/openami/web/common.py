@@ -28,7 +28,6 @@ from openami.storage.dashboard_queries import (
     data_day_range,
     day_watermark,
     ingest_watermark,
-    registry_watermark,
     slot_timeline,
 )
 from openami.web.i18n import COOKIE, LANGS, pick_language, translator
@@ -200,7 +199,7 @@ def watermark(context: HubContext, day: date | None) -> tuple[object, ...]:
     installations, so it stays cached while today's data flows in. For a recent day (or no
     day) also the latest ingest, so anything new recomputes it."""
     store = context.mdms.store
-    installs = registry_watermark(context.registry)
+    installs = context.registry.watermark()
     if day is None:
         return (ingest_watermark(store), installs)
     end_s = day_first_slot(day + timedelta(days=1)) * 1800.0
@@ -307,7 +306,7 @@ def timeline(request: Request, day: date) -> list[SlotCollection]:
     return cached(
         request,
         ("timeline", day),
-        lambda: slot_timeline(context.mdms.store, context.registry, day),
+        lambda: slot_timeline(context.mdms.store, context.registry.meters_table(), day),
         day,
     )
 
@@ -342,7 +341,9 @@ def warm_up_app(state: Any, context: HubContext, stop: threading.Event) -> None:
         (day, "concentrator_id"),
     ]:
         jobs.append((("kpis", d, by), d, partial(daily_kpis, store, registry, d, by)))
-    jobs.append((("timeline", day), day, partial(slot_timeline, store, registry, day)))
+    jobs.append(
+        (("timeline", day), day, lambda: slot_timeline(store, registry.meters_table(), day))
+    )
     for key, d, compute in jobs:
         if stop.is_set():
             return

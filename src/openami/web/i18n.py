@@ -114,7 +114,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "source.backfill": ("backfill", "補完"),
     "source.exchange": ("meter exchange", "メーター取替"),
     "source.bulk": ("bulk import", "一括取込"),
-    "source.other": ("other", "その他"),
+    "source.unknown": ("unknown", "不明"),
     "rollout.title": ("Rollout", "導入計画"),
     "rollout.plan": (
         "Deployment plans per fiscal year (meters)",

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse
 
 from openami.clock import JST
 from openami.registry import AREAS
-from openami.storage.dashboard_queries import expiring_meters, expiry_by_year, installed_by_area
 from openami.web.auth import operator
 from openami.web.charts import bar_chart
 from openami.web.common import deployment_plan, hub, int_param, render
@@ -48,7 +47,7 @@ def rollout(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
     today = context.clock.now().astimezone(JST).date()
     plan = deployment_plan()
     years = sorted({p.fiscal_year for p in plan})
-    installed = installed_by_area(context.registry)
+    installed = context.registry.installed_by_area()
     table = []
     for code in AREAS:
         cells = {p.fiscal_year: p for p in plan if p.area_code == code}
@@ -67,7 +66,7 @@ def rollout(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
 
     months = int_param(request, "months", 24, 1, 240)
     until = add_months(today, months)
-    by_year = expiry_by_year(context.registry)
+    by_year = context.registry.expiry_by_year()
     expiry_chart = bar_chart(
         "expiry-chart",
         t("expiry.by_year"),
@@ -75,10 +74,10 @@ def rollout(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespo
         [float(n) for _, n in by_year],
         highlight=[y <= until.year for y, _ in by_year],
     )
-    total, _first = expiring_meters(context.registry, until, 0, 0)
+    total, _first = context.registry.expiring_meters(until, 0, 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = int_param(request, "page", 1, 1, pages)
-    _total, rows = expiring_meters(context.registry, until, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    _total, rows = context.registry.expiring_meters(until, (page - 1) * PAGE_SIZE, PAGE_SIZE)
 
     def url_of(p: int) -> str:
         return str(request.url.include_query_params(page=p))

@@ -19,11 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from openami.clock import JST, SLOT_SECONDS, slot_start, slots_of_day
 from openami.registry import InvalidSupplyPointId
 from openami.storage.dashboard_queries import (
-    installations_of,
-    installed_meter,
     meter_register_reads,
-    retailer_name,
-    search_supply_points,
     value_versions,
 )
 from openami.web.auth import operator
@@ -62,7 +58,7 @@ def search(request: Request, _: Annotated[str, Depends(operator)]) -> Response:
         if len(query) > MAX_QUERY_CHARS or not (query.isascii() and query.isdigit()):
             values["error"] = "sp.invalid"
         else:
-            matches = search_supply_points(context.registry, query, SEARCH_LIMIT)
+            matches = context.registry.search_supply_points(query, SEARCH_LIMIT)
             if len(query) == 22 and matches == [query]:
                 return RedirectResponse(f"/supply-points/{query}", status_code=303)
             values["matches"] = matches
@@ -97,7 +93,9 @@ def supply_point(
     days = data_days(context)
     day = selected_day(request, context, days) or context.clock.now().astimezone(JST).date()
     slots = slots_of_day(day)
-    table = context.mdms.values(sp.supply_point_key, slots.start, slots.stop - 1).to_pylist()
+    table = context.mdms.current_values(
+        sp.supply_point_key, slots.start, slots.stop - 1
+    ).to_pylist()
     by_slot = {int(r["slot"]): r for r in table}
     versions = value_versions(context.mdms.store, sp.supply_point_key, slots.start, slots.stop - 1)
     rows = []
@@ -127,10 +125,10 @@ def supply_point(
         names=(t("sp.import"), t("sp.export")),
         quality_names=lambda q: t("quality." + q),
     )
-    meter = installed_meter(context.registry, sp.supply_point_key)
+    meter = context.registry.installed_meter(sp.supply_point_key)
     if meter is not None:
         meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
-    history = installations_of(context.registry, sp.supply_point_key)
+    history = context.registry.installations_of(sp.supply_point_key)
     reads = []
     for inst in history:  # every meter installed during the day (more than one after a swap)
         lo_s, hi_s = float(inst["valid_from"]), inst["valid_to"]
@@ -168,7 +166,7 @@ def supply_point(
             "history": history,
             "several_meters": len({r["meter_id"] for r in reads}) > 1,
             "retailer_id": retailer_id,
-            "retailer_name": retailer_name(context.registry, retailer_id) if retailer_id else None,
+            "retailer_name": context.registry.retailer_name(retailer_id) if retailer_id else None,
             "today": today,
         },
     )

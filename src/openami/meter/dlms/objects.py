@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from openami.bus.messages import CONTRACT_AMPERAGES_A
 from openami.clock.slots import SLOT_SECONDS
 from openami.meter.load import interval_energy_wh
 from openami.meter.view import MeterView
@@ -65,7 +66,6 @@ from openami.protocols.dlms.server_session import MemoryCounterStore, ServerAsso
 
 JST_OFFSET_MIN = 540
 _JST_FIXED = timezone(timedelta(minutes=JST_OFFSET_MIN))
-SUPPORTED_AMPERAGES_A = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120)
 THRESHOLD_UNITS_PER_AMPERE = 10  # limiter thresholds share the current register's scaler -1
 EVENT_LOG_SIZE = 100
 MIN_UNDER_THRESHOLD_S = 10  # automatic restore after the breaker trips (~10-60 s in Japan)
@@ -458,7 +458,7 @@ class MeterObjects:
         if not isinstance(threshold, int) or isinstance(threshold, bool):
             return DataAccessResult.TYPE_UNMATCHED
         amperes, rest = divmod(threshold, THRESHOLD_UNITS_PER_AMPERE)
-        if rest or amperes not in SUPPORTED_AMPERAGES_A:
+        if rest or amperes not in CONTRACT_AMPERAGES_A:
             return DataAccessResult.OTHER_REASON
         self._sync()
         self.view.fleet.set_contract_amperage([self.view.index], amperes)

@@ -1,0 +1,196 @@
+"""Message contracts: every topic, the Arrow schema of its batches, and the codes they carry.
+
+This module is the one place where the columns of a reading, a command outcome or a meter
+event are defined. Producers (the HES, bulk import, meter exchange) build batches with these
+schemas; consumers (the MDMS, the hub's request service, the KPIs) read them; the bus checks
+every batch against its topic's schema on publish (:func:`check_batch`), so a producer that
+drifts fails at once instead of storing a column under the wrong name.
+
+Codes travel as small integers (one byte per row in Arrow), and the enums below give each
+code its one name. Names are what people see (API, dashboard, CSV); codes are what is stored.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import pyarrow as pa
+
+# -- topics ----------------------------------------------------------------------------------
+TOPIC_READINGS = "hes.readings"
+TOPIC_COMMANDS = "hes.commands"
+TOPIC_EVENTS = "hes.events"
+
+
+# -- codes -----------------------------------------------------------------------------------
+class ReadSource(IntEnum):
+    """How a register read reached the MDMS (``source`` column of a reading)."""
+
+    SCHEDULED = 0  # the first attempt after a :00/:30 boundary
+    RETRY = 1  # a later attempt of the same collection
+    BACKFILL = 2  # a range read from the meter's log, filling a gap
+    EXCHANGE = 3  # closing/opening registers entered at a meter exchange
+    BULK = 4  # a bulk import (CSV or Parquet file)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+#: code → name, for every code a reading may carry
+READ_SOURCE_NAMES: dict[int, str] = {s.value: s.label for s in ReadSource}
+
+
+def read_source_name(code: int) -> str:
+    """The name of a read source code (``unknown`` for a code no producer writes)."""
+    return READ_SOURCE_NAMES.get(int(code), "unknown")
+
+
+class MeterEvent(IntEnum):
+    """Alarms a meter sends to the HES (``event`` column of ``hes.events``)."""
+
+    LAST_GASP = 1  # mains lost
+    RESTORE = 2  # mains back
+    TAMPER = 3  # cover opened, magnetic field, …
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class CommandKind(IntEnum):
+    """What the HES is asked to do to one meter."""
+
+    DISCONNECT = 1
+    RECONNECT = 2
+    SET_AMPERAGE = 3
+    READ = 4
+    CLOCK_SYNC = 5
+    BACKFILL = 6
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class CommandState(IntEnum):
+    """Where a command stands; every command ends in exactly one terminal state."""
+
+    QUEUED = 0
+    CONFIRMED = 1  # done, and a read-back shows it
+    TIMED_OUT = 2  # no confirmation by the deadline
+    FAILED = 3  # the read-back shows another state
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+#: remote operations that change what the customer gets (capped, approved and audited)
+REMOTE_OPERATIONS = (CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.SET_AMPERAGE)
+
+
+class Quality(IntEnum):
+    """Quality of a half-hour value version."""
+
+    MEASURED = 0
+    ESTIMATED = 1
+    EDITED = 2
+    MISSING = 3
+    INVALID = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+#: names by code (a NumPy-friendly tuple: ``QUALITY_NAMES[code]``)
+QUALITY_NAMES: tuple[str, ...] = tuple(q.label for q in Quality)
+#: quality code of a slot in a day row that holds no value
+QCODE_NONE = 255
+
+#: kinds of meter events the MDMS records (``record_events``): each changes how VEE judges the
+#: slots it touches
+METER_EVENT_KINDS: tuple[str, ...] = (
+    "outage",
+    "disconnected",
+    "tamper",
+    "reset",
+    "test",
+    "last_gasp",
+    "restore",
+)
+#: event kinds during which zero consumption is expected (valid zeros, not a stuck meter)
+OUTAGE_KINDS: tuple[str, ...] = ("outage", "disconnected")
+
+#: contract amperages a low-voltage meter's limiter supports [A] (SET_AMPERAGE's argument)
+CONTRACT_AMPERAGES_A: tuple[int, ...] = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120)
+
+
+# -- schemas ---------------------------------------------------------------------------------
+#: ``hes.readings``: one register read per row. ``boundary`` is the slot index of the :00/:30
+#: instant the registers were taken (the read closes slot ``boundary - 1``)
+READ_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("boundary", pa.int64()),
+        ("import_register_wh", pa.int64()),
+        ("export_register_wh", pa.int64()),
+        ("received_at", pa.float64()),  # Unix seconds
+        ("source", pa.uint8()),  # ReadSource
+    ]
+)
+
+#: ``hes.commands``: one command outcome per row (its terminal state)
+COMMAND_SCHEMA = pa.schema(
+    [
+        ("correlation_id", pa.int64()),
+        ("meter_id", pa.int64()),
+        ("kind", pa.uint8()),  # CommandKind
+        ("priority", pa.uint8()),
+        ("state", pa.uint8()),  # CommandState
+        ("attempts", pa.uint8()),
+        ("issued_at", pa.float64()),
+        ("completed_at", pa.float64()),
+        ("import_register_wh", pa.int64()),  # the read-back registers (READ), else null
+        ("export_register_wh", pa.int64()),
+        ("clock_offset_s", pa.float64()),
+    ]
+)
+
+#: ``hes.events``: one meter alarm per row
+EVENT_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("event", pa.uint8()),  # MeterEvent
+        ("occurred_at", pa.float64()),  # by the meter's clock, Unix seconds
+        ("received_at", pa.float64()),
+        ("via_log", pa.bool_()),  # read from the meter's event log rather than pushed
+    ]
+)
+
+TOPIC_SCHEMAS: dict[str, pa.Schema] = {
+    TOPIC_READINGS: READ_SCHEMA,
+    TOPIC_COMMANDS: COMMAND_SCHEMA,
+    TOPIC_EVENTS: EVENT_SCHEMA,
+}
+
+
+class MessageSchemaError(ValueError):
+    """A batch whose columns are not its topic's contract."""
+
+
+def check_batch(topic: str, batch: pa.Table) -> None:
+    """Raise :class:`MessageSchemaError` unless ``batch`` has exactly the topic's columns, in
+    order and with the same types (a topic this module does not know is refused too)."""
+    schema = TOPIC_SCHEMAS.get(topic)
+    if schema is None:
+        raise MessageSchemaError(f"unknown topic {topic!r}; known: {sorted(TOPIC_SCHEMAS)}")
+    if batch.schema.names != schema.names:
+        raise MessageSchemaError(
+            f"{topic}: columns {batch.schema.names} differ from the contract {schema.names}"
+        )
+    for field in schema:
+        got = batch.schema.field(field.name).type
+        if got != field.type:
+            raise MessageSchemaError(f"{topic}: column {field.name} is {got}, not {field.type}")
