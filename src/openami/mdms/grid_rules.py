@@ -110,10 +110,11 @@ def check_grids(
     dirty = np.flatnonzero(~clean)
     invalid = np.zeros(has.shape, dtype=np.bool_)
     invalid[dirty] = (flags[dirty] & _U32(_reject_mask(cfg))) != 0
-    folds = _history_folds(rows.supply_point_key, imp, row_sum, clean, dirty, has, invalid, flags)
     values_new = SLOTS_PER_DAY * int(np.count_nonzero(full))
     values_new += int(np.count_nonzero(has[partial]))
-    return GridChecks(imp, exp, has, export_ok, flags, invalid, clean, folds, values_new)
+    checks = GridChecks(imp, exp, has, export_ok, flags, invalid, clean, None, values_new)
+    checks.history_folds = _history_folds(rows.supply_point_key, row_sum, dirty, checks)
+    return checks
 
 
 def _value_masks(grids: RegisterGrids, opening: OpeningReads) -> tuple[BoolArr, BoolArr]:
@@ -316,23 +317,17 @@ def _reject_mask(cfg: VeeConfig) -> int:
 
 
 def _history_folds(
-    supply_point_key: I64,
-    imp: I64,
-    row_sum: I64,
-    clean: BoolArr,
-    dirty: I64,
-    has: BoolArr,
-    invalid: BoolArr,
-    flags: U32,
+    supply_point_key: I64, row_sum: I64, dirty: I64, checks: GridChecks
 ) -> pa.Table | None:
     """Per row: count and sum of measured imports not flagged V06/V10O (folded per supply
-    point); clean rows count all 48 values, the others are summed cell by cell."""
-    n = np.where(clean, SLOTS_PER_DAY, 0).astype(np.int64)
-    total = np.where(clean, row_sum, 0).astype(np.float64)
+    point); clean rows count all 48 values, the ``dirty`` others are summed cell by cell."""
+    n = np.where(checks.clean, SLOTS_PER_DAY, 0).astype(np.int64)
+    total = np.where(checks.clean, row_sum, 0).astype(np.float64)
     if len(dirty):
-        ok = has[dirty] & ~invalid[dirty] & ((flags[dirty] & _U32(bit("V06") | bit("V10O"))) == 0)
+        flags, unusable = checks.flags[dirty], _U32(bit("V06") | bit("V10O"))
+        ok = checks.has_value[dirty] & ~checks.invalid[dirty] & ((flags & unusable) == 0)
         n[dirty] = ok.sum(axis=1)
-        total[dirty] = np.where(ok, imp[dirty], 0).sum(axis=1)
+        total[dirty] = np.where(ok, checks.import_wh[dirty], 0).sum(axis=1)
     keep = n > 0
     if not keep.any():
         return None

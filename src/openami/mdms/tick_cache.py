@@ -28,7 +28,9 @@ exact through that slot (count -1: unknown).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -93,25 +95,27 @@ class TickRows:
             getattr(self, f.name)[index] = getattr(rows, f.name)
 
 
-_DTYPES: dict[str, type] = {
-    "meter_id": np.int64,
-    "last_boundary": np.int32,
-    "last_import_register_wh": np.int64,
-    "last_export_register_wh": np.int64,
-    "last_export_valid": np.bool_,
-    "supply_point_key": np.int64,
-    "latest_version_slot": np.int32,
-    "last_usable_slot": np.int32,
-    "last_usable_import_wh": np.int64,
-    "last_equals_previous": np.int8,
-    "flat_run_slots": np.int16,
-    "zero_run_slots": np.int16,
-    "day_through_slot": np.int32,
-    "day_usable_count": np.int16,
-    "day_import_wh": np.int64,
-    "v06_count": np.int32,
-    "v06_mean_wh": np.float64,
-}
+_DTYPES: Mapping[str, type] = MappingProxyType(
+    {
+        "meter_id": np.int64,
+        "last_boundary": np.int32,
+        "last_import_register_wh": np.int64,
+        "last_export_register_wh": np.int64,
+        "last_export_valid": np.bool_,
+        "supply_point_key": np.int64,
+        "latest_version_slot": np.int32,
+        "last_usable_slot": np.int32,
+        "last_usable_import_wh": np.int64,
+        "last_equals_previous": np.int8,
+        "flat_run_slots": np.int16,
+        "zero_run_slots": np.int16,
+        "day_through_slot": np.int32,
+        "day_usable_count": np.int16,
+        "day_import_wh": np.int64,
+        "v06_count": np.int32,
+        "v06_mean_wh": np.float64,
+    }
+)
 
 
 @dataclass
