@@ -85,7 +85,7 @@ def test_a_failed_transaction_stores_nothing_of_it() -> None:
     store = DuckIntervalStore()
     duckdb_mdms.ensure_schema(store)
     ingest = IntervalIngest(store)
-    with pytest.raises(RuntimeError), ingest.transaction() as tx:
+    with pytest.raises(RuntimeError), ingest.open_part() as tx:
         tx.append(_part(1, B), _log(ingest), 96)
         raise RuntimeError("a later check failed")
     assert _counts(store) == (0, 0, 0)
@@ -95,12 +95,12 @@ def test_fresh_ground_sees_reads_values_and_day_rows_in_range_only() -> None:
     store = DuckIntervalStore()
     duckdb_mdms.ensure_schema(store)
     ingest = IntervalIngest(store)
-    with ingest.transaction() as tx:
+    with ingest.open_part() as tx:
         tx.append(_part(5, B), _log(ingest), 96)
 
     def fresh(meters: tuple[int, int], keys: tuple[int, int], boundaries: tuple[int, int]) -> bool:
         ground = FreshGround(*meters, *keys, *boundaries, boundaries[0] - 1, boundaries[1] - 1)
-        with ingest.transaction() as tx:
+        with ingest.open_part() as tx:
             return tx.nothing_stored(ground)
 
     assert fresh((0, 4), (0, 99), (B - 10, B + 10))  # other meters, other supply points

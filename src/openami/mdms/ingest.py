@@ -68,19 +68,19 @@ def ingest_batch(
     if reads.num_rows == 0:
         return VeeIngestResult(0, 0, 0)
     units = _units(reads, ctx)
-    store = IntervalIngest(ctx.store)
+    interval = IntervalIngest(ctx.store)
     cache = ctx.active_tick_cache
-    with store.locked():
+    with interval.locked():
         if cache is not None:
-            cache.begin(store.generation)
+            cache.begin(interval.generation)
         try:
-            total = _run_units(store, units, ctx, clock)
+            total = _run_units(interval, units, ctx, clock)
         except BaseException:
             if cache is not None:
-                cache.finish(store.generation, ok=False)
+                cache.finish(interval.generation, ok=False)
             raise
         if cache is not None:
-            cache.finish(store.generation, ok=True)
+            cache.finish(interval.generation, ok=True)
     return total
 
 
@@ -222,13 +222,13 @@ def _log_row(plan: PartPlan, ingest_seq: int, ctx: IngestContext) -> IngestLogRo
 
 
 def _run_units(
-    store: IntervalIngest, units: list[_Unit], ctx: IngestContext, clock: PhaseClock
+    interval: IntervalIngest, units: list[_Unit], ctx: IngestContext, clock: PhaseClock
 ) -> VeeIngestResult:
     if len(units) == 1:  # checked and stored in one transaction
-        with store.transaction() as tx:
+        with interval.open_part() as tx:
             plan = plan_part(tx, units[0].reads, ctx, clock)
             if plan.append.writes_anything():
-                log = _log_row(plan, store.next_ingest_seq(), ctx)
+                log = _log_row(plan, interval.next_ingest_seq(), ctx)
                 tx.append(plan.append, log, ctx.history_cap)
         clock.lap("store")
         return plan.result
@@ -240,9 +240,9 @@ def _run_units(
         not u.after_previous and is_tick(u.reads) for u in units
     )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
-        writer = _StoreThread(pool, store, ctx, per_part)
+        writer = _StoreThread(pool, interval, ctx, per_part)
         try:
-            total = _check_and_store(store, units, ctx, clock, writer)
+            total = _check_and_store(interval, units, ctx, clock, writer)
         except BaseException:
             writer.abandon()
             raise
@@ -252,7 +252,7 @@ def _run_units(
 
 
 def _check_and_store(
-    store: IntervalIngest,
+    interval: IntervalIngest,
     units: list[_Unit],
     ctx: IngestContext,
     clock: PhaseClock,
@@ -264,7 +264,7 @@ def _check_and_store(
         if unit.after_previous and writer.pending is not None:
             writer.commit_early()
             clock.lap("store")
-        with store.transaction(lock=False) as tx:
+        with interval.open_part(lock=False) as tx:
             plan = plan_part(tx, unit.reads, ctx, clock)
         if writer.pending is not None:
             writer.pending.result()
@@ -282,20 +282,20 @@ class _StoreThread:
     early where asked), or (``per_part``) each part in a transaction of its own."""
 
     def __init__(
-        self, pool: ThreadPoolExecutor, store: IntervalIngest, ctx: IngestContext, per_part: bool
+        self, pool: ThreadPoolExecutor, interval: IntervalIngest, ctx: IngestContext, per_part: bool
     ) -> None:
-        self.pool, self.store, self.ctx = pool, store, ctx
-        self.writer = None if per_part else store.writer()
+        self.pool, self.interval, self.ctx = pool, interval, ctx
+        self.writer = None if per_part else interval.writer()
         #: the last part submitted (its result may already have been awaited)
         self.pending: Future[None] | None = None
         if self.writer is not None:
             pool.submit(self.writer.begin).result()
 
     def submit(self, plan: PartPlan) -> None:
-        log = _log_row(plan, self.store.next_ingest_seq(), self.ctx)
+        log = _log_row(plan, self.interval.next_ingest_seq(), self.ctx)
         cap = self.ctx.history_cap
         if self.writer is None:
-            self.pending = self.pool.submit(self.store.append_alone, plan.append, log, cap)
+            self.pending = self.pool.submit(self.interval.append_alone, plan.append, log, cap)
         else:
             self.pending = self.pool.submit(self.writer.append, plan.append, log, cap)
 

@@ -249,16 +249,17 @@ class IntervalIngest:
         return self._store.next_ingest_seq()
 
     @contextmanager
-    def transaction(self, lock: bool = True) -> Iterator[IngestTransaction]:
-        """One transaction: committed on success, rolled back on any error. ``lock=False``
-        only for a caller that holds :meth:`locked` (or a thread working for it)."""
+    def open_part(self, lock: bool = True) -> Iterator[IngestTransaction]:
+        """One transaction for checking (and storing) a part: committed on success, rolled
+        back on any error. ``lock=False`` only for a caller that holds :meth:`locked` (or a
+        thread working for it)."""
         with self._store.transaction(lock=lock) as cur:
             yield IngestTransaction(cur)
 
     def append_alone(self, part: IngestAppend, log: IngestLogRow, history_cap: int) -> None:
         """Append one part in a transaction of its own (for a thread working for the
         caller that holds :meth:`locked`)."""
-        with self.transaction(lock=False) as tx:
+        with self.open_part(lock=False) as tx:
             tx.append(part, log, history_cap)
 
     def writer(self) -> IngestWriter:
