@@ -78,8 +78,8 @@ from openami.mdms import tick
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import PART_ROWS, ingest_batch
 from openami.mdms.vee_config import load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 NATIONAL_METERS = 81_500_000
 SMALL_METERS = 2_000_000
@@ -113,7 +113,7 @@ def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
     cfg = load_vee_config()
     installs, meter_index = _registry(meters)
     store = DuckIntervalStore(tmp / "interval.duckdb")
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     slot_end = _slot_index() + 1  # boundary of the timed reads
     # stored by the parent: the boundaries up to slot_end - 2; the child ingests the tick at
     # slot_end - 1 first (its first tick, the state built) and then the timed one
@@ -230,7 +230,7 @@ def child(tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: st
     tick.ENABLED = state
     installs, meter_index = _registry(meters)
     store = DuckIntervalStore(tmp / "interval.duckdb", memory_limit=duckdb_memory or None)
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     first = _timed_call(store, tmp / "first.arrow", installs, meter_index, part_rows, 1.0)
     st = tick.state_of(store)
     # ticks come 30 minutes apart: the kernel has long written the first tick's pages back

@@ -7,7 +7,7 @@ Then ``pack_days`` packs the days (untimed: building the ticks, closing and reop
 file so that both sizes — the bytes of the blocks in use — are measured after a checkpoint). Timed:
 
 - the pack itself (one transaction: status, values, reads, day rows, deletes), in values/s;
-- one supply point's days through ``DuckIntervalStore.current_values``, median of 15 random
+- one supply point's days through ``point_read.current_values`` (what ``Mdms.current_values`` runs), median of 15 random
   points, before and after packing.
 
     python benchmarks/bench_mdms_pack.py            # 20,000 meters × 2 days
@@ -33,9 +33,10 @@ from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.day_pack import pack_days
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
+from openami.storage.point_read import current_values
 
 FIRST_DAY = day_first_slot(date(2026, 11, 1))
 
@@ -44,7 +45,7 @@ def _point_ms(store: DuckIntervalStore, keys: np.ndarray, lo: int, hi: int) -> f
     times = []
     for k in keys:
         t0 = time.perf_counter()
-        got = store.current_values(int(k), lo, hi)
+        got = current_values(store, int(k), lo, hi)
         times.append(time.perf_counter() - t0)
         assert got.num_rows == hi - lo + 1
     return 1000 * statistics.median(times)
@@ -76,7 +77,7 @@ def run(meters: int, days: int, seed: int = 1) -> dict[str, float | int | bool]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "interval.duckdb"
         store = DuckIntervalStore(path)
-        duckdb_mdms.ensure_schema(store)
+        upgrade_mdms_schema(store)
         t0 = time.perf_counter()
         for b in range(48 * days + 1):  # boundary FIRST_DAY … end of the last day
             boundary = FIRST_DAY + b

@@ -23,8 +23,8 @@ from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import ingest_batch
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 DAY0 = day_first_slot(__import__("datetime").date(2026, 11, 2))
 N = 40
@@ -137,7 +137,7 @@ def stores(tmp_path: Path) -> tuple[DuckIntervalStore, DuckIntervalStore, VeeCon
     dense = DuckIntervalStore(tmp_path / "dense.duckdb")
     general = DuckIntervalStore(tmp_path / "general.duckdb")
     for store in (dense, general):
-        duckdb_mdms.ensure_schema(store)
+        upgrade_mdms_schema(store)
     return dense, general, cfg
 
 
