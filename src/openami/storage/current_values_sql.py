@@ -6,7 +6,9 @@ of each spelling the rule. One supply point's values come from :mod:`point_read`
 faster for one point), which is tested equal to :func:`current_versions_sql`.
 
 DuckDB drops the aggregates a query does not use, so selecting a few columns of the
-fragment costs no more than a fragment with only those.
+fragment costs no more than a fragment with only those. ``arg_max_null``, not ``arg_max``:
+the latter skips NULL arguments, so a current version without an import (invalid, missing,
+an edit without export) would show the import of the version before it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ def current_versions_sql(first_slot: str, last_slot: str, where: str = "") -> st
     ``where`` (e.g. ``WHERE supply_point_key IN (…)``) filters the versions first."""
     return f"""
     SELECT supply_point_key, slot, max(version) AS version,
-           arg_max(import_wh, version) AS import_wh, arg_max(export_wh, version) AS export_wh,
-           arg_max(quality, version) AS quality, arg_max(method, version) AS method,
-           arg_max(vee_flags, version) AS vee_flags, arg_max(final, version) AS final,
-           arg_max(recorded_at, version) AS recorded_at, arg_max(reason, version) AS reason,
-           arg_max(edited_by, version) AS edited_by
+           arg_max_null(import_wh, version) AS import_wh, arg_max_null(export_wh, version) AS export_wh,
+           arg_max_null(quality, version) AS quality, arg_max_null(method, version) AS method,
+           arg_max_null(vee_flags, version) AS vee_flags, arg_max_null(final, version) AS final,
+           arg_max_null(recorded_at, version) AS recorded_at, arg_max_null(reason, version) AS reason,
+           arg_max_null(edited_by, version) AS edited_by
     FROM hh_slots({first_slot}, {last_slot}) {where}
     GROUP BY supply_point_key, slot"""
 
