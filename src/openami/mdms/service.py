@@ -38,7 +38,7 @@ from openami.storage.mdms_watermarks import set_watermark, watermark
 from openami.storage.meter_data import meter_parameters, record_meter_events, set_meter_master
 from openami.storage.meter_reads import current_reads
 from openami.storage.parquet_days import compact_day
-from openami.storage.point_read import current_values
+from openami.storage.point_read import FinalPeriods, current_values
 from openami.storage.value_jobs import declare_final
 
 #: the watermark of the missing-value deadline: the last slot it has closed
@@ -64,6 +64,7 @@ class Mdms:
         self.clock = clock
         self.vee = vee or load_vee_config()
         upgrade_mdms_schema(store)
+        self._final_periods = FinalPeriods(store)
         self._installations: pa.Table | None = None
         self._install_index: InstallIndex | None = None
         self._meter_index: MeterIndex | None = None
@@ -330,7 +331,9 @@ class Mdms:
 
         The one rule of "the current value": the C-route API, ESPI feeds, jobs, exports and
         the dashboard all ask this."""
-        return current_values(self.store, supply_point_key, first_slot, last_slot)
+        return current_values(
+            self.store, supply_point_key, first_slot, last_slot, self._final_periods
+        )
 
     def current_reads(
         self, meter_id: int, first_boundary: int, last_boundary: int | None

@@ -22,10 +22,14 @@ def current_versions_sql(first_slot: str, last_slot: str, where: str = "") -> st
     ``where`` (e.g. ``WHERE supply_point_key IN (…)``) filters the versions first."""
     return f"""
     SELECT supply_point_key, slot, max(version) AS version,
-           arg_max_null(import_wh, version) AS import_wh, arg_max_null(export_wh, version) AS export_wh,
-           arg_max_null(quality, version) AS quality, arg_max_null(method, version) AS method,
-           arg_max_null(vee_flags, version) AS vee_flags, arg_max_null(final, version) AS final,
-           arg_max_null(recorded_at, version) AS recorded_at, arg_max_null(reason, version) AS reason,
+           arg_max_null(import_wh, version) AS import_wh,
+           arg_max_null(export_wh, version) AS export_wh,
+           arg_max_null(quality, version) AS quality,
+           arg_max_null(method, version) AS method,
+           arg_max_null(vee_flags, version) AS vee_flags,
+           arg_max_null(final, version) AS final,
+           arg_max_null(recorded_at, version) AS recorded_at,
+           arg_max_null(reason, version) AS reason,
            arg_max_null(edited_by, version) AS edited_by
     FROM hh_slots({first_slot}, {last_slot}) {where}
     GROUP BY supply_point_key, slot"""

@@ -8,10 +8,14 @@ lies in a period declared final (``final_periods``).
 The SQL way (``hh_point`` macro, then the highest version per slot with a window function)
 spends most of its time on planning, unnesting 48 rows per day and the window; for a month
 of one point that is more than the data itself. Here DuckDB only fetches the point's day rows
-(one per day, zone maps prune by day and supply point), its narrow versions and the final
-periods that overlap the range, and NumPy derives the values (register differences where the
-value lists are NULL), lays the narrow versions over them (a day row's values are version 1)
-and keeps the highest per slot. The result equals the SQL's (``tests/storage``).
+(one per day, zone maps prune by day and supply point) and its narrow versions as stored, and
+NumPy derives the values (register differences where the value lists are NULL), lays the
+narrow versions over them (a day row's values are version 1), keeps the highest per slot and
+names qualities and default reasons. The result equals the SQL's (``tests/storage``).
+
+Every query costs a few milliseconds before it reads anything, more with expressions to bind,
+so there are two plain ones. The final periods, a table that changes about once a day, come
+from :class:`FinalPeriods`, which reads them again only after the store committed a write.
 """
 
 from __future__ import annotations
@@ -25,31 +29,30 @@ import pyarrow.compute as pc
 from openami.bus.messages import QCODE_NONE, QUALITY_NAMES
 from openami.clock import SLOTS_PER_DAY
 from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
-from openami.storage.quality_sql import HH_QUALITY
+from openami.storage.duckdb_reads import read_query
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 _QUALITY_BY_CODE = pa.array(QUALITY_NAMES, pa.string())
+#: the code read as ``invalid``, and any code above it (as ``quality_sql.QNAME``)
+INVALID_CODE = len(QUALITY_NAMES) - 1
 
 _DAY_ROWS = f"""
 SELECT d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,
        d.import_register_wh, d.export_register_wh, d.import_wh, d.export_wh, d.qcode,
-       d.vee_flags, d.value_recorded_at, l.recorded_at,
-       COALESCE(l.reason, '{DEFAULT_REASON}') AS reason
+       d.vee_flags, d.value_recorded_at, l.recorded_at, l.reason
 FROM day_rows d JOIN ingest_log l USING (ingest_seq)
 WHERE d.supply_point_key = $key AND d.day_first_slot BETWEEN $lo - {SLOTS_PER_DAY - 1} AND $hi
-ORDER BY d.day_first_slot
 """
-_NARROW = f"""
-SELECT slot, import_wh, export_wh, {HH_QUALITY} AS quality, method, vee_flags, final, version,
-       recorded_at, COALESCE(reason, '{DEFAULT_REASON}') AS reason, edited_by
+# as stored: quality names (or codes) and reasons are completed in Arrow
+_NARROW = """
+SELECT slot, import_wh, export_wh, quality, qcode, method, vee_flags, final, version,
+       recorded_at, reason, edited_by
 FROM hh_values
 WHERE supply_point_key = $key AND slot BETWEEN $lo AND $hi
 """
-_FINAL_PERIODS = """
-SELECT first_slot, last_slot FROM final_periods WHERE first_slot <= $hi AND last_slot >= $lo
-"""
+_FINAL_PERIODS = "SELECT first_slot, last_slot FROM final_periods ORDER BY first_slot"
 
 #: the columns of the current values, in order (the contract of ``Mdms.current_values``)
 CURRENT_VALUES_SCHEMA = pa.schema(
@@ -69,35 +72,78 @@ CURRENT_VALUES_SCHEMA = pa.schema(
 )
 
 
+class FinalPeriods:
+    """The slot ranges declared final (first_slot, last_slot), kept in memory and read again
+    only when the store has committed a write since (:attr:`DuckIntervalStore.generation`;
+    one process writes a DuckDB file, so no other can change them unseen)."""
+
+    def __init__(self, store: DuckIntervalStore) -> None:
+        self._store = store
+        self._generation = -1  # never read
+        self._periods = pa.table({"first_slot": pa.array([], pa.int64()), "last_slot": []})
+
+    def table(self) -> pa.Table:
+        generation = self._store.generation  # before reading: a write meanwhile reads again
+        if generation != self._generation:
+            self._periods = read_query(self._store, _FINAL_PERIODS, {})
+            self._generation = generation
+        return self._periods
+
+
 def current_values(
-    store: DuckIntervalStore, supply_point_key: int, first_slot: int, last_slot: int
+    store: DuckIntervalStore,
+    supply_point_key: int,
+    first_slot: int,
+    last_slot: int,
+    final_periods: FinalPeriods | None = None,
 ) -> pa.Table:
-    """Columns of :data:`CURRENT_VALUES_SCHEMA`, one row per slot with a value, by slot."""
+    """Columns of :data:`CURRENT_VALUES_SCHEMA`, one row per slot with a value, by slot
+    (``final_periods``: the caller's kept copy; without one they are read)."""
+    periods = (final_periods or FinalPeriods(store)).table()
     with store.locked():
         cur = store.cursor()
         try:
-            return current_values_in(cur, supply_point_key, first_slot, last_slot)
+            return current_values_in(cur, supply_point_key, first_slot, last_slot, periods)
         finally:
             cur.close()
 
 
 def current_values_in(
-    cur: duckdb.DuckDBPyConnection, supply_point_key: int, first_slot: int, last_slot: int
+    cur: duckdb.DuckDBPyConnection,
+    supply_point_key: int,
+    first_slot: int,
+    last_slot: int,
+    final_periods: pa.Table | None = None,
 ) -> pa.Table:
-    """:func:`current_values` on a cursor (e.g. inside a job's write transaction)."""
+    """:func:`current_values` on a cursor (e.g. inside a job's write transaction); the final
+    periods (first_slot, last_slot) are read on it unless given."""
     params = {"key": supply_point_key, "lo": first_slot, "hi": last_slot}
     days = cur.sql(_DAY_ROWS, params=params).to_arrow_table()
     narrow = cur.sql(_NARROW, params=params).to_arrow_table()
     parts = [_day_cells(days)] if days.num_rows else []
     if narrow.num_rows:
-        parts.append(narrow.cast(CURRENT_VALUES_SCHEMA))
+        parts.append(_narrow_cells(narrow))
     if not parts:
         return CURRENT_VALUES_SCHEMA.empty_table()
     cells = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     current = cells.take(pa.array(_highest_version_per_slot(cells, first_slot, last_slot)))
-    span = {"lo": first_slot, "hi": last_slot}
-    periods = cur.sql(_FINAL_PERIODS, params=span).to_arrow_table()
-    return _with_final_periods(current, periods)
+    if final_periods is None:
+        final_periods = cur.sql(_FINAL_PERIODS).to_arrow_table()
+    return _with_final_periods(current, final_periods)
+
+
+def _narrow_cells(narrow: pa.Table) -> pa.Table:
+    """Narrow versions in :data:`CURRENT_VALUES_SCHEMA`: the quality from its name or, where
+    the ingest stored only the code, from the code (as ``quality_sql.HH_QUALITY``); the
+    usual reason, stored as NULL, spelt out."""
+    codes = pc.min_element_wise(pc.fill_null(narrow.column("qcode"), INVALID_CODE), INVALID_CODE)
+    named = _QUALITY_BY_CODE.take(codes.cast(pa.int64()))
+    quality = pc.coalesce(narrow.column("quality"), named)
+    reason = pc.fill_null(narrow.column("reason"), DEFAULT_REASON)
+    cells = narrow.drop_columns(["qcode"])
+    cells = cells.set_column(cells.schema.get_field_index("quality"), "quality", quality)
+    cells = cells.set_column(cells.schema.get_field_index("reason"), "reason", reason)
+    return cells.select(CURRENT_VALUES_SCHEMA.names).cast(CURRENT_VALUES_SCHEMA)
 
 
 def _highest_version_per_slot(cells: pa.Table, first_slot: int, last_slot: int) -> Int64s:
@@ -114,14 +160,18 @@ def _highest_version_per_slot(cells: pa.Table, first_slot: int, last_slot: int) 
 
 
 def _with_final_periods(current: pa.Table, periods: pa.Table) -> pa.Table:
-    """``final`` also where the slot lies in a declared final period (one step per period)."""
+    """``final`` also where the slot lies in a declared final period (first_slot, last_slot;
+    one step per period that overlaps the values)."""
     if periods.num_rows == 0 or current.num_rows == 0:
         return current
     slot = np.asarray(current.column("slot").to_numpy(), dtype=np.int64)
+    firsts = np.asarray(periods.column("first_slot").to_numpy(), dtype=np.int64)
+    lasts = np.asarray(periods.column("last_slot").to_numpy(), dtype=np.int64)
+    overlapping = (firsts <= slot[-1]) & (lasts >= slot[0])
+    if not overlapping.any():
+        return current
     in_final = np.zeros(len(slot), dtype=np.bool_)
-    firsts = periods.column("first_slot").to_pylist()
-    lasts = periods.column("last_slot").to_pylist()
-    for first, last in zip(firsts, lasts, strict=True):
+    for first, last in zip(firsts[overlapping], lasts[overlapping], strict=True):
         in_final |= (slot >= first) & (slot <= last)
     stored = np.asarray(
         pc.fill_null(current.column("final"), False).to_numpy(zero_copy_only=False), np.bool_
@@ -212,7 +262,9 @@ def _day_cells(days: pa.Table) -> pa.Table:
             np.zeros(n, dtype=np.bool_),
             np.ones(n, dtype=np.int32),
             recorded_at[present],
-            days.column("reason").combine_chunks().take(pa.array(row_of_cell)),
+            pc.fill_null(days.column("reason").combine_chunks(), DEFAULT_REASON).take(
+                pa.array(row_of_cell)
+            ),
             pa.nulls(n, pa.string()),
         ],
         schema=CURRENT_VALUES_SCHEMA,
