@@ -263,7 +263,7 @@ def measure(
     from openami.storage import settlement_runs
     from openami.storage.duckdb_interval import DuckIntervalStore
     from openami.storage.parquet_days import read_values
-    from openami.storage.point_read import current_values
+    from openami.storage.point_read import FinalPeriods, current_values
 
     rng = np.random.default_rng(seed)
     store = DuckIntervalStore(root / "interval.duckdb")
@@ -275,15 +275,16 @@ def measure(
     point_pq: list[float] = []
     slot_total: list[float] = []
     slot_sums: list[float] = []
+    final_periods = FinalPeriods(store)  # kept by the Mdms, as Mdms.current_values does
     # one untimed warm-up of each query (opens files, loads DuckDB metadata)
-    current_values(store, int(keys[0]), first_slot, last_slot)
+    current_values(store, int(keys[0]), first_slot, last_slot, final_periods)
     if parquet:
         read_values(root / "parquet", int(keys[0]), DAY1, last_day)
     settlement_runs.settlement_sums(store, registry.members_on(DAY1), first_slot, first_slot)
     for _ in range(reps):
         key = int(rng.choice(keys))
         t = time.perf_counter()
-        got = current_values(store, key, first_slot, last_slot)
+        got = current_values(store, key, first_slot, last_slot, final_periods)
         point_duck.append(time.perf_counter() - t)
         if got.num_rows != 48 * days:
             raise AssertionError(f"DuckDB gave {got.num_rows} values for {key}")

@@ -206,3 +206,13 @@ def test_final_is_null_only_where_the_stored_flag_is_and_no_period_covers_the_sl
     assert by_slot[D0 + 60] is None  # NULL OR false
     want = mdms.store.query(_SQL_RULE, [keys[1], D0 + 5, D0 + 60])
     assert want.column("final").to_pylist() == [r["final"] for r in got]
+
+
+def test_a_period_declared_final_after_a_read_shows_at_once() -> None:
+    mdms, keys = _build()
+    before = mdms.current_values(keys[0], D0 + 48, D0 + 60)  # keeps the final periods
+    assert before.column("final").to_pylist() == [False] * 13
+    mdms.finalize(D0 + 48, D0 + 95, "dave")
+    after = mdms.current_values(keys[0], D0 + 48, D0 + 60)
+    assert after.column("final").to_pylist() == [True] * 13
+    assert after == mdms.store.query(_SQL_RULE, [keys[0], D0 + 48, D0 + 60])
