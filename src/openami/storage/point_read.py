@@ -80,7 +80,9 @@ class FinalPeriods:
     def __init__(self, store: DuckIntervalStore) -> None:
         self._store = store
         self._generation = -1  # never read
-        self._periods = pa.table({"first_slot": pa.array([], pa.int64()), "last_slot": []})
+        self._periods = pa.table(
+            {"first_slot": pa.array([], pa.int64()), "last_slot": pa.array([], pa.int64())}
+        )
 
     def table(self) -> pa.Table:
         generation = self._store.generation  # before reading: a write meanwhile reads again
