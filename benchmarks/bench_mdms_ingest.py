@@ -44,8 +44,8 @@ from openami.clock import day_first_slot, slot_start_s
 from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 from openami.storage.parquet_days import compact_day, day_path
 
 FIRST_DAY = day_first_slot(date(2026, 11, 1))
@@ -101,7 +101,7 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
             "export_register_wh BIGINT, received_at DOUBLE, source UTINYINT)"
         )
         store = DuckIntervalStore(Path(tmp) / "interval.duckdb")
-        duckdb_mdms.ensure_schema(store)
+        upgrade_mdms_schema(store)
         # day -1: the reads at the first boundary, so day 0 has neighbours (untimed)
         seed_reads = pa.table(
             {

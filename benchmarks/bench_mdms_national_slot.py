@@ -78,8 +78,8 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import PART_ROWS, IngestContext, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 NATIONAL_METERS = 81_500_000
 SMALL_METERS = 2_000_000
@@ -113,7 +113,7 @@ def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
     cfg = load_vee_config()
     installs, meter_index = _registry(meters)
     store = DuckIntervalStore(tmp / "interval.duckdb")
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     seeding = IngestContext(store, installs, meter_index, cfg, 0.0, tick_cache=TickCache())
     slot_end = _slot_index() + 1  # boundary of the timed reads
     # stored by the parent: the boundaries up to slot_end - 2; the child ingests the tick at
@@ -220,7 +220,7 @@ def child(tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: st
     JSON object with both."""
     installs, meter_index = _registry(meters)
     store = DuckIntervalStore(tmp / "interval.duckdb", memory_limit=duckdb_memory or None)
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     cache = TickCache() if state else None
 
     def context(recorded_at: float) -> IngestContext:

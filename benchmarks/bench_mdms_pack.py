@@ -7,8 +7,8 @@ Then ``pack_days`` packs the days (untimed: building the ticks, closing and reop
 file so that both sizes — the bytes of the blocks in use — are measured after a checkpoint). Timed:
 
 - the pack itself (one transaction: status, values, reads, day rows, deletes), in values/s;
-- one supply point's days through ``DuckIntervalStore.current_values``, median of 15 random
-  points, before and after packing.
+- one supply point's days through ``point_read.current_values`` (what ``Mdms.current_values``
+  runs), median of 15 random points, before and after packing.
 
     python benchmarks/bench_mdms_pack.py            # 20,000 meters × 2 days
     python benchmarks/bench_mdms_pack.py --small    # 2,000 meters × 2 days, < 60 s
@@ -34,18 +34,20 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.day_pack import pack_days
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
+from openami.storage.point_read import FinalPeriods, current_values
 
 FIRST_DAY = day_first_slot(date(2026, 11, 1))
 
 
 def _point_ms(store: DuckIntervalStore, keys: np.ndarray, lo: int, hi: int) -> float:
     times = []
+    final_periods = FinalPeriods(store)  # kept by the Mdms, as Mdms.current_values does
     for k in keys:
         t0 = time.perf_counter()
-        got = store.current_values(int(k), lo, hi)
+        got = current_values(store, int(k), lo, hi, final_periods)
         times.append(time.perf_counter() - t0)
         assert got.num_rows == hi - lo + 1
     return 1000 * statistics.median(times)
@@ -77,7 +79,7 @@ def run(meters: int, days: int, seed: int = 1) -> dict[str, float | int | bool]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "interval.duckdb"
         store = DuckIntervalStore(path)
-        duckdb_mdms.ensure_schema(store)
+        upgrade_mdms_schema(store)
         cache = TickCache()
         t0 = time.perf_counter()
         for b in range(48 * days + 1):  # boundary FIRST_DAY … end of the last day

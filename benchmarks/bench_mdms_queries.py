@@ -28,14 +28,14 @@ Load (into a temporary directory, removed afterwards), through the MDMS itself:
 Timed, median of ``--reps`` repetitions with random supply points / slots, after one
 untimed warm-up of each query:
 
-- ``point_45d_duckdb``: ``DuckIntervalStore.current_values`` (highest version per slot,
-  via the ``hh_point`` macro) over the loaded days of one supply point;
+- ``point_45d_duckdb``: ``point_read.current_values`` (what ``Mdms.current_values`` runs:
+  the highest version per slot, every column) over the loaded days of one supply point;
 - ``point_45d_parquet``: ``parquet_days.read_values`` over the same days;
 - ``slot_settlement``: the settlement code path pointed at one slot: ``members_on`` (registry
-  membership of the day) and the settlement module's own sums query (``settlement._SUMS``,
-  read at run time, so it measures whatever the module holds) with first = last = that slot
-  (``settle_day`` itself always sums a whole day and stores a run; ``slot_sums_only`` is the
-  query without ``members_on``).
+  membership of the day) and the settlement sums (``settlement_runs.settlement_sums``, the
+  query a settlement run stores) with first = last = that slot (``settle_day`` itself always
+  sums a whole day and stores a run; ``slot_sums_only`` is the query without
+  ``members_on``).
 
 Then the closed windows of 5 days are clustered point-major (``storage/day_cluster.py``, as
 ``openami mdms pack`` does for closed days; timed) and the point and slot queries are
@@ -265,10 +265,11 @@ def load(
 def measure(
     root: Path, keys: np.ndarray, days: int, reps: int, seed: int, parquet: bool
 ) -> dict[str, float]:
-    from openami.mdms import settlement
     from openami.registry import Registry
+    from openami.storage import settlement_runs
     from openami.storage.duckdb_interval import DuckIntervalStore
     from openami.storage.parquet_days import read_values
+    from openami.storage.point_read import FinalPeriods, current_values
 
     rng = np.random.default_rng(seed)
     store = DuckIntervalStore(root / "interval.duckdb")
@@ -276,21 +277,20 @@ def measure(
     first_slot = day_first_slot(DAY1)
     last_slot = first_slot + 48 * days - 1
     last_day = DAY1 + timedelta(days=days - 1)
-    sums_sql = settlement._SUMS
-    n_params = sums_sql.count("?")  # every parameter is the first or last slot
     point_duck: list[float] = []
     point_pq: list[float] = []
     slot_total: list[float] = []
     slot_sums: list[float] = []
+    final_periods = FinalPeriods(store)  # kept by the Mdms, as Mdms.current_values does
     # one untimed warm-up of each query (opens files, loads DuckDB metadata)
-    store.current_values(int(keys[0]), first_slot, last_slot)
+    current_values(store, int(keys[0]), first_slot, last_slot, final_periods)
     if parquet:
         read_values(root / "parquet", int(keys[0]), DAY1, last_day)
-    store.query(sums_sql, [first_slot] * n_params, q_members=settlement.members_on(registry, DAY1))
+    settlement_runs.settlement_sums(store, registry.members_on(DAY1), first_slot, first_slot)
     for _ in range(reps):
         key = int(rng.choice(keys))
         t = time.perf_counter()
-        got = store.current_values(key, first_slot, last_slot)
+        got = current_values(store, key, first_slot, last_slot, final_periods)
         point_duck.append(time.perf_counter() - t)
         if got.num_rows != 48 * days:
             raise AssertionError(f"DuckDB gave {got.num_rows} values for {key}")
@@ -305,9 +305,9 @@ def measure(
         slot = int(rng.integers(first_slot, last_slot + 1))
         day = DAY1 + timedelta(days=(slot - first_slot) // 48)
         t = time.perf_counter()
-        members = settlement.members_on(registry, day)
+        members = registry.members_on(day)
         t_sums = time.perf_counter()
-        rows = store.query(sums_sql, [slot] * n_params, q_members=members)
+        rows = settlement_runs.settlement_sums(store, members, slot, slot)
         end = time.perf_counter()
         slot_total.append(end - t)
         slot_sums.append(end - t_sums)
@@ -329,7 +329,7 @@ def measure(
         "slot_settlement_max_s": max(slot_total),
         "slot_sums_only_s": statistics.median(slot_sums),
         "slot_rows": float(rows_seen),
-        "sums_query_uses_hh_slots": float("hh_slots(" in sums_sql),
+        "sums_query_uses_hh_slots": float("hh_slots(" in settlement_runs._SUMS),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -156,6 +157,11 @@ def test_settle_prints_daily_sums_and_writes_slot_rows(tmp_path: Path) -> None:
     assert (overall["area_code"], overall["points"], overall["reading_rate"]) == ("all", 2, 1.0)
     assert overall["available_60min"] == 0.0 and overall["available_60min_met"] is False
     assert (days / "day=2026-11-01" / "values.parquet").stat().st_size > 0
+    # what the commands write holds consumption data: the owner's alone
+    for private in (out, bill, days / "day=2026-11-01" / "values.parquet"):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
+    for directory in (days, days / "day=2026-11-01"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
 
 def test_clear_errors(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.day_cluster import cluster_days, complete_windows, window_of
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 N = 30
 WINDOW = 4
@@ -49,7 +49,7 @@ def _store(tmp_path: Path) -> tuple[DuckIntervalStore, int, int]:
     )
     meters = MeterIndex(pa.table({"meter_id": ids}), cfg)
     store = DuckIntervalStore(tmp_path / "interval.duckdb")
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     first, _ = window_of(48 * 1000, WINDOW)  # start on a window edge
     days = 2 * WINDOW + 1
     rng = np.random.default_rng(3)

@@ -24,8 +24,9 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, VeeIngestResult, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
+from openami.storage.point_read import current_values
 
 DAY0 = day_first_slot(__import__("datetime").date(2026, 11, 2))
 N = 40
@@ -138,7 +139,7 @@ def stores(tmp_path: Path) -> tuple[DuckIntervalStore, DuckIntervalStore, VeeCon
     dense = DuckIntervalStore(tmp_path / "dense.duckdb")
     general = DuckIntervalStore(tmp_path / "general.duckdb")
     for store in (dense, general):
-        duckdb_mdms.ensure_schema(store)
+        upgrade_mdms_schema(store)
     return dense, general, cfg
 
 
@@ -345,8 +346,8 @@ def test_current_values_from_day_rows_equal_the_views(
     assert dense.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py() == 2 * N
     lo, hi = DAY0 - 5, DAY0 + 100
     for key in [1000 - m for m in range(N)] + [12345]:
-        got = dense.current_values(key, lo, hi)
         want = current_values_sql(dense, key, lo, hi)
+        got = current_values(dense, key, lo, hi).select(want.column_names)
         assert got.to_pylist() == want.to_pylist(), key
         assert got.schema == want.schema
-    assert dense.current_values(1000, DAY0 + 10, DAY0 + 12).num_rows == 3  # inside one day
+    assert current_values(dense, 1000, DAY0 + 10, DAY0 + 12).num_rows == 3  # inside one day

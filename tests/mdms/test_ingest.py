@@ -40,7 +40,7 @@ def reads(rows: list[tuple[int, int, int]]) -> pa.Table:
 
 def test_values_are_register_differences(mdms: Mdms) -> None:
     mdms.ingest(reads([(0, 1000, 50), (1, 1130, 50), (2, 1200, 75)]))
-    values = mdms.store.current_values(1, B0, B0 + 5).to_pylist()
+    values = mdms.current_values(1, B0, B0 + 5).to_pylist()
     assert [(v["slot"] - B0, v["import_wh"], v["export_wh"], v["quality"]) for v in values] == [
         (0, 130, 0, "measured"),
         (1, 70, 25, "measured"),
@@ -63,7 +63,7 @@ def test_missing_then_filled_keeps_every_version(mdms: Mdms) -> None:
     assert marked == 2  # slots 1 and 2 have no value yet
     mdms.ingest(reads([(3, 1300, 0)]))  # slot 2 still lacks its start read
     mdms.ingest(reads([(2, 1200, 0)]))  # backfill arrives
-    current = mdms.store.current_values(1, B0, B0 + 2).to_pylist()
+    current = mdms.current_values(1, B0, B0 + 2).to_pylist()
     assert [(v["import_wh"], v["quality"], v["version"]) for v in current] == [
         (130, "measured", 1),
         (70, "measured", 2),
@@ -81,7 +81,7 @@ def test_missing_then_filled_keeps_every_version(mdms: Mdms) -> None:
 
 def test_register_going_backwards_is_flagged_not_stored_as_energy(mdms: Mdms) -> None:
     mdms.ingest(reads([(0, 1000, 0), (1, 900, 0)]))
-    value = mdms.store.current_values(1, B0, B0).to_pylist()[0]
+    value = mdms.current_values(1, B0, B0).to_pylist()[0]
     assert value["quality"] == "invalid" and value["import_wh"] is None
 
 

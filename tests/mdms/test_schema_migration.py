@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 
 def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path) -> None:
     )
     con.close()
     store = DuckIntervalStore(path)
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     reads = store.query("SELECT * FROM register_reads ORDER BY boundary").to_pylist()
     assert [(r["boundary"], r["import_register_wh"], r["ingest_seq"]) for r in reads] == [
         (100, 1000, 1),
@@ -59,6 +59,6 @@ def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path) -> None:
     assert store.next_ingest_seq() == 2  # ingest sequence numbers go on
     store.close()
     again = DuckIntervalStore(path)  # opening twice changes nothing
-    duckdb_mdms.ensure_schema(again)
+    upgrade_mdms_schema(again)
     assert again.query("SELECT count(*) AS n FROM vee_history").column("n")[0].as_py() == 2
     again.close()

@@ -114,3 +114,15 @@ def test_runs_are_versioned(mdms: Mdms) -> None:
     assert kinds.column("kind").to_pylist() == ["preliminary", "final"]
     with pytest.raises(ValueError, match="kind"):
         mdms.settle(DAY, kind="draft")
+
+
+def test_a_value_that_became_invalid_adds_no_energy(mdms: Mdms) -> None:
+    """Its current version has no import: the sum must not fall back to the version before
+    (measured 130 Wh) but count the slot as missing, as the point's current values say."""
+    mdms.ingest(reads([(10, 0, 1000), (10, 1, 1130), (11, 0, 500), (11, 1, 540)]))
+    mdms.ingest(reads([(10, 1, 900)]))  # a corrected read: the register went backwards
+    current = mdms.current_values(1, B, B).to_pylist()
+    assert [(v["quality"], v["import_wh"], v["version"]) for v in current] == [("invalid", None, 2)]
+    rows = mdms.settle(DAY, estimate=False).rows.to_pylist()
+    r1 = next(r for r in rows if r["slot"] == B and r["retailer_id"] == "R1")
+    assert (r1["import_wh"], r1["points"], r1["measured"], r1["missing"]) == (40, 2, 1, 1)

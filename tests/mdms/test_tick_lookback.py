@@ -14,8 +14,8 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import bit, load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 N = 24
 B0 = 48 * 20_000 + 30  # a JST day start
@@ -64,7 +64,7 @@ def _run(path: Path, candidates: bool, tick_cache: bool) -> list[tuple[object, .
     )
     meters = MeterIndex(pa.table({"meter_id": ids}), cfg)
     store = DuckIntervalStore(path)
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     regs = _registers(np.random.default_rng(5))
     everyone = np.arange(N, dtype=np.int64)
     missing = {58: 5, 50: 6, 30: 7, 31: 7}  # tick → the meter whose read did not arrive

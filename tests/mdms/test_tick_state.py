@@ -26,8 +26,8 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, VeeIngestResult, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 N = 40
 B0 = 48 * 20_000 + 30  # a JST day start (boundary of 00:00)
@@ -224,7 +224,7 @@ def test_tick_path_stores_what_the_general_path_stores(
     stores = {}
     for name in ("tick", "general"):
         store = DuckIntervalStore(tmp_path / f"{name}.duckdb")
-        duckdb_mdms.ensure_schema(store)
+        upgrade_mdms_schema(store)
         stores[name] = store
     monkeypatch.setattr(general_module, "plan_general", counting)
     sizes, results = _run(stores["tick"], cfg, use_tick=True)

@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 
 from openami.bus.messages import READ_SCHEMA
-from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_mdms import VALUE_SCHEMA
 from openami.storage.interval_ingest import (
@@ -19,6 +18,7 @@ from openami.storage.interval_ingest import (
     IngestLogRow,
     IntervalIngest,
 )
+from openami.storage.mdms_schema import upgrade_mdms_schema
 
 B = 48 * 20_000 + 30
 
@@ -64,7 +64,7 @@ def _counts(store: DuckIntervalStore) -> tuple[int, int, int]:
 
 def test_a_write_transaction_commits_early_rolls_back_the_rest_and_counts_itself() -> None:
     store = DuckIntervalStore()
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     ingest = IntervalIngest(store)
     g0 = ingest.generation
     with ThreadPoolExecutor(max_workers=1) as pool, ingest.locked():
@@ -83,7 +83,7 @@ def test_a_write_transaction_commits_early_rolls_back_the_rest_and_counts_itself
 
 def test_a_failed_transaction_stores_nothing_of_it() -> None:
     store = DuckIntervalStore()
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     ingest = IntervalIngest(store)
     with pytest.raises(RuntimeError), ingest.open_part() as tx:
         tx.append(_part(1, B), _log(ingest), 96)
@@ -93,7 +93,7 @@ def test_a_failed_transaction_stores_nothing_of_it() -> None:
 
 def test_fresh_ground_sees_reads_values_and_day_rows_in_range_only() -> None:
     store = DuckIntervalStore()
-    duckdb_mdms.ensure_schema(store)
+    upgrade_mdms_schema(store)
     ingest = IntervalIngest(store)
     with ingest.open_part() as tx:
         tx.append(_part(5, B), _log(ingest), 96)

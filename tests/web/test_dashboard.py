@@ -13,6 +13,7 @@ import httpx
 import pytest
 from tests.web.conftest import DAY1, DAY2, DOWN, METERS, OPERATOR, DashboardWorld
 
+from openami.clock import slots_of_day
 from openami.mdms.kpi import KPI_NAMES, daily_kpis
 from openami.web.common import collection_targets, deployment_plan
 
@@ -123,7 +124,8 @@ def test_supply_point_page_shows_values_reads_meter_and_retailer(
     healthy = world.city.supply_point_ids[20]
     html = client.get(f"/supply-points/{healthy}").text
     key = world.city.supply_point_keys[20]
-    values = mdms.day_values(key, DAY2).to_pydict()
+    day2_slots = slots_of_day(DAY2)
+    values = mdms.current_values(key, day2_slots.start, day2_slots.stop - 1).to_pydict()
     assert values["quality"] == ["measured"] * 48
     assert f'id="total-import">{sum(values["import_wh"]):,} Wh<' in html
     amps = int(world.city.fleet.contract_amperage_a[20])
@@ -142,7 +144,10 @@ def test_supply_point_page_shows_values_reads_meter_and_retailer(
     assert day2.count('<tr class="q-missing" data-quality="missing">') == 48
     day1 = client.get(f"/supply-points/{silent}", params={"date": DAY1.isoformat()}).text
     # the meter fell silent at 10:00: the slot ending then and every later slot are missing
-    stored = mdms.day_values(world.city.supply_point_keys[0], DAY1).to_pydict()["quality"]
+    day1_slots = slots_of_day(DAY1)
+    stored = mdms.current_values(
+        world.city.supply_point_keys[0], day1_slots.start, day1_slots.stop - 1
+    ).to_pydict()["quality"]
     assert stored == ["measured"] * 19 + ["missing"] * 29
     assert day1.count('<tr class="q-measured" data-quality="measured">') == 19
     assert day1.count('<rect class="qmark q-missing" data-quality="missing"') == 29

@@ -196,7 +196,10 @@ def half_hour_values(
             f"supply point {supply_point_id} is not supplied by {client.party_id} on {day}",
         )
     record_reads(context, client.client_id, "half-hour-values", [(supply_point_id, str(day))])
-    table = context.mdms.day_values(sp.supply_point_key, day).to_pydict()
+    day_slots = slots_of_day(day)
+    table = context.mdms.current_values(
+        sp.supply_point_key, day_slots.start, day_slots.stop - 1
+    ).to_pydict()
     by_slot = {
         s: (i, e, q)
         for s, i, e, q in zip(

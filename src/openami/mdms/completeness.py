@@ -24,51 +24,16 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from openami.clock import slots_of_day
+from openami.clock import DAY_SECONDS
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_kpi import completeness_shares
 
-HORIZONS_S = {"available_60min": 3600, "available_24h": 86_400, "available_4d": 4 * 86_400}
+HORIZONS_S = {
+    "available_60min": 3600,
+    "available_24h": DAY_SECONDS,
+    "available_4d": 4 * DAY_SECONDS,
+}
 FIGURES = (*HORIZONS_S, "reading_rate")
-
-_RATES = """
-WITH expected AS (
-    SELECT i.supply_point_key, p.area_code, s.slot
-    FROM q_inst i JOIN q_points p USING (supply_point_key), range(?, ? + 1) s(slot)
-    WHERE s.slot * 1800 >= i.valid_from
-      AND (i.valid_to IS NULL OR (s.slot + 1) * 1800 <= i.valid_to)),
-firsts AS (
-    SELECT supply_point_key, slot, min(recorded_at) AS first_measured_at
-    FROM hh_slots(?, ?)
-    WHERE quality = 'measured'
-    GROUP BY supply_point_key, slot),
-current AS (
-    SELECT supply_point_key, slot, arg_max(quality, version) AS q
-    FROM hh_slots(?, ?)
-    GROUP BY supply_point_key, slot),
-per_value AS (
-    SELECT e.supply_point_key, e.area_code, e.slot,
-           f.first_measured_at - (e.slot + 1) * 1800.0 AS delay_s,
-           COALESCE(c.q = 'measured', false) AS measured_now
-    FROM expected e
-    LEFT JOIN firsts f USING (supply_point_key, slot)
-    LEFT JOIN current c USING (supply_point_key, slot)),
-per_point AS (
-    SELECT area_code, supply_point_key, count(*) AS n,
-           count(*) FILTER (WHERE delay_s <= 3600) AS a60,
-           count(*) FILTER (WHERE delay_s <= 86400) AS a24,
-           count(*) FILTER (WHERE delay_s <= 345600) AS a4d,
-           bool_and(measured_now) AND count(*) = 48 AS complete
-    FROM per_value GROUP BY area_code, supply_point_key)
-SELECT COALESCE(area_code, 'all') AS area_code, count(*) AS points,
-       CAST(sum(n) AS BIGINT) AS expected_values,
-       sum(a60) / sum(n) AS available_60min,
-       sum(a24) / sum(n) AS available_24h,
-       sum(a4d) / sum(n) AS available_4d,
-       avg(CASE WHEN complete THEN 1.0 ELSE 0.0 END) AS reading_rate
-FROM per_point
-GROUP BY GROUPING SETS ((area_code), ())
-ORDER BY area_code NULLS LAST
-"""
 
 
 def load_targets(path: str | Path | None = None) -> dict[str, float]:
@@ -114,14 +79,8 @@ def completeness(
     ``points`` has columns supply_point_key, area_code. With ``area_targets`` (area code →
     share) the reading rate of an area is held to its area's target (``targets`` for areas
     not listed), and ``all`` to the points-weighted mean of the areas' targets."""
-    slots = slots_of_day(day)
-    first, last = slots.start, slots.stop - 1
-    table = store.query(
-        _RATES,
-        [first, last, first, last, first, last],
-        q_inst=installations,
-        q_points=points,
-    )
+    horizons_s = {name: float(seconds) for name, seconds in HORIZONS_S.items()}
+    table = completeness_shares(store, installations, points, day, horizons_s)
     areas = table.column("area_code").to_pylist()
     for name in FIGURES:
         target = targets.get(name)

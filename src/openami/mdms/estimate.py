@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from openami.clock import slot_of_day
 from openami.mdms.vee_config import VeeConfig
 
 I64 = npt.NDArray[np.int64]
@@ -114,7 +115,7 @@ def estimate(inp: GapInputs, cfg: VeeConfig, gap: I64) -> Estimates:
     use_e2 = has_like & (like_sum > 0) & ~(known & short)
     gap_method = np.where(known & short, M_E1, np.where(use_e2, M_E2, M_E3))
     method = gap_method[gap]
-    profile = cfg.class_profile[(inp.slot + 18) % 48]
+    profile = cfg.class_profile[slot_of_day(inp.slot)]
     weights = np.where(
         method == M_E1, 1.0, np.where(method == M_E2, np.nan_to_num(inp.like_import_wh), profile)
     )

@@ -1,74 +1,40 @@
-"""MDMS jobs over stored data: estimation runs, manual edits, known totals, finalization.
+"""MDMS jobs over stored data: estimation runs, manual edits, known totals.
 
-Each job reads what it needs with a few set-based DuckDB queries, computes in NumPy
-(:mod:`openami.mdms.estimate`) and appends new versions in one transaction.
+Each job is one transaction of the store (:func:`openami.storage.value_jobs.value_job`): it
+reads what it needs through the job with a few set-based queries, computes in NumPy
+(:mod:`openami.mdms.estimate`) and appends its new versions through it, so either all of a
+job is stored or none of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.clock import slot_end_s, slot_start_s
-from openami.mdms.estimate import METHOD_NAMES, GapInputs, distribute, estimate, gap_ids
+from openami.clock import SLOT_SECONDS, slot_end_s, slot_start_s
+from openami.mdms.estimate import (
+    METHOD_NAMES,
+    Estimates,
+    GapInputs,
+    distribute,
+    estimate,
+    gap_ids,
+)
 from openami.mdms.events import event_slot_masks
 from openami.mdms.indexes import MeterIndex
-from openami.mdms.vee import Q_EDITED, Q_ESTIMATED, sum_check
+from openami.mdms.vee import Q_EDITED, Q_ESTIMATED, MeterParams, sum_check
 from openami.mdms.vee_config import VeeConfig, bit
-from openami.storage import duckdb_mdms as db
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.value_jobs import WEEK_SLOTS, ValueJob, value_job
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-WEEK_SLOTS = 336
-
-_CANDIDATES = """
-WITH grid AS (
-    SELECT i.supply_point_key, i.meter_id, s.slot
-    FROM q_inst i, range(?, ? + 1) s(slot)
-    WHERE s.slot * 1800 >= i.valid_from
-      AND (i.valid_to IS NULL OR (s.slot + 1) * 1800 <= i.valid_to)
-      AND (? OR i.supply_point_key IN (SELECT supply_point_key FROM q_only))),
-cur AS (
-    SELECT supply_point_key, slot, max(version) AS version,
-           arg_max(quality, version) AS quality, arg_max(final, version) AS final,
-           arg_max(vee_flags, version) AS vee_flags
-    FROM hh_slots(?, ?)
-    GROUP BY supply_point_key, slot)
-SELECT g.supply_point_key, g.meter_id, g.slot, COALESCE(c.version, 0) AS version,
-       COALESCE(c.vee_flags, 0) AS vee_flags, c.quality
-FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)
-WHERE c.quality IS NULL OR c.quality IN ('missing', 'invalid')
-   OR (? AND c.quality = 'estimated' AND NOT COALESCE(c.final, false))
-ORDER BY g.supply_point_key, g.meter_id, g.slot
-"""
-
-_END_READS = """
-SELECT q.i, r.import_register_wh, r.export_register_wh
-FROM q_ends q JOIN (
-    SELECT meter_id, boundary, import_register_wh, export_register_wh FROM reads_between(?, ?)
-    QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
-) r ON r.meter_id = q.meter_id AND r.boundary = q.boundary
-"""
-
-_LIKE_DAY = """
-WITH hist AS (
-    SELECT supply_point_key, slot, arg_max(import_wh, version) AS import_wh,
-           arg_max(export_wh, version) AS export_wh, arg_max(quality, version) AS quality
-    FROM hh_slots(?, ?)
-    WHERE supply_point_key IN (SELECT DISTINCT supply_point_key FROM q_cand)
-    GROUP BY supply_point_key, slot)
-SELECT c.i, avg(h.import_wh) AS import_wh, avg(h.export_wh) AS export_wh
-FROM q_cand c, range(1, ? + 1) w(k)
-JOIN hist h ON h.supply_point_key = c.supply_point_key AND h.slot = c.slot - 336 * w.k
-WHERE h.quality = 'measured'
-GROUP BY c.i
-"""
+#: hours in one slot (energy [Wh] in a slot = power [W] × this)
+SLOT_HOURS = SLOT_SECONDS / 3600
 
 
 @dataclass(frozen=True)
@@ -87,13 +53,29 @@ def _farr(table: pa.Table, name: str) -> F64:
 
 
 def event_masks(
-    cur: duckdb.DuckDBPyConnection, meter: I64, slot: I64
+    job: ValueJob, meter: I64, slot: I64
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """(outage or disconnected, tamper/reset/test) per (meter, slot)."""
     if len(slot) == 0:
         return np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_)
-    events = db.events_between(cur, slot_start_s(int(slot.min())), slot_end_s(int(slot.max())))
+    events = job.events_between(slot_start_s(int(slot.min())), slot_end_s(int(slot.max())))
     return event_slot_masks(events, meter, slot)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The slots an estimation run fills, sorted by (supply point, meter, slot)."""
+
+    table: pa.Table
+    key: I64
+    meter: I64
+    slot: I64
+
+    @classmethod
+    def of(cls, table: pa.Table) -> _Candidates:
+        return cls(
+            table, _arr(table, "supply_point_key"), _arr(table, "meter_id"), _arr(table, "slot")
+        )
 
 
 def run_estimation(
@@ -110,122 +92,159 @@ def run_estimation(
 ) -> EstimationResult:
     """Estimate every missing, invalid or absent value in the slot range (re-estimate
     preliminary estimates too when ``final``) and store them as ``estimated`` versions."""
-    only = pa.table({"supply_point_key": pa.array(supply_point_keys or [], pa.int64())})
-    with store.transaction() as cur:
-        cur.register("q_inst", installations)
-        cur.register("q_only", only)
-        cand = cur.sql(
-            _CANDIDATES,
-            params=[
-                first_slot,
-                last_slot,
-                supply_point_keys is None,
-                first_slot,
-                last_slot,
-                final,
-            ],
-        ).to_arrow_table()
-        n = cand.num_rows
-        if n == 0:
+    with value_job(store) as job:
+        found = job.estimation_candidates(
+            installations, first_slot, last_slot, supply_point_keys, final
+        )
+        if found.num_rows == 0:
             return EstimationResult(0, 0, {})
-        key = _arr(cand, "supply_point_key")
-        meter = _arr(cand, "meter_id")
-        slot = _arr(cand, "slot")
-        cur.register("q_cmeters", pa.table({"meter_id": np.unique(meter)}))
-        stored = cur.sql(
-            "SELECT DISTINCT meter_id, boundary FROM reads_between(?, ?) "
-            "WHERE meter_id IN (SELECT meter_id FROM q_cmeters) ORDER BY meter_id, boundary",
-            params=[first_slot, last_slot],
-        ).to_arrow_table()
-        span = last_slot - first_slot + 2
-        sk = _arr(stored, "meter_id") * span + (_arr(stored, "boundary") - first_slot)
-        ck = meter * span + (slot - first_slot)
-        at = np.minimum(np.searchsorted(sk, ck), max(len(sk) - 1, 0))
-        read_at_start = (sk[at] == ck) if len(sk) else np.zeros(n, dtype=np.bool_)
-        # a read between two invalid values is the suspect one: the gap runs through it
-        invalid = np.asarray(
-            pc.fill_null(pc.equal(cand.column("quality"), "invalid"), False), dtype=bool
+        cand = _Candidates.of(found)
+        gap = _gap_ids(job, cand, first_slot, last_slot)
+        gap_start = np.searchsorted(gap, np.arange(int(gap[-1]) + 1))
+        params = meters.params(cand.meter[gap_start])
+        total_import_wh, total_export_wh = _gap_totals(
+            job, cand, gap, params, first_slot, last_slot
         )
-        both_invalid = np.zeros(n, dtype=np.bool_)
-        if n > 1:
-            both_invalid[1:] = invalid[1:] & invalid[:-1] & (slot[1:] == slot[:-1] + 1)
-        read_at_start &= ~both_invalid
-        gap = gap_ids(key, meter, slot, read_at_start)
-        n_gaps = int(gap[-1]) + 1
-        start = np.searchsorted(gap, np.arange(n_gaps))
-        end = np.append(start[1:], n) - 1
-        ends = pa.table(
-            {
-                "i": np.arange(2 * n_gaps),
-                "meter_id": np.concatenate([meter[start], meter[end]]),
-                "boundary": np.concatenate([slot[start], slot[end] + 1]),
-            }
+        like_import_wh, like_export_wh = _like_day_means(job, cand, cfg, first_slot, last_slot)
+        outage, _ = event_masks(job, cand.meter, cand.slot)
+        amperage_a = meters.params(cand.meter).capacity_wh / (meters.volts * SLOT_HOURS)
+        inputs = GapInputs(
+            cand.key,
+            cand.meter,
+            cand.slot,
+            outage,
+            like_import_wh,
+            like_export_wh,
+            amperage_a,
+            total_import_wh,
+            total_export_wh,
         )
-        cur.register("q_ends", ends)
-        got = cur.sql(_END_READS, params=[first_slot, last_slot + 1]).to_arrow_table()
-        reg_i = np.full(2 * n_gaps, np.nan)
-        reg_e = np.full(2 * n_gaps, np.nan)
-        gi = _arr(got, "i")
-        reg_i[gi] = _farr(got, "import_register_wh")
-        e_valid = np.asarray(got.column("export_register_wh").is_valid(), dtype=bool)
-        reg_e[gi] = np.where(e_valid, _farr(got, "export_register_wh"), np.nan)
-        params = meters.params(meter[start])
-        mult = params.multiplier.astype(np.float64)
-
-        def total(reg: F64) -> F64:
-            d = reg[n_gaps:] - reg[:n_gaps]
-            d = np.where(d < 0, d + params.modulus_wh, d)  # rollover inside the gap
-            return d * mult
-
-        q_cand = pa.table({"i": np.arange(n), "supply_point_key": key, "slot": slot})
-        cur.register("q_cand", q_cand)
-        weeks = cfg.like_day_weeks
-        like = cur.sql(
-            _LIKE_DAY,
-            params=[first_slot - WEEK_SLOTS * weeks, last_slot - WEEK_SLOTS, weeks],
-        ).to_arrow_table()
-        like_i = np.full(n, np.nan)
-        like_e = np.full(n, np.nan)
-        li = _arr(like, "i")
-        like_i[li] = _farr(like, "import_wh")
-        le_valid = np.asarray(like.column("export_wh").is_valid(), dtype=bool)
-        like_e[li] = np.where(le_valid, _farr(like, "export_wh"), np.nan)
-        outage, _ = event_masks(cur, meter, slot)
-        amps = meters.params(meter).capacity_wh / (meters.volts * 0.5)
-        est = estimate(
-            GapInputs(key, meter, slot, outage, like_i, like_e, amps, total(reg_i), total(reg_e)),
-            cfg,
-            gap,
+        est = estimate(inputs, cfg, gap)
+        job.append_values(
+            _estimated_versions(cand, est, params, gap, cfg),
+            recorded_at,
+            "estimated",
+            final=final,
+            edited_by=user,
         )
-        missing_before = np.asarray(cand.column("quality").is_null(), dtype=bool) | np.asarray(
-            pc.fill_null(pc.equal(cand.column("quality"), "missing"), False), dtype=bool
-        )
-        flags = _arr(cand, "vee_flags") | np.where(missing_before, bit("V03"), 0)
-        high = params.capacity_wh[gap] * cfg.rule("V07").p("high_factor")
-        flags |= np.where(est.import_wh > high, bit("V07"), 0)  # validation reruns on estimates
-        values = pa.table(
-            {
-                "supply_point_key": key,
-                "slot": slot,
-                "import_wh": est.import_wh,
-                "export_wh": pa.array(est.export_wh, mask=~est.export_known),
-                "qcode": np.full(n, Q_ESTIMATED, np.uint8),
-                "version": (_arr(cand, "version") + 1).astype(np.int32),
-                "vee_flags": flags.astype(np.int32),
-                "method": np.array(METHOD_NAMES, dtype=object)[est.method],
-            }
-        )
-        db.append_values(cur, values, recorded_at, "estimated", final=final, edited_by=user)
     names, counts = np.unique(est.method, return_counts=True)
     return EstimationResult(
-        n, n_gaps, {METHOD_NAMES[int(k)]: int(c) for k, c in zip(names, counts, strict=True)}
+        len(cand.slot),
+        len(gap_start),
+        {METHOD_NAMES[int(k)]: int(c) for k, c in zip(names, counts, strict=True)},
+    )
+
+
+def _gap_ids(job: ValueJob, cand: _Candidates, first_slot: int, last_slot: int) -> I64:
+    """Gap number per candidate: runs of consecutive slots of one supply point and meter,
+    cut where a register read is stored at a slot's start, so that every gap is bounded by
+    reads. A read between two invalid values is the suspect one: the gap runs through it."""
+    stored = job.stored_boundaries(pa.array(np.unique(cand.meter)), first_slot, last_slot)
+    span = last_slot - first_slot + 2
+    stored_key = _arr(stored, "meter_id") * span + (_arr(stored, "boundary") - first_slot)
+    cand_key = cand.meter * span + (cand.slot - first_slot)
+    if len(stored_key):
+        at = np.minimum(np.searchsorted(stored_key, cand_key), len(stored_key) - 1)
+        read_at_start = stored_key[at] == cand_key
+    else:
+        read_at_start = np.zeros(len(cand_key), dtype=np.bool_)
+    quality = cand.table.column("quality")
+    invalid = np.asarray(pc.fill_null(pc.equal(quality, "invalid"), False), dtype=bool)
+    both_invalid = np.zeros(len(cand_key), dtype=np.bool_)
+    if len(cand_key) > 1:
+        after_invalid = invalid[1:] & invalid[:-1] & (cand.slot[1:] == cand.slot[:-1] + 1)
+        both_invalid[1:] = after_invalid
+    return gap_ids(cand.key, cand.meter, cand.slot, read_at_start & ~both_invalid)
+
+
+def _gap_totals(
+    job: ValueJob,
+    cand: _Candidates,
+    gap: I64,
+    params: MeterParams,
+    first_slot: int,
+    last_slot: int,
+) -> tuple[F64, F64]:
+    """Import and export energy of each gap [Wh] from the current registers at its two ends
+    (NaN where an end read is missing), with register rollover and multiplier applied."""
+    n_gaps = int(gap[-1]) + 1
+    start = np.searchsorted(gap, np.arange(n_gaps))
+    end = np.append(start[1:], len(gap)) - 1
+    ends = pa.table(
+        {
+            "i": np.arange(2 * n_gaps),
+            "meter_id": np.concatenate([cand.meter[start], cand.meter[end]]),
+            "boundary": np.concatenate([cand.slot[start], cand.slot[end] + 1]),
+        }
+    )
+    got = job.end_reads(ends, first_slot, last_slot + 1)
+    row = _arr(got, "i")
+    import_register_wh = np.full(2 * n_gaps, np.nan)
+    import_register_wh[row] = _farr(got, "import_register_wh")
+    export_register_wh = np.full(2 * n_gaps, np.nan)
+    export_known = np.asarray(got.column("export_register_wh").is_valid(), dtype=bool)
+    export_register_wh[row] = np.where(export_known, _farr(got, "export_register_wh"), np.nan)
+    multiplier = params.multiplier.astype(np.float64)
+
+    def total(register_wh: F64) -> F64:
+        delta_wh = register_wh[n_gaps:] - register_wh[:n_gaps]
+        delta_wh = np.where(delta_wh < 0, delta_wh + params.modulus_wh, delta_wh)  # rollover
+        return delta_wh * multiplier
+
+    return total(import_register_wh), total(export_register_wh)
+
+
+def _like_day_means(
+    job: ValueJob, cand: _Candidates, cfg: VeeConfig, first_slot: int, last_slot: int
+) -> tuple[F64, F64]:
+    """Per candidate: the mean measured import and export of the same slot 1…``weeks``
+    weeks before [Wh] (NaN where there is none)."""
+    n = len(cand.slot)
+    weeks = cfg.like_day_weeks
+    candidates = pa.table({"i": np.arange(n), "supply_point_key": cand.key, "slot": cand.slot})
+    like = job.like_day_means(
+        candidates, first_slot - WEEK_SLOTS * weeks, last_slot - WEEK_SLOTS, weeks
+    )
+    row = _arr(like, "i")
+    import_wh = np.full(n, np.nan)
+    import_wh[row] = _farr(like, "import_wh")
+    export_wh = np.full(n, np.nan)
+    export_known = np.asarray(like.column("export_wh").is_valid(), dtype=bool)
+    export_wh[row] = np.where(export_known, _farr(like, "export_wh"), np.nan)
+    return import_wh, export_wh
+
+
+def _estimated_versions(
+    cand: _Candidates, est: Estimates, params: MeterParams, gap: I64, cfg: VeeConfig
+) -> pa.Table:
+    """The new versions: the estimates with V03 where the value was missing or absent and
+    V07 where an estimate exceeds the contract capacity (validation reruns on estimates)."""
+    quality = cand.table.column("quality")
+    missing_before = np.asarray(quality.is_null(), dtype=bool) | np.asarray(
+        pc.fill_null(pc.equal(quality, "missing"), False), dtype=bool
+    )
+    flags = _arr(cand.table, "vee_flags") | np.where(missing_before, bit("V03"), 0)
+    high_wh = params.capacity_wh[gap] * cfg.rule("V07").p("high_factor")
+    flags |= np.where(est.import_wh > high_wh, bit("V07"), 0)
+    n = len(cand.slot)
+    return pa.table(
+        {
+            "supply_point_key": cand.key,
+            "slot": cand.slot,
+            "import_wh": est.import_wh,
+            "export_wh": pa.array(est.export_wh, mask=~est.export_known),
+            "qcode": np.full(n, Q_ESTIMATED, np.uint8),
+            "version": (_arr(cand.table, "version") + 1).astype(np.int32),
+            "vee_flags": flags.astype(np.int32),
+            "method": np.array(METHOD_NAMES, dtype=object)[est.method],
+        }
     )
 
 
 @dataclass(frozen=True)
 class EditResult:
     versions: int
-    sum_check_ok: bool | None  # None when the day's register reads are not both known
+    sum_check_ok: bool | None  # None when the span's register reads are not both known
 
 
 def edit_values(
@@ -233,7 +252,7 @@ def edit_values(
     supply_point_key: int,
     slots: I64,
     import_wh: I64,
-    export_wh: npt.NDArray[np.float64],
+    export_wh: F64,
     user: str,
     reason: str,
     recorded_at: float,
@@ -250,55 +269,11 @@ def edit_values(
         return EditResult(0, None)
     if np.any(import_wh < 0) or np.any(np.nan_to_num(export_wh) < 0):
         raise ValueError("edited energy must not be negative")
-    with store.transaction() as cur:
-        prev = cur.sql(
-            "SELECT slot, max(version) AS version FROM hh_point(?, ?, ?) GROUP BY slot",
-            params=[supply_point_key, int(slots.min()), int(slots.max())],
-        ).to_arrow_table()
-        ver = dict(
-            zip(prev.column("slot").to_pylist(), prev.column("version").to_pylist(), strict=True)
-        )
-        version = np.array([ver.get(int(s), 0) + 1 for s in slots], dtype=np.int32)
+    with value_job(store) as job:
+        current = job.current_values(supply_point_key, int(slots.min()), int(slots.max()))
         ok: bool | None = None
-        flags = np.zeros(len(slots), dtype=np.int32)
         if meter_id is not None and cfg is not None:
-            lo, hi = int(slots.min()), int(slots.max())
-            ends = cur.sql(
-                "SELECT boundary, arg_max(import_register_wh, ingest_seq) AS r FROM ("
-                "SELECT * FROM reads_between(?, ?) UNION ALL SELECT * FROM reads_between(?, ?)) "
-                "WHERE meter_id = ? GROUP BY boundary",
-                params=[lo, lo, hi + 1, hi + 1, meter_id],
-            ).to_arrow_table()
-            reg = dict(
-                zip(ends.column("boundary").to_pylist(), ends.column("r").to_pylist(), strict=True)
-            )
-            if lo in reg and hi + 1 in reg:
-                cur_vals = cur.sql(
-                    "SELECT slot, arg_max(import_wh, version) AS v FROM hh_point(?, ?, ?) "
-                    "GROUP BY slot",
-                    params=[supply_point_key, lo, hi],
-                ).to_arrow_table()
-                span_vals = dict(
-                    zip(
-                        cur_vals.column("slot").to_pylist(),
-                        cur_vals.column("v").to_pylist(),
-                        strict=True,
-                    )
-                )
-                for s, v in zip(slots.tolist(), import_wh.tolist(), strict=True):
-                    span_vals[s] = v
-                r5 = cfg.rule("V05")
-                ok = (
-                    sum_check(
-                        np.array([v or 0 for v in span_vals.values()], dtype=np.float64),
-                        float(reg[hi + 1] - reg[lo]),
-                        r5.p("tolerance_wh"),
-                        r5.p("tolerance_pct"),
-                    )
-                    and len(span_vals) == hi - lo + 1
-                )
-                if not ok:
-                    flags |= bit("V05")
+            ok = _span_sum_check(job, current, slots, import_wh, meter_id, cfg)
         values = pa.table(
             {
                 "supply_point_key": np.full(len(slots), supply_point_key, np.int64),
@@ -308,13 +283,52 @@ def edit_values(
                     np.nan_to_num(export_wh).astype(np.int64), mask=np.isnan(export_wh)
                 ),
                 "qcode": np.full(len(slots), quality, np.uint8),
-                "version": version,
-                "vee_flags": flags,
+                "version": _next_versions(current, slots),
+                "vee_flags": np.full(len(slots), bit("V05") if ok is False else 0, np.int32),
                 "method": np.full(len(slots), method, dtype=object),
             }
         )
-        db.append_values(cur, values, recorded_at, reason, edited_by=user)
+        job.append_values(values, recorded_at, reason, edited_by=user)
     return EditResult(len(slots), ok)
+
+
+def _next_versions(current: pa.Table, slots: I64) -> npt.NDArray[np.int32]:
+    """The version after the current one of each slot (1 where a slot has none yet)."""
+    current_slot = _arr(current, "slot")
+    current_version = _arr(current, "version")
+    if len(current_slot) == 0:
+        return np.ones(len(slots), dtype=np.int32)
+    at = np.minimum(np.searchsorted(current_slot, slots), len(current_slot) - 1)
+    found = current_slot[at] == slots
+    return (np.where(found, current_version[at], 0) + 1).astype(np.int32)
+
+
+def _span_sum_check(
+    job: ValueJob, current: pa.Table, slots: I64, import_wh: I64, meter_id: int, cfg: VeeConfig
+) -> bool | None:
+    """V05 over the edited span: do its values, the edited ones replacing the current, add
+    up to the meter's register difference over it? None when a register end is not known;
+    False also when a slot of the span has no value at all."""
+    first, last = int(slots.min()), int(slots.max())
+    reads = job.current_reads(meter_id, first, last + 1)
+    boundary = _arr(reads, "boundary")
+    register_wh = _arr(reads, "import_register_wh")
+    at_start, at_end = boundary == first, boundary == last + 1
+    if not (at_start.any() and at_end.any()):
+        return None
+    span_wh = np.zeros(last - first + 1)
+    known = np.zeros(last - first + 1, dtype=np.bool_)
+    position = _arr(current, "slot") - first
+    span_wh[position] = _farr(current, "import_wh")
+    known[position] = True
+    span_wh[slots - first] = import_wh
+    known[slots - first] = True
+    v05 = cfg.rule("V05")
+    register_delta_wh = float(register_wh[at_end][0] - register_wh[at_start][0])
+    matches = sum_check(
+        span_wh[known], register_delta_wh, v05.p("tolerance_wh"), v05.p("tolerance_pct")
+    )
+    return matches and bool(known.all())
 
 
 def flat_total(total_wh: int, n_slots: int) -> I64:

@@ -27,11 +27,12 @@ from datetime import date
 
 import pyarrow as pa
 
-from openami.bus.messages import REMOTE_OPERATIONS
-from openami.clock import slots_of_day
+from openami.bus.messages import REMOTE_OPERATIONS, CommandState
+from openami.clock import DAY_SECONDS, SLOT_SECONDS, SLOTS_PER_DAY
 from openami.hes.journal import HesJournal
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_kpi import collection_counts, journal_counts
 
 KPI_NAMES = (
     "network_connection_rate",
@@ -44,6 +45,12 @@ KPI_NAMES = (
 )
 GROUPINGS = ("comm_method", "area_code", "concentrator_id")
 REMOTE_OPERATION_KINDS = tuple(int(k) for k in REMOTE_OPERATIONS)
+#: reads counted by how soon after their boundary they first arrived [s]
+COLLECTION_WITHIN_S = {
+    "reads_within_30min": float(SLOT_SECONDS),
+    "reads_within_60min": 3600.0,
+    "reads_within_48h": 2 * float(DAY_SECONDS),
+}
 
 
 @dataclass(frozen=True)
@@ -73,47 +80,7 @@ def daily_kpis(
         raise ValueError(f"cannot group KPIs by {by!r}")
     if meters is None:
         meters = registry.meters_table()
-    slots = slots_of_day(day)
-    first, last = slots.start, slots.stop - 1
-    table = store.query(
-        f"""
-        WITH m AS (SELECT meter_id, supply_point_key,
-                          COALESCE(CAST({by} AS VARCHAR), '-') AS grp FROM meters),
-        reads AS (
-            SELECT meter_id, boundary, MIN(received_at) - boundary * 1800.0 AS delay_s
-            FROM reads_between(?, ?)
-            GROUP BY meter_id, boundary),
-        per_meter AS (
-            SELECT m.grp, m.meter_id,
-                   COUNT(*) FILTER (WHERE r.delay_s <= 1800) AS r30,
-                   COUNT(*) FILTER (WHERE r.delay_s <= 3600) AS r60,
-                   COUNT(*) FILTER (WHERE r.delay_s <= 172800) AS r48h
-            FROM m LEFT JOIN reads r ON r.meter_id = m.meter_id
-            GROUP BY m.grp, m.meter_id),
-        values_ok AS (
-            SELECT supply_point_key, COUNT(*) AS measured FROM (
-                SELECT supply_point_key, slot, quality FROM hh_slots(?, ?)
-                QUALIFY row_number() OVER (
-                    PARTITION BY supply_point_key, slot ORDER BY version DESC) = 1)
-            WHERE quality = 'measured' GROUP BY supply_point_key),
-        amr AS (
-            SELECT m.grp, m.meter_id, COALESCE(v.measured, 0) = 48 AS complete
-            FROM m LEFT JOIN values_ok v ON v.supply_point_key = m.supply_point_key),
-        connected AS (
-            SELECT DISTINCT meter_id FROM register_reads
-            WHERE received_at >= ? AND received_at < ?)
-        SELECT p.grp, COUNT(*) AS meters,
-               SUM(p.r30) AS r30, SUM(p.r60) AS r60, SUM(p.r48h) AS r48h,
-               SUM(CASE WHEN a.complete THEN 1 ELSE 0 END) AS amr,
-               COUNT(c.meter_id) AS connected
-        FROM per_meter p JOIN amr a ON a.meter_id = p.meter_id
-        LEFT JOIN connected c ON c.meter_id = p.meter_id
-        GROUP BY GROUPING SETS ((p.grp), ())
-        ORDER BY p.grp NULLS LAST
-        """,
-        [first + 1, last + 1, first, last, first * 1800.0, (last + 1) * 1800.0],
-        meters=meters,
-    )
+    table = collection_counts(store, meters, by, day, COLLECTION_WITHIN_S)
     extra = _journal_kpis(store, meters, by, day, journal) if journal is not None else {}
     return [_row(r, extra) for r in table.to_pylist()]
 
@@ -122,30 +89,14 @@ def _journal_kpis(
     store: DuckIntervalStore, meters: pa.Table, by: str, day: date, journal: HesJournal
 ) -> dict[str, tuple[float | None, float | None]]:
     """Per group: (remote operation success rate, clock compliance rate)."""
-    first = slots_of_day(day).start
-    t0, t1 = first * 1800.0, (first + 48) * 1800.0
-    kinds = ", ".join(str(k) for k in REMOTE_OPERATION_KINDS)
-    table = store.query(
-        f"""
-        WITH m AS (SELECT meter_id, COALESCE(CAST({by} AS VARCHAR), '-') AS grp FROM meters),
-        ops AS (
-            SELECT m.grp, COUNT(*) AS issued, COUNT(*) FILTER (WHERE c.state = 1) AS confirmed
-            FROM cmds c JOIN m ON m.meter_id = c.meter_id
-            WHERE c.kind IN ({kinds}) AND c.issued_at >= ? AND c.issued_at < ?
-            GROUP BY GROUPING SETS ((m.grp), ())),
-        clk AS (
-            SELECT m.grp, COUNT(*) FILTER (WHERE k.clock_checked) AS checked,
-                   COUNT(*) FILTER (WHERE k.clock_ok) AS ok
-            FROM clocks k JOIN m ON m.meter_id = k.meter_id
-            WHERE k.day = ?
-            GROUP BY GROUPING SETS ((m.grp), ()))
-        SELECT COALESCE(o.grp, k.grp) AS grp, o.issued, o.confirmed, k.checked, k.ok
-        FROM ops o FULL OUTER JOIN clk k ON o.grp IS NOT DISTINCT FROM k.grp
-        """,
-        [t0, t1, day],
-        meters=meters,
-        cmds=journal.commands(),
-        clocks=journal.clock_days(),
+    table = journal_counts(
+        store,
+        meters,
+        by,
+        day,
+        (journal.commands(), journal.clock_days()),
+        REMOTE_OPERATION_KINDS,
+        int(CommandState.CONFIRMED),
     )
     out: dict[str, tuple[float | None, float | None]] = {}
     for r in table.to_pylist():
@@ -160,7 +111,7 @@ def _journal_kpis(
 
 def _row(r: dict[str, object], extra: dict[str, tuple[float | None, float | None]]) -> KpiRow:
     n = int(r["meters"])  # type: ignore[call-overload]
-    expected = max(n * 48, 1)
+    expected = max(n * SLOTS_PER_DAY, 1)
     group = str(r["grp"]) if r["grp"] is not None else "all"
     remote, clock = extra.get(group, (None, None))
 
@@ -170,9 +121,9 @@ def _row(r: dict[str, object], extra: dict[str, tuple[float | None, float | None
     return KpiRow(
         group=group,
         meters=n,
-        collection_30min_rate=rate("r30"),
-        delivery_60min_rate=rate("r60"),
-        collection_48h_rate=rate("r48h"),
+        collection_30min_rate=rate("reads_within_30min"),
+        delivery_60min_rate=rate("reads_within_60min"),
+        collection_48h_rate=rate("reads_within_48h"),
         automatic_reading_rate=float(r["amr"] or 0) / max(n, 1),  # type: ignore[arg-type]
         network_connection_rate=float(r["connected"] or 0) / max(n, 1),  # type: ignore[arg-type]
         remote_operation_success_rate=remote,

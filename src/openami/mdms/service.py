@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -22,9 +21,9 @@ from openami.bus.messages import (
     Quality,
     ReadSource,
 )
-from openami.clock import Clock, slots_of_day
+from openami.clock import Clock, slot_at_s, slot_end_s, slot_start_s, slots_of_day
 from openami.mdms.billing import billing_determinants
-from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
+from openami.mdms.bulk import ImportReport, import_reads, values_csv
 from openami.mdms.completeness import completeness, load_area_targets, load_targets
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, TickCache, VeeIngestResult, ingest_batch
@@ -32,10 +31,19 @@ from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_to
 from openami.mdms.settlement import SettlementRun, settle_day
 from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.registry import Registry
-from openami.storage import duckdb_mdms as db
 from openami.storage.day_cluster import WINDOW_DAYS, ClusterResult, cluster_days
 from openami.storage.day_pack import PackResult, pack_days
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_schema import upgrade_mdms_schema
+from openami.storage.mdms_watermarks import set_watermark, watermark
+from openami.storage.meter_data import meter_parameters, record_meter_events, set_meter_master
+from openami.storage.meter_reads import current_reads
+from openami.storage.parquet_days import compact_day
+from openami.storage.point_read import FinalPeriods, current_values
+from openami.storage.value_jobs import declare_final
+
+#: the watermark of the missing-value deadline: the last slot it has closed
+DEADLINE_WATERMARK = "missing_deadline"
 
 
 class Mdms:
@@ -58,7 +66,8 @@ class Mdms:
         self.clock = clock
         self.vee = vee or load_vee_config()
         self.tick_cache = TickCache() if tick_cache else None
-        db.ensure_schema(store)
+        upgrade_mdms_schema(store)
+        self._final_periods = FinalPeriods(store)
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(TOPIC_READINGS, self.ingest)
@@ -100,7 +109,7 @@ class Mdms:
     def meter_index(self) -> MeterIndex:
         """Registry contract amperage joined with the MDMS meter master data."""
         amps = self.registry.meter_amperages_table()
-        return MeterIndex(db.meter_parameters(self.store, amps), self.vee)
+        return MeterIndex(meter_parameters(self.store, amps), self.vee)
 
     @cached_property
     def installations(self) -> pa.Table:
@@ -123,21 +132,42 @@ class Mdms:
         return ingest_batch(context, batch)
 
     def mark_missing(self, first_slot: int, last_slot: int) -> int:
-        """Mark slots without a value as missing for every supply point with a meter then."""
+        """Mark slots without a value as missing for every supply point with a meter then
+        (a slot that has any version is left alone, so marking twice adds nothing)."""
         inst = self.installations
-        t0, t1 = first_slot * 1800.0, (last_slot + 1) * 1800.0
-        expected = self.store.query(
-            "SELECT DISTINCT supply_point_key FROM inst WHERE valid_from < ? "
-            "AND (valid_to IS NULL OR valid_to > ?)",
-            [t1, t0],
-            inst=inst,
+        valid_to = pc.fill_null(inst.column("valid_to"), float("inf"))
+        installed = pc.and_(
+            pc.less(inst.column("valid_from"), slot_end_s(last_slot)),
+            pc.greater(valid_to, slot_start_s(first_slot)),
         )
+        keys = pc.unique(inst.column("supply_point_key").filter(installed))
+        expected = pa.table({"supply_point_key": keys.cast(pa.int64())})
         return self.store.mark_missing(expected, first_slot, last_slot, self.clock.timestamp())
 
-    def day_values(self, supply_point_key: int, day: date) -> pa.Table:
-        """Current half-hour values of one supply point for one JST day (up to 48 rows)."""
-        slots = slots_of_day(day)
-        return self.store.current_values(supply_point_key, slots.start, slots.stop - 1)
+    def close_due_slots(self, now_s: float) -> int:
+        """Mark as missing every slot still without a value once the deadline
+        (``vee.missing_deadline_s`` after the slot's end, the C-route delivery rule) has
+        passed at ``now_s``; returns the values marked. The last slot closed is stored, so
+        that a restarted MDMS goes on where it stopped and closes each slot once. An MDMS that
+        has closed nothing yet starts with the slots due after ``now_s`` unless
+        :meth:`start_closing_at` said otherwise."""
+        due_through = slot_at_s(now_s - self.vee.missing_deadline_s) - 1
+        closed_through = watermark(self.store, DEADLINE_WATERMARK)
+        if closed_through is None:
+            set_watermark(self.store, DEADLINE_WATERMARK, due_through, self.clock.timestamp())
+            return 0
+        if due_through <= closed_through:
+            return 0
+        # marking twice adds nothing: a crash before the watermark moves loses no work
+        marked = self.mark_missing(closed_through + 1, due_through)
+        set_watermark(self.store, DEADLINE_WATERMARK, due_through, self.clock.timestamp())
+        return marked
+
+    def start_closing_at(self, first_slot: int) -> None:
+        """Make ``first_slot`` the first slot :meth:`close_due_slots` closes, unless it has
+        closed slots before (then it goes on from where it stopped)."""
+        if watermark(self.store, DEADLINE_WATERMARK) is None:
+            set_watermark(self.store, DEADLINE_WATERMARK, first_slot - 1, self.clock.timestamp())
 
     # -- VEE jobs ---------------------------------------------------------------------------
     def estimate(
@@ -169,9 +199,9 @@ class Mdms:
         mask = pc.and_(
             pc.and_(
                 pc.equal(inst.column("supply_point_key"), supply_point_key),
-                pc.less_equal(inst.column("valid_from"), slot * 1800.0),
+                pc.less_equal(inst.column("valid_from"), slot_start_s(slot)),
             ),
-            pc.greater_equal(vt, (slot + 1) * 1800.0),
+            pc.greater_equal(vt, slot_end_s(slot)),
         )
         hit = inst.column("meter_id").filter(mask).to_pylist()
         return int(hit[0]) if hit else None
@@ -233,11 +263,7 @@ class Mdms:
     def finalize(self, first_slot: int, last_slot: int, user: str) -> EstimationResult:
         """Final estimates for the range, then declare it final (no longer preliminary)."""
         result = self.estimate(first_slot, last_slot, final=True, user=user)
-        with self.store.transaction() as cur:
-            cur.execute(
-                "INSERT INTO final_periods VALUES (?, ?, ?, ?)",
-                [first_slot, last_slot, self.clock.timestamp(), user],
-            )
+        declare_final(self.store, first_slot, last_slot, self.clock.timestamp(), user)
         return result
 
     def record_events(self, events: pa.Table) -> int:
@@ -247,22 +273,11 @@ class Mdms:
         bad = kinds - set(METER_EVENT_KINDS)
         if bad:
             raise ValueError(f"unknown event kinds {sorted(bad)}; known: {METER_EVENT_KINDS}")
-        with self.store.transaction() as cur:
-            cur.register("q_events", events)
-            cur.execute(
-                "INSERT INTO meter_events SELECT meter_id, kind, start_s, end_s, ? FROM q_events",
-                [self.clock.timestamp()],
-            )
-        return events.num_rows
+        return record_meter_events(self.store, events, self.clock.timestamp())
 
     def set_meter_master(self, rows: pa.Table) -> None:
         """Meter master data for VEE: meter_id, register_digits, register_unit_wh, multiplier."""
-        with self.store.transaction() as cur:
-            cur.register("q_master", rows)
-            cur.execute(
-                "INSERT OR REPLACE INTO meter_master SELECT meter_id, register_digits, "
-                "register_unit_wh, multiplier FROM q_master"
-            )
+        set_meter_master(self.store, rows)
         self.__dict__.pop("meter_index", None)  # (cached_property)
 
     def exchange_meter(
@@ -278,7 +293,7 @@ class Mdms:
         new meter's opening registers (import, export) are both reads at ``at_boundary``, so
         the slot before comes from the old meter and the slot after from the new one."""
         self.registry.exchange_meter(
-            supply_point_key, old_meter_id, new_meter_id, at_boundary * 1800.0
+            supply_point_key, old_meter_id, new_meter_id, slot_start_s(at_boundary)
         )
         self.refresh_registry()
         now = self.clock.timestamp()
@@ -295,37 +310,32 @@ class Mdms:
         )
         result = self.ingest(reads, reason="meter exchange")
         # reads of the new meter that arrived before the registry knew of it get values now
-        later = self.store.query(
-            "SELECT meter_id, boundary, import_register_wh, export_register_wh, received_at, "
-            "source FROM register_reads WHERE meter_id = ? AND boundary >= ? "
-            "QUALIFY row_number() OVER (PARTITION BY boundary ORDER BY ingest_seq DESC) = 1 "
-            "ORDER BY boundary",
-            [new_meter_id, at_boundary],
-        )
+        later = self.current_reads(new_meter_id, at_boundary, None)
         if later.num_rows > 1:
-            self.ingest(later.cast(READ_SCHEMA), reason="meter exchange", revalue=True)
+            reads = later.select(READ_SCHEMA.names).cast(READ_SCHEMA)
+            self.ingest(reads, reason="meter exchange", revalue=True)
         return result
 
     def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
         """The current half-hour value (the highest version) of each slot of one supply point
         in ``[first_slot, last_slot]`` that has one, by slot: slot, import_wh, export_wh,
-        quality, method, vee_flags, final, version, recorded_at, reason, edited_by.
+        quality, method, vee_flags, final (stored final, or in a period declared final),
+        version, recorded_at, reason, edited_by (``storage/point_read.py``).
 
         The one rule of "the current value": the C-route API, ESPI feeds, jobs, exports and
         the dashboard all ask this."""
-        return self.store.query(
-            """
-            SELECT h.slot, h.import_wh, h.export_wh, h.quality, h.method, h.vee_flags,
-                   h.final OR EXISTS (SELECT 1 FROM final_periods f
-                                      WHERE h.slot BETWEEN f.first_slot AND f.last_slot)
-                       AS final,
-                   h.version, h.recorded_at, h.reason, h.edited_by
-            FROM hh_point(?, ?, ?) h
-            QUALIFY row_number() OVER (PARTITION BY h.slot ORDER BY h.version DESC) = 1
-            ORDER BY h.slot
-            """,
-            [supply_point_key, first_slot, last_slot],
+        return current_values(
+            self.store, supply_point_key, first_slot, last_slot, self._final_periods
         )
+
+    def current_reads(
+        self, meter_id: int, first_boundary: int, last_boundary: int | None
+    ) -> pa.Table:
+        """The current register read (the one stored last) of one meter at each boundary in
+        ``[first_boundary, last_boundary]`` (``None``: no upper bound) that has one, by
+        boundary: meter_id, boundary, import_register_wh, export_register_wh, source,
+        received_at, ingest_seq (``storage/meter_reads.py``)."""
+        return current_reads(self.store, meter_id, first_boundary, last_boundary)
 
     def settle(
         self,
@@ -354,8 +364,8 @@ class Mdms:
         """Billing determinants per supply point for JST days ``first_day``…``last_day``
         (all supply points with a meter in the period unless keys are given)."""
         if supply_point_keys is None:
-            first = slots_of_day(first_day).start * 1800.0
-            last = slots_of_day(last_day).stop * 1800.0
+            first = slot_start_s(slots_of_day(first_day).start)
+            last = slot_start_s(slots_of_day(last_day).stop)
             inst = self.installations
             vt = pc.fill_null(inst.column("valid_to"), float("inf"))
             mask = pc.and_(pc.less(inst.column("valid_from"), last), pc.greater(vt, first))
@@ -401,39 +411,7 @@ class Mdms:
         """Check every row of a CSV/Parquet file, ingest the good ones chunk by chunk (one
         transaction each, acknowledged through ``progress``), then estimate the gaps
         between the file's first and last read. Running it again adds nothing."""
-        table = read_file(path)
-        ids = [
-            s
-            for s in pc.unique(table.column("supply_point_id").cast(pa.string())).to_pylist()
-            if s is not None
-        ]
-        known = self.registry.supply_point_key_of(ids)
-        keys = pa.table(
-            {
-                "supply_point_id": pa.array(list(known), pa.string()),
-                "supply_point_key": pa.array(list(known.values()), pa.int64()),
-            }
-        )
-        header = 0 if path.suffix.lower() in (".parquet", ".pq") else 1
-        check = check_rows(
-            table, keys, self.installations, self.vee, self.clock.timestamp(), header
-        )
-        report = ImportReport(check.rows, check.reads.num_rows, check.bad, check.same_duplicates)
-        for chunk in chunks(check.reads, chunk_rows):
-            result = self.ingest(chunk, reason="bulk import")
-            report.add(result)
-            if progress is not None:
-                progress(result)
-        if estimate and check.reads.num_rows:
-            b = check.reads.column("boundary")
-            lo, hi = int(pc.min(b).as_py()), int(pc.max(b).as_py())
-            if hi > lo:
-                sp = self.install_index.lookup(
-                    check.reads.column("meter_id").to_numpy(), b.to_numpy()
-                )
-                keys_hit = sorted({int(k) for k in np.unique(sp) if k >= 0})
-                report.estimation = self.estimate(lo, hi - 1, keys_hit or None, user="bulk import")
-        return report
+        return import_reads(self, path, chunk_rows, estimate, progress)
 
     def export_csv(self, supply_point_id: str, first_day: date, last_day: date) -> str:
         """Half-hour values with quality of one supply point, JST days inclusive, as CSV."""
@@ -461,6 +439,11 @@ class Mdms:
             window_days,
         )
 
+    def compact_day(self, day: date, root: Path) -> int:
+        """Write (or replace) the JST day's wide Parquet partition of current values under
+        ``root`` (``storage/parquet_days.py``); returns the supply points written."""
+        return compact_day(self.store, day, root)
+
     def pack(self, first_day: date, last_day: date) -> PackResult:
         """Pack closed JST days of A-route ticks into day rows (``storage/day_pack.py``):
         each supply-point day whose narrow rows a day row holds unchanged; the views give
@@ -472,24 +455,3 @@ class Mdms:
             slots_of_day(last_day).start,
             self.clock.timestamp(),
         )
-
-
-@dataclass
-class ImportReport:
-    rows: int
-    good_rows: int
-    bad: list[tuple[int, str]]
-    same_duplicates: int
-    reads_new: int = 0
-    values_new: int = 0
-    invalid: int = 0
-    flagged: int = 0
-    chunks: int = 0
-    estimation: EstimationResult | None = None
-
-    def add(self, r: VeeIngestResult) -> None:
-        self.reads_new += r.reads_new
-        self.values_new += r.values_new
-        self.invalid += r.invalid
-        self.flagged += r.flagged
-        self.chunks += 1

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from openami.clock import SLOTS_PER_DAY
+
 Action = Literal["reject", "flag"]
 
 #: rule ID → (bit, short description); V04R/V07L/V08F/V10O are sub-flags of their rule.
@@ -83,6 +85,8 @@ class VeeConfig:
     like_day_weeks: int
     class_profile: np.ndarray = field(repr=False)
     class_daily_wh_per_a: float = 300.0
+    #: a slot without a value this long after its end is marked missing [s]
+    missing_deadline_s: float = 3600.0
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -105,9 +109,12 @@ def _parse(data: dict[str, Any], origin: str) -> VeeConfig:
             raise ValueError(f"{origin}: rule {rid} action must be reject or flag, got {action!r}")
         rules[rid] = Rule(rid, action, {k: float(v) for k, v in raw.items()})
     est = data.get("estimation", {})
-    profile = np.asarray(est.get("class_profile", [1.0] * 48), dtype=np.float64)
-    if profile.shape != (48,) or np.any(profile < 0) or profile.sum() <= 0:
+    profile = np.asarray(est.get("class_profile", [1.0] * SLOTS_PER_DAY), dtype=np.float64)
+    if profile.shape != (SLOTS_PER_DAY,) or np.any(profile < 0) or profile.sum() <= 0:
         raise ValueError(f"{origin}: estimation.class_profile needs 48 non-negative weights")
+    missing_after_s = float(data.get("deadline", {}).get("missing_after_s", 3600))
+    if not missing_after_s > 0:
+        raise ValueError(f"{origin}: deadline.missing_after_s must be positive")
     return VeeConfig(
         rules=rules,
         meter_defaults={k: float(v) for k, v in data.get("meter_defaults", {}).items()},
@@ -115,6 +122,7 @@ def _parse(data: dict[str, Any], origin: str) -> VeeConfig:
         like_day_weeks=int(est.get("like_day_weeks", 4)),
         class_profile=profile / profile.sum(),
         class_daily_wh_per_a=float(est.get("class_daily_wh_per_a", 300)),
+        missing_deadline_s=missing_after_s,
     )
 
 

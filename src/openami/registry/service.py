@@ -40,6 +40,10 @@ class Registry:
     def open(cls, path: str | Path) -> Registry:
         return cls(SqliteRegistryStore(path))
 
+    def close(self) -> None:
+        """Close the database this registry was opened on (with :meth:`open`)."""
+        self.store.close()
+
     # -- writes (bulk, all-or-nothing) ------------------------------------------------------
     def add_balancing_groups(self, groups: Sequence[BalancingGroup]) -> None:
         self.store.insert_many(

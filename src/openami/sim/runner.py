@@ -1,9 +1,10 @@
 """Run a city through simulated time: meters, HES, bus and MDMS on one manual clock.
 
 Time advances in ticks (default 5 minutes). At each :00/:30 the fleet logs its registers
-and the HES starts collecting; each tick the HES publishes what has arrived; the MDMS marks
-slots still without a value as missing once their delivery deadline (slot end + 60 min)
-has passed, and backfill later replaces those marks with measured values.
+and the HES starts collecting; each tick the HES publishes what has arrived and the MDMS
+closes the slots whose delivery deadline has passed (``Mdms.close_due_slots``: still without
+a value one hour after their end, they are marked missing), and backfill later replaces
+those marks with measured values.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from openami.hes.engine import CollectionConfig, HeadEnd
 from openami.mdms.service import Mdms
 from openami.sim.city import City
 from openami.storage.duckdb_interval import DuckIntervalStore
-
-MISSING_DEADLINE_S = 3600.0
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Simulation:
         return cls(city, mdms, hes, bus, clock, tick_s)
 
     def __post_init__(self) -> None:
-        self._closed_through = self.city.start_boundary - 1
+        self.mdms.start_closing_at(self.city.start_boundary)  # the city's first slot
         self._next_boundary = self.city.fleet.now_boundary
         self._now_s = self.clock.timestamp()
 
@@ -61,11 +60,7 @@ class Simulation:
                 self.hes.on_boundary(self._next_boundary)
                 self._next_boundary += 1
             self.hes.tick(self._now_s)
-            # slot s is due once (s + 1) * 1800 + deadline has passed
-            due_through = int((self._now_s - MISSING_DEADLINE_S) // SLOT_SECONDS) - 1
-            if due_through > self._closed_through:
-                self.mdms.mark_missing(self._closed_through + 1, due_through)
-                self._closed_through = due_through
+            self.mdms.close_due_slots(self._now_s)
             for hook in self.after_tick:
                 hook(self._now_s)
             if progress is not None:

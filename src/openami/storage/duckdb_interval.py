@@ -26,7 +26,6 @@ import duckdb
 import pyarrow as pa
 
 from openami.bus.messages import READ_SCHEMA
-from openami.storage import point_read
 from openami.storage.quality_sql import HH_QUALITY, QNAME
 from openami.storage.slot_sql import end_s, start_s
 
@@ -403,17 +402,6 @@ class DuckIntervalStore:
         return int(rows[0][0]) if rows else 0
 
     # -- queries ----------------------------------------------------------------------------
-    def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
-        """Current version of each half-hour value of one supply point, slots inclusive:
-        slot, import_wh, export_wh, quality, version, recorded_at (``storage/point_read.py``
-        assembles it in NumPy from the point's day rows and narrow versions)."""
-        with self._lock:
-            cur = self._cursor()
-            try:
-                return point_read.current_values(cur, supply_point_key, first_slot, last_slot)
-            finally:
-                cur.close()
-
     def checkpoint(self) -> bool:
         """CHECKPOINT, so DuckDB drops emptied row groups now (after a pack or a clustering;
         otherwise it happens at the next automatic checkpoint or on close). Not possible

@@ -1,4 +1,5 @@
-"""MDMS tables next to the interval store (same DuckDB file) and their batch operations.
+"""MDMS tables next to the interval store (same DuckDB file) and their batch operations
+(the tables are created by ``storage/mdms_schema.py``).
 
 - ``meter_master``: register digits, register unit and multiplier per meter (VEE V04/V11);
 - ``meter_events``: outage, disconnected, tamper, reset, test periods per meter (V08/V10);
@@ -16,36 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
+from openami.storage.duckdb_interval import DEFAULT_REASON
 from openami.storage.slot_sql import of_day
-
-MDMS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meter_master (
-    meter_id BIGINT PRIMARY KEY,
-    register_digits INTEGER NOT NULL,
-    register_unit_wh BIGINT NOT NULL,
-    multiplier BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meter_events (
-    meter_id BIGINT NOT NULL,
-    kind VARCHAR NOT NULL,
-    start_s DOUBLE NOT NULL,
-    end_s DOUBLE NOT NULL,
-    recorded_at DOUBLE NOT NULL
-);
-CREATE TABLE IF NOT EXISTS vee_history (
-    supply_point_key BIGINT NOT NULL,
-    n BIGINT NOT NULL,
-    mean_wh DOUBLE NOT NULL
-);
-CREATE TABLE IF NOT EXISTS final_periods (
-    first_slot BIGINT NOT NULL,
-    last_slot BIGINT NOT NULL,
-    finalized_at DOUBLE NOT NULL,
-    user_name VARCHAR NOT NULL
-);
-"""
-
 
 VALUE_SCHEMA = pa.schema(
     [
@@ -58,39 +31,6 @@ VALUE_SCHEMA = pa.schema(
         ("vee_flags", pa.int32()),
     ]
 )
-
-
-def ensure_schema(store: DuckIntervalStore) -> None:
-    with store.transaction() as cur:
-        cur.execute(MDMS_SCHEMA)
-        # files from before: vee_history had a primary key, whose index cost more than the
-        # whole rest of a national tick's history fold; update_history keeps keys unique
-        pk = cur.execute(
-            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'vee_history' "
-            "AND constraint_type = 'PRIMARY KEY'"
-        ).fetchall()[0][0]
-        if pk:
-            cur.execute("ALTER TABLE vee_history RENAME TO vee_history_with_pk")
-            cur.execute(
-                "CREATE TABLE vee_history (supply_point_key BIGINT NOT NULL, "
-                "n BIGINT NOT NULL, mean_wh DOUBLE NOT NULL)"
-            )
-            cur.execute(
-                "INSERT INTO vee_history SELECT supply_point_key, n, mean_wh "
-                "FROM vee_history_with_pk ORDER BY supply_point_key"
-            )
-            cur.execute("DROP TABLE vee_history_with_pk")
-
-
-def meter_parameters(store: DuckIntervalStore, amperages: pa.Table) -> pa.Table:
-    """Per meter of ``amperages`` (meter_id, contract_amperage_a): its contract amperage
-    and master data (register_digits, register_unit_wh, multiplier; NULL without a row)."""
-    return store.query(
-        "SELECT a.meter_id, a.contract_amperage_a, m.register_digits, "
-        "m.register_unit_wh, m.multiplier FROM amps a "
-        "LEFT JOIN meter_master m USING (meter_id)",
-        amps=amperages,
-    )
 
 
 def _bounds(table: pa.Table, column: str) -> list[int]:

@@ -19,33 +19,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from openami.clock import slots_of_day
+from openami.clock import SLOTS_PER_DAY, slots_of_day
+from openami.storage.current_values_sql import current_versions_sql, final_slots_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_reads import read_query
 
 ROW_GROUP_ROWS = 16_384
+#: data files are readable by their owner only, directories enterable by their owner only
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
 
-_WIDE = """
-WITH cur AS (
-    SELECT supply_point_key, slot, arg_max(import_wh, version) AS imp,
-           arg_max(export_wh, version) AS exp, arg_max(quality, version) AS q,
-           max(version) AS v, arg_max(final, version) AS fin
-    FROM hh_slots(?, ?)
-    GROUP BY supply_point_key, slot),
+_WIDE = f"""
+WITH cur AS ({current_versions_sql("$first", "$last")}),
 keys AS (SELECT DISTINCT supply_point_key FROM cur),
-finals AS (
-    SELECT s.slot, count(f.first_slot) > 0 AS in_final
-    FROM range(?, ? + 1) s(slot)
-    LEFT JOIN final_periods f ON s.slot BETWEEN f.first_slot AND f.last_slot
-    GROUP BY s.slot),
+finals AS ({final_slots_sql("$first", "$last")}),
 grid AS (SELECT k.supply_point_key, f.slot, f.in_final FROM keys k, finals f)
 SELECT g.supply_point_key,
-       CAST(list(CAST(c.imp AS INTEGER) ORDER BY g.slot) AS INTEGER[48]) AS import_wh,
-       CAST(list(CAST(c.exp AS INTEGER) ORDER BY g.slot) AS INTEGER[48]) AS export_wh,
-       CAST(list(CASE c.q WHEN 'measured' THEN 0 WHEN 'estimated' THEN 1 WHEN 'edited' THEN 2
-                          WHEN 'missing' THEN 3 WHEN 'invalid' THEN 4 ELSE 5 END
-                 ORDER BY g.slot) AS UTINYINT[48]) AS quality,
-       CAST(max(c.v) AS INTEGER) AS max_version,
-       bool_and(COALESCE(c.fin, false) OR g.in_final) AS final
+       CAST(list(CAST(c.import_wh AS INTEGER) ORDER BY g.slot) AS INTEGER[{SLOTS_PER_DAY}])
+           AS import_wh,
+       CAST(list(CAST(c.export_wh AS INTEGER) ORDER BY g.slot) AS INTEGER[{SLOTS_PER_DAY}])
+           AS export_wh,
+       CAST(list(CASE c.quality WHEN 'measured' THEN 0 WHEN 'estimated' THEN 1
+                                WHEN 'edited' THEN 2 WHEN 'missing' THEN 3
+                                WHEN 'invalid' THEN 4 ELSE 5 END
+                 ORDER BY g.slot) AS UTINYINT[{SLOTS_PER_DAY}]) AS quality,
+       CAST(max(c.version) AS INTEGER) AS max_version,
+       bool_and(COALESCE(c.final, false) OR g.in_final) AS final
 FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)
 GROUP BY g.supply_point_key
 ORDER BY g.supply_point_key
@@ -59,16 +58,18 @@ def day_path(root: Path, day: date) -> Path:
 def compact_day(store: DuckIntervalStore, day: date, root: Path) -> int:
     """Write (or replace) the day's partition; returns the number of supply-point rows."""
     slots = slots_of_day(day)
-    first, last = slots.start, slots.stop - 1
-    table = store.query(_WIDE, [first, last, first, last])
+    table = read_query(store, _WIDE, {"first": slots.start, "last": slots.stop - 1})
     path = day_path(root, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for directory in (root, path.parent):
+        directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(
-        table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True
-    )
-    with open(tmp, "rb") as fh:  # durable before it becomes visible
-        os.fsync(fh.fileno())
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with open(descriptor, "wb") as fh:
+        pq.write_table(
+            table, fh, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True
+        )
+        fh.flush()
+        os.fsync(fh.fileno())  # durable before it becomes visible
     os.replace(tmp, path)
     return table.num_rows
 
@@ -87,7 +88,7 @@ def read_values(root: Path, supply_point_key: int, first_day: date, last_day: da
                 parts.append(
                     pa.table(
                         {
-                            "slot": pa.array(range(first, first + 48), pa.int64()),
+                            "slot": pa.array(range(first, first + SLOTS_PER_DAY), pa.int64()),
                             "import_wh": pc.list_flatten(wide.column("import_wh")),
                             "export_wh": pc.list_flatten(wide.column("export_wh")),
                             "quality": pc.list_flatten(wide.column("quality")),

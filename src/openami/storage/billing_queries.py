@@ -1,0 +1,89 @@
+"""Sums of current half-hour values per supply point over a billing period (for
+``mdms/billing.py``), with the register difference of the meter that served the whole period."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from openami.clock import SLOT_SECONDS
+from openami.storage.current_values_sql import current_versions_sql, final_slots_sql
+from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_reads import read_query
+from openami.storage.slot_sql import end_s, of_day, start_s
+
+#: a half-hour's energy [Wh] times this is its mean power [W]
+_WH_PER_SLOT_TO_W = 3600 // SLOT_SECONDS
+
+_KEY_VERSIONS = current_versions_sql(
+    "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_keys)"
+)
+
+_BILL = f"""
+WITH cur AS ({_KEY_VERSIONS}),
+finals AS ({final_slots_sql("$first", "$last")}),
+vals AS (
+    SELECT c.*, c.final OR f.in_final AS in_final_now, {of_day("c.slot")} AS slot_of_day
+    FROM cur c JOIN finals f USING (slot)),
+grid AS (
+    SELECT k.supply_point_key, s.slot FROM q_keys k, range($first, $last + 1) s(slot)),
+joined AS (
+    SELECT g.supply_point_key, g.slot, v.import_wh AS imp, v.export_wh AS exp,
+           v.in_final_now AS final, v.slot_of_day, COALESCE(v.quality, 'missing') AS q
+    FROM grid g LEFT JOIN vals v USING (supply_point_key, slot)),
+ends AS (
+    SELECT i.supply_point_key, i.meter_id FROM q_inst i
+    WHERE i.valid_from <= {start_s("$first")}
+      AND (i.valid_to IS NULL OR i.valid_to >= {end_s("$last")})),
+regs AS (
+    SELECT e.supply_point_key,
+           max(r.import_register_wh) FILTER (WHERE r.boundary = $last + 1)
+             - max(r.import_register_wh) FILTER (WHERE r.boundary = $first) AS register_wh
+    FROM ends e JOIN (
+        SELECT meter_id, boundary, arg_max(import_register_wh, ingest_seq) AS import_register_wh
+        FROM (SELECT * FROM reads_between($first, $first)
+              UNION ALL SELECT * FROM reads_between($last + 1, $last + 1))
+        GROUP BY ALL) r
+      ON r.meter_id = e.meter_id
+    GROUP BY e.supply_point_key)
+SELECT j.supply_point_key,
+       CAST(COALESCE(sum(j.imp), 0) AS BIGINT) AS import_wh,
+       CAST(COALESCE(sum(j.exp), 0) AS BIGINT) AS export_wh,
+       CAST(COALESCE(sum(j.imp) FILTER (WHERE j.slot_of_day BETWEEN $day0 AND $day1), 0)
+            AS BIGINT) AS day_import_wh,
+       CAST(COALESCE(sum(j.imp) FILTER (WHERE NOT j.slot_of_day BETWEEN $day0 AND $day1), 0)
+            AS BIGINT) AS night_import_wh,
+       CAST(COALESCE(max(j.imp), 0) * {_WH_PER_SLOT_TO_W} AS BIGINT) AS max_demand_w,
+       count(*) AS slots,
+       count(*) FILTER (WHERE j.q = 'measured') AS measured,
+       count(*) FILTER (WHERE j.q = 'estimated') AS estimated,
+       count(*) FILTER (WHERE j.q = 'edited') AS edited,
+       count(*) FILTER (WHERE j.q IN ('missing', 'invalid')) AS missing,
+       count(*) FILTER (WHERE j.q IN ('missing', 'invalid')) = 0
+           AND bool_and(COALESCE(j.final, false)) AS billing_ready,
+       any_value(g.register_wh) AS register_wh
+FROM joined j LEFT JOIN regs g USING (supply_point_key)
+GROUP BY j.supply_point_key
+ORDER BY j.supply_point_key
+"""
+
+
+def billing_sums(
+    store: DuckIntervalStore,
+    installations: pa.Table,
+    supply_point_keys: list[int],
+    slots: range,
+    day_band: tuple[int, int],
+) -> pa.Table:
+    """One row per supply point over ``slots``: import/export [Wh], import in the day band
+    (slots of the JST day ``day_band[0]..day_band[1]``) and outside it, the largest
+    half-hour import as demand [W], counts per quality, billing-ready (no missing or
+    invalid value, every value final) and the register difference over the period of the
+    meter installed for all of it (NULL when there is none or an end read is missing)."""
+    keys = pa.table({"supply_point_key": pa.array(supply_point_keys, pa.int64())})
+    params = {
+        "first": slots.start,
+        "last": slots.stop - 1,
+        "day0": day_band[0],
+        "day1": day_band[1],
+    }
+    return read_query(store, _BILL, params, q_keys=keys, q_inst=installations)

@@ -1,0 +1,99 @@
+"""Settlement sums of current half-hour values per slot and level, and the stored runs.
+
+``settlement_runs`` holds one row per run (run_id, JST day, kind, when, who);
+``settlement_values`` the run's rows. Runs are appended, never changed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from openami.storage.current_values_sql import current_versions_sql
+from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_reads import read_query
+
+_MEMBER_VERSIONS = current_versions_sql(
+    "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_members)"
+)
+
+_SUMS = f"""
+WITH cur AS ({_MEMBER_VERSIONS}),
+grid AS (
+    SELECT m.supply_point_key, m.area_code, m.balancing_group_id, m.retailer_id, s.slot
+    FROM q_members m, range($first, $last + 1) s(slot)),
+joined AS (
+    SELECT g.*, COALESCE(c.import_wh, 0) AS imp, COALESCE(c.export_wh, 0) AS exp,
+           CASE WHEN c.quality IS NULL OR c.quality IN ('missing', 'invalid') THEN 'missing'
+                ELSE c.quality END AS q
+    FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)),
+agg AS (
+    SELECT slot, area_code, balancing_group_id, retailer_id,
+           GROUPING(balancing_group_id, retailer_id) AS g,
+           CAST(sum(imp) AS BIGINT) AS import_wh, CAST(sum(exp) AS BIGINT) AS export_wh,
+           count(*) AS points,
+           count(*) FILTER (WHERE q = 'measured') AS measured,
+           count(*) FILTER (WHERE q = 'estimated') AS estimated,
+           count(*) FILTER (WHERE q = 'edited') AS edited,
+           count(*) FILTER (WHERE q = 'missing') AS missing,
+           CAST(COALESCE(sum(imp) FILTER (WHERE q IN ('estimated', 'edited')), 0) AS BIGINT)
+               AS estimated_wh
+    FROM joined
+    GROUP BY GROUPING SETS ((slot, area_code, balancing_group_id, retailer_id),
+                            (slot, area_code, balancing_group_id), (slot, area_code)))
+SELECT slot,
+       CASE g WHEN 0 THEN 'retailer' WHEN 1 THEN 'balancing_group' ELSE 'area' END AS level,
+       area_code, balancing_group_id, retailer_id, import_wh, export_wh, points, measured,
+       estimated, edited, missing, estimated_wh,
+       CASE WHEN measured = points THEN 'measured'
+            WHEN missing = 0 THEN 'estimated'
+            WHEN missing = points THEN 'missing'
+            ELSE 'partially_missing' END AS quality
+FROM agg
+ORDER BY slot, area_code, g DESC, balancing_group_id, retailer_id
+"""
+
+
+def _sums(
+    cur: duckdb.DuckDBPyConnection, members: pa.Table, first_slot: int, last_slot: int
+) -> pa.Table:
+    cur.register("q_members", members)
+    params = {"first": first_slot, "last": last_slot}
+    return cur.sql(_SUMS, params=params).to_arrow_table()
+
+
+def settlement_sums(
+    store: DuckIntervalStore, members: pa.Table, first_slot: int, last_slot: int
+) -> pa.Table:
+    """Σ of the members' current values per slot of ``[first_slot, last_slot]`` and per
+    (area, balancing group, retailer), (area, balancing group) and area, with counts per
+    quality and an aggregate quality (see ``mdms/settlement.py``). ``members``: columns
+    supply_point_key, area_code, balancing_group_id, retailer_id."""
+    params = {"first": first_slot, "last": last_slot}
+    return read_query(store, _SUMS, params, q_members=members)
+
+
+def store_settlement_run(
+    store: DuckIntervalStore,
+    members: pa.Table,
+    day: date,
+    kind: str,
+    created_at: float,
+    user: str,
+    slots: range,
+) -> tuple[int, pa.Table]:
+    """Compute the sums of ``slots`` and store them as the next run of ``day``, in one
+    transaction; returns the run's id and rows."""
+    with store.transaction() as cur:
+        rows = _sums(cur, members, slots.start, slots.stop - 1)
+        got = cur.execute("SELECT COALESCE(max(run_id), 0) + 1 FROM settlement_runs").fetchall()
+        run_id = int(got[0][0])
+        cur.execute(
+            "INSERT INTO settlement_runs VALUES (?, ?, ?, ?, ?)",
+            [run_id, day, kind, created_at, user],
+        )
+        cur.register("q_rows", rows)
+        cur.execute("INSERT INTO settlement_values SELECT ?, * FROM q_rows", [run_id])
+    return run_id, rows
