@@ -36,7 +36,7 @@ from openami.mdms.service import Mdms
 from openami.registry import Registry
 from openami.sim import CityConfig, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories.clients import ClientStore
 from openami.web.app import create_app
 
 START = date(2026, 11, 1)

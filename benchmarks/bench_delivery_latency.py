@@ -39,7 +39,7 @@ from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient, ClientStore
 
 DAY = date(2026, 11, 1)
 

@@ -60,7 +60,7 @@ def build(data_dir: Path, meters: int, days: int) -> dict[str, object]:
     from openami.registry import Registry
     from openami.sim import CityConfig, Simulation, build_city
     from openami.storage.duckdb_interval import DuckIntervalStore
-    from openami.storage.sqlite_clients import ApiClient, ClientStore
+    from openami.storage.repositories.clients import ApiClient, ClientStore
 
     registry = Registry.open(data_dir / "registry.sqlite")
     city = build_city(CityConfig(meters=meters, seed=3, start_day=DAY1), registry)
@@ -87,7 +87,7 @@ def build_direct(data_dir: Path, meters: int, days: int, budget_s: float) -> dic
     from openami.registry import Registry
     from openami.sim import CityConfig, build_city
     from openami.storage.duckdb_interval import DuckIntervalStore
-    from openami.storage.sqlite_clients import ApiClient, ClientStore
+    from openami.storage.repositories.clients import ApiClient, ClientStore
 
     t0 = time.perf_counter()
     registry = Registry.open(data_dir / "registry.sqlite")
@@ -155,9 +155,9 @@ def serve(data_dir: Path, port: int, now_s: float, audit: bool = True) -> None:
     from openami.hub.context import HubContext
     from openami.mdms import Mdms
     from openami.registry import Registry
-    from openami.storage.audit_sqlite import AuditLog
+    from openami.storage.repositories.audit import AuditLog
     from openami.storage.duckdb_interval import DuckIntervalStore
-    from openami.storage.sqlite_clients import ClientStore
+    from openami.storage.repositories.clients import ClientStore
     from openami.web.app import create_app
 
     registry = Registry.open(data_dir / "registry.sqlite")

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from openami.cli.main import cli
-from openami.storage.audit_sqlite import AuditLog, AuditRecord
+from openami.storage.repositories.audit import AuditLog, AuditRecord
 
 
 def _make_log(data_dir: Path) -> None:

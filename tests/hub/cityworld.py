@@ -13,9 +13,9 @@ from openami.hub.context import HubContext
 from openami.hub.ratelimit import RateLimiter
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
-from openami.storage.audit_sqlite import AuditLog
+from openami.storage.repositories.audit import AuditLog
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient, ClientStore
 
 DAY1 = date(2026, 11, 1)
 DAY2 = DAY1 + timedelta(days=1)

@@ -16,7 +16,7 @@ from tests.httpserver import serve
 from tests.hub.cityworld import DAY1, ESPI, World, build_world
 
 from openami.hub.audit import PURPOSE_API_ACCESS, PURPOSE_RETAIL_SUPPLY
-from openami.storage.audit_sqlite import AuditLog, AuditRecord
+from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.web.app import create_app
 
 

@@ -14,7 +14,7 @@ from openami.hub.context import HubContext
 from openami.mdms import Mdms
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.web.app import create_app
 
 SECRET = "correct-horse-battery-staple"

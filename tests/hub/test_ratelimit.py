@@ -17,7 +17,7 @@ from openami.hub.ratelimit import RateLimiter
 from openami.mdms import Mdms
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.web.app import create_app
 
 SECRET = "rate-limit-test-secret"

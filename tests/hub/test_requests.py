@@ -22,7 +22,7 @@ from openami.network import MethodParams, NetworkModel
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient, ClientStore
 
 DAY1 = date(2026, 11, 1)
 PERFECT = MethodParams(attempt_success=1.0, median_delay_s=30.0, delay_sigma=0.3)

@@ -34,7 +34,7 @@ from openami.storage import duckdb_data_api as api
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.parquet_days import compact_day, day_path
 from openami.storage.slo_queries import delivery_slo
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories.clients import ClientStore
 
 DAYS = [date(2026, 11, 2) + timedelta(days=d) for d in range(3)]
 D0 = day_first_slot(DAYS[0])

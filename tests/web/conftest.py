@@ -23,7 +23,7 @@ from openami.network import MethodParams, NetworkModel, Outage
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories.clients import ClientStore
 from openami.web.app import create_app
 
 DAY1 = date(2026, 11, 1)

@@ -20,9 +20,9 @@ from tests.web.conftest import OPERATOR, DashboardWorld
 from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.hub.oauth import register_third_party
 from openami.hub.slo import slot_slo
-from openami.storage.sqlite_consent import ConsentStore
-from openami.storage.sqlite_requests import RequestStore
-from openami.storage.sqlite_webhooks import WebhookStore
+from openami.storage.repositories.consents import ConsentStore
+from openami.storage.repositories.requests import RequestStore
+from openami.storage.repositories.webhooks import WebhookStore
 from openami.web.croute_page import DELIVERY_STATES, REQUEST_KINDS, REQUEST_STATUSES
 from openami.web.i18n import MESSAGES
 

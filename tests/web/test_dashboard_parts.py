@@ -27,7 +27,7 @@ from openami.storage.dashboard_queries import (
     slot_timeline,
 )
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories.clients import ClientStore
 from openami.web import charts
 from openami.web.app import create_app
 from openami.web.common import AggregateCache, amr_targets, state_cache, watermark

@@ -60,7 +60,7 @@ def open_mdms(data_dir: Path, vee_config: Path | None = None) -> Iterator[Mdms]:
     try:
         store = DuckIntervalStore(data_dir / "interval.duckdb")
     except duckdb.IOException as exc:
-        registry.store.close()
+        registry.close()
         raise click.ClickException(
             f"cannot open {data_dir / 'interval.duckdb'} (is another openami process using "
             f"it?): {exc}"
@@ -69,7 +69,7 @@ def open_mdms(data_dir: Path, vee_config: Path | None = None) -> Iterator[Mdms]:
         yield Mdms(store, registry, RealClock(), cfg)
     finally:
         store.close()
-        registry.store.close()
+        registry.close()
 
 
 def _instant(text: str, name: str) -> int:

@@ -20,12 +20,19 @@ matches ``tables.py`` on both engines.
 """
 
 from openami.storage.sql.database import Database
-from openami.storage.sql.errors import AlreadyExists, InvalidValue, MissingReference, StorageError
+from openami.storage.sql.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidValue,
+    MissingReference,
+    StorageError,
+)
 from openami.storage.sql.migrate import DATA_DIR_FILE, open_database, open_in_data_dir
 
 __all__ = [
     "DATA_DIR_FILE",
     "AlreadyExists",
+    "Conflict",
     "Database",
     "InvalidValue",
     "MissingReference",

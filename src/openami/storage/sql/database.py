@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from openami.storage.repositories.audit import AuditLog
     from openami.storage.repositories.clients import ClientStore
     from openami.storage.repositories.consents import ConsentStore
-    from openami.storage.repositories.croute import CrouteQueries
     from openami.storage.repositories.oauth import OAuthStore
     from openami.storage.repositories.registry import RegistryRepository
     from openami.storage.repositories.requests import RequestStore
@@ -122,9 +121,3 @@ class Database:
         from openami.storage.repositories.settings import SettingsStore
 
         return SettingsStore(self)
-
-    @cached_property
-    def croute(self) -> CrouteQueries:
-        from openami.storage.repositories.croute import CrouteQueries
-
-        return CrouteQueries(self)

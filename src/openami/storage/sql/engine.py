@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +46,16 @@ def is_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create(url: URL) -> sa.Engine:
-    """An engine for ``url`` with the settings described in the module docstring."""
+def create(url: URL, read_only: bool = False) -> sa.Engine:
+    """An engine for ``url`` with the settings described in the module docstring;
+    ``read_only`` opens an existing database for reading only (checks, forensics)."""
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+        return sa.create_engine(
+            url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=options
+        )
+    if read_only:
+        return _read_only_sqlite(url)
     if is_memory(url):
         engine = sa.create_engine(
             url, poolclass=StaticPool, connect_args={"check_same_thread": False}
@@ -61,6 +69,19 @@ def create(url: URL) -> sa.Engine:
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
     sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _read_only_sqlite(url: URL) -> sa.Engine:
+    path = Path(str(url.database))
+    if is_memory(url) or not path.is_file():
+        raise FileNotFoundError(f"no database file at {path}")
+    connect = partial(
+        sqlite3.connect, path.as_uri() + "?mode=ro", uri=True, check_same_thread=False
+    )
+    engine = sa.create_engine(url, creator=connect)
+    sa.event.listen(engine, "connect", _sqlite_connect_read_only)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
 
@@ -82,6 +103,11 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
+
+
+def _sqlite_connect_read_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:

@@ -61,3 +61,7 @@ def refusals_as(what: str) -> Iterator[None]:
         yield
     except sa.exc.IntegrityError as exc:
         raise domain_error(exc, what) from None
+
+
+class Conflict(StorageError):
+    """The stored state does not allow the change (e.g. no open installation to close)."""

@@ -35,13 +35,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = get_logger(__name__)
 
 
-def open_database(url_or_path: str | Path, upgrade: bool = True) -> Database:
+def open_database(
+    url_or_path: str | Path, upgrade: bool = True, read_only: bool = False
+) -> Database:
     """The transactional store at ``url_or_path``: a SQLite file path, ``:memory:``, or a
     URL (``sqlite:///...``, ``postgresql+psycopg://user@host/db``). With ``upgrade`` (the
-    default) its schema is brought to head first; without, it is used as found (checks)."""
+    default) its schema is brought to head first; ``read_only`` opens an existing database
+    as found, for reading only (checks)."""
     url = engines.database_url(url_or_path)
-    database = Database(engines.create(url), url)
-    if upgrade:
+    database = Database(engines.create(url, read_only), url)
+    if upgrade and not read_only:
         try:
             upgrade_to_head(database)
         except BaseException:

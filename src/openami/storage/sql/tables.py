@@ -18,7 +18,7 @@ import sqlalchemy as sa
 #: row id, as in the pre-Alembic files)
 KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 #: an instant [Unix s]
-EPOCH_S = sa.Double()
+EPOCH_S: sa.Double[float] = sa.Double()
 
 metadata = sa.MetaData()
 
@@ -171,9 +171,7 @@ consents = sa.Table(
     "consents",
     metadata,
     sa.Column("consent_id", sa.Text, primary_key=True),
-    sa.Column(
-        "client_id", sa.Text, sa.ForeignKey("api_clients.client_id"), nullable=False
-    ),
+    sa.Column("client_id", sa.Text, sa.ForeignKey("api_clients.client_id"), nullable=False),
     sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.customer_id")),
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("data_kinds", sa.Text, nullable=False),

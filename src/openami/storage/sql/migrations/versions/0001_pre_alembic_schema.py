@@ -22,10 +22,10 @@ branch_labels = None
 depends_on = None
 
 KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-EPOCH_S = sa.Double()
+EPOCH_S: sa.Double[float] = sa.Double()
 
 
-def _tables() -> list[tuple[str, list[sa.SchemaItem]]]:
+def _tables() -> list[tuple[str, list[sa.schema.SchemaItem]]]:
     fk = sa.ForeignKey
     return [
         (
@@ -136,7 +136,7 @@ def _tables() -> list[tuple[str, list[sa.SchemaItem]]]:
     ]
 
 
-def _croute_tables() -> list[tuple[str, list[sa.SchemaItem]]]:
+def _croute_tables() -> list[tuple[str, list[sa.schema.SchemaItem]]]:
     fk = sa.ForeignKey
     return [
         (
@@ -183,9 +183,7 @@ def _croute_tables() -> list[tuple[str, list[sa.SchemaItem]]]:
         (
             "customer_supply_points",
             [
-                sa.Column(
-                    "customer_id", sa.Text, fk("customers.customer_id"), primary_key=True
-                ),
+                sa.Column("customer_id", sa.Text, fk("customers.customer_id"), primary_key=True),
                 sa.Column(
                     "supply_point_key",
                     KEY,
@@ -237,7 +235,7 @@ def _croute_tables() -> list[tuple[str, list[sa.SchemaItem]]]:
     ]
 
 
-def _request_and_webhook_tables() -> list[tuple[str, list[sa.SchemaItem]]]:
+def _request_and_webhook_tables() -> list[tuple[str, list[sa.schema.SchemaItem]]]:
     return [
         (
             "retailer_requests",

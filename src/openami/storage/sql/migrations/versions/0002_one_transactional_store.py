@@ -28,10 +28,12 @@ branch_labels = None
 depends_on = None
 
 KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-EPOCH_S = sa.Double()
+EPOCH_S: sa.Double[float] = sa.Double()
 APPEND_ONLY = "the audit log is append-only"
-AUDIT_COLUMNS = ("seq", "at", "kind", "actor", "action", "subject", "purpose", "detail")
-AUDIT_COLUMNS += ("prev_hash", "hash")
+AUDIT_COLUMNS = (
+    *("seq", "at", "kind", "actor", "action", "subject", "purpose", "detail"),
+    *("prev_hash", "hash"),
+)
 
 
 def upgrade() -> None:

@@ -1,0 +1,285 @@
+"""Registry reads: who supplies a point when, which meter is where, and the registry as
+columns (Arrow tables, fetched without a Python object per value's type conversion).
+
+Part of :class:`~openami.storage.repositories.registry.RegistryRepository`. Contract periods
+are half-open ``[valid_from, valid_to)`` JST days; an open end reads as :data:`OPEN_END`
+where a day is needed, as null in the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from openami.storage.repositories.registry_dashboard import RegistryDashboardReads
+from openami.storage.sql import tables as t
+from openami.storage.sql.bulk import select_table
+
+OPEN_END = date(9999, 12, 31)
+
+CONTRACT_SCHEMA = pa.schema(
+    [
+        ("supply_point_key", pa.int64()),
+        ("retailer_id", pa.string()),
+        ("valid_from", pa.date32()),
+        ("valid_to", pa.date32()),  # null: open-ended
+    ]
+)
+MEMBER_SCHEMA = pa.schema(
+    [
+        ("supply_point_key", pa.int64()),
+        ("area_code", pa.string()),
+        ("balancing_group_id", pa.string()),
+        ("retailer_id", pa.string()),
+    ]
+)
+METERS_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("comm_method", pa.string()),
+        ("concentrator_id", pa.string()),
+        ("contract_amperage_a", pa.int64()),
+        ("supply_point_key", pa.int64()),
+        ("area_code", pa.string()),
+    ]
+)
+INSTALLATIONS_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("supply_point_key", pa.int64()),
+        ("valid_from", pa.float64()),
+        ("valid_to", pa.float64()),  # null: installed now
+    ]
+)
+SUPPLY_POINTS_SCHEMA = pa.schema([("supply_point_key", pa.int64()), ("area_code", pa.string())])
+AMPERAGES_SCHEMA = pa.schema([("meter_id", pa.int64()), ("contract_amperage_a", pa.int64())])
+_CHUNK = 500  # keys per IN (...) list
+
+
+def _covers(first_day: date, last_day: date) -> tuple[sa.ColumnElement[bool], ...]:
+    """Contracts covering some day of ``[first_day, last_day]``."""
+    c = t.supply_contracts
+    return (c.c.valid_from <= last_day, sa.or_(c.c.valid_to.is_(None), c.c.valid_to > first_day))
+
+
+class RegistryReads(RegistryDashboardReads):
+    # -- single rows ----------------------------------------------------------------------
+    def supply_point(self, supply_point_id: str) -> tuple[int, str, str] | None:
+        """(key, ID, area code) of the supply point with this ID, if any."""
+        p = t.supply_points
+        with self.database.read() as connection:
+            row = connection.execute(
+                sa.select(p.c.supply_point_key, p.c.supply_point_id, p.c.area_code).where(
+                    p.c.supply_point_id == supply_point_id
+                )
+            ).first()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def retailers(self) -> list[tuple[str, str, str]]:
+        """(retailer_id, name, balancing_group_id) of every retailer, by ID."""
+        r = t.retailers
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(r.c.retailer_id, r.c.name, r.c.balancing_group_id).order_by(
+                    r.c.retailer_id
+                )
+            ).all()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    def meter_count(self) -> int:
+        with self.database.read() as connection:
+            return int(
+                connection.execute(sa.select(sa.func.count()).select_from(t.meters)).scalar_one()
+            )
+
+    def supply_point_count(self) -> int:
+        with self.database.read() as connection:
+            return int(
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(t.supply_points)
+                ).scalar_one()
+            )
+
+    def current_meter(self, supply_point_key: int) -> int | None:
+        """The meter installed at the supply point now (open installation), if any."""
+        i = t.meter_installations
+        with self.database.read() as connection:
+            meter = connection.execute(
+                sa.select(i.c.meter_id).where(
+                    i.c.supply_point_key == supply_point_key, i.c.valid_to.is_(None)
+                )
+            ).scalar()
+        return None if meter is None else int(meter)
+
+    # -- periods --------------------------------------------------------------------------
+    def retailer_periods(self, supply_point_key: int, retailer_id: str) -> list[tuple[date, date]]:
+        """The periods in which ``retailer_id`` supplied the point, as ``[from, to)`` days."""
+        c = t.supply_contracts
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(c.c.valid_from, c.c.valid_to)
+                .where(c.c.supply_point_key == supply_point_key, c.c.retailer_id == retailer_id)
+                .order_by(c.c.valid_from)
+            ).all()
+        return [(start, OPEN_END if end is None else end) for start, end in rows]
+
+    def supplied_points(
+        self,
+        retailer_id: str,
+        first_day: date,
+        last_day: date,
+        limit: int | None,
+        offset: int,
+        supply_point_key: int | None = None,
+    ) -> list[tuple[int, str, date, date]]:
+        """One page (by supply point key) of the points ``retailer_id`` supplies on some day
+        of ``[first_day, last_day]``, one row per such contract: (key, supply point ID,
+        from, to exclusive), by key and start."""
+        c, p = t.supply_contracts, t.supply_points
+        where = [c.c.retailer_id == retailer_id, *_covers(first_day, last_day)]
+        if supply_point_key is not None:
+            where.append(c.c.supply_point_key == supply_point_key)
+        keys = (
+            sa.select(c.c.supply_point_key)
+            .where(*where)
+            .distinct()
+            .order_by(c.c.supply_point_key)
+            .limit(limit)
+            .offset(offset)
+            .cte("keys")
+        )
+        statement = (
+            sa.select(c.c.supply_point_key, p.c.supply_point_id, c.c.valid_from, c.c.valid_to)
+            .join_from(c, keys, keys.c.supply_point_key == c.c.supply_point_key)
+            .join(p, p.c.supply_point_key == c.c.supply_point_key)
+            .where(*where)
+            .order_by(c.c.supply_point_key, c.c.valid_from)
+        )
+        with self.database.read() as connection:
+            rows = connection.execute(statement).all()
+        return [
+            (int(k), str(sp), start, OPEN_END if end is None else end) for k, sp, start, end in rows
+        ]
+
+    # -- columns --------------------------------------------------------------------------
+    def contracts_table(self, retailer_ids: Sequence[str] | None) -> pa.Table:
+        """Supply contracts (of the given retailers, or all) as :data:`CONTRACT_SCHEMA`."""
+        c = t.supply_contracts
+        statement = sa.select(c.c.supply_point_key, c.c.retailer_id, c.c.valid_from, c.c.valid_to)
+        with self.database.read() as connection:
+            if retailer_ids is None:
+                return select_table(connection, statement, CONTRACT_SCHEMA)
+            ids = list(retailer_ids)
+            parts = [
+                select_table(
+                    connection,
+                    statement.where(c.c.retailer_id.in_(ids[i : i + _CHUNK])),
+                    CONTRACT_SCHEMA,
+                )
+                for i in range(0, len(ids), _CHUNK)
+            ]
+        return pa.concat_tables(parts) if parts else CONTRACT_SCHEMA.empty_table()
+
+    def members_on(self, day: date) -> pa.Table:
+        """Supply points supplied on ``day`` with their area, balancing group and retailer."""
+        c, r, p = t.supply_contracts, t.retailers, t.supply_points
+        statement = (
+            sa.select(c.c.supply_point_key, p.c.area_code, r.c.balancing_group_id, c.c.retailer_id)
+            .join_from(c, r, r.c.retailer_id == c.c.retailer_id)
+            .join(p, p.c.supply_point_key == c.c.supply_point_key)
+            .where(*_covers(day, day))
+        )
+        with self.database.read() as connection:
+            return select_table(connection, statement, MEMBER_SCHEMA)
+
+    def current_amperages(self, supply_point_keys: Sequence[int]) -> dict[int, int]:
+        """Contract amperage [A] of the meter installed now at each of the supply points."""
+        i, m = t.meter_installations, t.meters
+        out: dict[int, int] = {}
+        keys = [int(k) for k in supply_point_keys]
+        with self.database.read() as connection:
+            for start in range(0, len(keys), _CHUNK):
+                for key, amperage_a in connection.execute(
+                    sa.select(i.c.supply_point_key, m.c.contract_amperage_a)
+                    .join_from(i, m, m.c.meter_id == i.c.meter_id)
+                    .where(
+                        i.c.valid_to.is_(None),
+                        i.c.supply_point_key.in_(keys[start : start + _CHUNK]),
+                    )
+                ):
+                    out[int(key)] = int(amperage_a)
+        return out
+
+    def supply_point_ids(self, keys: Sequence[int]) -> dict[int, str]:
+        """Supply point IDs of the known keys among ``keys`` (unknown ones left out)."""
+        p = t.supply_points
+        out: dict[int, str] = {}
+        wanted = list(dict.fromkeys(int(k) for k in keys))
+        with self.database.read() as connection:
+            for start in range(0, len(wanted), _CHUNK):
+                for key, sp in connection.execute(
+                    sa.select(p.c.supply_point_key, p.c.supply_point_id).where(
+                        p.c.supply_point_key.in_(wanted[start : start + _CHUNK])
+                    )
+                ):
+                    out[int(key)] = str(sp)
+        return out
+
+    def all_supply_point_ids(self) -> dict[int, str]:
+        """Every supply point's ID by key."""
+        p = t.supply_points
+        schema = pa.schema([("supply_point_key", pa.int64()), ("supply_point_id", pa.string())])
+        with self.database.read() as connection:
+            table = select_table(
+                connection, sa.select(p.c.supply_point_key, p.c.supply_point_id), schema
+            )
+        return dict(
+            zip(
+                table.column(0).to_pylist(),
+                table.column(1).to_pylist(),
+                strict=True,
+            )
+        )
+
+    def supply_points_table(self) -> pa.Table:
+        p = t.supply_points
+        with self.database.read() as connection:
+            return select_table(
+                connection, sa.select(p.c.supply_point_key, p.c.area_code), SUPPLY_POINTS_SCHEMA
+            )
+
+    def meter_amperages_table(self) -> pa.Table:
+        m = t.meters
+        with self.database.read() as connection:
+            return select_table(
+                connection, sa.select(m.c.meter_id, m.c.contract_amperage_a), AMPERAGES_SCHEMA
+            )
+
+    def meters_table(self) -> pa.Table:
+        """Meters installed now with their installation, by meter."""
+        m, i, p = t.meters, t.meter_installations, t.supply_points
+        statement = (
+            sa.select(
+                m.c.meter_id,
+                m.c.comm_method,
+                m.c.concentrator_id,
+                m.c.contract_amperage_a,
+                i.c.supply_point_key,
+                p.c.area_code,
+            )
+            .join_from(m, i, i.c.meter_id == m.c.meter_id)
+            .join(p, p.c.supply_point_key == i.c.supply_point_key)
+            .where(i.c.valid_to.is_(None))
+            .order_by(m.c.meter_id)
+        )
+        with self.database.read() as connection:
+            return select_table(connection, statement, METERS_SCHEMA)
+
+    def installations_table(self) -> pa.Table:
+        i = t.meter_installations
+        statement = sa.select(i.c.meter_id, i.c.supply_point_key, i.c.valid_from, i.c.valid_to)
+        with self.database.read() as connection:
+            return select_table(connection, statement, INSTALLATIONS_SCHEMA)
