@@ -136,13 +136,13 @@ class AuditLog:
         try:
             database = open_database(url_or_path, read_only=True)
         except (sa.exc.SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"cannot open {shown}: {exc}") from None
+            raise StorageError(f"cannot open {shown}: {_reason(exc)}") from None
         try:
             with database.read() as connection:
                 present = sa.inspect(connection).has_table(t.audit_log.name)
         except sa.exc.SQLAlchemyError as exc:
             database.close()
-            raise StorageError(f"cannot read {shown}: {exc}") from None
+            raise StorageError(f"cannot open {shown}: {_reason(exc)}") from None
         if not present:
             database.close()
             raise StorageError(f"no audit log in {shown}")
@@ -212,6 +212,12 @@ class AuditLog:
             elif anchored_hash != digest:
                 problems.append(f"entry {seq}: hash differs from the anchored head")
         return VerifyResult(not problems, count, head_seq, prev, tuple(problems[:20]))
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's first line of an error (no SQLAlchemy background link)."""
+    cause = getattr(exc, "orig", None) or exc
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
 
 
 def _entry_problems(e: AuditEntry, expected_seq: int, prev: str) -> list[str]:

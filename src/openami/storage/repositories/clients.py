@@ -126,4 +126,6 @@ class ClientStore:
     def secret_hashes(self) -> list[str]:
         """Every stored client secret hash (checks that no secret is stored in clear)."""
         with self.database.read() as connection:
-            return [str(h) for h in connection.execute(sa.select(t.api_clients.c.secret_hash))]
+            return [
+                str(h) for h in connection.execute(sa.select(t.api_clients.c.secret_hash)).scalars()
+            ]

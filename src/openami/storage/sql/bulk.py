@@ -44,12 +44,12 @@ def insert_rows(
     connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
 
 
-def _days_as_text(row: Sequence[Any], day_columns: list[int]) -> list[Any]:
+def _days_as_text(row: Sequence[Any], day_columns: list[int]) -> tuple[Any, ...]:
     out = list(row)
     for i in day_columns:
         if isinstance(out[i], date):
             out[i] = out[i].isoformat()
-    return out
+    return tuple(out)
 
 
 def select_table(
