@@ -39,11 +39,13 @@ _SQLITE_MESSAGES: tuple[tuple[str, type[StorageError]], ...] = (
 )
 
 
-def domain_error(exc: sa.exc.IntegrityError, what: str) -> StorageError:
-    """The domain error for an integrity error raised while doing ``what``."""
-    state = getattr(exc.orig, "sqlstate", None)
+def domain_error(exc: Exception, what: str) -> StorageError:
+    """The domain error for an integrity error raised while doing ``what`` (a SQLAlchemy
+    error, or a driver's own from a bulk path)."""
+    driver_error = getattr(exc, "orig", None) or exc
+    state = getattr(driver_error, "sqlstate", None)
     kind = _SQLSTATE_CLASSES.get(str(state)) if state else None
-    message = str(exc.orig)
+    message = str(driver_error)
     if kind is None:
         kind = next((k for text, k in _SQLITE_MESSAGES if text in message), StorageError)
     reason = {
@@ -61,6 +63,10 @@ def refusals_as(what: str) -> Iterator[None]:
         yield
     except sa.exc.IntegrityError as exc:
         raise domain_error(exc, what) from None
+    except Exception as exc:
+        if not str(getattr(exc, "sqlstate", "") or "").startswith("23"):
+            raise
+        raise domain_error(exc, what) from None  # psycopg's own, from COPY
 
 
 class Conflict(StorageError):
