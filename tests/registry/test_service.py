@@ -41,8 +41,12 @@ def registry(database: Database) -> Registry:
     reg.add_meters([_meter(i, 30 + 10 * (i % 2), date(2029 + i, 10, 31)) for i in range(1, 6)])
     reg.install_meters([(k, k) for k in keys], T0)
     reg.add_supply_contracts(
-        [(1, "R1", date(2026, 1, 1), None), (2, "R2", date(2026, 1, 1), None)]
-        + [(3, "R1", date(2026, 1, 1), date(2026, 3, 1)), (3, "R2", date(2026, 3, 1), None)]
+        [
+            (1, "R1", date(2026, 1, 1), None),
+            (2, "R2", date(2026, 1, 1), None),
+            (3, "R1", date(2026, 1, 1), date(2026, 3, 1)),
+            (3, "R2", date(2026, 3, 1), None),
+        ]
     )
     return reg
 
