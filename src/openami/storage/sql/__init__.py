@@ -15,7 +15,7 @@ and whose ``upgrade()`` creates it with ``op.create_table`` (spell the columns o
 revision never imports ``tables.py``, which moves on); add a repository module in
 ``openami.storage.repositories`` taking a :class:`Database` and running each method in one
 ``database.read()`` / ``database.write()`` block; then a property on :class:`Database` if
-callers should get it from there. ``tests/storage/test_sql_schema.py`` checks that head
+callers should get it from there. ``tests/storage/test_sql_migrations.py`` checks that head
 matches ``tables.py`` on both engines.
 """
 
