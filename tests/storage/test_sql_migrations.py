@@ -16,13 +16,19 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from tests.storage.engines import ENGINES, database_url_for
 
 from openami.registry import Registry
 from openami.storage.repositories import DATA_DIR_FILE, Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.sql import tables
-from openami.storage.sql.migrate import current_revision, head_revision
+from openami.storage.sql.migrate import (
+    HEAD_REVISION,
+    _run_revisions,
+    current_revision,
+    head_revision,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LEGACY = FIXTURES / "legacy_data_dir"
@@ -143,13 +149,41 @@ def test_older_files_get_missing_tables_and_late_columns(tmp_path: Path) -> None
     database.close()
 
 
-def test_head_matches_the_table_definitions(database: Database) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_revisions_build_what_the_tables_describe(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Running every revision on an empty database gives the schema that a new database gets
+    from ``tables.py`` (and its triggers): the two ways to head agree."""
+    assert head_revision() == HEAD_REVISION
+    database = open_database(database_url_for(engine, request, tmp_path), upgrade=False)
+    with database.write() as connection:
+        _run_revisions(connection, None)
+    assert current_revision(database) == HEAD_REVISION
     with database.read() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = compare_metadata(context, tables.metadata)
-    assert [
-        d for d in differences if d[0] != "remove_table" or d[1].name != "alembic_version"
-    ] == []
+    assert [d for d in differences if not _is_alembic_version(d)] == []
+    assert AuditLog(database).verify().ok  # every append-only trigger is there
+    database.close()
+
+
+def _is_alembic_version(difference: object) -> bool:
+    return (
+        isinstance(difference, tuple)
+        and difference[0] == "remove_table"
+        and difference[1].name == "alembic_version"
+    )
+
+
+def test_a_new_database_is_at_head_with_its_triggers(database: Database) -> None:
+    assert current_revision(database) == HEAD_REVISION
+    with database.read() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        assert [
+            d for d in compare_metadata(context, tables.metadata) if not _is_alembic_version(d)
+        ] == []
+    assert AuditLog(database).verify().ok
 
 
 def test_new_files_are_private_and_opening_twice_at_once_upgrades_once(tmp_path: Path) -> None:
