@@ -114,10 +114,12 @@ def _chained(records: Sequence[AuditRecord], seq: int, prev: str) -> list[AuditE
     return entries
 
 
+_HEAD = sa.select(_a.c.seq, _a.c.hash).order_by(_a.c.seq.desc()).limit(1)
+_INSERT = _a.insert()
+
+
 def _head(connection: sa.Connection) -> tuple[int, str]:
-    row = connection.execute(
-        sa.select(_a.c.seq, _a.c.hash).order_by(_a.c.seq.desc()).limit(1)
-    ).first()
+    row = connection.execute(_HEAD).first()
     return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
 
 
@@ -173,7 +175,7 @@ class AuditLog:
             entries = _chained(records, *_head(connection))
             names = AuditEntry.__dataclass_fields__
             connection.execute(
-                _a.insert(), [dict(zip(names, astuple(e), strict=True)) for e in entries]
+                _INSERT, [dict(zip(names, astuple(e), strict=True)) for e in entries]
             )
         return entries[-1].seq
 

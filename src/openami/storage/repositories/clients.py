@@ -51,6 +51,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# hot statements (every API request), built once: values are bound per call
+_a, _c = t.access_tokens, t.api_clients
+_CLIENT_FOR_TOKEN = (
+    sa.select(_c.c.client_id, _c.c.role, _c.c.party_id)
+    .join_from(_a, _c, _c.c.client_id == _a.c.client_id)
+    .where(_a.c.token_hash == sa.bindparam("token_hash"), _a.c.expires_at > sa.bindparam("now_s"))
+)
+_CLIENT = sa.select(_c.c.client_id, _c.c.role, _c.c.party_id).where(
+    _c.c.client_id == sa.bindparam("client_id")
+)
+
+
 class ClientStore:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -83,11 +95,8 @@ class ClientStore:
         return ApiClient(found, role, party) if check_secret(secret, stored) else None
 
     def get(self, client_id: str) -> ApiClient | None:
-        c = t.api_clients
         with self.database.read() as connection:
-            row = connection.execute(
-                sa.select(c.c.client_id, c.c.role, c.c.party_id).where(c.c.client_id == client_id)
-            ).first()
+            row = connection.execute(_CLIENT, {"client_id": client_id}).first()
         return None if row is None else ApiClient(*row)
 
     def issue_token(self, client: ApiClient, now_s: float, lifetime_s: float) -> str:
@@ -105,12 +114,9 @@ class ClientStore:
         return token
 
     def client_for_token(self, token: str, now_s: float) -> ApiClient | None:
-        a, c = t.access_tokens, t.api_clients
         with self.database.read() as connection:
             row = connection.execute(
-                sa.select(c.c.client_id, c.c.role, c.c.party_id)
-                .join_from(a, c, c.c.client_id == a.c.client_id)
-                .where(a.c.token_hash == token_hash(token), a.c.expires_at > now_s)
+                _CLIENT_FOR_TOKEN, {"token_hash": token_hash(token), "now_s": now_s}
             ).first()
         return None if row is None else ApiClient(*row)
 

@@ -54,6 +54,13 @@ _GRANT_COLUMNS = (
 )
 
 
+_GRANT_FOR_ACCESS_TOKEN = sa.select(*_GRANT_COLUMNS).where(
+    t.oauth_tokens.c.access_hash == sa.bindparam("access_hash"),
+    t.oauth_tokens.c.revoked_at.is_(None),
+    t.oauth_tokens.c.access_expires_at > sa.bindparam("now_s"),
+)
+
+
 def _grant(row: Sequence[object]) -> TokenGrant:
     return TokenGrant(*(str(v) for v in row))
 
@@ -156,14 +163,9 @@ class OAuthStore:
             )
 
     def grant_for_access_token(self, token: str, now_s: float) -> TokenGrant | None:
-        tokens = t.oauth_tokens
         with self.database.read() as connection:
             row = connection.execute(
-                sa.select(*_GRANT_COLUMNS).where(
-                    tokens.c.access_hash == token_hash(token),
-                    tokens.c.revoked_at.is_(None),
-                    tokens.c.access_expires_at > now_s,
-                )
+                _GRANT_FOR_ACCESS_TOKEN, {"access_hash": token_hash(token), "now_s": now_s}
             ).first()
         return None if row is None else _grant(row)
 

@@ -239,10 +239,15 @@ def _covers(day: date) -> tuple[sa.ColumnElement[bool], ...]:
     return (c.c.valid_from <= day, sa.or_(c.c.valid_to.is_(None), c.c.valid_to > day))
 
 
+_RETAILER_ON = sa.select(t.supply_contracts.c.retailer_id).where(
+    t.supply_contracts.c.supply_point_key == sa.bindparam("supply_point_key"),
+    *_covers(sa.bindparam("day", type_=sa.Date)),  # type: ignore[arg-type]
+)
+
+
 def _retailer_on(connection: sa.Connection, supply_point_key: int, day: date) -> str | None:
-    c = t.supply_contracts
     found = connection.execute(
-        sa.select(c.c.retailer_id).where(c.c.supply_point_key == supply_point_key, *_covers(day))
+        _RETAILER_ON, {"supply_point_key": supply_point_key, "day": day}
     ).first()
     return None if found is None else str(found[0])
 

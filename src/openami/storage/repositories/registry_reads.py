@@ -59,6 +59,25 @@ AMPERAGES_SCHEMA = pa.schema([("meter_id", pa.int64()), ("contract_amperage_a", 
 _CHUNK = 500  # keys per IN (...) list
 
 
+# hot statements (API requests), built once: values are bound per call
+_p, _c, _i = t.supply_points, t.supply_contracts, t.meter_installations
+_SUPPLY_POINT = sa.select(_p.c.supply_point_key, _p.c.supply_point_id, _p.c.area_code).where(
+    _p.c.supply_point_id == sa.bindparam("supply_point_id")
+)
+_SUPPLY_POINT_COUNT = sa.select(sa.func.count()).select_from(_p)
+_RETAILER_PERIODS = (
+    sa.select(_c.c.valid_from, _c.c.valid_to)
+    .where(
+        _c.c.supply_point_key == sa.bindparam("supply_point_key"),
+        _c.c.retailer_id == sa.bindparam("retailer_id"),
+    )
+    .order_by(_c.c.valid_from)
+)
+_CURRENT_METER = sa.select(_i.c.meter_id).where(
+    _i.c.supply_point_key == sa.bindparam("supply_point_key"), _i.c.valid_to.is_(None)
+)
+
+
 def _covers(first_day: date, last_day: date) -> tuple[sa.ColumnElement[bool], ...]:
     """Contracts covering some day of ``[first_day, last_day]``."""
     c = t.supply_contracts
@@ -69,13 +88,8 @@ class RegistryReads(RegistryDashboardReads):
     # -- single rows ----------------------------------------------------------------------
     def supply_point(self, supply_point_id: str) -> tuple[int, str, str] | None:
         """(key, ID, area code) of the supply point with this ID, if any."""
-        p = t.supply_points
         with self.database.read() as connection:
-            row = connection.execute(
-                sa.select(p.c.supply_point_key, p.c.supply_point_id, p.c.area_code).where(
-                    p.c.supply_point_id == supply_point_id
-                )
-            ).first()
+            row = connection.execute(_SUPPLY_POINT, {"supply_point_id": supply_point_id}).first()
         return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
     def retailers(self) -> list[tuple[str, str, str]]:
@@ -97,32 +111,23 @@ class RegistryReads(RegistryDashboardReads):
 
     def supply_point_count(self) -> int:
         with self.database.read() as connection:
-            return int(
-                connection.execute(
-                    sa.select(sa.func.count()).select_from(t.supply_points)
-                ).scalar_one()
-            )
+            return int(connection.execute(_SUPPLY_POINT_COUNT).scalar_one())
 
     def current_meter(self, supply_point_key: int) -> int | None:
         """The meter installed at the supply point now (open installation), if any."""
-        i = t.meter_installations
         with self.database.read() as connection:
             meter = connection.execute(
-                sa.select(i.c.meter_id).where(
-                    i.c.supply_point_key == supply_point_key, i.c.valid_to.is_(None)
-                )
+                _CURRENT_METER, {"supply_point_key": supply_point_key}
             ).scalar()
         return None if meter is None else int(meter)
 
     # -- periods --------------------------------------------------------------------------
     def retailer_periods(self, supply_point_key: int, retailer_id: str) -> list[tuple[date, date]]:
         """The periods in which ``retailer_id`` supplied the point, as ``[from, to)`` days."""
-        c = t.supply_contracts
         with self.database.read() as connection:
             rows = connection.execute(
-                sa.select(c.c.valid_from, c.c.valid_to)
-                .where(c.c.supply_point_key == supply_point_key, c.c.retailer_id == retailer_id)
-                .order_by(c.c.valid_from)
+                _RETAILER_PERIODS,
+                {"supply_point_key": supply_point_key, "retailer_id": retailer_id},
             ).all()
         return [(start, OPEN_END if end is None else end) for start, end in rows]
 

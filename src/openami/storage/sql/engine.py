@@ -112,4 +112,6 @@ def _sqlite_connect_read_only(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: sa.Connection) -> None:
     write = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    driver = connection.connection.driver_connection  # straight to the driver: no overhead
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
