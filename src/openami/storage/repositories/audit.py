@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from openami.storage.sql.database import Database
 from openami.storage.sql.engine import database_url
 from openami.storage.sql.errors import StorageError
 from openami.storage.sql.migrate import open_database
+from openami.storage.sql.prepared import Prepared
 
 GENESIS_HASH = "0" * 64
 TRIGGERS = {
@@ -114,13 +115,13 @@ def _chained(records: Sequence[AuditRecord], seq: int, prev: str) -> list[AuditE
     return entries
 
 
-_HEAD = sa.select(_a.c.seq, _a.c.hash).order_by(_a.c.seq.desc()).limit(1)
-_INSERT = _a.insert()
+_HEAD = Prepared(sa.select(_a.c.seq, _a.c.hash).order_by(_a.c.seq.desc()).limit(1))
+_INSERT = Prepared(_a.insert())
 
 
 def _head(connection: sa.Connection) -> tuple[int, str]:
-    row = connection.execute(_HEAD).first()
-    return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
+    rows = _HEAD.rows(Database.driver_of(connection), connection.dialect)
+    return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
 
 
 class AuditLog:
@@ -173,9 +174,8 @@ class AuditLog:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('audit_log'))"))
             entries = _chained(records, *_head(connection))
-            names = AuditEntry.__dataclass_fields__
-            connection.execute(
-                _INSERT, [dict(zip(names, astuple(e), strict=True)) for e in entries]
+            _INSERT.run_many(
+                Database.driver_of(connection), connection.dialect, [vars(e) for e in entries]
             )
         return entries[-1].seq
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
+from openami.storage.sql.prepared import Prepared
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 EXPIRED_TOKENS_KEPT_S = 86400.0  # expired tokens are deleted a day after their expiry
@@ -53,13 +54,15 @@ def token_hash(token: str) -> str:
 
 # hot statements (every API request), built once: values are bound per call
 _a, _c = t.access_tokens, t.api_clients
-_CLIENT_FOR_TOKEN = (
+_CLIENT_FOR_TOKEN = Prepared(
     sa.select(_c.c.client_id, _c.c.role, _c.c.party_id)
     .join_from(_a, _c, _c.c.client_id == _a.c.client_id)
     .where(_a.c.token_hash == sa.bindparam("token_hash"), _a.c.expires_at > sa.bindparam("now_s"))
 )
-_CLIENT = sa.select(_c.c.client_id, _c.c.role, _c.c.party_id).where(
-    _c.c.client_id == sa.bindparam("client_id")
+_CLIENT = Prepared(
+    sa.select(_c.c.client_id, _c.c.role, _c.c.party_id).where(
+        _c.c.client_id == sa.bindparam("client_id")
+    )
 )
 
 
@@ -95,9 +98,9 @@ class ClientStore:
         return ApiClient(found, role, party) if check_secret(secret, stored) else None
 
     def get(self, client_id: str) -> ApiClient | None:
-        with self.database.read() as connection:
-            row = connection.execute(_CLIENT, {"client_id": client_id}).first()
-        return None if row is None else ApiClient(*row)
+        with self.database.driver_read() as connection:
+            rows = _CLIENT.rows(connection, self.database.engine.dialect, client_id=client_id)
+        return ApiClient(*rows[0]) if rows else None
 
     def issue_token(self, client: ApiClient, now_s: float, lifetime_s: float) -> str:
         token = secrets.token_urlsafe(32)
@@ -114,11 +117,11 @@ class ClientStore:
         return token
 
     def client_for_token(self, token: str, now_s: float) -> ApiClient | None:
-        with self.database.read() as connection:
-            row = connection.execute(
-                _CLIENT_FOR_TOKEN, {"token_hash": token_hash(token), "now_s": now_s}
-            ).first()
-        return None if row is None else ApiClient(*row)
+        with self.database.driver_read() as connection:
+            rows = _CLIENT_FOR_TOKEN.rows(
+                connection, self.database.engine.dialect, token_hash=token_hash(token), now_s=now_s
+            )
+        return ApiClient(*rows[0]) if rows else None
 
     def revoke_token(self, token: str, client_id: str) -> bool:
         """RFC 7009: forget an access token of ``client_id``; False if there was none."""

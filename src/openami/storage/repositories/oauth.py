@@ -22,6 +22,7 @@ from openami.storage.repositories.clients import token_hash
 from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
+from openami.storage.sql.prepared import Prepared
 
 EXPIRED_PAIRS_KEPT_S = 86400.0  # pairs whose refresh token expired a day ago are deleted
 
@@ -54,10 +55,12 @@ _GRANT_COLUMNS = (
 )
 
 
-_GRANT_FOR_ACCESS_TOKEN = sa.select(*_GRANT_COLUMNS).where(
-    t.oauth_tokens.c.access_hash == sa.bindparam("access_hash"),
-    t.oauth_tokens.c.revoked_at.is_(None),
-    t.oauth_tokens.c.access_expires_at > sa.bindparam("now_s"),
+_GRANT_FOR_ACCESS_TOKEN = Prepared(
+    sa.select(*_GRANT_COLUMNS).where(
+        t.oauth_tokens.c.access_hash == sa.bindparam("access_hash"),
+        t.oauth_tokens.c.revoked_at.is_(None),
+        t.oauth_tokens.c.access_expires_at > sa.bindparam("now_s"),
+    )
 )
 
 
@@ -163,11 +166,14 @@ class OAuthStore:
             )
 
     def grant_for_access_token(self, token: str, now_s: float) -> TokenGrant | None:
-        with self.database.read() as connection:
-            row = connection.execute(
-                _GRANT_FOR_ACCESS_TOKEN, {"access_hash": token_hash(token), "now_s": now_s}
-            ).first()
-        return None if row is None else _grant(row)
+        with self.database.driver_read() as connection:
+            rows = _GRANT_FOR_ACCESS_TOKEN.rows(
+                connection,
+                self.database.engine.dialect,
+                access_hash=token_hash(token),
+                now_s=now_s,
+            )
+        return _grant(rows[0]) if rows else None
 
     def rotate_refresh_token(
         self, refresh_token: str, client_id: str, now_s: float

@@ -8,6 +8,7 @@ where a day is needed, as null in the tables.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from openami.storage.repositories.registry_dashboard import RegistryDashboardReads
 from openami.storage.sql import tables as t
 from openami.storage.sql.bulk import select_table
+from openami.storage.sql.prepared import Prepared, as_date, day_param
 
 OPEN_END = date(9999, 12, 31)
 
@@ -61,11 +63,13 @@ _CHUNK = 500  # keys per IN (...) list
 
 # hot statements (API requests), built once: values are bound per call
 _p, _c, _i = t.supply_points, t.supply_contracts, t.meter_installations
-_SUPPLY_POINT = sa.select(_p.c.supply_point_key, _p.c.supply_point_id, _p.c.area_code).where(
-    _p.c.supply_point_id == sa.bindparam("supply_point_id")
+_SUPPLY_POINT = Prepared(
+    sa.select(_p.c.supply_point_key, _p.c.supply_point_id, _p.c.area_code).where(
+        _p.c.supply_point_id == sa.bindparam("supply_point_id")
+    )
 )
-_SUPPLY_POINT_COUNT = sa.select(sa.func.count()).select_from(_p)
-_RETAILER_PERIODS = (
+_SUPPLY_POINT_COUNT = Prepared(sa.select(sa.func.count()).select_from(_p))
+_RETAILER_PERIODS = Prepared(
     sa.select(_c.c.valid_from, _c.c.valid_to)
     .where(
         _c.c.supply_point_key == sa.bindparam("supply_point_key"),
@@ -73,8 +77,10 @@ _RETAILER_PERIODS = (
     )
     .order_by(_c.c.valid_from)
 )
-_CURRENT_METER = sa.select(_i.c.meter_id).where(
-    _i.c.supply_point_key == sa.bindparam("supply_point_key"), _i.c.valid_to.is_(None)
+_CURRENT_METER = Prepared(
+    sa.select(_i.c.meter_id).where(
+        _i.c.supply_point_key == sa.bindparam("supply_point_key"), _i.c.valid_to.is_(None)
+    )
 )
 
 
@@ -84,13 +90,47 @@ def _covers(first_day: date, last_day: date) -> tuple[sa.ColumnElement[bool], ..
     return (c.c.valid_from <= last_day, sa.or_(c.c.valid_to.is_(None), c.c.valid_to > first_day))
 
 
+@functools.cache
+def _supplied_points_statement(paged: bool, one_point: bool) -> Prepared:
+    """The page query of :meth:`RegistryReads.supplied_points` (one per shape)."""
+    c, p = t.supply_contracts, t.supply_points
+    where = [
+        c.c.retailer_id == sa.bindparam("retailer_id"),
+        c.c.valid_from <= sa.bindparam("last_day"),
+        sa.or_(c.c.valid_to.is_(None), c.c.valid_to > sa.bindparam("first_day")),
+    ]
+    if one_point:
+        where.append(c.c.supply_point_key == sa.bindparam("supply_point_key"))
+    keys = (
+        sa.select(c.c.supply_point_key)
+        .where(*where)
+        .distinct()
+        .order_by(c.c.supply_point_key)
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+    if paged:
+        keys = keys.limit(sa.bindparam("limit", type_=sa.Integer))
+    page = keys.cte("keys")
+    return Prepared(
+        sa.select(c.c.supply_point_key, p.c.supply_point_id, c.c.valid_from, c.c.valid_to)
+        .join_from(c, page, page.c.supply_point_key == c.c.supply_point_key)
+        .join(p, p.c.supply_point_key == c.c.supply_point_key)
+        .where(*where)
+        .order_by(c.c.supply_point_key, c.c.valid_from)
+    )
+
+
 class RegistryReads(RegistryDashboardReads):
+    @property
+    def _dialect(self) -> sa.Dialect:
+        return self.database.engine.dialect
+
     # -- single rows ----------------------------------------------------------------------
     def supply_point(self, supply_point_id: str) -> tuple[int, str, str] | None:
         """(key, ID, area code) of the supply point with this ID, if any."""
-        with self.database.read() as connection:
-            row = connection.execute(_SUPPLY_POINT, {"supply_point_id": supply_point_id}).first()
-        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+        with self.database.driver_read() as connection:
+            rows = _SUPPLY_POINT.rows(connection, self._dialect, supply_point_id=supply_point_id)
+        return (int(rows[0][0]), str(rows[0][1]), str(rows[0][2])) if rows else None
 
     def retailers(self) -> list[tuple[str, str, str]]:
         """(retailer_id, name, balancing_group_id) of every retailer, by ID."""
@@ -110,26 +150,28 @@ class RegistryReads(RegistryDashboardReads):
             )
 
     def supply_point_count(self) -> int:
-        with self.database.read() as connection:
-            return int(connection.execute(_SUPPLY_POINT_COUNT).scalar_one())
+        with self.database.driver_read() as connection:
+            return int(_SUPPLY_POINT_COUNT.rows(connection, self._dialect)[0][0])
 
     def current_meter(self, supply_point_key: int) -> int | None:
         """The meter installed at the supply point now (open installation), if any."""
-        with self.database.read() as connection:
-            meter = connection.execute(
-                _CURRENT_METER, {"supply_point_key": supply_point_key}
-            ).scalar()
-        return None if meter is None else int(meter)
+        with self.database.driver_read() as connection:
+            rows = _CURRENT_METER.rows(
+                connection, self._dialect, supply_point_key=int(supply_point_key)
+            )
+        return int(rows[0][0]) if rows else None
 
     # -- periods --------------------------------------------------------------------------
     def retailer_periods(self, supply_point_key: int, retailer_id: str) -> list[tuple[date, date]]:
         """The periods in which ``retailer_id`` supplied the point, as ``[from, to)`` days."""
-        with self.database.read() as connection:
-            rows = connection.execute(
-                _RETAILER_PERIODS,
-                {"supply_point_key": supply_point_key, "retailer_id": retailer_id},
-            ).all()
-        return [(start, OPEN_END if end is None else end) for start, end in rows]
+        with self.database.driver_read() as connection:
+            rows = _RETAILER_PERIODS.rows(
+                connection,
+                self._dialect,
+                supply_point_key=int(supply_point_key),
+                retailer_id=retailer_id,
+            )
+        return [(as_date(start), OPEN_END if end is None else as_date(end)) for start, end in rows]
 
     def supplied_points(
         self,
@@ -143,30 +185,22 @@ class RegistryReads(RegistryDashboardReads):
         """One page (by supply point key) of the points ``retailer_id`` supplies on some day
         of ``[first_day, last_day]``, one row per such contract: (key, supply point ID,
         from, to exclusive), by key and start."""
-        c, p = t.supply_contracts, t.supply_points
-        where = [c.c.retailer_id == retailer_id, *_covers(first_day, last_day)]
+        statement = _supplied_points_statement(limit is not None, supply_point_key is not None)
+        params: dict[str, object] = {
+            "retailer_id": retailer_id,
+            "first_day": day_param(self._dialect, first_day),
+            "last_day": day_param(self._dialect, last_day),
+            "offset": int(offset),
+        }
+        if limit is not None:
+            params["limit"] = int(limit)
         if supply_point_key is not None:
-            where.append(c.c.supply_point_key == supply_point_key)
-        keys = (
-            sa.select(c.c.supply_point_key)
-            .where(*where)
-            .distinct()
-            .order_by(c.c.supply_point_key)
-            .limit(limit)
-            .offset(offset)
-            .cte("keys")
-        )
-        statement = (
-            sa.select(c.c.supply_point_key, p.c.supply_point_id, c.c.valid_from, c.c.valid_to)
-            .join_from(c, keys, keys.c.supply_point_key == c.c.supply_point_key)
-            .join(p, p.c.supply_point_key == c.c.supply_point_key)
-            .where(*where)
-            .order_by(c.c.supply_point_key, c.c.valid_from)
-        )
-        with self.database.read() as connection:
-            rows = connection.execute(statement).all()
+            params["supply_point_key"] = int(supply_point_key)
+        with self.database.driver_read() as connection:
+            rows = statement.rows(connection, self._dialect, **params)
         return [
-            (int(k), str(sp), start, OPEN_END if end is None else end) for k, sp, start, end in rows
+            (int(k), str(sp), as_date(start), OPEN_END if end is None else as_date(end))
+            for k, sp, start, end in rows
         ]
 
     # -- columns --------------------------------------------------------------------------

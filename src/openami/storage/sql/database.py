@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -61,6 +61,23 @@ class Database:
         """A connection in a read transaction (one snapshot), rolled back at the end."""
         with self._exclusive(), self.engine.connect() as connection:
             yield connection
+
+    @contextmanager
+    def driver_read(self) -> Iterator[Any]:
+        """A pooled driver connection for one read statement (autocommit on SQLite; the
+        pool rolls PostgreSQL's implicit transaction back on return). Fast path only: see
+        :mod:`openami.storage.sql.prepared`."""
+        with self._exclusive():
+            connection = self.engine.raw_connection()
+            try:
+                yield connection.driver_connection
+            finally:
+                connection.close()
+
+    @staticmethod
+    def driver_of(connection: sa.Connection) -> Any:
+        """The driver connection under a SQLAlchemy connection (inside its transaction)."""
+        return connection.connection.driver_connection
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
