@@ -40,8 +40,9 @@ import pyarrow as pa
 
 from mdms_fixtures import one_point_per_meter
 from openami.bus.messages import READ_SCHEMA
-from openami.clock import day_first_slot
-from openami.mdms.ingest import ingest_batch
+from openami.clock import day_first_slot, slot_start_s
+from openami.mdms.ingest import IngestContext, ingest_batch
+from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -76,7 +77,7 @@ def make_day(
             "import_register_wh": imp.ravel()[keep],
             "export_register_wh": np.zeros(int(keep.sum()), dtype=np.int64),
             # the day log arrives as one file an hour after the day ends
-            "received_at": np.full(int(keep.sum()), (FIRST_DAY + 48 * day + 50) * 1800.0),
+            "received_at": np.full(int(keep.sum()), slot_start_s(FIRST_DAY + 48 * day + 50)),
             "source": np.zeros(int(keep.sum()), dtype=np.uint8),
         },
         schema=READ_SCHEMA,
@@ -108,12 +109,13 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
                 "boundary": np.full(meters, FIRST_DAY, dtype=np.int64),
                 "import_register_wh": regs,
                 "export_register_wh": np.zeros(meters, dtype=np.int64),
-                "received_at": np.full(meters, FIRST_DAY * 1800.0),
+                "received_at": np.full(meters, slot_start_s(FIRST_DAY)),
                 "source": np.zeros(meters, dtype=np.uint8),
             },
             schema=READ_SCHEMA,
         )
-        ingest_batch(store, seed_reads, installs, meter_index, cfg, 0.0)
+        context = IngestContext(store, installs, meter_index, cfg, 0.0, tick_cache=TickCache())
+        ingest_batch(context, seed_reads)
         t_bare = t_vee = cpu_bare = cpu_vee = 0.0
         phases: dict[str, float] = {}
         rows = values = invalid = flagged = 0
@@ -124,7 +126,7 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
             bare.execute("INSERT INTO t SELECT * FROM batch")
             bare.unregister("batch")
             t1, c1 = time.perf_counter(), _cpu()
-            result = ingest_batch(store, batch, installs, meter_index, cfg, 0.0, timings=phases)
+            result = ingest_batch(context, batch, timings=phases)
             t2, c2 = time.perf_counter(), _cpu()
             t_bare += t1 - t0
             t_vee += t2 - t1
@@ -148,7 +150,7 @@ def run(meters: int, days: int, order: str, seed: int = 1) -> dict[str, float | 
         phases["final_checkpoint"] = t2 - t1
         day_rows = int(store.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py())
         t0 = time.perf_counter()
-        again = ingest_batch(store, batch, installs, meter_index, cfg, 0.0)
+        again = ingest_batch(context, batch)
         t_again = time.perf_counter() - t0
         assert again.reads_new == 0 and again.values_new == 0
         # compaction of the last day into a wide, supply-point-sorted Parquet partition

@@ -9,7 +9,7 @@ K boundaries before that (K slots of values: versions, V06 running means).
 
 The timed process then ingests two ticks, as a running MDMS would after a start:
 1. its first tick (the boundary before the timed one): the tick state of
-   ``mdms/tick.py`` (per meter: the last read, run and day summaries, the V06 mean) is not
+   ``mdms/tick_cache.py`` (per meter: the last read, run and day summaries, the V06 mean) is not
    in memory yet, so it is built from the store with one slot's look-ups, and where a run
    or a day began earlier, from a look-back at those points' stored values; reported as
    "first tick";
@@ -74,9 +74,9 @@ import pyarrow as pa
 from mdms_fixtures import one_point_per_meter, tick_reads
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
-from openami.mdms import tick
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import PART_ROWS, ingest_batch
+from openami.mdms.ingest import PART_ROWS, IngestContext, ingest_batch
+from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -114,6 +114,7 @@ def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
     installs, meter_index = _registry(meters)
     store = DuckIntervalStore(tmp / "interval.duckdb")
     duckdb_mdms.ensure_schema(store)
+    seeding = IngestContext(store, installs, meter_index, cfg, 0.0, tick_cache=TickCache())
     slot_end = _slot_index() + 1  # boundary of the timed reads
     # stored by the parent: the boundaries up to slot_end - 2; the child ingests the tick at
     # slot_end - 1 first (its first tick, the state built) and then the timed one
@@ -137,7 +138,7 @@ def prepare(tmp: Path, meters: int, history_slots: int) -> dict[str, float]:
             pv = rng.random(n) < 0.1
             exp = np.where(pv, rng.integers(0, 10**6, n, dtype=np.int64), 0)
             for b in seed_boundaries:
-                ingest_batch(store, _reads(ids, b, imp, exp), installs, meter_index, cfg, 0.0)
+                ingest_batch(seeding, _reads(ids, b, imp, exp))
                 imp = imp + rng.integers(0, 900, n, dtype=np.int64)
                 exp = exp + np.where(pv, rng.integers(0, 1500, n, dtype=np.int64), 0)
             first_writer.write_table(_reads(ids, slot_end - 1, imp, exp))
@@ -180,17 +181,9 @@ def _reset_peak() -> bool:
     return True
 
 
-def _timed_call(
-    store: DuckIntervalStore,
-    path: Path,
-    installs: InstallIndex,
-    meter_index: MeterIndex,
-    part_rows: int,
-    recorded_at: float,
-) -> dict[str, object]:
+def _timed_call(context: IngestContext, path: Path) -> dict[str, object]:
     """One ``ingest_batch`` call on the tick in ``path``: wall and CPU time, counts, phases
     and the peak RSS during the call (the kernel's mark reset just before it)."""
-    cfg = load_vee_config()
     with pa.memory_map(str(path)) as src:
         batch = pa.ipc.open_file(src).read_all()
     gc.collect()
@@ -200,9 +193,7 @@ def _timed_call(
     phases: dict[str, float] = {}
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    result = ingest_batch(
-        store, batch, installs, meter_index, cfg, recorded_at, timings=phases, part_rows=part_rows
-    )
+    result = ingest_batch(context, batch, timings=phases)
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -225,19 +216,30 @@ def _timed_call(
 
 
 def child(tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: str) -> None:
-    """The process's first tick (the tick state is built), then the timed one; prints one
+    """The process's first tick (the tick cache is built), then the timed one; prints one
     JSON object with both."""
-    tick.ENABLED = state
     installs, meter_index = _registry(meters)
     store = DuckIntervalStore(tmp / "interval.duckdb", memory_limit=duckdb_memory or None)
     duckdb_mdms.ensure_schema(store)
-    first = _timed_call(store, tmp / "first.arrow", installs, meter_index, part_rows, 1.0)
-    st = tick.state_of(store)
+    cache = TickCache() if state else None
+
+    def context(recorded_at: float) -> IngestContext:
+        return IngestContext(
+            store,
+            installs,
+            meter_index,
+            load_vee_config(),
+            recorded_at,
+            tick_cache=cache,
+            part_rows=part_rows,
+        )
+
+    first = _timed_call(context(1.0), tmp / "first.arrow")
     # ticks come 30 minutes apart: the kernel has long written the first tick's pages back
     os.sync()
-    timed = _timed_call(store, tmp / "slot.arrow", installs, meter_index, part_rows, 2.0)
+    timed = _timed_call(context(2.0), tmp / "slot.arrow")
     timed["first"] = first
-    timed["state_bytes"] = st.nbytes() if st is not None else 0
+    timed["state_bytes"] = cache.nbytes() if cache is not None else 0
     store.close()
     print(json.dumps(timed))
 
@@ -318,7 +320,7 @@ def main() -> None:
     ap.add_argument(
         "--no-state",
         action="store_true",
-        help="without the tick state (mdms/tick.py): every tick through the general path",
+        help="without the tick cache (mdms/tick_cache.py): every tick through the general path",
     )
     ap.add_argument(
         "--duckdb-memory",

@@ -29,9 +29,10 @@ import numpy as np
 import pyarrow as pa
 
 from mdms_fixtures import tick_reads
-from openami.clock import day_first_slot
+from openami.clock import day_first_slot, slot_start_s
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import IngestContext, ingest_batch
+from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.day_pack import pack_days
@@ -77,6 +78,7 @@ def run(meters: int, days: int, seed: int = 1) -> dict[str, float | int | bool]:
         path = Path(tmp) / "interval.duckdb"
         store = DuckIntervalStore(path)
         duckdb_mdms.ensure_schema(store)
+        cache = TickCache()
         t0 = time.perf_counter()
         for b in range(48 * days + 1):  # boundary FIRST_DAY … end of the last day
             boundary = FIRST_DAY + b
@@ -84,7 +86,11 @@ def run(meters: int, days: int, seed: int = 1) -> dict[str, float | int | bool]:
                 regs = regs + rng.integers(0, 900, meters)
                 exp = exp + rng.integers(0, 50, meters)
             tick = tick_reads(ids, boundary, regs, exp, delay_s=90.0)
-            ingest_batch(store, tick, installs, meter_index, cfg, boundary * 1800.0 + 120)
+            received_at = slot_start_s(boundary) + 120
+            context = IngestContext(
+                store, installs, meter_index, cfg, received_at, tick_cache=cache
+            )
+            ingest_batch(context, tick)
         t_ticks = time.perf_counter() - t0
         store.close()
         store = DuckIntervalStore(path)

@@ -64,12 +64,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from openami.clock import day_first_slot
+from openami.clock import SLOT_SECONDS, day_first_slot
 
 DAY1 = date(2026, 10, 1)
 TARGET_POINT_S = 0.020
 TARGET_SLOT_S = 2.0
-SLOT_S = 1800.0
+SLOT_S = float(SLOT_SECONDS)
 
 
 def _dir_bytes(path: Path) -> int:
@@ -136,7 +136,7 @@ def load(
     progress: bool = False,
 ) -> dict[str, Any]:
     from openami.clock import ManualClock
-    from openami.mdms.ingest import ingest_batch
+    from openami.mdms.ingest import IngestContext, ingest_batch
     from openami.mdms.service import Mdms
     from openami.meter.load import interval_energy_wh
     from openami.registry import Registry
@@ -156,13 +156,19 @@ def load(
     store = DuckIntervalStore(root / "interval.duckdb")
     mdms = Mdms(store, registry, ManualClock(datetime(2026, 9, 30, tzinfo=UTC)))
     installs, meter_index, cfg = mdms.install_index, mdms.meter_index, mdms.vee
+
+    def context(recorded_at: float) -> IngestContext:
+        return IngestContext(
+            store, installs, meter_index, cfg, recorded_at, tick_cache=mdms.tick_cache
+        )
+
     first_boundary = day_first_slot(DAY1)
     imp_reg = fleet.import_register_wh.astype(np.int64).copy()
     exp_reg = fleet.export_register_wh.astype(np.int64).copy()
     seed_batch = _reads(
         meter_ids, first_boundary, imp_reg[:, None], exp_reg[:, None], first_boundary * SLOT_S
     )
-    ingest_batch(store, seed_batch, installs, meter_index, cfg, first_boundary * SLOT_S)
+    ingest_batch(context(first_boundary * SLOT_S), seed_batch)
     del seed_batch
     city_s = time.perf_counter() - t0
 
@@ -186,7 +192,7 @@ def load(
         del imp_regs, exp_regs
         gen_s += time.perf_counter() - t
         t = time.perf_counter()
-        result = ingest_batch(store, batch, installs, meter_index, cfg, received_at, timings=phases)
+        result = ingest_batch(context(received_at), batch, timings=phases)
         ingest_day_s.append(time.perf_counter() - t)
         if progress:
             print(f"day {d + 1}: ingest {ingest_day_s[-1]:.1f} s", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from openami.bus.messages import READ_SCHEMA
+from openami.clock import slot_start_s
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.vee_config import VeeConfig
 
@@ -41,7 +42,7 @@ def tick_reads(
             "boundary": np.full(n, boundary, dtype=np.int64),
             "import_register_wh": imp,
             "export_register_wh": exp,
-            "received_at": np.full(n, boundary * 1800.0 + delay_s),
+            "received_at": np.full(n, slot_start_s(boundary) + delay_s),
             "source": np.zeros(n, dtype=np.uint8),
         },
         schema=READ_SCHEMA,

@@ -12,7 +12,7 @@ from tests.mdms.vee_world import B0
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock
 from openami.mdms import Mdms
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.registry import Meter, Registry, make_supply_point_id
 from openami.storage.duckdb_interval import DuckIntervalStore
 
@@ -96,14 +96,15 @@ def test_large_batch_cut_into_parts_gives_the_same_values(shuffle: bool) -> None
     whole.ingest(reads)
     parts = world()
     batch = reads.take(rng.permutation(reads.num_rows)) if shuffle else reads
-    result = ingest_batch(
+    context = IngestContext(
         parts.store,
-        batch,
         parts.install_index,
         parts.meter_index,
         parts.vee,
         0.0,
+        tick_cache=parts.tick_cache,
         part_rows=37,  # parts of about one meter: each cut lands on a meter boundary
     )
+    result = ingest_batch(context, batch)
     assert result.reads_new == reads.num_rows
     assert current_all(parts) == current_all(whole)

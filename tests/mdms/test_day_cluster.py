@@ -9,7 +9,8 @@ import pyarrow as pa
 
 from openami.bus.messages import READ_SCHEMA
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import IngestContext, ingest_batch
+from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.day_cluster import cluster_days, complete_windows, window_of
@@ -68,11 +69,16 @@ def _store(tmp_path: Path) -> tuple[DuckIntervalStore, int, int]:
             schema=READ_SCHEMA,
         )
 
-    ingest_batch(store, batch(ids, np.full(N, first), 1.0), installs, meters, cfg, 1.0)
+    cache = TickCache()
+
+    def context(at: float) -> IngestContext:
+        return IngestContext(store, installs, meters, cfg, at, tick_cache=cache)
+
+    ingest_batch(context(1.0), batch(ids, np.full(N, first), 1.0))
     for d in range(days):
         b = first + 48 * d + np.arange(1, 49)
         at = float(first + 48 * d + 50) * 1800
-        ingest_batch(store, batch(np.repeat(ids, 48), np.tile(b, N), at), installs, meters, cfg, at)
+        ingest_batch(context(at), batch(np.repeat(ids, 48), np.tile(b, N), at))
     return store, first, days
 
 

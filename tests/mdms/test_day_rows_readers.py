@@ -25,7 +25,7 @@ from openami.clock import ManualClock, day_first_slot
 from openami.hub.context import HubContext
 from openami.hub.espi_api import _Point, _values
 from openami.mdms import Mdms
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult
 from openami.mdms.kpi import daily_kpis
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
@@ -110,15 +110,16 @@ def _build(
 
     def ingest(batch: pa.Table) -> None:
         recorded_at = float(batch.column("received_at")[0].as_py())
-        ingest_batch(
+        context = IngestContext(
             mdms.store,
-            batch,
             mdms.install_index,
             mdms.meter_index,
             mdms.vee,
             recorded_at,
+            tick_cache=mdms.tick_cache,
             dense=dense,
         )
+        ingest_batch(context, batch)
 
     ingest(_batch(imp, exp, np.array([0]), np.zeros((N, 1), np.bool_)))  # seed at 00:00
     for d in range(3):

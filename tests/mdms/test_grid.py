@@ -21,7 +21,8 @@ import pytest
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import IngestContext, VeeIngestResult, ingest_batch
+from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -146,7 +147,6 @@ def test_grid_path_stores_what_the_general_path_stores(
     stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig], gaps: bool, exporting: bool
 ) -> None:
     dense, general, cfg = stores
-    installs, meters = _indexes(cfg)
     rng = np.random.default_rng(7)
     days = 4
     inc = _increments(rng, days)
@@ -229,13 +229,14 @@ def test_grid_path_stores_what_the_general_path_stores(
             [("meter_id", "ascending"), ("boundary", "ascending")]
         ),
     ]
-    for store, is_dense in ((dense, True), (general, False)):
-        with store.transaction() as cur:
+    ingests = [_Ingest(dense, cfg), _Ingest(general, cfg, dense=False)]
+    for ingest in ingests:
+        with ingest.store.transaction() as cur:
             cur.register("ev", events)
             cur.execute("INSERT INTO meter_events SELECT * FROM ev")
-        ingest_batch(store, seed, installs, meters, cfg, 1.0, dense=is_dense)
+        ingest(seed, 1.0)
         for k, batch in enumerate(batches):
-            ingest_batch(store, batch, installs, meters, cfg, 10.0 + k, dense=is_dense)
+            ingest(batch, 10.0 + k)
     got, want = _snapshot(dense), _snapshot(general)
     assert len(want["values"]) > 4 * 48 * (N - 2)
     assert got["reads"] == want["reads"]
@@ -271,13 +272,34 @@ def test_grid_path_stores_what_the_general_path_stores(
         assert mask & bit(rule), rule
 
     # re-sent batches add nothing on either path; a late read fills its gap the same way
-    for store, is_dense in ((dense, True), (general, False)):
-        again = ingest_batch(store, batches[1], installs, meters, cfg, 20.0, dense=is_dense)
+    for ingest in ingests:
+        again = ingest(batches[1], 20.0)
         assert (again.reads_new, again.values_new) == (0, 0)
         late = _batch(registers, export, 0, ~drop)  # only the reads dropped before
         late = late.filter(pa.array(late.column("meter_id").to_numpy() != 16))
-        ingest_batch(store, late, installs, meters, cfg, 30.0, dense=is_dense)
+        ingest(late, 30.0)
     assert _snapshot(dense) == _snapshot(general)
+
+
+class _Ingest:
+    """``ingest_batch`` into one store with its tick cache, as an Mdms on it would."""
+
+    def __init__(self, store: DuckIntervalStore, cfg: VeeConfig, dense: bool = True) -> None:
+        self.store, self.cfg, self.dense = store, cfg, dense
+        self.installs, self.meters = _indexes(cfg)
+        self.cache = TickCache()
+
+    def __call__(self, batch: pa.Table, recorded_at: float) -> VeeIngestResult:
+        context = IngestContext(
+            self.store,
+            self.installs,
+            self.meters,
+            self.cfg,
+            recorded_at,
+            tick_cache=self.cache,
+            dense=self.dense,
+        )
+        return ingest_batch(context, batch)
 
 
 def current_values_sql(store: DuckIntervalStore, key: int, lo: int, hi: int) -> pa.Table:
@@ -293,7 +315,7 @@ def test_current_values_from_day_rows_equal_the_views(
     stores: tuple[DuckIntervalStore, DuckIntervalStore, VeeConfig],
 ) -> None:
     dense, _, cfg = stores
-    installs, meters = _indexes(cfg)
+    ingest = _Ingest(dense, cfg)
     rng = np.random.default_rng(11)
     inc = _increments(rng, 3)[:, :96]
     registers = np.concatenate([np.zeros((N, 1), np.int64), np.cumsum(inc, axis=1)], axis=1)
@@ -317,9 +339,9 @@ def test_current_values_from_day_rows_equal_the_views(
         _batch(registers, export, 1, drop),
     ):
         if batch.num_rows:
-            ingest_batch(dense, batch, installs, meters, cfg, 5.0)
+            ingest(batch, 5.0)
     late = _batch(registers, export, 0, ~drop)  # the gap's read: narrow versions on top
-    ingest_batch(dense, late, installs, meters, cfg, 9.0)
+    ingest(late, 9.0)
     assert dense.query("SELECT count(*) AS n FROM day_rows").column("n")[0].as_py() == 2 * N
     lo, hi = DAY0 - 5, DAY0 + 100
     for key in [1000 - m for m in range(N)] + [12345]:

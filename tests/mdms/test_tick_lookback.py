@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from openami.bus.messages import READ_SCHEMA
-from openami.mdms import ingest as ingest_module
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import ingest_batch
+from openami.mdms.ingest import IngestContext, ingest_batch
+from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import bit, load_vee_config
 from openami.storage import duckdb_mdms
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -49,8 +49,7 @@ def _tick(regs: np.ndarray, b: int, meters: np.ndarray) -> pa.Table:
     )
 
 
-def _run(path: Path, candidates: bool, monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
-    monkeypatch.setattr(ingest_module, "TICK_CANDIDATES", candidates)
+def _run(path: Path, candidates: bool, tick_cache: bool) -> list[tuple[object, ...]]:
     cfg = load_vee_config()
     ids = np.arange(N, dtype=np.int64)
     installs = InstallIndex(
@@ -69,13 +68,27 @@ def _run(path: Path, candidates: bool, monkeypatch: pytest.MonkeyPatch) -> list[
     regs = _registers(np.random.default_rng(5))
     everyone = np.arange(N, dtype=np.int64)
     missing = {58: 5, 50: 6, 30: 7, 31: 7}  # tick → the meter whose read did not arrive
+    cache = TickCache() if tick_cache else None
+
+    def ingest(batch: pa.Table, recorded_at: float) -> None:
+        context = IngestContext(
+            store,
+            installs,
+            meters,
+            cfg,
+            recorded_at,
+            tick_cache=cache,
+            lookback_candidates_only=candidates,
+        )
+        ingest_batch(context, batch)
+
     for b in range(TICKS + 1):
         who = everyone[everyone != missing[b]] if b in missing else everyone
-        ingest_batch(store, _tick(regs, b, who), installs, meters, cfg, float(b))
-    ingest_batch(store, _tick(regs, 50, np.array([6])), installs, meters, cfg, 99.0)  # backfill
+        ingest(_tick(regs, b, who), float(b))
+    ingest(_tick(regs, 50, np.array([6])), 99.0)  # backfill
     # meter 7's read 31 alone: one value (slot 31, up to the stored read 32) between stored
     # values after it and a gap before it
-    ingest_batch(store, _tick(regs, 31, np.array([7])), installs, meters, cfg, 100.0)
+    ingest(_tick(regs, 31, np.array([7])), 100.0)
     rows = store.query("SELECT * FROM half_hour_values ORDER BY ALL")
     history = store.query("SELECT * FROM vee_history ORDER BY ALL")
     store.close()
@@ -85,11 +98,12 @@ def _run(path: Path, candidates: bool, monkeypatch: pytest.MonkeyPatch) -> list[
     )
 
 
+@pytest.mark.parametrize("tick_cache", [True, False], ids=["tick cache", "look-ups every tick"])
 def test_tick_look_back_for_candidates_only_stores_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tick_cache: bool
 ) -> None:
-    fast = _run(tmp_path / "fast.duckdb", True, monkeypatch)
-    full = _run(tmp_path / "full.duckdb", False, monkeypatch)
+    fast = _run(tmp_path / "fast.duckdb", True, tick_cache)
+    full = _run(tmp_path / "full.duckdb", False, tick_cache)
     assert fast == full
     flags = 0
     for row in fast:

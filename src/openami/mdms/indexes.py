@@ -11,22 +11,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.clock import SLOT_SECONDS
+from openami.mdms.columns import run_starts
 from openami.mdms.vee import MeterParams
 from openami.mdms.vee_config import VeeConfig
 
 I64 = npt.NDArray[np.int64]
 SLOT_BITS = 21  # slot indexes stay below 2**21 until 2089
-
-
-def run_starts(*cols: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
-    n = len(cols[0])
-    first = np.ones(n, dtype=np.bool_)
-    if n > 1:
-        diff = np.zeros(n - 1, dtype=np.bool_)
-        for c in cols:
-            diff |= c[1:] != c[:-1]
-        first[1:] = diff
-    return first
 
 
 class InstallIndex:
@@ -39,8 +30,9 @@ class InstallIndex:
         meter = installations.column("meter_id").to_numpy().astype(np.int64)
         vf = installations.column("valid_from").to_numpy().astype(np.float64)
         vt = pc.fill_null(installations.column("valid_to"), np.inf).to_numpy().astype(np.float64)
-        first = np.ceil(vf / 1800.0).astype(np.int64)
-        stop = np.where(np.isfinite(vt), np.floor(vt / 1800.0), 2**SLOT_BITS).astype(np.int64)
+        first = np.ceil(vf / SLOT_SECONDS).astype(np.int64)
+        stop = np.where(np.isfinite(vt), np.floor(vt / SLOT_SECONDS), 2**SLOT_BITS)
+        stop = stop.astype(np.int64)
         order = np.lexsort((first, meter))
         self.meter, self.first, self.stop = meter[order], first[order], stop[order]
         self.key = installations.column("supply_point_key").to_numpy().astype(np.int64)[order]

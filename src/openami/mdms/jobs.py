@@ -14,8 +14,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.bus.messages import OUTAGE_KINDS
+from openami.clock import slot_end_s, slot_start_s
 from openami.mdms.estimate import METHOD_NAMES, GapInputs, distribute, estimate, gap_ids
+from openami.mdms.events import event_slot_masks
 from openami.mdms.indexes import MeterIndex
 from openami.mdms.vee import Q_EDITED, Q_ESTIMATED, sum_check
 from openami.mdms.vee_config import VeeConfig, bit
@@ -89,25 +90,10 @@ def event_masks(
     cur: duckdb.DuckDBPyConnection, meter: I64, slot: I64
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """(outage or disconnected, tamper/reset/test) per (meter, slot)."""
-    outage = np.zeros(len(slot), dtype=np.bool_)
-    tamper = np.zeros(len(slot), dtype=np.bool_)
     if len(slot) == 0:
-        return outage, tamper
-    lo, hi = int(slot.min()), int(slot.max())
-    events = db.events_between(cur, lo * 1800.0, (hi + 1) * 1800.0)
-    if events.num_rows == 0:
-        return outage, tamper
-    order = np.lexsort((slot, meter))
-    span = hi - lo + 2
-    key = meter[order] * span + (slot[order] - lo)
-    for ev in events.to_pylist():  # one step per event, not per value
-        s0 = max(int(np.floor(ev["start_s"] / 1800.0)), lo)
-        s1 = min(int(np.ceil(ev["end_s"] / 1800.0)) - 1, hi)
-        i0 = np.searchsorted(key, ev["meter_id"] * span + (s0 - lo), "left")
-        i1 = np.searchsorted(key, ev["meter_id"] * span + (s1 - lo), "right")
-        target = outage if ev["kind"] in OUTAGE_KINDS else tamper
-        target[order[i0:i1]] = True
-    return outage, tamper
+        return np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_)
+    events = db.events_between(cur, slot_start_s(int(slot.min())), slot_end_s(int(slot.max())))
+    return event_slot_masks(events, meter, slot)
 
 
 def run_estimation(

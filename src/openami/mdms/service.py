@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import check_rows, chunks, read_file, values_csv
 from openami.mdms.completeness import completeness, load_area_targets, load_targets
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import VeeIngestResult, ingest_batch
+from openami.mdms.ingest import IngestContext, TickCache, VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.settlement import SettlementRun, settle_day
 from openami.mdms.vee_config import VeeConfig, load_vee_config
@@ -50,15 +51,14 @@ class Mdms:
         registry: Registry,
         clock: Clock,
         vee: VeeConfig | None = None,
+        tick_cache: bool = True,  # False: ticks look up stored facts every time (tick_cache.py)
     ) -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
         self.vee = vee or load_vee_config()
+        self.tick_cache = TickCache() if tick_cache else None
         db.ensure_schema(store)
-        self._installations: pa.Table | None = None
-        self._install_index: InstallIndex | None = None
-        self._meter_index: MeterIndex | None = None
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(TOPIC_READINGS, self.ingest)
@@ -89,50 +89,38 @@ class Mdms:
 
     def refresh_registry(self) -> None:
         """Forget cached installations and meter data (call after the registry changes)."""
-        self._installations = None
-        self._install_index = None
-        self._meter_index = None
+        for cached in ("installations", "install_index", "meter_index"):
+            self.__dict__.pop(cached, None)
 
-    @property
+    @cached_property
     def install_index(self) -> InstallIndex:
-        if self._install_index is None:
-            self._install_index = InstallIndex(self.installations)
-        return self._install_index
+        return InstallIndex(self.installations)
 
-    @property
+    @cached_property
     def meter_index(self) -> MeterIndex:
         """Registry contract amperage joined with the MDMS meter master data."""
-        if self._meter_index is None:
-            amps = self.registry.meter_amperages_table()
-            table = self.store.query(
-                "SELECT a.meter_id, a.contract_amperage_a, m.register_digits, "
-                "m.register_unit_wh, m.multiplier FROM amps a "
-                "LEFT JOIN meter_master m USING (meter_id)",
-                amps=amps,
-            )
-            self._meter_index = MeterIndex(table, self.vee)
-        return self._meter_index
+        amps = self.registry.meter_amperages_table()
+        return MeterIndex(db.meter_parameters(self.store, amps), self.vee)
 
-    @property
+    @cached_property
     def installations(self) -> pa.Table:
-        if self._installations is None:
-            self._installations = self.registry.installations_table()
-        return self._installations
+        return self.registry.installations_table()
 
     def ingest(
         self, batch: pa.Table, reason: str = "register difference", revalue: bool = False
     ) -> VeeIngestResult:
         """Validate and store a batch of register reads in one transaction; idempotent."""
-        return ingest_batch(
+        context = IngestContext(
             self.store,
-            batch,
             self.install_index,
             self.meter_index,
             self.vee,
             self.clock.timestamp(),
             reason,
             revalue,
+            self.tick_cache,
         )
+        return ingest_batch(context, batch)
 
     def mark_missing(self, first_slot: int, last_slot: int) -> int:
         """Mark slots without a value as missing for every supply point with a meter then."""
@@ -275,7 +263,7 @@ class Mdms:
                 "INSERT OR REPLACE INTO meter_master SELECT meter_id, register_digits, "
                 "register_unit_wh, multiplier FROM q_master"
             )
-        self._meter_index = None
+        self.__dict__.pop("meter_index", None)  # (cached_property)
 
     def exchange_meter(
         self,

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openami.bus.messages import QUALITY_NAMES, Quality
+from openami.clock import jst_day_number
 from openami.mdms.vee_config import VeeConfig, bit
 
 I64 = npt.NDArray[np.int64]
@@ -77,6 +78,21 @@ class SlotValues:
         )
 
 
+def is_rollover(
+    before_wh: I64,
+    delta_wh: I64,
+    modulus_wh: I64,
+    multiplier: I64,
+    high_wh: F64,
+    window: float,
+) -> BoolArr:
+    """V04R: a negative register difference is a rollover when the register before it was
+    in the top ``window`` of the register's range (``modulus_wh``) and the wrapped
+    difference is plausible (at most ``high_wh``, V07's high limit); else it is V04."""
+    near_top = before_wh >= modulus_wh * (1.0 - window)
+    return near_top & ((delta_wh + modulus_wh) * multiplier <= high_wh)
+
+
 def compute_values(series: ReadSeries, params: MeterParams, cfg: VeeConfig) -> SlotValues:
     """Values for every slot with reads at both ends of which at least one read is new.
 
@@ -101,9 +117,7 @@ def compute_values(series: ReadSeries, params: MeterParams, cfg: VeeConfig) -> S
         roll = np.zeros(len(d), dtype=np.bool_)
         if neg.any():  # rare: look at the negative deltas only
             i = np.flatnonzero(neg)
-            r = (reg[start[i]] >= modulus[i] * (1.0 - window)) & (
-                (d[i] + modulus[i]) * mult[i] <= cap[i]
-            )
+            r = is_rollover(reg[start[i]], d[i], modulus[i], mult[i], cap[i], window)
             roll[i[r]] = True
             d[i[r]] += modulus[i[r]]
             neg[i[r]] = False
@@ -166,7 +180,7 @@ def _low_days(
     n = len(imp)
     if n == 0:
         return np.zeros(0, dtype=np.bool_)
-    day = (slot + 18) // 48  # JST day number (slot 0 = 09:00 JST)
+    day = jst_day_number(slot)
     newg = np.ones(n, dtype=np.bool_)
     newg[1:] = (key[1:] != key[:-1]) | (day[1:] != day[:-1])
     starts = np.flatnonzero(newg)
@@ -180,7 +194,7 @@ def _low_days(
     return ((count == 48) & (total <= low) & ~outage_any)[group]
 
 
-def _run_masks(
+def run_masks(
     key: I64, slot: I64, imp: I64, zero: BoolArr, zero_len: int, flat_len: int
 ) -> tuple[BoolArr, BoolArr]:
     """(in a zero run, in a flat-line run) for values sorted by (key, slot)."""
@@ -226,42 +240,9 @@ def validate(values: SlotValues, ctx: SlotContext, cfg: VeeConfig) -> SlotValues
     # V10 events: outage slots are valid zeros; tamper/reset/test flag
     f |= np.where(ctx.outage, bit("V10O"), 0).astype(np.uint32)
     f |= np.where(ctx.tamper, bit("V10"), 0).astype(np.uint32)
-    # V08 zero and flat-line runs while connected (not in an outage)
-    r8 = cfg.rule("V08")
+    # V08 zero and flat-line runs while connected (not in an outage), V07 low days
     zero = (imp == 0) & (~values.export_valid | (exp == 0)) & ~ctx.outage
-    zlen, flen = int(r8.p("zero_run_slots")), int(r8.p("flat_run_slots"))
-    r7 = cfg.rule("V07")
-    low_wh, low_frac = r7.p("low_daily_wh"), r7.params.get("low_daily_fraction", 0.0)
-    prior = ctx.prior
-    if prior is not None and ctx.supply_point_key is not None and len(prior.slot):
-        # continue runs and days from the stored values before a narrow batch
-        n_prior = len(prior.slot)
-        k = np.concatenate([prior.supply_point_key, ctx.supply_point_key])
-        sl = np.concatenate([prior.slot, values.slot])
-        order = np.lexsort((sl, k))
-        ks, ss = k[order], sl[order]
-        imps = np.concatenate([prior.import_wh, imp])[order]
-        zmask, fmask = _run_masks(
-            ks, ss, imps, np.concatenate([prior.zero, zero])[order], zlen, flen
-        )
-        lmask = _low_days(
-            ks,
-            ss,
-            imps,
-            np.concatenate([np.zeros(n_prior, np.bool_), ctx.outage])[order],
-            np.concatenate([np.full(n_prior, np.nan), ctx.capacity_wh])[order],
-            low_wh,
-            low_frac,
-        )
-        back = np.empty_like(order)
-        back[order] = np.arange(len(order))
-        zero_run, flat_run = zmask[back][n_prior:], fmask[back][n_prior:]
-        low_day = lmask[back][n_prior:]
-    else:
-        zero_run, flat_run = _run_masks(values.meter_id, values.slot, imp, zero, zlen, flen)
-        low_day = _low_days(
-            values.meter_id, values.slot, imp, ctx.outage, ctx.capacity_wh, low_wh, low_frac
-        )
+    zero_run, flat_run, low_day = _runs_and_days(values, ctx, zero, cfg)
     f |= np.where(zero_run, bit("V08"), 0).astype(np.uint32)
     f |= np.where(flat_run, bit("V08F"), 0).astype(np.uint32)
     f |= np.where(low_day, bit("V07L"), 0).astype(np.uint32)
@@ -272,6 +253,42 @@ def validate(values: SlotValues, ctx: SlotContext, cfg: VeeConfig) -> SlotValues
         reject |= bit("V08F")
     values.quality = np.where((f & reject) != 0, Q_INVALID, Q_MEASURED).astype(np.uint8)
     return values
+
+
+def _runs_and_days(
+    values: SlotValues, ctx: SlotContext, zero: BoolArr, cfg: VeeConfig
+) -> tuple[BoolArr, BoolArr, BoolArr]:
+    """(in a zero run, in a flat-line run, in a low day) per value, continuing the stored
+    values before a narrow batch (``ctx.prior``) where there are any."""
+    r8, r7 = cfg.rule("V08"), cfg.rule("V07")
+    zlen, flen = int(r8.p("zero_run_slots")), int(r8.p("flat_run_slots"))
+    low_wh, low_frac = r7.p("low_daily_wh"), r7.params.get("low_daily_fraction", 0.0)
+    imp, prior = values.import_wh, ctx.prior
+    if prior is None or ctx.supply_point_key is None or not len(prior.slot):
+        zero_run, flat_run = run_masks(values.meter_id, values.slot, imp, zero, zlen, flen)
+        low_day = _low_days(
+            values.meter_id, values.slot, imp, ctx.outage, ctx.capacity_wh, low_wh, low_frac
+        )
+        return zero_run, flat_run, low_day
+    n_prior = len(prior.slot)
+    k = np.concatenate([prior.supply_point_key, ctx.supply_point_key])
+    sl = np.concatenate([prior.slot, values.slot])
+    order = np.lexsort((sl, k))
+    ks, ss = k[order], sl[order]
+    imps = np.concatenate([prior.import_wh, imp])[order]
+    zmask, fmask = run_masks(ks, ss, imps, np.concatenate([prior.zero, zero])[order], zlen, flen)
+    lmask = _low_days(
+        ks,
+        ss,
+        imps,
+        np.concatenate([np.zeros(n_prior, np.bool_), ctx.outage])[order],
+        np.concatenate([np.full(n_prior, np.nan), ctx.capacity_wh])[order],
+        low_wh,
+        low_frac,
+    )
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return zmask[back][n_prior:], fmask[back][n_prior:], lmask[back][n_prior:]
 
 
 def sum_check(

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openami.clock import SLOTS_PER_DAY, day_first_slot_of, jst_day_number
 from openami.storage.duckdb_interval import DuckIntervalStore
 
 WINDOW_DAYS = 5
-_SLOT0_OFFSET = 18  # slot 0 is 09:00 JST: the JST day of slot s is (s + 18) // 48
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,9 @@ class ClusterResult:
 
 def window_of(day_first_slot: int, window_days: int = WINDOW_DAYS) -> tuple[int, int]:
     """First and last day_first_slot of the aligned window holding the day."""
-    day = (day_first_slot + _SLOT0_OFFSET) // 48
-    first_day = day - day % window_days
-    first = first_day * 48 - _SLOT0_OFFSET
-    return first, first + 48 * (window_days - 1)
+    first = day_first_slot_of(day_first_slot)
+    first -= jst_day_number(day_first_slot) % window_days * SLOTS_PER_DAY
+    return first, first + SLOTS_PER_DAY * (window_days - 1)
 
 
 def complete_windows(
@@ -48,7 +47,7 @@ def complete_windows(
     while lo <= last_day_slot:
         if hi <= last_day_slot:
             out.append((lo, hi))
-        lo, hi = lo + 48 * window_days, hi + 48 * window_days
+        lo, hi = lo + SLOTS_PER_DAY * window_days, hi + SLOTS_PER_DAY * window_days
     return out
 
 

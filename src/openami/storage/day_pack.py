@@ -37,12 +37,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openami.bus.messages import Quality
+from openami.clock import SLOTS_PER_DAY, slot_of_day
 from openami.storage import duckdb_mdms as db
+from openami.storage.day_rows import OpeningReads, ValueLists, register_lists
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.interval_ingest import IngestLogRow, log_ingest
 from openami.storage.quality_sql import HH_QUALITY
+from openami.storage.slot_sql import day_first, start_s
 
 PACK_REASON = "register difference"
-SLOTS = 48
+SLOTS = SLOTS_PER_DAY
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
 
@@ -58,10 +63,10 @@ REASONS = (
 )
 
 # One row per (supply point, day) with narrow values in the range, and the first condition
-# (REASONS) it fails, NULL when packable. Days are ``slot - (slot + 18) % 48`` (JST).
+# (REASONS) it fails, NULL when packable. Days are JST days (``slot_sql.day_first``).
 _STATUS = f"""
 WITH v AS (
-    SELECT supply_point_key, slot - (slot + 18) % 48 AS day_first_slot,
+    SELECT supply_point_key, {day_first("slot")} AS day_first_slot,
            count(*) AS n_values, count(DISTINCT slot) AS n_slots,
            bool_and(version = 1) AS first_versions,
            bool_and(reason IS NULL OR reason = 'register difference') AND bool_and(method IS NULL
@@ -73,16 +78,16 @@ WITH v AS (
 inst AS (
     SELECT v.supply_point_key, v.day_first_slot,
            count(*) AS n_overlap,
-           count(*) FILTER (WHERE i.valid_from <= v.day_first_slot * 1800.0
-                   AND (i.valid_to IS NULL OR i.valid_to >= (v.day_first_slot + 48) * 1800.0))
+           count(*) FILTER (WHERE i.valid_from <= {start_s("v.day_first_slot")}
+                   AND (i.valid_to IS NULL OR i.valid_to >= {start_s("v.day_first_slot + 48")}))
                AS n_cover,
            max(i.meter_id) AS meter_id
     FROM v JOIN q_pack_installs i ON i.supply_point_key = v.supply_point_key
-        AND i.valid_from < (v.day_first_slot + 48) * 1800.0
-        AND (i.valid_to IS NULL OR i.valid_to > v.day_first_slot * 1800.0)
+        AND i.valid_from < {start_s("v.day_first_slot + 48")}
+        AND (i.valid_to IS NULL OR i.valid_to > {start_s("v.day_first_slot")})
     GROUP BY ALL),
 r AS (
-    SELECT meter_id, boundary - 1 - (boundary + 17) % 48 AS day_first_slot,
+    SELECT meter_id, {day_first("boundary - 1")} AS day_first_slot,
            count(*) AS n_reads, count(DISTINCT boundary) AS n_boundaries
     FROM hh_reads
     WHERE boundary BETWEEN $lo + 1 AND $hi + 1
@@ -114,16 +119,16 @@ SELECT h.import_wh, h.export_wh, {HH_QUALITY} = 'measured' AS measured, h.vee_fl
        h.recorded_at
 FROM hh_values h
 JOIN q_pack_days p ON p.supply_point_key = h.supply_point_key
-    AND p.day_first_slot = h.slot - (h.slot + 18) % 48
+    AND p.day_first_slot = {day_first("h.slot")}
 WHERE h.slot BETWEEN $lo AND $hi
 ORDER BY p.day_first_slot, h.supply_point_key, h.slot
 """
 
-_READS = """
+_READS = f"""
 SELECT r.import_register_wh, r.export_register_wh, r.received_at, r.source, r.ingest_seq
 FROM hh_reads r
 JOIN q_pack_days p ON p.meter_id = r.meter_id
-    AND p.day_first_slot = r.boundary - 1 - (r.boundary + 17) % 48
+    AND p.day_first_slot = {day_first("r.boundary - 1")}
 WHERE r.boundary BETWEEN $lo + 1 AND $hi + 1
 ORDER BY p.day_first_slot, p.supply_point_key, r.boundary
 """
@@ -155,7 +160,7 @@ def pack_days(
 
     ``installations``: meter_id, supply_point_key, valid_from, valid_to [epoch s] (as
     ``Registry.installations_table`` gives them). Running it again packs nothing more."""
-    if (first_day_slot + 18) % SLOTS or (last_day_slot + 18) % SLOTS:
+    if slot_of_day(first_day_slot) or slot_of_day(last_day_slot):
         raise ValueError("first_day_slot and last_day_slot must be first slots of JST days")
     lo, hi = first_day_slot, last_day_slot + SLOTS - 1
     result = PackResult()
@@ -170,11 +175,7 @@ def pack_days(
             seq = store.next_ingest_seq()
             db.append_day_rows(cur, rows, seq)
             _delete_narrow(cur, rows, lo, hi)
-            cur.execute(
-                "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, "
-                "values_new, reason) VALUES (?, ?, 0, 0, 0, ?)",
-                [seq, recorded_at, PACK_REASON],
-            )
+            log_ingest(cur, IngestLogRow(seq, recorded_at, 0, 0, 0, PACK_REASON))
     if result.packed_days:
         result.checkpointed = store.checkpoint()
     return result
@@ -199,144 +200,183 @@ def _day_rows(
         _count_reasons(result, reason)
         return None
     packable = days.filter(pa.array(ok)).select(["supply_point_key", "day_first_slot", "meter_id"])
-    cur.register("q_pack_days", packable)
-    n = packable.num_rows
-    vals = cur.sql(_VALUES, params={"lo": lo, "hi": hi}).to_arrow_table()
-    reads = cur.sql(_READS, params={"lo": lo, "hi": hi}).to_arrow_table()
-    if vals.num_rows != n * SLOTS or reads.num_rows != n * SLOTS:
-        raise RuntimeError("packing: narrow rows changed under the status query")
-    sp = _i64(packable, "supply_point_key")
-    first = _i64(packable, "day_first_slot")
-    meter = _i64(packable, "meter_id")
-
-    imp_reg = _i64(reads, "import_register_wh").reshape(n, SLOTS)
-    exp_reg = _i64(reads, "export_register_wh").reshape(n, SLOTS)
-    exp_reg_ok = _valid(reads, "export_register_wh").reshape(n, SLOTS)
-    prev_imp, prev_exp, prev_ok, prev_exp_ok = _previous(cur, meter, first)
-
-    imp = _i64(vals, "import_wh").reshape(n, SLOTS)
-    exp = _i64(vals, "export_wh").reshape(n, SLOTS)
-    imp_ok = _valid(vals, "import_wh").reshape(n, SLOTS)
-    exp_ok = _valid(vals, "export_wh").reshape(n, SLOTS)
-    measured = np.asarray(vals.column("measured").to_numpy(), dtype=np.bool_).reshape(n, SLOTS)
-    flags = _i64(vals, "vee_flags").reshape(n, SLOTS)
-
-    # what the view derives when the value lists are NULL: register differences
-    start_imp = np.concatenate([prev_imp[:, None], imp_reg[:, :-1]], axis=1)
-    start_exp = np.concatenate([prev_exp[:, None], exp_reg[:, :-1]], axis=1)
-    start_ok = np.concatenate([prev_ok[:, None], np.ones((n, SLOTS - 1), np.bool_)], axis=1)
-    start_exp_ok = np.concatenate([prev_exp_ok[:, None], exp_reg_ok[:, :-1]], axis=1)
-    d_exp_ok = exp_reg_ok & start_exp_ok
-    derivable = (
-        measured
-        & (flags == 0)
-        & imp_ok
-        & start_ok
-        & (imp == imp_reg - start_imp)
-        & (exp_ok == d_exp_ok)
-        & (~exp_ok | (exp == exp_reg - start_exp))
-    ).all(axis=1)
-    # explicit rows must fit the INTEGER lists
-    big = (imp_ok & ((imp < -(2**31)) | (imp >= 2**31))) | (
-        exp_ok & ((exp < -(2**31)) | (exp >= 2**31))
-    )
-    too_big = ~derivable & big.any(axis=1)
+    narrow = _NarrowDays.load(cur, packable, lo, hi)
+    derivable = narrow.derivable()
+    too_big = ~derivable & narrow.over_32_bits()  # explicit rows must fit the INTEGER lists
     if too_big.any():
-        idx = np.flatnonzero(ok)
-        reason = pc.if_else(
-            pa.array(np.isin(np.arange(len(ok)), idx[too_big])),
-            pa.scalar("value over 32 bits"),
-            reason,
-        )
+        at = np.flatnonzero(ok)[too_big]
+        over = pa.array(np.isin(np.arange(len(ok)), at))
+        reason = pc.if_else(over, pa.scalar("value over 32 bits"), reason)
     _count_reasons(result, reason)
-    keep = ~too_big
-    if not keep.any():
+    keep = np.flatnonzero(~too_big)
+    if len(keep) == 0:
         return None
-    result.packed_days = int(keep.sum())
-    result.explicit_days = int((keep & ~derivable).sum())
+    result.packed_days = len(keep)
+    result.explicit_days = int(np.count_nonzero(~derivable[keep]))
     result.values_packed = result.reads_packed = result.packed_days * SLOTS
+    return narrow.table(keep, derivable[keep])
 
-    k = np.flatnonzero(keep)
-    listed = ~derivable[k]  # rows whose value lists are given
-    n_out = len(k)
-    offsets = pa.array(np.append(0, np.cumsum(np.where(listed, SLOTS, 0))), pa.int32())
-    list_null = pa.array(~listed)
-    e = k[listed]
 
-    def values_list(
-        values: npt.NDArray[np.generic], valid: BoolArr | None, type_: pa.DataType
-    ) -> pa.Array:
-        child = _array(values[e].ravel(), type_, None if valid is None else valid[e].ravel())
-        return pa.ListArray.from_arrays(offsets, child, mask=list_null)
+@dataclass
+class _NarrowDays:
+    """The narrow reads and values of packable days, as (days × 48) matrices."""
 
-    def per_read(values: npt.NDArray[np.generic], type_: pa.DataType) -> pa.Array:
-        return pa.ListArray.from_arrays(
-            pa.array(np.arange(n_out + 1, dtype=np.int32) * SLOTS),
-            pa.array(values[k].ravel(), type_),
+    keys: pa.Table  # supply_point_key, day_first_slot, meter_id per day
+    opening: OpeningReads  # the read at each day's first boundary
+    reads: pa.Table  # in day order, 48 a day
+    values: pa.Table
+    import_register_wh: I64
+    export_register_wh: I64
+    export_register_ok: BoolArr
+    import_wh: I64
+    export_wh: I64
+    import_ok: BoolArr
+    export_ok: BoolArr
+    measured: BoolArr
+    flags: I64
+
+    @classmethod
+    def load(
+        cls, cur: duckdb.DuckDBPyConnection, packable: pa.Table, lo: int, hi: int
+    ) -> _NarrowDays:
+        cur.register("q_pack_days", packable)
+        n = packable.num_rows
+        vals = cur.sql(_VALUES, params={"lo": lo, "hi": hi}).to_arrow_table()
+        reads = cur.sql(_READS, params={"lo": lo, "hi": hi}).to_arrow_table()
+        if vals.num_rows != n * SLOTS or reads.num_rows != n * SLOTS:
+            raise RuntimeError("packing: narrow rows changed under the status query")
+        meter, first = _i64(packable, "meter_id"), _i64(packable, "day_first_slot")
+        shape = (n, SLOTS)
+        return cls(
+            keys=packable,
+            opening=_previous(cur, meter, first),
+            reads=reads,
+            values=vals,
+            import_register_wh=_i64(reads, "import_register_wh").reshape(shape),
+            export_register_wh=_i64(reads, "export_register_wh").reshape(shape),
+            export_register_ok=_valid(reads, "export_register_wh").reshape(shape),
+            import_wh=_i64(vals, "import_wh").reshape(shape),
+            export_wh=_i64(vals, "export_wh").reshape(shape),
+            import_ok=_valid(vals, "import_wh").reshape(shape),
+            export_ok=_valid(vals, "export_wh").reshape(shape),
+            measured=np.asarray(vals.column("measured").to_numpy(), np.bool_).reshape(shape),
+            flags=_i64(vals, "vee_flags").reshape(shape),
         )
 
-    qcode = np.where(measured, 0, 4).astype(np.uint8)
-    received = np.asarray(reads.column("received_at").to_numpy(), np.float64).reshape(n, SLOTS)
-    source = np.asarray(reads.column("source").to_numpy(), np.uint8).reshape(n, SLOTS)
-    seq = _i64(reads, "ingest_seq").reshape(n, SLOTS)
-    recorded = np.asarray(vals.column("recorded_at").to_numpy(), np.float64).reshape(n, SLOTS)
-    no_export = ~exp_reg_ok[k].any(axis=1)
-    export_regs = pa.FixedSizeListArray.from_arrays(
-        _array(exp_reg[k].ravel(), pa.int64(), exp_reg_ok[k].ravel()),
-        SLOTS,
-        mask=pa.array(no_export),
-    )
-    return pa.table(
-        {
-            "supply_point_key": pa.array(sp[k], pa.int64()),
-            "day_first_slot": pa.array(first[k], pa.int64()),
-            "meter_id": pa.array(meter[k], pa.int64()),
-            "prev_import_register_wh": pa.array(prev_imp[k], pa.int64(), mask=~prev_ok[k]),
-            "prev_export_register_wh": pa.array(prev_exp[k], pa.int64(), mask=~prev_exp_ok[k]),
-            "import_register_wh": pa.FixedSizeListArray.from_arrays(
-                pa.array(imp_reg[k].ravel(), pa.int64()), SLOTS
-            ),
-            "export_register_wh": export_regs,
-            "import_wh": values_list(imp, imp_ok, pa.int32()),
-            "export_wh": values_list(exp, exp_ok, pa.int32()),
-            "qcode": values_list(qcode, None, pa.uint8()),
-            "vee_flags": values_list(flags, None, pa.uint32()),
-            "received_at": pa.array(received[k, -1], pa.float64()),
-            "source": pa.array(source[k, -1], pa.uint8()),
-            "read_received_at": per_read(received, pa.float64()),
-            "read_source": per_read(source, pa.uint8()),
-            "read_seq": per_read(seq, pa.int64()),
-            "value_recorded_at": per_read(recorded, pa.float64()),
-        }
-    )
+    def derivable(self) -> BoolArr:
+        """Days whose values the view derives when the value lists are NULL: measured,
+        unflagged register differences."""
+        n = len(self.flags)
+        opening = self.opening
+        imp_reg, exp_reg, exp_reg_ok = (
+            self.import_register_wh,
+            self.export_register_wh,
+            self.export_register_ok,
+        )
+        start_imp = np.concatenate([opening.import_register_wh[:, None], imp_reg[:, :-1]], 1)
+        start_exp = np.concatenate([opening.export_register_wh[:, None], exp_reg[:, :-1]], 1)
+        start_ok = np.concatenate(
+            [opening.present[:, None], np.ones((n, SLOTS - 1), np.bool_)], axis=1
+        )
+        start_exp_ok = np.concatenate([opening.export_present[:, None], exp_reg_ok[:, :-1]], 1)
+        difference_ok = exp_reg_ok & start_exp_ok
+        return (
+            self.measured
+            & (self.flags == 0)
+            & self.import_ok
+            & start_ok
+            & (self.import_wh == imp_reg - start_imp)
+            & (self.export_ok == difference_ok)
+            & (~self.export_ok | (self.export_wh == exp_reg - start_exp))
+        ).all(axis=1)
+
+    def over_32_bits(self) -> BoolArr:
+        """Days with a value that does not fit 32 bits."""
+        imp, exp = self.import_wh, self.export_wh
+        big = (self.import_ok & ((imp < -(2**31)) | (imp >= 2**31))) | (
+            self.export_ok & ((exp < -(2**31)) | (exp >= 2**31))
+        )
+        return np.asarray(big.any(axis=1), dtype=np.bool_)
+
+    def table(self, keep: I64, derivable: BoolArr) -> pa.Table:
+        """Day rows of the days ``keep`` (``derivable``: theirs), with every read's receipt
+        time, source and ingest sequence number and every value's recording time."""
+        listed = keep[~derivable]  # days whose value lists are given
+        lists = ValueLists(derivable)
+        opening = self.opening
+        shape = self.flags.shape
+        received = np.asarray(self.reads.column("received_at").to_numpy(), np.float64)
+        source = np.asarray(self.reads.column("source").to_numpy(), np.uint8)
+        recorded = np.asarray(self.values.column("recorded_at").to_numpy(), np.float64)
+        per_read = _PerRead(keep)
+        qcode = np.where(self.measured, int(Quality.MEASURED), int(Quality.INVALID))
+        exp_ok = self.export_register_ok[keep]
+        no_export = np.asarray(~exp_ok.any(axis=1), dtype=np.bool_)
+        return pa.table(
+            {
+                "supply_point_key": self.keys.column("supply_point_key").take(keep),
+                "day_first_slot": self.keys.column("day_first_slot").take(keep),
+                "meter_id": self.keys.column("meter_id").take(keep),
+                "prev_import_register_wh": pa.array(
+                    opening.import_register_wh[keep], pa.int64(), mask=~opening.present[keep]
+                ),
+                "prev_export_register_wh": pa.array(
+                    opening.export_register_wh[keep],
+                    pa.int64(),
+                    mask=~opening.export_present[keep],
+                ),
+                "import_register_wh": register_lists(self.import_register_wh[keep], None),
+                "export_register_wh": register_lists(
+                    self.export_register_wh[keep], exp_ok, no_export
+                ),
+                "import_wh": lists.of(self.import_wh[listed], pa.int32(), self.import_ok[listed]),
+                "export_wh": lists.of(self.export_wh[listed], pa.int32(), self.export_ok[listed]),
+                "qcode": lists.of(qcode[listed], pa.uint8(), None),
+                "vee_flags": lists.of(self.flags[listed], pa.uint32(), None),
+                "received_at": pa.array(received.reshape(shape)[keep, -1], pa.float64()),
+                "source": pa.array(source.reshape(shape)[keep, -1], pa.uint8()),
+                "read_received_at": per_read(received.reshape(shape), pa.float64()),
+                "read_source": per_read(source.reshape(shape), pa.uint8()),
+                "read_seq": per_read(_i64(self.reads, "ingest_seq").reshape(shape), pa.int64()),
+                "value_recorded_at": per_read(recorded.reshape(shape), pa.float64()),
+            }
+        )
 
 
-def _previous(
-    cur: duckdb.DuckDBPyConnection, meter: I64, first: I64
-) -> tuple[I64, I64, BoolArr, BoolArr]:
+class _PerRead:
+    """Per-read (or per-value) lists of 48 for the days kept."""
+
+    def __init__(self, keep: I64) -> None:
+        self.keep = keep
+        self.offsets = pa.array(np.arange(len(keep) + 1, dtype=np.int32) * SLOTS)
+
+    def __call__(self, values: npt.NDArray[np.generic], type_: pa.DataType) -> pa.Array:
+        return pa.ListArray.from_arrays(self.offsets, pa.array(values[self.keep].ravel(), type_))
+
+
+def _previous(cur: duckdb.DuckDBPyConnection, meter: I64, first: I64) -> OpeningReads:
     """The current read of each row's meter at the day's first boundary (narrow or the
     previous day's row): import, export, and whether each is known."""
     n = len(meter)
-    prev_imp = np.zeros(n, np.int64)
-    prev_exp = np.zeros(n, np.int64)
-    prev_ok = np.zeros(n, np.bool_)
-    prev_exp_ok = np.zeros(n, np.bool_)
+    out = OpeningReads(
+        np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    )
     got = db.reads_at_day_start(
         cur, pa.table({"meter_id": np.unique(meter)}), int(first.min()), int(first.max())
     )
     if got.num_rows == 0:
-        return prev_imp, prev_exp, prev_ok, prev_exp_ok
+        return out
     g_m, g_b = _i64(got, "meter_id"), _i64(got, "boundary")  # sorted by meter, boundary
     span = int(first.max()) - int(first.min()) + 1
     gk = g_m * span + (g_b - int(first.min()))
     wk = meter * span + (first - int(first.min()))
     i = np.minimum(np.searchsorted(gk, wk), len(gk) - 1)
     hit = gk[i] == wk
-    prev_imp[hit] = _i64(got, "import_register_wh")[i[hit]]
-    prev_exp[hit] = _i64(got, "export_register_wh")[i[hit]]
-    prev_ok[hit] = True
-    prev_exp_ok[hit] = _valid(got, "export_register_wh")[i[hit]]
-    return prev_imp, prev_exp, prev_ok, prev_exp_ok
+    out.import_register_wh[hit] = _i64(got, "import_register_wh")[i[hit]]
+    out.export_register_wh[hit] = _i64(got, "export_register_wh")[i[hit]]
+    out.present[hit] = True
+    out.export_present[hit] = _valid(got, "export_register_wh")[i[hit]]
+    return out
 
 
 def _delete_narrow(cur: duckdb.DuckDBPyConnection, rows: pa.Table, lo: int, hi: int) -> None:
@@ -344,22 +384,22 @@ def _delete_narrow(cur: duckdb.DuckDBPyConnection, rows: pa.Table, lo: int, hi: 
     cur.register("q_packed", rows.select(["supply_point_key", "day_first_slot", "meter_id"]))
     expected = rows.num_rows * SLOTS
     got = cur.execute(
-        """
+        f"""
         DELETE FROM hh_values USING q_packed p
         WHERE hh_values.slot BETWEEN ? AND ?
           AND hh_values.supply_point_key = p.supply_point_key
-          AND hh_values.slot - (hh_values.slot + 18) % 48 = p.day_first_slot
+          AND {day_first("hh_values.slot")} = p.day_first_slot
         """,
         [lo, hi],
     ).fetchone()
     if not got or int(got[0]) != expected:
         raise RuntimeError(f"packing: deleted {got} narrow values, expected {expected}")
     got = cur.execute(
-        """
+        f"""
         DELETE FROM hh_reads USING q_packed p
         WHERE hh_reads.boundary BETWEEN ? AND ?
           AND hh_reads.meter_id = p.meter_id
-          AND hh_reads.boundary - 1 - (hh_reads.boundary + 17) % 48 = p.day_first_slot
+          AND {day_first("hh_reads.boundary - 1")} = p.day_first_slot
         """,
         [lo + 1, hi + 1],
     ).fetchone()
@@ -376,14 +416,3 @@ def _i64(table: pa.Table, name: str) -> I64:
 
 def _valid(table: pa.Table, name: str) -> BoolArr:
     return np.asarray(table.column(name).is_valid().to_numpy(zero_copy_only=False), np.bool_)
-
-
-def _array(values: npt.NDArray[np.generic], type_: pa.DataType, valid: BoolArr | None) -> pa.Array:
-    """An Arrow array of ``values`` cast to ``type_`` with ``valid`` as its validity."""
-    flat = np.ascontiguousarray(values.astype(type_.to_pandas_dtype()))
-    if valid is None or bool(valid.all()):
-        return pa.array(flat, type_)
-    bits = np.packbits(valid, bitorder="little")
-    return pa.Array.from_buffers(
-        type_, len(flat), [pa.py_buffer(bits), pa.py_buffer(flat)], null_count=int((~valid).sum())
-    )

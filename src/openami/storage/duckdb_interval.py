@@ -28,6 +28,7 @@ import pyarrow as pa
 from openami.bus.messages import READ_SCHEMA
 from openami.storage import point_read
 from openami.storage.quality_sql import HH_QUALITY, QNAME
+from openami.storage.slot_sql import end_s, start_s
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS hh_reads (
@@ -183,6 +184,39 @@ QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq D
 """
 
 
+# DuckIntervalStore.ingest_reads: reads not stored yet, the slots they touch, their values
+_NEW_READS = """
+CREATE OR REPLACE TEMP TABLE new_reads AS
+SELECT DISTINCT ON (b.meter_id, b.boundary) b.*
+FROM batch b
+WHERE NOT EXISTS (
+    SELECT 1 FROM register_reads r
+    WHERE r.meter_id = b.meter_id AND r.boundary = b.boundary
+      AND r.import_register_wh = b.import_register_wh
+      AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh)
+ORDER BY b.meter_id, b.boundary, b.received_at
+"""
+_AFFECTED = """
+CREATE OR REPLACE TEMP TABLE affected AS
+SELECT DISTINCT meter_id, slot FROM (
+    SELECT meter_id, boundary AS slot FROM new_reads
+    UNION ALL SELECT meter_id, boundary - 1 FROM new_reads)
+"""
+_COMPUTED = f"""
+CREATE OR REPLACE TEMP TABLE computed AS
+WITH cur AS ({_CURRENT_READS})
+SELECT i.supply_point_key, a.slot,
+       e.import_register_wh - s.import_register_wh AS import_wh,
+       e.export_register_wh - s.export_register_wh AS export_wh
+FROM affected a
+JOIN cur s ON s.meter_id = a.meter_id AND s.boundary = a.slot
+JOIN cur e ON e.meter_id = a.meter_id AND e.boundary = a.slot + 1
+JOIN installations i ON i.meter_id = a.meter_id
+    AND {start_s("a.slot")} >= i.valid_from
+    AND (i.valid_to IS NULL OR {end_s("a.slot")} <= i.valid_to)
+"""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     rows_in: int
@@ -212,7 +246,8 @@ class DuckIntervalStore:
         rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
         self._seq = int(rows[0][0]) if rows else 0
         #: committed write transactions since this object opened the file: a reader that
-        #: keeps derived state in memory (``mdms.tick``) compares it to know nothing else wrote
+        #: keeps derived state in memory (the MDMS tick cache) compares it to know that
+        #: nothing else wrote
         self.generation = 0
 
     def close(self) -> None:
@@ -274,56 +309,16 @@ class DuckIntervalStore:
             try:
                 self._seq += 1
                 seq = self._seq
-                cur.execute(
-                    """
-                    CREATE OR REPLACE TEMP TABLE new_reads AS
-                    SELECT DISTINCT ON (b.meter_id, b.boundary) b.*
-                    FROM batch b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM register_reads r
-                        WHERE r.meter_id = b.meter_id AND r.boundary = b.boundary
-                          AND r.import_register_wh = b.import_register_wh
-                          AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh)
-                    ORDER BY b.meter_id, b.boundary, b.received_at
-                    """
-                )
+                cur.execute(_NEW_READS)
                 cur.execute("INSERT INTO hh_reads SELECT *, ? FROM new_reads", [seq])
                 reads_new = _count(cur, "new_reads")
-                cur.execute(
-                    """
-                    CREATE OR REPLACE TEMP TABLE affected AS
-                    SELECT DISTINCT meter_id, slot FROM (
-                        SELECT meter_id, boundary AS slot FROM new_reads
-                        UNION ALL SELECT meter_id, boundary - 1 FROM new_reads)
-                    """
-                )
-                cur.execute(
-                    f"""
-                    CREATE OR REPLACE TEMP TABLE computed AS
-                    WITH cur AS ({_CURRENT_READS})
-                    SELECT i.supply_point_key, a.slot,
-                           e.import_register_wh - s.import_register_wh AS import_wh,
-                           e.export_register_wh - s.export_register_wh AS export_wh
-                    FROM affected a
-                    JOIN cur s ON s.meter_id = a.meter_id AND s.boundary = a.slot
-                    JOIN cur e ON e.meter_id = a.meter_id AND e.boundary = a.slot + 1
-                    JOIN installations i ON i.meter_id = a.meter_id
-                        AND a.slot * 1800 >= i.valid_from
-                        AND (i.valid_to IS NULL OR (a.slot + 1) * 1800 <= i.valid_to)
-                    """
-                )
-                values_new = self._append_versions(cur, recorded_at, "register difference")
+                cur.execute(_AFFECTED)
+                cur.execute(_COMPUTED)
+                values_new = self._append_versions(cur, recorded_at, DEFAULT_REASON)
                 cur.execute(
                     "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, "
                     "values_new, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        seq,
-                        recorded_at,
-                        batch.num_rows,
-                        reads_new,
-                        values_new,
-                        "register difference",
-                    ],
+                    [seq, recorded_at, batch.num_rows, reads_new, values_new, DEFAULT_REASON],
                 )
                 cur.execute("COMMIT")
             except BaseException:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
+from openami.storage.slot_sql import of_day
 
 MDMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meter_master (
@@ -79,6 +80,17 @@ def ensure_schema(store: DuckIntervalStore) -> None:
                 "FROM vee_history_with_pk ORDER BY supply_point_key"
             )
             cur.execute("DROP TABLE vee_history_with_pk")
+
+
+def meter_parameters(store: DuckIntervalStore, amperages: pa.Table) -> pa.Table:
+    """Per meter of ``amperages`` (meter_id, contract_amperage_a): its contract amperage
+    and master data (register_digits, register_unit_wh, multiplier; NULL without a row)."""
+    return store.query(
+        "SELECT a.meter_id, a.contract_amperage_a, m.register_digits, "
+        "m.register_unit_wh, m.multiplier FROM amps a "
+        "LEFT JOIN meter_master m USING (meter_id)",
+        amps=amperages,
+    )
 
 
 def _bounds(table: pa.Table, column: str) -> list[int]:
@@ -421,10 +433,10 @@ def reads_at_day_start(
     m_lo, m_hi = _bounds(meters, "meter_id")
     p = {"lo": lo, "hi": hi, "mlo": m_lo, "mhi": m_hi}
     narrow = cur.sql(
-        """
+        f"""
         SELECT meter_id, boundary, import_register_wh, export_register_wh, ingest_seq
         FROM hh_reads
-        WHERE boundary BETWEEN $lo AND $hi AND (boundary + 18) % 48 = 0
+        WHERE boundary BETWEEN $lo AND $hi AND {of_day("boundary")} = 0
           AND meter_id BETWEEN $mlo AND $mhi
         """,
         params=p,
