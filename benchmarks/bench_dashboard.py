@@ -36,7 +36,8 @@ from openami.mdms.service import Mdms
 from openami.registry import Registry
 from openami.sim import CityConfig, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ClientStore
 from openami.web.app import create_app
 
 START = date(2026, 11, 1)
@@ -45,7 +46,8 @@ OPERATOR = ("operator", "bench-only-password")
 
 def load(meters: int, days: int, seed: int) -> tuple[HubContext, list[str], dict[str, float]]:
     t0 = time.perf_counter()
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     city = build_city(
         CityConfig(
             meters=meters,
@@ -91,7 +93,7 @@ def load(meters: int, days: int, seed: int) -> tuple[HubContext, list[str], dict
     clock.set_timestamp(last * 1800.0 + 3600)
     mdms.mark_missing(first, last - 3)
     t_load = time.perf_counter() - t1
-    context = HubContext(registry, mdms, ClientStore(registry.store), clock, *OPERATOR)
+    context = HubContext(registry, mdms, ClientStore(database), clock, *OPERATOR)
     return (
         context,
         city.supply_point_ids,

@@ -39,7 +39,8 @@ from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ApiClient, ClientStore
 
 DAY = date(2026, 11, 1)
 
@@ -75,13 +76,14 @@ class _Receiver:
 def run(meters: int, tick_s: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        registry = Registry.open(Path(tmp) / "registry.sqlite")
+        database = open_database(Path(tmp) / "registry.sqlite")
+        registry = Registry(database)
         city = build_city(CityConfig(meters=meters, seed=2, start_day=DAY), registry)
         clock = ManualClock(datetime.combine(DAY, datetime.min.time(), JST))
         store = DuckIntervalStore(Path(tmp) / "interval.duckdb")
         sim = Simulation.create(city, store, clock, tick_s=tick_s)
         slot = day_first_slot(DAY)  # 00:00-00:30, the city's first slot
-        clients = ClientStore(registry.store)
+        clients = ClientStore(database)
         retailer = registry.retailers()[0]
         client = ApiClient("bench", "retailer", retailer.retailer_id)
         clients.register(client, "bench-secret-not-for-production")
@@ -114,7 +116,7 @@ def run(meters: int, tick_s: float) -> dict[str, object]:
         ]
         receiver.close()
         store.close()
-        registry.store.close()
+        registry.close()
     return {
         "meters": meters,
         "tick_s": tick_s,

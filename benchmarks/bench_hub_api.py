@@ -60,9 +60,11 @@ def build(data_dir: Path, meters: int, days: int) -> dict[str, object]:
     from openami.registry import Registry
     from openami.sim import CityConfig, Simulation, build_city
     from openami.storage.duckdb_interval import DuckIntervalStore
-    from openami.storage.sqlite_clients import ApiClient, ClientStore
+    from openami.storage.repositories import open_database
+    from openami.storage.repositories.clients import ApiClient, ClientStore
 
-    registry = Registry.open(data_dir / "registry.sqlite")
+    database = open_database(data_dir / "registry.sqlite")
+    registry = Registry(database)
     city = build_city(CityConfig(meters=meters, seed=3, start_day=DAY1), registry)
     clock = ManualClock(datetime.combine(DAY1, datetime.min.time(), JST))
     store = DuckIntervalStore(data_dir / "interval.duckdb")
@@ -72,10 +74,10 @@ def build(data_dir: Path, meters: int, days: int) -> dict[str, object]:
     key, sp = city.supply_point_keys[0], city.supply_point_ids[0]
     retailer = registry.retailer_on(key, DAY1)
     assert retailer is not None
-    ClientStore(registry.store).register(ApiClient("bench", "retailer", retailer), SECRET)
+    ClientStore(database).register(ApiClient("bench", "retailer", retailer), SECRET)
     supplied = sum(registry.retailer_on(k, DAY1) == retailer for k in city.supply_point_keys)
     store.close()
-    registry.store.close()
+    registry.close()
     return {"sp": sp, "now_s": clock.timestamp(), "supplied": supplied}
 
 
@@ -87,10 +89,12 @@ def build_direct(data_dir: Path, meters: int, days: int, budget_s: float) -> dic
     from openami.registry import Registry
     from openami.sim import CityConfig, build_city
     from openami.storage.duckdb_interval import DuckIntervalStore
-    from openami.storage.sqlite_clients import ApiClient, ClientStore
+    from openami.storage.repositories import open_database
+    from openami.storage.repositories.clients import ApiClient, ClientStore
 
     t0 = time.perf_counter()
-    registry = Registry.open(data_dir / "registry.sqlite")
+    database = open_database(data_dir / "registry.sqlite")
+    registry = Registry(database)
     city = build_city(CityConfig(meters=meters, seed=3, start_day=DAY1), registry)
     keys = np.asarray(city.supply_point_keys, dtype=np.int64)
     index = np.arange(meters, dtype=np.int64)
@@ -134,9 +138,9 @@ def build_direct(data_dir: Path, meters: int, days: int, budget_s: float) -> dic
     key, sp = city.supply_point_keys[0], city.supply_point_ids[0]
     retailer = registry.retailer_on(key, DAY1)
     assert retailer is not None
-    ClientStore(registry.store).register(ApiClient("bench", "retailer", retailer), SECRET)
+    ClientStore(database).register(ApiClient("bench", "retailer", retailer), SECRET)
     supplied = sum(registry.retailer_on(k, DAY1) == retailer for k in city.supply_point_keys)
-    registry.store.close()
+    registry.close()
     end = datetime.combine(DAY1 + timedelta(days=loaded), datetime.min.time(), JST)
     return {
         "sp": sp,
@@ -155,22 +159,24 @@ def serve(data_dir: Path, port: int, now_s: float, audit: bool = True) -> None:
     from openami.hub.context import HubContext
     from openami.mdms import Mdms
     from openami.registry import Registry
-    from openami.storage.audit_sqlite import AuditLog
     from openami.storage.duckdb_interval import DuckIntervalStore
-    from openami.storage.sqlite_clients import ClientStore
+    from openami.storage.repositories import open_database
+    from openami.storage.repositories.audit import AuditLog
+    from openami.storage.repositories.clients import ClientStore
     from openami.web.app import create_app
 
-    registry = Registry.open(data_dir / "registry.sqlite")
+    database = open_database(data_dir / "registry.sqlite")
+    registry = Registry(database)
     clock = ManualClock(datetime.fromtimestamp(now_s, JST))
     mdms = Mdms(DuckIntervalStore(data_dir / "interval.duckdb"), registry, clock)
     context = HubContext(
         registry,
         mdms,
-        ClientStore(registry.store),
+        ClientStore(database),
         clock,
         "operator",
         "bench-operator-pw",
-        audit=AuditLog.in_data_dir(data_dir) if audit else None,
+        audit=AuditLog(database) if audit else None,
         rate_limits=None,
         espi_id_key=ID_KEY,
     )

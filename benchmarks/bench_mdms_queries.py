@@ -232,7 +232,7 @@ def load(
     t = time.perf_counter()
     store.close()  # checkpoint, so the file size is the stored size
     close_s = time.perf_counter() - t
-    registry.store.close()
+    registry.close()
     ingest_s = sum(ingest_day_s)
     per_day = [2 * 48 * points / s for s in ingest_day_s]
     return {
@@ -320,7 +320,7 @@ def measure(
             raise AssertionError("settlement sums found values missing")
         rows_seen = rows.num_rows
     store.close()
-    registry.store.close()
+    registry.close()
     return {
         "point_45d_duckdb_s": statistics.median(point_duck),
         "point_45d_duckdb_max_s": max(point_duck),

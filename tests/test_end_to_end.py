@@ -24,7 +24,8 @@ from openami.network import MethodParams, NetworkModel, Outage
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.web.app import create_app
 
 DAY1 = date(2026, 11, 1)
@@ -40,7 +41,8 @@ def at(day: date, hour: int, minute: int = 0) -> float:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tmp = tmp_path_factory.mktemp("e2e")
-    registry = Registry.open(tmp / "registry.sqlite")
+    database = open_database(tmp / "registry.sqlite")
+    registry = Registry(database)
     city = build_city(CityConfig(meters=N, seed=11, start_day=DAY1, pv_share=0.3), registry)
     city.network = NetworkModel(
         city.fleet.meter_ids,
@@ -54,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     city.network.add_outage(Outage(group_b, at(DAY2, 0, 20), at(DAY2 + timedelta(days=5), 0)))
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock)
-    clients = ClientStore(registry.store)
+    clients = ClientStore(database)
     secrets = {}
     for retailer in registry.retailers():
         cid = f"client-{retailer.retailer_id}"

@@ -9,18 +9,19 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from openami.cli.main import cli
-from openami.storage.audit_sqlite import AuditLog, AuditRecord
+from openami.storage.repositories import DATA_DIR_FILE, open_in_data_dir
+from openami.storage.repositories.audit import AuditLog, AuditRecord
 
 
 def _make_log(data_dir: Path) -> None:
-    log = AuditLog.in_data_dir(data_dir)
-    log.append_many(
+    database = open_in_data_dir(data_dir)
+    AuditLog(database).append_many(
         [
             AuditRecord(float(i), "request", f"client-{i % 3}", f"GET /v1/x/{i}", "api-access")
             for i in range(10)
         ]
     )
-    log.close()
+    database.close()
 
 
 def test_verify_ok_then_tampered(tmp_path: Path) -> None:
@@ -37,7 +38,10 @@ def test_verify_ok_then_tampered(tmp_path: Path) -> None:
     shown = runner.invoke(cli, ["audit", "show", "--data-dir", str(tmp_path), "--last", "3"])
     assert shown.exit_code == 0 and "GET /v1/x/9" in shown.output
 
-    with sqlite3.connect(tmp_path / "audit.sqlite") as con:
+    before = (tmp_path / DATA_DIR_FILE).read_bytes()
+    assert runner.invoke(cli, ["audit", "verify", "--data-dir", str(tmp_path)]).exit_code == 0
+    assert (tmp_path / DATA_DIR_FILE).read_bytes() == before  # checking writes nothing
+    with sqlite3.connect(tmp_path / DATA_DIR_FILE) as con:
         con.execute("DROP TRIGGER audit_log_no_update")
         con.execute("UPDATE audit_log SET action = 'GET /v1/x/innocent' WHERE seq = 7")
     bad = runner.invoke(cli, ["audit", "verify", "--data-dir", str(tmp_path)])
@@ -60,5 +64,10 @@ def test_verify_errors_are_clear(tmp_path: Path) -> None:
         cli, ["audit", "verify", "--data-dir", str(tmp_path), "--expect-head", "nonsense"]
     )
     assert bad_head.exit_code == 2 and "SEQ:HASH" in bad_head.output
+    unreachable = runner.invoke(
+        cli, ["audit", "verify", "--db", "postgresql://nobody:pw@127.0.0.1:1/none"]
+    )
+    assert unreachable.exit_code == 1 and "cannot open" in unreachable.output
+    assert "pw@" not in unreachable.output  # no password in the message
     helptext = runner.invoke(cli, ["audit", "--help"])
     assert "hash" in helptext.output and "verify" in helptext.output

@@ -13,9 +13,10 @@ from openami.hub.context import HubContext
 from openami.hub.ratelimit import RateLimiter
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
-from openami.storage.audit_sqlite import AuditLog
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.clients import ApiClient, ClientStore
 
 DAY1 = date(2026, 11, 1)
 DAY2 = DAY1 + timedelta(days=1)
@@ -52,14 +53,15 @@ def build_world(
     rate_limits: RateLimiter | None = None,
 ) -> World:
     """Two simulated JST days (DAY1, DAY2) plus one hour; one supply point switches retailer."""
-    registry = Registry.open(tmp / "registry.sqlite")
+    database = open_database(tmp / "registry.sqlite")
+    registry = Registry(database)
     city = build_city(CityConfig(meters=meters, seed=7, start_day=DAY1, pv_share=0.3), registry)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock, tick_s=1800.0)
     sim.run_until(
         datetime.combine(DAY2 + timedelta(days=1), datetime.min.time(), JST).timestamp() + 3600
     )
-    clients = ClientStore(registry.store)
+    clients = ClientStore(database)
     secrets = {}
     for retailer in registry.retailers():
         cid = f"client-{retailer.retailer_id.lower()}"
@@ -71,12 +73,8 @@ def build_world(
     before = registry.retailer_on(key, DAY1)
     assert before is not None
     after = next(r for r in secrets if r != before)
-    # a switch (スイッチング) effective DAY2: test setup edits the contract rows directly
-    registry.store.execute(
-        "UPDATE supply_contracts SET valid_to = ? WHERE supply_point_key = ?",
-        (DAY2.isoformat(), key),
-    )
-    registry.add_supply_contracts([(key, after, DAY2, None)])
+    # a switch (スイッチング) effective DAY2
+    registry.start_supply_contract(key, after, DAY2, switch=True)
     context = HubContext(
         registry,
         sim.mdms,
@@ -84,7 +82,7 @@ def build_world(
         clock,
         "operator",
         "operator-test-pw",
-        audit=AuditLog.in_data_dir(tmp) if audit else None,
+        audit=AuditLog(database) if audit else None,
         rate_limits=rate_limits,
         espi_id_key=b"test-key-not-a-secret-0123456789",
     )

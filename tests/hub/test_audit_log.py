@@ -2,6 +2,7 @@
 
 The log is written by a real app over HTTP, then verified; tampering is done the way an
 attacker with file access would (sqlite3, dropping the append-only triggers) and caught.
+The log lives in the data directory's one database (``registry.sqlite``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from tests.httpserver import serve
 from tests.hub.cityworld import DAY1, ESPI, World, build_world
 
 from openami.hub.audit import PURPOSE_API_ACCESS, PURPOSE_RETAIL_SUPPLY
-from openami.storage.audit_sqlite import AuditLog, AuditRecord
+from openami.storage.repositories import DATA_DIR_FILE, open_in_data_dir
+from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.web.app import create_app
 
 
@@ -55,7 +58,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Pa
         )
         assert bad.status_code == 422
     assert world.context.audit is not None
-    world.context.audit.close()
+    world.context.audit.database.close()
     yield world, tmp
 
 
@@ -63,7 +66,7 @@ def test_requests_and_reads_are_logged_with_who_what_when_why(
     logged: tuple[World, Path],
 ) -> None:
     world, tmp = logged
-    log = AuditLog.in_data_dir(tmp)
+    log = AuditLog.open_for_checking(tmp / DATA_DIR_FILE)
     entries = list(log.entries())
     log.close()
     requests = [e for e in entries if e.kind == "request"]
@@ -98,30 +101,48 @@ def test_requests_and_reads_are_logged_with_who_what_when_why(
     assert "secret-for-tests" not in text and "Bearer" not in text
 
 
+RESTORE_TRIGGERS = (
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+)
+
+
 def test_log_verifies_and_tampering_is_detected(logged: tuple[World, Path], tmp_path: Path) -> None:
     _, tmp = logged
-    src = tmp / "audit.sqlite"
-    log = AuditLog(src)
+    src = tmp / DATA_DIR_FILE
+    database = open_in_data_dir(tmp)
+    log = AuditLog(database)
     result = log.verify()
     assert result.ok and result.entries > 7 and result.problems == ()
     head = (result.head_seq, result.head_hash)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        log._conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        log._conn.execute("DELETE FROM audit_log WHERE seq = 2")
-    log.close()
+    for statement in (
+        "UPDATE audit_log SET actor = 'x' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 2",
+    ):
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"), database.write() as c:
+            c.execute(sa.text(statement))
+    assert log.verify().ok
+    database.close()
 
-    def tampered(sql: str, params: tuple[object, ...] = ()) -> AuditLog:
-        copy = tmp_path / f"t{abs(hash(sql))}.sqlite"
+    def tampered(sql: str, params: tuple[object, ...] = (), restore: bool = True) -> AuditLog:
+        copy = tmp_path / f"t{abs(hash((sql, restore)))}.sqlite"
         with sqlite3.connect(src) as a, sqlite3.connect(copy) as b:
             a.backup(b)
         with sqlite3.connect(copy) as con:
             con.execute("DROP TRIGGER audit_log_no_update")
             con.execute("DROP TRIGGER audit_log_no_delete")
             con.execute(sql, params)
-        AuditLog(copy).close()  # the attacker restores the triggers: only the chain tells
-        return AuditLog(copy, read_only=True)
+            if restore:  # the attacker restores the triggers: only the chain tells
+                for statement in RESTORE_TRIGGERS:
+                    con.execute(statement)
+        return AuditLog.open_for_checking(copy)
 
+    unguarded = tampered("SELECT 1", restore=False)
+    res = unguarded.verify()
+    assert not res.ok and sum("trigger" in p for p in res.problems) == 2
+    unguarded.close()
     edited = tampered("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3")
     res = edited.verify()
     assert not res.ok and any("entry 3: content does not match" in p for p in res.problems)
@@ -142,13 +163,19 @@ def test_log_verifies_and_tampering_is_detected(logged: tuple[World, Path], tmp_
 
 
 def test_append_continues_the_chain_after_reopening(tmp_path: Path) -> None:
-    log = AuditLog.in_data_dir(tmp_path)
-    log.append(AuditRecord(1.0, "request", "c1", "GET /x", PURPOSE_API_ACCESS))
-    log.close()
-    log = AuditLog.in_data_dir(tmp_path)
+    database = open_in_data_dir(tmp_path)
+    AuditLog(database).append(AuditRecord(1.0, "request", "c1", "GET /x", PURPOSE_API_ACCESS))
+    database.close()
+    database = open_in_data_dir(tmp_path)
+    log = AuditLog(database)
     seq = log.append_many(
         [AuditRecord(2.0, "read", "c1", "read x", "p", subject=f"s{i}") for i in range(3)]
     )
     assert seq == 4 and log.verify().ok and log.verify().entries == 4
     assert log.append_many([]) == 4
-    log.close()
+    database.close()
+    checking = AuditLog.open_for_checking(tmp_path / DATA_DIR_FILE)
+    with pytest.raises(PermissionError):
+        checking.append(AuditRecord(3.0, "request", "c1", "GET /y", PURPOSE_API_ACCESS))
+    assert checking.head[0] == 4
+    checking.close()

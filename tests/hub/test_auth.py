@@ -14,7 +14,8 @@ from openami.hub.context import HubContext
 from openami.mdms import Mdms
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.web.app import create_app
 
 SECRET = "correct-horse-battery-staple"
@@ -22,9 +23,10 @@ SECRET = "correct-horse-battery-staple"
 
 @pytest.fixture
 def setup() -> Iterator[tuple[httpx.Client, ManualClock, ClientStore]]:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
-    clients = ClientStore(registry.store)
+    clients = ClientStore(database)
     clients.register(ApiClient("r1", "retailer", "R001"), SECRET)
     context = HubContext(
         registry, Mdms(DuckIntervalStore(), registry, clock), clients, clock, "op", "op-password"
@@ -92,7 +94,7 @@ def test_secrets_are_not_stored_in_clear(
     setup: tuple[httpx.Client, ManualClock, ClientStore],
 ) -> None:
     _, _, clients = setup
-    rows = clients.store.execute("SELECT secret_hash FROM api_clients")
-    assert SECRET not in rows[0][0] and rows[0][0].startswith("scrypt$")
+    hashes = clients.secret_hashes()
+    assert len(hashes) == 1 and SECRET not in hashes[0] and hashes[0].startswith("scrypt$")
     with pytest.raises(ValueError, match="16 characters"):
         clients.register(ApiClient("r2", "retailer", "R002"), "short")

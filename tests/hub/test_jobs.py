@@ -16,8 +16,8 @@ from openami.clock import day_first_slot
 from openami.hub.jobs import JobService, add_months, job_service
 from openami.hub.requests_workers import WorkerThread
 from openami.registry import make_supply_point_id
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_requests import JobRow
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.requests import JobRow
 
 DAY = date(2026, 11, 1)
 

@@ -17,7 +17,8 @@ from openami.hub.ratelimit import RateLimiter
 from openami.mdms import Mdms
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.web.app import create_app
 
 SECRET = "rate-limit-test-secret"
@@ -26,9 +27,10 @@ URL = "/v1/supply-points/0300000000000000000110/half-hour-values?date=2026-11-01
 
 @pytest.fixture
 def setup() -> Iterator[tuple[httpx.Client, ManualClock]]:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
-    clients = ClientStore(registry.store)
+    clients = ClientStore(database)
     for cid in ("a", "b"):
         clients.register(ApiClient(cid, "retailer", f"R-{cid}"), SECRET)
     context = HubContext(

@@ -22,7 +22,8 @@ from openami.network import MethodParams, NetworkModel
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ApiClient, ClientStore
 
 DAY1 = date(2026, 11, 1)
 PERFECT = MethodParams(attempt_success=1.0, median_delay_s=30.0, delay_sigma=0.3)
@@ -50,7 +51,9 @@ class Rig:
 def make_rig(tmp: Path) -> Iterator[Rig]:
     from openami.web.app import create_app
 
-    registry = Registry.open(tmp / "registry.sqlite")
+    database = open_database(tmp / "registry.sqlite")
+
+    registry = Registry(database)
     city = build_city(CityConfig(meters=12, seed=5, start_day=DAY1), registry)
     city.network = NetworkModel(
         city.fleet.meter_ids,
@@ -60,7 +63,7 @@ def make_rig(tmp: Path) -> Iterator[Rig]:
     )
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock)
-    clients = ClientStore(registry.store)
+    clients = ClientStore(database)
     secrets = {}
     for r in registry.retailers():
         secrets[r.retailer_id] = (f"c-{r.retailer_id}", f"secret-for-tests-{r.retailer_id}")

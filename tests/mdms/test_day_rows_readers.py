@@ -33,8 +33,9 @@ from openami.storage import dashboard_queries as dq
 from openami.storage import duckdb_data_api as api
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.parquet_days import compact_day, day_path
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ClientStore
 from openami.storage.slo_queries import delivery_slo
-from openami.storage.sqlite_clients import ClientStore
 
 DAYS = [date(2026, 11, 2) + timedelta(days=d) for d in range(3)]
 D0 = day_first_slot(DAYS[0])
@@ -286,7 +287,9 @@ def test_espi_values_and_parquet_days(world: dict[str, object], tmp_path: Path) 
     got: list[object] = []
     for mdms in (dense, narrow):
         registry = mdms.registry
-        context = HubContext(registry, mdms, ClientStore(registry.store), mdms.clock, "op", "pw")
+        context = HubContext(
+            registry, mdms, ClientStore(open_database(":memory:")), mdms.clock, "op", "pw"
+        )
         got.append(dict(_values(context, points)))
     assert got[0] == got[1]
     assert isinstance(got[0], dict) and len(got[0]) == 2 * N

@@ -295,7 +295,7 @@ def test_cli_packs_a_data_directory(tmp_path: Path) -> None:
         )
     before = _snapshot(mdms)
     store.close()
-    registry.store.close()
+    registry.close()
     exe = str(Path(sys.executable).parent / "openami")
     args = [exe, "mdms", "pack", "--from", str(DAY), "--to", str(DAY)]
     res = subprocess.run(
@@ -310,6 +310,6 @@ def test_cli_packs_a_data_directory(tmp_path: Path) -> None:
     assert _snapshot(mdms) == before
     assert _count(mdms, "day_rows") == 3
     store.close()
-    registry.store.close()
+    registry.close()
     helped = subprocess.run([exe, "mdms", "pack", "--help"], capture_output=True, text=True)
     assert "day rows" in helped.stdout and "stay narrow" in helped.stdout

@@ -94,7 +94,7 @@ def make_data_dir(path: Path, n: int, amps: int = 60) -> list[str]:
     registry.add_balancing_groups([BalancingGroup("BG1", "group one")])
     registry.add_retailers([Retailer("R1", "retailer one", "BG1")])
     registry.add_supply_contracts([(k, "R1", date(2026, 1, 1), None) for k in keys])
-    registry.store.close()
+    registry.close()
     return ids
 
 

@@ -23,7 +23,8 @@ from openami.network import MethodParams, NetworkModel, Outage
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ClientStore
 from openami.web.app import create_app
 
 DAY1 = date(2026, 11, 1)
@@ -49,7 +50,8 @@ class DashboardWorld:
 
 @pytest.fixture(scope="session")
 def world() -> Iterator[DashboardWorld]:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     city = build_city(
         CityConfig(meters=METERS, seed=5, start_day=DAY1, areas=("03", "06"), pv_share=0.3),
         registry,
@@ -65,7 +67,7 @@ def world() -> Iterator[DashboardWorld]:
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(), clock)
     sim.run_until(at(DAY2 + timedelta(days=1), 1, 30))
-    context = HubContext(registry, sim.mdms, ClientStore(registry.store), clock, *OPERATOR)
+    context = HubContext(registry, sim.mdms, ClientStore(database), clock, *OPERATOR)
     app = create_app(context)
     with serve(app) as base:
         yield DashboardWorld(base, context, city, down, app)

@@ -20,9 +20,9 @@ from tests.web.conftest import OPERATOR, DashboardWorld
 from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.hub.oauth import register_third_party
 from openami.hub.slo import slot_slo
-from openami.storage.sqlite_consent import ConsentStore
-from openami.storage.sqlite_requests import RequestStore
-from openami.storage.sqlite_webhooks import WebhookStore
+from openami.storage.repositories.consents import ConsentStore
+from openami.storage.repositories.requests import RequestStore
+from openami.storage.repositories.webhooks import WebhookStore
 from openami.web.croute_page import DELIVERY_STATES, REQUEST_KINDS, REQUEST_STATUSES
 from openami.web.i18n import MESSAGES
 
@@ -72,7 +72,7 @@ def croute_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "energy-app",
             ["https://app.example/cb"],
         )
-        consents = ConsentStore(rig.registry.store)
+        consents = ConsentStore(rig.context.clients.database)
         consents.add_customer("customer-7", "customer-password-1", [key])
         now = rig.context.clock.timestamp()
         ids = []
@@ -153,7 +153,7 @@ def test_slo_per_slot_equals_slot_slo(croute_world: World, client: httpx.Client)
 
 def test_requests_by_status_and_kind(croute_world: World, client: httpx.Client) -> None:
     text = client.get("/croute").text
-    store = RequestStore(croute_world.rig.registry.store)
+    store = RequestStore(croute_world.rig.context.clients.database)
     done, rejected = (store.request(i) for i in croute_world.request_ids)
     assert done is not None and done.status == "completed"
     assert rejected is not None and rejected.status == "rejected"
@@ -180,7 +180,7 @@ def test_consents_by_status_without_personal_data(
     croute_world: World, client: httpx.Client
 ) -> None:
     text = client.get("/croute").text
-    consents = ConsentStore(croute_world.rig.registry.store)
+    consents = ConsentStore(croute_world.rig.context.clients.database)
     now = croute_world.rig.context.clock.timestamp()
     want: dict[str, int] = {}
     for cid in croute_world.consents:
@@ -199,7 +199,7 @@ def test_webhook_deliveries_with_attempts_and_errors(
     croute_world: World, client: httpx.Client
 ) -> None:
     text = client.get("/croute").text
-    store = WebhookStore(croute_world.rig.registry.store)
+    store = WebhookStore(croute_world.rig.context.clients.database)
     deliveries = [d for s in croute_world.subscriptions for d in store.deliveries(s)]
     assert deliveries
     counts: dict[str, int] = {}

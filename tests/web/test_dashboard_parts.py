@@ -27,7 +27,8 @@ from openami.storage.dashboard_queries import (
     slot_timeline,
 )
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ClientStore
 from openami.web import charts
 from openami.web.app import create_app
 from openami.web.common import AggregateCache, amr_targets, state_cache, watermark
@@ -152,7 +153,8 @@ def test_aggregate_cache_recomputes_after_new_data(world: DashboardWorld) -> Non
 
 
 def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     store = DuckIntervalStore()
     clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=JST))
     context = SimpleNamespace(mdms=SimpleNamespace(store=store), registry=registry, clock=clock)
@@ -181,10 +183,11 @@ def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
 
 
 def test_every_page_works_before_any_data_arrived() -> None:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     mdms = Mdms(DuckIntervalStore(), registry, clock)
-    context = HubContext(registry, mdms, ClientStore(registry.store), clock, "op", "pw-empty")
+    context = HubContext(registry, mdms, ClientStore(database), clock, "op", "pw-empty")
     with (
         serve(create_app(context)) as base,
         httpx.Client(base_url=base, auth=("op", "pw-empty")) as c,
@@ -198,7 +201,8 @@ def test_every_page_works_before_any_data_arrived() -> None:
 
 
 def test_supply_point_page_after_a_meter_exchange() -> None:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     city = build_city(CityConfig(meters=12, seed=3, start_day=DAY1), registry)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(), clock)
@@ -211,7 +215,7 @@ def test_supply_point_page_after_a_meter_exchange() -> None:
     )
     key = city.supply_point_keys[3]
     sim.mdms.exchange_meter(key, old_id, (int(imp[0]), int(exp[0])), 999, (0, 0), at)
-    context = HubContext(registry, sim.mdms, ClientStore(registry.store), clock, "op", "pw-x")
+    context = HubContext(registry, sim.mdms, ClientStore(database), clock, "op", "pw-x")
     with serve(create_app(context)) as base:
         page = httpx.get(
             f"{base}/supply-points/{city.supply_point_ids[3]}",

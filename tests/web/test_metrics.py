@@ -19,7 +19,8 @@ from openami.network import MethodParams, NetworkModel, Outage
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ClientStore
+from openami.storage.repositories import open_database
+from openami.storage.repositories.clients import ClientStore
 from openami.web.app import create_app
 
 DAY = date(2026, 11, 1)
@@ -31,7 +32,8 @@ SAMPLE = re.compile(r"^(openami_[a-z0-9_]+)(\{[^}]*\})? (\S+)$")
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, Simulation]]:
-    registry = Registry.open(":memory:")
+    database = open_database(":memory:")
+    registry = Registry(database)
     city = build_city(CityConfig(meters=120, seed=8, start_day=DAY, areas=("03", "06")), registry)
     city.network = NetworkModel(
         city.fleet.meter_ids,
@@ -47,7 +49,7 @@ def served() -> Iterator[tuple[str, Simulation]]:
     sim.run_until(start + 9 * 3600)
     sim.hes.submit(CommandKind.DISCONNECT, np.arange(0, 8), clock.timestamp())
     sim.run_until(start + 86400 + 2 * 3600)
-    context = HubContext(registry, sim.mdms, ClientStore(registry.store), clock, *OPERATOR)
+    context = HubContext(registry, sim.mdms, ClientStore(database), clock, *OPERATOR)
     app = create_app(context)
     app.state.hes = sim.hes
     app.state.metrics_token = TOKEN

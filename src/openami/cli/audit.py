@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from openami.storage.audit_sqlite import AuditLog
+from openami.storage.repositories import DATA_DIR_FILE, StorageError
+from openami.storage.repositories.audit import AuditLog
 
 console = Console()
 
@@ -20,18 +20,36 @@ _DATA_DIR = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("openami-data"),
     show_default=True,
-    help="Directory holding audit.sqlite (the same --data-dir as `openami demo`).",
+    help=f"Directory holding {DATA_DIR_FILE} (the same --data-dir as `openami demo`).",
 )
+_DB = click.option(
+    "--db",
+    "db_url",
+    default=None,
+    metavar="URL",
+    help="The database instead of --data-dir (e.g. postgresql+psycopg://user@host/openami).",
+)
+#: the audit log of a data directory made before it moved into the one database
+LEGACY_AUDIT_FILE = "audit.sqlite"
 
 
-def _open(data_dir: Path) -> AuditLog:
-    path = data_dir / "audit.sqlite"
-    if not path.exists():
-        raise click.ClickException(f"no audit log at {path}")
-    try:
-        return AuditLog(path, read_only=True)
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from None
+def _open(data_dir: Path, db_url: str | None) -> AuditLog:
+    """The audit log, opened read-only as found; a data directory that was not opened by
+    this version yet still has its log in audit.sqlite."""
+    targets: list[str | Path] = [db_url] if db_url else []
+    if not db_url:
+        targets = [
+            p for p in (data_dir / DATA_DIR_FILE, data_dir / LEGACY_AUDIT_FILE) if p.exists()
+        ]
+        if not targets:
+            raise click.ClickException(f"no audit log in {data_dir}")
+    problem = ""
+    for target in targets:
+        try:
+            return AuditLog.open_for_checking(target)
+        except StorageError as exc:
+            problem = str(exc)
+    raise click.ClickException(problem)
 
 
 @click.group()
@@ -46,6 +64,7 @@ def command() -> None:
 
 @command.command()
 @_DATA_DIR
+@_DB
 @click.option(
     "--expect-head",
     metavar="SEQ:HASH",
@@ -53,7 +72,7 @@ def command() -> None:
     help="A head printed by an earlier verify (kept elsewhere): also detects cut-off entries.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def verify(data_dir: Path, expect_head: str | None, as_json: bool) -> None:
+def verify(data_dir: Path, db_url: str | None, expect_head: str | None, as_json: bool) -> None:
     """Walk the whole hash chain; exit status 1 if anything was tampered with."""
     anchor = None
     if expect_head:
@@ -61,7 +80,7 @@ def verify(data_dir: Path, expect_head: str | None, as_json: bool) -> None:
         if not seq.isdigit() or len(digest) != 64:
             raise click.BadParameter("expected SEQ:HASH (hash = 64 hex digits)")
         anchor = (int(seq), digest.lower())
-    log = _open(data_dir)
+    log = _open(data_dir, db_url)
     try:
         result = log.verify(anchor)
     finally:
@@ -90,10 +109,11 @@ def verify(data_dir: Path, expect_head: str | None, as_json: bool) -> None:
 
 @command.command()
 @_DATA_DIR
+@_DB
 @click.option("--last", default=20, show_default=True, help="How many of the newest entries.")
-def show(data_dir: Path, last: int) -> None:
+def show(data_dir: Path, db_url: str | None, last: int) -> None:
     """Print the newest entries."""
-    log = _open(data_dir)
+    log = _open(data_dir, db_url)
     try:
         head_seq, _ = log.head
         entries = list(log.entries(after_seq=max(0, head_seq - last)))

@@ -25,10 +25,11 @@ from openami.log import get_logger
 from openami.mdms.kpi import KpiRow, daily_kpis
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
-from openami.storage.audit_sqlite import AuditLog
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.sqlite_clients import ApiClient, ClientStore
-from openami.storage.sqlite_consent import ConsentStore
+from openami.storage.repositories import open_in_data_dir
+from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.clients import ApiClient, ClientStore
+from openami.storage.repositories.consents import ConsentStore
 
 console = Console()
 log = get_logger(__name__)
@@ -60,7 +61,8 @@ def run_demo_simulation(
     ):
         (data_dir / name).unlink(missing_ok=True)
     first_day = start or (datetime.now(JST).date() - timedelta(days=days))
-    registry = Registry.open(data_dir / "registry.sqlite")
+    database = open_in_data_dir(data_dir)
+    registry = Registry(database)
     city = build_city(CityConfig(meters=meters, seed=seed, start_day=first_day), registry)
     start_dt = datetime.combine(first_day, datetime.min.time(), JST)
     clock = ManualClock(start_dt)
@@ -79,7 +81,7 @@ def run_demo_simulation(
         task = progress.add_task(f"{meters:,} meters × {days} day(s)", total=end_s - t0)
         sim.run_until(end_s, lambda now_s: progress.update(task, completed=now_s - t0))
 
-    clients = ClientStore(registry.store)
+    clients = ClientStore(database)
     client_rows = []
     for retailer in registry.retailers():
         client_id = f"retailer-{retailer.retailer_id.lower()}"
@@ -102,7 +104,7 @@ def run_demo_simulation(
         clock,
         "operator",
         operator_password,
-        audit=AuditLog.in_data_dir(data_dir),
+        audit=AuditLog(database),
         hes=sim.hes,
     )
     sample_key = city.supply_point_keys[0]
@@ -111,7 +113,7 @@ def run_demo_simulation(
     base = f"http://127.0.0.1:{port}"
     # a customer holding the sample supply point, and a third party that may ask for consent
     customer_password = secrets.token_urlsafe(12)
-    ConsentStore(registry.store).add_customer("customer-0001", customer_password, [sample_key])
+    ConsentStore(database).add_customer("customer-0001", customer_password, [sample_key])
     third_party_secret = secrets.token_urlsafe(24)
     redirect_uri = "http://127.0.0.1:8080/callback"
     register_third_party(context, "tp-demo", third_party_secret, "TP001", [redirect_uri])

@@ -21,7 +21,7 @@ from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_token_requests
 from openami.registry import InvalidSupplyPointId
-from openami.storage.sqlite_clients import ApiClient
+from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
 

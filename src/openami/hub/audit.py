@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openami.storage.audit_sqlite import AuditLog, AuditRecord
+from openami.storage.repositories.audit import AuditLog, AuditRecord
 
 if TYPE_CHECKING:
     from openami.hub.context import HubContext

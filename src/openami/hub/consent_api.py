@@ -33,7 +33,7 @@ from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
 from openami.hub.ratelimit import enforce_token_requests
 from openami.registry import InvalidSupplyPointId
 from openami.registry.ids import validate_supply_point_id
-from openami.storage.sqlite_consent import Consent
+from openami.storage.repositories.consents import Consent
 
 router = APIRouter(route_class=AuditedRoute, tags=["consent"])
 

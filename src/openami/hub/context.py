@@ -9,10 +9,10 @@ from openami.hes.engine import HeadEnd
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
 from openami.registry import Registry
-from openami.storage.audit_sqlite import AuditLog
-from openami.storage.sqlite_clients import ClientStore
-from openami.storage.sqlite_consent import ConsentStore
-from openami.storage.sqlite_oauth import OAuthStore
+from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.clients import ClientStore
+from openami.storage.repositories.consents import ConsentStore
+from openami.storage.repositories.oauth import OAuthStore
 
 
 @dataclass

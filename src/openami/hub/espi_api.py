@@ -53,7 +53,8 @@ from openami.protocols.espi.feeds import (
     urn,
 )
 from openami.protocols.espi.query import QueryError, aware, check_bounds, period_days
-from openami.storage.sqlite_clients import ApiClient
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.settings import SettingsStore
 
 MAX_WINDOW_DAYS = 31
 MAX_POINT_DAYS_PER_PAGE = 3100  # 100 supply points × 31 days ≈ 300k readings
@@ -109,30 +110,18 @@ def _id_key(context: HubContext) -> bytes:
         if len(key) < 16:
             raise RuntimeError("OPENAMI_ESPI_ID_KEY must hold at least 16 bytes")
         return key
-    store = context.registry.store
-    store.execute(
-        "CREATE TABLE IF NOT EXISTS espi_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-    )
-    store.execute(
-        "INSERT OR IGNORE INTO espi_settings (name, value) VALUES ('id_key', ?)",
-        (secrets.token_hex(32),),
-    )
-    return bytes.fromhex(
-        str(store.execute("SELECT value FROM espi_settings WHERE name = 'id_key'")[0][0])
-    )
+    settings = SettingsStore(context.clients.database)
+    return bytes.fromhex(settings.get_or_set("espi_id_key", secrets.token_hex(32)))
 
 
 def _index(request: Request, context: HubContext, refresh: bool = False) -> _Index:
     index: _Index | None = getattr(request.app.state, "espi_index", None)
     if index is not None and not refresh:
         return index
-    store = context.registry.store
-    if index is not None:
-        count = int(store.execute("SELECT COUNT(*) FROM supply_points")[0][0])
-        if count == index.count:
-            return index
+    if index is not None and context.registry.supply_point_count() == index.count:
+        return index
     key = index.key if index is not None else _id_key(context)
-    rows = store.execute("SELECT supply_point_key, supply_point_id FROM supply_points")
+    rows = context.registry.all_supply_point_ids().items()
     by_uuid = {str(jp.opaque_uuid(key, "UsagePoint", str(sp))): (int(k), str(sp)) for k, sp in rows}
     by_key = {k: up for up, (k, _) in by_uuid.items()}
     index = _Index(key, by_uuid, by_key, len(rows))

@@ -23,8 +23,8 @@ import structlog
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.context import HubContext
 from openami.registry import InvalidSupplyPointId
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_requests import JobRow, RequestStore
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.requests import JobRow, RequestStore
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +84,7 @@ class _Chunk:
 class JobService:
     def __init__(self, context: HubContext) -> None:
         self.context = context
-        self.store = RequestStore(context.registry.store)
+        self.store = RequestStore(context.clients.database)
         self._lock = threading.Lock()
 
     def submit(

@@ -14,8 +14,8 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute, record_reads
 from openami.hub.context import HubContext
 from openami.hub.jobs import MAX_SUPPLY_POINTS, JobRejected, job_service
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_requests import JobRow
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.requests import JobRow
 
 router = APIRouter(route_class=AuditedRoute, tags=["data jobs"])
 

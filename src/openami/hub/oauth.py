@@ -45,8 +45,8 @@ from openami.hub.oauth_grants import (
 )
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_token_requests
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_consent import Consent
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.consents import Consent
 
 router = APIRouter(route_class=AuditedRoute, tags=["auth"])
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))

@@ -4,8 +4,8 @@ Built on authlib's RFC building blocks: PKCE S256 comparison and the verifier/ch
 grammar (:mod:`authlib.oauth2.rfc7636`), token generation
 (:func:`authlib.common.security.generate_token`) and the RFC 6749 error classes (which
 decide the error code, status and headers of each refusal). openami keeps the state:
-codes and tokens live as SHA-256 hashes in ``storage/sqlite_oauth.py``, the consent each
-token stands for in ``storage/sqlite_consent.py``.
+codes and tokens live as SHA-256 hashes in ``storage/repositories/oauth.py``, the consent each
+token stands for in ``storage/repositories/consents.py``.
 
 Rules:
 - only clients with role ``third_party`` may use these grants (retailers use client
@@ -37,10 +37,10 @@ from authlib.oauth2.rfc7636.challenge import (
 from fastapi.responses import JSONResponse
 
 from openami.hub.context import HubContext
-from openami.storage.audit_sqlite import AuditRecord
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_consent import Consent, ConsentStore
-from openami.storage.sqlite_oauth import AuthorizationCode, OAuthStore, TokenGrant
+from openami.storage.repositories.audit import AuditRecord
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.consents import Consent, ConsentStore
+from openami.storage.repositories.oauth import AuthorizationCode, OAuthStore, TokenGrant
 
 CODE_LIFETIME_S = 60.0
 TOKEN_CHARS = 48  # ~285 bits from authlib's generate_token alphabet
@@ -49,13 +49,13 @@ THIRD_PARTY = "third_party"
 
 def consent_store(context: HubContext) -> ConsentStore:
     if context.consents is None:
-        context.consents = ConsentStore(context.clients.store)
+        context.consents = ConsentStore(context.clients.database)
     return context.consents
 
 
 def oauth_store(context: HubContext) -> OAuthStore:
     if context.oauth is None:
-        context.oauth = OAuthStore(context.clients.store)
+        context.oauth = OAuthStore(context.clients.database)
     return context.oauth
 
 

@@ -29,8 +29,8 @@ from openami.clock import JST
 from openami.hes.engine import HeadEnd
 from openami.hub.context import HubContext
 from openami.registry import InvalidSupplyPointId, RegistryError
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_requests import RequestRow, RequestStore
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.requests import RequestRow, RequestStore
 
 KINDS = ("switch_start", "reconnect", "disconnect", "ampere_change")
 MAX_LEAD_DAYS = 365
@@ -115,7 +115,7 @@ class HesCommandAdapter:
 class RequestService:
     def __init__(self, context: HubContext) -> None:
         self.context = context
-        self.store = RequestStore(context.registry.store)
+        self.store = RequestStore(context.clients.database)
         self._lock = threading.Lock()
         self.hes = HesCommandAdapter(context.hes) if context.hes is not None else None
         if self.hes is not None:

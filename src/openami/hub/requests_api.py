@@ -17,8 +17,8 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
 from openami.hub.requests import KINDS, Rejected, request_service
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_requests import RequestRow
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.requests import RequestRow
 
 router = APIRouter(route_class=AuditedRoute, tags=["retailer requests"])
 

@@ -17,7 +17,7 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
 from openami.hub.slo import TARGET_LATENCY_S, slot_slo, summary
-from openami.storage.sqlite_clients import ApiClient
+from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute, tags=["delivery SLO"])
 MAX_DAYS = 31

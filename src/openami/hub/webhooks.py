@@ -39,8 +39,8 @@ import structlog
 from openami.clock import JST, SLOT_SECONDS, day_of_slot
 from openami.hub.context import HubContext
 from openami.protocols.espi import BatchList, jp, write_batch_list
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_webhooks import Subscription, WebhookStore
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.webhooks import Subscription, WebhookStore
 
 log = structlog.get_logger(__name__)
 
@@ -160,7 +160,7 @@ class WebhookService:
     ) -> None:
         self.context = context
         self.config = config or WebhookConfig()
-        self.store = WebhookStore(context.registry.store)
+        self.store = WebhookStore(context.clients.database)
         self.transport = transport
         self._lock = threading.Lock()
         if self.store.watermark("values") is None:  # notify what lands from now on

@@ -16,8 +16,8 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
 from openami.hub.webhooks import InvalidSubscription, webhook_service
-from openami.storage.sqlite_clients import ApiClient
-from openami.storage.sqlite_webhooks import Subscription
+from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.webhooks import Subscription
 
 router = APIRouter(route_class=AuditedRoute, tags=["webhooks"])
 

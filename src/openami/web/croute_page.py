@@ -19,7 +19,9 @@ from fastapi.responses import HTMLResponse
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.context import HubContext
 from openami.hub.slo import TARGET_LATENCY_S, SlotSlo, slot_slo, summary
-from openami.storage.croute_queries import (
+from openami.storage.repositories import Database
+from openami.storage.repositories.consents import STATUSES as CONSENT_STATUSES
+from openami.storage.repositories.croute import (
     REQUEST_SORT_KEYS,
     consent_counts,
     delivery_counts,
@@ -29,8 +31,6 @@ from openami.storage.croute_queries import (
     request_counts,
     subscription_count,
 )
-from openami.storage.sqlite_consent import STATUSES as CONSENT_STATUSES
-from openami.storage.sqlite_registry import SqliteRegistryStore
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
 from openami.web.common import bad_request, data_days, hub, int_param, render, selected_day
@@ -52,9 +52,9 @@ REQUEST_STATUSES = (
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
-def consent_db(context: HubContext) -> SqliteRegistryStore:
-    """The SQLite file holding consents (the consent store's, else the clients')."""
-    return context.consents.store if context.consents is not None else context.clients.store
+def consent_db(context: HubContext) -> Database:
+    """The database holding consents (the consent store's, else the clients')."""
+    return context.consents.database if context.consents is not None else context.clients.database
 
 
 def when(epoch_s: float | None) -> str:
@@ -117,7 +117,7 @@ def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespon
         else:
             slots = []
 
-    reg = context.registry.store
+    reg = context.clients.database
     by_kind = request_counts(reg)
     req_total, _rows = latest_requests(reg, sort, direction == "desc", 0, 0)
     req_pages = max(1, math.ceil(req_total / PAGE_SIZE))

@@ -1,0 +1,189 @@
+"""Webhook subscriptions and their delivery queue.
+
+- ``webhook_subscriptions``: per client, a callback URL and the shared secret that signs
+  the notifications (kept so the hub can sign; never returned by the API or logged);
+- ``webhook_deliveries``: one row per notification and subscription: the exact body sent,
+  status (pending, delivered, failed), attempts and the next try (epoch s on the one clock);
+- ``webhook_state``: the watermark of half-hour value versions already notified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from openami.storage.sql import tables as t
+from openami.storage.sql.database import Database
+from openami.storage.sql.errors import refusals_as
+from openami.storage.sql.upsert import insert_or_update
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscription_id: str
+    client_id: str
+    callback_url: str
+    secret: str
+    created_at: float
+    format: str = "json"  # json, or espi (an ESPI BatchList of resource URLs)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: int
+    subscription_id: str
+    body: bytes
+    status: str
+    attempts: int
+    next_try_at: float
+    created_at: float
+    delivered_at: float | None
+    last_status: int | None
+    last_error: str | None
+
+
+_s = t.webhook_subscriptions
+_d = t.webhook_deliveries
+_SUBSCRIPTION_COLUMNS = tuple(_s.c[name] for name in Subscription.__dataclass_fields__)
+_DELIVERY_COLUMNS = tuple(_d.c[name] for name in Delivery.__dataclass_fields__)
+
+
+def _delivery(row: Any) -> Delivery:
+    values = list(row)
+    values[2] = bytes(values[2])  # memoryview on PostgreSQL
+    return Delivery(*values)
+
+
+class WebhookStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- subscriptions ------------------------------------------------------------------------
+    def add_subscription(self, sub: Subscription) -> None:
+        with self.database.write() as connection, refusals_as("a subscription"):
+            connection.execute(
+                _s.insert().values(
+                    subscription_id=sub.subscription_id,
+                    client_id=sub.client_id,
+                    callback_url=sub.callback_url,
+                    secret=sub.secret,
+                    created_at=sub.created_at,
+                    active=True,
+                    format=sub.format,
+                )
+            )
+
+    def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
+        statement = sa.select(*_SUBSCRIPTION_COLUMNS).where(_s.c.active.is_(True))
+        if client_id is not None:
+            statement = statement.where(_s.c.client_id == client_id)
+        with self.database.read() as connection:
+            rows = connection.execute(statement.order_by(_s.c.created_at)).all()
+        return [Subscription(*row) for row in rows]
+
+    def subscription(self, subscription_id: str) -> Subscription | None:
+        with self.database.read() as connection:
+            row = connection.execute(
+                sa.select(*_SUBSCRIPTION_COLUMNS).where(
+                    _s.c.active.is_(True), _s.c.subscription_id == subscription_id
+                )
+            ).first()
+        return None if row is None else Subscription(*row)
+
+    def deactivate(self, subscription_id: str) -> None:
+        with self.database.write() as connection:
+            connection.execute(
+                _s.update().where(_s.c.subscription_id == subscription_id).values(active=False)
+            )
+
+    def subscribed_retailers(self) -> dict[str, list[Subscription]]:
+        """Active subscriptions by the retailer (party) of their client."""
+        c = t.api_clients
+        out: dict[str, list[Subscription]] = {}
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(*_SUBSCRIPTION_COLUMNS, c.c.party_id)
+                .join_from(_s, c, c.c.client_id == _s.c.client_id)
+                .where(_s.c.active.is_(True), c.c.role == "retailer")
+            ).all()
+        for row in rows:
+            out.setdefault(str(row[-1]), []).append(Subscription(*row[:-1]))
+        return out
+
+    # -- watermark ----------------------------------------------------------------------------
+    def watermark(self, name: str) -> float | None:
+        w = t.webhook_state
+        with self.database.read() as connection:
+            value = connection.execute(sa.select(w.c.value).where(w.c.name == name)).scalar()
+        return None if value is None else float(value)
+
+    def set_watermark(self, name: str, value: float) -> None:
+        with self.database.write() as connection:
+            insert_or_update(connection, t.webhook_state, {"name": name, "value": value}, ("name",))
+
+    # -- deliveries ---------------------------------------------------------------------------
+    def enqueue(self, rows: list[tuple[str, bytes]], now_s: float) -> None:
+        """One pending delivery per (subscription_id, body), all in one transaction."""
+        if not rows:
+            return
+        with self.database.write() as connection, refusals_as("webhook deliveries"):
+            connection.execute(
+                _d.insert(),
+                [
+                    {
+                        "subscription_id": sub,
+                        "body": body,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_try_at": now_s,
+                        "created_at": now_s,
+                    }
+                    for sub, body in rows
+                ],
+            )
+
+    def due(self, now_s: float, limit: int) -> list[Delivery]:
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(*_DELIVERY_COLUMNS)
+                .where(_d.c.status == "pending", _d.c.next_try_at <= now_s)
+                .order_by(_d.c.next_try_at, _d.c.delivery_id)
+                .limit(limit)
+            ).all()
+        return [_delivery(row) for row in rows]
+
+    def deliveries(self, subscription_id: str, limit: int = 100) -> list[Delivery]:
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(*_DELIVERY_COLUMNS)
+                .where(_d.c.subscription_id == subscription_id)
+                .order_by(_d.c.delivery_id.desc())
+                .limit(limit)
+            ).all()
+        return [_delivery(row) for row in rows]
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        status: str,
+        attempts: int,
+        next_try_at: float,
+        at: float,
+        http_status: int | None,
+        error: str | None,
+    ) -> None:
+        with self.database.write() as connection:
+            connection.execute(
+                _d.update()
+                .where(_d.c.delivery_id == delivery_id)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    next_try_at=next_try_at,
+                    delivered_at=at if status == "delivered" else _d.c.delivered_at,
+                    last_status=http_status,
+                    last_error=error,
+                )
+            )
