@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from openami.clock import Clock
 from openami.bus.inprocess import Bus
+from openami.clock import Clock
 from openami.hub.ports import CommandPort
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
