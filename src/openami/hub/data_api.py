@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from openami.bus.messages import read_source_name
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
@@ -32,16 +31,24 @@ from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, record_reads
 from openami.hub.consent_access import Access, access
 from openami.hub.context import HubContext
+from openami.hub.data_models import (
+    DailySum,
+    HalfHourDay,
+    IntervalValue,
+    MonthlySum,
+    Page,
+    PointsPage,
+    RegisterRead,
+)
 from openami.hub.oauth import Party, current_party
 from openami.hub.oauth_grants import consent_store
 from openami.hub.values import daily_sums, recorded_after, visible_values
 from openami.mdms.reports import MdmsReports
 
 router = APIRouter(route_class=AuditedRoute, tags=["data"])
-T = TypeVar("T")
 
 MAX_DAYS = 400  # per request (about 13 months); half-hour values are paged within it
-MAX_LIMIT = 48 * 31
+MAX_LIMIT = SLOTS_PER_DAY * 31
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ApiError} for s in (400, 401, 403, 404, 422, 429)
@@ -68,80 +75,6 @@ _ITEM_COLUMNS = [
     "version",
     "recorded_at",
 ]
-
-
-class IntervalValue(BaseModel):
-    slot_start: str = Field(description="start of the 30-minute slot, ISO 8601 JST")
-    import_wh: int | None
-    export_wh: int | None
-    quality: str = Field(description="measured, estimated, edited, missing or invalid")
-    method: str | None = Field(description="VEE estimation/edit method, if any")
-    final: bool
-    version: int
-    updated_at: str | None = Field(description="when this version was recorded")
-
-
-class HalfHourValue(BaseModel):
-    slot_start: str = Field(description="Start of the 30-minute slot, ISO 8601 in JST")
-    import_wh: int | None = Field(description="Energy imported in the slot [Wh]")
-    export_wh: int | None = Field(description="Energy exported in the slot [Wh]")
-    quality: str = Field(
-        description="measured, estimated, edited, missing, invalid or not_yet_available"
-    )
-
-
-class HalfHourDay(BaseModel):
-    supply_point_id: str
-    date: str
-    slots: list[HalfHourValue]
-
-
-class RegisterRead(BaseModel):
-    at: str = Field(description=":00/:30 instant of the read, ISO 8601 JST")
-    meter_id: int
-    import_register_wh: int
-    export_register_wh: int | None
-    quality: str
-    source: str = Field(description="scheduled, retry, backfill, exchange or bulk")
-    final: bool
-    updated_at: str | None
-
-
-class DailySum(BaseModel):
-    date: str
-    import_wh: int | None
-    export_wh: int | None
-    slots_with_values: int
-    quality: str = Field(description="incomplete, estimated, edited or measured")
-    final: bool
-    updated_at: str | None
-
-
-class MonthlySum(BaseModel):
-    month: str
-    import_wh: int
-    export_wh: int
-    days: int = Field(description="days with values")
-    days_visible: int = Field(description="days of the month the caller may see")
-    quality: str
-    final: bool
-    updated_at: str | None
-
-
-class Page(BaseModel, Generic[T]):
-    model_config = ConfigDict(populate_by_name=True)
-
-    supply_point_id: str
-    from_: str = Field(alias="from")
-    to: str
-    total: int = Field(description="items matching in all pages")
-    next: str | None = Field(description="URL of the next page, if any")
-    items: list[T]
-
-
-class PointsPage(BaseModel):
-    items: list[dict[str, Any]]
-    next: str | None
 
 
 def _error(status: int, code: str, message: str) -> HTTPException:
