@@ -1,8 +1,9 @@
 """Building ESPI Atom documents from the current half-hour values.
 
-The values are ``Mdms.current_values`` of each point (the one rule of the current value,
-as ``/v1/.../intervals`` serves them), cut to the JST days the client may see and grouped
-per day: one IntervalBlock per direction and day.
+The values are the current values of each point (``Mdms.current_values``, the one rule of
+the current value, as ``/v1/.../intervals`` serves them; a page of many points reads them in
+one query with the same rule, ``MdmsReports.current_values_of_points``), cut to the JST
+days the client may see and grouped per day: one IntervalBlock per direction and day.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import numpy as np
 import pyarrow as pa
 from fastapi import Request, Response
 
-from openami.clock import SLOTS_PER_DAY, day_first_slot, jst_day_number
+from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.hub.audit import record_reads
 from openami.hub.context import HubContext
 from openami.hub.espi_access import Point, with_rated_current
 from openami.hub.espi_window import Window, feed_links
+from openami.mdms.reports import MdmsReports
 from openami.protocols.espi import (
     ATOM_MEDIA_TYPE,
     Entry,
@@ -52,36 +54,52 @@ def feed(
     return atom(write_feed(Feed(urn(feed_id), title, now, links, tuple(entries))))
 
 
-def _day_rows(table: pa.Table, rows: np.ndarray) -> DayRows:
-    picked = table.take(pa.array(rows))
+def _day_rows(table: pa.Table) -> DayRows:
     return list(
         zip(
-            picked.column("slot").to_pylist(),
-            picked.column("import_wh").to_pylist(),
-            picked.column("export_wh").to_pylist(),
-            picked.column("quality").to_pylist(),
-            picked.column("recorded_at").to_pylist(),
+            table.column("slot").to_pylist(),
+            table.column("import_wh").to_pylist(),
+            table.column("export_wh").to_pylist(),
+            table.column("quality").to_pylist(),
+            table.column("recorded_at").to_pylist(),
             strict=True,
         )
     )
 
 
+def _current_values(context: HubContext, points: list[Point]) -> pa.Table:
+    """Current values of the points over the span of their days: one point's from
+    ``Mdms.current_values``, a page's in one query (``MdmsReports.current_values_of_points``,
+    the same rule)."""
+    first = day_first_slot(min(p.days[0] for p in points))
+    last = day_first_slot(max(p.days[-1] for p in points)) + SLOTS_PER_DAY - 1
+    if len(points) == 1:
+        table = context.mdms.current_values(points[0].key, first, last)
+        keys = pa.array(np.full(table.num_rows, points[0].key, dtype=np.int64))
+        return table.add_column(0, "supply_point_key", keys)
+    return MdmsReports(context.mdms).current_values_of_points([p.key for p in points], first, last)
+
+
 def point_values(context: HubContext, points: list[Point]) -> PointValues:
     """Current half-hour values of each point on its visible days, per (key, day)."""
     out: PointValues = {}
+    points = [p for p in points if p.days]
+    if not points:
+        return out
+    table = _current_values(context, points)  # by point, then slot
+    key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
+    slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
     for point in points:
-        if not point.days:
-            continue
-        table = context.mdms.current_values(
-            point.key,
-            day_first_slot(point.days[0]),
-            day_first_slot(point.days[-1]) + SLOTS_PER_DAY - 1,
-        )
-        day_number = jst_day_number(np.asarray(table.column("slot").to_numpy(), dtype=np.int64))
+        first_row = int(np.searchsorted(key, point.key, "left"))
+        rows_end = int(np.searchsorted(key, point.key, "right"))
+        of_point = slot[first_row:rows_end]
         for day in point.days:
-            rows = np.flatnonzero(day_number == jst_day_number(day_first_slot(day)))
-            if len(rows):
-                out[(point.key, day)] = _day_rows(table, rows)
+            day_start = day_first_slot(day)
+            start, end = first_row + np.searchsorted(
+                of_point, [day_start, day_start + SLOTS_PER_DAY]
+            )
+            if end > start:
+                out[(point.key, day)] = _day_rows(table.slice(int(start), int(end - start)))
     return out
 
 
