@@ -8,8 +8,6 @@ of inclusive ranges (``first_slot``, ``last_slot``: the contract or consent days
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -18,7 +16,6 @@ import pyarrow.compute as pc
 from openami.clock import jst_day_number
 from openami.mdms.service import Mdms
 
-EPOCH_DAY = date(1970, 1, 1)
 I64 = npt.NDArray[np.int64]
 
 DAILY_SCHEMA = pa.schema(
@@ -120,8 +117,3 @@ def daily_sums(values: pa.Table, updated_since_s: float | None = None) -> pa.Tab
     if updated_since_s is None:
         return daily
     return daily.filter(pa.array(updated > updated_since_s))
-
-
-def day_of(day_number: int) -> date:
-    """The JST day ``day_number`` days after 1970-01-01."""
-    return EPOCH_DAY + timedelta(days=day_number)

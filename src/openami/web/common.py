@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from openami import __version__
-from openami.clock import jst_day_start_s
+from openami.clock import DAY_SECONDS, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.mdms.completeness import load_area_targets
 from openami.mdms.kpi import KPI_NAMES, KpiRow
@@ -58,7 +58,7 @@ def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
         },
     )
     if request.query_params.get("lang") in LANGS:
-        response.set_cookie(COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax")
+        response.set_cookie(COOKIE, lang, max_age=365 * DAY_SECONDS, httponly=True, samesite="lax")
     return response
 
 
@@ -185,7 +185,7 @@ def fleet_amr_target(rows: list[KpiRow]) -> float | None:
 
 
 # -- cache of aggregates ---------------------------------------------------------------------
-RECENT_DAYS_S = 3 * 86400.0
+RECENT_DAYS_S = 3.0 * DAY_SECONDS
 
 
 def watermark(context: HubContext, day: date | None) -> tuple[object, ...]:
