@@ -54,19 +54,6 @@ def feed(
     return atom(write_feed(Feed(urn(feed_id), title, now, links, tuple(entries))))
 
 
-def _day_rows(table: pa.Table) -> DayRows:
-    return list(
-        zip(
-            table.column("slot").to_pylist(),
-            table.column("import_wh").to_pylist(),
-            table.column("export_wh").to_pylist(),
-            table.column("quality").to_pylist(),
-            table.column("recorded_at").to_pylist(),
-            strict=True,
-        )
-    )
-
-
 def _current_values(context: HubContext, points: list[Point]) -> pa.Table:
     """Current values of the points over the span of their days: one point's from
     ``Mdms.current_values``, a page's in one query (``MdmsReports.current_values_of_points``,
@@ -89,17 +76,26 @@ def point_values(context: HubContext, points: list[Point]) -> PointValues:
     table = _current_values(context, points)  # by point, then slot
     key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
     slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
+    rows: DayRows = list(
+        zip(
+            slot.tolist(),
+            table.column("import_wh").to_pylist(),
+            table.column("export_wh").to_pylist(),
+            table.column("quality").to_pylist(),
+            table.column("recorded_at").to_pylist(),
+            strict=True,
+        )
+    )
     for point in points:
         first_row = int(np.searchsorted(key, point.key, "left"))
-        rows_end = int(np.searchsorted(key, point.key, "right"))
-        of_point = slot[first_row:rows_end]
+        of_point = slot[first_row : int(np.searchsorted(key, point.key, "right"))]
         for day in point.days:
             day_start = day_first_slot(day)
             start, end = first_row + np.searchsorted(
                 of_point, [day_start, day_start + SLOTS_PER_DAY]
             )
             if end > start:
-                out[(point.key, day)] = _day_rows(table.slice(int(start), int(end - start)))
+                out[(point.key, day)] = rows[int(start) : int(end)]
     return out
 
 

@@ -26,16 +26,19 @@ def current_values_of_points(
     query for a whole page of points instead of one read per point."""
     return store.query(
         """
-        SELECT h.supply_point_key, h.slot, h.import_wh, h.export_wh, h.quality, h.method,
-               h.vee_flags,
-               h.final OR EXISTS (SELECT 1 FROM final_periods f
-                                  WHERE h.slot BETWEEN f.first_slot AND f.last_slot) AS final,
-               h.version, h.recorded_at, h.reason, h.edited_by
-        FROM hh_slots(?, ?) h
-        WHERE h.supply_point_key IN (SELECT supply_point_key FROM points)
-        QUALIFY row_number() OVER (
-            PARTITION BY h.supply_point_key, h.slot ORDER BY h.version DESC) = 1
-        ORDER BY h.supply_point_key, h.slot
+        WITH cur AS (
+            SELECT h.supply_point_key, h.slot, h.import_wh, h.export_wh, h.quality, h.method,
+                   h.vee_flags, h.final, h.version, h.recorded_at, h.reason, h.edited_by
+            FROM hh_slots(?, ?) h
+            WHERE h.supply_point_key IN (SELECT supply_point_key FROM points)
+            QUALIFY row_number() OVER (
+                PARTITION BY h.supply_point_key, h.slot ORDER BY h.version DESC) = 1)
+        SELECT c.supply_point_key, c.slot, c.import_wh, c.export_wh, c.quality, c.method,
+               c.vee_flags,
+               c.final OR EXISTS (SELECT 1 FROM final_periods f
+                                  WHERE c.slot BETWEEN f.first_slot AND f.last_slot) AS final,
+               c.version, c.recorded_at, c.reason, c.edited_by
+        FROM cur c ORDER BY c.supply_point_key, c.slot
         """,
         [first_slot, last_slot],
         points=supply_point_keys,
