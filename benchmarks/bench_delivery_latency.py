@@ -93,7 +93,7 @@ def run(meters: int, tick_s: float) -> dict[str, object]:
         receiver = _Receiver(clock)
         hooks = webhook_service(context, WebhookConfig(allow_private=True))  # loopback
         hooks.subscribe(client, receiver.url, "bench-webhook-secret-0123456789")
-        attach_workers(context, sim)
+        attach_workers(context, sim.after_tick)
         setup_s = time.perf_counter() - t0
 
         slot_end_s = (slot + 1) * SLOT_SECONDS

@@ -4,7 +4,7 @@ the existing half-hour endpoint, sums, paging, updated-since, final flags, regis
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -206,3 +206,56 @@ def test_bad_ranges(setup: Setup, params: dict[str, str], status: int) -> None:
         f"/v1/supply-points/{w.switched_sp}/intervals", params=params, headers=bearer(tok)
     )
     assert resp.status_code == status and "code" in resp.json()
+
+
+def _one_day(s: Setup, token: str, sp: str, day: str) -> httpx.Response:
+    return s.http.get(
+        f"/v1/supply-points/{sp}/half-hour-values", params={"date": day}, headers=bearer(token)
+    )
+
+
+def test_half_hour_values_is_an_alias_of_intervals_with_the_same_access(setup: Setup) -> None:
+    s, w = setup, setup.world
+    sp = w.switched_sp
+    old, new = _retailer(s, w.switch_from), _retailer(s, w.switch_to)
+    third = _retailer(s, next(r for r in w.secrets if r not in (w.switch_from, w.switch_to)))
+    day3 = (DAY2 + timedelta(days=1)).isoformat()  # the clock stands at its 01:00
+    for token, day, status in (
+        (old, DAY1.isoformat(), 200),
+        (old, DAY2.isoformat(), 403),  # switched away: the same cut as /intervals
+        (new, DAY1.isoformat(), 403),
+        (new, DAY2.isoformat(), 200),
+        (new, day3, 200),
+        (third, DAY1.isoformat(), 403),
+    ):
+        one = _one_day(s, token, sp, day)
+        same = _get(s, token, sp, "intervals", **{"from": day, "to": day})
+        assert one.status_code == same.status_code == status, (day, one.text)
+        if status != 200:
+            assert one.json()["code"] == same.json()["code"] == "not_supplied_by_client"
+            continue
+        slots = one.json()["slots"]
+        items = {i["slot_start"]: i for i in same.json()["items"]}
+        assert len(slots) == 48 and one.json()["date"] == day
+        for slot in slots:  # every value of /intervals, the rest not yet available
+            item = items.pop(slot["slot_start"], None)
+            if item is None:
+                assert (slot["quality"], slot["import_wh"]) == ("not_yet_available", None)
+            else:
+                assert (slot["import_wh"], slot["export_wh"], slot["quality"]) == (
+                    item["import_wh"],
+                    item["export_wh"],
+                    item["quality"],
+                )
+        assert items == {}
+    partial = _one_day(s, new, sp, day3).json()["slots"]
+    assert 0 < sum(v["quality"] != "not_yet_available" for v in partial) < 48
+    # a third party reads it under a live consent, like /intervals
+    _, tok = consented(s)
+    mine = s.customer_points[0]
+    tp = _one_day(s, tok["access_token"], mine, DAY1.isoformat())
+    assert tp.status_code == 200
+    key = w.city.supply_point_keys[w.city.supply_point_ids.index(mine)]
+    owner = _retailer(s, str(w.registry.retailer_on(key, DAY1)))
+    assert tp.json() == _one_day(s, owner, mine, DAY1.isoformat()).json()
+    assert _one_day(s, tok["access_token"], sp, DAY1.isoformat()).status_code == 403

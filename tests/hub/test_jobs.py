@@ -108,7 +108,7 @@ def test_job_errors(rig: Rig) -> None:
 def test_worker_thread_runs_jobs_without_a_simulation(rig: Rig) -> None:
     with pytest.raises(ValueError):
         WorkerThread(rig.context)  # the HES's commands belong to its own loop
-    served = dataclasses.replace(rig.context, hes=None, services={})
+    served = dataclasses.replace(rig.context, command_port=None, bus=None, services={})
     client = ApiClient("c-R001", "retailer", "R001")
     keys = rig.city.supply_point_keys
     pos = next(p for p, k in enumerate(keys) if rig.registry.retailer_on(k, DAY) == "R001")

@@ -3,6 +3,7 @@ invalid requests get specific error codes; registry membership follows effective
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -13,9 +14,9 @@ import numpy as np
 import pytest
 from tests.httpserver import serve
 
-from openami.clock import JST, ManualClock
+from openami.clock import JST, ManualClock, jst_day_start_s
+from openami.hes.command_port import HesCommandPort
 from openami.hub.context import HubContext
-from openami.hub.requests import day_start_s
 from openami.hub.requests_workers import attach_workers
 from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.network import MethodParams, NetworkModel
@@ -79,11 +80,12 @@ def make_rig(tmp: Path) -> Iterator[Rig]:
         "operator",
         "operator-test-pw",
         rate_limits=None,
-        hes=sim.hes,
+        command_port=HesCommandPort(sim.hes),
+        bus=sim.bus,
     )
     # the test's webhook subscribers listen on loopback
     webhook_service(context, WebhookConfig(allow_private=True))
-    attach_workers(context, sim)
+    attach_workers(context, sim.after_tick)
     sim.run_until(datetime(2026, 11, 1, 10, tzinfo=JST).timestamp())
     with serve(create_app(context)) as base, httpx.Client(base_url=base, timeout=10) as http:
         yield Rig(city, sim, registry, context, http, secrets)
@@ -109,7 +111,7 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
     # effective today: accepted, and handed to the HES by the next worker round
     assert body["status"] == "accepted" and body["command_id"] is None
     assert [h["status"] for h in body["history"]] == ["received", "accepted"]
-    assert rig.context.hes is not None and len(rig.context.hes.commands) == 0
+    assert len(rig.sim.hes.commands) == 0
     # registry membership changes from the effective date on
     assert rig.registry.retailer_on(key, DAY1) is None
     assert rig.registry.retailer_on(key, DAY1 - timedelta(days=1)) == owner
@@ -141,7 +143,7 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
     re = post(rig, other, kind="reconnect", supply_point_id=sp, effective_date="2026-11-02")
     assert re.status_code == 201 and re.json()["status"] == "accepted"
     assert rig.registry.retailer_on(key, date(2026, 11, 2)) == other
-    rig.sim.run_until(day_start_s(date(2026, 11, 2)) + 900)
+    rig.sim.run_until(jst_day_start_s(date(2026, 11, 2)) + 900)
     final = rig.http.get(
         f"/v1/retailer-requests/{re.json()['request_id']}", headers=rig.token(other)
     )
@@ -198,7 +200,7 @@ def test_invalid_requests_get_specific_codes(rig: Rig) -> None:
     assert sw.status_code == 201, sw.text
     assert rig.registry.retailer_on(key1, DAY1) == old
     assert rig.registry.retailer_on(key1, date(2026, 11, 2)) == new
-    rig.sim.run_until(day_start_s(date(2026, 11, 2)) + 900)
+    rig.sim.run_until(jst_day_start_s(date(2026, 11, 2)) + 900)
     h = rig.token(owner)
     assert (
         rig.http.get(f"/v1/retailer-requests/{ok.json()['request_id']}", headers=h).json()["status"]
@@ -271,7 +273,77 @@ def test_cancel_takes_the_registry_change_back(rig: Rig) -> None:
         == 200
     )
     assert rig.registry.retailer_on(key, later) == owner
-    rig.sim.run_until(day_start_s(day2) + 900)
+    rig.sim.run_until(jst_day_start_s(day2) + 900)
     assert rig.city.fleet.switch_connected[2]
     status = rig.http.get(f"/v1/retailer-requests/{cid}", headers=rig.token(owner)).json()
     assert status["status"] == "cancelled" and status["command_id"] is None
+
+
+def test_reconcile_concludes_what_the_hub_missed_while_it_was_down(tmp_path: Path) -> None:
+    """The hub schedules commands, goes away (nobody listens on hes.commands) while the HES
+    concludes them, and on its next start completes or fails them from the port's outcomes;
+    a command still queued stays scheduled."""
+    from openami.hub.requests import RequestService, request_service
+    from openami.network import Outage
+
+    database = open_database(tmp_path / "registry.sqlite")
+    registry = Registry(database)
+    city = build_city(CityConfig(meters=12, seed=5, start_day=DAY1), registry)
+    city.network = NetworkModel(
+        city.fleet.meter_ids,
+        city.method_codes,
+        seed=5,
+        params=dict.fromkeys(("mesh", "cellular", "plc"), PERFECT),
+    )
+    clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=JST))
+    sim = Simulation.create(city, DuckIntervalStore(tmp_path / "interval.duckdb"), clock)
+    sim.run_until(clock.timestamp() + 600)
+    down = HubContext(
+        registry,
+        sim.mdms,
+        ClientStore(database),
+        clock,
+        "operator",
+        "operator-test-pw",
+        command_port=HesCommandPort(sim.hes),
+    )  # no bus: outcomes published now reach nobody
+    service = RequestService(down)
+    unreachable = 7
+    now = clock.timestamp()
+    city.network.add_outage(Outage(np.array([unreachable]), now, now + 6 * 3600))
+    ids = {}
+    for pos in (3, unreachable):
+        owner = registry.retailer_on(city.supply_point_keys[pos], DAY1)
+        assert owner is not None
+        row = service.submit(
+            ApiClient(f"c-{owner}", "retailer", owner),
+            "disconnect",
+            city.supply_point_ids[pos],
+            DAY1,
+        )
+        ids[pos] = row.request_id
+    assert service.tick(now) == 2
+    assert {service.store.request(r).status for r in ids.values()} == {"scheduled"}  # type: ignore[union-attr]
+    assert service.reconcile() == 0  # both commands still queued
+    sim.run_until(now + 900)  # the reachable meter confirms, nobody hears it
+    assert service.store.request(ids[3]).status == "scheduled"  # type: ignore[union-attr]
+
+    up = dataclasses.replace(down, bus=sim.bus, services={})
+    restarted = request_service(up)  # reconciles at start
+    done = restarted.store.request(ids[3])
+    assert done is not None and done.status == "completed"
+    assert restarted.store.request(ids[unreachable]).status == "scheduled"  # type: ignore[union-attr]
+    assert [h[0] for h in restarted.store.history(ids[3])] == [
+        "received",
+        "accepted",
+        "scheduled",
+        "completed",
+    ]
+    sim.run_until(now + 2 * 3600)  # the timeout arrives on the bus: the handler fails it
+    failed = restarted.store.request(ids[unreachable])
+    assert failed is not None and (failed.status, failed.error_code) == (
+        "failed",
+        "E_METER_TIMEOUT",
+    )
+    assert restarted.reconcile() == 0  # nothing concluded twice
+    assert len(restarted.store.history(ids[3])) == 4

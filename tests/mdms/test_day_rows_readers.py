@@ -23,7 +23,9 @@ import pytest
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot
 from openami.hub.context import HubContext
-from openami.hub.espi_api import _Point, _values
+from openami.hub.espi_access import Point
+from openami.hub.espi_feed import point_values
+from openami.hub.values import daily_sums, visible_values
 from openami.mdms import Mdms
 from openami.mdms.ingest import IngestContext, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult
@@ -261,11 +263,11 @@ def test_data_api_queries(world: dict[str, object]) -> None:
     assert isinstance(keys, list)
     ranges = pa.table({"first_slot": [D0 + 10, D0 + 60], "last_slot": [D0 + 40, D0 + 100]})
     for key in keys:
-        page = api.half_hour_page(dense.store, key, ranges, None, 500, 0)
-        assert page == api.half_hour_page(narrow.store, key, ranges, None, 500, 0)
-        assert page[1] == 31 + 41 and page[0].num_rows == 72
-        sums = api.daily_sums(dense.store, key, ranges, None)
-        assert sums == api.daily_sums(narrow.store, key, ranges, None)
+        values = visible_values(dense, key, ranges)
+        assert values == visible_values(narrow, key, ranges)
+        assert values.num_rows == 31 + 41
+        sums = daily_sums(values)
+        assert sums == daily_sums(visible_values(narrow, key, ranges))
         assert sums.num_rows == 3
     meter_ranges = pa.table(
         {
@@ -283,14 +285,14 @@ def test_espi_values_and_parquet_days(world: dict[str, object], tmp_path: Path) 
     dense, narrow = _pair(world)
     keys, ids = world["keys"], world["ids"]
     assert isinstance(keys, list) and isinstance(ids, list)
-    points = [_Point(k, sp, f"u{k}", DAYS[1:]) for k, sp in zip(keys, ids, strict=True)]
+    points = [Point(k, sp, f"u{k}", DAYS[1:]) for k, sp in zip(keys, ids, strict=True)]
     got: list[object] = []
     for mdms in (dense, narrow):
         registry = mdms.registry
         context = HubContext(
             registry, mdms, ClientStore(open_database(":memory:")), mdms.clock, "op", "pw"
         )
-        got.append(dict(_values(context, points)))
+        got.append(point_values(context, points))
     assert got[0] == got[1]
     assert isinstance(got[0], dict) and len(got[0]) == 2 * N
     assert all(len(rows) == 48 for rows in got[0].values())

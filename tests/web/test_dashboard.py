@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
 from tests.web.conftest import DAY1, DAY2, DOWN, METERS, OPERATOR, DashboardWorld
 
 from openami.clock import slots_of_day
-from openami.mdms.kpi import KPI_NAMES, daily_kpis
+from openami.mdms import Mdms
+from openami.mdms.kpi import KPI_NAMES
+from openami.mdms.reports import MdmsReports
 from openami.web.common import collection_targets, deployment_plan
 
 
@@ -38,8 +41,8 @@ def test_overview_shows_latest_complete_day_against_targets(
     html = client.get("/").text
     assert 'id="meters-installed">300<' in html
     assert f'<button name="date" value="{DAY2.isoformat()}" class="active">' in html
-    store, registry = world.context.mdms.store, world.context.registry
-    total = daily_kpis(store, registry, DAY2)[-1]
+    reports = MdmsReports(world.context.mdms)
+    total = reports.daily_kpis(DAY2)[-1]
     assert total.meters == METERS
     # ten meters were silent all day 2: at most 290 of 300 meters read
     assert total.collection_48h_rate <= (METERS - DOWN) / METERS + 1e-9
@@ -60,7 +63,7 @@ def test_overview_shows_latest_complete_day_against_targets(
     fragment = client.get("/overview/trend", params={"date": DAY2.isoformat()})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     drawn = sum(
-        getattr(daily_kpis(store, registry, day)[-1], name) is not None
+        getattr(reports.daily_kpis(day)[-1], name) is not None
         for day in (DAY1, DAY2)
         for name in KPI_NAMES
     )
@@ -85,7 +88,7 @@ def test_network_lists_worst_concentrators_first(
     world: DashboardWorld, client: httpx.Client
 ) -> None:
     html = client.get("/network").text
-    rows = daily_kpis(world.context.mdms.store, world.context.registry, DAY2, "concentrator_id")
+    rows = MdmsReports(world.context.mdms).daily_kpis(DAY2, "concentrator_id")
     concentrators = [r for r in rows[:-1] if r.group != "-"]
     worst = min(concentrators, key=lambda r: (r.collection_30min_rate, r.group))
     first = re.search(
@@ -117,6 +120,11 @@ def test_supply_point_search(world: DashboardWorld, client: httpx.Client) -> Non
     assert client.get("/supply-points/0300000000009999999910").status_code == 404
 
 
+def _day_values(mdms: Mdms, key: int, day: date) -> dict[str, list[Any]]:
+    slots = slots_of_day(day)
+    return mdms.current_values(key, slots.start, slots.stop - 1).to_pydict()
+
+
 def test_supply_point_page_shows_values_reads_meter_and_retailer(
     world: DashboardWorld, client: httpx.Client
 ) -> None:
@@ -124,8 +132,7 @@ def test_supply_point_page_shows_values_reads_meter_and_retailer(
     healthy = world.city.supply_point_ids[20]
     html = client.get(f"/supply-points/{healthy}").text
     key = world.city.supply_point_keys[20]
-    day2_slots = slots_of_day(DAY2)
-    values = mdms.current_values(key, day2_slots.start, day2_slots.stop - 1).to_pydict()
+    values = _day_values(mdms, key, DAY2)
     assert values["quality"] == ["measured"] * 48
     assert f'id="total-import">{sum(values["import_wh"]):,} Wh<' in html
     amps = int(world.city.fleet.contract_amperage_a[20])
@@ -144,10 +151,7 @@ def test_supply_point_page_shows_values_reads_meter_and_retailer(
     assert day2.count('<tr class="q-missing" data-quality="missing">') == 48
     day1 = client.get(f"/supply-points/{silent}", params={"date": DAY1.isoformat()}).text
     # the meter fell silent at 10:00: the slot ending then and every later slot are missing
-    day1_slots = slots_of_day(DAY1)
-    stored = mdms.current_values(
-        world.city.supply_point_keys[0], day1_slots.start, day1_slots.stop - 1
-    ).to_pydict()["quality"]
+    stored = _day_values(mdms, world.city.supply_point_keys[0], DAY1)["quality"]
     assert stored == ["measured"] * 19 + ["missing"] * 29
     assert day1.count('<tr class="q-measured" data-quality="measured">') == 19
     assert day1.count('<rect class="qmark q-missing" data-quality="missing"') == 29

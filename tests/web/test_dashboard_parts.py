@@ -16,16 +16,13 @@ from tests.httpserver import serve
 from tests.web.conftest import DAY1, DAY2, DOWN, METERS, DashboardWorld
 
 from openami.bus.messages import READ_SOURCE_NAMES
-from openami.clock import JST, ManualClock, day_first_slot
+from openami.clock import JST, ManualClock, day_first_slot, slot_start_s
 from openami.hub.context import HubContext
-from openami.mdms.kpi import daily_kpis
+from openami.mdms.reports import MdmsReports
 from openami.mdms.service import Mdms
 from openami.registry import Registry
 from openami.registry.model import COMM_METHODS, Meter
 from openami.sim import CityConfig, Simulation, build_city
-from openami.storage.dashboard_queries import (
-    slot_timeline,
-)
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import open_database
 from openami.storage.repositories.clients import ClientStore
@@ -81,19 +78,19 @@ def test_load_curve_marks_every_slot_that_is_not_measured() -> None:
 
 
 def test_slot_timeline_agrees_with_daily_kpis(world: DashboardWorld) -> None:
-    store, registry = world.context.mdms.store, world.context.registry
-    timeline = slot_timeline(store, registry.meters_table(), DAY2)
+    reports, registry = MdmsReports(world.context.mdms), world.context.registry
+    timeline = reports.slot_timeline(registry.meters_table(), DAY2)
     total = [s for s in timeline if s.group == "all"]
     assert len(total) == 48 and all(s.expected == METERS for s in total)
     assert all(s.received == METERS - DOWN for s in total)  # perfect network but the outage
-    kpi = daily_kpis(store, registry, DAY2)[-1]
+    kpi = reports.daily_kpis(DAY2)[-1]
     r60 = sum(s.within_60min for s in total)
     assert r60 == round(kpi.delivery_60min_rate * METERS * 48)
     methods = {s.group for s in timeline} - {"all"}
     assert methods <= set(COMM_METHODS)
     assert sum(s.expected for s in timeline if s.group in methods) == METERS * 48
     with pytest.raises(ValueError):
-        slot_timeline(store, registry.meters_table(), DAY2, by="meter_id; DROP TABLE meters")
+        reports.slot_timeline(registry.meters_table(), DAY2, by="meter_id; DROP TABLE meters")
 
 
 def test_registry_queries(world: DashboardWorld) -> None:
@@ -168,7 +165,7 @@ def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
                 "boundary": pa.array([boundary], pa.int64()),
                 "import_register_wh": pa.array([1000], pa.int64()),
                 "export_register_wh": pa.array([0], pa.int64()),
-                "received_at": pa.array([boundary * 1800.0 + 60], pa.float64()),
+                "received_at": pa.array([slot_start_s(boundary) + 60], pa.float64()),
                 "source": pa.array([0], pa.uint8()),
             }
         )

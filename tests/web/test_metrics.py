@@ -14,7 +14,7 @@ from tests.httpserver import serve
 from openami.bus.messages import CommandKind
 from openami.clock import JST, ManualClock
 from openami.hub.context import HubContext
-from openami.mdms.kpi import daily_kpis
+from openami.mdms.reports import MdmsReports
 from openami.network import MethodParams, NetworkModel, Outage
 from openami.registry import Registry
 from openami.sim import CityConfig, Simulation, build_city
@@ -87,7 +87,7 @@ def test_metrics_match_the_daily_kpis(served: tuple[str, Simulation]) -> None:
     text = httpx.get(base + "/metrics", auth=OPERATOR).text  # default: the last complete day
     samples = parse(text)
     assert "# TYPE openami_kpi_collection_30min_rate gauge" in text
-    rows = daily_kpis(sim.mdms.store, sim.city.registry, DAY, "comm_method", sim.hes.journal)
+    rows = MdmsReports(sim.mdms).daily_kpis(DAY, "comm_method", sim.hes.journal)
     for row in rows:
         dim = "all" if row.group == "all" else "method"
         labels = f'{{day="2026-11-01",dimension="{dim}",group="{row.group}"}}'

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from openami.clock import JST, ManualClock
+from openami.hes.command_port import HesCommandPort
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
 from openami.hub.requests_workers import attach_workers
@@ -105,7 +106,8 @@ def run_demo_simulation(
         "operator",
         operator_password,
         audit=AuditLog(database),
-        hes=sim.hes,
+        command_port=HesCommandPort(sim.hes),
+        bus=sim.bus,
     )
     sample_key = city.supply_point_keys[0]
     sample_sp = city.supply_point_ids[0]
@@ -266,7 +268,8 @@ def command(
 
     from openami.web.app import create_app
 
-    attach_workers(result.context, result.simulation)  # requests → HES, jobs, webhooks
+    # requests → HES commands, jobs, webhooks, after every tick of the simulation loop
+    attach_workers(result.context, result.simulation.after_tick)
     stop = threading.Event()
     live = threading.Thread(
         target=follow_real_time, args=(result.simulation, stop), name="live-city", daemon=True

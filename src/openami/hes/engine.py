@@ -112,6 +112,13 @@ class HeadEnd:
             fleet.meter_ids, network.seed, fleet.now_boundary * SLOT_SECONDS
         )
         self.journal = journal or HesJournal()
+        # the HES's own record of its meters' switches and limiters, read once at start
+        self.journal.commission(
+            fleet.meter_ids,
+            fleet.switch_connected,
+            fleet.contract_amperage_a,
+            fleet.now_boundary * SLOT_SECONDS,
+        )
         n = len(fleet)
         w = self.config.window_slots
         self.commands = CommandQueue(n, self.config.commands, network.seed)

@@ -1,4 +1,5 @@
-"""C-route HTTP API: OAuth 2.0 client-credentials tokens and half-hour values.
+"""C-route HTTP API: the OAuth 2.0 token endpoint, bearer authentication of retailer
+clients, and the error shape every endpoint shares (half-hour values: :mod:`.data_api`).
 
 Errors carry a machine-readable ``code`` and a ``message`` for people.
 """
@@ -7,20 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from openami.clock import slot_start, slots_of_day
-from openami.hub.audit import AuditedRoute, record_reads, set_actor
+from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.context import HubContext
 from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_token_requests
-from openami.registry import InvalidSupplyPointId
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
@@ -37,19 +35,6 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
-
-
-class HalfHourValue(BaseModel):
-    slot_start: str = Field(description="Start of the 30-minute slot, ISO 8601 in JST")
-    import_wh: int | None = Field(description="Energy imported in the slot [Wh]")
-    export_wh: int | None = Field(description="Energy exported in the slot [Wh]")
-    quality: str = Field(description="measured, missing, invalid or not_yet_available")
-
-
-class HalfHourDay(BaseModel):
-    supply_point_id: str
-    date: str
-    slots: list[HalfHourValue]
 
 
 class ApiError(BaseModel):
@@ -160,61 +145,6 @@ def current_client(
     set_actor(request, client.client_id)
     enforce_rate_limit(context.rate_limits, client.client_id, context.clock.timestamp())
     return client
-
-
-@router.get(
-    "/v1/supply-points/{supply_point_id}/half-hour-values",
-    response_model=HalfHourDay,
-    tags=["data"],
-    responses={
-        401: {"model": ApiError},
-        403: {"model": ApiError},
-        404: {"model": ApiError},
-        422: {"model": ApiError},
-    },
-)
-def half_hour_values(
-    context: Annotated[HubContext, Depends(ctx)],
-    client: Annotated[ApiClient, Depends(current_client)],
-    supply_point_id: Annotated[str, Path(description="22-digit supply point ID")],
-    day: Annotated[date, Query(alias="date", description="JST day, YYYY-MM-DD")],
-) -> HalfHourDay:
-    """The 48 half-hour values of one supply point for one JST day."""
-    try:
-        sp = context.registry.supply_point(supply_point_id)
-    except InvalidSupplyPointId as exc:
-        raise _error(422, "invalid_supply_point_id", str(exc)) from None
-    if sp is None:
-        raise _error(404, "unknown_supply_point", f"no supply point {supply_point_id}")
-    if (
-        client.role != "retailer"
-        or context.registry.retailer_on(sp.supply_point_key, day) != client.party_id
-    ):
-        raise _error(
-            403,
-            "not_supplied_by_client",
-            f"supply point {supply_point_id} is not supplied by {client.party_id} on {day}",
-        )
-    record_reads(context, client.client_id, "half-hour-values", [(supply_point_id, str(day))])
-    day_slots = slots_of_day(day)
-    table = context.mdms.current_values(
-        sp.supply_point_key, day_slots.start, day_slots.stop - 1
-    ).to_pydict()
-    by_slot = {
-        s: (i, e, q)
-        for s, i, e, q in zip(
-            table["slot"], table["import_wh"], table["export_wh"], table["quality"], strict=True
-        )
-    }
-    slots = []
-    for s in slots_of_day(day):
-        imp, exp, quality = by_slot.get(s, (None, None, "not_yet_available"))
-        slots.append(
-            HalfHourValue(
-                slot_start=slot_start(s).isoformat(), import_wh=imp, export_wh=exp, quality=quality
-            )
-        )
-    return HalfHourDay(supply_point_id=supply_point_id, date=day.isoformat(), slots=slots)
 
 
 def install_error_handlers(app: FastAPI) -> None:

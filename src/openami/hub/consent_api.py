@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Requ
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from openami.clock import JST
+from openami.clock import DAY_SECONDS, JST
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.context import HubContext
@@ -141,7 +141,7 @@ def request_consent(
     if expires.tzinfo is None:
         raise _error(422, "invalid_expiry", "expires_at needs a time zone")
     expires_s = expires.timestamp()
-    if not now_s < expires_s <= now_s + MAX_VALIDITY_DAYS * 86400:
+    if not now_s < expires_s <= now_s + MAX_VALIDITY_DAYS * DAY_SECONDS:
         raise _error(
             422, "invalid_expiry", f"expires_at must lie within {MAX_VALIDITY_DAYS} days from now"
         )

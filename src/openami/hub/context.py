@@ -1,11 +1,17 @@
-"""What the hub and dashboard need from the rest of the system, in one object."""
+"""What the hub and dashboard need from the rest of the system, in one object.
+
+Services (the MDMS, the registry), the bus, the command port to the head-end
+(:class:`openami.hub.ports.CommandPort`) and the hub's own stores. Never the head-end, the
+simulation or a database connection: the composition root wires those.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from openami.bus.inprocess import Bus
 from openami.clock import Clock
-from openami.hes.engine import HeadEnd
+from openami.hub.ports import CommandPort
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
 from openami.registry import Registry
@@ -27,7 +33,9 @@ class HubContext:
     audit: AuditLog | None = None  # None: requests and reads are not logged
     rate_limits: RateLimiter | None = field(default_factory=RateLimiter)  # None: no limits
     espi_id_key: bytes | None = None  # key of opaque ESPI ids; None: kept in the registry
-    hes: HeadEnd | None = None  # retailer requests become commands here; None: none are sent
+    # retailer requests become HES commands through the port; None: none are sent
+    command_port: CommandPort | None = None
+    bus: Bus | None = None  # command outcomes arrive here (topic hes.commands)
     services: dict[str, object] = field(default_factory=dict)  # hub workers, built on first use
     # third parties (authorization code + PKCE, consent); stores made on first use if None
     consents: ConsentStore | None = None

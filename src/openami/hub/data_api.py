@@ -19,29 +19,36 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from openami.bus.messages import read_source_name
-from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, slot_start
+from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, record_reads
 from openami.hub.consent_access import Access, access
 from openami.hub.context import HubContext
+from openami.hub.data_models import (
+    DailySum,
+    HalfHourDay,
+    IntervalValue,
+    MonthlySum,
+    Page,
+    PointsPage,
+    RegisterRead,
+)
 from openami.hub.oauth import Party, current_party
 from openami.hub.oauth_grants import consent_store
-from openami.storage import duckdb_data_api as q
+from openami.hub.values import daily_sums, recorded_after, visible_values
+from openami.mdms.reports import MdmsReports
 
 router = APIRouter(route_class=AuditedRoute, tags=["data"])
-T = TypeVar("T")
 
 MAX_DAYS = 400  # per request (about 13 months); half-hour values are paged within it
-MAX_LIMIT = 48 * 31
-EPOCH_DAY = date(1970, 1, 1)
+MAX_LIMIT = SLOTS_PER_DAY * 31
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ApiError} for s in (400, 401, 403, 404, 422, 429)
@@ -58,63 +65,16 @@ OffsetQ = Annotated[int, Query(ge=0, le=10_000_000)]
 SpPath = Annotated[str, Path(description="22-digit supply point ID")]
 
 
-class IntervalValue(BaseModel):
-    slot_start: str = Field(description="start of the 30-minute slot, ISO 8601 JST")
-    import_wh: int | None
-    export_wh: int | None
-    quality: str = Field(description="measured, estimated, edited, missing or invalid")
-    method: str | None = Field(description="VEE estimation/edit method, if any")
-    final: bool
-    version: int
-    updated_at: str | None = Field(description="when this version was recorded")
-
-
-class RegisterRead(BaseModel):
-    at: str = Field(description=":00/:30 instant of the read, ISO 8601 JST")
-    meter_id: int
-    import_register_wh: int
-    export_register_wh: int | None
-    quality: str
-    source: str = Field(description="scheduled, retry, backfill, exchange or bulk")
-    final: bool
-    updated_at: str | None
-
-
-class DailySum(BaseModel):
-    date: str
-    import_wh: int | None
-    export_wh: int | None
-    slots_with_values: int
-    quality: str = Field(description="incomplete, estimated, edited or measured")
-    final: bool
-    updated_at: str | None
-
-
-class MonthlySum(BaseModel):
-    month: str
-    import_wh: int
-    export_wh: int
-    days: int = Field(description="days with values")
-    days_visible: int = Field(description="days of the month the caller may see")
-    quality: str
-    final: bool
-    updated_at: str | None
-
-
-class Page(BaseModel, Generic[T]):
-    model_config = ConfigDict(populate_by_name=True)
-
-    supply_point_id: str
-    from_: str = Field(alias="from")
-    to: str
-    total: int = Field(description="items matching in all pages")
-    next: str | None = Field(description="URL of the next page, if any")
-    items: list[T]
-
-
-class PointsPage(BaseModel):
-    items: list[dict[str, Any]]
-    next: str | None
+_ITEM_COLUMNS = [
+    "slot",
+    "import_wh",
+    "export_wh",
+    "quality",
+    "method",
+    "final",
+    "version",
+    "recorded_at",
+]
 
 
 def _error(status: int, code: str, message: str) -> HTTPException:
@@ -226,11 +186,24 @@ def intervals(
     """Half-hour values (import, export [Wh]) with quality, final flag and version."""
     first, last = _day_range(context, first, last)
     acc = access(context, party, supply_point_id, "half_hour", first, last)
-    table, total = q.half_hour_page(
-        context.mdms.store, acc.key, acc.ranges(), _since(updated_since), limit, offset
+    table = recorded_after(
+        visible_values(context.mdms, acc.key, acc.ranges()), _since(updated_since)
     )
+    total = table.num_rows
     _audit(context, party, "intervals", acc)
-    items = [
+    return _page(
+        acc,
+        first,
+        last,
+        total,
+        _next(request, offset, limit, total),
+        interval_items(table.slice(offset, limit)),
+    )
+
+
+def interval_items(table: pa.Table) -> list[dict[str, Any]]:
+    """The API's items of current values (columns of ``Mdms.current_values``)."""
+    return [
         {
             "slot_start": slot_start(int(r["slot"])).isoformat(),
             "import_wh": r["import_wh"],
@@ -241,9 +214,56 @@ def intervals(
             "version": r["version"],
             "updated_at": _iso(r["recorded_at"]),
         }
-        for r in table.to_pylist()
+        for r in table.select(_ITEM_COLUMNS).to_pylist()
     ]
-    return _page(acc, first, last, total, _next(request, offset, limit, total), items)
+
+
+@router.get(
+    "/v1/supply-points/{supply_point_id}/half-hour-values",
+    response_model=HalfHourDay,
+    responses=_ERRORS,
+)
+def half_hour_values(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    supply_point_id: SpPath,
+    day: Annotated[date, Query(alias="date", description="JST day, YYYY-MM-DD")],
+) -> dict[str, Any]:
+    """The 48 half-hour values of one JST day, slots without a value yet marked
+    ``not_yet_available``: the values of ``/intervals?from=D&to=D`` (same access rules),
+    in the older one-day shape."""
+    acc = access(context, party, supply_point_id, "half_hour", day, day)
+    record_reads(
+        context,
+        party.client.client_id,
+        "half-hour-values",
+        [(supply_point_id, str(day))],
+        acc.purpose,
+    )
+    values = visible_values(context.mdms, acc.key, acc.ranges())
+    first_slot = day_first_slot(day)
+    position = np.asarray(values.column("slot").to_numpy(), dtype=np.int64) - first_slot
+    imports: list[int | None] = [None] * SLOTS_PER_DAY
+    exports: list[int | None] = [None] * SLOTS_PER_DAY
+    qualities = ["not_yet_available"] * SLOTS_PER_DAY
+    for pos, imp, exp, quality in zip(
+        position.tolist(),
+        values.column("import_wh").to_pylist(),
+        values.column("export_wh").to_pylist(),
+        values.column("quality").to_pylist(),
+        strict=True,
+    ):
+        imports[pos], exports[pos], qualities[pos] = imp, exp, quality
+    slots = [
+        {
+            "slot_start": slot_start(first_slot + pos).isoformat(),
+            "import_wh": imports[pos],
+            "export_wh": exports[pos],
+            "quality": qualities[pos],
+        }
+        for pos in range(SLOTS_PER_DAY)
+    ]
+    return {"supply_point_id": supply_point_id, "date": day.isoformat(), "slots": slots}
 
 
 @router.get(
@@ -265,11 +285,8 @@ def register_reads(
     """Register reads (import/export registers [Wh]) at :00/:30 of the meters installed."""
     first, last = _day_range(context, first, last)
     acc = access(context, party, supply_point_id, "register_reads", first, last)
-    meters = _meter_ranges(context, acc)
-    table, total = (
-        q.register_reads_page(context.mdms.store, meters, _since(updated_since), limit, offset)
-        if meters.num_rows
-        else (pa.table({}), 0)
+    table, total = MdmsReports(context.mdms).register_reads_page(
+        acc.key, acc.ranges(), _since(updated_since), limit, offset
     )
     _audit(context, party, "register-reads", acc)
     items = [
@@ -288,28 +305,6 @@ def register_reads(
     return _page(acc, first, last, total, _next(request, offset, limit, total), items)
 
 
-def _meter_ranges(context: HubContext, acc: Access) -> pa.Table:
-    """Boundaries of each meter installed at the point within the visible days (a read at
-    an exchange boundary belongs to both meters)."""
-    table = context.mdms.installations
-    inst = table.filter(pc.equal(table.column("supply_point_key"), acc.key)).to_pylist()
-    rows: list[tuple[int, int, int]] = []
-    for first_slot, last_slot in zip(*acc.ranges().to_pydict().values(), strict=True):
-        for row in inst:
-            valid_to = row["valid_to"]
-            lo = max(first_slot, -(-int(row["valid_from"]) // SLOT_SECONDS))
-            hi = last_slot if valid_to is None else min(last_slot, int(valid_to) // SLOT_SECONDS)
-            if lo <= hi:
-                rows.append((int(row["meter_id"]), lo, hi))
-    return pa.table(
-        {
-            "meter_id": pa.array([r[0] for r in rows], pa.int64()),
-            "first_boundary": pa.array([r[1] for r in rows], pa.int64()),
-            "last_boundary": pa.array([r[2] for r in rows], pa.int64()),
-        }
-    )
-
-
 def _quality(present: int, expected: int, estimated: int, edited: int) -> str:
     if present < expected:
         return "incomplete"
@@ -319,10 +314,11 @@ def _quality(present: int, expected: int, estimated: int, edited: int) -> str:
 
 
 def _days(context: HubContext, acc: Access, since: float | None) -> list[dict[str, Any]]:
-    rows = q.daily_sums(context.mdms.store, acc.key, acc.ranges(), since).to_pylist()
+    """Daily sums of the values the caller may see (the same values as ``/intervals``)."""
+    rows = daily_sums(visible_values(context.mdms, acc.key, acc.ranges()), since).to_pylist()
     return [
         {
-            "date": (EPOCH_DAY + timedelta(days=int(r["day"]))).isoformat(),
+            "date": r["day"].isoformat(),
             "import_wh": r["import_wh"],
             "export_wh": r["export_wh"],
             "slots_with_values": r["values_present"],

@@ -18,9 +18,11 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
+import pyarrow as pa
 import structlog
 
-from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
+from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.context import HubContext
 from openami.registry import InvalidSupplyPointId
 from openami.storage.repositories.clients import ApiClient
@@ -189,27 +191,18 @@ class JobService:
         supplied = self._supplied_days(chunk.key, job.retailer_id, chunk.first_day, chunk.last_day)
         first = day_first_slot(chunk.first_day)
         last = day_first_slot(chunk.last_day) + SLOTS_PER_DAY - 1
-        table = self.context.mdms.current_values(chunk.key, first, last).to_pydict()
-        by_slot = {
-            s: (i, e, q)
-            for s, i, e, q in zip(
-                table["slot"], table["import_wh"], table["export_wh"], table["quality"], strict=True
-            )
-        }
+        table = self.context.mdms.current_values(chunk.key, first, last)
+        imports, exports, qualities = _slot_columns(table, first, last)
         days = []
-        for offset in range((chunk.last_day - chunk.first_day).days + 1):
-            day = chunk.first_day + timedelta(days=offset)
-            if day not in supplied:
-                continue
-            s0 = day_first_slot(day)
-            vals = [by_slot.get(s, (None, None, "not_yet_available")) for s in range(s0, s0 + 48)]
+        for day in sorted(supplied):
+            start = day_first_slot(day) - first
             days.append(
                 {
                     "date": day.isoformat(),
-                    "first_slot_start": slot_start(s0).isoformat(),
-                    "import_wh": [v[0] for v in vals],
-                    "export_wh": [v[1] for v in vals],
-                    "quality": [v[2] for v in vals],
+                    "first_slot_start": slot_start(first + start).isoformat(),
+                    "import_wh": imports[start : start + SLOTS_PER_DAY],
+                    "export_wh": exports[start : start + SLOTS_PER_DAY],
+                    "quality": qualities[start : start + SLOTS_PER_DAY],
                 }
             )
         return json.dumps(
@@ -220,11 +213,27 @@ class JobService:
                 "supply_point_id": chunk.supply_point_id,
                 "first_day": chunk.first_day.isoformat(),
                 "last_day": chunk.last_day.isoformat(),
-                "slot_seconds": 1800,
+                "slot_seconds": SLOT_SECONDS,
                 "days": days,
             },
             separators=(",", ":"),
         )
+
+
+def _slot_columns(
+    table: pa.Table, first_slot: int, last_slot: int
+) -> tuple[list[int | None], list[int | None], list[str]]:
+    """Import, export and quality of every slot of ``[first_slot, last_slot]`` (current
+    values; slots without one: no value, ``not_yet_available``)."""
+    n = last_slot - first_slot + 1
+    position = np.asarray(table.column("slot").to_numpy(), dtype=np.int64) - first_slot
+    imports = np.full(n, None, dtype=object)
+    exports = np.full(n, None, dtype=object)
+    qualities = np.full(n, "not_yet_available", dtype=object)
+    imports[position] = table.column("import_wh").to_pylist()
+    exports[position] = table.column("export_wh").to_pylist()
+    qualities[position] = table.column("quality").to_pylist()
+    return imports.tolist(), exports.tolist(), qualities.tolist()
 
 
 _BUILD_LOCK = threading.Lock()

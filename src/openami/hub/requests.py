@@ -19,15 +19,15 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A, TOPIC_COMMANDS, CommandKind, CommandState
-from openami.clock import JST
-from openami.hes.engine import HeadEnd
+from openami.clock import JST, jst_day_start_s
 from openami.hub.context import HubContext
+from openami.hub.ports import CommandPort
 from openami.registry import InvalidSupplyPointId, RegistryError
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.requests import RequestRow, RequestStore
@@ -78,48 +78,14 @@ def _ended(retailer: str, day: date, former_end: date | None) -> list[str | None
     return [retailer, day.isoformat(), former_end.isoformat() if former_end else None]
 
 
-def day_start_s(day: date) -> float:
-    return datetime.combine(day, datetime.min.time(), JST).timestamp()
-
-
-class HesCommandAdapter:
-    """The hub's thin view of the HES: submit a command for one meter, learn outcomes."""
-
-    def __init__(self, hes: HeadEnd) -> None:
-        self.hes = hes
-
-    def subscribe(self, handler: object) -> None:
-        self.hes.bus.subscribe(TOPIC_COMMANDS, handler)  # type: ignore[arg-type]
-
-    def _position(self, meter_id: int) -> int | None:
-        try:
-            return int(self.hes.fleet.index_of([meter_id])[0])
-        except KeyError:
-            return None
-
-    def switch_connected(self, meter_id: int) -> bool | None:
-        pos = self._position(meter_id)
-        return None if pos is None else bool(self.hes.fleet.switch_connected[pos])
-
-    def amperage_a(self, meter_id: int) -> int | None:
-        pos = self._position(meter_id)
-        return None if pos is None else int(self.hes.fleet.contract_amperage_a[pos])
-
-    def submit(self, kind: CommandKind, meter_id: int, now_s: float, arg: int = 0) -> int | None:
-        pos = self._position(meter_id)
-        if pos is None:
-            return None
-        return int(self.hes.submit(kind, [pos], now_s, arg)[0])
-
-
 class RequestService:
     def __init__(self, context: HubContext) -> None:
         self.context = context
         self.store = RequestStore(context.clients.database)
         self._lock = threading.Lock()
-        self.hes = HesCommandAdapter(context.hes) if context.hes is not None else None
-        if self.hes is not None:
-            self.hes.subscribe(self.on_command_outcomes)
+        self.commands: CommandPort | None = context.command_port
+        if self.commands is not None and context.bus is not None:
+            context.bus.subscribe(TOPIC_COMMANDS, self.on_command_outcomes)
 
     # -- intake -----------------------------------------------------------------------------
     def submit(
@@ -197,7 +163,8 @@ class RequestService:
         if meter is None:
             raise Rejected("E_NO_METER", "no meter is installed at the supply point")
         me, current = client.party_id, ctx.registry.retailer_on(key, day)
-        connected = self.hes.switch_connected(meter) if self.hes is not None else None
+        port = self.commands
+        connected = port.switch_connected(meter) if port is not None else None
         if row.kind == "ampere_change":
             if current != me:
                 raise Rejected("E_NOT_SUPPLIER", f"{me} does not supply it on {day}")
@@ -209,7 +176,7 @@ class RequestService:
                     "contract amperage must be one of "
                     f"{', '.join(map(str, CONTRACT_AMPERAGES_A))} A",
                 )
-            now_a = self.hes.amperage_a(meter) if self.hes is not None else None
+            now_a = port.contract_amperage_a(meter) if port is not None else None
             if now_a == row.amperage_a:
                 raise Rejected("E_AMPERAGE_UNCHANGED", f"the contract is already {now_a} A")
             return key, {}
@@ -282,11 +249,11 @@ class RequestService:
     # -- scheduling and confirmation ----------------------------------------------------------
     def tick(self, now_s: float) -> int:
         """Turn accepted requests whose effective date has begun into HES commands."""
-        if self.hes is None:
+        if self.commands is None:
             return 0
         sent = 0
         for req in self.store.with_status("accepted"):
-            if day_start_s(date.fromisoformat(req.effective_date)) > now_s:
+            if jst_day_start_s(date.fromisoformat(req.effective_date)) > now_s:
                 continue
             with self._lock:  # not while a cancellation takes it back
                 sent += self._send(req, now_s)
@@ -294,14 +261,14 @@ class RequestService:
 
     def _send(self, req: RequestRow, now_s: float) -> int:
         """One accepted request → one HES command (call with ``self._lock`` held)."""
-        assert self.hes is not None
+        assert self.commands is not None
         current = self.store.request(req.request_id)
         if current is None or current.status != "accepted":  # cancelled meanwhile
             return 0
         meter = self._meter_of(int(req.supply_point_key or 0))
         kind = _COMMAND_OF[req.kind]
         corr = (
-            self.hes.submit(kind, meter, now_s, int(req.amperage_a or 0))
+            self.commands.submit(kind, meter, now_s, int(req.amperage_a or 0))
             if meter is not None
             else None
         )
@@ -326,34 +293,76 @@ class RequestService:
         state = outcomes.column("state").to_numpy()
         done = outcomes.column("completed_at").to_numpy()
         for pos in np.flatnonzero(np.isin(corr, list(mine))):
-            rid = mine[int(corr[pos])]
-            at = float(done[pos])
-            if state[pos] == CommandState.CONFIRMED:
-                req = self.store.request(rid)
-                if req is not None and req.kind == "ampere_change" and req.amperage_a:
-                    meter = self._meter_of(int(req.supply_point_key or 0))
-                    if meter is not None:
-                        self.context.registry.set_contract_amperage(meter, req.amperage_a)
-                        self.context.mdms.refresh_registry()
-                self.store.set_status(rid, "completed", at, expect="scheduled")
-            elif state[pos] == CommandState.TIMED_OUT:
-                self.store.set_status(
-                    rid, "failed", at, "E_METER_TIMEOUT", "no read-back within the timeout"
-                )
-            else:
-                self.store.set_status(
-                    rid, "failed", at, "E_READBACK_MISMATCH", "the meter reads back another state"
-                )
+            self._conclude(mine[int(corr[pos])], int(state[pos]), float(done[pos]))
+
+    def _conclude(self, request_id: str, state: int, at_s: float) -> bool:
+        """Complete or fail a scheduled request by its command's outcome (once: a request no
+        longer scheduled is left alone); True if it moved."""
+        req = self.store.request(request_id)
+        if req is None or req.status != "scheduled":
+            return False
+        if state == CommandState.CONFIRMED:
+            if req.kind == "ampere_change" and req.amperage_a:
+                meter = self._meter_of(int(req.supply_point_key or 0))
+                if meter is not None:
+                    self.context.registry.set_contract_amperage(meter, req.amperage_a)
+                    self.context.mdms.refresh_registry()
+            return self.store.set_status(request_id, "completed", at_s, expect="scheduled")
+        if state == CommandState.TIMED_OUT:
+            return self.store.set_status(
+                request_id,
+                "failed",
+                at_s,
+                "E_METER_TIMEOUT",
+                "no read-back within the timeout",
+                expect="scheduled",
+            )
+        return self.store.set_status(
+            request_id,
+            "failed",
+            at_s,
+            "E_READBACK_MISMATCH",
+            "the meter reads back another state",
+            expect="scheduled",
+        )
+
+    def reconcile(self) -> int:
+        """Conclude scheduled requests whose command outcome was missed (the hub was not
+        listening when it came, e.g. across a restart), asking the command port for the
+        outcomes of their correlation IDs. Requests whose command is still queued stay
+        scheduled. Returns how many requests moved."""
+        if self.commands is None:
+            return 0
+        waiting = {
+            int(r.correlation_id): r.request_id
+            for r in self.store.with_status("scheduled")
+            if r.correlation_id is not None
+        }
+        if not waiting:
+            return 0
+        outcomes = self.commands.outcomes(sorted(waiting))
+        moved = 0
+        with self._lock:
+            for corr, state, at_s in zip(
+                outcomes.column("correlation_id").to_pylist(),
+                outcomes.column("state").to_pylist(),
+                outcomes.column("completed_at").to_pylist(),
+                strict=True,
+            ):
+                moved += self._conclude(waiting[int(corr)], int(state), float(at_s))
+        return moved
 
 
 _BUILD_LOCK = threading.Lock()
 
 
 def request_service(context: HubContext) -> RequestService:
-    """The context's request service (built, and subscribed to the HES, on first use)."""
+    """The context's request service: built on first use, subscribed to command outcomes,
+    then reconciled with the outcomes it missed while nobody listened."""
     with _BUILD_LOCK:
         service = context.services.get("requests")
         if not isinstance(service, RequestService):
             service = RequestService(context)
             context.services["requests"] = service
+            service.reconcile()
         return service

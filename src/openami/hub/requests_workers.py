@@ -1,20 +1,21 @@
 """Hub workers on the one clock: retailer requests → HES commands, data jobs, webhooks.
 
-In a simulation they run after every tick (:func:`attach_workers`); behind a real server a
-:class:`WorkerThread` runs them every few seconds. Each step is bounded, so one tick never
-stalls the loop for long. Requests become HES commands only from the loop that drives the
-HES (the command queue is not shared between threads): with ``HubContext.hes`` set, use
-:func:`attach_workers`, not the thread.
+Whoever drives the loop (a simulation, the head-end's service loop) keeps a list of
+after-tick hooks; :func:`attach_workers` adds one that runs the workers after every tick.
+Behind a server without a head-end a :class:`WorkerThread` runs them every few seconds.
+Each step is bounded, so one tick never stalls the loop for long. Requests become HES
+commands only from the loop that drives the HES (the command queue is not shared between
+threads): with ``HubContext.command_port`` set, use :func:`attach_workers`, not the thread.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import structlog
 
 from openami.hub.context import HubContext
-from openami.sim.runner import Simulation
 
 log = structlog.get_logger(__name__)
 
@@ -32,20 +33,22 @@ def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None
     hooks.deliver_due(now_s)
 
 
-def attach_workers(context: HubContext, sim: Simulation) -> None:
-    """Run the hub workers after every simulation tick (and subscribe requests to the HES)."""
+def attach_workers(context: HubContext, after_tick: list[Callable[[float], None]]) -> None:
+    """Run the hub workers after every tick of the loop that owns ``after_tick`` (e.g.
+    ``Simulation.after_tick``). Before the first tick the request service subscribes to
+    command outcomes and reconciles the ones it missed."""
     from openami.hub.requests import request_service
 
-    request_service(context)  # subscribe to hes.commands before the first tick
-    sim.after_tick.append(lambda now_s: run_workers(context, now_s))
+    request_service(context)
+    after_tick.append(lambda now_s: run_workers(context, now_s))
 
 
 class WorkerThread:
     """Runs :func:`run_workers` every ``interval_s`` wall seconds until :meth:`stop`."""
 
     def __init__(self, context: HubContext, interval_s: float = 5.0) -> None:
-        if context.hes is not None:
-            raise ValueError("with an HES, run the workers on its loop (attach_workers)")
+        if context.command_port is not None:
+            raise ValueError("with a command port, run the workers on its loop (attach_workers)")
         self.context = context
         self.interval_s = interval_s
         self._stop = threading.Event()

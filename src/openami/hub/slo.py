@@ -2,17 +2,17 @@
 
 Targets (croute.md §2.2, §6.3): 30-minute values on the C route within 60 minutes of the
 slot end (p95, best effort); completeness published at slot end + 60 min, + 24 h and at
-final. The figures come from :func:`openami.storage.slo_queries.delivery_slo`; this module
-shapes them for the API and the dashboard (:func:`slot_slo`, :func:`summary`).
+final. The figures come from the MDMS's reports (:meth:`MdmsReports.delivery_slo`); this
+module shapes them for the API and the dashboard (:func:`slot_slo`, :func:`summary`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openami.clock import SLOT_SECONDS
+from openami.clock import slot_end_s
+from openami.mdms.reports import MdmsReports
 from openami.mdms.service import Mdms
-from openami.storage.slo_queries import delivery_slo
 
 TARGET_LATENCY_S = 3600.0
 
@@ -34,7 +34,7 @@ class SlotSlo:
 
     @property
     def slot_end_s(self) -> float:
-        return (self.slot + 1) * float(SLOT_SECONDS)
+        return slot_end_s(self.slot)
 
 
 def _share(n: int | None, expected: int) -> float | None:
@@ -46,7 +46,7 @@ def slot_slo(
 ) -> list[SlotSlo]:
     """Per-slot SLO figures (dashboard: call this with the MDMS and a slot range)."""
     now = mdms.clock.timestamp() if now_s is None else now_s
-    t = delivery_slo(mdms.store, mdms.installations, first_slot, last_slot, now).to_pydict()
+    t = MdmsReports(mdms).delivery_slo(first_slot, last_slot, now).to_pydict()
     out = []
     for i, slot in enumerate(t["slot"]):
         expected = int(t["expected"][i])

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from openami.clock import JST, SLOT_SECONDS, day_first_slot
+from openami.clock import JST, day_first_slot, slot_start_s
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
@@ -86,7 +86,7 @@ def delivery(
         mean_complete_24h=s.mean_complete_24h,
         slots=[
             SlotSloOut(
-                slot_start=_iso(r.slot * SLOT_SECONDS),
+                slot_start=_iso(slot_start_s(r.slot)),
                 slot_end=_iso(r.slot_end_s),
                 expected=r.expected,
                 latency_p50_s=r.latency_p50_s,

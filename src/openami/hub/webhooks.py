@@ -36,9 +36,11 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import structlog
 
-from openami.clock import JST, SLOT_SECONDS, day_of_slot
+from openami.clock import JST, day_of_slot, jst_day_start_s, slot_end_s, slot_start_s
 from openami.hub.context import HubContext
-from openami.protocols.espi import BatchList, jp, write_batch_list
+from openami.hub.espi_ids import id_key, usage_point_id
+from openami.mdms.reports import MdmsReports
+from openami.protocols.espi import BatchList, write_batch_list
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.webhooks import Subscription, WebhookStore
 
@@ -148,7 +150,7 @@ def _iso(epoch_s: float) -> str:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), JST)
+    return datetime.fromtimestamp(jst_day_start_s(day), JST)
 
 
 class WebhookService:
@@ -222,23 +224,8 @@ class WebhookService:
         contracts = self.context.registry.contracts_table(retailers)
         if contracts.num_rows == 0:
             return {}
-        limit = int(self.config.max_usage_points) + 1
-        table = self.context.mdms.store.query(
-            f"""
-            WITH ch AS (
-                SELECT DISTINCT supply_point_key, slot FROM half_hour_values
-                WHERE recorded_at > ? AND recorded_at <= ?)
-            SELECT c.retailer_id, ch.slot, count(*) AS n,
-                   list(ch.supply_point_key ORDER BY ch.supply_point_key)[1:{limit}] AS keys
-            FROM ch JOIN contracts c ON c.supply_point_key = ch.supply_point_key
-             AND CAST(c.valid_from AS DATE)
-                 <= DATE '1970-01-01' + CAST((ch.slot * 1800 + 32400) // 86400 AS INTEGER)
-             AND (c.valid_to IS NULL OR CAST(c.valid_to AS DATE)
-                 > DATE '1970-01-01' + CAST((ch.slot * 1800 + 32400) // 86400 AS INTEGER))
-            GROUP BY c.retailer_id, ch.slot ORDER BY c.retailer_id, ch.slot
-            """,
-            [after_s, until_s],
-            contracts=contracts,
+        table = MdmsReports(self.context.mdms).changed_slots(
+            after_s, until_s, contracts, int(self.config.max_usage_points) + 1
         )
         out: dict[str, list[tuple[int, int, list[int]]]] = {}
         for retailer, slot, n, keys in zip(
@@ -249,11 +236,9 @@ class WebhookService:
         return out
 
     def _usage_point_ids(self, keys: set[int]) -> dict[int, str]:
-        from openami.hub.espi_api import _id_key  # the ESPI module's deployment key
-
-        id_key = _id_key(self.context)
+        key = id_key(self.context)  # the ESPI feeds' deployment key: the same opaque ids
         ids = self.context.registry.supply_point_id_map(sorted(keys))
-        return {key: str(jp.opaque_uuid(id_key, "UsagePoint", sp)) for key, sp in ids.items()}
+        return {k: usage_point_id(key, sp) for k, sp in ids.items()}
 
     def _body(
         self,
@@ -277,8 +262,8 @@ class WebhookService:
             listed = n <= self.config.max_usage_points
             items.append(
                 {
-                    "slot_start": _iso(slot * SLOT_SECONDS),
-                    "slot_end": _iso((slot + 1) * SLOT_SECONDS),
+                    "slot_start": _iso(slot_start_s(slot)),
+                    "slot_end": _iso(slot_end_s(slot)),
                     "values": n,
                     "batch": f"{base}/Batch/Subscription/{sub.client_id}?{urlencode(window)}",
                     "usage_points": [

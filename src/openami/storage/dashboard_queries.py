@@ -14,9 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from openami.bus.messages import read_source_name
-from openami.clock import SLOT_SECONDS, day_of_slot, slots_of_day
+from openami.clock import SLOTS_PER_DAY, day_of_slot, slot_start_s, slots_of_day
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.slo_queries import DELIVERY_DEADLINE_S
+from openami.storage.slot_sql import SLOT_S, delay_s
 
 
 def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
@@ -25,7 +26,7 @@ def data_day_range(store: DuckIntervalStore) -> tuple[date, date] | None:
         "SELECT least((SELECT MIN(boundary) FROM hh_reads), "
         "(SELECT MIN(day_first_slot) + 1 FROM day_rows)) AS lo, "
         "greatest((SELECT MAX(boundary) FROM hh_reads), "
-        "(SELECT MAX(day_first_slot) + 48 FROM day_rows)) AS hi"
+        f"(SELECT MAX(day_first_slot) + {SLOTS_PER_DAY} FROM day_rows)) AS hi"
     )
     lo, hi = table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
     if lo is None or hi is None:
@@ -51,7 +52,7 @@ def day_watermark(store: DuckIntervalStore, day: date) -> tuple[int, int, int]:
     during it, value versions of its slots. Cheap: the filters prune by zone maps, since the
     append-only tables are written roughly in time order."""
     slots = slots_of_day(day)
-    t0, t1 = slots.start * float(SLOT_SECONDS), slots.stop * float(SLOT_SECONDS)
+    t0, t1 = slot_start_s(slots.start), slot_start_s(slots.stop)
     table = store.query(
         "SELECT (SELECT COUNT(*) FROM reads_between(?, ?)) AS b, "
         "(SELECT COUNT(*) FROM register_reads WHERE received_at >= ? AND received_at < ?) AS r, "
@@ -78,7 +79,7 @@ def slot_timeline(
     store: DuckIntervalStore, meters: pa.Table, day: date, by: str = "comm_method"
 ) -> list[SlotCollection]:
     """Per slot end of ``day`` and per group (``comm_method`` or ``all``): reads expected
-    and received within 30 min, 60 min and so far (first arrival counts)."""
+    and received within one slot (30 min), 60 min and so far (first arrival counts)."""
     if by not in ("comm_method", "area_code", "concentrator_id"):
         raise ValueError(f"cannot group a timeline by {by!r}")
     slots = slots_of_day(day)
@@ -87,15 +88,15 @@ def slot_timeline(
         WITH m AS (SELECT meter_id, COALESCE(CAST({by} AS VARCHAR), '-') AS grp FROM meters),
         b AS (SELECT * FROM range(?, ? + 1) t(boundary)),
         reads AS (
-            SELECT meter_id, boundary, MIN(received_at) - boundary * {SLOT_SECONDS}.0 AS delay_s
+            SELECT meter_id, boundary, {delay_s("MIN(received_at)", "boundary")} AS delay_s
             FROM reads_between(?, ?)
             GROUP BY meter_id, boundary),
         groups AS (SELECT grp, COUNT(*) AS n FROM m GROUP BY GROUPING SETS ((grp), ())),
         expected AS (SELECT b.boundary, groups.grp, groups.n FROM b CROSS JOIN groups),
         got AS (
             SELECT r.boundary, m.grp,
-                   COUNT(*) FILTER (WHERE r.delay_s <= 1800) AS r30,
-                   COUNT(*) FILTER (WHERE r.delay_s <= 3600) AS r60,
+                   COUNT(*) FILTER (WHERE r.delay_s <= {SLOT_S}) AS r30,
+                   COUNT(*) FILTER (WHERE r.delay_s <= {DELIVERY_DEADLINE_S}) AS r60,
                    COUNT(*) AS received
             FROM reads r JOIN m ON m.meter_id = r.meter_id
             GROUP BY GROUPING SETS ((r.boundary, m.grp), (r.boundary)))
@@ -126,7 +127,8 @@ def meter_register_reads(
     store: DuckIntervalStore, meter_id: int, first_boundary: int, last_boundary: int
 ) -> list[dict[str, Any]]:
     """The register reads of one meter at boundaries in a range (inclusive): the latest
-    stored value, when it first arrived, how, and how many distinct reads were stored."""
+    stored value, when it first arrived, how (``source``: the ``ReadSource`` code of the
+    first arrival), and how many distinct reads were stored."""
     table = store.query(
         """
         SELECT boundary,
@@ -143,8 +145,7 @@ def meter_register_reads(
     )
     rows = table.to_pylist()
     for r in rows:
-        r["source"] = read_source_name(r["source"])
-        r["delay_s"] = float(r["first_received_at"]) - int(r["boundary"]) * SLOT_SECONDS
+        r["delay_s"] = float(r["first_received_at"]) - slot_start_s(int(r["boundary"]))
     return rows
 
 

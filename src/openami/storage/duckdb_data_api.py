@@ -1,112 +1,47 @@
-"""Queries behind the C-route JSON data API (``/v1/supply-points/{id}/...``).
+"""Interval-store queries behind the C route: the current values of many supply points at
+once (one page of an ESPI bulk feed; one point's values are ``Mdms.current_values``),
+register reads of the meters installed at a supply point, and the half-hour value versions
+recorded in a time window (webhook notifications).
 
-Every query takes the slot ranges the caller may see (``ranges``: an Arrow table with
-``first_slot``, ``last_slot``, inclusive; already cut to the contract or consent period),
-so authorization is a join, not a filter in Python. "Updated" is when the current version
-of a value (or a register read) was recorded; ``updated_since`` keeps only later ones.
+Callers pass what the registry knows as Arrow tables (the meters and boundaries visible,
+the supply contracts): storage never asks the registry itself. "Updated" is when a version
+(or a register read) was recorded; ``updated_since_s`` keeps only later ones.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from openami.storage import slot_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 
-JST_OFFSET_S = 9 * 3600
 
-_CURRENT = """
-WITH cur AS (
-    SELECT h.slot, h.import_wh, h.export_wh, h.quality, h.method, h.version, h.recorded_at,
-           h.final OR EXISTS (SELECT 1 FROM final_periods f
-                              WHERE h.slot BETWEEN f.first_slot AND f.last_slot) AS final
-    FROM hh_point($key, $lo, $hi) h
-    QUALIFY row_number() OVER (PARTITION BY h.slot ORDER BY h.version DESC) = 1
-), visible AS (
-    SELECT * FROM cur
-    WHERE EXISTS (SELECT 1 FROM ranges r WHERE cur.slot BETWEEN r.first_slot AND r.last_slot)
-)
-"""
-
-
-def _bounds(ranges: pa.Table) -> tuple[int, int]:
-    return (
-        int(min(ranges.column("first_slot").to_pylist())),
-        int(max(ranges.column("last_slot").to_pylist())),
-    )
-
-
-def half_hour_page(
-    store: DuckIntervalStore,
-    supply_point_key: int,
-    ranges: pa.Table,
-    updated_since_s: float | None,
-    limit: int,
-    offset: int,
-) -> tuple[pa.Table, int]:
-    """One page of current half-hour values (by slot) and how many match in all."""
-    lo, hi = _bounds(ranges)
-    table = store.query(
-        _CURRENT
-        + """
-        SELECT slot, import_wh, export_wh, quality, method, final, version, recorded_at,
-               count(*) OVER () AS total
-        FROM visible WHERE $since IS NULL OR recorded_at > $since
-        ORDER BY slot LIMIT $limit OFFSET $offset
-        """,
-        {  # type: ignore[arg-type]
-            "key": supply_point_key,
-            "lo": lo,
-            "hi": hi,
-            "since": updated_since_s,
-            "limit": limit,
-            "offset": offset,
-        },
-        ranges=ranges,
-    )
-    total = int(table.column("total")[0].as_py()) if table.num_rows else 0
-    if not table.num_rows and offset:
-        total = _count(store, supply_point_key, ranges, updated_since_s)
-    return table.drop(["total"]), total
-
-
-def _count(
-    store: DuckIntervalStore, supply_point_key: int, ranges: pa.Table, since: float | None
-) -> int:
-    lo, hi = _bounds(ranges)
-    table = store.query(
-        _CURRENT + "SELECT count(*) AS n FROM visible WHERE $since IS NULL OR recorded_at > $since",
-        {"key": supply_point_key, "lo": lo, "hi": hi, "since": since},  # type: ignore[arg-type]
-        ranges=ranges,
-    )
-    return int(table.column("n")[0].as_py())
-
-
-def daily_sums(
-    store: DuckIntervalStore, supply_point_key: int, ranges: pa.Table, updated_since_s: float | None
+def current_values_of_points(
+    store: DuckIntervalStore, supply_point_keys: pa.Table, first_slot: int, last_slot: int
 ) -> pa.Table:
-    """Per JST day (``day`` = days since 1970-01-01 JST): import/export sums [Wh] over the
-    values present, counts by quality, whether every slot is final, and the latest
-    recording time. Days whose latest recording is not after ``updated_since_s`` are left out.
-    """
-    lo, hi = _bounds(ranges)
+    """The current value (highest version) of each slot in ``[first_slot, last_slot]`` of
+    the points in ``supply_point_keys`` (column ``supply_point_key``) that has one, by point
+    and slot: supply_point_key, then the columns of ``Mdms.current_values`` (the same rule,
+    ``final`` including declared final periods; tested equal to it point by point). One
+    query for a whole page of points instead of one read per point."""
     return store.query(
-        _CURRENT
-        + f"""
-        SELECT (slot * 1800 + {JST_OFFSET_S}) // 86400 AS day,
-               sum(import_wh)::BIGINT AS import_wh, sum(export_wh)::BIGINT AS export_wh,
-               count(import_wh) AS values_present,
-               count(*) FILTER (WHERE quality = 'measured') AS measured,
-               count(*) FILTER (WHERE quality = 'estimated') AS estimated,
-               count(*) FILTER (WHERE quality = 'edited') AS edited,
-               bool_and(final) AS all_final,
-               count(*) FILTER (WHERE final) AS final_slots,
-               max(recorded_at) AS updated_at
-        FROM visible GROUP BY day
-        HAVING $since IS NULL OR max(recorded_at) > $since
-        ORDER BY day
+        """
+        WITH cur AS (
+            SELECT h.supply_point_key, h.slot, h.import_wh, h.export_wh, h.quality, h.method,
+                   h.vee_flags, h.final, h.version, h.recorded_at, h.reason, h.edited_by
+            FROM hh_slots(?, ?) h
+            WHERE h.supply_point_key IN (SELECT supply_point_key FROM points)
+            QUALIFY row_number() OVER (
+                PARTITION BY h.supply_point_key, h.slot ORDER BY h.version DESC) = 1)
+        SELECT c.supply_point_key, c.slot, c.import_wh, c.export_wh, c.quality, c.method,
+               c.vee_flags,
+               c.final OR EXISTS (SELECT 1 FROM final_periods f
+                                  WHERE c.slot BETWEEN f.first_slot AND f.last_slot) AS final,
+               c.version, c.recorded_at, c.reason, c.edited_by
+        FROM cur c ORDER BY c.supply_point_key, c.slot
         """,
-        {"key": supply_point_key, "lo": lo, "hi": hi, "since": updated_since_s},  # type: ignore[arg-type]
-        ranges=ranges,
+        [first_slot, last_slot],
+        points=supply_point_keys,
     )
 
 
@@ -153,3 +88,33 @@ def register_reads_page(
     )
     total = int(table.column("total")[0].as_py()) if table.num_rows else 0
     return table.drop(["total"]), total
+
+
+def changed_slots(
+    store: DuckIntervalStore,
+    after_s: float,
+    until_s: float,
+    contracts: pa.Table,
+    max_keys: int,
+) -> pa.Table:
+    """Per retailer and slot, the supply points with a half-hour value version recorded in
+    ``(after_s, until_s]`` that the retailer supplies on the slot's JST day: ``retailer_id``,
+    ``slot``, ``n`` (how many points) and ``keys`` (the first ``max_keys`` supply point keys,
+    in order). ``contracts``: supply_point_key, retailer_id, valid_from, valid_to (date32,
+    null = open-ended), as ``Registry.contracts_table`` gives them."""
+    day = f"(DATE '1970-01-01' + CAST({slot_sql.day_number('ch.slot')} AS INTEGER))"
+    return store.query(
+        f"""
+        WITH ch AS (
+            SELECT DISTINCT supply_point_key, slot FROM half_hour_values
+            WHERE recorded_at > ? AND recorded_at <= ?)
+        SELECT c.retailer_id, ch.slot, count(*) AS n,
+               list(ch.supply_point_key ORDER BY ch.supply_point_key)[1:{int(max_keys)}] AS keys
+        FROM ch JOIN contracts c ON c.supply_point_key = ch.supply_point_key
+         AND CAST(c.valid_from AS DATE) <= {day}
+         AND (c.valid_to IS NULL OR CAST(c.valid_to AS DATE) > {day})
+        GROUP BY c.retailer_id, ch.slot ORDER BY c.retailer_id, ch.slot
+        """,
+        [after_s, until_s],
+        contracts=contracts,
+    )

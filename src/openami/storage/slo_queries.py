@@ -1,6 +1,6 @@
 """Delivery SLO per half-hour slot, in SQL over the MDMS tables (DuckDB).
 
-For each slot ``s`` (end = (s + 1) × 1800):
+For each slot ``s`` (its end: ``slot_sql.end_s``):
 - ``expected``: supply points with a meter installed during the slot;
 - availability of a (supply point, slot) = ``recorded_at`` of its first *measured* version
   (when the hub could first serve a measured value); latency = availability − slot end;
@@ -19,17 +19,20 @@ from __future__ import annotations
 import pyarrow as pa
 
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.slot_sql import DAY_S, end_s, start_s
 
-SLO_SQL = """
+DELIVERY_DEADLINE_S = 3600.0  # the C-route rule: a slot's values within 60 min of its end
+
+SLO_SQL = f"""
 WITH slots AS (SELECT range AS slot FROM range(?, ? + 1)),
 expected AS (
     SELECT s.slot, count(DISTINCT i.supply_point_key) AS expected
     FROM slots s JOIN inst i
-      ON i.valid_from < (s.slot + 1) * 1800.0
-     AND (i.valid_to IS NULL OR i.valid_to > s.slot * 1800.0)
+      ON i.valid_from < {end_s("s.slot")}
+     AND (i.valid_to IS NULL OR i.valid_to > {start_s("s.slot")})
     GROUP BY s.slot),
 first_measured AS (
-    SELECT supply_point_key, slot, min(recorded_at) - (slot + 1) * 1800.0 AS latency_s
+    SELECT supply_point_key, slot, min(recorded_at) - {end_s("slot")} AS latency_s
     FROM hh_slots(?, ?)
     WHERE quality = 'measured' AND recorded_at <= ?
     GROUP BY supply_point_key, slot),
@@ -39,8 +42,8 @@ latency AS (
            quantile_cont(latency_s, 0.5) AS latency_p50_s,
            quantile_cont(latency_s, 0.95) AS latency_p95_s,
            max(latency_s) AS latency_max_s,
-           count(*) FILTER (WHERE latency_s <= 3600) AS within_60min,
-           count(*) FILTER (WHERE latency_s <= 86400) AS within_24h
+           count(*) FILTER (WHERE latency_s <= {DELIVERY_DEADLINE_S}) AS within_60min,
+           count(*) FILTER (WHERE latency_s <= {DAY_S}) AS within_24h
     FROM first_measured GROUP BY slot),
 current AS (
     SELECT slot, count(*) FILTER (WHERE quality IN ('measured', 'estimated', 'edited'))
@@ -55,9 +58,9 @@ SELECT s.slot,
        COALESCE(l.measured_now, 0) AS measured_now,
        COALESCE(c.with_value_now, 0) AS with_value_now,
        l.latency_p50_s, l.latency_p95_s, l.latency_max_s,
-       CASE WHEN (s.slot + 1) * 1800.0 + 3600 <= ? THEN COALESCE(l.within_60min, 0) END
-           AS within_60min,
-       CASE WHEN (s.slot + 1) * 1800.0 + 86400 <= ? THEN COALESCE(l.within_24h, 0) END
+       CASE WHEN {end_s("s.slot")} + {DELIVERY_DEADLINE_S} <= ?
+            THEN COALESCE(l.within_60min, 0) END AS within_60min,
+       CASE WHEN {end_s("s.slot")} + {DAY_S} <= ? THEN COALESCE(l.within_24h, 0) END
            AS within_24h,
        EXISTS (SELECT 1 FROM final_periods f WHERE s.slot BETWEEN f.first_slot AND f.last_slot)
            AS final

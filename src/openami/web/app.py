@@ -1,41 +1,50 @@
 """The web application: C-route API and the operator dashboard, in one FastAPI app.
 
-Routers are collected from the modules in ``ROUTER_MODULES`` that exist (each exposes
-``router``), so each area (hub API, ESPI, metrics, dashboard pages) lives in its own module.
+Each area (hub API, ESPI, metrics, dashboard pages) lives in its own module exposing a
+``router``; they are imported here by name, so a missing module fails at start.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openami import __version__
+from openami.hub import (
+    api,
+    consent_api,
+    data_api,
+    espi_api,
+    jobs_api,
+    oauth,
+    requests_api,
+    slo_api,
+    webhooks_api,
+)
 from openami.hub.api import install_error_handlers
 from openami.hub.context import HubContext
+from openami.web import croute_page, metrics, network, pages, rollout, supply_points
 
 HERE = Path(__file__).parent
 
-ROUTER_MODULES = (
-    "openami.hub.api",
-    "openami.hub.espi_api",
-    "openami.hub.audit_api",
-    "openami.hub.oauth",
-    "openami.hub.consent_api",
-    "openami.hub.data_api",
-    "openami.hub.requests_api",
-    "openami.hub.jobs_api",
-    "openami.hub.webhooks_api",
-    "openami.hub.slo_api",
-    "openami.web.metrics",
-    "openami.web.pages",
-    "openami.web.network",
-    "openami.web.supply_points",
-    "openami.web.rollout",
-    "openami.web.croute_page",
+ROUTERS: tuple[APIRouter, ...] = (
+    api.router,
+    espi_api.router,
+    oauth.router,
+    consent_api.router,
+    data_api.router,
+    requests_api.router,
+    jobs_api.router,
+    webhooks_api.router,
+    slo_api.router,
+    metrics.router,
+    pages.router,
+    network.router,
+    supply_points.router,
+    rollout.router,
+    croute_page.router,
 )
 
 
@@ -46,9 +55,8 @@ def create_app(context: HubContext) -> FastAPI:
         description="C-route API of openami: half-hour values for retailers (OAuth 2.0).",
     )
     app.state.hub = context
-    for name in ROUTER_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            app.include_router(importlib.import_module(name).router)
+    for router in ROUTERS:
+        app.include_router(router)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app

@@ -18,18 +18,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from openami import __version__
-from openami.clock import day_first_slot
+from openami.clock import DAY_SECONDS, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.mdms.completeness import load_area_targets
-from openami.mdms.kpi import KPI_NAMES, KpiRow, daily_kpis
+from openami.mdms.kpi import KPI_NAMES, KpiRow
+from openami.mdms.reports import MdmsReports, SlotCollection
 from openami.registry import AREAS
-from openami.storage.dashboard_queries import (
-    SlotCollection,
-    data_day_range,
-    day_watermark,
-    ingest_watermark,
-    slot_timeline,
-)
 from openami.web.i18n import COOKIE, LANGS, pick_language, translator
 
 HERE = Path(__file__).parent
@@ -64,7 +58,7 @@ def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
         },
     )
     if request.query_params.get("lang") in LANGS:
-        response.set_cookie(COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax")
+        response.set_cookie(COOKIE, lang, max_age=365 * DAY_SECONDS, httponly=True, samesite="lax")
     return response
 
 
@@ -81,7 +75,7 @@ def bad_request(code: str, message: str) -> HTTPException:
 
 def data_days(context: HubContext) -> list[date]:
     """The JST days for which register reads were received (first to last)."""
-    span = data_day_range(context.mdms.store)
+    span = MdmsReports(context.mdms).data_day_range()
     if span is None:
         return []
     first, last = span
@@ -92,7 +86,7 @@ def default_day(context: HubContext, days: list[date]) -> date | None:
     """The latest day whose 60-minute delivery deadline has passed, else the latest day."""
     now_s = context.clock.timestamp()
     for day in reversed(days):
-        end_s = day_first_slot(day + timedelta(days=1)) * 1800.0
+        end_s = jst_day_start_s(day + timedelta(days=1))
         if end_s + DELIVERY_DEADLINE_S <= now_s:
             return day
     return days[-1] if days else None
@@ -191,20 +185,24 @@ def fleet_amr_target(rows: list[KpiRow]) -> float | None:
 
 
 # -- cache of aggregates ---------------------------------------------------------------------
-RECENT_DAYS_S = 3 * 86400.0
+RECENT_DAYS_S = 3.0 * DAY_SECONDS
 
 
 def watermark(context: HubContext, day: date | None) -> tuple[object, ...]:
     """What an aggregate depends on. For an old day: the data about that day and the
     installations, so it stays cached while today's data flows in. For a recent day (or no
     day) also the latest ingest, so anything new recomputes it."""
-    store = context.mdms.store
+    reports = MdmsReports(context.mdms)
     installs = context.registry.watermark()
     if day is None:
-        return (ingest_watermark(store), installs)
-    end_s = day_first_slot(day + timedelta(days=1)) * 1800.0
+        return (reports.ingest_watermark(), installs)
+    end_s = jst_day_start_s(day + timedelta(days=1))
     recent = context.clock.timestamp() < end_s + RECENT_DAYS_S
-    return (day_watermark(store, day), installs, ingest_watermark(store) if recent else None)
+    return (
+        reports.day_watermark(day),
+        installs,
+        reports.ingest_watermark() if recent else None,
+    )
 
 
 class AggregateCache:
@@ -288,13 +286,8 @@ def request_watermark(request: Request, day: date | None) -> tuple[object, ...]:
 
 def kpis(request: Request, day: date, by: str = "comm_method") -> list[KpiRow]:
     """KPI rows of ``day`` grouped ``by``; the last row is the total."""
-    context = hub(request)
-    return cached(
-        request,
-        ("kpis", day, by),
-        lambda: daily_kpis(context.mdms.store, context.registry, day, by),
-        day,
-    )
+    reports = MdmsReports(hub(request).mdms)
+    return cached(request, ("kpis", day, by), lambda: reports.daily_kpis(day, by), day)
 
 
 def kpis_ready(request: Request, day: date, by: str = "comm_method") -> bool:
@@ -303,10 +296,11 @@ def kpis_ready(request: Request, day: date, by: str = "comm_method") -> bool:
 
 def timeline(request: Request, day: date) -> list[SlotCollection]:
     context = hub(request)
+    reports = MdmsReports(context.mdms)
     return cached(
         request,
         ("timeline", day),
-        lambda: slot_timeline(context.mdms.store, context.registry.meters_table(), day),
+        lambda: reports.slot_timeline(context.registry.meters_table(), day),
         day,
     )
 
@@ -331,7 +325,7 @@ def warm_up_app(state: Any, context: HubContext, stop: threading.Event) -> None:
     day = default_day(context, days)
     if day is None:
         return
-    store, registry = context.mdms.store, context.registry
+    reports, registry = MdmsReports(context.mdms), context.registry
     trend = [d for d in days if day - timedelta(days=TREND_DAYS) < d < day]
     jobs: list[tuple[tuple[object, ...], date, Callable[[], object]]] = []
     for d, by in [
@@ -340,9 +334,9 @@ def warm_up_app(state: Any, context: HubContext, stop: threading.Event) -> None:
         *((d, "comm_method") for d in reversed(trend)),
         (day, "concentrator_id"),
     ]:
-        jobs.append((("kpis", d, by), d, partial(daily_kpis, store, registry, d, by)))
+        jobs.append((("kpis", d, by), d, partial(reports.daily_kpis, d, by)))
     jobs.append(
-        (("timeline", day), day, lambda: slot_timeline(store, registry.meters_table(), day))
+        (("timeline", day), day, lambda: reports.slot_timeline(registry.meters_table(), day))
     )
     for key, d, compute in jobs:
         if stop.is_set():

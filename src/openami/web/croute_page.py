@@ -17,11 +17,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
-from openami.hub.context import HubContext
-from openami.hub.slo import TARGET_LATENCY_S, SlotSlo, slot_slo, summary
-from openami.storage.repositories import Database
-from openami.storage.repositories.consents import STATUSES as CONSENT_STATUSES
-from openami.storage.repositories.croute import (
+from openami.hub.dashboard import (
+    CONSENT_STATUSES,
     REQUEST_SORT_KEYS,
     consent_counts,
     delivery_counts,
@@ -31,6 +28,7 @@ from openami.storage.repositories.croute import (
     request_counts,
     subscription_count,
 )
+from openami.hub.slo import TARGET_LATENCY_S, SlotSlo, slot_slo, summary
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
 from openami.web.common import bad_request, data_days, hub, int_param, render, selected_day
@@ -50,11 +48,6 @@ REQUEST_STATUSES = (
     "cancelled",
 )
 DELIVERY_STATES = ("pending", "delivered", "failed")
-
-
-def consent_db(context: HubContext) -> Database:
-    """The database holding consents (the consent store's, else the clients')."""
-    return context.consents.database if context.consents is not None else context.clients.database
 
 
 def when(epoch_s: float | None) -> str:
@@ -117,13 +110,12 @@ def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespon
         else:
             slots = []
 
-    reg = context.clients.database
-    by_kind = request_counts(reg)
-    req_total, _rows = latest_requests(reg, sort, direction == "desc", 0, 0)
+    by_kind = request_counts(context)
+    req_total, _rows = latest_requests(context, sort, direction == "desc", 0, 0)
     req_pages = max(1, math.ceil(req_total / PAGE_SIZE))
     req_page = min(pages_wanted["page"], req_pages)
     _t, requests = latest_requests(
-        reg, sort, direction == "desc", (req_page - 1) * PAGE_SIZE, PAGE_SIZE
+        context, sort, direction == "desc", (req_page - 1) * PAGE_SIZE, PAGE_SIZE
     )
     statuses = [s for s in REQUEST_STATUSES if any(st == s for _k, st, _n in by_kind)]
     statuses += sorted({st for _k, st, _n in by_kind} - set(statuses))
@@ -131,18 +123,17 @@ def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespon
     kinds += sorted({kk for kk, _s, _n in by_kind} - set(kinds))
     cells = {(k, s): n for k, s, n in by_kind}
 
-    cdb = consent_db(context)
-    c_counts = consent_counts(cdb, now_s)
-    c_total, _rows2 = latest_consents(cdb, now_s, 0, 0)
+    c_counts = consent_counts(context, now_s)
+    c_total, _rows2 = latest_consents(context, now_s, 0, 0)
     c_pages = max(1, math.ceil(c_total / PAGE_SIZE))
     c_page = min(pages_wanted["cpage"], c_pages)
-    _t2, consents = latest_consents(cdb, now_s, (c_page - 1) * PAGE_SIZE, PAGE_SIZE)
+    _t2, consents = latest_consents(context, now_s, (c_page - 1) * PAGE_SIZE, PAGE_SIZE)
 
-    w_counts = delivery_counts(reg)
-    w_total, _rows3 = latest_deliveries(reg, 0, 0)
+    w_counts = delivery_counts(context)
+    w_total, _rows3 = latest_deliveries(context, 0, 0)
     w_pages = max(1, math.ceil(w_total / PAGE_SIZE))
     w_page = min(pages_wanted["wpage"], w_pages)
-    _t3, deliveries = latest_deliveries(reg, (w_page - 1) * PAGE_SIZE, PAGE_SIZE)
+    _t3, deliveries = latest_deliveries(context, (w_page - 1) * PAGE_SIZE, PAGE_SIZE)
 
     def pager_of(param: str) -> object:
         return lambda p: str(request.url.include_query_params(**{param: p}))
@@ -186,7 +177,7 @@ def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespon
             "delivery_states": [s for s in DELIVERY_STATES if s in w_counts]
             + sorted(set(w_counts) - set(DELIVERY_STATES)),
             "delivery_counts": w_counts,
-            "subscriptions": subscription_count(reg),
+            "subscriptions": subscription_count(context),
             "deliveries": deliveries,
             "delivery_total": w_total,
             "w_page": w_page,

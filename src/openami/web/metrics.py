@@ -30,7 +30,8 @@ from fastapi.security import HTTPBearer as _HTTPBearer
 
 from openami.clock import JST
 from openami.hub.context import HubContext
-from openami.mdms.kpi import GROUPINGS, KPI_NAMES, daily_kpis
+from openami.mdms.kpi import GROUPINGS, KPI_NAMES
+from openami.mdms.reports import MdmsReports
 from openami.web.auth import operator
 
 router = APIRouter(tags=["metrics"])
@@ -90,8 +91,9 @@ def render_metrics(context: HubContext, day: date, hes: Any = None) -> str:
     journal = getattr(hes, "journal", None)
     meters = context.registry.meters_table()
     samples: dict[str, list[str]] = {name: [] for name in ("meters", *KPI_NAMES)}
+    reports = MdmsReports(context.mdms)
     for by in GROUPINGS:
-        rows = daily_kpis(context.mdms.store, context.registry, day, by, journal, meters)
+        rows = reports.daily_kpis(day, by, journal, meters)
         for row in rows:
             total = row.group == "all"
             if total and by != GROUPINGS[0]:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from openami.clock import slot_start
 from openami.mdms.kpi import KPI_NAMES, KpiRow
-from openami.storage.dashboard_queries import SlotCollection
+from openami.mdms.reports import SlotCollection
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
 from openami.web.common import (

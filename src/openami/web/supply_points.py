@@ -16,12 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from openami.bus.messages import read_source_name
 from openami.clock import JST, SLOT_SECONDS, slot_start, slots_of_day
+from openami.mdms.reports import MdmsReports
 from openami.registry import InvalidSupplyPointId
-from openami.storage.dashboard_queries import (
-    meter_register_reads,
-    value_versions,
-)
 from openami.web.auth import operator
 from openami.web.charts import load_curve
 from openami.web.common import data_days, hub, render, selected_day
@@ -97,7 +95,8 @@ def supply_point(
         sp.supply_point_key, slots.start, slots.stop - 1
     ).to_pylist()
     by_slot = {int(r["slot"]): r for r in table}
-    versions = value_versions(context.mdms.store, sp.supply_point_key, slots.start, slots.stop - 1)
+    reports = MdmsReports(context.mdms)
+    versions = reports.value_versions(sp.supply_point_key, slots.start, slots.stop - 1)
     rows = []
     for s in slots:
         r = by_slot.get(s)
@@ -135,10 +134,9 @@ def supply_point(
         first_b = max(slots.start, math.ceil(lo_s / SLOT_SECONDS))
         last_b = slots.stop if hi_s is None else min(slots.stop, int(float(hi_s) // SLOT_SECONDS))
         if first_b <= last_b:
-            for read in meter_register_reads(
-                context.mdms.store, int(inst["meter_id"]), first_b, last_b
-            ):
+            for read in reports.meter_register_reads(int(inst["meter_id"]), first_b, last_b):
                 read["meter_id"] = int(inst["meter_id"])
+                read["source"] = read_source_name(read["source"])
                 reads.append(read)
         inst["since"] = datetime.fromtimestamp(lo_s, JST)
         inst["until"] = None if hi_s is None else datetime.fromtimestamp(float(hi_s), JST)

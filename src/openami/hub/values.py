@@ -1,0 +1,119 @@
+"""Half-hour values as the C route serves them: ``Mdms.current_values`` filtered to what the
+caller may see, and the daily sums derived from those same values.
+
+Everything here works on the columns of the current-values table (NumPy/Arrow masks and
+group sums), never on one Python object per value. The visible slots come as an Arrow table
+of inclusive ranges (``first_slot``, ``last_slot``: the contract or consent days).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openami.clock import jst_day_number
+from openami.mdms.service import Mdms
+
+I64 = npt.NDArray[np.int64]
+
+DAILY_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("import_wh", pa.int64()),  # null when no value of the day has one
+        ("export_wh", pa.int64()),
+        ("values_present", pa.int64()),  # slots with an import value
+        ("measured", pa.int64()),
+        ("estimated", pa.int64()),
+        ("edited", pa.int64()),
+        ("final_slots", pa.int64()),
+        ("updated_at", pa.float64()),  # latest recording time of the day's values [epoch s]
+    ]
+)
+
+
+def _column(table: pa.Table, name: str) -> I64:
+    return np.asarray(table.column(name).to_numpy(), dtype=np.int64)
+
+
+def in_ranges(slots: I64, ranges: pa.Table) -> npt.NDArray[np.bool_]:
+    """Which ``slots`` fall in one of the inclusive ``ranges``."""
+    inside = np.zeros(len(slots), dtype=np.bool_)
+    for first, last in zip(
+        _column(ranges, "first_slot"), _column(ranges, "last_slot"), strict=True
+    ):
+        inside |= (slots >= first) & (slots <= last)
+    return inside
+
+
+def visible_values(mdms: Mdms, supply_point_key: int, ranges: pa.Table) -> pa.Table:
+    """The current value of every slot of the point in ``ranges`` that has one, by slot
+    (the columns of ``Mdms.current_values``)."""
+    first = int(pc.min(ranges.column("first_slot")).as_py())
+    last = int(pc.max(ranges.column("last_slot")).as_py())
+    table = mdms.current_values(supply_point_key, first, last)
+    if len(ranges) == 1:
+        return table
+    return table.filter(pa.array(in_ranges(_column(table, "slot"), ranges)))
+
+
+def recorded_after(table: pa.Table, since_s: float | None) -> pa.Table:
+    """Rows whose current version was recorded after ``since_s`` (all of them if None)."""
+    if since_s is None:
+        return table
+    return table.filter(pc.greater(table.column("recorded_at"), since_s))
+
+
+def _group_sum(group: I64, groups: int, values: npt.NDArray[np.generic]) -> I64:
+    out = np.zeros(groups, dtype=np.int64)
+    np.add.at(out, group, values.astype(np.int64))
+    return out
+
+
+def _nullable_sum(group: I64, groups: int, column: pa.ChunkedArray) -> pa.Array:
+    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    values = np.asarray(pc.fill_null(column, 0).to_numpy(), dtype=np.int64)
+    sums = _group_sum(group, groups, values)
+    return pa.array(sums, mask=_group_sum(group, groups, present) == 0)
+
+
+def daily_sums(values: pa.Table, updated_since_s: float | None = None) -> pa.Table:
+    """Per JST day of ``values`` (current values, by slot): import/export sums [Wh] over
+    the values present, counts by quality, final slots and the latest recording time
+    (:data:`DAILY_SCHEMA`), by day. Days whose latest recording is not after
+    ``updated_since_s`` are left out."""
+    if values.num_rows == 0:
+        return DAILY_SCHEMA.empty_table()
+    day_number, group = np.unique(jst_day_number(_column(values, "slot")), return_inverse=True)
+    groups = len(day_number)
+    quality = values.column("quality")
+    final = np.asarray(values.column("final").to_numpy(zero_copy_only=False), dtype=np.bool_)
+    recorded = np.asarray(values.column("recorded_at").to_numpy(), dtype=np.float64)
+    updated = np.full(groups, -np.inf)
+    np.maximum.at(updated, group, recorded)
+
+    def count(name: str) -> I64:
+        hit = np.asarray(pc.equal(quality, name).to_numpy(zero_copy_only=False), dtype=np.bool_)
+        return _group_sum(group, groups, hit)
+
+    present = values.column("import_wh").is_valid()
+    daily = pa.table(
+        {
+            "day": pa.array(day_number.astype(np.int32), pa.date32()),
+            "import_wh": _nullable_sum(group, groups, values.column("import_wh")),
+            "export_wh": _nullable_sum(group, groups, values.column("export_wh")),
+            "values_present": _group_sum(
+                group, groups, np.asarray(present.to_numpy(zero_copy_only=False))
+            ),
+            "measured": count("measured"),
+            "estimated": count("estimated"),
+            "edited": count("edited"),
+            "final_slots": _group_sum(group, groups, final),
+            "updated_at": updated,
+        },
+        schema=DAILY_SCHEMA,
+    )
+    if updated_since_s is None:
+        return daily
+    return daily.filter(pa.array(updated > updated_since_s))
