@@ -186,7 +186,7 @@ def _time_bounds(sel: RangeDescriptor) -> tuple[float, float]:
 
 
 class MeterObjects:
-    """The COSEM handler of one meter (a :class:`CosemHandler`)."""
+    """The COSEM objects of one meter: what the emulator answers GET, SET and ACTION from."""
 
     def __init__(self, view: MeterView) -> None:
         self.view = view
