@@ -30,8 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from openami.clock import Clock
-from openami.clock.slots import SLOT_SECONDS
+from openami.clock import Clock, slot_at_s
 from openami.protocols.skstack import (
     MULTICAST_ALL_NODES,
     Dialect,
@@ -105,11 +104,11 @@ class FixedTimeAnnouncer:
         self.responder = responder
         self.clock = clock
         self.delay_s = delay_s
-        self._last = int(clock.timestamp() // SLOT_SECONDS)
+        self._last = slot_at_s(clock.timestamp())
 
     def __call__(self) -> bytes | None:
         ts = self.clock.timestamp()
-        boundary = int((ts - self.delay_s) // SLOT_SECONDS)
+        boundary = slot_at_s(ts - self.delay_s)
         if boundary <= self._last:
             return None
         self._last = boundary

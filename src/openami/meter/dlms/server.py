@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import structlog
 
 from openami.clock import Clock
-from openami.meter.dlms.objects import MeterObjects
+from openami.meter.dlms.objects import BoundaryDatetimes, MeterObjects
 from openami.meter.fleet import MeterFleet
 from openami.meter.view import MeterView
 from openami.protocols.dlms.apdu import ExceptionResponse
@@ -99,6 +99,7 @@ class DlmsEmulator:
         self.secrets = secrets
         self.idle_timeout_s = idle_timeout_s
         self._meters: dict[int, MeterObjects] = {}
+        self._datetimes = BoundaryDatetimes()
         self.connections = 0
         self.frames_refused = 0
 
@@ -106,7 +107,7 @@ class DlmsEmulator:
         """The COSEM objects of fleet index ``index`` (created on first use)."""
         objects = self._meters.get(index)
         if objects is None:
-            objects = MeterObjects(MeterView(self.fleet, index, self.clock))
+            objects = MeterObjects(MeterView(self.fleet, index, self.clock), self._datetimes)
             self._meters[index] = objects
         return objects
 
