@@ -64,14 +64,15 @@ class Transitions(Generic[State]):
             key: targets if isinstance(targets, tuple) else (targets,)
             for key, targets in table.items()
         }
+        self._first = {key: targets[0] for key, targets in self._table.items()}
 
     def after(self, state: State, event_type: type, outcome: State | None = None) -> State | None:
         """The next state (the first listed, or ``outcome`` where several are listed)."""
+        if outcome is None:
+            return self._first.get((state, event_type))
         targets = self._table.get((state, event_type))
         if targets is None:
             return None
-        if outcome is None:
-            return targets[0]
         if outcome not in targets:
             raise ValueError(
                 f"the table does not lead from {state} on {event_type.__name__} to {outcome}"

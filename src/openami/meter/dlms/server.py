@@ -55,6 +55,7 @@ from openami.protocols.peer import Wait
 log = structlog.get_logger(__name__)
 
 MAX_METERS = 0xFFFF
+_SERVICES = (GetRequest, GetListRequest, SetRequest, ActionRequest)
 DEFAULT_IDLE_TIMEOUT_S = 120.0  # a connection silent this long is closed
 SYSTEM_TITLE_PREFIX = b"OAM"  # 3-letter manufacturer id of openami's simulated meters
 
@@ -128,16 +129,17 @@ class DlmsEmulator:
     def answer(self, association: ServerAssociation, event: ServerEvent) -> ServerResponse:
         """The meter's answer to one request of ``association``."""
         objects = self.meter(association.server_sap - 1)
-        if isinstance(event, AssociationRequest | ChallengeAnswer) and event.security_event:
+        if isinstance(event, _SERVICES):
+            try:
+                return _serve(objects, association, event)
+            except (ValueError, IndexError, KeyError):  # never let one request stop the meter
+                log.exception("dlms.handler_error")
+                return ExceptionResponse(2, 3)  # service-unknown, other-reason
+        if isinstance(event, (AssociationRequest, ChallengeAnswer)) and event.security_event:
             objects.on_security_event(association, event.security_event)
         response = protocol_response(event)
-        if response is not None:
-            return response
-        try:
-            return _serve(objects, association, event)
-        except (ValueError, IndexError, KeyError):  # never let one request stop the meter
-            log.exception("dlms.handler_error")
-            return ExceptionResponse(2, 3)  # service-unknown, other-reason
+        assert response is not None  # every other request is the association's own
+        return response
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         loop = asyncio.get_running_loop()

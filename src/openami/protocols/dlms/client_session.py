@@ -239,17 +239,17 @@ class ClientAssociation:
         return security.wrap(plain, self._keys(), self.system_title, ic)
 
     def _encode(self, event: ClientRequest) -> bytes:
-        if isinstance(event, Associate):
-            return self._aarq()
-        if isinstance(event, AnswerChallenge):
-            return self._challenge_answer()
-        if isinstance(event, Release):
-            return acse.encode_rlrq(0)
-        if isinstance(event, Get):
+        if isinstance(event, Get):  # the most frequent first
             self._blocks = []
             request: apdu.Request = GetRequestNormal(
                 self._next_invoke(), event.attribute, event.access
             )
+        elif isinstance(event, Associate):
+            return self._aarq()
+        elif isinstance(event, AnswerChallenge):
+            return self._challenge_answer()
+        elif isinstance(event, Release):
+            return acse.encode_rlrq(0)
         elif isinstance(event, GetList):
             self._blocks = []
             request = GetRequestWithList(self._next_invoke(), event.items)
@@ -381,6 +381,11 @@ class ClientAssociation:
 
     def _on_response(self, response: apdu.Request | apdu.Response) -> ClientEvent:
         """The event for a response already checked against the request (kind, invoke-id)."""
+        if isinstance(response, GetResponseNormal):
+            if isinstance(response.result, int):
+                code = response.result
+                return ServiceFailed(code, f"GET failed: data-access-result {code}")
+            return Value(response.result)
         if isinstance(response, ActionResponseNormal):
             if self.state is ClientState.AWAITING_HLS_RESULT:
                 return self._on_hls_result(response)
@@ -394,11 +399,6 @@ class ClientAssociation:
             if response.result != 0:
                 return ServiceFailed(response.result, f"SET failed: result {response.result}")
             return Written()
-        if isinstance(response, GetResponseNormal):
-            if isinstance(response.result, int):
-                code = response.result
-                return ServiceFailed(code, f"GET failed: data-access-result {code}")
-            return Value(response.result)
         if isinstance(response, GetResponseWithList):
             items = tuple(ListItemError(r) if isinstance(r, int) else r for r in response.results)
             return ValueList(items)

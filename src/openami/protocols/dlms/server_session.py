@@ -193,7 +193,7 @@ class ServerAssociation:
     # -- the peer shape -------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         """Queue one APDU from the client."""
-        self._inbox.append(bytes(data))
+        self._inbox.append(data if isinstance(data, bytes) else bytes(data))
 
     def next_event(self) -> ServerEvent | Wait:
         if self._pending is not None:
@@ -355,7 +355,8 @@ class ServerAssociation:
         if isinstance(response, NextBlockResponse):
             assert isinstance(pending, NextBlockRequest)
             return self._next_block(pending)
-        invoke_id = getattr(pending, "invoke_id", 0)
+        assert isinstance(pending, (GetRequest, GetListRequest, SetRequest, ActionRequest))
+        invoke_id = pending.invoke_id
         if isinstance(response, GetResponse):
             self._blocks = None
             if isinstance(response.result, int):

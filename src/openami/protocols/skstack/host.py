@@ -350,12 +350,18 @@ class SkHost:
         return EventReceived(event)
 
 
+_COMMAND_NAMES: dict[type, str] = {
+    Join: "SKJOIN",
+    Terminate: "SKTERM",
+    Reset: "SKRESET",
+    SendTo: "SKSENDTO",
+}
+
+
 def _name(command: HostCommand) -> str:
-    if isinstance(command, Command | Option):
+    if isinstance(command, (Command, Option)):
         return command.name
-    return {Join: "SKJOIN", Terminate: "SKTERM", Reset: "SKRESET", SendTo: "SKSENDTO"}[
-        type(command)
-    ]
+    return _COMMAND_NAMES[type(command)]
 
 
 __all__ = [
