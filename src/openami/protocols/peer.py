@@ -64,12 +64,14 @@ class Transitions(Generic[State]):
             key: targets if isinstance(targets, tuple) else (targets,)
             for key, targets in table.items()
         }
-        self._first = {key: targets[0] for key, targets in self._table.items()}
+        # keyed by the member's identity: hashing an Enum member runs Python code, and this
+        # lookup is on every message's path
+        self._first = {(id(at), kind): targets[0] for (at, kind), targets in self._table.items()}
 
     def after(self, state: State, event_type: type, outcome: State | None = None) -> State | None:
         """The next state (the first listed, or ``outcome`` where several are listed)."""
         if outcome is None:
-            return self._first.get((state, event_type))
+            return self._first.get((id(state), event_type))
         targets = self._table.get((state, event_type))
         if targets is None:
             return None
@@ -80,7 +82,7 @@ class Transitions(Generic[State]):
         return outcome
 
     def allows(self, state: State, event_type: type) -> bool:
-        return (state, event_type) in self._table
+        return (id(state), event_type) in self._first
 
     def allowed_in(self, state: State) -> list[str]:
         """Names of the event types allowed in ``state`` (for error messages)."""

@@ -117,13 +117,14 @@ TRANSITIONS: Transitions[ClientState] = Transitions(
     }
 )
 
-# the response APDUs each waiting state accepts (an exception-response is accepted by all)
-_EXPECTED: dict[ClientState, tuple[type, ...]] = {
-    S.AWAITING_HLS_RESULT: (ActionResponseNormal,),
-    S.AWAITING_GET: (GetResponseNormal, GetResponseWithDatablock),
-    S.AWAITING_LIST: (GetResponseWithList, GetResponseWithDatablock, GetResponseNormal),
-    S.AWAITING_SET: (SetResponseNormal,),
-    S.AWAITING_ACTION: (ActionResponseNormal,),
+# the response APDUs each waiting state accepts (an exception-response is accepted by all),
+# keyed by the member's identity (hashing an Enum member runs Python code)
+_EXPECTED: dict[int, tuple[type, ...]] = {
+    id(S.AWAITING_HLS_RESULT): (ActionResponseNormal,),
+    id(S.AWAITING_GET): (GetResponseNormal, GetResponseWithDatablock),
+    id(S.AWAITING_LIST): (GetResponseWithList, GetResponseWithDatablock, GetResponseNormal),
+    id(S.AWAITING_SET): (SetResponseNormal,),
+    id(S.AWAITING_ACTION): (ActionResponseNormal,),
 }
 
 
@@ -307,7 +308,7 @@ class ClientAssociation:
             if payload[:1] != bytes((acse.RLRE,)):
                 raise RemoteDlmsProtocolError("expected an RLRE")
             return Released()
-        expected = _EXPECTED.get(self.state)
+        expected = _EXPECTED.get(id(self.state))
         if expected is None:
             raise RemoteDlmsProtocolError(f"unsolicited APDU in state {self.state.value}")
         response = self._decode(payload)
