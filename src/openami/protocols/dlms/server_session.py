@@ -331,17 +331,23 @@ class ServerAssociation:
         return None
 
     def _check_permission(self, response: ServerResponse) -> None:
+        if not isinstance(response, (SetResponse, ActionResponse)) or response.result != 0:
+            return  # only a success needs the right to write
         pending = self._pending
-        granted = (isinstance(response, SetResponse) and response.result == 0) or (
-            isinstance(response, ActionResponse) and response.result == 0
-        )
-        if granted and isinstance(pending, SetRequest | ActionRequest) and not pending.permitted:
+        if isinstance(pending, (SetRequest, ActionRequest)) and not pending.permitted:
             raise LocalDlmsProtocolError(
                 f"{type(pending).__name__} is not permitted in this association: "
                 "answer read-write-denied"
             )
 
     def _encode(self, response: ServerResponse, pending: ServerEvent) -> bytes:
+        if isinstance(response, GetResponse):  # the most frequent first
+            assert isinstance(pending, GetRequest)
+            self._blocks = None
+            if isinstance(response.result, int):
+                return apdu.encode_apdu(GetResponseNormal(pending.invoke_id, response.result))
+            head = bytes((apdu.GET_RESPONSE, 1, pending.invoke_id, 0))
+            return self._get_reply(pending.invoke_id, response.result, head)
         if isinstance(response, ExceptionResponse):
             return apdu.encode_apdu(response)
         if isinstance(response, AssociationResponse):
@@ -355,14 +361,8 @@ class ServerAssociation:
         if isinstance(response, NextBlockResponse):
             assert isinstance(pending, NextBlockRequest)
             return self._next_block(pending)
-        assert isinstance(pending, (GetRequest, GetListRequest, SetRequest, ActionRequest))
+        assert isinstance(pending, (GetListRequest, SetRequest, ActionRequest))
         invoke_id = pending.invoke_id
-        if isinstance(response, GetResponse):
-            self._blocks = None
-            if isinstance(response.result, int):
-                return apdu.encode_apdu(GetResponseNormal(invoke_id, response.result))
-            head = bytes((apdu.GET_RESPONSE, 1, invoke_id, 0))
-            return self._get_reply(invoke_id, response.result, head)
         if isinstance(response, GetListResponse):
             self._blocks = None
             plain = apdu.encode_apdu(GetResponseWithList(invoke_id, response.results))
