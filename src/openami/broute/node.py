@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openami.broute.responder import MeterResponder
-from openami.clock.slots import SLOT_SECONDS
+from openami.clock import slot_at_s, slot_start_s
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class MeterNode:
         if self.announce:
             self._notify(self.responder.instance_list_inf())
         # the boundary in progress at start is not announced: the node may start late in it
-        self.last_notified_boundary = int(self.responder.clock.timestamp() // SLOT_SECONDS)
+        self.last_notified_boundary = slot_at_s(self.responder.clock.timestamp())
         self._task = self._loop.create_task(self._fixed_time_loop())
 
     def close(self) -> None:
@@ -329,7 +329,7 @@ class MeterNode:
 
     def notify_fixed_time(self) -> bool:
         """Send the fixed-time INF for the current boundary now (if not sent yet)."""
-        boundary = int(self.responder.clock.timestamp() // SLOT_SECONDS)
+        boundary = slot_at_s(self.responder.clock.timestamp())
         if boundary == self.last_notified_boundary:
             return False
         frame = self.responder.fixed_time_inf(self.responder.clock.now())
@@ -344,8 +344,8 @@ class MeterNode:
         while True:
             await asyncio.sleep(self.poll_interval_s)
             now_s = clock.timestamp()
-            boundary = int(now_s // SLOT_SECONDS)
-            since = now_s - boundary * SLOT_SECONDS
+            boundary = slot_at_s(now_s)
+            since = now_s - slot_start_s(boundary)
             late = since >= FIXED_TIME_WINDOW_S
             if boundary != self.last_notified_boundary and since >= self.inf_delay_s and not late:
                 try:

@@ -3,7 +3,10 @@
 :class:`MeterResponder` answers one received frame at a time (``respond``) and builds the
 frames a meter sends on its own: the instance-list INF (0xD5) at start or after joining, and
 the fixed-time INF (EA, and EB when the meter exports) after every :00 and :30.
-Values come from a :class:`openami.meter.MeterView`; time from a :class:`Clock`.
+Values come from a :class:`openami.meter.MeterView`; time from a :class:`Clock`. The frames
+go in and out through an :class:`~openami.protocols.echonet.node.EchonetNode` (the sans-I/O
+peer: TIDs, matching of answers to requests); the service rules are
+:func:`~openami.protocols.echonet.service.handle_request`.
 
 Decisions where the spec leaves room (see docs/broute.md):
 - E5 accepts every day the spec allows (0–99). Days not retained (``retention_days``,
@@ -19,18 +22,13 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from openami.clock import JST, Clock
-from openami.clock.slots import SLOT_SECONDS, day_of_slot, slot_start
+from openami.clock import JST, Clock, day_of_slot, slot_at_s, slot_start, slot_start_s
 from openami.meter import MeterView
 from openami.protocols.echonet import objects as obj
 from openami.protocols.echonet import smart_meter as sm
-from openami.protocols.echonet.frame import (
-    EchonetDecodeError,
-    Esv,
-    Frame,
-    Property,
-    decode_frame,
-)
+from openami.protocols.echonet.errors import MalformedFrame, RemoteEchonetProtocolError
+from openami.protocols.echonet.frame import Esv, Property
+from openami.protocols.echonet.node import EchonetNode, Notification, RequestReceived, Response
 from openami.protocols.echonet.objects import DeviceObject, Getter, Setter, node_profile
 from openami.protocols.echonet.service import handle_request
 
@@ -82,7 +80,7 @@ class MeterResponder:
         self.history1_day = 0
         self.history2_setting = sm.History2Setting(None, 1)
         self.installation_location = b"\x00"
-        self._next_tid = 0
+        self.node = EchonetNode(clock.timestamp)
         self.meter_object = self._build_meter_object()
         self.node_profile = node_profile(
             [self.meter_object],
@@ -95,14 +93,23 @@ class MeterResponder:
     def respond(self, frame: bytes) -> list[bytes]:
         """Replies to one received frame; [] when none is due. Never raises on bad input."""
         self.stats.received += 1
+        node = self.node
+        node.receive_data(frame)
         try:
-            request = decode_frame(frame)
-        except EchonetDecodeError as exc:
+            event = node.next_event()
+        except MalformedFrame as exc:
             self.stats.malformed += 1
             log.debug("dropped malformed ECHONET frame (%d bytes): %s", len(frame), exc)
             return []
+        except RemoteEchonetProtocolError as exc:  # a response to nothing this node asked
+            self.stats.ignored += 1
+            log.debug("dropped ECHONET frame: %s", exc)
+            return []
+        if not isinstance(event, RequestReceived):
+            self.stats.ignored += 1
+            return []
         try:
-            replies = handle_request(request, self.objects, max_opc=self.max_opc)
+            replies = handle_request(event.frame, self.objects, max_opc=self.max_opc)
         except Exception:  # a bug must not stop the node; keep it visible in the log
             self.stats.malformed += 1
             log.exception("failed to answer frame %s", bytes(frame).hex())
@@ -110,15 +117,13 @@ class MeterResponder:
         if not replies:
             self.stats.ignored += 1
         self.stats.replies += len(replies)
-        return [r.encode() for r in replies]
+        return [node.send(Response(reply)) for reply in replies]
 
     def instance_list_inf(self) -> bytes:
         """INF of 0xD5 from the node profile to the node profile class (start-up / join)."""
         instances = obj.encode_instance_list([self.meter_object.eoj])
         prop = Property(obj.EPC_INSTANCE_LIST_NOTIFICATION, instances)
-        return Frame(
-            self._tid(), obj.NODE_PROFILE_EOJ, obj.NODE_PROFILE_EOJ, Esv.INF, (prop,)
-        ).encode()
+        return self.node.send(Notification(obj.NODE_PROFILE_EOJ, obj.NODE_PROFILE_EOJ, (prop,)))
 
     def fixed_time_inf(self, now: datetime | None = None) -> bytes | None:
         """INF of EA (and EB with export) for the latest :00/:30 boundary at ``now``.
@@ -126,22 +131,16 @@ class MeterResponder:
         None when the boundary's registers are not in the meter's log.
         """
         moment = self.clock.now() if now is None else now
-        boundary = int(moment.timestamp() // SLOT_SECONDS)
+        boundary = slot_at_s(moment.timestamp())
         props = [Property(sm.EPC_FIXED_TIME_NORMAL, self._fixed_time(boundary, export=False))]
         if self.exports:
             props.append(Property(sm.EPC_FIXED_TIME_REVERSE, self._fixed_time(boundary, True)))
         if sm.FixedTimeValue.decode(props[0].edt).value is None:
             return None
-        return Frame(
-            self._tid(), self.meter_object.eoj, obj.CONTROLLER_EOJ, Esv.INF, tuple(props)
-        ).encode()
+        inf = Notification(self.meter_object.eoj, obj.CONTROLLER_EOJ, tuple(props), Esv.INF)
+        return self.node.send(inf)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _tid(self) -> int:
-        tid = self._next_tid
-        self._next_tid = (tid + 1) & 0xFFFF
-        return tid
-
     def _today(self) -> date:
         return self.clock.now().astimezone(JST).date()
 
@@ -159,7 +158,7 @@ class MeterResponder:
         return self.scale.raw_from_wh(regs[0]), self.scale.raw_from_wh(regs[1])
 
     def _latest_boundary(self) -> int:
-        return int(self.clock.timestamp() // SLOT_SECONDS)
+        return slot_at_s(self.clock.timestamp())
 
     def _fixed_time(self, boundary: int, export: bool) -> bytes:
         normal, reverse = self._raw_at(boundary)
@@ -187,7 +186,7 @@ class MeterResponder:
         if setting.at is None:
             newest = latest
         else:
-            newest = int(setting.at.replace(tzinfo=JST).timestamp() // SLOT_SECONDS)
+            newest = slot_at_s(setting.at.replace(tzinfo=JST).timestamp())
         pairs = tuple(self._raw_at(newest - k) for k in range(setting.count))
         at = slot_start(newest).replace(tzinfo=None)
         return sm.History2(at, pairs).encode()
@@ -196,7 +195,7 @@ class MeterResponder:
         setting = sm.History2Setting.decode(edt)
         if setting.at is not None:
             stamp = setting.at.replace(tzinfo=JST).timestamp()
-            if stamp > self._latest_boundary() * SLOT_SECONDS:
+            if stamp > slot_start_s(self._latest_boundary()):
                 return False  # the future has no history
         self.history2_setting = setting
         return True

@@ -1,8 +1,10 @@
 """A virtual Wi-SUN USB module (SKSTACK IP, BP35A1 or BP35C2 dialect) on a pty.
 
 The host side of the pty behaves like the serial port of a real module; a client such as
-momonga opens the slave path (or the symlink given as ``link``). Commands go to the sans-IO
-:class:`~openami.protocols.skstack.SkModule`; SKSENDTO payloads go to ``relay`` (one ECHONET
+momonga opens the slave path (or the symlink given as ``link``). Commands go to the sans-I/O
+:class:`~openami.protocols.skstack.SkModule` (commands it refuses are answered with the
+``FAIL`` line its error carries); what happens on the radio goes to the module with
+``send`` and what it prints comes back. SKSENDTO payloads go to ``relay`` (one ECHONET
 Lite frame in, the meter's replies out, e.g. ``MeterResponder.respond``) and the replies come
 back as ERXUDP from the meter's link-local address. After a successful join the meter's
 instance-list INF is printed; the fixed-time INF (EA/EB) follows every :00 and :30.
@@ -30,17 +32,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from openami.clock import Clock
-from openami.clock.slots import SLOT_SECONDS
+from openami.clock import Clock, slot_at_s
+from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
     MULTICAST_ALL_NODES,
+    DatagramArrived,
     Dialect,
     Joined,
     MeterRadio,
+    ModuleState,
     Output,
     RadioTime,
+    RemoteSkstackProtocolError,
+    SendOutcome,
     SessionEnded,
+    SessionExpiry,
     SkModule,
+    TxLimit,
     UdpSend,
 )
 from openami.protocols.skstack.codec import ECHONET_PORT
@@ -105,11 +113,11 @@ class FixedTimeAnnouncer:
         self.responder = responder
         self.clock = clock
         self.delay_s = delay_s
-        self._last = int(clock.timestamp() // SLOT_SECONDS)
+        self._last = slot_at_s(clock.timestamp())
 
     def __call__(self) -> bytes | None:
         ts = self.clock.timestamp()
-        boundary = int((ts - self.delay_s) // SLOT_SECONDS)
+        boundary = slot_at_s(ts - self.delay_s)
         if boundary <= self._last:
             return None
         self._last = boundary
@@ -149,6 +157,7 @@ class VirtualWisunModule:
         self._rng = random.Random(self.faults.seed)
         self._control: queue.Queue[tuple[str, bool]] = queue.Queue()
         self._out = bytearray()
+        self._deferred = bytearray()  # printed while scan or join output is held back
         self._master = self._slave = -1
         self._wake_r = self._wake_w = -1
         self._thread: threading.Thread | None = None
@@ -327,13 +336,27 @@ class VirtualWisunModule:
         if len(self._out) > MAX_PENDING_OUTPUT:
             del self._out[: len(self._out) - MAX_PENDING_OUTPUT]
 
+    def _emit_radio(self, data: bytes) -> None:
+        """What the module printed for a radio input: after any output still held back."""
+        if self._hold_until is not None:
+            self._deferred += data
+        else:
+            self._emit(data)
+
     def _pump(self) -> None:
         module = self.module
         if self._hold_until is not None:
             if time.monotonic() < self._hold_until:
                 return  # the radio is still busy: later output waits in the module
             self._hold_until = None
-        while (event := module.next_event()) is not None:
+        while True:
+            try:
+                event = module.next_event()
+            except RemoteSkstackProtocolError as exc:  # a refused command: print its FAIL
+                self._emit(exc.reply or b"")
+                continue
+            if isinstance(event, Wait):
+                break
             if isinstance(event, RadioTime):
                 if self.radio_time_scale > 0 and event.seconds > 0:
                     self._hold_until = time.monotonic() + event.seconds * self.radio_time_scale
@@ -343,29 +366,37 @@ class VirtualWisunModule:
             elif isinstance(event, UdpSend):
                 self._send(event)
             elif isinstance(event, Joined):
-                self.stats.events.append("joined")
-                if self.session_lifetime_s is not None:
-                    self._session_deadline = time.monotonic() + self.session_lifetime_s
-                for frame in self.announce() if self.announce else []:
-                    module.receive_udp(event.meter_address, MULTICAST_ALL_NODES, frame)
+                self._joined(event)
             elif isinstance(event, SessionEnded):
                 self.stats.events.append(f"session ended: {event.reason}")
                 self._session_deadline = None
+        if self._hold_until is None and self._deferred:
+            self._emit(bytes(self._deferred))
+            self._deferred.clear()
         self._flush()
+
+    def _joined(self, event: Joined) -> None:
+        self.stats.events.append("joined")
+        if self.session_lifetime_s is not None:
+            self._session_deadline = time.monotonic() + self.session_lifetime_s
+        for frame in self.announce() if self.announce else []:
+            self._emit(
+                self.module.send(DatagramArrived(event.meter_address, MULTICAST_ALL_NODES, frame))
+            )
 
     def _send(self, send: UdpSend) -> None:
         module = self.module
         self.stats.sends += 1
         if self._rng.random() < self.faults.send_failure_share:
             self.stats.send_failures += 1
-            module.send_result(False)
+            self._emit(module.send(SendOutcome(False)))
             return
-        module.send_result(True)
+        self._emit(module.send(SendOutcome(True)))
         spent_ms = module.add_send_time(airtime_ms(len(send.payload)))
         budget = self.faults.tx_budget_ms
         to_meter = send.dest.upper() == self.meter_address and send.port == ECHONET_PORT
         replies: list[bytes] = []
-        if to_meter and module.session_address is not None:
+        if to_meter and module.state is ModuleState.JOINED:
             try:
                 replies = self.relay(send.payload)
             except Exception:
@@ -376,9 +407,10 @@ class VirtualWisunModule:
                 self.stats.replies_dropped += 1
                 continue
             self.stats.replies += 1
-            module.receive_udp(self.meter_address, module.own_address, reply)
+            arrived = DatagramArrived(self.meter_address, module.own_address, reply)
+            self._emit(module.send(arrived))
         if budget is not None and spent_ms >= budget and not module.tx_limited:
-            module.set_tx_limited(True)
+            self._emit(module.send(TxLimit(True)))
             self._tx_release_at = time.monotonic() + self.faults.tx_hold_s
 
     def _run_control(self) -> None:
@@ -390,17 +422,20 @@ class VirtualWisunModule:
             if what == "expire":
                 self._expire(flag)
             elif what == "txlimit":
-                self.module.set_tx_limited(flag)
+                self._emit_radio(self.module.send(TxLimit(flag)))
                 if not flag:
                     self.module.reset_send_time()
                     self._tx_release_at = None
         self._pump()
 
     def _expire(self, reauth_ok: bool) -> None:
-        if self.module.expire_session(reauth_ok and not self.faults.reauth_fails):
-            self.stats.events.append("session expired")
-            if self.module.session_address is not None and self.session_lifetime_s is not None:
-                self._session_deadline = time.monotonic() + self.session_lifetime_s
+        module = self.module
+        if module.state is not ModuleState.JOINED:
+            return  # no session to expire
+        self._emit_radio(module.send(SessionExpiry(reauth_ok and not self.faults.reauth_fails)))
+        self.stats.events.append("session expired")
+        if module.session_address is not None and self.session_lifetime_s is not None:
+            self._session_deadline = time.monotonic() + self.session_lifetime_s
 
     def _run_timers(self, now: float) -> None:
         if self._hold_until is not None and now >= self._hold_until:
@@ -411,15 +446,16 @@ class VirtualWisunModule:
             self._pump()
         if self._tx_release_at is not None and now >= self._tx_release_at:
             self._tx_release_at = None
-            self.module.set_tx_limited(False)
+            self._emit_radio(self.module.send(TxLimit(False)))
             self.module.reset_send_time()
             self._pump()
 
     def _poll_notifications(self) -> None:
-        if self.notifications is None or self.module.session_address is None:
+        if self.notifications is None or self.module.state is not ModuleState.JOINED:
             return
         frame = self.notifications()
         if frame is not None:
             self.stats.notifications += 1
-            self.module.receive_udp(self.meter_address, self.module.own_address, frame)
+            arrived = DatagramArrived(self.meter_address, self.module.own_address, frame)
+            self._emit_radio(self.module.send(arrived))
             self._pump()

@@ -1,9 +1,12 @@
 """A HEMS controller (0x05FF01) reading one low-voltage smart meter (0x028801).
 
 Transport-agnostic: :class:`MeterClient` sends ECHONET Lite frames through a
-:class:`Transport` (plain UDP, or a Wi-SUN module over SKSTACK IP) and matches replies by TID,
-SEOJ and DEOJ. Frames the meter sends on its own (INF, e.g. the fixed-time EA/EB) are kept in
-``notifications``. Energy is converted with the meter's own unit (E1) and coefficient (D3).
+:class:`Transport` (plain UDP, or a Wi-SUN module over SKSTACK IP). An
+:class:`~openami.protocols.echonet.node.EchonetNode` gives each request its TID, matches the
+answer to it (TID, ESV, the object asked) and times it out on the injected clock; answers to
+nothing and malformed frames are dropped. Frames the meter sends on its own (INF, e.g. the
+fixed-time EA/EB) are kept in ``notifications``. Energy is converted with the meter's own
+unit (E1) and coefficient (D3).
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from typing import Protocol
 from openami.clock import JST
 from openami.protocols.echonet import CONTROLLER_EOJ, SMART_METER_EOJ, Esv, Frame, Property
 from openami.protocols.echonet import smart_meter as sm
-from openami.protocols.echonet.frame import EchonetDecodeError, decode_frame
+from openami.protocols.echonet.errors import RemoteEchonetProtocolError
+from openami.protocols.echonet.node import (
+    EchonetNode,
+    NodeEvent,
+    NotificationReceived,
+    Request,
+    RequestReceived,
+    ResponseReceived,
+    TimedOut,
+)
+from openami.protocols.peer import MonotonicClock, Wait
 
 log = logging.getLogger(__name__)
 
@@ -66,42 +79,61 @@ class HistorySlot:
 class MeterClient:
     """Request/response with one meter; not thread-safe."""
 
-    def __init__(self, transport: Transport, *, timeout_s: float = 20.0, retries: int = 3) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        timeout_s: float = 20.0,
+        retries: int = 3,
+        clock: MonotonicClock = time.monotonic,
+    ) -> None:
         self.transport = transport
         self.timeout_s = timeout_s
         self.retries = retries
+        self.clock = clock
+        self.node = EchonetNode(clock, timeout_s=timeout_s, first_tid=1, strict=False)
         self.notifications: deque[Frame] = deque(maxlen=256)
-        self._tid = 0
         self.kwh_per_count: float | None = None
 
     # -- frames ----------------------------------------------------------------------------
-    def _next_tid(self) -> int:
-        self._tid = self._tid % 0xFFFF + 1
-        return self._tid
-
     def request(self, esv: Esv, props: list[Property]) -> Frame:
         """Send one request; return the matching reply (which may be a *_SNA)."""
         for attempt in range(1, self.retries + 1):
-            tid = self._next_tid()
-            frame = Frame(tid, CONTROLLER_EOJ, SMART_METER_EOJ, esv, tuple(props))
-            self.transport.send(frame.encode())
-            deadline = time.monotonic() + self.timeout_s
-            while (left := deadline - time.monotonic()) > 0:
-                data = self.transport.receive(left)
-                if data is None:
-                    continue
-                try:
-                    reply = decode_frame(data, strict=False)
-                except EchonetDecodeError:
-                    log.debug("dropped a malformed frame (%d bytes)", len(data))
-                    continue
-                if reply.esv in (Esv.INF, Esv.INFC):
-                    self.notifications.append(reply)
-                    continue
-                if reply.tid == tid and reply.seoj == SMART_METER_EOJ:
-                    return reply
+            request = Request(CONTROLLER_EOJ, SMART_METER_EOJ, esv, tuple(props))
+            self.transport.send(self.node.send(request))
+            tid = self.node.last_tid
+            while True:
+                event = self._next_event()
+                if isinstance(event, ResponseReceived) and event.request.tid == tid:
+                    return event.frame
+                if isinstance(event, TimedOut) and event.request.tid == tid:
+                    break
             log.info("no answer to TID %04X (attempt %d of %d)", tid, attempt, self.retries)
         raise MeterTimeout(f"the meter did not answer after {self.retries} attempts")
+
+    def _next_event(self) -> NodeEvent:
+        """The node's next event, waiting on the transport until a request's deadline."""
+        node = self.node
+        while True:
+            try:
+                event = node.next_event()
+            except RemoteEchonetProtocolError as exc:
+                log.debug("%s", exc)
+                continue
+            if not isinstance(event, Wait):
+                self._keep_notification(event)
+                return event
+            deadline_s = node.next_deadline_s
+            left_s = self.timeout_s if deadline_s is None else deadline_s - self.clock()
+            data = self.transport.receive(max(0.0, left_s))
+            if data is not None:
+                node.receive_data(data)
+
+    def _keep_notification(self, event: NodeEvent) -> None:
+        """Frames the meter sends on its own (INF, INFC) go to ``notifications``."""
+        frame = event.frame if isinstance(event, NotificationReceived | RequestReceived) else None
+        if frame is not None and frame.esv in (Esv.INF, Esv.INFC):
+            self.notifications.append(frame)
 
     def get(self, epcs: list[int]) -> dict[int, bytes | None]:
         """Get properties (at most 6 per request); None for those the meter refuses."""

@@ -5,7 +5,10 @@ dialect from SKINFO, registers the B-route ID and password, scans for the meter'
 it (PANA) and then carries frames with SKSENDTO / ERXUDP. It follows the module's events:
 EVENT 29 (session expired) holds sends until EVENT 25 (re-authenticated); EVENT 24 after an
 expiry re-runs SKJOIN; EVENT 32/33 hold sends while the transmission-time limit is on;
-EVENT 21 01 (send failed) retries the send.
+EVENT 21 01 (send failed) retries the send. The line itself is spoken by
+:class:`~openami.protocols.skstack.host.SkHost`, the sans-I/O host: it turns what the module
+prints into typed events and keeps the PANA session's state; this class moves the bytes and
+decides what to do next.
 """
 
 from __future__ import annotations
@@ -20,18 +23,34 @@ import tty
 from collections import deque
 
 from openami.hems.client import HemsError
+from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
     ECHONET_PORT,
     Dialect,
     Event,
-    OutputReader,
     PanDescriptor,
-    SkFormatError,
-    encode_sksendto,
-    parse_epandesc,
-    parse_erxudp,
-    parse_event,
+    RemoteSkstackProtocolError,
+    SkstackError,
     scan_duration_s,
+)
+from openami.protocols.skstack.host import (
+    Answer,
+    Command,
+    DatagramReceived,
+    EventReceived,
+    Fail,
+    HostCommand,
+    HostEvent,
+    HostState,
+    Join,
+    Line,
+    Ok,
+    Option,
+    PanFound,
+    Reset,
+    SendTo,
+    SkHost,
+    Terminate,
 )
 
 log = logging.getLogger(__name__)
@@ -42,12 +61,29 @@ class WisunError(HemsError):
     """The Wi-SUN module refused a command or the PAN could not be reached."""
 
 
+class CommandRefused(WisunError):
+    """The module answered a command with FAIL ERxx."""
+
+
 class ScanFailed(WisunError):
     """No PAN answered the active scan (wrong B-route ID, or no meter in range)."""
 
 
 class JoinFailed(WisunError):
     """PANA authentication failed (EVENT 24): wrong password or ID."""
+
+
+def _shown(command: HostCommand) -> str:
+    """The command as the log may show it (B-route ID and password masked)."""
+    if isinstance(command, Command):
+        if command.name in _SECRET:
+            return f"{command.name} ****"
+        return " ".join((command.name, *command.args))
+    if isinstance(command, SendTo):
+        return f"SKSENDTO ({len(command.payload)} bytes)"
+    if isinstance(command, Option):
+        return command.name
+    return type(command).__name__
 
 
 class SkstackTransport:
@@ -81,16 +117,30 @@ class SkstackTransport:
         self.gate_timeout_s = gate_timeout_s
         self.drain_s = drain_s
         self.reset = reset
-        self.dialect = Dialect.BP35C2
+        self.host = SkHost()
         self.meter_address = ""
-        self.session_up = False
-        self.tx_limited = False
-        self.need_rejoin = False
         self.lqi: int | None = None
         self.events: deque[str] = deque(maxlen=100)
+        self._joined_once = False
         self._fd = -1
-        self._reader = OutputReader()
         self._rx: deque[bytes] = deque()
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.host.dialect
+
+    @property
+    def session_up(self) -> bool:
+        return self.host.state is HostState.JOINED
+
+    @property
+    def tx_limited(self) -> bool:
+        return self.host.tx_limited
+
+    @property
+    def need_rejoin(self) -> bool:
+        """The session was lost (EVENT 24) after we had joined: SKJOIN again."""
+        return self._joined_once and self.host.state is HostState.DISCONNECTED
 
     # -- serial port -----------------------------------------------------------------------
     def _open_port(self) -> None:
@@ -118,89 +168,68 @@ class SkstackTransport:
         except BlockingIOError:
             return b""
 
-    def _next_line(self, deadline: float) -> str | None:
-        while (line := self._reader.next_line()) is None:
+    # -- what the module prints ------------------------------------------------------------
+    def _next_event(self, deadline: float) -> HostEvent | None:
+        """The host's next event (noted), reading the port until ``deadline``; None at it."""
+        host = self.host
+        while True:
+            try:
+                event = host.next_event()
+            except RemoteSkstackProtocolError as exc:
+                log.debug("dropped a line: %s", exc)
+                continue
+            if not isinstance(event, Wait):
+                self._note(event)
+                return event
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._reader.feed(self._read(min(left, 0.5)))
-        return line
+            host.receive_data(self._read(min(left, 0.5)))
 
-    # -- lines from the module -------------------------------------------------------------
-    def _note(self, line: str) -> bool:
-        """Handle ERXUDP and asynchronous EVENTs; True when the line was one of them."""
-        if line.startswith("ERXUDP"):
-            try:
-                rx = parse_erxudp(self.dialect, line)
-            except SkFormatError:
-                log.debug("unreadable ERXUDP line dropped")
-                return True
+    def _note(self, event: HostEvent) -> None:
+        """Keep the meter's datagrams and a log of the module's EVENT numbers."""
+        if isinstance(event, DatagramReceived):
+            rx = event.datagram
             if rx.rport == rx.lport == ECHONET_PORT and rx.sender == self.meter_address:
                 self.lqi = rx.lqi if rx.lqi is not None else self.lqi
                 self._rx.append(rx.data)
-            return True
-        if not line.startswith("EVENT"):
-            return False
-        try:
-            event = parse_event(self.dialect, line)
-        except SkFormatError:
-            return True
-        self.events.append(f"{event.event:02X}")
-        if event.event == Event.SESSION_EXPIRED:
-            self.session_up = False
-        elif event.event == Event.PANA_OK:
-            self.session_up = True
-            self.need_rejoin = False
-        elif event.event == Event.PANA_FAILED and self.meter_address:
-            self.session_up = False
-            self.need_rejoin = True
-        elif event.event in (Event.TERM_DONE, Event.TERM_TIMEOUT, Event.TERM_REQUESTED):
-            self.session_up = False
-        elif event.event == Event.TX_LIMIT_ON:
-            self.tx_limited = True
-        elif event.event == Event.TX_LIMIT_OFF:
-            self.tx_limited = False
-        return False  # commands may wait for events too
+        elif isinstance(event, EventReceived):
+            self.events.append(f"{event.event.event:02X}")
 
     def _command(
         self,
-        text: str,
-        until: tuple[str, ...] = ("OK",),
+        command: HostCommand,
+        until: tuple[int, ...] = (),
         timeout_s: float | None = None,
-        payload: bytes | None = None,
-    ) -> list[str]:
-        shown = text.split()[0] + " ****" if text.startswith(_SECRET) else text
+    ) -> list[HostEvent]:
+        """Send ``command``; its events up to its answer (and then one of the EVENTs
+        ``until``). FAIL raises WisunError."""
+        shown = _shown(command)
         log.debug(">>> %s", shown)
-        self._write(payload if payload is not None else text.encode("ascii") + b"\r\n")
+        self._write(self.host.send(command))
         deadline = time.monotonic() + (timeout_s or self.command_timeout_s)
-        lines: list[str] = []
+        events: list[HostEvent] = []
+        answered = False
         while True:
-            line = self._next_line(deadline)
-            if line is None:
+            event = self._next_event(deadline)
+            if event is None:
+                self.host.forget_command()
                 raise WisunError(f"no answer from the module to {shown}")
-            if self._note(line) and line.startswith("ERXUDP"):
-                continue
-            lines.append(line)
-            if line.startswith("FAIL"):
-                raise WisunError(f"the module answered {line} to {shown}")
-            if line.startswith(until):
-                return lines
+            events.append(event)
+            if isinstance(event, Fail):
+                raise CommandRefused(f"the module answered FAIL ER{event.code:02d} to {shown}")
+            answered = answered or isinstance(event, Ok | Answer)
+            done = not until or (isinstance(event, EventReceived) and event.event.event in until)
+            if answered and done:
+                return events
 
-    def _raw_option(self, text: str, timeout_s: float = 5.0) -> str:
-        """ROPT/WOPT: CR-terminated, answered with ``OK[ nn]`` + CR."""
-        self._write(text.encode("ascii") + b"\r")
-        buf = b""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            buf += self._read(deadline - time.monotonic())
-            for marker in (b"OK", b"FAIL"):
-                at = buf.find(marker)
-                end = buf.find(b"\r", at) if at >= 0 else -1
-                if end >= 0:
-                    rest = buf[end + 1 :]
-                    self._reader.feed(rest[1:] if rest.startswith(b"\n") else rest)
-                    return buf[at:end].decode("ascii", "replace")
-        raise WisunError(f"no answer from the module to {text}")
+    def _option(self, command: Option) -> Ok | None:
+        """ROPT/WOPT: the module's OK, or None when it does not know the command."""
+        try:
+            events = self._command(command, timeout_s=5.0)
+        except CommandRefused:
+            return None
+        return next((e for e in events if isinstance(e, Ok)), None)
 
     # -- session ---------------------------------------------------------------------------
     def open(self) -> SkstackTransport:
@@ -209,53 +238,57 @@ class SkstackTransport:
             self._write(b"\r\n")
             while self._read(self.drain_s):
                 pass  # drop whatever an earlier user left in the buffers
-            ropt = self._raw_option("ROPT")
-            if ropt.startswith("OK") and ropt[3:].strip() == "00":
-                self._raw_option("WOPT 01")  # ERXUDP data as hex text
-            einfo = [ln for ln in self._command("SKINFO") if ln.startswith("EINFO")]
-            fields = einfo[-1].split() if einfo else []
-            if len(fields) < 6:
-                raise WisunError("SKINFO gave no EINFO line")
-            self.dialect = Dialect.BP35A1 if fields[5].upper() == "FFFE" else Dialect.BP35C2
+            ropt = self._option(Option("ROPT"))
+            if ropt is not None and ropt.text[3:].strip() == "00":
+                self._option(Option("WOPT", "01"))  # ERXUDP data as hex text
+            self._find_dialect()
             if self.reset:
-                self._command("SKRESET")
-            self._command("SKSREG SFE 0")  # no echo: lines stay lines around SKSENDTO
+                self._command(Reset())
+            self._command(Command("SKSREG", ("SFE", "0")))  # no echo around SKSENDTO
             if self.dialect is Dialect.BP35C2:
-                self._command("SKSREG SA2 1")
-            self._command(f"SKSETRBID {self._rbid}")
-            self._command(f"SKSETPWD {len(self._password):X} {self._password}")
+                self._command(Command("SKSREG", ("SA2", "1")))
+            self._command(Command("SKSETRBID", (self._rbid,)))
+            self._command(Command("SKSETPWD", (f"{len(self._password):X}", self._password)))
             pan = self._scan()
-            self.meter_address = self._command(f"SKLL64 {pan.mac.hex().upper()}", ("FE80",))[-1]
-            self._command(f"SKSREG S2 {pan.channel:X}")
-            self._command(f"SKSREG S3 {pan.pan_id:04X}")
+            answers = self._command(Command("SKLL64", (pan.mac.hex().upper(),)))
+            self.meter_address = next(e.text for e in answers if isinstance(e, Answer))
+            self._command(Command("SKSREG", ("S2", f"{pan.channel:X}")))
+            self._command(Command("SKSREG", ("S3", f"{pan.pan_id:04X}")))
             self._join()
         except Exception:
             self._close_port()
             raise
         return self
 
+    def _find_dialect(self) -> None:
+        """SKINFO's EINFO: A1 prints FFFE in the 5th field, C2 its side."""
+        events = self._command(Command("SKINFO"))
+        einfo = [e.text for e in events if isinstance(e, Line) and e.text.startswith("EINFO")]
+        fields = einfo[-1].split() if einfo else []
+        if len(fields) < 6:
+            raise WisunError("SKINFO gave no EINFO line")
+        self.host.dialect = Dialect.BP35A1 if fields[5].upper() == "FFFE" else Dialect.BP35C2
+
     def _scan(self) -> PanDescriptor:
-        side = " 0" if self.dialect is Dialect.BP35C2 else ""
+        side = ("0",) if self.dialect is Dialect.BP35C2 else ()
         for duration in self.scan_durations:
-            lines = self._command(
-                f"SKSCAN 2 FFFFFFFF {duration}{side}",
-                ("EVENT 22",),
+            events = self._command(
+                Command("SKSCAN", ("2", "FFFFFFFF", str(duration), *side)),
+                (Event.ACTIVE_SCAN_DONE,),
                 timeout_s=scan_duration_s(duration) + 30,
             )
-            if "EPANDESC" in lines:
-                at = lines.index("EPANDESC")
-                block = [ln for ln in lines[at + 1 :] if ln.startswith("  ")]
-                with contextlib.suppress(SkFormatError):
-                    return parse_epandesc(block)
+            found = [e.descriptor for e in events if isinstance(e, PanFound)]
+            if found:
+                return found[0]
         raise ScanFailed("no PAN answered the scan: check the B-route ID and the distance")
 
     def _join(self) -> None:
+        outcomes = (Event.PANA_FAILED, Event.PANA_OK)
         for _ in range(self.join_retries):
-            lines = self._command(
-                f"SKJOIN {self.meter_address}", ("EVENT 24", "EVENT 25"), self.join_timeout_s
-            )
-            if lines[-1].startswith("EVENT 25"):
-                self.session_up, self.need_rejoin = True, False
+            events = self._command(Join(self.meter_address), outcomes, self.join_timeout_s)
+            last = events[-1]
+            if isinstance(last, EventReceived) and last.event.event == Event.PANA_OK:
+                self._joined_once = True
                 return
         raise JoinFailed("PANA authentication failed: check the B-route ID and password")
 
@@ -265,28 +298,29 @@ class SkstackTransport:
             if self.need_rejoin:
                 self._join()
                 continue
-            line = self._next_line(min(deadline, time.monotonic() + 0.5))
-            if line is not None:
-                self._note(line)
-            elif time.monotonic() >= deadline:
+            event = self._next_event(min(deadline, time.monotonic() + 0.5))
+            if event is None and time.monotonic() >= deadline:
                 raise WisunError("the module did not allow sending (session or ARIB limit)")
 
     # -- Transport -------------------------------------------------------------------------
     def _take_pending(self) -> None:
         """Handle lines that have already arrived (events after the last command's OK)."""
         while chunk := self._read(0.0):
-            self._reader.feed(chunk)
-        while (line := self._reader.next_line()) is not None:
-            self._note(line)
+            self.host.receive_data(chunk)
+        while self._next_event(time.monotonic()) is not None:
+            pass
 
     def send(self, frame: bytes, attempts: int = 5) -> None:
         failures = 0
         while failures < attempts:
             self._take_pending()
             self._wait_gate()
-            data = encode_sksendto(self.dialect, self.meter_address, frame)
-            lines = self._command("SKSENDTO", payload=data)
-            results = [parse_event(self.dialect, ln) for ln in lines if ln.startswith("EVENT 21")]
+            events = self._command(SendTo(self.meter_address, frame))
+            results = [
+                e.event
+                for e in events
+                if isinstance(e, EventReceived) and e.event.event == Event.UDP_SENT
+            ]
             if not results or results[-1].param != 1:
                 return
             if not self.tx_limited:  # a refusal under the ARIB limit is not a failure
@@ -299,19 +333,17 @@ class SkstackTransport:
         while not self._rx:
             if self.need_rejoin:
                 self._join()
-            line = self._next_line(deadline)
-            if line is None:
+            if self._next_event(deadline) is None:
                 return None
-            self._note(line)
         return self._rx.popleft()
 
     def close(self) -> None:
         if self._fd < 0:
             return
         if self.session_up:
-            with contextlib.suppress(WisunError, OSError):
-                self._command("SKTERM", ("EVENT 27", "EVENT 28"), timeout_s=5.0)
-        self.session_up = False
+            ended = (Event.TERM_DONE, Event.TERM_TIMEOUT)
+            with contextlib.suppress(WisunError, SkstackError, OSError):
+                self._command(Terminate(), ended, timeout_s=5.0)
         self._close_port()
 
     def _close_port(self) -> None:

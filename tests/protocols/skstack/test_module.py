@@ -6,14 +6,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openami.protocols.peer import NEED_DATA, PAUSED, Wait
 from openami.protocols.skstack import (
+    DatagramArrived,
     Dialect,
     Joined,
     MeterRadio,
     Output,
     RadioTime,
+    RemoteSkstackProtocolError,
+    SendOutcome,
     SessionEnded,
+    SessionExpiry,
     SkModule,
+    TxLimit,
     UdpSend,
     encode_sksendto,
     link_local_of,
@@ -31,25 +37,37 @@ def make(dialect: Dialect) -> SkModule:
     return SkModule(dialect, MeterRadio(METER_MAC, RBID, PWD, channel=0x21, pan_id=0x8888), OWN_MAC)
 
 
-radio: list[float] = []  # RadioTime seen by run(), newest last
+def lines_of(out: bytes) -> list[str]:
+    text = out.replace(b"\r\n", b"\n").replace(b"\r", b"\n").decode(errors="replace")
+    return [ln for ln in text.split("\n") if ln]
 
 
-def run(module: SkModule, data: bytes) -> tuple[list[str], list[object]]:
-    """Feed ``data``; return the printed lines and the other events (sends answered OK)."""
+def run(
+    module: SkModule, data: bytes, radio: list[float] | None = None
+) -> tuple[list[str], list[object]]:
+    """Feed ``data``; return the printed lines (FAIL lines of refused commands included) and
+    the other events (sends answered as delivered; RadioTime goes to ``radio``)."""
     module.receive_data(data)
     out = b""
     others: list[object] = []
-    while (ev := module.next_event()) is not None:
+    while True:
+        try:
+            ev = module.next_event()
+        except RemoteSkstackProtocolError as exc:
+            out += exc.reply or b""
+            continue
+        if isinstance(ev, Wait):
+            break
         if isinstance(ev, Output):
             out += ev.data
         elif isinstance(ev, RadioTime):
-            radio.append(ev.seconds)
+            if radio is not None:
+                radio.append(ev.seconds)
         else:
             others.append(ev)
             if isinstance(ev, UdpSend):
-                module.send_result(True)
-    lines = out.replace(b"\r\n", b"\n").replace(b"\r", b"\n").decode(errors="replace").split("\n")
-    return [ln for ln in lines if ln], others
+                out += module.send(SendOutcome(True))
+    return lines_of(out), others
 
 
 def join(module: SkModule) -> None:
@@ -74,10 +92,10 @@ def test_echo_then_answer_and_sfe_turns_echo_off(dialect: Dialect) -> None:
 def test_ropt_wopt_are_cr_terminated() -> None:
     m = make(Dialect.BP35A1)
     m.receive_data(b"ROPT\r")
-    out = b"".join(ev.data for ev in iter(m.next_event, None) if isinstance(ev, Output))
+    out = b"".join(ev.data for ev in iter(m.next_event, NEED_DATA) if isinstance(ev, Output))
     assert out == b"ROPT\rOK 01\r"
     m.receive_data(b"WOPT 00\r")
-    out = b"".join(ev.data for ev in iter(m.next_event, None) if isinstance(ev, Output))
+    out = b"".join(ev.data for ev in iter(m.next_event, NEED_DATA) if isinstance(ev, Output))
     assert out == b"WOPT 00\rOK\r" and m.wopt == 0 and m.wopt_writes == 1
     assert run(make(Dialect.BP35A1), b"WOPT 2\r")[0][-1] == "FAIL ER05"
 
@@ -145,10 +163,10 @@ def test_sendto_binary_payload_event21_and_erxudp(dialect: Dialect) -> None:
     assert first.data.endswith(f"{len(payload):04X} \r\n".encode())
     send = m.next_event()
     assert isinstance(send, UdpSend) and send.payload == payload and send.port == 0x0E1A
-    assert m.next_event() is None  # nothing else until the send has a result
-    m.send_result(True)
-    m.receive_udp(METER, link_local_of(OWN_MAC), b"\x10\x81\x00\x01")
-    lines, _ = run(m, b"")
+    assert m.next_event() is PAUSED  # nothing else until the send has a result
+    out = m.send(SendOutcome(True))
+    out += m.send(DatagramArrived(METER, link_local_of(OWN_MAC), b"\x10\x81\x00\x01"))
+    lines = lines_of(out)
     side = " 0" if dialect.has_side else ""
     assert lines[0] == f"EVENT 21 {METER}{side} 00" and lines[1] == "OK"
     assert lines[2].startswith(f"ERXUDP {METER} ") and lines[2].endswith(" 0004 10810001")
@@ -169,20 +187,19 @@ def test_sendto_without_session_or_when_limited_fails_with_event21_01() -> None:
     lines, others = run(m, encode_sksendto(Dialect.BP35A1, METER, b"abc", sec=1))
     assert lines[-2:] == [f"EVENT 21 {METER} 01", "OK"] and not others
     join(m)
-    m.set_tx_limited(True)
+    assert lines_of(m.send(TxLimit(True)))[0].startswith("EVENT 32")
+    assert m.send(TxLimit(True)) == b""  # already on
     lines, others = run(m, encode_sksendto(Dialect.BP35A1, METER, b"abc"))
-    assert lines[0].startswith("EVENT 32") and lines[-2:] == [f"EVENT 21 {METER} 01", "OK"]
-    m.set_tx_limited(False)
-    assert run(m, b"")[0][0].startswith("EVENT 33")
+    assert lines[-2:] == [f"EVENT 21 {METER} 01", "OK"] and not others
+    assert lines_of(m.send(TxLimit(False)))[0].startswith("EVENT 33")
 
 
 def test_term_expiry_and_reauth() -> None:
     m = make(Dialect.BP35C2)
     join(m)
-    assert m.expire_session()
-    assert run(m, b"")[0] == [f"EVENT 29 {METER} 0", f"EVENT 25 {METER} 0"]
-    assert m.expire_session(reauth_ok=False)
-    lines, others = run(m, b"")
+    assert lines_of(m.send(SessionExpiry())) == [f"EVENT 29 {METER} 0", f"EVENT 25 {METER} 0"]
+    lines = lines_of(m.send(SessionExpiry(reauth_ok=False)))
+    _, others = run(m, b"")
     assert lines == [f"EVENT 29 {METER} 0", f"EVENT 24 {METER} 0"] and others
     assert isinstance(others[0], SessionEnded) and m.session_address is None
     join(m)
@@ -256,9 +273,11 @@ def test_random_bytes_never_stop_the_module(garbage: bytes, dialect: Dialect) ->
 
 def test_scan_and_join_report_their_radio_time() -> None:
     m = make(Dialect.BP35A1)
-    radio.clear()
-    run(m, f"SKSETRBID {RBID}\r\nSKSCAN 2 FFFFFFFF 6\r\nSKSCAN 2 FFFFFFFF 8\r\n".encode())
+    radio: list[float] = []
+    scans = f"SKSETRBID {RBID}\r\nSKSCAN 2 FFFFFFFF 6\r\nSKSCAN 2 FFFFFFFF 8\r\n"
+    run(m, scans.encode(), radio)
     assert radio == [pytest.approx(17.5, abs=0.1), pytest.approx(69.1, abs=0.1)]
     radio.clear()
-    run(m, f"SKSETPWD C {PWD}\r\nSKSREG S2 21\r\nSKSREG S3 8888\r\nSKJOIN {METER}\r\n".encode())
+    joining = f"SKSETPWD C {PWD}\r\nSKSREG S2 21\r\nSKSREG S3 8888\r\nSKJOIN {METER}\r\n"
+    run(m, joining.encode(), radio)
     assert radio == [4.0]

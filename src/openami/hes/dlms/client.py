@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,13 +23,7 @@ from typing import Any
 from openami.protocols.dlms import axdr
 from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.apdu import SelectiveAccess
-from openami.protocols.dlms.client_session import (
-    AssociationRefused,
-    ClientAssociation,
-    DlmsError,
-    ListItemError,
-    NextBlock,
-)
+from openami.protocols.dlms.client_session import ClientAssociation
 from openami.protocols.dlms.cosem import (
     CLOCK_LN,
     DISCONNECT_CONTROL_LN,
@@ -37,9 +32,35 @@ from openami.protocols.dlms.cosem import (
     ClassId,
     MethodRef,
 )
+from openami.protocols.dlms.errors import (
+    AssociationRefused,
+    DlmsError,
+    DlmsServiceError,
+    RemoteDlmsProtocolError,
+)
+from openami.protocols.dlms.events import (
+    Action,
+    ActionDone,
+    AnswerChallenge,
+    Associate,
+    AssociationRejected,
+    BlockReceived,
+    ChallengeReceived,
+    ClientEvent,
+    ClientRequest,
+    Get,
+    GetList,
+    GetNextBlock,
+    ListItemError,
+    Release,
+    ServiceFailed,
+    Set,
+    Value,
+    ValueList,
+)
 from openami.protocols.dlms.profile import CaptureObject, by_entry, by_range
 from openami.protocols.dlms.security import Keys
-from openami.protocols.dlms.wrapper import WrapperDecoder, WrapperFrame, encode_wrapper
+from openami.protocols.peer import Wait
 
 PUBLIC_CLIENT = 16
 MANAGEMENT_CLIENT = 1
@@ -69,12 +90,13 @@ class Register:
 
 
 class _Stream(asyncio.Protocol):
-    """Collects wrapper frames; one outstanding request at a time."""
+    """Feeds the association machine with what the meter sends; wakes the waiting request."""
 
-    def __init__(self) -> None:
-        self.decoder = WrapperDecoder()
-        self.frames: asyncio.Queue[WrapperFrame | Exception] = asyncio.Queue()
+    def __init__(self, session: ClientAssociation) -> None:
+        self.session = session
         self.transport: asyncio.Transport | None = None
+        self.arrived = asyncio.Event()
+        self.lost: Exception | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -86,31 +108,31 @@ class _Stream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            for frame in self.decoder.feed(data):
-                self.frames.put_nowait(frame)
-        except ValueError as exc:
-            self.frames.put_nowait(exc)
+            self.session.receive_data(data)
+        except RemoteDlmsProtocolError as exc:
+            self.lost = exc
+        self.arrived.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.frames.put_nowait(ConnectionError(f"connection closed by the meter: {exc}"))
+        self.lost = self.lost or ConnectionError(f"connection closed by the meter: {exc}")
+        self.arrived.set()
 
 
 class DlmsClient:
     """One association with one meter (logical device ``server_wport``)."""
 
-    def __init__(
-        self,
-        stream: _Stream,
-        session: ClientAssociation,
-        client_wport: int,
-        server_wport: int,
-        timeout_s: float,
-    ) -> None:
+    def __init__(self, stream: _Stream, timeout_s: float) -> None:
         self._stream = stream
-        self.session = session
-        self.client_wport = client_wport
-        self.server_wport = server_wport
+        self.session = stream.session
         self.timeout_s = timeout_s
+
+    @property
+    def client_wport(self) -> int:
+        return self.session.client_wport
+
+    @property
+    def server_wport(self) -> int:
+        return self.session.server_wport
 
     @classmethod
     async def connect(
@@ -142,16 +164,27 @@ class DlmsClient:
                 Mechanism.NONE: PUBLIC_CLIENT,
             }[mechanism]
         session = ClientAssociation(
-            mechanism, password, keys, system_title, invocation_counter, max_receive_pdu
+            mechanism,
+            password,
+            keys,
+            system_title,
+            invocation_counter,
+            max_receive_pdu,
+            client_wport=client_wport,
+            server_wport=server_wport,
+            random_bytes=os.urandom,
         )
         loop = asyncio.get_running_loop()
-        _, stream = await asyncio.wait_for(loop.create_connection(_Stream, host, port), timeout_s)
-        client = cls(stream, session, client_wport, server_wport, timeout_s)
+        _, stream = await asyncio.wait_for(
+            loop.create_connection(lambda: _Stream(session), host, port), timeout_s
+        )
+        client = cls(stream, timeout_s)
         try:
-            reply = await client._roundtrip(session.aarq())
-            answer = session.on_aare(reply)
-            if answer is not None:
-                session.on_hls_response(await client._roundtrip(answer))
+            answer = await client._exchange(Associate())
+            if isinstance(answer, ChallengeReceived):
+                answer = await client._exchange(AnswerChallenge())
+            if isinstance(answer, AssociationRejected):
+                raise AssociationRefused(answer.reason, answer.diagnostic)
         except BaseException:
             client.close()
             raise
@@ -178,55 +211,69 @@ class DlmsClient:
         return self.session.invocation_counter
 
     # -- transport ------------------------------------------------------------------------------
-    async def _roundtrip(self, apdu_bytes: bytes) -> bytes:
+    async def _exchange(self, request: ClientRequest) -> ClientEvent:
+        """Send ``request`` and wait for the machine's answer event (one request at a time)."""
         transport = self._stream.transport
         if transport is None or transport.is_closing():
             raise ConnectionError("not connected")
-        transport.write(encode_wrapper(self.client_wport, self.server_wport, apdu_bytes))
-        frame = await asyncio.wait_for(self._stream.frames.get(), self.timeout_s)
-        if isinstance(frame, Exception):
-            raise frame
-        return frame.payload
+        transport.write(self.session.send(request))
+        return await asyncio.wait_for(self._next_event(), self.timeout_s)
+
+    async def _next_event(self) -> ClientEvent:
+        stream = self._stream
+        while True:
+            event = self.session.next_event()
+            if not isinstance(event, Wait):
+                return event
+            if stream.lost is not None:
+                raise stream.lost
+            stream.arrived.clear()
+            await stream.arrived.wait()
 
     def close(self) -> None:
         if self._stream.transport is not None:
             self._stream.transport.close()
 
     async def release(self) -> None:
-        await self._roundtrip(self.session.release())
+        await self._exchange(Release())
+
+    async def _service(self, request: ClientRequest) -> ClientEvent:
+        """One service exchange, following block transfer; failures raise DlmsServiceError."""
+        answer = await self._exchange(request)
+        while isinstance(answer, BlockReceived):
+            answer = await self._exchange(GetNextBlock())
+        if isinstance(answer, ServiceFailed):
+            raise DlmsServiceError(answer.reason, answer.code)
+        return answer
 
     # -- services -------------------------------------------------------------------------------
     async def get_raw(self, attr: AttributeRef, access: SelectiveAccess | None = None) -> bytes:
         """Encoded ``Data`` of one attribute (block transfer followed)."""
-        result = self.session.on_get_response(await self._roundtrip(self.session.get(attr, access)))
-        while isinstance(result, NextBlock):
-            result = self.session.on_get_response(await self._roundtrip(result.request))
-        return result
+        answer = await self._service(Get(attr, access))
+        assert isinstance(answer, Value)
+        return answer.data
 
     async def get(self, attr: AttributeRef, access: SelectiveAccess | None = None) -> Any:
         raw = await self.get_raw(attr, access)
         try:
             return axdr.decode_all(raw)
         except axdr.AxdrError as exc:
-            raise DlmsError(f"malformed data from the meter: {exc}") from exc
+            raise RemoteDlmsProtocolError(f"malformed data from the meter: {exc}") from exc
 
     async def get_with_list(self, attrs: list[AttributeRef]) -> list[Any]:
         """Several attributes in one request; failed ones come back as :class:`ListItemError`."""
-        request = self.session.get_with_list([(a, None) for a in attrs])
-        result = self.session.on_get_with_list_response(await self._roundtrip(request))
-        while isinstance(result, NextBlock):
-            result = self.session.on_get_with_list_response(await self._roundtrip(result.request))
-        return [r if isinstance(r, ListItemError) else axdr.decode_all(r) for r in result]
+        answer = await self._service(GetList(tuple((a, None) for a in attrs)))
+        assert isinstance(answer, ValueList)
+        return [r if isinstance(r, ListItemError) else axdr.decode_all(r) for r in answer.items]
 
     async def set(self, attr: AttributeRef, value: bytes) -> None:
         """Write encoded ``Data`` (build it with :mod:`openami.protocols.dlms.axdr`)."""
-        self.session.on_set_response(await self._roundtrip(self.session.set(attr, value)))
+        await self._service(Set(attr, value))
 
     async def action(self, method: MethodRef, parameters: bytes | None = None) -> Any:
-        ret = self.session.on_action_response(
-            await self._roundtrip(self.session.action(method, parameters))
-        )
-        return None if ret is None else axdr.decode_all(ret)
+        answer = await self._service(Action(method, parameters))
+        assert isinstance(answer, ActionDone)
+        return None if answer.return_data is None else axdr.decode_all(answer.return_data)
 
     # -- COSEM helpers --------------------------------------------------------------------------
     async def read_clock(self) -> datetime:
@@ -238,7 +285,7 @@ class DlmsClient:
             [AttributeRef(ClassId.REGISTER, ln, 2), AttributeRef(ClassId.REGISTER, ln, 3)]
         )
         if isinstance(value, ListItemError) or not isinstance(value, int):
-            raise DlmsError(f"cannot read register value: {value}")
+            raise DlmsServiceError(f"cannot read register value: {value}")
         return Register(value, scaler, unit)
 
     async def read_profile_range(
@@ -285,11 +332,11 @@ class DlmsClient:
 
 def _rows(rows: Any) -> list[tuple[Any, ...]]:
     if not isinstance(rows, list):
-        raise DlmsError("a profile buffer is an array")
+        raise RemoteDlmsProtocolError("a profile buffer is an array")
     out = []
     for row in rows:
         if not isinstance(row, tuple):
-            raise DlmsError("a profile row is a structure")
+            raise RemoteDlmsProtocolError("a profile row is a structure")
         out.append(
             tuple(
                 axdr.decode_datetime(v, JST_FIXED) if isinstance(v, bytes) and len(v) == 12 else v

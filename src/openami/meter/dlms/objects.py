@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A
-from openami.clock.slots import SLOT_SECONDS
+from openami.clock.slots import SLOT_SECONDS, slot_at_s, slot_start_s
 from openami.meter.load import interval_energy_wh
 from openami.meter.view import MeterView
 from openami.protocols.dlms import axdr
@@ -108,20 +108,24 @@ OBJECTS: tuple[tuple[int, int, bytes, int, int], ...] = (
 )
 _KNOWN = {(cid, ln): (nattr, nmeth) for cid, _v, ln, nattr, nmeth in OBJECTS}
 
-_DT_CACHE: dict[int, bytes] = {}
 
+class BoundaryDatetimes:
+    """Encoded date-times (``09 0c`` + 12 bytes, JST) of slot boundaries, cached: every meter
+    of an emulator shares one, since profile rows of all meters carry the same boundaries."""
 
-def boundary_datetime(boundary: int) -> bytes:
-    """Encoded date-time (``09 0c`` + 12 bytes, JST) of a slot boundary, cached."""
-    cached = _DT_CACHE.get(boundary)
-    if cached is None:
-        if len(_DT_CACHE) > 200_000:
-            _DT_CACHE.clear()
-        cached = axdr.octet_string(
-            axdr.encode_epoch_datetime(boundary * SLOT_SECONDS, JST_OFFSET_MIN)
-        )
-        _DT_CACHE[boundary] = cached
-    return cached
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self.max_entries = max_entries
+        self.known: dict[int, bytes] = {}  # hot loops look here first, then call
+
+    def __call__(self, boundary: int) -> bytes:
+        encoded = self.known.get(boundary)
+        if encoded is None:
+            if len(self.known) >= self.max_entries:
+                self.known.clear()
+            epoch_s = int(slot_start_s(boundary))
+            encoded = axdr.octet_string(axdr.encode_epoch_datetime(epoch_s, JST_OFFSET_MIN))
+            self.known[boundary] = encoded
+        return encoded
 
 
 def _object_list() -> bytes:
@@ -186,10 +190,11 @@ def _time_bounds(sel: RangeDescriptor) -> tuple[float, float]:
 
 
 class MeterObjects:
-    """The COSEM handler of one meter (a :class:`CosemHandler`)."""
+    """The COSEM objects of one meter: what the emulator answers GET, SET and ACTION from."""
 
-    def __init__(self, view: MeterView) -> None:
+    def __init__(self, view: MeterView, datetimes: BoundaryDatetimes | None = None) -> None:
         self.view = view
+        self.boundary_datetime = datetimes or BoundaryDatetimes()
         self.counters = MemoryCounterStore()
         self.events: deque[tuple[int, int]] = deque(maxlen=EVENT_LOG_SIZE)
 
@@ -205,7 +210,7 @@ class MeterObjects:
     def _sync(self) -> None:
         """Bring the fleet to the clock's current slot (as MeterView does before its reads),
         without computing live values: those cost a pass over the whole fleet."""
-        boundary = int(self.view.clock.timestamp() // SLOT_SECONDS)
+        boundary = slot_at_s(self.view.clock.timestamp())
         if boundary > self.view.fleet.now_boundary:
             self.view.fleet.advance_to(boundary)
 
@@ -328,11 +333,14 @@ class MeterObjects:
         boundaries = np.arange(lo, hi + 1, dtype=np.int64)
         imp, exp = fleet.registers_at(np.full(len(boundaries), self.view.index), boundaries)
         rows: list[bytes] = []
+        boundary_datetime = self.boundary_datetime
+        known = boundary_datetime.known.get
         if cols == [0, 1, 2]:
             u32 = axdr.u32
             for b, i, e in zip(boundaries.tolist(), imp.tolist(), exp.tolist(), strict=True):
                 if i >= 0:
-                    rows.append(b"\x02\x03" + boundary_datetime(b) + u32(i) + u32(e))
+                    encoded = known(b) or boundary_datetime(b)
+                    rows.append(b"\x02\x03" + encoded + u32(i) + u32(e))
         else:
             for b, i, e in zip(boundaries.tolist(), imp.tolist(), exp.tolist(), strict=True):
                 if i >= 0:

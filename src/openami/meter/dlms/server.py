@@ -16,26 +16,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from dataclasses import dataclass
 
 import structlog
 
 from openami.clock import Clock
-from openami.meter.dlms.objects import MeterObjects
+from openami.meter.dlms.objects import BoundaryDatetimes, MeterObjects
 from openami.meter.fleet import MeterFleet
 from openami.meter.view import MeterView
+from openami.protocols.dlms.apdu import ExceptionResponse
 from openami.protocols.dlms.connection import ServerConnection
+from openami.protocols.dlms.cosem import ActionResult, DataAccessResult
+from openami.protocols.dlms.errors import RemoteDlmsProtocolError
+from openami.protocols.dlms.events import (
+    ActionRequest,
+    ActionResponse,
+    AssociationRequest,
+    ChallengeAnswer,
+    GetListRequest,
+    GetListResponse,
+    GetRequest,
+    GetResponse,
+    ServerEvent,
+    SetRequest,
+    SetResponse,
+    protocol_response,
+)
 from openami.protocols.dlms.security import Keys
 from openami.protocols.dlms.server_session import (
     ServerAssociation,
     ServerCredentials,
+    ServerResponse,
 )
-from openami.protocols.dlms.wrapper import WrapperError
+from openami.protocols.peer import Wait
 
 log = structlog.get_logger(__name__)
 
 MAX_METERS = 0xFFFF
+_SERVICES = (GetRequest, GetListRequest, SetRequest, ActionRequest)
 DEFAULT_IDLE_TIMEOUT_S = 120.0  # a connection silent this long is closed
 SYSTEM_TITLE_PREFIX = b"OAM"  # 3-letter manufacturer id of openami's simulated meters
 
@@ -80,6 +100,7 @@ class DlmsEmulator:
         self.secrets = secrets
         self.idle_timeout_s = idle_timeout_s
         self._meters: dict[int, MeterObjects] = {}
+        self._datetimes = BoundaryDatetimes()
         self.connections = 0
         self.frames_refused = 0
 
@@ -87,7 +108,7 @@ class DlmsEmulator:
         """The COSEM objects of fleet index ``index`` (created on first use)."""
         objects = self._meters.get(index)
         if objects is None:
-            objects = MeterObjects(MeterView(self.fleet, index, self.clock))
+            objects = MeterObjects(MeterView(self.fleet, index, self.clock), self._datetimes)
             self._meters[index] = objects
         return objects
 
@@ -102,8 +123,23 @@ class DlmsEmulator:
             keys=self.secrets.keys,
         )
         return ServerAssociation(
-            objects, credentials, objects.counters, client_wport, server_sap=server_wport
+            credentials, objects.counters, client_wport, server_wport, random_bytes=os.urandom
         )
+
+    def answer(self, association: ServerAssociation, event: ServerEvent) -> ServerResponse:
+        """The meter's answer to one request of ``association``."""
+        objects = self.meter(association.server_sap - 1)
+        if isinstance(event, _SERVICES):
+            try:
+                return _serve(objects, association, event)
+            except (ValueError, IndexError, KeyError):  # never let one request stop the meter
+                log.exception("dlms.handler_error")
+                return ExceptionResponse(2, 3)  # service-unknown, other-reason
+        if isinstance(event, (AssociationRequest, ChallengeAnswer)) and event.security_event:
+            objects.on_security_event(association, event.security_event)
+        response = protocol_response(event)
+        assert response is not None  # every other request is the association's own
+        return response
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         loop = asyncio.get_running_loop()
@@ -144,9 +180,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         self._last_activity = asyncio.get_running_loop().time()
+        out: list[bytes] = []
         try:
-            out = self.session.receive_data(data)
-        except WrapperError as exc:
+            self.session.receive_data(data)
+            self._answer_all(out)
+        except RemoteDlmsProtocolError as exc:  # only fatal ones get here
             log.info("dlms.bad_stream", error=str(exc))
             self.emulator.frames_refused += 1
             self.transport.close()
@@ -156,9 +194,55 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
             return
         if out:
-            self.transport.write(out)
+            self.transport.write(b"".join(out))
+
+    def _answer_all(self, out: list[bytes]) -> None:
+        """Answer every complete request: the meter's answers, or the protocol's refusals."""
+        session = self.session
+        while True:
+            try:
+                event = session.next_event()
+            except RemoteDlmsProtocolError as exc:
+                if exc.fatal:
+                    raise
+                self._note_refusal(exc)
+                if exc.reply is not None:
+                    out.append(exc.reply)
+                continue
+            if isinstance(event, Wait):
+                return
+            association = session.current
+            assert association is not None
+            out.append(session.send(self.emulator.answer(association, event)))
+
+    def _note_refusal(self, exc: RemoteDlmsProtocolError) -> None:
+        association = self.session.current
+        if exc.security_event and association is not None:
+            objects = self.emulator.meter(association.server_sap - 1)
+            objects.on_security_event(association, exc.security_event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.emulator.connections -= 1
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+
+
+def _serve(
+    objects: MeterObjects, association: ServerAssociation, event: ServerEvent
+) -> ServerResponse:
+    """A COSEM service request answered from the meter's objects."""
+    if isinstance(event, GetRequest):
+        return GetResponse(objects.get(association, event.attribute, event.access))
+    if isinstance(event, GetListRequest):
+        return GetListResponse(
+            tuple(objects.get(association, attr, access) for attr, access in event.items)
+        )
+    if isinstance(event, SetRequest):
+        if not event.permitted:
+            return SetResponse(DataAccessResult.READ_WRITE_DENIED)
+        return SetResponse(objects.set(association, event.attribute, event.access, event.value))
+    assert isinstance(event, ActionRequest)
+    if not event.permitted:
+        return ActionResponse(ActionResult.READ_WRITE_DENIED)
+    code, return_data = objects.action(association, event.method, event.parameters)
+    return ActionResponse(code, return_data)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from openami.protocols.dlms.axdr import AxdrError, decode_length, encode_length
+from openami.protocols.dlms.errors import DlmsCodecError
 
 AARQ = 0x60
 AARE = 0x61
@@ -50,7 +51,7 @@ class AcseDiagnostic(IntEnum):
     AUTHENTICATION_REQUIRED = 14
 
 
-class AcseError(ValueError):
+class AcseError(DlmsCodecError):
     """A malformed ACSE or initiate APDU."""
 
 

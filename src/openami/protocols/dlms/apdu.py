@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from openami.protocols.dlms.axdr import AxdrError, decode_length, encode_length, skip
 from openami.protocols.dlms.cosem import AttributeRef, MethodRef
+from openami.protocols.dlms.errors import DlmsCodecError
 
 GET_REQUEST = 0xC0
 SET_REQUEST = 0xC1
@@ -26,7 +27,7 @@ _REF = struct.Struct(">H6sb")  # class id, logical name, attribute/method id
 _U32 = struct.Struct(">I")
 
 
-class ApduError(ValueError):
+class ApduError(DlmsCodecError):
     """A malformed or unsupported APDU."""
 
 

@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import IntEnum
 from typing import Any
 
+from openami.protocols.dlms.errors import DlmsCodecError
+
 
 class DataType(IntEnum):
     NULL = 0
@@ -61,7 +63,7 @@ class DataType(IntEnum):
     TIME = 27
 
 
-class AxdrError(ValueError):
+class AxdrError(DlmsCodecError):
     """Malformed or unsupported A-XDR input."""
 
 

@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from openami.protocols.dlms.axdr import AxdrError, decode_length, encode_length
+from openami.protocols.dlms.errors import DlmsCodecError
 
 TAG_SIZE = 12
 SC_AUTHENTICATED = 0x10
@@ -39,7 +40,7 @@ PLAIN_TAGS = {v: k for k, v in GLO_TAGS.items()}
 _U32 = struct.Struct(">I")
 
 
-class SecurityError(ValueError):
+class SecurityError(DlmsCodecError):
     """Authentication or decryption failed, or a glo APDU is malformed."""
 
 

@@ -1,28 +1,29 @@
-"""The server (meter) side of a DLMS association as a pure state machine.
+"""The server (meter) side of a DLMS association as a sans-I/O peer, one APDU at a time.
 
-:class:`ServerAssociation` takes one APDU and returns the response APDU: AARQ → AARE
-(no security for the public client, lowest-level password, or HLS-GMAC with suite-0
-ciphering), the HLS challenge answer, GET (normal, next block, with-list), SET, ACTION and
-RLRQ. The COSEM objects themselves sit behind :class:`CosemHandler`; invocation counters
-live in a :class:`CounterStore` so that replay protection outlives one connection.
+``receive_data(apdu)`` queues an APDU from the client; ``next_event()`` gives the request it
+carries (see :mod:`.events`) after deciphering it and checking it against the state;
+``send(response)`` answers that request and returns the APDU to send (ciphered under suite 0,
+in blocks when a GET answer exceeds the client's PDU size). Every request gets exactly one
+answer before the next one is read (until then ``next_event`` returns ``PAUSED``).
+
+A request the state does not allow (a GET before the association, anything but the challenge
+answer while HLS is pending, a response APDU), one that does not decode or decipher, or a
+replayed invocation counter raises :class:`RemoteDlmsProtocolError` whose ``reply`` is the
+exception-response to send; the association stays as it was. The AARQ is checked by
+:func:`.server_acse.check_aarq`; challenges come from the injected ``random_bytes``.
 :class:`~.connection.ServerConnection` adds the TCP wrapper and routes frames by wPort.
 """
 
 from __future__ import annotations
 
-import hmac
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import deque
 from enum import Enum
-from typing import Protocol
 
 from openami.protocols.dlms import acse, apdu, security
-from openami.protocols.dlms.acse import AcseDiagnostic, AcseError, AssociationResult, Mechanism
+from openami.protocols.dlms.acse import AcseDiagnostic, AssociationResult, Mechanism
 from openami.protocols.dlms.apdu import (
     ActionRequestNormal,
     ActionResponseNormal,
-    ApduError,
     ExceptionResponse,
     GetRequestNext,
     GetRequestNormal,
@@ -30,112 +31,128 @@ from openami.protocols.dlms.apdu import (
     GetResponseNormal,
     GetResponseWithDatablock,
     GetResponseWithList,
-    SelectiveAccess,
     SetRequestNormal,
     SetResponseNormal,
 )
-from openami.protocols.dlms.axdr import AxdrError, decode_all, octet_string
-from openami.protocols.dlms.cosem import (
-    ASSOCIATION_LN,
-    ActionResult,
-    AttributeRef,
-    ClassId,
-    DataAccessResult,
-    MethodRef,
+from openami.protocols.dlms.axdr import decode_all, octet_string
+from openami.protocols.dlms.cosem import ASSOCIATION_LN, ActionResult, ClassId, DataAccessResult
+from openami.protocols.dlms.errors import (
+    DlmsCodecError,
+    LocalDlmsProtocolError,
+    RemoteDlmsProtocolError,
 )
-from openami.protocols.dlms.security import Keys, SecurityError
+from openami.protocols.dlms.events import (
+    ActionRequest,
+    ActionResponse,
+    AssociationRequest,
+    AssociationResponse,
+    ChallengeAnswer,
+    ChallengeResult,
+    GetListRequest,
+    GetListResponse,
+    GetRequest,
+    GetResponse,
+    NextBlockRequest,
+    NextBlockResponse,
+    ReleaseRequest,
+    ReleaseResponse,
+    ServerEvent,
+    SetRequest,
+    SetResponse,
+)
+from openami.protocols.dlms.security import Keys
+from openami.protocols.dlms.server_acse import (
+    PUBLIC_CLIENT,
+    SERVER_MAX_RECEIVE_PDU,
+    AarqVerdict,
+    CounterStore,
+    MemoryCounterStore,
+    ServerCredentials,
+    check_aarq,
+)
+from openami.protocols.peer import NEED_DATA, PAUSED, RandomBytes, Transitions, Wait
 
-PUBLIC_CLIENT = 16
-SERVER_MAX_RECEIVE_PDU = 2048
-MIN_CLIENT_PDU = 64
+ServerResponse = (
+    AssociationResponse
+    | ChallengeResult
+    | ReleaseResponse
+    | NextBlockResponse
+    | GetResponse
+    | GetListResponse
+    | SetResponse
+    | ActionResponse
+    | ExceptionResponse
+)
 
 
 class State(Enum):
     IDLE = "idle"
-    PENDING_HLS = "pending-hls"  # AARE sent, waiting for the client's challenge answer
+    ANSWERING_AARQ = "answering-aarq"
+    CHALLENGED = "challenged"  # AARE sent, waiting for the client's challenge answer
+    ANSWERING_CHALLENGE = "answering-challenge"
     ASSOCIATED = "associated"
+    SERVING_GET = "serving-get"
+    SERVING_LIST = "serving-list"
+    SERVING_NEXT_BLOCK = "serving-next-block"
+    SERVING_SET = "serving-set"
+    SERVING_ACTION = "serving-action"
+    RELEASING = "releasing"
 
 
-class CosemHandler(Protocol):
-    """The COSEM objects of one logical device."""
+_SERVING = (
+    State.SERVING_GET,
+    State.SERVING_LIST,
+    State.SERVING_NEXT_BLOCK,
+    State.SERVING_SET,
+    State.SERVING_ACTION,
+)
+_STABLE = (State.IDLE, State.CHALLENGED, State.ASSOCIATED)
+_UNAUTHENTICATED = (State.IDLE, State.ANSWERING_AARQ, State.CHALLENGED, State.ANSWERING_CHALLENGE)
+_AARQ_OUTCOMES = (State.ASSOCIATED, State.CHALLENGED, State.IDLE)
 
-    def get(
-        self, ctx: ServerAssociation, attr: AttributeRef, access: SelectiveAccess | None
-    ) -> bytes | int:
-        """Encoded ``Data``, or a :class:`DataAccessResult` error."""
-        ...
-
-    def set(
-        self,
-        ctx: ServerAssociation,
-        attr: AttributeRef,
-        access: SelectiveAccess | None,
-        value: bytes,
-    ) -> int:
-        """A :class:`DataAccessResult`."""
-        ...
-
-    def action(
-        self, ctx: ServerAssociation, method: MethodRef, parameters: bytes | None
-    ) -> tuple[int, bytes | None]:
-        """(:class:`ActionResult`, encoded return data or None)."""
-        ...
-
-    def on_security_event(self, ctx: ServerAssociation, what: str) -> None:
-        """Told about refused associations and rejected invocation counters (for event logs)."""
-        ...
-
-
-class CounterStore(Protocol):
-    """Invocation counters of one logical device, kept across connections."""
-
-    def accept_client_counter(self, client_title: bytes, ic: int) -> bool:
-        """True and remember ``ic`` if it is above every counter seen from that client."""
-        ...
-
-    def expected_client_counter(self, client_title: bytes) -> int: ...
-
-    def next_server_counter(self) -> int: ...
-
-
-@dataclass
-class MemoryCounterStore:
-    """A :class:`CounterStore` in memory."""
-
-    client: dict[bytes, int] = field(default_factory=dict)
-    server: int = 0
-    highest: int = -1  # the highest client counter accepted from any client
-
-    def accept_client_counter(self, client_title: bytes, ic: int) -> bool:
-        last = self.client.get(client_title, -1)
-        if ic <= last:
-            return False
-        self.client[client_title] = ic
-        self.highest = max(self.highest, ic)
-        return True
-
-    def expected_client_counter(self, client_title: bytes) -> int:
-        return self.client.get(client_title, -1) + 1
-
-    def next_server_counter(self) -> int:
-        self.server += 1
-        return self.server
-
-
-@dataclass(frozen=True)
-class ServerCredentials:
-    """Secrets of one logical device. ``None`` disables that authentication level."""
-
-    system_title: bytes
-    password: bytes | None = None
-    keys: Keys | None = None
-
-    def __repr__(self) -> str:
-        return f"ServerCredentials(system_title={self.system_title.hex()}, secrets=<hidden>)"
+TRANSITIONS: Transitions[State] = Transitions(
+    {
+        **{(s, AssociationRequest): State.ANSWERING_AARQ for s in _STABLE},
+        **{(s, ReleaseRequest): State.RELEASING for s in _STABLE},
+        (State.ANSWERING_AARQ, AssociationResponse): _AARQ_OUTCOMES,
+        (State.CHALLENGED, ChallengeAnswer): State.ANSWERING_CHALLENGE,
+        (State.ANSWERING_CHALLENGE, ChallengeResult): (State.ASSOCIATED, State.CHALLENGED),
+        (State.ANSWERING_CHALLENGE, ExceptionResponse): State.CHALLENGED,
+        (State.ASSOCIATED, GetRequest): State.SERVING_GET,
+        (State.ASSOCIATED, GetListRequest): State.SERVING_LIST,
+        (State.ASSOCIATED, NextBlockRequest): State.SERVING_NEXT_BLOCK,
+        (State.ASSOCIATED, SetRequest): State.SERVING_SET,
+        (State.ASSOCIATED, ActionRequest): State.SERVING_ACTION,
+        (State.SERVING_GET, GetResponse): State.ASSOCIATED,
+        (State.SERVING_LIST, GetListResponse): State.ASSOCIATED,
+        (State.SERVING_NEXT_BLOCK, NextBlockResponse): State.ASSOCIATED,
+        (State.SERVING_SET, SetResponse): State.ASSOCIATED,
+        (State.SERVING_ACTION, ActionResponse): State.ASSOCIATED,
+        **{(s, ExceptionResponse): State.ASSOCIATED for s in _SERVING},
+        (State.RELEASING, ReleaseResponse): State.IDLE,
+    }
+)
 
 
 def exception_response(state_error: int, service_error: int, ic: int | None = None) -> bytes:
     return apdu.encode_apdu(ExceptionResponse(state_error, service_error, ic))
+
+
+def _refuse(
+    message: str,
+    state_error: int,
+    service_error: int,
+    *,
+    ic: int | None = None,
+    security_event: str | None = None,
+) -> RemoteDlmsProtocolError:
+    """The error for an illegal request, carrying the exception-response that answers it."""
+    return RemoteDlmsProtocolError(
+        message,
+        service_error,
+        reply=exception_response(state_error, service_error, ic),
+        security_event=security_event,
+    )
 
 
 class ServerAssociation:
@@ -143,19 +160,18 @@ class ServerAssociation:
 
     def __init__(
         self,
-        handler: CosemHandler,
         credentials: ServerCredentials,
         counters: CounterStore,
         client_sap: int,
         server_sap: int = 1,
-        challenge_source: Callable[[int], bytes] = os.urandom,
+        *,
+        random_bytes: RandomBytes,
     ) -> None:
-        self.handler = handler
         self.credentials = credentials
         self.counters = counters
         self.client_sap = client_sap
         self.server_sap = server_sap
-        self._challenge_source = challenge_source
+        self._random_bytes = random_bytes
         self.state = State.IDLE
         self.mechanism = Mechanism.NONE
         self.ciphered = False
@@ -164,189 +180,247 @@ class ServerAssociation:
         self.conformance = 0
         self._stoc = b""
         self._ctos = b""
-        self._blocks: tuple[int, bytes, int, int] | None = None  # invoke, raw, size, sent no.
+        self._inbox: deque[bytes] = deque()
+        self._pending: ServerEvent | None = None
+        self._verdict: AarqVerdict | None = None
+        self._blocks: tuple[bytes, int, int] | None = None  # raw, block size, blocks sent
 
     @property
     def can_write(self) -> bool:
         """SET and ACTION need an authenticated (password or HLS) association."""
-        return self.state is State.ASSOCIATED and self.mechanism != Mechanism.NONE
+        return self.mechanism != Mechanism.NONE and self.state not in _UNAUTHENTICATED
 
-    # -- entry point ----------------------------------------------------------------------------
-    def handle(self, data: bytes) -> bytes | None:
-        """Process one APDU, return the response APDU (None: nothing to answer)."""
-        if not data:
-            return exception_response(2, 3)
-        tag = data[0]
-        if tag == acse.AARQ:
-            return self._on_aarq(data)
-        if tag == acse.RLRQ:
-            self._reset()
-            return acse.encode_rlre(0)
-        if self.state is State.IDLE:
-            return exception_response(1, 1)  # service-not-allowed, operation-not-possible
-        if self.ciphered:
-            if tag not in security.PLAIN_TAGS:
-                return exception_response(1, 1)
-            try:
-                glo = security.parse_glo(data)
-            except SecurityError:
-                return exception_response(1, 5)
-            try:
-                plain = security.unwrap(glo, self._keys(), self.client_title)
-            except SecurityError:
-                self.handler.on_security_event(self, "deciphering-error")
-                return exception_response(1, 5)  # deciphering-error
-            if not self.counters.accept_client_counter(self.client_title, glo.invocation_counter):
-                self.handler.on_security_event(self, "invocation-counter-replay")
-                expected = self.counters.expected_client_counter(self.client_title)
-                return exception_response(1, 6, expected)
-            response = self._on_service(plain)
-            if response is None or response[0] not in security.GLO_TAGS:
-                return response
-            return security.wrap(
-                response,
-                self._keys(),
-                self.credentials.system_title,
-                self.counters.next_server_counter(),
+    # -- the peer shape -------------------------------------------------------------------------
+    def receive_data(self, data: bytes) -> None:
+        """Queue one APDU from the client."""
+        self._inbox.append(data if isinstance(data, bytes) else bytes(data))
+
+    def next_event(self) -> ServerEvent | Wait:
+        if self._pending is not None:
+            return PAUSED  # one request at a time: the pending one is answered first
+        if not self._inbox:
+            return NEED_DATA
+        event = self._read(self._inbox.popleft())
+        after = TRANSITIONS.after(self.state, type(event))
+        if after is None:
+            raise _refuse(f"{type(event).__name__} in state {self.state.value}", 1, 1)
+        self.state = after
+        self._pending = event
+        return event
+
+    def send(self, response: ServerResponse) -> bytes:
+        """The APDU answering the pending request; LocalDlmsProtocolError if it does not fit."""
+        outcome = self._outcome(response)
+        after = TRANSITIONS.after(self.state, type(response), outcome)
+        if after is None or self._pending is None:
+            raise LocalDlmsProtocolError(
+                f"cannot send {type(response).__name__} in state {self.state.value}"
             )
-        return self._on_service(data)
-
-    def _keys(self) -> Keys:
-        keys = self.credentials.keys
-        if keys is None:  # pragma: no cover - guarded at association time
-            raise SecurityError("no keys configured")
-        return keys
-
-    def _reset(self) -> None:
-        self.state = State.IDLE
-        self.mechanism = Mechanism.NONE
-        self.ciphered = False
-        self._blocks = None
-
-    # -- association ----------------------------------------------------------------------------
-    def _reject(self, context: int, diagnostic: AcseDiagnostic, what: str) -> bytes:
-        self._reset()
-        if what:
-            self.handler.on_security_event(self, what)
-        return acse.encode_aare(
-            acse.Aare(
-                context=context,
-                result=AssociationResult.REJECTED_PERMANENT,
-                diagnostic=diagnostic,
-                user_information=acse.INITIATE_ERROR_OTHER,
-            )
+        self._check_permission(response)
+        plain = self._encode(response, self._pending)
+        self.state = after
+        self._pending = None
+        if not self.ciphered or plain[0] not in security.GLO_TAGS:
+            return plain
+        return security.wrap(
+            plain, self._keys(), self.credentials.system_title, self.counters.next_server_counter()
         )
 
-    def _on_aarq(self, data: bytes) -> bytes:
-        self._reset()
+    # -- reading requests -----------------------------------------------------------------------
+    def _read(self, data: bytes) -> ServerEvent:
+        if not data:
+            raise _refuse("empty APDU", 2, 3)
+        if data[0] == acse.AARQ:
+            return self._read_aarq(data)
+        if data[0] == acse.RLRQ:
+            return ReleaseRequest()
+        if self.state is State.IDLE:
+            raise _refuse("a service request before the association", 1, 1)
+        plain = self._decipher(data) if self.ciphered else data
         try:
-            aarq = acse.decode_aarq(data)
-        except (AcseError, ValueError):
-            return self._reject(acse.LN_NO_CIPHERING, AcseDiagnostic.NO_REASON_GIVEN, "")
-        ctx = aarq.context
-        if ctx not in (acse.LN_NO_CIPHERING, acse.LN_WITH_CIPHERING):
-            return self._reject(ctx, AcseDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED, "")
-        public = self.client_sap == PUBLIC_CLIENT
-        mech = aarq.mechanism
-        if public and (mech != Mechanism.NONE or ctx != acse.LN_NO_CIPHERING):
-            return self._reject(
-                ctx, AcseDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED, ""
+            request = apdu.decode_apdu(plain)
+        except (DlmsCodecError, IndexError) as exc:
+            raise _refuse(f"undecodable APDU: {exc}", 2, 3) from exc
+        if isinstance(request, ActionRequestNormal) and self.state is State.CHALLENGED:
+            return self._read_challenge_answer(request)
+        return self._service_event(request)
+
+    def _service_event(self, request: apdu.Request | apdu.Response) -> ServerEvent:
+        if isinstance(request, GetRequestNormal):
+            return GetRequest(request.invoke_id, request.attribute, request.access)
+        if isinstance(request, GetRequestNext):
+            return NextBlockRequest(request.invoke_id, request.block_number)
+        if isinstance(request, GetRequestWithList):
+            return GetListRequest(request.invoke_id, request.items)
+        if isinstance(request, SetRequestNormal):
+            return SetRequest(
+                request.invoke_id, request.attribute, request.value, request.access, self.can_write
             )
-        if not public and mech == Mechanism.NONE:
-            return self._reject(ctx, AcseDiagnostic.AUTHENTICATION_REQUIRED, "")
-        stoc: bytes | None = None
-        if mech == Mechanism.LOW:
-            secret = self.credentials.password
-            if ctx != acse.LN_NO_CIPHERING:
-                return self._reject(ctx, AcseDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED, "")
-            if secret is None or not hmac.compare_digest(secret, aarq.authentication_value or b""):
-                return self._reject(
-                    ctx, AcseDiagnostic.AUTHENTICATION_FAILURE, "authentication-failure"
-                )
-            user_info = aarq.user_information
-        elif mech == Mechanism.HIGH_GMAC:
-            keys = self.credentials.keys
-            if keys is None or ctx != acse.LN_WITH_CIPHERING:
-                return self._reject(ctx, AcseDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED, "")
-            title = aarq.calling_ap_title or b""
-            ctos = aarq.authentication_value or b""
-            if len(title) != 8 or not 8 <= len(ctos) <= 64:
-                return self._reject(ctx, AcseDiagnostic.AUTHENTICATION_REQUIRED, "")
-            try:
-                glo = security.parse_glo(aarq.user_information)
-                user_info = security.unwrap(glo, keys, title)
-            except SecurityError:
-                return self._reject(
-                    ctx, AcseDiagnostic.AUTHENTICATION_FAILURE, "authentication-failure"
-                )
-            if not self.counters.accept_client_counter(title, glo.invocation_counter):
-                return self._reject(
-                    ctx, AcseDiagnostic.AUTHENTICATION_FAILURE, "invocation-counter-replay"
-                )
-            self.client_title = title
-            self._ctos = ctos
-            stoc = self._challenge_source(16)
-        else:  # Mechanism.NONE, public client
-            user_info = aarq.user_information
+        if isinstance(request, ActionRequestNormal):
+            method = request.method
+            hls_method = method.class_id == ClassId.ASSOCIATION_LN and method.method_id == 1
+            permitted = self.can_write and not hls_method
+            return ActionRequest(request.invoke_id, method, request.parameters, permitted)
+        if self.state is State.CHALLENGED:
+            raise _refuse("only the challenge answer is read while HLS is pending", 1, 1)
+        raise _refuse(f"{type(request).__name__} sent to a server", 2, 2)
+
+    def _decipher(self, data: bytes) -> bytes:
+        if data[0] not in security.PLAIN_TAGS:
+            raise _refuse("a plain APDU in a ciphered association", 1, 1)
         try:
-            init = acse.decode_initiate_request(user_info)
-        except AcseError:
-            return self._reject(ctx, AcseDiagnostic.NO_REASON_GIVEN, "")
-        if init.dlms_version < 6:
-            return self._reject(ctx, AcseDiagnostic.NO_REASON_GIVEN, "")
-        self.mechanism = mech
-        self.conformance = init.conformance & acse.SERVER_CONFORMANCE
-        self.client_max_pdu = max(MIN_CLIENT_PDU, init.max_receive_pdu_size or 0xFFFF)
+            glo = security.parse_glo(data)
+        except DlmsCodecError as exc:
+            raise _refuse(f"malformed glo APDU: {exc}", 1, 5) from exc
+        try:
+            plain = security.unwrap(glo, self._keys(), self.client_title)
+        except DlmsCodecError as exc:
+            raise _refuse(
+                f"deciphering failed: {exc}", 1, 5, security_event="deciphering-error"
+            ) from exc
+        if not self.counters.accept_client_counter(self.client_title, glo.invocation_counter):
+            expected = self.counters.expected_client_counter(self.client_title)
+            raise _refuse(
+                f"invocation counter {glo.invocation_counter} already used",
+                1,
+                6,
+                ic=expected,
+                security_event="invocation-counter-replay",
+            )
+        return plain
+
+    def _read_aarq(self, data: bytes) -> AssociationRequest:
+        self._reset()
+        verdict = check_aarq(
+            data, self.client_sap, self.credentials, self.counters, self._random_bytes
+        )
+        self._verdict = verdict
+        return AssociationRequest(
+            verdict.mechanism, verdict.client_title, verdict.refusal, verdict.security_event
+        )
+
+    def _read_challenge_answer(self, request: ActionRequestNormal) -> ChallengeAnswer:
+        method = request.method
+        if (
+            method.class_id != ClassId.ASSOCIATION_LN
+            or method.logical_name != ASSOCIATION_LN
+            or method.method_id != 1
+        ):
+            return ChallengeAnswer(request.invoke_id, False)
+        try:
+            answer = decode_all(request.parameters or b"")
+            if not isinstance(answer, bytes):
+                raise DlmsCodecError("the challenge answer is not an octet-string")
+            security.check_gmac_response(self._keys(), self.client_title, self._stoc, answer)
+        except DlmsCodecError:
+            return ChallengeAnswer(request.invoke_id, False, "authentication-failure")
+        return ChallengeAnswer(request.invoke_id, True)
+
+    # -- answering ------------------------------------------------------------------------------
+    def _outcome(self, response: ServerResponse) -> State | None:
+        """Where a data-dependent answer leads (None: the table's only target)."""
+        if isinstance(response, AssociationResponse) and self._verdict is not None:
+            verdict = self._verdict
+            if verdict.refusal is not None:
+                return State.IDLE
+            return (
+                State.CHALLENGED if verdict.mechanism == Mechanism.HIGH_GMAC else State.ASSOCIATED
+            )
+        if isinstance(response, ChallengeResult) and isinstance(self._pending, ChallengeAnswer):
+            return State.ASSOCIATED if self._pending.valid else State.CHALLENGED
+        return None
+
+    def _check_permission(self, response: ServerResponse) -> None:
+        if not isinstance(response, (SetResponse, ActionResponse)) or response.result != 0:
+            return  # only a success needs the right to write
+        pending = self._pending
+        if isinstance(pending, (SetRequest, ActionRequest)) and not pending.permitted:
+            raise LocalDlmsProtocolError(
+                f"{type(pending).__name__} is not permitted in this association: "
+                "answer read-write-denied"
+            )
+
+    def _encode(self, response: ServerResponse, pending: ServerEvent) -> bytes:
+        if isinstance(response, GetResponse):  # the most frequent first
+            assert isinstance(pending, GetRequest)
+            self._blocks = None
+            if isinstance(response.result, int):
+                return apdu.encode_apdu(GetResponseNormal(pending.invoke_id, response.result))
+            head = bytes((apdu.GET_RESPONSE, 1, pending.invoke_id, 0))
+            return self._get_reply(pending.invoke_id, response.result, head)
+        if isinstance(response, ExceptionResponse):
+            return apdu.encode_apdu(response)
+        if isinstance(response, AssociationResponse):
+            return self._aare()
+        if isinstance(response, ChallengeResult):
+            assert isinstance(pending, ChallengeAnswer)
+            return self._challenge_result(pending)
+        if isinstance(response, ReleaseResponse):
+            self._reset()
+            return acse.encode_rlre(0)
+        if isinstance(response, NextBlockResponse):
+            assert isinstance(pending, NextBlockRequest)
+            return self._next_block(pending)
+        assert isinstance(pending, (GetListRequest, SetRequest, ActionRequest))
+        invoke_id = pending.invoke_id
+        if isinstance(response, GetListResponse):
+            self._blocks = None
+            plain = apdu.encode_apdu(GetResponseWithList(invoke_id, response.results))
+            return self._get_reply(invoke_id, plain[3:], plain[:3])
+        if isinstance(response, SetResponse):
+            return apdu.encode_apdu(SetResponseNormal(invoke_id, response.result))
+        return apdu.encode_apdu(
+            ActionResponseNormal(invoke_id, response.result, response.return_data)
+        )
+
+    def _aare(self) -> bytes:
+        verdict = self._verdict
+        assert verdict is not None
+        self._verdict = None
+        if verdict.refusal is not None:
+            return acse.encode_aare(
+                acse.Aare(
+                    context=verdict.context,
+                    result=AssociationResult.REJECTED_PERMANENT,
+                    diagnostic=verdict.refusal,
+                    user_information=acse.INITIATE_ERROR_OTHER,
+                )
+            )
+        self.mechanism = verdict.mechanism
+        self.conformance = verdict.conformance
+        self.client_max_pdu = verdict.client_max_pdu
         response = acse.encode_initiate_response(
             acse.InitiateResponse(self.conformance, SERVER_MAX_RECEIVE_PDU)
         )
+        hls = verdict.mechanism == Mechanism.HIGH_GMAC
         title_out: bytes | None = None
-        if mech == Mechanism.HIGH_GMAC:
+        if hls:
             self.ciphered = True
-            self.state = State.PENDING_HLS
-            self._stoc = stoc or b""
+            self.client_title = verdict.client_title
+            self._ctos, self._stoc = verdict.ctos, verdict.stoc
             title_out = self.credentials.system_title
             response = security.wrap(
                 response, self._keys(), title_out, self.counters.next_server_counter()
             )
-        else:
-            self.state = State.ASSOCIATED
         return acse.encode_aare(
             acse.Aare(
-                context=ctx,
+                context=verdict.context,
                 result=AssociationResult.ACCEPTED,
                 # HLS: accepted, but the client must still answer the challenge
-                diagnostic=(
-                    AcseDiagnostic.AUTHENTICATION_REQUIRED
-                    if mech == Mechanism.HIGH_GMAC
-                    else AcseDiagnostic.NULL
-                ),
+                diagnostic=AcseDiagnostic.AUTHENTICATION_REQUIRED if hls else AcseDiagnostic.NULL,
                 user_information=response,
                 responding_ap_title=title_out,
-                mechanism=mech,
-                authentication_value=stoc,
+                mechanism=verdict.mechanism,
+                authentication_value=verdict.stoc if hls else None,
             )
         )
 
-    def _on_hls_answer(self, req: ActionRequestNormal) -> bytes:
-        m = req.method
-        if (
-            m.class_id != ClassId.ASSOCIATION_LN
-            or m.logical_name != ASSOCIATION_LN
-            or (m.method_id != 1)
-        ):
-            return apdu.encode_apdu(
-                ActionResponseNormal(req.invoke_id, ActionResult.READ_WRITE_DENIED)
-            )
-        try:
-            answer = decode_all(req.parameters or b"")
-            if not isinstance(answer, bytes):
-                raise SecurityError("answer is not an octet-string")
-            security.check_gmac_response(self._keys(), self.client_title, self._stoc, answer)
-        except (SecurityError, AxdrError):
-            self.handler.on_security_event(self, "authentication-failure")
-            return apdu.encode_apdu(ActionResponseNormal(req.invoke_id, ActionResult.OTHER_REASON))
-        self.state = State.ASSOCIATED
+    def _challenge_result(self, answer: ChallengeAnswer) -> bytes:
+        if not answer.valid:
+            result = ActionResult.OTHER_REASON
+            if answer.security_event is None:  # not an answer at all: the wrong method
+                result = ActionResult.READ_WRITE_DENIED
+            return apdu.encode_apdu(ActionResponseNormal(answer.invoke_id, result))
         reply = security.gmac_response(
             self._keys(),
             self.credentials.system_title,
@@ -354,54 +428,21 @@ class ServerAssociation:
             self._ctos,
         )
         return apdu.encode_apdu(
-            ActionResponseNormal(req.invoke_id, ActionResult.SUCCESS, octet_string(reply))
+            ActionResponseNormal(answer.invoke_id, ActionResult.SUCCESS, octet_string(reply))
         )
 
-    # -- services ---------------------------------------------------------------------------------
-    def _on_service(self, data: bytes) -> bytes | None:
-        try:
-            req = apdu.decode_apdu(data)
-        except ApduError:
-            return exception_response(2, 3)  # service-unknown, other-reason
-        if self.state is State.PENDING_HLS:
-            if isinstance(req, ActionRequestNormal):
-                return self._on_hls_answer(req)
-            return exception_response(1, 1)
-        h = self.handler
-        if isinstance(req, GetRequestNormal):
-            self._blocks = None
-            result = h.get(self, req.attribute, req.access)
-            if isinstance(result, int):
-                return apdu.encode_apdu(GetResponseNormal(req.invoke_id, result))
-            return self._get_reply(req.invoke_id, result, b"\xc4\x01" + bytes((req.invoke_id, 0)))
-        if isinstance(req, GetRequestNext):
-            return self._next_block(req)
-        if isinstance(req, GetRequestWithList):
-            self._blocks = None
-            results = tuple(h.get(self, a, acc) for a, acc in req.items)
-            plain = apdu.encode_apdu(GetResponseWithList(req.invoke_id, results))
-            raw = plain[3:]
-            return self._get_reply(req.invoke_id, raw, plain[:3])
-        if isinstance(req, SetRequestNormal):
-            if not self.can_write:
-                res = int(DataAccessResult.READ_WRITE_DENIED)
-            else:
-                res = h.set(self, req.attribute, req.access, req.value)
-            return apdu.encode_apdu(SetResponseNormal(req.invoke_id, res))
-        if isinstance(req, ActionRequestNormal):
-            m = req.method
-            if m.class_id == ClassId.ASSOCIATION_LN and m.method_id == 1:
-                return apdu.encode_apdu(
-                    ActionResponseNormal(req.invoke_id, ActionResult.READ_WRITE_DENIED)
-                )
-            if not self.can_write:
-                return apdu.encode_apdu(
-                    ActionResponseNormal(req.invoke_id, ActionResult.READ_WRITE_DENIED)
-                )
-            code, ret = h.action(self, req.method, req.parameters)
-            return apdu.encode_apdu(ActionResponseNormal(req.invoke_id, code, ret))
-        return exception_response(2, 2)  # a response APDU sent to a server: service-not-supported
+    def _keys(self) -> Keys:
+        keys = self.credentials.keys
+        if keys is None:  # pragma: no cover - guarded at association time
+            raise LocalDlmsProtocolError("no keys configured")
+        return keys
 
+    def _reset(self) -> None:
+        self.mechanism = Mechanism.NONE
+        self.ciphered = False
+        self._blocks = None
+
+    # -- block transfer -------------------------------------------------------------------------
     def _limit(self) -> int:
         """Largest plain APDU that fits the client's PDU size once ciphered."""
         return self.client_max_pdu - (4 + 5 + security.TAG_SIZE if self.ciphered else 0)
@@ -414,40 +455,34 @@ class ServerAssociation:
         if not self.conformance & acse.CONF_BLOCK_TRANSFER_WITH_GET:
             return apdu.encode_apdu(GetResponseNormal(invoke_id, DataAccessResult.OTHER_REASON))
         room = limit - 13  # block header (9) + raw-data length (up to 3) + choice (1)
-        self._blocks = (invoke_id, raw, room, 1)
+        self._blocks = (raw, room, 1)
         return apdu.encode_apdu(GetResponseWithDatablock(invoke_id, False, 1, raw[:room]))
 
-    def _next_block(self, req: GetRequestNext) -> bytes:
+    def _next_block(self, request: NextBlockRequest) -> bytes:
+        invoke_id, number = request.invoke_id, request.block_number
         if self._blocks is None:
-            return apdu.encode_apdu(
-                GetResponseWithDatablock(
-                    req.invoke_id, True, req.block_number, DataAccessResult.NO_LONG_GET_IN_PROGRESS
-                )
-            )
-        invoke_id, raw, room, sent = self._blocks
-        if req.block_number != sent:
+            no_get = DataAccessResult.NO_LONG_GET_IN_PROGRESS
+            return apdu.encode_apdu(GetResponseWithDatablock(invoke_id, True, number, no_get))
+        raw, room, sent = self._blocks
+        if number != sent:
             self._blocks = None
-            return apdu.encode_apdu(
-                GetResponseWithDatablock(
-                    req.invoke_id,
-                    True,
-                    req.block_number,
-                    DataAccessResult.DATA_BLOCK_NUMBER_INVALID,
-                )
-            )
+            invalid = DataAccessResult.DATA_BLOCK_NUMBER_INVALID
+            return apdu.encode_apdu(GetResponseWithDatablock(invoke_id, True, number, invalid))
         start = sent * room
         chunk = raw[start : start + room]
         last = start + room >= len(raw)
-        self._blocks = None if last else (invoke_id, raw, room, sent + 1)
-        return apdu.encode_apdu(GetResponseWithDatablock(req.invoke_id, last, sent + 1, chunk))
+        self._blocks = None if last else (raw, room, sent + 1)
+        return apdu.encode_apdu(GetResponseWithDatablock(invoke_id, last, sent + 1, chunk))
 
 
 __all__ = [
     "PUBLIC_CLIENT",
-    "CosemHandler",
+    "TRANSITIONS",
     "CounterStore",
     "MemoryCounterStore",
     "ServerAssociation",
     "ServerCredentials",
+    "ServerResponse",
     "State",
+    "exception_response",
 ]

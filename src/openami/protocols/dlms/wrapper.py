@@ -10,13 +10,15 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from openami.protocols.dlms.errors import DlmsCodecError
+
 WRAPPER_VERSION = 1
 HEADER = struct.Struct(">HHHH")
 HEADER_SIZE = HEADER.size
 DEFAULT_PORT = 4059
 
 
-class WrapperError(ValueError):
+class WrapperError(DlmsCodecError):
     """The byte stream is not a DLMS wrapper stream (the connection should be closed)."""
 
 

@@ -1,7 +1,14 @@
-"""ECHONET Lite: frames, property maps, objects and the smart meter class (pure codec)."""
+"""ECHONET Lite: frames, property maps, objects, the smart meter class (pure codec) and the
+node machine (:mod:`.node`: TIDs, request/response matching, timeouts)."""
 
-from openami.protocols.echonet.frame import (
+from openami.protocols.echonet.errors import (
     EchonetDecodeError,
+    EchonetError,
+    LocalEchonetProtocolError,
+    MalformedFrame,
+    RemoteEchonetProtocolError,
+)
+from openami.protocols.echonet.frame import (
     Esv,
     Frame,
     Property,
@@ -11,6 +18,7 @@ from openami.protocols.echonet.frame import (
     eoj_class,
     eoj_instance,
 )
+from openami.protocols.echonet.node import EchonetNode
 from openami.protocols.echonet.objects import (
     CONTROLLER_EOJ,
     NODE_PROFILE_EOJ,
@@ -27,10 +35,15 @@ __all__ = [
     "SMART_METER_EOJ",
     "DeviceObject",
     "EchonetDecodeError",
+    "EchonetError",
+    "EchonetNode",
     "EnergyScale",
     "Esv",
     "Frame",
+    "LocalEchonetProtocolError",
+    "MalformedFrame",
     "Property",
+    "RemoteEchonetProtocolError",
     "decode_frame",
     "decode_property_map",
     "encode_frame",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
 
+from openami.protocols.echonet.errors import EchonetDecodeError
+
 EHD1_ECHONET_LITE = 0x10
 EHD2_FORMAT_1 = 0x81
 EHD2_FORMAT_2 = 0x82
@@ -62,10 +64,6 @@ RES_FOR_REQUEST = {
     Esv.INF_REQ: Esv.INF,
     Esv.SETGET: Esv.SETGET_RES,
 }
-
-
-class EchonetDecodeError(ValueError):
-    """The bytes are not a well-formed ECHONET Lite format-1 frame."""
 
 
 class Property(NamedTuple):

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from openami.clock import JST
+from openami.clock import JST, SLOT_SECONDS
 from openami.protocols.espi.model import (
     ACCUMULATION_DELTA_DATA,
     COMMODITY_ELECTRICITY_SECONDARY_METERED,
@@ -41,7 +41,7 @@ from openami.protocols.espi.model import (
     ReadingType,
 )
 
-SLOT_S = 1800
+SLOT_S = SLOT_SECONDS
 DAY_S = 86400
 
 DIRECTIONS = ("import", "export")
@@ -134,5 +134,7 @@ def child_uuid(parent: uuid.UUID | str, name: str) -> uuid.UUID:
 
 
 OPENAMI_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/openami/openami/espi")
-READING_TYPE_IDS = {d: uuid.uuid5(OPENAMI_NAMESPACE, f"ReadingType/{d}/1800") for d in DIRECTIONS}
+READING_TYPE_IDS = {
+    d: uuid.uuid5(OPENAMI_NAMESPACE, f"ReadingType/{d}/{SLOT_SECONDS}") for d in DIRECTIONS
+}
 LOCAL_TIME_PARAMETERS_ID = uuid.uuid5(OPENAMI_NAMESPACE, "LocalTimeParameters/JST")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from openami.protocols.skstack.errors import SkFormatError
+
 CRLF = b"\r\n"
 ECHONET_PORT = 0x0E1A  # 3610
 PANA_PORT = 0x02CC  # 716
@@ -58,10 +60,6 @@ class Event(enum.IntEnum):
     SESSION_EXPIRED = 0x29
     TX_LIMIT_ON = 0x32
     TX_LIMIT_OFF = 0x33
-
-
-class SkFormatError(ValueError):
-    """A module line that does not have the shape its dialect gives it."""
 
 
 # -- addresses --------------------------------------------------------------------------------

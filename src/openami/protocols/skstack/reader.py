@@ -157,6 +157,10 @@ class OutputReader:
         """Bytes of an unterminated line (ROPT answers ``OK 01`` + CR only)."""
         return bytes(self._buf)
 
+    def take(self, count: int) -> None:
+        """Drop the first ``count`` buffered bytes (a line read from :meth:`partial`)."""
+        del self._buf[:count]
+
     def next_line(self) -> str | None:
         buf = self._buf
         while True:
