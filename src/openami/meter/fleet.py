@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from openami.bus.messages import CONTRACT_AMPERAGES_A
 from openami.clock.slots import SLOT_SECONDS, SLOTS_PER_DAY
 from openami.meter.load import (
     HouseholdParams,
@@ -165,6 +166,6 @@ class MeterFleet:
         self.switch_connected[np.asarray(index, dtype=np.int64)] = True
 
     def set_contract_amperage(self, index: npt.ArrayLike, amperage_a: int) -> None:
-        if amperage_a not in (10, 15, 20, 30, 40, 50, 60, 80, 100, 120):
+        if amperage_a not in CONTRACT_AMPERAGES_A:
             raise ValueError(f"unsupported contract amperage {amperage_a} A")
         self.contract_amperage_a[np.asarray(index, dtype=np.int64)] = amperage_a
