@@ -3,11 +3,11 @@
 Day rows arrive day by day (a day file, a packed A-route day), each day's rows in supply
 point order. That serves one slot's settlement — a day's rows sit together, zone maps find
 them — but one supply point's 45 days then sit in 45 places: a cold read of its month loads
-a block per day and column (26-46 ms at 10⁹ values, storage-security.md §A1 explains the
-pull between the two questions). Re-writing each closed window of ``WINDOW_DAYS`` days in
-(supply point, day) order puts a point's days of one window next to each other, at the price
-of a slot query reading its window's rows instead of its day's (measured on 1.08 × 10⁹
-values: point 28 → 6-9 ms, slot sums 28-40 → 150 ms).
+a block per day and column (26-46 ms at 10⁹ values, ``shared/reference/storage-security.md``
+§A1 explains the pull between the two questions). Re-writing each closed window of
+``WINDOW_DAYS`` days in (supply point, day) order puts a point's days of one window next to
+each other, at the price of a slot query reading its window's rows instead of its day's
+(measured on 1.08 × 10⁹ values: point 28 → 6-9 ms, slot sums 28-40 → 150 ms).
 
 Windows are aligned (JST day number // ``WINDOW_DAYS``), so that each is clustered once,
 when its last day is closed. Clustering changes no row, only where rows lie: one transaction

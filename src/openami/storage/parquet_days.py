@@ -1,9 +1,11 @@
 """Day partitions of current half-hour values as wide, supply-point-sorted Parquet.
 
-The layout storage-security.md §A1/A2 points to for national scale: one row per supply point
-and JST day holding its 48 import and export values (``int32[48]``, NULL where there is no
-value), 48 quality codes (0 measured, 1 estimated, 2 edited, 3 missing, 4 invalid, 5 none
-yet), the highest version and whether every value is final; rows sorted by supply point in
+The layout the storage reference (``shared/reference/storage-security.md`` §A1/A2) points to
+for national scale: one row per supply point and JST day holding its 48 import and export
+values (``int32[48]``, NULL where there is no value), 48 quality codes
+(``bus.messages.Quality``: 0 measured … 4 invalid, and ``QCODE_NONE`` where the slot has no
+value yet; files compacted before this code was unified used 5 there: compact the day
+again), the highest version and whether every value is final; rows sorted by supply point in
 ``ROOT/day=YYYY-MM-DD/values.parquet`` (zstd, 16k-row groups, so one point's reads touch one
 row group per day). The DuckDB interval store stays the hot, versioned truth; compacting a
 day again (after late reads, estimates or edits) replaces its file atomically.
@@ -19,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from openami.bus.messages import QCODE_NONE, Quality
 from openami.clock import SLOTS_PER_DAY, slots_of_day
 from openami.storage.current_values_sql import current_versions_sql, final_slots_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -28,6 +31,13 @@ ROW_GROUP_ROWS = 16_384
 #: data files are readable by their owner only, directories enterable by their owner only
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
+
+#: a version's quality name → its code; no version → QCODE_NONE
+_QUALITY_CODE = (
+    "CASE c.quality "
+    + " ".join(f"WHEN '{q.label}' THEN {int(q)}" for q in Quality)
+    + f" ELSE {QCODE_NONE} END"
+)
 
 _WIDE = f"""
 WITH cur AS ({current_versions_sql("$first", "$last")}),
@@ -39,10 +49,7 @@ SELECT g.supply_point_key,
            AS import_wh,
        CAST(list(CAST(c.export_wh AS INTEGER) ORDER BY g.slot) AS INTEGER[{SLOTS_PER_DAY}])
            AS export_wh,
-       CAST(list(CASE c.quality WHEN 'measured' THEN 0 WHEN 'estimated' THEN 1
-                                WHEN 'edited' THEN 2 WHEN 'missing' THEN 3
-                                WHEN 'invalid' THEN 4 ELSE 5 END
-                 ORDER BY g.slot) AS UTINYINT[{SLOTS_PER_DAY}]) AS quality,
+       CAST(list({_QUALITY_CODE} ORDER BY g.slot) AS UTINYINT[{SLOTS_PER_DAY}]) AS quality,
        CAST(max(c.version) AS INTEGER) AS max_version,
        bool_and(COALESCE(c.final, false) OR g.in_final) AS final
 FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)
