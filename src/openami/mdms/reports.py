@@ -21,8 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.clock import SLOT_SECONDS
-from openami.hes.journal import HesJournal
-from openami.mdms.kpi import KpiRow, daily_kpis
+from openami.mdms.kpi import HesJournal, KpiRow, daily_kpis
 from openami.mdms.service import Mdms
 from openami.storage import dashboard_queries, duckdb_data_api, slo_queries
 from openami.storage.dashboard_queries import SlotCollection
