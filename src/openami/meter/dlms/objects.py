@@ -77,10 +77,12 @@ EVENT_LIMITER_CHANGED = 3
 EVENT_AUTHENTICATION_FAILURE = 4
 EVENT_COUNTER_REPLAY = 5
 EVENT_DECIPHERING_ERROR = 6
+EVENT_SECURITY_POLICY_VIOLATION = 7  # not authenticated encryption in an HLS association
 _SECURITY_EVENTS = {
     "authentication-failure": EVENT_AUTHENTICATION_FAILURE,
     "invocation-counter-replay": EVENT_COUNTER_REPLAY,
     "deciphering-error": EVENT_DECIPHERING_ERROR,
+    "security-policy-violation": EVENT_SECURITY_POLICY_VIOLATION,
 }
 
 LOAD_PROFILE_COLUMNS = (

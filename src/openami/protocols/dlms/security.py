@@ -37,6 +37,9 @@ GLO_TAGS = {
     0xC7: 0xCF,  # action-response
 }
 PLAIN_TAGS = {v: k for k, v in GLO_TAGS.items()}
+# what each side may receive inside a ciphered association (after the AARQ / AARE)
+REQUEST_GLO_TAGS = frozenset({0xC8, 0xC9, 0xCB})  # glo get-, set-, action-request
+RESPONSE_GLO_TAGS = frozenset({0x28, 0xCC, 0xCD, 0xCF})  # initiate-, get-, set-, action-resp.
 _U32 = struct.Struct(">I")
 
 
@@ -146,6 +149,19 @@ def parse_glo(apdu: bytes) -> GloApdu:
         raise SecurityError(f"security suite {sc & 0x0F} is not supported (suite 0 only)")
     (ic,) = _U32.unpack_from(apdu, pos + 1)
     return GloApdu(apdu[0], sc, ic, bytes(apdu[pos + 5 :]))
+
+
+def check_policy(glo: GloApdu, allowed_tags: frozenset[int] | set[int]) -> None:
+    """The security policy of an HLS association: authenticated encryption (SC 0x30, suite 0)
+    under one of ``allowed_tags``, nothing else. Checked before deciphering, so an APDU with
+    its tag dropped (SC 0x20, encryption only: malleable by XOR) never reaches the decoder."""
+    if glo.security_control != SC_AUTH_ENC:
+        raise SecurityError(
+            f"security control 0x{glo.security_control:02x}: the association requires "
+            "authenticated encryption (0x30)"
+        )
+    if glo.tag not in allowed_tags:
+        raise SecurityError(f"glo tag 0x{glo.tag:02x} is not accepted here")
 
 
 def unwrap(glo: GloApdu, keys: Keys, system_title: bytes) -> bytes:

@@ -23,6 +23,7 @@ PUBLIC_CLIENT = 16
 SERVER_MAX_RECEIVE_PDU = 2048
 MIN_CLIENT_PDU = 64
 CHALLENGE_BYTES = 16
+_INITIATE_GLO = frozenset({acse.GLO_INITIATE_REQUEST})
 
 
 class CounterStore(Protocol):
@@ -149,6 +150,11 @@ def _check_hls(
         return _refused(context, AcseDiagnostic.AUTHENTICATION_REQUIRED), b""
     try:
         glo = security.parse_glo(aarq.user_information)
+        security.check_policy(glo, _INITIATE_GLO)
+    except DlmsCodecError:
+        violation = "security-policy-violation"
+        return _refused(context, AcseDiagnostic.AUTHENTICATION_FAILURE, violation), b""
+    try:
         user_info = security.unwrap(glo, keys, title)
     except DlmsCodecError:
         failure = "authentication-failure"

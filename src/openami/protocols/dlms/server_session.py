@@ -271,7 +271,18 @@ class ServerAssociation:
         try:
             glo = security.parse_glo(data)
         except DlmsCodecError as exc:
-            raise _refuse(f"malformed glo APDU: {exc}", 1, 5) from exc
+            raise _refuse(
+                f"malformed glo APDU: {exc}", 1, 5, security_event="deciphering-error"
+            ) from exc
+        try:
+            security.check_policy(glo, security.REQUEST_GLO_TAGS)
+        except DlmsCodecError as exc:
+            raise _refuse(
+                f"refused by the security policy: {exc}",
+                1,
+                5,
+                security_event="security-policy-violation",
+            ) from exc
         try:
             plain = security.unwrap(glo, self._keys(), self.client_title)
         except DlmsCodecError as exc:
