@@ -48,7 +48,7 @@ class _DtdRefused(Exception):
     pass
 
 
-def _refuse_dtd(*_: Any) -> None:
+def _refuse_dtd(*_: Any) -> int:
     raise _DtdRefused
 
 
