@@ -26,9 +26,23 @@ from datetime import timedelta, timezone
 from typing import Any, ClassVar
 
 import numpy as np
+import structlog
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A
 from openami.clock.slots import SLOT_SECONDS, slot_at_s, slot_start_s
+from openami.meter.dlms.catalog import (
+    EVENT_KEYS_CHANGED,
+    EVENT_LIMITER_CHANGED,
+    EVENT_REMOTE_DISCONNECT,
+    EVENT_REMOTE_RECONNECT,
+    KNOWN,
+    OBJECT_LIST,
+    SECURITY_EVENTS,
+    logical_device_name,
+    meter_system_title,
+    readable,
+)
+from openami.meter.dlms.keys import Keyring, SharedSecrets, key_transfer, security_setup_attribute
 from openami.meter.load import interval_energy_wh
 from openami.meter.view import MeterView
 from openami.protocols.dlms import axdr
@@ -47,6 +61,8 @@ from openami.protocols.dlms.cosem import (
     INVOCATION_COUNTER_LN,
     LIMITER_LN,
     LOAD_PROFILE_LN,
+    LOGICAL_DEVICE_NAME_LN,
+    SECURITY_SETUP_LN,
     ActionResult,
     AttributeRef,
     ClassId,
@@ -55,6 +71,7 @@ from openami.protocols.dlms.cosem import (
     Unit,
     obis,
 )
+from openami.protocols.dlms.lockout import AssociationLockout
 from openami.protocols.dlms.profile import (
     CLOCK_TIME,
     CaptureObject,
@@ -62,28 +79,20 @@ from openami.protocols.dlms.profile import (
     RangeDescriptor,
     parse_access,
 )
-from openami.protocols.dlms.server_session import MemoryCounterStore, ServerAssociation
+from openami.protocols.dlms.security import DeviceSecrets
+from openami.protocols.dlms.server_session import (
+    CounterStore,
+    MemoryCounterStore,
+    ServerAssociation,
+)
+
+log = structlog.get_logger(__name__)
 
 JST_OFFSET_MIN = 540
 _JST_FIXED = timezone(timedelta(minutes=JST_OFFSET_MIN))
 THRESHOLD_UNITS_PER_AMPERE = 10  # limiter thresholds share the current register's scaler -1
 EVENT_LOG_SIZE = 100
 MIN_UNDER_THRESHOLD_S = 10  # automatic restore after the breaker trips (~10-60 s in Japan)
-
-# openami event codes written to the standard event log (0.0.99.98.0.255)
-EVENT_REMOTE_DISCONNECT = 1
-EVENT_REMOTE_RECONNECT = 2
-EVENT_LIMITER_CHANGED = 3
-EVENT_AUTHENTICATION_FAILURE = 4
-EVENT_COUNTER_REPLAY = 5
-EVENT_DECIPHERING_ERROR = 6
-EVENT_SECURITY_POLICY_VIOLATION = 7  # not authenticated encryption in an HLS association
-_SECURITY_EVENTS = {
-    "authentication-failure": EVENT_AUTHENTICATION_FAILURE,
-    "invocation-counter-replay": EVENT_COUNTER_REPLAY,
-    "deciphering-error": EVENT_DECIPHERING_ERROR,
-    "security-policy-violation": EVENT_SECURITY_POLICY_VIOLATION,
-}
 
 LOAD_PROFILE_COLUMNS = (
     CLOCK_TIME,
@@ -93,22 +102,6 @@ LOAD_PROFILE_COLUMNS = (
 EVENT_LOG_COLUMNS = (CLOCK_TIME, CaptureObject(ClassId.DATA, EVENT_CODE_LN, 2))
 _SCRIPT_TABLE_LN = obis("0.0.10.0.106.255")
 _WILDCARD_DT = bytes.fromhex("ffffffffffffffffff8000ff")
-
-# (class id, version, logical name, attribute count, method count)
-OBJECTS: tuple[tuple[int, int, bytes, int, int], ...] = (
-    (ClassId.CLOCK, 0, CLOCK_LN, 9, 6),
-    (ClassId.REGISTER, 0, IMPORT_ENERGY_LN, 3, 1),
-    (ClassId.REGISTER, 0, EXPORT_ENERGY_LN, 3, 1),
-    (ClassId.REGISTER, 0, CURRENT_LN, 3, 1),
-    (ClassId.PROFILE_GENERIC, 1, LOAD_PROFILE_LN, 8, 2),
-    (ClassId.PROFILE_GENERIC, 1, EVENT_LOG_LN, 8, 2),
-    (ClassId.DATA, 0, EVENT_CODE_LN, 2, 0),
-    (ClassId.DISCONNECT_CONTROL, 0, DISCONNECT_CONTROL_LN, 4, 2),
-    (ClassId.LIMITER, 0, LIMITER_LN, 11, 0),
-    (ClassId.ASSOCIATION_LN, 1, ASSOCIATION_LN, 9, 1),
-    (ClassId.DATA, 0, INVOCATION_COUNTER_LN, 2, 0),
-)
-_KNOWN = {(cid, ln): (nattr, nmeth) for cid, _v, ln, nattr, nmeth in OBJECTS}
 
 
 class BoundaryDatetimes:
@@ -128,28 +121,6 @@ class BoundaryDatetimes:
             encoded = axdr.octet_string(axdr.encode_epoch_datetime(epoch_s, JST_OFFSET_MIN))
             self.known[boundary] = encoded
         return encoded
-
-
-def _object_list() -> bytes:
-    items = []
-    for cid, version, ln, nattr, nmeth in OBJECTS:
-        attrs = [
-            axdr.structure(axdr.i8(i), axdr.enum(3 if i > 1 else 1), axdr.null())
-            for i in range(1, nattr + 1)
-        ]
-        methods = [axdr.structure(axdr.i8(i), axdr.enum(1)) for i in range(1, nmeth + 1)]
-        items.append(
-            axdr.structure(
-                axdr.u16(cid),
-                axdr.u8(version),
-                axdr.octet_string(ln),
-                axdr.structure(axdr.array(attrs), axdr.array(methods)),
-            )
-        )
-    return axdr.array(items)
-
-
-OBJECT_LIST = _object_list()
 
 
 class SelectionError(Exception):
@@ -194,20 +165,53 @@ def _time_bounds(sel: RangeDescriptor) -> tuple[float, float]:
 class MeterObjects:
     """The COSEM objects of one meter: what the emulator answers GET, SET and ACTION from."""
 
-    def __init__(self, view: MeterView, datetimes: BoundaryDatetimes | None = None) -> None:
+    def __init__(
+        self,
+        view: MeterView,
+        datetimes: BoundaryDatetimes | None = None,
+        *,
+        counters: CounterStore | None = None,
+        keyring: Keyring | None = None,
+    ) -> None:
         self.view = view
         self.boundary_datetime = datetimes or BoundaryDatetimes()
-        self.counters = MemoryCounterStore()
+        self.counters: CounterStore = counters or MemoryCounterStore()
+        self.keyring: Keyring = keyring or SharedSecrets(DeviceSecrets())
         self.events: deque[tuple[int, int]] = deque(maxlen=EVENT_LOG_SIZE)
+        self.lockouts: dict[int, AssociationLockout] = {}
+
+    @property
+    def system_title(self) -> bytes:
+        return meter_system_title(self.view.meter_id)
+
+    def secrets(self) -> DeviceSecrets:
+        return self.keyring.get(self.view.meter_id) or DeviceSecrets()
+
+    def lockout(self, client_sap: int) -> AssociationLockout:
+        """The failed-association count and backoff of one client of this meter."""
+        lockout = self.lockouts.get(client_sap)
+        if lockout is None:
+            lockout = AssociationLockout(self.view.clock.timestamp)
+            self.lockouts[client_sap] = lockout
+        return lockout
 
     # -- helpers --------------------------------------------------------------------------------
     def log_event(self, code: int) -> None:
         self.events.append((int(self.view.clock.timestamp()), code))
 
     def on_security_event(self, ctx: ServerAssociation, what: str) -> None:
-        code = _SECURITY_EVENTS.get(what)
+        code = SECURITY_EVENTS.get(what)
         if code is not None:
             self.log_event(code)
+        if what == "association-locked":
+            lockout = self.lockout(ctx.client_sap)
+            log.warning(
+                "dlms.association_locked",
+                meter_id=self.view.meter_id,
+                client_sap=ctx.client_sap,
+                failures=lockout.total_failures,
+                until_s=lockout.locked_until_s,
+            )
 
     def _sync(self) -> None:
         """Bring the fleet to the clock's current slot (as MeterView does before its reads),
@@ -221,11 +225,13 @@ class MeterObjects:
         self, ctx: ServerAssociation, attr: AttributeRef, access: SelectiveAccess | None
     ) -> bytes | int:
         key = (attr.class_id, attr.logical_name)
-        spec = _KNOWN.get(key)
+        spec = KNOWN.get(key)
         if spec is None:
             return DataAccessResult.OBJECT_UNDEFINED
         if not 1 <= attr.attribute_id <= spec[0]:
             return DataAccessResult.OBJECT_UNDEFINED
+        if not readable(ctx, key):
+            return DataAccessResult.READ_WRITE_DENIED
         if attr.attribute_id == 1:
             return axdr.octet_string(attr.logical_name)
         if access is not None and attr.class_id != ClassId.PROFILE_GENERIC:
@@ -434,6 +440,12 @@ class MeterObjects:
     def _get_counter(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
         return axdr.u32(self.counters.highest + 1)
 
+    def _get_name(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return axdr.octet_string(logical_device_name(self.view.meter_id))
+
+    def _get_setup(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return security_setup_attribute(ctx, a, self.system_title)
+
     _getters: ClassVar[dict[tuple[int, bytes], Callable[..., Any]]] = {
         (ClassId.CLOCK, CLOCK_LN): _get_clock,
         (ClassId.REGISTER, IMPORT_ENERGY_LN): _get_import,
@@ -446,6 +458,8 @@ class MeterObjects:
         (ClassId.LIMITER, LIMITER_LN): _get_limiter,
         (ClassId.ASSOCIATION_LN, ASSOCIATION_LN): _get_association,
         (ClassId.DATA, INVOCATION_COUNTER_LN): _get_counter,
+        (ClassId.DATA, LOGICAL_DEVICE_NAME_LN): _get_name,
+        (ClassId.SECURITY_SETUP, SECURITY_SETUP_LN): _get_setup,
     }
 
     # -- SET ------------------------------------------------------------------------------------
@@ -457,7 +471,7 @@ class MeterObjects:
         value: bytes,
     ) -> int:
         key = (attr.class_id, attr.logical_name)
-        if key not in _KNOWN:
+        if key not in KNOWN:
             return DataAccessResult.OBJECT_UNDEFINED
         if key != (ClassId.LIMITER, LIMITER_LN) or attr.attribute_id not in (3, 4):
             return DataAccessResult.READ_WRITE_DENIED
@@ -480,9 +494,18 @@ class MeterObjects:
         self, ctx: ServerAssociation, method: MethodRef, parameters: bytes | None
     ) -> tuple[int, bytes | None]:
         key = (method.class_id, method.logical_name)
-        spec = _KNOWN.get(key)
+        spec = KNOWN.get(key)
         if spec is None or not 1 <= method.method_id <= spec[1]:
             return ActionResult.OBJECT_UNDEFINED, None
+        if key == (ClassId.SECURITY_SETUP, SECURITY_SETUP_LN):
+            code = key_transfer(
+                self.keyring,
+                self.view.meter_id,
+                method.method_id,
+                parameters,
+                lambda: self.log_event(EVENT_KEYS_CHANGED),
+            )
+            return code, None
         if key != (ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN):
             return ActionResult.READ_WRITE_DENIED, None
         self._sync()

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from openami.protocols.dlms import axdr
 from openami.protocols.dlms.axdr import AxdrError, decode_length, encode_length
 from openami.protocols.dlms.errors import DlmsCodecError
 
@@ -60,6 +62,71 @@ class Keys:
 
     def __repr__(self) -> str:  # never print keys
         return "Keys(<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSecrets:
+    """Every secret of one logical device: the LLS password, the suite-0 keys and the master
+    key (KEK) that wraps new keys in a key transfer. ``None`` disables that use."""
+
+    password: bytes | None = None
+    keys: Keys | None = None
+    master_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.master_key is not None and len(self.master_key) != 16:
+            raise ValueError("a suite 0 master key (KEK) has 16 bytes")
+
+    def __repr__(self) -> str:  # never print secrets
+        return "DeviceSecrets(<hidden>)"
+
+
+# key_id of global_key_transfer (Security Setup, class 64)
+KEY_ID_ENCRYPTION = 0  # global unicast encryption key
+KEY_ID_BROADCAST = 1
+KEY_ID_AUTHENTICATION = 2
+KEY_ID_MASTER = 3
+
+
+def encode_key_transfer(master_key: bytes, keys: dict[int, bytes]) -> bytes:
+    """The parameter of global_key_transfer: ``array of {key_id, key_wrapped}``, each key
+    wrapped with the master key (AES key wrap, RFC 3394)."""
+    return axdr.array(
+        [
+            axdr.structure(axdr.enum(key_id), axdr.octet_string(aes_key_wrap(master_key, key)))
+            for key_id, key in keys.items()
+        ]
+    )
+
+
+def decode_key_transfer(master_key: bytes, parameters: bytes) -> dict[int, bytes]:
+    """The unwrapped keys of a global_key_transfer; SecurityError when malformed or when a
+    key was not wrapped with this master key."""
+    try:
+        items = axdr.decode_all(parameters)
+    except AxdrError as exc:
+        raise SecurityError(f"key transfer: {exc}") from exc
+    if not isinstance(items, list) or not items:
+        raise SecurityError("key transfer: an array of {key_id, key_wrapped}")
+    keys: dict[int, bytes] = {}
+    for item in items:
+        if (
+            not isinstance(item, tuple)
+            or len(item) != 2
+            or not isinstance(item[0], int)
+            or isinstance(item[0], bool)
+            or not isinstance(item[1], bytes)
+            or item[0] in keys
+        ):
+            raise SecurityError("key transfer: each item is {key_id, key_wrapped}, once")
+        try:
+            key = aes_key_unwrap(master_key, item[1])
+        except (InvalidUnwrap, ValueError):
+            raise SecurityError("key transfer: a key not wrapped with the master key") from None
+        if len(key) != 16:
+            raise SecurityError("key transfer: suite 0 keys have 16 bytes")
+        keys[item[0]] = key
+    return keys
 
 
 def _check_title(system_title: bytes) -> None:

@@ -27,7 +27,10 @@ _INITIATE_GLO = frozenset({acse.GLO_INITIATE_REQUEST})
 
 
 class CounterStore(Protocol):
-    """Invocation counters of one logical device, kept across connections."""
+    """Invocation counters of one logical device, kept across connections (and restarts,
+    when the store persists them: see ``openami.meter.dlms.state``)."""
+
+    highest: int  # the highest client counter accepted from any client (-1: none)
 
     def accept_client_counter(self, client_title: bytes, ic: int) -> bool:
         """True and remember ``ic`` if it is above every counter seen from that client."""
@@ -87,6 +90,18 @@ class AarqVerdict:
     client_max_pdu: int = SERVER_MAX_RECEIVE_PDU
     ctos: bytes = b""  # the client's challenge (HLS)
     stoc: bytes = b""  # our challenge (HLS)
+
+
+ASSOCIATION_LOCKED = "association-locked"  # the security event of a lock that starts
+
+
+def locked_out(data: bytes) -> AarqVerdict:
+    """The refusal of an AARQ while its client is locked out (its secret is not read)."""
+    try:
+        context = acse.decode_aarq(data).context
+    except DlmsCodecError:
+        context = acse.LN_NO_CIPHERING
+    return _refused(context, AcseDiagnostic.AUTHENTICATION_FAILURE)
 
 
 def _refused(
@@ -194,6 +209,7 @@ def _with_initiate(verdict: AarqVerdict, user_info: bytes) -> AarqVerdict:
 
 
 __all__ = [
+    "ASSOCIATION_LOCKED",
     "PUBLIC_CLIENT",
     "SERVER_MAX_RECEIVE_PDU",
     "AarqVerdict",
@@ -201,4 +217,5 @@ __all__ = [
     "MemoryCounterStore",
     "ServerCredentials",
     "check_aarq",
+    "locked_out",
 ]

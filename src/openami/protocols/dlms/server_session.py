@@ -17,6 +17,7 @@ exception-response to send; the association stays as it was. The AARQ is checked
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from enum import Enum
 
 from openami.protocols.dlms import acse, apdu, security
@@ -60,8 +61,10 @@ from openami.protocols.dlms.events import (
     SetRequest,
     SetResponse,
 )
+from openami.protocols.dlms.lockout import AssociationLockout
 from openami.protocols.dlms.security import Keys
 from openami.protocols.dlms.server_acse import (
+    ASSOCIATION_LOCKED,
     PUBLIC_CLIENT,
     SERVER_MAX_RECEIVE_PDU,
     AarqVerdict,
@@ -69,6 +72,7 @@ from openami.protocols.dlms.server_acse import (
     MemoryCounterStore,
     ServerCredentials,
     check_aarq,
+    locked_out,
 )
 from openami.protocols.peer import NEED_DATA, PAUSED, RandomBytes, Transitions, Wait
 
@@ -166,8 +170,10 @@ class ServerAssociation:
         server_sap: int = 1,
         *,
         random_bytes: RandomBytes,
+        lockout: AssociationLockout | None = None,
     ) -> None:
         self.credentials = credentials
+        self.lockout = lockout
         self.counters = counters
         self.client_sap = client_sap
         self.server_sap = server_sap
@@ -187,8 +193,9 @@ class ServerAssociation:
 
     @property
     def can_write(self) -> bool:
-        """SET and ACTION need an authenticated (password or HLS) association."""
-        return self.mechanism != Mechanism.NONE and self.state not in _UNAUTHENTICATED
+        """SET and ACTION need HLS (the password level reads only: a password crosses the
+        wire in clear, so it must never be enough to switch a customer off)."""
+        return self.mechanism == Mechanism.HIGH_GMAC and self.state not in _UNAUTHENTICATED
 
     # -- the peer shape -------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -302,9 +309,22 @@ class ServerAssociation:
 
     def _read_aarq(self, data: bytes) -> AssociationRequest:
         self._reset()
-        verdict = check_aarq(
-            data, self.client_sap, self.credentials, self.counters, self._random_bytes
-        )
+        lockout = self.lockout
+        if lockout is not None and self.client_sap != PUBLIC_CLIENT and lockout.locked():
+            verdict = locked_out(data)  # refused unread: no guess is checked while locked
+        else:
+            verdict = check_aarq(
+                data, self.client_sap, self.credentials, self.counters, self._random_bytes
+            )
+            if lockout is not None and verdict.security_event is not None:
+                if lockout.failed():
+                    verdict = replace(verdict, security_event=ASSOCIATION_LOCKED)
+            elif (
+                lockout is not None
+                and verdict.refusal is None
+                and verdict.mechanism == Mechanism.LOW
+            ):
+                lockout.succeeded()  # HLS succeeds with the challenge answer
         self._verdict = verdict
         return AssociationRequest(
             verdict.mechanism, verdict.client_title, verdict.refusal, verdict.security_event
@@ -318,13 +338,21 @@ class ServerAssociation:
             or method.method_id != 1
         ):
             return ChallengeAnswer(request.invoke_id, False)
+        lockout = self.lockout
+        if lockout is not None and lockout.locked():
+            return ChallengeAnswer(request.invoke_id, False, None, locked=True)
         try:
             answer = decode_all(request.parameters or b"")
             if not isinstance(answer, bytes):
                 raise DlmsCodecError("the challenge answer is not an octet-string")
             security.check_gmac_response(self._keys(), self.client_title, self._stoc, answer)
         except DlmsCodecError:
-            return ChallengeAnswer(request.invoke_id, False, "authentication-failure")
+            event = "authentication-failure"
+            if lockout is not None and lockout.failed():
+                event = ASSOCIATION_LOCKED
+            return ChallengeAnswer(request.invoke_id, False, event)
+        if lockout is not None:
+            lockout.succeeded()
         return ChallengeAnswer(request.invoke_id, True)
 
     # -- answering ------------------------------------------------------------------------------
@@ -429,7 +457,7 @@ class ServerAssociation:
     def _challenge_result(self, answer: ChallengeAnswer) -> bytes:
         if not answer.valid:
             result = ActionResult.OTHER_REASON
-            if answer.security_event is None:  # not an answer at all: the wrong method
+            if answer.security_event is None and not answer.locked:  # not an answer at all
                 result = ActionResult.READ_WRITE_DENIED
             return apdu.encode_apdu(ActionResponseNormal(answer.invoke_id, result))
         reply = security.gmac_response(
