@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Protocol
 
-from openami.protocols.dlms import axdr
+from openami.protocols.dlms import axdr, security
 from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.apdu import SelectiveAccess
 from openami.protocols.dlms.client_session import ClientAssociation
@@ -28,6 +28,7 @@ from openami.protocols.dlms.cosem import (
     CLOCK_LN,
     DISCONNECT_CONTROL_LN,
     LIMITER_LN,
+    SECURITY_SETUP_LN,
     AttributeRef,
     ClassId,
     MethodRef,
@@ -351,6 +352,22 @@ class DlmsClient:
     async def remote_reconnect(self) -> None:
         method = MethodRef(ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN, 2)
         await self.action(method, axdr.i8(0))
+
+    async def transfer_keys(self, master_key: bytes, keys: Keys) -> None:
+        """Security Setup global_key_transfer: the meter's new encryption and authentication
+        keys, wrapped with its master key. Needs HLS; the meter uses them from the next
+        association on."""
+        method = MethodRef(ClassId.SECURITY_SETUP, SECURITY_SETUP_LN, 2)
+        await self.action(
+            method,
+            security.encode_key_transfer(
+                master_key,
+                {
+                    security.KEY_ID_ENCRYPTION: keys.encryption_key,
+                    security.KEY_ID_AUTHENTICATION: keys.authentication_key,
+                },
+            ),
+        )
 
     async def read_control_state(self) -> int:
         """0 disconnected, 1 connected, 2 ready for reconnection."""
