@@ -13,7 +13,9 @@ object                 class (ver)  notes
 0.0.96.3.10.255        Disc. ctl 70 remote_disconnect (1), remote_reconnect (2), control_state
 0.0.17.0.0.255         Limiter 71   threshold_active/normal = contract amperage × 10 (0.1 A units)
 0.0.40.0.0.255         Assoc. LN 15 object_list, partners, status; method 1 = HLS answer
-0.0.43.1.0.255         Data 1       next invocation counter the meter expects from the HLS client
+0.0.43.1.0.255         Data 1       next invocation counter the meter expects (public)
+0.0.42.0.0.255         Data 1       logical device name (public)
+0.0.43.0.0.255         Sec. setup   policy 3, suite 0, system titles; method 2 = global_key_transfer
 =====================  ===========  ==============================================================
 """
 
@@ -22,14 +24,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from datetime import timedelta, timezone
 from typing import Any, ClassVar
 
 import numpy as np
 import structlog
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A
-from openami.clock.slots import SLOT_SECONDS, slot_at_s, slot_start_s
+from openami.clock.slots import SLOT_SECONDS, slot_at_s
 from openami.meter.dlms.catalog import (
     EVENT_KEYS_CHANGED,
     EVENT_LIMITER_CHANGED,
@@ -43,6 +44,14 @@ from openami.meter.dlms.catalog import (
     readable,
 )
 from openami.meter.dlms.keys import Keyring, SharedSecrets, key_transfer, security_setup_attribute
+from openami.meter.dlms.selection import (
+    JST_FIXED,
+    JST_OFFSET_MIN,
+    BoundaryDatetimes,
+    SelectionError,
+    columns,
+    time_bounds,
+)
 from openami.meter.load import interval_energy_wh
 from openami.meter.view import MeterView
 from openami.protocols.dlms import axdr
@@ -88,8 +97,6 @@ from openami.protocols.dlms.server_session import (
 
 log = structlog.get_logger(__name__)
 
-JST_OFFSET_MIN = 540
-_JST_FIXED = timezone(timedelta(minutes=JST_OFFSET_MIN))
 THRESHOLD_UNITS_PER_AMPERE = 10  # limiter thresholds share the current register's scaler -1
 EVENT_LOG_SIZE = 100
 MIN_UNDER_THRESHOLD_S = 10  # automatic restore after the breaker trips (~10-60 s in Japan)
@@ -102,64 +109,6 @@ LOAD_PROFILE_COLUMNS = (
 EVENT_LOG_COLUMNS = (CLOCK_TIME, CaptureObject(ClassId.DATA, EVENT_CODE_LN, 2))
 _SCRIPT_TABLE_LN = obis("0.0.10.0.106.255")
 _WILDCARD_DT = bytes.fromhex("ffffffffffffffffff8000ff")
-
-
-class BoundaryDatetimes:
-    """Encoded date-times (``09 0c`` + 12 bytes, JST) of slot boundaries, cached: every meter
-    of an emulator shares one, since profile rows of all meters carry the same boundaries."""
-
-    def __init__(self, max_entries: int = 200_000) -> None:
-        self.max_entries = max_entries
-        self.known: dict[int, bytes] = {}  # hot loops look here first, then call
-
-    def __call__(self, boundary: int) -> bytes:
-        encoded = self.known.get(boundary)
-        if encoded is None:
-            if len(self.known) >= self.max_entries:
-                self.known.clear()
-            epoch_s = int(slot_start_s(boundary))
-            encoded = axdr.octet_string(axdr.encode_epoch_datetime(epoch_s, JST_OFFSET_MIN))
-            self.known[boundary] = encoded
-        return encoded
-
-
-class SelectionError(Exception):
-    """A selective access the profile cannot serve (mapped to a data-access-result)."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def _columns(
-    all_columns: tuple[CaptureObject, ...], sel: RangeDescriptor | EntryDescriptor | None
-) -> list[int]:
-    n = len(all_columns)
-    if sel is None:
-        return list(range(n))
-    if isinstance(sel, RangeDescriptor):
-        if not sel.selected_values:
-            return list(range(n))
-        try:
-            return [all_columns.index(c) for c in sel.selected_values]
-        except ValueError:
-            raise SelectionError(DataAccessResult.OBJECT_UNAVAILABLE) from None
-    first = max(sel.from_selected_value, 1)
-    last = n if sel.to_selected_value == 0 else min(sel.to_selected_value, n)
-    if first > last:
-        raise SelectionError(DataAccessResult.OTHER_REASON)
-    return list(range(first - 1, last))
-
-
-def _time_bounds(sel: RangeDescriptor) -> tuple[float, float]:
-    if sel.restricting_object.logical_name != CLOCK_LN or sel.restricting_object.class_id != 8:
-        raise SelectionError(DataAccessResult.OBJECT_UNAVAILABLE)
-    try:
-        start = axdr.decode_datetime(sel.from_value, _JST_FIXED).timestamp()
-        end = axdr.decode_datetime(sel.to_value, _JST_FIXED).timestamp()
-    except AxdrError:
-        raise SelectionError(DataAccessResult.TYPE_UNMATCHED) from None
-    return start, end
 
 
 class MeterObjects:
@@ -248,7 +197,7 @@ class MeterObjects:
 
     def _get_clock(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
         if a == 2:
-            now = self.view.clock.now().astimezone(_JST_FIXED)
+            now = self.view.clock.now().astimezone(JST_FIXED)
             return axdr.octet_string(axdr.encode_datetime(now))
         return {
             3: axdr.i16(-JST_OFFSET_MIN),
@@ -326,9 +275,9 @@ class MeterObjects:
         if a == 8:
             return axdr.u32(fleet.retention_slots + 1)
         sel = parse_access(acc) if acc is not None else None
-        cols = _columns(LOAD_PROFILE_COLUMNS, sel)
+        cols = columns(LOAD_PROFILE_COLUMNS, sel)
         if isinstance(sel, RangeDescriptor):
-            start, end = _time_bounds(sel)
+            start, end = time_bounds(sel)
             lo = max(first, math.ceil(start / SLOT_SECONDS))
             hi = min(last, math.floor(end / SLOT_SECONDS))
         elif isinstance(sel, EntryDescriptor):
@@ -364,10 +313,10 @@ class MeterObjects:
         if a == 8:
             return axdr.u32(EVENT_LOG_SIZE)
         sel = parse_access(acc) if acc is not None else None
-        cols = _columns(EVENT_LOG_COLUMNS, sel)
+        cols = columns(EVENT_LOG_COLUMNS, sel)
         events = list(self.events)
         if isinstance(sel, RangeDescriptor):
-            start, end = _time_bounds(sel)
+            start, end = time_bounds(sel)
             events = [ev for ev in events if start <= ev[0] <= end]
         elif isinstance(sel, EntryDescriptor):
             stop = len(events) if sel.to_entry == 0 else sel.to_entry

@@ -40,7 +40,6 @@ from openami.protocols.dlms.cosem import ASSOCIATION_LN, ActionResult, ClassId, 
 from openami.protocols.dlms.errors import (
     DlmsCodecError,
     LocalDlmsProtocolError,
-    RemoteDlmsProtocolError,
 )
 from openami.protocols.dlms.events import (
     ActionRequest,
@@ -72,7 +71,10 @@ from openami.protocols.dlms.server_acse import (
     MemoryCounterStore,
     ServerCredentials,
     check_aarq,
+    decipher_request,
+    exception_response,
     locked_out,
+    refuse,
 )
 from openami.protocols.peer import NEED_DATA, PAUSED, RandomBytes, Transitions, Wait
 
@@ -138,27 +140,6 @@ TRANSITIONS: Transitions[State] = Transitions(
 )
 
 
-def exception_response(state_error: int, service_error: int, ic: int | None = None) -> bytes:
-    return apdu.encode_apdu(ExceptionResponse(state_error, service_error, ic))
-
-
-def _refuse(
-    message: str,
-    state_error: int,
-    service_error: int,
-    *,
-    ic: int | None = None,
-    security_event: str | None = None,
-) -> RemoteDlmsProtocolError:
-    """The error for an illegal request, carrying the exception-response that answers it."""
-    return RemoteDlmsProtocolError(
-        message,
-        service_error,
-        reply=exception_response(state_error, service_error, ic),
-        security_event=security_event,
-    )
-
-
 class ServerAssociation:
     """One client's association with one logical device."""
 
@@ -210,7 +191,7 @@ class ServerAssociation:
         event = self._read(self._inbox.popleft())
         after = TRANSITIONS.after(self.state, type(event))
         if after is None:
-            raise _refuse(f"{type(event).__name__} in state {self.state.value}", 1, 1)
+            raise refuse(f"{type(event).__name__} in state {self.state.value}", 1, 1)
         self.state = after
         self._pending = event
         return event
@@ -236,18 +217,18 @@ class ServerAssociation:
     # -- reading requests -----------------------------------------------------------------------
     def _read(self, data: bytes) -> ServerEvent:
         if not data:
-            raise _refuse("empty APDU", 2, 3)
+            raise refuse("empty APDU", 2, 3)
         if data[0] == acse.AARQ:
             return self._read_aarq(data)
         if data[0] == acse.RLRQ:
             return ReleaseRequest()
         if self.state is State.IDLE:
-            raise _refuse("a service request before the association", 1, 1)
+            raise refuse("a service request before the association", 1, 1)
         plain = self._decipher(data) if self.ciphered else data
         try:
             request = apdu.decode_apdu(plain)
         except (DlmsCodecError, IndexError) as exc:
-            raise _refuse(f"undecodable APDU: {exc}", 2, 3) from exc
+            raise refuse(f"undecodable APDU: {exc}", 2, 3) from exc
         if isinstance(request, ActionRequestNormal) and self.state is State.CHALLENGED:
             return self._read_challenge_answer(request)
         return self._service_event(request)
@@ -269,43 +250,11 @@ class ServerAssociation:
             permitted = self.can_write and not hls_method
             return ActionRequest(request.invoke_id, method, request.parameters, permitted)
         if self.state is State.CHALLENGED:
-            raise _refuse("only the challenge answer is read while HLS is pending", 1, 1)
-        raise _refuse(f"{type(request).__name__} sent to a server", 2, 2)
+            raise refuse("only the challenge answer is read while HLS is pending", 1, 1)
+        raise refuse(f"{type(request).__name__} sent to a server", 2, 2)
 
     def _decipher(self, data: bytes) -> bytes:
-        if data[0] not in security.PLAIN_TAGS:
-            raise _refuse("a plain APDU in a ciphered association", 1, 1)
-        try:
-            glo = security.parse_glo(data)
-        except DlmsCodecError as exc:
-            raise _refuse(
-                f"malformed glo APDU: {exc}", 1, 5, security_event="deciphering-error"
-            ) from exc
-        try:
-            security.check_policy(glo, security.REQUEST_GLO_TAGS)
-        except DlmsCodecError as exc:
-            raise _refuse(
-                f"refused by the security policy: {exc}",
-                1,
-                5,
-                security_event="security-policy-violation",
-            ) from exc
-        try:
-            plain = security.unwrap(glo, self._keys(), self.client_title)
-        except DlmsCodecError as exc:
-            raise _refuse(
-                f"deciphering failed: {exc}", 1, 5, security_event="deciphering-error"
-            ) from exc
-        if not self.counters.accept_client_counter(self.client_title, glo.invocation_counter):
-            expected = self.counters.expected_client_counter(self.client_title)
-            raise _refuse(
-                f"invocation counter {glo.invocation_counter} already used",
-                1,
-                6,
-                ic=expected,
-                security_event="invocation-counter-replay",
-            )
-        return plain
+        return decipher_request(data, self._keys(), self.client_title, self.counters)
 
     def _read_aarq(self, data: bytes) -> AssociationRequest:
         self._reset()
