@@ -28,6 +28,7 @@ from fastapi import FastAPI
 
 from openami.clock import JST, ManualClock
 from openami.hes.command_port import HesCommandPort
+from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
 from openami.hub.requests_workers import attach_workers
@@ -41,8 +42,10 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.clients import ApiClient, ClientStore
+from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.hes import HesRecordStore, SimulationStore
+from openami.storage.repositories.hes_guard import HesGuardStore
 from openami.web.app import create_app
 
 log = get_logger(__name__)
@@ -160,6 +163,8 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         clock = ManualClock(datetime.combine(config.start_day, datetime.min.time(), JST))
         sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s)
     credentials = _credentials(settings, database, registry, city, resumed)
+    signer = load_signing_key(settings.data_dir)  # the HES admits only what the hub signed
+    sim.hes.guard = SwitchGuard(HesGuardStore(database), signer.verifier(), len(city.fleet))
     context = HubContext(
         registry,
         sim.mdms,
@@ -170,6 +175,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         audit=AuditLog(database),
         command_port=HesCommandPort(sim.hes),
         bus=sim.bus,
+        command_signer=signer,
     )
     if not resumed:  # the demo's third party (its secret is in the credentials file)
         party = credentials["third_party"]

@@ -8,7 +8,13 @@ command (one transaction when the HES has a store), so a confirmed amperage sett
 the journal which amperage the meter now has; a ``reference`` (the request ID) makes a
 submission idempotent: submitting again under the same reference, e.g. after a restart
 between the HES accepting the command and the hub recording it, answers the first
-command's correlation ID instead of queuing a second one.
+command's correlation ID instead of queuing a second one, as long as that command has not
+ended; after it ended, the same request again is a replay, which the HES's guard refuses.
+
+A remote switching command carries the hub's signed authorisation
+(:class:`openami.storage.repositories.command_signing.SignedCommand`); the HES's guard
+(:mod:`openami.hes.switch_guard`) admits or refuses it, and :meth:`HesCommandPort.refusal`
+tells the hub why a command was refused.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pyarrow as pa
 from openami.bus.messages import CommandKind
 from openami.hes.engine import HeadEnd
 from openami.hes.journal import HesJournal
+from openami.storage.repositories.command_signing import SignedCommand
 
 
 class HesCommandPort:
@@ -39,16 +46,28 @@ class HesCommandPort:
         now_s: float,
         argument: int = 0,
         reference: str | None = None,
+        authorisation: SignedCommand | None = None,
     ) -> int | None:
         if reference is not None:
             earlier = self._journal.correlation_of(reference)
-            if earlier is not None:  # submitted before (e.g. just before a restart)
-                return earlier
+            if earlier is not None:  # submitted before (e.g. just before a restart) …
+                ended = self._journal.command_outcomes([earlier]).num_rows > 0
+                if not ended or self._hes.guard is None:
+                    return earlier
+                # … and ended since: submitting it again is a replay, for the guard to refuse
         try:
             position = int(self._hes.fleet.index_of([meter_id])[0])
         except KeyError:
             return None
-        return int(self._hes.submit(kind, [position], now_s, argument, references=[reference])[0])
+        auths = None if authorisation is None else [authorisation]
+        corr = self._hes.submit(
+            kind, [position], now_s, argument, references=[reference], authorisations=auths
+        )
+        return int(corr[0])
+
+    def refusal(self, correlation_id: int) -> str | None:
+        guard = self._hes.guard
+        return None if guard is None else guard.refusal(correlation_id)
 
     def _state(self, meter_id: int, column: str) -> Any:
         states = self._journal.meter_states([meter_id])

@@ -140,6 +140,10 @@ class CommandQueue:
         self.attempts = np.concatenate([self.attempts, np.zeros(n, dtype=np.uint8)])
         return corr
 
+    def withdraw(self, corr: I64) -> None:
+        """Take commands out of the queue before they ever run (the HES refused them)."""
+        self._keep(~np.isin(self.corr, corr))
+
     def queued_rows(self, corr: I64) -> pa.Table:
         """The queued commands ``corr`` as stored (:data:`COMMAND_QUEUE_SCHEMA`)."""
         pos = np.flatnonzero(np.isin(self.corr, corr))

@@ -35,12 +35,15 @@ from openami.bus.messages import (
     CLOCK_DAY_SCHEMA,
     COMMAND_ARGUMENT_SCHEMA,
     COMMAND_QUEUE_SCHEMA,
+    COMMAND_SCHEMA,
     READ_SCHEMA,
+    REMOTE_OPERATIONS,
     SEGMENT_ALARM_SCHEMA,
     TOPIC_COMMANDS,
     TOPIC_EVENTS,
     TOPIC_READINGS,
     CommandKind,
+    CommandState,
     ReadSource,
 )
 from openami.clock import SLOT_SECONDS, day_of_slot, is_day_start
@@ -49,11 +52,13 @@ from openami.hes.commands import BackfillRequest, CommandConfig, CommandQueue
 from openami.hes.journal import (
     HesJournal,
 )
+from openami.hes.switch_guard import SwitchGuard
 from openami.hes.throttle import lane_schedule
 from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
 from openami.network.meter_clock import MeterClocks
 from openami.network.model import NetworkModel
+from openami.storage.repositories.command_signing import SignedCommand
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -142,6 +147,9 @@ class HeadEnd:
         self._first_boundary: int | None = None
         self.attempts = 0
         self.delivered = 0
+        #: checks every remote switching command before it is queued (None: none checked)
+        self.guard: SwitchGuard | None = None
+        self._refused_outcomes: list[pa.Table] = []
 
     # -- scheduling -------------------------------------------------------------------------
     def _open_boundary(self, boundary: int) -> None:
@@ -331,29 +339,71 @@ class HeadEnd:
         priority: int | None = None,
         timeout_s: float | None = None,
         references: Sequence[str | None] | None = None,
+        authorisations: Sequence[SignedCommand | None] | None = None,
     ) -> I64:
         """Queue a command per meter position; returns correlation IDs (see ``hes.commands``).
 
         ``references`` (one per meter, e.g. the request each command serves) journals the
         commands' arguments with them, stored with the queued commands in one transaction.
+        With a :attr:`guard`, remote switching commands (``authorisations``: the hub's signed
+        authorisation per meter) it refuses are not queued: each ends at once as
+        ``FAILED``, journaled, its reason recorded by the guard.
         """
-        corr = self.commands.submit(meter_index, kind, now_s, arg, arg2, priority, timeout_s)
+        position = np.asarray(meter_index, dtype=np.int64).ravel()
+        corr = self.commands.submit(position, kind, now_s, arg, arg2, priority, timeout_s)
+        refused = np.zeros(len(corr), dtype=np.bool_)
+        if self.guard is not None and kind in REMOTE_OPERATIONS:
+            meters = self.fleet.meter_ids[position]
+            args = np.broadcast_to(np.asarray(arg, dtype=np.int64), corr.shape)
+            reasons = self.guard.check(kind, meters, args, now_s, authorisations)
+            refused = np.array([r is not None for r in reasons], dtype=np.bool_)
+            self.guard.record(kind, corr, meters, reasons, now_s, authorisations)
+            if refused.any():
+                self.commands.withdraw(corr[refused])
+                self._refuse(kind, corr[refused], meters[refused], now_s)
+        admitted = ~refused
         arguments = None
         if references is not None:
-            position = np.asarray(meter_index, dtype=np.int64).ravel()
             arguments = pa.table(
                 {
-                    "correlation_id": corr,
-                    "meter_id": self.fleet.meter_ids[position],
-                    "kind": np.full(len(corr), int(kind), dtype=np.uint8),
-                    "argument": np.broadcast_to(np.asarray(arg, dtype=np.int64), corr.shape),
-                    "reference": pa.array(list(references), pa.string()),
+                    "correlation_id": corr[admitted],
+                    "meter_id": self.fleet.meter_ids[position][admitted],
+                    "kind": np.full(int(admitted.sum()), int(kind), dtype=np.uint8),
+                    "argument": np.broadcast_to(np.asarray(arg, dtype=np.int64), corr.shape)[
+                        admitted
+                    ],
+                    "reference": pa.array(
+                        [r for r, ok in zip(references, admitted.tolist(), strict=True) if ok],
+                        pa.string(),
+                    ),
                 },
                 schema=COMMAND_ARGUMENT_SCHEMA,
             )
         if self.journal.records is not None or arguments is not None:
-            self.journal.queue(self.commands.queued_rows(corr), arguments)
+            self.journal.queue(self.commands.queued_rows(corr[admitted]), arguments)
         return corr
+
+    def _refuse(self, kind: CommandKind, corr: I64, meter_ids: I64, now_s: float) -> None:
+        """Refused commands end as FAILED now: journaled at once, published next tick."""
+        n = len(corr)
+        outcomes = pa.table(
+            {
+                "correlation_id": corr,
+                "meter_id": meter_ids,
+                "kind": np.full(n, int(kind), dtype=np.uint8),
+                "priority": np.zeros(n, dtype=np.uint8),
+                "state": np.full(n, CommandState.FAILED, dtype=np.uint8),
+                "attempts": np.zeros(n, dtype=np.uint8),
+                "issued_at": np.full(n, now_s),
+                "completed_at": np.full(n, now_s),
+                "import_register_wh": np.full(n, -1, dtype=np.int64),
+                "export_register_wh": np.full(n, -1, dtype=np.int64),
+                "clock_offset_s": np.full(n, np.nan),
+            },
+            schema=COMMAND_SCHEMA,
+        )
+        self.journal.add_commands(outcomes)
+        self._refused_outcomes.append(outcomes)
 
     def resume(self, now_s: float, events_since_s: float) -> None:
         """Carry on after a restart at ``now_s``: take back the stored command queue, treat
@@ -401,6 +451,10 @@ class HeadEnd:
         if done is not None:
             self.journal.add_commands(done)
             self.bus.publish(TOPIC_COMMANDS, done)
+        if self._refused_outcomes:  # journaled when refused
+            refused = pa.concat_tables(self._refused_outcomes)
+            self._refused_outcomes.clear()
+            self.bus.publish(TOPIC_COMMANDS, refused)
         self.alarms.poll(now_s)
         events = self.alarms.release(now_s)
         if events is not None:

@@ -17,6 +17,7 @@ from openami.mdms.service import Mdms
 from openami.registry import Registry
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.clients import ClientStore
+from openami.storage.repositories.command_signing import CommandSigner
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.oauth import OAuthStore
 
@@ -36,6 +37,8 @@ class HubContext:
     # retailer requests become HES commands through the port; None: none are sent
     command_port: CommandPort | None = None
     bus: Bus | None = None  # command outcomes arrive here (topic hes.commands)
+    # signs remote switching commands for the HES's guard; None: sent unsigned
+    command_signer: CommandSigner | None = None
     services: dict[str, object] = field(default_factory=dict)  # hub workers, built on first use
     # third parties (authorization code + PKCE, consent); stores made on first use if None
     consents: ConsentStore | None = None

@@ -16,6 +16,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from openami.bus.messages import CommandKind
+from openami.storage.repositories.command_signing import SignedCommand
 
 
 class CommandPort(Protocol):
@@ -28,13 +29,20 @@ class CommandPort(Protocol):
         now_s: float,
         argument: int = 0,
         reference: str | None = None,
+        authorisation: SignedCommand | None = None,
     ) -> int | None:
         """Queue ``kind`` for ``meter_id`` (``argument``: the amperage [A] of SET_AMPERAGE);
         the command's correlation ID, or None when the HES does not serve that meter.
         ``reference`` (a request ID) makes it idempotent: a second submission with the same
         reference answers the first command's correlation ID and queues nothing.
         Call only from the loop that drives the HES (its queue is not shared between
-        threads)."""
+        threads). ``authorisation``: the hub's signed authorisation of a remote switching
+        command; the HES may refuse the command (see :meth:`refusal`)."""
+        ...
+
+    def refusal(self, correlation_id: int) -> str | None:
+        """Why the HES refused this command (``halted``, ``unsigned``, ``altered``,
+        ``expired``, ``replay``, ``fleet_cap`` …), None if it did not."""
         ...
 
     def switch_connected(self, meter_id: int) -> bool | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -28,50 +27,22 @@ from openami.bus.messages import CONTRACT_AMPERAGES_A, TOPIC_COMMANDS, CommandKi
 from openami.clock import JST, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.hub.ports import CommandPort
+from openami.hub.switching import REMOTE_KINDS, CapCounter, switching_control
+from openami.hub.switching_errors import ERROR_STATUS, Rejected
 from openami.registry import InvalidSupplyPointId, RegistryError
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.requests import RequestRow, RequestStore
 
 KINDS = ("switch_start", "reconnect", "disconnect", "ampere_change")
 MAX_LEAD_DAYS = 365
+__all__ = ["ERROR_STATUS", "KINDS", "Rejected", "RequestService", "request_service"]
 
-ERROR_STATUS = {
-    "E_NOT_RETAILER": 403,
-    "E_NOT_SUPPLIER": 403,
-    "E_UNKNOWN_SUPPLY_POINT": 404,
-    "E_INVALID_SUPPLY_POINT": 422,
-    "E_UNKNOWN_KIND": 422,
-    "E_DATE_IN_PAST": 422,
-    "E_DATE_TOO_FAR": 422,
-    "E_AMPERAGE_REQUIRED": 422,
-    "E_UNSUPPORTED_AMPERAGE": 422,
-    "E_CONFLICTING_REQUEST": 409,
-    "E_CONFLICTING_CONTRACT": 409,
-    "E_ALREADY_SUPPLIER": 409,
-    "E_SUPPLIED_BY_OTHER": 409,
-    "E_NOT_CONNECTED": 409,
-    "E_ALREADY_CONNECTED": 409,
-    "E_ALREADY_DISCONNECTED": 409,
-    "E_AMPERAGE_UNCHANGED": 409,
-    "E_NO_METER": 409,
-}
 _COMMAND_OF = {
     "disconnect": CommandKind.DISCONNECT,
     "reconnect": CommandKind.RECONNECT,
     "ampere_change": CommandKind.SET_AMPERAGE,
     "switch_start": CommandKind.READ,
 }
-
-
-@dataclass
-class Rejected(Exception):
-    code: str
-    message: str
-    request_id: str | None = None
-
-    @property
-    def http_status(self) -> int:
-        return ERROR_STATUS.get(self.code, 409)
 
 
 def _ended(retailer: str, day: date, former_end: date | None) -> list[str | None]:
@@ -95,8 +66,10 @@ class RequestService:
         supply_point_id: str,
         effective_date: date,
         amperage_a: int | None = None,
+        authorisation_id: str | None = None,
     ) -> RequestRow:
-        """Record a request and decide it; raises :class:`Rejected` (the record stays)."""
+        """Record a request and decide it; raises :class:`Rejected` (the record stays).
+        A ``switch_start`` quotes the customer's ``authorisation_id``."""
         now = self.context.clock.timestamp()
         row = RequestRow(
             request_id=f"rq-{uuid.uuid4().hex[:20]}",
@@ -117,7 +90,7 @@ class RequestService:
         self.store.add_request(row)
         with self._lock:  # one decision at a time: conflicts are seen
             try:
-                key, undo = self._decide(row, client, effective_date)
+                key, undo = self._decide(row, client, effective_date, authorisation_id)
             except Rejected as exc:
                 self.store.set_status(
                     row.request_id, "rejected", now, exc.code, exc.message, expect="received"
@@ -125,6 +98,8 @@ class RequestService:
                 exc.request_id = row.request_id
                 raise
             self.store.set_decision(row.request_id, key, json.dumps(undo))
+            if row.kind == "switch_start":
+                self._open_objection_window(row, undo, authorisation_id, now)
             self.store.set_status(row.request_id, "accepted", now, expect="received")
         # effective today: the next worker round (on the simulation/HES loop, never this
         # API thread: the HES command queue is not shared between threads) sends it
@@ -132,8 +107,24 @@ class RequestService:
         assert out is not None
         return out
 
+    def _open_objection_window(
+        self, row: RequestRow, undo: dict[str, list[str | None]], auth_id: str | None, now: float
+    ) -> None:
+        """An accepted switch: its authorisation is used up, the losing retailer notified."""
+        control = switching_control(self.context)
+        losing = str(undo["ended"][0])
+        deadline = now + control.config.objection_window_s
+        control.store.use_authorisation(str(auth_id), row.request_id)
+        control.store.set_controls(
+            row.request_id,
+            losing_retailer_id=losing,
+            objection_deadline=deadline,
+            authorisation_id=auth_id,
+        )
+        control.notify_losing_retailer(row, losing, deadline)
+
     def _decide(
-        self, row: RequestRow, client: ApiClient, day: date
+        self, row: RequestRow, client: ApiClient, day: date, authorisation_id: str | None = None
     ) -> tuple[int, dict[str, list[str | None]]]:
         """Check the request; apply its registry change; returns the supply point key and
         how to take the change back (for a cancellation)."""
@@ -154,6 +145,12 @@ class RequestService:
         if day > today + timedelta(days=MAX_LEAD_DAYS):
             raise Rejected("E_DATE_TOO_FAR", f"effective date more than {MAX_LEAD_DAYS} days ahead")
         key = sp.supply_point_key
+        control = switching_control(ctx)
+        now_s = ctx.clock.timestamp()
+        if row.kind == "switch_start":
+            control.check_lead(day, now_s, control.config.objection_window_s, "switch")
+        elif row.kind == "disconnect" and not control.notice_exempt(row):
+            control.check_lead(day, now_s, control.config.disconnect_notice_s, "disconnect")
         if self.store.open_for_supply_point(key):
             raise Rejected(
                 "E_CONFLICTING_REQUEST",
@@ -204,6 +201,7 @@ class RequestService:
                     raise Rejected("E_ALREADY_SUPPLIER", f"{me} supplies it on {day} already")
                 if current is None:
                     raise Rejected("E_NOT_CONNECTED", "nobody supplies it then: file a reconnect")
+                control.check_authorisation(authorisation_id, me, key, day)
                 undo["ended"] = _ended(current, day, ctx.registry.contract_end(key, current, day))
                 ctx.registry.start_supply_contract(key, me, day, switch=True)
                 undo["started"] = [me, day.isoformat()]
@@ -212,54 +210,116 @@ class RequestService:
         return key, undo
 
     def cancel(self, client: ApiClient, request_id: str) -> RequestRow:
-        """Withdraw an accepted request before it is sent to the HES (取消): its registry
-        change is taken back. Raises :class:`Rejected` (E_UNKNOWN_REQUEST, E_NOT_CANCELLABLE)."""
+        """Withdraw an accepted (or held) request before it is sent to the HES (取消): its
+        registry change is taken back. Raises :class:`Rejected` (E_UNKNOWN_REQUEST,
+        E_NOT_CANCELLABLE)."""
         with self._lock:
             row = self.store.request(request_id)
             if row is None or row.client_id != client.client_id:
                 raise Rejected("E_UNKNOWN_REQUEST", f"no request {request_id}")
-            if row.status != "accepted":
+            if row.status not in ("accepted", "held"):
                 raise Rejected("E_NOT_CANCELLABLE", f"the request is {row.status}")
-            undo = json.loads(self.store.undo_of(request_id) or "{}")
-            started, ended = undo.get("started"), undo.get("ended")
-            try:
-                self.context.registry.undo_contract_change(
-                    int(row.supply_point_key or 0),
-                    (str(started[0]), date.fromisoformat(started[1])) if started else None,
-                    (
-                        str(ended[0]),
-                        date.fromisoformat(ended[1]),
-                        date.fromisoformat(ended[2]) if ended[2] else None,
-                    )
-                    if ended
-                    else None,
-                )
-            except RegistryError as exc:
-                raise Rejected("E_NOT_CANCELLABLE", str(exc)) from None
-            self.store.set_status(
-                request_id, "cancelled", self.context.clock.timestamp(), expect="accepted"
-            )
+            self._take_back(row, "cancelled", None, None)
         out = self.store.request(request_id)
         assert out is not None
         return out
+
+    def object(self, client: ApiClient, request_id: str, reason: str) -> RequestRow:
+        """The losing retailer objects to a switch within its objection window: the switch
+        is rejected with E_OBJECTED and its registry change taken back. Raises
+        :class:`Rejected` (E_UNKNOWN_REQUEST, E_OBJECTION_CLOSED)."""
+        control = switching_control(self.context)
+        with self._lock:
+            row = self.store.request(request_id)
+            controls = control.store.controls(request_id)
+            if (
+                row is None
+                or controls is None
+                or controls.losing_retailer_id is None
+                or client.role != "retailer"
+                or controls.losing_retailer_id != client.party_id
+            ):
+                raise Rejected("E_UNKNOWN_REQUEST", f"no switch {request_id} away from you")
+            now_s = self.context.clock.timestamp()
+            deadline = controls.objection_deadline or 0.0
+            if row.status != "accepted" or now_s > deadline:
+                raise Rejected(
+                    "E_OBJECTION_CLOSED",
+                    f"the request is {row.status}, the objection window closed"
+                    if now_s > deadline
+                    else f"the request is {row.status}",
+                )
+            message = f"the losing retailer {client.party_id} objected: {reason}"[:300]
+            self._take_back(row, "rejected", "E_OBJECTED", message)
+        out = self.store.request(request_id)
+        assert out is not None
+        return out
+
+    def _take_back(
+        self, row: RequestRow, status: str, code: str | None, message: str | None
+    ) -> None:
+        """Undo the registry change of an accepted or held request and move it to
+        ``status`` (call with ``self._lock`` held)."""
+        undo = json.loads(self.store.undo_of(row.request_id) or "{}")
+        started, ended = undo.get("started"), undo.get("ended")
+        try:
+            self.context.registry.undo_contract_change(
+                int(row.supply_point_key or 0),
+                (str(started[0]), date.fromisoformat(started[1])) if started else None,
+                (
+                    str(ended[0]),
+                    date.fromisoformat(ended[1]),
+                    date.fromisoformat(ended[2]) if ended[2] else None,
+                )
+                if ended
+                else None,
+            )
+        except RegistryError as exc:
+            raise Rejected("E_NOT_CANCELLABLE", str(exc)) from None
+        self.store.set_status(
+            row.request_id,
+            status,
+            self.context.clock.timestamp(),
+            code,
+            message,
+            expect=row.status,
+        )
 
     def _meter_of(self, supply_point_key: int) -> int | None:
         return self.context.registry.current_meter(supply_point_key)
 
     # -- scheduling and confirmation ----------------------------------------------------------
     def tick(self, now_s: float) -> int:
-        """Turn accepted requests whose effective date has begun into HES commands."""
+        """Turn accepted requests whose effective date has begun into HES commands: remote
+        switching only while not halted, and within the caps (else ``held``)."""
         if self.commands is None:
             return 0
+        control = switching_control(self.context)
         sent = 0
+        counter: CapCounter | None = None
+        halted: bool | None = None
         for req in self.store.with_status("accepted"):
             if jst_day_start_s(date.fromisoformat(req.effective_date)) > now_s:
                 continue
+            approvals: tuple[str, ...] = ()
+            if req.kind in REMOTE_KINDS:
+                if halted is None:
+                    halted = control.halted()
+                if halted:
+                    continue  # the emergency stop: due requests wait for resume
+                counter = counter or CapCounter(control, now_s)
+                with self._lock:
+                    current = self.store.request(req.request_id)
+                    if current is None or current.status != "accepted":
+                        continue
+                    go, approvals = control.gate(req, counter, now_s)
+                if not go:
+                    continue
             with self._lock:  # not while a cancellation takes it back
-                sent += self._send(req, now_s)
+                sent += self._send(req, now_s, approvals)
         return sent
 
-    def _send(self, req: RequestRow, now_s: float) -> int:
+    def _send(self, req: RequestRow, now_s: float, approvals: tuple[str, ...] = ()) -> int:
         """One accepted request → one HES command (call with ``self._lock`` held)."""
         assert self.commands is not None
         current = self.store.request(req.request_id)
@@ -267,16 +327,36 @@ class RequestService:
             return 0
         meter = self._meter_of(int(req.supply_point_key or 0))
         kind = _COMMAND_OF[req.kind]
-        corr = (
-            self.commands.submit(
-                kind, meter, now_s, int(req.amperage_a or 0), reference=req.request_id
+        corr = None
+        if meter is not None:
+            signed = (
+                switching_control(self.context).sign(req, kind, meter, now_s, approvals)
+                if req.kind in REMOTE_KINDS
+                else None
             )
-            if meter is not None
-            else None
-        )
+            corr = self.commands.submit(
+                kind,
+                meter,
+                now_s,
+                int(req.amperage_a or 0),
+                reference=req.request_id,
+                authorisation=signed,
+            )
         if corr is None:
             self.store.set_status(
                 req.request_id, "failed", now_s, "E_NO_METER", "meter not reachable by HES"
+            )
+            return 0
+        refused = self.commands.refusal(corr)
+        if refused is not None:
+            self.store.set_status(
+                req.request_id,
+                "failed",
+                now_s,
+                "E_COMMAND_REFUSED",
+                f"the HES refused the command: {refused}",
+                correlation_id=corr,
+                expect="accepted",
             )
             return 0
         self.store.set_status(

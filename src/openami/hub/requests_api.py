@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 from openami.clock import JST
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
+from openami.hub.consent_api import current_customer
 from openami.hub.context import HubContext
 from openami.hub.requests import KINDS, Rejected, request_service
+from openami.hub.switching import switching_control
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.requests import RequestRow
 
@@ -39,6 +41,29 @@ class RetailerRequestIn(BaseModel):
     amperage_a: int | None = Field(
         default=None, ge=0, le=10_000, description="new contract amperage [A] (ampere_change)"
     )
+    authorisation_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="switch_start: the id of the customer's switch authorisation",
+    )
+
+
+class ObjectionIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class SwitchAuthorisationIn(BaseModel):
+    retailer_id: str = Field(max_length=40, description="the retailer that takes over")
+    supply_point_id: str = Field(max_length=40, description="22-digit supply point ID")
+    effective_date: date = Field(description="JST day the switch takes effect")
+
+
+class SwitchAuthorisationOut(BaseModel):
+    authorisation_id: str
+    retailer_id: str
+    supply_point_id: str
+    effective_date: str
+    expires_at: str
 
 
 class StatusChange(BaseModel):
@@ -54,7 +79,8 @@ class RetailerRequestOut(BaseModel):
     effective_date: str
     amperage_a: int | None
     status: str = Field(
-        description="received, accepted, scheduled, completed, failed, rejected, cancelled"
+        description="received, accepted, held, scheduled, completed, failed, rejected, "
+        "cancelled"
     )
     error_code: str | None
     error_message: str | None
@@ -103,12 +129,20 @@ def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> Ret
     E_INVALID_SUPPLY_POINT, E_UNKNOWN_KIND, E_DATE_IN_PAST, E_DATE_TOO_FAR,
     E_AMPERAGE_REQUIRED, E_UNSUPPORTED_AMPERAGE, E_CONFLICTING_REQUEST,
     E_CONFLICTING_CONTRACT, E_ALREADY_SUPPLIER, E_SUPPLIED_BY_OTHER, E_NOT_CONNECTED,
-    E_ALREADY_CONNECTED, E_ALREADY_DISCONNECTED, E_AMPERAGE_UNCHANGED, E_NO_METER.
+    E_ALREADY_CONNECTED, E_ALREADY_DISCONNECTED, E_AMPERAGE_UNCHANGED, E_NO_METER,
+    E_NO_AUTHORISATION (a switch_start without the customer's authorisation),
+    E_EFFECTIVE_TOO_SOON (a switch inside the objection window), E_NOTICE_TOO_SHORT (a
+    disconnect inside the notice period).
     """
     service = request_service(context)
     try:
         row = service.submit(
-            client, body.kind, body.supply_point_id, body.effective_date, body.amperage_a
+            client,
+            body.kind,
+            body.supply_point_id,
+            body.effective_date,
+            body.amperage_a,
+            body.authorisation_id,
         )
     except Rejected as exc:
         raise HTTPException(
@@ -163,9 +197,69 @@ def get_request(
 ) -> RetailerRequestOut:
     """One request with its status history."""
     row = request_service(context).store.request(request_id)
-    if row is None or row.client_id != client.client_id:
+    if row is not None and row.client_id != client.client_id:
+        controls = switching_control(context).store.controls(request_id)
+        losing = controls.losing_retailer_id if controls is not None else None
+        if client.role != "retailer" or losing != client.party_id:
+            row = None  # the losing retailer of a switch sees it too
+    if row is None:
         raise HTTPException(
             status_code=404,
             detail={"code": "E_UNKNOWN_REQUEST", "message": f"no request {request_id}"},
         )
     return _out(context, row)
+
+
+@router.post(
+    "/v1/retailer-requests/{request_id}/object",
+    response_model=RetailerRequestOut,
+    responses=_ERRORS,
+)
+def object_to_switch(
+    context: Ctx,
+    client: Client,
+    request_id: Annotated[str, Path(max_length=64)],
+    body: ObjectionIn,
+) -> RetailerRequestOut:
+    """The losing retailer objects to a switch within its objection window (notified by the
+    webhook event ``switch.pending``): the switch is rejected with E_OBJECTED. Error codes:
+    E_UNKNOWN_REQUEST (404), E_OBJECTION_CLOSED (409)."""
+    try:
+        row = request_service(context).object(client, request_id, body.reason)
+    except Rejected as exc:
+        raise HTTPException(
+            status_code=exc.http_status, detail={"code": exc.code, "message": exc.message}
+        ) from None
+    return _out(context, row)
+
+
+@router.post(
+    "/v1/customer/switch-authorisations",
+    status_code=201,
+    response_model=SwitchAuthorisationOut,
+    responses=_ERRORS,
+)
+def authorise_switch(
+    context: Ctx,
+    customer_id: Annotated[str, Depends(current_customer)],
+    body: SwitchAuthorisationIn,
+) -> SwitchAuthorisationOut:
+    """The logged-in customer authorises a retailer to take over one of their supply points
+    from a JST day; the retailer quotes the id in its ``switch_start``. Error codes:
+    E_NOT_CUSTOMERS_POINT (403), E_UNKNOWN_RETAILER, E_INVALID_SUPPLY_POINT,
+    E_EFFECTIVE_TOO_SOON (422)."""
+    try:
+        auth = switching_control(context).authorise(
+            customer_id, body.retailer_id, body.supply_point_id, body.effective_date
+        )
+    except Rejected as exc:
+        raise HTTPException(
+            status_code=exc.http_status, detail={"code": exc.code, "message": exc.message}
+        ) from None
+    return SwitchAuthorisationOut(
+        authorisation_id=auth.authorisation_id,
+        retailer_id=auth.retailer_id,
+        supply_point_id=body.supply_point_id,
+        effective_date=auth.effective_date,
+        expires_at=_iso(auth.expires_at),
+    )

@@ -24,7 +24,7 @@ from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
 from openami.storage.sql.upsert import insert_if_absent
 
-OPEN_STATUSES = ("received", "accepted", "scheduled")
+OPEN_STATUSES = ("received", "accepted", "held", "scheduled")
 UNFINISHED_JOB_STATUSES = ("queued", "running")
 _CHUNK = 500  # correlation IDs per IN (...) list
 

@@ -322,3 +322,6 @@ audit_log = sa.Table(
 
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
+
+# remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0004)
+from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
