@@ -100,23 +100,47 @@ def post(rig: Rig, retailer: str, **body: object) -> httpx.Response:
     return rig.http.post("/v1/retailer-requests", json=body, headers=rig.token(retailer))
 
 
+DAY4 = date(2026, 11, 4)  # the first day a disconnect or switch filed on DAY1 may take effect
+
+
+def authorise(rig: Rig, pos: int, retailer: str, day: date) -> str:
+    """The customer at ``pos`` authorises ``retailer`` to take over from ``day``."""
+    from openami.hub.oauth_grants import consent_store
+
+    customer, password = f"cust-{pos}", f"customer-password-{pos}"
+    store = consent_store(rig.context)
+    if not store.customer_points(customer):
+        store.add_customer(customer, password, [rig.city.supply_point_keys[pos]])
+    resp = rig.http.post(
+        "/v1/customer/switch-authorisations",
+        json={
+            "retailer_id": retailer,
+            "supply_point_id": rig.city.supply_point_ids[pos],
+            "effective_date": day.isoformat(),
+        },
+        auth=(customer, password),
+    )
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["authorisation_id"])
+
+
 def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
     pos = 3
     sp, key = rig.city.supply_point_ids[pos], rig.city.supply_point_keys[pos]
     owner = rig.registry.retailer_on(key, DAY1)
     assert owner is not None and rig.city.fleet.switch_connected[pos]
-    resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+    resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-04")
     assert resp.status_code == 201, resp.text
     body = resp.json()
-    # effective today: accepted, and handed to the HES by the next worker round
+    # after the notice period: accepted, and handed to the HES on its day
     assert body["status"] == "accepted" and body["command_id"] is None
     assert [h["status"] for h in body["history"]] == ["received", "accepted"]
     assert len(rig.sim.hes.commands) == 0
     # registry membership changes from the effective date on
-    assert rig.registry.retailer_on(key, DAY1) is None
-    assert rig.registry.retailer_on(key, DAY1 - timedelta(days=1)) == owner
+    assert rig.registry.retailer_on(key, DAY4) is None
+    assert rig.registry.retailer_on(key, DAY4 - timedelta(days=1)) == owner
 
-    rig.sim.run_until(rig.context.clock.timestamp() + 900)
+    rig.sim.run_until(jst_day_start_s(DAY4) + 900)
     got = rig.http.get(f"/v1/retailer-requests/{body['request_id']}", headers=rig.token(owner))
     assert got.status_code == 200
     done = got.json()
@@ -132,7 +156,7 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
     assert rig.city.fleet.switch_connected[[p for p in range(12) if p != pos]].all()
 
     # disconnecting again: a specific code, and the rejection is on record
-    again = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+    again = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-07")
     assert again.status_code == 409 and again.json()["code"] == "E_ALREADY_DISCONNECTED"
     rid = again.json()["request_id"]
     rec = rig.http.get(f"/v1/retailer-requests/{rid}", headers=rig.token(owner)).json()
@@ -140,10 +164,10 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
 
     # 再点 from tomorrow by another retailer: accepted now, a command only on that day
     other = next(r for r in rig.secrets if r != owner)
-    re = post(rig, other, kind="reconnect", supply_point_id=sp, effective_date="2026-11-02")
+    re = post(rig, other, kind="reconnect", supply_point_id=sp, effective_date="2026-11-05")
     assert re.status_code == 201 and re.json()["status"] == "accepted"
-    assert rig.registry.retailer_on(key, date(2026, 11, 2)) == other
-    rig.sim.run_until(jst_day_start_s(date(2026, 11, 2)) + 900)
+    assert rig.registry.retailer_on(key, date(2026, 11, 5)) == other
+    rig.sim.run_until(jst_day_start_s(date(2026, 11, 5)) + 900)
     final = rig.http.get(
         f"/v1/retailer-requests/{re.json()['request_id']}", headers=rig.token(other)
     )
@@ -173,7 +197,7 @@ def test_invalid_requests_get_specific_codes(rig: Rig) -> None:
         ),
     ]
     for retailer, extra, status, code in cases:
-        body = {"supply_point_id": sp, "effective_date": "2026-11-03", **extra}
+        body = {"supply_point_id": sp, "effective_date": "2026-11-05", **extra}
         resp = post(rig, retailer, **body)
         assert (resp.status_code, resp.json()["code"]) == (status, code), (extra, resp.text)
     # the registry is untouched by rejected requests
@@ -190,17 +214,25 @@ def test_invalid_requests_get_specific_codes(rig: Rig) -> None:
         amperage_a=amps,
     )
     assert ok.status_code == 201 and ok.json()["status"] == "accepted"
-    clash = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-03")
+    clash = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-05")
     assert clash.status_code == 409 and clash.json()["code"] == "E_CONFLICTING_REQUEST"
     # switching start by another retailer: ends the old contract, starts the new one
     sp1, key1 = rig.city.supply_point_ids[1], rig.city.supply_point_keys[1]
     old = rig.registry.retailer_on(key1, DAY1)
     new = next(r for r in rig.secrets if r != old)
-    sw = post(rig, new, kind="switch_start", supply_point_id=sp1, effective_date="2026-11-02")
+    auth = authorise(rig, 1, new, DAY4)
+    sw = post(
+        rig,
+        new,
+        kind="switch_start",
+        supply_point_id=sp1,
+        effective_date="2026-11-04",
+        authorisation_id=auth,
+    )
     assert sw.status_code == 201, sw.text
-    assert rig.registry.retailer_on(key1, DAY1) == old
-    assert rig.registry.retailer_on(key1, date(2026, 11, 2)) == new
-    rig.sim.run_until(jst_day_start_s(date(2026, 11, 2)) + 900)
+    assert rig.registry.retailer_on(key1, DAY4 - timedelta(days=1)) == old
+    assert rig.registry.retailer_on(key1, DAY4) == new
+    rig.sim.run_until(jst_day_start_s(DAY4) + 900)
     h = rig.token(owner)
     assert (
         rig.http.get(f"/v1/retailer-requests/{ok.json()['request_id']}", headers=h).json()["status"]
@@ -228,10 +260,11 @@ def test_unreachable_meter_fails_with_a_code(rig: Rig) -> None:
     sp, key = rig.city.supply_point_ids[pos], rig.city.supply_point_keys[pos]
     owner = rig.registry.retailer_on(key, DAY1)
     assert owner is not None
+    resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-04")
+    assert resp.status_code == 201 and resp.json()["status"] == "accepted"
+    rig.sim.run_until(jst_day_start_s(DAY4) - 600)
     now = rig.context.clock.timestamp()
     rig.city.network.add_outage(Outage(np.array([pos], dtype=np.int64), now, now + 3 * 3600))
-    resp = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
-    assert resp.status_code == 201 and resp.json()["status"] == "accepted"
     rig.sim.run_until(now + 1800)
     url = f"/v1/retailer-requests/{resp.json()['request_id']}"
     assert rig.http.get(url, headers=rig.token(owner)).json()["status"] == "scheduled"
@@ -242,12 +275,20 @@ def test_unreachable_meter_fails_with_a_code(rig: Rig) -> None:
 
 
 def test_cancel_takes_the_registry_change_back(rig: Rig) -> None:
-    day2, later = date(2026, 11, 2), date(2026, 11, 20)
+    day2, later = DAY4, date(2026, 11, 20)
     sp, key = rig.city.supply_point_ids[2], rig.city.supply_point_keys[2]
     owner = rig.registry.retailer_on(key, DAY1)
     assert owner is not None
     new = next(r for r in rig.secrets if r != owner)
-    sw = post(rig, new, kind="switch_start", supply_point_id=sp, effective_date="2026-11-02")
+    auth = authorise(rig, 2, new, DAY4)
+    sw = post(
+        rig,
+        new,
+        kind="switch_start",
+        supply_point_id=sp,
+        effective_date="2026-11-04",
+        authorisation_id=auth,
+    )
     assert sw.status_code == 201 and rig.registry.retailer_on(key, later) == new
     rid = sw.json()["request_id"]
     assert (
@@ -265,7 +306,7 @@ def test_cancel_takes_the_registry_change_back(rig: Rig) -> None:
     assert again.status_code == 409 and again.json()["code"] == "E_NOT_CANCELLABLE"
 
     # a disconnect withdrawn before its day: the contract is whole again, no command is sent
-    cut = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-02")
+    cut = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-04")
     assert cut.status_code == 201 and rig.registry.retailer_on(key, day2) is None
     cid = cut.json()["request_id"]
     assert (
@@ -309,8 +350,6 @@ def test_reconcile_concludes_what_the_hub_missed_while_it_was_down(tmp_path: Pat
     )  # no bus: outcomes published now reach nobody
     service = RequestService(down)
     unreachable = 7
-    now = clock.timestamp()
-    city.network.add_outage(Outage(np.array([unreachable]), now, now + 6 * 3600))
     ids = {}
     for pos in (3, unreachable):
         owner = registry.retailer_on(city.supply_point_keys[pos], DAY1)
@@ -319,9 +358,12 @@ def test_reconcile_concludes_what_the_hub_missed_while_it_was_down(tmp_path: Pat
             ApiClient(f"c-{owner}", "retailer", owner),
             "disconnect",
             city.supply_point_ids[pos],
-            DAY1,
+            DAY4,
         )
         ids[pos] = row.request_id
+    sim.run_until(jst_day_start_s(DAY4) + 60)
+    now = clock.timestamp()
+    city.network.add_outage(Outage(np.array([unreachable]), now, now + 6 * 3600))
     assert service.tick(now) == 2
     assert {service.store.request(r).status for r in ids.values()} == {"scheduled"}  # type: ignore[union-attr]
     assert service.reconcile() == 0  # both commands still queued
