@@ -79,8 +79,7 @@ class RetailerRequestOut(BaseModel):
     effective_date: str
     amperage_a: int | None
     status: str = Field(
-        description="received, accepted, held, scheduled, completed, failed, rejected, "
-        "cancelled"
+        description="received, accepted, held, scheduled, completed, failed, rejected, cancelled"
     )
     error_code: str | None
     error_message: str | None

@@ -317,7 +317,8 @@ class SwitchingControl:
                 [(sub_id, json.dumps(body).encode()) for sub_id, _, _ in subs], now_s
             )
         else:
-            log.warning("operator.alert", delivery="log-only", **body)
+            fields = {k: v for k, v in body.items() if k != "event"}
+            log.warning(OPERATOR_ALERT_EVENT, delivery="log-only", **fields)
 
     def alerts_total(self) -> int:
         """Cap hits so far (hub and HES), for the ``/metrics`` collector."""
