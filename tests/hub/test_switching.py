@@ -235,7 +235,7 @@ def _mass_disconnect(rig: Rig) -> tuple[str, list[str]]:
 
 
 def test_mass_disconnect_is_held_over_the_cap_with_an_alert(rig: Rig) -> None:
-    retailer, ids = _mass_disconnect(rig)
+    _, ids = _mass_disconnect(rig)
     service = request_service(rig.context)
     now = jst_day_start_s(DAY4) + 60
     service.tick(now)

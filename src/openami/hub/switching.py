@@ -41,8 +41,8 @@ from openami.clock import JST, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.hub.oauth_grants import consent_store
 from openami.hub.switching_errors import Rejected
+from openami.hub.switching_ops import HELD_APPROVALS, SwitchingOps, approved
 from openami.registry import InvalidSupplyPointId
-from openami.storage.repositories.audit import AuditRecord
 from openami.storage.repositories.command_signing import CommandSigner, SignedCommand
 from openami.storage.repositories.requests import RequestRow, RequestStore
 from openami.storage.repositories.switching import Authorisation, Controls, SwitchingStore
@@ -51,10 +51,6 @@ from openami.storage.repositories.webhooks import WebhookStore
 log = structlog.get_logger(__name__)
 
 REMOTE_KINDS = ("disconnect", "reconnect", "ampere_change")
-APPROVER_ROLES = ("approver",)
-HALT_ROLES = ("operator", "approver", "admin")
-RESUME_ROLES = ("approver", "admin")
-HELD_APPROVALS = 2  # four eyes: two different approvers
 SWITCH_PENDING_EVENT = "switch.pending"
 OPERATOR_ALERT_EVENT = "operator.alert"
 
@@ -132,7 +128,7 @@ class SwitchingControl:
         self.store = SwitchingStore(context.clients.database)
         self.requests = RequestStore(context.clients.database)
         self.signer: CommandSigner | None = context.command_signer
-        self._lock = threading.Lock()
+        self.ops = SwitchingOps(context.clients.database, context.audit, context.clock.timestamp)
 
     # -- customer authorisations ------------------------------------------------------------
     def authorise(
@@ -240,11 +236,7 @@ class SwitchingControl:
         return self.store.stop_flag().halted
 
     def approved(self, controls: Controls | None) -> tuple[str, ...]:
-        """The approvers of a request that was held and then approved (else empty)."""
-        if controls is None or controls.approvals_needed == 0:
-            return ()
-        names = tuple(sorted({a[0] for a in controls.approvals}))
-        return names if len(names) >= controls.approvals_needed else ()
+        return approved(controls)
 
     def gate(
         self, row: RequestRow, counter: CapCounter, now_s: float
@@ -324,75 +316,23 @@ class SwitchingControl:
         """Cap hits so far (hub and HES), for the ``/metrics`` collector."""
         return self.store.alerts_total()
 
-    # -- operators --------------------------------------------------------------------------
+    # -- operators (see :class:`openami.hub.switching_ops.SwitchingOps`) ------------------
     def held(self) -> list[tuple[RequestRow, Controls | None]]:
-        return [(r, self.store.controls(r.request_id)) for r in self.requests.with_status("held")]
+        return self.ops.held()
 
     def approve(self, request_id: str, operator: str, role: str) -> RequestRow:
-        """An approver approves a held request; with two different approvers it is released
-        (``accepted``) and sent at the next worker round, whatever the caps."""
-        if role not in APPROVER_ROLES:
-            raise Rejected("E_NOT_APPROVER", "only operators with the approver role approve")
-        with self._lock:
-            row = self.requests.request(request_id)
-            if row is None:
-                raise Rejected("E_UNKNOWN_REQUEST", f"no request {request_id}")
-            if row.status != "held":
-                raise Rejected("E_NOT_HELD", f"the request is {row.status}")
-            controls = self.store.controls(request_id)
-            if controls is None:
-                raise Rejected("E_NOT_HELD", "the request has no hold")
-            if controls.requested_by == operator:
-                raise Rejected("E_OWN_REQUEST", "nobody approves their own request")
-            if operator in {a[0] for a in controls.approvals}:
-                raise Rejected("E_ALREADY_APPROVED", f"{operator} approved it already")
-            now_s = self.context.clock.timestamp()
-            controls = self.store.add_approval(request_id, operator, role, now_s)
-            self._audit(
-                f"operator:{operator}",
-                "switching_approved",
-                request_id,
-                {"role": role, "approvals": len(controls.approvals)},
-            )
-            if self.approved(controls):
-                self.requests.set_status(request_id, "accepted", now_s, expect="held")
-        out = self.requests.request(request_id)
-        assert out is not None
-        return out
+        return self.ops.approve(request_id, operator, role)
 
     def halt(self, operator: str, role: str, reason: str = "") -> None:
-        """Emergency stop: no remote switching command is sent (hub) or admitted (HES)."""
-        if role not in HALT_ROLES:
-            raise Rejected("E_NOT_OPERATOR", f"role {role} may not halt switching")
-        now_s = self.context.clock.timestamp()
-        self.store.set_halted(True, now_s, operator)
-        log.warning("switching.halted", operator=operator, reason=reason)
-        self._audit(f"operator:{operator}", "switching_halted", None, {"reason": reason})
+        self.ops.halt(operator, role, reason)
 
     def resume(self, operator: str, role: str) -> None:
-        if role not in RESUME_ROLES:
-            raise Rejected("E_NOT_APPROVER", f"role {role} may not resume switching")
-        now_s = self.context.clock.timestamp()
-        self.store.set_halted(False, now_s, operator)
-        log.warning("switching.resumed", operator=operator)
-        self._audit(f"operator:{operator}", "switching_resumed", None, {})
+        self.ops.resume(operator, role)
 
     def _audit(
         self, actor: str, action: str, subject: str | None, detail: dict[str, object]
     ) -> None:
-        audit = self.context.audit
-        if audit is not None:
-            audit.append(
-                AuditRecord(
-                    self.context.clock.timestamp(),
-                    "operation",
-                    actor,
-                    action,
-                    "remote switching control",
-                    subject,
-                    detail,
-                )
-            )
+        self.ops.audit(actor, action, subject, detail)
 
 
 def _iso(epoch_s: float) -> str:
