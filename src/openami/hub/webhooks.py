@@ -321,7 +321,7 @@ class WebhookService:
                     "Content-Type": _CONTENT_TYPE.get(sub.format, "application/json"),
                     TIMESTAMP_HEADER: str(ts),
                     SIGNATURE_HEADER: sign(sub.secret, ts, d.body),
-                    "X-OpenAMI-Event": EVENT,
+                    "X-OpenAMI-Event": _event_of(d.body),
                     "X-OpenAMI-Delivery": str(d.delivery_id),
                 }
                 status: int | None = None
@@ -353,6 +353,17 @@ class WebhookService:
                     error=error,
                 )
         return delivered
+
+
+def _event_of(body: bytes) -> str:
+    """The event a queued body carries (``switch.pending``, ``operator.alert`` …)."""
+    if body[:1] != b"{":
+        return EVENT
+    try:
+        event = json.loads(body).get("event")
+    except ValueError:
+        return EVENT
+    return event if isinstance(event, str) else EVENT
 
 
 _BUILD_LOCK = threading.Lock()
