@@ -279,16 +279,26 @@ def test_held_request_runs_after_two_different_approvers(rig: Rig) -> None:
     assert rig.context.command_port.refusal(int(done.correlation_id or 0)) is None  # type: ignore[union-attr]
 
 
-def test_requester_cannot_approve_their_own(rig: Rig) -> None:
-    _, ids = _mass_disconnect(rig)
-    service = request_service(rig.context)
-    service.tick(jst_day_start_s(DAY4) + 60)
-    held = next(r for r in ids if service.store.request(r).status == "held")  # type: ignore[union-attr]
+def test_operator_command_above_threshold_needs_another_approver(rig: Rig) -> None:
     control = switching_control(rig.context)
-    control.store.set_controls(held, requested_by="ann")  # an operator-initiated command
+    service = request_service(rig.context)
+    points = [rig.city.supply_point_ids[p] for p in (4, 5)]
     with pytest.raises(Rejected) as exc:
-        control.approve(held, "ann", "approver")
+        control.operator_command("disconnect", points, "vic", "viewer", "test")
+    assert exc.value.code == "E_NOT_OPERATOR"
+    rows = control.operator_command("disconnect", points, "ann", "approver", "gas leak")
+    assert {r.status for r in rows} == {"held"}
+    now = rig.context.clock.timestamp()
+    assert service.tick(now) == 0  # held: nothing is sent
+    with pytest.raises(Rejected) as exc:
+        control.approve(rows[0].request_id, "ann", "approver")  # not their own
     assert exc.value.code == "E_OWN_REQUEST"
+    assert control.approve(rows[0].request_id, "bob", "approver").status == "accepted"
+    assert service.tick(now + 60) == 1
+    single = control.operator_command(
+        "reconnect", [rig.city.supply_point_ids[6]], "ann", "operator", "one meter"
+    )
+    assert single[0].status == "accepted"  # at the threshold: no second person needed
 
 
 def test_halt_stops_all_remote_switching_until_resume(rig: Rig) -> None:

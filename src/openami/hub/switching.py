@@ -41,6 +41,7 @@ from openami.clock import JST, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.hub.oauth_grants import consent_store
 from openami.hub.switching_errors import Rejected
+from openami.hub.switching_ops import HALT_ROLES as OPERATOR_ROLES
 from openami.hub.switching_ops import HELD_APPROVALS, SwitchingOps, approved
 from openami.registry import InvalidSupplyPointId
 from openami.storage.repositories.command_signing import CommandSigner, SignedCommand
@@ -77,6 +78,8 @@ class SwitchingConfig:
     area_cap: Cap = field(default_factory=lambda: Cap(50, 0.10, 5))
     fleet_cap: Cap = field(default_factory=lambda: Cap(100, 0.05, 5))
     command_validity_s: float = 3600.0  # a signed command expires this long after signing
+    # an operator's command for more points than this waits for another approver
+    operator_approval_threshold: int = 1
 
 
 class CapCounter:
@@ -317,6 +320,70 @@ class SwitchingControl:
         return self.store.alerts_total()
 
     # -- operators (see :class:`openami.hub.switching_ops.SwitchingOps`) ------------------
+    def operator_command(
+        self, kind: str, supply_point_ids: list[str], operator: str, role: str, reason: str
+    ) -> list[RequestRow]:
+        """An operator disconnects or reconnects meters directly (a safety case, no contract
+        change), effective now. Above ``operator_approval_threshold`` points every request is
+        ``held`` until an approver other than ``operator`` approves it; below it the caps
+        and the stop apply as to any request."""
+        if role not in OPERATOR_ROLES:
+            raise Rejected("E_NOT_OPERATOR", f"role {role} may not command meters")
+        if kind not in ("disconnect", "reconnect"):
+            raise Rejected("E_UNKNOWN_KIND", "operators disconnect or reconnect")
+        ctx = self.context
+        keys = []
+        for sp_id in supply_point_ids:
+            try:
+                sp = ctx.registry.supply_point(sp_id)
+            except InvalidSupplyPointId as exc:
+                raise Rejected("E_INVALID_SUPPLY_POINT", str(exc)) from None
+            if sp is None:
+                raise Rejected("E_UNKNOWN_SUPPLY_POINT", f"no supply point {sp_id}")
+            if self.requests.open_for_supply_point(sp.supply_point_key):
+                raise Rejected("E_CONFLICTING_REQUEST", f"a request for {sp_id} is open")
+            keys.append((sp.supply_point_key, sp_id))
+        now_s = ctx.clock.timestamp()
+        today = ctx.clock.now().astimezone(JST).date().isoformat()
+        needs_approval = len(keys) > self.config.operator_approval_threshold
+        out = []
+        for key, sp_id in keys:
+            retailer = ctx.registry.retailer_on(key, ctx.clock.now().astimezone(JST).date())
+            row = RequestRow(
+                f"rq-{uuid.uuid4().hex[:20]}",
+                f"operator:{operator}",
+                retailer or "-",
+                kind,
+                key,
+                sp_id,
+                today,
+                None,
+                "received",
+                None,
+                None,
+                None,
+                now_s,
+                now_s,
+            )
+            self.requests.add_request(row)
+            self.requests.set_decision(row.request_id, key, "{}")
+            self.store.set_controls(
+                row.request_id,
+                requested_by=operator,
+                hold_reason=f"operator command for {len(keys)} points" if needs_approval else None,
+                approvals_needed=1 if needs_approval else 0,
+            )
+            status = "held" if needs_approval else "accepted"
+            self.requests.set_status(row.request_id, status, now_s, expect="received")
+            out.append(self.requests.request(row.request_id) or row)
+        self._audit(
+            f"operator:{operator}",
+            f"operator_{kind}",
+            None,
+            {"points": len(keys), "reason": reason, "held": needs_approval},
+        )
+        return out
+
     def held(self) -> list[tuple[RequestRow, Controls | None]]:
         return self.ops.held()
 
