@@ -164,7 +164,19 @@ def test_disconnect_travels_to_the_meter_and_back(rig: Rig) -> None:
 
     # 再点 from tomorrow by another retailer: accepted now, a command only on that day
     other = next(r for r in rig.secrets if r != owner)
-    re = post(rig, other, kind="reconnect", supply_point_id=sp, effective_date="2026-11-05")
+    unauthorised = post(
+        rig, other, kind="reconnect", supply_point_id=sp, effective_date="2026-11-05"
+    )
+    assert unauthorised.json()["code"] == "E_NO_AUTHORISATION"  # a new contract needs the customer
+    auth = authorise(rig, pos, other, date(2026, 11, 5))
+    re = post(
+        rig,
+        other,
+        kind="reconnect",
+        supply_point_id=sp,
+        effective_date="2026-11-05",
+        authorisation_id=auth,
+    )
     assert re.status_code == 201 and re.json()["status"] == "accepted"
     assert rig.registry.retailer_on(key, date(2026, 11, 5)) == other
     rig.sim.run_until(jst_day_start_s(date(2026, 11, 5)) + 900)

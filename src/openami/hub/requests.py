@@ -100,6 +100,10 @@ class RequestService:
             self.store.set_decision(row.request_id, key, json.dumps(undo))
             if row.kind == "switch_start":
                 self._open_objection_window(row, undo, authorisation_id, now)
+            elif "authorised" in undo:  # a reconnect that starts a contract
+                switching_control(self.context).store.use_authorisation(
+                    str(authorisation_id), row.request_id
+                )
             self.store.set_status(row.request_id, "accepted", now, expect="received")
         # effective today: the next worker round (on the simulation/HES loop, never this
         # API thread: the HES command queue is not shared between threads) sends it
@@ -193,9 +197,11 @@ class RequestService:
                     raise Rejected("E_SUPPLIED_BY_OTHER", f"another retailer supplies it on {day}")
                 if current == me and connected is not False:
                     raise Rejected("E_ALREADY_CONNECTED", f"{me} supplies it on {day} already")
-                if current is None:
+                if current is None:  # a new supply contract: only with the customer
+                    control.check_authorisation(authorisation_id, me, key, day)
                     ctx.registry.start_supply_contract(key, me, day)
                     undo["started"] = [me, day.isoformat()]
+                    undo["authorised"] = [authorisation_id]
             else:  # switch_start
                 if current == me:
                     raise Rejected("E_ALREADY_SUPPLIER", f"{me} supplies it on {day} already")

@@ -53,6 +53,7 @@ log = structlog.get_logger(__name__)
 
 REMOTE_KINDS = ("disconnect", "reconnect", "ampere_change")
 SWITCH_PENDING_EVENT = "switch.pending"
+MAX_LEAD_DAYS = 365
 OPERATOR_ALERT_EVENT = "operator.alert"
 
 
@@ -137,7 +138,9 @@ class SwitchingControl:
     def authorise(
         self, customer_id: str, retailer_id: str, supply_point_id: str, effective_date: date
     ) -> Authorisation:
-        """The customer authorises ``retailer_id`` to take over their supply point."""
+        """The customer authorises ``retailer_id`` to take over their supply point (a
+        switch, or a reconnect that starts a supply contract) from ``effective_date``; the
+        request that quotes it checks the timing (objection window, not today)."""
         ctx = self.context
         try:
             sp = ctx.registry.supply_point(supply_point_id)
@@ -149,7 +152,11 @@ class SwitchingControl:
         if retailer_id not in {r.retailer_id for r in ctx.registry.retailers()}:
             raise Rejected("E_UNKNOWN_RETAILER", f"no retailer {retailer_id}")
         now_s = ctx.clock.timestamp()
-        self.check_lead(effective_date, now_s, self.config.objection_window_s, "switch")
+        today = ctx.clock.now().astimezone(JST).date()
+        if effective_date < today:
+            raise Rejected("E_DATE_IN_PAST", f"effective date {effective_date} is before today")
+        if effective_date > today + timedelta(days=MAX_LEAD_DAYS):
+            raise Rejected("E_DATE_TOO_FAR", f"more than {MAX_LEAD_DAYS} days ahead")
         row = Authorisation(
             authorisation_id=f"sa-{uuid.uuid4().hex[:24]}",
             customer_id=customer_id,
