@@ -334,3 +334,30 @@ def test_hub_signs_every_remote_switching_command(rig: Rig) -> None:
     row = service.store.request(rid)
     assert row is not None and (row.status, row.error_code) == ("failed", "E_COMMAND_REFUSED")
     assert "unsigned" in (row.error_message or "")
+
+
+def test_customer_lists_and_revokes_an_authorisation(rig: Rig) -> None:
+    sp, _, other = owned(rig, 1)
+    auth = authorise(rig, 1, other, date(2026, 11, 5))
+    login = ("cust-1", "customer-password-1")
+    listed = rig.http.get("/v1/customer/switch-authorisations", auth=login).json()
+    assert [(a["authorisation_id"], a["supply_point_id"]) for a in listed] == [(auth, sp)]
+    url = f"/v1/customer/switch-authorisations/{auth}/revoke"
+    assert rig.http.post(url, auth=login).status_code == 204
+    assert rig.http.post(url, auth=login).status_code == 404  # once
+    resp = post(
+        rig,
+        other,
+        kind="switch_start",
+        supply_point_id=sp,
+        effective_date="2026-11-05",
+        authorisation_id=auth,
+    )
+    assert (resp.status_code, resp.json()["code"]) == (403, "E_NO_AUTHORISATION")
+    assert "revoked" in resp.json()["message"]
+    # another customer cannot see or revoke it
+    other_login = ("cust-9", "customer-password-9")
+    from openami.hub.oauth_grants import consent_store
+
+    consent_store(rig.context).add_customer(*other_login, [rig.city.supply_point_keys[9]])
+    assert rig.http.get("/v1/customer/switch-authorisations", auth=other_login).json() == []

@@ -64,6 +64,8 @@ class SwitchAuthorisationOut(BaseModel):
     supply_point_id: str
     effective_date: str
     expires_at: str
+    used_by: str | None = None
+    revoked_at: str | None = None
 
 
 class StatusChange(BaseModel):
@@ -262,3 +264,53 @@ def authorise_switch(
         effective_date=auth.effective_date,
         expires_at=_iso(auth.expires_at),
     )
+
+
+@router.get(
+    "/v1/customer/switch-authorisations",
+    response_model=list[SwitchAuthorisationOut],
+    responses=_ERRORS,
+)
+def customer_switch_authorisations(
+    context: Ctx, customer_id: Annotated[str, Depends(current_customer)]
+) -> list[SwitchAuthorisationOut]:
+    """The logged-in customer's switch authorisations (``used_by``: the request that used
+    it; ``revoked_at`` once withdrawn)."""
+    control = switching_control(context)
+    ids = context.registry.supply_point_id_map(
+        sorted({a.supply_point_key for a in control.store.authorisations_of(customer_id)})
+    )
+    return [
+        SwitchAuthorisationOut(
+            authorisation_id=a.authorisation_id,
+            retailer_id=a.retailer_id,
+            supply_point_id=ids.get(a.supply_point_key, ""),
+            effective_date=a.effective_date,
+            expires_at=_iso(a.expires_at),
+            used_by=a.used_by,
+            revoked_at=_iso(a.revoked_at) if a.revoked_at is not None else None,
+        )
+        for a in control.store.authorisations_of(customer_id)
+    ]
+
+
+@router.post(
+    "/v1/customer/switch-authorisations/{authorisation_id}/revoke",
+    status_code=204,
+    responses=_ERRORS,
+)
+def revoke_switch_authorisation(
+    context: Ctx,
+    customer_id: Annotated[str, Depends(current_customer)],
+    authorisation_id: Annotated[str, Path(max_length=64)],
+) -> None:
+    """Withdraw an authorisation no request has used yet (404 otherwise: unknown, not this
+    customer's, used or revoked)."""
+    control = switching_control(context)
+    if not control.store.revoke_authorisation(
+        authorisation_id, customer_id, context.clock.timestamp()
+    ):
+        raise HTTPException(
+            status_code=404,
+            detail={"code": "E_UNKNOWN_AUTHORISATION", "message": "no revocable authorisation"},
+        )

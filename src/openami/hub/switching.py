@@ -195,24 +195,18 @@ class SwitchingControl:
             raise Rejected("E_NO_AUTHORISATION", "a switch quotes the customer's authorisation_id")
         auth = self.store.authorisation(authorisation_id)
         now_s = self.context.clock.timestamp()
-        problem = (
-            "unknown"
-            if auth is None
-            else "for another retailer"
-            if auth.retailer_id != retailer_id
-            else "for another supply point"
-            if auth.supply_point_key != key
-            else "for another day"
-            if auth.effective_date != day.isoformat()
-            else "revoked"
-            if auth.revoked_at is not None
-            else "used already"
-            if auth.used_by is not None
-            else "expired"
-            if now_s > auth.expires_at
-            else None
+        if auth is None:
+            raise Rejected("E_NO_AUTHORISATION", "the authorisation is unknown")
+        checks = (
+            (auth.retailer_id != retailer_id, "for another retailer"),
+            (auth.supply_point_key != key, "for another supply point"),
+            (auth.effective_date != day.isoformat(), "for another day"),
+            (auth.revoked_at is not None, "revoked"),
+            (auth.used_by is not None, "used already"),
+            (now_s > auth.expires_at, "expired"),
         )
-        if problem is not None or auth is None:
+        problem = next((what for failed, what in checks if failed), None)
+        if problem is not None:
             raise Rejected("E_NO_AUTHORISATION", f"the authorisation is {problem}")
         return auth
 
