@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import JST, day_first_slot, slot_start_s
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
-from openami.hub.slo import TARGET_LATENCY_S, slot_slo, summary
+from openami.hub.slo import slot_slo, summary
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute, tags=["delivery SLO"])
@@ -79,7 +80,7 @@ def delivery(
     return SloOut(
         first_day=first_day.isoformat(),
         last_day=last.isoformat(),
-        target_latency_s=TARGET_LATENCY_S,
+        target_latency_s=DELIVERY_DEADLINE_S,
         slots_meeting_target=s.slots_meeting_target,
         worst_latency_p95_s=s.worst_latency_p95_s,
         mean_complete_60min=s.mean_complete_60min,

@@ -27,7 +27,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from openami.bus.messages import REMOTE_OPERATIONS, CommandState
+from openami.bus.messages import DELIVERY_DEADLINE_S, REMOTE_OPERATIONS, CommandState
 from openami.clock import DAY_SECONDS, SLOT_SECONDS, SLOTS_PER_DAY
 from openami.hes.journal import HesJournal
 from openami.registry import Registry
@@ -48,7 +48,7 @@ REMOTE_OPERATION_KINDS = tuple(int(k) for k in REMOTE_OPERATIONS)
 #: reads counted by how soon after their boundary they first arrived [s]
 COLLECTION_WITHIN_S = {
     "reads_within_30min": float(SLOT_SECONDS),
-    "reads_within_60min": 3600.0,
+    "reads_within_60min": DELIVERY_DEADLINE_S,
     "reads_within_48h": 2 * float(DAY_SECONDS),
 }
 

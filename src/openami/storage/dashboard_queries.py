@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import SLOTS_PER_DAY, day_of_slot, slot_start_s, slots_of_day
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.slo_queries import DELIVERY_DEADLINE_S
 from openami.storage.slot_sql import SLOT_S, delay_s
 
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.slot_sql import DAY_S, end_s, start_s
-
-DELIVERY_DEADLINE_S = 3600.0  # the C-route rule: a slot's values within 60 min of its end
 
 SLO_SQL = f"""
 WITH slots AS (SELECT range AS slot FROM range(?, ? + 1)),

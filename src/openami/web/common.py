@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from openami import __version__
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import DAY_SECONDS, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.mdms.completeness import load_area_targets
@@ -32,7 +33,6 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 TREND_DAYS = 7
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-DELIVERY_DEADLINE_S = 3600.0
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # dates the pages accept
 
 
