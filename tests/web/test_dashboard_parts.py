@@ -152,9 +152,9 @@ def test_aggregate_cache_recomputes_after_new_data(world: DashboardWorld) -> Non
 def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
     database = open_database(":memory:")
     registry = Registry(database)
-    store = DuckIntervalStore()
     clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=JST))
-    context = SimpleNamespace(mdms=SimpleNamespace(store=store), registry=registry, clock=clock)
+    mdms = Mdms(DuckIntervalStore(), registry, clock)
+    context = SimpleNamespace(mdms=mdms, registry=registry, clock=clock)
     old, recent = date(2026, 11, 5), date(2026, 11, 19)
 
     def read_at(day: date) -> None:
@@ -169,7 +169,7 @@ def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
                 "source": pa.array([0], pa.uint8()),
             }
         )
-        store.ingest_reads(batch, registry.installations_table(), clock.timestamp())
+        assert mdms.ingest(batch).reads_new == 1  # the MDMS's own ingest path
 
     before_old, before_recent = watermark(context, old), watermark(context, recent)
     read_at(recent)
