@@ -36,7 +36,7 @@ def installed_during(installations: pa.Table, first_slot: int, last_slot: int) -
     """Per installation row: whether its meter is installed during at least one slot of
     ``first_slot..last_slot`` (:func:`installed_slots`)."""
     first, stop = installed_slots(installations)
-    return (first <= last_slot) & (stop > first_slot)
+    return np.maximum(first, first_slot) < np.minimum(stop, last_slot + 1)
 
 
 class InstallIndex:
