@@ -17,7 +17,7 @@ import pyarrow as pa
 from openami.bus.messages import Quality
 from openami.clock import SLOTS_PER_DAY
 from openami.storage import duckdb_mdms
-from openami.storage.current_values_sql import current_versions_sql
+from openami.storage.current_values_sql import current_reads_sql, current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.meter_reads import current_reads_in
 from openami.storage.point_read import current_values_in
@@ -47,12 +47,10 @@ SELECT DISTINCT meter_id, boundary FROM reads_between($first, $last)
 WHERE meter_id IN (SELECT meter_id FROM q_cmeters) ORDER BY meter_id, boundary
 """
 
-_END_READS = """
+_END_READS = f"""
 SELECT q.i, r.import_register_wh, r.export_register_wh
 FROM q_ends q JOIN (
-    SELECT meter_id, boundary, import_register_wh, export_register_wh
-    FROM reads_between($first, $last)
-    QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
+    {current_reads_sql("$first", "$last", "WHERE meter_id IN (SELECT meter_id FROM q_ends)")}
 ) r ON r.meter_id = q.meter_id AND r.boundary = q.boundary
 """
 

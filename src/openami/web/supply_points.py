@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openami.bus.messages import read_source_name
-from openami.clock import JST, SLOT_SECONDS, slot_start, slots_of_day
+from openami.clock import JST, slot_start, slots_of_day, slots_within
 from openami.mdms.reports import MdmsReports
 from openami.registry import InvalidSupplyPointId
 from openami.web.auth import operator
@@ -129,10 +129,15 @@ def supply_point(
         meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
     history = context.registry.installations_of(sp.supply_point_key)
     reads = []
-    for inst in history:  # every meter installed during the day (more than one after a swap)
+    # the boundaries of the slots each meter is installed during (clock.slots_within)
+    first_installed, stop_installed = slots_within(
+        [float(inst["valid_from"]) for inst in history],
+        [math.inf if inst["valid_to"] is None else float(inst["valid_to"]) for inst in history],
+    )
+    for j, inst in enumerate(history):  # every meter installed during the day (swaps: more)
         lo_s, hi_s = float(inst["valid_from"]), inst["valid_to"]
-        first_b = max(slots.start, math.ceil(lo_s / SLOT_SECONDS))
-        last_b = slots.stop if hi_s is None else min(slots.stop, int(float(hi_s) // SLOT_SECONDS))
+        first_b = max(slots.start, int(first_installed[j]))
+        last_b = min(slots.stop, int(stop_installed[j]))
         if first_b <= last_b:
             for read in reports.meter_register_reads(int(inst["meter_id"]), first_b, last_b):
                 read["meter_id"] = int(inst["meter_id"])
