@@ -10,9 +10,8 @@ import pyarrow as pa
 from tests.mdms.vee_world import B0, METER, cumulative, current, make_mdms, reads
 
 from openami.bus.inprocess import InProcessBus
-from openami.bus.messages import OUTAGE_KINDS, TOPIC_EVENTS, MeterEvent
+from openami.bus.messages import EVENT_SCHEMA, OUTAGE_KINDS, TOPIC_EVENTS, MeterEvent
 from openami.clock import SLOT_SECONDS, slot_start_s
-from openami.hes.journal import EVENT_SCHEMA
 from openami.mdms.events import event_slot_masks
 
 

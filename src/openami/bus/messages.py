@@ -184,6 +184,75 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 
+# -- HES journal records (what the HES keeps besides the topics; stored, read by KPIs) --------
+#: each meter's clock state at its last contact of a JST day
+CLOCK_DAY_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("meter_id", pa.int64()),
+        ("clock_checked", pa.bool_()),
+        ("clock_ok", pa.bool_()),
+        ("last_offset_s", pa.float64()),
+    ]
+)
+
+#: a suspected outage: (almost) every meter of a segment missed a boundary's reads
+SEGMENT_ALARM_SCHEMA = pa.schema(
+    [
+        ("segment", pa.int64()),  # concentrator number, or cell (is_cell)
+        ("is_cell", pa.bool_()),
+        ("boundary", pa.int64()),
+        ("meters", pa.int64()),
+        ("missed", pa.int64()),
+        ("detected_at", pa.float64()),
+    ]
+)
+
+#: what the HES knows of a meter's switch and limiter; null = unknown
+METER_STATE_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("switch_connected", pa.bool_()),
+        ("contract_amperage_a", pa.int64()),
+        ("recorded_at", pa.float64()),  # when the HES learnt the latest of the two
+    ]
+)
+
+#: the argument a command was submitted with (SET_AMPERAGE: the amperage [A])
+COMMAND_ARGUMENT_SCHEMA = pa.schema(
+    [
+        ("correlation_id", pa.int64()),
+        ("meter_id", pa.int64()),
+        ("kind", pa.uint8()),  # CommandKind
+        ("argument", pa.int64()),
+        ("reference", pa.string()),  # the submitter's idempotency key (a request id), or null
+    ]
+)
+
+#: a command not yet in a terminal state (the HES's queue, as stored)
+COMMAND_QUEUE_SCHEMA = pa.schema(
+    [
+        ("correlation_id", pa.int64()),
+        ("meter_index", pa.int64()),  # position in the HES's fleet
+        ("kind", pa.uint8()),  # CommandKind
+        ("priority", pa.uint8()),
+        ("argument", pa.int64()),
+        ("argument2", pa.int64()),
+        ("issued_at", pa.float64()),
+        ("deadline_at", pa.float64()),
+    ]
+)
+
+#: the switch and limiter of each meter as the HES read them when it was commissioned
+COMMISSION_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("switch_connected", pa.bool_()),
+        ("contract_amperage_a", pa.int64()),
+        ("commissioned_at", pa.float64()),
+    ]
+)
+
 TOPIC_SCHEMAS: dict[str, pa.Schema] = {
     TOPIC_READINGS: READ_SCHEMA,
     TOPIC_COMMANDS: COMMAND_SCHEMA,

@@ -3,8 +3,12 @@
 Commands go to the HES's command queue (:meth:`HeadEnd.submit`); what the HES knows of a
 meter's switch and limiter comes from its journal (:meth:`HesJournal.meter_states`: the
 commissioning record the HES wrote when it started, overlaid by confirmed commands), never
-from the meters' own state. The argument of each submitted command is journaled, so a
-confirmed amperage setting tells the journal which amperage the meter now has.
+from the meters' own state. The argument of each submitted command is journaled with the
+command (one transaction when the HES has a store), so a confirmed amperage setting tells
+the journal which amperage the meter now has; a ``reference`` (the request ID) makes a
+submission idempotent: submitting again under the same reference, e.g. after a restart
+between the HES accepting the command and the hub recording it, answers the first
+command's correlation ID instead of queuing a second one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pyarrow as pa
 
 from openami.bus.messages import CommandKind
 from openami.hes.engine import HeadEnd
-from openami.hes.journal import COMMAND_ARGUMENT_SCHEMA, HesJournal
+from openami.hes.journal import HesJournal
 
 
 class HesCommandPort:
@@ -29,25 +33,22 @@ class HesCommandPort:
         self._journal: HesJournal = hes.journal
 
     def submit(
-        self, kind: CommandKind, meter_id: int, now_s: float, argument: int = 0
+        self,
+        kind: CommandKind,
+        meter_id: int,
+        now_s: float,
+        argument: int = 0,
+        reference: str | None = None,
     ) -> int | None:
+        if reference is not None:
+            earlier = self._journal.correlation_of(reference)
+            if earlier is not None:  # submitted before (e.g. just before a restart)
+                return earlier
         try:
             position = int(self._hes.fleet.index_of([meter_id])[0])
         except KeyError:
             return None
-        correlation_id = int(self._hes.submit(kind, [position], now_s, argument)[0])
-        self._journal.add_command_arguments(
-            pa.table(
-                {
-                    "correlation_id": [correlation_id],
-                    "meter_id": [int(meter_id)],
-                    "kind": [int(kind)],
-                    "argument": [int(argument)],
-                },
-                schema=COMMAND_ARGUMENT_SCHEMA,
-            )
-        )
-        return correlation_id
+        return int(self._hes.submit(kind, [position], now_s, argument, references=[reference])[0])
 
     def _state(self, meter_id: int, column: str) -> Any:
         states = self._journal.meter_states([meter_id])

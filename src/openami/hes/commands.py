@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from openami.bus.messages import (
+    COMMAND_QUEUE_SCHEMA,
     COMMAND_SCHEMA,
     CONTRACT_AMPERAGES_A,
     CommandKind,
@@ -138,6 +139,48 @@ class CommandQueue:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         self.attempts = np.concatenate([self.attempts, np.zeros(n, dtype=np.uint8)])
         return corr
+
+    def queued_rows(self, corr: I64) -> pa.Table:
+        """The queued commands ``corr`` as stored (:data:`COMMAND_QUEUE_SCHEMA`)."""
+        pos = np.flatnonzero(np.isin(self.corr, corr))
+        return pa.table(
+            {
+                "correlation_id": self.corr[pos],
+                "meter_index": self.index[pos],
+                "kind": self.kind[pos],
+                "priority": self.priority[pos],
+                "argument": self.arg[pos],
+                "argument2": self.arg2[pos],
+                "issued_at": self.issued[pos],
+                "deadline_at": self.deadline[pos],
+            },
+            schema=COMMAND_QUEUE_SCHEMA,
+        )
+
+    def restore(self, queued: pa.Table, last_correlation_id: int, now_s: float) -> None:
+        """Take back stored commands (after a restart): each is tried again from ``now_s``
+        (or its issue time, if later), keeping its deadline; new correlation IDs continue
+        after ``last_correlation_id``."""
+        n = queued.num_rows
+
+        def column(name: str, dtype: type) -> npt.NDArray[np.generic]:
+            return np.asarray(queued.column(name).to_numpy(), dtype=dtype)
+
+        index = column("meter_index", np.int64)
+        if n and (index.min() < 0 or index.max() >= self.n_meters):
+            raise ValueError("a stored command is for a meter position outside the fleet")
+        issued = column("issued_at", np.float64)
+        self.corr = np.concatenate([self.corr, column("correlation_id", np.int64)])
+        self.index = np.concatenate([self.index, index])
+        self.kind = np.concatenate([self.kind, column("kind", np.uint8)])
+        self.priority = np.concatenate([self.priority, column("priority", np.uint8)])
+        self.arg = np.concatenate([self.arg, column("argument", np.int64)])
+        self.arg2 = np.concatenate([self.arg2, column("argument2", np.int64)])
+        self.issued = np.concatenate([self.issued, issued])
+        self.deadline = np.concatenate([self.deadline, column("deadline_at", np.float64)])
+        self.next_try = np.concatenate([self.next_try, np.maximum(issued, now_s)])
+        self.attempts = np.concatenate([self.attempts, np.zeros(n, dtype=np.uint8)])
+        self._next_id = max(self._next_id, int(last_correlation_id) + 1)
 
     def pending(self) -> pa.Table:
         """Commands still queued (correlation ID, meter position, kind, next try)."""

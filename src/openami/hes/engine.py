@@ -22,6 +22,7 @@ Bus topics (Arrow tables, one per tick):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -31,19 +32,21 @@ import pyarrow as pa
 
 from openami.bus.inprocess import Bus
 from openami.bus.messages import (
-    EVENT_SCHEMA,
+    CLOCK_DAY_SCHEMA,
+    COMMAND_ARGUMENT_SCHEMA,
+    COMMAND_QUEUE_SCHEMA,
     READ_SCHEMA,
+    SEGMENT_ALARM_SCHEMA,
     TOPIC_COMMANDS,
     TOPIC_EVENTS,
     TOPIC_READINGS,
     CommandKind,
     ReadSource,
 )
-from openami.clock import SLOT_SECONDS, day_of_slot
+from openami.clock import SLOT_SECONDS, day_of_slot, is_day_start
+from openami.hes.alarms import AlarmInbox, release_due
 from openami.hes.commands import BackfillRequest, CommandConfig, CommandQueue
 from openami.hes.journal import (
-    CLOCK_DAY_SCHEMA,
-    SEGMENT_ALARM_SCHEMA,
     HesJournal,
 )
 from openami.hes.throttle import lane_schedule
@@ -88,10 +91,6 @@ class _Pending:
     source: npt.NDArray[np.uint8]
 
 
-def _is_day_start(boundary: int) -> bool:
-    return (boundary * SLOT_SECONDS + 9 * 3600) % 86400 == 0
-
-
 class HeadEnd:
     """Collects a fleet's readings through a network model and publishes them on a bus."""
 
@@ -112,23 +111,25 @@ class HeadEnd:
             fleet.meter_ids, network.seed, fleet.now_boundary * SLOT_SECONDS
         )
         self.journal = journal or HesJournal()
-        # the HES's own record of its meters' switches and limiters, read once at start
-        self.journal.commission(
-            fleet.meter_ids,
-            fleet.switch_connected,
-            fleet.contract_amperage_a,
-            fleet.now_boundary * SLOT_SECONDS,
-        )
+        if not self.journal.commissioned:
+            # the HES's own record of its meters' switches and limiters, read once at start
+            self.journal.commission(
+                fleet.meter_ids,
+                fleet.switch_connected,
+                fleet.contract_amperage_a,
+                fleet.now_boundary * SLOT_SECONDS,
+            )
         n = len(fleet)
         w = self.config.window_slots
         self.commands = CommandQueue(n, self.config.commands, network.seed)
+        self.commands.restore(
+            COMMAND_QUEUE_SCHEMA.empty_table(), self.journal.last_correlation_id(), 0
+        )
         self._scheduled = np.zeros((n, w), dtype=np.bool_)
         self._window_boundary = np.full(w, -1, dtype=np.int64)
         self._pending: list[_Pending] = []
         self._pending_commands: list[pa.Table] = []
-        self._pending_events: list[pa.Table] = []
-        self._log_events = (np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0))
-        self._events_until_s: float | None = None
+        self.alarms = AlarmInbox(network, fleet.meter_ids)
         self._next_backfill_s: float | None = None
         self._bulk_permits = np.where(
             network.segment_is_cell, self.config.cell_permits, self.config.concentrator_permits
@@ -258,7 +259,7 @@ class HeadEnd:
 
     def on_boundary(self, boundary: int) -> None:
         """Start collecting the readings every meter took at ``boundary``."""
-        if _is_day_start(boundary) and self._first_boundary is not None:
+        if is_day_start(boundary) and self._first_boundary is not None:
             self.close_clock_day(day_of_slot(boundary - 1))
         if self._first_boundary is None:
             self._first_boundary = boundary
@@ -292,7 +293,7 @@ class HeadEnd:
         valid &= self.fleet.logged(self._window_boundary)
         gaps = ~self._scheduled & valid[None, :]
         has_gap = np.asarray(gaps.any(axis=1), dtype=np.bool_)
-        has_gap[self._log_events[0]] = True
+        has_gap[self.alarms.meters_with_logged] = True
         meters = np.flatnonzero(has_gap).astype(np.int64)
         if len(meters) == 0:
             return 0
@@ -303,7 +304,7 @@ class HeadEnd:
             90,
             ReadSource.BACKFILL,
         )
-        self._deliver_logged_events(got, arrival)
+        self.alarms.deliver_logged(got, arrival)
         rows, cols = np.nonzero(gaps[got])
         self._schedule(got[rows], self._window_boundary[cols], arrival[rows], ReadSource.BACKFILL)
         return len(rows)
@@ -317,7 +318,7 @@ class HeadEnd:
             arrival = np.repeat(req.arrival_s, span)
             keep = self.fleet.logged(boundary)
             self._schedule(meter[keep], boundary[keep], arrival[keep], ReadSource.BACKFILL)
-            self._deliver_logged_events(req.index, req.arrival_s)
+            self.alarms.deliver_logged(req.index, req.arrival_s)
 
     # -- commands ---------------------------------------------------------------------------
     def submit(
@@ -329,9 +330,44 @@ class HeadEnd:
         arg2: int | npt.ArrayLike = 0,
         priority: int | None = None,
         timeout_s: float | None = None,
+        references: Sequence[str | None] | None = None,
     ) -> I64:
-        """Queue a command per meter position; returns correlation IDs (see ``hes.commands``)."""
-        return self.commands.submit(meter_index, kind, now_s, arg, arg2, priority, timeout_s)
+        """Queue a command per meter position; returns correlation IDs (see ``hes.commands``).
+
+        ``references`` (one per meter, e.g. the request each command serves) journals the
+        commands' arguments with them, stored with the queued commands in one transaction.
+        """
+        corr = self.commands.submit(meter_index, kind, now_s, arg, arg2, priority, timeout_s)
+        arguments = None
+        if references is not None:
+            position = np.asarray(meter_index, dtype=np.int64).ravel()
+            arguments = pa.table(
+                {
+                    "correlation_id": corr,
+                    "meter_id": self.fleet.meter_ids[position],
+                    "kind": np.full(len(corr), int(kind), dtype=np.uint8),
+                    "argument": np.broadcast_to(np.asarray(arg, dtype=np.int64), corr.shape),
+                    "reference": pa.array(list(references), pa.string()),
+                },
+                schema=COMMAND_ARGUMENT_SCHEMA,
+            )
+        if self.journal.records is not None or arguments is not None:
+            self.journal.queue(self.commands.queued_rows(corr), arguments)
+        return corr
+
+    def resume(self, now_s: float, events_since_s: float) -> None:
+        """Carry on after a restart at ``now_s``: take back the stored command queue, treat
+        every boundary of the window as not yet collected (readings that were in flight when
+        the process stopped are fetched again from the meters' logs by a backfill at the next
+        tick; the MDMS ignores identical re-sends), and poll alarms again from
+        ``events_since_s``, leaving out those already journaled."""
+        self.commands.restore(self.journal.queued(), self.journal.last_correlation_id(), now_s)
+        last = int(now_s // SLOT_SECONDS)
+        for boundary in range(last - self.config.window_slots + 1, last + 1):
+            self._open_boundary(boundary)
+        self._first_boundary = last
+        self._next_backfill_s = now_s
+        self.alarms.resume(events_since_s, self.journal.events())
 
     def read_now(self, meter_index: npt.ArrayLike, now_s: float) -> I64:
         """On-demand read of the live registers (priority 1)."""
@@ -342,70 +378,6 @@ class HeadEnd:
     ) -> I64:
         """Fetch the logged registers of a boundary range, however old (within the log)."""
         return self.submit(CommandKind.BACKFILL, meter_index, now_s, first_boundary, last_boundary)
-
-    # -- alarms -----------------------------------------------------------------------------
-    def _deliver_logged_events(self, index: I64, arrival_s: F64) -> None:
-        ev_idx, ev_kind, ev_at = self._log_events
-        if len(ev_idx) == 0 or len(index) == 0:
-            return
-        order = np.argsort(index)
-        pos = np.minimum(np.searchsorted(index[order], ev_idx), len(index) - 1)
-        found = index[order][pos] == ev_idx
-        if not found.any():
-            return
-        received = arrival_s[order][pos]
-        self._pending_events.append(
-            pa.table(
-                {
-                    "meter_id": self.fleet.meter_ids[ev_idx[found]],
-                    "event": ev_kind[found],
-                    "occurred_at": ev_at[found],
-                    "received_at": received[found],
-                    "via_log": np.ones(int(found.sum()), dtype=np.bool_),
-                },
-                schema=EVENT_SCHEMA,
-            )
-        )
-        self._log_events = (ev_idx[~found], ev_kind[~found], ev_at[~found])
-
-    def _poll_events(self, now_s: float) -> None:
-        since = self._events_until_s if self._events_until_s is not None else now_s - 1e9
-        ev = self.network.device_events(since, now_s)
-        self._events_until_s = now_s
-        if len(ev) == 0:
-            return
-        d = ev.delivered
-        self._pending_events.append(
-            pa.table(
-                {
-                    "meter_id": self.fleet.meter_ids[ev.index[d]],
-                    "event": ev.kind[d],
-                    "occurred_at": ev.occurred_s[d],
-                    "received_at": ev.occurred_s[d] + ev.delay_s[d],
-                    "via_log": np.zeros(int(d.sum()), dtype=np.bool_),
-                },
-                schema=EVENT_SCHEMA,
-            )
-        )
-        ev_idx, ev_kind, ev_at = self._log_events
-        self._log_events = (
-            np.concatenate([ev_idx, ev.index[~d]]),
-            np.concatenate([ev_kind, ev.kind[~d]]),
-            np.concatenate([ev_at, ev.occurred_s[~d]]),
-        )
-
-    @staticmethod
-    def _release(parts: list[pa.Table], column: str, now_s: float) -> pa.Table | None:
-        """Rows of ``parts`` whose ``column`` <= now_s; the rest stay in ``parts``."""
-        if not parts:
-            return None
-        table = pa.concat_tables(parts)
-        t = table.column(column).to_numpy()
-        due = t <= now_s
-        parts.clear()
-        if not due.all():
-            parts.append(table.filter(pa.array(~due)))
-        return table.filter(pa.array(due)) if due.any() else None
 
     # -- delivery ---------------------------------------------------------------------------
     def tick(self, now_s: float) -> int:
@@ -425,12 +397,12 @@ class HeadEnd:
         self._sync_queued[:] = False
         self._sync_queued[self.commands.index[self.commands.kind == CommandKind.CLOCK_SYNC]] = True
         self._sync_wanted &= self._sync_queued
-        done = self._release(self._pending_commands, "completed_at", now_s)
+        done = release_due(self._pending_commands, "completed_at", now_s)
         if done is not None:
             self.journal.add_commands(done)
             self.bus.publish(TOPIC_COMMANDS, done)
-        self._poll_events(now_s)
-        events = self._release(self._pending_events, "received_at", now_s)
+        self.alarms.poll(now_s)
+        events = self.alarms.release(now_s)
         if events is not None:
             self.journal.add_events(events)
             self.bus.publish(TOPIC_EVENTS, events)

@@ -2,8 +2,12 @@
 outages suspected from mass missed reads, and the state of each meter's switch and limiter.
 
 The KPI module reads these for remote-operation success and clock compliance; the bus
-carries the same tables (topics ``hes.commands``, ``hes.events``). Kept in memory: one
-append per batch, never one object per reading.
+carries the same tables (topics ``hes.commands``, ``hes.events``). Kept in memory as well:
+one append per batch, never one object per reading.
+
+Given a store (:class:`HesRecords`), every record is written there as it is added and
+read back when the HES starts again, so a restart (even ``kill -9``) loses no command,
+outcome, alarm or meter state.
 
 Meter state (:meth:`HesJournal.meter_states`) is what the HES *knows*, never what a meter
 model holds: a commissioning record the HES writes for its meters when it starts (switch
@@ -17,55 +21,24 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.bus.messages import COMMAND_SCHEMA, EVENT_SCHEMA, CommandKind, CommandState
-
-CLOCK_DAY_SCHEMA = pa.schema(
-    [
-        ("day", pa.date32()),
-        ("meter_id", pa.int64()),
-        ("clock_checked", pa.bool_()),
-        ("clock_ok", pa.bool_()),
-        ("last_offset_s", pa.float64()),
-    ]
-)
-
-
-SEGMENT_ALARM_SCHEMA = pa.schema(
-    [
-        ("segment", pa.int64()),  # concentrator number, or cell (is_cell)
-        ("is_cell", pa.bool_()),
-        ("boundary", pa.int64()),
-        ("meters", pa.int64()),
-        ("missed", pa.int64()),
-        ("detected_at", pa.float64()),
-    ]
-)
-
-
-#: what the HES knows of a meter's switch and limiter; null = unknown
-METER_STATE_SCHEMA = pa.schema(
-    [
-        ("meter_id", pa.int64()),
-        ("switch_connected", pa.bool_()),
-        ("contract_amperage_a", pa.int64()),
-        ("recorded_at", pa.float64()),  # when the HES learnt the latest of the two
-    ]
-)
-
-#: the argument a command was submitted with (SET_AMPERAGE: the amperage [A])
-COMMAND_ARGUMENT_SCHEMA = pa.schema(
-    [
-        ("correlation_id", pa.int64()),
-        ("meter_id", pa.int64()),
-        ("kind", pa.uint8()),  # CommandKind
-        ("argument", pa.int64()),
-    ]
+from openami.bus.messages import (
+    CLOCK_DAY_SCHEMA,
+    COMMAND_ARGUMENT_SCHEMA,
+    COMMAND_QUEUE_SCHEMA,
+    COMMAND_SCHEMA,
+    COMMISSION_SCHEMA,
+    EVENT_SCHEMA,
+    METER_STATE_SCHEMA,
+    SEGMENT_ALARM_SCHEMA,
+    CommandKind,
+    CommandState,
 )
 
 _UNKNOWN = -1  # switch (0 open, 1 closed) or amperage [A] not known
@@ -179,23 +152,75 @@ def _changes_from_outcomes(outcomes: pa.Table, arguments: pa.Table) -> tuple[_St
     )
 
 
+class HesRecords(Protocol):
+    """Where a journal keeps its records so that a restart loses none (the storage layer's
+    ``HesRecordStore`` is one); each call is one transaction."""
+
+    def queue_commands(self, queued: pa.Table, arguments: pa.Table | None = None) -> None: ...
+    def add_arguments(self, arguments: pa.Table) -> None: ...
+    def add_outcomes(self, outcomes: pa.Table) -> None: ...
+    def add_events(self, events: pa.Table) -> None: ...
+    def add_clock_days(self, clock_days: pa.Table) -> None: ...
+    def add_segment_alarms(self, alarms: pa.Table) -> None: ...
+    def commission(self, records: pa.Table) -> None: ...
+    def queued(self) -> pa.Table: ...
+    def outcomes(self) -> pa.Table: ...
+    def arguments(self) -> pa.Table: ...
+    def events(self) -> pa.Table: ...
+    def clock_days(self) -> pa.Table: ...
+    def segment_alarms(self) -> pa.Table: ...
+    def commissioned(self) -> pa.Table: ...
+    def last_correlation_id(self) -> int: ...
+
+
 class HesJournal:
     """Append-only, thread-safe collections of the HES's outcome tables, and the meter
-    state they imply."""
+    state they imply.
 
-    def __init__(self) -> None:
+    With ``records`` every table is also written there (before it counts here) and the
+    journal starts from what ``records`` holds: a HES restarted on the same store knows
+    every outcome, alarm and meter state it knew before, and its queued commands
+    (:meth:`queued`)."""
+
+    def __init__(self, records: HesRecords | None = None) -> None:
         self._lock = threading.Lock()
+        self.records = records
         self._commands: list[pa.Table] = []
         self._events: list[pa.Table] = []
         self._clock_days: list[pa.Table] = []
         self._segment_alarms: list[pa.Table] = []
         self._arguments: list[pa.Table] = []
         self._meter_states = MeterStateLedger()
+        self.commissioned = False
+        if records is not None:
+            self._load(records)
+
+    def _load(self, records: HesRecords) -> None:
+        commissioned = records.commissioned()
+        if commissioned.num_rows:
+            self.commissioned = True
+            at = commissioned.column("commissioned_at").to_numpy()
+            meters = np.asarray(commissioned.column("meter_id").to_numpy(), np.int64)
+            switch = commissioned.column("switch_connected").to_numpy(zero_copy_only=False)
+            amps = np.asarray(commissioned.column("contract_amperage_a").to_numpy(), np.int64)
+            self._meter_states.record(
+                _StateChange(meters, np.asarray(switch, np.int64), at),
+                _StateChange(meters, amps, at),
+            )
+        self._arguments.append(records.arguments())
+        outcomes = records.outcomes()
+        self._commands.append(outcomes)
+        self._meter_states.record(*_changes_from_outcomes(outcomes, self._arguments[0]))
+        self._events.append(records.events())
+        self._clock_days.append(records.clock_days())
+        self._segment_alarms.append(records.segment_alarms())
 
     def add_commands(self, table: pa.Table) -> None:
         """Command outcomes; confirmed (or timed-out) switching and amperage commands update
         the meter state."""
         outcomes = table.cast(COMMAND_SCHEMA)
+        if self.records is not None:
+            self.records.add_outcomes(outcomes)
         with self._lock:
             self._commands.append(outcomes)
             arguments = self._concat(self._arguments, COMMAND_ARGUMENT_SCHEMA)
@@ -211,18 +236,65 @@ class HesJournal:
         """The HES's record of its meters when it starts: switch and contract amperage as
         read from them once, at ``at_s``."""
         meters = np.asarray(meter_id, dtype=np.int64).ravel()
+        switch = np.asarray(switch_connected, np.int64).ravel()
+        amps = np.asarray(contract_amperage_a, np.int64).ravel()
         when = np.full(len(meters), float(at_s))
-        with self._lock:
-            self._meter_states.record(
-                _StateChange(meters, np.asarray(switch_connected, np.int64).ravel(), when),
-                _StateChange(meters, np.asarray(contract_amperage_a, np.int64).ravel(), when),
+        if self.records is not None:
+            self.records.commission(
+                pa.table(
+                    {
+                        "meter_id": meters,
+                        "switch_connected": switch.astype(np.bool_),
+                        "contract_amperage_a": amps,
+                        "commissioned_at": when,
+                    },
+                    schema=COMMISSION_SCHEMA,
+                )
             )
+        with self._lock:
+            self.commissioned = True
+            self._meter_states.record(
+                _StateChange(meters, switch, when), _StateChange(meters, amps, when)
+            )
+
+    def queue(self, queued: pa.Table, arguments: pa.Table | None = None) -> None:
+        """Commands just accepted (:data:`COMMAND_QUEUE_SCHEMA`) and, where their submitter
+        gave them, their arguments (stored together: one transaction)."""
+        if self.records is not None:
+            self.records.queue_commands(queued, arguments)
+        if arguments is not None and arguments.num_rows:
+            with self._lock:
+                self._arguments.append(arguments.cast(COMMAND_ARGUMENT_SCHEMA))
+
+    def queued(self) -> pa.Table:
+        """Commands stored as queued (none without ``records``)."""
+        if self.records is None:
+            return COMMAND_QUEUE_SCHEMA.empty_table()
+        return self.records.queued()
+
+    def last_correlation_id(self) -> int:
+        return 0 if self.records is None else self.records.last_correlation_id()
+
+    def correlation_of(self, reference: str) -> int | None:
+        """The correlation ID of the command submitted under ``reference``, if any."""
+        with self._lock:
+            arguments = self._concat(self._arguments, COMMAND_ARGUMENT_SCHEMA)
+        found = arguments.filter(pc.equal(arguments.column("reference"), reference))
+        return int(found.column("correlation_id")[0].as_py()) if found.num_rows else None
 
     def add_command_arguments(self, table: pa.Table) -> None:
         """Arguments of submitted commands (:data:`COMMAND_ARGUMENT_SCHEMA`), so a confirmed
         amperage setting tells which amperage the meter now has."""
+        arguments = table.cast(COMMAND_ARGUMENT_SCHEMA)
+        if self.records is not None:
+            self.records.add_arguments(arguments)
         with self._lock:
-            self._arguments.append(table.cast(COMMAND_ARGUMENT_SCHEMA))
+            self._arguments.append(arguments)
+
+    def arguments(self) -> pa.Table:
+        """Arguments of submitted commands (:data:`COMMAND_ARGUMENT_SCHEMA`)."""
+        with self._lock:
+            return self._concat(self._arguments, COMMAND_ARGUMENT_SCHEMA)
 
     def meter_states(self, meter_id: npt.ArrayLike) -> pa.Table:
         """What the HES knows of these meters (:data:`METER_STATE_SCHEMA`; meters it never
@@ -238,16 +310,36 @@ class HesJournal:
         return table.filter(pc.is_in(table.column("correlation_id"), value_set=wanted))
 
     def add_events(self, table: pa.Table) -> None:
+        events = table.cast(EVENT_SCHEMA)
+        if self.records is not None:
+            self.records.add_events(events)
         with self._lock:
-            self._events.append(table.cast(EVENT_SCHEMA))
+            self._events.append(events)
 
     def add_clock_day(self, table: pa.Table) -> None:
+        """Each meter's clock state of a day; a day closed again replaces its rows."""
+        days = table.cast(CLOCK_DAY_SCHEMA)
+        if self.records is not None:
+            self.records.add_clock_days(days)
         with self._lock:
-            self._clock_days.append(table.cast(CLOCK_DAY_SCHEMA))
+            self._clock_days = self._replacing(self._clock_days, days, "day")
 
     def add_segment_alarms(self, table: pa.Table) -> None:
+        """Suspected outages of a boundary; a boundary inferred again replaces its rows."""
+        alarms = table.cast(SEGMENT_ALARM_SCHEMA)
+        if self.records is not None:
+            self.records.add_segment_alarms(alarms)
         with self._lock:
-            self._segment_alarms.append(table.cast(SEGMENT_ALARM_SCHEMA))
+            self._segment_alarms = self._replacing(self._segment_alarms, alarms, "boundary")
+
+    @staticmethod
+    def _replacing(parts: list[pa.Table], new: pa.Table, key: str) -> list[pa.Table]:
+        """``parts`` without the rows whose ``key`` value ``new`` has, then ``new``."""
+        if not parts:
+            return [new]
+        old = pa.concat_tables(parts)
+        stale = pc.is_in(old.column(key), value_set=new.column(key).combine_chunks())
+        return [old.filter(pc.invert(stale)), new]
 
     @staticmethod
     def _concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:

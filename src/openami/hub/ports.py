@@ -22,10 +22,17 @@ class CommandPort(Protocol):
     """Commands to one meter at a time, and what the HES knows of its meters."""
 
     def submit(
-        self, kind: CommandKind, meter_id: int, now_s: float, argument: int = 0
+        self,
+        kind: CommandKind,
+        meter_id: int,
+        now_s: float,
+        argument: int = 0,
+        reference: str | None = None,
     ) -> int | None:
         """Queue ``kind`` for ``meter_id`` (``argument``: the amperage [A] of SET_AMPERAGE);
         the command's correlation ID, or None when the HES does not serve that meter.
+        ``reference`` (a request ID) makes it idempotent: a second submission with the same
+        reference answers the first command's correlation ID and queues nothing.
         Call only from the loop that drives the HES (its queue is not shared between
         threads)."""
         ...

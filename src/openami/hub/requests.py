@@ -268,7 +268,9 @@ class RequestService:
         meter = self._meter_of(int(req.supply_point_key or 0))
         kind = _COMMAND_OF[req.kind]
         corr = (
-            self.commands.submit(kind, meter, now_s, int(req.amperage_a or 0))
+            self.commands.submit(
+                kind, meter, now_s, int(req.amperage_a or 0), reference=req.request_id
+            )
             if meter is not None
             else None
         )

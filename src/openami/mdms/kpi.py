@@ -11,7 +11,7 @@ For day D the expected register reads are those at the 48 slot *ends* of D (boun
 - ``network_connection_rate``: meters with at least one register read *received* during D
   (00:00–24:00 JST; scheduled, retried or backfilled) ÷ meters installed.
 
-With the HES journal (:class:`openami.hes.journal.HesJournal`) two more:
+With the HES journal (read through the :class:`HesJournal` port) two more:
 - ``remote_operation_success_rate``: disconnect, reconnect and ampere-setting commands
   issued during D that were confirmed by read-back within their timeout ÷ those issued
   that reached a terminal state (confirmed, timed out, failed);
@@ -24,15 +24,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import pyarrow as pa
 
 from openami.bus.messages import DELIVERY_DEADLINE_S, REMOTE_OPERATIONS, CommandState
 from openami.clock import DAY_SECONDS, SLOT_SECONDS, SLOTS_PER_DAY
-from openami.hes.journal import HesJournal
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.mdms_kpi import collection_counts, journal_counts
+
+
+class HesJournal(Protocol):
+    """What the KPIs read of the HES's journal (the HES's ``HesJournal`` is one): command
+    outcomes (:data:`openami.bus.messages.COMMAND_SCHEMA`) and daily clock checks
+    (:data:`openami.bus.messages.CLOCK_DAY_SCHEMA`). A read port: the MDMS never imports
+    the HES."""
+
+    def commands(self) -> pa.Table: ...
+
+    def clock_days(self) -> pa.Table: ...
+
 
 KPI_NAMES = (
     "network_connection_rate",

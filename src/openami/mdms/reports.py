@@ -20,9 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.hes.journal import HesJournal
 from openami.mdms.indexes import installed_slots
-from openami.mdms.kpi import KpiRow, daily_kpis
+from openami.mdms.kpi import HesJournal, KpiRow, daily_kpis
 from openami.mdms.service import Mdms
 from openami.storage import dashboard_queries, duckdb_data_api, slo_queries
 from openami.storage.dashboard_queries import SlotCollection

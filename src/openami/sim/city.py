@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from openami.clock import JST, day_first_slot
 from openami.meter.fleet import MeterFleet
@@ -80,7 +81,19 @@ class City:
         return day_first_slot(self.config.start_day)
 
 
-def build_city(config: CityConfig, registry: Registry) -> City:
+@dataclass
+class _Layout:
+    """Everything a city's seed decides, before any of it is registered."""
+
+    meter_ids: npt.NDArray[np.int64]
+    method_codes: npt.NDArray[np.uint8]
+    concentrator_of: npt.NDArray[np.int64]
+    concentrators: list[tuple[str, str]]
+    fleet: MeterFleet
+    supply_point_ids: list[str]
+
+
+def _layout(config: CityConfig) -> _Layout:
     n, seed = config.meters, config.seed
     meter_ids = np.arange(1, n + 1, dtype=np.int64)
     start_boundary = day_first_slot(config.start_day)
@@ -90,7 +103,6 @@ def build_city(config: CityConfig, registry: Registry) -> City:
     edges = np.cumsum([config.method_mix.get(m, 0.0) for m in METHOD_CODES])
     method_codes = np.searchsorted(edges, u, side="right").astype(np.uint8)
     method_codes = np.minimum(method_codes, len(METHOD_CODES) - 1).astype(np.uint8)
-    names = np.array(list(METHOD_CODES))
     area_of_meter = np.array(config.areas)[(meter_ids - 1) % len(config.areas)]
 
     # concentrators: mesh and PLC meters of an area are grouped 250-500 per unit
@@ -116,24 +128,63 @@ def build_city(config: CityConfig, registry: Registry) -> City:
         pv_share=config.pv_share,
         retention_days=config.retention_days,
     )
-    registry.add_balancing_groups(BALANCING_GROUPS)
-    registry.add_retailers(RETAILERS)
-    registry.add_concentrators(concentrators)
-
     sp_ids = [
         make_supply_point_id(str(area), 10_000_000 + int(m))
         for area, m in zip(area_of_meter, meter_ids, strict=True)
     ]
-    keys = registry.add_supply_points(sp_ids)
+    return _Layout(meter_ids, method_codes, concentrator_of, concentrators, fleet, sp_ids)
+
+
+def _city(config: CityConfig, registry: Registry, layout: _Layout, keys: list[int]) -> City:
+    network = NetworkModel(
+        layout.meter_ids, layout.method_codes, config.seed, concentrator_of=layout.concentrator_of
+    )
+    return City(
+        config,
+        registry,
+        layout.fleet,
+        network,
+        layout.supply_point_ids,
+        keys,
+        layout.method_codes,
+        layout.concentrator_of,
+    )
+
+
+def attach_city(config: CityConfig, registry: Registry) -> City:
+    """The city ``config`` built earlier in ``registry`` (after a restart): the same meters,
+    networks and fleet, at the city's first slot, without registering anything again."""
+    layout = _layout(config)
+    found = registry.supply_point_key_of(layout.supply_point_ids)
+    missing = len(layout.supply_point_ids) - len(found)
+    if missing:
+        raise ValueError(
+            f"the registry lacks {missing} of this city's supply points: it was not built "
+            "from this configuration"
+        )
+    return _city(config, registry, layout, [found[sp] for sp in layout.supply_point_ids])
+
+
+def build_city(config: CityConfig, registry: Registry) -> City:
+    """Build the city ``config`` and register its meters, supply points, retailers,
+    balancing groups, concentrators and contracts in ``registry``."""
+    layout = _layout(config)
+    seed, meter_ids, fleet = config.seed, layout.meter_ids, layout.fleet
+    names = np.array(list(METHOD_CODES))
+    registry.add_balancing_groups(BALANCING_GROUPS)
+    registry.add_retailers(RETAILERS)
+    registry.add_concentrators(layout.concentrators)
+    keys = registry.add_supply_points(layout.supply_point_ids)
     installed_year = 2018 + np.floor(hash_uniform(seed, 603, meter_ids) * 8).astype(np.int64)
     maker_idx = np.floor(hash_uniform(seed, 604, meter_ids) * len(MAKERS)).astype(np.int64)
+    concentrator_of, concentrators = layout.concentrator_of, layout.concentrators
     meters = [
         Meter(
             meter_id=int(mid),
             maker=MAKERS[int(maker_idx[i])],
             serial=f"{int(installed_year[i])}{int(mid):09d}",
             contract_amperage_a=int(fleet.contract_amperage_a[i]),
-            comm_method=str(names[method_codes[i]]),  # type: ignore[arg-type]
+            comm_method=str(names[layout.method_codes[i]]),  # type: ignore[arg-type]
             concentrator_id=concentrators[int(concentrator_of[i])][0]
             if concentrator_of[i] >= 0
             else None,
@@ -153,5 +204,4 @@ def build_city(config: CityConfig, registry: Registry) -> City:
             for k, r in zip(keys, retailer_idx, strict=True)
         ]
     )
-    network = NetworkModel(meter_ids, method_codes, seed, concentrator_of=concentrator_of)
-    return City(config, registry, fleet, network, sp_ids, keys, method_codes, concentrator_of)
+    return _city(config, registry, layout, list(keys))

@@ -79,6 +79,8 @@ def _bind(connection: sa.Connection, value: Any) -> Any:
 
 
 def _column(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
+    if pa.types.is_boolean(arrow_type):  # SQLite stores booleans as 0/1
+        return pa.array([None if v is None else bool(v) for v in values], arrow_type)
     if pa.types.is_date32(arrow_type) and any(isinstance(v, str) for v in values):
         return pa.array(values, pa.string()).cast(arrow_type)
     if pa.types.is_string(arrow_type) and any(isinstance(v, date) for v in values):

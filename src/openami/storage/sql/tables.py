@@ -324,3 +324,6 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
+
+# the head-end's queue and journal, and the simulation's position (revision 0003)
+from openami.storage.sql import hes_tables as hes_tables  # noqa: E402

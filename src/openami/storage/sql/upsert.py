@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def _insert(connection: sa.Connection, table: sa.Table) -> Any:
+def insert_statement(connection: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT of ``table``, which has ``on_conflict_do_*``."""
     module = postgresql if connection.dialect.name == "postgresql" else sqlite
     return module.insert(table)
 
@@ -22,7 +23,7 @@ def insert_or_update(
     key: Sequence[str],
 ) -> None:
     """Insert the row, or update its non-key columns where a row with that key exists."""
-    statement = _insert(connection, table).values(**values)
+    statement = insert_statement(connection, table).values(**values)
     changed = {k: statement.excluded[k] for k in values if k not in key}
     connection.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changed))
 
@@ -34,6 +35,6 @@ def insert_if_absent(
     key: Sequence[str],
 ) -> bool:
     """Insert the row unless one with that key exists; True if inserted."""
-    statement = _insert(connection, table).values(**values)
+    statement = insert_statement(connection, table).values(**values)
     result = connection.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
     return bool(result.rowcount)
