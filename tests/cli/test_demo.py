@@ -57,3 +57,43 @@ def test_demo_rejects_bad_options(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--meters and --days must be at least 1" in result.stderr
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "openami"
+    return subprocess.run(
+        [str(exe), "demo", "--once", "--meters", "80", "--start", "2026-11-01", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_demo_resumes_its_city_and_starts_afresh_only_when_told(tmp_path: Path) -> None:
+    data_dir = tmp_path / "city"
+    first = _demo("--data-dir", str(data_dir))
+    assert first.returncode == 0, first.stderr
+    secret = json.loads((data_dir / "demo-credentials.json").read_text())["clients"][0]
+    assert secret["client_secret"] not in first.stdout + first.stderr  # never printed
+    assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
+    for path in data_dir.iterdir():
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
+
+    again = _demo("--data-dir", str(data_dir))
+    assert again.returncode == 0, again.stderr
+    assert "resuming the city" in again.stdout
+    assert json.loads((data_dir / "demo-credentials.json").read_text())["clients"][0] == secret
+
+    fresh = _demo("--data-dir", str(data_dir), "--fresh")
+    assert fresh.returncode == 0, fresh.stderr
+    renewed = json.loads((data_dir / "demo-credentials.json").read_text())["clients"][0]
+    assert renewed["client_secret"] != secret["client_secret"]
+
+
+def test_demo_refuses_a_directory_that_is_not_its_own(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = _demo("--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "refusing to overwrite" in result.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -21,7 +21,7 @@ from tests.protocols.dlms.dlms_peers import (
 from openami.clock import JST
 from openami.hes.dlms import AssociationRefused, DlmsClient, DlmsError, ListItemError
 from openami.meter import MeterView
-from openami.meter.dlms.objects import (
+from openami.meter.dlms.catalog import (
     EVENT_LIMITER_CHANGED,
     EVENT_REMOTE_DISCONNECT,
     EVENT_REMOTE_RECONNECT,
@@ -88,10 +88,22 @@ def test_own_client_reads_what_gurux_reads(run: Running, secrets: dict) -> None:
     assert len(rows) == 48
 
 
-@pytest.mark.parametrize("secrets", SECRETS, ids=["password", "suite0"])
-def test_own_client_operates_the_switch_and_limiter(run: Running, secrets: dict) -> None:
+def test_the_password_level_cannot_operate(run: Running) -> None:
+    async def go() -> tuple[int, int]:
+        async with await DlmsClient.connect(run.host, run.port, 3, password=PASSWORD) as c:
+            with pytest.raises(DlmsError) as cut:
+                await c.remote_disconnect()
+            with pytest.raises(DlmsError) as limit:
+                await c.set_limiter_threshold(200)
+            return cut.value.code, limit.value.code
+
+    assert asyncio.run(go()) == (3, 3)  # read-write-denied
+    assert run.fleet.switch_connected[2] and run.fleet.contract_amperage_a[2] != 20
+
+
+def test_own_client_operates_the_switch_and_limiter(run: Running) -> None:
     async def go() -> tuple:
-        async with await DlmsClient.connect(run.host, run.port, 3, **secrets) as c:
+        async with await DlmsClient.connect(run.host, run.port, 3, keys=KEYS) as c:
             await c.remote_disconnect()
             off = await c.read_control_state()
             switch_off = bool(run.fleet.switch_connected[2])
@@ -188,7 +200,9 @@ def test_thousands_of_meters_share_one_thread() -> None:
         threads = threading.active_count()
 
         async def one(index: int) -> int:
-            async with await DlmsClient.connect(run.host, run.port, index + 1) as c:
+            async with await DlmsClient.connect(
+                run.host, run.port, index + 1, password=PASSWORD
+            ) as c:
                 reg = await c.read_register(IMPORT_ENERGY_LN)
                 return reg.raw
 

@@ -68,7 +68,7 @@ def test_range_reads_deliver_the_logged_registers_and_clock(run: Running, secret
 def test_commands_are_confirmed_by_read_back_or_time_out(run: Running) -> None:
     bus, seen = InProcessBus(), []
     bus.subscribe("hes.commands", seen.append)
-    hes = head_end(run, "password", bus, extra_meters=1)
+    hes = head_end(run, "suite0", bus, extra_meters=1)  # the password level reads only
 
     async def go() -> tuple:
         cut = await hes.run_commands(CommandKind.DISCONNECT, [1, 2, 6])

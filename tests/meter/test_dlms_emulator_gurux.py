@@ -14,6 +14,7 @@ from gurux_dlms import GXDateTime, GXDLMSException
 from gurux_dlms.GXDLMSExceptionResponse import GXDLMSExceptionResponse
 from gurux_dlms.objects import (
     GXDLMSClock,
+    GXDLMSData,
     GXDLMSDisconnectControl,
     GXDLMSLimiter,
     GXDLMSProfileGeneric,
@@ -113,9 +114,27 @@ def test_gurux_reads_profile_by_entry_and_skips_unlogged_rows(run: Running) -> N
         assert day_first_slot(datetime(2026, 11, 1).date()) == first
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_gurux_disconnects_reconnects_and_changes_the_limiter(run: Running, kind: str) -> None:
-    with gurux_session(run, kind, server_address=3) as s:
+def test_gurux_with_the_password_reads_but_never_switches_nor_sets(run: Running) -> None:
+    """Issue #15 §2.3: the password (LLS) level reads only."""
+    with gurux_session(run, "password", server_address=3) as s:
+        dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
+        s.read(dc, 3)
+        assert int(dc.controlState) == 1
+        with pytest.raises(GXDLMSException) as denied:
+            s.exchange(dc.remoteDisconnect(s.client))
+        assert denied.value.errorCode == 3  # read-write-denied
+        limiter = GXDLMSLimiter("0.0.17.0.0.255")
+        s.read(limiter, 3)
+        limiter.thresholdActive = 600
+        with pytest.raises(GXDLMSException) as refused:
+            s.exchange(s.client.write(limiter, 3))
+        assert refused.value.errorCode == 3
+    assert run.fleet.switch_connected.all()
+    assert run.fleet.contract_amperage_a[2] != 60
+
+
+def test_gurux_disconnects_reconnects_and_changes_the_limiter(run: Running) -> None:
+    with gurux_session(run, "hls", server_address=3) as s:
         dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
         s.read(dc, 3)
         assert int(dc.controlState) == 1
@@ -168,11 +187,18 @@ def test_gurux_reads_the_object_list_with_block_transfer(run: Running) -> None:
         assert sum(1 for f in s.sent if f[8:10] == b"\xc0\x02") >= 3
 
 
-def test_public_client_reads_but_cannot_operate(run: Running) -> None:
+def test_public_client_reads_only_public_objects_and_cannot_operate(run: Running) -> None:
     with gurux_session(run, "public") as s:
-        reg = GXDLMSRegister("1.0.1.8.0.255")
-        s.read(reg, 2)
-        assert reg.value > 0
+        name = GXDLMSData("0.0.42.0.0.255")
+        s.read(name, 2)
+        assert bytes(name.value) == b"OAM0000000001001"
+        counter = GXDLMSData("0.0.43.1.0.255")
+        s.read(counter, 2)
+        assert counter.value == 0
+        for private in (GXDLMSRegister("1.0.1.8.0.255"), GXDLMSProfileGeneric("1.0.99.1.0.255")):
+            with pytest.raises(GXDLMSException) as hidden:
+                s.read(private, 2 if isinstance(private, GXDLMSRegister) else 3)
+            assert hidden.value.errorCode == 3  # read-write-denied
         dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
         with pytest.raises(GXDLMSException) as denied:
             s.exchange(dc.remoteDisconnect(s.client))
@@ -256,7 +282,7 @@ def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
     """Walk the object list with gurux's own class parsers (interoperability of encodings)."""
     with gurux_session(run, "password") as s:
         objects = s.client.parseObjects(s.exchange(s.client.getObjectsRequest()).data, True)
-        assert len(objects) == 11
+        assert len(objects) == 13
         refused = []
         for obj in objects:
             order = list(range(2, obj.getAttributeCount() + 1))

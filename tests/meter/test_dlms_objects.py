@@ -12,8 +12,9 @@ from openami.clock import JST, ManualClock
 from openami.clock.slots import SLOT_SECONDS
 from openami.meter import MeterFleet, MeterView
 from openami.meter.dlms import DlmsEmulator, EmulatorSecrets, MeterObjects
-from openami.meter.dlms.objects import EVENT_REMOTE_DISCONNECT, EVENT_REMOTE_RECONNECT
+from openami.meter.dlms.catalog import EVENT_REMOTE_DISCONNECT, EVENT_REMOTE_RECONNECT
 from openami.protocols.dlms import axdr
+from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.apdu import SelectiveAccess
 from openami.protocols.dlms.cosem import (
     CLOCK_LN,
@@ -42,6 +43,7 @@ def meter() -> tuple[MeterObjects, ServerAssociation, ManualClock]:
     emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(b"pw"))
     ctx = emulator.association(1, 17)
     assert ctx is not None
+    ctx.mechanism = Mechanism.LOW  # as after the password association: reads everything
     return emulator.meter(0), ctx, clock
 
 

@@ -11,8 +11,10 @@ peer: TIDs, matching of answers to requests); the service rules are
 Decisions where the spec leaves room (see docs/broute.md):
 - E5 accepts every day the spec allows (0–99). Days not retained (``retention_days``,
   default 45, so E5 0–44) and slots not yet reached give 0xFFFFFFFE.
-- ED accepts any :00/:30 time not in the future and a count of 1–12; while ED is unset
-  (the initial FF FF FF FF FF FF 01) EC serves the latest boundary with ED's count.
+- ED accepts a :00/:30 JST wall-clock time inside the retained log (not in the future, not
+  before the oldest retained day, so never a year before 1888) and a count of 1–12; anything
+  else gets SetC_SNA. While ED is unset (the initial FF FF FF FF FF FF 01) EC serves
+  the latest boundary with ED's count.
 - A meter without export metering (no PV) has no E3, E4 or EB: Get gives Get_SNA for them.
 """
 
@@ -22,7 +24,15 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from openami.clock import JST, Clock, day_of_slot, slot_at_s, slot_start, slot_start_s
+from openami.clock import (
+    JST,
+    SLOT_SECONDS,
+    Clock,
+    day_first_slot,
+    day_of_slot,
+    slot_at_s,
+    slot_start,
+)
 from openami.meter import MeterView
 from openami.protocols.echonet import objects as obj
 from openami.protocols.echonet import smart_meter as sm
@@ -183,10 +193,9 @@ class MeterResponder:
     def _history2(self) -> bytes:
         setting = self.history2_setting
         latest = self._latest_boundary()
-        if setting.at is None:
-            newest = latest
-        else:
-            newest = slot_at_s(setting.at.replace(tzinfo=JST).timestamp())
+        newest = latest if setting.at is None else _wall_clock_boundary(setting.at)
+        if newest is None:  # pragma: no cover - refused when set
+            raise ValueError(f"ED time {setting.at} is not a JST slot time")
         pairs = tuple(self._raw_at(newest - k) for k in range(setting.count))
         at = slot_start(newest).replace(tzinfo=None)
         return sm.History2(at, pairs).encode()
@@ -194,9 +203,11 @@ class MeterResponder:
     def _set_history2(self, edt: bytes) -> bool:
         setting = sm.History2Setting.decode(edt)
         if setting.at is not None:
-            stamp = setting.at.replace(tzinfo=JST).timestamp()
-            if stamp > slot_start_s(self._latest_boundary()):
-                return False  # the future has no history
+            boundary = _wall_clock_boundary(setting.at)
+            if boundary is None or boundary > self._latest_boundary():
+                return False  # not a JST slot time, or the future (which has no history)
+            if boundary < day_first_slot(self._today() - timedelta(days=self.retention_days - 1)):
+                return False  # before the oldest retained day
         self.history2_setting = setting
         return True
 
@@ -264,3 +275,15 @@ class MeterResponder:
             setters=setters,
             announced=frozenset(announced),
         )
+
+
+def _wall_clock_boundary(at: datetime) -> int | None:
+    """The slot whose JST wall-clock start is ``at`` (naive), or None when no slot starts
+    then (before 1888 Tokyo kept local mean time, +09:18:59: no time round-trips)."""
+    try:
+        boundary = slot_at_s(at.replace(tzinfo=JST).timestamp())
+        if slot_start(boundary).replace(tzinfo=None) != at:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return boundary if boundary * SLOT_SECONDS >= 0 else None

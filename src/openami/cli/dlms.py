@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import click
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from openami.cli.dlms_keys import (
+    HES_COUNTERS_DIR,
+    HES_KEYS_FILE,
+    METER_KEYS_FILE,
+    METER_STATE_DIR,
+    data_dir_option,
+    keys_init,
+    open_key_store,
+    rotate,
+)
 from openami.clock import JST, RealClock, SimClock, day_first_slot, slot_index, slot_start
 from openami.hes.dlms import DlmsClient, DlmsError
 from openami.meter import DEFAULT_RETENTION_DAYS, MeterFleet
@@ -21,10 +33,13 @@ from openami.protocols.dlms.cosem import (
     IMPORT_ENERGY_LN,
     INVOCATION_COUNTER_LN,
     LOAD_PROFILE_LN,
+    LOGICAL_DEVICE_NAME_LN,
     AttributeRef,
+    ClassId,
 )
 from openami.protocols.dlms.security import Keys
 from openami.protocols.dlms.wrapper import DEFAULT_PORT
+from openami.storage.dlms_counters import ClientCounterFiles, MeterCounterFiles
 
 console = Console(stderr=True)
 
@@ -126,6 +141,7 @@ def _resolve(
     show_default=True,
     help="Close connections silent this long (s).",
 )
+@data_dir_option
 @_with_secrets
 def serve(
     bind: str,
@@ -137,6 +153,7 @@ def serve(
     retention_days: int,
     speed: float | None,
     idle_timeout: float,
+    data_dir: Path,
     password: str | None,
     key_hex: str | None,
     auth_key_hex: str | None,
@@ -145,20 +162,39 @@ def serve(
     """Serve simulated meters over the DLMS TCP wrapper (one event loop, no thread per meter).
 
     A client selects meter index i by sending to destination wPort i+1. Client SAP 16 is the
-    public client (read only, no authentication); other SAPs authenticate with --password
-    (lowest level) or HLS-GMAC with --key/--auth-key (suite 0), which allow SET and ACTION.
+    public client (public objects only); other SAPs authenticate with the password (lowest
+    level: reads only) or HLS-GMAC (suite 0, authenticated encryption), which allows SET and
+    ACTION. Each meter has its own secrets from the key store in --data-dir (`openami dlms
+    keys-init`); --password/--key/--auth-key/--demo-secrets give every meter the same ones,
+    for demos and tests only. Invocation counters persist in --data-dir across restarts.
     """
     if not 1 <= meters <= 0xFFFF:
         raise click.BadParameter("1..65535 meters per endpoint", param_hint="--meters")
     pw, keys = _resolve(password, key_hex, auth_key_hex, demo_secrets)
+    keyring = None
     if pw is None and keys is None:
-        console.print("[yellow]no password or keys: only the public client (SAP 16) can read")
+        keyring = open_key_store(data_dir, METER_KEYS_FILE)
+        if keyring is None:
+            console.print(
+                "[yellow]no key store and no secrets: only the public client (SAP 16) can "
+                "read (run `openami dlms keys-init`)"
+            )
+        else:
+            console.print(f"per-meter secrets from {keyring.path}")
+    state = MeterCounterFiles(data_dir / METER_STATE_DIR)
     clock = SimClock(datetime.now(JST), speed) if speed else RealClock()
     ids = np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64)
     now_slot = slot_index(clock.now())
     fleet = MeterFleet(ids, now_slot - history_days * 48, seed=seed, retention_days=retention_days)
     fleet.advance_to(now_slot)
-    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(pw, keys), idle_timeout_s=idle_timeout)
+    emulator = DlmsEmulator(
+        fleet,
+        clock,
+        EmulatorSecrets(pw, keys),
+        idle_timeout_s=idle_timeout,
+        keyring=keyring,
+        state=state,
+    )
 
     async def run() -> None:
         server = await emulator.start(bind, port)
@@ -193,11 +229,24 @@ def serve(
     help="Our 8-byte system title in hex (suite 0).",
 )
 @click.option(
+    "--meter-id",
+    default=None,
+    type=int,
+    help="The meter's id in the key store (default: meter index + 1).",
+)
+@click.option(
     "--invocation-counter",
     default=None,
     type=int,
-    help="First invocation counter (suite 0; default: ask the meter).",
+    help="First invocation counter (suite 0; default: the one saved in --data-dir).",
 )
+@click.option(
+    "--counter-from-meter",
+    is_flag=True,
+    help="Start from the meter's public counter (demo/test peers only: a man in the middle "
+    "controls that value).",
+)
+@data_dir_option
 @_with_secrets
 def read(
     host: str,
@@ -205,53 +254,95 @@ def read(
     meter_index: int,
     day: datetime | None,
     system_title: str,
+    meter_id: int | None,
     invocation_counter: int | None,
+    counter_from_meter: bool,
+    data_dir: Path,
     password: str | None,
     key_hex: str | None,
     auth_key_hex: str | None,
     demo_secrets: bool,
 ) -> None:
-    """Read one meter with openami's own DLMS client and print a table."""
+    """Read one meter with openami's own DLMS client and print a table.
+
+    Secrets: --password (reads), --key/--auth-key (HLS), --demo-secrets, or else the meter's
+    own from the HES key store in --data-dir; without any, the public objects only. The
+    invocation counter is saved in --data-dir and never taken from the meter unless
+    --counter-from-meter says so.
+    """
     pw, keys = _resolve(password, key_hex, auth_key_hex, demo_secrets)
+    meter_id = meter_index + 1 if meter_id is None else meter_id
+    if pw is None and keys is None:
+        store = open_key_store(data_dir, HES_KEYS_FILE)
+        stored = store.get(meter_id) if store is not None else None
+        if stored is not None:
+            pw, keys = stored.password, stored.keys
+    if counter_from_meter:
+        console.print("[yellow]invocation counter taken from the meter: demo/test peers only")
     wanted = day.date() if day else (datetime.now(JST) - timedelta(days=1)).date()
+    session = _Session(
+        host,
+        port,
+        meter_index + 1,
+        pw,
+        keys,
+        bytes.fromhex(system_title),
+        invocation_counter,
+        counter_from_meter,
+        ClientCounterFiles(data_dir / HES_COUNTERS_DIR),
+        f"meter-{meter_id}",
+    )
     try:
-        asyncio.run(
-            _read(
-                host,
-                port,
-                meter_index + 1,
-                wanted,
-                pw,
-                keys,
-                bytes.fromhex(system_title),
-                invocation_counter,
-            )
-        )
+        asyncio.run(_read(session, wanted))
     except (DlmsError, OSError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-async def _read(
-    host: str,
-    port: int,
-    wport: int,
-    day: date,
-    password: bytes | None,
-    keys: Keys | None,
-    title: bytes,
-    invocation_counter: int | None,
-) -> None:
-    if keys is not None and invocation_counter is None:
-        async with await DlmsClient.connect(host, port, wport) as public:
-            invocation_counter = int(await public.get(AttributeRef(1, INVOCATION_COUNTER_LN, 2)))
+@dataclass(frozen=True)
+class _Session:
+    host: str
+    port: int
+    wport: int
+    password: bytes | None = field(repr=False)
+    keys: Keys | None = field(repr=False)
+    title: bytes
+    invocation_counter: int | None
+    counter_from_meter: bool
+    counters: ClientCounterFiles
+    counter_key: str
+
+
+async def _public_values(session: _Session) -> tuple[bytes, int]:
+    async with await DlmsClient.connect(session.host, session.port, session.wport) as public:
+        name = await public.get(AttributeRef(ClassId.DATA, LOGICAL_DEVICE_NAME_LN, 2))
+        counter = await public.get(AttributeRef(ClassId.DATA, INVOCATION_COUNTER_LN, 2))
+    return bytes(name), int(counter)
+
+
+async def _read(session: _Session, day: date) -> None:
+    if session.password is None and session.keys is None:
+        device_name, counter = await _public_values(session)
+        out = Console()
+        info = Table(title=f"meter at wPort {session.wport} (public client: public objects only)")
+        info.add_column("object")
+        info.add_column("value", justify="right")
+        info.add_row("logical device name 0.0.42.0.0.255", device_name.decode("ascii", "replace"))
+        info.add_row("invocation counter 0.0.43.1.0.255", str(counter))
+        out.print(info)
+        return
+    first_counter = session.invocation_counter or 1
+    if session.keys is not None and session.counter_from_meter:
+        first_counter = max(first_counter, (await _public_values(session))[1])
     async with await DlmsClient.connect(
-        host,
-        port,
-        wport,
-        password=password,
-        keys=keys,
-        system_title=title,
-        invocation_counter=invocation_counter or 1,
+        session.host,
+        session.port,
+        session.wport,
+        password=session.password,
+        keys=session.keys,
+        system_title=session.title,
+        invocation_counter=first_counter,
+        counters=session.counters,
+        counter_key=session.counter_key,
     ) as client:
         clock = await client.read_clock()
         imp = await client.read_register(IMPORT_ENERGY_LN)
@@ -262,6 +353,7 @@ async def _read(
         rows = await client.read_profile_range(
             LOAD_PROFILE_LN, first, first + timedelta(hours=23, minutes=30)
         )
+    wport = session.wport
     out = Console()
     info = Table(title=f"meter at wPort {wport}")
     info.add_column("quantity")
@@ -281,3 +373,7 @@ async def _read(
         profile.add_row(moment.strftime("%H:%M"), f"{i:,}", f"{e:,}", delta)
         previous = i
     out.print(profile)
+
+
+command.add_command(keys_init)
+command.add_command(rotate)

@@ -1,20 +1,27 @@
 """Entry point of the ``openami`` command.
 
 Each subcommand lives in its own module ``openami.cli.<name>`` exposing ``command`` (a click
-command or group); the modules listed in ``SUBCOMMANDS`` are loaded when present.
+command or group), imported here by name.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import click
 
 from openami import __version__
+from openami.cli import audit, broute, demo, dlms, hems, mdms, plan, serve
 from openami.log import configure
 
-SUBCOMMANDS = ("demo", "mdms", "plan", "broute", "hems", "dlms", "hub", "audit")
+SUBCOMMANDS = {
+    "serve": serve,
+    "demo": demo,
+    "mdms": mdms,
+    "plan": plan,
+    "broute": broute,
+    "hems": hems,
+    "dlms": dlms,
+    "audit": audit,
+}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,11 +40,8 @@ def cli(log_json: bool, log_level: str | None) -> None:
     configure(json_logs=log_json or None, level=log_level)
 
 
-for _name in SUBCOMMANDS:
-    _module_name = f"openami.cli.{_name}"
-    if importlib.util.find_spec(_module_name) is not None:
-        _module = importlib.import_module(_module_name)
-        cli.add_command(_module.command, name=_name)
+for _name, _module in SUBCOMMANDS.items():
+    cli.add_command(_module.command, name=_name)
 
 
 def main() -> None:

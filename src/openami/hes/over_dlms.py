@@ -15,7 +15,8 @@ tables with correlation IDs on ``hes.commands`` (and in the :class:`HesJournal`)
   read and a backfill of days are the same request; each session also reads the meter
   clock and records its offset from the HES clock.
 - Disconnect and reconnect are confirmed by reading back ``control_state``.
-- With suite-0 keys the invocation counter is kept per meter and never reused.
+- With suite-0 keys the invocation counter is kept per meter and never reused; with
+  ``DlmsEndpoint.counters`` it is also persisted (a restarted HES goes on from there).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from openami.bus.messages import (
     ReadSource,
 )
 from openami.clock import JST, SLOT_SECONDS, Clock
-from openami.hes.dlms import DlmsClient, DlmsError
+from openami.hes.dlms import ClientCounterStore, DlmsClient, DlmsError
 from openami.hes.journal import HesJournal
 from openami.protocols.dlms.cosem import EXPORT_ENERGY_LN, IMPORT_ENERGY_LN, LOAD_PROFILE_LN
 from openami.protocols.dlms.security import Keys
@@ -59,6 +60,7 @@ class DlmsEndpoint:
     port: int
     password: bytes | None = field(default=None, repr=False)
     keys: Keys | None = field(default=None, repr=False)
+    counters: ClientCounterStore | None = field(default=None, repr=False)  # persisted ICs
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class DlmsHeadEnd:
                         keys=self.endpoint.keys,
                         invocation_counter=int(self._counters[index]),
                         timeout_s=cfg.timeout_s,
+                        counters=self.endpoint.counters,
+                        counter_key=f"meter-{int(self.meter_ids[index])}",
                     )
                     async with client:
                         result = await work(client)

@@ -186,6 +186,10 @@ ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM hh_slots(?, ?)) h
 """
 
 
+class StoreInUse(RuntimeError):
+    """The interval store's file is held by another process."""
+
+
 class DuckIntervalStore:
     """One DuckDB database file (or ``:memory:``), safe to share between threads."""
 
@@ -197,7 +201,15 @@ class DuckIntervalStore:
         self.path = str(path)
         self._lock = threading.RLock()
         self._cursor_lock = threading.Lock()
-        self._con = duckdb.connect(self.path)
+        try:
+            self._con = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise StoreInUse(
+                f"the interval store {self.path} is open in another process (one openami "
+                "per data directory): stop that one first"
+            ) from None
         limit = memory_limit or os.environ.get("OPENAMI_DUCKDB_MEMORY_LIMIT")
         if limit:
             self._con.execute(f"SET memory_limit = '{_size(limit)}'")

@@ -1,4 +1,5 @@
-"""``GET /metrics``: the A-route KPIs and HES counters in Prometheus text format.
+"""``GET /metrics``: the A-route KPIs and HES counters in Prometheus text format
+(rendered by prometheus-client from a collector that reads them at scrape time).
 
 Authentication (either):
 - the operator's HTTP Basic credentials (as for the dashboard), or
@@ -18,8 +19,8 @@ the remote-operation and clock KPIs and its counters are exported too.
 from __future__ import annotations
 
 import hmac
-import math
 import os
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -27,6 +28,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials
 from fastapi.security import HTTPBearer as _HTTPBearer
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
 
 from openami.clock import JST
 from openami.hub.context import HubContext
@@ -36,7 +41,7 @@ from openami.web.auth import operator
 
 router = APIRouter(tags=["metrics"])
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what generate_latest writes
 DIMENSIONS = {"comm_method": "method", "area_code": "area", "concentrator_id": "concentrator"}
 HELP = {
     "network_connection_rate": "Meters with at least one read received during the day.",
@@ -78,57 +83,65 @@ def scraper(
     )
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _KpiCollector(Collector):
+    """One scrape's figures: KPIs per grouping for one day, and the HES's counters."""
 
+    def __init__(self, context: HubContext, day: date, hes: Any) -> None:
+        self.context, self.day, self.hes = context, day, hes
 
-def _number(value: float) -> str:
-    return repr(float(value)) if math.isfinite(value) else "NaN"
+    def collect(self) -> Iterator[Metric]:
+        journal = getattr(self.hes, "journal", None)
+        meters = self.context.registry.meters_table()
+        labels = ("day", "dimension", "group")
+        families = {
+            name: GaugeMetricFamily(
+                f"openami_kpi_{name}",
+                HELP.get(name, "Installed meters in the group."),
+                labels=labels,
+            )
+            for name in ("meters", *KPI_NAMES)
+        }
+        reports = MdmsReports(self.context.mdms)
+        for by in GROUPINGS:
+            for row in reports.daily_kpis(self.day, by, journal, meters):
+                total = row.group == "all"
+                if total and by != GROUPINGS[0]:
+                    continue
+                values = (self.day.isoformat(), "all" if total else DIMENSIONS[by], row.group)
+                families["meters"].add_metric(values, row.meters)
+                for name in KPI_NAMES:
+                    value = getattr(row, name)
+                    if value is not None:
+                        families[name].add_metric(values, value)
+        yield from (family for family in families.values() if family.samples)
+        if self.hes is not None:
+            yield from self._hes_figures()
+
+    def _hes_figures(self) -> Iterator[Metric]:
+        hes = self.hes
+        yield CounterMetricFamily(
+            "openami_hes_attempts", "Session attempts made.", value=hes.attempts
+        )
+        yield CounterMetricFamily(
+            "openami_hes_readings_delivered",
+            "Register readings published on the bus.",
+            value=hes.delivered,
+        )
+        yield GaugeMetricFamily(
+            "openami_hes_commands_queued", "Commands not yet final.", value=len(hes.commands)
+        )
+        yield GaugeMetricFamily(
+            "openami_hes_readings_in_flight",
+            "Readings on their way to the HES.",
+            value=hes.pending_readings,
+        )
 
 
 def render_metrics(context: HubContext, day: date, hes: Any = None) -> str:
-    """The Prometheus text for ``day`` (one ``# HELP``/``# TYPE`` block per metric)."""
-    journal = getattr(hes, "journal", None)
-    meters = context.registry.meters_table()
-    samples: dict[str, list[str]] = {name: [] for name in ("meters", *KPI_NAMES)}
-    reports = MdmsReports(context.mdms)
-    for by in GROUPINGS:
-        rows = reports.daily_kpis(day, by, journal, meters)
-        for row in rows:
-            total = row.group == "all"
-            if total and by != GROUPINGS[0]:
-                continue
-            dim = "all" if total else DIMENSIONS[by]
-            labels = f'day="{day.isoformat()}",dimension="{dim}",group="{_label(row.group)}"'
-            samples["meters"].append(f"openami_kpi_meters{{{labels}}} {row.meters}")
-            for name in KPI_NAMES:
-                value = getattr(row, name)
-                if value is not None:
-                    samples[name].append(f"openami_kpi_{name}{{{labels}}} {_number(value)}")
-    lines: list[str] = []
-    for name, values in samples.items():
-        if not values:
-            continue
-        text = HELP.get(name, "Installed meters in the group.")
-        lines += [f"# HELP openami_kpi_{name} {text}", f"# TYPE openami_kpi_{name} gauge", *values]
-    if hes is not None:
-        counters = {
-            "openami_hes_attempts_total": ("counter", "Session attempts made.", hes.attempts),
-            "openami_hes_readings_delivered_total": (
-                "counter",
-                "Register readings published on the bus.",
-                hes.delivered,
-            ),
-            "openami_hes_commands_queued": ("gauge", "Commands not yet final.", len(hes.commands)),
-            "openami_hes_readings_in_flight": (
-                "gauge",
-                "Readings on their way to the HES.",
-                hes.pending_readings,
-            ),
-        }
-        for metric, (kind, text, value) in counters.items():
-            lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}", f"{metric} {value}"]
-    return "\n".join(lines) + "\n"
+    """The Prometheus text exposition for ``day`` (built by prometheus-client)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_KpiCollector(context, day, hes))
+    return generate_latest(registry).decode()
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

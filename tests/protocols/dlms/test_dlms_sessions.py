@@ -68,9 +68,17 @@ def test_get_set_action_and_block_transfer(kind: str) -> None:
     assert value == pair.objects.big
     assert [e.block_number for e in events[:-1]] == list(range(1, len(events)))  # type: ignore[attr-defined]
     assert len(events) > 5
-    assert pair.exchange(Set(WRITABLE, axdr.u8(3))) == [Written()]
-    assert pair.objects.written == [axdr.u8(3)]
-    assert pair.exchange(Action(DISCONNECT, axdr.i8(0))) == [ActionDone(None)]
+    if kind == "hls":
+        assert pair.exchange(Set(WRITABLE, axdr.u8(3))) == [Written()]
+        assert pair.objects.written == [axdr.u8(3)]
+        assert pair.exchange(Action(DISCONNECT, axdr.i8(0))) == [ActionDone(None)]
+    else:  # the password level reads only
+        [denied] = pair.exchange(Set(WRITABLE, axdr.u8(3)))
+        assert isinstance(denied, ServiceFailed)
+        assert denied.code == DataAccessResult.READ_WRITE_DENIED
+        [refused] = pair.exchange(Action(DISCONNECT, axdr.i8(0)))
+        assert isinstance(refused, ServiceFailed)
+        assert pair.objects.written == []
     failed = pair.exchange(Get(AttributeRef.of(1, "0.0.0.0.0.0", 2)))
     assert failed == [ServiceFailed(DataAccessResult.OBJECT_UNDEFINED, failed[0].reason)]  # type: ignore[union-attr]
     listed = pair.exchange(GetList(((SMALL, None), (AttributeRef.of(1, "0.0.0.0.0.0", 2), None))))

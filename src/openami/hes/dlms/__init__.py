@@ -2,10 +2,18 @@
 
 from openami.hes.dlms.client import (
     AssociationRefused,
+    ClientCounterStore,
     DlmsClient,
     DlmsError,
     ListItemError,
     Register,
 )
 
-__all__ = ["AssociationRefused", "DlmsClient", "DlmsError", "ListItemError", "Register"]
+__all__ = [
+    "AssociationRefused",
+    "ClientCounterStore",
+    "DlmsClient",
+    "DlmsError",
+    "ListItemError",
+    "Register",
+]

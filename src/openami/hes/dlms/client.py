@@ -18,9 +18,9 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from openami.protocols.dlms import axdr
+from openami.protocols.dlms import axdr, security
 from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.apdu import SelectiveAccess
 from openami.protocols.dlms.client_session import ClientAssociation
@@ -28,6 +28,7 @@ from openami.protocols.dlms.cosem import (
     CLOCK_LN,
     DISCONNECT_CONTROL_LN,
     LIMITER_LN,
+    SECURITY_SETUP_LN,
     AttributeRef,
     ClassId,
     MethodRef,
@@ -69,6 +70,7 @@ JST_FIXED = timezone(timedelta(hours=9))
 
 __all__ = [
     "AssociationRefused",
+    "ClientCounterStore",
     "DlmsClient",
     "DlmsError",
     "ListItemError",
@@ -118,13 +120,30 @@ class _Stream(asyncio.Protocol):
         self.arrived.set()
 
 
+class ClientCounterStore(Protocol):
+    """Where the HES keeps the next invocation counter per (our system title, meter): in
+    practice :class:`openami.storage.dlms_counters.ClientCounterFiles`."""
+
+    def next_counter(self, system_title: bytes, meter_key: str) -> int | None: ...
+
+    def save_next(self, system_title: bytes, meter_key: str, next_counter: int) -> None: ...
+
+
 class DlmsClient:
     """One association with one meter (logical device ``server_wport``)."""
 
-    def __init__(self, stream: _Stream, timeout_s: float) -> None:
+    def __init__(
+        self,
+        stream: _Stream,
+        timeout_s: float,
+        counters: ClientCounterStore | None = None,
+        counter_key: str = "",
+    ) -> None:
         self._stream = stream
         self.session = stream.session
         self.timeout_s = timeout_s
+        self._counters = counters
+        self._counter_key = counter_key
 
     @property
     def client_wport(self) -> int:
@@ -148,15 +167,26 @@ class DlmsClient:
         invocation_counter: int = 1,
         max_receive_pdu: int = 0xFFFF,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        counters: ClientCounterStore | None = None,
+        counter_key: str | None = None,
     ) -> DlmsClient:
         """Open TCP and associate: HLS-GMAC + suite 0 when ``keys`` are given, else the
-        password (lowest level), else the public client (no authentication, read only)."""
+        password (lowest level, reads only), else the public client (public objects only).
+
+        With ``counters`` the invocation counter starts at the stored next value for
+        (``system_title``, ``counter_key``; default ``host:port/wPort``) when that is higher
+        than ``invocation_counter``, and the next value is saved before every ciphered APDU
+        leaves: a restarted HES never reuses a counter, and never asks the meter for one."""
         if keys is not None:
             mechanism = Mechanism.HIGH_GMAC
         elif password is not None:
             mechanism = Mechanism.LOW
         else:
             mechanism = Mechanism.NONE
+        key = counter_key or f"{host}:{port}/{server_wport}"
+        if counters is not None and mechanism == Mechanism.HIGH_GMAC:
+            stored = counters.next_counter(system_title, key)
+            invocation_counter = max(invocation_counter, stored or 0)
         if client_wport is None:
             client_wport = {
                 Mechanism.HIGH_GMAC: MANAGEMENT_CLIENT,
@@ -178,7 +208,7 @@ class DlmsClient:
         _, stream = await asyncio.wait_for(
             loop.create_connection(lambda: _Stream(session), host, port), timeout_s
         )
-        client = cls(stream, timeout_s)
+        client = cls(stream, timeout_s, counters if session.ciphered else None, key)
         try:
             answer = await client._exchange(Associate())
             if isinstance(answer, ChallengeReceived):
@@ -216,7 +246,13 @@ class DlmsClient:
         transport = self._stream.transport
         if transport is None or transport.is_closing():
             raise ConnectionError("not connected")
-        transport.write(self.session.send(request))
+        frame = self.session.send(request)
+        if self._counters is not None:  # durable before the counter is on the wire
+            session = self.session
+            self._counters.save_next(
+                session.system_title, self._counter_key, session.invocation_counter
+            )
+        transport.write(frame)
         return await asyncio.wait_for(self._next_event(), self.timeout_s)
 
     async def _next_event(self) -> ClientEvent:
@@ -316,6 +352,22 @@ class DlmsClient:
     async def remote_reconnect(self) -> None:
         method = MethodRef(ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN, 2)
         await self.action(method, axdr.i8(0))
+
+    async def transfer_keys(self, master_key: bytes, keys: Keys) -> None:
+        """Security Setup global_key_transfer: the meter's new encryption and authentication
+        keys, wrapped with its master key. Needs HLS; the meter uses them from the next
+        association on."""
+        method = MethodRef(ClassId.SECURITY_SETUP, SECURITY_SETUP_LN, 2)
+        await self.action(
+            method,
+            security.encode_key_transfer(
+                master_key,
+                {
+                    security.KEY_ID_ENCRYPTION: keys.encryption_key,
+                    security.KEY_ID_AUTHENTICATION: keys.authentication_key,
+                },
+            ),
+        )
 
     async def read_control_state(self) -> int:
         """0 disconnected, 1 connected, 2 ready for reconnection."""

@@ -13,7 +13,9 @@ object                 class (ver)  notes
 0.0.96.3.10.255        Disc. ctl 70 remote_disconnect (1), remote_reconnect (2), control_state
 0.0.17.0.0.255         Limiter 71   threshold_active/normal = contract amperage × 10 (0.1 A units)
 0.0.40.0.0.255         Assoc. LN 15 object_list, partners, status; method 1 = HLS answer
-0.0.43.1.0.255         Data 1       next invocation counter the meter expects from the HLS client
+0.0.43.1.0.255         Data 1       next invocation counter the meter expects (public)
+0.0.42.0.0.255         Data 1       logical device name (public)
+0.0.43.0.0.255         Sec. setup   policy 3, suite 0, system titles; method 2 = global_key_transfer
 =====================  ===========  ==============================================================
 """
 
@@ -22,13 +24,34 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from datetime import timedelta, timezone
 from typing import Any, ClassVar
 
 import numpy as np
+import structlog
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A
-from openami.clock.slots import SLOT_SECONDS, slot_at_s, slot_start_s
+from openami.clock.slots import SLOT_SECONDS, slot_at_s
+from openami.meter.dlms.catalog import (
+    EVENT_KEYS_CHANGED,
+    EVENT_LIMITER_CHANGED,
+    EVENT_REMOTE_DISCONNECT,
+    EVENT_REMOTE_RECONNECT,
+    KNOWN,
+    OBJECT_LIST,
+    SECURITY_EVENTS,
+    logical_device_name,
+    meter_system_title,
+    readable,
+)
+from openami.meter.dlms.keys import Keyring, SharedSecrets, key_transfer, security_setup_attribute
+from openami.meter.dlms.selection import (
+    JST_FIXED,
+    JST_OFFSET_MIN,
+    BoundaryDatetimes,
+    SelectionError,
+    columns,
+    time_bounds,
+)
 from openami.meter.load import interval_energy_wh
 from openami.meter.view import MeterView
 from openami.protocols.dlms import axdr
@@ -47,6 +70,8 @@ from openami.protocols.dlms.cosem import (
     INVOCATION_COUNTER_LN,
     LIMITER_LN,
     LOAD_PROFILE_LN,
+    LOGICAL_DEVICE_NAME_LN,
+    SECURITY_SETUP_LN,
     ActionResult,
     AttributeRef,
     ClassId,
@@ -55,6 +80,7 @@ from openami.protocols.dlms.cosem import (
     Unit,
     obis,
 )
+from openami.protocols.dlms.lockout import AssociationLockout
 from openami.protocols.dlms.profile import (
     CLOCK_TIME,
     CaptureObject,
@@ -62,26 +88,18 @@ from openami.protocols.dlms.profile import (
     RangeDescriptor,
     parse_access,
 )
-from openami.protocols.dlms.server_session import MemoryCounterStore, ServerAssociation
+from openami.protocols.dlms.security import DeviceSecrets
+from openami.protocols.dlms.server_session import (
+    CounterStore,
+    MemoryCounterStore,
+    ServerAssociation,
+)
 
-JST_OFFSET_MIN = 540
-_JST_FIXED = timezone(timedelta(minutes=JST_OFFSET_MIN))
+log = structlog.get_logger(__name__)
+
 THRESHOLD_UNITS_PER_AMPERE = 10  # limiter thresholds share the current register's scaler -1
 EVENT_LOG_SIZE = 100
 MIN_UNDER_THRESHOLD_S = 10  # automatic restore after the breaker trips (~10-60 s in Japan)
-
-# openami event codes written to the standard event log (0.0.99.98.0.255)
-EVENT_REMOTE_DISCONNECT = 1
-EVENT_REMOTE_RECONNECT = 2
-EVENT_LIMITER_CHANGED = 3
-EVENT_AUTHENTICATION_FAILURE = 4
-EVENT_COUNTER_REPLAY = 5
-EVENT_DECIPHERING_ERROR = 6
-_SECURITY_EVENTS = {
-    "authentication-failure": EVENT_AUTHENTICATION_FAILURE,
-    "invocation-counter-replay": EVENT_COUNTER_REPLAY,
-    "deciphering-error": EVENT_DECIPHERING_ERROR,
-}
 
 LOAD_PROFILE_COLUMNS = (
     CLOCK_TIME,
@@ -92,120 +110,57 @@ EVENT_LOG_COLUMNS = (CLOCK_TIME, CaptureObject(ClassId.DATA, EVENT_CODE_LN, 2))
 _SCRIPT_TABLE_LN = obis("0.0.10.0.106.255")
 _WILDCARD_DT = bytes.fromhex("ffffffffffffffffff8000ff")
 
-# (class id, version, logical name, attribute count, method count)
-OBJECTS: tuple[tuple[int, int, bytes, int, int], ...] = (
-    (ClassId.CLOCK, 0, CLOCK_LN, 9, 6),
-    (ClassId.REGISTER, 0, IMPORT_ENERGY_LN, 3, 1),
-    (ClassId.REGISTER, 0, EXPORT_ENERGY_LN, 3, 1),
-    (ClassId.REGISTER, 0, CURRENT_LN, 3, 1),
-    (ClassId.PROFILE_GENERIC, 1, LOAD_PROFILE_LN, 8, 2),
-    (ClassId.PROFILE_GENERIC, 1, EVENT_LOG_LN, 8, 2),
-    (ClassId.DATA, 0, EVENT_CODE_LN, 2, 0),
-    (ClassId.DISCONNECT_CONTROL, 0, DISCONNECT_CONTROL_LN, 4, 2),
-    (ClassId.LIMITER, 0, LIMITER_LN, 11, 0),
-    (ClassId.ASSOCIATION_LN, 1, ASSOCIATION_LN, 9, 1),
-    (ClassId.DATA, 0, INVOCATION_COUNTER_LN, 2, 0),
-)
-_KNOWN = {(cid, ln): (nattr, nmeth) for cid, _v, ln, nattr, nmeth in OBJECTS}
-
-
-class BoundaryDatetimes:
-    """Encoded date-times (``09 0c`` + 12 bytes, JST) of slot boundaries, cached: every meter
-    of an emulator shares one, since profile rows of all meters carry the same boundaries."""
-
-    def __init__(self, max_entries: int = 200_000) -> None:
-        self.max_entries = max_entries
-        self.known: dict[int, bytes] = {}  # hot loops look here first, then call
-
-    def __call__(self, boundary: int) -> bytes:
-        encoded = self.known.get(boundary)
-        if encoded is None:
-            if len(self.known) >= self.max_entries:
-                self.known.clear()
-            epoch_s = int(slot_start_s(boundary))
-            encoded = axdr.octet_string(axdr.encode_epoch_datetime(epoch_s, JST_OFFSET_MIN))
-            self.known[boundary] = encoded
-        return encoded
-
-
-def _object_list() -> bytes:
-    items = []
-    for cid, version, ln, nattr, nmeth in OBJECTS:
-        attrs = [
-            axdr.structure(axdr.i8(i), axdr.enum(3 if i > 1 else 1), axdr.null())
-            for i in range(1, nattr + 1)
-        ]
-        methods = [axdr.structure(axdr.i8(i), axdr.enum(1)) for i in range(1, nmeth + 1)]
-        items.append(
-            axdr.structure(
-                axdr.u16(cid),
-                axdr.u8(version),
-                axdr.octet_string(ln),
-                axdr.structure(axdr.array(attrs), axdr.array(methods)),
-            )
-        )
-    return axdr.array(items)
-
-
-OBJECT_LIST = _object_list()
-
-
-class SelectionError(Exception):
-    """A selective access the profile cannot serve (mapped to a data-access-result)."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def _columns(
-    all_columns: tuple[CaptureObject, ...], sel: RangeDescriptor | EntryDescriptor | None
-) -> list[int]:
-    n = len(all_columns)
-    if sel is None:
-        return list(range(n))
-    if isinstance(sel, RangeDescriptor):
-        if not sel.selected_values:
-            return list(range(n))
-        try:
-            return [all_columns.index(c) for c in sel.selected_values]
-        except ValueError:
-            raise SelectionError(DataAccessResult.OBJECT_UNAVAILABLE) from None
-    first = max(sel.from_selected_value, 1)
-    last = n if sel.to_selected_value == 0 else min(sel.to_selected_value, n)
-    if first > last:
-        raise SelectionError(DataAccessResult.OTHER_REASON)
-    return list(range(first - 1, last))
-
-
-def _time_bounds(sel: RangeDescriptor) -> tuple[float, float]:
-    if sel.restricting_object.logical_name != CLOCK_LN or sel.restricting_object.class_id != 8:
-        raise SelectionError(DataAccessResult.OBJECT_UNAVAILABLE)
-    try:
-        start = axdr.decode_datetime(sel.from_value, _JST_FIXED).timestamp()
-        end = axdr.decode_datetime(sel.to_value, _JST_FIXED).timestamp()
-    except AxdrError:
-        raise SelectionError(DataAccessResult.TYPE_UNMATCHED) from None
-    return start, end
-
 
 class MeterObjects:
     """The COSEM objects of one meter: what the emulator answers GET, SET and ACTION from."""
 
-    def __init__(self, view: MeterView, datetimes: BoundaryDatetimes | None = None) -> None:
+    def __init__(
+        self,
+        view: MeterView,
+        datetimes: BoundaryDatetimes | None = None,
+        *,
+        counters: CounterStore | None = None,
+        keyring: Keyring | None = None,
+    ) -> None:
         self.view = view
         self.boundary_datetime = datetimes or BoundaryDatetimes()
-        self.counters = MemoryCounterStore()
+        self.counters: CounterStore = counters or MemoryCounterStore()
+        self.keyring: Keyring = keyring or SharedSecrets(DeviceSecrets())
         self.events: deque[tuple[int, int]] = deque(maxlen=EVENT_LOG_SIZE)
+        self.lockouts: dict[int, AssociationLockout] = {}
+
+    @property
+    def system_title(self) -> bytes:
+        return meter_system_title(self.view.meter_id)
+
+    def secrets(self) -> DeviceSecrets:
+        return self.keyring.get(self.view.meter_id) or DeviceSecrets()
+
+    def lockout(self, client_sap: int) -> AssociationLockout:
+        """The failed-association count and backoff of one client of this meter."""
+        lockout = self.lockouts.get(client_sap)
+        if lockout is None:
+            lockout = AssociationLockout(self.view.clock.timestamp)
+            self.lockouts[client_sap] = lockout
+        return lockout
 
     # -- helpers --------------------------------------------------------------------------------
     def log_event(self, code: int) -> None:
         self.events.append((int(self.view.clock.timestamp()), code))
 
     def on_security_event(self, ctx: ServerAssociation, what: str) -> None:
-        code = _SECURITY_EVENTS.get(what)
+        code = SECURITY_EVENTS.get(what)
         if code is not None:
             self.log_event(code)
+        if what == "association-locked":
+            lockout = self.lockout(ctx.client_sap)
+            log.warning(
+                "dlms.association_locked",
+                meter_id=self.view.meter_id,
+                client_sap=ctx.client_sap,
+                failures=lockout.total_failures,
+                until_s=lockout.locked_until_s,
+            )
 
     def _sync(self) -> None:
         """Bring the fleet to the clock's current slot (as MeterView does before its reads),
@@ -219,11 +174,13 @@ class MeterObjects:
         self, ctx: ServerAssociation, attr: AttributeRef, access: SelectiveAccess | None
     ) -> bytes | int:
         key = (attr.class_id, attr.logical_name)
-        spec = _KNOWN.get(key)
+        spec = KNOWN.get(key)
         if spec is None:
             return DataAccessResult.OBJECT_UNDEFINED
         if not 1 <= attr.attribute_id <= spec[0]:
             return DataAccessResult.OBJECT_UNDEFINED
+        if not readable(ctx, key):
+            return DataAccessResult.READ_WRITE_DENIED
         if attr.attribute_id == 1:
             return axdr.octet_string(attr.logical_name)
         if access is not None and attr.class_id != ClassId.PROFILE_GENERIC:
@@ -240,7 +197,7 @@ class MeterObjects:
 
     def _get_clock(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
         if a == 2:
-            now = self.view.clock.now().astimezone(_JST_FIXED)
+            now = self.view.clock.now().astimezone(JST_FIXED)
             return axdr.octet_string(axdr.encode_datetime(now))
         return {
             3: axdr.i16(-JST_OFFSET_MIN),
@@ -318,9 +275,9 @@ class MeterObjects:
         if a == 8:
             return axdr.u32(fleet.retention_slots + 1)
         sel = parse_access(acc) if acc is not None else None
-        cols = _columns(LOAD_PROFILE_COLUMNS, sel)
+        cols = columns(LOAD_PROFILE_COLUMNS, sel)
         if isinstance(sel, RangeDescriptor):
-            start, end = _time_bounds(sel)
+            start, end = time_bounds(sel)
             lo = max(first, math.ceil(start / SLOT_SECONDS))
             hi = min(last, math.floor(end / SLOT_SECONDS))
         elif isinstance(sel, EntryDescriptor):
@@ -356,10 +313,10 @@ class MeterObjects:
         if a == 8:
             return axdr.u32(EVENT_LOG_SIZE)
         sel = parse_access(acc) if acc is not None else None
-        cols = _columns(EVENT_LOG_COLUMNS, sel)
+        cols = columns(EVENT_LOG_COLUMNS, sel)
         events = list(self.events)
         if isinstance(sel, RangeDescriptor):
-            start, end = _time_bounds(sel)
+            start, end = time_bounds(sel)
             events = [ev for ev in events if start <= ev[0] <= end]
         elif isinstance(sel, EntryDescriptor):
             stop = len(events) if sel.to_entry == 0 else sel.to_entry
@@ -432,6 +389,12 @@ class MeterObjects:
     def _get_counter(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
         return axdr.u32(self.counters.highest + 1)
 
+    def _get_name(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return axdr.octet_string(logical_device_name(self.view.meter_id))
+
+    def _get_setup(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
+        return security_setup_attribute(ctx, a, self.system_title)
+
     _getters: ClassVar[dict[tuple[int, bytes], Callable[..., Any]]] = {
         (ClassId.CLOCK, CLOCK_LN): _get_clock,
         (ClassId.REGISTER, IMPORT_ENERGY_LN): _get_import,
@@ -444,6 +407,8 @@ class MeterObjects:
         (ClassId.LIMITER, LIMITER_LN): _get_limiter,
         (ClassId.ASSOCIATION_LN, ASSOCIATION_LN): _get_association,
         (ClassId.DATA, INVOCATION_COUNTER_LN): _get_counter,
+        (ClassId.DATA, LOGICAL_DEVICE_NAME_LN): _get_name,
+        (ClassId.SECURITY_SETUP, SECURITY_SETUP_LN): _get_setup,
     }
 
     # -- SET ------------------------------------------------------------------------------------
@@ -455,7 +420,7 @@ class MeterObjects:
         value: bytes,
     ) -> int:
         key = (attr.class_id, attr.logical_name)
-        if key not in _KNOWN:
+        if key not in KNOWN:
             return DataAccessResult.OBJECT_UNDEFINED
         if key != (ClassId.LIMITER, LIMITER_LN) or attr.attribute_id not in (3, 4):
             return DataAccessResult.READ_WRITE_DENIED
@@ -478,9 +443,18 @@ class MeterObjects:
         self, ctx: ServerAssociation, method: MethodRef, parameters: bytes | None
     ) -> tuple[int, bytes | None]:
         key = (method.class_id, method.logical_name)
-        spec = _KNOWN.get(key)
+        spec = KNOWN.get(key)
         if spec is None or not 1 <= method.method_id <= spec[1]:
             return ActionResult.OBJECT_UNDEFINED, None
+        if key == (ClassId.SECURITY_SETUP, SECURITY_SETUP_LN):
+            code = key_transfer(
+                self.keyring,
+                self.view.meter_id,
+                method.method_id,
+                parameters,
+                lambda: self.log_event(EVENT_KEYS_CHANGED),
+            )
+            return code, None
         if key != (ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN):
             return ActionResult.READ_WRITE_DENIED, None
         self._sync()

@@ -4,8 +4,14 @@ Meter selection: the wrapper's *destination wPort* is the meter's logical device
 ``n`` (1 ≤ n ≤ 65535) selects the fleet's meter at index ``n - 1``; wPort 0 and ports past
 the fleet get a rejection. So a client talking to meter index 41 sets its server address
 to 42 (gurux: ``serverAddress=42``). The client's SAP (source wPort) picks the access level:
-16 = public client (no authentication, GET only); any other SAP must authenticate with the
-password (lowest level) or HLS-GMAC with suite-0 keys (then SET and ACTION are allowed).
+16 = public client (no authentication, reads the public objects only); any other SAP must
+authenticate with the password (lowest level: reads only) or HLS-GMAC with suite-0 keys and
+authenticated encryption (then SET and ACTION are allowed); see :mod:`.catalog`. Failed
+associations lock the client out with exponential backoff (:mod:`openami.protocols.dlms.lockout`).
+
+Secrets are per meter from a :class:`~.keys.Keyring` (the encrypted key store), or one shared
+set for demos and tests (:class:`EmulatorSecrets`). Invocation counters survive a restart
+when a :class:`~.state.MeterStateStore` is given (the CLI always gives one).
 
 Per-meter state (COSEM handler, invocation counters, event log) is a small object created
 the first time a meter is addressed; meter values themselves live in the fleet's columns.
@@ -23,7 +29,9 @@ from dataclasses import dataclass
 import structlog
 
 from openami.clock import Clock
+from openami.meter.dlms.keys import Keyring, SharedSecrets
 from openami.meter.dlms.objects import BoundaryDatetimes, MeterObjects
+from openami.meter.dlms.state import MeterStateStore, PersistentCounterStore
 from openami.meter.fleet import MeterFleet
 from openami.meter.view import MeterView
 from openami.protocols.dlms.apdu import ExceptionResponse
@@ -44,7 +52,7 @@ from openami.protocols.dlms.events import (
     SetResponse,
     protocol_response,
 )
-from openami.protocols.dlms.security import Keys
+from openami.protocols.dlms.security import DeviceSecrets, Keys
 from openami.protocols.dlms.server_session import (
     ServerAssociation,
     ServerCredentials,
@@ -57,12 +65,6 @@ log = structlog.get_logger(__name__)
 MAX_METERS = 0xFFFF
 _SERVICES = (GetRequest, GetListRequest, SetRequest, ActionRequest)
 DEFAULT_IDLE_TIMEOUT_S = 120.0  # a connection silent this long is closed
-SYSTEM_TITLE_PREFIX = b"OAM"  # 3-letter manufacturer id of openami's simulated meters
-
-
-def meter_system_title(meter_id: int) -> bytes:
-    """8-byte system title: ``OAM`` + the meter id's low 40 bits."""
-    return SYSTEM_TITLE_PREFIX + (meter_id & 0xFF_FFFF_FFFF).to_bytes(5, "big")
 
 
 def wport_of(index: int) -> int:
@@ -72,13 +74,18 @@ def wport_of(index: int) -> int:
 
 @dataclass(frozen=True)
 class EmulatorSecrets:
-    """Secrets every emulated meter accepts (None disables that level)."""
+    """Secrets every emulated meter accepts (None disables that level): demos and tests.
+    Real use gives the emulator a per-meter :class:`~openami.meter.dlms.keys.Keyring`."""
 
     password: bytes | None = None
     keys: Keys | None = None
+    master_key: bytes | None = None
 
     def __repr__(self) -> str:
         return "EmulatorSecrets(<hidden>)"
+
+    def device_secrets(self) -> DeviceSecrets:
+        return DeviceSecrets(self.password, self.keys, self.master_key)
 
 
 class DlmsEmulator:
@@ -88,8 +95,11 @@ class DlmsEmulator:
         self,
         fleet: MeterFleet,
         clock: Clock,
-        secrets: EmulatorSecrets,
+        secrets: EmulatorSecrets | None = None,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        *,
+        keyring: Keyring | None = None,
+        state: MeterStateStore | None = None,
     ) -> None:
         if len(fleet) > MAX_METERS:
             raise ValueError(
@@ -97,7 +107,10 @@ class DlmsEmulator:
             )
         self.fleet = fleet
         self.clock = clock
-        self.secrets = secrets
+        if keyring is None:
+            keyring = SharedSecrets((secrets or EmulatorSecrets()).device_secrets())
+        self.keyring = keyring
+        self.state = state
         self.idle_timeout_s = idle_timeout_s
         self._meters: dict[int, MeterObjects] = {}
         self._datetimes = BoundaryDatetimes()
@@ -108,7 +121,11 @@ class DlmsEmulator:
         """The COSEM objects of fleet index ``index`` (created on first use)."""
         objects = self._meters.get(index)
         if objects is None:
-            objects = MeterObjects(MeterView(self.fleet, index, self.clock), self._datetimes)
+            view = MeterView(self.fleet, index, self.clock)
+            counters = None
+            if self.state is not None:
+                counters = PersistentCounterStore(view.meter_id, self.state)
+            objects = MeterObjects(view, self._datetimes, counters=counters, keyring=self.keyring)
             self._meters[index] = objects
         return objects
 
@@ -117,13 +134,17 @@ class DlmsEmulator:
         if not 0 <= index < len(self.fleet):
             return None
         objects = self.meter(index)
+        secrets = objects.secrets()
         credentials = ServerCredentials(
-            system_title=meter_system_title(int(self.fleet.meter_ids[index])),
-            password=self.secrets.password,
-            keys=self.secrets.keys,
+            system_title=objects.system_title, password=secrets.password, keys=secrets.keys
         )
         return ServerAssociation(
-            credentials, objects.counters, client_wport, server_wport, random_bytes=os.urandom
+            credentials,
+            objects.counters,
+            client_wport,
+            server_wport,
+            random_bytes=os.urandom,
+            lockout=objects.lockout(client_wport),
         )
 
     def answer(self, association: ServerAssociation, event: ServerEvent) -> ServerResponse:
@@ -140,6 +161,30 @@ class DlmsEmulator:
         response = protocol_response(event)
         assert response is not None  # every other request is the association's own
         return response
+
+    def serve(self, session: ServerConnection) -> list[bytes]:
+        """Answer every complete request of ``session``: the meter's answers, or the
+        protocol's refusals (noted as meter events). A fatal error propagates."""
+        out: list[bytes] = []
+        while True:
+            try:
+                event = session.next_event()
+            except RemoteDlmsProtocolError as exc:
+                if exc.fatal:
+                    raise
+                self.frames_refused += 1
+                association = session.current
+                if exc.security_event and association is not None:
+                    objects = self.meter(association.server_sap - 1)
+                    objects.on_security_event(association, exc.security_event)
+                if exc.reply is not None:
+                    out.append(exc.reply)
+                continue
+            if isinstance(event, Wait):
+                return out
+            association = session.current
+            assert association is not None
+            out.append(session.send(self.answer(association, event)))
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         loop = asyncio.get_running_loop()
@@ -180,10 +225,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         self._last_activity = asyncio.get_running_loop().time()
-        out: list[bytes] = []
         try:
             self.session.receive_data(data)
-            self._answer_all(out)
+            out = self.emulator.serve(self.session)
         except RemoteDlmsProtocolError as exc:  # only fatal ones get here
             log.info("dlms.bad_stream", error=str(exc))
             self.emulator.frames_refused += 1
@@ -195,31 +239,6 @@ class _Connection(asyncio.Protocol):
             return
         if out:
             self.transport.write(b"".join(out))
-
-    def _answer_all(self, out: list[bytes]) -> None:
-        """Answer every complete request: the meter's answers, or the protocol's refusals."""
-        session = self.session
-        while True:
-            try:
-                event = session.next_event()
-            except RemoteDlmsProtocolError as exc:
-                if exc.fatal:
-                    raise
-                self._note_refusal(exc)
-                if exc.reply is not None:
-                    out.append(exc.reply)
-                continue
-            if isinstance(event, Wait):
-                return
-            association = session.current
-            assert association is not None
-            out.append(session.send(self.emulator.answer(association, event)))
-
-    def _note_refusal(self, exc: RemoteDlmsProtocolError) -> None:
-        association = self.session.current
-        if exc.security_event and association is not None:
-            objects = self.emulator.meter(association.server_sap - 1)
-            objects.on_security_event(association, exc.security_event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.emulator.connections -= 1

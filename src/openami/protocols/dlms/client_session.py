@@ -330,6 +330,7 @@ class ClientAssociation:
             return data
         try:
             glo = security.parse_glo(data)
+            security.check_policy(glo, security.RESPONSE_GLO_TAGS)
             if glo.invocation_counter <= self._last_server_ic:
                 raise RemoteDlmsProtocolError("replayed invocation counter in a meter response")
             plain = security.unwrap(glo, self._keys(), self.server_title)

@@ -186,11 +186,13 @@ class AssociationRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChallengeAnswer:
-    """The client's answer to our HLS challenge, already checked (``valid``)."""
+    """The client's answer to our HLS challenge, already checked (``valid``); ``locked``:
+    refused unread because the client is locked out after failed associations."""
 
     invoke_id: int
     valid: bool
     security_event: str | None = None
+    locked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

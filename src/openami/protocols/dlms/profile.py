@@ -39,9 +39,15 @@ class CaptureObject:
             or len(value) != 4
             or not isinstance(value[1], bytes)
             or len(value[1]) != 6
+            or not all(_is_int(value[i]) for i in (0, 2, 3))
         ):
             raise AxdrError("a capture object definition is {class, LN, attribute, data index}")
-        return cls(int(value[0]), value[1], int(value[2]), int(value[3]))
+        return cls(value[0], value[1], value[2], value[3])
+
+
+def _is_int(value: Any) -> bool:
+    """An integer from the wire (a boolean or a null is none)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 CLOCK_TIME = CaptureObject(ClassId.CLOCK, CLOCK_LN, 2)
@@ -102,11 +108,7 @@ def parse_access(access: SelectiveAccess) -> RangeDescriptor | EntryDescriptor:
         columns = tuple(CaptureObject.from_value(v) for v in value[3])
         return RangeDescriptor(restricting, start, end, columns)
     if access.selector == ENTRY_SELECTOR:
-        if (
-            not isinstance(value, tuple)
-            or len(value) != 4
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ):
+        if not isinstance(value, tuple) or len(value) != 4 or not all(_is_int(v) for v in value):
             raise AxdrError("entry_descriptor is {from entry, to entry, from column, to column}")
         return EntryDescriptor(*value)
     raise AxdrError(f"access selector {access.selector} is not supported")

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from openami.protocols.dlms import axdr
 from openami.protocols.dlms.axdr import AxdrError, decode_length, encode_length
 from openami.protocols.dlms.errors import DlmsCodecError
 
@@ -37,6 +39,9 @@ GLO_TAGS = {
     0xC7: 0xCF,  # action-response
 }
 PLAIN_TAGS = {v: k for k, v in GLO_TAGS.items()}
+# what each side may receive inside a ciphered association (after the AARQ / AARE)
+REQUEST_GLO_TAGS = frozenset({0xC8, 0xC9, 0xCB})  # glo get-, set-, action-request
+RESPONSE_GLO_TAGS = frozenset({0x28, 0xCC, 0xCD, 0xCF})  # initiate-, get-, set-, action-resp.
 _U32 = struct.Struct(">I")
 
 
@@ -57,6 +62,71 @@ class Keys:
 
     def __repr__(self) -> str:  # never print keys
         return "Keys(<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSecrets:
+    """Every secret of one logical device: the LLS password, the suite-0 keys and the master
+    key (KEK) that wraps new keys in a key transfer. ``None`` disables that use."""
+
+    password: bytes | None = None
+    keys: Keys | None = None
+    master_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.master_key is not None and len(self.master_key) != 16:
+            raise ValueError("a suite 0 master key (KEK) has 16 bytes")
+
+    def __repr__(self) -> str:  # never print secrets
+        return "DeviceSecrets(<hidden>)"
+
+
+# key_id of global_key_transfer (Security Setup, class 64)
+KEY_ID_ENCRYPTION = 0  # global unicast encryption key
+KEY_ID_BROADCAST = 1
+KEY_ID_AUTHENTICATION = 2
+KEY_ID_MASTER = 3
+
+
+def encode_key_transfer(master_key: bytes, keys: dict[int, bytes]) -> bytes:
+    """The parameter of global_key_transfer: ``array of {key_id, key_wrapped}``, each key
+    wrapped with the master key (AES key wrap, RFC 3394)."""
+    return axdr.array(
+        [
+            axdr.structure(axdr.enum(key_id), axdr.octet_string(aes_key_wrap(master_key, key)))
+            for key_id, key in keys.items()
+        ]
+    )
+
+
+def decode_key_transfer(master_key: bytes, parameters: bytes) -> dict[int, bytes]:
+    """The unwrapped keys of a global_key_transfer; SecurityError when malformed or when a
+    key was not wrapped with this master key."""
+    try:
+        items = axdr.decode_all(parameters)
+    except AxdrError as exc:
+        raise SecurityError(f"key transfer: {exc}") from exc
+    if not isinstance(items, list) or not items:
+        raise SecurityError("key transfer: an array of {key_id, key_wrapped}")
+    keys: dict[int, bytes] = {}
+    for item in items:
+        if (
+            not isinstance(item, tuple)
+            or len(item) != 2
+            or not isinstance(item[0], int)
+            or isinstance(item[0], bool)
+            or not isinstance(item[1], bytes)
+            or item[0] in keys
+        ):
+            raise SecurityError("key transfer: each item is {key_id, key_wrapped}, once")
+        try:
+            key = aes_key_unwrap(master_key, item[1])
+        except (InvalidUnwrap, ValueError):
+            raise SecurityError("key transfer: a key not wrapped with the master key") from None
+        if len(key) != 16:
+            raise SecurityError("key transfer: suite 0 keys have 16 bytes")
+        keys[item[0]] = key
+    return keys
 
 
 def _check_title(system_title: bytes) -> None:
@@ -146,6 +216,19 @@ def parse_glo(apdu: bytes) -> GloApdu:
         raise SecurityError(f"security suite {sc & 0x0F} is not supported (suite 0 only)")
     (ic,) = _U32.unpack_from(apdu, pos + 1)
     return GloApdu(apdu[0], sc, ic, bytes(apdu[pos + 5 :]))
+
+
+def check_policy(glo: GloApdu, allowed_tags: frozenset[int] | set[int]) -> None:
+    """The security policy of an HLS association: authenticated encryption (SC 0x30, suite 0)
+    under one of ``allowed_tags``, nothing else. Checked before deciphering, so an APDU with
+    its tag dropped (SC 0x20, encryption only: malleable by XOR) never reaches the decoder."""
+    if glo.security_control != SC_AUTH_ENC:
+        raise SecurityError(
+            f"security control 0x{glo.security_control:02x}: the association requires "
+            "authenticated encryption (0x30)"
+        )
+    if glo.tag not in allowed_tags:
+        raise SecurityError(f"glo tag 0x{glo.tag:02x} is not accepted here")
 
 
 def unwrap(glo: GloApdu, keys: Keys, system_title: bytes) -> bytes:

@@ -13,9 +13,10 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from openami.protocols.dlms import acse, security
+from openami.protocols.dlms import acse, apdu, security
 from openami.protocols.dlms.acse import AcseDiagnostic, Mechanism
-from openami.protocols.dlms.errors import DlmsCodecError
+from openami.protocols.dlms.apdu import ExceptionResponse
+from openami.protocols.dlms.errors import DlmsCodecError, RemoteDlmsProtocolError
 from openami.protocols.dlms.security import Keys
 from openami.protocols.peer import RandomBytes
 
@@ -23,10 +24,14 @@ PUBLIC_CLIENT = 16
 SERVER_MAX_RECEIVE_PDU = 2048
 MIN_CLIENT_PDU = 64
 CHALLENGE_BYTES = 16
+_INITIATE_GLO = frozenset({acse.GLO_INITIATE_REQUEST})
 
 
 class CounterStore(Protocol):
-    """Invocation counters of one logical device, kept across connections."""
+    """Invocation counters of one logical device, kept across connections (and restarts,
+    when the store persists them: see ``openami.meter.dlms.state``)."""
+
+    highest: int  # the highest client counter accepted from any client (-1: none)
 
     def accept_client_counter(self, client_title: bytes, ic: int) -> bool:
         """True and remember ``ic`` if it is above every counter seen from that client."""
@@ -86,6 +91,77 @@ class AarqVerdict:
     client_max_pdu: int = SERVER_MAX_RECEIVE_PDU
     ctos: bytes = b""  # the client's challenge (HLS)
     stoc: bytes = b""  # our challenge (HLS)
+
+
+def exception_response(state_error: int, service_error: int, ic: int | None = None) -> bytes:
+    return apdu.encode_apdu(ExceptionResponse(state_error, service_error, ic))
+
+
+def refuse(
+    message: str,
+    state_error: int,
+    service_error: int,
+    *,
+    ic: int | None = None,
+    security_event: str | None = None,
+) -> RemoteDlmsProtocolError:
+    """The error for an illegal request, carrying the exception-response that answers it."""
+    return RemoteDlmsProtocolError(
+        message,
+        service_error,
+        reply=exception_response(state_error, service_error, ic),
+        security_event=security_event,
+    )
+
+
+def decipher_request(data: bytes, keys: Keys, client_title: bytes, counters: CounterStore) -> bytes:
+    """The plain request inside a glo APDU of an HLS association, after the security policy
+    (authenticated encryption, a request tag: checked before deciphering), the tag and the
+    invocation counter (saved by ``counters`` before the request is served)."""
+    if data[0] not in security.PLAIN_TAGS:
+        raise refuse("a plain APDU in a ciphered association", 1, 1)
+    try:
+        glo = security.parse_glo(data)
+    except DlmsCodecError as exc:
+        raise refuse(
+            f"malformed glo APDU: {exc}", 1, 5, security_event="deciphering-error"
+        ) from exc
+    try:
+        security.check_policy(glo, security.REQUEST_GLO_TAGS)
+    except DlmsCodecError as exc:
+        raise refuse(
+            f"refused by the security policy: {exc}",
+            1,
+            5,
+            security_event="security-policy-violation",
+        ) from exc
+    try:
+        plain = security.unwrap(glo, keys, client_title)
+    except DlmsCodecError as exc:
+        raise refuse(
+            f"deciphering failed: {exc}", 1, 5, security_event="deciphering-error"
+        ) from exc
+    if not counters.accept_client_counter(client_title, glo.invocation_counter):
+        raise refuse(
+            f"invocation counter {glo.invocation_counter} already used",
+            1,
+            6,
+            ic=counters.expected_client_counter(client_title),
+            security_event="invocation-counter-replay",
+        )
+    return plain
+
+
+ASSOCIATION_LOCKED = "association-locked"  # the security event of a lock that starts
+
+
+def locked_out(data: bytes) -> AarqVerdict:
+    """The refusal of an AARQ while its client is locked out (its secret is not read)."""
+    try:
+        context = acse.decode_aarq(data).context
+    except DlmsCodecError:
+        context = acse.LN_NO_CIPHERING
+    return _refused(context, AcseDiagnostic.AUTHENTICATION_FAILURE)
 
 
 def _refused(
@@ -149,6 +225,11 @@ def _check_hls(
         return _refused(context, AcseDiagnostic.AUTHENTICATION_REQUIRED), b""
     try:
         glo = security.parse_glo(aarq.user_information)
+        security.check_policy(glo, _INITIATE_GLO)
+    except DlmsCodecError:
+        violation = "security-policy-violation"
+        return _refused(context, AcseDiagnostic.AUTHENTICATION_FAILURE, violation), b""
+    try:
         user_info = security.unwrap(glo, keys, title)
     except DlmsCodecError:
         failure = "authentication-failure"
@@ -188,6 +269,7 @@ def _with_initiate(verdict: AarqVerdict, user_info: bytes) -> AarqVerdict:
 
 
 __all__ = [
+    "ASSOCIATION_LOCKED",
     "PUBLIC_CLIENT",
     "SERVER_MAX_RECEIVE_PDU",
     "AarqVerdict",
@@ -195,4 +277,8 @@ __all__ = [
     "MemoryCounterStore",
     "ServerCredentials",
     "check_aarq",
+    "decipher_request",
+    "exception_response",
+    "locked_out",
+    "refuse",
 ]

@@ -17,6 +17,7 @@ exception-response to send; the association stays as it was. The AARQ is checked
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from enum import Enum
 
 from openami.protocols.dlms import acse, apdu, security
@@ -39,7 +40,6 @@ from openami.protocols.dlms.cosem import ASSOCIATION_LN, ActionResult, ClassId, 
 from openami.protocols.dlms.errors import (
     DlmsCodecError,
     LocalDlmsProtocolError,
-    RemoteDlmsProtocolError,
 )
 from openami.protocols.dlms.events import (
     ActionRequest,
@@ -60,8 +60,10 @@ from openami.protocols.dlms.events import (
     SetRequest,
     SetResponse,
 )
+from openami.protocols.dlms.lockout import AssociationLockout
 from openami.protocols.dlms.security import Keys
 from openami.protocols.dlms.server_acse import (
+    ASSOCIATION_LOCKED,
     PUBLIC_CLIENT,
     SERVER_MAX_RECEIVE_PDU,
     AarqVerdict,
@@ -69,6 +71,10 @@ from openami.protocols.dlms.server_acse import (
     MemoryCounterStore,
     ServerCredentials,
     check_aarq,
+    decipher_request,
+    exception_response,
+    locked_out,
+    refuse,
 )
 from openami.protocols.peer import NEED_DATA, PAUSED, RandomBytes, Transitions, Wait
 
@@ -134,27 +140,6 @@ TRANSITIONS: Transitions[State] = Transitions(
 )
 
 
-def exception_response(state_error: int, service_error: int, ic: int | None = None) -> bytes:
-    return apdu.encode_apdu(ExceptionResponse(state_error, service_error, ic))
-
-
-def _refuse(
-    message: str,
-    state_error: int,
-    service_error: int,
-    *,
-    ic: int | None = None,
-    security_event: str | None = None,
-) -> RemoteDlmsProtocolError:
-    """The error for an illegal request, carrying the exception-response that answers it."""
-    return RemoteDlmsProtocolError(
-        message,
-        service_error,
-        reply=exception_response(state_error, service_error, ic),
-        security_event=security_event,
-    )
-
-
 class ServerAssociation:
     """One client's association with one logical device."""
 
@@ -166,8 +151,10 @@ class ServerAssociation:
         server_sap: int = 1,
         *,
         random_bytes: RandomBytes,
+        lockout: AssociationLockout | None = None,
     ) -> None:
         self.credentials = credentials
+        self.lockout = lockout
         self.counters = counters
         self.client_sap = client_sap
         self.server_sap = server_sap
@@ -187,8 +174,9 @@ class ServerAssociation:
 
     @property
     def can_write(self) -> bool:
-        """SET and ACTION need an authenticated (password or HLS) association."""
-        return self.mechanism != Mechanism.NONE and self.state not in _UNAUTHENTICATED
+        """SET and ACTION need HLS (the password level reads only: a password crosses the
+        wire in clear, so it must never be enough to switch a customer off)."""
+        return self.mechanism == Mechanism.HIGH_GMAC and self.state not in _UNAUTHENTICATED
 
     # -- the peer shape -------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -203,7 +191,7 @@ class ServerAssociation:
         event = self._read(self._inbox.popleft())
         after = TRANSITIONS.after(self.state, type(event))
         if after is None:
-            raise _refuse(f"{type(event).__name__} in state {self.state.value}", 1, 1)
+            raise refuse(f"{type(event).__name__} in state {self.state.value}", 1, 1)
         self.state = after
         self._pending = event
         return event
@@ -229,18 +217,18 @@ class ServerAssociation:
     # -- reading requests -----------------------------------------------------------------------
     def _read(self, data: bytes) -> ServerEvent:
         if not data:
-            raise _refuse("empty APDU", 2, 3)
+            raise refuse("empty APDU", 2, 3)
         if data[0] == acse.AARQ:
             return self._read_aarq(data)
         if data[0] == acse.RLRQ:
             return ReleaseRequest()
         if self.state is State.IDLE:
-            raise _refuse("a service request before the association", 1, 1)
+            raise refuse("a service request before the association", 1, 1)
         plain = self._decipher(data) if self.ciphered else data
         try:
             request = apdu.decode_apdu(plain)
         except (DlmsCodecError, IndexError) as exc:
-            raise _refuse(f"undecodable APDU: {exc}", 2, 3) from exc
+            raise refuse(f"undecodable APDU: {exc}", 2, 3) from exc
         if isinstance(request, ActionRequestNormal) and self.state is State.CHALLENGED:
             return self._read_challenge_answer(request)
         return self._service_event(request)
@@ -262,38 +250,30 @@ class ServerAssociation:
             permitted = self.can_write and not hls_method
             return ActionRequest(request.invoke_id, method, request.parameters, permitted)
         if self.state is State.CHALLENGED:
-            raise _refuse("only the challenge answer is read while HLS is pending", 1, 1)
-        raise _refuse(f"{type(request).__name__} sent to a server", 2, 2)
+            raise refuse("only the challenge answer is read while HLS is pending", 1, 1)
+        raise refuse(f"{type(request).__name__} sent to a server", 2, 2)
 
     def _decipher(self, data: bytes) -> bytes:
-        if data[0] not in security.PLAIN_TAGS:
-            raise _refuse("a plain APDU in a ciphered association", 1, 1)
-        try:
-            glo = security.parse_glo(data)
-        except DlmsCodecError as exc:
-            raise _refuse(f"malformed glo APDU: {exc}", 1, 5) from exc
-        try:
-            plain = security.unwrap(glo, self._keys(), self.client_title)
-        except DlmsCodecError as exc:
-            raise _refuse(
-                f"deciphering failed: {exc}", 1, 5, security_event="deciphering-error"
-            ) from exc
-        if not self.counters.accept_client_counter(self.client_title, glo.invocation_counter):
-            expected = self.counters.expected_client_counter(self.client_title)
-            raise _refuse(
-                f"invocation counter {glo.invocation_counter} already used",
-                1,
-                6,
-                ic=expected,
-                security_event="invocation-counter-replay",
-            )
-        return plain
+        return decipher_request(data, self._keys(), self.client_title, self.counters)
 
     def _read_aarq(self, data: bytes) -> AssociationRequest:
         self._reset()
-        verdict = check_aarq(
-            data, self.client_sap, self.credentials, self.counters, self._random_bytes
-        )
+        lockout = self.lockout
+        if lockout is not None and self.client_sap != PUBLIC_CLIENT and lockout.locked():
+            verdict = locked_out(data)  # refused unread: no guess is checked while locked
+        else:
+            verdict = check_aarq(
+                data, self.client_sap, self.credentials, self.counters, self._random_bytes
+            )
+            if lockout is not None and verdict.security_event is not None:
+                if lockout.failed():
+                    verdict = replace(verdict, security_event=ASSOCIATION_LOCKED)
+            elif (
+                lockout is not None
+                and verdict.refusal is None
+                and verdict.mechanism == Mechanism.LOW
+            ):
+                lockout.succeeded()  # HLS succeeds with the challenge answer
         self._verdict = verdict
         return AssociationRequest(
             verdict.mechanism, verdict.client_title, verdict.refusal, verdict.security_event
@@ -307,13 +287,21 @@ class ServerAssociation:
             or method.method_id != 1
         ):
             return ChallengeAnswer(request.invoke_id, False)
+        lockout = self.lockout
+        if lockout is not None and lockout.locked():
+            return ChallengeAnswer(request.invoke_id, False, None, locked=True)
         try:
             answer = decode_all(request.parameters or b"")
             if not isinstance(answer, bytes):
                 raise DlmsCodecError("the challenge answer is not an octet-string")
             security.check_gmac_response(self._keys(), self.client_title, self._stoc, answer)
         except DlmsCodecError:
-            return ChallengeAnswer(request.invoke_id, False, "authentication-failure")
+            event = "authentication-failure"
+            if lockout is not None and lockout.failed():
+                event = ASSOCIATION_LOCKED
+            return ChallengeAnswer(request.invoke_id, False, event)
+        if lockout is not None:
+            lockout.succeeded()
         return ChallengeAnswer(request.invoke_id, True)
 
     # -- answering ------------------------------------------------------------------------------
@@ -418,7 +406,7 @@ class ServerAssociation:
     def _challenge_result(self, answer: ChallengeAnswer) -> bytes:
         if not answer.valid:
             result = ActionResult.OTHER_REASON
-            if answer.security_event is None:  # not an answer at all: the wrong method
+            if answer.security_event is None and not answer.locked:  # not an answer at all
                 result = ActionResult.READ_WRITE_DENIED
             return apdu.encode_apdu(ActionResponseNormal(answer.invoke_id, result))
         reply = security.gmac_response(

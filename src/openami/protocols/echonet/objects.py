@@ -74,9 +74,11 @@ class DeviceObject:
         return eoj_class(self.eoj)
 
     def get(self, epc: int) -> bytes | None:
-        """EDT of a readable property, or None when Get of ``epc`` is not possible."""
-        getter = self.getters.get(epc)
-        return None if getter is None else getter()
+        """EDT of a readable property, or None when Get of ``epc`` is not possible.
+
+        A getter that cannot encode its value (a date out of range, an overflowing number)
+        fails that property alone (the reply is an SNA), never the whole frame."""
+        return _call(self.getters.get(epc))
 
     def set(self, epc: int, edt: bytes) -> bool:
         """Apply a Set; False when the EPC is not settable or the value is rejected."""
@@ -85,13 +87,24 @@ class DeviceObject:
             return False
         try:
             return setter(edt)
-        except (EchonetDecodeError, ValueError):
+        except _VALUE_ERRORS:
             return False
 
     def notify_value(self, epc: int) -> bytes | None:
         """EDT for an INF of ``epc`` (INF_REQ or spontaneous), or None when not possible."""
-        getter = self.announce_only.get(epc) or self.getters.get(epc)
-        return None if getter is None else getter()
+        return _call(self.announce_only.get(epc) or self.getters.get(epc))
+
+
+_VALUE_ERRORS = (EchonetDecodeError, ValueError, OverflowError, ArithmeticError)
+
+
+def _call(getter: Getter | None) -> bytes | None:
+    if getter is None:
+        return None
+    try:
+        return getter()
+    except _VALUE_ERRORS:
+        return None
 
 
 # -- node profile data -------------------------------------------------------------------------

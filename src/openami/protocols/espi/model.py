@@ -36,6 +36,10 @@ QUALITY_QUESTIONABLE = 10
 QUALITY_DERIVED = 11
 
 
+class EspiError(ValueError):
+    """The root of every ESPI codec error (reading, writing)."""
+
+
 @dataclass(frozen=True)
 class UsagePoint:
     service_kind: int = SERVICE_KIND_ELECTRICITY

@@ -2,13 +2,19 @@
 
 Accepts openami's own output and foreign Green Button files (e.g. the OpenESPI samples):
 unknown ESPI resources become :class:`OtherResource`, unknown Atom children are ignored.
-Documents with a DOCTYPE are refused (ESPI never needs one; this closes entity tricks).
+Documents with a DOCTYPE are refused (ESPI never needs one; this closes entity tricks):
+expat itself reports the declaration wherever it stands and whatever the encoding (UTF-16,
+a long leading comment), before any tree is built. Every failure, whatever its cause (an
+unknown encoding, a number too large for a float), is an :class:`EspiParseError`.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
+from xml.parsers import expat
 
 from openami.protocols.espi.model import (
     ATOM_NS,
@@ -16,6 +22,7 @@ from openami.protocols.espi.model import (
     UOM_A,
     BatchList,
     Entry,
+    EspiError,
     Feed,
     IntervalBlock,
     IntervalReading,
@@ -33,17 +40,59 @@ _A = f"{{{ATOM_NS}}}"
 _E = f"{{{ESPI_NS}}}"
 
 
-class EspiParseError(ValueError):
+class EspiParseError(EspiError):
     """The bytes are not a well-formed Atom/ESPI document of the expected kind."""
 
 
+class _DtdRefused(Exception):
+    pass
+
+
+def _refuse_dtd(*_: Any) -> int:
+    raise _DtdRefused
+
+
+def _check_no_dtd(data: bytes) -> None:
+    """One expat pass that stops at the first DOCTYPE, entity or external reference."""
+    scanner = expat.ParserCreate()
+    scanner.StartDoctypeDeclHandler = _refuse_dtd
+    scanner.EntityDeclHandler = _refuse_dtd
+    scanner.UnparsedEntityDeclHandler = _refuse_dtd
+    scanner.ExternalEntityRefHandler = _refuse_dtd
+    try:
+        scanner.Parse(data, True)
+    except _DtdRefused:
+        raise EspiParseError("documents with a DOCTYPE are not accepted") from None
+    except (expat.ExpatError, LookupError, ValueError) as exc:
+        raise EspiParseError(f"not well-formed XML: {exc}") from None
+
+
 def _parse(data: bytes) -> ET.Element:
-    if b"<!DOCTYPE" in data[:4096].upper():
-        raise EspiParseError("documents with a DOCTYPE are not accepted")
+    _check_no_dtd(data)
     try:
         return ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:
         raise EspiParseError(f"not well-formed XML: {exc}") from None
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(read: Callable[[bytes], _T]) -> Callable[[bytes], _T]:
+    """``read``, with any error of the values (overflow, range) as an EspiParseError."""
+
+    def guarded(data: bytes) -> _T:
+        try:
+            return read(data)
+        except EspiParseError:
+            raise
+        except (ArithmeticError, ValueError, LookupError, TypeError) as exc:
+            raise EspiParseError(f"{type(exc).__name__}: {exc}") from None
+
+    guarded.__name__ = read.__name__
+    guarded.__qualname__ = read.__qualname__
+    guarded.__doc__ = read.__doc__
+    return guarded
 
 
 def parse_atom_time(text: str | None) -> datetime:
@@ -183,6 +232,7 @@ def _entry(el: ET.Element) -> Entry:
     )
 
 
+@_guarded
 def read_feed(data: bytes) -> Feed:
     root = _parse(data)
     if root.tag != _A + "feed":
@@ -196,6 +246,7 @@ def read_feed(data: bytes) -> Feed:
     )
 
 
+@_guarded
 def read_entry(data: bytes) -> Entry:
     root = _parse(data)
     if root.tag != _A + "entry":
@@ -203,6 +254,7 @@ def read_entry(data: bytes) -> Entry:
     return _entry(root)
 
 
+@_guarded
 def read_batch_list(data: bytes) -> BatchList:
     root = _parse(data)
     if root.tag != _E + "BatchList":
@@ -210,6 +262,7 @@ def read_batch_list(data: bytes) -> BatchList:
     return BatchList(tuple((r.text or "").strip() for r in root.findall(_E + "resources")))
 
 
+@_guarded
 def read_service_status(data: bytes) -> ServiceStatus:
     resource = parse_resource(_parse(data))
     if not isinstance(resource, ServiceStatus):

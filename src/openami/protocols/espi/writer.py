@@ -17,6 +17,7 @@ from openami.protocols.espi.model import (
     UOM_A,
     BatchList,
     Entry,
+    EspiError,
     Feed,
     IntervalBlock,
     IntervalReading,
@@ -33,7 +34,7 @@ from openami.protocols.espi.model import (
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
-class EspiWriteError(ValueError):
+class EspiWriteError(EspiError):
     """A resource that cannot be written as valid ESPI."""
 
 

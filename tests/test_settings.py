@@ -1,0 +1,64 @@
+"""Settings: TOML file, then OPENAMI_* environment, then command-line options."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from openami.settings import Settings, SettingsError, load_settings
+
+
+def test_file_then_environment_then_options(tmp_path: Path) -> None:
+    config = tmp_path / "openami.toml"
+    config.write_text('[openami]\nport = 9000\nmeters = 50\ndata_dir = "/srv/a"\nspeed = 2.5\n')
+    settings = load_settings(
+        config,
+        env={"OPENAMI_PORT": "9100", "OPENAMI_START": "2026-11-01", "OPENAMI_LOG_JSON": "yes"},
+        overrides={"meters": 70, "host": None},
+    )
+    assert settings.port == 9100  # the environment over the file
+    assert settings.meters == 70  # an option over both
+    assert settings.host == "127.0.0.1"  # None options leave the default
+    assert settings.data_dir == Path("/srv/a") and settings.speed == 2.5
+    assert settings.start == date(2026, 11, 1) and settings.log_json is True
+
+
+def test_top_level_keys_work_without_a_table(tmp_path: Path) -> None:
+    config = tmp_path / "openami.toml"
+    config.write_text('db_url = "postgresql+psycopg://u@h/db"\n')
+    assert load_settings(config, env={}).db_url == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[openami]\nprot = 1\n", {}, "unknown setting(s) prot"),
+        ("[openami]\nport = 'x'\n", {}, "port from"),
+        ("[openami]\nport = 70000\n", {}, "port must be 1-65535"),
+        ("[openami]\nmeters = 1.5\n", {}, "not a whole number"),
+        ("", {"OPENAMI_LOG_JSON": "maybe"}, "OPENAMI_LOG_JSON"),
+        ("", {"OPENAMI_START": "yesterday"}, "OPENAMI_START"),
+        ("[openami]\ntls_cert = '/c.pem'\n", {}, "tls_cert and tls_key go together"),
+        ("port = [", {}, "not valid TOML"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    config = tmp_path / "openami.toml"
+    config.write_text(text)
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(config, env=env)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read the configuration file"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_secrets_are_masked_when_shown() -> None:
+    shown = Settings(operator_password="hunter2", metrics_token="t0k").shown()
+    assert shown["operator_password"] == "********" and shown["metrics_token"] == "********"
+    assert "hunter2" not in str(shown)
