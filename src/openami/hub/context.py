@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from openami.bus.inprocess import Bus
 from openami.clock import Clock
+from openami.hub.body_limit import DEFAULT_MAX_BODY_BYTES
 from openami.hub.ports import CommandPort
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
@@ -42,3 +43,4 @@ class HubContext:
     oauth: OAuthStore | None = None
     third_party_token_lifetime_s: float = 600.0  # short-lived access tokens
     refresh_token_lifetime_s: float = 30 * 86400.0  # rotated on every use
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413, never read

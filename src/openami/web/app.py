@@ -24,6 +24,7 @@ from openami.hub import (
     webhooks_api,
 )
 from openami.hub.api import install_error_handlers
+from openami.hub.body_limit import BodyLimit
 from openami.hub.context import HubContext
 from openami.web import croute_page, metrics, network, pages, rollout, supply_points
 
@@ -58,5 +59,6 @@ def create_app(context: HubContext) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body_bytes=context.max_body_bytes)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
