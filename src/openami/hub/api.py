@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from openami.hub.audit import AuditedRoute, set_actor
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.guesses import authenticate_client
 from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_token_requests
@@ -74,8 +76,7 @@ def token(
 
     Client authentication by HTTP Basic or by ``client_id``/``client_secret`` form fields.
     """
-    address = request.client.host if request.client else None
-    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
+    enforce_token_requests(context.rate_limits, client_address(request), context.clock.timestamp())
     if authorization and authorization.lower().startswith("basic "):
         try:
             raw = base64.b64decode(authorization[6:], validate=True).decode()
@@ -101,7 +102,7 @@ def token(
         )
     if not client_id or not client_secret:
         return _oauth_error(401, "invalid_client", "client authentication is required")
-    client = context.clients.authenticate(client_id, client_secret)
+    client = authenticate_client(context, client_id, client_secret)
     if client is None:
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
     access = context.clients.issue_token(

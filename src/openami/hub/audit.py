@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openami.hub.client_address import client_address
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def _request_record(request: Request, status: int) -> AuditRecord:
         purpose=PURPOSE_API_ACCESS,
         detail={
             "status": status,
-            "client_ip": request.client.host if request.client else None,
+            "client_ip": client_address(request),
         },
     )
 

@@ -27,7 +27,9 @@ from pydantic import BaseModel, Field
 from openami.clock import DAY_SECONDS, JST
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.guesses import authenticate_customer
 from openami.hub.oauth import Party, _basic, current_party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
 from openami.hub.ratelimit import enforce_token_requests
@@ -211,9 +213,8 @@ def current_customer(
             detail={"code": "unauthenticated", "message": "customer login (HTTP Basic) required"},
             headers={"WWW-Authenticate": 'Basic realm="openami customers"'},
         )
-    address = request.client.host if request.client else None
-    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
-    if not consent_store(context).authenticate_customer(*basic):
+    enforce_token_requests(context.rate_limits, client_address(request), context.clock.timestamp())
+    if not authenticate_customer(context, *basic):
         raise HTTPException(
             status_code=401,
             detail={"code": "unauthenticated", "message": "wrong customer id or password"},

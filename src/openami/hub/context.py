@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from openami.bus.inprocess import Bus
 from openami.clock import Clock
 from openami.hub.body_limit import DEFAULT_MAX_BODY_BYTES
+from openami.hub.lockout import Lockout
 from openami.hub.ports import CommandPort
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
@@ -44,3 +45,8 @@ class HubContext:
     third_party_token_lifetime_s: float = 600.0  # short-lived access tokens
     refresh_token_lifetime_s: float = 30 * 86400.0  # rotated on every use
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413, never read
+    # reverse proxies whose X-Forwarded-For is believed (addresses or networks); none: the
+    # TCP peer is the client (see openami.hub.client_address)
+    trusted_proxies: tuple[str, ...] = ()
+    # locks a client id or customer id after repeated wrong secrets; None: no lockout
+    lockout: Lockout | None = field(default_factory=Lockout)

@@ -33,7 +33,9 @@ from fastapi.templating import Jinja2Templates
 from openami.clock import JST
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.guesses import authenticate_client, authenticate_customer
 from openami.hub.oauth_grants import (
     THIRD_PARTY,
     consent_store,
@@ -203,11 +205,10 @@ def authorize_decision(
     assert auth.redirect_uri is not None and auth.client_id is not None
     if decision not in ("approve", "deny"):
         return _error_page(request, 400, "decision must be approve or deny.").response
-    address = request.client.host if request.client else None
     now_s = context.clock.timestamp()
-    enforce_token_requests(context.rate_limits, address, now_s)
+    enforce_token_requests(context.rate_limits, client_address(request), now_s)
     consents = consent_store(context)
-    if not consents.authenticate_customer(customer_id, password):
+    if not authenticate_customer(context, customer_id, password):
         values = _screen_values(context, consent, auth)
         values["error"] = "Wrong customer id or password."
         return _page(request, "oauth_consent.html", values, status=401)
@@ -262,13 +263,12 @@ def revoke_token(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Token revocation (RFC 7009): 200 whether or not the token was known."""
-    address = request.client.host if request.client else None
-    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
+    enforce_token_requests(context.rate_limits, client_address(request), context.clock.timestamp())
     basic = _basic(authorization)
     if basic is not None:
         client_id, client_secret = basic
     client = (
-        context.clients.authenticate(client_id, client_secret)
+        authenticate_client(context, client_id, client_secret)
         if client_id and client_secret
         else None
     )

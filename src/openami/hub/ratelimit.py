@@ -5,7 +5,9 @@ over the limit is answered ``429 Too Many Requests`` with ``Retry-After`` (whole
 and the usual ``{code, message}`` body. Applied in ``current_client`` so every
 authenticated C-route endpoint (``/v1/...`` and ``/espi/...``) shares one budget. The token
 endpoint has its own, stricter budget per client address (``token_rate_per_s``,
-``token_burst``), checked before the secret is.
+``token_burst``), checked before the secret is; every secret or password check also draws
+on a budget of the same size per client id or customer id (:meth:`acquire_guess`), so
+rotating addresses does not multiply the guesses at one id (see :mod:`openami.hub.guesses`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class RateLimiter:
         return self._take(
             f"token-endpoint:{address}", now_s, self.token_rate_per_s, self.token_burst
         )
+
+    def acquire_guess(self, key: str, now_s: float) -> float:
+        """Like :meth:`acquire_token_request`, per guessed id (``client:ID``, ``customer:ID``)."""
+        return self._take(f"guess:{key}", now_s, self.token_rate_per_s, self.token_burst)
 
     def _take(self, key: str, now_s: float, rate: float, burst: float) -> float:
         with self._lock:
@@ -99,4 +105,17 @@ def enforce_token_requests(limiter: RateLimiter | None, address: str | None, now
             wait_s,
             f"too many token requests from this address (limit {limiter.token_rate_per_s:g}/s, "
             f"burst {limiter.token_burst:g})",
+        )
+
+
+def enforce_guesses(limiter: RateLimiter | None, key: str, now_s: float) -> None:
+    """Raise 429 when one id (``client:ID``, ``customer:ID``) is tried too often."""
+    if limiter is None:
+        return
+    wait_s = limiter.acquire_guess(key, now_s)
+    if wait_s > 0:
+        raise _too_many(
+            wait_s,
+            f"too many attempts for this {key.partition(':')[0]} "
+            f"(limit {limiter.token_rate_per_s:g}/s, burst {limiter.token_burst:g})",
         )

@@ -7,7 +7,9 @@ Each area (hub API, ESPI, metrics, dashboard pages) lives in its own module expo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -62,3 +64,13 @@ def create_app(context: HubContext) -> FastAPI:
     app.add_middleware(BodyLimit, max_body_bytes=context.max_body_bytes)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
+
+
+def server_config(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """How to serve the app with uvicorn: forwarded headers are the hub's business
+    (``HubContext.trusted_proxies``, :mod:`openami.hub.client_address`), so uvicorn's own
+    ``X-Forwarded-For`` handling, which trusts 127.0.0.1 by default, is off; no Server header.
+    Run it with ``uvicorn.Server(server_config(app, host, port, log_level="info")).run()``."""
+    return uvicorn.Config(
+        app, host=host, port=port, proxy_headers=False, server_header=False, **options
+    )
