@@ -20,7 +20,7 @@ from openami.hub.context import HubContext
 from openami.hub.guesses import authenticate_client
 from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
-from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
@@ -84,7 +84,7 @@ def token(
         except (binascii.Error, UnicodeDecodeError):
             return _oauth_error(401, "invalid_client", "malformed Basic credentials")
     if grant_type in ("authorization_code", "refresh_token"):
-        return token_grant(
+        granted = token_grant(
             context,
             grant_type,
             client_id,
@@ -94,6 +94,9 @@ def token(
             code_verifier,
             refresh_token,
         )
+        if granted.status_code == 200 and client_id:
+            set_actor(request, client_id)
+        return granted
     if grant_type != "client_credentials":
         return _oauth_error(
             400,
@@ -105,6 +108,7 @@ def token(
     client = authenticate_client(context, client_id, client_secret)
     if client is None:
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
+    set_actor(request, client.client_id)
     access = context.clients.issue_token(
         client, context.clock.timestamp(), context.token_lifetime_s
     )
@@ -130,18 +134,24 @@ def current_client(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiClient:
+    address, now_s = client_address(request), context.clock.timestamp()
+    enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "a Bearer access token is required"},
-            headers={"WWW-Authenticate": "Bearer"},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "a Bearer access token is required"},
+            "Bearer",
         )
-    client = context.clients.client_for_token(authorization[7:].strip(), context.clock.timestamp())
+    client = context.clients.client_for_token(authorization[7:].strip(), now_s)
     if client is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "invalid_token", "message": "the access token is unknown or expired"},
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "invalid_token", "message": "the access token is unknown or expired"},
+            'Bearer error="invalid_token"',
         )
     set_actor(request, client.client_id)
     enforce_rate_limit(context.rate_limits, client.client_id, context.clock.timestamp())

@@ -32,7 +32,7 @@ from openami.hub.context import HubContext
 from openami.hub.guesses import authenticate_customer
 from openami.hub.oauth import Party, _basic, current_party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
-from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
 from openami.registry import InvalidSupplyPointId
 from openami.registry.ids import validate_supply_point_id
 from openami.storage.repositories.consents import Consent
@@ -42,6 +42,7 @@ router = APIRouter(route_class=AuditedRoute, tags=["consent"])
 MAX_PERIOD_DAYS = 400  # about 13 months of data, as OCCTO's 使用量情報照会
 MAX_VALIDITY_DAYS = 366
 DEFAULT_VALIDITY_DAYS = 90
+CUSTOMER_REALM = 'Basic realm="openami customers"'
 DataKind = Literal["half_hour", "register_reads", "daily", "monthly"]
 _ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ApiError} for s in (400, 401, 403, 404, 409, 422, 429)
@@ -206,19 +207,25 @@ def current_customer(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
+    address, now_s = client_address(request), context.clock.timestamp()
+    enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     basic = _basic(authorization)
     if basic is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "customer login (HTTP Basic) required"},
-            headers={"WWW-Authenticate": 'Basic realm="openami customers"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "customer login (HTTP Basic) required"},
+            CUSTOMER_REALM,
         )
-    enforce_token_requests(context.rate_limits, client_address(request), context.clock.timestamp())
+    enforce_token_requests(context.rate_limits, address, now_s)
     if not authenticate_customer(context, *basic):
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "wrong customer id or password"},
-            headers={"WWW-Authenticate": 'Basic realm="openami customers"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "wrong customer id or password"},
+            CUSTOMER_REALM,
         )
     set_actor(request, f"customer:{basic[0]}")
     return basic[0]

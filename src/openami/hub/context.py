@@ -50,3 +50,5 @@ class HubContext:
     trusted_proxies: tuple[str, ...] = ()
     # locks a client id or customer id after repeated wrong secrets; None: no lockout
     lockout: Lockout | None = field(default_factory=Lockout)
+    # anonymous requests: one sampled audit entry and one summary per window (hub.audit)
+    anonymous_audit_window_s: float = 60.0

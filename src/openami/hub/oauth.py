@@ -46,7 +46,7 @@ from openami.hub.oauth_grants import (
     valid_challenge,
 )
 from openami.hub.ratelimit import enforce as enforce_rate_limit
-from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import Consent
 
@@ -297,13 +297,17 @@ def current_party(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Party:
+    address, now_s = client_address(request), context.clock.timestamp()
+    enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "a Bearer access token is required"},
-            headers={"WWW-Authenticate": "Bearer"},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "a Bearer access token is required"},
+            "Bearer",
         )
-    token, now_s = authorization[7:].strip(), context.clock.timestamp()
+    token = authorization[7:].strip()
     client = context.clients.client_for_token(token, now_s)
     party = Party(client) if client is not None else None
     if party is None:
@@ -312,10 +316,12 @@ def current_party(
         if grant is not None and owner is not None:
             party = Party(owner, grant.consent_id)
     if party is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "invalid_token", "message": "the access token is unknown or expired"},
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "invalid_token", "message": "the access token is unknown or expired"},
+            'Bearer error="invalid_token"',
         )
     set_actor(request, party.client.client_id)
     enforce_rate_limit(context.rate_limits, party.client.client_id, now_s)
