@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 PURPOSE_API_ACCESS = "api-access"
 PURPOSE_RETAIL_SUPPLY = "retail-supply: the retailer supplies the point on these days"
+PURPOSE_OPERATIONS = "operations: an operator of the system at work"
 ANONYMOUS = "anonymous"
 SUMMARY_ROUTES = 50  # route/status pairs and addresses named in one summary, at most
 MAX_COUNTED_ADDRESSES = 1000  # distinct addresses counted per window (the rest: "other")
@@ -199,4 +200,40 @@ def record_reads(
             )
             for subject, period in reads
         ]
+    )
+
+
+def record_anonymous(context: HubContext, record: AuditRecord, route: str) -> None:
+    """Log an unauthenticated event (e.g. a failed dashboard login) the bounded way: one
+    sample and one summary per window, as anonymous requests of the API."""
+    audit = context.audit
+    if audit is None:
+        return
+    due = _tally(context).add(record, route, record.detail.get("client_ip"))
+    if due:
+        audit.append_many(due)
+
+
+def record_operator(
+    context: HubContext,
+    operator_name: str,
+    action: str,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+    kind: str = "operator-action",
+) -> None:
+    """Log what an operator did (``kind`` "operator-action") or read (``kind`` "read")."""
+    audit = context.audit
+    if audit is None:
+        return
+    audit.append(
+        AuditRecord(
+            at=context.clock.timestamp(),
+            kind=kind,
+            actor=f"operator:{operator_name}",
+            action=action,
+            subject=subject,
+            purpose=PURPOSE_OPERATIONS,
+            detail=detail or {},
+        )
     )

@@ -28,7 +28,17 @@ from openami.hub import (
 from openami.hub.api import install_error_handlers
 from openami.hub.body_limit import BodyLimit
 from openami.hub.context import HubContext
-from openami.web import croute_page, metrics, network, pages, rollout, supply_points
+from openami.web import (
+    croute_page,
+    login,
+    metrics,
+    network,
+    operators_page,
+    pages,
+    rollout,
+    supply_points,
+)
+from openami.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
 
@@ -48,6 +58,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     supply_points.router,
     rollout.router,
     croute_page.router,
+    login.router,
+    operators_page.router,
 )
 
 
@@ -62,6 +74,7 @@ def create_app(context: HubContext) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body_bytes=context.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 413 too
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
 
