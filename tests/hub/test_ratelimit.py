@@ -39,7 +39,7 @@ def setup() -> Iterator[tuple[httpx.Client, ManualClock]]:
         clients,
         clock,
         "op",
-        "op-password",
+        "op-password-long",
         rate_limits=RateLimiter(rate_per_s=2.0, burst=3.0, token_rate_per_s=0.5, token_burst=4),
     )
     with serve(create_app(context)) as base, httpx.Client(base_url=base) as http:
