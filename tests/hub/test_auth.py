@@ -29,7 +29,7 @@ def setup() -> Iterator[tuple[httpx.Client, ManualClock, ClientStore]]:
     clients = ClientStore(database)
     clients.register(ApiClient("r1", "retailer", "R001"), SECRET)
     context = HubContext(
-        registry, Mdms(DuckIntervalStore(), registry, clock), clients, clock, "op", "op-password-long"
+        registry, Mdms(DuckIntervalStore(), registry, clock), clients, clock, "op", "op-pw-long-12"
     )
     with serve(create_app(context)) as base, httpx.Client(base_url=base) as client:
         yield client, clock, clients

@@ -33,7 +33,8 @@ def _context(**options: object) -> HubContext:
     registry = Registry(database)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     mdms = Mdms(DuckIntervalStore(), registry, clock)
-    return HubContext(registry, mdms, ClientStore(database), clock, "op", "op-password-long", **options)  # type: ignore[arg-type]
+    clients = ClientStore(database)
+    return HubContext(registry, mdms, clients, clock, "op", "op-password-long", **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture
