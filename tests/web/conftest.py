@@ -45,7 +45,7 @@ def operator_client(
     """An HTTP client logged in to the dashboard through its login form (session cookie)."""
     with httpx.Client(base_url=base, timeout=30) as client:
         form = client.get("/login")
-        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        found = re.search(r'id="login-form">\s*<input [^>]*value="([^"]+)"', form.text)
         assert found is not None, form.text[:300]
         done = client.post(
             "/login", data={"name": user, "password": password, "csrf_token": found.group(1)}

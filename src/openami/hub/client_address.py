@@ -74,3 +74,17 @@ def client_address(request: Request) -> str | None:
     address = resolve(peer, request.headers.get("x-forwarded-for"), proxies)
     request.state.client_address = address
     return address
+
+
+def is_https(request: Request) -> bool:
+    """Whether the client reached the hub over HTTPS: TLS on this server, or a trusted
+    proxy's ``X-Forwarded-Proto: https`` (its last value: the one that proxy set)."""
+    if request.url.scheme == "https":
+        return True
+    context = getattr(request.app.state, "hub", None)
+    networks = parse_proxies(tuple(getattr(context, "trusted_proxies", ()) or ()))
+    peer = request.client.host if request.client else None
+    if peer is None or not networks or not _trusted(peer, networks):
+        return False
+    proto = request.headers.get("x-forwarded-proto", "")
+    return proto.rsplit(",", 1)[-1].strip().lower() == "https"

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 
+from openami.hub.client_address import is_https
 from openami.hub.context import HubContext
 from openami.hub.operators import MANAGE_OPERATORS, VIEW, VIEW_PERSONAL, Operator, Session
 
@@ -29,10 +30,6 @@ SESSION_COOKIE = "openami_session"
 def _hub(request: Request) -> HubContext:
     context: HubContext = request.app.state.hub
     return context
-
-
-def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 def set_session_cookie(request: Request, response: Response, token: str, max_age_s: int) -> None:
@@ -108,7 +105,8 @@ def same_site(request: Request) -> bool:
     if origin is None:
         return True
     parts = urlsplit(origin)
-    return parts.netloc == request.headers.get("host", "") and parts.scheme == request.url.scheme
+    scheme = "https" if is_https(request) else "http"
+    return parts.netloc == request.headers.get("host", "") and parts.scheme == scheme
 
 
 def csrf_refused(message: str) -> HTTPException:

@@ -60,9 +60,7 @@ class OperatorStore:
 
     def get(self, name: str) -> OperatorAccount | None:
         with self.database.read() as connection:
-            row = connection.execute(
-                sa.select(*_COLUMNS).where(t.operators.c.name == name)
-            ).first()
+            row = connection.execute(sa.select(*_COLUMNS).where(t.operators.c.name == name)).first()
         return None if row is None else _account(row)
 
     def all(self) -> list[OperatorAccount]:
