@@ -134,3 +134,9 @@ def logout(
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on pages without an icon link (JSON errors): the dashboard's."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
