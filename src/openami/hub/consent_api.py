@@ -13,6 +13,7 @@ Customers (HTTP Basic with their customer id and password):
 - ``GET /v1/customer/consents``: every consent they decided;
 - ``POST /v1/customer/consents/{consent_id}/revoke``: withdraw an active consent. Data
   endpoints check the consent on every request, so the revocation applies to the next one.
+  CSRF-protected (:func:`openami.hub.csrf.customer_action`): send ``X-Requested-With``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.csrf import customer_action
 from openami.hub.guesses import authenticate_customer
 from openami.hub.oauth import Party, _basic, current_party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
@@ -246,10 +248,12 @@ def customer_consents(
 )
 def revoke_consent(
     context: Annotated[HubContext, Depends(ctx)],
+    _: Annotated[None, Depends(customer_action)],
     customer_id: Annotated[str, Depends(current_customer)],
     consent_id: Annotated[str, Path(max_length=64)],
 ) -> ConsentOut:
-    """Withdraw an active consent: the recipient's next request is refused."""
+    """Withdraw an active consent: the recipient's next request is refused. Needs the header
+    ``X-Requested-With`` (any value) and refuses cross-site browser requests (CSRF)."""
     store = consent_store(context)
     now_s = context.clock.timestamp()
     consent = store.get(consent_id)

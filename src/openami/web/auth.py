@@ -6,7 +6,8 @@ and CSRF tokens for every state-changing form (issue #15 §3).
 - :func:`personal` additionally needs ``view-personal`` (supply point pages), :func:`admin`
   ``manage-operators``; a missing permission is a ``403``.
 - :func:`check_csrf` guards every POST: the form's ``csrf_token`` must equal the session's,
-  and a browser's ``Origin`` / ``Sec-Fetch-Site`` must not name another site.
+  and a browser's ``Origin`` / ``Sec-Fetch-Site`` must not name another site
+  (:func:`openami.hub.csrf.same_site`).
 
 The cookie is ``HttpOnly``, ``SameSite=Strict``, ``Path=/`` and ``Secure`` whenever the
 request came over HTTPS (under TLS, or from a trusted proxy that says so).
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
 
 from openami.hub.client_address import is_https
 from openami.hub.context import HubContext
+from openami.hub.csrf import csrf_refused, same_site
 from openami.hub.operators import MANAGE_OPERATORS, VIEW, VIEW_PERSONAL, Operator, Session
 
 SESSION_COOKIE = "openami_session"
@@ -95,22 +97,6 @@ def personal(request: Request) -> Operator:
 def admin(request: Request) -> Operator:
     """Dependency of the operator accounts page."""
     return _allowed(current_session(request), request, MANAGE_OPERATORS)
-
-
-def same_site(request: Request) -> bool:
-    """False when the browser says the request came from another site."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    parts = urlsplit(origin)
-    scheme = "https" if is_https(request) else "http"
-    return parts.netloc == request.headers.get("host", "") and parts.scheme == scheme
-
-
-def csrf_refused(message: str) -> HTTPException:
-    return HTTPException(status_code=403, detail={"code": "csrf_refused", "message": message})
 
 
 def check_csrf(request: Request, session: Session, token: str | None) -> None:

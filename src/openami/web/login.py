@@ -20,19 +20,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openami.hub.audit import ANONYMOUS, PURPOSE_OPERATIONS, record_anonymous, record_operator
-from openami.hub.client_address import client_address
+from openami.hub.client_address import client_address, is_https
+from openami.hub.csrf import csrf_refused, same_site
 from openami.hub.operators import LockedOut, Session
 from openami.hub.ratelimit import enforce_token_requests
 from openami.storage.repositories.audit import AuditRecord
-from openami.web.auth import (
-    SESSION_COOKIE,
-    check_csrf,
-    csrf_refused,
-    is_https,
-    same_site,
-    session_of,
-    set_session_cookie,
-)
+from openami.web.auth import SESSION_COOKIE, check_csrf, session_of, set_session_cookie
 from openami.web.common import hub, render
 from openami.web.i18n import pick_language, translator
 
