@@ -86,7 +86,10 @@ def world() -> Iterator[DashboardWorld]:
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(), clock)
     sim.run_until(at(DAY2 + timedelta(days=1), 1, 30))
-    context = HubContext(registry, sim.mdms, ClientStore(database), clock, *OPERATOR)
+    # no rate limits: the clock stands still, so login budgets would never refill
+    context = HubContext(
+        registry, sim.mdms, ClientStore(database), clock, *OPERATOR, rate_limits=None
+    )
     app = create_app(context)
     with serve(app) as base:
         yield DashboardWorld(base, context, city, down, app)
