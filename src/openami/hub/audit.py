@@ -203,13 +203,23 @@ def record_reads(
     )
 
 
-def record_anonymous(context: HubContext, record: AuditRecord, route: str) -> None:
+def record_anonymous(
+    context: HubContext, route: str, status: int, address: str | None, purpose: str
+) -> None:
     """Log an unauthenticated event (e.g. a failed dashboard login) the bounded way: one
     sample and one summary per window, as anonymous requests of the API."""
     audit = context.audit
     if audit is None:
         return
-    due = _tally(context).add(record, route, record.detail.get("client_ip"))
+    record = AuditRecord(
+        at=context.clock.timestamp(),
+        kind="request",
+        actor=ANONYMOUS,
+        action=route,
+        purpose=purpose,
+        detail={"status": status, "client_ip": address},
+    )
+    due = _tally(context).add(record, route, address)
     if due:
         audit.append_many(due)
 

@@ -19,12 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from openami.hub.audit import ANONYMOUS, PURPOSE_OPERATIONS, record_anonymous, record_operator
+from openami.hub.audit import PURPOSE_OPERATIONS, record_anonymous, record_operator
 from openami.hub.client_address import client_address, is_https
 from openami.hub.csrf import csrf_refused, same_site
 from openami.hub.operators import LockedOut, Session
 from openami.hub.ratelimit import enforce_token_requests
-from openami.storage.repositories.audit import AuditRecord
 from openami.web.auth import SESSION_COOKIE, check_csrf, session_of, set_session_cookie
 from openami.web.common import hub, render
 from openami.web.i18n import pick_language, translator
@@ -91,18 +90,7 @@ def login(
     else:
         error = t("login.failed")
     if found is None:
-        record_anonymous(
-            context,
-            AuditRecord(
-                at=now_s,
-                kind="request",
-                actor=ANONYMOUS,
-                action="POST /login",
-                purpose=PURPOSE_OPERATIONS,
-                detail={"status": 401, "client_ip": address},
-            ),
-            "POST /login",
-        )
+        record_anonymous(context, "POST /login", 401, address, PURPOSE_OPERATIONS)
         return _form(request, _local(next), error, 401)
     token, _ = context.operator_sessions.open(found, now_s)
     record_operator(context, found.name, "login", detail={"client_ip": address})
