@@ -25,6 +25,7 @@ from openami.mdms.completeness import load_area_targets
 from openami.mdms.kpi import KPI_NAMES, KpiRow
 from openami.mdms.reports import MdmsReports, SlotCollection
 from openami.registry import AREAS
+from openami.web.auth import current_session
 from openami.web.i18n import COOKIE, LANGS, pick_language, translator
 
 HERE = Path(__file__).parent
@@ -41,14 +42,20 @@ def hub(request: Request) -> HubContext:
     return context
 
 
-def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
-    """Render a page in the request's language; ``?lang=`` is remembered in a cookie."""
+def render(
+    request: Request, name: str, values: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """Render a page in the request's language; ``?lang=`` is remembered in a cookie. The
+    logged-in operator and the session's CSRF token (for forms) are in every page."""
     lang = pick_language(request)
     other = "ja" if lang == "en" else "en"
+    session = current_session(request)
     response = templates.TemplateResponse(
         request,
         name,
         {
+            "current_operator": session.operator if session else None,
+            "csrf_token": session.csrf_token if session else "",
             **values,
             "t": translator(lang),
             "lang": lang,
@@ -56,6 +63,7 @@ def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
             "version": __version__,
             "area_name": lambda code: area_name(code, lang),
         },
+        status_code=status_code,
     )
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(COOKIE, lang, max_age=365 * DAY_SECONDS, httponly=True, samesite="lax")

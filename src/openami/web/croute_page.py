@@ -29,6 +29,7 @@ from openami.hub.dashboard import (
     request_counts,
     subscription_count,
 )
+from openami.hub.operators import Operator
 from openami.hub.slo import SlotSlo, slot_slo, summary
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
@@ -84,7 +85,7 @@ def latency_chart(rows: list[SlotSlo], label: str, p50: str, p95: str, target: s
 
 
 @router.get("/croute", response_class=HTMLResponse)
-def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
+def croute(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTMLResponse:
     context = hub(request)
     t = translator(pick_language(request))
     days = data_days(context)

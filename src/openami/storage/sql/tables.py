@@ -325,5 +325,16 @@ audit_log = sa.Table(
     sa.Column("hash", sa.Text, nullable=False),
 )
 
+# -- dashboard operators -------------------------------------------------------------------
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),  # viewer, operator, approver or admin
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC string
+    sa.Column("created_at", EPOCH_S, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
