@@ -99,7 +99,8 @@ ORDER BY line
 
 def read_import_file(path: Path) -> pa.Table:
     """The file's rows: CSV columns as strings, Parquet as stored. A file without one of
-    :data:`REQUIRED_COLUMNS` is refused with the missing names."""
+    :data:`REQUIRED_COLUMNS`, or with one (or ``meter_id``) of a type that holds no single
+    value (a list, struct, map or interval column), is refused with a ValueError naming it."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
         table = pq.read_table(path)
     else:
@@ -114,7 +115,41 @@ def read_import_file(path: Path) -> pa.Table:
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
+    unreadable = [
+        f"{field.name} ({field.type})"
+        for field in table.schema
+        if field.name in _VALUE_COLUMNS and not _scalar_type(field.type)
+    ]
+    if unreadable:
+        raise ValueError(f"{path.name}: column(s) {', '.join(unreadable)} do not hold values")
     return table
+
+
+_VALUE_COLUMNS = frozenset((*REQUIRED_COLUMNS, "meter_id"))
+
+
+def _scalar_type(kind: pa.DataType) -> bool:
+    """A Parquet column type whose values read as text (a list, struct, map or interval
+    column cannot be one row's value; casting it would fail outside ValueError)."""
+    if pa.types.is_dictionary(kind):
+        return _scalar_type(kind.value_type)
+    checks = (
+        pa.types.is_string,
+        pa.types.is_large_string,
+        pa.types.is_binary,
+        pa.types.is_large_binary,
+        pa.types.is_fixed_size_binary,
+        pa.types.is_integer,
+        pa.types.is_floating,
+        pa.types.is_decimal,
+        pa.types.is_boolean,
+        pa.types.is_timestamp,
+        pa.types.is_date,
+        pa.types.is_time,
+        pa.types.is_duration,
+        pa.types.is_null,
+    )
+    return any(check(kind) for check in checks)
 
 
 def _csv_header(path: Path) -> list[str]:
