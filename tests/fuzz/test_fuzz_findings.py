@@ -1,0 +1,57 @@
+"""Regression tests for what the fuzzers found (each input is also in fuzz/corpus/)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from openami.protocols.dlms.apdu import ApduError, decode_apdu
+from openami.storage.bulk_import import read_import_file
+
+CORPUS = Path(__file__).parents[2] / "fuzz" / "corpus"
+
+
+def test_a_three_byte_get_response_is_an_apdu_error_not_an_index_error() -> None:
+    data = (CORPUS / "dlms_apdu" / "crash-get-response-3-bytes").read_bytes()
+    assert data == b"\xc4\x01\x01"
+    with pytest.raises(ApduError, match="truncated result"):
+        decode_apdu(data)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([[1]], pa.list_(pa.int8())),
+        pa.array([{"a": 1}]),
+        pa.array([[("a", 1)]], pa.map_(pa.string(), pa.int64())),
+    ],
+    ids=["list", "struct", "map"],
+)
+def test_a_parquet_value_column_of_a_nested_type_is_refused_with_value_error(
+    tmp_path: Path, column: pa.Array
+) -> None:
+    table = pa.table(
+        {
+            "supply_point_id": ["0300000000000000000110"],
+            "slot_start": ["2026-11-01T00:00:00+09:00"],
+            "import_register_wh": column,
+            "export_register_wh": ["1"],
+        }
+    )
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    path = tmp_path / "reads.parquet"
+    path.write_bytes(out.getvalue())
+    with pytest.raises(ValueError, match=r"import_register_wh \(.*\) do not hold values"):
+        read_import_file(path)
+
+
+def test_the_corpus_keeps_the_parquet_crash_and_it_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "crash.parquet"
+    path.write_bytes((CORPUS / "bulk_parquet" / "crash-list-register").read_bytes())
+    with pytest.raises(ValueError, match="do not hold values"):
+        read_import_file(path)
