@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from fuzz.engine import Finding
 from openami.mdms.bulk import check_rows
 from openami.mdms.vee_config import load_vee_config
 from openami.storage.bulk_import import read_import_file
-
-from fuzz.engine import Finding
 
 ALLOWED = (ValueError, OSError)
 SP_ID = "0300000000000000000110"

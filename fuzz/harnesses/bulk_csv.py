@@ -16,28 +16,34 @@ def setup() -> Callable[[bytes], None]:
 
 
 def seeds() -> dict[str, bytes]:
-    rows = [f"{SP_ID},2026-11-01T{h:02d}:{m:02d}:00+09:00,{1000 + h * 60 + m},0"
-            for h in range(2) for m in (0, 30)]
+    rows = [
+        f"{SP_ID},2026-11-01T{h:02d}:{m:02d}:00+09:00,{1000 + h * 60 + m},0"
+        for h in range(2)
+        for m in (0, 30)
+    ]
     good = "\n".join([HEADER, *rows]) + "\n"
-    with_meter = "\n".join(
-        [HEADER + ",meter_id", *(r + f",{METER_ID}" for r in rows)]
-    ) + "\n"
-    bad = "\n".join(
-        [
-            HEADER,
-            f"{SP_ID},2026-11-01T00:10:00+09:00,5,",  # off the grid
-            f"{SP_ID},2026-11-01T00:30:00,5,",  # no offset
-            f"{SP_ID[:-1]},2026-11-01T01:00:00Z,x,1",  # short id, not a number
-            f"{SP_ID},2026-11-01T01:30:00+09:00,-1,-1",
-            rows[0],
-            rows[0].replace(",1000,", ",1001,"),  # duplicate with other registers
-        ]
-    ) + "\n"
+    with_meter = "\n".join([HEADER + ",meter_id", *(r + f",{METER_ID}" for r in rows)]) + "\n"
+    bad = (
+        "\n".join(
+            [
+                HEADER,
+                f"{SP_ID},2026-11-01T00:10:00+09:00,5,",  # off the grid
+                f"{SP_ID},2026-11-01T00:30:00,5,",  # no offset
+                f"{SP_ID[:-1]},2026-11-01T01:00:00Z,x,1",  # short id, not a number
+                f"{SP_ID},2026-11-01T01:30:00+09:00,-1,-1",
+                rows[0],
+                rows[0].replace(",1000,", ",1001,"),  # duplicate with other registers
+            ]
+        )
+        + "\n"
+    )
     return {
         "good": good.encode(),
         "with-meter-id": with_meter.encode(),
         "bad-rows": bad.encode(),
         "missing-column": b"supply_point_id,slot_start\n" + SP_ID.encode() + b",x\n",
-        "quoted": ('"supply_point_id","slot_start","import_register_wh","export_register_wh"\n'
-                   f'"{SP_ID}","2026-11-01T00:00:00+09:00","1",""\n').encode(),
+        "quoted": (
+            '"supply_point_id","slot_start","import_register_wh","export_register_wh"\n'
+            f'"{SP_ID}","2026-11-01T00:00:00+09:00","1",""\n'
+        ).encode(),
     }

@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from openami.clock import JST
-
 from fuzz.harnesses.bulk_common import ALLOWED, METER_ID, SP_ID, make_one_input
+from openami.clock import JST
 
 __all__ = ["ALLOWED", "seeds", "setup"]
 MAX_LEN = 8192
@@ -49,7 +48,9 @@ def seeds() -> dict[str, bytes]:
             "meter_id": pa.array([METER_ID] * 4, pa.int64()),
         }
     )
-    naive = typed.set_column(1, "slot_start", pa.array(times, pa.timestamp("s")).cast(pa.timestamp("s")))
+    naive = typed.set_column(
+        1, "slot_start", pa.array(times, pa.timestamp("s")).cast(pa.timestamp("s"))
+    )
     nested = typed.append_column("extra", pa.array([[1], [2], [], None], pa.list_(pa.int8())))
     listed = text.set_column(2, "import_register_wh", pa.array([[1], [2], [], None]))
     return {

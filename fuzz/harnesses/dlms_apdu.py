@@ -9,13 +9,13 @@ excepted: they are read leniently, a missing invocation counter and trailing byt
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-
-from openami.protocols.dlms import acse, apdu, profile, security
-from openami.protocols.dlms.errors import DlmsCodecError
 
 from fuzz.engine import Finding
 from fuzz.harnesses.dlms_seeds import associations, requests, responses
+from openami.protocols.dlms import acse, apdu, profile, security
+from openami.protocols.dlms.errors import DlmsCodecError
 
 ALLOWED = (DlmsCodecError,)
 MAX_LEN = 1024
@@ -34,10 +34,8 @@ def _plain(data: bytes) -> None:
         accesses.extend(access for _ref, access in decoded.items)
     for access in accesses:
         if access is not None:
-            try:
+            with contextlib.suppress(DlmsCodecError):
                 profile.parse_access(access)
-            except DlmsCodecError:
-                pass
 
 
 def _association(data: bytes) -> None:
@@ -48,15 +46,11 @@ def _association(data: bytes) -> None:
         acse.decode_initiate_response,
         security.parse_glo,
     ):
-        try:
+        with contextlib.suppress(DlmsCodecError):
             decode(data)
-        except DlmsCodecError:
-            pass
     for expected in (acse.RLRQ, acse.RLRE):
-        try:
+        with contextlib.suppress(DlmsCodecError):
             acse.decode_release(data, expected)
-        except DlmsCodecError:
-            pass
 
 
 def setup() -> Callable[[bytes], None]:

@@ -10,15 +10,15 @@ date-time or raises the allowed error.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from fuzz.engine import Finding
 from openami.clock import JST
 from openami.protocols.dlms import axdr, profile
 from openami.protocols.dlms.axdr import AxdrError, BitString
-
-from fuzz.engine import Finding
 
 ALLOWED = (AxdrError,)
 MAX_LEN = 1024
@@ -36,10 +36,8 @@ def _native(value: Any) -> bool:
 def setup() -> Callable[[bytes], None]:
     def one_input(data: bytes) -> None:
         for start in range(0, max(1, len(data) - 11), 12):
-            try:
+            with contextlib.suppress(AxdrError):
                 axdr.decode_datetime(data[start : start + 12])
-            except AxdrError:
-                pass
         try:
             value, end = axdr.decode(data)
         except AxdrError:

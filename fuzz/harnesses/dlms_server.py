@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fuzz.harnesses.dlms_seeds import KEYS, requests
+from fuzz.harnesses.dlms_world import Pair, World, client
 from openami.protocols.dlms import security
 from openami.protocols.dlms.apdu import ACTION_REQUEST, GET_REQUEST, SET_REQUEST
 from openami.protocols.dlms.server_session import State
 from openami.protocols.dlms.wrapper import encode_wrapper
-
-from fuzz.harnesses.dlms_seeds import KEYS, requests
-from fuzz.harnesses.dlms_world import Pair, World, client
 
 ALLOWED: tuple[type[BaseException], ...] = ()
 MAX_LEN = 1024

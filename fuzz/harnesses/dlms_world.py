@@ -8,6 +8,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from fuzz.engine import Finding
+from fuzz.harnesses.dlms_seeds import CLIENT_TITLE, KEYS
 from openami.clock import JST, ManualClock
 from openami.clock.slots import SLOT_SECONDS
 from openami.meter import MeterFleet
@@ -25,9 +27,6 @@ from openami.protocols.dlms.events import (
     ClientRequest,
 )
 from openami.protocols.peer import Wait
-
-from fuzz.engine import Finding
-from fuzz.harnesses.dlms_seeds import CLIENT_TITLE, KEYS
 
 PASSWORD = b"fuzz-password"  # fuzz fixture secret
 MASTER = bytes(range(0x40, 0x50))  # fuzz fixture secret
@@ -69,9 +68,7 @@ def client(kind: str, seed: int = 5) -> ClientAssociation:
     if kind == "public":
         return ClientAssociation(client_wport=16, server_wport=1)
     if kind == "password":
-        return ClientAssociation(
-            acse.Mechanism.LOW, PASSWORD, client_wport=17, server_wport=1
-        )
+        return ClientAssociation(acse.Mechanism.LOW, PASSWORD, client_wport=17, server_wport=1)
     rng = random.Random(seed)
     return ClientAssociation(
         acse.Mechanism.HIGH_GMAC,

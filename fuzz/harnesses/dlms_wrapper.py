@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from openami.protocols.dlms.errors import RemoteDlmsProtocolError
-from openami.protocols.dlms.events import Get, Release, Set
-from openami.protocols.dlms.wrapper import encode_wrapper
-
 from fuzz.engine import Finding
 from fuzz.harnesses.dlms_seeds import CLOCK, PROFILE_BUFFER, requests
 from fuzz.harnesses.dlms_world import Pair, World, client
+from openami.protocols.dlms.errors import RemoteDlmsProtocolError
+from openami.protocols.dlms.events import Get, Release, Set
+from openami.protocols.dlms.wrapper import encode_wrapper
 
 ALLOWED = (RemoteDlmsProtocolError,)
 MAX_LEN = 2048

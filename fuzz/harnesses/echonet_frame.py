@@ -7,8 +7,10 @@ frame; the service rules answer it without raising; every reply re-decodes stric
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
+from fuzz.engine import Finding
 from openami.protocols.echonet import (
     DeviceObject,
     EchonetDecodeError,
@@ -23,8 +25,6 @@ from openami.protocols.echonet import (
 )
 from openami.protocols.echonet import objects as obj
 from openami.protocols.echonet import smart_meter as sm
-
-from fuzz.engine import Finding
 
 ALLOWED = (EchonetDecodeError,)
 MAX_LEN = 1024
@@ -54,7 +54,11 @@ def _objects() -> list[DeviceObject]:
 
     meter = DeviceObject(
         eoj=sm.SMART_METER_EOJ,
-        getters={0x80: lambda: b"\x30", 0xE0: lambda: sm.encode_u32(123), 0xE5: lambda: store[0xE5]},
+        getters={
+            0x80: lambda: b"\x30",
+            0xE0: lambda: sm.encode_u32(123),
+            0xE5: lambda: store[0xE5],
+        },
         setters={0xE5: set_e5},
         announced=frozenset({0x80}),
     )
@@ -79,10 +83,8 @@ def setup() -> Callable[[bytes], None]:
                 raise Finding(f"reply does not round-trip: {reply}")
         for prop in (*frame.properties, *frame.get_properties):
             for decoder in _EDT_DECODERS:
-                try:
+                with contextlib.suppress(EchonetDecodeError):
                     decoder(prop.edt)
-                except EchonetDecodeError:
-                    pass
 
     return one_input
 
@@ -92,7 +94,9 @@ def seeds() -> dict[str, bytes]:
     at = sm.History2Setting(None, 12).encode()
     frames = {
         "get-e0-e7": Frame(1, controller, meter, Esv.GET, (Property(0xE0), Property(0xE7))),
-        "get-maps": Frame(2, controller, meter, Esv.GET, tuple(Property(e) for e in (0x9D, 0x9E, 0x9F))),
+        "get-maps": Frame(
+            2, controller, meter, Esv.GET, tuple(Property(e) for e in (0x9D, 0x9E, 0x9F))
+        ),
         "setc-e5": Frame(3, controller, meter, Esv.SETC, (Property(0xE5, b"\x01"),)),
         "setc-ed": Frame(4, controller, meter, Esv.SETC, (Property(0xED, at),)),
         "setget": Frame(
@@ -106,7 +110,14 @@ def seeds() -> dict[str, bytes]:
             meter,
             controller,
             Esv.GET_RES,
-            (Property(0xEA, sm.FixedTimeValue(sm.decode_datetime(bytes.fromhex("07ea0b0c031e00")), 12345).encode()),),
+            (
+                Property(
+                    0xEA,
+                    sm.FixedTimeValue(
+                        sm.decode_datetime(bytes.fromhex("07ea0b0c031e00")), 12345
+                    ).encode(),
+                ),
+            ),
         ),
         "inf-req-class-wide": Frame(8, controller, 0x028800, Esv.INF_REQ, (Property(0x80),)),
         "infc": Frame(9, meter, controller, Esv.INFC, (Property(0x80, b"\x30"),)),

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from fuzz.engine import ByteReader, Finding
 from openami.broute import responder as responder_module
 from openami.broute.responder import MeterResponder
 from openami.clock import ManualClock, slot_index
@@ -27,8 +28,6 @@ from openami.meter import MeterFleet, MeterView
 from openami.protocols.echonet import EchonetDecodeError, Esv, Frame, Property, decode_frame
 from openami.protocols.echonet import objects as obj
 from openami.protocols.echonet import smart_meter as sm
-
-from fuzz.engine import ByteReader, Finding
 
 ALLOWED: tuple[type[BaseException], ...] = ()  # respond() must never raise
 MAX_LEN = 512
@@ -126,7 +125,9 @@ def setup() -> Callable[[bytes], None]:
                 try:
                     decoder(prop.edt)
                 except EchonetDecodeError as exc:
-                    raise Finding(f"the meter serves {prop.epc:#04x} it cannot decode: {exc}")
+                    raise Finding(
+                        f"the meter serves {prop.epc:#04x} it cannot decode: {exc}"
+                    ) from exc
 
     def one_input(data: bytes) -> None:
         responder = MeterResponder(view, clock)

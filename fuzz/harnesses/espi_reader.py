@@ -1,10 +1,10 @@
 """The ESPI (Green Button) reader: Atom feeds and entries, BatchList, ServiceStatus.
 
 Allowed: :class:`EspiParseError` (the reader's documented error: every failure, whatever
-its cause, is one; an EspiError, a ValueError). Checks: a feed or entry that reads writes
-out and reads back to the same value (foreign resources,
-which the writer refuses with its EspiWriteError, excepted). (expat and ElementTree are C: atheris gets coverage
-of openami's reader only, which is what is under test.)
+its cause, is one; an EspiError, a ValueError), raised only when no reader takes the bytes.
+Checks: a feed or entry that reads writes out and reads back to the same value (foreign
+resources, which the writer refuses with its EspiWriteError, excepted). expat and
+ElementTree are C: atheris gets coverage of openami's reader only, which is what is tested.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from fuzz.engine import Finding
 from openami.protocols.espi import (
     BatchList,
     Entry,
@@ -33,8 +34,6 @@ from openami.protocols.espi import (
 )
 from openami.protocols.espi.reader import EspiParseError
 from openami.protocols.espi.writer import EspiWriteError
-
-from fuzz.engine import Finding
 
 ALLOWED = (EspiParseError,)
 MAX_LEN = 8192
@@ -91,7 +90,9 @@ def seeds() -> dict[str, bytes]:
     resources = [
         jp.JST_TIME_PARAMETERS,
         jp.reading_type("import"),
-        UsagePoint(status=1, service_delivery_point_name="0300000000000000000110", rated_current_a=30),
+        UsagePoint(
+            status=1, service_delivery_point_name="0300000000000000000110", rated_current_a=30
+        ),
         MeterReading(),
         jp.day_block(DAY, values),
     ]
@@ -108,6 +109,8 @@ def seeds() -> dict[str, bytes]:
         "feed-one-block": write_feed(one_block),
         "entry-reading-type": write_entry(feed.entries[1]),
         "entry-usage-point": write_entry(feed.entries[2]),
-        "batch-list": write_batch_list(BatchList(("https://hub.example/espi/1_1/resource/Batch/Bulk/1",))),
+        "batch-list": write_batch_list(
+            BatchList(("https://hub.example/espi/1_1/resource/Batch/Bulk/1",))
+        ),
         "service-status": write_service_status(ServiceStatus(1)),
     }

@@ -11,19 +11,23 @@ and :class:`SkFormatError` from the parsers. Anything else is a finding.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Callable
 
+from fuzz.engine import Finding
+from fuzz.harnesses.skstack_module import METER, METER_MAC, OWN_MAC, PWD, RBID, _session
 from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
     Dialect,
-    MeterRadio,
-    SendOutcome,
-    UdpSend,
     LocalSkstackProtocolError,
+    MeterRadio,
     RemoteSkstackProtocolError,
+    SendOutcome,
     SkFormatError,
     SkHost,
     SkModule,
+    UdpSend,
     parse_epandesc,
     parse_erxudp,
     parse_event,
@@ -39,9 +43,6 @@ from openami.protocols.skstack.host import (
     Terminate,
 )
 from openami.protocols.skstack.reader import OutputReader
-
-from fuzz.engine import Finding
-from fuzz.harnesses.skstack_module import METER, METER_MAC, OWN_MAC, PWD, RBID, _session
 
 ALLOWED = (SkFormatError,)
 MAX_LEN = 640
@@ -60,14 +61,10 @@ _COMMANDS: tuple[HostCommand, ...] = (
 def _parse_line(text: str) -> None:
     for dialect in Dialect:
         for parse in (parse_erxudp, parse_event):
-            try:
+            with contextlib.suppress(SkFormatError):
                 parse(dialect, text)
-            except SkFormatError:
-                pass
-    try:
+    with contextlib.suppress(SkFormatError):
         parse_epandesc([text])
-    except SkFormatError:
-        pass
 
 
 def setup() -> Callable[[bytes], None]:
@@ -133,7 +130,7 @@ def seeds() -> dict[str, bytes]:
     for dialect, head in ((Dialect.BP35A1, 0x1F), (Dialect.BP35C2, 0x9F)):
         text = _module_output(dialect, _session(dialect))
         cuts = [0, text.index(b"SKSREG S2"), text.index(b"SKSENDTO"), len(text)]
-        for part, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        for part, (a, b) in enumerate(itertools.pairwise(cuts)):
             out[f"{dialect.value}-output-{part + 1}"] = bytes([head]) + text[a:b]
     out["bp35c2-small-pieces"] = bytes([0x82]) + out["bp35c2-output-1"][1:200]
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fuzz.engine import Finding
 from openami.protocols.echonet import Esv, Frame, Property
 from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
@@ -30,8 +31,6 @@ from openami.protocols.skstack import (
 )
 from openami.protocols.skstack.states import ModuleState
 
-from fuzz.engine import Finding
-
 ALLOWED: tuple[type[BaseException], ...] = ()
 MAX_LEN = 2048
 RBID = "00112233445566778899AABBCCDDEEFF"  # fuzz fixture, not a real B-route ID
@@ -40,6 +39,10 @@ METER_MAC = bytes.fromhex("001C6400601421A3")
 OWN_MAC = bytes.fromhex("001D129012345678")
 METER = link_local_of(METER_MAC)
 _GET = Frame(1, 0x05FF01, 0x028801, Esv.GET, (Property(0xE7),)).encode()
+
+
+def _joined(module: SkModule) -> bool:
+    return module.state is ModuleState.JOINED
 
 
 def _drain(module: SkModule, tick: int) -> None:
@@ -55,7 +58,7 @@ def _drain(module: SkModule, tick: int) -> None:
         if event is Wait.PAUSED or isinstance(event, UdpSend):
             if module.state in (ModuleState.SENDING, ModuleState.JOINED_SENDING):
                 module.send(SendOutcome(delivered=tick % 3 != 0))
-                if module.state is ModuleState.JOINED and tick % 2:
+                if _joined(module) and tick % 2:
                     module.send(DatagramArrived(METER, module.own_address, _GET))
             continue
         if isinstance(event, Output) and not isinstance(event.data, bytes):

@@ -5,7 +5,6 @@ so the whole file stays well under a minute). A finding fails the test with the 
 from __future__ import annotations
 
 import pytest
-
 from fuzz.engine import CORPUS_DIR, HARNESSES, Harness, load, mutation_loop
 
 # inputs per harness: about two seconds each on a 2-core VM, without atheris' instrumentation
