@@ -55,3 +55,12 @@ def test_the_corpus_keeps_the_parquet_crash_and_it_is_refused(tmp_path: Path) ->
     path.write_bytes((CORPUS / "bulk_parquet" / "crash-list-register").read_bytes())
     with pytest.raises(ValueError, match="do not hold values"):
         read_import_file(path)
+
+
+def test_a_parquet_file_with_invalid_utf8_text_is_refused_before_duckdb(tmp_path: Path) -> None:
+    """Found by atheris: pyarrow reads such a file unchecked, and DuckDB's row check then
+    failed with an InternalException (not a ValueError: the CLI printed a traceback)."""
+    path = tmp_path / "crash.parquet"
+    path.write_bytes((CORPUS / "bulk_parquet" / "crash-invalid-utf8-text").read_bytes())
+    with pytest.raises(ValueError, match="invalid Parquet data: .*UTF8"):
+        read_import_file(path)

@@ -100,9 +100,14 @@ ORDER BY line
 def read_import_file(path: Path) -> pa.Table:
     """The file's rows: CSV columns as strings, Parquet as stored. A file without one of
     :data:`REQUIRED_COLUMNS`, or with one (or ``meter_id``) of a type that holds no single
-    value (a list, struct, map or interval column), is refused with a ValueError naming it."""
+    value (a list, struct, map or interval column), is refused with a ValueError naming it;
+    so is a Parquet file whose data is not valid (text that is not UTF-8)."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
         table = pq.read_table(path)
+        try:  # pyarrow does not check a Parquet file's UTF-8 on reading; DuckDB would fail
+            table.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            raise ValueError(f"{path.name}: invalid Parquet data: {exc}") from exc
     else:
         table = pacsv.read_csv(
             path,
