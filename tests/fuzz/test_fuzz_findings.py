@@ -64,3 +64,17 @@ def test_a_parquet_file_with_invalid_utf8_text_is_refused_before_duckdb(tmp_path
     path.write_bytes((CORPUS / "bulk_parquet" / "crash-invalid-utf8-text").read_bytes())
     with pytest.raises(ValueError, match="invalid Parquet data: .*UTF8"):
         read_import_file(path)
+
+
+def test_a_parquet_file_with_damaged_metadata_is_a_value_error(tmp_path: Path) -> None:
+    """Found by atheris: pyarrow raised ArrowNotImplementedError ("Integers with more than
+    64 bits") from damaged metadata, which is no ValueError."""
+    path = tmp_path / "crash.parquet"
+    path.write_bytes((CORPUS / "bulk_parquet" / "crash-int128-metadata").read_bytes())
+    with pytest.raises(ValueError, match="not a readable import file"):
+        read_import_file(path)
+
+
+def test_a_missing_file_stays_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        read_import_file(tmp_path / "absent.parquet")

@@ -101,22 +101,14 @@ def read_import_file(path: Path) -> pa.Table:
     """The file's rows: CSV columns as strings, Parquet as stored. A file without one of
     :data:`REQUIRED_COLUMNS`, or with one (or ``meter_id``) of a type that holds no single
     value (a list, struct, map or interval column), is refused with a ValueError naming it;
-    so is a Parquet file whose data is not valid (text that is not UTF-8)."""
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        table = pq.read_table(path)
-        try:  # pyarrow does not check a Parquet file's UTF-8 on reading; DuckDB would fail
-            table.validate(full=True)
-        except pa.ArrowInvalid as exc:
-            raise ValueError(f"{path.name}: invalid Parquet data: {exc}") from exc
-    else:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(_csv_header(path), pa.string()),
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
+    so is a file pyarrow cannot read (damaged Parquet metadata: every pyarrow error but an
+    OSError becomes a ValueError) or whose Parquet data is not valid (text not UTF-8)."""
+    try:
+        table = _read_table(path)
+    except OSError:
+        raise
+    except pa.ArrowException as exc:  # e.g. ArrowNotImplementedError for damaged metadata
+        raise ValueError(f"{path.name}: not a readable import file: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
@@ -155,6 +147,24 @@ def _scalar_type(kind: pa.DataType) -> bool:
         pa.types.is_null,
     )
     return any(check(kind) for check in checks)
+
+
+def _read_table(path: Path) -> pa.Table:
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        table = pq.read_table(path)
+        try:  # pyarrow does not check a Parquet file's UTF-8 on reading; DuckDB would fail
+            table.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            raise ValueError(f"{path.name}: invalid Parquet data: {exc}") from exc
+        return table
+    return pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(_csv_header(path), pa.string()),
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
 
 
 def _csv_header(path: Path) -> list[str]:
