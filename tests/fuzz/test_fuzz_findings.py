@@ -62,7 +62,7 @@ def test_a_parquet_file_with_invalid_utf8_text_is_refused_before_duckdb(tmp_path
     failed with an InternalException (not a ValueError: the CLI printed a traceback)."""
     path = tmp_path / "crash.parquet"
     path.write_bytes((CORPUS / "bulk_parquet" / "crash-invalid-utf8-text").read_bytes())
-    with pytest.raises(ValueError, match="invalid Parquet data: .*UTF8"):
+    with pytest.raises(ValueError, match=r"invalid Parquet data: .*UTF8"):
         read_import_file(path)
 
 
@@ -78,3 +78,12 @@ def test_a_parquet_file_with_damaged_metadata_is_a_value_error(tmp_path: Path) -
 def test_a_missing_file_stays_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         read_import_file(tmp_path / "absent.parquet")
+
+
+def test_a_csv_header_that_names_a_column_twice_is_a_value_error(tmp_path: Path) -> None:
+    """Found by atheris: the row check failed with pyarrow's KeyError ("Field exists 2 times
+    in schema"), which is no ValueError."""
+    path = tmp_path / "reads.csv"
+    path.write_bytes((CORPUS / "bulk_csv" / "crash-duplicate-column").read_bytes())
+    with pytest.raises(ValueError, match="slot_start, supply_point_id given more than once"):
+        read_import_file(path)

@@ -99,7 +99,7 @@ ORDER BY line
 
 def read_import_file(path: Path) -> pa.Table:
     """The file's rows: CSV columns as strings, Parquet as stored. A file without one of
-    :data:`REQUIRED_COLUMNS`, or with one (or ``meter_id``) of a type that holds no single
+    :data:`REQUIRED_COLUMNS`, with a column name given twice, or with one (or ``meter_id``) of a type that holds no single
     value (a list, struct, map or interval column), is refused with a ValueError naming it;
     so is a file pyarrow cannot read (damaged Parquet metadata: every pyarrow error but an
     OSError becomes a ValueError) or whose Parquet data is not valid (text not UTF-8)."""
@@ -109,6 +109,9 @@ def read_import_file(path: Path) -> pa.Table:
         raise
     except pa.ArrowException as exc:  # e.g. ArrowNotImplementedError for damaged metadata
         raise ValueError(f"{path.name}: not a readable import file: {exc}") from exc
+    twice = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    if twice:
+        raise ValueError(f"{path.name}: column(s) {', '.join(twice)} given more than once")
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
