@@ -85,5 +85,5 @@ def test_a_csv_header_that_names_a_column_twice_is_a_value_error(tmp_path: Path)
     in schema"), which is no ValueError."""
     path = tmp_path / "reads.csv"
     path.write_bytes((CORPUS / "bulk_csv" / "crash-duplicate-column").read_bytes())
-    with pytest.raises(ValueError, match="slot_start, supply_point_id given more than once"):
+    with pytest.raises(ValueError, match="import_register_wh, slot_start given more than once"):
         read_import_file(path)

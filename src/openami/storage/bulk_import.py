@@ -99,8 +99,9 @@ ORDER BY line
 
 def read_import_file(path: Path) -> pa.Table:
     """The file's rows: CSV columns as strings, Parquet as stored. A file without one of
-    :data:`REQUIRED_COLUMNS`, with a column name given twice, or with one (or ``meter_id``) of a type that holds no single
-    value (a list, struct, map or interval column), is refused with a ValueError naming it;
+    :data:`REQUIRED_COLUMNS`, with a column name given twice, or with one of them (or
+    ``meter_id``) of a type that holds no single value (a list, struct, map or interval
+    column), is refused with a ValueError naming it;
     so is a file pyarrow cannot read (damaged Parquet metadata: every pyarrow error but an
     OSError becomes a ValueError) or whose Parquet data is not valid (text not UTF-8)."""
     try:
