@@ -1,23 +1,30 @@
 """Operator commands for remote switching: ``approve``, ``halt``, ``resume``, ``held``.
 
-Click commands for the ``openami ops`` group (the lead adds them there once operator
-accounts exist); until then the operator's name and role are options. They work on the
-store of a data directory (or ``--db``), so they act while ``openami serve`` runs: the stop
-flag is read by the hub's workers and by the HES's guard before every remote switching
-command, and an approved request is sent at the next worker round.
+Click commands for the ``openami ops`` group (not registered there yet). The operator
+logs in with an operator account (``ops user add``): ``--operator NAME``, the password from
+``OPENAMI_OPERATOR_PASSWORD`` or a prompt; the role is the account's, never an option. They
+work on the store of a data directory (or ``--db``), so they act while ``openami serve``
+runs: the stop flag is read by the hub's workers and by the HES's guard before every remote
+switching command, and an approved request is sent at the next worker round.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 import time
 from pathlib import Path
 
 import click
 
+from openami.hub.operators import LockedOut, Operator, OperatorAccounts
 from openami.hub.switching_errors import Rejected
 from openami.hub.switching_ops import SwitchingOps
 from openami.storage.repositories import DATA_DIR_FILE, Database, open_database
 from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.operators import OperatorStore
+
+PASSWORD_ENV = "OPENAMI_OPERATOR_PASSWORD"
 
 _DATA_DIR = click.option(
     "--data-dir",
@@ -27,20 +34,31 @@ _DATA_DIR = click.option(
     help=f"Directory holding {DATA_DIR_FILE}.",
 )
 _DB = click.option("--db", "db_url", default=None, metavar="URL", help="The database URL.")
-_OPERATOR = click.option("--operator", required=True, help="The operator's account name.")
-_ROLE = click.option(
-    "--role",
-    type=click.Choice(["viewer", "operator", "approver", "admin"]),
-    required=True,
-    help="The operator's role.",
-)
+_OPERATOR = click.option("--operator", required=True, help="Your operator account name.")
 
 
-def _ops(data_dir: Path, db_url: str | None) -> SwitchingOps:
+def _database(data_dir: Path, db_url: str | None) -> Database:
     if db_url is None and not (data_dir / DATA_DIR_FILE).exists():
         raise click.ClickException(f"no store in {data_dir}")
-    database: Database = open_database(db_url or data_dir / DATA_DIR_FILE)
+    return open_database(db_url or data_dir / DATA_DIR_FILE)
+
+
+def _ops(database: Database) -> SwitchingOps:
     return SwitchingOps(database, AuditLog(database), time.time)
+
+
+def _login(database: Database, name: str) -> Operator:
+    """The operator, authenticated with their account's password (role from the account)."""
+    password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"password for {name}: ")
+    try:
+        operator = OperatorAccounts(OperatorStore(database)).authenticate(
+            name, password, time.time()
+        )
+    except LockedOut as exc:
+        raise click.ClickException(f"{name} is locked out: {exc}") from None
+    if operator is None:
+        raise click.ClickException("wrong operator name or password")
+    return operator
 
 
 def _run(action: object) -> None:
@@ -54,14 +72,14 @@ def _run(action: object) -> None:
 @click.command()
 @click.argument("request_id")
 @_OPERATOR
-@_ROLE
 @_DATA_DIR
 @_DB
-def approve(request_id: str, operator: str, role: str, data_dir: Path, db_url: str | None) -> None:
+def approve(request_id: str, operator: str, data_dir: Path, db_url: str | None) -> None:
     """Approve a held request (two different approvers release it)."""
-    ops = _ops(data_dir, db_url)
+    database = _database(data_dir, db_url)
+    who = _login(database, operator)
     try:
-        row = ops.approve(request_id, operator, role)
+        row = _ops(database).approve(request_id, who.name, who.role)
     except Rejected as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     click.echo(f"{row.request_id} {row.status}")
@@ -69,26 +87,26 @@ def approve(request_id: str, operator: str, role: str, data_dir: Path, db_url: s
 
 @click.command()
 @_OPERATOR
-@_ROLE
 @click.option("--reason", default="", help="Why (audited).")
 @_DATA_DIR
 @_DB
-def halt(operator: str, role: str, reason: str, data_dir: Path, db_url: str | None) -> None:
+def halt(operator: str, reason: str, data_dir: Path, db_url: str | None) -> None:
     """Emergency stop: no remote switching command is sent or admitted until resume."""
-    ops = _ops(data_dir, db_url)
-    _run(lambda: ops.halt(operator, role, reason))
+    database = _database(data_dir, db_url)
+    who = _login(database, operator)
+    _run(lambda: _ops(database).halt(who.name, who.role, reason))
     click.echo("remote switching halted")
 
 
 @click.command()
 @_OPERATOR
-@_ROLE
 @_DATA_DIR
 @_DB
-def resume(operator: str, role: str, data_dir: Path, db_url: str | None) -> None:
+def resume(operator: str, data_dir: Path, db_url: str | None) -> None:
     """Lift the emergency stop (approver or admin)."""
-    ops = _ops(data_dir, db_url)
-    _run(lambda: ops.resume(operator, role))
+    database = _database(data_dir, db_url)
+    who = _login(database, operator)
+    _run(lambda: _ops(database).resume(who.name, who.role))
     click.echo("remote switching resumed")
 
 
@@ -97,7 +115,7 @@ def resume(operator: str, role: str, data_dir: Path, db_url: str | None) -> None
 @_DB
 def held(data_dir: Path, db_url: str | None) -> None:
     """List held requests with why they are held and who approved them."""
-    ops = _ops(data_dir, db_url)
+    ops = _ops(_database(data_dir, db_url))
     flag = ops.store.stop_flag()
     if flag.halted:
         click.echo(f"HALTED by {flag.changed_by}")

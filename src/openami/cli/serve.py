@@ -17,6 +17,7 @@ from openami.clock import JST
 from openami.settings import Settings, SettingsError, load_settings
 from openami.storage.duckdb_interval import StoreInUse
 from openami.storage.repositories import StorageError
+from openami.web.app import server_config
 from openami.wiring import System, open_system
 
 console = Console(stderr=True)
@@ -66,7 +67,8 @@ def serve_system(system: System) -> None:
     scheme = "https" if tls else "http"
     click.echo(f"serving on {scheme}://{settings.host}:{settings.port}", err=True)
     try:
-        uvicorn.run(system.app(), host=settings.host, port=settings.port, log_level="info", **tls)
+        config = server_config(system.app(), settings.host, settings.port, log_level="info", **tls)
+        uvicorn.Server(config).run()
     finally:
         stop.set()
         live.join(timeout=60)

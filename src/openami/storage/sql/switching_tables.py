@@ -1,4 +1,4 @@
-"""Tables of remote-switching safety (revision 0004).
+"""Tables of remote-switching safety (revision 0005).
 
 - ``switch_authorisations``: a customer's confirmation that one retailer may take over one
   of their supply points from one JST day; a switching request quotes its id, once;
