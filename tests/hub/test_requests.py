@@ -119,6 +119,7 @@ def authorise(rig: Rig, pos: int, retailer: str, day: date) -> str:
             "effective_date": day.isoformat(),
         },
         auth=(customer, password),
+        headers={"X-Requested-With": "tests"},
     )
     assert resp.status_code == 201, resp.text
     return str(resp.json()["authorisation_id"])

@@ -343,8 +343,10 @@ def test_customer_lists_and_revokes_an_authorisation(rig: Rig) -> None:
     listed = rig.http.get("/v1/customer/switch-authorisations", auth=login).json()
     assert [(a["authorisation_id"], a["supply_point_id"]) for a in listed] == [(auth, sp)]
     url = f"/v1/customer/switch-authorisations/{auth}/revoke"
-    assert rig.http.post(url, auth=login).status_code == 204
-    assert rig.http.post(url, auth=login).status_code == 404  # once
+    xrw = {"X-Requested-With": "tests"}
+    assert rig.http.post(url, auth=login).status_code == 403  # CSRF: no X-Requested-With
+    assert rig.http.post(url, auth=login, headers=xrw).status_code == 204
+    assert rig.http.post(url, auth=login, headers=xrw).status_code == 404  # once
     resp = post(
         rig,
         other,
@@ -361,3 +363,30 @@ def test_customer_lists_and_revokes_an_authorisation(rig: Rig) -> None:
 
     consent_store(rig.context).add_customer(*other_login, [rig.city.supply_point_keys[9]])
     assert rig.http.get("/v1/customer/switch-authorisations", auth=other_login).json() == []
+
+
+def test_another_site_cannot_authorise_a_switch_for_the_customer(rig: Rig) -> None:
+    """CSRF: the customer's browser, logged in, sent by another site's page."""
+    from openami.hub.oauth_grants import consent_store
+
+    _, _, other = owned(rig, 1)
+    consent_store(rig.context).add_customer(
+        "cust-x", "customer-password-x", [rig.city.supply_point_keys[1]]
+    )
+    body = {
+        "retailer_id": other,
+        "supply_point_id": rig.city.supply_point_ids[1],
+        "effective_date": "2026-11-05",
+    }
+    for headers in (
+        {},
+        {"Sec-Fetch-Site": "cross-site", "X-Requested-With": "x"},
+        {"Origin": "https://evil.example", "X-Requested-With": "x"},
+    ):
+        resp = rig.http.post(
+            "/v1/customer/switch-authorisations",
+            json=body,
+            auth=("cust-x", "customer-password-x"),
+            headers=headers,
+        )
+        assert (resp.status_code, resp.json()["code"]) == (403, "csrf_refused"), headers

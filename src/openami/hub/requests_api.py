@@ -17,6 +17,7 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.consent_api import current_customer
 from openami.hub.context import HubContext
+from openami.hub.csrf import customer_action
 from openami.hub.requests import KINDS, Rejected, request_service
 from openami.hub.switching import switching_control
 from openami.storage.repositories.clients import ApiClient
@@ -242,11 +243,13 @@ def object_to_switch(
 )
 def authorise_switch(
     context: Ctx,
+    _: Annotated[None, Depends(customer_action)],
     customer_id: Annotated[str, Depends(current_customer)],
     body: SwitchAuthorisationIn,
 ) -> SwitchAuthorisationOut:
     """The logged-in customer authorises a retailer to take over one of their supply points
-    from a JST day; the retailer quotes the id in its ``switch_start``. Error codes:
+    from a JST day; the retailer quotes the id in its ``switch_start``. Needs the header
+    ``X-Requested-With`` and refuses cross-site browser requests (CSRF). Error codes:
     E_NOT_CUSTOMERS_POINT (403), E_UNKNOWN_RETAILER, E_INVALID_SUPPLY_POINT,
     E_EFFECTIVE_TOO_SOON (422)."""
     try:
@@ -301,11 +304,12 @@ def customer_switch_authorisations(
 )
 def revoke_switch_authorisation(
     context: Ctx,
+    _: Annotated[None, Depends(customer_action)],
     customer_id: Annotated[str, Depends(current_customer)],
     authorisation_id: Annotated[str, Path(max_length=64)],
 ) -> None:
     """Withdraw an authorisation no request has used yet (404 otherwise: unknown, not this
-    customer's, used or revoked)."""
+    customer's, used or revoked). CSRF-protected as the other customer actions."""
     control = switching_control(context)
     if not control.store.revoke_authorisation(
         authorisation_id, customer_id, context.clock.timestamp()
