@@ -73,6 +73,7 @@ def test_switch_without_customer_authorisation_is_refused(rig: Rig) -> None:
             "effective_date": "2026-11-05",
         },
         auth=("cust-1", "customer-password-1"),
+        headers={"X-Requested-With": "tests"},
     )
     assert store_resp.status_code == 403 and store_resp.json()["code"] == "E_NOT_CUSTOMERS_POINT"
     assert rig.registry.retailer_on(rig.city.supply_point_keys[1], date(2026, 11, 9)) == owner
