@@ -177,33 +177,27 @@ class KeyRing:
 
     @property
     def audit_key(self) -> bytes | None:
-        """The audit chain's HMAC key; None when checking and there is none."""
-        return self._key(AUDIT_KEY_ENV, AUDIT_KEY_FILE)
+        """The audit chain's HMAC key as found (never created here); None if there is none."""
+        return self._key(AUDIT_KEY_ENV, AUDIT_KEY_FILE, create=False)
 
     def require_audit_key(self) -> bytes:
+        """The audit key, created when missing and this ring may create keys."""
         return self._required(AUDIT_KEY_ENV, AUDIT_KEY_FILE, "audit key")
 
-    @property
-    def signing_key(self) -> Ed25519PrivateKey | None:
-        seed = self._key(AUDIT_SIGNING_KEY_ENV, AUDIT_SIGNING_KEY_FILE)
-        if seed is None:
-            return None
+    def require_signing_key(self) -> Ed25519PrivateKey:
+        """The checkpoints' signing key (created when missing and allowed); its public half
+        is written next to it."""
+        seed = self._required(AUDIT_SIGNING_KEY_ENV, AUDIT_SIGNING_KEY_FILE, "audit signing key")
         private = Ed25519PrivateKey.from_private_bytes(seed)
         self._write_public(private.public_key())
         return private
 
-    def require_signing_key(self) -> Ed25519PrivateKey:
-        self._required(AUDIT_SIGNING_KEY_ENV, AUDIT_SIGNING_KEY_FILE, "audit signing key")
-        signing = self.signing_key
-        assert signing is not None
-        return signing
-
     @property
     def public_key(self) -> Ed25519PublicKey | None:
         """The checkpoints' public key: from the signing key, else ``audit-signing.pub``."""
-        private = self.signing_key
-        if private is not None:
-            return private.public_key()
+        seed = self._key(AUDIT_SIGNING_KEY_ENV, AUDIT_SIGNING_KEY_FILE, create=False)
+        if seed is not None:
+            return Ed25519PrivateKey.from_private_bytes(seed).public_key()
         if self.key_dir is None:
             return None
         path = self.key_dir / AUDIT_PUBLIC_KEY_FILE
