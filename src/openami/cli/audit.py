@@ -146,7 +146,7 @@ def checkpoint(data_dir: Path, db_url: str | None) -> None:
         log.close()
     if signed is None:
         raise click.ClickException("the audit log is empty: nothing to checkpoint")
-    console.print(f"checkpoint at entry {signed.seq}:{signed.hash}")
+    click.echo(f"checkpoint at entry {signed.seq}:{signed.hash}")
     click.echo(json.dumps(asdict(signed), sort_keys=True))
 
 
