@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -201,7 +202,7 @@ class Mdms:
         return result
 
     def _audit(
-        self, user: str, action: str, supply_point_key: int | None, detail: dict[str, object]
+        self, user: str, action: str, supply_point_key: int | None, detail: dict[str, Any]
     ) -> None:
         if self.audit is None:
             return
