@@ -149,7 +149,7 @@ def entry_mac(
     """The keyed hash of an entry: HMAC-SHA-256 under the audit key."""
     body = _body(seq, at, kind, actor, action, subject, purpose, detail)
     message = _MAC_DOMAIN + bytes.fromhex(prev_hash) + body
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def _chained(key: bytes, records: Sequence[AuditRecord], seq: int, prev: str) -> list[AuditEntry]:
