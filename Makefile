@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench setup clean browser
+.PHONY: demo test lint typecheck pytest bench setup clean browser fuzz sbom
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { \
@@ -33,8 +33,8 @@ demo: $(STAMP)
 	$(BIN)/openami demo --meters 2000 --days 1
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fuzz
+	$(BIN)/ruff format --check src tests benchmarks fuzz
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -47,6 +47,24 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --small || exit 1; done
+
+# Fuzzing (fuzz/README.md): every harness FUZZ_SECONDS each, atheris from the `fuzz` extra
+# (FUZZ_ENGINE=loop: the seeded mutation loop, faster but without coverage feedback).
+FUZZ_SECONDS ?= 60
+FUZZ_ENGINE ?= auto
+FUZZ_STAMP := $(VENV)/.fuzz-installed
+
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]' 2> $(VENV)/pip.log || { cat $(VENV)/pip.log; exit 1; }
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m fuzz.run --engine $(FUZZ_ENGINE)
+
+# A CycloneDX SBOM (JSON, spec 1.6) of the installed environment, written to sbom.cdx.json.
+sbom: $(FUZZ_STAMP)
+	$(BIN)/cyclonedx-py environment --of JSON --output-reproducible -o sbom.cdx.json $(BIN)/python
+	@echo "wrote sbom.cdx.json"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

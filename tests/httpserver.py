@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from openami.web.app import server_config
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -22,7 +24,8 @@ def free_port() -> int:
 def serve(app: FastAPI) -> Iterator[str]:
     """Run ``app`` with uvicorn on a free loopback port; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # as served in production: uvicorn leaves X-Forwarded-For to the app (trusted_proxies)
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

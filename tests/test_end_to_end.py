@@ -144,7 +144,7 @@ def test_two_days_end_to_end(world: dict[str, object]) -> None:
         tok = token(client, *secrets[owner])  # type: ignore[index]
         t_other = token(client, *secrets[other])  # type: ignore[index]
         assert get_day(client, t_other, sp_a, DAY1).status_code == 403
-        assert get_day(client, tok, "0300000000999999999910", DAY1).status_code == 404
+        assert get_day(client, tok, "0300000000999999999910", DAY1).status_code == 403  # as foreign
         bad = get_day(client, tok, "12345", DAY1)
         assert bad.status_code == 422 and "22 digits" in bad.json()["message"]
         assert get_day(client, "not-a-token", sp_a, DAY1).status_code == 401

@@ -69,7 +69,15 @@ def test_the_opaque_form_is_keyed_stable_and_leaves_other_numbers() -> None:
 
 def test_serve_runs_uvicorn_with_the_opaque_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(serve_cli.uvicorn, "run", lambda app, **kw: seen.update(kw))
+
+    class Server:
+        def __init__(self, config: uvicorn.Config) -> None:
+            seen["log_config"] = config.log_config
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(serve_cli.uvicorn, "Server", Server)
     previous = signal.getsignal(signal.SIGTERM)
     system = SimpleNamespace(
         settings=SimpleNamespace(host="127.0.0.1", port=1, tls_cert=None, tls_key=None),

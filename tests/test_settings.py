@@ -25,6 +25,14 @@ def test_file_then_environment_then_options(tmp_path: Path) -> None:
     assert settings.start == date(2026, 11, 1) and settings.log_json is True
 
 
+def test_lists_come_from_toml_arrays_or_comma_separated_variables(tmp_path: Path) -> None:
+    config = tmp_path / "openami.toml"
+    config.write_text('trusted_proxies = ["10.0.0.1", "10.0.0.2"]\n')
+    assert load_settings(config, env={}).trusted_proxies == ("10.0.0.1", "10.0.0.2")
+    env = {"OPENAMI_TRUSTED_PROXIES": "192.0.2.1, 192.0.2.0/28"}
+    assert load_settings(None, env=env).trusted_proxies == ("192.0.2.1", "192.0.2.0/28")
+
+
 def test_top_level_keys_work_without_a_table(tmp_path: Path) -> None:
     config = tmp_path / "openami.toml"
     config.write_text('db_url = "postgresql+psycopg://u@h/db"\n')

@@ -51,6 +51,10 @@ class Settings:
     metrics_token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default
+    trusted_proxies: tuple[str, ...] = ()
+    #: request bodies larger than this are refused (413) before they are read
+    max_body_bytes: int = 1024 * 1024
     log_json: bool = False
     log_level: str | None = None
 
@@ -59,6 +63,8 @@ class Settings:
             raise SettingsError("meters and days must be at least 1")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be 1-65535, got {self.port}")
+        if self.max_body_bytes < 1024:
+            raise SettingsError("max_body_bytes must be at least 1024")
         if self.tick_s <= 0 or self.live_every_s <= 0 or self.speed <= 0:
             raise SettingsError("tick_s, live_every_s and speed must be positive")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -84,6 +90,9 @@ def _convert(key: str, raw: Any, source: str) -> Any:
     if raw is None or (isinstance(raw, str) and raw == "" and "None" in kind):
         return None
     try:
+        if kind.startswith("tuple"):
+            items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
         if kind.startswith("Path"):
             return Path(str(raw))
         if kind.startswith("date"):

@@ -180,6 +180,8 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         audit=AuditLog(database),
         command_port=HesCommandPort(sim.hes),
         bus=sim.bus,
+        trusted_proxies=settings.trusted_proxies,
+        max_body_bytes=settings.max_body_bytes,
     )
     if not resumed:  # the demo's third party (its secret is in the credentials file)
         party = credentials["third_party"]

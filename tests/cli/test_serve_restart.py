@@ -7,77 +7,18 @@ Real processes on real sockets, on SQLite (the data directory) and on PostgreSQL
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.cli.serve_process import EXE, Server, free_port, server
 from tests.storage.engines import empty_postgres, postgres_url
 
-__all__ = ["postgres_url"]
-
-EXE = Path(sys.executable).parent / "openami"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, config: Path, log: Path) -> None:
-        self.config, self.log = config, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, base: str) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [str(EXE), "serve", "--config", str(self.config)], stdout=out, stderr=out
-            )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("serve did not come up: " + self.log.read_text()[-3000:])
-
-    def kill_9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return int(self.proc.returncode)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "openami.toml", tmp_path / "serve.log")
-    yield srv
-    if srv.proc is not None and srv.proc.poll() is None:
-        srv.proc.kill()
-        srv.proc.wait()
+__all__ = ["postgres_url", "server"]
 
 
 def _token(base: str, client: dict[str, Any]) -> str:
@@ -141,7 +82,7 @@ def _wait_for(condition: Any, timeout_s: float, what: str, every_s: float = 0.05
 def test_kill_9_mid_collection_and_mid_request_loses_nothing(
     engine: str, tmp_path: Path, server: Server, request: pytest.FixtureRequest
 ) -> None:
-    port, data_dir = _free_port(), tmp_path / "data"
+    port, data_dir = free_port(), tmp_path / "data"
     lines = [
         "[openami]",
         f'data_dir = "{data_dir}"',

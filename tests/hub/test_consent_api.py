@@ -28,6 +28,8 @@ from tests.hub.test_oauth_flow import (
 
 from openami.clock import JST
 
+CUSTOMER_ACTION = {"X-Requested-With": "test"}  # the CSRF guard of customer actions
+
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
@@ -140,14 +142,14 @@ def test_customer_revocation_applies_to_the_next_request(setup: Setup) -> None:
     # another customer cannot revoke it, a wrong password cannot list anything
     assert s.http.get("/v1/customer/consents", auth=(s.customer[0], "nope")).status_code == 401
     path = f"/v1/customer/consents/{consent['consent_id']}/revoke"
-    revoked = s.http.post(path, auth=s.customer)
+    revoked = s.http.post(path, auth=s.customer, headers=CUSTOMER_ACTION)
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     resp = intervals(s.http, tok["access_token"], sp)
     assert resp.status_code == 403 and resp.json()["code"] == "consent_not_live"
     assert "revoked" in resp.json()["message"]
     assert refresh(s.http, s.tp, tok["refresh_token"]).json()["error"] == "invalid_grant"
     assert _status(s, consent["consent_id"]).json()["status"] == "revoked"
-    assert s.http.post(path, auth=s.customer).status_code == 409
+    assert s.http.post(path, auth=s.customer, headers=CUSTOMER_ACTION).status_code == 409
 
 
 def test_consent_expiry_ends_access(setup: Setup) -> None:
@@ -177,7 +179,11 @@ def test_an_expired_request_cannot_be_approved(setup: Setup) -> None:
 def test_consent_events_are_audit_logged(setup: Setup) -> None:
     s = setup
     consent, _ = consented(s, purpose="audit me")
-    s.http.post(f"/v1/customer/consents/{consent['consent_id']}/revoke", auth=s.customer)
+    s.http.post(
+        f"/v1/customer/consents/{consent['consent_id']}/revoke",
+        auth=s.customer,
+        headers=CUSTOMER_ACTION,
+    )
     audit = s.world.context.audit
     assert audit is not None
     events = [e for e in audit.entries() if e.subject == consent["consent_id"]]

@@ -39,7 +39,7 @@ def setup() -> Iterator[tuple[httpx.Client, ManualClock]]:
         clients,
         clock,
         "op",
-        "op-password",
+        "op-password-long",
         rate_limits=RateLimiter(rate_per_s=2.0, burst=3.0, token_rate_per_s=0.5, token_burst=4),
     )
     with serve(create_app(context)) as base, httpx.Client(base_url=base) as http:
@@ -54,19 +54,19 @@ def _auth(http: httpx.Client, cid: str) -> dict[str, str]:
 def test_burst_then_429_with_retry_after(setup: tuple[httpx.Client, ManualClock]) -> None:
     http, clock = setup
     a, b = _auth(http, "a"), _auth(http, "b")
-    assert [http.get(URL, headers=a).status_code for _ in range(3)] == [404, 404, 404]
+    assert [http.get(URL, headers=a).status_code for _ in range(3)] == [403, 403, 403]
     limited = http.get(URL, headers=a)
     assert limited.status_code == 429
     assert limited.headers["retry-after"] == "1"
     assert limited.json()["code"] == "rate_limited" and "2 requests/s" in limited.json()["message"]
     espi = http.get("/espi/1_1/resource/ReadServiceStatus", headers=a)
     assert espi.status_code == 429  # one budget for /v1 and /espi
-    assert http.get(URL, headers=b).status_code == 404  # other clients are not affected
+    assert http.get(URL, headers=b).status_code == 403  # other clients are not affected
     clock.advance(0.5)  # one token back at 2/s
-    assert http.get(URL, headers=a).status_code == 404
+    assert http.get(URL, headers=a).status_code == 403
     assert http.get(URL, headers=a).status_code == 429
     clock.advance(10)  # refills to the burst, not beyond
-    assert [http.get(URL, headers=a).status_code for _ in range(4)] == [404, 404, 404, 429]
+    assert [http.get(URL, headers=a).status_code for _ in range(4)] == [403, 403, 403, 429]
 
 
 def test_token_endpoint_has_its_own_stricter_budget(

@@ -14,6 +14,7 @@ from tests.hub.test_requests import Rig, make_rig
 from openami.clock import JST, day_first_slot
 from openami.hub.slo import slot_slo, summary
 from openami.network import Outage
+from openami.storage.repositories.clients import ApiClient
 
 DAY1 = date(2026, 11, 1)
 
@@ -67,8 +68,10 @@ def test_slot_latency_and_completeness(rig: Rig) -> None:
     rig.context.mdms.finalize(first, first + 47, "operator")
     assert all(r.final for r in slot_slo(rig.context.mdms, first, first + 47))
 
-    # the same figures on the API (any authenticated client: aggregates only)
-    retailer = next(iter(rig.secrets))
+    # the same figures on the API, for operator clients (fleet-wide: see test_slo_api)
+    rig.context.clients.register(ApiClient("ops", "operator", "OPS"), "ops-secret-for-tests")
+    rig.secrets["OPS"] = ("ops", "ops-secret-for-tests")
+    retailer = "OPS"
     resp = rig.http.get(
         "/v1/slo/delivery", params={"first_day": "2026-11-01"}, headers=rig.token(retailer)
     )

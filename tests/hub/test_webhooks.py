@@ -164,6 +164,38 @@ def test_callback_url_rules() -> None:
     assert resolves_to_private("http://name.invalid/x")  # unresolvable: refused too
 
 
+@pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        ("http://2130706433/x", "http://127.0.0.1/x"),
+        ("http://0x7f000001:8080/x", "http://127.0.0.1:8080/x"),
+        ("http://0X7F000001/x", "http://127.0.0.1/x"),
+        ("http://127.1/x", "http://127.0.0.1/x"),
+        ("http://127.0.1/x", "http://127.0.0.1/x"),
+        ("http://0177.0.0.1/x", "http://127.0.0.1/x"),
+        ("http://167772161/x", "http://10.0.0.1/x"),
+        ("http://0xa9fea9fe/latest", "http://169.254.169.254/latest"),
+        ("http://127.0.0.1./x", "http://127.0.0.1/x"),
+    ],
+)
+def test_numeric_host_forms_are_normalised_then_refused(url: str, stored: str) -> None:
+    """Every notation a resolver reads as a loopback/private address is one (issue #15 §3)."""
+    with pytest.raises(InvalidSubscription) as err:
+        check_callback_url(url)
+    assert err.value.code == "E_PRIVATE_CALLBACK_URL"
+    assert check_callback_url(url, allow_private=True) == stored
+
+
+def test_numeric_public_hosts_are_stored_dotted_and_bad_numbers_refused() -> None:
+    assert check_callback_url("https://134744072/hook") == "https://8.8.8.8/hook"
+    assert check_callback_url("https://8.8.8.8/hook") == "https://8.8.8.8/hook"
+    assert check_callback_url("https://retailer.example/hook") == "https://retailer.example/hook"
+    for url in ("http://4294967296/x", "http://1.2.3.4.5/x", "http://256.1.1.1/x", "http://a.0x/x"):
+        with pytest.raises(InvalidSubscription) as err:
+            check_callback_url(url)
+        assert err.value.code == "E_INVALID_CALLBACK_URL", url
+
+
 def test_espi_batch_list_notification(rig: Rig, subscriber: Subscriber) -> None:
     retailer = rig.registry.retailer_on(rig.city.supply_point_keys[0], rig.city.config.start_day)
     assert retailer is not None

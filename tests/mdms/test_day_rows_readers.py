@@ -290,7 +290,12 @@ def test_espi_values_and_parquet_days(world: dict[str, object], tmp_path: Path) 
     for mdms in (dense, narrow):
         registry = mdms.registry
         context = HubContext(
-            registry, mdms, ClientStore(open_database(":memory:")), mdms.clock, "op", "pw"
+            registry,
+            mdms,
+            ClientStore(open_database(":memory:")),
+            mdms.clock,
+            "op",
+            "op-pw-12chars",
         )
         got.append(point_values(context, points))
     assert got[0] == got[1]

@@ -201,7 +201,14 @@ def _run(
             fixed[20, 61] += 5
             ingest(_tick(fixed, export, 61, np.array([20]), offset=False), 61.5)
         if b == 100:  # something else writes: the state must not be trusted after it
-            store.mark_missing(pa.table({"supply_point_key": [123456]}), B0 + 80, B0 + 80, 100.7)
+            other = pa.table(
+                {
+                    "supply_point_key": [123456],
+                    "valid_from": [0.0],
+                    "valid_to": pa.array([None], pa.float64()),
+                }
+            )
+            assert store.mark_missing(other, B0 + 80, B0 + 80, 100.7) == 1
         if b == 110 and cache is not None:  # a restart: the state is rebuilt from the store
             cache.clear()
         if cache is not None:

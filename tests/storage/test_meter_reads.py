@@ -14,6 +14,8 @@ from openami.bus.messages import READ_SCHEMA, ReadSource
 from openami.clock import ManualClock, day_first_slot
 from openami.mdms import Mdms
 from openami.registry import Meter, Registry, make_supply_point_id
+from openami.storage.dashboard_queries import meter_register_reads
+from openami.storage.duckdb_data_api import register_reads_page
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.meter_reads import CURRENT_READS_SCHEMA, current_reads
 
@@ -90,3 +92,23 @@ def test_no_upper_bound(mdms: Mdms) -> None:
         range(D0 + 90, D0 + 97)
     )
     assert mdms.current_reads(METER + 1, D0, None).num_rows == 0
+
+
+def test_every_reader_of_many_meters_shows_the_same_current_read(mdms: Mdms) -> None:
+    """The dashboard's meter view and the C-route page of register reads build "the current
+    read" from the one fragment (``current_reads_sql``): they show what ``current_reads``
+    shows, also where the read stored last has no export register (an ``arg_max`` that
+    skips NULLs would show the export of the read before it)."""
+    want = current_reads(mdms.store, METER, D0, D0 + 96).to_pylist()
+    corrected = {r["boundary"]: r for r in want if r["received_at"] == 9.0}
+    assert any(r["export_register_wh"] is None for r in corrected.values())
+    shown = meter_register_reads(mdms.store, METER, D0, D0 + 96)
+    assert [(r["boundary"], r["import_register_wh"], r["export_register_wh"]) for r in shown] == [
+        (r["boundary"], r["import_register_wh"], r["export_register_wh"]) for r in want
+    ]
+    assert [r["reads"] for r in shown if r["boundary"] in corrected] == [2, 2]
+    ranges = pa.table({"meter_id": [METER], "first_boundary": [D0], "last_boundary": [D0 + 96]})
+    page, total = register_reads_page(mdms.store, ranges, None, 500, 0)
+    assert total == len(want)
+    cols = ["boundary", "import_register_wh", "export_register_wh", "source"]
+    assert page.select(cols).to_pylist() == [{c: r[c] for c in cols} for r in want]

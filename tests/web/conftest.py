@@ -8,10 +8,13 @@ stops at day 3 01:30 JST, so day 2 is the latest day whose delivery deadline has
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
@@ -33,6 +36,22 @@ METERS = 300
 DOWN = 10
 OPERATOR = ("operator", "dashboard-test-pw")
 PERFECT = MethodParams(attempt_success=1.0, median_delay_s=60.0, delay_sigma=0.5)
+
+
+@contextmanager
+def operator_client(
+    base: str, user: str = OPERATOR[0], password: str = OPERATOR[1]
+) -> Iterator[httpx.Client]:
+    """An HTTP client logged in to the dashboard through its login form (session cookie)."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        form = client.get("/login")
+        found = re.search(r'id="login-form">\s*<input [^>]*value="([^"]+)"', form.text)
+        assert found is not None, form.text[:300]
+        done = client.post(
+            "/login", data={"name": user, "password": password, "csrf_token": found.group(1)}
+        )
+        assert done.status_code == 303, done.text[:300]
+        yield client
 
 
 def at(day: date, hour: int, minute: int = 0) -> float:
@@ -67,7 +86,10 @@ def world() -> Iterator[DashboardWorld]:
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(), clock)
     sim.run_until(at(DAY2 + timedelta(days=1), 1, 30))
-    context = HubContext(registry, sim.mdms, ClientStore(database), clock, *OPERATOR)
+    # no rate limits: the clock stands still, so login budgets would never refill
+    context = HubContext(
+        registry, sim.mdms, ClientStore(database), clock, *OPERATOR, rate_limits=None
+    )
     app = create_app(context)
     with serve(app) as base:
         yield DashboardWorld(base, context, city, down, app)

@@ -18,13 +18,10 @@ from tests.web.test_dashboard_browser import Watched, browser, chart_points  # n
 @pytest.fixture
 def web(browser: Any, croute_world: World) -> Iterator[Watched]:  # noqa: F811
     ctx = croute_world.rig.context
-    context = browser.new_context(
-        http_credentials={"username": ctx.operator_user, "password": ctx.operator_password},
-        viewport={"width": 1280, "height": 900},
-        locale="en-US",
-    )
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     watched = Watched(page, str(croute_world.rig.http.base_url).rstrip("/"))
+    watched.log_in(ctx.operator_user, ctx.operator_password)
     try:
         yield watched
     finally:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from tests.hub.test_requests import DAY1, Rig, make_rig, post
 from tests.hub.test_webhooks import Subscriber
-from tests.web.conftest import OPERATOR, DashboardWorld
+from tests.web.conftest import DashboardWorld, operator_client
 
 from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.hub.oauth import register_third_party
@@ -101,11 +101,8 @@ def croute_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(scope="module")
 def client(croute_world: World) -> Iterator[httpx.Client]:
     ctx = croute_world.rig.context
-    with httpx.Client(
-        base_url=str(croute_world.rig.http.base_url),
-        auth=(ctx.operator_user, ctx.operator_password),
-        timeout=30,
-    ) as c:
+    base = str(croute_world.rig.http.base_url).rstrip("/")
+    with operator_client(base, ctx.operator_user, ctx.operator_password) as c:
         yield c
 
 
@@ -128,9 +125,9 @@ def mins(v: float | None) -> str:
 
 
 def test_needs_operator_credentials(croute_world: World) -> None:
-    base = str(croute_world.rig.http.base_url)
-    assert httpx.get(base + "/croute").status_code == 401
-    assert httpx.get(base + "/croute", auth=("operator", "wrong")).status_code == 401
+    base = str(croute_world.rig.http.base_url).rstrip("/")
+    assert httpx.get(base + "/croute").status_code == 303  # to the login page
+    assert httpx.get(base + "/croute", auth=("operator", "wrong")).status_code == 303
 
 
 def test_slo_per_slot_equals_slot_slo(croute_world: World, client: httpx.Client) -> None:
@@ -242,7 +239,8 @@ def test_japanese_and_bad_parameters(croute_world: World, client: httpx.Client) 
 
 
 def test_empty_stores_say_so(world: DashboardWorld) -> None:
-    resp = httpx.get(world.base + "/croute", auth=OPERATOR, timeout=30)
+    with operator_client(world.base) as c:
+        resp = c.get("/croute")
     assert resp.status_code == 200
     for marker in ("requests-none", "consents-none", "deliveries-none"):
         assert f'id="{marker}"' in resp.text

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.web.conftest import DAY1, DAY2, DOWN, METERS, OPERATOR, DashboardWorld
+from tests.web.conftest import DAY1, DAY2, DOWN, METERS, DashboardWorld, operator_client
 
 from openami.clock import slots_of_day
 from openami.mdms import Mdms
@@ -23,14 +23,19 @@ from openami.web.common import collection_targets, deployment_plan
 
 @pytest.fixture
 def client(world: DashboardWorld) -> httpx.Client:
-    with httpx.Client(base_url=world.base, auth=OPERATOR, timeout=30) as c:
+    with operator_client(world.base) as c:
         yield c
 
 
-def test_pages_need_operator_credentials(world: DashboardWorld) -> None:
-    for path in ("/", "/overview/trend", "/network", "/supply-points", "/rollout"):
-        assert httpx.get(world.base + path).status_code == 401
-        assert httpx.get(world.base + path, auth=("operator", "wrong")).status_code == 401
+def test_pages_need_an_operator_login(world: DashboardWorld) -> None:
+    for path in ("/", "/overview/trend", "/network", "/supply-points", "/rollout", "/croute"):
+        plain = httpx.get(world.base + path)
+        assert plain.status_code == 303 and plain.headers["location"].startswith("/login?next=")
+        # the shared HTTP Basic account is gone: Basic credentials open nothing
+        basic = httpx.get(world.base + path, auth=("operator", "dashboard-test-pw"))
+        assert basic.status_code == 303
+        forged = httpx.get(world.base + path, cookies={"openami_session": "forged"})
+        assert forged.status_code == 303
     assert httpx.get(world.base + "/static/style.css").status_code == 200
     assert httpx.get(world.base + "/static/dashboard.js").status_code == 200
 
@@ -187,14 +192,15 @@ def test_rollout_compares_plans_with_installed_and_lists_expiring_meters(
 
 
 def test_language_switch_is_remembered(world: DashboardWorld) -> None:
-    with httpx.Client(base_url=world.base, auth=OPERATOR, timeout=30) as c:
+    with operator_client(world.base) as c:
         assert '<html lang="en">' in c.get("/").text
         ja = c.get("/", params={"lang": "ja"})
         assert '<html lang="ja">' in ja.text and "自動検針率" in ja.text
         assert "自動検針率" in c.get("/network").text  # cookie keeps Japanese
         assert "Automatic reading rate" in c.get("/", params={"lang": "en"}).text
         assert '<html lang="en">' in c.get("/rollout").text
-    page = httpx.get(world.base + "/", auth=OPERATOR, headers={"accept-language": "ja-JP,ja"})
+    with operator_client(world.base) as c:
+        page = c.get("/", headers={"accept-language": "ja-JP,ja"})
     assert '<html lang="ja">' in page.text
 
 

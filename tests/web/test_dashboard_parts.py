@@ -9,11 +9,10 @@ from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 import pyarrow as pa
 import pytest
 from tests.httpserver import serve
-from tests.web.conftest import DAY1, DAY2, DOWN, METERS, DashboardWorld
+from tests.web.conftest import DAY1, DAY2, DOWN, METERS, DashboardWorld, operator_client
 
 from openami.bus.messages import READ_SOURCE_NAMES
 from openami.clock import JST, ManualClock, day_first_slot, slot_start_s
@@ -152,9 +151,9 @@ def test_aggregate_cache_recomputes_after_new_data(world: DashboardWorld) -> Non
 def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
     database = open_database(":memory:")
     registry = Registry(database)
-    store = DuckIntervalStore()
     clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=JST))
-    context = SimpleNamespace(mdms=SimpleNamespace(store=store), registry=registry, clock=clock)
+    mdms = Mdms(DuckIntervalStore(), registry, clock)
+    context = SimpleNamespace(mdms=mdms, registry=registry, clock=clock)
     old, recent = date(2026, 11, 5), date(2026, 11, 19)
 
     def read_at(day: date) -> None:
@@ -169,7 +168,7 @@ def test_old_days_keep_their_watermark_while_new_data_arrives() -> None:
                 "source": pa.array([0], pa.uint8()),
             }
         )
-        store.ingest_reads(batch, registry.installations_table(), clock.timestamp())
+        assert mdms.ingest(batch).reads_new == 1  # the MDMS's own ingest path
 
     before_old, before_recent = watermark(context, old), watermark(context, recent)
     read_at(recent)
@@ -184,10 +183,10 @@ def test_every_page_works_before_any_data_arrived() -> None:
     registry = Registry(database)
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
     mdms = Mdms(DuckIntervalStore(), registry, clock)
-    context = HubContext(registry, mdms, ClientStore(database), clock, "op", "pw-empty")
+    context = HubContext(registry, mdms, ClientStore(database), clock, "op", "pw-empty-city-long")
     with (
         serve(create_app(context)) as base,
-        httpx.Client(base_url=base, auth=("op", "pw-empty")) as c,
+        operator_client(base, "op", "pw-empty-city-long") as c,
     ):
         assert 'id="no-data"' in c.get("/").text
         assert 'id="no-data"' in c.get("/network").text
@@ -212,12 +211,10 @@ def test_supply_point_page_after_a_meter_exchange() -> None:
     )
     key = city.supply_point_keys[3]
     sim.mdms.exchange_meter(key, old_id, (int(imp[0]), int(exp[0])), 999, (0, 0), at)
-    context = HubContext(registry, sim.mdms, ClientStore(database), clock, "op", "pw-x")
-    with serve(create_app(context)) as base:
-        page = httpx.get(
-            f"{base}/supply-points/{city.supply_point_ids[3]}",
-            params={"date": DAY1.isoformat()},
-            auth=("op", "pw-x"),
+    context = HubContext(registry, sim.mdms, ClientStore(database), clock, "op", "pw-x-long-enough")
+    with serve(create_app(context)) as base, operator_client(base, "op", "pw-x-long-enough") as c:
+        page = c.get(
+            f"/supply-points/{city.supply_point_ids[3]}", params={"date": DAY1.isoformat()}
         ).text
     history = re.search(r'<table id="installations-table">.*?</table>', page, re.S)
     assert history is not None

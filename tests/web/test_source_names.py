@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 from tests.httpserver import serve
+from tests.web.conftest import operator_client
 
 from openami.bus.messages import READ_SCHEMA, ReadSource, read_source_name
 from openami.clock import JST, ManualClock, day_first_slot, slot_start_s
@@ -68,7 +69,8 @@ def test_a_bulk_imported_read_is_bulk_in_the_api_and_on_the_dashboard() -> None:
             params={"from": DAY.isoformat(), "to": DAY.isoformat()},
             headers={"Authorization": f"Bearer {token}"},
         )
-        page = http.get(f"/supply-points/{sp}", params={"date": DAY.isoformat()}, auth=OPERATOR)
+        with operator_client(base, *OPERATOR) as dashboard:
+            page = dashboard.get(f"/supply-points/{sp}", params={"date": DAY.isoformat()})
     assert api.status_code == 200 and page.status_code == 200
     api_sources = [item["source"] for item in api.json()["items"]]
     assert api_sources == expected[:48]  # the reads at the day's 48 instants

@@ -13,6 +13,7 @@ code its one name. Names are what people see (API, dashboard, CSV); codes are wh
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Literal, get_args
 
 import pyarrow as pa
 
@@ -125,6 +126,20 @@ OUTAGE_KINDS: tuple[str, ...] = ("outage", "disconnected")
 
 #: contract amperages a low-voltage meter's limiter supports [A] (SET_AMPERAGE's argument)
 CONTRACT_AMPERAGES_A: tuple[int, ...] = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120)
+
+#: how a meter talks to the head-end; the one list of methods (the registry checks a meter's
+#: method against it, the ``meters`` table's CHECK is built from it, the network model and
+#: the KPIs group by it)
+CommMethod = Literal["mesh", "cellular", "plc"]
+#: the methods in code order
+COMM_METHODS: tuple[CommMethod, ...] = get_args(CommMethod)
+#: method → its small-integer code (the network model's per-meter array holds codes)
+METHOD_CODES: dict[str, int] = {method: code for code, method in enumerate(COMM_METHODS)}
+
+#: the C-route delivery rule [s]: a slot's values are due this long after the slot's end.
+#: The MDMS marks slots still without a value as missing then, the delivery SLO and the
+#: completeness/KPI figures count what was available by then (croute.md §2.2)
+DELIVERY_DEADLINE_S = 3600.0
 
 
 # -- schemas ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from openami import __version__
-from openami.cli import audit, broute, demo, dlms, hems, mdms, plan, serve
+from openami.cli import audit, broute, demo, dlms, hems, mdms, ops, plan, serve
 from openami.log import configure
 
 SUBCOMMANDS = {
@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "hems": hems,
     "dlms": dlms,
     "audit": audit,
+    "ops": ops,
 }
 
 

@@ -18,6 +18,7 @@ from openami.log import uvicorn_log_config
 from openami.settings import Settings, SettingsError, load_settings
 from openami.storage.duckdb_interval import StoreInUse
 from openami.storage.repositories import StorageError
+from openami.web.app import server_config
 from openami.wiring import System, open_system
 
 console = Console(stderr=True)
@@ -67,14 +68,15 @@ def serve_system(system: System) -> None:
     scheme = "https" if tls else "http"
     click.echo(f"serving on {scheme}://{settings.host}:{settings.port}", err=True)
     try:
-        uvicorn.run(
+        config = server_config(
             system.app(),
-            host=settings.host,
-            port=settings.port,
+            settings.host,
+            settings.port,
             log_level="info",
             log_config=uvicorn_log_config(),  # no supply point IDs in the access log
             **tls,
         )
+        uvicorn.Server(config).run()
     finally:
         stop.set()
         live.join(timeout=60)

@@ -32,6 +32,7 @@ from openami.clock.slots import (
     slot_start_s,
     slots_of_day,
     slots_touched,
+    slots_within,
 )
 
 __all__ = [
@@ -62,4 +63,5 @@ __all__ = [
     "slot_start_s",
     "slots_of_day",
     "slots_touched",
+    "slots_within",
 ]

@@ -157,6 +157,25 @@ def slots_touched(
     return math.floor(start_s / SLOT_SECONDS), math.ceil(end_s / SLOT_SECONDS) - 1
 
 
+#: the stop of an open-ended period's slots (later than any slot index)
+OPEN_SLOT_STOP = 2**62
+
+
+def slots_within(start_s: npt.ArrayLike, end_s: npt.ArrayLike) -> tuple[Slots, Slots]:
+    """The slots lying wholly inside periods ``[start_s, end_s)`` (vectorized): the first of
+    them and the stop (one past the last), so slot ``k`` lies inside a period exactly when
+    ``first <= k < stop``, i.e. ``slot_start_s(k) >= start_s`` and ``slot_end_s(k) <=
+    end_s``. An end of ``inf`` or NaN is open (stop :data:`OPEN_SLOT_STOP`); a period inside
+    one slot has ``stop <= first`` (no slot). This is "a meter is installed during the slot"
+    (``storage.slot_sql.within`` is the same rule in SQL)."""
+    start = np.asarray(start_s, dtype=np.float64)
+    end = np.asarray(end_s, dtype=np.float64)
+    first = np.ceil(start / SLOT_SECONDS).astype(np.int64)
+    bounded = np.isfinite(end)
+    stop = np.floor(np.where(bounded, end, 0.0) / SLOT_SECONDS).astype(np.int64)
+    return first, np.where(bounded, stop, OPEN_SLOT_STOP)
+
+
 def jst_day_start_s(day: date) -> float:
     """00:00 JST of a calendar day [Unix seconds]."""
     return day_first_slot(day) * float(SLOT_SECONDS)

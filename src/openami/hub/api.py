@@ -15,10 +15,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from openami.hub.audit import AuditedRoute, set_actor
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.guesses import authenticate_client
 from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
-from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
@@ -74,8 +76,7 @@ def token(
 
     Client authentication by HTTP Basic or by ``client_id``/``client_secret`` form fields.
     """
-    address = request.client.host if request.client else None
-    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
+    enforce_token_requests(context.rate_limits, client_address(request), context.clock.timestamp())
     if authorization and authorization.lower().startswith("basic "):
         try:
             raw = base64.b64decode(authorization[6:], validate=True).decode()
@@ -83,7 +84,7 @@ def token(
         except (binascii.Error, UnicodeDecodeError):
             return _oauth_error(401, "invalid_client", "malformed Basic credentials")
     if grant_type in ("authorization_code", "refresh_token"):
-        return token_grant(
+        granted = token_grant(
             context,
             grant_type,
             client_id,
@@ -93,6 +94,9 @@ def token(
             code_verifier,
             refresh_token,
         )
+        if granted.status_code == 200 and client_id:
+            set_actor(request, client_id)
+        return granted
     if grant_type != "client_credentials":
         return _oauth_error(
             400,
@@ -101,9 +105,10 @@ def token(
         )
     if not client_id or not client_secret:
         return _oauth_error(401, "invalid_client", "client authentication is required")
-    client = context.clients.authenticate(client_id, client_secret)
+    client = authenticate_client(context, client_id, client_secret)
     if client is None:
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
+    set_actor(request, client.client_id)
     access = context.clients.issue_token(
         client, context.clock.timestamp(), context.token_lifetime_s
     )
@@ -129,18 +134,24 @@ def current_client(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiClient:
+    address, now_s = client_address(request), context.clock.timestamp()
+    enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "a Bearer access token is required"},
-            headers={"WWW-Authenticate": "Bearer"},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "a Bearer access token is required"},
+            "Bearer",
         )
-    client = context.clients.client_for_token(authorization[7:].strip(), context.clock.timestamp())
+    client = context.clients.client_for_token(authorization[7:].strip(), now_s)
     if client is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "invalid_token", "message": "the access token is unknown or expired"},
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "invalid_token", "message": "the access token is unknown or expired"},
+            'Bearer error="invalid_token"',
         )
     set_actor(request, client.client_id)
     enforce_rate_limit(context.rate_limits, client.client_id, context.clock.timestamp())

@@ -1,8 +1,13 @@
 """Audit hooks of the hub: every C-route request and every read of personal data.
 
 - :class:`AuditedRoute` is the route class of the C-route routers: after each request it
-  appends a "request" entry (who: the authenticated client id or "anonymous"; what: method,
-  path, query and HTTP status; when: the one clock; purpose: "api-access").
+  appends a "request" entry (who: the authenticated client id; what: method, path, query and
+  HTTP status; when: the one clock; purpose: "api-access").
+- Requests nobody authenticated ("anonymous": failed logins, bad tokens, floods) cost the log
+  a bounded amount (issue #15 §3): per window of ``HubContext.anonymous_audit_window_s`` the
+  first is written in full (``"sampled": true``) and the rest only counted; the next
+  anonymous request after the window writes one "request-summary" entry with the counts per
+  route and status and the busiest addresses. A flood therefore writes two entries a window.
 - :func:`record_reads` is called by endpoints that return personal data: one "read" entry
   per supply point, with the purpose of the access (for a retailer reading a point it
   supplies on those days: :data:`PURPOSE_RETAIL_SUPPLY`).
@@ -13,7 +18,10 @@ are not recorded, and query strings of the C route carry no credentials.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
@@ -22,6 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openami.hub.client_address import client_address
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 
 if TYPE_CHECKING:
@@ -29,7 +38,81 @@ if TYPE_CHECKING:
 
 PURPOSE_API_ACCESS = "api-access"
 PURPOSE_RETAIL_SUPPLY = "retail-supply: the retailer supplies the point on these days"
+PURPOSE_OPERATIONS = "operations: an operator of the system at work"
 ANONYMOUS = "anonymous"
+SUMMARY_ROUTES = 50  # route/status pairs and addresses named in one summary, at most
+MAX_COUNTED_ADDRESSES = 1000  # distinct addresses counted per window (the rest: "other")
+
+
+@dataclass
+class AnonymousTally:
+    """Counts of anonymous requests in the current window (see the module doc)."""
+
+    window_s: float
+    started_s: float | None = None
+    routes: Counter[tuple[str, int]] = field(default_factory=Counter)
+    addresses: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, record: AuditRecord, route: str, address: str | None) -> list[AuditRecord]:
+        """Count one anonymous request; returns what to write now (often nothing)."""
+        status = int(record.detail.get("status", 0))
+        with self._lock:
+            out: list[AuditRecord] = []
+            if self.started_s is None or record.at >= self.started_s + self.window_s:
+                if self.routes:
+                    out.append(self._summary(record.at))
+                self.started_s = record.at
+                self.routes.clear()
+                self.addresses.clear()
+                out.append(
+                    AuditRecord(
+                        at=record.at,
+                        kind=record.kind,
+                        actor=record.actor,
+                        action=record.action,
+                        purpose=record.purpose,
+                        detail={**record.detail, "sampled": True, "window_s": self.window_s},
+                    )
+                )
+            self.routes[(route, status)] += 1
+            key = address or "unknown"
+            if key in self.addresses or len(self.addresses) < MAX_COUNTED_ADDRESSES:
+                self.addresses[key] += 1
+            else:
+                self.addresses["other"] += 1
+            return out
+
+    def _summary(self, now_s: float) -> AuditRecord:
+        assert self.started_s is not None
+        return AuditRecord(
+            at=now_s,
+            kind="request-summary",
+            actor=ANONYMOUS,
+            action="anonymous requests",
+            purpose=PURPOSE_API_ACCESS,
+            detail={
+                "from": self.started_s,
+                "until": self.started_s + self.window_s,
+                "total": sum(self.routes.values()),
+                "routes": [
+                    [route, status, n]
+                    for (route, status), n in self.routes.most_common(SUMMARY_ROUTES)
+                ],
+                "addresses": len(self.addresses),
+                "busiest": self.addresses.most_common(SUMMARY_ROUTES),
+            },
+        )
+
+
+def _tally(context: HubContext) -> AnonymousTally:
+    tally = context.services.get("anonymous-audit")
+    if not isinstance(tally, AnonymousTally):
+        tally = context.services.setdefault(
+            "anonymous-audit", AnonymousTally(context.anonymous_audit_window_s)
+        )
+    assert isinstance(tally, AnonymousTally)
+    return tally
 
 
 def _audit_of(request: Request) -> AuditLog | None:
@@ -64,7 +147,14 @@ class AuditedRoute(APIRoute):
                 audit = _audit_of(request)
                 if audit is not None:
                     record = _request_record(request, status)
-                    await run_in_threadpool(audit.append, record)
+                    if record.actor == ANONYMOUS:
+                        route = f"{request.method} {self.path}"
+                        address = record.detail.get("client_ip")
+                        due = _tally(request.app.state.hub).add(record, route, address)
+                    else:
+                        due = [record]
+                    if due:
+                        await run_in_threadpool(audit.append_many, due)
 
         return handler
 
@@ -80,7 +170,7 @@ def _request_record(request: Request, status: int) -> AuditRecord:
         purpose=PURPOSE_API_ACCESS,
         detail={
             "status": status,
-            "client_ip": request.client.host if request.client else None,
+            "client_ip": client_address(request),
         },
     )
 
@@ -110,4 +200,50 @@ def record_reads(
             )
             for subject, period in reads
         ]
+    )
+
+
+def record_anonymous(
+    context: HubContext, route: str, status: int, address: str | None, purpose: str
+) -> None:
+    """Log an unauthenticated event (e.g. a failed dashboard login) the bounded way: one
+    sample and one summary per window, as anonymous requests of the API."""
+    audit = context.audit
+    if audit is None:
+        return
+    record = AuditRecord(
+        at=context.clock.timestamp(),
+        kind="request",
+        actor=ANONYMOUS,
+        action=route,
+        purpose=purpose,
+        detail={"status": status, "client_ip": address},
+    )
+    due = _tally(context).add(record, route, address)
+    if due:
+        audit.append_many(due)
+
+
+def record_operator(
+    context: HubContext,
+    operator_name: str,
+    action: str,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+    kind: str = "operator-action",
+) -> None:
+    """Log what an operator did (``kind`` "operator-action") or read (``kind`` "read")."""
+    audit = context.audit
+    if audit is None:
+        return
+    audit.append(
+        AuditRecord(
+            at=context.clock.timestamp(),
+            kind=kind,
+            actor=f"operator:{operator_name}",
+            action=action,
+            subject=subject,
+            purpose=PURPOSE_OPERATIONS,
+            detail=detail or {},
+        )
     )

@@ -6,6 +6,10 @@
 - a **third party** sees what one **live** consent covers (the consent behind its
   authorization-code token): its supply points, data kinds and period, while ``active``
   and before expiry; otherwise ``403`` with a code saying why.
+
+A well-formed ID of no supply point gets the very answer a point of someone else gets
+(``403 not_supplied_by_client`` / ``not_in_consent``), so the API is no oracle of valid
+supply point IDs (issue #15 §3).
 """
 
 from __future__ import annotations
@@ -74,16 +78,19 @@ def access(
         sp = context.registry.supply_point(supply_point_id)
     except InvalidSupplyPointId as exc:
         raise _error(422, "invalid_supply_point_id", str(exc)) from None
-    if sp is None:
-        raise _error(404, "unknown_supply_point", f"no supply point {supply_point_id}")
+    # an unknown ID is answered exactly as a point of someone else: no oracle of valid IDs
     client = party.client
     if client.role == "retailer":
-        periods = [
-            (a, b - timedelta(days=1))
-            for a, b in context.registry.retailer_periods(sp.supply_point_key, client.party_id)
-        ]
+        periods = (
+            []
+            if sp is None
+            else [
+                (a, b - timedelta(days=1))
+                for a, b in context.registry.retailer_periods(sp.supply_point_key, client.party_id)
+            ]
+        )
         days = _clip(periods, first, last)
-        if not days:
+        if sp is None or not days:
             raise _error(
                 403,
                 "not_supplied_by_client",
@@ -106,7 +113,7 @@ def access(
         raise _error(403, "consent_not_live", f"the consent is {status}")
     if kind not in consent.data_kinds:
         raise _error(403, "kind_not_consented", f"the consent does not cover {kind}")
-    if supply_point_id not in consent.supply_point_ids:
+    if sp is None or supply_point_id not in consent.supply_point_ids:
         raise _error(403, "not_in_consent", "the consent does not cover this supply point")
     days = _clip([(consent.period_from, consent.period_to)], first, last)
     if not days:

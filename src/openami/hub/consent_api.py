@@ -13,6 +13,7 @@ Customers (HTTP Basic with their customer id and password):
 - ``GET /v1/customer/consents``: every consent they decided;
 - ``POST /v1/customer/consents/{consent_id}/revoke``: withdraw an active consent. Data
   endpoints check the consent on every request, so the revocation applies to the next one.
+  CSRF-protected (:func:`openami.hub.csrf.customer_action`): send ``X-Requested-With``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from pydantic import BaseModel, Field
 from openami.clock import DAY_SECONDS, JST
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.csrf import customer_action
+from openami.hub.guesses import authenticate_customer
 from openami.hub.oauth import Party, _basic, current_party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
-from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
 from openami.registry import InvalidSupplyPointId
 from openami.registry.ids import validate_supply_point_id
 from openami.storage.repositories.consents import Consent
@@ -40,6 +44,7 @@ router = APIRouter(route_class=AuditedRoute, tags=["consent"])
 MAX_PERIOD_DAYS = 400  # about 13 months of data, as OCCTO's 使用量情報照会
 MAX_VALIDITY_DAYS = 366
 DEFAULT_VALIDITY_DAYS = 90
+CUSTOMER_REALM = 'Basic realm="openami customers"'
 DataKind = Literal["half_hour", "register_reads", "daily", "monthly"]
 _ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ApiError} for s in (400, 401, 403, 404, 409, 422, 429)
@@ -204,20 +209,25 @@ def current_customer(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
+    address, now_s = client_address(request), context.clock.timestamp()
+    enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     basic = _basic(authorization)
     if basic is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "customer login (HTTP Basic) required"},
-            headers={"WWW-Authenticate": 'Basic realm="openami customers"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "customer login (HTTP Basic) required"},
+            CUSTOMER_REALM,
         )
-    address = request.client.host if request.client else None
-    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
-    if not consent_store(context).authenticate_customer(*basic):
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "wrong customer id or password"},
-            headers={"WWW-Authenticate": 'Basic realm="openami customers"'},
+    enforce_token_requests(context.rate_limits, address, now_s)
+    if not authenticate_customer(context, *basic):
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "wrong customer id or password"},
+            CUSTOMER_REALM,
         )
     set_actor(request, f"customer:{basic[0]}")
     return basic[0]
@@ -238,10 +248,12 @@ def customer_consents(
 )
 def revoke_consent(
     context: Annotated[HubContext, Depends(ctx)],
+    _: Annotated[None, Depends(customer_action)],
     customer_id: Annotated[str, Depends(current_customer)],
     consent_id: Annotated[str, Path(max_length=64)],
 ) -> ConsentOut:
-    """Withdraw an active consent: the recipient's next request is refused."""
+    """Withdraw an active consent: the recipient's next request is refused. Needs the header
+    ``X-Requested-With`` (any value) and refuses cross-site browser requests (CSRF)."""
     store = consent_store(context)
     now_s = context.clock.timestamp()
     consent = store.get(consent_id)

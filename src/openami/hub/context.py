@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from openami.bus.inprocess import Bus
 from openami.clock import Clock
+from openami.hub.body_limit import DEFAULT_MAX_BODY_BYTES
+from openami.hub.lockout import Lockout
+from openami.hub.operators import OperatorAccounts, Sessions
 from openami.hub.ports import CommandPort
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
@@ -19,6 +22,7 @@ from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.clients import ClientStore
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.oauth import OAuthStore
+from openami.storage.repositories.operators import OperatorStore
 
 
 @dataclass
@@ -27,6 +31,8 @@ class HubContext:
     mdms: Mdms
     clients: ClientStore
     clock: Clock
+    # the bootstrap dashboard account: made (or reset to) an admin with this password in the
+    # operator accounts on construction; an empty password makes none
     operator_user: str
     operator_password: str
     token_lifetime_s: float = 3600.0
@@ -42,3 +48,27 @@ class HubContext:
     oauth: OAuthStore | None = None
     third_party_token_lifetime_s: float = 600.0  # short-lived access tokens
     refresh_token_lifetime_s: float = 30 * 86400.0  # rotated on every use
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413, never read
+    # reverse proxies whose X-Forwarded-For is believed (addresses or networks); none: the
+    # TCP peer is the client (see openami.hub.client_address)
+    trusted_proxies: tuple[str, ...] = ()
+    # locks a client id or customer id after repeated wrong secrets; None: no lockout
+    lockout: Lockout | None = field(default_factory=Lockout)
+    # anonymous requests: one sampled audit entry and one summary per window (hub.audit)
+    anonymous_audit_window_s: float = 60.0
+    # dashboard operator accounts (argon2id) in the clients' database if None; their sessions
+    operators: OperatorAccounts | None = None
+    operator_sessions: Sessions = field(default_factory=Sessions)
+
+    def __post_init__(self) -> None:
+        if self.operators is None:
+            self.operators = OperatorAccounts(OperatorStore(self.clients.database), self.lockout)
+        if self.operator_password:
+            self.operators.ensure_admin(
+                self.operator_user, self.operator_password, self.clock.timestamp()
+            )
+
+    @property
+    def operator_accounts(self) -> OperatorAccounts:
+        assert self.operators is not None  # set in __post_init__
+        return self.operators

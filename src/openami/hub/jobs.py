@@ -125,9 +125,10 @@ class JobService:
                 sp = ctx.registry.supply_point(sp_id)
             except InvalidSupplyPointId as exc:
                 raise JobRejected("E_INVALID_SUPPLY_POINT", str(exc)) from None
-            if sp is None:
-                raise JobRejected("E_UNKNOWN_SUPPLY_POINT", f"no supply point {sp_id}")
-            if not self._supplied_days(sp.supply_point_key, client.party_id, first_day, last_day):
+            # an unknown ID is answered as someone else's point: no oracle of valid IDs
+            if sp is None or not self._supplied_days(
+                sp.supply_point_key, client.party_id, first_day, last_day
+            ):
                 raise JobRejected(
                     "E_NOT_SUPPLIER",
                     f"{client.party_id} does not supply {sp_id} on any day of the period",

@@ -33,7 +33,9 @@ from fastapi.templating import Jinja2Templates
 from openami.clock import JST
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, set_actor
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.guesses import authenticate_client, authenticate_customer
 from openami.hub.oauth_grants import (
     THIRD_PARTY,
     consent_store,
@@ -44,7 +46,7 @@ from openami.hub.oauth_grants import (
     valid_challenge,
 )
 from openami.hub.ratelimit import enforce as enforce_rate_limit
-from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import Consent
 
@@ -203,11 +205,10 @@ def authorize_decision(
     assert auth.redirect_uri is not None and auth.client_id is not None
     if decision not in ("approve", "deny"):
         return _error_page(request, 400, "decision must be approve or deny.").response
-    address = request.client.host if request.client else None
     now_s = context.clock.timestamp()
-    enforce_token_requests(context.rate_limits, address, now_s)
+    enforce_token_requests(context.rate_limits, client_address(request), now_s)
     consents = consent_store(context)
-    if not consents.authenticate_customer(customer_id, password):
+    if not authenticate_customer(context, customer_id, password):
         values = _screen_values(context, consent, auth)
         values["error"] = "Wrong customer id or password."
         return _page(request, "oauth_consent.html", values, status=401)
@@ -262,13 +263,12 @@ def revoke_token(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Token revocation (RFC 7009): 200 whether or not the token was known."""
-    address = request.client.host if request.client else None
-    enforce_token_requests(context.rate_limits, address, context.clock.timestamp())
+    enforce_token_requests(context.rate_limits, client_address(request), context.clock.timestamp())
     basic = _basic(authorization)
     if basic is not None:
         client_id, client_secret = basic
     client = (
-        context.clients.authenticate(client_id, client_secret)
+        authenticate_client(context, client_id, client_secret)
         if client_id and client_secret
         else None
     )
@@ -297,13 +297,17 @@ def current_party(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Party:
+    address, now_s = client_address(request), context.clock.timestamp()
+    enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthenticated", "message": "a Bearer access token is required"},
-            headers={"WWW-Authenticate": "Bearer"},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "unauthenticated", "message": "a Bearer access token is required"},
+            "Bearer",
         )
-    token, now_s = authorization[7:].strip(), context.clock.timestamp()
+    token = authorization[7:].strip()
     client = context.clients.client_for_token(token, now_s)
     party = Party(client) if client is not None else None
     if party is None:
@@ -312,10 +316,12 @@ def current_party(
         if grant is not None and owner is not None:
             party = Party(owner, grant.consent_id)
     if party is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"code": "invalid_token", "message": "the access token is unknown or expired"},
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        raise unauthenticated(
+            context.rate_limits,
+            address,
+            now_s,
+            {"code": "invalid_token", "message": "the access token is unknown or expired"},
+            'Bearer error="invalid_token"',
         )
     set_actor(request, party.client.client_id)
     enforce_rate_limit(context.rate_limits, party.client.client_id, now_s)

@@ -37,6 +37,7 @@ from authlib.oauth2.rfc7636.challenge import (
 from fastapi.responses import JSONResponse
 
 from openami.hub.context import HubContext
+from openami.hub.guesses import authenticate_client
 from openami.storage.repositories.audit import AuditRecord
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import Consent, ConsentStore
@@ -129,7 +130,7 @@ def new_code(
 def _third_party(context: HubContext, client_id: str | None, secret: str | None) -> ApiClient:
     if not client_id or not secret:
         raise InvalidClientError("client authentication is required", status_code=401)
-    client = context.clients.authenticate(client_id, secret)
+    client = authenticate_client(context, client_id, secret)
     if client is None:
         raise InvalidClientError("unknown client or wrong secret", status_code=401)
     if client.role != THIRD_PARTY:

@@ -5,7 +5,9 @@ over the limit is answered ``429 Too Many Requests`` with ``Retry-After`` (whole
 and the usual ``{code, message}`` body. Applied in ``current_client`` so every
 authenticated C-route endpoint (``/v1/...`` and ``/espi/...``) shares one budget. The token
 endpoint has its own, stricter budget per client address (``token_rate_per_s``,
-``token_burst``), checked before the secret is.
+``token_burst``), checked before the secret is; every secret or password check also draws
+on a budget of the same size per client id or customer id (:meth:`acquire_guess`), so
+rotating addresses does not multiply the guesses at one id (see :mod:`openami.hub.guesses`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class RateLimiter:
     burst: float = 60.0
     token_rate_per_s: float = 0.5
     token_burst: float = 10.0
+    # failed authentications per address (bad or missing token, wrong password): once spent,
+    # that address's unauthenticated requests are refused before any lookup is made
+    anonymous_rate_per_s: float = 2.0
+    anonymous_burst: float = 30.0
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -36,6 +42,8 @@ class RateLimiter:
             raise ValueError("rate_per_s must be > 0 and burst >= 1")
         if self.token_rate_per_s <= 0 or self.token_burst < 1:
             raise ValueError("token_rate_per_s must be > 0 and token_burst >= 1")
+        if self.anonymous_rate_per_s <= 0 or self.anonymous_burst < 1:
+            raise ValueError("anonymous_rate_per_s must be > 0 and anonymous_burst >= 1")
 
     def acquire(self, key: str, now_s: float) -> float:
         """Take one token for ``key``; returns 0.0 if granted, else seconds to wait."""
@@ -47,10 +55,26 @@ class RateLimiter:
             f"token-endpoint:{address}", now_s, self.token_rate_per_s, self.token_burst
         )
 
-    def _take(self, key: str, now_s: float, rate: float, burst: float) -> float:
+    def acquire_guess(self, key: str, now_s: float) -> float:
+        """Like :meth:`acquire_token_request`, per guessed id (``client:ID``, ``customer:ID``)."""
+        return self._take(f"guess:{key}", now_s, self.token_rate_per_s, self.token_burst)
+
+    def anonymous_wait(self, address: str, now_s: float) -> float:
+        """Seconds until ``address`` may fail authentication again (0.0: now); takes nothing."""
+        return self._take(
+            f"anonymous:{address}", now_s, self.anonymous_rate_per_s, self.anonymous_burst, True
+        )
+
+    def anonymous_failed(self, address: str, now_s: float) -> None:
+        """Spend one failed authentication of ``address``."""
+        self._take(f"anonymous:{address}", now_s, self.anonymous_rate_per_s, self.anonymous_burst)
+
+    def _take(self, key: str, now_s: float, rate: float, burst: float, peek: bool = False) -> float:
         with self._lock:
             tokens, last_s = self._buckets.get(key, (burst, now_s))
             tokens = min(burst, tokens + max(0.0, now_s - last_s) * rate)
+            if peek:
+                return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
             if tokens >= 1.0:
                 self._buckets[key] = (tokens - 1.0, now_s)
                 granted = True
@@ -63,7 +87,11 @@ class RateLimiter:
 
     def _prune(self, now_s: float) -> None:
         # a bucket idle long enough to be full again carries no state worth keeping
-        horizon_s = max(self.burst / self.rate_per_s, self.token_burst / self.token_rate_per_s)
+        horizon_s = max(
+            self.burst / self.rate_per_s,
+            self.token_burst / self.token_rate_per_s,
+            self.anonymous_burst / self.anonymous_rate_per_s,
+        )
         self._buckets = {k: v for k, v in self._buckets.items() if now_s - v[1] < horizon_s}
 
 
@@ -100,3 +128,38 @@ def enforce_token_requests(limiter: RateLimiter | None, address: str | None, now
             f"too many token requests from this address (limit {limiter.token_rate_per_s:g}/s, "
             f"burst {limiter.token_burst:g})",
         )
+
+
+def enforce_guesses(limiter: RateLimiter | None, key: str, now_s: float) -> None:
+    """Raise 429 when one id (``client:ID``, ``customer:ID``) is tried too often."""
+    if limiter is None:
+        return
+    wait_s = limiter.acquire_guess(key, now_s)
+    if wait_s > 0:
+        raise _too_many(
+            wait_s,
+            f"too many attempts for this {key.partition(':')[0]} "
+            f"(limit {limiter.token_rate_per_s:g}/s, burst {limiter.token_burst:g})",
+        )
+
+
+def enforce_anonymous(limiter: RateLimiter | None, address: str | None, now_s: float) -> None:
+    """Raise 429 before any credential lookup when ``address`` failed too often lately."""
+    if limiter is None:
+        return
+    wait_s = limiter.anonymous_wait(address or "unknown", now_s)
+    if wait_s > 0:
+        raise _too_many(wait_s, "too many failed authentications from this address")
+
+
+def unauthenticated(
+    limiter: RateLimiter | None,
+    address: str | None,
+    now_s: float,
+    detail: dict[str, str],
+    challenge: str,
+) -> HTTPException:
+    """A 401 to raise, after spending one failed authentication of ``address``."""
+    if limiter is not None:
+        limiter.anonymous_failed(address or "unknown", now_s)
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": challenge})

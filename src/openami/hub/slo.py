@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import slot_end_s
 from openami.mdms.reports import MdmsReports
 from openami.mdms.service import Mdms
-
-TARGET_LATENCY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def summary(rows: list[SlotSlo]) -> SloSummary:
     c24 = [r.complete_24h for r in rows if r.complete_24h is not None]
     return SloSummary(
         slots=len(rows),
-        slots_meeting_target=sum(1 for p in p95 if p <= TARGET_LATENCY_S),
+        slots_meeting_target=sum(1 for p in p95 if p <= DELIVERY_DEADLINE_S),
         worst_latency_p95_s=max(p95) if p95 else None,
         mean_complete_60min=sum(c60) / len(c60) if c60 else None,
         mean_complete_24h=sum(c24) / len(c24) if c24 else None,

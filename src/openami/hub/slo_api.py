@@ -1,7 +1,9 @@
 """HTTP API of the delivery SLO: ``GET /v1/slo/delivery`` (see :mod:`openami.hub.slo`).
 
-Aggregates only (counts and latencies per slot, no supply point), so any authenticated
-client may read them.
+Fleet-wide figures (counts and latencies per slot over every supply point) are the system
+operator's: only API clients with the role ``operator`` read them (issue #15 §3). A retailer
+or third party gets ``403 E_SLO_FLEET_ONLY``: the figures describe other retailers' points
+too, and the SLO queries cannot yet be cut to one retailer's points.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import JST, day_first_slot, slot_start_s
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
-from openami.hub.slo import TARGET_LATENCY_S, slot_slo, summary
+from openami.hub.slo import slot_slo, summary
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute, tags=["delivery SLO"])
 MAX_DAYS = 31
-_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ApiError} for s in (401, 422, 429)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ApiError} for s in (401, 403, 422, 429)}
+FLEET_ROLES = ("operator",)  # API client roles that see fleet-wide figures
 
 
 class SlotSloOut(BaseModel):
@@ -60,7 +64,16 @@ def delivery(
     first_day: Annotated[date, Query(description="first JST day")],
     last_day: Annotated[date | None, Query(description="last JST day (default first_day)")] = None,
 ) -> SloOut:
-    """Per slot: slot end → availability on the hub, completeness at +60 min, +24 h, final."""
+    """Per slot: slot end → availability on the hub, completeness at +60 min, +24 h, final.
+    Operator clients only (``403 E_SLO_FLEET_ONLY`` for others)."""
+    if client.role not in FLEET_ROLES:
+        raise HTTPException(
+            status_code=403,
+            detail={
+                "code": "E_SLO_FLEET_ONLY",
+                "message": "delivery SLO figures cover the whole fleet: operator clients only",
+            },
+        )
     last = last_day or first_day
     if last < first_day or (last - first_day).days >= MAX_DAYS:
         raise HTTPException(
@@ -79,7 +92,7 @@ def delivery(
     return SloOut(
         first_day=first_day.isoformat(),
         last_day=last.isoformat(),
-        target_latency_s=TARGET_LATENCY_S,
+        target_latency_s=DELIVERY_DEADLINE_S,
         slots_meeting_target=s.slots_meeting_target,
         worst_latency_p95_s=s.worst_latency_p95_s,
         mean_complete_60min=s.mean_complete_60min,

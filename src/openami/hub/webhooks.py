@@ -104,9 +104,43 @@ def _private_address(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+def _ipv4_number(part: str) -> int:
+    """One part of an IPv4 host in any form a URL parser or ``inet_aton`` takes: decimal,
+    ``0x`` hex, or octal with a leading zero; ValueError otherwise."""
+    if part[:2].lower() == "0x":
+        return int(part[2:] or "0", 16)
+    if len(part) > 1 and part.startswith("0"):
+        return int(part[1:], 8)
+    if not part.isdigit():
+        raise ValueError(part)
+    return int(part)
+
+
+def numeric_ipv4(host: str) -> str | None:
+    """The dotted-quad form of a host written as a number (``2130706433``, ``0x7f000001``,
+    ``127.1``, ``0177.0.0.1``), as browsers and ``inet_aton`` read it; None for a name.
+    ValueError for a host that ends in a number but is no valid address."""
+    parts = host.split(".")
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts = parts[:-1]  # a trailing dot
+    last = parts[-1] if parts else ""
+    if not (last.isdigit() or last[:2].lower() == "0x"):
+        return None  # a name: resolved (and checked) at delivery
+    if len(parts) > 4:
+        raise ValueError(host)
+    numbers = [_ipv4_number(p) for p in parts]
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        raise ValueError(host)
+    value = numbers[-1]
+    for i, n in enumerate(numbers[:-1]):
+        value += n << (8 * (3 - i))
+    return str(ipaddress.IPv4Address(value))
+
+
 def check_callback_url(url: str, allow_private: bool = False) -> str:
-    """Shape rules; without ``allow_private``, no literal private/loopback/link-local IP
-    and no ``localhost`` (host names are resolved and checked again at delivery)."""
+    """Shape rules; returns the URL to store, with a numeric IPv4 host in its dotted-quad
+    form. Without ``allow_private``, no private/loopback/link-local address in any
+    notation and no ``localhost`` (host names are resolved and checked again at delivery)."""
     if len(url) > 2048:
         raise InvalidSubscription("E_INVALID_CALLBACK_URL", "callback URL longer than 2048")
     try:
@@ -123,6 +157,16 @@ def check_callback_url(url: str, allow_private: bool = False) -> str:
         raise InvalidSubscription(
             "E_INVALID_CALLBACK_URL", "callback URL must not carry credentials"
         )
+    try:
+        dotted = numeric_ipv4(host)
+    except ValueError:
+        raise InvalidSubscription(
+            "E_INVALID_CALLBACK_URL", "callback URL host is a malformed IPv4 address"
+        ) from None
+    if dotted is not None and dotted != host:
+        host = dotted
+        netloc = dotted if port is None else f"{dotted}:{port}"
+        url = parts._replace(netloc=netloc).geturl()
     if not allow_private:
         try:
             private = _private_address(host)
@@ -172,7 +216,7 @@ class WebhookService:
     def subscribe(
         self, client: ApiClient, callback_url: str, secret: str, body_format: str = "json"
     ) -> Subscription:
-        check_callback_url(callback_url, self.config.allow_private)
+        callback_url = check_callback_url(callback_url, self.config.allow_private)
         if body_format not in FORMATS:
             raise InvalidSubscription("E_UNKNOWN_FORMAT", f"format must be one of {FORMATS}")
         if not 16 <= len(secret) <= 256:

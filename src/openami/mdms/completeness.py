@@ -24,12 +24,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import DAY_SECONDS
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.mdms_kpi import completeness_shares
 
 HORIZONS_S = {
-    "available_60min": 3600,
+    "available_60min": DELIVERY_DEADLINE_S,
     "available_24h": DAY_SECONDS,
     "available_4d": 4 * DAY_SECONDS,
 }

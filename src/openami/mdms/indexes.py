@@ -1,5 +1,7 @@
 """Lookups the VEE pipeline needs per read, as sorted NumPy arrays (no object per meter).
 
+- :func:`installed_slots`, :func:`installed_during`: "a meter is installed during the slot",
+  the one rule for installations (``clock.slots_within``; in SQL ``slot_sql.installed``);
 - :class:`InstallIndex`: meter → supply point at a slot, from the registry's installations;
 - :class:`MeterIndex`: register modulus, unit, multiplier and contract capacity per meter.
 """
@@ -11,28 +13,41 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.clock import SLOT_SECONDS
+from openami.clock import slots_within
 from openami.mdms.columns import run_starts
 from openami.mdms.vee import MeterParams
 from openami.mdms.vee_config import VeeConfig
 
 I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 SLOT_BITS = 21  # slot indexes stay below 2**21 until 2089
 
 
-class InstallIndex:
-    """Point-in-time lookup meter → supply point from the registry's installation periods.
+def installed_slots(installations: pa.Table) -> tuple[I64, I64]:
+    """Per installation row (``valid_from``, ``valid_to`` [epoch s], NULL: still installed):
+    the first slot its meter is installed during and the stop (one past the last). A meter
+    is installed during a slot when the slot lies wholly inside ``[valid_from, valid_to)``."""
+    vf = installations.column("valid_from").to_numpy(zero_copy_only=False)
+    vt = pc.fill_null(installations.column("valid_to"), np.inf).to_numpy(zero_copy_only=False)
+    return slots_within(vf, vt)
 
-    A slot belongs to an installation if it lies wholly inside ``[valid_from, valid_to)``.
-    """
+
+def installed_during(installations: pa.Table, first_slot: int, last_slot: int) -> Bools:
+    """Per installation row: whether its meter is installed during at least one slot of
+    ``first_slot..last_slot`` (:func:`installed_slots`)."""
+    first, stop = installed_slots(installations)
+    return np.maximum(first, first_slot) < np.minimum(stop, last_slot + 1)
+
+
+class InstallIndex:
+    """Point-in-time lookup meter → supply point from the registry's installation periods
+    (a slot belongs to an installation if its meter is installed during it:
+    :func:`installed_slots`)."""
 
     def __init__(self, installations: pa.Table) -> None:
         meter = installations.column("meter_id").to_numpy().astype(np.int64)
-        vf = installations.column("valid_from").to_numpy().astype(np.float64)
-        vt = pc.fill_null(installations.column("valid_to"), np.inf).to_numpy().astype(np.float64)
-        first = np.ceil(vf / SLOT_SECONDS).astype(np.int64)
-        stop = np.where(np.isfinite(vt), np.floor(vt / SLOT_SECONDS), 2**SLOT_BITS)
-        stop = stop.astype(np.int64)
+        first, stop = installed_slots(installations)
+        stop = np.minimum(stop, 2**SLOT_BITS)
         order = np.lexsort((first, meter))
         self.meter, self.first, self.stop = meter[order], first[order], stop[order]
         self.key = installations.column("supply_point_key").to_numpy().astype(np.int64)[order]

@@ -28,7 +28,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from openami.bus.messages import REMOTE_OPERATIONS, CommandState
+from openami.bus.messages import DELIVERY_DEADLINE_S, REMOTE_OPERATIONS, CommandState
 from openami.clock import DAY_SECONDS, SLOT_SECONDS, SLOTS_PER_DAY
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
@@ -60,7 +60,7 @@ REMOTE_OPERATION_KINDS = tuple(int(k) for k in REMOTE_OPERATIONS)
 #: reads counted by how soon after their boundary they first arrived [s]
 COLLECTION_WITHIN_S = {
     "reads_within_30min": float(SLOT_SECONDS),
-    "reads_within_60min": 3600.0,
+    "reads_within_60min": DELIVERY_DEADLINE_S,
     "reads_within_48h": 2 * float(DAY_SECONDS),
 }
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.clock import SLOT_SECONDS
+from openami.mdms.indexes import installed_slots
 from openami.mdms.kpi import HesJournal, KpiRow, daily_kpis
 from openami.mdms.service import Mdms
 from openami.storage import dashboard_queries, duckdb_data_api, slo_queries
@@ -59,16 +59,10 @@ class MdmsReports:
         table = self.mdms.installations
         inst = table.filter(pc.equal(table.column("supply_point_key"), supply_point_key))
         meter = np.asarray(inst.column("meter_id").to_numpy(), dtype=np.int64)
-        valid_from = np.asarray(inst.column("valid_from").to_numpy(), dtype=np.float64)
-        valid_to = inst.column("valid_to")
-        open_ended = np.asarray(valid_to.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        to_s = np.asarray(pc.fill_null(valid_to, 0.0).to_numpy(), dtype=np.float64)
         first_slot = np.asarray(slot_ranges.column("first_slot").to_numpy(), dtype=np.int64)
         last_slot = np.asarray(slot_ranges.column("last_slot").to_numpy(), dtype=np.int64)
-        first_installed = np.ceil(valid_from / SLOT_SECONDS).astype(np.int64)
-        last_installed = np.where(
-            open_ended, np.iinfo(np.int64).max, (to_s // SLOT_SECONDS).astype(np.int64)
-        )
+        # the meter reads the boundaries of the slots it is installed during: first..stop
+        first_installed, last_installed = installed_slots(inst)
         lo = np.maximum(first_slot[:, None], first_installed[None, :])
         hi = np.minimum(last_slot[:, None], last_installed[None, :])
         keep = lo <= hi

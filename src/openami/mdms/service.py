@@ -22,12 +22,12 @@ from openami.bus.messages import (
     Quality,
     ReadSource,
 )
-from openami.clock import Clock, slot_at_s, slot_end_s, slot_start_s, slots_of_day
+from openami.clock import Clock, slot_at_s, slot_start_s, slots_of_day
 from openami.mdms.audit_port import AUTOMATIC_USER, PURPOSE_MDMS_CORRECTION, AuditTrail
 from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import ImportReport, import_reads, values_csv
 from openami.mdms.completeness import completeness, load_area_targets, load_targets
-from openami.mdms.indexes import InstallIndex, MeterIndex
+from openami.mdms.indexes import InstallIndex, MeterIndex, installed_during
 from openami.mdms.ingest import IngestContext, TickCache, VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.settlement import SettlementRun, settle_day
@@ -136,17 +136,13 @@ class Mdms:
         return ingest_batch(context, batch)
 
     def mark_missing(self, first_slot: int, last_slot: int) -> int:
-        """Mark slots without a value as missing for every supply point with a meter then
-        (a slot that has any version is left alone, so marking twice adds nothing)."""
-        inst = self.installations
-        valid_to = pc.fill_null(inst.column("valid_to"), float("inf"))
-        installed = pc.and_(
-            pc.less(inst.column("valid_from"), slot_end_s(last_slot)),
-            pc.greater(valid_to, slot_start_s(first_slot)),
+        """Mark slots without a value as missing, for each supply point and slot with a meter
+        installed during the slot (a slot that has any version is left alone, so marking
+        twice adds nothing)."""
+        inst = self.installations.filter(
+            installed_during(self.installations, first_slot, last_slot)
         )
-        keys = pc.unique(inst.column("supply_point_key").filter(installed))
-        expected = pa.table({"supply_point_key": keys.cast(pa.int64())})
-        return self.store.mark_missing(expected, first_slot, last_slot, self.clock.timestamp())
+        return self.store.mark_missing(inst, first_slot, last_slot, self.clock.timestamp())
 
     def close_due_slots(self, now_s: float) -> int:
         """Mark as missing every slot still without a value once the deadline
@@ -214,17 +210,13 @@ class Mdms:
         )
 
     def meter_at(self, supply_point_key: int, slot: int) -> int | None:
-        """The meter installed at the supply point for the whole slot, if any."""
+        """The meter installed at the supply point during the slot, if any."""
         inst = self.installations
-        vt = pc.fill_null(inst.column("valid_to"), float("inf"))
-        mask = pc.and_(
-            pc.and_(
-                pc.equal(inst.column("supply_point_key"), supply_point_key),
-                pc.less_equal(inst.column("valid_from"), slot_start_s(slot)),
-            ),
-            pc.greater_equal(vt, slot_end_s(slot)),
+        at_point = pc.equal(inst.column("supply_point_key"), supply_point_key).to_numpy(
+            zero_copy_only=False
         )
-        hit = inst.column("meter_id").filter(mask).to_pylist()
+        mask = at_point & installed_during(inst, slot, slot)
+        hit = inst.column("meter_id").filter(pa.array(mask)).to_pylist()
         return int(hit[0]) if hit else None
 
     def edit(
@@ -396,15 +388,15 @@ class Mdms:
         day_band: tuple[str, str] = ("07:00", "23:00"),
     ) -> pa.Table:
         """Billing determinants per supply point for JST days ``first_day``…``last_day``
-        (all supply points with a meter in the period unless keys are given)."""
+        (all supply points with a meter installed during a slot of the period unless keys
+        are given)."""
         if supply_point_keys is None:
-            first = slot_start_s(slots_of_day(first_day).start)
-            last = slot_start_s(slots_of_day(last_day).stop)
             inst = self.installations
-            vt = pc.fill_null(inst.column("valid_to"), float("inf"))
-            mask = pc.and_(pc.less(inst.column("valid_from"), last), pc.greater(vt, first))
-            keys = pc.unique(inst.column("supply_point_key").filter(mask)).to_pylist()
-            supply_point_keys = sorted(int(k) for k in keys)
+            period = installed_during(
+                inst, slots_of_day(first_day).start, slots_of_day(last_day).stop - 1
+            )
+            keys = pc.unique(inst.column("supply_point_key").filter(pa.array(period)))
+            supply_point_keys = sorted(int(k) for k in keys.to_pylist())
         return billing_determinants(
             self.store,
             self.installations,

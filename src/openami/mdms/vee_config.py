@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import SLOTS_PER_DAY
 
 Action = Literal["reject", "flag"]
@@ -86,7 +87,7 @@ class VeeConfig:
     class_profile: np.ndarray = field(repr=False)
     class_daily_wh_per_a: float = 300.0
     #: a slot without a value this long after its end is marked missing [s]
-    missing_deadline_s: float = 3600.0
+    missing_deadline_s: float = DELIVERY_DEADLINE_S
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -112,7 +113,7 @@ def _parse(data: dict[str, Any], origin: str) -> VeeConfig:
     profile = np.asarray(est.get("class_profile", [1.0] * SLOTS_PER_DAY), dtype=np.float64)
     if profile.shape != (SLOTS_PER_DAY,) or np.any(profile < 0) or profile.sum() <= 0:
         raise ValueError(f"{origin}: estimation.class_profile needs 48 non-negative weights")
-    missing_after_s = float(data.get("deadline", {}).get("missing_after_s", 3600))
+    missing_after_s = float(data.get("deadline", {}).get("missing_after_s", DELIVERY_DEADLINE_S))
     if not missing_after_s > 0:
         raise ValueError(f"{origin}: deadline.missing_after_s must be positive")
     return VeeConfig(

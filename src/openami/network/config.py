@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-METHOD_CODES: dict[str, int] = {"mesh": 0, "cellular": 1, "plc": 2}
+from openami.bus.messages import METHOD_CODES as METHOD_CODES  # the one list of methods
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
-CommMethod = Literal["mesh", "cellular", "plc"]
-COMM_METHODS: tuple[CommMethod, ...] = ("mesh", "cellular", "plc")
+# the methods are a message contract (bus.messages); re-exported as part of the model
+from openami.bus.messages import COMM_METHODS as COMM_METHODS
+from openami.bus.messages import CommMethod as CommMethod
 
 
 @dataclass(frozen=True)

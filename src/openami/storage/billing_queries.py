@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from openami.bus.messages import Quality
 from openami.clock import SLOT_SECONDS
-from openami.storage.current_values_sql import current_versions_sql, final_slots_sql
+from openami.storage.current_values_sql import (
+    current_reads_sql,
+    current_versions_sql,
+    final_slots_sql,
+)
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
-from openami.storage.slot_sql import end_s, of_day, start_s
+from openami.storage.quality_sql import NO_VALUE_SQL, quality_sql
+from openami.storage.slot_sql import installed, of_day
 
 #: a half-hour's energy [Wh] times this is its mean power [W]
 _WH_PER_SLOT_TO_W = 3600 // SLOT_SECONDS
@@ -28,21 +34,19 @@ grid AS (
     SELECT k.supply_point_key, s.slot FROM q_keys k, range($first, $last + 1) s(slot)),
 joined AS (
     SELECT g.supply_point_key, g.slot, v.import_wh AS imp, v.export_wh AS exp,
-           v.in_final_now AS final, v.slot_of_day, COALESCE(v.quality, 'missing') AS q
+           v.in_final_now AS final, v.slot_of_day,
+           COALESCE(v.quality, {quality_sql(Quality.MISSING)}) AS q
     FROM grid g LEFT JOIN vals v USING (supply_point_key, slot)),
 ends AS (
     SELECT i.supply_point_key, i.meter_id FROM q_inst i
-    WHERE i.valid_from <= {start_s("$first")}
-      AND (i.valid_to IS NULL OR i.valid_to >= {end_s("$last")})),
+    WHERE {installed("i", "$first", "$last")}),
 regs AS (
     SELECT e.supply_point_key,
            max(r.import_register_wh) FILTER (WHERE r.boundary = $last + 1)
              - max(r.import_register_wh) FILTER (WHERE r.boundary = $first) AS register_wh
     FROM ends e JOIN (
-        SELECT meter_id, boundary, arg_max(import_register_wh, ingest_seq) AS import_register_wh
-        FROM (SELECT * FROM reads_between($first, $first)
-              UNION ALL SELECT * FROM reads_between($last + 1, $last + 1))
-        GROUP BY ALL) r
+        {current_reads_sql("$first", "$first")}
+        UNION ALL {current_reads_sql("$last + 1", "$last + 1")}) r
       ON r.meter_id = e.meter_id
     GROUP BY e.supply_point_key)
 SELECT j.supply_point_key,
@@ -54,11 +58,11 @@ SELECT j.supply_point_key,
             AS BIGINT) AS night_import_wh,
        CAST(COALESCE(max(j.imp), 0) * {_WH_PER_SLOT_TO_W} AS BIGINT) AS max_demand_w,
        count(*) AS slots,
-       count(*) FILTER (WHERE j.q = 'measured') AS measured,
-       count(*) FILTER (WHERE j.q = 'estimated') AS estimated,
-       count(*) FILTER (WHERE j.q = 'edited') AS edited,
-       count(*) FILTER (WHERE j.q IN ('missing', 'invalid')) AS missing,
-       count(*) FILTER (WHERE j.q IN ('missing', 'invalid')) = 0
+       count(*) FILTER (WHERE j.q = {quality_sql(Quality.MEASURED)}) AS measured,
+       count(*) FILTER (WHERE j.q = {quality_sql(Quality.ESTIMATED)}) AS estimated,
+       count(*) FILTER (WHERE j.q = {quality_sql(Quality.EDITED)}) AS edited,
+       count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) AS missing,
+       count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) = 0
            AND bool_and(COALESCE(j.final, false)) AS billing_ready,
        any_value(g.register_wh) AS register_wh
 FROM joined j LEFT JOIN regs g USING (supply_point_key)

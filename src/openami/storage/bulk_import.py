@@ -99,22 +99,76 @@ ORDER BY line
 
 def read_import_file(path: Path) -> pa.Table:
     """The file's rows: CSV columns as strings, Parquet as stored. A file without one of
-    :data:`REQUIRED_COLUMNS` is refused with the missing names."""
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        table = pq.read_table(path)
-    else:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(_csv_header(path), pa.string()),
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
+    :data:`REQUIRED_COLUMNS`, with a column name given twice, or with one of them (or
+    ``meter_id``) of a type that holds no single value (a list, struct, map or interval
+    column), is refused with a ValueError naming it;
+    so is a file pyarrow cannot read (damaged Parquet metadata: every pyarrow error but an
+    OSError becomes a ValueError) or whose Parquet data is not valid (text not UTF-8)."""
+    try:
+        table = _read_table(path)
+    except OSError:
+        raise
+    except pa.ArrowException as exc:  # e.g. ArrowNotImplementedError for damaged metadata
+        raise ValueError(f"{path.name}: not a readable import file: {exc}") from exc
+    twice = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    if twice:
+        raise ValueError(f"{path.name}: column(s) {', '.join(twice)} given more than once")
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
+    unreadable = [
+        f"{field.name} ({field.type})"
+        for field in table.schema
+        if field.name in _VALUE_COLUMNS and not _scalar_type(field.type)
+    ]
+    if unreadable:
+        raise ValueError(f"{path.name}: column(s) {', '.join(unreadable)} do not hold values")
     return table
+
+
+_VALUE_COLUMNS = frozenset((*REQUIRED_COLUMNS, "meter_id"))
+
+
+def _scalar_type(kind: pa.DataType) -> bool:
+    """A Parquet column type whose values read as text (a list, struct, map or interval
+    column cannot be one row's value; casting it would fail outside ValueError)."""
+    if pa.types.is_dictionary(kind):
+        return _scalar_type(kind.value_type)
+    checks = (
+        pa.types.is_string,
+        pa.types.is_large_string,
+        pa.types.is_binary,
+        pa.types.is_large_binary,
+        pa.types.is_fixed_size_binary,
+        pa.types.is_integer,
+        pa.types.is_floating,
+        pa.types.is_decimal,
+        pa.types.is_boolean,
+        pa.types.is_timestamp,
+        pa.types.is_date,
+        pa.types.is_time,
+        pa.types.is_duration,
+        pa.types.is_null,
+    )
+    return any(check(kind) for check in checks)
+
+
+def _read_table(path: Path) -> pa.Table:
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        table = pq.read_table(path)
+        try:  # pyarrow does not check a Parquet file's UTF-8 on reading; DuckDB would fail
+            table.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            raise ValueError(f"{path.name}: invalid Parquet data: {exc}") from exc
+        return table
+    return pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(_csv_header(path), pa.string()),
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
 
 
 def _csv_header(path: Path) -> list[str]:

@@ -1,9 +1,12 @@
-"""The rule of "the current value" in SQL, for queries over many supply points at once.
+"""The rules of "the current value" and "the current read" in SQL, for queries over many
+supply points or meters at once.
 
 Settlement, billing, completeness, the KPIs, the estimation and the day partitions all read
 the current version of many (supply point, slot) pairs; they share these fragments instead
 of each spelling the rule. One supply point's values come from :mod:`point_read` (NumPy,
-faster for one point), which is tested equal to :func:`current_versions_sql`.
+faster for one point), which is tested equal to :func:`current_versions_sql`. Every query
+that needs the current version of a value or the current read of a boundary builds it here
+(:func:`current_versions_sql`, :func:`current_reads_sql`); none spells the rule again.
 
 DuckDB drops the aggregates a query does not use, so selecting a few columns of the
 fragment costs no more than a fragment with only those. ``arg_max_null``, not ``arg_max``:
@@ -43,3 +46,21 @@ def final_slots_sql(first_slot: str, last_slot: str) -> str:
     FROM range({first_slot}, {last_slot} + 1) s(slot)
     LEFT JOIN final_periods f ON s.slot BETWEEN f.first_slot AND f.last_slot
     GROUP BY s.slot"""
+
+
+def current_reads_sql(first_boundary: str, last_boundary: str, where: str = "") -> str:
+    """SQL of the current register read of each (meter, boundary) in ``[first_boundary,
+    last_boundary]`` (SQL expressions) that has one: the read stored last (highest
+    ``ingest_seq``; a correction or an exchange's closing read replaces an earlier one):
+    meter_id, boundary, import_register_wh, export_register_wh, source, received_at,
+    ingest_seq. ``where`` (e.g. ``WHERE meter_id = $meter``) filters the reads first. One
+    meter's reads (``meter_reads.current_reads``) use this too."""
+    return f"""
+    SELECT meter_id, boundary,
+           arg_max_null(import_register_wh, ingest_seq) AS import_register_wh,
+           arg_max_null(export_register_wh, ingest_seq) AS export_register_wh,
+           arg_max_null(source, ingest_seq) AS source,
+           arg_max_null(received_at, ingest_seq) AS received_at,
+           max(ingest_seq) AS ingest_seq
+    FROM reads_between({first_boundary}, {last_boundary}) {where}
+    GROUP BY meter_id, boundary"""

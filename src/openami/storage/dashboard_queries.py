@@ -14,9 +14,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import SLOTS_PER_DAY, day_of_slot, slot_start_s, slots_of_day
+from openami.storage.current_values_sql import current_reads_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.slo_queries import DELIVERY_DEADLINE_S
+from openami.storage.duckdb_reads import read_query
 from openami.storage.slot_sql import SLOT_S, delay_s
 
 
@@ -123,26 +125,28 @@ def slot_timeline(
     ]
 
 
+_METER_REGISTER_READS = f"""
+WITH cur AS ({current_reads_sql("$first", "$last", "WHERE meter_id = $meter")}),
+arrivals AS (
+    SELECT boundary, MIN(received_at) AS first_received_at,
+           arg_min(source, received_at) AS source, COUNT(*) AS reads
+    FROM reads_between($first, $last) WHERE meter_id = $meter
+    GROUP BY boundary)
+SELECT c.boundary, c.import_register_wh, c.export_register_wh, a.first_received_at, a.source,
+       a.reads
+FROM cur c JOIN arrivals a USING (boundary)
+ORDER BY c.boundary
+"""
+
+
 def meter_register_reads(
     store: DuckIntervalStore, meter_id: int, first_boundary: int, last_boundary: int
 ) -> list[dict[str, Any]]:
     """The register reads of one meter at boundaries in a range (inclusive): the latest
     stored value, when it first arrived, how (``source``: the ``ReadSource`` code of the
     first arrival), and how many distinct reads were stored."""
-    table = store.query(
-        """
-        SELECT boundary,
-               arg_max(import_register_wh, ingest_seq) AS import_register_wh,
-               arg_max(export_register_wh, ingest_seq) AS export_register_wh,
-               MIN(received_at) AS first_received_at,
-               arg_min(source, received_at) AS source,
-               COUNT(*) AS reads
-        FROM reads_between(?, ?)
-        WHERE meter_id = ?
-        GROUP BY boundary ORDER BY boundary
-        """,
-        [int(first_boundary), int(last_boundary), int(meter_id)],
-    )
+    params = {"first": int(first_boundary), "last": int(last_boundary), "meter": int(meter_id)}
+    table = read_query(store, _METER_REGISTER_READS, params)
     rows = table.to_pylist()
     for r in rows:
         r["delay_s"] = float(r["first_received_at"]) - slot_start_s(int(r["boundary"]))

@@ -43,8 +43,8 @@ from openami.storage import duckdb_mdms as db
 from openami.storage.day_rows import OpeningReads, ValueLists, register_lists
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.interval_ingest import IngestLogRow, log_ingest
-from openami.storage.quality_sql import HH_QUALITY
-from openami.storage.slot_sql import day_first, start_s
+from openami.storage.quality_sql import HH_QUALITY, quality_sql
+from openami.storage.slot_sql import day_first, installed, start_s
 
 PACK_REASON = "register difference"
 SLOTS = SLOTS_PER_DAY
@@ -62,6 +62,9 @@ REASONS = (
     "value over 32 bits",
 )
 
+#: the last slot of the JST day that starts at slot ``v.day_first_slot``
+_DAY_LAST = f"v.day_first_slot + {SLOTS - 1}"
+
 # One row per (supply point, day) with narrow values in the range, and the first condition
 # (REASONS) it fails, NULL when packable. Days are JST days (``slot_sql.day_first``).
 _STATUS = f"""
@@ -71,16 +74,14 @@ WITH v AS (
            bool_and(version = 1) AS first_versions,
            bool_and(reason IS NULL OR reason = 'register difference') AND bool_and(method IS NULL
                     AND NOT COALESCE(final, false) AND edited_by IS NULL
-                    AND {HH_QUALITY} IN ('measured', 'invalid')
+                    AND {HH_QUALITY} IN {quality_sql(Quality.MEASURED, Quality.INVALID)}
                     AND vee_flags IS NOT NULL AND vee_flags >= 0) AS plain
     FROM hh_values WHERE slot BETWEEN $lo AND $hi
     GROUP BY ALL),
 inst AS (
     SELECT v.supply_point_key, v.day_first_slot,
            count(*) AS n_overlap,
-           count(*) FILTER (WHERE i.valid_from <= {start_s("v.day_first_slot")}
-                   AND (i.valid_to IS NULL OR i.valid_to >= {start_s("v.day_first_slot + 48")}))
-               AS n_cover,
+           count(*) FILTER (WHERE {installed("i", "v.day_first_slot", _DAY_LAST)}) AS n_cover,
            max(i.meter_id) AS meter_id
     FROM v JOIN q_pack_installs i ON i.supply_point_key = v.supply_point_key
         AND i.valid_from < {start_s("v.day_first_slot + 48")}
@@ -115,8 +116,8 @@ ORDER BY v.day_first_slot, v.supply_point_key
 """
 
 _VALUES = f"""
-SELECT h.import_wh, h.export_wh, {HH_QUALITY} = 'measured' AS measured, h.vee_flags,
-       h.recorded_at
+SELECT h.import_wh, h.export_wh, {HH_QUALITY} = {quality_sql(Quality.MEASURED)} AS measured,
+       h.vee_flags, h.recorded_at
 FROM hh_values h
 JOIN q_pack_days p ON p.supply_point_key = h.supply_point_key
     AND p.day_first_slot = {day_first("h.slot")}

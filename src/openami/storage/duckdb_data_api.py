@@ -13,7 +13,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from openami.storage import slot_sql
+from openami.storage.current_values_sql import current_reads_sql, current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
+
+_POINTS_VERSIONS = current_versions_sql(
+    "?", "?", "WHERE supply_point_key IN (SELECT supply_point_key FROM points)"
+)
+_METERS_READS = current_reads_sql("$lo", "$hi", "WHERE meter_id IN (SELECT meter_id FROM m)")
 
 
 def current_values_of_points(
@@ -25,14 +31,8 @@ def current_values_of_points(
     ``final`` including declared final periods; tested equal to it point by point). One
     query for a whole page of points instead of one read per point."""
     return store.query(
-        """
-        WITH cur AS (
-            SELECT h.supply_point_key, h.slot, h.import_wh, h.export_wh, h.quality, h.method,
-                   h.vee_flags, h.final, h.version, h.recorded_at, h.reason, h.edited_by
-            FROM hh_slots(?, ?) h
-            WHERE h.supply_point_key IN (SELECT supply_point_key FROM points)
-            QUALIFY row_number() OVER (
-                PARTITION BY h.supply_point_key, h.slot ORDER BY h.version DESC) = 1)
+        f"""
+        WITH cur AS ({_POINTS_VERSIONS})
         SELECT c.supply_point_key, c.slot, c.import_wh, c.export_wh, c.quality, c.method,
                c.vee_flags,
                c.final OR EXISTS (SELECT 1 FROM final_periods f
@@ -58,15 +58,11 @@ def register_reads_page(
     lo = int(min(meter_ranges.column("first_boundary").to_pylist()))
     hi = int(max(meter_ranges.column("last_boundary").to_pylist()))
     table = store.query(
-        """
+        f"""
         WITH cur AS (
-            SELECT r.meter_id, r.boundary, r.import_register_wh, r.export_register_wh,
-                   r.source, r.ingest_seq, r.received_at
-            FROM reads_between($lo, $hi) r
+            SELECT r.* FROM ({_METERS_READS}) r
             JOIN m ON r.meter_id = m.meter_id
                   AND r.boundary BETWEEN m.first_boundary AND m.last_boundary
-            QUALIFY row_number() OVER (
-                PARTITION BY r.meter_id, r.boundary ORDER BY r.ingest_seq DESC) = 1
         )
         SELECT c.meter_id, c.boundary, c.import_register_wh, c.export_register_wh, c.source,
                COALESCE(l.recorded_at, c.received_at) AS updated_at,

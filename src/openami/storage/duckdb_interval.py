@@ -9,7 +9,9 @@ Tables
   (MDMS VEE) the estimation method, the failed-rule flags, final or preliminary, and who
   edited it. The current value is the highest version.
 
-Nothing is updated or deleted; ingesting the same rows twice adds nothing.
+Nothing is updated or deleted; ingesting the same rows twice adds nothing. The MDMS writes
+(its VEE ingest, ``mdms/ingest.py``, through this store's transactions); the store itself
+only adds the missing marks (:meth:`DuckIntervalStore.mark_missing`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from openami.bus.messages import READ_SCHEMA
-from openami.storage.quality_sql import HH_QUALITY, QNAME
-from openami.storage.slot_sql import end_s, start_s
+from openami.bus.messages import QCODE_NONE, Quality
+from openami.storage.quality_sql import HH_QUALITY, quality_name_sql, quality_sql
+from openami.storage.slot_sql import installed
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS hh_reads (
@@ -86,8 +87,6 @@ CREATE TABLE IF NOT EXISTS ingest_log (
 ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS reason VARCHAR;
 """
 
-_QNAME = QNAME
-
 # Day rows, one per (supply point, JST day) written by a dense ingest of fresh ground: the
 # reads at the 48 boundaries that end the day's slots and the 48 values, version 1 each.
 # Value lists are NULL when every value is the measured register difference (derived here).
@@ -99,14 +98,14 @@ _DAY_VALUE_COLS = f"""
     CAST(CASE WHEN d.qcode IS NULL THEN d.export_register_wh[r.i] - CASE WHEN r.i = 1
          THEN d.prev_export_register_wh ELSE d.export_register_wh[r.i - 1] END
          ELSE d.export_wh[r.i] END AS BIGINT) AS export_wh,
-    {_QNAME.format(q="COALESCE(d.qcode[r.i], 0)")} AS quality,
+    {quality_name_sql("COALESCE(d.qcode[r.i], 0)")} AS quality,
     1 AS version, COALESCE(d.value_recorded_at[r.i], l.recorded_at) AS recorded_at,
     COALESCE(l.reason, 'register difference') AS reason,
     CAST(NULL AS VARCHAR) AS method, CAST(COALESCE(d.vee_flags[r.i], 0) AS INTEGER) AS vee_flags,
     false AS final, CAST(NULL AS VARCHAR) AS edited_by"""
 _DAY_VALUES_FROM = """
     FROM day_rows d CROSS JOIN range(1, 49) r(i) JOIN ingest_log l USING (ingest_seq)"""
-_DAY_VALUE_PRESENT = "(d.qcode IS NULL OR d.qcode[r.i] <> 255)"
+_DAY_VALUE_PRESENT = f"(d.qcode IS NULL OR d.qcode[r.i] <> {QCODE_NONE})"
 #: the reason of nearly every narrow value; stored as NULL (a tick appends no text for it)
 DEFAULT_REASON = "register difference"
 
@@ -174,53 +173,17 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE {old} RENAME TO {new}")
 
 
-_CURRENT_READS = """
-SELECT meter_id, boundary, import_register_wh, export_register_wh
-FROM register_reads
-WHERE (meter_id, boundary) IN (
-    SELECT meter_id, slot FROM affected UNION SELECT meter_id, slot + 1 FROM affected)
-QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
+# the expected (supply point, slot) pairs without any version get a 'missing' one
+_MARK_MISSING = f"""
+INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, quality, version,
+    recorded_at, reason)
+SELECT e.supply_point_key, e.slot, NULL, NULL, {quality_sql(Quality.MISSING)}, 1, ?,
+       'no register reads by the deadline'
+FROM (SELECT DISTINCT i.supply_point_key, s.slot
+      FROM q_mark_inst i JOIN range(?, ? + 1) s(slot) ON {installed("i", "s.slot")}) e
+ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM hh_slots(?, ?)) h
+    ON h.supply_point_key = e.supply_point_key AND h.slot = e.slot
 """
-
-
-# DuckIntervalStore.ingest_reads: reads not stored yet, the slots they touch, their values
-_NEW_READS = """
-CREATE OR REPLACE TEMP TABLE new_reads AS
-SELECT DISTINCT ON (b.meter_id, b.boundary) b.*
-FROM batch b
-WHERE NOT EXISTS (
-    SELECT 1 FROM register_reads r
-    WHERE r.meter_id = b.meter_id AND r.boundary = b.boundary
-      AND r.import_register_wh = b.import_register_wh
-      AND r.export_register_wh IS NOT DISTINCT FROM b.export_register_wh)
-ORDER BY b.meter_id, b.boundary, b.received_at
-"""
-_AFFECTED = """
-CREATE OR REPLACE TEMP TABLE affected AS
-SELECT DISTINCT meter_id, slot FROM (
-    SELECT meter_id, boundary AS slot FROM new_reads
-    UNION ALL SELECT meter_id, boundary - 1 FROM new_reads)
-"""
-_COMPUTED = f"""
-CREATE OR REPLACE TEMP TABLE computed AS
-WITH cur AS ({_CURRENT_READS})
-SELECT i.supply_point_key, a.slot,
-       e.import_register_wh - s.import_register_wh AS import_wh,
-       e.export_register_wh - s.export_register_wh AS export_wh
-FROM affected a
-JOIN cur s ON s.meter_id = a.meter_id AND s.boundary = a.slot
-JOIN cur e ON e.meter_id = a.meter_id AND e.boundary = a.slot + 1
-JOIN installations i ON i.meter_id = a.meter_id
-    AND {start_s("a.slot")} >= i.valid_from
-    AND (i.valid_to IS NULL OR {end_s("a.slot")} <= i.valid_to)
-"""
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    rows_in: int
-    reads_new: int
-    values_new: int
 
 
 class StoreInUse(RuntimeError):
@@ -303,105 +266,22 @@ class DuckIntervalStore:
             self._seq += 1
             return self._seq
 
-    # -- ingest -----------------------------------------------------------------------------
-    def ingest_reads(
-        self, batch: pa.Table, installations: pa.Table, recorded_at: float
-    ) -> IngestResult:
-        """Append new register reads and the half-hour value versions they produce.
-
-        Runs in one transaction: after a crash either all of it is stored or none.
-        """
-        batch = batch.select(READ_SCHEMA.names).cast(READ_SCHEMA)
-        with self._lock:
-            cur = self._cursor()
-            cur.register("batch", batch)
-            cur.register("installations", installations)
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                self._seq += 1
-                seq = self._seq
-                cur.execute(_NEW_READS)
-                cur.execute("INSERT INTO hh_reads SELECT *, ? FROM new_reads", [seq])
-                reads_new = _count(cur, "new_reads")
-                cur.execute(_AFFECTED)
-                cur.execute(_COMPUTED)
-                values_new = self._append_versions(cur, recorded_at, DEFAULT_REASON)
-                cur.execute(
-                    "INSERT INTO ingest_log (ingest_seq, recorded_at, rows_in, reads_new, "
-                    "values_new, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                    [seq, recorded_at, batch.num_rows, reads_new, values_new, DEFAULT_REASON],
-                )
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                self._seq -= 1
-                raise
-            finally:
-                self.generation += 1
-                cur.close()
-        return IngestResult(batch.num_rows, reads_new, values_new)
-
-    def _append_versions(
-        self, cur: duckdb.DuckDBPyConnection, recorded_at: float, reason: str
-    ) -> int:
-        """Add a version for each row of temp table ``computed`` that differs from the current."""
-        cur.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE to_add AS
-            WITH prev AS (
-                SELECT supply_point_key, slot, import_wh, export_wh, quality, version
-                FROM half_hour_values
-                WHERE (supply_point_key, slot) IN (SELECT supply_point_key, slot FROM computed)
-                QUALIFY row_number() OVER (
-                    PARTITION BY supply_point_key, slot ORDER BY version DESC) = 1)
-            SELECT c.supply_point_key, c.slot,
-                   CASE WHEN c.import_wh < 0 OR c.export_wh < 0 THEN NULL ELSE c.import_wh END
-                       AS import_wh,
-                   CASE WHEN c.import_wh < 0 OR c.export_wh < 0 THEN NULL ELSE c.export_wh END
-                       AS export_wh,
-                   CASE WHEN c.import_wh < 0 OR c.export_wh < 0 THEN 'invalid'
-                        ELSE 'measured' END AS quality,
-                   COALESCE(p.version, 0) + 1 AS version
-            FROM computed c
-            LEFT JOIN prev p ON p.supply_point_key = c.supply_point_key AND p.slot = c.slot
-            WHERE p.version IS NULL
-               OR p.quality IN ('missing', 'invalid')
-               OR p.import_wh IS DISTINCT FROM c.import_wh
-               OR p.export_wh IS DISTINCT FROM c.export_wh
-            """
-        )
-        cur.execute(
-            "INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, "
-            "quality, version, recorded_at, reason) SELECT supply_point_key, slot, import_wh, "
-            "export_wh, quality, version, ?, ? FROM to_add",
-            [recorded_at, reason],
-        )
-        return _count(cur, "to_add")
-
+    # -- missing marks ----------------------------------------------------------------------
     def mark_missing(
-        self, expected: pa.Table, first_slot: int, last_slot: int, recorded_at: float
+        self, installations: pa.Table, first_slot: int, last_slot: int, recorded_at: float
     ) -> int:
-        """Record a 'missing' version for each expected (supply point, slot) without a value.
-
-        ``expected`` has column ``supply_point_key``; slots ``first_slot..last_slot`` inclusive.
-        """
+        """Record a 'missing' version for each (supply point, slot) in ``first_slot..
+        last_slot`` that has a meter installed during the slot (``slot_sql.installed``) and
+        no version yet; returns how many. ``installations``: supply_point_key, valid_from,
+        valid_to [epoch s] (as ``Registry.installations_table``)."""
+        inst = installations.select(["supply_point_key", "valid_from", "valid_to"])
         with self._lock:
             cur = self._cursor()
-            cur.register("expected", expected)
+            cur.register("q_mark_inst", inst)
             cur.execute("BEGIN TRANSACTION")
             try:
                 cur.execute(
-                    """
-                    INSERT INTO hh_values (supply_point_key, slot, import_wh,
-                        export_wh, quality, version, recorded_at, reason)
-                    SELECT e.supply_point_key, s.slot, NULL, NULL, 'missing', 1, ?,
-                           'no register reads by the deadline'
-                    FROM (SELECT DISTINCT supply_point_key FROM expected) e
-                    CROSS JOIN range(?, ? + 1) s(slot)
-                    ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM hh_slots(?, ?)) h
-                        ON h.supply_point_key = e.supply_point_key AND h.slot = s.slot
-                    """,
-                    [recorded_at, first_slot, last_slot, first_slot, last_slot],
+                    _MARK_MISSING, [recorded_at, first_slot, last_slot, first_slot, last_slot]
                 )
                 rows = cur.fetchall()
                 cur.execute("COMMIT")
@@ -434,11 +314,6 @@ class DuckIntervalStore:
                 return cur.sql(sql, params=params or []).to_arrow_table()
             finally:
                 cur.close()
-
-
-def _count(cur: duckdb.DuckDBPyConnection, table: str) -> int:
-    rows = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchall()
-    return int(rows[0][0]) if rows else 0
 
 
 def _size(text: str) -> str:

@@ -12,11 +12,13 @@ from datetime import date
 
 import pyarrow as pa
 
+from openami.bus.messages import Quality
 from openami.clock import SLOTS_PER_DAY, slot_start_s, slots_of_day
 from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
-from openami.storage.slot_sql import delay_s, end_s, start_s
+from openami.storage.quality_sql import quality_sql
+from openami.storage.slot_sql import delay_s, end_s, installed, start_s
 
 
 def _group_column(meters: pa.Table, by: str) -> str:
@@ -53,7 +55,7 @@ def _collection_sql(by: str, within_names: Sequence[str]) -> str:
     values_ok AS (
         SELECT supply_point_key, COUNT(*) AS measured
         FROM ({current_versions_sql("$first", "$last")})
-        WHERE quality = 'measured' GROUP BY supply_point_key),
+        WHERE quality = {quality_sql(Quality.MEASURED)} GROUP BY supply_point_key),
     amr AS (
         SELECT m.grp, m.meter_id, COALESCE(v.measured, 0) = {SLOTS_PER_DAY} AS complete
         FROM m LEFT JOIN values_ok v ON v.supply_point_key = m.supply_point_key),
@@ -143,18 +145,17 @@ def _completeness_sql(horizon_names: Sequence[str]) -> str:
     WITH expected AS (
         SELECT i.supply_point_key, p.area_code, s.slot
         FROM q_inst i JOIN q_points p USING (supply_point_key), range($first, $last + 1) s(slot)
-        WHERE {start_s("s.slot")} >= i.valid_from
-          AND (i.valid_to IS NULL OR {end_s("s.slot")} <= i.valid_to)),
+        WHERE {installed("i", "s.slot")}),
     firsts AS (
         SELECT supply_point_key, slot, min(recorded_at) AS first_measured_at
         FROM hh_slots($first, $last)
-        WHERE quality = 'measured'
+        WHERE quality = {quality_sql(Quality.MEASURED)}
         GROUP BY supply_point_key, slot),
     current AS ({current_versions_sql("$first", "$last")}),
     per_value AS (
         SELECT e.supply_point_key, e.area_code, e.slot,
                f.first_measured_at - {end_s("e.slot")} AS delay_s,
-               COALESCE(c.quality = 'measured', false) AS measured_now
+               COALESCE(c.quality = {quality_sql(Quality.MEASURED)}, false) AS measured_now
         FROM expected e
         LEFT JOIN firsts f USING (supply_point_key, slot)
         LEFT JOIN current c USING (supply_point_key, slot)),

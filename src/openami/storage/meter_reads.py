@@ -2,9 +2,9 @@
 
 A meter may deliver a boundary's registers more than once with different numbers (a
 correction, a meter exchange's closing read); the current read of (meter, boundary) is the
-one stored last (highest ``ingest_seq``). This is the one implementation of that rule for one
-meter (``Mdms.current_reads`` calls it); reads are found in the narrow table and in day rows
-alike (``reads_between``).
+one stored last (highest ``ingest_seq``). One meter's reads (``Mdms.current_reads``) come
+from here, with the rule's one SQL fragment (``current_values_sql.current_reads_sql``);
+reads are found in the narrow table and in day rows alike (``reads_between``).
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from openami.storage.current_values_sql import current_reads_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 
 #: a boundary later than any a meter can report (slot indexes are about 10⁶ today)
 NO_UPPER_BOUNDARY = 2**62
 
-_CURRENT_READS = """
-SELECT meter_id, boundary, import_register_wh, export_register_wh, source, received_at,
-       ingest_seq
-FROM reads_between($first, $last)
-WHERE meter_id = $meter
-QUALIFY row_number() OVER (PARTITION BY boundary ORDER BY ingest_seq DESC) = 1
+_CURRENT_READS = f"""
+{current_reads_sql("$first", "$last", "WHERE meter_id = $meter")}
 ORDER BY boundary
 """
 

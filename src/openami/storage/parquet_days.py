@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from openami.bus.messages import QCODE_NONE, Quality
 from openami.clock import SLOTS_PER_DAY, slots_of_day
 from openami.storage.current_values_sql import current_versions_sql, final_slots_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
+from openami.storage.quality_sql import quality_code_sql
 
 ROW_GROUP_ROWS = 16_384
 #: data files are readable by their owner only, directories enterable by their owner only
@@ -33,11 +33,7 @@ FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 
 #: a version's quality name → its code; no version → QCODE_NONE
-_QUALITY_CODE = (
-    "CASE c.quality "
-    + " ".join(f"WHEN '{q.label}' THEN {int(q)}" for q in Quality)
-    + f" ELSE {QCODE_NONE} END"
-)
+_QUALITY_CODE = quality_code_sql("c.quality")
 
 _WIDE = f"""
 WITH cur AS ({current_versions_sql("$first", "$last")}),

@@ -35,7 +35,7 @@ Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 _QUALITY_BY_CODE = pa.array(QUALITY_NAMES, pa.string())
-#: the code read as ``invalid``, and any code above it (as ``quality_sql.QNAME``)
+#: the code read as ``invalid``, and any code above it (as ``quality_sql.quality_name_sql``)
 INVALID_CODE = len(QUALITY_NAMES) - 1
 
 _DAY_ROWS = f"""

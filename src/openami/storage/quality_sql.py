@@ -1,13 +1,46 @@
-"""SQL for quality names of half-hour values (shared by the interval store's views and the
-readers that go to its tables directly)."""
+"""Quality names and codes in SQL, generated from ``bus.messages.Quality``.
+
+Every query of the interval store that names a quality, or turns a stored code into a name
+(or back), takes its SQL from here, so the SQL side cannot drift from the enum: a quality
+added or renamed there changes every query at once.
+
+- :func:`quality_name_sql`: code → name (a code above the last quality reads as its name,
+  ``invalid``; ``QCODE_NONE`` never reaches it: day rows skip slots without a value);
+- :func:`quality_code_sql`: name → code (NULL, no version, → ``QCODE_NONE``);
+- :func:`quality_sql`: the SQL literal of one quality, or the ``( …, … )`` list of several.
+"""
 
 from __future__ import annotations
 
-#: quality code → name (``{q}``: the code expression); 255 in a day row = no value there
-QNAME = (
-    "CASE {q} WHEN 0 THEN 'measured' WHEN 1 THEN 'estimated' WHEN 2 THEN 'edited' "
-    "WHEN 3 THEN 'missing' ELSE 'invalid' END"
-)
+from openami.bus.messages import QCODE_NONE, Quality
+
+
+def quality_name_sql(code: str) -> str:
+    """The name of the quality code ``code`` (an SQL expression)."""
+    *named, last = Quality
+    whens = " ".join(f"WHEN {int(q)} THEN '{q.label}'" for q in named)
+    return f"CASE {code} {whens} ELSE '{last.label}' END"
+
+
+def quality_code_sql(name: str) -> str:
+    """The code of the quality name ``name`` (an SQL expression); ``QCODE_NONE`` for NULL."""
+    whens = " ".join(f"WHEN '{q.label}' THEN {int(q)}" for q in Quality)
+    return f"CASE {name} {whens} ELSE {QCODE_NONE} END"
+
+
+def quality_sql(*qualities: Quality) -> str:
+    """``'measured'`` for one quality, ``('missing', 'invalid')`` for several (for ``IN``)."""
+    if not qualities:
+        raise ValueError("no quality given")
+    names = ", ".join(f"'{Quality(q).label}'" for q in qualities)
+    return names if len(qualities) == 1 else f"({names})"
+
+
+#: the qualities of a version without a usable value (an estimation candidate)
+NO_VALUE_SQL = quality_sql(Quality.MISSING, Quality.INVALID)
+#: the qualities of a version with a value (measured, estimated or edited)
+WITH_VALUE_SQL = quality_sql(Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED)
+
 #: a narrow value's quality: the VEE ingest stores the code (``qcode``, no text per row),
 #: other writers the name
-HH_QUALITY = f"COALESCE(quality, {QNAME.format(q='qcode')})"
+HH_QUALITY = f"COALESCE(quality, {quality_name_sql('qcode')})"

@@ -11,9 +11,11 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
+from openami.bus.messages import Quality
 from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
+from openami.storage.quality_sql import NO_VALUE_SQL, quality_sql
 
 _MEMBER_VERSIONS = current_versions_sql(
     "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_members)"
@@ -26,7 +28,8 @@ grid AS (
     FROM q_members m, range($first, $last + 1) s(slot)),
 joined AS (
     SELECT g.*, COALESCE(c.import_wh, 0) AS imp, COALESCE(c.export_wh, 0) AS exp,
-           CASE WHEN c.quality IS NULL OR c.quality IN ('missing', 'invalid') THEN 'missing'
+           CASE WHEN c.quality IS NULL OR c.quality IN {NO_VALUE_SQL}
+                THEN {quality_sql(Quality.MISSING)}
                 ELSE c.quality END AS q
     FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)),
 agg AS (
@@ -34,11 +37,12 @@ agg AS (
            GROUPING(balancing_group_id, retailer_id) AS g,
            CAST(sum(imp) AS BIGINT) AS import_wh, CAST(sum(exp) AS BIGINT) AS export_wh,
            count(*) AS points,
-           count(*) FILTER (WHERE q = 'measured') AS measured,
-           count(*) FILTER (WHERE q = 'estimated') AS estimated,
-           count(*) FILTER (WHERE q = 'edited') AS edited,
-           count(*) FILTER (WHERE q = 'missing') AS missing,
-           CAST(COALESCE(sum(imp) FILTER (WHERE q IN ('estimated', 'edited')), 0) AS BIGINT)
+           count(*) FILTER (WHERE q = {quality_sql(Quality.MEASURED)}) AS measured,
+           count(*) FILTER (WHERE q = {quality_sql(Quality.ESTIMATED)}) AS estimated,
+           count(*) FILTER (WHERE q = {quality_sql(Quality.EDITED)}) AS edited,
+           count(*) FILTER (WHERE q = {quality_sql(Quality.MISSING)}) AS missing,
+           CAST(COALESCE(sum(imp) FILTER (
+               WHERE q IN {quality_sql(Quality.ESTIMATED, Quality.EDITED)}), 0) AS BIGINT)
                AS estimated_wh
     FROM joined
     GROUP BY GROUPING SETS ((slot, area_code, balancing_group_id, retailer_id),

@@ -1,7 +1,7 @@
 """Delivery SLO per half-hour slot, in SQL over the MDMS tables (DuckDB).
 
 For each slot ``s`` (its end: ``slot_sql.end_s``):
-- ``expected``: supply points with a meter installed during the slot;
+- ``expected``: supply points with a meter installed during the slot (``slot_sql.installed``);
 - availability of a (supply point, slot) = ``recorded_at`` of its first *measured* version
   (when the hub could first serve a measured value); latency = availability − slot end;
 - ``latency_p50_s``, ``latency_p95_s``, ``latency_max_s`` over the slot's measured values
@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from openami.bus.messages import DELIVERY_DEADLINE_S, Quality
+from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.slot_sql import DAY_S, end_s, start_s
-
-DELIVERY_DEADLINE_S = 3600.0  # the C-route rule: a slot's values within 60 min of its end
+from openami.storage.quality_sql import WITH_VALUE_SQL, quality_sql
+from openami.storage.slot_sql import DAY_S, end_s, installed
 
 SLO_SQL = f"""
 WITH slots AS (SELECT range AS slot FROM range(?, ? + 1)),
 expected AS (
     SELECT s.slot, count(DISTINCT i.supply_point_key) AS expected
-    FROM slots s JOIN inst i
-      ON i.valid_from < {end_s("s.slot")}
-     AND (i.valid_to IS NULL OR i.valid_to > {start_s("s.slot")})
+    FROM slots s JOIN inst i ON {installed("i", "s.slot")}
     GROUP BY s.slot),
 first_measured AS (
     SELECT supply_point_key, slot, min(recorded_at) - {end_s("slot")} AS latency_s
     FROM hh_slots(?, ?)
-    WHERE quality = 'measured' AND recorded_at <= ?
+    WHERE quality = {quality_sql(Quality.MEASURED)} AND recorded_at <= ?
     GROUP BY supply_point_key, slot),
 latency AS (
     SELECT slot,
@@ -46,12 +45,9 @@ latency AS (
            count(*) FILTER (WHERE latency_s <= {DAY_S}) AS within_24h
     FROM first_measured GROUP BY slot),
 current AS (
-    SELECT slot, count(*) FILTER (WHERE quality IN ('measured', 'estimated', 'edited'))
+    SELECT slot, count(*) FILTER (WHERE quality IN {WITH_VALUE_SQL})
                AS with_value_now
-    FROM (SELECT slot, quality FROM hh_slots(?, ?)
-          WHERE recorded_at <= ?
-          QUALIFY row_number() OVER (PARTITION BY supply_point_key, slot
-                                     ORDER BY version DESC) = 1)
+    FROM ({current_versions_sql("?", "?", "WHERE recorded_at <= ?")})
     GROUP BY slot)
 SELECT s.slot,
        COALESCE(e.expected, 0) AS expected,

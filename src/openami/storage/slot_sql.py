@@ -47,6 +47,21 @@ def delay_s(epoch_s: str, boundary: str) -> str:
     return f"(({epoch_s}) - ({boundary}) * {float(SLOT_SECONDS)})"
 
 
+def within(slot: str, valid_from: str, valid_to: str, last_slot: str | None = None) -> str:
+    """Whether slot ``slot`` (through ``last_slot``, when given) lies wholly inside the
+    period ``[valid_from, valid_to)`` [Unix seconds; ``valid_to`` NULL: open-ended]: "the
+    meter is installed during the slot", the rule of ``clock.slots_within`` (tested equal)."""
+    last = slot if last_slot is None else last_slot
+    return (
+        f"({start_s(slot)} >= {valid_from} AND ({valid_to} IS NULL OR {end_s(last)} <= {valid_to}))"
+    )
+
+
+def installed(inst: str, slot: str, last_slot: str | None = None) -> str:
+    """:func:`within` for an installation row ``inst`` (``valid_from``, ``valid_to``)."""
+    return within(slot, f"{inst}.valid_from", f"{inst}.valid_to", last_slot)
+
+
 #: one slot [s], for comparisons such as "received within one slot of the boundary"
 SLOT_S = float(SLOT_SECONDS)
 #: one JST day [s]

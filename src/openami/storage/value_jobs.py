@@ -14,13 +14,15 @@ from contextlib import contextmanager
 import duckdb
 import pyarrow as pa
 
+from openami.bus.messages import Quality
 from openami.clock import SLOTS_PER_DAY
 from openami.storage import duckdb_mdms
-from openami.storage.current_values_sql import current_versions_sql
+from openami.storage.current_values_sql import current_reads_sql, current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.meter_reads import current_reads_in
 from openami.storage.point_read import current_values_in
-from openami.storage.slot_sql import end_s, start_s
+from openami.storage.quality_sql import NO_VALUE_SQL, quality_sql
+from openami.storage.slot_sql import installed
 
 #: slots in one week (the like-day profile looks back whole weeks)
 WEEK_SLOTS = 7 * SLOTS_PER_DAY
@@ -29,15 +31,14 @@ _CANDIDATES = f"""
 WITH grid AS (
     SELECT i.supply_point_key, i.meter_id, s.slot
     FROM q_inst i, range($first, $last + 1) s(slot)
-    WHERE {start_s("s.slot")} >= i.valid_from
-      AND (i.valid_to IS NULL OR {end_s("s.slot")} <= i.valid_to)
+    WHERE {installed("i", "s.slot")}
       AND ($all_points OR i.supply_point_key IN (SELECT supply_point_key FROM q_only))),
 cur AS ({current_versions_sql("$first", "$last")})
 SELECT g.supply_point_key, g.meter_id, g.slot, COALESCE(c.version, 0) AS version,
        COALESCE(c.vee_flags, 0) AS vee_flags, c.quality
 FROM grid g LEFT JOIN cur c USING (supply_point_key, slot)
-WHERE c.quality IS NULL OR c.quality IN ('missing', 'invalid')
-   OR ($final AND c.quality = 'estimated' AND NOT COALESCE(c.final, false))
+WHERE c.quality IS NULL OR c.quality IN {NO_VALUE_SQL}
+   OR ($final AND c.quality = {quality_sql(Quality.ESTIMATED)} AND NOT COALESCE(c.final, false))
 ORDER BY g.supply_point_key, g.meter_id, g.slot
 """
 
@@ -46,12 +47,10 @@ SELECT DISTINCT meter_id, boundary FROM reads_between($first, $last)
 WHERE meter_id IN (SELECT meter_id FROM q_cmeters) ORDER BY meter_id, boundary
 """
 
-_END_READS = """
+_END_READS = f"""
 SELECT q.i, r.import_register_wh, r.export_register_wh
 FROM q_ends q JOIN (
-    SELECT meter_id, boundary, import_register_wh, export_register_wh
-    FROM reads_between($first, $last)
-    QUALIFY row_number() OVER (PARTITION BY meter_id, boundary ORDER BY ingest_seq DESC) = 1
+    {current_reads_sql("$first", "$last", "WHERE meter_id IN (SELECT meter_id FROM q_ends)")}
 ) r ON r.meter_id = q.meter_id AND r.boundary = q.boundary
 """
 
@@ -63,7 +62,7 @@ WITH hist AS ({_LIKE_DAY_HISTORY})
 SELECT c.i, avg(h.import_wh) AS import_wh, avg(h.export_wh) AS export_wh
 FROM q_cand c, range(1, $weeks + 1) w(k)
 JOIN hist h ON h.supply_point_key = c.supply_point_key AND h.slot = c.slot - {WEEK_SLOTS} * w.k
-WHERE h.quality = 'measured'
+WHERE h.quality = {quality_sql(Quality.MEASURED)}
 GROUP BY c.i
 """
 

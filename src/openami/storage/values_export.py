@@ -8,7 +8,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from openami.bus.messages import Quality
 from openami.clock import JST_OFFSET_S
+from openami.storage.quality_sql import quality_sql
 from openami.storage.slot_sql import start_s
 
 _LINES = f"""
@@ -23,13 +25,14 @@ SELECT $supply_point_id AS supply_point_id,
        -- ESPI QualityOfReading: 0 valid, 7 manually edited, 8 estimated with a
        -- reference day, 9 estimated by interpolation, 10 questionable,
        -- 11 derived (profiles, known totals, outage zeros)
-       CASE WHEN v.quality = 'measured' AND COALESCE(v.vee_flags, 0) = 0 THEN '0'
-            WHEN v.quality = 'measured' THEN '10'
-            WHEN v.quality = 'edited' THEN '7'
-            WHEN v.quality = 'estimated' AND v.method = 'E1' THEN '9'
-            WHEN v.quality = 'estimated' AND v.method = 'E2' THEN '8'
-            WHEN v.quality = 'estimated' THEN '11'
-            WHEN v.quality = 'invalid' THEN '10'
+       CASE WHEN v.quality = {quality_sql(Quality.MEASURED)} AND COALESCE(v.vee_flags, 0) = 0
+            THEN '0'
+            WHEN v.quality = {quality_sql(Quality.MEASURED)} THEN '10'
+            WHEN v.quality = {quality_sql(Quality.EDITED)} THEN '7'
+            WHEN v.quality = {quality_sql(Quality.ESTIMATED)} AND v.method = 'E1' THEN '9'
+            WHEN v.quality = {quality_sql(Quality.ESTIMATED)} AND v.method = 'E2' THEN '8'
+            WHEN v.quality = {quality_sql(Quality.ESTIMATED)} THEN '11'
+            WHEN v.quality = {quality_sql(Quality.INVALID)} THEN '10'
             ELSE '' END AS espi_quality
 FROM range($first, $last + 1) s(slot) LEFT JOIN vals v USING (slot)
 ORDER BY s.slot

@@ -7,7 +7,9 @@ Each area (hub API, ESPI, metrics, dashboard pages) lives in its own module expo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -24,8 +26,19 @@ from openami.hub import (
     webhooks_api,
 )
 from openami.hub.api import install_error_handlers
+from openami.hub.body_limit import BodyLimit
 from openami.hub.context import HubContext
-from openami.web import croute_page, metrics, network, pages, rollout, supply_points
+from openami.web import (
+    croute_page,
+    login,
+    metrics,
+    network,
+    operators_page,
+    pages,
+    rollout,
+    supply_points,
+)
+from openami.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
 
@@ -45,6 +58,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     supply_points.router,
     rollout.router,
     croute_page.router,
+    login.router,
+    operators_page.router,
 )
 
 
@@ -58,5 +73,17 @@ def create_app(context: HubContext) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body_bytes=context.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 413 too
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
+
+
+def server_config(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """How to serve the app with uvicorn: forwarded headers are the hub's business
+    (``HubContext.trusted_proxies``, :mod:`openami.hub.client_address`), so uvicorn's own
+    ``X-Forwarded-For`` handling, which trusts 127.0.0.1 by default, is off; no Server header.
+    Run it with ``uvicorn.Server(server_config(app, host, port, log_level="info")).run()``."""
+    return uvicorn.Config(
+        app, host=host, port=port, proxy_headers=False, server_header=False, **options
+    )

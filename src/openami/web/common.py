@@ -18,12 +18,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from openami import __version__
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import DAY_SECONDS, jst_day_start_s
 from openami.hub.context import HubContext
 from openami.mdms.completeness import load_area_targets
 from openami.mdms.kpi import KPI_NAMES, KpiRow
 from openami.mdms.reports import MdmsReports, SlotCollection
 from openami.registry import AREAS
+from openami.web.auth import current_session
 from openami.web.i18n import COOKIE, LANGS, pick_language, translator
 
 HERE = Path(__file__).parent
@@ -32,7 +34,6 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 TREND_DAYS = 7
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-DELIVERY_DEADLINE_S = 3600.0
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # dates the pages accept
 
 
@@ -41,14 +42,20 @@ def hub(request: Request) -> HubContext:
     return context
 
 
-def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
-    """Render a page in the request's language; ``?lang=`` is remembered in a cookie."""
+def render(
+    request: Request, name: str, values: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """Render a page in the request's language; ``?lang=`` is remembered in a cookie. The
+    logged-in operator and the session's CSRF token (for forms) are in every page."""
     lang = pick_language(request)
     other = "ja" if lang == "en" else "en"
+    session = current_session(request)
     response = templates.TemplateResponse(
         request,
         name,
         {
+            "current_operator": session.operator if session else None,
+            "csrf_token": session.csrf_token if session else "",
             **values,
             "t": translator(lang),
             "lang": lang,
@@ -56,6 +63,7 @@ def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
             "version": __version__,
             "area_name": lambda code: area_name(code, lang),
         },
+        status_code=status_code,
     )
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(COOKIE, lang, max_age=365 * DAY_SECONDS, httponly=True, samesite="lax")

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from openami.bus.messages import DELIVERY_DEADLINE_S
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.dashboard import (
     CONSENT_STATUSES,
@@ -28,7 +29,8 @@ from openami.hub.dashboard import (
     request_counts,
     subscription_count,
 )
-from openami.hub.slo import TARGET_LATENCY_S, SlotSlo, slot_slo, summary
+from openami.hub.operators import Operator
+from openami.hub.slo import SlotSlo, slot_slo, summary
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
 from openami.web.common import bad_request, data_days, hub, int_param, render, selected_day
@@ -66,7 +68,7 @@ def latency_chart(rows: list[SlotSlo], label: str, p50: str, p95: str, target: s
 
     p95s = [minutes(r.latency_p95_s) for r in rows]
     # twice the target at least, in steps of 40 min so the four grid lines fall on 10 min
-    top = max([TARGET_LATENCY_S / 60.0 * 2, *(v * 1.1 for v in p95s if v is not None)])
+    top = max([DELIVERY_DEADLINE_S / 60.0 * 2, *(v * 1.1 for v in p95s if v is not None)])
     return line_chart(
         "slo-chart",
         label,
@@ -77,13 +79,13 @@ def latency_chart(rows: list[SlotSlo], label: str, p50: str, p95: str, target: s
         ],
         y_min=0.0,
         y_max=math.ceil(top / 40) * 40,
-        targets=[(TARGET_LATENCY_S / 60.0, target, "s1")],
+        targets=[(DELIVERY_DEADLINE_S / 60.0, target, "s1")],
         fmt=lambda v: f"{v:.0f} min",
     )
 
 
 @router.get("/croute", response_class=HTMLResponse)
-def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
+def croute(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTMLResponse:
     context = hub(request)
     t = translator(pick_language(request))
     days = data_days(context)
@@ -151,7 +153,7 @@ def croute(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLRespon
             "slots": slots,
             "slot_label": lambda r: slot_start(r.slot).strftime("%H:%M"),
             "summary": summary(slots) if slots else None,
-            "target_min": TARGET_LATENCY_S / 60.0,
+            "target_min": DELIVERY_DEADLINE_S / 60.0,
             "chart": chart,
             "kinds": kinds,
             "statuses": statuses,

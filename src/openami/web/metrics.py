@@ -34,10 +34,14 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from openami.clock import JST
+from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
+from openami.hub.guesses import locked_out
+from openami.hub.operators import LockedOut
+from openami.hub.ratelimit import enforce_token_requests
 from openami.mdms.kpi import GROUPINGS, KPI_NAMES
 from openami.mdms.reports import MdmsReports
-from openami.web.auth import operator
+from openami.web.auth import current_session
 
 router = APIRouter(tags=["metrics"])
 
@@ -69,13 +73,24 @@ def scraper(
     basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """Dependency: a metrics bearer token or the operator's Basic credentials."""
+    """Dependency: a metrics bearer token, a dashboard session, or an operator account's
+    name and password by HTTP Basic (argon2id, throttled and locked like the login page)."""
+    context: HubContext = request.app.state.hub
     if bearer is not None:
         expected = _expected_token(request)
         if expected and hmac.compare_digest(bearer.credentials.encode(), expected.encode()):
             return "metrics-token"
+    elif (session := current_session(request)) is not None:
+        return f"operator:{session.operator.name}"
     elif basic is not None:
-        return operator(request, basic)
+        now_s = context.clock.timestamp()
+        enforce_token_requests(context.rate_limits, client_address(request), now_s)
+        try:
+            found = context.operator_accounts.authenticate(basic.username, basic.password, now_s)
+        except LockedOut as locked:
+            raise locked_out(locked.wait_s, "operator") from None
+        if found is not None:
+            return f"operator:{found.name}"
     raise HTTPException(
         status_code=401,
         detail={"code": "unauthenticated", "message": "metrics need a token or operator login"},

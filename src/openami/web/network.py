@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from openami.clock import slot_start
+from openami.hub.operators import Operator
 from openami.mdms.kpi import KPI_NAMES, KpiRow
 from openami.mdms.reports import SlotCollection
 from openami.web.auth import operator
@@ -52,7 +53,7 @@ def _or(value: float | None, default: float) -> float:
 
 
 @router.get("/network", response_class=HTMLResponse)
-def network(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
+def network(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTMLResponse:
     context = hub(request)
     days = data_days(context)
     selected = selected_day(request, context, days)

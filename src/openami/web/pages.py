@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from openami.hub.operators import Operator
 from openami.mdms.kpi import KPI_NAMES
 from openami.web.auth import operator
 from openami.web.charts import Series, line_chart
@@ -110,7 +111,7 @@ def _trend(request: Request, trend_days: list[date], targets: dict[str, float]) 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request, background: BackgroundTasks, _: Annotated[str, Depends(operator)]
+    request: Request, background: BackgroundTasks, _: Annotated[Operator, Depends(operator)]
 ) -> HTMLResponse:
     context = hub(request)
     days = data_days(context)
@@ -154,7 +155,7 @@ def overview(
 
 
 @router.get("/overview/trend", response_class=HTMLResponse)
-def overview_trend(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
+def overview_trend(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTMLResponse:
     """The trend chart alone (an HTML fragment), for pages rendered before it was ready."""
     context = hub(request)
     days = data_days(context)

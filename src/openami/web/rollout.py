@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from openami.clock import JST
+from openami.hub.operators import Operator
 from openami.registry import AREAS
 from openami.web.auth import operator
 from openami.web.charts import bar_chart
@@ -41,7 +42,7 @@ def fiscal_year(day: date) -> int:
 
 
 @router.get("/rollout", response_class=HTMLResponse)
-def rollout(request: Request, _: Annotated[str, Depends(operator)]) -> HTMLResponse:
+def rollout(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTMLResponse:
     context = hub(request)
     t = translator(pick_language(request))
     today = context.clock.now().astimezone(JST).date()

@@ -17,10 +17,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openami.bus.messages import read_source_name
-from openami.clock import JST, SLOT_SECONDS, slot_start, slots_of_day
+from openami.clock import JST, slot_start, slots_of_day, slots_within
+from openami.hub.audit import record_operator
+from openami.hub.operators import Operator
 from openami.mdms.reports import MdmsReports
 from openami.registry import InvalidSupplyPointId
-from openami.web.auth import operator
+from openami.web.auth import personal
 from openami.web.charts import load_curve
 from openami.web.common import data_days, hub, render, selected_day
 from openami.web.i18n import pick_language, translator
@@ -48,7 +50,7 @@ MAX_QUERY_CHARS = 40
 
 
 @router.get("/supply-points", response_class=HTMLResponse)
-def search(request: Request, _: Annotated[str, Depends(operator)]) -> Response:
+def search(request: Request, who: Annotated[Operator, Depends(personal)]) -> Response:
     context = hub(request)
     query = request.query_params.get("q", "").strip()
     values: dict[str, Any] = {"q": query[:MAX_QUERY_CHARS], "matches": None, "error": None}
@@ -57,6 +59,7 @@ def search(request: Request, _: Annotated[str, Depends(operator)]) -> Response:
             values["error"] = "sp.invalid"
         else:
             matches = context.registry.search_supply_points(query, SEARCH_LIMIT)
+            record_operator(context, who.name, "search supply points", detail={"q": query})
             if len(query) == 22 and matches == [query]:
                 return RedirectResponse(f"/supply-points/{query}", status_code=303)
             values["matches"] = matches
@@ -65,7 +68,7 @@ def search(request: Request, _: Annotated[str, Depends(operator)]) -> Response:
 
 @router.get("/supply-points/{supply_point_id}", response_class=HTMLResponse)
 def supply_point(
-    request: Request, supply_point_id: str, _: Annotated[str, Depends(operator)]
+    request: Request, supply_point_id: str, who: Annotated[Operator, Depends(personal)]
 ) -> HTMLResponse:
     context = hub(request)
     shown_id = supply_point_id[:MAX_QUERY_CHARS]
@@ -90,6 +93,14 @@ def supply_point(
 
     days = data_days(context)
     day = selected_day(request, context, days) or context.clock.now().astimezone(JST).date()
+    record_operator(
+        context,
+        who.name,
+        "read supply point page",
+        subject=sp.supply_point_id,
+        detail={"period": day.isoformat()},
+        kind="read",
+    )
     slots = slots_of_day(day)
     table = context.mdms.current_values(
         sp.supply_point_key, slots.start, slots.stop - 1
@@ -129,10 +140,15 @@ def supply_point(
         meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
     history = context.registry.installations_of(sp.supply_point_key)
     reads = []
-    for inst in history:  # every meter installed during the day (more than one after a swap)
+    # the boundaries of the slots each meter is installed during (clock.slots_within)
+    first_installed, stop_installed = slots_within(
+        [float(inst["valid_from"]) for inst in history],
+        [math.inf if inst["valid_to"] is None else float(inst["valid_to"]) for inst in history],
+    )
+    for j, inst in enumerate(history):  # every meter installed during the day (swaps: more)
         lo_s, hi_s = float(inst["valid_from"]), inst["valid_to"]
-        first_b = max(slots.start, math.ceil(lo_s / SLOT_SECONDS))
-        last_b = slots.stop if hi_s is None else min(slots.stop, int(float(hi_s) // SLOT_SECONDS))
+        first_b = max(slots.start, int(first_installed[j]))
+        last_b = min(slots.stop, int(stop_installed[j]))
         if first_b <= last_b:
             for read in reports.meter_register_reads(int(inst["meter_id"]), first_b, last_b):
                 read["meter_id"] = int(inst["meter_id"])

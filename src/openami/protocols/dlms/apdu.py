@@ -276,7 +276,7 @@ def decode_apdu(buf: bytes) -> Request | Response:
             return GetRequestWithList(iid, tuple(items))
     elif tag == GET_RESPONSE:
         if kind == 1:
-            if buf[3] == 0 and len(buf) > 4:
+            if len(buf) > 4 and buf[3] == 0:
                 # the data runs to the end of the APDU: the caller decodes it (and so checks
                 # it) once, instead of walking a long profile buffer twice
                 return GetResponseNormal(iid, bytes(buf[4:]))

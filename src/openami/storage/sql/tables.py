@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from openami.bus.messages import COMM_METHODS
+
 #: integer keys: BIGINT on PostgreSQL, INTEGER on SQLite (there an INTEGER PRIMARY KEY is the
 #: row id, as in the pre-Alembic files)
 KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 #: an instant [Unix s]
 EPOCH_S: sa.Double[float] = sa.Double()
+#: the ``meters`` CHECK, built from the one list of methods; its text is that of the
+#: Alembic revisions (``comm_method IN ('mesh', 'cellular', 'plc')``), so no migration
+COMM_METHOD_CHECK = "comm_method IN (" + ", ".join(f"'{m}'" for m in COMM_METHODS) + ")"
 
 metadata = sa.MetaData()
 
@@ -65,7 +70,7 @@ meters = sa.Table(
     sa.Column("concentrator_id", sa.Text, sa.ForeignKey("concentrators.concentrator_id")),
     sa.Column("certification_expiry", sa.Date, nullable=False),
     sa.UniqueConstraint("maker", "serial"),
-    sa.CheckConstraint("comm_method IN ('mesh', 'cellular', 'plc')", name="meters_comm_method"),
+    sa.CheckConstraint(COMM_METHOD_CHECK, name="meters_comm_method"),
 )
 meter_installations = sa.Table(
     "meter_installations",
@@ -318,6 +323,17 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
+)
+
+# -- dashboard operators -------------------------------------------------------------------
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),  # viewer, operator, approver or admin
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC string
+    sa.Column("created_at", EPOCH_S, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # the head-end's queue and journal, and the simulation's position (revision 0003)

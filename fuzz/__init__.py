@@ -1,0 +1,1 @@
+"""Fuzz harnesses for every openami parser (``make fuzz``; see fuzz/README.md)."""

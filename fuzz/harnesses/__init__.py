@@ -1,0 +1,1 @@
+"""One module per harness; :data:`fuzz.engine.HARNESSES` lists them."""
