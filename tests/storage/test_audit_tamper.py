@@ -207,3 +207,26 @@ def test_a_forged_checkpoint_is_reported(tmp_path: Path) -> None:
         fh.write(json.dumps(line) + "\n")
     ok, problems = _verify(tmp_path)
     assert not ok and any("signature does not hold" in p for p in problems)
+
+
+def test_a_missing_signing_key_refuses_the_append_before_writing(tmp_path: Path) -> None:
+    _write(tmp_path, 5)
+    (tmp_path / AUDIT_SIGNING_KEY_FILE).rename(tmp_path / "elsewhere.key")
+    database = open_in_data_dir(tmp_path)
+    log = AuditLog(database)
+    with pytest.raises(StorageError, match="restore the key"):
+        log.append_many(_records(1))
+    assert log.head[0] == 5  # nothing written without a way to checkpoint it
+    database.close()
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_undo_the_append(tmp_path: Path) -> None:
+    database = open_in_data_dir(tmp_path)
+    (tmp_path / CHECKPOINT_FILE).mkdir()  # the file cannot be opened for appending
+    log = AuditLog(database)
+    assert log.append_many(_records(2)) == 2 and log.head[0] == 2
+    log.checkpoint_every = 1  # the next append would sign one: still no harm to the entries
+    assert log.append_many(_records(1)) == 3
+    database.close()
+    ok, problems = _verify(tmp_path)  # the directory in its place is reported, not a crash
+    assert not ok and any("cannot read the checkpoints" in p for p in problems), problems

@@ -132,6 +132,7 @@ class KeyRing:
     create: bool = True
     _fixed: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _signing: Ed25519PrivateKey | None = None
 
     @classmethod
     def ephemeral(cls) -> KeyRing:
@@ -158,7 +159,7 @@ class KeyRing:
         checkpoints = self.checkpoint_file
         if env == MASTER_KEY_ENV or os.environ.get(env) or checkpoints is None:
             return
-        if checkpoints.exists() and checkpoints.stat().st_size > 0:
+        if checkpoints.is_file() and checkpoints.stat().st_size > 0:
             raise SecretKeyError(
                 f"{path} is missing but {checkpoints} holds signed checkpoints: restore the "
                 f"key from its backup (or set {env}); a new key would break the chain"
@@ -187,9 +188,12 @@ class KeyRing:
     def require_signing_key(self) -> Ed25519PrivateKey:
         """The checkpoints' signing key (created when missing and allowed); its public half
         is written next to it."""
+        if self._signing is not None:
+            return self._signing
         seed = self._required(AUDIT_SIGNING_KEY_ENV, AUDIT_SIGNING_KEY_FILE, "audit signing key")
         private = Ed25519PrivateKey.from_private_bytes(seed)
         self._write_public(private.public_key())
+        self._signing = private
         return private
 
     @property

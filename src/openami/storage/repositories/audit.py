@@ -38,6 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openami.log import get_logger
 from openami.storage.repositories import audit_checkpoints as checkpoints
 from openami.storage.repositories.audit_checkpoints import Checkpoint
 from openami.storage.secrets import KeyRing, SecretKeyError, key_id, keys_for
@@ -52,6 +53,7 @@ GENESIS_HASH = "0" * 64
 #: a checkpoint every this many entries (also at the first append, shutdown and on demand)
 CHECKPOINT_EVERY = 1000
 _MAC_DOMAIN = b"openami-audit/2\n"
+log = get_logger(__name__)
 TRIGGERS = {
     "sqlite": ("audit_log_no_update", "audit_log_no_delete"),
     "postgresql": ("audit_log_no_update", "audit_log_no_delete", "audit_log_no_truncate"),
@@ -250,8 +252,11 @@ class AuditLog:
         crossed = last // self.checkpoint_every > before // self.checkpoint_every
         if crossed or not self._anchored:
             self._anchored = True
-            if crossed or checkpoints.count(self.keys.checkpoint_file) == 0:
-                self.checkpoint()
+            try:  # the entries are in: a failed checkpoint is told, not raised
+                if crossed or checkpoints.count(self.keys.checkpoint_file) == 0:
+                    self.checkpoint()
+            except (OSError, StorageError) as exc:
+                log.error("audit.checkpoint_failed", error=str(exc), seq=last)
         return last
 
     def record(
@@ -295,7 +300,11 @@ class AuditLog:
             yield AuditEntry(*row)
 
     def _audit_key(self) -> bytes:
+        """The audit key, and the signing key checked too (both before anything is
+        written, so a missing key refuses the append rather than a later checkpoint)."""
         try:
+            if self.keys.checkpoint_file is not None:
+                self.keys.require_signing_key()
             return self.keys.require_audit_key()
         except SecretKeyError as exc:
             raise StorageError(f"cannot append to the audit log: {exc}") from None

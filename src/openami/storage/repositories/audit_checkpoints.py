@@ -61,7 +61,7 @@ def append(path: Path, checkpoint: Checkpoint) -> None:
 
 def count(path: Path | None) -> int:
     """How many checkpoint lines the file holds (0 when there is none)."""
-    if path is None or not path.exists():
+    if path is None or not path.is_file():
         return 0
     with path.open("rb") as fh:
         return sum(1 for line in fh if line.strip())
