@@ -46,6 +46,7 @@ from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.hes import HesRecordStore, SimulationStore
 from openami.storage.repositories.hes_guard import HesGuardStore
+from openami.storage.secrets import use_key_dir
 from openami.web.app import create_app
 
 log = get_logger(__name__)
@@ -107,6 +108,12 @@ class System:
             stop.wait(self.settings.live_every_s)
 
     def close(self) -> None:
+        """Sign a checkpoint of the audit log's head (see docs/security.md), then close."""
+        if self.context.audit is not None:
+            try:
+                self.context.audit.checkpoint()
+            except Exception:  # closing goes on: the next start checkpoints again
+                log.exception("audit.checkpoint_failed")
         self.store.close()
         self.database.close()
 
@@ -130,8 +137,11 @@ def has_city(settings: Settings) -> bool:
 
 
 def _open_database(settings: Settings) -> Database:
+    """The store; its keys (audit, master) live in the data directory, outside it."""
     if settings.db_url:
-        return open_database(settings.db_url)
+        database = open_database(settings.db_url)
+        use_key_dir(database, settings.data_dir)
+        return database
     return open_in_data_dir(settings.data_dir)
 
 
@@ -184,6 +194,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         register_third_party(
             context, party["client_id"], party["client_secret"], "TP001", [party["redirect_uri"]]
         )
+    sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(

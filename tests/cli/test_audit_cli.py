@@ -71,3 +71,25 @@ def test_verify_errors_are_clear(tmp_path: Path) -> None:
     assert "pw@" not in unreachable.output  # no password in the message
     helptext = runner.invoke(cli, ["audit", "--help"])
     assert "hash" in helptext.output and "verify" in helptext.output
+
+
+def test_checkpoint_then_a_cut_off_tail_is_caught(tmp_path: Path) -> None:
+    """Issue #15 §4: removing the newest entries no longer leaves an "OK" log."""
+    _make_log(tmp_path)
+    runner = CliRunner()
+    made = runner.invoke(cli, ["audit", "checkpoint", "--data-dir", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    assert "checkpoint at entry 10:" in made.output
+    assert json.loads(made.output.strip().splitlines()[-1])["seq"] == 10
+    ok = runner.invoke(cli, ["audit", "verify", "--data-dir", str(tmp_path)])
+    assert ok.exit_code == 0 and "newest at entry 10" in ok.output, ok.output
+    with sqlite3.connect(tmp_path / DATA_DIR_FILE) as con:
+        con.execute("DROP TRIGGER audit_log_no_delete")
+        con.execute("DELETE FROM audit_log WHERE seq > 5")
+    cut = runner.invoke(cli, ["audit", "verify", "--data-dir", str(tmp_path)])
+    assert cut.exit_code == 1 and "TAMPERED" in cut.output
+    assert "checkpoint at entry 10" in cut.output and "cut off" in cut.output
+    empty = tmp_path / "empty"
+    open_in_data_dir(empty).close()
+    nothing = runner.invoke(cli, ["audit", "checkpoint", "--data-dir", str(empty)])
+    assert nothing.exit_code == 1 and "empty" in nothing.output

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from openami.cli.demo import _clear_for_fresh_city
+from openami.storage.repositories import DATA_DIR_FILE, open_in_data_dir
+from openami.storage.repositories.audit import AuditLog, AuditRecord
+
 
 def test_demo_once_prints_kpis_and_writes_private_credentials(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "openami"
@@ -89,6 +93,10 @@ def test_demo_resumes_its_city_and_starts_afresh_only_when_told(tmp_path: Path) 
     assert fresh.returncode == 0, fresh.stderr
     renewed = json.loads((data_dir / "demo-credentials.json").read_text())["clients"][0]
     assert renewed["client_secret"] != secret["client_secret"]
+    # the old city, audit log included, was moved aside, not deleted
+    (aside,) = tmp_path.glob("city.old-*")
+    assert json.loads((aside / "demo-credentials.json").read_text())["clients"][0] == secret
+    assert "moved to" in fresh.stdout
 
 
 def test_demo_refuses_a_directory_that_is_not_its_own(tmp_path: Path) -> None:
@@ -97,3 +105,23 @@ def test_demo_refuses_a_directory_that_is_not_its_own(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "refusing to overwrite" in result.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_fresh_never_deletes_an_audit_log(tmp_path: Path) -> None:
+    """Issue #15 §4: `openami demo --fresh` used to delete the data directory, audit log and
+    all; now it moves it aside, and the moved log still verifies with its keys."""
+    data_dir = tmp_path / "city"
+    database = open_in_data_dir(data_dir)
+    AuditLog(database).append(AuditRecord(1.0, "request", "c1", "GET /x", "api-access"))
+    database.close()
+    aside = _clear_for_fresh_city(data_dir, fresh=True, resuming=True)
+    assert aside is not None and not data_dir.exists()
+    assert aside.parent == tmp_path and aside.name.startswith("city.old-")
+    log = AuditLog.open_for_checking(aside / DATA_DIR_FILE)
+    result = log.verify()
+    log.close()
+    assert result.ok and result.entries == 1
+    data_dir.mkdir()
+    (data_dir / "x").write_text("again")
+    second = _clear_for_fresh_city(data_dir, fresh=True, resuming=True)
+    assert second is not None and second != aside and (second / "x").read_text() == "again"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tests.mdms.vee_world import make_data_dir, reads_csv
 
+from openami.storage.repositories.audit import AuditLog
+
 EXE = str(Path(sys.executable).parent / "openami")
 
 
@@ -88,6 +90,11 @@ def test_ingest_export_edit_round_trip(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert "stored 1 edited value" in res.stdout and "V05" in res.stderr
+    audit = AuditLog.open_for_checking(data / "registry.sqlite")  # the edit is in the chain
+    entry = list(audit.entries())[-1]
+    assert (entry.actor, entry.action, entry.subject) == ("erin", "mdms manual edit", ids[0])
+    assert '"reason":"test edit"' in entry.detail and audit.verify().ok
+    audit.close()
     res = run(
         "export",
         "--supply-point",

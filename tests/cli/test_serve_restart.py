@@ -97,7 +97,7 @@ def test_kill_9_mid_collection_and_mid_request_loses_nothing(
         url = request.getfixturevalue("postgres_url")
         empty_postgres(url)
         lines.append(f'db_url = "{url}"')
-        db_args = ["--db", url]
+        db_args = ["--db", url, "--data-dir", str(data_dir)]  # the keys stay in the data dir
     server.config.write_text("\n".join(lines) + "\n")
     base = f"http://127.0.0.1:{port}"
     server.start(base)

@@ -137,7 +137,7 @@ def test_log_verifies_and_tampering_is_detected(logged: tuple[World, Path], tmp_
             if restore:  # the attacker restores the triggers: only the chain tells
                 for statement in RESTORE_TRIGGERS:
                     con.execute(statement)
-        return AuditLog.open_for_checking(copy)
+        return AuditLog.open_for_checking(copy, key_dir=tmp)  # the keys of the data dir
 
     unguarded = tampered("SELECT 1", restore=False)
     res = unguarded.verify()
@@ -150,7 +150,7 @@ def test_log_verifies_and_tampering_is_detected(logged: tuple[World, Path], tmp_
     res = removed.verify()
     assert not res.ok and any("entry 5" in p for p in res.problems)
     cut = tampered("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
-    assert cut.verify().ok  # a cut-off tail is a valid shorter chain …
+    assert cut.verify().ok  # a tail cut after the newest checkpoint is a valid chain …
     res = cut.verify(expect_head=head)
     assert not res.ok and "is gone" in res.problems[0]  # … caught by an anchored head
     # re-hashing an edited entry does not help: the next entry no longer links to it

@@ -2,7 +2,8 @@
 
 ``database``: a fresh, upgraded database per test, once on SQLite (a file in the test's
 tmp directory) and once on PostgreSQL (one database per test session, named uniquely and
-dropped at the end; its schema is emptied before each test). The PostgreSQL cases skip,
+dropped at the end; its schema is emptied before each test, and its keys are kept in the
+test's tmp directory). The PostgreSQL cases skip,
 saying why, only when no server answers at ``OPENAMI_TEST_POSTGRES`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``, the development machine's server).
 """
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from openami.storage.repositories import Database, open_database
+from openami.storage.secrets import use_key_dir
 
 ADMIN_URL = os.environ.get("OPENAMI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ENGINES = ("sqlite", "postgresql")
@@ -66,6 +68,8 @@ def database_url_for(engine: str, request: pytest.FixtureRequest, tmp_path: Path
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A fresh database at head, on each engine."""
     opened = open_database(database_url_for(request.param, request, tmp_path))
+    if request.param == "postgresql":  # keys outside the database, as `openami serve` does
+        use_key_dir(opened, tmp_path / "keys")
     try:
         yield opened
     finally:

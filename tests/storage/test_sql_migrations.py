@@ -22,6 +22,8 @@ from openami.registry import Registry
 from openami.storage.repositories import DATA_DIR_FILE, Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.storage.repositories.clients import ApiClient
+from openami.storage.repositories.settings import SettingsStore
+from openami.storage.secrets import SEALED_PREFIX
 from openami.storage.sql import tables
 from openami.storage.sql.migrate import (
     HEAD_REVISION,
@@ -115,7 +117,8 @@ def test_audit_chain_moves_in_verifying_and_the_old_file_stays(upgraded: Databas
     assert result.ok and result.entries == 6 and result.problems == ()
     assert [result.head_seq, result.head_hash] == EXPECTED["audit_head"]
     log.append(AuditRecord(1_711_900_000.0, "request", "after", "GET /after", "api-access"))
-    assert log.verify().ok and log.head[0] == 7
+    keyed = log.verify()
+    assert keyed.ok and log.head[0] == 7 and keyed.legacy_entries == 6  # the legacy segment
     upgraded.close()
     assert (data_dir / "audit.sqlite").read_bytes() == (LEGACY / "audit.sqlite").read_bytes()
     again = open_in_data_dir(data_dir)  # no second import
@@ -210,3 +213,18 @@ def test_new_files_are_private_and_opening_twice_at_once_upgrades_once(tmp_path:
         open_database(tmp_path / "none.sqlite", read_only=True)
     with pytest.raises(ValueError, match="unsupported database"):
         open_database("mysql://x@y/z")
+
+
+def test_the_legacy_clear_espi_id_key_is_sealed_and_keeps_its_value(upgraded: Database) -> None:
+    with upgraded.read() as connection:
+        clear = connection.execute(
+            sa.text("SELECT value FROM settings WHERE name = 'espi_id_key'")
+        ).scalar()
+    assert clear and not str(clear).startswith(SEALED_PREFIX)  # as the old version stored it
+    assert SettingsStore(upgraded).get("espi_id_key") == clear  # sealed on open, same key
+    with upgraded.read() as connection:
+        stored = connection.execute(
+            sa.text("SELECT value FROM settings WHERE name = 'espi_id_key'")
+        ).scalar()
+    assert str(stored).startswith(SEALED_PREFIX) and str(clear) not in str(stored)
+    upgraded.close()

@@ -1,8 +1,9 @@
-"""`openami audit`: check and read the hash-chained audit log of the C route."""
+"""`openami audit`: check, checkpoint and read the keyed hash-chained audit log."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from openami.storage.repositories import DATA_DIR_FILE, StorageError
 from openami.storage.repositories.audit import AuditLog
+from openami.storage.secrets import KeyRing
 
 console = Console()
 
@@ -34,7 +36,8 @@ LEGACY_AUDIT_FILE = "audit.sqlite"
 
 
 def _open(data_dir: Path, db_url: str | None) -> AuditLog:
-    """The audit log, opened read-only as found; a data directory that was not opened by
+    """The audit log, opened read-only as found, with the keys of ``data_dir`` (also for
+    --db: the keys are never in the database); a data directory that was not opened by
     this version yet still has its log in audit.sqlite."""
     targets: list[str | Path] = [db_url] if db_url else []
     if not db_url:
@@ -46,7 +49,7 @@ def _open(data_dir: Path, db_url: str | None) -> AuditLog:
     problem = ""
     for target in targets:
         try:
-            return AuditLog.open_for_checking(target)
+            return AuditLog.open_for_checking(target, key_dir=data_dir)
         except StorageError as exc:
             problem = str(exc)
     raise click.ClickException(problem)
@@ -54,11 +57,13 @@ def _open(data_dir: Path, db_url: str | None) -> AuditLog:
 
 @click.group()
 def command() -> None:
-    """The audit log: every C-route request and every read of personal data.
+    """The audit log: every C-route request, every read of personal data, every MDMS edit.
 
-    Entries record who (API client), what (request or supply point read), when and for
-    which purpose; each entry's SHA-256 hash covers the previous entry's hash, so changing,
-    deleting or reordering entries is detected by `openami audit verify`.
+    Entries record who, what, when and for which purpose; each entry's hash is an
+    HMAC-SHA-256 under the audit key (kept outside the database, in the data directory or
+    OPENAMI_AUDIT_KEY) over the previous entry's hash, so changing, deleting, reordering or
+    forging entries is detected by `openami audit verify`; signed checkpoints (Ed25519)
+    catch entries cut off the end. Nothing here ever deletes the log.
     """
 
 
@@ -73,7 +78,9 @@ def command() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def verify(data_dir: Path, db_url: str | None, expect_head: str | None, as_json: bool) -> None:
-    """Walk the whole hash chain; exit status 1 if anything was tampered with."""
+    """Walk the whole chain and check it against the signed checkpoints; exit status 1 if
+    anything was tampered with. Entries cut off after the newest checkpoint are caught only
+    with --expect-head (or a fresh checkpoint kept elsewhere)."""
     anchor = None
     if expect_head:
         seq, _, digest = expect_head.partition(":")
@@ -93,18 +100,54 @@ def verify(data_dir: Path, db_url: str | None, expect_head: str | None, as_json:
                     "entries": result.entries,
                     "head": f"{result.head_seq}:{result.head_hash}",
                     "problems": list(result.problems),
+                    "legacy_entries": result.legacy_entries,
+                    "checkpoints": result.checkpoints,
+                    "last_checkpoint_seq": result.last_checkpoint_seq,
                 }
             )
         )
     elif result.ok:
         console.print(f"[green]audit log OK[/]: {result.entries:,} entries")
         console.print(f"head {result.head_seq}:{result.head_hash}")
+        if result.legacy_entries:
+            console.print(
+                f"legacy segment: entries 1-{result.legacy_entries} were written before the "
+                "chain was keyed (unkeyed SHA-256)"
+            )
+        console.print(
+            f"{result.checkpoints} signed checkpoint(s), the newest at entry "
+            f"{result.last_checkpoint_seq}"
+            if result.checkpoints
+            else "no signed checkpoint yet: run `openami audit checkpoint`"
+        )
     else:
         console.print(f"[red]audit log TAMPERED[/] ({result.entries:,} entries):")
         for problem in result.problems:
             console.print(f"  - {problem}")
     if not result.ok:
         raise SystemExit(1)
+
+
+@command.command()
+@_DATA_DIR
+@_DB
+def checkpoint(data_dir: Path, db_url: str | None) -> None:
+    """Sign the log's head now (Ed25519) and append it to DATA_DIR/audit-checkpoints.jsonl.
+
+    `openami serve` does this every 1000 entries and at shutdown; run it (e.g. from cron)
+    to narrow what a cut-off tail could hide, and copy the printed line elsewhere."""
+    log = _open(data_dir, db_url)
+    log.keys = KeyRing(data_dir, create=True)
+    try:
+        signed = log.checkpoint()
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        log.close()
+    if signed is None:
+        raise click.ClickException("the audit log is empty: nothing to checkpoint")
+    click.echo(f"checkpoint at entry {signed.seq}:{signed.hash}")
+    click.echo(json.dumps(asdict(signed), sort_keys=True))
 
 
 @command.command()

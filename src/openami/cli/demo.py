@@ -1,14 +1,14 @@
 """`openami demo`: a simulated city, then the dashboard and the C-route API on it.
 
 The first run builds a new city in the data directory and simulates its days; later runs
-resume that city where it stopped (nothing is deleted), unless told ``--fresh``.
+resume that city where it stopped (nothing is deleted), unless told ``--fresh``: then the
+old directory is moved aside (``DATA_DIR.old-TIMESTAMP``), never deleted.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -52,19 +52,31 @@ def kpi_rich_table(day: date, rows: list[KpiRow]) -> Table:
     return table
 
 
-def _clear_for_fresh_city(data_dir: Path, fresh: bool, resuming: bool) -> None:
-    """Refuse to overwrite a data directory unless ``fresh``; with it, remove the old city."""
+def _clear_for_fresh_city(data_dir: Path, fresh: bool, resuming: bool) -> Path | None:
+    """Refuse to overwrite a data directory unless ``fresh``; with it, move the old city
+    (its audit log included) aside to ``DATA_DIR.old-TIMESTAMP`` and return where: nothing
+    is ever deleted."""
     if not data_dir.exists() or not any(data_dir.iterdir()):
-        return
+        return None
     if not fresh:
         if resuming:
-            return
+            return None
         raise click.ClickException(
             f"{data_dir} is not empty and holds no openami city: refusing to overwrite it. "
-            "Use another --data-dir, or --fresh to delete what is in it."
+            "Use another --data-dir, or --fresh to move what is in it aside."
         )
-    console.print(f"[yellow]--fresh: deleting the city in {data_dir}[/]")
-    shutil.rmtree(data_dir)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = data_dir.with_name(f"{data_dir.name}.old-{stamp}")
+    n = 1
+    while aside.exists():
+        aside = data_dir.with_name(f"{data_dir.name}.old-{stamp}-{n}")
+        n += 1
+    try:
+        data_dir.rename(aside)
+    except OSError as exc:
+        raise click.ClickException(f"--fresh: cannot move {data_dir} aside: {exc}") from None
+    console.print(f"[yellow]--fresh: the old city (and its audit log) moved to {aside}[/]")
+    return aside
 
 
 def _try_it(system: System) -> str:
@@ -105,7 +117,11 @@ def _try_it(system: System) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", default=8000, show_default=True, help="Port to serve on.")
 @click.option("--once", is_flag=True, help="Simulate, print the KPI table and exit.")
-@click.option("--fresh", is_flag=True, help="Delete the city in --data-dir and build a new one.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Move the city in --data-dir aside (DATA_DIR.old-TIMESTAMP) and build a new one.",
+)
 def command(
     meters: int,
     days: int,

@@ -19,6 +19,8 @@ from openami.mdms.service import Mdms
 from openami.mdms.vee_config import load_vee_config
 from openami.registry import InvalidSupplyPointId, Registry
 from openami.storage.interval_files import IntervalStoreUnavailable, open_interval_store
+from openami.storage.repositories import open_database
+from openami.storage.repositories.audit import AuditLog
 
 err = Console(stderr=True)
 EXIT_BAD_ROWS = 3
@@ -53,14 +55,16 @@ def open_mdms(data_dir: Path, vee_config: Path | None = None) -> Iterator[Mdms]:
         cfg = load_vee_config(vee_config)
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"bad VEE config: {exc}") from None
-    registry = Registry.open(registry_path)
+    database = open_database(registry_path)
+    registry = Registry(database)
     try:
         store = open_interval_store(data_dir / "interval.duckdb")
     except IntervalStoreUnavailable as exc:
         registry.close()
         raise click.ClickException(str(exc)) from None
     try:
-        yield Mdms(store, registry, RealClock(), cfg)
+        # people's edits and estimation runs go in the audit chain
+        yield Mdms(store, registry, RealClock(), cfg, audit=AuditLog(database))
     finally:
         store.close()
         registry.close()

@@ -21,6 +21,7 @@ from openami.hub.operators import ROLES, OperatorAccounts, OperatorError
 from openami.storage.repositories import DATA_DIR_FILE, Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.storage.repositories.operators import OperatorStore
+from openami.storage.secrets import use_key_dir
 
 PASSWORD_ENV = "OPENAMI_OPERATOR_PASSWORD"
 console = Console()
@@ -42,7 +43,12 @@ _DB = click.option(
 
 
 def _open(data_dir: Path, db_url: str | None) -> Database:
-    return open_database(db_url) if db_url else open_in_data_dir(data_dir)
+    """The store; with --db its keys (the audit key among them) stay in --data-dir."""
+    if not db_url:
+        return open_in_data_dir(data_dir)
+    database = open_database(db_url)
+    use_key_dir(database, data_dir)
+    return database
 
 
 @click.group()

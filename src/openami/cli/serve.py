@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from openami.clock import JST
+from openami.log import uvicorn_log_config
 from openami.settings import Settings, SettingsError, load_settings
 from openami.storage.duckdb_interval import StoreInUse
 from openami.storage.repositories import StorageError
@@ -67,7 +68,14 @@ def serve_system(system: System) -> None:
     scheme = "https" if tls else "http"
     click.echo(f"serving on {scheme}://{settings.host}:{settings.port}", err=True)
     try:
-        config = server_config(system.app(), settings.host, settings.port, log_level="info", **tls)
+        config = server_config(
+            system.app(),
+            settings.host,
+            settings.port,
+            log_level="info",
+            log_config=uvicorn_log_config(),  # no supply point IDs in the access log
+            **tls,
+        )
         uvicorn.Server(config).run()
     finally:
         stop.set()

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,7 @@ from openami.bus.messages import (
     ReadSource,
 )
 from openami.clock import Clock, slot_at_s, slot_start_s, slots_of_day
+from openami.mdms.audit_port import AUTOMATIC_USER, PURPOSE_MDMS_CORRECTION, AuditTrail
 from openami.mdms.billing import billing_determinants
 from openami.mdms.bulk import ImportReport, import_reads, values_csv
 from openami.mdms.completeness import completeness, load_area_targets, load_targets
@@ -60,7 +62,9 @@ class Mdms:
         clock: Clock,
         vee: VeeConfig | None = None,
         tick_cache: bool = True,  # False: ticks look up stored facts every time (tick_cache.py)
+        audit: AuditTrail | None = None,  # where people's changes to values are recorded
     ) -> None:
+        self.audit = audit
         self.store = store
         self.registry = registry
         self.clock = clock
@@ -175,7 +179,7 @@ class Mdms:
         user: str = "vee",
     ) -> EstimationResult:
         """Estimate missing/invalid/absent values in the slot range (see ``estimate.py``)."""
-        return run_estimation(
+        result = run_estimation(
             self.store,
             self.installations,
             self.meter_index,
@@ -186,6 +190,23 @@ class Mdms:
             supply_point_keys,
             final,
             user,
+        )
+        if user != AUTOMATIC_USER:
+            span = {"first_slot": first_slot, "last_slot": last_slot, "final": final}
+            detail = {**span, "keys": supply_point_keys, "estimated": result.candidates}
+            self._audit(user, "mdms estimation", None, detail)
+        return result
+
+    def _audit(
+        self, user: str, action: str, supply_point_key: int | None, detail: dict[str, Any]
+    ) -> None:
+        if self.audit is None:
+            return
+        subject = None
+        if supply_point_key is not None:
+            subject = self.registry.supply_point_id_map([supply_point_key]).get(supply_point_key)
+        self.audit.record(
+            user, action, self.clock.timestamp(), PURPOSE_MDMS_CORRECTION, subject, detail
         )
 
     def meter_at(self, supply_point_key: int, slot: int) -> int | None:
@@ -211,7 +232,7 @@ class Mdms:
         the edited span when the meter's register reads at both ends are stored."""
         s = np.asarray(slots, dtype=np.int64)
         meter = self.meter_at(supply_point_key, int(s.min())) if len(s) else None
-        return edit_values(
+        result = edit_values(
             self.store,
             supply_point_key,
             s,
@@ -223,6 +244,15 @@ class Mdms:
             meter_id=meter,
             cfg=self.vee,
         )
+        detail = {
+            "reason": reason,
+            "slots": [int(x) for x in s],
+            "import_wh": [int(x) for x in import_wh],
+            "export_wh": list(export_wh),
+            "versions": result.versions,
+        }
+        self._audit(user, "mdms manual edit", supply_point_key, detail)
+        return result
 
     def distribute_total(
         self,
@@ -237,7 +267,7 @@ class Mdms:
         n = last_slot - first_slot + 1
         s = np.arange(first_slot, last_slot + 1, dtype=np.int64)
         meter = self.meter_at(supply_point_key, first_slot)
-        return edit_values(
+        result = edit_values(
             self.store,
             supply_point_key,
             s,
@@ -251,6 +281,10 @@ class Mdms:
             meter_id=meter,
             cfg=self.vee,
         )
+        span = {"first_slot": first_slot, "last_slot": last_slot, "reason": reason}
+        detail = {**span, "total_import_wh": total_import_wh, "versions": result.versions}
+        self._audit(user, "mdms known total", supply_point_key, detail)
+        return result
 
     def finalize(self, first_slot: int, last_slot: int, user: str) -> EstimationResult:
         """Final estimates for the range, then declare it final (no longer preliminary)."""

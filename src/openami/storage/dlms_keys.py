@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,50 +25,43 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from openami.protocols.dlms.security import DeviceSecrets, Keys
 from openami.storage.dlms_counters import write_private_atomically
+from openami.storage.secrets import (
+    KEY_BYTES,
+    MASTER_KEY_ENV,
+    SecretKeyError,
+    create_key_file,
+    load_key,
+)
 
-MASTER_KEY_ENV = "OPENAMI_MASTER_KEY"
-MASTER_KEY_BYTES = 32
+MASTER_KEY_BYTES = KEY_BYTES
 FORMAT = "openami-dlms-keys/1"
 _NONCE_BYTES = 12
 
 
-class KeyStoreError(RuntimeError):
+class KeyStoreError(SecretKeyError):
     """The key store or its master key cannot be used (missing, wrong, damaged)."""
 
 
 def load_master_key(key_file: Path | None = None) -> bytes:
-    """The master key from ``OPENAMI_MASTER_KEY`` (64 hex digits), else from ``key_file``."""
-    text = os.environ.get(MASTER_KEY_ENV)
-    if text:
-        try:
-            key = bytes.fromhex(text.strip())
-        except ValueError:
-            raise KeyStoreError(f"{MASTER_KEY_ENV} must be 64 hex digits") from None
-        if len(key) != MASTER_KEY_BYTES:
-            raise KeyStoreError(f"{MASTER_KEY_ENV} must be 64 hex digits (32 bytes)")
-        return key
-    if key_file is None:
-        raise KeyStoreError(f"no master key: set {MASTER_KEY_ENV} or give a key file")
+    """The master key from ``OPENAMI_MASTER_KEY`` (64 hex digits), else from ``key_file``
+    (the same key as :mod:`openami.storage.secrets` uses)."""
     try:
-        mode = stat.S_IMODE(key_file.stat().st_mode)
-        key = key_file.read_bytes()
-    except OSError as exc:
-        raise KeyStoreError(f"cannot read the master key file {key_file}: {exc}") from exc
-    if mode & 0o077:
-        raise KeyStoreError(f"{key_file} is readable by others (mode {mode:o}); chmod 600 it")
-    if len(key) != MASTER_KEY_BYTES:
-        raise KeyStoreError(f"{key_file} must hold exactly {MASTER_KEY_BYTES} bytes")
+        key = load_key(MASTER_KEY_ENV, key_file)
+    except SecretKeyError as exc:
+        raise KeyStoreError(str(exc)) from exc
+    if key is None and key_file is None:
+        raise KeyStoreError(f"no master key: set {MASTER_KEY_ENV} or give a key file")
+    if key is None:
+        raise KeyStoreError(f"cannot read the master key file {key_file}: it does not exist")
     return key
 
 
 def create_master_key_file(key_file: Path) -> bytes:
     """A new random master key written to ``key_file`` (0600); refuses to overwrite one."""
-    if key_file.exists():
-        raise KeyStoreError(f"{key_file} exists; a master key is never overwritten")
-    key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = secrets.token_bytes(MASTER_KEY_BYTES)
-    write_private_atomically(key_file, key)
-    return key
+    try:
+        return create_key_file(key_file)
+    except SecretKeyError as exc:
+        raise KeyStoreError(str(exc)) from exc
 
 
 def _b64(data: bytes) -> str:

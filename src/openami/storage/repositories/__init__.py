@@ -15,9 +15,12 @@ each of its methods in one transaction, on SQLite or PostgreSQL alike:
 - ``requests`` (:class:`RequestStore`, :class:`RequestRow`, :class:`JobRow`): retailer
   requests with their status history, data jobs and their result chunks;
 - ``webhooks`` (:class:`WebhookStore`, :class:`Subscription`, :class:`Delivery`):
-  subscriptions, the delivery queue, the notification watermark;
-- ``audit`` (:class:`AuditLog`, :class:`AuditRecord`): the append-only hash-chained log;
-- ``settings`` (:class:`SettingsStore`): named settings such as the ESPI id key;
+  subscriptions (secrets sealed under the master key), the delivery queue, the
+  notification watermark;
+- ``audit`` (:class:`AuditLog`, :class:`AuditRecord`): the append-only log, chained with
+  HMAC-SHA-256 under a key kept outside the database, with signed checkpoints
+  (``audit_checkpoints``);
+- ``settings`` (:class:`SettingsStore`): named settings such as the ESPI id key (sealed);
 - ``croute``: read-only counts and pages for the dashboard's C-route page.
 
 Errors: a refused change raises a subclass of :class:`openami.storage.sql.StorageError`

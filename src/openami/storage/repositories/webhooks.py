@@ -1,7 +1,10 @@
 """Webhook subscriptions and their delivery queue.
 
 - ``webhook_subscriptions``: per client, a callback URL and the shared secret that signs
-  the notifications (kept so the hub can sign; never returned by the API or logged);
+  the notifications (kept so the hub can sign; never returned by the API or logged),
+  sealed at rest under the master key (:mod:`openami.storage.secrets`; the subscription id
+  bound as additional data). Secrets stored in clear by earlier versions are sealed when a
+  store is first opened on the database;
 - ``webhook_deliveries``: one row per notification and subscription: the exact body sent,
   status (pending, delivered, failed), attempts and the next try (epoch s on the one clock);
 - ``webhook_state``: the watermark of half-hour value versions already notified.
@@ -14,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openami.storage.secrets import SEALED_PREFIX, SecretBox, secret_box
 from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
@@ -50,6 +54,10 @@ _SUBSCRIPTION_COLUMNS = tuple(_s.c[name] for name in Subscription.__dataclass_fi
 _DELIVERY_COLUMNS = tuple(_d.c[name] for name in Delivery.__dataclass_fields__)
 
 
+def _what(subscription_id: str) -> str:
+    return f"webhook-secret/{subscription_id}"
+
+
 def _delivery(row: Any) -> Delivery:
     values = list(row)
     values[2] = bytes(values[2])  # memoryview on PostgreSQL
@@ -59,6 +67,36 @@ def _delivery(row: Any) -> Delivery:
 class WebhookStore:
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._box: SecretBox | None = None
+        self._seal_clear_secrets()
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = secret_box(self.database)
+        return self._box
+
+    def _subscription(self, row: Any) -> Subscription:
+        values = list(row)
+        values[3] = self.box.open(str(values[3]), _what(str(values[0])))
+        return Subscription(*values)
+
+    def _seal_clear_secrets(self) -> None:
+        """Seal the secrets an earlier version stored in clear (once; idempotent)."""
+        clear = _s.c.secret.not_like(f"{SEALED_PREFIX}%")
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(_s.c.subscription_id, _s.c.secret).where(clear)
+            ).all()
+        if not rows:
+            return
+        with self.database.write() as connection:
+            for subscription_id, secret in rows:
+                connection.execute(
+                    _s.update()
+                    .where(_s.c.subscription_id == subscription_id, _s.c.secret == secret)
+                    .values(secret=self.box.seal(str(secret), _what(str(subscription_id))))
+                )
 
     # -- subscriptions ------------------------------------------------------------------------
     def add_subscription(self, sub: Subscription) -> None:
@@ -68,7 +106,7 @@ class WebhookStore:
                     subscription_id=sub.subscription_id,
                     client_id=sub.client_id,
                     callback_url=sub.callback_url,
-                    secret=sub.secret,
+                    secret=self.box.seal(sub.secret, _what(sub.subscription_id)),
                     created_at=sub.created_at,
                     active=True,
                     format=sub.format,
@@ -81,7 +119,7 @@ class WebhookStore:
             statement = statement.where(_s.c.client_id == client_id)
         with self.database.read() as connection:
             rows = connection.execute(statement.order_by(_s.c.created_at)).all()
-        return [Subscription(*row) for row in rows]
+        return [self._subscription(row) for row in rows]
 
     def subscription(self, subscription_id: str) -> Subscription | None:
         with self.database.read() as connection:
@@ -90,7 +128,7 @@ class WebhookStore:
                     _s.c.active.is_(True), _s.c.subscription_id == subscription_id
                 )
             ).first()
-        return None if row is None else Subscription(*row)
+        return None if row is None else self._subscription(row)
 
     def deactivate(self, subscription_id: str) -> None:
         with self.database.write() as connection:
@@ -109,7 +147,7 @@ class WebhookStore:
                 .where(_s.c.active.is_(True), c.c.role == "retailer")
             ).all()
         for row in rows:
-            out.setdefault(str(row[-1]), []).append(Subscription(*row[:-1]))
+            out.setdefault(str(row[-1]), []).append(self._subscription(row[:-1]))
         return out
 
     # -- watermark ----------------------------------------------------------------------------
