@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from openami.cli import ops_switching
 from openami.hub.operators import ROLES, OperatorAccounts, OperatorError
 from openami.storage.repositories import DATA_DIR_FILE, Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog, AuditRecord
@@ -53,7 +54,8 @@ def _open(data_dir: Path, db_url: str | None) -> Database:
 
 @click.group()
 def command() -> None:
-    """Operations: operator accounts of the dashboard."""
+    """Operations: operator accounts, and remote switching (held requests, four-eyes
+    approval, emergency stop)."""
 
 
 @command.group()
@@ -108,3 +110,8 @@ def list_users(data_dir: Path, db_url: str | None) -> None:
     for a in accounts:
         table.add_row(a.name, a.role, "yes" if a.disabled else "")
     console.print(table)
+
+
+for _switching_command in (ops_switching.approve, ops_switching.halt, ops_switching.resume):
+    command.add_command(_switching_command)
+command.add_command(ops_switching.held)

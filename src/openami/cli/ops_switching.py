@@ -23,6 +23,7 @@ from openami.hub.switching_ops import SwitchingOps
 from openami.storage.repositories import DATA_DIR_FILE, Database, open_database
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.operators import OperatorStore
+from openami.storage.secrets import use_key_dir
 
 PASSWORD_ENV = "OPENAMI_OPERATOR_PASSWORD"
 
@@ -40,7 +41,9 @@ _OPERATOR = click.option("--operator", required=True, help="Your operator accoun
 def _database(data_dir: Path, db_url: str | None) -> Database:
     if db_url is None and not (data_dir / DATA_DIR_FILE).exists():
         raise click.ClickException(f"no store in {data_dir}")
-    return open_database(db_url or data_dir / DATA_DIR_FILE)
+    database = open_database(db_url or data_dir / DATA_DIR_FILE)
+    use_key_dir(database, data_dir)  # the audit chain's keys live beside the data
+    return database
 
 
 def _ops(database: Database) -> SwitchingOps:

@@ -46,7 +46,7 @@ from openami.hub.switching_ops import HELD_APPROVALS, SwitchingOps, approved
 from openami.registry import InvalidSupplyPointId
 from openami.storage.repositories.command_signing import CommandSigner, SignedCommand
 from openami.storage.repositories.requests import RequestRow, RequestStore
-from openami.storage.repositories.switching import Authorisation, Controls, SwitchingStore
+from openami.storage.repositories.switching import Authorisation, Controls, StopFlag, SwitchingStore
 from openami.storage.repositories.webhooks import WebhookStore
 
 log = structlog.get_logger(__name__)
@@ -387,6 +387,10 @@ class SwitchingControl:
 
     def held(self) -> list[tuple[RequestRow, Controls | None]]:
         return self.ops.held()
+
+    def stop_flag(self) -> StopFlag:
+        """Whether remote switching is halted, by whom and since when."""
+        return self.store.stop_flag()
 
     def approve(self, request_id: str, operator: str, role: str) -> RequestRow:
         return self.ops.approve(request_id, operator, role)

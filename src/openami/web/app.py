@@ -37,6 +37,7 @@ from openami.web import (
     pages,
     rollout,
     supply_points,
+    switching_page,
 )
 from openami.web.headers import SecurityHeaders
 
@@ -60,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     croute_page.router,
     login.router,
     operators_page.router,
+    switching_page.router,
 )
 
 

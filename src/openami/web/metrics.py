@@ -39,6 +39,7 @@ from openami.hub.context import HubContext
 from openami.hub.guesses import locked_out
 from openami.hub.operators import LockedOut
 from openami.hub.ratelimit import enforce_token_requests
+from openami.hub.switching import switching_control
 from openami.mdms.kpi import GROUPINGS, KPI_NAMES
 from openami.mdms.reports import MdmsReports
 from openami.web.auth import current_session
@@ -129,6 +130,17 @@ class _KpiCollector(Collector):
                     if value is not None:
                         families[name].add_metric(values, value)
         yield from (family for family in families.values() if family.samples)
+        control = switching_control(self.context)
+        yield CounterMetricFamily(
+            "openami_switching_cap_alerts",
+            "Remote switching requests held because a cap was hit.",
+            value=control.alerts_total(),
+        )
+        yield GaugeMetricFamily(
+            "openami_switching_halted",
+            "1 while the emergency stop halts all remote switching.",
+            value=1.0 if control.halted() else 0.0,
+        )
         if self.hes is not None:
             yield from self._hes_figures()
 
