@@ -11,26 +11,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from openami.cli.options import DATA_DIR, DB
 from openami.storage.repositories import DATA_DIR_FILE, StorageError
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.secrets import KeyRing
 
 console = Console()
 
-_DATA_DIR = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("openami-data"),
-    show_default=True,
-    help=f"Directory holding {DATA_DIR_FILE} (the same --data-dir as `openami demo`).",
-)
-_DB = click.option(
-    "--db",
-    "db_url",
-    default=None,
-    metavar="URL",
-    help="The database instead of --data-dir (e.g. postgresql+psycopg://user@host/openami).",
-)
 #: the audit log of a data directory made before it moved into the one database
 LEGACY_AUDIT_FILE = "audit.sqlite"
 
@@ -68,8 +55,8 @@ def command() -> None:
 
 
 @command.command()
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 @click.option(
     "--expect-head",
     metavar="SEQ:HASH",
@@ -129,8 +116,8 @@ def verify(data_dir: Path, db_url: str | None, expect_head: str | None, as_json:
 
 
 @command.command()
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def checkpoint(data_dir: Path, db_url: str | None) -> None:
     """Sign the log's head now (Ed25519) and append it to DATA_DIR/audit-checkpoints.jsonl.
 
@@ -151,8 +138,8 @@ def checkpoint(data_dir: Path, db_url: str | None) -> None:
 
 
 @command.command()
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 @click.option("--last", default=20, show_default=True, help="How many of the newest entries.")
 def show(data_dir: Path, db_url: str | None, last: int) -> None:
     """Print the newest entries."""

@@ -18,29 +18,15 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.cli import ops_switching
+from openami.cli.options import DATA_DIR, DB
 from openami.hub.operators import ROLES, OperatorAccounts, OperatorError
-from openami.storage.repositories import DATA_DIR_FILE, Database, open_database, open_in_data_dir
+from openami.storage.repositories import Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.storage.repositories.operators import OperatorStore
 from openami.storage.secrets import use_key_dir
 
 PASSWORD_ENV = "OPENAMI_OPERATOR_PASSWORD"
 console = Console()
-
-_DATA_DIR = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("openami-data"),
-    show_default=True,
-    help=f"Directory holding {DATA_DIR_FILE} (the same --data-dir as `openami demo`).",
-)
-_DB = click.option(
-    "--db",
-    "db_url",
-    default=None,
-    metavar="URL",
-    help="The database instead of --data-dir (e.g. postgresql+psycopg://user@host/openami).",
-)
 
 
 def _open(data_dir: Path, db_url: str | None) -> Database:
@@ -66,8 +52,8 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the account may do.")
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def add(name: str, role: str, data_dir: Path, db_url: str | None) -> None:
     """Make the account NAME (password from $OPENAMI_OPERATOR_PASSWORD or a prompt)."""
     password = os.environ.get(PASSWORD_ENV) or click.prompt(
@@ -97,8 +83,8 @@ def add(name: str, role: str, data_dir: Path, db_url: str | None) -> None:
 
 
 @user.command("list")
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def list_users(data_dir: Path, db_url: str | None) -> None:
     """The operator accounts (name, role, whether disabled; never a hash)."""
     database = _open(data_dir, db_url)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from openami.cli.options import DATA_DIR, DB
 from openami.hub.operators import LockedOut, Operator, OperatorAccounts
 from openami.hub.switching_errors import Rejected
 from openami.hub.switching_ops import SwitchingOps
@@ -27,14 +28,6 @@ from openami.storage.secrets import use_key_dir
 
 PASSWORD_ENV = "OPENAMI_OPERATOR_PASSWORD"
 
-_DATA_DIR = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("openami-data"),
-    show_default=True,
-    help=f"Directory holding {DATA_DIR_FILE}.",
-)
-_DB = click.option("--db", "db_url", default=None, metavar="URL", help="The database URL.")
 _OPERATOR = click.option("--operator", required=True, help="Your operator account name.")
 
 
@@ -75,8 +68,8 @@ def _run(action: object) -> None:
 @click.command()
 @click.argument("request_id")
 @_OPERATOR
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def approve(request_id: str, operator: str, data_dir: Path, db_url: str | None) -> None:
     """Approve a held request (two different approvers release it)."""
     database = _database(data_dir, db_url)
@@ -91,8 +84,8 @@ def approve(request_id: str, operator: str, data_dir: Path, db_url: str | None) 
 @click.command()
 @_OPERATOR
 @click.option("--reason", default="", help="Why (audited).")
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def halt(operator: str, reason: str, data_dir: Path, db_url: str | None) -> None:
     """Emergency stop: no remote switching command is sent or admitted until resume."""
     database = _database(data_dir, db_url)
@@ -103,8 +96,8 @@ def halt(operator: str, reason: str, data_dir: Path, db_url: str | None) -> None
 
 @click.command()
 @_OPERATOR
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def resume(operator: str, data_dir: Path, db_url: str | None) -> None:
     """Lift the emergency stop (approver or admin)."""
     database = _database(data_dir, db_url)
@@ -114,8 +107,8 @@ def resume(operator: str, data_dir: Path, db_url: str | None) -> None:
 
 
 @click.command()
-@_DATA_DIR
-@_DB
+@DATA_DIR
+@DB
 def held(data_dir: Path, db_url: str | None) -> None:
     """List held requests with why they are held and who approved them."""
     ops = _ops(_database(data_dir, db_url))
