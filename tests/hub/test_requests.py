@@ -202,17 +202,27 @@ def test_invalid_requests_get_specific_codes(rig: Rig) -> None:
         (other, {"kind": "reconnect"}, 409, "E_SUPPLIED_BY_OTHER"),
         (owner, {"kind": "teleport"}, 422, "E_UNKNOWN_KIND"),
         (owner, {"kind": "disconnect", "supply_point_id": "123"}, 422, "E_INVALID_SUPPLY_POINT"),
+        # an unknown point is answered like another retailer's (no enumeration of IDs)
         (
             owner,
             {"kind": "disconnect", "supply_point_id": "0300000000999999999910"},
-            404,
-            "E_UNKNOWN_SUPPLY_POINT",
+            403,
+            "E_NOT_SUPPLIER",
         ),
     ]
     for retailer, extra, status, code in cases:
         body = {"supply_point_id": sp, "effective_date": "2026-11-05", **extra}
         resp = post(rig, retailer, **body)
         assert (resp.status_code, resp.json()["code"]) == (status, code), (extra, resp.text)
+    unknown = {"supply_point_id": "0300000000999999999910", "effective_date": "2026-11-05"}
+    for kind in ("disconnect", "ampere_change"):
+        foreign = post(
+            rig, other, kind=kind, supply_point_id=sp, effective_date="2026-11-05", amperage_a=60
+        )
+        missing = post(rig, other, kind=kind, amperage_a=60, **unknown)
+        same = ("code", "message")
+        assert foreign.status_code == missing.status_code == 403
+        assert {k: foreign.json()[k] for k in same} == {k: missing.json()[k] for k in same}
     # the registry is untouched by rejected requests
     assert rig.registry.retailer_on(key, date(2026, 11, 5)) == owner
 

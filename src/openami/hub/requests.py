@@ -141,13 +141,22 @@ class RequestService:
             sp = ctx.registry.supply_point(row.supply_point_id)
         except InvalidSupplyPointId as exc:
             raise Rejected("E_INVALID_SUPPLY_POINT", str(exc)) from None
-        if sp is None:
-            raise Rejected("E_UNKNOWN_SUPPLY_POINT", f"no supply point {row.supply_point_id}")
         today = ctx.clock.now().astimezone(JST).date()
         if day < today:
             raise Rejected("E_DATE_IN_PAST", f"effective date {day} is before today ({today})")
         if day > today + timedelta(days=MAX_LEAD_DAYS):
             raise Rejected("E_DATE_TOO_FAR", f"effective date more than {MAX_LEAD_DAYS} days ahead")
+        me = client.party_id
+        # an unknown point is answered as someone else's: no enumeration of supply point IDs
+        if sp is None and row.kind == "switch_start":
+            raise Rejected("E_NO_AUTHORISATION", "a switch quotes the customer's authorisation")
+        supplier = None if sp is None else ctx.registry.retailer_on(sp.supply_point_key, day)
+        if sp is None or (
+            row.kind in ("disconnect", "ampere_change")
+            and supplier != me
+            and (supplier is not None or row.kind == "ampere_change")
+        ):
+            raise Rejected("E_NOT_SUPPLIER", f"{me} does not supply it on {day}")
         key = sp.supply_point_key
         control = switching_control(ctx)
         now_s = ctx.clock.timestamp()
