@@ -20,6 +20,7 @@ from tests.web.conftest import DashboardWorld, operator_client
 from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.hub.oauth import register_third_party
 from openami.hub.slo import slot_slo
+from openami.hub.switching import SwitchingConfig, switching_control
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.requests import RequestStore
 from openami.storage.repositories.webhooks import WebhookStore
@@ -59,10 +60,17 @@ def croute_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
             assert resp.status_code == 201, resp.text
             subs.append(resp.json()["subscription_id"])
-        done = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+        # this world is about the page: disconnects here need no notice (a setting; the rule
+        # itself is tested in tests/hub/test_switching.py)
+        switching_control(rig.context).config = SwitchingConfig(disconnect_notice_s=0.0)
+        effective = DAY1 + timedelta(days=1)  # never today
+        done = post(
+            rig, owner, kind="disconnect", supply_point_id=sp, effective_date=effective.isoformat()
+        )
         assert done.status_code == 201, done.text
-        rig.sim.run_until(rig.context.clock.timestamp() + 900)
-        again = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date="2026-11-01")
+        rig.sim.run_until(day_first_slot(effective) * 1800.0 + 900)
+        later = (effective + timedelta(days=1)).isoformat()
+        again = post(rig, owner, kind="disconnect", supply_point_id=sp, effective_date=later)
         assert again.status_code == 409
         # consents: one approved by its customer, one still waiting for a decision
         register_third_party(
@@ -131,7 +139,7 @@ def test_needs_operator_credentials(croute_world: World) -> None:
 
 
 def test_slo_per_slot_equals_slot_slo(croute_world: World, client: httpx.Client) -> None:
-    text = client.get("/croute").text
+    text = client.get("/croute", params={"date": DAY1.isoformat()}).text
     assert 'href="/croute" class="active"' in text
     first = day_first_slot(DAY1)
     rows = slot_slo(croute_world.rig.context.mdms, first, first + SLOTS_PER_DAY - 1)
