@@ -1,0 +1,316 @@
+"""The NATS JetStream adapter of the bus port (``--bus nats://host:4222``).
+
+Each topic has a stream (``<PREFIX>_HES_READINGS`` …) capturing ``<prefix>.<topic>.>``; a
+batch is published as Arrow IPC messages on ``<prefix>.<topic>.p<partition>``, one partition
+per message (the partition of each row's supply point, :func:`openami.bus.messages.
+partition_of`), each message at most ``max_message_bytes`` and carrying a de-duplication ID.
+
+A subscriber gets a durable pull consumer (all partitions, or one consumer per partition
+it is given). Delivery is at least once: a message is acknowledged (and the server has
+confirmed the acknowledgement) only after the handler returned, i.e. after the MDMS
+transaction that stored it committed; a handler that raises, a process that dies or a
+connection that drops before the acknowledgement gets the message again after
+``ack_wait_s``. Handlers must therefore be idempotent, as the MDMS's ingest is (an identical
+re-send adds nothing). Handlers run one at a time, in one thread of their own.
+
+nats-py is asynchronous; this adapter keeps one event loop in a background thread and offers
+the bus port's blocking methods on top of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import nats
+import nats.errors
+import nats.js.errors
+import pyarrow as pa
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+
+from openami.bus.messages import PARTITIONS, TOPIC_SCHEMAS, check_batch, partition_subject
+from openami.bus.payload import MAX_MESSAGE_BYTES, PayloadError, RouteKeys, decode, split
+from openami.bus.port import Handler
+from openami.log import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+#: room left in a server message for the headers (message ID) [bytes]
+HEADER_ROOM_BYTES = 1024
+
+
+class BusUnavailable(RuntimeError):
+    """The NATS server cannot be reached, or does not have JetStream enabled."""
+
+
+class BusTimeout(TimeoutError):
+    """The bus did not settle in time (a handler keeps failing, or the server is gone)."""
+
+
+@dataclass(frozen=True)
+class JetStreamConfig:
+    url: str = "nats://127.0.0.1:4222"
+    #: first token of every subject and of stream names; one deployment, one prefix
+    prefix: str = "openami"
+    #: name of this process's durable consumers (workers sharing a name share the work)
+    consumer: str = "openami"
+    partitions: int = PARTITIONS
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    #: a message not acknowledged this long after delivery is delivered again [s]
+    ack_wait_s: float = 30.0
+    #: messages fetched (and at most unacknowledged) per consumer at a time
+    fetch_batch: int = 16
+    #: a message with the ID of one stored this recently is not stored again [s]
+    duplicate_window_s: float = 120.0
+    #: messages older than this are dropped from the streams [days]
+    retention_days: float = 7.0
+    connect_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("prefix", "consumer"):
+            if not _TOKEN.match(getattr(self, name)):
+                raise ValueError(f"{name} must be letters, digits, '-' or '_'")
+        if self.partitions < 1 or self.fetch_batch < 1 or self.max_message_bytes < 8192:
+            raise ValueError("partitions, fetch_batch ≥ 1 and max_message_bytes ≥ 8192")
+
+    def stream(self, topic: str) -> str:
+        """The stream of ``topic``: e.g. ``OPENAMI_HES_READINGS``."""
+        return f"{self.prefix}_{topic}".replace(".", "_").replace("-", "_").upper()
+
+    def durable(self, topic: str, partition: int | None) -> str:
+        name = f"{self.consumer}_{topic.replace('.', '_')}"
+        return name if partition is None else f"{name}_p{partition}"
+
+
+@dataclass
+class _Consumer:
+    topic: str
+    stream: str
+    durable: str
+    handler: Handler
+    task: asyncio.Task[None] | None = None
+
+
+class JetStreamBus:
+    def __init__(self, config: JetStreamConfig, route: RouteKeys | None = None) -> None:
+        self.config = config
+        self.route = route
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats", daemon=True)
+        self._thread.start()
+        self._handlers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bus-handler")
+        self._consumers: list[_Consumer] = []
+        self._stopping = asyncio.Event()
+        self.published: dict[str, int] = dict.fromkeys(TOPIC_SCHEMAS, 0)
+        try:
+            self._nc: Client = self._run(self._connect(), config.connect_timeout_s + 10)
+            self._js = self._nc.jetstream()
+            self._run(self._ensure_streams())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = 60.0) -> T:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("the bus's blocking methods cannot run on its own event loop")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)
+
+    async def _connect(self) -> Client:
+        async def on_error(exc: Exception) -> None:
+            log.warning("bus.nats_error", error=type(exc).__name__)
+
+        try:
+            # once connected, reconnect for ever; the first connection gets a deadline
+            nc = await asyncio.wait_for(
+                nats.connect(
+                    self.config.url,
+                    name=f"openami-{self.config.consumer}",
+                    connect_timeout=self.config.connect_timeout_s,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    error_cb=on_error,
+                    allow_reconnect=True,
+                ),
+                self.config.connect_timeout_s,
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise BusUnavailable(f"no NATS server answers at {self.config.url}: {reason}") from None
+        try:
+            await nc.jetstream().account_info()
+        except nats.js.errors.Error as exc:
+            await nc.close()
+            raise BusUnavailable(f"{self.config.url} has no JetStream (nats-server -js)") from exc
+        return nc
+
+    async def _ensure_streams(self) -> None:
+        for topic in TOPIC_SCHEMAS:
+            name = self.config.stream(topic)
+            try:
+                await self._js.stream_info(name)
+                continue
+            except nats.js.errors.NotFoundError:
+                pass
+            await self._js.add_stream(
+                StreamConfig(
+                    name=name,
+                    subjects=[f"{self.config.prefix}.{topic}.>"],
+                    storage=StorageType.FILE,
+                    duplicate_window=self.config.duplicate_window_s,
+                    max_age=self.config.retention_days * 86400.0,
+                )
+            )
+            log.info("bus.stream_created", stream=name)
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest payload sent: the configured size, or less if the server wants."""
+        return min(self.config.max_message_bytes, self._nc.max_payload - HEADER_ROOM_BYTES)
+
+    # -- the port ---------------------------------------------------------------------------
+    def publish(self, topic: str, batch: pa.Table) -> None:
+        """Store ``batch`` in the topic's stream (returns once the server has stored every
+        message of it)."""
+        check_batch(topic, batch)
+        self._run(self._publish(topic, batch))
+        self.published[topic] += batch.num_rows
+
+    async def _publish(self, topic: str, batch: pa.Table) -> None:
+        cfg = self.config
+        pending = []
+        for message in split(batch, self.route, cfg.partitions, self.max_message_bytes):
+            subject = partition_subject(cfg.prefix, topic, message.partition)
+            headers = {"Nats-Msg-Id": message.message_id(subject)}
+            pending.append(await self._js.publish_async(subject, message.payload, headers=headers))
+        await asyncio.gather(*pending)
+
+    def subscribe(
+        self, topic: str, handler: Handler, partitions: Iterable[int] | None = None
+    ) -> None:
+        """Deliver ``topic``'s batches to ``handler``: of every partition through one durable
+        consumer, or of each of ``partitions`` through a consumer of its own."""
+        if topic not in TOPIC_SCHEMAS:
+            raise ValueError(f"unknown topic {topic!r}")
+        chosen: list[int | None] = [None] if partitions is None else [int(p) for p in partitions]
+        for partition in chosen:
+            if partition is not None and not 0 <= partition < self.config.partitions:
+                raise ValueError(f"partition {partition} not in 0…{self.config.partitions - 1}")
+            consumer = _Consumer(
+                topic, self.config.stream(topic), self.config.durable(topic, partition), handler
+            )
+            self._run(self._start(consumer, partition))
+            self._consumers.append(consumer)
+
+    async def _start(self, consumer: _Consumer, partition: int | None) -> None:
+        cfg = self.config
+        subject = (
+            f"{cfg.prefix}.{consumer.topic}.>"
+            if partition is None
+            else partition_subject(cfg.prefix, consumer.topic, partition)
+        )
+        sub = await self._js.pull_subscribe(
+            subject,
+            durable=consumer.durable,
+            stream=consumer.stream,
+            config=ConsumerConfig(
+                ack_wait=cfg.ack_wait_s,
+                max_ack_pending=cfg.fetch_batch,
+                deliver_policy=DeliverPolicy.ALL,
+            ),
+        )
+        consumer.task = asyncio.get_running_loop().create_task(self._consume(consumer, sub))
+
+    async def _consume(self, consumer: _Consumer, sub: Any) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages: list[Msg] = await sub.fetch(self.config.fetch_batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+                await asyncio.sleep(0.5)
+                continue
+            for index, message in enumerate(messages):
+                if not await self._handle(consumer, message):
+                    for later in messages[index + 1 :]:  # keep them for redelivery, in order
+                        await later.nak(delay=1.0)
+                    break
+
+    async def _handle(self, consumer: _Consumer, message: Msg) -> bool:
+        """Hand one message to the handler, then acknowledge it; False when it failed."""
+        try:
+            batch = decode(consumer.topic, message.data)
+        except PayloadError as exc:  # kept in the stream for inspection, never redelivered
+            log.error("bus.bad_message", code=exc.code, subject=message.subject)
+            await message.term()
+            return True
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._handlers, consumer.handler, batch)
+        except Exception as exc:
+            log.warning(
+                "bus.handler_failed",
+                consumer=consumer.durable,
+                deliveries=message.metadata.num_delivered,
+                error=type(exc).__name__,
+            )
+            await message.nak(delay=1.0)
+            return False
+        await message.ack_sync()
+        return True
+
+    def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait until each of this process's consumers has nothing pending or unacknowledged."""
+        self._run(self._settle(timeout_s), timeout_s + 5)
+
+    async def _settle(self, timeout_s: float) -> None:
+        deadline = self._loop.time() + timeout_s
+        while True:
+            busy = 0
+            for consumer in self._consumers:
+                info = await self._js.consumer_info(consumer.stream, consumer.durable)
+                busy += int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            if busy == 0:
+                return
+            if self._loop.time() > deadline:
+                raise BusTimeout(f"{busy} message(s) still unhandled after {timeout_s:.0f} s")
+            await asyncio.sleep(0.01)
+
+    def close(self) -> None:
+        """Stop fetching (a batch being handled finishes and is acknowledged), then close."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self._run(self._close(), 30)
+        finally:
+            self._handlers.shutdown(wait=True)
+            self._stop_loop()
+
+    async def _close(self) -> None:
+        self._stopping.set()
+        tasks = [c.task for c in self._consumers if c.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._nc.close()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    # -- operations -------------------------------------------------------------------------
+    def delete_streams(self) -> None:
+        """Delete this prefix's streams and their consumers (tests; a deployment's reset)."""
+        self._run(self._delete_streams())
+
+    async def _delete_streams(self) -> None:
+        for topic in TOPIC_SCHEMAS:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self._js.delete_stream(self.config.stream(topic))
