@@ -24,8 +24,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI
 
+from openami.bus.select import open_bus
 from openami.clock import JST, ManualClock
 from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
@@ -114,6 +116,7 @@ class System:
                 self.context.audit.checkpoint()
             except Exception:  # closing goes on: the next start checkpoints again
                 log.exception("audit.checkpoint_failed")
+        self.simulation.bus.close()
         self.store.close()
         self.database.close()
 
@@ -165,13 +168,15 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         config = CityConfig(meters=settings.meters, seed=settings.seed, start_day=first_day)
         city = build_city(config, registry)
         clock = ManualClock(datetime.combine(first_day, datetime.min.time(), JST))
+        bus = open_bus(settings, lambda: _installed_meters(registry))
         sim = Simulation.create(
-            city, store, clock, tick_s=settings.tick_s, records=records, state=state
+            city, store, clock, tick_s=settings.tick_s, records=records, state=state, bus=bus
         )
     else:
         city = attach_city(config, registry)
         clock = ManualClock(datetime.combine(config.start_day, datetime.min.time(), JST))
-        sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s)
+        bus = open_bus(settings, lambda: _installed_meters(registry))
+        sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s, bus=bus)
     credentials = _credentials(settings, database, registry, city, resumed)
     signer = load_signing_key(settings.data_dir)  # the HES admits only what the hub signed
     sim.hes.guard = SwitchGuard(HesGuardStore(database), signer.verifier(), len(city.fleet))
@@ -206,6 +211,15 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     )
     return System(
         settings, database, store, sim, context, credentials, resumed, config.start_day, clock_mode
+    )
+
+
+def _installed_meters(registry: Registry) -> tuple[np.ndarray, np.ndarray]:
+    """(meter ids, supply point keys) of every installation, the latest last."""
+    table = registry.installations_table().sort_by("valid_from")
+    return (
+        table.column("meter_id").to_numpy(zero_copy_only=False),
+        table.column("supply_point_key").to_numpy(zero_copy_only=False),
     )
 
 

@@ -6,12 +6,13 @@ per message (the partition of each row's supply point, :func:`openami.bus.messag
 partition_of`), each message at most ``max_message_bytes`` and carrying a de-duplication ID.
 
 A subscriber gets a durable pull consumer (all partitions, or one consumer per partition
-it is given). Delivery is at least once: a message is acknowledged (and the server has
-confirmed the acknowledgement) only after the handler returned, i.e. after the MDMS
+it is given). Delivery is at least once: a message is acknowledged only after the handler
+returned, i.e. after the MDMS
 transaction that stored it committed; a handler that raises, a process that dies or a
 connection that drops before the acknowledgement gets the message again after
 ``ack_wait_s``. Handlers must therefore be idempotent, as the MDMS's ingest is (an identical
-re-send adds nothing). Handlers run one at a time, in one thread of their own.
+re-send adds nothing). Handlers run one at a time, in one thread of their own; the messages
+of one fetch (up to ``fetch_batch``) reach the handler as one batch.
 
 nats-py is asynchronous; this adapter keeps one event loop in a background thread and offers
 the bus port's blocking methods on top of it.
@@ -38,7 +39,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from openami.bus.messages import PARTITIONS, TOPIC_SCHEMAS, check_batch, partition_subject
 from openami.bus.payload import MAX_MESSAGE_BYTES, PayloadError, RouteKeys, decode, split
-from openami.bus.port import Handler
+from openami.bus.port import BusTimeout, BusUnavailable, Handler
 from openami.log import get_logger
 
 log = get_logger(__name__)
@@ -46,14 +47,8 @@ T = TypeVar("T")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 #: room left in a server message for the headers (message ID) [bytes]
 HEADER_ROOM_BYTES = 1024
-
-
-class BusUnavailable(RuntimeError):
-    """The NATS server cannot be reached, or does not have JetStream enabled."""
-
-
-class BusTimeout(TimeoutError):
-    """The bus did not settle in time (a handler keeps failing, or the server is gone)."""
+#: how long a consumer that just got messages waits for a batch to fill [s]
+BUSY_WAIT_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -67,8 +62,9 @@ class JetStreamConfig:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     #: a message not acknowledged this long after delivery is delivered again [s]
     ack_wait_s: float = 30.0
-    #: messages fetched (and at most unacknowledged) per consumer at a time
-    fetch_batch: int = 16
+    #: messages fetched (and at most unacknowledged) per consumer at a time; the messages of
+    #: one fetch reach the handler as one batch
+    fetch_batch: int = 64
     #: a message with the ID of one stored this recently is not stored again [s]
     duplicate_window_s: float = 120.0
     #: messages older than this are dropped from the streams [days]
@@ -231,42 +227,55 @@ class JetStreamBus:
         consumer.task = asyncio.get_running_loop().create_task(self._consume(consumer, sub))
 
     async def _consume(self, consumer: _Consumer, sub: Any) -> None:
+        # idle: wait for one message (returned as soon as it arrives); busy: take up to a
+        # batch, waiting at most BUSY_WAIT_S for a batch that is not full
+        busy = False
         while not self._stopping.is_set():
             try:
-                messages: list[Msg] = await sub.fetch(self.config.fetch_batch, timeout=1.0)
+                if busy:
+                    messages: list[Msg] = await sub.fetch(self.config.fetch_batch, BUSY_WAIT_S)
+                else:
+                    messages = await sub.fetch(1, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
+                busy = False
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                 await asyncio.sleep(0.5)
                 continue
-            for index, message in enumerate(messages):
-                if not await self._handle(consumer, message):
-                    for later in messages[index + 1 :]:  # keep them for redelivery, in order
-                        await later.nak(delay=1.0)
-                    break
+            busy = True
+            await self._handle(consumer, messages)
 
-    async def _handle(self, consumer: _Consumer, message: Msg) -> bool:
-        """Hand one message to the handler, then acknowledge it; False when it failed."""
+    async def _handle(self, consumer: _Consumer, messages: list[Msg]) -> None:
+        """Hand the fetched messages to the handler as one batch (one MDMS transaction), then
+        acknowledge them; on failure ask for all of them again."""
+        tables, good = [], []
+        for message in messages:
+            try:
+                tables.append(decode(consumer.topic, message.data))
+                good.append(message)
+            except PayloadError as exc:  # kept in the stream for inspection, not redelivered
+                log.error("bus.bad_message", code=exc.code, subject=message.subject)
+                await message.term()
+        if not tables:
+            return
+        batch = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         try:
-            batch = decode(consumer.topic, message.data)
-        except PayloadError as exc:  # kept in the stream for inspection, never redelivered
-            log.error("bus.bad_message", code=exc.code, subject=message.subject)
-            await message.term()
-            return True
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._handlers, consumer.handler, batch)
+            await asyncio.get_running_loop().run_in_executor(
+                self._handlers, consumer.handler, batch
+            )
         except Exception as exc:
             log.warning(
                 "bus.handler_failed",
                 consumer=consumer.durable,
-                deliveries=message.metadata.num_delivered,
+                deliveries=good[0].metadata.num_delivered,
                 error=type(exc).__name__,
             )
-            await message.nak(delay=1.0)
-            return False
-        await message.ack_sync()
-        return True
+            for message in good:
+                await message.nak(delay=1.0)
+            return
+        for message in good:
+            await message.ack()
+        await self._nc.flush()
 
     def settle(self, timeout_s: float = 60.0) -> None:
         """Wait until each of this process's consumers has nothing pending or unacknowledged."""

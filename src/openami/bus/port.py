@@ -17,6 +17,15 @@ from typing import Protocol
 
 import pyarrow as pa
 
+
+class BusUnavailable(RuntimeError):
+    """The bus's server cannot be reached, or lacks what the bus needs (JetStream)."""
+
+
+class BusTimeout(TimeoutError):
+    """The bus did not settle in time (a handler keeps failing, or the server is gone)."""
+
+
 #: a subscriber: called with one batch of its topic's schema; raising asks for redelivery
 Handler = Callable[[pa.Table], object]
 

@@ -23,10 +23,9 @@ class MeterRoute:
         self._load = load
         self._reload_every_s = reload_every_s
         self._lock = threading.Lock()
-        self._loaded_at = -np.inf
+        self._loaded_at: float | None = None  # loaded on first use, when the city exists
         self._meters = np.empty(0, np.int64)
         self._keys = np.empty(0, np.int64)
-        self._reload()
 
     def _reload(self) -> None:
         meters, keys = self._load()
@@ -50,8 +49,10 @@ class MeterRoute:
         """The supply point key of each meter (its own id where none is known)."""
         meter_ids = np.asarray(meter_ids, np.int64)
         with self._lock:
+            if self._loaded_at is None:
+                self._reload()
             at, known = self._find(meter_ids)
-            due = time.monotonic() - self._loaded_at >= self._reload_every_s
+            due = time.monotonic() - (self._loaded_at or 0.0) >= self._reload_every_s
             if not known.all() and due:
                 self._reload()
                 at, known = self._find(meter_ids)
