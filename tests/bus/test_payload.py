@@ -47,13 +47,13 @@ def test_a_route_maps_meters_to_the_keys_they_are_partitioned_by() -> None:
 
 
 def test_message_ids_differ_by_content_and_subject() -> None:
-    one, two = (
-        list(split(reads(np.array([1])), None, 1)),
-        list(split(reads(np.array([2])), None, 1)),
-    )
-    assert one[0].message_id("a") == list(split(reads(np.array([1])), None, 1))[0].message_id("a")
-    assert one[0].message_id("a") != two[0].message_id("a")
-    assert one[0].message_id("a") != one[0].message_id("b")
+    def only(meter: int) -> Message:
+        (message,) = split(reads(np.array([meter])), None, 1)
+        return message
+
+    assert only(1).message_id("a") == only(1).message_id("a")
+    assert only(1).message_id("a") != only(2).message_id("a")
+    assert only(1).message_id("a") != only(1).message_id("b")
 
 
 def test_an_empty_batch_sends_nothing() -> None:
