@@ -64,6 +64,8 @@ class Settings:
     bus_url: str | None = None
     #: supply point partitions of the bus's subjects (fixed when a deployment is created)
     bus_partitions: int = 64
+    #: first token of the bus's subjects and streams (one per deployment sharing a server)
+    bus_prefix: str = "openami"
 
     def __post_init__(self) -> None:
         if self.meters < 1 or self.days < 1:

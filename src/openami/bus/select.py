@@ -15,5 +15,7 @@ def open_bus(settings: Settings, installations: Loader) -> Bus:
         return InProcessBus()
     from openami.bus.jetstream import JetStreamBus, JetStreamConfig  # only when asked for
 
-    config = JetStreamConfig(url=settings.bus_url, partitions=settings.bus_partitions)
+    config = JetStreamConfig(
+        url=settings.bus_url, prefix=settings.bus_prefix, partitions=settings.bus_partitions
+    )
     return JetStreamBus(config, route=MeterRoute(installations))
