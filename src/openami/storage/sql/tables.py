@@ -339,5 +339,8 @@ operators = sa.Table(
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
+# partition leases and members of the MDMS workers (revision 0006_nats)
+from openami.storage.sql import lease_tables as lease_tables  # noqa: E402
+
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
