@@ -90,10 +90,14 @@ class JetStreamConfig:
 @dataclass
 class _Consumer:
     topic: str
+    partition: int | None
     stream: str
     durable: str
     handler: Handler
     task: asyncio.Task[None] | None = None
+    sub: Any = None
+    stop: bool = False  # set by unsubscribe: finish the batch in hand, then stop fetching
+    handling: bool = False  # a batch is in the handler (not to be cancelled)
 
 
 class JetStreamBus:
@@ -202,13 +206,17 @@ class JetStreamBus:
             if partition is not None and not 0 <= partition < self.config.partitions:
                 raise ValueError(f"partition {partition} not in 0…{self.config.partitions - 1}")
             consumer = _Consumer(
-                topic, self.config.stream(topic), self.config.durable(topic, partition), handler
+                topic,
+                partition,
+                self.config.stream(topic),
+                self.config.durable(topic, partition),
+                handler,
             )
-            self._run(self._start(consumer, partition))
+            self._run(self._start(consumer))
             self._consumers.append(consumer)
 
-    async def _start(self, consumer: _Consumer, partition: int | None) -> None:
-        cfg = self.config
+    async def _start(self, consumer: _Consumer) -> None:
+        cfg, partition = self.config, consumer.partition
         subject = (
             f"{cfg.prefix}.{consumer.topic}.>"
             if partition is None
@@ -224,13 +232,33 @@ class JetStreamBus:
                 deliver_policy=DeliverPolicy.ALL,
             ),
         )
+        consumer.sub = sub
         consumer.task = asyncio.get_running_loop().create_task(self._consume(consumer, sub))
+
+    def unsubscribe(self, topic: str, partition: int | None = None) -> None:
+        """Stop this process's consumer of ``topic`` (of one partition): the batch in hand is
+        handled and acknowledged, the rest stays in the durable consumer for the next holder
+        (e.g. the worker that takes the partition's lease)."""
+        chosen = [c for c in self._consumers if (c.topic, c.partition) == (topic, partition)]
+        for consumer in chosen:
+            self._run(self._stop(consumer))
+            self._consumers.remove(consumer)
+
+    async def _stop(self, consumer: _Consumer) -> None:
+        consumer.stop = True
+        if consumer.task is not None:
+            if not consumer.handling:  # waiting for messages: no need to wait on
+                consumer.task.cancel()
+            await asyncio.gather(consumer.task, return_exceptions=True)
+        if consumer.sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await consumer.sub.unsubscribe()
 
     async def _consume(self, consumer: _Consumer, sub: Any) -> None:
         # idle: wait for one message (returned as soon as it arrives); busy: take up to a
         # batch, waiting at most BUSY_WAIT_S for a batch that is not full
         busy = False
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not consumer.stop:
             try:
                 if busy:
                     messages: list[Msg] = await sub.fetch(self.config.fetch_batch, BUSY_WAIT_S)
@@ -243,7 +271,11 @@ class JetStreamBus:
                 await asyncio.sleep(0.5)
                 continue
             busy = True
-            await self._handle(consumer, messages)
+            consumer.handling = True
+            try:
+                await self._handle(consumer, messages)
+            finally:
+                consumer.handling = False
 
     async def _handle(self, consumer: _Consumer, messages: list[Msg]) -> None:
         """Hand the fetched messages to the handler as one batch (one MDMS transaction), then

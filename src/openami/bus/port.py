@@ -12,7 +12,7 @@ subscribers have handled everything published so far.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import pyarrow as pa
@@ -46,4 +46,18 @@ class Bus(Protocol):
 
     def close(self) -> None:
         """Stop delivering and release connections (nothing for the in-process bus)."""
+        ...
+
+
+class PartitionedBus(Bus, Protocol):
+    """A bus whose consumers can take single partitions (JetStream)."""
+
+    def subscribe(
+        self, topic: str, handler: Handler, partitions: Iterable[int] | None = None
+    ) -> None:
+        """Call ``handler`` with every batch of ``topic`` (of ``partitions`` only, if given)."""
+        ...
+
+    def unsubscribe(self, topic: str, partition: int | None = None) -> None:
+        """Stop handling ``topic`` (one partition's consumer); the rest waits for others."""
         ...

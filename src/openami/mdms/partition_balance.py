@@ -12,6 +12,7 @@ with a new epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from openami.storage.repositories.leases import Lease, PartitionLeases
@@ -42,12 +43,19 @@ class LeaseBalancer:
     def owned(self) -> list[int]:
         return sorted(self.held)
 
-    def step(self) -> Changes:
-        """One round: heartbeat, renew, give up the surplus, take up to the fair share."""
+    def step(self, before_release: Callable[[int], None] | None = None) -> Changes:
+        """One round: heartbeat, renew, give up the surplus, take up to the fair share.
+        ``before_release`` is called with each partition before its lease is given up (and
+        with each lease found lost), so that its writer stops first."""
         self.leases.heartbeat(self.owner)
         lost = self._renew()
+        for partition in lost:
+            if before_release is not None:
+                before_release(partition)
         target = fair_share(self.partitions, self.leases.members(), self.owner)
         for partition in sorted(self.held, reverse=True)[: max(len(self.held) - target, 0)]:
+            if before_release is not None:
+                before_release(partition)
             self.leases.release(self.held.pop(partition))
             lost.append(partition)
         gained = []
