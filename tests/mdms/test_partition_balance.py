@@ -13,7 +13,7 @@ from openami.storage.repositories import Database
 from openami.storage.repositories.leases import PartitionLeases
 
 __all__ = ["database", "postgres_url"]
-TTL_S = 0.8
+TTL_S = 3.0
 PARTITIONS = 64
 
 
