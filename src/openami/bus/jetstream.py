@@ -255,27 +255,31 @@ class JetStreamBus:
                 await consumer.sub.unsubscribe()
 
     async def _consume(self, consumer: _Consumer, sub: Any) -> None:
-        # idle: wait for one message (returned as soon as it arrives); busy: take up to a
-        # batch, waiting at most BUSY_WAIT_S for a batch that is not full
-        busy = False
+        # wait for a first message (returned as soon as it arrives), then take what else is
+        # there up to a batch, waiting at most BUSY_WAIT_S for a batch that is not full
         while not self._stopping.is_set() and not consumer.stop:
             try:
-                if busy:
-                    messages: list[Msg] = await sub.fetch(self.config.fetch_batch, BUSY_WAIT_S)
-                else:
-                    messages = await sub.fetch(1, timeout=1.0)
+                messages: list[Msg] = await sub.fetch(1, timeout=1.0)
+                if self.config.fetch_batch > 1:
+                    messages += await self._more(sub, self.config.fetch_batch - 1)
             except (TimeoutError, nats.errors.TimeoutError):
-                busy = False
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                 await asyncio.sleep(0.5)
                 continue
-            busy = True
             consumer.handling = True
             try:
                 await self._handle(consumer, messages)
             finally:
                 consumer.handling = False
+
+    @staticmethod
+    async def _more(sub: Any, batch: int) -> list[Msg]:
+        try:
+            more: list[Msg] = await sub.fetch(batch, BUSY_WAIT_S)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        return more
 
     async def _handle(self, consumer: _Consumer, messages: list[Msg]) -> None:
         """Hand the fetched messages to the handler as one batch (one MDMS transaction), then
