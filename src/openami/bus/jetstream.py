@@ -12,7 +12,8 @@ transaction that stored it committed; a handler that raises, a process that dies
 connection that drops before the acknowledgement gets the message again after
 ``ack_wait_s``. Handlers must therefore be idempotent, as the MDMS's ingest is (an identical
 re-send adds nothing). Handlers run one at a time, in one thread of their own; the messages
-of one fetch (up to ``fetch_batch``) reach the handler as one batch.
+of one fetch (up to ``fetch_batch``), and those other consumers fetched for the same handler
+while it was busy, reach it as one batch (:mod:`openami.bus.coalesce`).
 
 nats-py is asynchronous; this adapter keeps one event loop in a background thread and offers
 the bus port's blocking methods on top of it.
@@ -37,6 +38,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
+from openami.bus.coalesce import Coalescer
 from openami.bus.messages import PARTITIONS, TOPIC_SCHEMAS, check_batch, partition_subject
 from openami.bus.payload import MAX_MESSAGE_BYTES, PayloadError, RouteKeys, decode, split
 from openami.bus.port import BusTimeout, BusUnavailable, Handler
@@ -109,6 +111,7 @@ class JetStreamBus:
         self._thread.start()
         self._handlers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bus-handler")
         self._consumers: list[_Consumer] = []
+        self._coalescer = Coalescer(self._handlers)
         self._stopping = asyncio.Event()
         self.published: dict[str, int] = dict.fromkeys(TOPIC_SCHEMAS, 0)
         try:
@@ -296,9 +299,7 @@ class JetStreamBus:
             return
         batch = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._handlers, consumer.handler, batch
-            )
+            await self._coalescer.submit(consumer.handler, batch)
         except Exception as exc:
             log.warning(
                 "bus.handler_failed",
