@@ -33,6 +33,7 @@ from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
 from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
+from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
 from openami.registry import Registry
 from openami.settings import Settings
 from openami.sim import CityConfig, Simulation, build_city
@@ -98,17 +99,41 @@ class System:
         return anchor_sim_s + (time.time() - anchor_wall_s) * self.settings.speed
 
     def run_live(self, stop: threading.Event) -> None:
-        """Keep the city running (meters, HES, MDMS, hub workers) until ``stop`` is set."""
+        """Keep the city running (meters, HES, MDMS, hub workers) until ``stop`` is set;
+        the MDMS tick state is saved every ``tick_state_every_s``."""
         anchor_wall_s, anchor_sim_s = time.time(), self.simulation.clock.timestamp()
+        saved_at = time.monotonic()
         while not stop.is_set():
             try:
                 self.simulation.run_until(self.live_target_s(anchor_wall_s, anchor_sim_s))
             except Exception:  # keep serving; the next round retries
                 log.exception("city.live_tick_failed")
+            if time.monotonic() - saved_at >= self.settings.tick_state_every_s:
+                self.save_tick_state()
+                saved_at = time.monotonic()
             stop.wait(self.settings.live_every_s)
 
+    @property
+    def tick_state_path(self) -> Path:
+        return self.settings.data_dir / TICK_STATE_FILE
+
+    def save_tick_state(self) -> None:
+        """Save the MDMS tick state beside the store (a failure is logged: the next start
+        then builds the state from stored rows)."""
+        mdms = self.simulation.mdms
+        if mdms.tick_cache is None:
+            return
+        try:
+            size = save_tick_state(mdms.tick_cache, self.store, mdms.vee, self.tick_state_path)
+        except OSError:
+            log.exception("mdms.tick_state_save_failed")
+            return
+        log.info("mdms.tick_state_saved", bytes=size or 0, in_step=size is not None)
+
     def close(self) -> None:
-        """Sign a checkpoint of the audit log's head (see docs/security.md), then close."""
+        """Save the tick state, sign a checkpoint of the audit log's head (see
+        docs/security.md), then close."""
+        self.save_tick_state()
         if self.context.audit is not None:
             try:
                 self.context.audit.checkpoint()
@@ -196,6 +221,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         )
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
+    _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(
         "system.opened",
@@ -207,6 +233,14 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     return System(
         settings, database, store, sim, context, credentials, resumed, config.start_day, clock_mode
     )
+
+
+def _load_tick_state(sim: Simulation, store: DuckIntervalStore, data_dir: Path) -> None:
+    """The tick state saved at the last shutdown, when the store has not changed since."""
+    if sim.mdms.tick_cache is None:
+        return
+    got = load_tick_state(sim.mdms.tick_cache, store, sim.mdms.vee, data_dir / TICK_STATE_FILE)
+    log.info("mdms.tick_state_loaded", loaded=got.loaded, meters=got.meters, reason=got.reason)
 
 
 def _catch_up(
