@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -98,3 +100,29 @@ def test_loss_factors_show_and_load(tmp_path: Path) -> None:
     assert res.returncode == 1 and "unknown area code" in res.stderr
     res = run("loss-factors", "--json", "--data-dir", str(data))  # the bad file stored nothing
     assert len(json.loads(res.stdout)) == 31
+
+
+def test_the_demo_city_has_group_clients_and_an_imbalance(tmp_path: Path) -> None:
+    """`openami demo --once`, then settle its day and compute the imbalance of every group
+    (no plans yet: imbalance = loss-adjusted demand); each group has a demo client."""
+    exe = Path(sys.executable).parent / "openami"
+    demo = [str(exe), "demo", "--once", "--meters", "60", "--days", "1"]
+    res = subprocess.run(
+        [*demo, "--start", "2026-11-01", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    creds = json.loads((tmp_path / "demo-credentials.json").read_text())
+    groups = {c["balancing_group_id"] for c in creds["balancing_group_clients"]}
+    assert groups == {"BG01", "BG02", "BG03"}
+    assert run("settle", "--date", "2026-11-01", "--data-dir", str(tmp_path)).returncode == 0
+    res = run("imbalance", "--date", "2026-11-01", "--json", "--data-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["rows"]
+    assert rows and all(r["plan_version"] is None for r in rows)
+    assert sum(r["points"] for r in rows) > 0
+    for r in rows:
+        assert abs(r["imbalance_wh"] - r["metered_import_wh"] / (1 - r["loss_rate"])) < 1e-6
