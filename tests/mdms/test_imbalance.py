@@ -189,3 +189,10 @@ def test_loss_factor_rules() -> None:
     ):
         with pytest.raises(LossFactorError):
             check([bad])
+
+
+def test_a_day_nobody_was_supplied_or_planned_has_no_rows(world: World) -> None:
+    quiet = date(2025, 12, 31)  # before every supply contract
+    world.mdms.settle(quiet, estimate=False)
+    run = imbalance_of_day(world.mdms, world.plans, world.loss, quiet)
+    assert run.rows.num_rows == 0 and "imbalance_wh" in run.rows.column_names

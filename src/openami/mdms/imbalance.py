@@ -26,13 +26,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.clock import day_first_slot
+from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.mdms.loss_factors import LossFactors, voltage_class_of
 from openami.mdms.service import Mdms
 from openami.storage.repositories.balancing import DemandPlanStore
 from openami.storage.settlement_runs import stored_group_sums
 
-_KEYS = ["slot", "area_code", "balancing_group_id"]
+_SEP = "\x1f"  # joins an area code and a group id into one pair key
+I64 = npt.NDArray[np.int64]
 
 
 class ImbalanceError(ValueError):
@@ -78,21 +79,88 @@ def group_voltage_classes(members: pa.Table, classify: Classify = voltage_class_
     )
 
 
-def _with_loss_rates(sums: pa.Table, classes: pa.Table, rates: pa.Table, day: date) -> pa.Table:
-    joined = sums.join(classes, ["area_code", "balancing_group_id"]).join(
-        rates.select(["area_code", "voltage_class", "loss_rate"]), ["area_code", "voltage_class"]
+def _pair_keys(table: pa.Table) -> pa.ChunkedArray:
+    """One string per row naming its (area, balancing group)."""
+    return pc.binary_join_element_wise(
+        table.column("area_code"), table.column("balancing_group_id"), _SEP
     )
-    lacking = joined.filter(pc.is_null(joined.column("loss_rate")))
-    if lacking.num_rows:
-        r = lacking.slice(0, 1).to_pylist()[0]
-        raise ImbalanceError(
-            "E_NO_LOSS_FACTOR",
-            f"no loss factor in force on {day} for area {r['area_code']}, voltage class "
-            f"{r['voltage_class']}",
+
+
+def _pair_rates(
+    pairs: list[str], classes: pa.Table, rates: pa.Table
+) -> tuple[list[str | None], npt.NDArray[np.float64]]:
+    """Voltage class and loss rate of each (area, group) pair (None / NaN where unknown):
+    one Python step per pair, never per value."""
+    class_of = dict(
+        zip(
+            _pair_keys(classes).to_pylist(),
+            classes.column("voltage_class").to_pylist(),
+            strict=True,
         )
-    imp = pc.cast(joined.column("import_wh"), pa.float64())
-    actual = pc.divide(imp, pc.subtract(1.0, joined.column("loss_rate")))
-    return joined.append_column("actual_wh", actual)
+    )
+    rate_of = {
+        (r["area_code"], r["voltage_class"]): r["loss_rate"]
+        for r in rates.select(["area_code", "voltage_class", "loss_rate"]).to_pylist()
+    }
+    voltage = [class_of.get(p) for p in pairs]
+    rate = [
+        rate_of.get((p.split(_SEP)[0], v), np.nan) if v else np.nan
+        for p, v in zip(pairs, voltage, strict=True)
+    ]
+    return voltage, np.asarray(rate, dtype=np.float64)
+
+
+def _positions(at: I64, out_rows: int) -> pa.Array:
+    """For each output row, the input row placed there (``at``: output row of each input
+    row), or null."""
+    source = np.full(out_rows, -1, dtype=np.int64)
+    source[at] = np.arange(len(at), dtype=np.int64)
+    return pa.array(source, mask=source < 0)
+
+
+def _scatter(at: I64, column: pa.ChunkedArray, out_rows: int) -> I64:
+    out = np.zeros(out_rows, dtype=np.int64)
+    out[at] = np.asarray(column.to_numpy(), dtype=np.int64)
+    return out
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """The outer join of sums and plans as positions: output row ``i`` has the key
+    ``keys[i]``; input row ``j`` of the sums (plans) lands on output row ``sum_at[j]``
+    (``plan_at[j]``)."""
+
+    pairs: list[str]  # (area, group) pairs, sorted
+    keys: I64
+    sum_at: I64
+    plan_at: I64
+
+    @property
+    def pair(self) -> I64:
+        return self.keys % len(self.pairs)
+
+
+def _join(sums: pa.Table, plans: pa.Table, first_slot: int) -> _Joined:
+    """Key of each row: ``slot_of_day × pairs + pair``, below 48 × pairs, so the outer
+    join is a mask over that key space, in slot, area, group order (no sort, no hash join)."""
+    sum_pairs, plan_pairs = _pair_keys(sums), _pair_keys(plans)
+    pairs = sorted(set(pc.unique(sum_pairs).to_pylist()) | set(pc.unique(plan_pairs).to_pylist()))
+    n, value_set = len(pairs), pa.array(pairs, pa.string())
+
+    def keys_of(pair_keys: pa.ChunkedArray, slot_of_day: I64) -> I64:
+        index = np.asarray(pc.index_in(pair_keys, value_set=value_set).to_numpy(), np.int64)
+        return slot_of_day * n + index
+
+    slots = np.asarray(sums.column("slot").to_numpy(), np.int64) - first_slot
+    sum_key = keys_of(sum_pairs, slots)
+    plan_key = keys_of(plan_pairs, np.asarray(plans.column("slot_of_day").to_numpy(), np.int64))
+    present = np.zeros(SLOTS_PER_DAY * n, dtype=np.bool_)
+    present[sum_key] = True
+    present[plan_key] = True
+    keys = np.flatnonzero(present).astype(np.int64)
+    row = np.full(SLOTS_PER_DAY * n, -1, dtype=np.int64)
+    row[keys] = np.arange(len(keys), dtype=np.int64)
+    return _Joined(pairs, keys, row[sum_key], row[plan_key])
 
 
 def imbalance_rows(
@@ -101,33 +169,47 @@ def imbalance_rows(
     """Imbalance per slot, area and group (see the module) from the settlement run's
     group-level ``sums``, the day's current ``plans`` (``DAY_PLANS_SCHEMA``), each group's
     voltage class per area and the loss ``rates`` in force; by slot, area and group."""
-    measured = _with_loss_rates(sums, classes, rates, day)
-    planned = plans.append_column(
-        "slot", pc.add(plans.column("slot_of_day"), day_first_slot(day))
-    ).select([*_KEYS, "version", "energy_wh"])
-    rows = measured.join(planned, _KEYS, join_type="full outer")
-    zero = {"import_wh": 0, "export_wh": 0, "points": 0, "energy_wh": 0, "actual_wh": 0.0}
-    cols = {k: pc.fill_null(rows.column(k), v) for k, v in zero.items()}
-    imbalance = pc.subtract(cols["actual_wh"], pc.cast(cols["energy_wh"], pa.float64()))
-    out = pa.table(
+    first = day_first_slot(day)
+    j = _join(sums, plans, first)
+    out_rows, pair = len(j.keys), j.pair
+    voltage, pair_rate = _pair_rates(j.pairs, classes, rates)
+    has_sum = np.zeros(out_rows, dtype=np.bool_)
+    has_sum[j.sum_at] = True
+    rate = pair_rate[pair]
+    lacking = has_sum & np.isnan(rate)
+    if lacking.any():
+        p = int(pair[np.argmax(lacking)])
+        raise ImbalanceError(
+            "E_NO_LOSS_FACTOR",
+            f"no loss factor in force on {day} for area {j.pairs[p].split(_SEP)[0]}, "
+            f"voltage class {voltage[p]}",
+        )
+    metered = _scatter(j.sum_at, sums.column("import_wh"), out_rows)
+    actual = np.where(has_sum, metered / np.where(has_sum, 1.0 - rate, 1.0), 0.0)
+    plan_wh = _scatter(j.plan_at, plans.column("energy_wh"), out_rows)
+    pair_index = pa.array(pair, pa.int64())
+
+    def per_pair(values: list[str | None]) -> pa.Array:
+        return pa.array(values, pa.string()).take(pair_index)
+
+    return pa.table(
         {
-            "slot": rows.column("slot"),
-            "area_code": rows.column("area_code"),
-            "balancing_group_id": rows.column("balancing_group_id"),
-            "voltage_class": rows.column("voltage_class"),
-            "loss_rate": rows.column("loss_rate"),
-            "points": cols["points"],
-            "metered_import_wh": cols["import_wh"],
-            "actual_wh": cols["actual_wh"],
-            "plan_wh": cols["energy_wh"],
-            "plan_version": rows.column("version"),
-            "imbalance_wh": imbalance,
-            "generation_export_wh": cols["export_wh"],
-            "quality": pc.fill_null(rows.column("quality"), "no_points"),
+            "slot": j.keys // max(len(j.pairs), 1) + first,
+            "area_code": per_pair([p.split(_SEP)[0] for p in j.pairs]),
+            "balancing_group_id": per_pair([p.split(_SEP)[1] for p in j.pairs]),
+            "voltage_class": per_pair(voltage),
+            "loss_rate": pa.array(rate, pa.float64(), mask=np.isnan(rate)),
+            "points": _scatter(j.sum_at, sums.column("points"), out_rows),
+            "metered_import_wh": metered,
+            "actual_wh": actual,
+            "plan_wh": plan_wh,
+            "plan_version": pc.take(plans.column("version"), _positions(j.plan_at, out_rows)),
+            "imbalance_wh": actual - plan_wh,
+            "generation_export_wh": _scatter(j.sum_at, sums.column("export_wh"), out_rows),
+            "quality": pc.fill_null(
+                pc.take(sums.column("quality"), _positions(j.sum_at, out_rows)), "no_points"
+            ),
         }
-    )
-    return out.sort_by(
-        [("slot", "ascending"), ("area_code", "ascending"), ("balancing_group_id", "ascending")]
     )
 
 
