@@ -15,6 +15,7 @@ from tests.hub.hubrig import SECRET, Rig, hub_rig
 
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
+from openami.hub.ratelimit import RateLimiter
 from openami.registry import BalancingGroup, Meter, Retailer, make_supply_point_id
 from openami.storage.repositories.clients import ApiClient
 
@@ -163,3 +164,16 @@ def test_imbalance_of_the_group() -> None:
         assert abs(slot["imbalance_kwh"] - (0.3 / 0.931 - 0.25)) < 1e-6
         bad = rig.http.get(url, params={**params, "kind": "draft"}, headers=headers)
         assert bad.status_code == 422 and bad.json()["code"] == "E_BAD_KIND"
+
+
+def test_plan_submissions_are_rate_limited_and_a_refused_one_stores_nothing() -> None:
+    limits = RateLimiter(rate_per_s=1.0, burst=2.0, token_rate_per_s=0.5, token_burst=4)
+    with hub_rig(rate_limits=limits) as rig:
+        setup(rig)
+        headers = {**bearer(rig.http, "bg1"), "Content-Type": "application/json"}
+        body = json.dumps({"unit": "kWh", "areas": {"03": [0.25] * 48}})
+        codes = [rig.http.put(PLAN, content=body, headers=headers).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        rig.clock.advance(5.0)
+        history = rig.http.get(PLAN + "/history", headers=headers).json()["submissions"]
+        assert [h["version"] for h in history] == [1, 2]
