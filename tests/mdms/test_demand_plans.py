@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
+import pyarrow as pa
 import pytest
 
 from openami.clock import JST
 from openami.mdms.demand_plans import DemandPlans, PlanRejected, closed_slots_of_day
 from openami.storage.repositories import open_database
-from openami.storage.repositories.balancing import DemandPlanStore
+from openami.storage.repositories.balancing import PLAN_SCHEMA, DemandPlanStore, PlanSubmission
 
 DAY = date(2026, 11, 2)
 BEFORE = datetime(2026, 11, 1, 12, tzinfo=JST).timestamp()  # the day before, noon
@@ -85,6 +86,8 @@ def test_csv_slots_out_of_range_or_twice(plans: DemandPlans) -> None:
 def test_values_units_areas_and_body(plans: DemandPlans) -> None:
     assert refused(plans, body({"03": [1.0] * 47 + [-0.001]})) == "E_NEGATIVE"
     assert refused(plans, body({"03": [1.0] * 47 + [0.0001]})) == "E_BAD_VALUE"
+    assert refused(plans, body({"03": [1.0] * 47 + [1e30]})) == "E_BAD_VALUE"
+    assert refused(plans, body({"03": [1.0] * 47 + [float("nan")]})) == "E_BAD_VALUE"
     assert refused(plans, body({"03": [1.0] * 47 + ["x"]})) == "E_BAD_VALUE"  # type: ignore[list-item]
     assert refused(plans, body({"03": [1.0] * 48}, unit="MWh")) == "E_BAD_UNIT"
     assert refused(plans, csv_body("03", ["1"] * 48, "area_code,slot,energy_wh"), "text/csv") == (
@@ -140,3 +143,25 @@ def test_after_the_day_nothing_changes(plans: DemandPlans) -> None:
     with pytest.raises(PlanRejected) as caught:
         plans.submit("BG1", DAY, body({"03": [1.1] * 48}), "application/json", "c1", after)
     assert caught.value.code == "E_GATE_CLOSED" and caught.value.status == 409
+
+
+class RacingStore(DemandPlanStore):
+    """A real store in which another submission lands between reading the current version
+    and storing the next one (two clients of the group at once)."""
+
+    def current(self, balancing_group_id: str, day: date) -> tuple[int, pa.Table]:
+        found = super().current(balancing_group_id, day)
+        other = PlanSubmission(balancing_group_id, day, found[0] + 1, 0.0, "c2", "text/csv", 0)
+        DemandPlanStore.submit(self, other, found[0], PLAN_SCHEMA.empty_table())
+        return found
+
+
+def test_a_submission_that_lost_a_race_is_refused() -> None:
+    database = open_database(":memory:")
+    database.registry.add_balancing_groups([("BG1", "one")])
+    plans = DemandPlans(RacingStore(database))
+    with pytest.raises(PlanRejected) as caught:
+        plans.submit("BG1", DAY, body({"03": [1.0] * 48}), "application/json", "c1", BEFORE)
+    assert (caught.value.status, caught.value.code) == (409, "E_PLAN_CONFLICT")
+    history = DemandPlanStore(database).history("BG1", DAY)
+    assert [(h.version, h.submitted_by) for h in history] == [(1, "c2")]

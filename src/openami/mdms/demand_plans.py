@@ -30,6 +30,8 @@ from openami.storage.sql import Conflict
 
 GATE_CLOSURE_S = 3600.0  # the plan of a slot is fixed one hour before the slot starts
 MAX_DAYS_AHEAD = 366
+#: above any area's half hour (Tokyo's peak of about 60 GW is 30 GWh a slot): 100 GWh
+MAX_SLOT_KWH = Decimal(100_000_000)
 UNIT = "kWh"
 CSV_HEADER = ("area_code", "slot", "energy_kwh")
 CONTENT_TYPES = ("application/json", "text/csv")
@@ -66,6 +68,8 @@ def _energy_wh(raw: Any, where: str) -> int:
         raise _bad("E_BAD_VALUE", f"{where}: not a finite number")
     if value < 0:
         raise _bad("E_NEGATIVE", f"{where}: energy must not be negative")
+    if value > MAX_SLOT_KWH:
+        raise _bad("E_BAD_VALUE", f"{where}: more than {MAX_SLOT_KWH} kWh in one slot")
     wh = value * 1000
     if wh != wh.to_integral_value():
         raise _bad("E_BAD_VALUE", f"{where}: at most three decimals of kWh (1 Wh)")
