@@ -196,3 +196,15 @@ def test_a_day_nobody_was_supplied_or_planned_has_no_rows(world: World) -> None:
     world.mdms.settle(quiet, estimate=False)
     run = imbalance_of_day(world.mdms, world.plans, world.loss, quiet)
     assert run.rows.num_rows == 0 and "imbalance_wh" in run.rows.column_names
+
+
+def test_a_runs_voltage_classes_are_read_once_with_a_cache(world: World) -> None:
+    run = world.mdms.settle(DAY)
+    cache: dict[tuple[date, int], pa.Table] = {}
+    first = imbalance_of_day(world.mdms, world.plans, world.loss, DAY, classes_cache=cache)
+    assert list(cache) == [(DAY, run.run_id)]
+    cache[(DAY, run.run_id)] = cache[(DAY, run.run_id)].filter(pa.array([False, True, True]))
+    with pytest.raises(ImbalanceError):  # the cached classes are used: one pair lost its class
+        imbalance_of_day(world.mdms, world.plans, world.loss, DAY, classes_cache=cache)
+    again = imbalance_of_day(world.mdms, world.plans, world.loss, DAY)
+    assert again.rows.equals(first.rows)

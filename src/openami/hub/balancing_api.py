@@ -30,7 +30,7 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
 from openami.mdms.demand_plans import DemandPlans, PlanRejected, closed_slots_of_day
-from openami.mdms.imbalance import ImbalanceError, imbalance_of_day
+from openami.mdms.imbalance import ClassesCache, ImbalanceError, imbalance_of_day
 from openami.mdms.loss_factors import LossFactors
 from openami.mdms.settlement import RUN_KINDS
 from openami.storage.repositories.balancing import DemandPlanStore, PlanSubmission
@@ -110,6 +110,15 @@ def demand_plans(context: HubContext) -> DemandPlans:
         if not isinstance(found, DemandPlans):
             found = DemandPlans(DemandPlanStore(context.clients.database))
             context.services["demand_plans"] = found
+        return found
+
+
+def _classes_cache(context: HubContext) -> ClassesCache:
+    with _BUILD_LOCK:
+        found = context.services.get("imbalance_classes")
+        if not isinstance(found, dict):
+            found = {}
+            context.services["imbalance_classes"] = found
         return found
 
 
@@ -261,7 +270,9 @@ def imbalance(
     losses = LossFactors(LossFactorStore(context.clients.database))
     plans = demand_plans(context).store
     try:
-        run = imbalance_of_day(context.mdms, plans, losses, day, kind, balancing_group_id)
+        run = imbalance_of_day(
+            context.mdms, plans, losses, day, kind, balancing_group_id, _classes_cache(context)
+        )
     except ImbalanceError as exc:
         status = 404 if exc.code == "E_NO_SETTLEMENT_RUN" else 422
         raise _error(status, exc.code, exc.message) from None

@@ -17,7 +17,7 @@ beside it as ``generation_export_wh``, the group's generation balance.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,6 +34,11 @@ from openami.storage.settlement_runs import stored_group_sums
 
 _SEP = "\x1f"  # joins an area code and a group id into one pair key
 I64 = npt.NDArray[np.int64]
+
+
+#: voltage classes per (area, group) of a settlement run, by (day, run id)
+ClassesCache = MutableMapping[tuple[date, int], pa.Table]
+CLASSES_CACHED = 64  # runs; the cache is emptied when full
 
 
 class ImbalanceError(ValueError):
@@ -220,9 +225,12 @@ def imbalance_of_day(
     day: date,
     kind: str | None = None,
     balancing_group_id: str | None = None,
+    classes_cache: ClassesCache | None = None,
 ) -> ImbalanceRun:
     """The imbalance of ``day`` from its newest settlement run (of ``kind`` if given),
-    for every balancing group or one."""
+    for every balancing group or one. ``classes_cache`` keeps each run's voltage classes
+    per (area, group) (reading the day's members is the costly part, ~1.5 s at 1 M points),
+    so repeated API reads of one run read the registry once."""
     found = stored_group_sums(mdms.store, day, kind)
     if found is None:
         which = f"{kind} " if kind else ""
@@ -238,6 +246,12 @@ def imbalance_of_day(
         day_plans = day_plans.filter(
             pc.equal(day_plans.column("balancing_group_id"), balancing_group_id)
         )
-    classes = group_voltage_classes(mdms.registry.members_on(day))
+    classes = None if classes_cache is None else classes_cache.get((day, run_id))
+    if classes is None:
+        classes = group_voltage_classes(mdms.registry.members_on(day))
+        if classes_cache is not None:
+            if len(classes_cache) >= CLASSES_CACHED:
+                classes_cache.clear()
+            classes_cache[(day, run_id)] = classes
     rows = imbalance_rows(sums, day_plans, classes, loss_factors.in_force(day), day)
     return ImbalanceRun(run_id, day, run_kind, created_at, rows)
