@@ -298,6 +298,8 @@ def _new_credentials(
                 "retailer_name": retailer.name,
             }
         )
+    groups = sorted({r.balancing_group_id for r in registry.retailers()})
+    group_rows = [_balancing_group_client(clients, group) for group in groups]
     base = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
     first_day = city.config.start_day
     sample_key, sample_sp = city.supply_point_keys[0], city.supply_point_ids[0]
@@ -311,6 +313,7 @@ def _new_credentials(
         "token_url": base + "/oauth/token",
         "operator": {"user": "operator", "password": secrets.token_urlsafe(12)},
         "clients": client_rows,
+        "balancing_group_clients": group_rows,  # demand plans and imbalance (settlement.md)
         "third_party": {
             "client_id": "tp-demo",
             "client_secret": third_party_secret,
@@ -328,6 +331,13 @@ def _new_credentials(
             "date": first_day.isoformat(),
         },
     }
+
+
+def _balancing_group_client(clients: ClientStore, group: str) -> dict[str, str]:
+    """A demo API client of a balancing group (role ``balancing_group``)."""
+    client_id, secret = f"bg-{group.lower()}", secrets.token_urlsafe(24)
+    clients.register(ApiClient(client_id, "balancing_group", group), secret)
+    return {"client_id": client_id, "client_secret": secret, "balancing_group_id": group}
 
 
 def _write_private(path: Path, text: str) -> None:
