@@ -47,6 +47,9 @@ class Settings:
     tick_s: float = 300.0
     #: wall seconds between two steps of the live city while serving
     live_every_s: float = 2.0
+    #: wall seconds between two saves of the MDMS tick state while serving (it is also saved
+    #: on shutdown); a start loads it when the store has not been written since
+    tick_state_every_s: float = 1800.0
     #: simulated seconds per wall second while serving; 1 follows the wall clock, more runs
     #: the city faster (demonstrations, tests) from where it stopped
     speed: float = 1.0
@@ -74,8 +77,10 @@ class Settings:
             raise SettingsError(f"port must be 1-65535, got {self.port}")
         if self.max_body_bytes < 1024:
             raise SettingsError("max_body_bytes must be at least 1024")
-        if self.tick_s <= 0 or self.live_every_s <= 0 or self.speed <= 0:
-            raise SettingsError("tick_s, live_every_s and speed must be positive")
+        if min(self.tick_s, self.live_every_s, self.speed, self.tick_state_every_s) <= 0:
+            raise SettingsError(
+                "tick_s, live_every_s, tick_state_every_s and speed must be positive"
+            )
         if self.bus_url is not None and not self.bus_url.startswith(BUS_SCHEMES):
             raise SettingsError(f"bus_url must start with {' or '.join(BUS_SCHEMES)}")
         if not 1 <= self.bus_partitions <= 4096:

@@ -35,6 +35,7 @@ from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
 from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
+from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
 from openami.registry import Registry
 from openami.settings import Settings
 from openami.sim import CityConfig, Simulation, build_city
@@ -100,23 +101,47 @@ class System:
         return anchor_sim_s + (time.time() - anchor_wall_s) * self.settings.speed
 
     def run_live(self, stop: threading.Event) -> None:
-        """Keep the city running (meters, HES, MDMS, hub workers) until ``stop`` is set."""
+        """Keep the city running (meters, HES, MDMS, hub workers) until ``stop`` is set;
+        the MDMS tick state is saved every ``tick_state_every_s``."""
         anchor_wall_s, anchor_sim_s = time.time(), self.simulation.clock.timestamp()
+        saved_at = time.monotonic()
         while not stop.is_set():
             try:
                 self.simulation.run_until(self.live_target_s(anchor_wall_s, anchor_sim_s))
             except Exception:  # keep serving; the next round retries
                 log.exception("city.live_tick_failed")
+            if time.monotonic() - saved_at >= self.settings.tick_state_every_s:
+                self.save_tick_state()
+                saved_at = time.monotonic()
             stop.wait(self.settings.live_every_s)
 
+    @property
+    def tick_state_path(self) -> Path:
+        return self.settings.data_dir / TICK_STATE_FILE
+
+    def save_tick_state(self) -> None:
+        """Save the MDMS tick state beside the store (a failure is logged: the next start
+        then builds the state from stored rows)."""
+        mdms = self.simulation.mdms
+        if mdms.tick_cache is None:
+            return
+        try:
+            size = save_tick_state(mdms.tick_cache, self.store, mdms.vee, self.tick_state_path)
+        except OSError:
+            log.exception("mdms.tick_state_save_failed")
+            return
+        log.info("mdms.tick_state_saved", bytes=size or 0, in_step=size is not None)
+
     def close(self) -> None:
-        """Sign a checkpoint of the audit log's head (see docs/security.md), then close."""
+        """Save the tick state, sign a checkpoint of the audit log's head (see
+        docs/security.md), then close (the bus first: the batch in hand is stored)."""
+        self.simulation.bus.close()
+        self.save_tick_state()
         if self.context.audit is not None:
             try:
                 self.context.audit.checkpoint()
             except Exception:  # closing goes on: the next start checkpoints again
                 log.exception("audit.checkpoint_failed")
-        self.simulation.bus.close()
         self.store.close()
         self.database.close()
 
@@ -201,6 +226,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         )
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
+    _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(
         "system.opened",
@@ -221,6 +247,14 @@ def _installed_meters(registry: Registry) -> tuple[np.ndarray, np.ndarray]:
         table.column("meter_id").to_numpy(zero_copy_only=False),
         table.column("supply_point_key").to_numpy(zero_copy_only=False),
     )
+
+
+def _load_tick_state(sim: Simulation, store: DuckIntervalStore, data_dir: Path) -> None:
+    """The tick state saved at the last shutdown, when the store has not changed since."""
+    if sim.mdms.tick_cache is None:
+        return
+    got = load_tick_state(sim.mdms.tick_cache, store, sim.mdms.vee, data_dir / TICK_STATE_FILE)
+    log.info("mdms.tick_state_loaded", loaded=got.loaded, meters=got.meters, reason=got.reason)
 
 
 def _catch_up(
@@ -278,6 +312,8 @@ def _new_credentials(
                 "retailer_name": retailer.name,
             }
         )
+    groups = sorted({r.balancing_group_id for r in registry.retailers()})
+    group_rows = [_balancing_group_client(clients, group) for group in groups]
     base = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
     first_day = city.config.start_day
     sample_key, sample_sp = city.supply_point_keys[0], city.supply_point_ids[0]
@@ -291,6 +327,7 @@ def _new_credentials(
         "token_url": base + "/oauth/token",
         "operator": {"user": "operator", "password": secrets.token_urlsafe(12)},
         "clients": client_rows,
+        "balancing_group_clients": group_rows,  # demand plans and imbalance (settlement.md)
         "third_party": {
             "client_id": "tp-demo",
             "client_secret": third_party_secret,
@@ -308,6 +345,13 @@ def _new_credentials(
             "date": first_day.isoformat(),
         },
     }
+
+
+def _balancing_group_client(clients: ClientStore, group: str) -> dict[str, str]:
+    """A demo API client of a balancing group (role ``balancing_group``)."""
+    client_id, secret = f"bg-{group.lower()}", secrets.token_urlsafe(24)
+    clients.register(ApiClient(client_id, "balancing_group", group), secret)
+    return {"client_id": client_id, "client_secret": secret, "balancing_group_id": group}
 
 
 def _write_private(path: Path, text: str) -> None:

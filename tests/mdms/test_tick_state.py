@@ -25,6 +25,7 @@ from openami.mdms import general as general_module
 from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, VeeIngestResult, ingest_batch
 from openami.mdms.tick_cache import TickCache
+from openami.mdms.tick_state import load_tick_state, mark_missing_in_step, save_tick_state
 from openami.mdms.vee_config import VeeConfig, bit, load_vee_config
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.mdms_schema import upgrade_mdms_schema
@@ -155,8 +156,10 @@ def _snapshot(store: DuckIntervalStore) -> dict[str, list[tuple[object, ...]]]:
 
 
 def _run(
-    store: DuckIntervalStore, cfg: VeeConfig, use_tick: bool
-) -> tuple[list[tuple[str, int]], list[VeeIngestResult]]:
+    store: DuckIntervalStore, cfg: VeeConfig, use_tick: bool, snapshot: Path | None = None
+) -> tuple[list[tuple[str, int]], list[VeeIngestResult], DuckIntervalStore]:
+    """The ticks; at tick 110 a restart: the state is rebuilt from the store, or (with
+    ``snapshot``) saved there, the store closed and opened again and the state loaded."""
     installs, meters = _indexes(cfg)
     regs, export = _registers(np.random.default_rng(11))
     events = pa.table(
@@ -194,6 +197,21 @@ def _run(
         )
         if b == 40:  # the flat line's missing read, late
             ingest(_tick(regs, export, 36, np.array([FLAT]), offset=False), 40.5)
+        if b == 24:  # the deadline closes the gap's slots: missing marks, state kept
+            everyone = np.unique(5000 - 3 * np.arange(N, dtype=np.int64))
+            points = pa.table(
+                {
+                    "supply_point_key": everyone,
+                    "valid_from": np.zeros(len(everyone)),
+                    "valid_to": pa.array([None] * len(everyone), pa.float64()),
+                }
+            )
+            marked = mark_missing_in_step(store, cache, points, (B0 + 17, B0 + 22), 24.5)
+            stored = store.query(
+                "SELECT count(*) AS n FROM half_hour_values WHERE quality = 'missing'"
+            )
+            assert marked >= 3 and marked == stored.column("n")[0].as_py()  # GAPPY's gap and more
+            assert cache is None or cache.in_step_with(store.generation)
         if b == 60:  # a tick sent twice
             ingest(_tick(regs, export, 60, _who(60), offset=False), 60.5)
         if b == 61:  # one meter's read sent again, corrected: a new read and new versions
@@ -209,15 +227,26 @@ def _run(
                 }
             )
             assert store.mark_missing(other, B0 + 80, B0 + 80, 100.7) == 1
-        if b == 110 and cache is not None:  # a restart: the state is rebuilt from the store
+        if b == 110 and cache is not None and snapshot is None:  # a restart: rebuilt state
             cache.clear()
+        if b == 110 and cache is not None and snapshot is not None:  # a restart: saved state
+            assert save_tick_state(cache, store, cfg, snapshot) is not None
+            path = Path(store.path)
+            store.close()
+            store = DuckIntervalStore(path)
+            upgrade_mdms_schema(store)
+            cache = TickCache()
+            got = load_tick_state(cache, store, cfg, snapshot)
+            assert got.loaded, got.reason
+            assert got.meters == len(cache.rows) and cache.meters_in_step() >= N - 4
         if cache is not None:
             state_sizes.append((f"b{b}", cache.meters_in_step()))
-    return state_sizes, results
+    return state_sizes, results, store
 
 
+@pytest.mark.parametrize("restart", ["rebuilt", "snapshot"])
 def test_tick_path_stores_what_the_general_path_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart: str
 ) -> None:
     cfg = _config(tmp_path)
     general_reads: list[tuple[int, int]] = []  # (tick, meter) of reads the general path took
@@ -234,12 +263,13 @@ def test_tick_path_stores_what_the_general_path_stores(
         upgrade_mdms_schema(store)
         stores[name] = store
     monkeypatch.setattr(general_module, "plan_general", counting)
-    sizes, results = _run(stores["tick"], cfg, use_tick=True)
+    snapshot = tmp_path / "tick_state.arrow" if restart == "snapshot" else None
+    sizes, results, stores["tick"] = _run(stores["tick"], cfg, use_tick=True, snapshot=snapshot)
     # only the late read and the corrected re-send needed the general path: runs and days
     # that began before a restart or a foreign write were looked back for, not handed over
     assert general_reads == [(36, FLAT), (61, 20)]
     monkeypatch.undo()
-    _, expected = _run(stores["general"], cfg, use_tick=False)
+    _, expected, _ = _run(stores["general"], cfg, use_tick=False)
     assert results == expected  # the counts each call reports, duplicates included
     assert any(r.duplicates == len(_who(60)) for r in results)
     got, want = _snapshot(stores["tick"]), _snapshot(stores["general"])

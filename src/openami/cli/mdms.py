@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from openami.cli.mdms_imbalance import imbalance, loss_factors
 from openami.cli.mdms_layout import compact, pack
 from openami.cli.mdms_reports import bill, completeness_cmd, settle
 from openami.cli.mdms_values import edit, estimate, export, ingest
@@ -21,4 +22,6 @@ def command() -> None:
 
 
 for _subcommand in (ingest, export, edit, estimate, settle, bill, compact, completeness_cmd, pack):
+    command.add_command(_subcommand)
+for _subcommand in (imbalance, loss_factors):  # balancing groups (issue #16 §2)
     command.add_command(_subcommand)

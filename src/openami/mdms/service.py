@@ -31,6 +31,7 @@ from openami.mdms.indexes import InstallIndex, MeterIndex, installed_during
 from openami.mdms.ingest import IngestContext, TickCache, VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.settlement import SettlementRun, settle_day
+from openami.mdms.tick_state import mark_missing_in_step
 from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.registry import Registry
 from openami.storage.day_cluster import WINDOW_DAYS, ClusterResult, cluster_days
@@ -142,7 +143,9 @@ class Mdms:
         inst = self.installations.filter(
             installed_during(self.installations, first_slot, last_slot)
         )
-        return self.store.mark_missing(inst, first_slot, last_slot, self.clock.timestamp())
+        return mark_missing_in_step(
+            self.store, self.tick_cache, inst, (first_slot, last_slot), self.clock.timestamp()
+        )
 
     def close_due_slots(self, now_s: float) -> int:
         """Mark as missing every slot still without a value once the deadline

@@ -70,7 +70,7 @@ class TickRows:
 
     @classmethod
     def zeros(cls, n: int) -> TickRows:
-        return cls(**{f.name: np.zeros(n, dtype=_DTYPES[f.name]) for f in fields(cls)})
+        return cls(**{f.name: np.zeros(n, dtype=ROW_DTYPES[f.name]) for f in fields(cls)})
 
     @classmethod
     def empty(cls) -> TickRows:
@@ -95,7 +95,7 @@ class TickRows:
             getattr(self, f.name)[index] = getattr(rows, f.name)
 
 
-_DTYPES: Mapping[str, type] = MappingProxyType(
+ROW_DTYPES: Mapping[str, type] = MappingProxyType(
     {
         "meter_id": np.int64,
         "last_boundary": np.int32,
@@ -152,6 +152,28 @@ class TickCache:
         """Forget everything (e.g. to measure the first tick after a start)."""
         self.rows, self._generation = TickRows.empty(), -1
         self._batch = _BatchNotes([], [], [])
+
+    def in_step_with(self, generation: int) -> bool:
+        """Whether the rows describe the store as of its write count ``generation``."""
+        return self._generation == generation and len(self.rows) > 0
+
+    def adopt(self, rows: TickRows, generation: int) -> None:
+        """Take ``rows`` (e.g. a saved snapshot) as in step with the store at ``generation``."""
+        self.rows, self._generation = rows, generation
+        self._batch = _BatchNotes([], [], [])
+
+    def absorb_versions(self, before: int, after: int, points: I64, last_slots: I64) -> None:
+        """Another writer added versions (e.g. missing marks) to ``points`` (sorted) up to
+        ``last_slots``, moving the store's write count from ``before`` to ``after``: rows in
+        step before stay in step (their ``latest_version_slot`` raised); else nothing."""
+        if self._generation != before:
+            return
+        rows = self.rows
+        if len(points) and len(rows):
+            i = np.minimum(np.searchsorted(points, rows.supply_point_key), len(points) - 1)
+            hit = np.flatnonzero(points[i] == rows.supply_point_key)
+            np.maximum.at(rows.latest_version_slot, hit, last_slots[i[hit]].astype(np.int32))
+        self._generation = after
 
     def meters_in_step(self) -> int:
         return int(np.count_nonzero(self.rows.last_boundary >= 0))
@@ -248,7 +270,7 @@ def _concat(blocks: list[TickRows]) -> TickRows:
     scale the blocks of a first tick are several GiB; this keeps one copy)."""
     out = TickRows(
         **{
-            f.name: np.empty(sum(len(b) for b in blocks), dtype=_DTYPES[f.name])
+            f.name: np.empty(sum(len(b) for b in blocks), dtype=ROW_DTYPES[f.name])
             for f in fields(TickRows)
         }
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openami.bus.messages import QCODE_NONE, Quality
 from openami.storage.quality_sql import HH_QUALITY, quality_name_sql, quality_sql
@@ -85,7 +86,11 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     values_new BIGINT NOT NULL
 );
 ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS reason VARCHAR;
+CREATE TABLE IF NOT EXISTS store_writes (committed_at DOUBLE NOT NULL);
 """
+#: appended inside every write transaction: the row count is the number of committed writes
+#: the file has ever had (appends never conflict, so concurrent transactions may both add)
+COUNT_WRITE = "INSERT INTO store_writes VALUES (epoch(current_timestamp))"
 
 # Day rows, one per (supply point, JST day) written by a dense ingest of fresh ground: the
 # reads at the 48 boundaries that end the day's slots and the 48 values, version 1 each.
@@ -183,6 +188,7 @@ FROM (SELECT DISTINCT i.supply_point_key, s.slot
       FROM q_mark_inst i JOIN range(?, ? + 1) s(slot) ON {installed("i", "s.slot")}) e
 ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM hh_slots(?, ?)) h
     ON h.supply_point_key = e.supply_point_key AND h.slot = e.slot
+RETURNING supply_point_key, slot
 """
 
 
@@ -239,26 +245,43 @@ class DuckIntervalStore:
         return self._cursor()
 
     @contextmanager
-    def transaction(self, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(
+        self, lock: bool = True, counted: bool = True
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction, holding the store's lock: commit on success,
         roll back on any error (used by the MDMS VEE pipeline). ``lock=False`` only for a
-        helper thread working for a caller that holds :meth:`locked` meanwhile."""
+        helper thread working for a caller that holds :meth:`locked` meanwhile.
+        ``counted=False`` only for a transaction that changes nothing the VEE reads (reads,
+        schema checks, job watermarks): it does not move :attr:`generation` or
+        :meth:`durable_writes`, so state kept beside the store stays in step."""
         with self._lock if lock else nullcontext():
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
+                if counted:
+                    cur.execute(COUNT_WRITE)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
+                if not counted:  # a failed commit may still have changed something
+                    self.generation += 1
                 raise
             finally:
-                self.generation += 1  # also after a failed commit: assume it changed
+                if counted:
+                    self.generation += 1  # also after a failed commit: assume it changed
                 cur.close()
 
     def locked(self) -> AbstractContextManager[bool]:
         """Hold the store's lock across several transactions (e.g. one batch in parts)."""
         return self._lock
+
+    def durable_writes(self) -> int:
+        """Committed write transactions the file has ever had (not only since it was
+        opened, unlike :attr:`generation`): state saved beside the store with this count is
+        still in step with it when the count has not moved."""
+        rows = self.query("SELECT count(*) FROM store_writes").to_pylist()
+        return int(rows[0]["count_star()"]) if rows else 0
 
     def next_ingest_seq(self) -> int:
         """Reserve the next ingest sequence number (call inside :meth:`transaction`)."""
@@ -274,16 +297,25 @@ class DuckIntervalStore:
         last_slot`` that has a meter installed during the slot (``slot_sql.installed``) and
         no version yet; returns how many. ``installations``: supply_point_key, valid_from,
         valid_to [epoch s] (as ``Registry.installations_table``)."""
+        marked = self.mark_missing_points(installations, first_slot, last_slot, recorded_at)
+        return int(pc.sum(marked.column("marked")).as_py() or 0)
+
+    def mark_missing_points(
+        self, installations: pa.Table, first_slot: int, last_slot: int, recorded_at: float
+    ) -> pa.Table:
+        """As :meth:`mark_missing`; per supply point marked: ``supply_point_key``, its
+        ``last_slot`` marked and how many slots were ``marked`` (sorted by supply point)."""
         inst = installations.select(["supply_point_key", "valid_from", "valid_to"])
         with self._lock:
             cur = self._cursor()
             cur.register("q_mark_inst", inst)
             cur.execute("BEGIN TRANSACTION")
             try:
-                cur.execute(
-                    _MARK_MISSING, [recorded_at, first_slot, last_slot, first_slot, last_slot]
-                )
-                rows = cur.fetchall()
+                marked = cur.sql(
+                    _MARK_MISSING,
+                    params=[recorded_at, first_slot, last_slot, first_slot, last_slot],
+                ).to_arrow_table()
+                cur.execute(COUNT_WRITE)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -291,7 +323,12 @@ class DuckIntervalStore:
             finally:
                 self.generation += 1
                 cur.close()
-        return int(rows[0][0]) if rows else 0
+        per_point = marked.group_by("supply_point_key").aggregate(
+            [("slot", "max"), ("slot", "count")]
+        )
+        return per_point.rename_columns(["supply_point_key", "last_slot", "marked"]).sort_by(
+            "supply_point_key"
+        )
 
     # -- queries ----------------------------------------------------------------------------
     def checkpoint(self) -> bool:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from openami.storage import duckdb_mdms as db
-from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_interval import COUNT_WRITE, DuckIntervalStore
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
@@ -213,11 +213,13 @@ class IngestWriter(IngestTransaction):
 
     def commit_and_begin(self) -> None:
         """Commit what is appended so far (a later part must see it stored), go on."""
+        self._cur.execute(COUNT_WRITE)
         self._cur.execute("COMMIT")
         self._store.generation += 1
         self._cur.execute("BEGIN TRANSACTION")
 
     def commit(self) -> None:
+        self._cur.execute(COUNT_WRITE)
         self._cur.execute("COMMIT")
 
     def roll_back(self) -> None:

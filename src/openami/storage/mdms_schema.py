@@ -123,7 +123,7 @@ STEPS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]], ...] 
 
 def mdms_schema_version(store: DuckIntervalStore) -> int:
     """The highest step applied to the store's file (0: none)."""
-    with store.transaction() as cur:
+    with store.transaction(counted=False) as cur:
         return _applied(cur)
 
 

@@ -17,8 +17,9 @@ def watermark(store: DuckIntervalStore, name: str) -> int | None:
 
 
 def set_watermark(store: DuckIntervalStore, name: str, slot: int, updated_at: float) -> None:
-    """Store ``slot`` under ``name`` (replacing what was there), durably."""
-    with store.transaction() as cur:
+    """Store ``slot`` under ``name`` (replacing what was there), durably. A watermark is
+    nothing the VEE reads: state kept beside the store stays in step."""
+    with store.transaction(counted=False) as cur:
         cur.execute(
             "INSERT OR REPLACE INTO mdms_watermarks VALUES (?, ?, ?)", [name, slot, updated_at]
         )

@@ -101,3 +101,39 @@ def store_settlement_run(
         cur.register("q_rows", rows)
         cur.execute("INSERT INTO settlement_values SELECT ?, * FROM q_rows", [run_id])
     return run_id, rows
+
+
+_RUN = """
+SELECT run_id, kind, created_at FROM settlement_runs
+WHERE day = $day AND ($kind IS NULL OR kind = $kind)
+ORDER BY run_id DESC LIMIT 1
+"""
+_BG_ROWS = """
+SELECT slot, area_code, balancing_group_id, import_wh, export_wh, points, quality
+FROM settlement_values WHERE run_id = $run_id AND level = 'balancing_group'
+ORDER BY slot, area_code, balancing_group_id
+"""
+
+
+def stored_group_sums(
+    store: DuckIntervalStore, day: date, kind: str | None
+) -> tuple[int, str, float, pa.Table] | None:
+    """The newest stored run of ``day`` (of ``kind``, or of any kind if None) with its rows
+    at the balancing-group level (slot, area_code, balancing_group_id, import_wh,
+    export_wh, points, quality): (run_id, kind, created_at, rows), or None if none."""
+    found = read_query(store, _RUN, {"day": day, "kind": kind}).to_pylist()
+    if not found:
+        return None
+    run = found[0]
+    rows = read_query(store, _BG_ROWS, {"run_id": run["run_id"]})
+    return int(run["run_id"]), str(run["kind"]), float(run["created_at"]), rows
+
+
+def settlement_runs_of(store: DuckIntervalStore, day: date) -> pa.Table:
+    """Every stored run of ``day``: run_id, kind, created_at, user_name, by run."""
+    return read_query(
+        store,
+        "SELECT run_id, kind, created_at, user_name FROM settlement_runs WHERE day = $day"
+        " ORDER BY run_id",
+        {"day": day},
+    )

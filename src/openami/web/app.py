@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from openami import __version__
 from openami.hub import (
     api,
+    balancing_api,
     consent_api,
     data_api,
     espi_api,
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs_api.router,
     webhooks_api.router,
     slo_api.router,
+    balancing_api.router,
     metrics.router,
     pages.router,
     network.router,

@@ -22,6 +22,8 @@ each of its methods in one transaction, on SQLite or PostgreSQL alike:
   (``audit_checkpoints``);
 - ``settings`` (:class:`SettingsStore`): named settings such as the ESPI id key (sealed);
 - ``croute``: read-only counts and pages for the dashboard's C-route page.
+- ``balancing`` (:class:`DemandPlanStore`): balancing groups' demand plans, versioned;
+  ``loss_factors`` (:class:`LossFactorStore`): loss rates per area and voltage class.
 
 Errors: a refused change raises a subclass of :class:`openami.storage.sql.StorageError`
 (``AlreadyExists``, ``MissingReference``, ``InvalidValue``, ``Conflict``), never a driver

@@ -337,6 +337,8 @@ operators = sa.Table(
 )
 
 # the head-end's queue and journal, and the simulation's position (revision 0003)
+# balancing groups' demand plans and the loss factors (revision 0006_imbalance)
+from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
 # partition leases and members of the MDMS workers (revision 0006_nats)

@@ -1,7 +1,7 @@
 """Partition leases of the MDMS workers and their members' heartbeats.
 
 Revision ID: 0006_nats
-Revises: 0005
+Revises: 0006_imbalance
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_nats"
-down_revision = "0005"
+down_revision = "0006_imbalance"
 branch_labels = None
 depends_on = None
 
