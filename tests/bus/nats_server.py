@@ -51,24 +51,32 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.skip(f"no NATS server answers at {NATS_URL} and nats-server is not on PATH")
     port = _free_port()
-    store: Path = tmp_path_factory.mktemp("nats")
+    server = start_server(binary, port, tmp_path_factory.mktemp("nats"))
+    try:
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def start_server(binary: str, port: int, store: Path) -> subprocess.Popen[bytes]:
+    """``nats-server -js`` on ``port`` with its store in ``store``, answering (else skip)."""
     server = subprocess.Popen(
         [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"nats://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            if _answers(url):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.skip(f"nats-server -js did not start on port {port}")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    for _ in range(200):
+        if _answers(f"nats://127.0.0.1:{port}"):
+            return server
+        time.sleep(0.05)
+    server.terminate()
+    server.wait(timeout=10)
+    pytest.skip(f"nats-server -js did not start on port {port}")
+
+
+def free_port() -> int:
+    return _free_port()
 
 
 def unique_config(url: str, **changes: object) -> JetStreamConfig:

@@ -51,6 +51,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 HEADER_ROOM_BYTES = 1024
 #: how long a consumer that just got messages waits for a batch to fill [s]
 BUSY_WAIT_S = 0.02
+#: pause before fetching again after the connection failed [s]
+RETRY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -267,12 +269,16 @@ class JetStreamBus:
                     messages += await self._more(sub, self.config.fetch_batch - 1)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
-                await asyncio.sleep(0.5)
+            except nats.errors.Error as exc:  # server restarting, connection lost: try again
+                log.warning("bus.fetch_failed", consumer=consumer.durable, error=type(exc).__name__)
+                await asyncio.sleep(RETRY_S)
                 continue
             consumer.handling = True
             try:
                 await self._handle(consumer, messages)
+            except nats.errors.Error as exc:  # an ack not sent: the messages come back
+                log.warning("bus.ack_failed", consumer=consumer.durable, error=type(exc).__name__)
+                await asyncio.sleep(RETRY_S)
             finally:
                 consumer.handling = False
 
