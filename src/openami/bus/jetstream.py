@@ -74,6 +74,8 @@ class JetStreamConfig:
     #: messages older than this are dropped from the streams [days]
     retention_days: float = 7.0
     connect_timeout_s: float = 5.0
+    #: create missing streams at start (False: an observer such as `openami bus status`)
+    create_streams: bool = True
 
     def __post_init__(self) -> None:
         for name in ("prefix", "consumer"):
@@ -89,6 +91,23 @@ class JetStreamConfig:
     def durable(self, topic: str, partition: int | None) -> str:
         name = f"{self.consumer}_{topic.replace('.', '_')}"
         return name if partition is None else f"{name}_p{partition}"
+
+
+@dataclass(frozen=True)
+class ConsumerStatus:
+    name: str
+    pending: int  # messages not delivered yet
+    ack_pending: int  # delivered, not acknowledged
+    redelivered: int
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    topic: str
+    stream: str
+    messages: int | None  # None: the stream does not exist
+    bytes: int | None
+    consumers: list[ConsumerStatus]
 
 
 @dataclass
@@ -119,7 +138,8 @@ class JetStreamBus:
         try:
             self._nc: Client = self._run(self._connect(), config.connect_timeout_s + 10)
             self._js = self._nc.jetstream()
-            self._run(self._ensure_streams())
+            if config.create_streams:
+                self._run(self._ensure_streams())
         except BaseException:
             self._stop_loop()
             raise
@@ -358,6 +378,32 @@ class JetStreamBus:
         self._thread.join(timeout=10)
 
     # -- operations -------------------------------------------------------------------------
+    def status(self) -> list[StreamStatus]:
+        """Each topic's stream (None where it does not exist) and its consumers."""
+        return self._run(self._status())
+
+    async def _status(self) -> list[StreamStatus]:
+        out = []
+        for topic in TOPIC_SCHEMAS:
+            name = self.config.stream(topic)
+            try:
+                info = await self._js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                out.append(StreamStatus(topic, name, None, None, []))
+                continue
+            consumers = [
+                ConsumerStatus(
+                    str(c.name),
+                    int(c.num_pending or 0),
+                    int(c.num_ack_pending or 0),
+                    int(c.num_redelivered or 0),
+                )
+                for c in await self._js.consumers_info(name)
+            ]
+            state = info.state
+            out.append(StreamStatus(topic, name, state.messages, state.bytes, consumers))
+        return out
+
     def delete_streams(self) -> None:
         """Delete this prefix's streams and their consumers (tests; a deployment's reset)."""
         self._run(self._delete_streams())
