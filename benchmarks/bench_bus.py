@@ -36,6 +36,7 @@ from openami.bus.inprocess import InProcessBus
 from openami.bus.jetstream import JetStreamBus, JetStreamConfig
 from openami.bus.messages import READ_SCHEMA, TOPIC_READINGS
 from openami.bus.port import Bus, BusUnavailable
+from openami.log import configure
 
 
 def slot_batches(meters: int, slots: int) -> list[pa.Table]:
@@ -160,6 +161,7 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="100,000 meters")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
+    configure()  # logs to stderr: stdout carries the table or the JSON object
     meters = args.meters or (100_000 if args.small else 1_000_000)
     try:
         out = run(args.url, meters, args.slots)

@@ -39,6 +39,7 @@ from openami.bus.messages import PARTITIONS, TOPIC_READINGS
 from openami.bus.port import BusUnavailable
 from openami.bus.route import MeterRoute
 from openami.clock import day_first_slot
+from openami.log import configure
 from openami.registry import Meter, Registry, make_supply_point_id
 
 WORKER = Path(__file__).with_name("mdms_worker.py")
@@ -138,6 +139,7 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="10,000 meters")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
+    configure()  # logs to stderr: stdout carries the table or the JSON object
     meters = args.meters or (10_000 if args.small else 100_000)
     try:
         out = run(args.url, meters, args.slots)

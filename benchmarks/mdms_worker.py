@@ -18,12 +18,14 @@ import pyarrow as pa
 from openami.bus.jetstream import JetStreamBus, JetStreamConfig
 from openami.bus.messages import TOPIC_READINGS
 from openami.clock import ManualClock
+from openami.log import configure
 from openami.mdms import Mdms
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
 
 
 def main(url: str, prefix: str, consumer: str, partitions: str, registry: str, own: str) -> None:
+    configure()  # logs to stderr: stdout carries the results
     mdms = Mdms(
         DuckIntervalStore(), Registry.open(registry), ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
     )
