@@ -96,7 +96,7 @@ class Settings:
             if f.name in SECRET_KEYS and value:
                 value = "********"
             elif f.name in URL_KEYS and value:
-                value = _without_password(str(value))
+                value = url_without_password(str(value))
             out[f.name] = "" if value is None else str(value)
         return out
 
@@ -104,7 +104,7 @@ class Settings:
 _FIELDS = {f.name: f for f in fields(Settings)}
 
 
-def _without_password(url: str) -> str:
+def url_without_password(url: str) -> str:
     """``url`` with the password of its user part (``user:password@``) masked."""
     scheme, sep, rest = url.partition("://")
     userinfo, at, host = rest.rpartition("@")

@@ -173,3 +173,11 @@ def test_no_server_is_a_clear_error() -> None:
 
     with pytest.raises(BusUnavailable, match="no NATS server answers"):
         JetStreamBus(JetStreamConfig(url="nats://127.0.0.1:1", connect_timeout_s=1))
+
+
+def test_the_error_never_shows_the_password() -> None:
+    from openami.bus.jetstream import BusUnavailable
+
+    with pytest.raises(BusUnavailable) as caught:
+        JetStreamBus(JetStreamConfig(url="nats://svc:s3cret@127.0.0.1:1", connect_timeout_s=1))
+    assert "s3cret" not in str(caught.value) and "svc:********@127.0.0.1:1" in str(caught.value)

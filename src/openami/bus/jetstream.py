@@ -43,6 +43,7 @@ from openami.bus.messages import PARTITIONS, TOPIC_SCHEMAS, check_batch, partiti
 from openami.bus.payload import MAX_MESSAGE_BYTES, PayloadError, RouteKeys, decode, split
 from openami.bus.port import BusTimeout, BusUnavailable, Handler
 from openami.log import get_logger
+from openami.settings import url_without_password
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -170,12 +171,14 @@ class JetStreamBus:
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             reason = str(exc) or type(exc).__name__
-            raise BusUnavailable(f"no NATS server answers at {self.config.url}: {reason}") from None
+            shown = url_without_password(self.config.url)
+            raise BusUnavailable(f"no NATS server answers at {shown}: {reason}") from None
         try:
             await nc.jetstream().account_info()
         except nats.js.errors.Error as exc:
             await nc.close()
-            raise BusUnavailable(f"{self.config.url} has no JetStream (nats-server -js)") from exc
+            shown = url_without_password(self.config.url)
+            raise BusUnavailable(f"{shown} has no JetStream (nats-server -js)") from exc
         return nc
 
     async def _ensure_streams(self) -> None:
