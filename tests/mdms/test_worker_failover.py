@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from tests.bus.nats_server import js_config, nats_url
 from tests.storage.engines import database, postgres_url
 
@@ -56,9 +57,23 @@ def lines(process: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
     return [json.loads(x) for x in process.stdout.splitlines() if x.startswith("{")]
 
 
-def test_a_killed_workers_batch_is_resumed_by_another_and_adds_nothing(
-    js_config: JetStreamConfig, database: Database, tmp_path: Path
+@pytest.mark.parametrize(
+    ("mode", "first_stored", "then_new"),
+    [
+        ("kill", [{"worker": "w1", "rows": 3, "reads_new": 3, "values_new": 2}], (0, 0)),
+        ("kill-in-transaction", [], (3, 2)),  # rolled back: the successor stores it all
+    ],
+)
+def test_a_killed_workers_batch_is_resumed_by_another_and_stored_once(
+    js_config: JetStreamConfig,
+    database: Database,
+    tmp_path: Path,
+    mode: str,
+    first_stored: list[dict[str, object]],
+    then_new: tuple[int, int],
 ) -> None:
+    """Killed after its commit (before the ack), or inside the ingest's transaction (writes
+    done, not committed): either way the value is stored exactly once in the end."""
     registry, store = make_registry(tmp_path / "registry.sqlite"), tmp_path / "interval.duckdb"
     lease_db = database.url.render_as_string(hide_password=False)
     publisher = JetStreamBus(
@@ -73,18 +88,24 @@ def test_a_killed_workers_batch_is_resumed_by_another_and_adds_nothing(
             [sys.executable, str(WORKER), *args], capture_output=True, text=True, timeout=120
         )
 
-    killed = run("w1", "kill")
+    killed = run("w1", mode)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert lines(killed) == [{"worker": "w1", "rows": 3, "reads_new": 3, "values_new": 2}]
+    assert lines(killed) == first_stored
     held = PartitionLeases(database, "mdms", 2.0).held()
     assert {lease.owner for lease in held.values()} == {"w1"}  # still w1's until they expire
 
     resumed = run("w2", "settle")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     handled, done = lines(resumed)[:-1], lines(resumed)[-1]
-    assert handled == [{"worker": "w2", "rows": 3, "reads_new": 0, "values_new": 0}]
+    reads_new, values_new = then_new
+    expected = {"worker": "w2", "rows": 3, "reads_new": reads_new, "values_new": values_new}
+    assert handled == [expected]
     assert isinstance(done["done"], float) and done["done"] < 30  # failover well within 30 s
     assert PartitionLeases(database, "mdms", 2.0).held() == {}  # w2 left cleanly
     duck = DuckIntervalStore(store)
-    assert duck.query("SELECT COUNT(*) AS n FROM half_hour_values").column("n")[0].as_py() == 2
+    rows = duck.query("SELECT slot, version, import_wh FROM half_hour_values ORDER BY slot")
+    assert rows.to_pylist() == [
+        {"slot": B0, "version": 1, "import_wh": 130},
+        {"slot": B0 + 1, "version": 1, "import_wh": 70},
+    ]
     duck.close()

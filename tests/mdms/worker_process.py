@@ -3,8 +3,10 @@
 
 It steps its lease balancer until it holds every partition, storing what its partitions
 deliver in the MDMS. Each batch stored prints one JSON line. MODE ``kill``: SIGKILL right
-after the first batch's transaction committed, before the acknowledgement; MODE ``settle``:
-handle what is pending, print ``{"done": seconds since start}``, leave cleanly.
+after the first batch's transaction committed, before the acknowledgement; MODE
+``kill-in-transaction``: SIGKILL inside the ingest's transaction, its writes done but not
+committed; MODE ``settle``: handle what is pending, print ``{"done": seconds since start}``,
+leave cleanly.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -33,17 +37,32 @@ PARTITIONS = 8
 TTL_S = 2.0
 
 
+class KillingStore(DuckIntervalStore):
+    """Dies inside the next transaction once armed: after its statements, before COMMIT."""
+
+    armed = False
+
+    @contextmanager
+    def transaction(self, lock: bool = True, counted: bool = True) -> Iterator[object]:  # type: ignore[override]
+        with super().transaction(lock, counted) as cur:
+            yield cur
+            if self.armed and counted:  # a writing transaction (the ingest)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main(url: str, prefix: str, lease_db: str, registry_path: str, store: str, name: str) -> None:
     mode = sys.argv[7]
     start = time.monotonic()
     registry = Registry.open(registry_path)
-    mdms = Mdms(DuckIntervalStore(store), registry, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    duck = KillingStore(store)
+    mdms = Mdms(duck, registry, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
     config = JetStreamConfig(
         url=url, prefix=prefix, consumer="mdms", partitions=PARTITIONS, ack_wait_s=2.0
     )
     bus = JetStreamBus(config)
 
     def handle(batch: pa.Table) -> None:
+        duck.armed = mode == "kill-in-transaction"
         result = mdms.ingest(batch)  # returns after its transaction committed
         line = {"worker": name, "rows": batch.num_rows, "reads_new": result.reads_new}
         print(json.dumps({**line, "values_new": result.values_new}), flush=True)
