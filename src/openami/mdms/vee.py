@@ -23,7 +23,10 @@ U32 = npt.NDArray[np.uint32]
 BoolArr = npt.NDArray[np.bool_]
 
 QUALITIES = QUALITY_NAMES
-Q_MEASURED, Q_ESTIMATED, Q_EDITED, Q_MISSING, Q_INVALID = (int(q) for q in Quality)
+Q_MEASURED, Q_ESTIMATED, Q_EDITED, Q_MISSING, Q_INVALID = (
+    int(q)
+    for q in (Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED, Quality.MISSING, Quality.INVALID)
+)
 QUALITY_CODE = {q: i for i, q in enumerate(QUALITIES)}
 
 

@@ -341,3 +341,6 @@ from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
+
+# meter types, voltage classes and manual reads of conventional meters (revision 0006)
+from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
