@@ -38,9 +38,7 @@ def quality_sql(*qualities: Quality) -> str:
 #: the qualities of a version without a usable value (an estimation candidate)
 NO_VALUE_SQL = quality_sql(Quality.MISSING, Quality.INVALID)
 #: the qualities of a version with a value (measured, estimated, edited or profiled)
-WITH_VALUE_SQL = quality_sql(
-    Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED, Quality.PROFILED
-)
+WITH_VALUE_SQL = quality_sql(Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED, Quality.PROFILED)
 
 #: a narrow value's quality: the VEE ingest stores the code (``qcode``, no text per row),
 #: other writers the name
