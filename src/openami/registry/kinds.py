@@ -36,6 +36,9 @@ HIGH_VOLTAGE_MIN_KW = 50
 #: the largest register a manual read may give [Wh] (a 10-digit kWh dial)
 MAX_REGISTER_WH = 10**13
 
+#: up to this many meters or points are looked up by key; more read the whole table
+_FEW = 2_000
+
 E_UNKNOWN_METER = "E_UNKNOWN_METER"
 E_NOT_CONVENTIONAL = "E_NOT_CONVENTIONAL"
 E_DUPLICATE = "E_DUPLICATE"
@@ -108,7 +111,10 @@ class MeterKinds:
         """(meter_id, meter_type, multiplier) of each of ``meter_ids``, in order, with the
         defaults where none is stored."""
         ids = pa.array(meter_ids, pa.int64())
-        stored = self._store.meter_kinds_table()
+        many = len(ids) > _FEW
+        stored = (
+            self._store.meter_kinds_table() if many else self._store.meter_kinds_of(ids.to_pylist())
+        )
         at = pc.index_in(ids, value_set=stored.column("meter_id"))
         meter_type = pc.fill_null(stored.column("meter_type").take(at), "smart")
         multiplier = pc.fill_null(stored.column("multiplier").take(at), 1)
@@ -118,7 +124,12 @@ class MeterKinds:
         """(supply_point_key, voltage_class, load_shape) of each key, in order, with the
         defaults where none is stored."""
         keys = pa.array(supply_point_keys, pa.int64())
-        stored = self._store.point_classes_table()
+        many = len(keys) > _FEW
+        stored = (
+            self._store.point_classes_table()
+            if many
+            else self._store.point_classes_of(keys.to_pylist())
+        )
         at = pc.index_in(keys, value_set=stored.column("supply_point_key"))
         voltage = pc.fill_null(stored.column("voltage_class").take(at), "low")
         shape = pc.fill_null(stored.column("load_shape").take(at), "residential")

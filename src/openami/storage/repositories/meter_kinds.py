@@ -7,6 +7,7 @@ conventional meters. Each method is one transaction; see
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -83,6 +84,33 @@ class MeterKindStore:
         )
         with self.database.read() as connection:
             return select_table(connection, statement, CLASSES_SCHEMA)
+
+    def meter_kinds_of(self, meter_ids: Sequence[int]) -> pa.Table:
+        """The stored rows of ``meter_ids`` (those without one are left out), by meter."""
+        k = meter_kinds
+        base = sa.select(k.c.meter_id, k.c.meter_type, k.c.multiplier)
+        return self._chunked(base, k.c.meter_id, meter_ids, KINDS_SCHEMA)
+
+    def point_classes_of(self, supply_point_keys: Sequence[int]) -> pa.Table:
+        """The stored rows of ``supply_point_keys`` (those without one left out), by key."""
+        c = supply_point_classes
+        base = sa.select(c.c.supply_point_key, c.c.voltage_class, c.c.load_shape)
+        return self._chunked(base, c.c.supply_point_key, supply_point_keys, CLASSES_SCHEMA)
+
+    def _chunked(
+        self,
+        base: sa.Select[Any],
+        column: sa.ColumnElement[Any],
+        values: Sequence[int],
+        schema: pa.Schema,
+    ) -> pa.Table:
+        unique = sorted({int(v) for v in values})
+        parts = [schema.empty_table()]
+        with self.database.read() as connection:
+            for i in range(0, len(unique), _CHUNK):
+                statement = base.where(column.in_(unique[i : i + _CHUNK])).order_by(column)
+                parts.append(select_table(connection, statement, schema))
+        return pa.concat_tables(parts)
 
     def known_meters(self, meter_ids: Sequence[int]) -> set[int]:
         """The meters among ``meter_ids`` that the registry holds."""
