@@ -66,5 +66,15 @@ def test_manual_reads_profiled_and_demand(tmp_path: Path) -> None:
     assert res.returncode == 1 and "not high voltage" in res.stderr
     res = run("demand", "--supply-point", ids[1], "--month", "2026-13", *d)
     assert res.returncode == 2 and "YYYY-MM" in res.stderr
+    res = run(
+        "reading-rate", "--from", "2026-10", "--to", "2026-11", "--day", "2026-11-01", "--json", *d
+    )
+    assert res.returncode == 0, res.stderr
+    rates = json.loads(res.stdout)
+    last = rates["rollout"][-1]
+    assert (last["area_code"], last["installed_meters"], last["automatic_meters"]) == ("all", 2, 0)
+    assert rates["by_area"][-1]["automatic_reading_rate_day"] == 0.0  # conventional meters only
+    res = run("reading-rate", "--from", "2026-13", "--to", "2026-11", *d)
+    assert res.returncode == 2 and "YYYY-MM" in res.stderr
     res = run("meter-type", "999", "--type", "smart", *d)
     assert res.returncode == 1 and "refers to something that is not stored" in res.stderr

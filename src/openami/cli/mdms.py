@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import click
 
-from openami.cli.mdms_conventional import demand, meter_type, point_class, profile
+from openami.cli.mdms_conventional import (
+    demand,
+    meter_type,
+    point_class,
+    profile,
+    reading_rate,
+)
 from openami.cli.mdms_layout import compact, pack
 from openami.cli.mdms_reports import bill, completeness_cmd, settle
 from openami.cli.mdms_values import edit, estimate, export, ingest
@@ -24,5 +30,5 @@ def command() -> None:
 
 for _subcommand in (ingest, export, edit, estimate, settle, bill, compact, completeness_cmd, pack):
     command.add_command(_subcommand)
-for _subcommand in (meter_type, point_class, profile, demand):  # conventional and high voltage
+for _subcommand in (meter_type, point_class, profile, demand, reading_rate):  # issue 16 §4
     command.add_command(_subcommand)

@@ -1,22 +1,31 @@
-"""`openami mdms meter-type / point-class / profile / demand` and the manual-read path of
-`openami mdms ingest --manual-reads`: conventional meters and high-voltage points."""
+"""`openami mdms meter-type / point-class / profile / demand / reading-rate` and the
+manual-read path of `openami mdms ingest --manual-reads`: conventional meters, high-voltage
+points and the automatic reading rate over the rollout."""
 
 from __future__ import annotations
 
 import json
 import sys
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
+import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from openami.cli.mdms_common import DATA_DIR, EXIT_BAD_ROWS, open_mdms, supply_point_key
+from openami.cli.mdms_common import (
+    DATA_DIR,
+    EXIT_BAD_ROWS,
+    open_mdms,
+    parse_day,
+    supply_point_key,
+)
 from openami.clock import jst_day_of_s
 from openami.mdms.conventional import ProfileResult, profile_manual_reads
 from openami.mdms.high_voltage import ContractKw, HighVoltage, HighVoltageError
+from openami.mdms.reading_rate import day_and_rollout, month_range, rollout_reading_rate
 from openami.registry.kinds import (
     LOAD_SHAPES,
     METER_TYPES,
@@ -170,3 +179,75 @@ def _print_demand(result: ContractKw, supply_point_id: str) -> None:
     con.print(table)
     note = " (≥ 500 kW: negotiated, 協議制)" if result.negotiated else ""
     con.print(f"contract kW for {result.month:%Y-%m}: {result.contract_kw}{note}")
+
+
+@click.command("reading-rate")
+@click.option("--from", "first", required=True, help="First month, YYYY-MM.")
+@click.option("--to", "last", required=True, help="Last month, YYYY-MM.")
+@click.option("--day", default=None, help="JST day for the per-day figure (default: yesterday).")
+@DATA_DIR
+@JSON
+def reading_rate(first: str, last: str, day: str | None, data_dir: Path, as_json: bool) -> None:
+    """Automatic reading rate per area over the rollout (month ends), and the day's figure.
+
+    Rollout: smart meters in an area open for the A route ÷ installed meters (conventional
+    ones included). Day: meters whose 48 values of the day are all measured ÷ installed."""
+    months = month_range(_month(first, "--from"), _month(last, "--to"))
+    if len(months) > MAX_MONTHS:
+        raise click.BadParameter(f"at most {MAX_MONTHS} months at once")
+    with open_mdms(data_dir) as mdms:
+        the_day = (
+            parse_day(day, "--day")
+            if day
+            else jst_day_of_s(mdms.clock.timestamp()) - timedelta(days=1)
+        )
+        rollout = rollout_reading_rate(mdms.registry, months)
+        today = day_and_rollout(mdms, the_day)
+    if as_json:
+        out = {"rollout": rollout.to_pylist(), "day": the_day, "by_area": today.to_pylist()}
+        click.echo(json.dumps(out, default=str))
+        return
+    _print_rates(rollout, today, the_day)
+
+
+MAX_MONTHS = 240
+
+
+def _month(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise click.BadParameter(f"{name} must be YYYY-MM, got {text!r}") from None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _print_rates(rollout: pa.Table, today: pa.Table, day: date) -> None:
+    con = Console()
+    table = Table(title="automatic reading rate over the rollout (month ends)")
+    for name in ("month", "area", "installed", "automatic", "rate", "target"):
+        table.add_column(name, justify="right")
+    for r in rollout.to_pylist():
+        table.add_row(
+            f"{r['month']:%Y-%m}",
+            r["area_code"],
+            f"{r['installed_meters']:,}",
+            f"{r['automatic_meters']:,}",
+            _pct(r["automatic_reading_rate"]),
+            _pct(r["target"]),
+        )
+    con.print(table)
+    table = Table(title=f"automatic reading rate on {day}: the day's values and the rollout")
+    for name in ("area", "installed", "day (48 measured)", "rollout", "target"):
+        table.add_column(name, justify="right")
+    for r in today.to_pylist():
+        table.add_row(
+            r["area_code"],
+            f"{r['installed_meters']:,}",
+            _pct(r["automatic_reading_rate_day"]),
+            _pct(r["automatic_reading_rate_rollout"]),
+            _pct(r["target"]),
+        )
+    con.print(table)
