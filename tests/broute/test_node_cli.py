@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from openami.cli.broute import command
 from openami.protocols.echonet import Esv, Frame, Property, decode_frame
+from openami.protocols.echonet.high_voltage_meter import HIGH_VOLTAGE_METER_EOJ
 from openami.protocols.echonet.objects import CONTROLLER_EOJ
 from openami.protocols.echonet.smart_meter import SMART_METER_EOJ
 
@@ -68,3 +69,43 @@ def test_help_explains_the_options() -> None:
     assert result.exit_code == 0
     for option in ("--bind", "--port", "--meters", "--seed", "--reply-to-sender-port"):
         assert option in result.output
+
+
+def test_serve_high_voltage_meters() -> None:
+    """`--high-voltage`: the node serves 0x028A01 with the multiplier as its coefficient."""
+    port = _free_port("127.0.0.31")
+    args = ["broute", "serve", "--bind", "127.0.0.31", "--port", str(port), "--high-voltage"]
+    args += ["--multiplier", "120", "--reply-to-sender-port", "--duration", "20"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openami.cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind(("127.0.0.1", 0))
+            client.settimeout(0.2)
+            reply = None
+            deadline = time.monotonic() + 15
+            while reply is None and time.monotonic() < deadline:
+                get = Frame(
+                    7,
+                    CONTROLLER_EOJ,
+                    HIGH_VOLTAGE_METER_EOJ,
+                    Esv.GET,
+                    (Property(0xD3), Property(0xC5)),
+                )
+                client.sendto(get.encode(), ("127.0.0.31", port))
+                try:
+                    data, _addr = client.recvfrom(512)
+                except TimeoutError:
+                    continue
+                reply = decode_frame(data)
+        assert reply is not None and reply.esv == Esv.GET_RES
+        assert int.from_bytes(reply.edt(0xD3), "big") == 120
+        assert reply.edt(0xC5) == b"\x01"  # demand in 0.1 kW
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
