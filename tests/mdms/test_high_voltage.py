@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
+from openami.bus.messages import READ_SCHEMA
 from openami.clock import ManualClock, day_first_slot
 from openami.mdms import Mdms
+from openami.mdms.conventional import set_meter_kinds
 from openami.mdms.high_voltage import (
     HighVoltage,
     HighVoltageError,
@@ -79,3 +82,27 @@ def test_only_high_voltage_points_have_a_demand_contract(world: tuple[Mdms, High
     _, hv = world
     with pytest.raises(HighVoltageError, match="not high voltage"):
         hv.contract(2, date(2026, 11, 1))
+
+
+def test_a_route_values_of_a_transformer_operated_meter_are_multiplied(
+    world: tuple[Mdms, HighVoltage],
+) -> None:
+    mdms, _ = world
+    set_meter_kinds(mdms, [(1, "smart", 40)])
+    assert mdms.registry.kinds.meter_kinds([1]).column("multiplier").to_pylist() == [40]
+    b = day_first_slot(date(2026, 11, 2))
+    reads = pa.table(
+        {
+            "meter_id": [1] * 5,
+            "boundary": [b + i for i in range(5)],
+            "import_register_wh": [10_000 + 1_000 * i for i in range(5)],  # secondary side
+            "export_register_wh": [0] * 5,
+            "received_at": [0.0] * 5,
+            "source": [0] * 5,
+        },
+        schema=READ_SCHEMA,
+    )
+    mdms.ingest(reads)
+    values = mdms.current_values(1, b, b + 3)
+    assert values.column("import_wh").to_pylist() == [40_000] * 4  # 1 kWh × 40
+    assert set(values.column("quality").to_pylist()) == {"measured"}

@@ -23,7 +23,7 @@ from openami.cli.mdms_common import (
     supply_point_key,
 )
 from openami.clock import jst_day_of_s
-from openami.mdms.conventional import ProfileResult, profile_manual_reads
+from openami.mdms.conventional import ProfileResult, profile_manual_reads, set_meter_kinds
 from openami.mdms.high_voltage import ContractKw, HighVoltage, HighVoltageError
 from openami.mdms.reading_rate import day_and_rollout, month_range, rollout_reading_rate
 from openami.registry.kinds import (
@@ -101,7 +101,7 @@ def meter_type(meter_id: int, meter_type: str, multiplier: int, data_dir: Path) 
     """Set a meter's type (smart or conventional) and multiplier."""
     with open_mdms(data_dir) as mdms:
         try:
-            mdms.registry.kinds.set_meter_kinds([(meter_id, meter_type, multiplier)])
+            set_meter_kinds(mdms, [(meter_id, meter_type, multiplier)])
         except KindError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"meter {meter_id}: {meter_type}, multiplier {multiplier}")

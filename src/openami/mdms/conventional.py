@@ -24,6 +24,7 @@ from openami.bus.messages import Quality
 from openami.clock import JST_OFFSET_SLOTS, SLOT_SECONDS, SLOTS_PER_DAY
 from openami.mdms.profiling import profile, shape_indexes
 from openami.registry.kinds import MeterKinds
+from openami.storage.meter_data import meter_parameters
 from openami.storage.value_jobs import value_job
 
 if TYPE_CHECKING:
@@ -42,6 +43,35 @@ class ProfileResult:
     unplaced: int  # periods whose meter was installed at no supply point when they began
     energy_wh: int  # metered energy of the placed periods
     values: int  # new value versions
+
+
+def set_meter_kinds(mdms: Mdms, rows: list[tuple[int, str, int]]) -> None:
+    """Set meters' type and multiplier in the registry (rows of meter_id, meter_type,
+    multiplier) and give the MDMS's meter master data the same multiplier, so that A-route
+    register differences (VEE) and profiled manual reads are multiplied alike. The meters'
+    register digits and unit stay as stored (the VEE defaults where none are)."""
+    mdms.registry.kinds.set_meter_kinds(rows)
+    ids = pa.array([r[0] for r in rows], pa.int64())
+    stored = meter_parameters(
+        mdms.store,
+        pa.table({"meter_id": ids, "contract_amperage_a": pa.nulls(len(ids), pa.int64())}),
+    )
+    defaults = mdms.vee.meter_defaults
+    master = pa.table(
+        {
+            "meter_id": stored.column("meter_id"),
+            "register_digits": pc.fill_null(
+                stored.column("register_digits"), int(defaults.get("register_digits", 9))
+            ),
+            "register_unit_wh": pc.fill_null(
+                stored.column("register_unit_wh"), int(defaults.get("register_unit_wh", 1))
+            ),
+            "multiplier": pa.array([int(m) for _, _, m in rows], pa.int64()).take(
+                pc.index_in(stored.column("meter_id"), value_set=ids)
+            ),
+        }
+    )
+    mdms.set_meter_master(master)
 
 
 def first_slot_of_days(ordinals: I64) -> I64:

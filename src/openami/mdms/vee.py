@@ -49,7 +49,7 @@ class MeterParams:
 
     modulus_wh: I64
     multiplier: I64
-    capacity_wh: F64  # contract amperage × voltage × 0.5 h
+    capacity_wh: F64  # contract amperage × voltage × 0.5 h × multiplier
     unit_wh: I64  # register unit (V11: registers must be whole units)
 
 
