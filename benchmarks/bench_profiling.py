@@ -81,13 +81,17 @@ def bench_store(points: int) -> dict[str, float]:
             "reader": ["R1"] * (2 * points),
         }
     )
+    t0 = time.perf_counter()
     registry.kinds.add_manual_reads(reads, date(2026, 12, 1))
+    reads_s = time.perf_counter() - t0
     mdms = Mdms(DuckIntervalStore(), registry, ManualClock(datetime(2026, 12, 1, tzinfo=UTC)))
     t0 = time.perf_counter()
     result = profile_manual_reads(mdms, registry.kinds)
     elapsed = time.perf_counter() - t0
     return {
         "points": points,
+        "manual_reads": reads.num_rows,
+        "manual_reads_s": reads_s,
         "values": result.values,
         "store_s": elapsed,
         "values_per_s": result.values / elapsed,
@@ -114,6 +118,8 @@ def main() -> None:
         ("kernel: baseline even split [s]", f"{kernel['baseline_s']:.3f}"),
         ("kernel: ratio to baseline", f"{kernel['ratio_to_baseline']:.1f}x"),
         ("store: points", f"{store['points']:,}"),
+        ("store: manual reads checked and stored", f"{store['manual_reads']:,}"),
+        ("store: manual reads [s]", f"{store['manual_reads_s']:.3f}"),
         ("store: new values", f"{store['values']:,}"),
         ("store: profile_manual_reads [s]", f"{store['store_s']:.3f}"),
         ("store: values per second", f"{store['values_per_s']:,.0f}"),

@@ -123,3 +123,27 @@ def test_file_import(registry: Registry, tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("meter_id,read_on,reader\n1,2026-11-01,R7\n")
     with pytest.raises(ValueError, match="missing column"):
         registry.kinds.import_manual_reads(tmp_path / "bad.csv", TODAY)
+
+
+def test_an_empty_batch_stores_nothing(registry: Registry) -> None:
+    report = registry.kinds.add_manual_reads(reads(), TODAY)
+    assert (report.rows, report.stored) == (0, 0)
+
+
+def test_backwards_against_an_older_history(registry: Registry) -> None:
+    """Only each meter's latest read before the batch and the reads after it are compared;
+    older history cannot hide a read going backwards."""
+    registry.kinds.add_manual_reads(
+        reads(
+            (1, "2026-07-01", 100, "R7"),
+            (1, "2026-08-01", 200, "R7"),
+            (1, "2026-09-01", 300, "R7"),
+        ),
+        TODAY,
+    )
+    with pytest.raises(ManualReadError) as refused:
+        registry.kinds.add_manual_reads(reads((1, "2026-10-01", 250, "R7")), TODAY)
+    assert refused.value.problems[0].code == E_BACKWARDS
+    # a read between stored ones, in order, is fine
+    registry.kinds.add_manual_reads(reads((1, "2026-08-15", 250, "R7")), TODAY)
+    assert registry.kinds.manual_reads().num_rows == 4

@@ -45,7 +45,7 @@ def test_manual_reads_in_one_transaction(database: Database) -> None:
         seen.append(stored.num_rows)
         return [(1, "2026-10-01", 1000, "R7", 1.0), (1, "2026-11-01", 1500, "R7", 2.0)]
 
-    assert store.add_manual_reads([1], take_all) == 2
+    assert store.add_manual_reads([1], "2026-10-01", take_all) == 2
     assert store.manual_reads_table([1]).column("import_register_wh").to_pylist() == [1000, 1500]
 
     def refuse(stored: pa.Table) -> list[tuple[int, str, int, str, float]]:
@@ -53,8 +53,8 @@ def test_manual_reads_in_one_transaction(database: Database) -> None:
         raise ValueError("no")
 
     with pytest.raises(ValueError, match="no"):
-        store.add_manual_reads([1], refuse)
-    assert seen == [0, 2]  # the second choice saw the two stored reads
+        store.add_manual_reads([1], "2026-12-01", refuse)
+    assert seen == [0, 1]  # the second choice saw the latest read before its first day
     with pytest.raises(AlreadyExists):
-        store.add_manual_reads([1], lambda _: [(1, "2026-11-01", 1600, "R8", 3.0)])
+        store.add_manual_reads([1], "2026-11-01", lambda _: [(1, "2026-11-01", 1600, "R8", 3.0)])
     assert store.manual_reads_table().num_rows == 2  # nothing of the refused ones

@@ -36,9 +36,6 @@ HIGH_VOLTAGE_MIN_KW = 50
 #: the largest register a manual read may give [Wh] (a 10-digit kWh dial)
 MAX_REGISTER_WH = 10**13
 
-#: up to this many meters or points are looked up by key; more read the whole table
-_FEW = 2_000
-
 E_UNKNOWN_METER = "E_UNKNOWN_METER"
 E_NOT_CONVENTIONAL = "E_NOT_CONVENTIONAL"
 E_DUPLICATE = "E_DUPLICATE"
@@ -111,10 +108,7 @@ class MeterKinds:
         """(meter_id, meter_type, multiplier) of each of ``meter_ids``, in order, with the
         defaults where none is stored."""
         ids = pa.array(meter_ids, pa.int64())
-        many = len(ids) > _FEW
-        stored = (
-            self._store.meter_kinds_table() if many else self._store.meter_kinds_of(ids.to_pylist())
-        )
+        stored = self._store.meter_kinds_of(ids.to_pylist())
         at = pc.index_in(ids, value_set=stored.column("meter_id"))
         meter_type = pc.fill_null(stored.column("meter_type").take(at), "smart")
         multiplier = pc.fill_null(stored.column("multiplier").take(at), 1)
@@ -124,12 +118,7 @@ class MeterKinds:
         """(supply_point_key, voltage_class, load_shape) of each key, in order, with the
         defaults where none is stored."""
         keys = pa.array(supply_point_keys, pa.int64())
-        many = len(keys) > _FEW
-        stored = (
-            self._store.point_classes_table()
-            if many
-            else self._store.point_classes_of(keys.to_pylist())
-        )
+        stored = self._store.point_classes_of(keys.to_pylist())
         at = pc.index_in(keys, value_set=stored.column("supply_point_key"))
         voltage = pc.fill_null(stored.column("voltage_class").take(at), "low")
         shape = pc.fill_null(stored.column("load_shape").take(at), "residential")
@@ -153,6 +142,8 @@ class MeterKinds:
             problems = self._meter_problems(rows)
         if problems:
             raise ManualReadError(problems)
+        if not rows:
+            return ManualReadReport(0, 0, 0, [])
         now = time.time()
         repeated: list[int] = []
 
@@ -169,7 +160,8 @@ class MeterKinds:
             ]
 
         try:
-            stored = self._store.add_manual_reads([r[1] for r in rows], choose)
+            first_day = min(r[2] for r in rows).isoformat()
+            stored = self._store.add_manual_reads([r[1] for r in rows], first_day, choose)
         except StorageError as exc:  # stored by someone else meanwhile
             raise ManualReadError([ReadProblem(0, E_DUPLICATE, str(exc))]) from exc
         skip = set(repeated)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from openami.storage.sql import tables as t
@@ -17,7 +18,7 @@ from openami.storage.sql.bulk import insert_rows, select_table
 from openami.storage.sql.conventional_tables import manual_reads, meter_kinds, supply_point_classes
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
-from openami.storage.sql.upsert import insert_or_update
+from openami.storage.sql.upsert import insert_statement
 
 MeterKindRow = tuple[int, str, int]
 """meter_id, meter_type, multiplier"""
@@ -45,6 +46,7 @@ MANUAL_READS_SCHEMA = pa.schema(
     ]
 )
 _CHUNK = 500  # keys per IN (...) list
+_MANY = 2_000  # more keys than this: one range scan instead of IN lists
 
 
 class MeterKindStore:
@@ -53,21 +55,15 @@ class MeterKindStore:
 
     def set_meter_kinds(self, rows: Sequence[MeterKindRow]) -> None:
         """Create or change the type and multiplier of meters (all or nothing)."""
+        names = ("meter_id", "meter_type", "multiplier")
         with self.database.write() as connection, refusals_as("setting meter types"):
-            for meter_id, meter_type, multiplier in rows:
-                values = {"meter_id": meter_id, "meter_type": meter_type, "multiplier": multiplier}
-                insert_or_update(connection, meter_kinds, values, ("meter_id",))
+            _upsert(connection, meter_kinds, names, rows)
 
     def set_point_classes(self, rows: Sequence[PointClassRow]) -> None:
         """Create or change the voltage and load-shape class of supply points."""
+        names = ("supply_point_key", "voltage_class", "load_shape")
         with self.database.write() as connection, refusals_as("setting supply point classes"):
-            for key, voltage_class, load_shape in rows:
-                values = {
-                    "supply_point_key": key,
-                    "voltage_class": voltage_class,
-                    "load_shape": load_shape,
-                }
-                insert_or_update(connection, supply_point_classes, values, ("supply_point_key",))
+            _upsert(connection, supply_point_classes, names, rows)
 
     def meter_kinds_table(self) -> pa.Table:
         """The stored rows (meters without one are smart, multiplier 1), by meter."""
@@ -104,25 +100,17 @@ class MeterKindStore:
         values: Sequence[int],
         schema: pa.Schema,
     ) -> pa.Table:
-        unique = sorted({int(v) for v in values})
-        parts = [schema.empty_table()]
         with self.database.read() as connection:
-            for i in range(0, len(unique), _CHUNK):
-                statement = base.where(column.in_(unique[i : i + _CHUNK])).order_by(column)
-                parts.append(select_table(connection, statement, schema))
-        return pa.concat_tables(parts)
+            return _of_keys(connection, base, column, values, schema).sort_by(column.key)
 
     def known_meters(self, meter_ids: Sequence[int]) -> set[int]:
         """The meters among ``meter_ids`` that the registry holds."""
         m = t.meters
-        found: set[int] = set()
-        unique = sorted(set(meter_ids))
+        base = sa.select(m.c.meter_id)
+        schema = pa.schema([("meter_id", pa.int64())])
         with self.database.read() as connection:
-            for i in range(0, len(unique), _CHUNK):
-                chunk = unique[i : i + _CHUNK]
-                rows = connection.execute(sa.select(m.c.meter_id).where(m.c.meter_id.in_(chunk)))
-                found.update(int(r[0]) for r in rows)
-        return found
+            found = _of_keys(connection, base, m.c.meter_id, meter_ids, schema)
+        return set(found.column("meter_id").to_pylist())
 
     def manual_reads_table(self, meter_ids: Sequence[int] | None = None) -> pa.Table:
         """Stored manual reads (of ``meter_ids``, or all), by meter and day."""
@@ -130,14 +118,18 @@ class MeterKindStore:
             return _reads(connection, meter_ids)
 
     def add_manual_reads(
-        self, meter_ids: Sequence[int], choose: Callable[[pa.Table], Sequence[ManualReadRow]]
+        self,
+        meter_ids: Sequence[int],
+        first_day: str,
+        choose: Callable[[pa.Table], Sequence[ManualReadRow]],
     ) -> int:
-        """In one transaction: hand the stored reads of ``meter_ids`` to ``choose``, which
-        returns the rows to store (or raises to refuse; nothing is stored then); store them.
-        Returns how many were stored."""
+        """In one transaction: hand ``choose`` the stored reads of ``meter_ids`` that new
+        reads from ``first_day`` (ISO) on can meet — each meter's latest read before that
+        day and all from it on — take the rows it returns (it raises to refuse; nothing is
+        stored then) and store them. Returns how many were stored."""
         columns = ("meter_id", "read_on", "import_register_wh", "reader", "recorded_at")
         with self.database.write() as connection:
-            rows = choose(_reads(connection, sorted(set(meter_ids))))
+            rows = choose(_reads_around(connection, meter_ids, first_day))
             if not rows:
                 return 0
             with refusals_as("adding manual reads"):
@@ -145,16 +137,74 @@ class MeterKindStore:
         return len(rows)
 
 
+def _upsert(
+    connection: sa.Connection,
+    table: sa.Table,
+    names: tuple[str, ...],
+    rows: Sequence[tuple[object, ...]],
+) -> None:
+    """Insert the rows, or update the non-key columns of those whose key (the first name)
+    is stored: one statement executed for all rows."""
+    if not rows:
+        return
+    statement = insert_statement(connection, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[names[0]], set_={n: statement.excluded[n] for n in names[1:]}
+    )
+    connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
+
+
 def _reads(connection: sa.Connection, meter_ids: Sequence[int] | None) -> pa.Table:
     r = manual_reads
     base = sa.select(r.c.meter_id, r.c.read_on, r.c.import_register_wh, r.c.reader)
     if meter_ids is None:
-        return select_table(
-            connection, base.order_by(r.c.meter_id, r.c.read_on), MANUAL_READS_SCHEMA
-        )
-    parts = []
-    for i in range(0, len(meter_ids), _CHUNK):
-        chunk = list(meter_ids[i : i + _CHUNK])
-        statement = base.where(r.c.meter_id.in_(chunk)).order_by(r.c.meter_id, r.c.read_on)
-        parts.append(select_table(connection, statement, MANUAL_READS_SCHEMA))
-    return pa.concat_tables(parts) if parts else MANUAL_READS_SCHEMA.empty_table()
+        statement = base.order_by(r.c.meter_id, r.c.read_on)
+        return select_table(connection, statement, MANUAL_READS_SCHEMA)
+    found = _of_keys(connection, base, r.c.meter_id, meter_ids, MANUAL_READS_SCHEMA)
+    return found.sort_by([("meter_id", "ascending"), ("read_on", "ascending")])
+
+
+def _reads_around(connection: sa.Connection, meter_ids: Sequence[int], first_day: str) -> pa.Table:
+    """Of each meter: its latest read before ``first_day`` and every read from it on."""
+    r = manual_reads
+    columns = (r.c.meter_id, r.c.read_on, r.c.import_register_wh, r.c.reader)
+    latest = (
+        sa.select(r.c.meter_id, sa.func.max(r.c.read_on).label("read_on"))
+        .where(r.c.read_on < first_day)
+        .group_by(r.c.meter_id)
+        .subquery()
+    )
+    before = sa.select(*columns).join_from(
+        r, latest, sa.and_(r.c.meter_id == latest.c.meter_id, r.c.read_on == latest.c.read_on)
+    )
+    after = sa.select(*columns).where(r.c.read_on >= first_day)
+    found = pa.concat_tables(
+        [
+            _of_keys(connection, before, r.c.meter_id, meter_ids, MANUAL_READS_SCHEMA),
+            _of_keys(connection, after, r.c.meter_id, meter_ids, MANUAL_READS_SCHEMA),
+        ]
+    )
+    return found.sort_by([("meter_id", "ascending"), ("read_on", "ascending")])
+
+
+def _of_keys(
+    connection: sa.Connection,
+    base: sa.Select[Any],
+    column: sa.ColumnElement[Any],
+    keys: Sequence[int],
+    schema: pa.Schema,
+) -> pa.Table:
+    """The rows of ``base`` whose ``column`` is one of ``keys``: a few keys by IN lists, many
+    by one range scan filtered in Arrow (hundreds of IN lists cost more)."""
+    unique = sorted({int(k) for k in keys})
+    if not unique:
+        return schema.empty_table()
+    if len(unique) > _MANY:
+        statement = base.where(column.between(unique[0], unique[-1]))
+        rows = select_table(connection, statement, schema)
+        return rows.filter(pc.is_in(rows.column(0), value_set=pa.array(unique, pa.int64())))
+    parts = [schema.empty_table()]
+    for i in range(0, len(unique), _CHUNK):
+        statement = base.where(column.in_(unique[i : i + _CHUNK]))
+        parts.append(select_table(connection, statement, schema))
+    return pa.concat_tables(parts)
