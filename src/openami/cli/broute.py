@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import ipaddress
 import logging
+from pathlib import Path
 
 import click
 import numpy as np
@@ -22,6 +23,7 @@ from openami.broute.high_voltage import HighVoltageResponder
 from openami.broute.node import ECHONET_PORT, MeterNode
 from openami.broute.responder import MeterResponder
 from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
+from openami.cli.broute_points import served_point
 from openami.clock import Clock
 from openami.meter import MeterView
 from openami.protocols.echonet.high_voltage_meter import HighVoltageScale
@@ -169,6 +171,14 @@ async def _serve(nodes: list[MeterNode], duration_s: float | None) -> None:
     is_flag=True,
     help="Reply to the request's source port instead of 3610 (clients on other ports).",
 )
+@click.option(
+    "--supply-point",
+    "supply_point_id",
+    default=None,
+    help="Serve the meter --data-dir's registry has at this point (0x028A01 with its "
+    "multiplier for a high-voltage point); sets --meter-id and --high-voltage.",
+)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--no-multicast", is_flag=True, help="Do not join 224.0.23.0 / ff02::1.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every dropped frame.")
@@ -188,6 +198,8 @@ def serve(
     max_opc: int | None,
     high_voltage: bool,
     multiplier: int,
+    supply_point_id: str | None,
+    data_dir: Path | None,
     reply_to_sender_port: bool,
     no_multicast: bool,
     speed: float,
@@ -211,6 +223,9 @@ def serve(
         clock = clock_for_speed(speed)
         scale = EnergyScale(int(unit_code, 16), coefficient, digits)
         hv_scale = HighVoltageScale(coefficient=multiplier) if high_voltage else None
+        if supply_point_id is not None:
+            point = served_point(data_dir or Path("openami-data"), supply_point_id)
+            meter_id, meters, hv_scale = point.meter_id, 1, point.high_voltage
         nodes = build_nodes(
             binds=binds,
             port=port,
