@@ -83,3 +83,16 @@ def test_measured_and_edited_values_are_kept(mdms: Mdms) -> None:
     assert result.values == 31 * 48 - 1
     kept = mdms.current_values(1, first + 5, first + 5).to_pylist()[0]
     assert (kept["quality"], kept["import_wh"]) == ("edited", 777)
+
+
+def test_billing_counts_profiled_values(mdms: Mdms) -> None:
+    add_reads(mdms, [(10, OCT, 100_000), (10, NOV, 351_234)])
+    profile_manual_reads(mdms, mdms.registry.kinds)
+    bill = {r["supply_point_key"]: r for r in mdms.bill(OCT, date(2026, 10, 31)).to_pylist()}
+    row = bill[1]
+    assert (row["import_wh"], row["profiled"], row["measured"], row["missing"]) == (
+        251_234,
+        31 * 48,
+        0,
+        0,
+    )
