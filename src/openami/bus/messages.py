@@ -99,6 +99,8 @@ class Quality(IntEnum):
     EDITED = 2
     MISSING = 3
     INVALID = 4
+    #: derived from a conventional meter's monthly read (プロファイリング), not measured per slot
+    PROFILED = 5
 
     @property
     def label(self) -> str:

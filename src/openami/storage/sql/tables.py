@@ -336,9 +336,11 @@ operators = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
+# meter types, voltage classes and manual reads of conventional meters (revision 0006);
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 # balancing groups' demand plans and the loss factors (revision 0006_imbalance)
 from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
+from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
