@@ -167,9 +167,10 @@ COMMAND_SCHEMA = pa.schema(
         ("attempts", pa.uint8()),
         ("issued_at", pa.float64()),
         ("completed_at", pa.float64()),
-        ("import_register_wh", pa.int64()),  # the read-back registers (READ), else null
+        # the registers read back (READ, DISCONNECT, RECONNECT), else -1 or null
+        ("import_register_wh", pa.int64()),
         ("export_register_wh", pa.int64()),
-        ("clock_offset_s", pa.float64()),
+        ("clock_offset_s", pa.float64()),  # meter − true time (READ, switching, CLOCK_SYNC)
     ]
 )
 

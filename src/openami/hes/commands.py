@@ -6,6 +6,10 @@ Every accepted command gets a correlation ID and ends in exactly one terminal st
 read-back showed another state, e.g. a later command superseded it). Nothing is dropped:
 until then it stays ``QUEUED`` and :meth:`CommandQueue.pending` lists it.
 
+A READ answers the meter's import and export registers [Wh] and its clock offset (meter
+time − true time) at the moment it answered; so does the read-back of a DISCONNECT or
+RECONNECT (the registers at the switching moment, e.g. a move-out reading).
+
 Priorities (lower first): disconnect and reconnect 0, on-demand reads and settings 1, bulk
 work (clock synchronisation, backfill beyond the window) 2. Commands run on their own
 permits per segment (``CommandConfig.permits_per_segment``), ordered by priority, so bulk
@@ -240,6 +244,7 @@ class CommandQueue:
                 continue
             if k == CommandKind.READ:
                 imp[sel], exp[sel] = fleet.live_registers_wh(idx[sel], now_s)
+                offset_before[sel] = clocks.offset_s(idx[sel], t1[sel])  # the meter's time
             elif k == CommandKind.SET_AMPERAGE:
                 for amps in np.unique(self.arg[due][sel]):
                     pick = sel & (self.arg[due] == amps)
@@ -255,6 +260,9 @@ class CommandQueue:
                     fleet.disconnect(idx[pos : pos + 1])
                 else:
                     fleet.reconnect(idx[pos : pos + 1])
+            # the read-back of a switching operation carries the registers at that moment
+            imp[switch], exp[switch] = fleet.live_registers_wh(idx[switch], now_s)
+            offset_before[switch] = clocks.offset_s(idx[switch], t1[switch])
         sel = ok1 & (kind == CommandKind.BACKFILL)
         if sel.any():
             backfills.append(
