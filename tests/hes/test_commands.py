@@ -146,3 +146,16 @@ def test_reads_and_switching_read_back_registers_and_the_meter_clock() -> None:
     # a limiter setting reads back its setting, not registers
     mine = np.isin(corr, amps)
     assert (imp[mine] == -1).all() and np.isnan(offset[mine]).all()
+
+
+def test_supply_plan_bands_are_set_and_read_back() -> None:
+    fast = MethodParams(attempt_success=1.0, median_delay_s=5.0, delay_sigma=0.1)
+    w = make_world(20, fast)
+    ids = w.hes.submit(CommandKind.SET_TARIFF, np.arange(0, 5), START_S + 60, 2)
+    with pytest.raises(ValueError, match="supply plan"):
+        w.hes.submit(CommandKind.SET_TARIFF, [6], START_S + 60, 0)
+    w.run_until(START_S + 1800, tick_s=60)
+    out = w.table("hes.commands")
+    mine = out.filter(np.isin(out.column("correlation_id").to_numpy(), ids))
+    assert mine.column("state").to_pylist() == [CommandState.CONFIRMED] * 5
+    assert w.fleet.supply_plan_code.tolist() == [2] * 5 + [1] * 15

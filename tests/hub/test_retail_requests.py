@@ -268,6 +268,7 @@ def test_contract_change_amperage_and_contract_kw(rig: Rig) -> None:
     pos = 9
     bad = [
         ({}, 422, "E_CHANGE_REQUIRED"),
+        ({"contract_kw": 100, "supply_plan": "flat"}, 422, "E_ONE_CHANGE_PER_REQUEST"),
         ({"amperage_a": 40, "contract_kw": 100}, 422, "E_ONE_CHANGE_PER_REQUEST"),
         ({"contract_kw": 49}, 422, "E_INVALID_CONTRACT_KW"),
         ({"contract_kw": 2000}, 422, "E_INVALID_CONTRACT_KW"),
@@ -336,6 +337,31 @@ def test_contract_change_amperage_and_contract_kw(rig: Rig) -> None:
     rig.sim.run_until(jst_day_start_s(date(2026, 11, 2)) + 1800)
     assert get(rig, owner, amps.json()["request_id"])["status"] == "completed"
     assert int(rig.city.fleet.contract_amperage_a[pos]) == target
+
+    # a supply plan: its time-of-use bands pushed to the meter and read back
+    unknown = post(
+        rig,
+        owner,
+        kind="contract_change",
+        supply_point_id=sp,
+        effective_date="2026-11-02",
+        supply_plan="cheap_nights",
+    )
+    assert code(unknown) == (422, "E_UNKNOWN_SUPPLY_PLAN")
+    assert rig.city.fleet.supply_plan_code[pos] == 1
+    plan = post(
+        rig,
+        owner,
+        kind="contract_change",
+        supply_point_id=sp,
+        effective_date="2026-11-02",
+        supply_plan="weekday_peak",
+    )
+    assert plan.status_code == 201 and plan.json()["supply_plan"] == "weekday_peak", plan.text
+    rig.sim.run_until(jst_day_start_s(date(2026, 11, 2)) + 2700)
+    pushed = get(rig, owner, plan.json()["request_id"])
+    assert pushed["status"] == "completed" and pushed["result"] == {"supply_plan": "weekday_peak"}
+    assert rig.city.fleet.supply_plan_code[pos] == 3
 
 
 def test_completed_switch_start_returns_the_switching_reading(rig: Rig) -> None:

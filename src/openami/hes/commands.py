@@ -29,6 +29,7 @@ from openami.bus.messages import (
     COMMAND_QUEUE_SCHEMA,
     COMMAND_SCHEMA,
     CONTRACT_AMPERAGES_A,
+    SUPPLY_PLANS,
     CommandKind,
     CommandState,
 )
@@ -49,12 +50,14 @@ DEFAULT_PRIORITY = {
     CommandKind.RECONNECT: 0,
     CommandKind.READ: 1,
     CommandKind.SET_AMPERAGE: 1,
+    CommandKind.SET_TARIFF: 1,
     CommandKind.CLOCK_SYNC: 2,
     CommandKind.BACKFILL: 2,
 }
 _READ_BACK = np.zeros(8, dtype=np.bool_)
 _READ_BACK[[CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.SET_AMPERAGE]] = True
 _READ_BACK[CommandKind.CLOCK_SYNC] = True
+_READ_BACK[CommandKind.SET_TARIFF] = True
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class CommandQueue:
         a2 = np.broadcast_to(np.asarray(arg2, dtype=np.int64), idx.shape)
         if kind == CommandKind.SET_AMPERAGE and not np.isin(a, CONTRACT_AMPERAGES_A).all():
             raise ValueError(f"contract amperage must be one of {CONTRACT_AMPERAGES_A} A")
+        if kind == CommandKind.SET_TARIFF and ((a < 1) | (a > len(SUPPLY_PLANS))).any():
+            raise ValueError(f"supply plan code must be 1-{len(SUPPLY_PLANS)}")
         if kind == CommandKind.BACKFILL and (a > a2).any():
             raise ValueError("backfill range must have first_boundary <= last_boundary")
         prio = DEFAULT_PRIORITY[kind] if priority is None else int(priority)
@@ -238,7 +243,12 @@ class CommandQueue:
         exp = np.full(len(due), -1, dtype=np.int64)
         backfills: list[BackfillRequest] = []
         # the meters act on what reached them, in priority then issue order
-        for k in (CommandKind.READ, CommandKind.SET_AMPERAGE, CommandKind.CLOCK_SYNC):
+        for k in (
+            CommandKind.READ,
+            CommandKind.SET_AMPERAGE,
+            CommandKind.SET_TARIFF,
+            CommandKind.CLOCK_SYNC,
+        ):
             sel = ok1 & (kind == k)
             if not sel.any():
                 continue
@@ -249,6 +259,9 @@ class CommandQueue:
                 for amps in np.unique(self.arg[due][sel]):
                     pick = sel & (self.arg[due] == amps)
                     fleet.set_contract_amperage(idx[pick], int(amps))
+            elif k == CommandKind.SET_TARIFF:
+                for code in np.unique(self.arg[due][sel]):
+                    fleet.set_supply_plan(idx[sel & (self.arg[due] == code)], int(code))
             else:
                 offset_before[sel] = clocks.offset_s(idx[sel], t1[sel])
                 clocks.adjust(idx[sel], t1[sel])
@@ -280,6 +293,8 @@ class CommandQueue:
         ]
         amp = kind == CommandKind.SET_AMPERAGE
         verified[amp] = fleet.contract_amperage_a[idx[amp]] == self.arg[due][amp]
+        plan = kind == CommandKind.SET_TARIFF
+        verified[plan] = fleet.supply_plan_code[idx[plan]] == self.arg[due][plan]
         sync = kind == CommandKind.CLOCK_SYNC
         verified[sync] = np.abs(clocks.offset_s(idx[sync], done_s[sync])) <= CLOCK_SET_TOLERANCE_S
         answered = ok1 & ok2

@@ -371,7 +371,7 @@ class RequestService:
                 kind,
                 meter,
                 now_s,
-                int(req.amperage_a or 0),
+                retail.argument_of(req),
                 reference=req.request_id,
                 authorisation=signed,
                 timeout_s=retail.timeout_of(req),

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from openami.bus.messages import SUPPLY_PLANS
 from openami.clock import JST
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
@@ -53,6 +54,12 @@ class RetailerRequestIn(BaseModel):
         le=1_000_000,
         description="contract_change of a high-voltage point: contract demand [kW], "
         "a whole number from 50 to below 2000",
+    )
+    supply_plan: str | None = Field(
+        default=None,
+        max_length=40,
+        description=f"contract_change: the supply plan whose time-of-use bands the meter "
+        f"keeps, one of {', '.join(SUPPLY_PLANS)}",
     )
     authorisation_id: str | None = Field(
         default=None,
@@ -101,6 +108,7 @@ class RetailerRequestOut(BaseModel):
     error_message: str | None
     command_id: int | None = Field(description="HES correlation ID once scheduled")
     contract_kw: float | None = Field(default=None, description="contract_change: [kW]")
+    supply_plan: str | None = Field(default=None, description="contract_change: the plan")
     result: dict[str, object] | None = Field(
         default=None,
         description="once completed: the registers read (import_register_wh, "
@@ -121,6 +129,7 @@ def _iso(epoch_s: float) -> str:
 
 def _out(context: HubContext, row: RequestRow, with_history: bool = True) -> RetailerRequestOut:
     history = request_service(context).store.history(row.request_id) if with_history else []
+    detail = json.loads(row.detail) if row.detail else {}
     return RetailerRequestOut(
         request_id=row.request_id,
         kind=row.kind,
@@ -131,7 +140,8 @@ def _out(context: HubContext, row: RequestRow, with_history: bool = True) -> Ret
         error_code=row.error_code,
         error_message=row.error_message,
         command_id=row.correlation_id,
-        contract_kw=json.loads(row.detail).get("contract_kw") if row.detail else None,
+        contract_kw=detail.get("contract_kw"),
+        supply_plan=detail.get("supply_plan"),
         result=json.loads(row.result) if row.result else None,
         received_at=_iso(row.received_at),
         updated_at=_iso(row.updated_at),
@@ -157,9 +167,9 @@ def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> Ret
     E_NO_AUTHORISATION (a switch_start without the customer's authorisation),
     E_EFFECTIVE_TOO_SOON (a switch inside the objection window), E_NOTICE_TOO_SHORT (a
     disconnect or suspend inside the notice period), E_ALREADY_SUSPENDED, E_NOT_SUSPENDED,
-    E_CHANGE_REQUIRED, E_ONE_CHANGE_PER_REQUEST, E_INVALID_CONTRACT_KW. A request that
-    fails later: E_METER_UNREACHABLE, E_METER_TIMEOUT, E_READBACK_MISMATCH, E_NO_METER,
-    E_COMMAND_REFUSED.
+    E_CHANGE_REQUIRED, E_ONE_CHANGE_PER_REQUEST, E_INVALID_CONTRACT_KW,
+    E_UNKNOWN_SUPPLY_PLAN. A request that fails later: E_METER_UNREACHABLE,
+    E_METER_TIMEOUT, E_READBACK_MISMATCH, E_NO_METER, E_COMMAND_REFUSED.
     """
     service = request_service(context)
     try:
@@ -170,7 +180,11 @@ def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> Ret
             body.effective_date,
             body.amperage_a,
             body.authorisation_id,
-            {"contract_kw": body.contract_kw} if body.contract_kw is not None else None,
+            {
+                k: v
+                for k, v in (("contract_kw", body.contract_kw), ("supply_plan", body.supply_plan))
+                if v is not None
+            },
         )
     except Rejected as exc:
         raise HTTPException(

@@ -38,7 +38,7 @@ from typing import Any
 
 import structlog
 
-from openami.bus.messages import CONTRACT_AMPERAGES_A, CommandKind, CommandState
+from openami.bus.messages import CONTRACT_AMPERAGES_A, SUPPLY_PLANS, CommandKind, CommandState
 from openami.clock import JST
 from openami.hub.context import HubContext
 from openami.hub.ports import CommandPort
@@ -57,6 +57,7 @@ ON_DEMAND_TIMEOUT_S = 900.0  # 随時検針 answers within minutes, or fails
 MIN_CONTRACT_KW = 50.0  # 高圧: 50 kW and above …
 MAX_CONTRACT_KW = 2000.0  # … below 2,000 kW (特別高圧 above)
 CONCLUDED_EVENT = "retailer_request.concluded"
+CHANGES = ("amperage_a", "contract_kw", "supply_plan")  # what a contract_change changes
 _IN_FORCE = ("accepted", "held", "scheduled", "completed")
 _SWITCH_CHANGES = ("suspend", "resume")
 _READING_KINDS = ("switch_start", "on_demand_read", "move_in", "move_out", "suspend", "resume")
@@ -139,11 +140,16 @@ def _check_timing(control: SwitchingControl, req: Intake, key: int) -> None:
 
 
 def _check_contract_change(detail: dict[str, Any]) -> None:
-    changes = [k for k in ("amperage_a", "contract_kw") if detail.get(k) is not None]
+    changes = [k for k in CHANGES if detail.get(k) is not None]
     if not changes:
-        raise Rejected("E_CHANGE_REQUIRED", "contract_change needs amperage_a or contract_kw")
+        raise Rejected("E_CHANGE_REQUIRED", f"contract_change needs one of {', '.join(CHANGES)}")
     if len(changes) > 1:
-        raise Rejected("E_ONE_CHANGE_PER_REQUEST", "change amperage_a or contract_kw, not both")
+        raise Rejected("E_ONE_CHANGE_PER_REQUEST", f"change one of {', '.join(CHANGES)}")
+    plan = detail.get("supply_plan")
+    if plan is not None and plan not in SUPPLY_PLANS:
+        raise Rejected(
+            "E_UNKNOWN_SUPPLY_PLAN", f"supply plan must be one of {', '.join(SUPPLY_PLANS)}"
+        )
     amps = detail.get("amperage_a")
     if amps is not None and amps not in CONTRACT_AMPERAGES_A:
         raise Rejected(
@@ -223,7 +229,15 @@ def command_of(row: RequestRow, port: CommandPort, meter_id: int) -> CommandKind
         )
     if row.amperage_a is not None:
         return CommandKind.SET_AMPERAGE
+    if parse_detail(row).get("supply_plan") is not None:
+        return CommandKind.SET_TARIFF
     return None
+
+
+def argument_of(row: RequestRow) -> int:
+    """The command's argument: the amperage [A], or the supply plan's code."""
+    plan = parse_detail(row).get("supply_plan") if row.kind == "contract_change" else None
+    return SUPPLY_PLANS.index(plan) + 1 if plan in SUPPLY_PLANS else int(row.amperage_a or 0)
 
 
 def store_contract_kw(ctx: HubContext, row: RequestRow, now_s: float) -> dict[str, Any]:
@@ -245,6 +259,9 @@ def reading_result(
 ) -> dict[str, Any] | None:
     """The registers a confirmed command read back, as a request's result (None: the kind
     returns none, or nothing was read)."""
+    plan = parse_detail(row).get("supply_plan") if row.kind == "contract_change" else None
+    if plan is not None:  # the meter read back the plan's bands
+        return {"supply_plan": plan}
     if row.kind not in _READING_KINDS or import_wh < 0:
         return None
     offset = 0.0 if not math.isfinite(clock_offset_s) else clock_offset_s
