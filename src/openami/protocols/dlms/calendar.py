@@ -121,7 +121,7 @@ def decode_calendar(name: Any, week_table: Any, day_table: Any) -> TouCalendar:
             days.append((int(day_id), tuple(switches)))
         if len(week) != 7:
             raise CalendarError("a week profile names seven days")
-        return TouCalendar(name.decode("ascii"), tuple(days), week)  # type: ignore[arg-type]
+        return TouCalendar(name.decode("ascii"), tuple(days), week)
     except (TypeError, ValueError, IndexError, UnicodeDecodeError) as exc:
         if isinstance(exc, CalendarError):
             raise
@@ -133,12 +133,12 @@ _WEEKDAYS = (1, 1, 1, 1, 1, 2, 2)  # Monday … Friday day 1, Saturday and Sunda
 #: the supply plans' bands (band 1 day/flat, 2 night, 3 peak); names as in
 #: ``openami.bus.messages.SUPPLY_PLANS``
 PLANS: dict[str, TouCalendar] = {
-    "flat": TouCalendar("flat", ((1, ((0, 1),)),), (1,) * 7),  # type: ignore[arg-type]
+    "flat": TouCalendar("flat", ((1, ((0, 1),)),), (1,) * 7),
     # 夜間: 23:00-07:00 night, the rest day, every day
     "day_night": TouCalendar(
         "day_night",
         ((1, ((0, 2), (7 * 60, 1), (23 * 60, 2))),),
-        (1,) * 7,  # type: ignore[arg-type]
+        (1,) * 7,
     ),
     # 時間帯別: weekdays night 23-07, day, peak 13-16; weekends day and night only
     "weekday_peak": TouCalendar(
