@@ -16,7 +16,7 @@ from tests.hub.test_requests import DAY1, DAY4, Rig, authorise, make_rig, post
 
 from openami.clock import JST, jst_day_start_s
 from openami.hes.switch_guard import SwitchGuard
-from openami.hub.switching import REMOTE_KINDS, switching_control
+from openami.hub.switching import REMOTE_KINDS, SwitchingConfig, switching_control
 from openami.hub.webhooks import webhook_service
 from openami.network.model import Outage
 from openami.storage.repositories.clients import ApiClient
@@ -128,18 +128,22 @@ def test_suspend_gives_notice_keeps_the_contract_and_resume_closes_the_switch(ri
     assert code(twice) == (409, "E_NOT_SUSPENDED")
 
 
-def test_suspend_waits_while_switching_is_halted(rig: Rig) -> None:
+def test_suspend_notice_is_configurable_and_waits_while_switching_is_halted(rig: Rig) -> None:
     sp, _, owner, _ = owned(rig, 4)
-    control = switching_control(rig.context)
-    ok = post(rig, owner, kind="suspend", supply_point_id=sp, effective_date="2026-11-07")
-    assert ok.status_code == 201
+    rig.context.services.pop("switching", None)
+    control = switching_control(rig.context, SwitchingConfig(suspend_notice_s=86400.0))
+    day3 = date(2026, 11, 3)  # filed 11-01 10:00 with one day's notice
+    early = post(rig, owner, kind="suspend", supply_point_id=sp, effective_date="2026-11-02")
+    assert code(early) == (422, "E_NOTICE_TOO_SHORT")
+    ok = post(rig, owner, kind="suspend", supply_point_id=sp, effective_date=day3.isoformat())
+    assert ok.status_code == 201, ok.text
     rid = ok.json()["request_id"]
     control.halt("ops", "operator", "drill")
-    rig.sim.run_until(jst_day_start_s(NOTICE_DAY) + 900)
+    rig.sim.run_until(jst_day_start_s(day3) + 900)
     assert get(rig, owner, rid)["status"] == "accepted"  # held back by the stop
     assert rig.city.fleet.switch_connected[4]
     control.resume("boss", "approver")
-    rig.sim.run_until(jst_day_start_s(NOTICE_DAY) + 1800)
+    rig.sim.run_until(jst_day_start_s(day3) + 1800)
     assert get(rig, owner, rid)["status"] == "completed"
     assert not rig.city.fleet.switch_connected[4]
 
