@@ -387,3 +387,61 @@ def test_completed_switch_start_returns_the_switching_reading(rig: Rig) -> None:
     at = datetime.fromisoformat(str(result["read_at"])).astimezone(JST)
     assert at.date() == DAY4
     assert rig.registry.retailer_on(key, DAY4) == other
+
+
+def test_a_reading_missed_while_the_hub_was_down_is_recovered(tmp_path: Path) -> None:
+    """An on-demand read concluded while nobody listened on hes.commands: on the hub's next
+    start the registers come from the port's outcomes (the HES journal)."""
+    import dataclasses
+
+    from openami.clock import ManualClock
+    from openami.hes.command_port import HesCommandPort
+    from openami.hub.context import HubContext
+    from openami.hub.requests import RequestService, request_service
+    from openami.network import MethodParams, NetworkModel
+    from openami.registry import Registry
+    from openami.sim import CityConfig, Simulation, build_city
+    from openami.storage.duckdb_interval import DuckIntervalStore
+    from openami.storage.repositories import open_database
+    from openami.storage.repositories.clients import ClientStore
+
+    perfect = MethodParams(attempt_success=1.0, median_delay_s=30.0, delay_sigma=0.3)
+    database = open_database(tmp_path / "registry.sqlite")
+    registry = Registry(database)
+    city = build_city(CityConfig(meters=6, seed=5, start_day=DAY1), registry)
+    city.network = NetworkModel(
+        city.fleet.meter_ids,
+        city.method_codes,
+        seed=5,
+        params=dict.fromkeys(("mesh", "cellular", "plc"), perfect),
+    )
+    clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=JST))
+    sim = Simulation.create(city, DuckIntervalStore(tmp_path / "interval.duckdb"), clock)
+    sim.run_until(clock.timestamp() + 600)
+    down = HubContext(
+        registry,
+        sim.mdms,
+        ClientStore(database),
+        clock,
+        "operator",
+        "operator-test-pw",
+        command_port=HesCommandPort(sim.hes),
+    )  # no bus: outcomes published now reach nobody
+    service = RequestService(down)
+    owner = registry.retailer_on(city.supply_point_keys[2], DAY1)
+    assert owner is not None
+    row = service.submit(
+        ApiClient(f"c-{owner}", "retailer", owner),
+        "on_demand_read",
+        city.supply_point_ids[2],
+        DAY1,
+    )
+    assert service.tick(clock.timestamp()) == 1
+    sim.run_until(clock.timestamp() + 600)
+    assert service.store.request(row.request_id).status == "scheduled"  # type: ignore[union-attr]
+    restarted = request_service(dataclasses.replace(down, bus=sim.bus, services={}))
+    done = restarted.store.request(row.request_id)
+    assert done is not None and done.status == "completed" and done.result is not None
+    result = json.loads(done.result)
+    assert result["import_register_wh"] > 0 and result["export_register_wh"] >= 0
+    assert datetime.fromisoformat(result["read_at"]).astimezone(JST).date() == DAY1
