@@ -95,6 +95,10 @@ def test_suspend_gives_notice_keeps_the_contract_and_resume_closes_the_switch(ri
     assert code(unknown) == (403, "E_NOT_SUPPLIER")  # answered as someone else's
     never = post(rig, owner, kind="resume", supply_point_id=sp, effective_date="2026-11-01")
     assert code(never) == (409, "E_NOT_SUSPENDED")
+    past = post(rig, owner, kind="resume", supply_point_id=sp, effective_date="2026-10-31")
+    assert code(past) == (422, "E_DATE_IN_PAST")
+    far = post(rig, owner, kind="on_demand_read", supply_point_id=sp, effective_date="2028-01-01")
+    assert code(far) == (422, "E_DATE_TOO_FAR")
 
     ok = post(rig, owner, kind="suspend", supply_point_id=sp, effective_date="2026-11-07")
     assert ok.status_code == 201 and ok.json()["status"] == "accepted", ok.text
