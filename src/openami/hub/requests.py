@@ -78,7 +78,7 @@ class RequestService:
     ) -> RequestRow:
         """Record a request and decide it; raises :class:`Rejected` (the record stays).
         A ``switch_start`` quotes the customer's ``authorisation_id``; ``detail``: the
-        kind-specific input (``contract_change``: ``amperage_a`` or ``contract_kw``)."""
+        kind-specific input (``contract_change``: ``contract_kw`` or ``supply_plan``)."""
         now = self.context.clock.timestamp()
         row = RequestRow(
             request_id=f"rq-{uuid.uuid4().hex[:20]}",

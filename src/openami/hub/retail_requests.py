@@ -1,6 +1,7 @@
 """Retail operations among the retailer requests (issue #16 §1): suspension (供給停止) and
 its lifting (停止解除), on-demand reading (随時検針), move-in and move-out (入居・退去) and
-contract changes (amperage, or the contract kW of a high-voltage point).
+contract changes (amperage, the contract kW of a high-voltage point, or a supply plan's
+time-of-use bands).
 
 They share the state machine of :mod:`openami.hub.requests` (received → accepted or
 rejected → on the effective date scheduled, or held by the switching caps → completed or
@@ -21,8 +22,9 @@ and what a concluded command leaves in the request's result (:func:`reading_resu
   authorisation for that day is quoted (the customer's own move-out).
 - ``move_in``: a retailer starts a contract at an unsupplied point with the new customer's
   authorisation; the switch closes if open (a RECONNECT, else a READ).
-- ``contract_change``: exactly one of ``amperage_a`` (SET_AMPERAGE, as ``ampere_change``)
-  or ``contract_kw`` (no command: stored effective-dated when its day begins).
+- ``contract_change``: exactly one of ``amperage_a`` (SET_AMPERAGE, as ``ampere_change``),
+  ``contract_kw`` (no command: stored effective-dated when its day begins) or
+  ``supply_plan`` (SET_TARIFF: the plan's time-of-use bands pushed and read back).
 
 Every completed read, move and switching returns the registers read back (import and export
 [Wh], the instant and the meter's own clock) in the request's ``result``.
