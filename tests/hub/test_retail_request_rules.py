@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
+from pathlib import Path
 
 from openami.bus.messages import CommandState
 from openami.clock import JST
@@ -55,3 +56,27 @@ def test_arguments_and_remote_switching() -> None:
     assert not is_remote(row("contract_change", supply_plan="flat"))
     assert all(is_remote(row(k)) for k in ("suspend", "resume", "move_in", "move_out"))
     assert not is_remote(row("on_demand_read"))
+
+
+def test_a_suspension_lasts_until_a_resume_a_move_or_a_switch(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from openami.hub.retail_requests import suspended
+    from openami.storage.repositories import open_database
+    from openami.storage.repositories.requests import RequestStore
+
+    store = RequestStore(open_database(tmp_path / "registry.sqlite"))
+    base = replace(row("suspend"), status="completed", effective_date="2026-11-03")
+    store.add_request(replace(base, request_id="s1"))
+    assert not suspended(store, 1, date(2026, 11, 2))  # not yet
+    assert suspended(store, 1, date(2026, 11, 3)) and suspended(store, 1, date(2026, 12, 1))
+    assert not suspended(store, 2, date(2026, 11, 3))  # another point
+    # a failed or cancelled resume does not end it; a move-out does
+    for status, rid in (("failed", "r1"), ("cancelled", "r2")):
+        store.add_request(replace(base, request_id=rid, kind="resume", status=status))
+    store.add_request(replace(base, request_id="r3", kind="resume", status="rejected"))
+    assert suspended(store, 1, date(2026, 11, 10))
+    store.add_request(replace(base, request_id="m1", kind="move_out", effective_date="2026-11-08"))
+    assert suspended(store, 1, date(2026, 11, 7))  # the move takes effect the next day
+    assert not suspended(store, 1, date(2026, 11, 9))

@@ -143,6 +143,8 @@ def test_request_result_and_latest_of_kinds(database: Database) -> None:
     assert store.latest_of_kinds(7, ("suspend", "resume"), ("received",)) == suspend
     assert store.latest_of_kinds(8, ("suspend", "resume"), ("received",)) is None
     assert store.latest_of_kinds(7, ("resume",), ("received", "accepted")) is None
+    assert store.latest_of_kinds(7, ("suspend",), ("received",), "2026-04-01") is None
+    assert store.latest_of_kinds(7, ("suspend",), ("received",), "2026-04-02") == suspend
     store.set_result("s-1", '{"import_register_wh": 12}')
     got = store.request("s-1")
     assert got is not None and got.result == '{"import_register_wh": 12}'

@@ -61,7 +61,16 @@ MAX_CONTRACT_KW = 2000.0  # … below 2,000 kW (特別高圧 above)
 CONCLUDED_EVENT = "retailer_request.concluded"
 CHANGES = ("amperage_a", "contract_kw", "supply_plan")  # what a contract_change changes
 _IN_FORCE = ("accepted", "held", "scheduled", "completed")
-_SWITCH_CHANGES = ("suspend", "resume")
+# a suspension lasts until one of these takes effect after it (a supplier change, a move)
+_SUSPENSION_KINDS = (
+    "suspend",
+    "resume",
+    "move_in",
+    "move_out",
+    "switch_start",
+    "reconnect",
+    "disconnect",
+)
 _READING_KINDS = ("switch_start", "on_demand_read", "move_in", "move_out", "suspend", "resume")
 
 
@@ -199,10 +208,13 @@ def _contract_change(
 
 
 def suspended(store: RequestStore, supply_point_key: int, day: date) -> bool:
-    """Whether a suspension of the point is in force on ``day``: its latest suspend or resume
-    that was not rejected, cancelled or failed, effective by then, is a suspend."""
-    last = store.latest_of_kinds(supply_point_key, _SWITCH_CHANGES, _IN_FORCE)
-    return last is not None and last.kind == "suspend" and last.effective_date <= day.isoformat()
+    """Whether a suspension of the point is in force on ``day``: of its suspends, resumes,
+    moves, switches, reconnects and disconnects not rejected, cancelled or failed, the one
+    effective last by then is a suspend."""
+    last = store.latest_of_kinds(
+        supply_point_key, _SUSPENSION_KINDS, _IN_FORCE, on_or_before=day.isoformat()
+    )
+    return last is not None and last.kind == "suspend"
 
 
 def is_remote(row: RequestRow) -> bool:

@@ -138,10 +138,14 @@ class RequestStore:
             )
 
     def latest_of_kinds(
-        self, supply_point_key: int, kinds: Sequence[str], statuses: Sequence[str]
+        self,
+        supply_point_key: int,
+        kinds: Sequence[str],
+        statuses: Sequence[str],
+        on_or_before: str = "9999-12-31",
     ) -> RequestRow | None:
         """The supply point's request of one of ``kinds`` in one of ``statuses`` with the
-        latest effective date (then the latest received)."""
+        latest effective date up to ``on_or_before`` (ISO day; then the latest received)."""
         with self.database.read() as connection:
             row = connection.execute(
                 sa.select(*_REQUEST_COLUMNS)
@@ -149,6 +153,7 @@ class RequestStore:
                     _r.c.supply_point_key == supply_point_key,
                     _r.c.kind.in_(list(kinds)),
                     _r.c.status.in_(list(statuses)),
+                    _r.c.effective_date <= on_or_before,
                 )
                 .order_by(_r.c.effective_date.desc(), _r.c.received_at.desc())
                 .limit(1)
