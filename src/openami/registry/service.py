@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from openami.registry.ids import validate_supply_point_id
+from openami.registry.kinds import MeterKinds
 from openami.registry.model import (
     COMM_METHODS,
     BalancingGroup,
@@ -55,6 +57,11 @@ class Registry:
     def open(cls, url_or_path: str | Path) -> Registry:
         """The registry in a database (SQLite path, ``:memory:`` or URL), upgraded to head."""
         return cls(open_database(url_or_path))
+
+    @cached_property
+    def kinds(self) -> MeterKinds:
+        """Meter types and multipliers, supply point classes, manual reads."""
+        return MeterKinds(self._database)
 
     def close(self) -> None:
         """Close the database this registry was opened on (with :meth:`open`)."""

@@ -61,6 +61,7 @@ SELECT j.supply_point_key,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.MEASURED)}) AS measured,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.ESTIMATED)}) AS estimated,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.EDITED)}) AS edited,
+       count(*) FILTER (WHERE j.q = {quality_sql(Quality.PROFILED)}) AS profiled,
        count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) AS missing,
        count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) = 0
            AND bool_and(COALESCE(j.final, false)) AS billing_ready,

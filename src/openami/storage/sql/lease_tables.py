@@ -1,4 +1,4 @@
-"""Partition leases of the MDMS workers (revision 0006_nats).
+"""Partition leases of the MDMS workers (revision 0009_nats).
 
 Supply points fall into ``bus_partitions`` partitions (``openami.bus.messages.partition_of``);
 a worker writes a partition's data only while it holds that partition's lease. A lease row

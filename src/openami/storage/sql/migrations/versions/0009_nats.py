@@ -1,7 +1,7 @@
 """Partition leases of the MDMS workers and their members' heartbeats.
 
-Revision ID: 0006_nats
-Revises: 0006_imbalance
+Revision ID: 0009_nats
+Revises: 0008_req
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_nats"
-down_revision = "0006_imbalance"
+revision = "0009_nats"
+down_revision = "0008_req"
 branch_labels = None
 depends_on = None
 
