@@ -57,7 +57,14 @@ def test_publish_refuses_a_batch_that_is_not_the_contract() -> None:
 def test_codes_have_one_name_each() -> None:
     assert read_source_name(ReadSource.BULK) == "bulk"
     assert read_source_name(99) == "unknown"
-    assert [q.label for q in Quality] == ["measured", "estimated", "edited", "missing", "invalid"]
+    assert [q.label for q in Quality] == [
+        "measured",
+        "estimated",
+        "edited",
+        "missing",
+        "invalid",
+        "profiled",
+    ]
 
 
 def test_partitions_are_stable_across_processes_and_versions() -> None:
