@@ -1,0 +1,199 @@
+"""Meters installed by third parties (seed section 2): installation types, the lifecycle
+responsibility matrix, cost attribution, the type-approval register of metering parts, each
+meter's type and owner, and sub-meter reads kept out of billing and settlement.
+
+The matrix and the cost attribution are seeded from reference third-party-meters.md.
+
+Revision ID: 0011_thirdparty
+Revises: 0006_imbalance
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011_thirdparty"
+down_revision = "0006_imbalance"
+branch_labels = None
+depends_on = None
+
+KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+EPOCH_S: sa.Double[float] = sa.Double()
+
+STAGES = (
+    "selection",
+    "procurement",
+    "installation",
+    "faults",
+    "readings",
+    "expiry_management",
+    "replacement",
+)
+U, T = "utility", "third_party"
+#: type → (description, readings route, enters settlement, responsible per stage)
+TYPES = {
+    "utility": ("today: the utility's own meter", "aroute", True, (U, U, U, U, U, U, U)),
+    "i": (
+        "meter operator's own meter and network; readings submitted to the utility",
+        "operator_submission",
+        True,
+        (T, T, T, T, T, T, T),
+    ),
+    "i-2": (
+        "third-party sub-meter beside the utility's meter; no readings duty",
+        "none",
+        False,
+        (T, T, T, T, T, T, T),
+    ),
+    "ii": (
+        "third-party metering part, utility communication part and A route",
+        "aroute",
+        True,
+        (T, T, U, U, U, U, U),
+    ),
+    "iii": (
+        "model chosen by a third party among the utility's approved models",
+        "aroute",
+        True,
+        (T, U, U, U, U, U, U),
+    ),
+}
+SRC = "seed section 2 (METI 2014-12), reference third-party-meters.md"
+#: type → cost item → payer ("open" where the seed leaves it open)
+COSTS = {
+    "utility": {"meter": U, "installation": U, "expiry_management": U},
+    "i": {
+        "meter": T,
+        "installation": T,
+        "expiry_management": T,
+        "utility_receiving_system": "open",
+    },
+    "i-2": {"meter": T, "installation": T, "expiry_management": T},
+    "ii": {"metering_part": T, "type_approval_review": "open", "communication_part": U},
+    "iii": {"meter": U, "extra_over_standard_model": "chooser", "offering_several_models": "open"},
+}
+
+
+def upgrade() -> None:
+    types = op.create_table(
+        "installation_types",
+        sa.Column("installation_type", sa.Text, primary_key=True),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("readings_route", sa.Text, nullable=False),
+        sa.Column("enters_settlement", sa.Boolean, nullable=False),
+        sa.CheckConstraint(
+            "readings_route IN ('aroute', 'operator_submission', 'none')",
+            name="installation_types_route",
+        ),
+    )
+    duties = op.create_table(
+        "lifecycle_responsibilities",
+        sa.Column(
+            "installation_type",
+            sa.Text,
+            sa.ForeignKey("installation_types.installation_type"),
+            primary_key=True,
+        ),
+        sa.Column("stage", sa.Text, primary_key=True),
+        sa.Column("responsible", sa.Text, nullable=False),
+        sa.Column("note", sa.Text, nullable=False, server_default=""),
+        sa.CheckConstraint(
+            "responsible IN ('utility', 'third_party')", name="lifecycle_responsibilities_who"
+        ),
+    )
+    costs = op.create_table(
+        "cost_attributions",
+        sa.Column(
+            "installation_type",
+            sa.Text,
+            sa.ForeignKey("installation_types.installation_type"),
+            primary_key=True,
+        ),
+        sa.Column("cost_item", sa.Text, primary_key=True),
+        sa.Column("payer", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.CheckConstraint(
+            "payer IN ('utility', 'third_party', 'chooser', 'open')",
+            name="cost_attributions_payer",
+        ),
+    )
+    op.create_table(
+        "type_approvals",
+        sa.Column("approval_id", sa.Text, primary_key=True),
+        sa.Column("maker", sa.Text, nullable=False),
+        sa.Column("model", sa.Text, nullable=False),
+        sa.Column("interface_version", sa.Text, nullable=False),
+        sa.Column("approved_on", sa.Text, nullable=False),
+        sa.Column("withdrawn_on", sa.Text),
+        sa.UniqueConstraint("maker", "model", "interface_version", name="type_approvals_model"),
+    )
+    op.create_table(
+        "third_party_meters",
+        sa.Column("meter_id", KEY, sa.ForeignKey("meters.meter_id"), primary_key=True),
+        sa.Column("valid_from", sa.Text, primary_key=True),
+        sa.Column("valid_to", sa.Text),
+        sa.Column(
+            "installation_type",
+            sa.Text,
+            sa.ForeignKey("installation_types.installation_type"),
+            nullable=False,
+        ),
+        sa.Column("owner_party_id", sa.Text, nullable=False),
+        sa.Column("chooser_party_id", sa.Text),
+        sa.Column("approval_id", sa.Text, sa.ForeignKey("type_approvals.approval_id")),
+        sa.Column("chosen_model", sa.Text),
+        sa.Column("extra_cost_yen", sa.BigInteger, nullable=False, server_default="0"),
+        sa.CheckConstraint("extra_cost_yen >= 0", name="third_party_meters_extra_cost"),
+        sa.CheckConstraint(
+            "valid_to IS NULL OR valid_to > valid_from", name="third_party_meters_period"
+        ),
+    )
+    op.create_table(
+        "sub_meter_readings",
+        sa.Column("meter_id", KEY, sa.ForeignKey("meters.meter_id"), primary_key=True),
+        sa.Column("read_at", EPOCH_S, primary_key=True),
+        sa.Column("import_register_wh", sa.BigInteger, nullable=False),
+        sa.Column("received_at", EPOCH_S, nullable=False),
+        sa.CheckConstraint("import_register_wh >= 0", name="sub_meter_readings_register"),
+    )
+    op.bulk_insert(
+        types,
+        [
+            {
+                "installation_type": k,
+                "description": d,
+                "readings_route": r,
+                "enters_settlement": s,
+            }
+            for k, (d, r, s, _) in TYPES.items()
+        ],
+    )
+    op.bulk_insert(
+        duties,
+        [
+            {"installation_type": k, "stage": stage, "responsible": who, "note": ""}
+            for k, (*_, whos) in TYPES.items()
+            for stage, who in zip(STAGES, whos, strict=True)
+        ],
+    )
+    op.bulk_insert(
+        costs,
+        [
+            {"installation_type": k, "cost_item": item, "payer": payer, "source": SRC}
+            for k, items in COSTS.items()
+            for item, payer in items.items()
+        ],
+    )
+
+
+def downgrade() -> None:
+    for name in (
+        "sub_meter_readings",
+        "third_party_meters",
+        "type_approvals",
+        "cost_attributions",
+        "lifecycle_responsibilities",
+        "installation_types",
+    ):
+        op.drop_table(name)
