@@ -24,6 +24,8 @@ Days are ISO ``YYYY-MM-DD`` text (as in ``retailer_requests``); instants Unix se
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from openami.storage.sql.tables import EPOCH_S, KEY, metadata
@@ -114,3 +116,94 @@ sub_meter_readings = sa.Table(
     sa.Column("received_at", EPOCH_S, nullable=False),
     sa.CheckConstraint("import_register_wh >= 0", name="sub_meter_readings_register"),
 )
+
+
+# -- reference rows (seed section 2), inserted when the tables are created -----------------
+STAGES = (
+    "selection",
+    "procurement",
+    "installation",
+    "faults",
+    "readings",
+    "expiry_management",
+    "replacement",
+)
+U, T = "utility", "third_party"
+#: type → (description, readings route, enters settlement, responsible per stage)
+TYPES = {
+    "utility": ("today: the utility's own meter", "aroute", True, (U, U, U, U, U, U, U)),
+    "i": (
+        "meter operator's own meter and network; readings submitted to the utility",
+        "operator_submission",
+        True,
+        (T, T, T, T, T, T, T),
+    ),
+    "i-2": (
+        "third-party sub-meter beside the utility's meter; no readings duty",
+        "none",
+        False,
+        (T, T, T, T, T, T, T),
+    ),
+    "ii": (
+        "third-party metering part, utility communication part and A route",
+        "aroute",
+        True,
+        (T, T, U, U, U, U, U),
+    ),
+    "iii": (
+        "model chosen by a third party among the utility's approved models",
+        "aroute",
+        True,
+        (T, U, U, U, U, U, U),
+    ),
+}
+SRC = "seed section 2 (METI 2014-12), reference third-party-meters.md"
+#: type → cost item → payer ("open" where the seed leaves it open)
+COSTS = {
+    "utility": {"meter": U, "installation": U, "expiry_management": U},
+    "i": {
+        "meter": T,
+        "installation": T,
+        "expiry_management": T,
+        "utility_receiving_system": "open",
+    },
+    "i-2": {"meter": T, "installation": T, "expiry_management": T},
+    "ii": {"metering_part": T, "type_approval_review": "open", "communication_part": U},
+    "iii": {"meter": U, "extra_over_standard_model": "chooser", "offering_several_models": "open"},
+}
+
+
+def seed_types() -> list[dict[str, Any]]:
+    return [
+        {"installation_type": k, "description": d, "readings_route": r, "enters_settlement": s}
+        for k, (d, r, s, _) in TYPES.items()
+    ]
+
+
+def seed_responsibilities() -> list[dict[str, Any]]:
+    return [
+        {"installation_type": k, "stage": stage, "responsible": who, "note": ""}
+        for k, (*_, whos) in TYPES.items()
+        for stage, who in zip(STAGES, whos, strict=True)
+    ]
+
+
+def seed_cost_attributions() -> list[dict[str, Any]]:
+    return [
+        {"installation_type": k, "cost_item": item, "payer": payer, "source": SRC}
+        for k, items in COSTS.items()
+        for item, payer in items.items()
+    ]
+
+
+def _insert_rows(rows: list[dict[str, Any]]) -> Any:
+    def insert(table: sa.Table, connection: sa.Connection, **_: Any) -> None:
+        connection.execute(table.insert(), rows)
+
+    return insert
+
+
+# a database created at head from these definitions gets the same rows as the revision
+sa.event.listen(installation_types, "after_create", _insert_rows(seed_types()))
+sa.event.listen(lifecycle_responsibilities, "after_create", _insert_rows(seed_responsibilities()))
+sa.event.listen(cost_attributions, "after_create", _insert_rows(seed_cost_attributions()))

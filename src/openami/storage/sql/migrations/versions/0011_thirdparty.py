@@ -13,6 +13,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from openami.storage.sql.third_party_tables import (
+    seed_cost_attributions,
+    seed_responsibilities,
+    seed_types,
+)
+
 revision = "0011_thirdparty"
 down_revision = "0006_imbalance"
 branch_labels = None
@@ -20,59 +26,6 @@ depends_on = None
 
 KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 EPOCH_S: sa.Double[float] = sa.Double()
-
-STAGES = (
-    "selection",
-    "procurement",
-    "installation",
-    "faults",
-    "readings",
-    "expiry_management",
-    "replacement",
-)
-U, T = "utility", "third_party"
-#: type → (description, readings route, enters settlement, responsible per stage)
-TYPES = {
-    "utility": ("today: the utility's own meter", "aroute", True, (U, U, U, U, U, U, U)),
-    "i": (
-        "meter operator's own meter and network; readings submitted to the utility",
-        "operator_submission",
-        True,
-        (T, T, T, T, T, T, T),
-    ),
-    "i-2": (
-        "third-party sub-meter beside the utility's meter; no readings duty",
-        "none",
-        False,
-        (T, T, T, T, T, T, T),
-    ),
-    "ii": (
-        "third-party metering part, utility communication part and A route",
-        "aroute",
-        True,
-        (T, T, U, U, U, U, U),
-    ),
-    "iii": (
-        "model chosen by a third party among the utility's approved models",
-        "aroute",
-        True,
-        (T, U, U, U, U, U, U),
-    ),
-}
-SRC = "seed section 2 (METI 2014-12), reference third-party-meters.md"
-#: type → cost item → payer ("open" where the seed leaves it open)
-COSTS = {
-    "utility": {"meter": U, "installation": U, "expiry_management": U},
-    "i": {
-        "meter": T,
-        "installation": T,
-        "expiry_management": T,
-        "utility_receiving_system": "open",
-    },
-    "i-2": {"meter": T, "installation": T, "expiry_management": T},
-    "ii": {"metering_part": T, "type_approval_review": "open", "communication_part": U},
-    "iii": {"meter": U, "extra_over_standard_model": "chooser", "offering_several_models": "open"},
-}
 
 
 def upgrade() -> None:
@@ -157,34 +110,9 @@ def upgrade() -> None:
         sa.Column("received_at", EPOCH_S, nullable=False),
         sa.CheckConstraint("import_register_wh >= 0", name="sub_meter_readings_register"),
     )
-    op.bulk_insert(
-        types,
-        [
-            {
-                "installation_type": k,
-                "description": d,
-                "readings_route": r,
-                "enters_settlement": s,
-            }
-            for k, (d, r, s, _) in TYPES.items()
-        ],
-    )
-    op.bulk_insert(
-        duties,
-        [
-            {"installation_type": k, "stage": stage, "responsible": who, "note": ""}
-            for k, (*_, whos) in TYPES.items()
-            for stage, who in zip(STAGES, whos, strict=True)
-        ],
-    )
-    op.bulk_insert(
-        costs,
-        [
-            {"installation_type": k, "cost_item": item, "payer": payer, "source": SRC}
-            for k, items in COSTS.items()
-            for item, payer in items.items()
-        ],
-    )
+    op.bulk_insert(types, seed_types())
+    op.bulk_insert(duties, seed_responsibilities())
+    op.bulk_insert(costs, seed_cost_attributions())
 
 
 def downgrade() -> None:
