@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import sqlalchemy as sa
 
+from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
 from openami.storage.sql.third_party_tables import (
@@ -32,7 +33,10 @@ from openami.storage.sql.third_party_tables import (
 
 __all__ = [
     "STAGES",
+    "ExpiryDue",
     "InstallationType",
+    "MeterGap",
+    "ThirdPartyDuties",
     "ThirdPartyMeter",
     "ThirdPartyStore",
     "TypeApproval",
@@ -264,3 +268,84 @@ class ThirdPartyStore:
             },
             schema=SUB_METER_SCHEMA,
         )
+
+
+@dataclass(frozen=True)
+class ExpiryDue:
+    meter_id: int
+    installation_type: str
+    owner_party_id: str
+    certification_expiry: date
+
+
+@dataclass(frozen=True)
+class MeterGap:
+    """A type (i) meter removed from a supply point with no meter installed after it."""
+
+    meter_id: int
+    owner_party_id: str
+    supply_point_key: int
+    removed_at: float  # Unix s
+
+
+def _active_on(d: str) -> sa.ColumnElement[bool]:
+    tp = third_party_meters
+    return sa.and_(tp.c.valid_from <= d, sa.or_(tp.c.valid_to.is_(None), tp.c.valid_to > d))
+
+
+class ThirdPartyDuties:
+    """Reads behind the checks of the operators' duties (expiry, continuity)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def expiring(self, day: date, until: date) -> list[ExpiryDue]:
+        """Operator-run meters (types i and i-2) in force on ``day`` whose certification
+        expires on or before ``until``; a type (i) meter only while installed."""
+        tp, m, i = third_party_meters, t.meters, t.meter_installations
+        installed = sa.exists().where(i.c.meter_id == tp.c.meter_id, i.c.valid_to.is_(None))
+        query = (
+            sa.select(
+                tp.c.meter_id, tp.c.installation_type, tp.c.owner_party_id, m.c.certification_expiry
+            )
+            .join(m, m.c.meter_id == tp.c.meter_id)
+            .where(
+                _active_on(day.isoformat()),
+                m.c.certification_expiry <= until,
+                sa.or_(
+                    tp.c.installation_type == "i-2",
+                    sa.and_(tp.c.installation_type == "i", installed),
+                ),
+            )
+            .order_by(m.c.certification_expiry, tp.c.meter_id)
+        )
+        with self.database.read() as connection:
+            rows = connection.execute(query).all()
+        return [ExpiryDue(int(a), str(b), str(c), d) for a, b, c, d in rows]
+
+    def gaps(self, from_s: float, to_s: float) -> list[MeterGap]:
+        """Type (i) meters removed in ``[from_s, to_s)`` with no meter installed at the same
+        supply point from that instant on."""
+        tp, i = third_party_meters, t.meter_installations
+        after = i.alias("after")
+        successor = sa.exists().where(
+            after.c.supply_point_key == i.c.supply_point_key,
+            after.c.valid_from <= i.c.valid_to,
+            sa.or_(after.c.valid_to.is_(None), after.c.valid_to > i.c.valid_to),
+            after.c.meter_id != i.c.meter_id,
+        )
+        query = (
+            sa.select(i.c.meter_id, tp.c.owner_party_id, i.c.supply_point_key, i.c.valid_to)
+            .join(tp, tp.c.meter_id == i.c.meter_id)
+            .where(
+                tp.c.installation_type == "i",
+                i.c.valid_to >= from_s,
+                i.c.valid_to < to_s,
+                ~successor,
+            )
+            .distinct()
+            .order_by(i.c.valid_to, i.c.meter_id)
+        )
+        with self.database.read() as connection:
+            rows = connection.execute(query).all()
+        return [MeterGap(int(a), str(b), int(c), float(d)) for a, b, c, d in rows]
