@@ -1,5 +1,7 @@
 """HTTP API of meter operators (third parties running their own meters, type (i)).
 
+- ``POST /v1/meter-operator/commands/{correlation_id}/outcome``: the operator's answer to
+  a remote command sent to its endpoint (:mod:`openami.hub.operator_commands`);
 - ``POST /v1/meter-operator/readings``: half-hour register reads in the standard format
   (JSON or CSV, :mod:`openami.mdms.operator_readings`); accepted rows enter the MDMS ingest
   and VEE as A-route reads do (published on ``hes.readings``; the HES is bypassed), refused
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +27,7 @@ from openami.bus.messages import TOPIC_READINGS
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
+from openami.hub.operator_commands import OperatorRoutedPort
 from openami.mdms.operator_readings import (
     DEADLINE_S,
     SubmissionRejected,
@@ -151,3 +154,61 @@ async def post_readings(context: Ctx, client: Client, request: Request) -> Submi
     body = await _capped_body(request)
     ctype = request.headers.get("content-type", "")
     return await run_in_threadpool(_submit, context, client, body, ctype)
+
+
+class OutcomeIn(BaseModel):
+    state: Literal["confirmed", "failed"] = Field(
+        description="confirmed: the meter's switch/limiter is as commanded; failed: it is not"
+    )
+
+
+class OutcomeOut(BaseModel):
+    correlation_id: int
+    state: str
+
+
+def routed_port(context: HubContext) -> OperatorRoutedPort:
+    """The wired port when it routes to operators, else one made for concluding commands."""
+    if isinstance(context.command_port, OperatorRoutedPort):
+        return context.command_port
+    with _BUILD_LOCK:
+        found = context.services.get("operator_port")
+        if not isinstance(found, OperatorRoutedPort):
+            found = OperatorRoutedPort(context.command_port, context)
+            context.services["operator_port"] = found
+        return found
+
+
+def _outcome(
+    context: HubContext, client: ApiClient, correlation_id: int, outcome: OutcomeIn
+) -> OutcomeOut:
+    if client.role != ROLE:
+        raise _error(403, "E_NOT_METER_OPERATOR", "only meter operator clients")
+    port = routed_port(context)
+    command = port.commands.get(correlation_id)
+    if command is None or command.operator_party_id != client.party_id:
+        raise _error(404, "E_UNKNOWN_COMMAND", "no such command of this operator")
+    if not port.conclude(command, outcome.state == "confirmed", context.clock.timestamp()):
+        raise _error(409, "E_ALREADY_CONCLUDED", "the command has its outcome already")
+    return OutcomeOut(correlation_id=correlation_id, state=outcome.state)
+
+
+@router.post(
+    "/v1/meter-operator/commands/{correlation_id}/outcome",
+    response_model=OutcomeOut,
+    responses={s: {"model": ApiError} for s in (401, 403, 404, 409, 422, 429)},
+)
+async def post_outcome(
+    context: Ctx,
+    client: Client,
+    outcome: OutcomeIn,
+    correlation_id: Annotated[int, Path(ge=0, le=2**62)],
+) -> OutcomeOut:
+    """Report the outcome of a remote command sent to the operator's endpoint (event
+    ``meter.command``): ``{"state": "confirmed"}`` or ``{"state": "failed"}``, once.
+    It completes or fails the retailer's request as a read-back of the HES would. A command
+    not answered by its ``respond_by`` times out.
+
+    Error codes: E_NOT_METER_OPERATOR (403), E_UNKNOWN_COMMAND (404, also another
+    operator's), E_ALREADY_CONCLUDED (409)."""
+    return await run_in_threadpool(_outcome, context, client, correlation_id, outcome)

@@ -167,10 +167,8 @@ class ThirdPartyMeters:
         return row
 
     def type_of(self, meter_id: int, day: date) -> ThirdPartyMeter | None:
-        for row in self.store.meters_on(day):
-            if row.meter_id == meter_id:
-                return row
-        return None
+        rows = self.store.meters_on(day, meter_id=meter_id)
+        return rows[0] if rows else None
 
     # -- outputs for billing and settlement -------------------------------------------------
     def chooser_charges(self, day: date) -> list[ChooserCharge]:

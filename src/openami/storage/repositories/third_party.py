@@ -186,7 +186,9 @@ class ThirdPartyStore:
                 )
             )
 
-    def meters_on(self, day: date, installation_type: str | None = None) -> list[ThirdPartyMeter]:
+    def meters_on(
+        self, day: date, installation_type: str | None = None, meter_id: int | None = None
+    ) -> list[ThirdPartyMeter]:
         tp = third_party_meters
         d = day.isoformat()
         query = sa.select(tp).where(
@@ -194,6 +196,8 @@ class ThirdPartyStore:
         )
         if installation_type is not None:
             query = query.where(tp.c.installation_type == installation_type)
+        if meter_id is not None:
+            query = query.where(tp.c.meter_id == meter_id)
         with self.database.read() as connection:
             rows = connection.execute(query.order_by(tp.c.meter_id)).mappings().all()
         return [

@@ -16,6 +16,10 @@ The seed's four types (reference third-party-meters.md) are data, not code:
 - ``third_party_meters``: a meter's type, owner and chooser, effective-dated (half-open
   ``valid_from``/``valid_to`` JST days), with the approval of its metering part (ii) or the
   chosen model's extra cost over the standard model (iii);
+- ``operator_commands``: remote open/close (and ampere changes) of type (i) meters sent to
+  their operator's endpoint instead of the HES: kind and argument as the HES's commands
+  (``CommandKind``), the request it serves (``reference``, unique), a ``deadline_at`` after
+  which it times out, and its ``state`` (``CommandState``) once the operator answered;
 - ``sub_meter_readings``: register reads of type (i)-2 sub-meters: stored and shown to their
   owner and the customer, never read by billing or settlement (no interval store row).
 
@@ -115,6 +119,22 @@ sub_meter_readings = sa.Table(
     sa.Column("import_register_wh", sa.BigInteger, nullable=False),
     sa.Column("received_at", EPOCH_S, nullable=False),
     sa.CheckConstraint("import_register_wh >= 0", name="sub_meter_readings_register"),
+)
+
+operator_commands = sa.Table(
+    "operator_commands",
+    metadata,
+    sa.Column("command_id", KEY, primary_key=True, autoincrement=True),
+    sa.Column("meter_id", KEY, sa.ForeignKey("meters.meter_id"), nullable=False),
+    sa.Column("operator_party_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.SmallInteger, nullable=False),
+    sa.Column("argument", sa.BigInteger, nullable=False),
+    sa.Column("reference", sa.Text, unique=True),
+    sa.Column("issued_at", EPOCH_S, nullable=False),
+    sa.Column("deadline_at", EPOCH_S, nullable=False),
+    sa.Column("state", sa.SmallInteger, nullable=False),
+    sa.Column("completed_at", EPOCH_S),
+    sqlite_autoincrement=True,
 )
 
 

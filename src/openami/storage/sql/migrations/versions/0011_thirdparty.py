@@ -110,6 +110,20 @@ def upgrade() -> None:
         sa.Column("received_at", EPOCH_S, nullable=False),
         sa.CheckConstraint("import_register_wh >= 0", name="sub_meter_readings_register"),
     )
+    op.create_table(
+        "operator_commands",
+        sa.Column("command_id", KEY, primary_key=True, autoincrement=True),
+        sa.Column("meter_id", KEY, sa.ForeignKey("meters.meter_id"), nullable=False),
+        sa.Column("operator_party_id", sa.Text, nullable=False),
+        sa.Column("kind", sa.SmallInteger, nullable=False),
+        sa.Column("argument", sa.BigInteger, nullable=False),
+        sa.Column("reference", sa.Text, unique=True),
+        sa.Column("issued_at", EPOCH_S, nullable=False),
+        sa.Column("deadline_at", EPOCH_S, nullable=False),
+        sa.Column("state", sa.SmallInteger, nullable=False),
+        sa.Column("completed_at", EPOCH_S),
+        sqlite_autoincrement=True,
+    )
     op.bulk_insert(types, seed_types())
     op.bulk_insert(duties, seed_responsibilities())
     op.bulk_insert(costs, seed_cost_attributions())
@@ -117,6 +131,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in (
+        "operator_commands",
         "sub_meter_readings",
         "third_party_meters",
         "type_approvals",
