@@ -151,11 +151,24 @@ class ThirdPartyMeters:
         return self._assign(row)
 
     def register_operator_meter(
-        self, meter_id: int, operator_party_id: str, day: date, sub_meter: bool = False
+        self,
+        meter_id: int,
+        operator_party_id: str,
+        day: date,
+        sub_meter: bool = False,
+        supply_point_key: int | None = None,
     ) -> ThirdPartyMeter:
-        """Type (i) (the operator's own meter and network) or (i)-2 (a sub-meter)."""
+        """Type (i) (the operator's own meter and network) or (i)-2 (a sub-meter beside the
+        utility's meter at ``supply_point_key``, whose customer may see its reads)."""
         kind = "i-2" if sub_meter else "i"
-        return self._assign(ThirdPartyMeter(meter_id, day, kind, operator_party_id))
+        row = ThirdPartyMeter(
+            meter_id,
+            day,
+            kind,
+            operator_party_id,
+            supply_point_key=supply_point_key if sub_meter else None,
+        )
+        return self._assign(row)
 
     def _assign(self, row: ThirdPartyMeter) -> ThirdPartyMeter:
         if not row.owner_party_id:
@@ -211,6 +224,19 @@ class ThirdPartyMeters:
         self, party_id: str, meter_id: int, from_s: float, to_s: float, day: date
     ) -> pa.Table:
         self._own_sub_meter(party_id, meter_id, day)
+        return self.store.sub_meter_reads(meter_id, from_s, to_s)
+
+    def customer_sub_meter_reads(
+        self, supply_point_keys: set[int], meter_id: int, from_s: float, to_s: float, day: date
+    ) -> pa.Table:
+        """A sub-meter's reads for the customer holding its supply point."""
+        row = self.type_of(meter_id, day)
+        if (
+            row is None
+            or row.installation_type != "i-2"
+            or row.supply_point_key not in supply_point_keys
+        ):
+            raise ThirdPartyError("E_NOT_SUB_METER", f"meter {meter_id} is not a sub-meter")
         return self.store.sub_meter_reads(meter_id, from_s, to_s)
 
     def _own_sub_meter(self, party_id: str, meter_id: int, day: date) -> None:

@@ -25,6 +25,7 @@ from openami.hub import (
     oauth,
     requests_api,
     slo_api,
+    sub_meter_api,
     webhooks_api,
 )
 from openami.hub.api import install_error_handlers
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     slo_api.router,
     balancing_api.router,
     meter_operator_api.router,
+    sub_meter_api.router,
     metrics.router,
     pages.router,
     network.router,

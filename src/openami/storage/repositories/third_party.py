@@ -79,6 +79,7 @@ class ThirdPartyMeter:
     chosen_model: str | None = None
     extra_cost_yen: int = 0
     valid_to: date | None = None
+    supply_point_key: int | None = None  # where a sub-meter (i-2) sits
 
 
 def _day(value: str | None) -> date | None:
@@ -183,6 +184,7 @@ class ThirdPartyStore:
                     approval_id=row.approval_id,
                     chosen_model=row.chosen_model,
                     extra_cost_yen=row.extra_cost_yen,
+                    supply_point_key=row.supply_point_key,
                 )
             )
 
@@ -211,6 +213,9 @@ class ThirdPartyStore:
                 approval_id=r["approval_id"],
                 chosen_model=r["chosen_model"],
                 extra_cost_yen=int(r["extra_cost_yen"]),
+                supply_point_key=None
+                if r["supply_point_key"] is None
+                else int(r["supply_point_key"]),
             )
             for r in rows
         ]

@@ -103,6 +103,7 @@ third_party_meters = sa.Table(
     ),
     sa.Column("owner_party_id", sa.Text, nullable=False),
     sa.Column("chooser_party_id", sa.Text),
+    sa.Column("supply_point_key", KEY, sa.ForeignKey("supply_points.supply_point_key")),
     sa.Column("approval_id", sa.Text, sa.ForeignKey("type_approvals.approval_id")),
     sa.Column("chosen_model", sa.Text),
     sa.Column("extra_cost_yen", sa.BigInteger, nullable=False, server_default="0"),
