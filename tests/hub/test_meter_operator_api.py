@@ -13,7 +13,7 @@ from tests.hub.hubrig import SECRET, Rig, hub_rig
 
 from openami.bus.messages import ReadSource
 from openami.clock import JST, day_first_slot
-from openami.hub.meter_operator_api import third_party_meters
+from openami.hub.third_party_services import third_party_meters
 from openami.registry import Meter, make_supply_point_id
 from openami.storage.repositories.clients import ApiClient
 

@@ -14,8 +14,8 @@ from tests.hub.test_meter_operator_api import bearer
 
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import JST, day_first_slot
-from openami.hub.meter_operator_api import third_party_meters
 from openami.hub.oauth_grants import consent_store
+from openami.hub.third_party_services import third_party_meters
 from openami.registry import BalancingGroup, Meter, Retailer, make_supply_point_id
 from openami.storage.repositories.clients import ApiClient
 

@@ -28,15 +28,14 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
 from openami.hub.operator_commands import OperatorRoutedPort
+from openami.hub.third_party_services import third_party_meters
 from openami.mdms.operator_readings import (
     DEADLINE_S,
     SubmissionRejected,
     check_rows,
     parse_body,
 )
-from openami.registry.third_party import ThirdPartyMeters
 from openami.storage.repositories.clients import ApiClient
-from openami.storage.repositories.third_party import ThirdPartyStore
 
 router = APIRouter(route_class=AuditedRoute, tags=["meter operators"])
 ROLE = "meter_operator"  # API clients whose party_id is a meter operator
@@ -63,15 +62,6 @@ class SubmissionOut(BaseModel):
 
 def _error(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"code": code, "message": message})
-
-
-def third_party_meters(context: HubContext) -> ThirdPartyMeters:
-    with _BUILD_LOCK:
-        found = context.services.get("third_party_meters")
-        if not isinstance(found, ThirdPartyMeters):
-            found = ThirdPartyMeters(ThirdPartyStore(context.clients.database))
-            context.services["third_party_meters"] = found
-        return found
 
 
 async def _capped_body(request: Request) -> bytes:

@@ -25,8 +25,9 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.consent_api import current_customer
 from openami.hub.context import HubContext
-from openami.hub.meter_operator_api import ROLE, third_party_meters
+from openami.hub.meter_operator_api import ROLE
 from openami.hub.oauth_grants import consent_store
+from openami.hub.third_party_services import third_party_meters
 from openami.registry.third_party import ThirdPartyError
 from openami.storage.repositories.clients import ApiClient
 

@@ -41,6 +41,7 @@ from openami.web import (
     rollout,
     supply_points,
     switching_page,
+    third_party_page,
 )
 from openami.web.headers import SecurityHeaders
 
@@ -68,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     operators_page.router,
     switching_page.router,
+    third_party_page.router,
 )
 
 

@@ -220,6 +220,18 @@ class ThirdPartyStore:
             for r in rows
         ]
 
+    def counts_on(self, day: date) -> dict[str, int]:
+        """Meters per installation type in force on ``day``."""
+        tp = third_party_meters
+        d = day.isoformat()
+        query = (
+            sa.select(tp.c.installation_type, sa.func.count())
+            .where(tp.c.valid_from <= d, sa.or_(tp.c.valid_to.is_(None), tp.c.valid_to > d))
+            .group_by(tp.c.installation_type)
+        )
+        with self.database.read() as connection:
+            return {str(k): int(n) for k, n in connection.execute(query).all()}
+
     def meters_outside_settlement(self, day: date) -> list[int]:
         """Meters whose type does not enter billing and settlement on ``day`` (sub-meters)."""
         tp, it = third_party_meters, installation_types
