@@ -39,7 +39,7 @@ from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute, tags=["meter operators"])
 ROLE = "meter_operator"  # API clients whose party_id is a meter operator
-MAX_BODY_BYTES = 2 * 1024 * 1024  # 20,000 CSV rows of about 80 bytes
+MAX_BODY_BYTES = 1 << 20  # the hub's request limit: about 7,000 JSON or 17,000 CSV reads
 Ctx = Annotated[HubContext, Depends(ctx)]
 Client = Annotated[ApiClient, Depends(current_client)]
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -145,8 +145,25 @@ def check_rows(
     numbers: list[int] = []
     rejected: list[RowRejection] = []
     seen: set[tuple[int, int]] = set()
+    # one lookup per supply point and per (meter, day), not per read
+    meters_by_point: dict[str, int | None] = {}
+    operators: dict[tuple[int, date], str | None] = {}
+
+    def cached_meter(supply_point_id: str) -> int | None:
+        if supply_point_id not in meters_by_point:
+            meters_by_point[supply_point_id] = meter_of(supply_point_id)
+        return meters_by_point[supply_point_id]
+
+    def cached_operator(meter_id: int, day: date) -> str | None:
+        if (meter_id, day) not in operators:
+            operators[(meter_id, day)] = operator_of(meter_id, day)
+        return operators[(meter_id, day)]
+
+    instants: dict[str, RowRejection | tuple[float, int]] = {}
     for number, row in enumerate(rows, start=1):
-        problem = _row_problem(row, operator_party_id, now_s, meter_of, operator_of)
+        problem = _row_problem(
+            row, operator_party_id, now_s, cached_meter, cached_operator, instants
+        )
         if isinstance(problem, RowRejection):
             rejected.append(RowRejection(number, problem.code, problem.message))
             continue
@@ -185,8 +202,26 @@ def _row_problem(
     now_s: float,
     meter_of: MeterOf,
     operator_of: OperatorOf,
+    instants: dict[str, RowRejection | tuple[float, int]],
 ) -> RowRejection | tuple[int, int, int, int]:
-    at_s = _instant(row.get("read_at"))
+    text = str(row.get("read_at"))
+    instant = instants.get(text)
+    if instant is None:  # one parse per distinct instant (a request repeats 48 of them)
+        instant = instants[text] = _check_instant(text, now_s)
+    if isinstance(instant, RowRejection):
+        return instant
+    at_s, boundary = instant
+    imp, exp = _register(row.get("import_register_wh")), _register(row.get("export_register_wh"))
+    if imp is None or exp is None:
+        return RowRejection(0, "E_BAD_VALUE", "registers must be whole Wh, 0 or more")
+    meter = meter_of(str(row.get("supply_point_id", "")))
+    if meter is None or operator_of(meter, jst_day_of_s(at_s)) != operator_party_id:
+        return RowRejection(0, "E_NOT_YOUR_METER", "no type (i) meter of this operator there")
+    return meter, boundary, imp, exp
+
+
+def _check_instant(text: str, now_s: float) -> RowRejection | tuple[float, int]:
+    at_s = _instant(text)
     if at_s is None:
         return RowRejection(0, "E_BAD_INSTANT", "read_at must be ISO 8601 with a UTC offset")
     boundary = int(slot_at_s(at_s))
@@ -196,13 +231,7 @@ def _row_problem(
         return RowRejection(0, "E_FUTURE", "read_at is in the future")
     if now_s - at_s > LATE_LIMIT_S:
         return RowRejection(0, "E_TOO_LATE", "read_at is more than 48 hours ago")
-    imp, exp = _register(row.get("import_register_wh")), _register(row.get("export_register_wh"))
-    if imp is None or exp is None:
-        return RowRejection(0, "E_BAD_VALUE", "registers must be whole Wh, 0 or more")
-    meter = meter_of(str(row.get("supply_point_id", "")))
-    if meter is None or operator_of(meter, jst_day_of_s(at_s)) != operator_party_id:
-        return RowRejection(0, "E_NOT_YOUR_METER", "no type (i) meter of this operator there")
-    return meter, boundary, imp, exp
+    return at_s, boundary
 
 
 def _falling_registers(
