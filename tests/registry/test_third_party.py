@@ -121,3 +121,17 @@ def test_sub_meter_reads_are_kept_for_the_owner_and_out_of_settlement(
         service.record_sub_meter_reads("HEMS-CO", 4, at[:1], wh[:1], t0, DAY)
     assert err.value.code == "E_CONFLICT"
     assert service.sub_meter_reads("HEMS-CO", 4, t0, t0 + 86400, DAY).num_rows == 3
+
+
+def test_the_responsible_party_per_meter_and_stage(service: ThirdPartyMeters) -> None:
+    service.register_operator_meter(1, "MO1", DAY)
+    service.choose_model(2, "R1", "premium", 15000, 12000, DAY)
+    service.approve(TypeApproval("TA-9", "Acme", "MP-9", "1.0", DAY))
+    service.install_metering_part(3, "TP3", "Acme", "MP-9", DAY)
+    assert {s: service.responsible_party(1, s, DAY) for s in STAGES} == dict.fromkeys(STAGES, "MO1")
+    assert service.responsible_party(2, "selection", DAY) == "R1"
+    assert service.responsible_party(2, "procurement", DAY) == "utility"
+    assert service.responsible_party(3, "procurement", DAY) == "TP3"
+    assert service.responsible_party(3, "faults", DAY) == "utility"
+    assert service.responsible_party(4, "replacement", DAY) == "utility"  # the utility's own
+    assert service.responsible_party(1, "selection", date(2026, 11, 1)) == "utility"  # not yet

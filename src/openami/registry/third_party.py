@@ -79,6 +79,17 @@ class ThirdPartyMeters:
             raise ThirdPartyError("E_UNKNOWN_STAGE", f"unknown lifecycle stage {stage!r}")
         return matrix[installation_type][stage]
 
+    def responsible_party(self, meter_id: int, stage: str, day: date) -> str:
+        """Who does ``stage`` for this meter on ``day``: ``utility`` or the party that owns it
+        (a meter with no third-party type is the utility's in every stage)."""
+        row = self.type_of(meter_id, day)
+        kind = "utility" if row is None else row.installation_type
+        if self.responsible(kind, stage) == "utility" or row is None:
+            return "utility"
+        if kind == "iii":  # the chooser selects among the utility's models
+            return row.chooser_party_id or row.owner_party_id
+        return row.owner_party_id
+
     def payer(self, installation_type: str, cost_item: str) -> str:
         items = self.store.cost_attributions().get(installation_type)
         if items is None:
