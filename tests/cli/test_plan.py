@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from openami.cli.plan import command, load_area
@@ -80,6 +81,7 @@ def test_bad_area_files_are_refused_with_a_clear_message(tmp_path: Path) -> None
 
 def test_plan_with_the_kyushu_preset_prices_the_area_and_draws_the_curve() -> None:
     args = ["--config", str(RURAL), "--meters", "300", "--preset", "09", "--curve", "--json"]
+    args += ["--curve-kpi", "delivery_60min_rate"]
     result = CliRunner().invoke(command, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -94,7 +96,12 @@ def test_plan_with_the_kyushu_preset_prices_the_area_and_draws_the_curve() -> No
     assert by_method["cellular"]["concentrators"] == 0
     assert costs["total"]["capex_yen"] == sum(b["capex_yen"] for b in costs["methods"])
     curve = costs["curve"]
+    assert costs["curve_kpi"] == "delivery_60min_rate"
     assert curve[0]["retrofitted_meters"] == 0
+    assert curve[0]["automatic_reading_rate"] == pytest.approx(
+        sum(out["meters"][m] * out["kpis"][m]["delivery_60min_rate"] for m in by_method)
+        / out["meters"]["all"]
+    )
     assert curve[-1]["automatic_reading_rate"] >= curve[0]["automatic_reading_rate"]
     assert "Sankei" in costs["sources"]["cellular"] or "as mesh" in costs["sources"]["cellular"]
 
@@ -110,3 +117,5 @@ def test_plan_cost_table_and_bad_presets() -> None:
         command, ["--config", str(RURAL), "--meters", "30", "--costs", "--cost-date", "2010-01-01"]
     )
     assert early.exit_code != 0 and "no cost figures in force" in early.output
+    wrong = runner.invoke(command, ["--config", str(RURAL), "--curve", "--curve-kpi", "joy"])
+    assert wrong.exit_code != 0 and "joy" in wrong.output

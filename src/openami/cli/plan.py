@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.bus.messages import CommandKind
-from openami.cli.plan_costs import cost_report, cost_tables, preset_mix
+from openami.cli.plan_costs import CURVE_KPIS, cost_report, cost_tables, preset_mix
 from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, ManualClock
 from openami.mdms.kpi import KPI_NAMES, daily_kpis
 from openami.meter.load import hash_uniform
@@ -325,6 +325,14 @@ def result_table(result: dict[str, Any]) -> Table:
 @click.option("--costs", is_flag=True, help="Add capex/opex and cost per read meter.")
 @click.option("--curve", is_flag=True, help="Add the cost-versus-reading-rate curve.")
 @click.option(
+    "--curve-kpi",
+    type=click.Choice(CURVE_KPIS),
+    default="automatic_reading_rate",
+    show_default=True,
+    help="The rate the curve buys points of (the 60-min delivery rate shows more when "
+    "backfill already reads every meter within 48 h).",
+)
+@click.option(
     "--cost-date",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
@@ -345,6 +353,7 @@ def command(
     preset: str | None,
     costs: bool,
     curve: bool,
+    curve_kpi: str,
     cost_date: datetime | None,
     cost_file: Path | None,
     as_json: bool,
@@ -382,7 +391,7 @@ def command(
     if as_json:
         result = run_plan(plan, days, network_file)
         if costs or curve:
-            result["costs"] = _costs(result, day, cost_file, curve)
+            result["costs"] = _costs(result, day, cost_file, curve, curve_kpi)
         click.echo(json.dumps(result))
         return
     total_s = (days + 1) * 86400.0
@@ -398,7 +407,7 @@ def command(
         )
     console.print(result_table(result))
     if costs or curve:
-        for table in cost_tables(_costs(result, day, cost_file, curve)):
+        for table in cost_tables(_costs(result, day, cost_file, curve, curve_kpi)):
             console.print(table)
     lo, hi = result["meters_per_concentrator"]
     console.print(
@@ -407,8 +416,10 @@ def command(
     )
 
 
-def _costs(result: dict[str, Any], day: date, cost_file: Path | None, curve: bool) -> Any:
+def _costs(
+    result: dict[str, Any], day: date, cost_file: Path | None, curve: bool, curve_kpi: str
+) -> Any:
     try:
-        return cost_report(result, day, cost_file, 10 if curve else None)
+        return cost_report(result, day, cost_file, 10 if curve else None, curve_kpi)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

@@ -4,7 +4,7 @@ and the cost-versus-reading-rate curve of the simulated area (figures from
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,26 @@ def preset_mix(code: str, area_code: str) -> dict[str, float]:
     return presets[key].method_mix
 
 
+CURVE_KPIS = ("automatic_reading_rate", "delivery_60min_rate", "collection_30min_rate")
+
+
 def cost_report(
-    result: dict[str, Any], day: date, cost_file: Path | None, curve_steps: int | None
+    result: dict[str, Any],
+    day: date,
+    cost_file: Path | None,
+    curve_steps: int | None,
+    curve_kpi: str = "automatic_reading_rate",
 ) -> dict[str, Any]:
-    """Bills per method and for the area; with ``curve_steps`` the curve as well."""
+    """Bills per method and for the area; with ``curve_steps`` the curve as well. The
+    concentrators of mesh and PLC serve the area's meters per concentrator (the upper end of
+    the simulated range), not the cost file's typical figure."""
     rows = costs_on(load_costs(cost_file), day)
+    # concentrators serve as many meters as the area's density gives, as in the simulation
+    per_concentrator = int(result["meters_per_concentrator"][1])
+    rows = {
+        m: replace(c, meters_per_concentrator=per_concentrator) if c.concentrator_yen > 0 else c
+        for m, c in rows.items()
+    }
     meters = {m: n for m, n in result["meters"].items() if m != "all"}
     missing = sorted(set(meters) - set(rows))
     if missing:
@@ -56,7 +71,11 @@ def cost_report(
         "sources": {m: rows[m].sources for m in meters},
     }
     if curve_steps is not None:
-        curve = reading_rate_curve(rows, meters, rates, curve_steps)
+        if curve_kpi not in CURVE_KPIS:
+            raise ValueError(f"the curve's KPI must be one of {', '.join(CURVE_KPIS)}")
+        by_kpi = {m: float(result["kpis"][m][curve_kpi] or 0.0) for m in meters}
+        curve = reading_rate_curve(rows, meters, by_kpi, curve_steps)
+        report["curve_kpi"] = curve_kpi
         report["curve"] = [asdict(p) for p in curve]
     return report
 
@@ -89,8 +108,8 @@ def cost_tables(report: dict[str, Any]) -> list[Table]:
     )
     out = [table]
     if "curve" in report:
-        curve = Table(title="Cost versus automatic reading rate (retrofits of unread meters)")
-        for col in ("reading rate", "annual cost", "retrofitted", "¥ per extra point / year"):
+        curve = Table(title=f"Cost versus {report['curve_kpi']} (retrofits of unread meters)")
+        for col in ("rate", "annual cost", "retrofitted", "¥ per extra point / year"):
             curve.add_column(col, justify="right")
         for p in report["curve"]:
             curve.add_row(
