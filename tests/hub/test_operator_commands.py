@@ -16,6 +16,7 @@ from openami.bus.inprocess import InProcessBus
 from openami.bus.messages import TOPIC_COMMANDS, CommandKind, CommandState
 from openami.clock import JST
 from openami.hub.operator_commands import OPERATOR_COMMAND_TIMEOUT_S, OperatorRoutedPort
+from openami.hub.third_party_services import third_party_tick
 from openami.storage.repositories.operator_commands import CORRELATION_BASE
 from openami.storage.repositories.webhooks import Subscription, WebhookStore
 
@@ -91,3 +92,23 @@ def test_an_unanswered_command_times_out() -> None:
         assert outcome(rig, "mo1", corr, "confirmed") == 409  # too late: nothing changes
         assert port.switch_connected(10) is None
         assert port.operator_of(10, date(2026, 11, 2)) == "MO1"
+
+
+def test_the_hub_worker_times_commands_out_and_checks_duties_once_a_day() -> None:
+    bus = InProcessBus()
+    seen: list[pa.Table] = []
+    bus.subscribe(TOPIC_COMMANDS, seen.append)
+    with hub_rig(bus=bus) as rig:
+        setup(rig)  # meters 10 (MO1) and 11 (MO2): certifications expire on 2036-01-01
+        port = OperatorRoutedPort(None, rig.context)
+        rig.context.command_port = port
+        subscribe(rig, "mo1")
+        rig.clock.set(datetime(2035, 12, 1, 10, 0, tzinfo=JST))
+        corr = port.submit(CommandKind.DISCONNECT, 10, rig.clock.timestamp(), reference="w")
+        assert corr is not None
+        assert third_party_tick(rig.context, rig.clock.timestamp()) == 2  # W_EXPIRY_DUE: 10, 11
+        assert third_party_tick(rig.context, rig.clock.timestamp()) == 0  # once a day
+        assert seen == []
+        rig.clock.advance(OPERATOR_COMMAND_TIMEOUT_S)
+        third_party_tick(rig.context, rig.clock.timestamp())
+        assert pa.concat_tables(seen).column("state").to_pylist() == [int(CommandState.TIMED_OUT)]
