@@ -33,6 +33,7 @@ from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
+from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
@@ -224,6 +225,8 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         register_third_party(
             context, party["client_id"], party["client_secret"], "TP001", [party["redirect_uri"]]
         )
+    # type (i) meters are switched through their meter operator, the others through the HES
+    context.command_port = OperatorRoutedPort(context.command_port, context)
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
     _load_tick_state(sim, store, settings.data_dir)

@@ -36,6 +36,7 @@ class ReadSource(IntEnum):
     BACKFILL = 2  # a range read from the meter's log, filling a gap
     EXCHANGE = 3  # closing/opening registers entered at a meter exchange
     BULK = 4  # a bulk import (CSV or Parquet file)
+    OPERATOR = 5  # submitted by a third-party meter operator (type (i) meter, no HES)
 
     @property
     def label(self) -> str:

@@ -9,7 +9,19 @@ from __future__ import annotations
 import click
 
 from openami import __version__
-from openami.cli import audit, broute, bus, demo, dlms, hems, mdms, ops, plan, serve
+from openami.cli import (
+    audit,
+    broute,
+    bus,
+    demo,
+    dlms,
+    hems,
+    mdms,
+    ops,
+    plan,
+    serve,
+    thirdparty,
+)
 from openami.log import configure
 
 SUBCOMMANDS = {
@@ -23,6 +35,7 @@ SUBCOMMANDS = {
     "audit": audit,
     "ops": ops,
     "bus": bus,
+    "thirdparty": thirdparty,
 }
 
 
