@@ -27,6 +27,8 @@ from openami.bus.messages import TOPIC_READINGS
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
+from openami.hub.errors import api_error as _error
+from openami.hub.errors import capped_body
 from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.third_party_services import third_party_meters
 from openami.mdms.operator_readings import (
@@ -58,19 +60,6 @@ class SubmissionOut(BaseModel):
     accepted: int
     late: int = Field(description=f"accepted reads received over {DEADLINE_S:.0f} s late")
     rejected: list[RowRejectionOut]
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
-
-
-async def _capped_body(request: Request) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise _error(413, "body_too_large", f"at most {MAX_BODY_BYTES} bytes")
-    return bytes(body)
 
 
 def _submit(context: HubContext, client: ApiClient, body: bytes, ctype: str) -> SubmissionOut:
@@ -141,7 +130,7 @@ async def post_readings(context: Ctx, client: Client, request: Request) -> Submi
     Whole-body errors: E_NOT_METER_OPERATOR (403), body_too_large (413),
     E_UNSUPPORTED_MEDIA_TYPE (415), E_BAD_BODY, E_EMPTY, E_TOO_MANY_ROWS and
     E_NO_READ_ACCEPTED (422)."""
-    body = await _capped_body(request)
+    body = await capped_body(request, MAX_BODY_BYTES, "a submission")
     ctype = request.headers.get("content-type", "")
     return await run_in_threadpool(_submit, context, client, body, ctype)
 

@@ -25,6 +25,7 @@ from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.consent_api import current_customer
 from openami.hub.context import HubContext
+from openami.hub.errors import api_error as _error
 from openami.hub.meter_operator_api import ROLE
 from openami.hub.oauth_grants import consent_store
 from openami.hub.third_party_services import third_party_meters
@@ -64,10 +65,6 @@ class SubMeterReadsOut(BaseModel):
 
 class StoredOut(BaseModel):
     stored: int
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
 def _refused(exc: ThirdPartyError) -> HTTPException:
