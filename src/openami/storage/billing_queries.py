@@ -1,9 +1,12 @@
 """Sums of current half-hour values per supply point over a billing period (for
-``mdms/billing.py``), with the register difference of the meter that served the whole period."""
+``mdms/billing.py``), with the register difference of the meter that served the whole period;
+and the same determinants over each supply point's own period (:func:`segment_sums`, for
+billing periods by meter-reading day and wheeling charges)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openami.bus.messages import Quality
 from openami.clock import SLOT_SECONDS
@@ -14,8 +17,8 @@ from openami.storage.current_values_sql import (
 )
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
-from openami.storage.quality_sql import NO_VALUE_SQL, quality_sql
-from openami.storage.slot_sql import installed, of_day
+from openami.storage.quality_sql import NO_VALUE_SQL, WITH_VALUE_SQL, quality_sql
+from openami.storage.slot_sql import day_first, installed, of_day
 
 #: a half-hour's energy [Wh] times this is its mean power [W]
 _WH_PER_SLOT_TO_W = 3600 // SLOT_SECONDS
@@ -91,3 +94,66 @@ def billing_sums(
         "day1": day_band[1],
     }
     return read_query(store, _BILL, params, q_keys=keys, q_inst=installations)
+
+
+_SEGMENT_VERSIONS = current_versions_sql(
+    "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_seg)"
+)
+
+_SEGMENTS = f"""
+WITH cur AS ({_SEGMENT_VERSIONS}),
+vals AS (
+    SELECT s.segment_id, c.import_wh AS imp, c.export_wh AS exp,
+           {of_day("c.slot")} BETWEEN $day0 AND $day1 AS in_day_band, d.holiday,
+           c.quality IN {WITH_VALUE_SQL} AS has_value,
+           c.quality = {quality_sql(Quality.MEASURED)} AS measured
+    FROM q_seg s
+    JOIN cur c ON c.supply_point_key = s.supply_point_key
+              AND c.slot BETWEEN s.first_slot AND s.last_slot
+    JOIN q_days d ON d.day_first_slot = {day_first("c.slot")}),
+sums AS (
+    SELECT segment_id,
+           sum(imp) AS import_wh, sum(exp) AS export_wh,
+           sum(imp) FILTER (WHERE in_day_band AND NOT holiday) AS day_import_wh,
+           sum(imp) FILTER (WHERE NOT in_day_band) AS night_import_wh,
+           sum(imp) FILTER (WHERE in_day_band AND holiday) AS holiday_import_wh,
+           max(imp) AS max_slot_wh,
+           count(*) FILTER (WHERE has_value) AS value_slots,
+           count(*) FILTER (WHERE has_value AND NOT measured) AS estimated_slots
+    FROM vals GROUP BY segment_id)
+SELECT s.segment_id,
+       CAST(COALESCE(m.import_wh, 0) AS BIGINT) AS import_wh,
+       CAST(COALESCE(m.export_wh, 0) AS BIGINT) AS export_wh,
+       CAST(COALESCE(m.day_import_wh, 0) AS BIGINT) AS day_import_wh,
+       CAST(COALESCE(m.night_import_wh, 0) AS BIGINT) AS night_import_wh,
+       CAST(COALESCE(m.holiday_import_wh, 0) AS BIGINT) AS holiday_import_wh,
+       CAST(COALESCE(m.max_slot_wh, 0) * {_WH_PER_SLOT_TO_W} AS BIGINT) AS max_demand_w,
+       s.last_slot - s.first_slot + 1 AS slots,
+       s.last_slot - s.first_slot + 1 - COALESCE(m.value_slots, 0) AS missing_slots,
+       COALESCE(m.estimated_slots, 0) AS estimated_slots
+FROM q_seg s LEFT JOIN sums m USING (segment_id)
+ORDER BY s.segment_id
+"""
+
+
+def segment_sums(
+    store: DuckIntervalStore,
+    segments: pa.Table,
+    day_first_slots: pa.Array,
+    holidays: pa.Array,
+    day_band: tuple[int, int],
+) -> pa.Table:
+    """Billing determinants per segment: ``segments`` has ``segment_id``,
+    ``supply_point_key``, ``first_slot``, ``last_slot`` (each segment its own slots); the days
+    they cover are ``day_first_slots`` with a ``holidays`` flag each. One row per segment, in
+    segment order: import/export [Wh]; import in the day band (slots ``day_band[0]..[1]`` of
+    the JST day) on business days, outside the day band on any day (night), in the day band
+    on holidays; the largest half-hour import as demand [W]; the segment's slots, those
+    without a value (missing, invalid or never received) and those estimated or edited."""
+    first, last = 0, -1
+    if segments.num_rows:
+        first = int(pc.min(segments.column("first_slot")).as_py())
+        last = int(pc.max(segments.column("last_slot")).as_py())
+    params = {"first": first, "last": last, "day0": day_band[0], "day1": day_band[1]}
+    days = pa.table({"day_first_slot": day_first_slots, "holiday": holidays})
+    return read_query(store, _SEGMENTS, params, q_seg=segments, q_days=days)

@@ -341,3 +341,6 @@ from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
+
+# each supply point's meter-reading day schedule code (revision 0006_wheeling)
+from openami.storage.sql import wheeling_tables as wheeling_tables  # noqa: E402
