@@ -8,6 +8,7 @@ import click
 from openami.cli.mdms_layout import compact, pack
 from openami.cli.mdms_reports import bill, completeness_cmd, settle
 from openami.cli.mdms_values import edit, estimate, export, ingest
+from openami.cli.mdms_wheeling import wheeling
 
 
 @click.group()
@@ -20,5 +21,16 @@ def command() -> None:
     """
 
 
-for _subcommand in (ingest, export, edit, estimate, settle, bill, compact, completeness_cmd, pack):
+for _subcommand in (
+    ingest,
+    export,
+    edit,
+    estimate,
+    settle,
+    bill,
+    compact,
+    completeness_cmd,
+    pack,
+    wheeling,
+):
     command.add_command(_subcommand)

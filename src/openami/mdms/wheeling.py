@@ -23,8 +23,10 @@ the calendar's ≤ 17 codes and the tariff lookups per (area, period start).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +38,9 @@ from openami.mdms.billing import segment_determinants
 from openami.mdms.wheeling_tariffs import BASIC_UNITS, TAX_RATE, TariffTables
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
+
+if TYPE_CHECKING:
+    from openami.mdms.service import Mdms
 
 _EPOCH_SLOT = day_first_slot(date(1970, 1, 1))
 _NO_END_SLOT = np.iinfo(np.int64).max // 2
@@ -267,13 +272,33 @@ def wheeling_run(
     tariffs: TariffTables,
     period: str,
     day_band: tuple[str, str] = ("07:00", "23:00"),
+    progress: Callable[[str], None] | None = None,
 ) -> pa.Table:
-    """Invoice lines of every supplied point for billing month ``period`` (``YYYY-MM``)."""
+    """Invoice lines of every supplied point for billing month ``period`` (``YYYY-MM``);
+    ``progress`` hears the name of each step as it starts."""
+    step = progress or (lambda _name: None)
     year, month = parse_month(period)
+    step("periods")
     segments = billing_segments(inputs, year, month)
-    # area checks before the long query: an unknown area or tariff fails at once
-    for area in pc.unique(segments.column("area_code")).to_pylist():
-        tariffs.menu_of(str(area))
+    # every area and tariff is looked up before the long query: unknown ones fail at once
     first_day, last_day = month_span(year, month)
+    if segments.num_rows:
+        pairs = segments.group_by(["area_code", "period_first_slot"]).aggregate([])
+        _tariff_columns(pairs, tariffs)
+    step("determinants")
     determinants = segment_determinants(store, segments, first_day, last_day, day_band)
+    step("charges")
     return charge_lines(segments, determinants, inputs.amperages, tariffs)
+
+
+def wheeling_for(
+    mdms: Mdms,
+    tariffs: TariffTables,
+    period: str,
+    retailer_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pa.Table:
+    """:func:`wheeling_run` on an MDMS and its registry: every retailer's lines, or one
+    retailer's own (only its contracts are read)."""
+    inputs = wheeling_inputs(mdms.registry, None if retailer_id is None else [retailer_id])
+    return wheeling_run(mdms.store, inputs, tariffs, period, progress=progress)

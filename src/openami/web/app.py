@@ -24,6 +24,7 @@ from openami.hub import (
     requests_api,
     slo_api,
     webhooks_api,
+    wheeling_api,
 )
 from openami.hub.api import install_error_handlers
 from openami.hub.body_limit import BodyLimit
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs_api.router,
     webhooks_api.router,
     slo_api.router,
+    wheeling_api.router,
     metrics.router,
     pages.router,
     network.router,
