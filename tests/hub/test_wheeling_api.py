@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from tests.hub.hubrig import SECRET, Rig, hub_rig
-from tests.mdms.wheeling_world import day_reads, flat
+from tests.mdms.wheeling_world import flat, ingest_days
 
 from openami.registry import BalancingGroup, Meter, Retailer, make_supply_point_id
 from openami.storage.repositories.clients import ApiClient
@@ -39,7 +39,7 @@ def _world(rig: Rig, area: str = "03") -> None:
         [(k, r, date(2026, 1, 1), None) for k, r in zip(keys, owners, strict=True)]
     )
     for k in keys:
-        rig.context.mdms.ingest(day_reads(100 + k, date(2026, 9, 1), flat(30)))
+        ingest_days(rig.context.mdms, 100 + k, date(2026, 9, 1), flat(30))
 
 
 def test_a_retailer_sees_only_its_own_charges_and_reads_are_logged() -> None:

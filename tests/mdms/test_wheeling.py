@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 import pytest
-from tests.mdms.wheeling_world import day_reads, flat, make_world
+from tests.mdms.wheeling_world import flat, ingest_days, make_world
 
 from openami.clock import SLOTS_PER_DAY
 from openami.clock.calendar import billing_period
@@ -35,7 +35,7 @@ def test_period_determinants_holiday_band_and_max_demand() -> None:
     values = flat(31)  # 09-01 … 10-01
     spike = 23 * SLOTS_PER_DAY + 24  # 09-24 12:00 JST
     values[spike] = 900
-    mdms.ingest(day_reads(101, date(2026, 9, 1), values))
+    ingest_days(mdms, 101, date(2026, 9, 1), values)
     (line,) = lines_of(mdms, "2026-10")
     assert (line["period_start"], line["period_end"]) == (date(2026, 9, 1), date(2026, 10, 1))
     # 30 days × 48 slots, the spike adds 800 Wh; nothing of 10-01 is in the period
@@ -54,7 +54,7 @@ def test_periods_follow_each_points_reading_day_across_month_ends() -> None:
     the kWh of exactly their days."""
     mdms = make_world([("03", 1, 30), ("03", 17, 30)])
     for meter in (101, 102):
-        mdms.ingest(day_reads(meter, date(2026, 8, 31), flat(65)))  # 08-31 … 11-03
+        ingest_days(mdms, meter, date(2026, 8, 31), flat(65))  # 08-31 … 11-03
     by_code = {line["reading_day_code"]: line for line in lines_of(mdms, "2026-10")}
     for code, line in by_code.items():
         first, last = billing_period(int(code), 2026, 10)  # type: ignore[arg-type]
@@ -68,7 +68,7 @@ def test_periods_follow_each_points_reading_day_across_month_ends() -> None:
 
 def test_missing_values_are_counted_not_billed() -> None:
     mdms = make_world([("03", 1, 30)])
-    mdms.ingest(day_reads(101, date(2026, 9, 1), flat(10)))  # only the first 10 days
+    ingest_days(mdms, 101, date(2026, 9, 1), flat(10))  # only the first 10 days
     (line,) = lines_of(mdms, "2026-10")
     assert line["kwh"] == pytest.approx(10 * 4.8)
     assert line["missing_slots"] == 20 * SLOTS_PER_DAY
@@ -79,7 +79,7 @@ def test_tariffs_change_on_their_effective_date() -> None:
     2025-10-01. Period 2025-10 (from 09-01) is priced at the old tariff, 2025-11 (from
     10-01) at the new one."""
     mdms = make_world([("01", 1, 30)])
-    mdms.ingest(day_reads(101, date(2025, 9, 1), flat(61)))
+    ingest_days(mdms, 101, date(2025, 9, 1), flat(61))
     old = lines_of(mdms, "2025-10")[0]
     new = lines_of(mdms, "2025-11")[0]
     assert old["period_start"] == date(2025, 9, 1) and new["period_start"] == date(2025, 10, 1)
@@ -109,7 +109,7 @@ def test_a_contract_change_splits_the_period_between_retailers() -> None:
     mdms = make_world([("01", 1, 40)])
     mdms.registry.end_supply_contract(1, "R1", date(2026, 9, 16))
     mdms.registry.start_supply_contract(1, "R2", date(2026, 9, 16))
-    mdms.ingest(day_reads(101, date(2026, 9, 1), flat(30)))
+    ingest_days(mdms, 101, date(2026, 9, 1), flat(30))
     lines = {line["retailer_id"]: line for line in lines_of(mdms, "2026-10")}
     r1, r2 = lines["R1"], lines["R2"]
     assert (r1["supply_start"], r1["supply_end"]) == (date(2026, 9, 1), date(2026, 9, 16))
@@ -126,7 +126,7 @@ def test_invoice_totals_are_the_sums_of_the_per_point_charges() -> None:
     mdms = make_world()
     rng = np.random.default_rng(7)
     for meter in (101, 102, 103, 104):
-        mdms.ingest(day_reads(meter, date(2026, 8, 31), rng.integers(0, 700, 65 * 48)))
+        ingest_days(mdms, meter, date(2026, 8, 31), rng.integers(0, 700, 65 * 48))
     mdms.registry.end_supply_contract(4, "R1", date(2026, 10, 1))
     mdms.registry.start_supply_contract(4, "R2", date(2026, 10, 1))
     table = wheeling_for(mdms, TARIFFS, "2026-10")

@@ -41,7 +41,8 @@ def make_world(points: list[tuple[str, int, int]] = POINTS) -> Mdms:
 
 def day_reads(meter_id: int, first_day: date, values_wh: np.ndarray) -> pa.Table:
     """Register reads of ``meter_id`` whose half-hour differences are ``values_wh`` (48 per
-    day, from ``first_day`` 00:00 JST), starting from 10 kWh."""
+    day, from ``first_day`` 00:00 JST), starting from 10 kWh; each day's reads arrive
+    together an hour after the day ends (a day file)."""
     b0 = day_first_slot(first_day)
     regs = 10_000 + np.concatenate([[0], np.cumsum(values_wh)]).astype(np.int64)
     n = len(regs)
@@ -52,7 +53,9 @@ def day_reads(meter_id: int, first_day: date, values_wh: np.ndarray) -> pa.Table
             "boundary": boundaries,
             "import_register_wh": regs,
             "export_register_wh": np.zeros(n, np.int64),
-            "received_at": boundaries * 1800.0 + 60.0,
+            "received_at": ((boundaries - 1 - b0) // SLOTS_PER_DAY + 1) * 86400.0
+            + b0 * 1800.0
+            + 3600.0,
             "source": np.zeros(n, np.uint8),
         },
         schema=READ_SCHEMA,
@@ -61,3 +64,10 @@ def day_reads(meter_id: int, first_day: date, values_wh: np.ndarray) -> pa.Table
 
 def flat(days: int, wh: int = 100) -> np.ndarray:
     return np.full(days * SLOTS_PER_DAY, wh, dtype=np.int64)
+
+
+def ingest_days(mdms: Mdms, meter_id: int, first_day: date, values_wh: np.ndarray) -> None:
+    """The opening read, then the day files: whole meter-days become day rows."""
+    reads = day_reads(meter_id, first_day, values_wh)
+    mdms.ingest(reads.slice(0, 1))
+    mdms.ingest(reads.slice(1))

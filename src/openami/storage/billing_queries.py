@@ -15,7 +15,12 @@ from openami.storage.current_values_sql import (
     current_versions_sql,
     final_slots_sql,
 )
-from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_interval import (
+    DAY_VALUE_COLS,
+    DAY_VALUE_PRESENT,
+    HH_SELECT,
+    DuckIntervalStore,
+)
 from openami.storage.duckdb_reads import read_query
 from openami.storage.quality_sql import NO_VALUE_SQL, WITH_VALUE_SQL, quality_sql
 from openami.storage.slot_sql import day_first, installed, of_day
@@ -96,31 +101,95 @@ def billing_sums(
     return read_query(store, _BILL, params, q_keys=keys, q_inst=installations)
 
 
-_SEGMENT_VERSIONS = current_versions_sql(
-    "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_seg)"
+# -- determinants per segment (billing periods by 計量日) -----------------------------------
+# Segments cover whole JST days. A day row with no narrow value in its (supply point, day) is
+# current as stored (every element version 1): its sums come from its lists, one row per
+# day and no row per value. Every other (supply point, day) — narrow ticks, later versions
+# — takes the current-version rule per slot (current_versions_sql), over the narrow values
+# and the elements of those days' day rows only.
+_WITH_VALUE_CODES = ", ".join(
+    str(int(q)) for q in (Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED)
+)
+_NOT_MEASURED_CODES = f"{int(Quality.ESTIMATED)}, {int(Quality.EDITED)}"
+
+
+def _derived(registers: str, prev: str) -> str:
+    """The 48 values of a day row whose values are all measured register differences."""
+    return (
+        f"list_transform(range(1, 49), lambda i: d.{registers}[i] - "
+        f"CASE WHEN i = 1 THEN d.{prev} ELSE d.{registers}[i - 1] END)"
+    )
+
+
+_NARROW = f"""
+    SELECT {HH_SELECT} FROM hh_values
+    WHERE slot BETWEEN $first AND $last
+      AND supply_point_key IN (SELECT supply_point_key FROM q_keys)"""
+_DIRTY_ELEMENTS = f"""
+    SELECT {DAY_VALUE_COLS}
+    FROM day_rows d
+    JOIN dirty x ON x.supply_point_key = d.supply_point_key
+                AND x.day_first_slot = d.day_first_slot
+    CROSS JOIN range(1, 49) r(i) JOIN ingest_log l USING (ingest_seq)
+    WHERE {DAY_VALUE_PRESENT}"""
+_REST_VERSIONS = current_versions_sql(
+    "$first", "$last", source=f"({_NARROW} UNION ALL {_DIRTY_ELEMENTS})"
 )
 
 _SEGMENTS = f"""
-WITH cur AS ({_SEGMENT_VERSIONS}),
-vals AS (
-    SELECT s.segment_id, c.import_wh AS imp, c.export_wh AS exp,
-           {of_day("c.slot")} BETWEEN $day0 AND $day1 AS in_day_band, d.holiday,
-           c.quality IN {WITH_VALUE_SQL} AS has_value,
-           c.quality = {quality_sql(Quality.MEASURED)} AS measured
-    FROM q_seg s
-    JOIN cur c ON c.supply_point_key = s.supply_point_key
-              AND c.slot BETWEEN s.first_slot AND s.last_slot
-    JOIN q_days d ON d.day_first_slot = {day_first("c.slot")}),
+WITH dirty AS (
+    SELECT DISTINCT supply_point_key, {day_first("slot")} AS day_first_slot
+    FROM hh_values
+    WHERE slot BETWEEN $first AND $last
+      AND supply_point_key IN (SELECT supply_point_key FROM q_keys)),
+clean AS (
+    SELECT d.supply_point_key, d.day_first_slot,
+           CASE WHEN d.qcode IS NULL
+                THEN {_derived("import_register_wh", "prev_import_register_wh")}
+                ELSE d.import_wh END AS imp,
+           CASE WHEN d.qcode IS NULL
+                THEN d.export_register_wh[48] - d.prev_export_register_wh
+                ELSE list_sum(d.export_wh) END AS exp_wh,
+           CASE WHEN d.qcode IS NULL THEN 48
+                ELSE len(list_filter(d.qcode, lambda q: q IN ({_WITH_VALUE_CODES}))) END AS n_value,
+           CASE WHEN d.qcode IS NULL THEN 0
+                ELSE len(list_filter(d.qcode, lambda q: q IN ({_NOT_MEASURED_CODES}))) END AS n_est
+    FROM day_rows d
+    WHERE d.day_first_slot BETWEEN $first AND $last
+      AND d.supply_point_key IN (SELECT supply_point_key FROM q_keys)
+      AND NOT EXISTS (SELECT 1 FROM dirty x WHERE x.supply_point_key = d.supply_point_key
+                                              AND x.day_first_slot = d.day_first_slot)),
+day_parts AS (
+    SELECT s.segment_id, k.holiday,
+           list_sum(c.imp) AS imp, c.exp_wh AS exp,
+           list_sum(c.imp[$day0 + 1:$day1 + 1]) AS band, list_max(c.imp) AS top,
+           c.n_value, c.n_est
+    FROM clean c
+    JOIN q_seg s ON s.supply_point_key = c.supply_point_key
+                AND c.day_first_slot BETWEEN s.first_slot AND s.last_slot
+    JOIN q_days k ON k.day_first_slot = c.day_first_slot),
+rest AS ({_REST_VERSIONS}),
+slot_parts AS (
+    SELECT s.segment_id, k.holiday, r.import_wh AS imp, r.export_wh AS exp,
+           CASE WHEN {of_day("r.slot")} BETWEEN $day0 AND $day1 THEN r.import_wh END AS band,
+           r.import_wh AS top,
+           CAST(r.quality IN {WITH_VALUE_SQL} AS INTEGER) AS n_value,
+           CAST(r.quality IN {WITH_VALUE_SQL} AND r.quality <> {quality_sql(Quality.MEASURED)}
+                AS INTEGER) AS n_est
+    FROM rest r
+    JOIN q_seg s ON s.supply_point_key = r.supply_point_key
+                AND r.slot BETWEEN s.first_slot AND s.last_slot
+    JOIN q_days k ON k.day_first_slot = {day_first("r.slot")}),
+parts AS (SELECT * FROM day_parts UNION ALL SELECT * FROM slot_parts),
 sums AS (
     SELECT segment_id,
            sum(imp) AS import_wh, sum(exp) AS export_wh,
-           sum(imp) FILTER (WHERE in_day_band AND NOT holiday) AS day_import_wh,
-           sum(imp) FILTER (WHERE NOT in_day_band) AS night_import_wh,
-           sum(imp) FILTER (WHERE in_day_band AND holiday) AS holiday_import_wh,
-           max(imp) AS max_slot_wh,
-           count(*) FILTER (WHERE has_value) AS value_slots,
-           count(*) FILTER (WHERE has_value AND NOT measured) AS estimated_slots
-    FROM vals GROUP BY segment_id)
+           sum(band) FILTER (WHERE NOT holiday) AS day_import_wh,
+           sum(imp) - COALESCE(sum(band), 0) AS night_import_wh,
+           sum(band) FILTER (WHERE holiday) AS holiday_import_wh,
+           max(top) AS max_slot_wh,
+           sum(n_value) AS value_slots, sum(n_est) AS estimated_slots
+    FROM parts GROUP BY segment_id)
 SELECT s.segment_id,
        CAST(COALESCE(m.import_wh, 0) AS BIGINT) AS import_wh,
        CAST(COALESCE(m.export_wh, 0) AS BIGINT) AS export_wh,
@@ -129,8 +198,9 @@ SELECT s.segment_id,
        CAST(COALESCE(m.holiday_import_wh, 0) AS BIGINT) AS holiday_import_wh,
        CAST(COALESCE(m.max_slot_wh, 0) * {_WH_PER_SLOT_TO_W} AS BIGINT) AS max_demand_w,
        s.last_slot - s.first_slot + 1 AS slots,
-       s.last_slot - s.first_slot + 1 - COALESCE(m.value_slots, 0) AS missing_slots,
-       COALESCE(m.estimated_slots, 0) AS estimated_slots
+       CAST(s.last_slot - s.first_slot + 1 - COALESCE(m.value_slots, 0) AS BIGINT)
+           AS missing_slots,
+       CAST(COALESCE(m.estimated_slots, 0) AS BIGINT) AS estimated_slots
 FROM q_seg s LEFT JOIN sums m USING (segment_id)
 ORDER BY s.segment_id
 """
@@ -156,4 +226,5 @@ def segment_sums(
         last = int(pc.max(segments.column("last_slot")).as_py())
     params = {"first": first, "last": last, "day0": day_band[0], "day1": day_band[1]}
     days = pa.table({"day_first_slot": day_first_slots, "holiday": holidays})
-    return read_query(store, _SEGMENTS, params, q_seg=segments, q_days=days)
+    keys = pa.table({"supply_point_key": pc.unique(segments.column("supply_point_key"))})
+    return read_query(store, _SEGMENTS, params, q_seg=segments, q_days=days, q_keys=keys)

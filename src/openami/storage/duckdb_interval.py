@@ -130,6 +130,11 @@ _READ_COLS = (
     "meter_id, boundary, import_register_wh, export_register_wh, received_at, source, ingest_seq"
 )
 
+#: for queries that pick day rows themselves: the columns of a day row's values (``d``,
+#: ``r(i)`` its element, ``l`` its ingest log row), the condition that an element has a
+#: version, and the columns of a narrow value (``hh_values``), as the views spell them
+DAY_VALUE_COLS, DAY_VALUE_PRESENT, HH_SELECT = _DAY_VALUE_COLS, _DAY_VALUE_PRESENT, _HH_SELECT
+
 VIEWS = f"""
 CREATE OR REPLACE VIEW half_hour_values AS
 SELECT {_HH_SELECT} FROM hh_values
