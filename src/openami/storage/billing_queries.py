@@ -113,12 +113,12 @@ _WITH_VALUE_CODES = ", ".join(
 _NOT_MEASURED_CODES = f"{int(Quality.ESTIMATED)}, {int(Quality.EDITED)}"
 
 
-def _derived(registers: str, prev: str) -> str:
-    """The 48 values of a day row whose values are all measured register differences."""
-    return (
-        f"list_transform(range(1, 49), lambda i: d.{registers}[i] - "
-        f"CASE WHEN i = 1 THEN d.{prev} ELSE d.{registers}[i - 1] END)"
-    )
+#: the largest of the 48 register differences of a day row (no captured column in the
+#: lambda: DuckDB runs such a lambda vectorised, one with a capture row by row)
+_TOP_DIFFERENCE = (
+    "list_max(list_transform(list_zip(d.import_register_wh, list_prepend("
+    "d.prev_import_register_wh, d.import_register_wh[1:47])), lambda x: x[1] - x[2]))"
+)
 
 
 _NARROW = f"""
@@ -145,8 +145,14 @@ WITH dirty AS (
 clean AS (
     SELECT d.supply_point_key, d.day_first_slot,
            CASE WHEN d.qcode IS NULL
-                THEN {_derived("import_register_wh", "prev_import_register_wh")}
-                ELSE d.import_wh END AS imp,
+                THEN d.import_register_wh[48] - d.prev_import_register_wh
+                ELSE list_sum(d.import_wh) END AS imp,
+           CASE WHEN d.qcode IS NULL
+                THEN d.import_register_wh[$day1 + 1] - CASE WHEN $day0 = 0
+                     THEN d.prev_import_register_wh ELSE d.import_register_wh[$day0] END
+                ELSE list_sum(d.import_wh[$day0 + 1:$day1 + 1]) END AS band,
+           CASE WHEN d.qcode IS NULL THEN {_TOP_DIFFERENCE}
+                ELSE list_max(d.import_wh) END AS top,
            CASE WHEN d.qcode IS NULL
                 THEN d.export_register_wh[48] - d.prev_export_register_wh
                 ELSE list_sum(d.export_wh) END AS exp_wh,
@@ -160,10 +166,7 @@ clean AS (
       AND NOT EXISTS (SELECT 1 FROM dirty x WHERE x.supply_point_key = d.supply_point_key
                                               AND x.day_first_slot = d.day_first_slot)),
 day_parts AS (
-    SELECT s.segment_id, k.holiday,
-           list_sum(c.imp) AS imp, c.exp_wh AS exp,
-           list_sum(c.imp[$day0 + 1:$day1 + 1]) AS band, list_max(c.imp) AS top,
-           c.n_value, c.n_est
+    SELECT s.segment_id, k.holiday, c.imp, c.exp_wh AS exp, c.band, c.top, c.n_value, c.n_est
     FROM clean c
     JOIN q_seg s ON s.supply_point_key = c.supply_point_key
                 AND c.day_first_slot BETWEEN s.first_slot AND s.last_slot
