@@ -54,7 +54,7 @@ from openami.clock.calendar import (
     period_slots,
 )
 from openami.mdms import Mdms
-from openami.mdms.wheeling import wheeling_inputs, wheeling_run
+from openami.mdms.wheeling import supply_point_ids_of, wheeling_inputs, wheeling_run
 from openami.mdms.wheeling_invoices import invoices
 from openami.mdms.wheeling_tariffs import load_tariffs
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
@@ -189,8 +189,7 @@ def _measure(mdms: Mdms, out: Path) -> dict[str, Any]:
     for (name, start), (_, end) in itertools.pairwise(marks[1:]):
         steps[name] = end - start
     t_inv = time.perf_counter()
-    ids = mdms.registry.supply_point_ids(lines.column("supply_point_key").to_numpy())
-    bills = invoices(lines, pa.array(ids, pa.string()), PERIOD)
+    bills = invoices(lines, supply_point_ids_of(mdms.registry, lines), PERIOD)
     out.mkdir(exist_ok=True)
     for bill in bills:
         (out / f"{bill.file_stem()}.csv").write_bytes(bill.csv)

@@ -10,13 +10,12 @@ import re
 from datetime import date
 
 import numpy as np
-import pyarrow as pa
 import pytest
 from tests.mdms.wheeling_world import flat, ingest_days, make_world
 
 from openami.clock import SLOTS_PER_DAY
 from openami.clock.calendar import billing_period
-from openami.mdms.wheeling import wheeling_for
+from openami.mdms.wheeling import supply_point_ids_of, wheeling_for
 from openami.mdms.wheeling_invoices import invoices
 from openami.mdms.wheeling_tariffs import UnknownTariff, load_tariffs
 
@@ -130,7 +129,7 @@ def test_invoice_totals_are_the_sums_of_the_per_point_charges() -> None:
     mdms.registry.end_supply_contract(4, "R1", date(2026, 10, 1))
     mdms.registry.start_supply_contract(4, "R2", date(2026, 10, 1))
     table = wheeling_for(mdms, TARIFFS, "2026-10")
-    ids = pa.array(mdms.registry.supply_point_ids(table.column("supply_point_key").to_numpy()))
+    ids = supply_point_ids_of(mdms.registry, table)
     bills = {bill.retailer_id: bill for bill in invoices(table, ids, "2026-10")}
     assert sorted(bills) == ["R1", "R2"]
     per_point = {(r["retailer_id"], r["supply_point_key"]): r for r in table.to_pylist()}

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
 from openami.cli.mdms_common import DATA_DIR, open_mdms, write_private
 from openami.clock.calendar import CalendarError
-from openami.mdms.wheeling import wheeling_for
+from openami.mdms.wheeling import supply_point_ids_of, wheeling_for
 from openami.mdms.wheeling_invoices import Invoice, invoices
 from openami.mdms.wheeling_tariffs import TariffError, UnknownTariff, load_tariffs
 
@@ -59,8 +58,7 @@ def wheeling(
         except UnknownTariff as exc:
             raise click.ClickException(f"{exc.code}: {exc}") from None
         step("invoices")
-        ids = mdms.registry.supply_point_ids(lines.column("supply_point_key").to_numpy())
-        bills = invoices(lines, pa.array(ids, pa.string()), period)
+        bills = invoices(lines, supply_point_ids_of(mdms.registry, lines), period)
     out.mkdir(parents=True, exist_ok=True)
     for bill in bills:
         write_private(out / f"{bill.file_stem()}.csv", bill.csv)

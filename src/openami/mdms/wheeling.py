@@ -130,38 +130,41 @@ def _slot_day(slots: np.ndarray) -> pa.Array:
     return pa.array((slots - _EPOCH_SLOT) // SLOTS_PER_DAY, pa.int32()).cast(pa.date32())
 
 
+_RATE_NAMES = ("basic_yen", "day", "night", "holiday", "adjustment", "unit")
+
+
 def _tariff_columns(
     segments: pa.Table, tariffs: TariffTables
-) -> tuple[list[str], dict[str, np.ndarray]]:
+) -> tuple[pa.Array, dict[str, np.ndarray]]:
     """Per segment: its menu and the rates of the tariff in force on its period's first
-    day (one lookup per distinct (area, period start))."""
+    day (one lookup per distinct (area, period start), indexed back with NumPy)."""
     areas = segments.column("area_code").to_numpy(zero_copy_only=False).astype(str)
+    area_names, area_index = np.unique(areas, return_inverse=True)
     starts = segments.column("period_first_slot").to_numpy()
-    pairs, inverse = np.unique(np.stack([areas, starts.astype(str)]), axis=1, return_inverse=True)
-    names = ("basic_yen", "day", "night", "holiday", "adjustment", "unit")
-    per_pair: dict[str, list[float]] = {n: [] for n in names}
+    pair_key = area_index.reshape(-1).astype(np.int64) * (1 << 40) + starts
+    pairs, inverse = np.unique(pair_key, return_inverse=True)
+    per_pair: dict[str, list[float]] = {n: [] for n in _RATE_NAMES}
     menus = []
-    for area, start in pairs.T:
-        day = date(1970, 1, 1) + timedelta(days=(int(start) - _EPOCH_SLOT) // SLOTS_PER_DAY)
-        menu = tariffs.menu_of(str(area))
-        t = tariffs.lookup(str(area), menu, day)
+    for pair in pairs.tolist():
+        area = str(area_names[pair >> 40])
+        start_slot = pair & ((1 << 40) - 1)
+        day = date(1970, 1, 1) + timedelta(days=(start_slot - _EPOCH_SLOT) // SLOTS_PER_DAY)
+        menu = tariffs.menu_of(area)
+        t = tariffs.lookup(area, menu, day)
         menus.append(menu)
-        for name, value in zip(
-            names,
-            (
-                t.basic_yen,
-                t.day_yen_per_kwh,
-                t.night_yen_per_kwh,
-                t.holiday_yen_per_kwh,
-                t.adjustment_yen_per_kwh,
-                float(BASIC_UNITS.index(t.basic_unit)),
-            ),
-            strict=True,
-        ):
+        values = (
+            t.basic_yen,
+            t.day_yen_per_kwh,
+            t.night_yen_per_kwh,
+            t.holiday_yen_per_kwh,
+            t.adjustment_yen_per_kwh,
+            float(BASIC_UNITS.index(t.basic_unit)),
+        )
+        for name, value in zip(_RATE_NAMES, values, strict=True):
             per_pair[name].append(value)
     inverse = inverse.reshape(-1)
     columns = {n: np.asarray(v, dtype=np.float64)[inverse] for n, v in per_pair.items()}
-    return [menus[i] for i in range(len(menus))], columns | {"pair": inverse}
+    return pa.array(menus, pa.string()).take(pa.array(inverse)), columns
 
 
 def _amperages_of(keys: np.ndarray, amperages: pa.Table) -> np.ndarray:
@@ -180,11 +183,10 @@ def charge_lines(
 ) -> pa.Table:
     """Invoice lines (one per segment) from the segments, their determinants (same order)
     and the points' contract amperages."""
-    empty = {n: np.zeros(0) for n in ("basic_yen", "day", "night", "holiday", "adjustment")}
     menus, rates = (
         _tariff_columns(segments, tariffs)
         if segments.num_rows
-        else ([], empty | {"unit": np.zeros(0), "pair": np.zeros(0)})
+        else (pa.array([], pa.string()), {n: np.zeros(0) for n in _RATE_NAMES})
     )
     amperage_a = _amperages_of(segments.column("supply_point_key").to_numpy(), amperages)
     d = {n: determinants.column(n).to_numpy().astype(np.float64) for n in determinants.column_names}
@@ -210,9 +212,8 @@ def charge_lines(
         / 1000.0
         + 1e-9
     )
-    menu_col = [menus[i] for i in rates["pair"].astype(np.int64)] if menus else []
     return _lines_table(
-        segments, determinants, amperage_a, menu_col, rates, quantity, share, basic_yen, energy_yen
+        segments, determinants, amperage_a, menus, quantity, share, basic_yen, energy_yen
     )
 
 
@@ -220,8 +221,7 @@ def _lines_table(
     segments: pa.Table,
     determinants: pa.Table,
     amperage_a: np.ndarray,
-    menus: list[str],
-    rates: dict[str, np.ndarray],
+    menus: pa.Array,
     quantity: np.ndarray,
     share: np.ndarray,
     basic_yen: np.ndarray,
@@ -237,7 +237,7 @@ def _lines_table(
             "supply_point_key": segments.column("supply_point_key"),
             "area_code": segments.column("area_code"),
             "reading_day_code": segments.column("reading_day_code"),
-            "menu": pa.array(menus, pa.string()),
+            "menu": menus,
             "period_start": _slot_day(segments.column("period_first_slot").to_numpy()),
             "period_end": _slot_day(period_end),
             "supply_start": _slot_day(segments.column("first_slot").to_numpy()),
@@ -289,6 +289,15 @@ def wheeling_run(
     determinants = segment_determinants(store, segments, first_day, last_day, day_band)
     step("charges")
     return charge_lines(segments, determinants, inputs.amperages, tariffs)
+
+
+def supply_point_ids_of(registry: Registry, lines: pa.Table) -> pa.Array:
+    """The supply point ID of each line (one read of every ID for a large run)."""
+    keys = lines.column("supply_point_key").to_numpy()
+    if len(keys) <= 10_000:
+        return pa.array(registry.supply_point_ids(keys), pa.string())
+    by_key = registry.all_supply_point_ids()
+    return pa.array([by_key[k] for k in keys.tolist()], pa.string())
 
 
 def wheeling_for(
