@@ -74,9 +74,10 @@ def test_every_layout_sums_like_the_current_values() -> None:
         }
     )
     layouts = mdms.store.query(
-        "SELECT supply_point_key AS k, count(*) AS n, count(qcode) AS with_qcode "
-        "FROM day_rows GROUP BY ALL ORDER BY k"
+        "SELECT supply_point_key AS k, count(*) AS n, count(qcode) AS with_qcode, "
+        "count(max_import_wh) AS with_max FROM day_rows GROUP BY ALL ORDER BY k"
     ).to_pylist()
+    assert all(r["with_max"] == r["n"] for r in layouts)  # the day's maximum, stored
     assert [(r["k"], r["n"]) for r in layouts] == [(1, days), (2, days), (3, days)]
     assert layouts[2]["with_qcode"] > 0  # the gap's day rows keep their qualities
     got = segment_determinants(mdms.store, segments, FIRST, LAST).to_pylist()
@@ -85,5 +86,9 @@ def test_every_layout_sums_like_the_current_values() -> None:
         want = expected(mdms, seg["supply_point_key"], seg["first_slot"], seg["last_slot"])
         assert {k: row[k] for k in want} == want, seg
     assert got[1]["max_demand_w"] == 10_000  # the 5,000 Wh edit
+    # day rows written before their maximum was stored: computed from their lists
+    with mdms.store.transaction() as cur:
+        cur.execute("UPDATE day_rows SET max_import_wh = NULL")
+    assert segment_determinants(mdms.store, segments, FIRST, LAST).to_pylist() == got
     assert got[2]["estimated_slots"] > 0  # the estimated gap, versions over a day row
     assert got[3]["estimated_slots"] + got[3]["missing_slots"] >= 8 * 48  # no ticks there

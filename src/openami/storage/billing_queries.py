@@ -113,8 +113,9 @@ _WITH_VALUE_CODES = ", ".join(
 _NOT_MEASURED_CODES = f"{int(Quality.ESTIMATED)}, {int(Quality.EDITED)}"
 
 
-#: the largest of the 48 register differences of a day row (no captured column in the
-#: lambda: DuckDB runs such a lambda vectorised, one with a capture row by row)
+#: the largest of the 48 register differences of a day row, for rows stored without their
+#: ``max_import_wh`` (no captured column in the lambda: DuckDB runs such a lambda
+#: vectorised, one with a capture row by row)
 _TOP_DIFFERENCE = (
     "list_max(list_transform(list_zip(d.import_register_wh, list_prepend("
     "d.prev_import_register_wh, d.import_register_wh[1:47])), lambda x: x[1] - x[2]))"
@@ -151,7 +152,8 @@ clean AS (
                 THEN d.import_register_wh[$day1 + 1] - CASE WHEN $day0 = 0
                      THEN d.prev_import_register_wh ELSE d.import_register_wh[$day0] END
                 ELSE list_sum(d.import_wh[$day0 + 1:$day1 + 1]) END AS band,
-           CASE WHEN d.qcode IS NULL THEN {_TOP_DIFFERENCE}
+           CASE WHEN d.max_import_wh IS NOT NULL THEN d.max_import_wh
+                WHEN d.qcode IS NULL THEN {_TOP_DIFFERENCE}
                 ELSE list_max(d.import_wh) END AS top,
            CASE WHEN d.qcode IS NULL
                 THEN d.export_register_wh[48] - d.prev_export_register_wh

@@ -77,6 +77,9 @@ ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_received_at DOUBLE[];
 ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_source UTINYINT[];
 ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_seq BIGINT[];
 ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS value_recorded_at DOUBLE[];
+-- the largest version-1 import of the day [Wh] (billing's maximum demand without a list
+-- pass); NULL in rows written before it or packed from narrow rows
+ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS max_import_wh BIGINT;
 CREATE TABLE IF NOT EXISTS ingest_log (
     ingest_seq BIGINT PRIMARY KEY,
     recorded_at DOUBLE NOT NULL,
