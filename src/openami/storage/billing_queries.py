@@ -155,9 +155,6 @@ clean AS (
            CASE WHEN d.max_import_wh IS NOT NULL THEN d.max_import_wh
                 WHEN d.qcode IS NULL THEN {_TOP_DIFFERENCE}
                 ELSE list_max(d.import_wh) END AS top,
-           CASE WHEN d.qcode IS NULL
-                THEN d.export_register_wh[48] - d.prev_export_register_wh
-                ELSE list_sum(d.export_wh) END AS exp_wh,
            CASE WHEN d.qcode IS NULL THEN 48
                 ELSE len(list_filter(d.qcode, lambda q: q IN ({_WITH_VALUE_CODES}))) END AS n_value,
            CASE WHEN d.qcode IS NULL THEN 0
@@ -168,14 +165,14 @@ clean AS (
       AND NOT EXISTS (SELECT 1 FROM dirty x WHERE x.supply_point_key = d.supply_point_key
                                               AND x.day_first_slot = d.day_first_slot)),
 day_parts AS (
-    SELECT s.segment_id, k.holiday, c.imp, c.exp_wh AS exp, c.band, c.top, c.n_value, c.n_est
+    SELECT s.segment_id, k.holiday, c.imp, c.band, c.top, c.n_value, c.n_est
     FROM clean c
     JOIN q_seg s ON s.supply_point_key = c.supply_point_key
                 AND c.day_first_slot BETWEEN s.first_slot AND s.last_slot
     JOIN q_days k ON k.day_first_slot = c.day_first_slot),
 rest AS ({_REST_VERSIONS}),
 slot_parts AS (
-    SELECT s.segment_id, k.holiday, r.import_wh AS imp, r.export_wh AS exp,
+    SELECT s.segment_id, k.holiday, r.import_wh AS imp,
            CASE WHEN {of_day("r.slot")} BETWEEN $day0 AND $day1 THEN r.import_wh END AS band,
            r.import_wh AS top,
            CAST(r.quality IN {WITH_VALUE_SQL} AS INTEGER) AS n_value,
@@ -188,7 +185,7 @@ slot_parts AS (
 parts AS (SELECT * FROM day_parts UNION ALL SELECT * FROM slot_parts),
 sums AS (
     SELECT segment_id,
-           sum(imp) AS import_wh, sum(exp) AS export_wh,
+           sum(imp) AS import_wh,
            sum(band) FILTER (WHERE NOT holiday) AS day_import_wh,
            sum(imp) - COALESCE(sum(band), 0) AS night_import_wh,
            sum(band) FILTER (WHERE holiday) AS holiday_import_wh,
@@ -197,7 +194,6 @@ sums AS (
     FROM parts GROUP BY segment_id)
 SELECT s.segment_id,
        CAST(COALESCE(m.import_wh, 0) AS BIGINT) AS import_wh,
-       CAST(COALESCE(m.export_wh, 0) AS BIGINT) AS export_wh,
        CAST(COALESCE(m.day_import_wh, 0) AS BIGINT) AS day_import_wh,
        CAST(COALESCE(m.night_import_wh, 0) AS BIGINT) AS night_import_wh,
        CAST(COALESCE(m.holiday_import_wh, 0) AS BIGINT) AS holiday_import_wh,
@@ -221,10 +217,12 @@ def segment_sums(
     """Billing determinants per segment: ``segments`` has ``segment_id``,
     ``supply_point_key``, ``first_slot``, ``last_slot`` (each segment its own slots); the days
     they cover are ``day_first_slots`` with a ``holidays`` flag each. One row per segment, in
-    segment order: import/export [Wh]; import in the day band (slots ``day_band[0]..[1]`` of
-    the JST day) on business days, outside the day band on any day (night), in the day band
-    on holidays; the largest half-hour import as demand [W]; the segment's slots, those
-    without a value (missing, invalid or never received) and those estimated or edited."""
+    segment order: import [Wh] (not export: no wheeling charge is on it, and reading the
+    export lists would double the query's work); import in the day band (slots
+    ``day_band[0]..[1]`` of the JST day) on business days, outside the day band on any
+    day (night), in the day band on holidays; the largest half-hour import as demand [W];
+    the segment's slots, those without a value (missing, invalid or never received) and
+    those estimated or edited."""
     first, last = 0, -1
     if segments.num_rows:
         first = int(pc.min(segments.column("first_slot")).as_py())
