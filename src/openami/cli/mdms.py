@@ -16,6 +16,7 @@ from openami.cli.mdms_imbalance import imbalance, loss_factors
 from openami.cli.mdms_layout import compact, pack
 from openami.cli.mdms_reports import bill, completeness_cmd, settle
 from openami.cli.mdms_values import edit, estimate, export, ingest
+from openami.cli.mdms_wheeling import wheeling
 
 
 @click.group()
@@ -29,7 +30,18 @@ def command() -> None:
     """
 
 
-for _subcommand in (ingest, export, edit, estimate, settle, bill, compact, completeness_cmd, pack):
+for _subcommand in (
+    ingest,
+    export,
+    edit,
+    estimate,
+    settle,
+    bill,
+    compact,
+    completeness_cmd,
+    pack,
+    wheeling,
+):
     command.add_command(_subcommand)
 for _subcommand in (imbalance, loss_factors):  # balancing groups (issue #16 §2)
     command.add_command(_subcommand)

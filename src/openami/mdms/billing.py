@@ -6,18 +6,23 @@ half-hour import as demand [W], counts per quality, and whether the period is bi
 (no missing or invalid value, every value final). The validation runs again here (CA practice:
 on ingest and on the billing cycle): V05 compares the period's import with the register
 difference of the meter's reads at the period's two ends when one meter served it all.
+
+:func:`segment_determinants` gives the determinants over each supply point's own period
+(billing periods by 計量日, cut at supply-contract changes), with a holiday band.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.clock import SLOTS_PER_DAY, day_first_slot
+from openami.clock.calendar import holiday_flags
 from openami.mdms.vee_config import VeeConfig
-from openami.storage.billing_queries import billing_sums
+from openami.storage.billing_queries import billing_sums, segment_sums
 from openami.storage.duckdb_interval import DuckIntervalStore
 
 
@@ -53,3 +58,24 @@ def billing_determinants(
         pc.multiply(pc.abs(reg), r5.p("tolerance_pct") / 100.0), r5.p("tolerance_wh")
     )
     return table.append_column("v05_ok", pc.less_equal(diff, allowed))
+
+
+def segment_determinants(
+    store: DuckIntervalStore,
+    segments: pa.Table,
+    first_day: date,
+    last_day: date,
+    day_band: tuple[str, str] = ("07:00", "23:00"),
+) -> pa.Table:
+    """Determinants per segment of a supply point's own billing period (``segments``:
+    segment_id, supply_point_key, first_slot, last_slot, all within the JST days
+    ``first_day`` … ``last_day``): kWh, day / night / holiday bands (holidays: weekends and
+    Japanese national holidays, :mod:`openami.clock.calendar`), maximum 30-minute demand,
+    missing and estimated slots; see :func:`openami.storage.billing_queries.segment_sums`."""
+    if last_day < first_day:
+        raise ValueError("the billing period ends before it starts")
+    flags = holiday_flags(first_day, last_day)
+    day_slots = day_first_slot(first_day) + SLOTS_PER_DAY * np.arange(len(flags), dtype=np.int64)
+    band = (_slot_of_day(day_band[0]), _slot_of_day(day_band[1]) - 1)
+    cols = segments.select(["segment_id", "supply_point_key", "first_slot", "last_slot"])
+    return segment_sums(store, cols, pa.array(day_slots), pa.array(flags), band)

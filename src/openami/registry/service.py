@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from openami.clock.calendar import CalendarError, assign_reading_day_codes, check_code
 from openami.registry.ids import validate_supply_point_id
 from openami.registry.kinds import MeterKinds
 from openami.registry.model import (
@@ -26,6 +27,7 @@ from openami.registry.model import (
     Retailer,
     SupplyPoint,
 )
+from openami.storage.repositories.reading_days import ReadingDayRepository
 from openami.storage.repositories.registry_reads import OPEN_END as STORED_OPEN_END
 from openami.storage.sql import Database, StorageError, open_database
 
@@ -51,6 +53,7 @@ class Registry:
 
     def __init__(self, database: Database) -> None:
         self._repository = database.registry
+        self._reading_days = ReadingDayRepository(database)
         self._database = database
 
     @classmethod
@@ -89,6 +92,30 @@ class Registry:
             validate_supply_point_id(sp)
         with _rules():
             return self._repository.add_supply_points([(sp, sp[:2]) for sp in supply_point_ids])
+
+    def set_reading_days(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Rows of (supply_point_key, reading_day_code): each point's 計量日 schedule code
+        (1 … 17, :mod:`openami.clock.calendar`), replacing an earlier one."""
+        for _key, code in rows:
+            try:
+                check_code(int(code))
+            except CalendarError as exc:
+                raise RegistryError(str(exc)) from exc
+        with _rules():
+            self._reading_days.set_codes(rows)
+
+    def reading_days_table(self) -> pa.Table:
+        """Every supply point with its area and reading-day code, by key; a point without a
+        stored code gets the seed's assignment (:func:`assign_reading_day_codes`)."""
+        table = self._reading_days.table()
+        stored = table.column("reading_day_code").to_numpy(zero_copy_only=False)
+        keys = table.column("supply_point_key").to_numpy()
+        missing = np.isnan(stored) if stored.dtype.kind == "f" else np.zeros(len(keys), bool)
+        codes = np.where(missing, assign_reading_day_codes(keys), np.nan_to_num(stored))
+        index = table.schema.get_field_index("reading_day_code")
+        return table.set_column(
+            index, "reading_day_code", pa.array(codes.astype(np.int64), pa.int64())
+        )
 
     def add_meters(self, meters: Sequence[Meter]) -> None:
         for m in meters:

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openami.clock import JST, day_first_slot
+from openami.clock.calendar import assign_reading_day_codes
 from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
 from openami.network.model import METHOD_CODES, NetworkModel
@@ -175,6 +176,8 @@ def build_city(config: CityConfig, registry: Registry) -> City:
     registry.add_retailers(RETAILERS)
     registry.add_concentrators(layout.concentrators)
     keys = registry.add_supply_points(layout.supply_point_ids)
+    codes = assign_reading_day_codes(np.asarray(keys, dtype=np.int64))
+    registry.set_reading_days(list(zip(keys, codes.tolist(), strict=True)))
     installed_year = 2018 + np.floor(hash_uniform(seed, 603, meter_ids) * 8).astype(np.int64)
     maker_idx = np.floor(hash_uniform(seed, 604, meter_ids) * len(MAKERS)).astype(np.int64)
     concentrator_of, concentrators = layout.concentrator_of, layout.concentrators

@@ -1,9 +1,12 @@
 """Sums of current half-hour values per supply point over a billing period (for
-``mdms/billing.py``), with the register difference of the meter that served the whole period."""
+``mdms/billing.py``), with the register difference of the meter that served the whole period;
+and the same determinants over each supply point's own period (:func:`segment_sums`, for
+billing periods by meter-reading day and wheeling charges)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openami.bus.messages import Quality
 from openami.clock import SLOT_SECONDS
@@ -12,10 +15,15 @@ from openami.storage.current_values_sql import (
     current_versions_sql,
     final_slots_sql,
 )
-from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_interval import (
+    DAY_VALUE_COLS,
+    DAY_VALUE_PRESENT,
+    HH_SELECT,
+    DuckIntervalStore,
+)
 from openami.storage.duckdb_reads import read_query
-from openami.storage.quality_sql import NO_VALUE_SQL, quality_sql
-from openami.storage.slot_sql import installed, of_day
+from openami.storage.quality_sql import NO_VALUE_SQL, WITH_VALUE_SQL, quality_sql
+from openami.storage.slot_sql import day_first, installed, of_day
 
 #: a half-hour's energy [Wh] times this is its mean power [W]
 _WH_PER_SLOT_TO_W = 3600 // SLOT_SECONDS
@@ -92,3 +100,135 @@ def billing_sums(
         "day1": day_band[1],
     }
     return read_query(store, _BILL, params, q_keys=keys, q_inst=installations)
+
+
+# -- determinants per segment (billing periods by 計量日) -----------------------------------
+# Segments cover whole JST days. A day row with no narrow value in its (supply point, day) is
+# current as stored (every element version 1): its sums come from its lists, one row per
+# day and no row per value. Every other (supply point, day) — narrow ticks, later versions
+# — takes the current-version rule per slot (current_versions_sql), over the narrow values
+# and the elements of those days' day rows only.
+_WITH_VALUE_CODES = ", ".join(
+    str(int(q)) for q in (Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED)
+)
+_NOT_MEASURED_CODES = f"{int(Quality.ESTIMATED)}, {int(Quality.EDITED)}"
+
+
+#: the largest of the 48 register differences of a day row, for rows stored without their
+#: ``max_import_wh`` (no captured column in the lambda: DuckDB runs such a lambda
+#: vectorised, one with a capture row by row)
+_TOP_DIFFERENCE = (
+    "list_max(list_transform(list_zip(d.import_register_wh, list_prepend("
+    "d.prev_import_register_wh, d.import_register_wh[1:47])), lambda x: x[1] - x[2]))"
+)
+
+
+_NARROW = f"""
+    SELECT {HH_SELECT} FROM hh_values
+    WHERE slot BETWEEN $first AND $last
+      AND supply_point_key IN (SELECT supply_point_key FROM q_keys)"""
+_DIRTY_ELEMENTS = f"""
+    SELECT {DAY_VALUE_COLS}
+    FROM day_rows d
+    JOIN dirty x ON x.supply_point_key = d.supply_point_key
+                AND x.day_first_slot = d.day_first_slot
+    CROSS JOIN range(1, 49) r(i) JOIN ingest_log l USING (ingest_seq)
+    WHERE {DAY_VALUE_PRESENT}"""
+_REST_VERSIONS = current_versions_sql(
+    "$first", "$last", source=f"({_NARROW} UNION ALL {_DIRTY_ELEMENTS})"
+)
+
+_SEGMENTS = f"""
+WITH dirty AS (
+    SELECT DISTINCT supply_point_key, {day_first("slot")} AS day_first_slot
+    FROM hh_values
+    WHERE slot BETWEEN $first AND $last
+      AND supply_point_key IN (SELECT supply_point_key FROM q_keys)),
+clean AS (
+    SELECT d.supply_point_key, d.day_first_slot,
+           CASE WHEN d.qcode IS NULL
+                THEN d.import_register_wh[48] - d.prev_import_register_wh
+                ELSE list_sum(d.import_wh) END AS imp,
+           CASE WHEN d.qcode IS NULL
+                THEN d.import_register_wh[$day1 + 1] - CASE WHEN $day0 = 0
+                     THEN d.prev_import_register_wh ELSE d.import_register_wh[$day0] END
+                ELSE list_sum(d.import_wh[$day0 + 1:$day1 + 1]) END AS band,
+           CASE WHEN d.max_import_wh IS NOT NULL THEN d.max_import_wh
+                WHEN d.qcode IS NULL THEN {_TOP_DIFFERENCE}
+                ELSE list_max(d.import_wh) END AS top,
+           CASE WHEN d.qcode IS NULL THEN 48
+                ELSE len(list_filter(d.qcode, lambda q: q IN ({_WITH_VALUE_CODES}))) END AS n_value,
+           CASE WHEN d.qcode IS NULL THEN 0
+                ELSE len(list_filter(d.qcode, lambda q: q IN ({_NOT_MEASURED_CODES}))) END AS n_est
+    FROM day_rows d
+    WHERE d.day_first_slot BETWEEN $first AND $last
+      AND d.supply_point_key IN (SELECT supply_point_key FROM q_keys)
+      AND NOT EXISTS (SELECT 1 FROM dirty x WHERE x.supply_point_key = d.supply_point_key
+                                              AND x.day_first_slot = d.day_first_slot)),
+day_parts AS (
+    SELECT s.segment_id, k.holiday, c.imp, c.band, c.top, c.n_value, c.n_est
+    FROM clean c
+    JOIN q_seg s ON s.supply_point_key = c.supply_point_key
+                AND c.day_first_slot BETWEEN s.first_slot AND s.last_slot
+    JOIN q_days k ON k.day_first_slot = c.day_first_slot),
+rest AS ({_REST_VERSIONS}),
+slot_parts AS (
+    SELECT s.segment_id, k.holiday, r.import_wh AS imp,
+           CASE WHEN {of_day("r.slot")} BETWEEN $day0 AND $day1 THEN r.import_wh END AS band,
+           r.import_wh AS top,
+           CAST(r.quality IN {WITH_VALUE_SQL} AS INTEGER) AS n_value,
+           CAST(r.quality IN {WITH_VALUE_SQL} AND r.quality <> {quality_sql(Quality.MEASURED)}
+                AS INTEGER) AS n_est
+    FROM rest r
+    JOIN q_seg s ON s.supply_point_key = r.supply_point_key
+                AND r.slot BETWEEN s.first_slot AND s.last_slot
+    JOIN q_days k ON k.day_first_slot = {day_first("r.slot")}),
+parts AS (SELECT * FROM day_parts UNION ALL SELECT * FROM slot_parts),
+sums AS (
+    SELECT segment_id,
+           sum(imp) AS import_wh,
+           sum(band) FILTER (WHERE NOT holiday) AS day_import_wh,
+           sum(imp) - COALESCE(sum(band), 0) AS night_import_wh,
+           sum(band) FILTER (WHERE holiday) AS holiday_import_wh,
+           max(top) AS max_slot_wh,
+           sum(n_value) AS value_slots, sum(n_est) AS estimated_slots
+    FROM parts GROUP BY segment_id)
+SELECT s.segment_id,
+       CAST(COALESCE(m.import_wh, 0) AS BIGINT) AS import_wh,
+       CAST(COALESCE(m.day_import_wh, 0) AS BIGINT) AS day_import_wh,
+       CAST(COALESCE(m.night_import_wh, 0) AS BIGINT) AS night_import_wh,
+       CAST(COALESCE(m.holiday_import_wh, 0) AS BIGINT) AS holiday_import_wh,
+       CAST(COALESCE(m.max_slot_wh, 0) * {_WH_PER_SLOT_TO_W} AS BIGINT) AS max_demand_w,
+       s.last_slot - s.first_slot + 1 AS slots,
+       CAST(s.last_slot - s.first_slot + 1 - COALESCE(m.value_slots, 0) AS BIGINT)
+           AS missing_slots,
+       CAST(COALESCE(m.estimated_slots, 0) AS BIGINT) AS estimated_slots
+FROM q_seg s LEFT JOIN sums m USING (segment_id)
+ORDER BY s.segment_id
+"""
+
+
+def segment_sums(
+    store: DuckIntervalStore,
+    segments: pa.Table,
+    day_first_slots: pa.Array,
+    holidays: pa.Array,
+    day_band: tuple[int, int],
+) -> pa.Table:
+    """Billing determinants per segment: ``segments`` has ``segment_id``,
+    ``supply_point_key``, ``first_slot``, ``last_slot`` (each segment its own slots); the days
+    they cover are ``day_first_slots`` with a ``holidays`` flag each. One row per segment, in
+    segment order: import [Wh] (not export: no wheeling charge is on it, and reading the
+    export lists would double the query's work); import in the day band (slots
+    ``day_band[0]..[1]`` of the JST day) on business days, outside the day band on any
+    day (night), in the day band on holidays; the largest half-hour import as demand [W];
+    the segment's slots, those without a value (missing, invalid or never received) and
+    those estimated or edited."""
+    first, last = 0, -1
+    if segments.num_rows:
+        first = int(pc.min(segments.column("first_slot")).as_py())
+        last = int(pc.max(segments.column("last_slot")).as_py())
+    params = {"first": first, "last": last, "day0": day_band[0], "day1": day_band[1]}
+    days = pa.table({"day_first_slot": day_first_slots, "holiday": holidays})
+    keys = pa.table({"supply_point_key": pc.unique(segments.column("supply_point_key"))})
+    return read_query(store, _SEGMENTS, params, q_seg=segments, q_days=days, q_keys=keys)

@@ -17,12 +17,16 @@ an edit without export) would show the import of the version before it.
 from __future__ import annotations
 
 
-def current_versions_sql(first_slot: str, last_slot: str, where: str = "") -> str:
+def current_versions_sql(
+    first_slot: str, last_slot: str, where: str = "", source: str | None = None
+) -> str:
     """SQL of the highest version of each (supply point, slot) in ``[first_slot,
     last_slot]`` (SQL expressions) that has one: supply_point_key, slot, version, import_wh,
     export_wh, quality, method, vee_flags, final (as stored with the version; see
     :func:`final_slots_sql` for declared final periods), recorded_at, reason, edited_by.
-    ``where`` (e.g. ``WHERE supply_point_key IN (…)``) filters the versions first."""
+    ``where`` (e.g. ``WHERE supply_point_key IN (…)``) filters the versions first;
+    ``source`` replaces the versions of every point in the slots (``hh_slots``) with a
+    subquery of the same columns (a query that picks its versions itself)."""
     return f"""
     SELECT supply_point_key, slot, max(version) AS version,
            arg_max_null(import_wh, version) AS import_wh,
@@ -34,7 +38,7 @@ def current_versions_sql(first_slot: str, last_slot: str, where: str = "") -> st
            arg_max_null(recorded_at, version) AS recorded_at,
            arg_max_null(reason, version) AS reason,
            arg_max_null(edited_by, version) AS edited_by
-    FROM hh_slots({first_slot}, {last_slot}) {where}
+    FROM {source or f"hh_slots({first_slot}, {last_slot})"} {where}
     GROUP BY supply_point_key, slot"""
 
 

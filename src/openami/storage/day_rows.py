@@ -81,6 +81,8 @@ def day_rows_table(grids: DayGrids) -> pa.Table | None:
     quality[~has] = QCODE_NONE
     lists = ValueLists(derivable)
     opening = grids.opening
+    valued = grids.has_value & ~grids.invalid
+    top = np.where(valued, grids.import_wh, np.iinfo(np.int64).min).max(axis=1)
     table = pa.table(
         {
             "supply_point_key": pa.array(grids.supply_point_key, pa.int64()),
@@ -102,6 +104,7 @@ def day_rows_table(grids: DayGrids) -> pa.Table | None:
             "vee_flags": lists.of(grids.vee_flags[listed], pa.uint32(), None),
             "received_at": pa.array(grids.received_at_s, pa.float64()),
             "source": pa.array(grids.source, pa.uint8()),
+            "max_import_wh": pa.array(top, pa.int64(), mask=~valued.any(axis=1)),
         }
     )
     order = np.lexsort((grids.day_first_slot, grids.supply_point_key))

@@ -78,6 +78,9 @@ ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_received_at DOUBLE[];
 ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_source UTINYINT[];
 ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_seq BIGINT[];
 ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS value_recorded_at DOUBLE[];
+-- the largest version-1 import of the day [Wh] (billing's maximum demand without a list
+-- pass); NULL in rows written before it or packed from narrow rows
+ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS max_import_wh BIGINT;
 CREATE TABLE IF NOT EXISTS ingest_log (
     ingest_seq BIGINT PRIMARY KEY,
     recorded_at DOUBLE NOT NULL,
@@ -134,6 +137,11 @@ _DAY_READ_COLS = """
 _READ_COLS = (
     "meter_id, boundary, import_register_wh, export_register_wh, received_at, source, ingest_seq"
 )
+
+#: for queries that pick day rows themselves: the columns of a day row's values (``d``,
+#: ``r(i)`` its element, ``l`` its ingest log row), the condition that an element has a
+#: version, and the columns of a narrow value (``hh_values``), as the views spell them
+DAY_VALUE_COLS, DAY_VALUE_PRESENT, HH_SELECT = _DAY_VALUE_COLS, _DAY_VALUE_PRESENT, _HH_SELECT
 
 VIEWS = f"""
 CREATE OR REPLACE VIEW half_hour_values AS

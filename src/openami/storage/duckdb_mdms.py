@@ -160,6 +160,7 @@ DAY_ROW_COLUMNS = (
     "read_source",
     "read_seq",
     "value_recorded_at",
+    "max_import_wh",
 )
 
 

@@ -28,6 +28,7 @@ from openami.hub import (
     slo_api,
     sub_meter_api,
     webhooks_api,
+    wheeling_api,
 )
 from openami.hub.api import install_error_handlers
 from openami.hub.body_limit import BodyLimit
@@ -62,6 +63,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     balancing_api.router,
     meter_operator_api.router,
     sub_meter_api.router,
+    wheeling_api.router,
     metrics.router,
     pages.router,
     network.router,

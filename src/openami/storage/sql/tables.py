@@ -354,5 +354,8 @@ from openami.storage.sql import retail_tables as retail_tables  # noqa: E402
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
 
-# meters installed by third parties: types, responsibilities, approvals (revision 0011)
+# meters installed by third parties: types, responsibilities, approvals (revision 0010)
 from openami.storage.sql import third_party_tables as third_party_tables  # noqa: E402
+
+# each supply point's meter-reading day schedule code (revision 0011_wheeling)
+from openami.storage.sql import wheeling_tables as wheeling_tables  # noqa: E402
