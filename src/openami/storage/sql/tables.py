@@ -336,8 +336,10 @@ operators = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
+# meter assets, certification, work orders and fault tickets (revision 0010_assets)
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 # balancing groups' demand plans and the loss factors (revision 0006_imbalance)
+from openami.storage.sql import asset_tables as asset_tables  # noqa: E402
 from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
