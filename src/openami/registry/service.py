@@ -120,6 +120,11 @@ class Registry:
                 supply_point_key, old_meter_id, new_meter_id, at_epoch_s
             )
 
+    def remove_meter(self, supply_point_key: int, meter_id: int, at_epoch_s: float) -> None:
+        """Meter removal: close the meter's open installation at ``at_epoch_s``."""
+        with _rules():
+            self._repository.remove_meter(supply_point_key, meter_id, at_epoch_s)
+
     def supply_point_key_of(self, supply_point_ids: Sequence[str]) -> dict[str, int]:
         """Keys of the known supply point IDs among ``supply_point_ids`` (unknown ones left
         out; IDs are not validated here)."""

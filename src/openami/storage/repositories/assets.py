@@ -337,3 +337,11 @@ class AssetStore:
         with self.database.read() as connection:
             rows = connection.execute(query).all()
         return [(str(a), int(y), int(mo), int(n)) for a, y, mo, n in rows]
+
+    def in_registry(self, meter_id: int) -> bool:
+        """Whether the registry's ``meters`` has a row of this meter."""
+        with self.database.read() as connection:
+            found = connection.execute(
+                sa.select(t.meters.c.meter_id).where(t.meters.c.meter_id == meter_id)
+            ).first()
+        return found is not None
