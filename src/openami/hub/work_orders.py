@@ -22,6 +22,7 @@ Lead time = completion − request, measured against the kind's target (:data:`T
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +32,7 @@ import pyarrow as pa
 
 from openami.bus.messages import READ_SCHEMA, ReadSource
 from openami.clock import DAY_SECONDS, SLOT_SECONDS, jst_day_of_s, slot_start_s
+from openami.hub.context import HubContext
 from openami.mdms.service import Mdms
 from openami.registry import COMM_METHODS, CommMethod, Meter, Registry, RegistryError
 from openami.registry.assets import AssetError, AssetMeter, Assets
@@ -333,9 +335,9 @@ class WorkOrders:
 
     def _books(self, order: WorkOrderRow, new: AssetMeter | None, day: date, by: str) -> None:
         reason = f"work order {order.work_order_id} ({order.kind})"
-        known = {m.meter_id for m in self.assets.store.meters(meter_ids=[order.old_meter_id or -1])}
-        if order.old_meter_id in known:
-            self.assets.move(order.old_meter_id, "removed", day, reason, by, self.now_s())  # type: ignore[arg-type]
+        old = order.old_meter_id
+        if old is not None and self.assets.store.meters(meter_ids=[old]):  # in the register
+            self.assets.move(old, "removed", day, reason, by, self.now_s())
         if new is not None:
             self.assets.move(new.meter_id, "installed", day, reason, by, self.now_s())
 
@@ -392,3 +394,22 @@ def _check_step(order: WorkOrderRow, to: str) -> None:
             f"work order {order.work_order_id} is {order.state}, cannot become {to}",
             409,
         )
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def work_orders_of(context: HubContext) -> WorkOrders:
+    """The context's work-order service (built on first use, on the hub's database)."""
+    with _BUILD_LOCK:
+        service = context.services.get("work_orders")
+        if not isinstance(service, WorkOrders):
+            service = WorkOrders(
+                context.clients.database,
+                context.registry,
+                context.mdms,
+                context.audit,
+                context.clock.timestamp,
+            )
+            context.services["work_orders"] = service
+        return service

@@ -39,6 +39,8 @@ from openami.web import (
     rollout,
     supply_points,
     switching_page,
+    work_orders_api,
+    work_orders_page,
 )
 from openami.web.headers import SecurityHeaders
 
@@ -64,6 +66,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     operators_page.router,
     switching_page.router,
+    work_orders_api.router,
+    work_orders_page.router,
 )
 
 

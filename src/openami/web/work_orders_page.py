@@ -1,0 +1,59 @@
+"""Work orders page: the backlog of open orders, lead times against their targets per kind,
+and the open fault tickets (issue #17 §2). Orders name supply points, so the page needs the
+``view-personal`` permission (operator, approver, admin); steps are taken through
+``/v1/work-orders`` or ``openami assets work-orders``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from openami.clock import DAY_SECONDS, JST
+from openami.hub.operators import Operator
+from openami.hub.work_orders import OPEN_STATES, work_orders_of
+from openami.web.auth import personal
+from openami.web.common import hub, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _when(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, JST).strftime("%Y-%m-%d %H:%M")
+
+
+@router.get("/work-orders", response_class=HTMLResponse)
+def work_orders(request: Request, who: Annotated[Operator, Depends(personal)]) -> HTMLResponse:
+    service = work_orders_of(hub(request))
+    now_s = hub(request).clock.timestamp()
+    backlog = [
+        {
+            "id": r.work_order_id,
+            "kind": r.kind,
+            "state": r.state,
+            "supply_point_id": r.supply_point_id,
+            "assigned_to": r.assigned_to or "",
+            "requested": _when(r.requested_at),
+            "age_days": round((now_s - r.requested_at) / DAY_SECONDS, 1),
+            "overdue": (now_s - r.requested_at) / DAY_SECONDS > r.target_days,
+        }
+        for r in service.listing(None, limit=100_000)
+        if r.state in OPEN_STATES
+    ]
+    tickets = [
+        {
+            "id": t.ticket_id,
+            "meter_id": t.meter_id,
+            "cause": t.cause,
+            "source": t.source,
+            "opened": _when(t.opened_at),
+            "work_order_id": t.work_order_id,
+        }
+        for t in service.store.tickets(open_only=True)
+    ]
+    values = {"backlog": backlog[:500], "backlog_total": len(backlog), "tickets": tickets}
+    values["lead_times"] = service.lead_times()
+    return render(request, "work_orders.html", values)
