@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from openami import __version__
-from openami.cli import audit, broute, demo, dlms, hems, mdms, ops, plan, serve
+from openami.cli import assets, audit, broute, demo, dlms, hems, mdms, ops, plan, serve
 from openami.log import configure
 
 SUBCOMMANDS = {
@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "dlms": dlms,
     "audit": audit,
     "ops": ops,
+    "assets": assets,
 }
 
 

@@ -1,0 +1,144 @@
+"""`openami assets work-orders`: list, show, create, assign, cancel and complete work orders
+(:mod:`openami.hub.work_orders`) on a data directory. Completing an exchange performs the
+meter exchange in the data directory's MDMS; the steps are written to the audit log with
+the local user as ``cli:<user>`` acting as an operator.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from openami.cli.options import DATA_DIR
+from openami.clock import JST, RealClock
+from openami.hub.work_orders import KINDS, STATES, Completion, WorkOrderError, WorkOrders
+from openami.mdms.service import Mdms
+from openami.registry import Registry
+from openami.storage.interval_files import IntervalStoreUnavailable, open_interval_store
+from openami.storage.repositories import open_in_data_dir
+from openami.storage.repositories.audit import AuditLog
+
+console = Console()
+ROLE = "operator"  # whoever may write the data directory acts as an operator
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@contextmanager
+def open_work_orders(data_dir: Path) -> Iterator[WorkOrders]:
+    if not (data_dir / "registry.sqlite").exists():
+        raise click.ClickException(f"no openami data directory at {data_dir}")
+    database = open_in_data_dir(data_dir)
+    registry = Registry(database)
+    try:
+        store = open_interval_store(data_dir / "interval.duckdb")
+    except IntervalStoreUnavailable as exc:
+        database.close()
+        raise click.ClickException(str(exc)) from None
+    clock = RealClock()
+    audit = AuditLog(database)
+    mdms = Mdms(store, registry, clock, None, audit=audit)
+    try:
+        yield WorkOrders(database, registry, mdms, audit, clock.timestamp)
+    except WorkOrderError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        store.close()
+        database.close()
+
+
+def _when(epoch_s: float | None) -> str:
+    if epoch_s is None:
+        return ""
+    return datetime.fromtimestamp(epoch_s, JST).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group()
+def command() -> None:
+    """Work orders: installation, exchange at expiry, fault repair, removal."""
+
+
+@command.command("list")
+@click.option("--state", type=click.Choice(STATES), default=None)
+@DATA_DIR
+def list_orders(state: str | None, data_dir: Path) -> None:
+    """Work orders, and the lead times per kind."""
+    with open_work_orders(data_dir) as orders:
+        rows, times = orders.listing(state, 1000), orders.lead_times()
+    table = Table("id", "kind", "state", "supply point", "assigned", "requested", "completed")
+    for r in rows:
+        table.add_row(
+            str(r.work_order_id), r.kind, r.state, r.supply_point_id, r.assigned_to or "",
+            _when(r.requested_at), _when(r.completed_at),
+        )  # fmt: skip
+    console.print(table)
+    for t in times:
+        mean = f"{t.mean_lead_days:.1f}" if t.mean_lead_days is not None else "-"
+        console.print(
+            f"{t.kind}: {t.open_orders} open, {t.completed} completed, mean {mean} days, "
+            f"{t.within_target} within the {t.target_days}-day target"
+        )
+
+
+@command.command()
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("supply_point_id")
+@click.option("--note", default="")
+@DATA_DIR
+def create(kind: str, supply_point_id: str, note: str, data_dir: Path) -> None:
+    """Create a work order of KIND at SUPPLY_POINT_ID."""
+    with open_work_orders(data_dir) as orders:
+        row = orders.create(kind, supply_point_id, _actor(), ROLE, note)
+    console.print(f"work order {row.work_order_id} ({row.kind}) requested")
+
+
+@command.command()
+@click.argument("work_order_id", type=int)
+@click.argument("assignee")
+@DATA_DIR
+def assign(work_order_id: int, assignee: str, data_dir: Path) -> None:
+    """Assign a work order to a crew."""
+    with open_work_orders(data_dir) as orders:
+        orders.assign(work_order_id, assignee, _actor(), ROLE)
+    console.print(f"work order {work_order_id} assigned to {assignee}")
+
+
+@command.command()
+@click.argument("work_order_id", type=int)
+@DATA_DIR
+def cancel(work_order_id: int, data_dir: Path) -> None:
+    """Cancel a work order that is not completed."""
+    with open_work_orders(data_dir) as orders:
+        orders.cancel(work_order_id, _actor(), ROLE)
+    console.print(f"work order {work_order_id} cancelled")
+
+
+@command.command()
+@click.argument("work_order_id", type=int)
+@click.option("--at", "at", type=click.DateTime(), required=True, help="When (JST).")
+@click.option("--new-meter", type=int, default=None)
+@click.option("--old-final-wh", type=click.IntRange(0), default=None)
+@click.option("--new-initial-wh", type=click.IntRange(0), default=None)
+@DATA_DIR
+def complete(
+    work_order_id: int,
+    at: datetime,
+    new_meter: int | None,
+    old_final_wh: int | None,
+    new_initial_wh: int | None,
+    data_dir: Path,
+) -> None:
+    """Complete a work order with the meters' final / initial import readings [Wh]."""
+    done = Completion(at.replace(tzinfo=JST).timestamp(), new_meter, old_final_wh, new_initial_wh)
+    with open_work_orders(data_dir) as orders:
+        row = orders.complete(work_order_id, done, _actor(), ROLE)
+    console.print(f"work order {row.work_order_id} completed")
