@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from openami.registry.assets import Assets, ForecastRow
 from openami.registry.ids import validate_supply_point_id
 from openami.registry.model import (
     COMM_METHODS,
@@ -269,6 +270,11 @@ class Registry:
     def expiry_by_year(self) -> list[tuple[int, int]]:
         """Installed meters per calendar year of certification expiry, in order."""
         return self._repository.expiry_by_year()
+
+    def expiry_forecast(self) -> list[ForecastRow]:
+        """Installed meters due for replacement at certification expiry (検満取替), per
+        Japanese fiscal year and area (:meth:`openami.registry.assets.Assets.expiry_forecast`)."""
+        return Assets(self._database).expiry_forecast()
 
     def expiring_meters(
         self, until: date, offset: int = 0, limit: int = 50

@@ -194,6 +194,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rollout.fy": ("FY", "年度"),
     "rollout.total": ("Total", "合計"),
     "expiry.title": ("Meters approaching certification expiry", "検定有効期限が近いメーター"),
+    "expiry.forecast": (
+        "Replacements at certification expiry per fiscal year",
+        "検満取替の年度別見込み",
+    ),
+    "expiry.forecast_note": (
+        "Installed meters whose certification (検定) expires in each fiscal year and area: the "
+        "replacements the deployment plan above excludes where marked *.",
+        "年度・エリア別の検定有効期間満了台数(上の計画で * の年度は検満取替を含みません)。",
+    ),
     "expiry.by_year": ("Installed meters by year of expiry", "有効期限年別のメーター数"),
     "expiry.within": ("expiring within", "期限まで"),
     "expiry.months": ("months", "か月以内"),
