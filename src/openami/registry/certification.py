@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openami.clock import DAY_SECONDS, JST_OFFSET_S
+
 RULE_SOURCE: Final = (
     "計量法施行令 §18 別表第三; JEMIC 証明用電気計器 (jemic.go.jp/kentei/shoumei_dk.html)"
 )
@@ -81,3 +87,10 @@ def is_valid_on(expires_on: date | None, day: date) -> bool:
 def fiscal_year(day: date) -> int:
     """The Japanese fiscal year (April to March) a day falls in."""
     return day.year if day.month >= 4 else day.year - 1
+
+
+def expired_from_s(expiry: pa.Array) -> pa.Array:
+    """Per expiry day (date32): the instant [Unix s] from which a meter's values are metered
+    after expiry (00:00 JST of the next day); vectorised for the MDMS."""
+    days = pc.cast(expiry, pa.int32()).to_numpy(zero_copy_only=False).astype(np.float64)
+    return pa.array((days + 1.0) * DAY_SECONDS - JST_OFFSET_S, pa.float64())

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from openami.registry.assets import Assets, ForecastRow
+from openami.registry.certification import expired_from_s
 from openami.registry.ids import validate_supply_point_id
 from openami.registry.model import (
     COMM_METHODS,
@@ -270,6 +271,13 @@ class Registry:
     def expiry_by_year(self) -> list[tuple[int, int]]:
         """Installed meters per calendar year of certification expiry, in order."""
         return self._repository.expiry_by_year()
+
+    def certification_table(self) -> pa.Table:
+        """Per meter: ``expired_from_s``, the instant from which its values are metered
+        after its certification expired (:mod:`openami.registry.certification`)."""
+        table = Assets(self._database).store.expiry_table()
+        expired = expired_from_s(table.column("certification_expiry"))
+        return pa.table({"meter_id": table.column("meter_id"), "expired_from_s": expired})
 
     def expiry_forecast(self) -> list[ForecastRow]:
         """Installed meters due for replacement at certification expiry (検満取替), per

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from openami.storage.sql import asset_tables as at
@@ -345,3 +346,15 @@ class AssetStore:
                 sa.select(t.meters.c.meter_id).where(t.meters.c.meter_id == meter_id)
             ).first()
         return found is not None
+
+    def expiry_table(self) -> pa.Table:
+        """(meter_id, certification_expiry) of every registry meter, as Arrow columns."""
+        m = t.meters
+        with self.database.read() as connection:
+            rows = connection.execute(sa.select(m.c.meter_id, m.c.certification_expiry)).all()
+        return pa.table(
+            {
+                "meter_id": pa.array([int(r[0]) for r in rows], pa.int64()),
+                "certification_expiry": pa.array([r[1] for r in rows], pa.date32()),
+            }
+        )
