@@ -30,6 +30,7 @@ from openami.clock import JST, ManualClock
 from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
+from openami.hub.faults import attach_fault_tickets
 from openami.hub.oauth import register_third_party
 from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
@@ -221,6 +222,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         )
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
+    attach_fault_tickets(context)  # meters' alarms open fault tickets
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(

@@ -23,7 +23,8 @@ from openami.storage.repositories import open_in_data_dir
 def _run(data_dir: Path, *args: str) -> Result:
     group = click.Group()
     group.add_command(command, name="assets")  # as cli/main.py registers it
-    return CliRunner().invoke(group, ["assets", *args, "--data-dir", str(data_dir)])
+    args_all = ["assets", *args, "--data-dir", str(data_dir)]
+    return CliRunner().invoke(group, args_all, env={"COLUMNS": "200"})
 
 
 def _model(data_dir: Path) -> None:
@@ -195,3 +196,23 @@ def test_work_orders_to_completion(tmp_path: Path) -> None:
         assert Assets(database).meter(7001).state == "installed"
     finally:
         database.close()
+
+
+def test_fault_tickets(tmp_path: Path) -> None:
+    make_data_dir(tmp_path, 1)
+    database = open_in_data_dir(tmp_path)
+    try:
+        from openami.hub.faults import FaultTickets
+        from openami.hub.work_orders import WorkOrders
+
+        orders = WorkOrders(database, Registry(database), None, None, time.time)
+        FaultTickets(orders).on_fault_status(1000, b"\x41")
+    finally:
+        database.close()
+    listed = _run(tmp_path, "faults", "list")
+    assert "self_diagnosis" in listed.output and "1000" in listed.output
+    done = _run(tmp_path, "faults", "repair", "1")
+    assert done.exit_code == 0 and "(repair)" in done.output, done.output
+    again = _run(tmp_path, "faults", "repair", "1")
+    assert again.exit_code == 1 and "E_TICKET_HANDLED" in again.output
+    assert _run(tmp_path, "faults", "repair", "99").exit_code == 1

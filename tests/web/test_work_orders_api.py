@@ -152,3 +152,29 @@ def test_unknown_order_and_page(site: Site) -> None:
         page = http.get("/work-orders?lang=ja")
         assert page.status_code == 200 and "工事・故障" in page.text
         assert 'href="/work-orders"' in page.text
+
+
+def test_fault_ticket_to_repair_order(site: Site) -> None:
+    from openami.hub.faults import fault_tickets_of
+
+    registry = site.context.registry
+    other = registry.current_meter(sorted(registry.all_supply_point_ids())[-1])
+    assert other is not None and other != site.old_meter
+    ticket = fault_tickets_of(site.context).on_fault_status(other, b"\x41")
+    assert ticket is not None
+    with operator_client(site.base, "vera", ACCOUNTS["vera"][1]) as viewer:
+        assert viewer.get("/v1/fault-tickets").status_code == 403
+    with operator_client(site.base, "otto", ACCOUNTS["otto"][1]) as http:
+        listed = http.get("/v1/fault-tickets").json()
+        assert [t["cause"] for t in listed if t["ticket_id"] == ticket.ticket_id] == [
+            "self_diagnosis"
+        ]
+        url = f"/v1/fault-tickets/{ticket.ticket_id}/repair"
+        assert http.post(url).status_code == 403  # no CSRF header
+        made = http.post(url, headers=_csrf(http))
+        assert made.status_code == 201, made.text
+        assert (made.json()["kind"], made.json()["fault_ticket_id"]) == ("repair", ticket.ticket_id)
+        again = http.post(url, headers=_csrf(http))
+        assert (again.status_code, again.json()["code"]) == (409, "E_TICKET_HANDLED")
+        page = http.get("/work-orders").text
+        assert f'data-ticket="{ticket.ticket_id}"' in page

@@ -278,3 +278,4 @@ def expiring(
 
 
 command.add_command(assets_work_orders.command, name="work-orders")
+command.add_command(assets_work_orders.faults, name="faults")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from openami.cli.options import DATA_DIR
 from openami.clock import JST, RealClock
+from openami.hub.faults import FaultTickets
 from openami.hub.work_orders import KINDS, STATES, Completion, WorkOrderError, WorkOrders
 from openami.mdms.service import Mdms
 from openami.registry import Registry
@@ -142,3 +143,34 @@ def complete(
     with open_work_orders(data_dir) as orders:
         row = orders.complete(work_order_id, done, _actor(), ROLE)
     console.print(f"work order {row.work_order_id} completed")
+
+
+@click.group()
+def faults() -> None:
+    """Fault tickets opened by meters' alarms, fault status and VEE flags."""
+
+
+@faults.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Closed tickets too.")
+@DATA_DIR
+def list_faults(show_all: bool, data_dir: Path) -> None:
+    """Fault tickets (open ones unless --all)."""
+    with open_work_orders(data_dir) as orders:
+        rows = FaultTickets(orders).tickets(open_only=not show_all)
+    table = Table("ticket", "meter", "cause", "source", "opened", "closed", "work order")
+    for t in rows:
+        table.add_row(
+            str(t.ticket_id), str(t.meter_id), t.cause, t.source, _when(t.opened_at),
+            _when(t.closed_at), str(t.work_order_id or ""),
+        )  # fmt: skip
+    console.print(table)
+
+
+@faults.command("repair")
+@click.argument("ticket_id", type=int)
+@DATA_DIR
+def repair(ticket_id: int, data_dir: Path) -> None:
+    """Spawn the repair work order of a fault ticket."""
+    with open_work_orders(data_dir) as orders:
+        row = FaultTickets(orders).spawn_repair(ticket_id, _actor(), ROLE)
+    console.print(f"work order {row.work_order_id} (repair) requested for ticket {ticket_id}")

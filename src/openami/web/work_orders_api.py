@@ -26,6 +26,7 @@ from openami.clock import JST
 from openami.hub.api import ApiError
 from openami.hub.audit import AuditedRoute
 from openami.hub.csrf import csrf_refused, same_site
+from openami.hub.faults import fault_tickets_of
 from openami.hub.operators import ACT, VIEW_PERSONAL, Operator
 from openami.hub.work_orders import (
     KINDS,
@@ -229,3 +230,42 @@ def complete(
 
 
 __all__ = ["KINDS", "router"]
+
+
+class FaultTicketOut(BaseModel):
+    ticket_id: int
+    meter_id: int
+    cause: str
+    source: str
+    opened_at: str | None
+    closed_at: str | None
+    work_order_id: int | None
+
+
+@router.get("/v1/fault-tickets", response_model=list[FaultTicketOut], responses=_ERRORS)
+def fault_tickets(
+    request: Request, who: Reader, open_only: Annotated[bool, Query()] = True
+) -> list[FaultTicketOut]:
+    """Fault tickets (open ones unless ``open_only=false``)."""
+    rows = fault_tickets_of(hub(request)).tickets(open_only)
+    return [
+        FaultTicketOut(
+            **{**t.__dict__, "opened_at": _when(t.opened_at), "closed_at": _when(t.closed_at)}
+        )
+        for t in rows
+    ]
+
+
+@router.post(
+    "/v1/fault-tickets/{ticket_id}/repair",
+    response_model=WorkOrderOut,
+    status_code=201,
+    responses=_ERRORS,
+)
+def repair(request: Request, who: Actor, ticket_id: OrderId) -> WorkOrderOut:
+    """Spawn the repair work order of a fault ticket."""
+    try:
+        row = fault_tickets_of(hub(request)).spawn_repair(ticket_id, who.name, who.role)
+    except WorkOrderError as exc:
+        raise _refused(exc) from None
+    return _out(row)
