@@ -178,3 +178,23 @@ def test_fault_ticket_to_repair_order(site: Site) -> None:
         assert (again.status_code, again.json()["code"]) == (409, "E_TICKET_HANDLED")
         page = http.get("/work-orders").text
         assert f'data-ticket="{ticket.ticket_id}"' in page
+
+
+def test_supply_point_page_shows_the_certificate(site: Site) -> None:
+    registry = site.context.registry
+    keys = sorted(registry.all_supply_point_ids())
+    meters = [registry.current_meter(k) for k in keys]
+    key, meter = next(
+        (k, m) for k, m in zip(keys, meters, strict=True)
+        if m is not None and registry.certification_of(m) is None
+    )  # fmt: skip
+    sp_id = registry.supply_point_ids([key])[0]
+    with operator_client(site.base, "otto", ACCOUNTS["otto"][1]) as http:
+        before = http.get(f"/supply-points/{sp_id}").text
+        assert "no certification record" in before
+        assets = Assets(site.context.clients.database)
+        if not assets.store.meters(meter_ids=[meter]):
+            assets.receive_meters([(meter, "M30", None, f"S{meter}")], date(2016, 1, 1), "d", 0.0)
+        assets.certify(meter, f"JEMIC-{meter}", date(2020, 6, 5), 0.0)
+        after = http.get(f"/supply-points/{sp_id}").text
+    assert f"JEMIC-{meter}" in after and "2030-06-30" in after

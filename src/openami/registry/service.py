@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from openami.registry.assets import Assets, ForecastRow
+from openami.registry.assets import Assets, Certification, ForecastRow
 from openami.registry.certification import expired_from_s
 from openami.registry.ids import validate_supply_point_id
 from openami.registry.model import (
@@ -278,6 +278,11 @@ class Registry:
         table = Assets(self._database).store.expiry_table()
         expired = expired_from_s(table.column("certification_expiry"))
         return pa.table({"meter_id": table.column("meter_id"), "expired_from_s": expired})
+
+    def certification_of(self, meter_id: int) -> Certification | None:
+        """The meter's newest certification record (its expiry counts), None without one."""
+        records = Assets(self._database).store.certifications(meter_id)
+        return max(records, key=lambda c: c.expires_on) if records else None
 
     def expiry_forecast(self) -> list[ForecastRow]:
         """Installed meters due for replacement at certification expiry (検満取替), per

@@ -159,6 +159,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sp.contract_amperage": ("Contract amperage", "契約アンペア"),
     "sp.retailer": ("Current retailer", "現在の小売電気事業者"),
     "sp.certification_expiry": ("Certification expiry", "検定有効期限"),
+    "sp.certificate": ("certificate", "検定証印"),
+    "sp.years": ("years", "年"),
+    "sp.no_certificate": (
+        "no certification record: assumed from the installation year",
+        "検定記録なし:設置年から推定",
+    ),
     "sp.installed_at": ("Installed", "設置日時"),
     "sp.no_meter": ("No meter installed.", "メーター未設置"),
     "sp.installations": ("Meters at this supply point", "この供給地点のメーター履歴"),
