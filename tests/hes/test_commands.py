@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from tests.hes.hes_world import START_S, make_world
@@ -117,3 +119,43 @@ def test_backfill_beyond_the_window_on_request() -> None:
     assert set(range(first_b, first_b + 5 * 48 + 1)) <= got  # five days, older than the window
     imp, _ = w.fleet.registers_at(np.full(mine.num_rows, 7), mine.column("boundary").to_numpy())
     assert (mine.column("import_register_wh").to_numpy() == imp).all()
+
+
+def test_reads_and_switching_read_back_registers_and_the_meter_clock() -> None:
+    fast = MethodParams(attempt_success=1.0, median_delay_s=5.0, delay_sigma=0.1)
+    w = make_world(40, fast)
+    unsynced = copy.deepcopy(w.hes.clocks)  # the HES sets bad clocks right afterwards
+    t = START_S + 60
+    reads = w.hes.read_now(np.arange(0, 10), t)
+    cuts = w.hes.submit(CommandKind.DISCONNECT, np.arange(10, 20), t)
+    amps = w.hes.submit(CommandKind.SET_AMPERAGE, np.arange(20, 30), t, 40)
+    w.run_until(START_S + 1800, tick_s=60)
+    out = w.table("hes.commands")
+    corr = out.column("correlation_id").to_numpy()
+    imp = out.column("import_register_wh").to_numpy()
+    offset = out.column("clock_offset_s").to_numpy()
+    done = out.column("completed_at").to_numpy()
+    pos = out.column("meter_id").to_numpy() - 1
+    for ids in (reads, cuts):
+        mine = np.isin(corr, ids)
+        assert mine.sum() == 10 and (imp[mine] > 0).all()
+        # registers at the moment: never more than the meter's register at the end
+        assert (imp[mine] <= w.fleet.import_register_wh[pos[mine]] + 10_000).all()
+        assert np.isfinite(offset[mine]).all()
+        assert np.allclose(offset[mine], unsynced.offset_s(pos[mine], done[mine]), atol=1e-3)
+    # a limiter setting reads back its setting, not registers
+    mine = np.isin(corr, amps)
+    assert (imp[mine] == -1).all() and np.isnan(offset[mine]).all()
+
+
+def test_supply_plan_bands_are_set_and_read_back() -> None:
+    fast = MethodParams(attempt_success=1.0, median_delay_s=5.0, delay_sigma=0.1)
+    w = make_world(20, fast)
+    ids = w.hes.submit(CommandKind.SET_TARIFF, np.arange(0, 5), START_S + 60, 2)
+    with pytest.raises(ValueError, match="supply plan"):
+        w.hes.submit(CommandKind.SET_TARIFF, [6], START_S + 60, 0)
+    w.run_until(START_S + 1800, tick_s=60)
+    out = w.table("hes.commands")
+    mine = out.filter(np.isin(out.column("correlation_id").to_numpy(), ids))
+    assert mine.column("state").to_pylist() == [CommandState.CONFIRMED] * 5
+    assert w.fleet.supply_plan_code.tolist() == [2] * 5 + [1] * 15

@@ -103,3 +103,37 @@ def test_wrong_secret_never_reads(run: Running) -> None:
     )
     cycle = asyncio.run(hes.collect_boundary(np.arange(6), int(NOW.timestamp()) // 1800))
     assert cycle.readings.num_rows == 0 and cycle.failed_index.tolist() == list(range(6))
+
+
+def test_supply_plan_bands_are_written_activated_and_read_back(run: Running) -> None:
+    from openami.hes.dlms import DlmsClient
+    from openami.protocols.dlms.calendar import PLANS
+
+    bus = InProcessBus()
+    hes = head_end(run, "suite0", bus)
+    assert run.fleet.supply_plan_code.tolist() == [1] * 6
+
+    async def go() -> pa.Table:
+        return await hes.run_commands(CommandKind.SET_TARIFF, [2, 4], argument=3)
+
+    out = asyncio.run(go())
+    assert out.column("state").to_pylist() == [CommandState.CONFIRMED] * 2
+    assert run.fleet.supply_plan_code.tolist() == [1, 1, 3, 1, 3, 1]
+    # the meter keeps the bands: a new association (the read-only password level) reads them
+    lls = head_end(run, "password", bus)
+
+    async def read_back(index: int) -> object:
+        async def read(client: DlmsClient) -> object:
+            return await client.read_tou_calendar()
+
+        result, _ = await lls._with_session(asyncio.Semaphore(1), index, read)
+        return result
+
+    assert asyncio.run(read_back(4)) == PLANS["weekday_peak"]
+    assert asyncio.run(read_back(0)) == PLANS["flat"]
+    with pytest.raises(ValueError, match="supply plan"):
+        asyncio.run(hes.run_commands(CommandKind.SET_TARIFF, [1], argument=9))
+    # the password (LLS) level may read but never write the calendar
+    refused = asyncio.run(lls.run_commands(CommandKind.SET_TARIFF, [0], argument=2))
+    assert refused.column("state").to_pylist() != [CommandState.CONFIRMED]
+    assert run.fleet.supply_plan_code[0] == 1

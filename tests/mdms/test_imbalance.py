@@ -208,3 +208,15 @@ def test_a_runs_voltage_classes_are_read_once_with_a_cache(world: World) -> None
         imbalance_of_day(world.mdms, world.plans, world.loss, DAY, classes_cache=cache)
     again = imbalance_of_day(world.mdms, world.plans, world.loss, DAY)
     assert again.rows.equals(first.rows)
+
+
+def test_a_high_voltage_point_gets_the_high_voltage_rate(world: World) -> None:
+    """The registry's voltage class (``supply_point_classes``) picks the loss rate."""
+    kyushu_id = make_supply_point_id("09", 3)
+    kyushu_point = world.mdms.registry.supply_point_key_of([kyushu_id])[kyushu_id]
+    world.mdms.registry.kinds.set_point_classes([(kyushu_point, "high", "industrial")])
+    world.mdms.settle(DAY)
+    row = world.imbalance()[(5, "09", "BG2")]
+    assert row["voltage_class"] == "high"
+    assert row["loss_rate"] == pytest.approx(0.032)  # the shipped example's 09/high
+    assert row["imbalance_wh"] == pytest.approx(300 / (1 - 0.032) - 300)

@@ -282,7 +282,7 @@ def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
     """Walk the object list with gurux's own class parsers (interoperability of encodings)."""
     with gurux_session(run, "password") as s:
         objects = s.client.parseObjects(s.exchange(s.client.getObjectsRequest()).data, True)
-        assert len(objects) == 13
+        assert len(objects) == 14
         refused = []
         for obj in objects:
             order = list(range(2, obj.getAttributeCount() + 1))
@@ -302,6 +302,13 @@ def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
         current = by_name["1.0.11.7.0.255"]
         assert current.scaler == 0.1 and int(current.unit) == 33
         assert by_name["1.0.99.1.0.255"].profileEntries == run.fleet.retention_slots + 1
+        # the activity calendar (time-of-use bands) as gurux parses it
+        cal = by_name["0.0.13.0.0.255"]
+        assert str(cal.calendarNameActive) == "flat"
+        days = cal.dayProfileTableActive
+        assert len(days) == 1 and days[0].dayId == 1
+        assert [a.scriptSelector for a in days[0].daySchedules] == [1]
+        assert cal.weekProfileTableActive[0].monday == 1
 
 
 def test_silent_connections_are_closed_and_active_ones_kept() -> None:

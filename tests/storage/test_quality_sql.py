@@ -26,14 +26,15 @@ def _scalar(sql: str) -> object:
     return rows[0][0]
 
 
-def test_each_code_has_the_enum_name_and_codes_above_read_as_the_last() -> None:
+def test_each_code_has_the_enum_name_and_codes_above_read_as_invalid() -> None:
     got = [_scalar(quality_name_sql(str(code))) for code in CODES]
     assert got[: len(Quality)] == list(QUALITY_NAMES)
     assert set(got[len(Quality) :]) == {Quality.INVALID.label}
 
 
 def test_sql_names_agree_with_point_read_for_every_code() -> None:
-    numpy_side = _QUALITY_BY_CODE.take(pa.array([min(c, INVALID_CODE) for c in CODES])).to_pylist()
+    known = [c if c < len(QUALITY_NAMES) else INVALID_CODE for c in CODES]
+    numpy_side = _QUALITY_BY_CODE.take(pa.array(known)).to_pylist()
     assert [_scalar(quality_name_sql(str(code))) for code in CODES] == numpy_side
     # a narrow row with neither a name nor a code reads as invalid on both sides
     assert _scalar(HH_QUALITY.replace("quality", "NULL::VARCHAR", 1).replace("qcode", "NULL")) == (
@@ -54,5 +55,6 @@ def test_literals_name_the_enum_members() -> None:
     assert NO_VALUE_SQL == "('missing', 'invalid')"
     assert _scalar(f"'edited' IN {WITH_VALUE_SQL}") is True
     assert _scalar(f"'missing' IN {WITH_VALUE_SQL}") is False
+    assert _scalar(f"'profiled' IN {WITH_VALUE_SQL}") is True
     with pytest.raises(ValueError, match="no quality"):
         quality_sql()

@@ -130,3 +130,49 @@ def test_jobs_and_chunk_claiming(database: Database) -> None:
     failed = store.job("job-0")
     assert failed is not None and failed.error_message == "chunk 0: ValueError"
     assert store.unfinished_jobs(10) == []
+
+
+def test_request_result_and_latest_of_kinds(database: Database) -> None:
+    store = database.requests
+    suspend = replace(REQUEST, request_id="s-1", kind="suspend", supply_point_key=7)
+    resume = replace(
+        REQUEST, request_id="r-1", kind="resume", supply_point_key=7, effective_date="2026-04-05"
+    )
+    store.add_request(suspend)
+    store.add_request(replace(resume, status="rejected"))
+    assert store.latest_of_kinds(7, ("suspend", "resume"), ("received",)) == suspend
+    assert store.latest_of_kinds(8, ("suspend", "resume"), ("received",)) is None
+    assert store.latest_of_kinds(7, ("resume",), ("received", "accepted")) is None
+    assert store.latest_of_kinds(7, ("suspend",), ("received",), "2026-04-01") is None
+    assert store.latest_of_kinds(7, ("suspend",), ("received",), "2026-04-02") == suspend
+    store.set_result("s-1", '{"import_register_wh": 12}')
+    got = store.request("s-1")
+    assert got is not None and got.result == '{"import_register_wh": 12}'
+    with_detail = replace(REQUEST, request_id="c-1", detail='{"contract_kw": 500.0}')
+    store.add_request(with_detail)
+    assert store.request("c-1") == with_detail
+
+
+def test_contract_demand_is_effective_dated(database: Database) -> None:
+    from datetime import date
+
+    from openami.storage.repositories import InvalidValue
+    from openami.storage.repositories.contract_demand import ContractDemandStore
+
+    store = ContractDemandStore(database)
+    assert store.on(5, date(2026, 4, 1)) is None
+    store.set(5, date(2026, 4, 1), 120.0, "rq-a", 1.0)
+    store.set(5, date(2026, 5, 1), 150.0, "rq-b", 2.0)
+    store.set(6, date(2026, 4, 15), 60.0, "rq-c", 3.0)
+    assert store.on(5, date(2026, 3, 31)) is None
+    assert store.on(5, date(2026, 4, 30)) == 120.0
+    assert store.on(5, date(2026, 5, 1)) == 150.0
+    store.set(5, date(2026, 5, 1), 160.0, "rq-d", 4.0)  # the same day again: replaced
+    assert [(h.effective_date, h.contract_kw, h.request_id) for h in store.history(5)] == [
+        ("2026-04-01", 120.0, "rq-a"),
+        ("2026-05-01", 160.0, "rq-d"),
+    ]
+    for bad in (0.0, -5.0, float("nan")):
+        with pytest.raises(InvalidValue):
+            store.set(5, date(2026, 6, 1), bad, "rq-e", 5.0)
+    assert store.on(5, date(2026, 6, 1)) == 160.0

@@ -68,6 +68,7 @@ class CommandKind(IntEnum):
     READ = 4
     CLOCK_SYNC = 5
     BACKFILL = 6
+    SET_TARIFF = 7  # push a supply plan's time-of-use bands (argument: its plan code)
 
     @property
     def label(self) -> str:
@@ -99,6 +100,8 @@ class Quality(IntEnum):
     EDITED = 2
     MISSING = 3
     INVALID = 4
+    #: derived from a conventional meter's monthly read (プロファイリング), not measured per slot
+    PROFILED = 5
 
     @property
     def label(self) -> str:
@@ -126,6 +129,10 @@ OUTAGE_KINDS: tuple[str, ...] = ("outage", "disconnected")
 
 #: contract amperages a low-voltage meter's limiter supports [A] (SET_AMPERAGE's argument)
 CONTRACT_AMPERAGES_A: tuple[int, ...] = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120)
+
+#: supply plans whose time-of-use bands a meter keeps; SET_TARIFF's argument is the plan
+#: code, its position here + 1 (bands: ``openami.protocols.dlms.calendar.PLANS``)
+SUPPLY_PLANS: tuple[str, ...] = ("flat", "day_night", "weekday_peak")
 
 #: how a meter talks to the head-end; the one list of methods (the registry checks a meter's
 #: method against it, the ``meters`` table's CHECK is built from it, the network model and
@@ -167,9 +174,10 @@ COMMAND_SCHEMA = pa.schema(
         ("attempts", pa.uint8()),
         ("issued_at", pa.float64()),
         ("completed_at", pa.float64()),
-        ("import_register_wh", pa.int64()),  # the read-back registers (READ), else null
+        # the registers read back (READ, DISCONNECT, RECONNECT), else -1 or null
+        ("import_register_wh", pa.int64()),
         ("export_register_wh", pa.int64()),
-        ("clock_offset_s", pa.float64()),
+        ("clock_offset_s", pa.float64()),  # meter − true time (READ, switching, CLOCK_SYNC)
     ]
 )
 

@@ -12,17 +12,21 @@ import importlib
 import importlib.util
 import ipaddress
 import logging
+from pathlib import Path
 
 import click
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from openami.broute.high_voltage import HighVoltageResponder
 from openami.broute.node import ECHONET_PORT, MeterNode
 from openami.broute.responder import MeterResponder
 from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
+from openami.cli.broute_points import served_point
 from openami.clock import Clock
 from openami.meter import MeterView
+from openami.protocols.echonet.high_voltage_meter import HighVoltageScale
 from openami.protocols.echonet.smart_meter import EnergyScale
 
 console = Console(stderr=True)
@@ -68,8 +72,10 @@ def build_nodes(
     scale: EnergyScale,
     max_opc: int | None,
     speed: float = 1.0,
+    high_voltage: HighVoltageScale | None = None,
 ) -> list[MeterNode]:
-    """One fleet of ``meters`` meters started ``history_days`` ago; one node per meter."""
+    """One fleet of ``meters`` meters started ``history_days`` ago; one node per meter
+    (high-voltage meters 0x028A01 with ``high_voltage``, else low-voltage 0x028801)."""
     fleet = simulated_fleet(
         np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64),
         clock,
@@ -80,12 +86,13 @@ def build_nodes(
     )
     nodes = []
     for k in range(meters):
-        responder = MeterResponder(
-            MeterView(fleet, k, clock),
-            clock,
-            retention_days=retention_days,
-            scale=scale,
-            max_opc=max_opc,
+        view = MeterView(fleet, k, clock)
+        responder: MeterResponder = (
+            MeterResponder(view, clock, retention_days=retention_days, scale=scale, max_opc=max_opc)
+            if high_voltage is None
+            else HighVoltageResponder(
+                view, clock, hv_scale=high_voltage, retention_days=retention_days, max_opc=max_opc
+            )
         )
         nodes.append(
             MeterNode(
@@ -149,10 +156,29 @@ async def _serve(nodes: list[MeterNode], duration_s: float | None) -> None:
 @click.option("--coefficient", default=1, show_default=True, help="D3 coefficient.")
 @click.option("--max-opc", type=int, default=None, help="Serve only this many EPCs per request.")
 @click.option(
+    "--high-voltage",
+    is_flag=True,
+    help="Serve high-voltage smart meters (0x028A01, ≥ 50 kW points) instead of 0x028801.",
+)
+@click.option(
+    "--multiplier",
+    default=40,
+    show_default=True,
+    help="CT/VT multiplier (乗率) of a high-voltage meter, given as its coefficient D3.",
+)
+@click.option(
     "--reply-to-sender-port",
     is_flag=True,
     help="Reply to the request's source port instead of 3610 (clients on other ports).",
 )
+@click.option(
+    "--supply-point",
+    "supply_point_id",
+    default=None,
+    help="Serve the meter --data-dir's registry has at this point (0x028A01 with its "
+    "multiplier for a high-voltage point); sets --meter-id and --high-voltage.",
+)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--no-multicast", is_flag=True, help="Do not join 224.0.23.0 / ff02::1.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every dropped frame.")
@@ -170,6 +196,10 @@ def serve(
     digits: int,
     coefficient: int,
     max_opc: int | None,
+    high_voltage: bool,
+    multiplier: int,
+    supply_point_id: str | None,
+    data_dir: Path | None,
     reply_to_sender_port: bool,
     no_multicast: bool,
     speed: float,
@@ -180,7 +210,9 @@ def serve(
 
     Each meter answers Get/SetC/SetI/SetGet/INF_REQ for the node profile 0x0EF001 and the
     meter 0x028801, announces itself with INF 0xD5 at start and sends EA (and EB with PV)
-    as INF within 5 minutes after every :00 and :30.
+    as INF within 5 minutes after every :00 and :30. With --high-voltage the meters are
+    high-voltage smart meters 0x028A01 (a ≥ 50 kW point's load; E2/E3 energy and C1/C3/C6
+    demand, the CT/VT multiplier as coefficient D3), announcing E3 and C3.
 
     Example: openami broute serve --bind 127.0.0.2 --meters 3
     """
@@ -190,6 +222,10 @@ def serve(
     try:
         clock = clock_for_speed(speed)
         scale = EnergyScale(int(unit_code, 16), coefficient, digits)
+        hv_scale = HighVoltageScale(coefficient=multiplier) if high_voltage else None
+        if supply_point_id is not None:
+            point = served_point(data_dir or Path("openami-data"), supply_point_id)
+            meter_id, meters, hv_scale = point.meter_id, 1, point.high_voltage
         nodes = build_nodes(
             binds=binds,
             port=port,
@@ -205,6 +241,7 @@ def serve(
             scale=scale,
             max_opc=max_opc,
             speed=speed,
+            high_voltage=hv_scale,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -21,6 +21,7 @@ from openami.cli.mdms_common import (
     parse_instant,
     supply_point_key,
 )
+from openami.cli.mdms_conventional import ingest_manual_reads
 from openami.clock import slots_of_day
 from openami.mdms.bulk import ImportReport
 from openami.mdms.ingest import VeeIngestResult
@@ -45,6 +46,12 @@ from openami.registry import InvalidSupplyPointId
     show_default=True,
     help="Estimate gaps between the file's first and last read afterwards.",
 )
+@click.option(
+    "--manual-reads",
+    is_flag=True,
+    help="FILE holds monthly reads of conventional meters (meter_id, read_on, "
+    "import_register_wh, reader); stored all or nothing, then profiled (--estimate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
 def ingest(
     file: Path,
@@ -52,6 +59,7 @@ def ingest(
     vee_config: Path | None,
     chunk_rows: int,
     estimate: bool,
+    manual_reads: bool,
     as_json: bool,
 ) -> None:
     """Import register reads from FILE (CSV, or Parquet if it ends in .parquet).
@@ -61,6 +69,9 @@ def ingest(
     are reported with line and reason and skipped; good rows are validated and stored.
     Running the same file again adds nothing. Exit status 3 means some rows were bad.
     """
+    if manual_reads:
+        ingest_manual_reads(file, data_dir, estimate, as_json)
+        return
     if chunk_rows < 1:
         raise click.BadParameter("--chunk-rows must be at least 1")
 

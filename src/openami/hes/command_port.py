@@ -47,6 +47,7 @@ class HesCommandPort:
         argument: int = 0,
         reference: str | None = None,
         authorisation: SignedCommand | None = None,
+        timeout_s: float | None = None,
     ) -> int | None:
         if reference is not None:
             earlier = self._journal.correlation_of(reference)
@@ -61,7 +62,13 @@ class HesCommandPort:
             return None
         auths = None if authorisation is None else [authorisation]
         corr = self._hes.submit(
-            kind, [position], now_s, argument, references=[reference], authorisations=auths
+            kind,
+            [position],
+            now_s,
+            argument,
+            timeout_s=timeout_s,
+            references=[reference],
+            authorisations=auths,
         )
         return int(corr[0])
 

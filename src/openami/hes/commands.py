@@ -6,6 +6,10 @@ Every accepted command gets a correlation ID and ends in exactly one terminal st
 read-back showed another state, e.g. a later command superseded it). Nothing is dropped:
 until then it stays ``QUEUED`` and :meth:`CommandQueue.pending` lists it.
 
+A READ answers the meter's import and export registers [Wh] and its clock offset (meter
+time − true time) at the moment it answered; so does the read-back of a DISCONNECT or
+RECONNECT (the registers at the switching moment, e.g. a move-out reading).
+
 Priorities (lower first): disconnect and reconnect 0, on-demand reads and settings 1, bulk
 work (clock synchronisation, backfill beyond the window) 2. Commands run on their own
 permits per segment (``CommandConfig.permits_per_segment``), ordered by priority, so bulk
@@ -25,6 +29,7 @@ from openami.bus.messages import (
     COMMAND_QUEUE_SCHEMA,
     COMMAND_SCHEMA,
     CONTRACT_AMPERAGES_A,
+    SUPPLY_PLANS,
     CommandKind,
     CommandState,
 )
@@ -45,12 +50,14 @@ DEFAULT_PRIORITY = {
     CommandKind.RECONNECT: 0,
     CommandKind.READ: 1,
     CommandKind.SET_AMPERAGE: 1,
+    CommandKind.SET_TARIFF: 1,
     CommandKind.CLOCK_SYNC: 2,
     CommandKind.BACKFILL: 2,
 }
 _READ_BACK = np.zeros(8, dtype=np.bool_)
 _READ_BACK[[CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.SET_AMPERAGE]] = True
 _READ_BACK[CommandKind.CLOCK_SYNC] = True
+_READ_BACK[CommandKind.SET_TARIFF] = True
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,8 @@ class CommandQueue:
         a2 = np.broadcast_to(np.asarray(arg2, dtype=np.int64), idx.shape)
         if kind == CommandKind.SET_AMPERAGE and not np.isin(a, CONTRACT_AMPERAGES_A).all():
             raise ValueError(f"contract amperage must be one of {CONTRACT_AMPERAGES_A} A")
+        if kind == CommandKind.SET_TARIFF and ((a < 1) | (a > len(SUPPLY_PLANS))).any():
+            raise ValueError(f"supply plan code must be 1-{len(SUPPLY_PLANS)}")
         if kind == CommandKind.BACKFILL and (a > a2).any():
             raise ValueError("backfill range must have first_boundary <= last_boundary")
         prio = DEFAULT_PRIORITY[kind] if priority is None else int(priority)
@@ -234,16 +243,25 @@ class CommandQueue:
         exp = np.full(len(due), -1, dtype=np.int64)
         backfills: list[BackfillRequest] = []
         # the meters act on what reached them, in priority then issue order
-        for k in (CommandKind.READ, CommandKind.SET_AMPERAGE, CommandKind.CLOCK_SYNC):
+        for k in (
+            CommandKind.READ,
+            CommandKind.SET_AMPERAGE,
+            CommandKind.SET_TARIFF,
+            CommandKind.CLOCK_SYNC,
+        ):
             sel = ok1 & (kind == k)
             if not sel.any():
                 continue
             if k == CommandKind.READ:
                 imp[sel], exp[sel] = fleet.live_registers_wh(idx[sel], now_s)
+                offset_before[sel] = clocks.offset_s(idx[sel], t1[sel])  # the meter's time
             elif k == CommandKind.SET_AMPERAGE:
                 for amps in np.unique(self.arg[due][sel]):
                     pick = sel & (self.arg[due] == amps)
                     fleet.set_contract_amperage(idx[pick], int(amps))
+            elif k == CommandKind.SET_TARIFF:
+                for code in np.unique(self.arg[due][sel]):
+                    fleet.set_supply_plan(idx[sel & (self.arg[due] == code)], int(code))
             else:
                 offset_before[sel] = clocks.offset_s(idx[sel], t1[sel])
                 clocks.adjust(idx[sel], t1[sel])
@@ -255,6 +273,9 @@ class CommandQueue:
                     fleet.disconnect(idx[pos : pos + 1])
                 else:
                     fleet.reconnect(idx[pos : pos + 1])
+            # the read-back of a switching operation carries the registers at that moment
+            imp[switch], exp[switch] = fleet.live_registers_wh(idx[switch], now_s)
+            offset_before[switch] = clocks.offset_s(idx[switch], t1[switch])
         sel = ok1 & (kind == CommandKind.BACKFILL)
         if sel.any():
             backfills.append(
@@ -272,6 +293,8 @@ class CommandQueue:
         ]
         amp = kind == CommandKind.SET_AMPERAGE
         verified[amp] = fleet.contract_amperage_a[idx[amp]] == self.arg[due][amp]
+        plan = kind == CommandKind.SET_TARIFF
+        verified[plan] = fleet.supply_plan_code[idx[plan]] == self.arg[due][plan]
         sync = kind == CommandKind.CLOCK_SYNC
         verified[sync] = np.abs(clocks.offset_s(idx[sync], done_s[sync])) <= CLOCK_SET_TOLERANCE_S
         answered = ok1 & ok2

@@ -36,6 +36,7 @@ from openami.bus.inprocess import Bus
 from openami.bus.messages import (
     COMMAND_SCHEMA,
     READ_SCHEMA,
+    SUPPLY_PLANS,
     TOPIC_COMMANDS,
     TOPIC_READINGS,
     CommandKind,
@@ -45,6 +46,7 @@ from openami.bus.messages import (
 from openami.clock import JST, SLOT_SECONDS, Clock
 from openami.hes.dlms import ClientCounterStore, DlmsClient, DlmsError
 from openami.hes.journal import HesJournal
+from openami.protocols.dlms.calendar import PLANS
 from openami.protocols.dlms.cosem import EXPORT_ENERGY_LN, IMPORT_ENERGY_LN, LOAD_PROFILE_LN
 from openami.protocols.dlms.security import Keys
 
@@ -195,14 +197,21 @@ class DlmsHeadEnd:
         return await self.read_range(index, first_boundary, last_boundary, ReadSource.BACKFILL)
 
     # -- commands ---------------------------------------------------------------------------
-    async def run_commands(self, kind: CommandKind, index: npt.ArrayLike) -> pa.Table:
-        """Disconnect, reconnect or on-demand read per meter; outcomes with correlation IDs.
+    async def run_commands(
+        self, kind: CommandKind, index: npt.ArrayLike, argument: int = 0
+    ) -> pa.Table:
+        """Disconnect, reconnect, on-demand read or a supply plan's time-of-use bands
+        (SET_TARIFF, ``argument`` the plan code: the activity calendar written, activated
+        and read back) per meter; outcomes with correlation IDs.
 
         ``CONFIRMED``: done and read back; ``FAILED``: the read-back showed another state;
         ``TIMED_OUT``: no session within the retries.
         """
-        if kind not in (CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.READ):
+        supported = (CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.READ)
+        if kind not in (*supported, CommandKind.SET_TARIFF):
             raise ValueError(f"{kind.name} is not supported over DLMS yet")
+        if kind == CommandKind.SET_TARIFF and not 1 <= argument <= len(SUPPLY_PLANS):
+            raise ValueError(f"supply plan code must be 1-{len(SUPPLY_PLANS)}")
         idx = np.asarray(index, dtype=np.int64).ravel()
         if len(idx) and (idx.min() < 0 or idx.max() >= len(self.meter_ids)):
             raise ValueError("command for a meter position outside the fleet")
@@ -217,6 +226,10 @@ class DlmsHeadEnd:
                 imp = await c.read_register(IMPORT_ENERGY_LN)
                 exp = await c.read_register(EXPORT_ENERGY_LN)
                 return True, imp.raw, exp.raw
+            if kind == CommandKind.SET_TARIFF:
+                bands = PLANS[SUPPLY_PLANS[argument - 1]]
+                await c.write_tou_calendar(bands)
+                return await c.read_tou_calendar() == bands, -1, -1
             if kind == CommandKind.DISCONNECT:
                 await c.remote_disconnect()
                 return await c.read_control_state() == 0, -1, -1

@@ -36,6 +36,7 @@ from openami.protocols.espi.feeds import (
     reading_type_entry,
     urn,
 )
+from openami.registry.opening import HalfHourService
 from openami.storage.repositories.clients import ApiClient
 
 # one day of one point: (slot, import_wh, export_wh, quality, recorded_at) per value
@@ -67,13 +68,27 @@ def _current_values(context: HubContext, points: list[Point]) -> pa.Table:
     return MdmsReports(context.mdms).current_values_of_points([p.key for p in points], first, last)
 
 
+def _served(context: HubContext, table: pa.Table) -> pa.Table:
+    """The rows from each point's half-hour service start on (``HalfHourService``: its
+    area's A-route opening and its smart meter; none for a point without one)."""
+    key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
+    service = HalfHourService(context.mdms.registry)
+    first = np.full(len(key), np.iinfo(np.int64).max)
+    for k in np.unique(key).tolist():
+        start = service.start_slot(int(k))
+        if start is not None:
+            first[key == k] = start
+    slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
+    return table.filter(pa.array(slot >= first))
+
+
 def point_values(context: HubContext, points: list[Point]) -> PointValues:
     """Current half-hour values of each point on its visible days, per (key, day)."""
     out: PointValues = {}
     points = [p for p in points if p.days]
     if not points:
         return out
-    table = _current_values(context, points)  # by point, then slot
+    table = _served(context, _current_values(context, points))  # by point, then slot
     key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
     slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
     rows: DayRows = list(

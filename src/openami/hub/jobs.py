@@ -24,6 +24,7 @@ import structlog
 
 from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, day_first_slot, slot_start
 from openami.hub.context import HubContext
+from openami.hub.values import served_values
 from openami.registry import InvalidSupplyPointId
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.requests import JobRow, RequestStore
@@ -192,7 +193,7 @@ class JobService:
         supplied = self._supplied_days(chunk.key, job.retailer_id, chunk.first_day, chunk.last_day)
         first = day_first_slot(chunk.first_day)
         last = day_first_slot(chunk.last_day) + SLOTS_PER_DAY - 1
-        table = self.context.mdms.current_values(chunk.key, first, last)
+        table = served_values(self.context.mdms, chunk.key, first, last)
         imports, exports, qualities = _slot_columns(table, first, last)
         days = []
         for day in sorted(supplied):

@@ -30,8 +30,11 @@ class CommandPort(Protocol):
         argument: int = 0,
         reference: str | None = None,
         authorisation: SignedCommand | None = None,
+        timeout_s: float | None = None,
     ) -> int | None:
-        """Queue ``kind`` for ``meter_id`` (``argument``: the amperage [A] of SET_AMPERAGE);
+        """Queue ``kind`` for ``meter_id`` (``argument``: the amperage [A] of SET_AMPERAGE;
+        ``timeout_s``: how long the HES tries before the command times out, its default
+        when None);
         the command's correlation ID, or None when the HES does not serve that meter.
         ``reference`` (a request ID) makes it idempotent: a second submission with the same
         reference answers the first command's correlation ID and queues nothing.

@@ -11,6 +11,10 @@ reconnect → RECONNECT, ampere change → SET_AMPERAGE, switching start → REA
 reading). Registry membership changes when a request is accepted, effective-dated from its
 effective date (the supply contract ends / starts that JST day), so point-in-time balancing
 group membership follows; the contract amperage is recorded when the meter confirms it.
+A completed switching start returns the registers read in its ``result``. The retail kinds
+(suspend, resume, on_demand_read, move_in, move_out, contract_change) are decided and
+mapped to commands in :mod:`openami.hub.retail_requests`; every concluded request is
+announced to its retailer's webhooks (``retailer_request.concluded``).
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ import pyarrow as pa
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A, TOPIC_COMMANDS, CommandKind, CommandState
 from openami.clock import JST, jst_day_start_s
+from openami.hub import retail_requests as retail
 from openami.hub.context import HubContext
 from openami.hub.ports import CommandPort
+from openami.hub.request_outcomes import Outcome, outcome_rows
+from openami.hub.retail_requests import RETAIL_KINDS, Intake
 from openami.hub.switching import REMOTE_KINDS, CapCounter, switching_control
 from openami.hub.switching_errors import ERROR_STATUS, Rejected
 from openami.registry import InvalidSupplyPointId, RegistryError
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.requests import RequestRow, RequestStore
 
-KINDS = ("switch_start", "reconnect", "disconnect", "ampere_change")
+KINDS = ("switch_start", "reconnect", "disconnect", "ampere_change", *RETAIL_KINDS)
 MAX_LEAD_DAYS = 365
 __all__ = ["ERROR_STATUS", "KINDS", "Rejected", "RequestService", "request_service"]
 
@@ -67,9 +74,11 @@ class RequestService:
         effective_date: date,
         amperage_a: int | None = None,
         authorisation_id: str | None = None,
+        detail: dict[str, object] | None = None,
     ) -> RequestRow:
         """Record a request and decide it; raises :class:`Rejected` (the record stays).
-        A ``switch_start`` quotes the customer's ``authorisation_id``."""
+        A ``switch_start`` quotes the customer's ``authorisation_id``; ``detail``: the
+        kind-specific input (``contract_change``: ``contract_kw`` or ``supply_plan``)."""
         now = self.context.clock.timestamp()
         row = RequestRow(
             request_id=f"rq-{uuid.uuid4().hex[:20]}",
@@ -86,6 +95,7 @@ class RequestService:
             correlation_id=None,
             received_at=now,
             updated_at=now,
+            detail=json.dumps(detail) if detail else None,
         )
         self.store.add_request(row)
         with self._lock:  # one decision at a time: conflicts are seen
@@ -147,6 +157,10 @@ class RequestService:
         if day > today + timedelta(days=MAX_LEAD_DAYS):
             raise Rejected("E_DATE_TOO_FAR", f"effective date more than {MAX_LEAD_DAYS} days ahead")
         me = client.party_id
+        if row.kind in RETAIL_KINDS:
+            intake = Intake(row, me, sp, day, authorisation_id, retail.parse_detail(row))
+            control = switching_control(ctx)
+            return retail.decide_retail(ctx, control, self.store, self.commands, intake)
         # an unknown point is answered as someone else's: no enumeration of supply point IDs
         if sp is None and row.kind == "switch_start":
             raise Rejected("E_NO_AUTHORISATION", "a switch quotes the customer's authorisation")
@@ -317,7 +331,7 @@ class RequestService:
             if jst_day_start_s(date.fromisoformat(req.effective_date)) > now_s:
                 continue
             approvals: tuple[str, ...] = ()
-            if req.kind in REMOTE_KINDS:
+            if _remote(req):
                 if halted is None:
                     halted = control.halted()
                 if halted:
@@ -341,9 +355,13 @@ class RequestService:
         if current is None or current.status != "accepted":  # cancelled meanwhile
             return 0
         meter = self._meter_of(int(req.supply_point_key or 0))
-        kind = _COMMAND_OF[req.kind]
+        kind = _COMMAND_OF.get(req.kind)
+        if meter is not None and req.kind in RETAIL_KINDS:
+            kind = retail.command_of(req, self.commands, meter)
+            if kind is None:  # a contract kW: stored from its day, no command
+                return self._complete_without_command(req, now_s)
         corr = None
-        if meter is not None:
+        if meter is not None and kind is not None:
             signed = (
                 switching_control(self.context).sign(req, kind, meter, now_s, approvals)
                 if req.kind in REMOTE_KINDS
@@ -353,25 +371,30 @@ class RequestService:
                 kind,
                 meter,
                 now_s,
-                int(req.amperage_a or 0),
+                retail.argument_of(req),
                 reference=req.request_id,
                 authorisation=signed,
+                timeout_s=retail.timeout_of(req),
             )
         if corr is None:
-            self.store.set_status(
-                req.request_id, "failed", now_s, "E_NO_METER", "meter not reachable by HES"
+            unreachable = req.kind == "on_demand_read"
+            self._finish(
+                req,
+                "failed",
+                now_s,
+                "E_METER_UNREACHABLE" if unreachable else "E_NO_METER",
+                "meter not reachable by HES",
             )
             return 0
         refused = self.commands.refusal(corr)
         if refused is not None:
-            self.store.set_status(
-                req.request_id,
+            self._finish(
+                req,
                 "failed",
                 now_s,
                 "E_COMMAND_REFUSED",
                 f"the HES refused the command: {refused}",
                 correlation_id=corr,
-                expect="accepted",
             )
             return 0
         self.store.set_status(
@@ -387,41 +410,52 @@ class RequestService:
         mine = self.store.by_correlation([int(c) for c in corr])
         if not mine:
             return
-        state = outcomes.column("state").to_numpy()
-        done = outcomes.column("completed_at").to_numpy()
-        for pos in np.flatnonzero(np.isin(corr, list(mine))):
-            self._conclude(mine[int(corr[pos])], int(state[pos]), float(done[pos]))
+        for outcome in outcome_rows(outcomes, np.flatnonzero(np.isin(corr, list(mine)))):
+            self._conclude(mine[outcome[0]], outcome)
 
-    def _conclude(self, request_id: str, state: int, at_s: float) -> bool:
+    def _conclude(self, request_id: str, outcome: Outcome) -> bool:
         """Complete or fail a scheduled request by its command's outcome (once: a request no
         longer scheduled is left alone); True if it moved."""
+        _, state, at_s, import_wh, export_wh, offset_s = outcome
         req = self.store.request(request_id)
         if req is None or req.status != "scheduled":
             return False
         if state == CommandState.CONFIRMED:
-            if req.kind == "ampere_change" and req.amperage_a:
+            if req.kind in ("ampere_change", "contract_change") and req.amperage_a:
                 meter = self._meter_of(int(req.supply_point_key or 0))
                 if meter is not None:
                     self.context.registry.set_contract_amperage(meter, req.amperage_a)
                     self.context.mdms.refresh_registry()
-            return self.store.set_status(request_id, "completed", at_s, expect="scheduled")
-        if state == CommandState.TIMED_OUT:
-            return self.store.set_status(
-                request_id,
-                "failed",
-                at_s,
-                "E_METER_TIMEOUT",
-                "no read-back within the timeout",
-                expect="scheduled",
-            )
-        return self.store.set_status(
-            request_id,
-            "failed",
-            at_s,
-            "E_READBACK_MISMATCH",
-            "the meter reads back another state",
-            expect="scheduled",
+            result = retail.reading_result(req, import_wh, export_wh, at_s, offset_s)
+            if result is not None:
+                self.store.set_result(request_id, json.dumps(result))
+            return self._finish(req, "completed", at_s, None, None, expect="scheduled")
+        code, message = retail.failure_of(req, state, import_wh)
+        return self._finish(req, "failed", at_s, code, message, expect="scheduled")
+
+    def _complete_without_command(self, req: RequestRow, now_s: float) -> int:
+        """A contract kW change takes effect on its day: stored, then completed."""
+        result = retail.store_contract_kw(self.context, req, now_s)
+        self.store.set_result(req.request_id, json.dumps(result))
+        return int(self._finish(req, "completed", now_s, None, None, expect="accepted"))
+
+    def _finish(
+        self,
+        req: RequestRow,
+        status: str,
+        at_s: float,
+        code: str | None,
+        message: str | None,
+        correlation_id: int | None = None,
+        expect: str = "accepted",
+    ) -> bool:
+        """Conclude a request (completed or failed) and notify its retailer by webhook."""
+        moved = self.store.set_status(
+            req.request_id, status, at_s, code, message, correlation_id, expect=expect
         )
+        if moved:
+            retail.notify_concluded(self.context, req, status, code)
+        return moved
 
     def reconcile(self) -> int:
         """Conclude scheduled requests whose command outcome was missed (the hub was not
@@ -440,14 +474,14 @@ class RequestService:
         outcomes = self.commands.outcomes(sorted(waiting))
         moved = 0
         with self._lock:
-            for corr, state, at_s in zip(
-                outcomes.column("correlation_id").to_pylist(),
-                outcomes.column("state").to_pylist(),
-                outcomes.column("completed_at").to_pylist(),
-                strict=True,
-            ):
-                moved += self._conclude(waiting[int(corr)], int(state), float(at_s))
+            for outcome in outcome_rows(outcomes, np.arange(outcomes.num_rows)):
+                moved += self._conclude(waiting[outcome[0]], outcome)
         return moved
+
+
+def _remote(req: RequestRow) -> bool:
+    """Whether the request operates the meter (caps, approvals, signature)."""
+    return retail.is_remote(req) if req.kind in RETAIL_KINDS else req.kind in REMOTE_KINDS
 
 
 _BUILD_LOCK = threading.Lock()

@@ -6,12 +6,14 @@ record stays, so ``GET /v1/retailer-requests/{id}`` shows it as ``rejected`` too
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from openami.bus.messages import SUPPLY_PLANS
 from openami.clock import JST
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
@@ -35,17 +37,35 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 class RetailerRequestIn(BaseModel):
     kind: str = Field(
         max_length=40,
-        description=f"one of {', '.join(KINDS)} (switching start, 再点, 廃止, アンペア変更)",
+        description=f"one of {', '.join(KINDS)} (switching start, 再点, 廃止, アンペア変更, "
+        "供給停止, 停止解除, 随時検針, 入居, 退去, 契約変更)",
     )
     supply_point_id: str = Field(max_length=40, description="22-digit supply point ID")
     effective_date: date = Field(description="JST day the change takes effect (today or later)")
     amperage_a: int | None = Field(
-        default=None, ge=0, le=10_000, description="new contract amperage [A] (ampere_change)"
+        default=None,
+        ge=0,
+        le=10_000,
+        description="new contract amperage [A] (ampere_change, contract_change)",
+    )
+    contract_kw: float | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="contract_change of a high-voltage point: contract demand [kW], "
+        "a whole number from 50 to below 2000",
+    )
+    supply_plan: str | None = Field(
+        default=None,
+        max_length=40,
+        description=f"contract_change: the supply plan whose time-of-use bands the meter "
+        f"keeps, one of {', '.join(SUPPLY_PLANS)}",
     )
     authorisation_id: str | None = Field(
         default=None,
         max_length=64,
-        description="switch_start: the id of the customer's switch authorisation",
+        description="the id of the customer's authorisation: switch_start, a reconnect or "
+        "move_in that starts a contract, a move_out without notice",
     )
 
 
@@ -87,6 +107,13 @@ class RetailerRequestOut(BaseModel):
     error_code: str | None
     error_message: str | None
     command_id: int | None = Field(description="HES correlation ID once scheduled")
+    contract_kw: float | None = Field(default=None, description="contract_change: [kW]")
+    supply_plan: str | None = Field(default=None, description="contract_change: the plan")
+    result: dict[str, object] | None = Field(
+        default=None,
+        description="once completed: the registers read (import_register_wh, "
+        "export_register_wh, read_at, meter_time), or the contract kW stored",
+    )
     received_at: str
     updated_at: str
     history: list[StatusChange]
@@ -102,6 +129,7 @@ def _iso(epoch_s: float) -> str:
 
 def _out(context: HubContext, row: RequestRow, with_history: bool = True) -> RetailerRequestOut:
     history = request_service(context).store.history(row.request_id) if with_history else []
+    detail = json.loads(row.detail) if row.detail else {}
     return RetailerRequestOut(
         request_id=row.request_id,
         kind=row.kind,
@@ -112,6 +140,9 @@ def _out(context: HubContext, row: RequestRow, with_history: bool = True) -> Ret
         error_code=row.error_code,
         error_message=row.error_message,
         command_id=row.correlation_id,
+        contract_kw=detail.get("contract_kw"),
+        supply_plan=detail.get("supply_plan"),
+        result=json.loads(row.result) if row.result else None,
         received_at=_iso(row.received_at),
         updated_at=_iso(row.updated_at),
         history=[StatusChange(status=s, at=_iso(a), error_code=c) for s, a, c in history],
@@ -125,7 +156,8 @@ def _out(context: HubContext, row: RequestRow, with_history: bool = True) -> Ret
     responses=_ERRORS,
 )
 def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> RetailerRequestOut:
-    """File a switching start, reconnect, disconnect or ampere change request.
+    """File a switching start, reconnect, disconnect, ampere change, suspend, resume,
+    on-demand read, move-in, move-out or contract change request.
 
     Error codes: E_NOT_RETAILER, E_NOT_SUPPLIER, E_UNKNOWN_SUPPLY_POINT,
     E_INVALID_SUPPLY_POINT, E_UNKNOWN_KIND, E_DATE_IN_PAST, E_DATE_TOO_FAR,
@@ -134,7 +166,10 @@ def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> Ret
     E_ALREADY_CONNECTED, E_ALREADY_DISCONNECTED, E_AMPERAGE_UNCHANGED, E_NO_METER,
     E_NO_AUTHORISATION (a switch_start without the customer's authorisation),
     E_EFFECTIVE_TOO_SOON (a switch inside the objection window), E_NOTICE_TOO_SHORT (a
-    disconnect inside the notice period).
+    disconnect or suspend inside the notice period), E_ALREADY_SUSPENDED, E_NOT_SUSPENDED,
+    E_CHANGE_REQUIRED, E_ONE_CHANGE_PER_REQUEST, E_INVALID_CONTRACT_KW,
+    E_UNKNOWN_SUPPLY_PLAN. A request that fails later: E_METER_UNREACHABLE,
+    E_METER_TIMEOUT, E_READBACK_MISMATCH, E_NO_METER, E_COMMAND_REFUSED.
     """
     service = request_service(context)
     try:
@@ -145,6 +180,11 @@ def create_request(context: Ctx, client: Client, body: RetailerRequestIn) -> Ret
             body.effective_date,
             body.amperage_a,
             body.authorisation_id,
+            {
+                k: v
+                for k, v in (("contract_kw", body.contract_kw), ("supply_plan", body.supply_plan))
+                if v is not None
+            },
         )
     except Rejected as exc:
         raise HTTPException(

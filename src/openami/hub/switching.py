@@ -8,7 +8,8 @@ and the hub's signature on every remote switching command (issue #15 §1).
   in its ``switch_start`` (once). The effective day must begin at least the objection
   window after the request (and never today or before); the losing retailer is notified by
   webhook (``switch.pending``) and may object until the window closes.
-- **Disconnects give notice** (``disconnect_notice_s``); :meth:`SwitchingControl.notice_exempt`
+- **Disconnects and suspensions give notice** (``disconnect_notice_s``,
+  ``suspend_notice_s``); :meth:`SwitchingControl.notice_exempt`
   is the hook for the customer's own move-out (none today).
 - **Caps.** When an accepted disconnect, reconnect or ampere change comes due, the requests
   handed to the HES in the last ``window_s`` are counted per retailer, per area and
@@ -51,7 +52,17 @@ from openami.storage.repositories.webhooks import WebhookStore
 
 log = structlog.get_logger(__name__)
 
-REMOTE_KINDS = ("disconnect", "reconnect", "ampere_change")
+REMOTE_KINDS = (
+    "disconnect",
+    "reconnect",
+    "ampere_change",
+    # retail operations (hub/retail_requests.py): switching, or a limiter change
+    "suspend",
+    "resume",
+    "move_in",
+    "move_out",
+    "contract_change",
+)
 SWITCH_PENDING_EVENT = "switch.pending"
 MAX_LEAD_DAYS = 365
 OPERATOR_ALERT_EVENT = "operator.alert"
@@ -73,6 +84,8 @@ class Cap:
 class SwitchingConfig:
     objection_window_s: float = 2 * 86400.0
     disconnect_notice_s: float = 2 * 86400.0
+    # 供給停止: the customer is notified at least 5 days before (common retail terms)
+    suspend_notice_s: float = 5 * 86400.0
     authorisation_lifetime_s: float = 60 * 86400.0
     window_s: float = 3600.0
     retailer_cap: Cap = field(default_factory=lambda: Cap(20, 0.10, 3))
@@ -184,7 +197,8 @@ class SwitchingControl:
             earliest = today + timedelta(days=1)
             while jst_day_start_s(earliest) < now_s + lead_s:
                 earliest += timedelta(days=1)
-            code = "E_NOTICE_TOO_SHORT" if what == "disconnect" else "E_EFFECTIVE_TOO_SOON"
+            notice = what in ("disconnect", "suspend")
+            code = "E_NOTICE_TOO_SHORT" if notice else "E_EFFECTIVE_TOO_SOON"
             raise Rejected(code, f"a {what} takes effect on {earliest} at the earliest")
 
     def check_authorisation(

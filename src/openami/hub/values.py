@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from openami.clock import jst_day_number
 from openami.mdms.service import Mdms
+from openami.registry.opening import HalfHourService
 
 I64 = npt.NDArray[np.int64]
 
@@ -47,12 +48,22 @@ def in_ranges(slots: I64, ranges: pa.Table) -> npt.NDArray[np.bool_]:
     return inside
 
 
+def served_values(mdms: Mdms, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
+    """The current values of the point in ``[first_slot, last_slot]`` from the slot on which
+    it gets half-hour data (its area's A-route opening and its smart meter:
+    ``HalfHourService``); none for a point without a smart meter. What the C route serves."""
+    service_from = HalfHourService(mdms.registry).start_slot(supply_point_key)
+    if service_from is None:  # a conventional meter, or an area not open: no half-hour data
+        return mdms.current_values(supply_point_key, first_slot, first_slot).slice(0, 0)
+    return mdms.current_values(supply_point_key, max(first_slot, service_from), last_slot)
+
+
 def visible_values(mdms: Mdms, supply_point_key: int, ranges: pa.Table) -> pa.Table:
-    """The current value of every slot of the point in ``ranges`` that has one, by slot
-    (the columns of ``Mdms.current_values``)."""
+    """The served value (:func:`served_values`) of every slot of the point in ``ranges``
+    that has one, by slot (the columns of ``Mdms.current_values``)."""
     first = int(pc.min(ranges.column("first_slot")).as_py())
     last = int(pc.max(ranges.column("last_slot")).as_py())
-    table = mdms.current_values(supply_point_key, first, last)
+    table = served_values(mdms, supply_point_key, first, last)
     if len(ranges) == 1:
         return table
     return table.filter(pa.array(in_ranges(_column(table, "slot"), ranges)))

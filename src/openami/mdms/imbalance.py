@@ -248,7 +248,10 @@ def imbalance_of_day(
         )
     classes = None if classes_cache is None else classes_cache.get((day, run_id))
     if classes is None:
-        classes = group_voltage_classes(mdms.registry.members_on(day))
+        kinds = mdms.registry.kinds
+        classes = group_voltage_classes(
+            mdms.registry.members_on(day), lambda keys: voltage_class_of(keys, kinds)
+        )
         if classes_cache is not None:
             if len(classes_cache) >= CLASSES_CACHED:
                 classes_cache.clear()

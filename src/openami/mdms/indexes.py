@@ -122,12 +122,13 @@ class MeterIndex:
         #: the largest register unit of any meter (1: no V11 whole-unit check needed)
         self.max_unit_wh = int(max(self.unit.max(initial=1), d.get("register_unit_wh", 1)))
         self.multiplier = col("multiplier", d.get("multiplier", 1)).astype(np.int64)
-        self.capacity = amps * volts * 0.5
+        # a transformer-operated meter's rating is on the secondary side: × its multiplier
+        self.capacity = amps * volts * 0.5 * self.multiplier
         self.volts = volts
         self._default = (
             int(10 ** d.get("register_digits", 9) * d.get("register_unit_wh", 1)),
             int(d.get("multiplier", 1)),
-            d.get("contract_amperage_a", 60) * volts * 0.5,
+            d.get("contract_amperage_a", 60) * volts * 0.5 * d.get("multiplier", 1),
             int(d.get("register_unit_wh", 1)),
         )
 

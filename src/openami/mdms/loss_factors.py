@@ -18,15 +18,14 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from openami.registry import AREAS
+from openami.registry.kinds import VOLTAGE_CLASSES, MeterKinds
 from openami.storage.repositories.loss_factors import (
     LossFactor,
     LossFactorStore,
     read_loss_factor_file,
 )
 
-#: voltage classes: 低圧 (low, ≤ 600 V), 高圧 (high, 6 kV), 特別高圧 (extra high, ≥ 20 kV)
-VOLTAGE_CLASSES = ("low", "high", "extra_high")
-LOW_VOLTAGE = "low"
+LOW_VOLTAGE = VOLTAGE_CLASSES[0]
 
 
 #: the rates in force on a day, by area and class
@@ -45,11 +44,16 @@ class LossFactorError(ValueError):
     """Loss factors that break a rule, or a day and area without one."""
 
 
-def voltage_class_of(supply_point_keys: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
-    """The voltage class of each supply point. Every point is low voltage today: when the
-    registry keeps a voltage class per supply point, read it here (the one place that
-    decides which loss rate a point's energy gets)."""
-    return np.full(len(supply_point_keys), LOW_VOLTAGE, dtype=object)
+def voltage_class_of(
+    supply_point_keys: npt.NDArray[np.int64], kinds: MeterKinds | None = None
+) -> npt.NDArray[np.object_]:
+    """The voltage class of each supply point: the registry's (``supply_point_classes``,
+    low voltage where none is stored), or low voltage for all without a registry. The one
+    place that decides which loss rate a point's energy gets."""
+    if kinds is None or len(supply_point_keys) == 0:
+        return np.full(len(supply_point_keys), LOW_VOLTAGE, dtype=object)
+    classes = kinds.point_classes(pa.array(supply_point_keys, pa.int64()))
+    return np.asarray(classes.column("voltage_class").to_pylist(), dtype=object)
 
 
 def check(rows: list[LossFactor]) -> list[LossFactor]:

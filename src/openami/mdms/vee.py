@@ -23,7 +23,10 @@ U32 = npt.NDArray[np.uint32]
 BoolArr = npt.NDArray[np.bool_]
 
 QUALITIES = QUALITY_NAMES
-Q_MEASURED, Q_ESTIMATED, Q_EDITED, Q_MISSING, Q_INVALID = (int(q) for q in Quality)
+Q_MEASURED, Q_ESTIMATED, Q_EDITED, Q_MISSING, Q_INVALID = (
+    int(q)
+    for q in (Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED, Quality.MISSING, Quality.INVALID)
+)
 QUALITY_CODE = {q: i for i, q in enumerate(QUALITIES)}
 
 
@@ -46,7 +49,7 @@ class MeterParams:
 
     modulus_wh: I64
     multiplier: I64
-    capacity_wh: F64  # contract amperage × voltage × 0.5 h
+    capacity_wh: F64  # contract amperage × voltage × 0.5 h × multiplier
     unit_wh: I64  # register unit (V11: registers must be whole units)
 
 

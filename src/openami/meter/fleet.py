@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from openami.bus.messages import CONTRACT_AMPERAGES_A
+from openami.bus.messages import CONTRACT_AMPERAGES_A, SUPPLY_PLANS
 from openami.clock.slots import SLOT_SECONDS, SLOTS_PER_DAY
 from openami.meter.load import (
     HouseholdParams,
@@ -54,6 +54,8 @@ class MeterFleet:
         self.switch_connected: BoolArr = np.ones(len(ids), dtype=np.bool_)
         # a fault of the metering part (self-diagnosis): ECHONET Lite 0x88 says 0x41 then
         self.fault: BoolArr = np.zeros(len(ids), dtype=np.bool_)
+        # the supply plan whose time-of-use bands the meter keeps (code: SUPPLY_PLANS + 1)
+        self.supply_plan_code = np.ones(len(ids), dtype=np.uint8)
         # registers start at a seeded value, as meters in the field are not new
         start_kwh = np.floor(hash_uniform(seed, 21, ids) * 30_000).astype(np.int64)
         self.import_register_wh: I64 = start_kwh * 1000
@@ -175,3 +177,9 @@ class MeterFleet:
         if amperage_a not in CONTRACT_AMPERAGES_A:
             raise ValueError(f"unsupported contract amperage {amperage_a} A")
         self.contract_amperage_a[np.asarray(index, dtype=np.int64)] = amperage_a
+
+    def set_supply_plan(self, index: npt.ArrayLike, plan_code: int) -> None:
+        """The meters keep the time-of-use bands of plan ``plan_code`` (``SUPPLY_PLANS``)."""
+        if not 1 <= plan_code <= len(SUPPLY_PLANS):
+            raise ValueError(f"unknown supply plan code {plan_code}")
+        self.supply_plan_code[np.asarray(index, dtype=np.int64)] = plan_code

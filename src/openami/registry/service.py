@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 from openami.registry.assets import Assets, Certification, ForecastRow
 from openami.registry.certification import expired_from_s
 from openami.registry.ids import validate_supply_point_id
+from openami.registry.kinds import MeterKinds
 from openami.registry.model import (
     COMM_METHODS,
     BalancingGroup,
@@ -57,6 +59,11 @@ class Registry:
     def open(cls, url_or_path: str | Path) -> Registry:
         """The registry in a database (SQLite path, ``:memory:`` or URL), upgraded to head."""
         return cls(open_database(url_or_path))
+
+    @cached_property
+    def kinds(self) -> MeterKinds:
+        """Meter types and multipliers, supply point classes, manual reads."""
+        return MeterKinds(self._database)
 
     def close(self) -> None:
         """Close the database this registry was opened on (with :meth:`open`)."""

@@ -67,6 +67,7 @@ SELECT j.supply_point_key,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.MEASURED)}) AS measured,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.ESTIMATED)}) AS estimated,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.EDITED)}) AS edited,
+       count(*) FILTER (WHERE j.q = {quality_sql(Quality.PROFILED)}) AS profiled,
        count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) AS missing,
        CAST(COALESCE(any_value(x.n), 0) AS BIGINT) AS not_billable_values,
        count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) = 0

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.bus.messages import QCODE_NONE, QUALITY_NAMES
+from openami.bus.messages import QCODE_NONE, QUALITY_NAMES, Quality
 from openami.clock import SLOTS_PER_DAY
 from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
@@ -35,8 +35,8 @@ Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 _QUALITY_BY_CODE = pa.array(QUALITY_NAMES, pa.string())
-#: the code read as ``invalid``, and any code above it (as ``quality_sql.quality_name_sql``)
-INVALID_CODE = len(QUALITY_NAMES) - 1
+#: the code read as ``invalid``, and any code no quality has (as ``quality_sql.quality_name_sql``)
+INVALID_CODE = int(Quality.INVALID)
 
 _DAY_ROWS = f"""
 SELECT d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,
@@ -138,7 +138,8 @@ def _narrow_cells(narrow: pa.Table) -> pa.Table:
     """Narrow versions in :data:`CURRENT_VALUES_SCHEMA`: the quality from its name or, where
     the ingest stored only the code, from the code (as ``quality_sql.HH_QUALITY``); the
     usual reason, stored as NULL, spelt out."""
-    codes = pc.min_element_wise(pc.fill_null(narrow.column("qcode"), INVALID_CODE), INVALID_CODE)
+    stored = pc.fill_null(narrow.column("qcode"), INVALID_CODE)
+    codes = pc.if_else(pc.less(stored, len(QUALITY_NAMES)), stored, INVALID_CODE)
     named = _QUALITY_BY_CODE.take(codes.cast(pa.int64()))
     quality = pc.coalesce(narrow.column("quality"), named)
     reason = pc.fill_null(narrow.column("reason"), DEFAULT_REASON)
@@ -252,7 +253,8 @@ def _day_cells(days: pa.Table) -> pa.Table:
     slots = first[:, None] + np.arange(SLOTS_PER_DAY)
     row_of_cell = np.broadcast_to(np.arange(days.num_rows)[:, None], slots.shape)[present]
     n = int(present.sum())
-    quality_code = np.minimum(qcode[present], len(QUALITY_NAMES) - 1)
+    code = qcode[present]
+    quality_code = np.where(code < len(QUALITY_NAMES), code, INVALID_CODE)
     return pa.table(
         [
             slots[present],

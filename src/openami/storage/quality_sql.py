@@ -4,8 +4,8 @@ Every query of the interval store that names a quality, or turns a stored code i
 (or back), takes its SQL from here, so the SQL side cannot drift from the enum: a quality
 added or renamed there changes every query at once.
 
-- :func:`quality_name_sql`: code → name (a code above the last quality reads as its name,
-  ``invalid``; ``QCODE_NONE`` never reaches it: day rows skip slots without a value);
+- :func:`quality_name_sql`: code → name (a code no quality has reads as ``invalid``;
+  ``QCODE_NONE`` never reaches it: day rows skip slots without a value);
 - :func:`quality_code_sql`: name → code (NULL, no version, → ``QCODE_NONE``);
 - :func:`quality_sql`: the SQL literal of one quality, or the ``( …, … )`` list of several.
 """
@@ -17,9 +17,8 @@ from openami.bus.messages import QCODE_NONE, Quality
 
 def quality_name_sql(code: str) -> str:
     """The name of the quality code ``code`` (an SQL expression)."""
-    *named, last = Quality
-    whens = " ".join(f"WHEN {int(q)} THEN '{q.label}'" for q in named)
-    return f"CASE {code} {whens} ELSE '{last.label}' END"
+    whens = " ".join(f"WHEN {int(q)} THEN '{q.label}'" for q in Quality)
+    return f"CASE {code} {whens} ELSE '{Quality.INVALID.label}' END"
 
 
 def quality_code_sql(name: str) -> str:
@@ -38,8 +37,8 @@ def quality_sql(*qualities: Quality) -> str:
 
 #: the qualities of a version without a usable value (an estimation candidate)
 NO_VALUE_SQL = quality_sql(Quality.MISSING, Quality.INVALID)
-#: the qualities of a version with a value (measured, estimated or edited)
-WITH_VALUE_SQL = quality_sql(Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED)
+#: the qualities of a version with a value (measured, estimated, edited or profiled)
+WITH_VALUE_SQL = quality_sql(Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED, Quality.PROFILED)
 
 #: a narrow value's quality: the VEE ingest stores the code (``qcode``, no text per row),
 #: other writers the name

@@ -126,6 +126,11 @@ class ValueJob:
         """``point_read.current_values`` inside the job's transaction."""
         return current_values_in(self.cursor, supply_point_key, first_slot, last_slot)
 
+    def current_versions(self, keys: pa.Table, first_slot: int, last_slot: int) -> pa.Table:
+        """``duckdb_mdms.current_versions`` (supply_point_key, slot, version, import_wh,
+        export_wh, quality) of the keys (column supply_point_key) inside the transaction."""
+        return duckdb_mdms.current_versions(self.cursor, keys, first_slot, last_slot)
+
     def current_reads(self, meter_id: int, first_boundary: int, last_boundary: int) -> pa.Table:
         """``meter_reads.current_reads`` inside the job's transaction."""
         return current_reads_in(self.cursor, meter_id, first_boundary, last_boundary)

@@ -32,6 +32,7 @@ SELECT $supply_point_id AS supply_point_id,
             WHEN v.quality = {quality_sql(Quality.ESTIMATED)} AND v.method = 'E1' THEN '9'
             WHEN v.quality = {quality_sql(Quality.ESTIMATED)} AND v.method = 'E2' THEN '8'
             WHEN v.quality = {quality_sql(Quality.ESTIMATED)} THEN '11'
+            WHEN v.quality = {quality_sql(Quality.PROFILED)} THEN '11'
             WHEN v.quality = {quality_sql(Quality.INVALID)} THEN '10'
             ELSE '' END AS espi_quality
 FROM range($first, $last + 1) s(slot) LEFT JOIN vals v USING (slot)

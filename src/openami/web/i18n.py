@@ -178,6 +178,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "quality.missing": ("missing", "欠測"),
     "quality.edited": ("edited", "修正"),
     "quality.invalid": ("invalid", "異常"),
+    "quality.profiled": ("profiled", "プロファイリング"),
     "quality.not_yet_available": ("not yet available", "未到着"),
     "source.scheduled": ("scheduled", "定時"),
     "source.retry": ("retry", "再送"),

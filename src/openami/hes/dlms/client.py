@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Protocol
 
-from openami.protocols.dlms import axdr, security
+from openami.protocols.dlms import axdr, calendar, security
 from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.apdu import SelectiveAccess
 from openami.protocols.dlms.client_session import ClientAssociation
@@ -380,6 +380,29 @@ class DlmsClient:
     async def set_limiter_threshold(self, threshold: int) -> None:
         """Threshold in the monitored value's unit (openami meters: 0.1 A, so 30 A = 300)."""
         await self.set(AttributeRef(ClassId.LIMITER, LIMITER_LN, 3), axdr.u16(threshold))
+
+    async def write_tou_calendar(self, cal: calendar.TouCalendar) -> None:
+        """Write ``cal`` as the passive activity calendar and activate it (needs HLS)."""
+        ln, cid = calendar.ACTIVITY_CALENDAR_LN, ClassId.ACTIVITY_CALENDAR
+        for attribute, value in (
+            (6, calendar.encode_name(cal)),
+            (7, calendar.encode_season_profile(cal)),
+            (8, calendar.encode_week_profile(cal)),
+            (9, calendar.encode_day_profiles(cal)),
+        ):
+            await self.set(AttributeRef(cid, ln, attribute), value)
+        await self.action(MethodRef(cid, ln, 1), axdr.i8(0))
+
+    async def read_tou_calendar(self) -> calendar.TouCalendar:
+        """The active activity calendar: the time-of-use bands the meter keeps."""
+        ln, cid = calendar.ACTIVITY_CALENDAR_LN, ClassId.ACTIVITY_CALENDAR
+        name, week, days = await self.get_with_list(
+            [AttributeRef(cid, ln, 2), AttributeRef(cid, ln, 4), AttributeRef(cid, ln, 5)]
+        )
+        try:
+            return calendar.decode_calendar(name, week, days)
+        except calendar.CalendarError as exc:
+            raise RemoteDlmsProtocolError(f"not an activity calendar: {exc}") from None
 
 
 def _rows(rows: Any) -> list[tuple[Any, ...]]:

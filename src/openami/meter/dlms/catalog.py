@@ -16,6 +16,7 @@ from __future__ import annotations
 from openami.protocols.dlms import axdr
 from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.cosem import (
+    ACTIVITY_CALENDAR_LN,
     ASSOCIATION_LN,
     CLOCK_LN,
     CURRENT_LN,
@@ -57,6 +58,7 @@ OBJECTS: tuple[tuple[int, int, bytes, int, int], ...] = (
     (ClassId.DATA, 0, EVENT_CODE_LN, 2, 0),
     (ClassId.DISCONNECT_CONTROL, 0, DISCONNECT_CONTROL_LN, 4, 2),
     (ClassId.LIMITER, 0, LIMITER_LN, 11, 0),
+    (ClassId.ACTIVITY_CALENDAR, 0, ACTIVITY_CALENDAR_LN, 10, 1),
     (ClassId.ASSOCIATION_LN, 1, ASSOCIATION_LN, 9, 1),
     (ClassId.DATA, 0, INVOCATION_COUNTER_LN, 2, 0),
     (ClassId.DATA, 0, LOGICAL_DEVICE_NAME_LN, 2, 0),
@@ -109,6 +111,7 @@ EVENT_DECIPHERING_ERROR = 6
 EVENT_SECURITY_POLICY_VIOLATION = 7  # not authenticated encryption in an HLS association
 EVENT_ASSOCIATION_LOCKED = 8  # a client locked out after failed associations
 EVENT_KEYS_CHANGED = 9  # a key transfer through the Security Setup object
+EVENT_TARIFF_CHANGED = 10  # a new time-of-use calendar activated
 SECURITY_EVENTS = {
     "authentication-failure": EVENT_AUTHENTICATION_FAILURE,
     "invocation-counter-replay": EVENT_COUNTER_REPLAY,

@@ -12,6 +12,7 @@ object                 class (ver)  notes
 0.0.96.11.0.255        Data 1       last event code
 0.0.96.3.10.255        Disc. ctl 70 remote_disconnect (1), remote_reconnect (2), control_state
 0.0.17.0.0.255         Limiter 71   threshold_active/normal = contract amperage × 10 (0.1 A units)
+0.0.13.0.0.255         Act. cal. 20 time-of-use bands: SET passive (6-9), method 1 activates
 0.0.40.0.0.255         Assoc. LN 15 object_list, partners, status; method 1 = HLS answer
 0.0.43.1.0.255         Data 1       next invocation counter the meter expects (public)
 0.0.42.0.0.255         Data 1       logical device name (public)
@@ -31,11 +32,13 @@ import structlog
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A
 from openami.clock.slots import SLOT_SECONDS, slot_at_s
+from openami.meter.dlms.calendar_object import ActivityCalendar, plan_code_of
 from openami.meter.dlms.catalog import (
     EVENT_KEYS_CHANGED,
     EVENT_LIMITER_CHANGED,
     EVENT_REMOTE_DISCONNECT,
     EVENT_REMOTE_RECONNECT,
+    EVENT_TARIFF_CHANGED,
     KNOWN,
     OBJECT_LIST,
     SECURITY_EVENTS,
@@ -59,6 +62,7 @@ from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.apdu import SelectiveAccess
 from openami.protocols.dlms.axdr import AxdrError
 from openami.protocols.dlms.cosem import (
+    ACTIVITY_CALENDAR_LN,
     ASSOCIATION_LN,
     CLOCK_LN,
     CURRENT_LN,
@@ -128,6 +132,7 @@ class MeterObjects:
         self.keyring: Keyring = keyring or SharedSecrets(DeviceSecrets())
         self.events: deque[tuple[int, int]] = deque(maxlen=EVENT_LOG_SIZE)
         self.lockouts: dict[int, AssociationLockout] = {}
+        self.calendar = ActivityCalendar(int(view.fleet.supply_plan_code[view.index]))
 
     @property
     def system_title(self) -> bytes:
@@ -405,6 +410,7 @@ class MeterObjects:
         (ClassId.DATA, EVENT_CODE_LN): _get_event_code,
         (ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN): _get_disconnect,
         (ClassId.LIMITER, LIMITER_LN): _get_limiter,
+        (ClassId.ACTIVITY_CALENDAR, ACTIVITY_CALENDAR_LN): lambda s, c, a, acc: s.calendar.get(a),
         (ClassId.ASSOCIATION_LN, ASSOCIATION_LN): _get_association,
         (ClassId.DATA, INVOCATION_COUNTER_LN): _get_counter,
         (ClassId.DATA, LOGICAL_DEVICE_NAME_LN): _get_name,
@@ -422,6 +428,8 @@ class MeterObjects:
         key = (attr.class_id, attr.logical_name)
         if key not in KNOWN:
             return DataAccessResult.OBJECT_UNDEFINED
+        if key == (ClassId.ACTIVITY_CALENDAR, ACTIVITY_CALENDAR_LN):
+            return self.calendar.set(attr.attribute_id, value)
         if key != (ClassId.LIMITER, LIMITER_LN) or attr.attribute_id not in (3, 4):
             return DataAccessResult.READ_WRITE_DENIED
         try:
@@ -455,6 +463,8 @@ class MeterObjects:
                 lambda: self.log_event(EVENT_KEYS_CHANGED),
             )
             return code, None
+        if key == (ClassId.ACTIVITY_CALENDAR, ACTIVITY_CALENDAR_LN):
+            return self._activate_calendar(), None
         if key != (ClassId.DISCONNECT_CONTROL, DISCONNECT_CONTROL_LN):
             return ActionResult.READ_WRITE_DENIED, None
         self._sync()
@@ -465,3 +475,12 @@ class MeterObjects:
             self.view.fleet.reconnect([self.view.index])
             self.log_event(EVENT_REMOTE_RECONNECT)
         return ActionResult.SUCCESS, None
+
+    def _activate_calendar(self) -> int:
+        code, cal = self.calendar.activate()
+        if cal is not None:
+            plan = plan_code_of(cal)
+            if plan is not None:
+                self.view.fleet.set_supply_plan([self.view.index], plan)
+            self.log_event(EVENT_TARIFF_CHANGED)
+        return code

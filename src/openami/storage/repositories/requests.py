@@ -1,7 +1,9 @@
 """Retailer requests and on-demand data jobs.
 
 - ``retailer_requests``: one row per request (switching start, reconnect, disconnect, ampere
-  change) with its current status, error code and the HES correlation ID once scheduled;
+  change, suspend, resume, on-demand read, move-in/out, contract change) with its current
+  status, error code, the HES correlation ID once scheduled, its kind-specific input and
+  its result (JSON);
 - ``retailer_request_events``: every status transition (append-only), for the audit trail;
 - ``data_jobs`` / ``data_job_chunks``: asynchronous half-hour value jobs and their result
   chunks (JSON text, one row per chunk).
@@ -45,6 +47,8 @@ class RequestRow:
     correlation_id: int | None
     received_at: float
     updated_at: float
+    detail: str | None = None  # JSON: kind-specific input (contract kW, supply plan)
+    result: str | None = None  # JSON: what the request returned (e.g. registers read)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,36 @@ class RequestStore:
                 .where(_r.c.request_id == request_id)
                 .values(supply_point_key=supply_point_key, undo=undo)
             )
+
+    def set_result(self, request_id: str, result: str) -> None:
+        """What the request returned (JSON), stored before it is marked completed."""
+        with self.database.write() as connection:
+            connection.execute(
+                _r.update().where(_r.c.request_id == request_id).values(result=result)
+            )
+
+    def latest_of_kinds(
+        self,
+        supply_point_key: int,
+        kinds: Sequence[str],
+        statuses: Sequence[str],
+        on_or_before: str = "9999-12-31",
+    ) -> RequestRow | None:
+        """The supply point's request of one of ``kinds`` in one of ``statuses`` with the
+        latest effective date up to ``on_or_before`` (ISO day; then the latest received)."""
+        with self.database.read() as connection:
+            row = connection.execute(
+                sa.select(*_REQUEST_COLUMNS)
+                .where(
+                    _r.c.supply_point_key == supply_point_key,
+                    _r.c.kind.in_(list(kinds)),
+                    _r.c.status.in_(list(statuses)),
+                    _r.c.effective_date <= on_or_before,
+                )
+                .order_by(_r.c.effective_date.desc(), _r.c.received_at.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else RequestRow(*row)
 
     def undo_of(self, request_id: str) -> str | None:
         with self.database.read() as connection:

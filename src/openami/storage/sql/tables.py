@@ -227,6 +227,8 @@ retailer_requests = sa.Table(
     sa.Column("received_at", EPOCH_S, nullable=False),
     sa.Column("updated_at", EPOCH_S, nullable=False),
     sa.Column("undo", sa.Text),
+    sa.Column("detail", sa.Text),  # JSON: kind-specific input (contract kW, supply plan)
+    sa.Column("result", sa.Text),  # JSON: what the request returned (registers read)
     sa.Index("retailer_requests_sp", "supply_point_key"),
     sa.Index("retailer_requests_corr", "correlation_id"),
     sa.Index("retailer_requests_status", "status"),
@@ -336,12 +338,17 @@ operators = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
+# meter types, voltage classes and manual reads of conventional meters (revision 0006);
 # meter assets, certification, work orders and fault tickets (revision 0010_assets)
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 # balancing groups' demand plans and the loss factors (revision 0006_imbalance)
 from openami.storage.sql import asset_tables as asset_tables  # noqa: E402
 from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
+from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
+
+# retail operations: effective-dated contract kW of high-voltage points (revision 0008_req)
+from openami.storage.sql import retail_tables as retail_tables  # noqa: E402
 
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402

@@ -2,7 +2,7 @@
 certification records (検定), work orders with their steps, and fault tickets.
 
 Revision ID: 0010_assets
-Revises: 0006_imbalance
+Revises: 0008_req
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_assets"
-down_revision = "0006_imbalance"
+down_revision = "0008_req"
 branch_labels = None
 depends_on = None
 
