@@ -113,6 +113,8 @@ def test_install_on_request_and_removal(world: tuple[WorkOrders, Mdms, ManualClo
     assert orders.assets.meter(SPARE).state == "removed"
     times = {t.kind: t for t in orders.lead_times()}
     assert (times["install"].completed, times["install"].within_target) == (1, 1)
+    assert times["install"].mean_lead_days == pytest.approx(8 / 24)  # 07:00 → 15:00 JST
+    assert (times["exchange"].completed, times["exchange"].mean_lead_days) == (0, None)
     assert times["removal"].open_orders == 0
 
 

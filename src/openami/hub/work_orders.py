@@ -118,25 +118,12 @@ class WorkOrders:
 
     def lead_times(self) -> list[LeadTimes]:
         """Per kind: the backlog (open orders) and lead times of completed ones."""
-        rows = self.store.listing(None, limit=1_000_000)
+        sums = self.store.lead_time_sums(OPEN_STATES)
         out = []
         for kind in KINDS:
-            mine = [r for r in rows if r.kind == kind]
-            done = [
-                (r.completed_at - r.requested_at) / DAY_SECONDS
-                for r in mine
-                if r.state == "completed" and r.completed_at is not None
-            ]
-            out.append(
-                LeadTimes(
-                    kind,
-                    sum(r.state in OPEN_STATES for r in mine),
-                    len(done),
-                    sum(done) / len(done) if done else None,
-                    sum(d <= TARGET_DAYS[kind] for d in done),
-                    TARGET_DAYS[kind],
-                )
-            )
+            open_n, done_n, lead_s, within = sums.get(kind, (0, 0, 0.0, 0))
+            mean = lead_s / done_n / DAY_SECONDS if done_n else None
+            out.append(LeadTimes(kind, open_n, done_n, mean, within, TARGET_DAYS[kind]))
         return out
 
     # -- steps -----------------------------------------------------------------------------

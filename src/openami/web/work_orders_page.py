@@ -19,6 +19,7 @@ from openami.web.auth import personal
 from openami.web.common import hub, render
 
 router = APIRouter(include_in_schema=False)
+PAGE_ROWS = 500  # open orders shown (the oldest first); the total is counted
 
 
 def _when(epoch_s: float) -> str:
@@ -40,8 +41,8 @@ def work_orders(request: Request, who: Annotated[Operator, Depends(personal)]) -
             "age_days": round((now_s - r.requested_at) / DAY_SECONDS, 1),
             "overdue": (now_s - r.requested_at) / DAY_SECONDS > r.target_days,
         }
-        for r in service.listing(None, limit=100_000)
-        if r.state in OPEN_STATES
+        for state in OPEN_STATES
+        for r in service.store.listing((state,), limit=PAGE_ROWS)
     ]
     tickets = [
         {
@@ -54,6 +55,8 @@ def work_orders(request: Request, who: Annotated[Operator, Depends(personal)]) -
         }
         for t in service.store.tickets(open_only=True)
     ]
-    values = {"backlog": backlog[:500], "backlog_total": len(backlog), "tickets": tickets}
+    backlog.sort(key=lambda o: int(o["id"]))  # type: ignore[call-overload]
+    total = service.store.count(OPEN_STATES)
+    values = {"backlog": backlog[:PAGE_ROWS], "backlog_total": total, "tickets": tickets}
     values["lead_times"] = service.lead_times()
     return render(request, "work_orders.html", values)

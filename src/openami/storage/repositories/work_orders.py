@@ -176,6 +176,29 @@ class WorkOrderStore:
             rows = connection.execute(query.order_by(_wo.c.work_order_id).limit(limit)).all()
         return [_order(r) for r in rows]
 
+    def count(self, states: tuple[str, ...]) -> int:
+        query = sa.select(sa.func.count()).select_from(_wo).where(_wo.c.state.in_(states))
+        with self.database.read() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def lead_time_sums(
+        self, open_states: tuple[str, ...]
+    ) -> dict[str, tuple[int, int, float, int]]:
+        """Per kind: (open orders, completed orders, Σ lead time [s], completed within
+        ``target_days``), aggregated in the database."""
+        lead_s = _wo.c.completed_at - _wo.c.requested_at
+        done = _wo.c.state == "completed"
+        query = sa.select(
+            _wo.c.kind,
+            sa.func.count().filter(_wo.c.state.in_(open_states)),
+            sa.func.count().filter(done),
+            sa.func.coalesce(sa.func.sum(lead_s).filter(done), 0.0),
+            sa.func.count().filter(done, lead_s <= _wo.c.target_days * 86400.0),
+        ).group_by(_wo.c.kind)
+        with self.database.read() as connection:
+            rows = connection.execute(query).all()
+        return {k: (int(o), int(c), float(s), int(w)) for k, o, c, s, w in rows}
+
     # -- fault tickets ---------------------------------------------------------------------
     def open_ticket(
         self, meter_id: int, cause: str, source: str, now_s: float
