@@ -5,10 +5,11 @@ out-of-order dates, duplicates) leaving the store as it was."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
+from openami.clock import JST
 from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
 from openami.registry.assets import AssetError, Assets, MeterModel, ProcurementLot
 from openami.storage.repositories import Database
@@ -126,5 +127,8 @@ def test_recertification_extends_and_reaches_the_registry(database: Database) ->
     assets.certify(1, "C-1b", date(2025, 12, 1), T0)  # re-certified: the newest counts
     assert registry.installed_meter(keys[0])["certification_expiry"] == "2035-12-31"  # type: ignore[index]
     assert assets.expiries([1, 2]) == {1: date(2035, 12, 31), 2: date(2027, 3, 31)}
+    expired = registry.certification_table().sort_by("meter_id").to_pylist()
+    jst_midnight = datetime(2036, 1, 1, tzinfo=JST).timestamp()  # the day after 2035-12-31
+    assert (expired[0]["meter_id"], expired[0]["expired_from_s"]) == (1, jst_midnight)
     forecast = [(r.fiscal_year, r.area_code, r.meters) for r in assets.expiry_forecast()]
     assert forecast == [(2026, "06", 1), (2035, "03", 1)]  # 2027-03 is fiscal year 2026

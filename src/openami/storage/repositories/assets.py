@@ -20,8 +20,11 @@ import sqlalchemy as sa
 
 from openami.storage.sql import asset_tables as at
 from openami.storage.sql import tables as t
+from openami.storage.sql.bulk import select_table
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
+
+EXPIRY_SCHEMA = pa.schema([("meter_id", pa.int64()), ("certification_expiry", pa.date32())])
 
 
 @dataclass(frozen=True)
@@ -351,10 +354,6 @@ class AssetStore:
         """(meter_id, certification_expiry) of every registry meter, as Arrow columns."""
         m = t.meters
         with self.database.read() as connection:
-            rows = connection.execute(sa.select(m.c.meter_id, m.c.certification_expiry)).all()
-        return pa.table(
-            {
-                "meter_id": pa.array([int(r[0]) for r in rows], pa.int64()),
-                "certification_expiry": pa.array([r[1] for r in rows], pa.date32()),
-            }
-        )
+            return select_table(
+                connection, sa.select(m.c.meter_id, m.c.certification_expiry), EXPIRY_SCHEMA
+            )
