@@ -113,6 +113,9 @@ def test_catalogue_lifecycle_and_certification(tmp_path: Path) -> None:
     assert ids[0] in listed.output and "2026-11-30" in listed.output
     forecast = _run(tmp_path, "expiring", "--forecast").output
     assert "2026" in forecast and "03" in forecast
+    ordered = _run(tmp_path, "work-orders", "order-expiring", "--until", "2027-01-01")
+    assert ordered.exit_code == 0 and "1 exchange orders" in ordered.output, ordered.output
+    assert ids[0] in _run(tmp_path, "work-orders", "list", "--state", "requested").output
 
 
 def test_work_orders_to_completion(tmp_path: Path) -> None:

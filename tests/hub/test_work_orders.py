@@ -141,3 +141,16 @@ def test_bad_input(world: tuple[WorkOrders, Mdms, ManualClock]) -> None:
     with pytest.raises(WorkOrderError, match="E_BAD_VALUE"):
         orders.assign(order.work_order_id, " ", "op1", "operator")
     assert orders.cancel(order.work_order_id, "op1", "operator").state == "cancelled"
+
+
+def test_exchange_orders_for_expiring_meters(world: tuple[WorkOrders, Mdms, ManualClock]) -> None:
+    orders = world[0]
+    # meter 7 (certified 2016-03-01) expires 2026-03-31 and is installed at SP_ID
+    assert orders.order_expiry_exchanges(date(2026, 3, 30), "op1", "operator") == 0
+    assert orders.order_expiry_exchanges(date(2026, 3, 31), "op1", "operator") == 1
+    assert orders.order_expiry_exchanges(date(2026, 12, 31), "op1", "operator") == 0  # open one
+    [order] = orders.listing("requested")
+    assert (order.kind, order.supply_point_id, order.old_meter_id) == ("exchange", SP_ID, METER)
+    assert "2026-03-31" in order.note
+    with pytest.raises(WorkOrderError, match="E_FORBIDDEN"):
+        orders.order_expiry_exchanges(date(2030, 1, 1), "vera", "viewer")

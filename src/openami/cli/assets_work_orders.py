@@ -102,6 +102,17 @@ def create(kind: str, supply_point_id: str, note: str, data_dir: Path) -> None:
     console.print(f"work order {row.work_order_id} ({row.kind}) requested")
 
 
+@command.command("order-expiring")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
+@DATA_DIR
+def order_expiring(until: datetime, limit: int, data_dir: Path) -> None:
+    """Exchange orders for the installed meters whose certification expires by --until."""
+    with open_work_orders(data_dir) as orders:
+        made = orders.order_expiry_exchanges(until.date(), _actor(), ROLE, limit)
+    console.print(f"{made} exchange orders requested")
+
+
 @command.command()
 @click.argument("work_order_id", type=int)
 @click.argument("assignee")

@@ -160,6 +160,22 @@ class WorkOrders:
         self._audit(by, "work-order.create", row, {"kind": kind})
         return row
 
+    def order_expiry_exchanges(self, until: date, by: str, role: str, limit: int = 10_000) -> int:
+        """An ``exchange`` order for each installed meter whose certification expires on or
+        before ``until`` (soonest first, at most ``limit``), unless its supply point has an
+        open exchange order already; the number of orders made."""
+        _check_role(role)
+        _total, due = self.registry.expiring_meters(until, 0, limit)
+        have = self.store.open_supply_points("exchange", OPEN_STATES)
+        made = 0
+        for row in due.select(["supply_point_id", "certification_expiry"]).to_pylist():
+            if row["supply_point_id"] in have:
+                continue
+            note = f"certification expires {row['certification_expiry']}"
+            self.create("exchange", row["supply_point_id"], by, role, note)
+            made += 1
+        return made
+
     def assign(self, work_order_id: int, assignee: str, by: str, role: str) -> WorkOrderRow:
         _check_role(role)
         if not assignee.strip():

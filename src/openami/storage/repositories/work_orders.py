@@ -199,6 +199,14 @@ class WorkOrderStore:
             rows = connection.execute(query).all()
         return {k: (int(o), int(c), float(s), int(w)) for k, o, c, s, w in rows}
 
+    def open_supply_points(self, kind: str, open_states: tuple[str, ...]) -> set[str]:
+        """Supply points with an open order of ``kind``."""
+        query = sa.select(_wo.c.supply_point_id).where(
+            _wo.c.kind == kind, _wo.c.state.in_(open_states)
+        )
+        with self.database.read() as connection:
+            return {str(r[0]) for r in connection.execute(query).all()}
+
     # -- fault tickets ---------------------------------------------------------------------
     def open_ticket(
         self, meter_id: int, cause: str, source: str, now_s: float
