@@ -70,3 +70,19 @@ def test_secrets_are_masked_when_shown() -> None:
     shown = Settings(operator_password="hunter2", metrics_token="t0k").shown()
     assert shown["operator_password"] == "********" and shown["metrics_token"] == "********"
     assert "hunter2" not in str(shown)
+
+
+def test_the_bus_url_comes_from_the_environment_and_is_checked() -> None:
+    settings = load_settings(None, env={"OPENAMI_BUS_URL": "nats://127.0.0.1:4222"})
+    assert settings.bus_url == "nats://127.0.0.1:4222"
+    assert load_settings(None, env={}).bus_url is None  # in-process by default
+    with pytest.raises(SettingsError, match="bus_url must start with"):
+        load_settings(None, env={"OPENAMI_BUS_URL": "http://127.0.0.1:4222"})
+    with pytest.raises(SettingsError, match="bus_partitions"):
+        load_settings(None, env={"OPENAMI_BUS_PARTITIONS": "0"})
+
+
+def test_passwords_in_urls_are_masked_when_shown() -> None:
+    shown = Settings(bus_url="nats://svc:s3cret@nats:4222").shown()
+    assert shown["bus_url"] == "nats://svc:********@nats:4222"
+    assert "s3cret" not in str(Settings(db_url="postgresql+psycopg://u:s3cret@h/db").shown())

@@ -21,6 +21,9 @@ from typing import Any
 
 ENV_PREFIX = "OPENAMI_"
 SECRET_KEYS = frozenset({"operator_password", "metrics_token"})
+#: URLs that may carry a password (shown without it)
+URL_KEYS = frozenset({"db_url", "bus_url"})
+BUS_SCHEMES = ("nats://", "tls://")
 
 
 class SettingsError(ValueError):
@@ -60,6 +63,12 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_json: bool = False
     log_level: str | None = None
+    #: the bus: in-process when unset, else NATS JetStream at this URL (nats://host:4222)
+    bus_url: str | None = None
+    #: supply point partitions of the bus's subjects (fixed when a deployment is created)
+    bus_partitions: int = 64
+    #: first token of the bus's subjects and streams (one per deployment sharing a server)
+    bus_prefix: str = "openami"
 
     def __post_init__(self) -> None:
         if self.meters < 1 or self.days < 1:
@@ -72,6 +81,10 @@ class Settings:
             raise SettingsError(
                 "tick_s, live_every_s, tick_state_every_s and speed must be positive"
             )
+        if self.bus_url is not None and not self.bus_url.startswith(BUS_SCHEMES):
+            raise SettingsError(f"bus_url must start with {' or '.join(BUS_SCHEMES)}")
+        if not 1 <= self.bus_partitions <= 4096:
+            raise SettingsError("bus_partitions must be 1-4096")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("tls_cert and tls_key go together: give both or neither")
 
@@ -82,11 +95,22 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_KEYS and value:
                 value = "********"
+            elif f.name in URL_KEYS and value:
+                value = url_without_password(str(value))
             out[f.name] = "" if value is None else str(value)
         return out
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def url_without_password(url: str) -> str:
+    """``url`` with the password of its user part (``user:password@``) masked."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:********@{host}"
 
 
 def _convert(key: str, raw: Any, source: str) -> Any:

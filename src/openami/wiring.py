@@ -24,14 +24,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI
 
+from openami.bus.select import open_bus
 from openami.clock import JST, ManualClock
 from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
 from openami.hub.faults import attach_fault_tickets
 from openami.hub.oauth import register_third_party
+from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
@@ -133,7 +136,8 @@ class System:
 
     def close(self) -> None:
         """Save the tick state, sign a checkpoint of the audit log's head (see
-        docs/security.md), then close."""
+        docs/security.md), then close (the bus first: the batch in hand is stored)."""
+        self.simulation.bus.close()
         self.save_tick_state()
         if self.context.audit is not None:
             try:
@@ -191,13 +195,15 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         config = CityConfig(meters=settings.meters, seed=settings.seed, start_day=first_day)
         city = build_city(config, registry)
         clock = ManualClock(datetime.combine(first_day, datetime.min.time(), JST))
+        bus = open_bus(settings, lambda: _installed_meters(registry))
         sim = Simulation.create(
-            city, store, clock, tick_s=settings.tick_s, records=records, state=state
+            city, store, clock, tick_s=settings.tick_s, records=records, state=state, bus=bus
         )
     else:
         city = attach_city(config, registry)
         clock = ManualClock(datetime.combine(config.start_day, datetime.min.time(), JST))
-        sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s)
+        bus = open_bus(settings, lambda: _installed_meters(registry))
+        sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s, bus=bus)
     credentials = _credentials(settings, database, registry, city, resumed)
     signer = load_signing_key(settings.data_dir)  # the HES admits only what the hub signed
     sim.hes.guard = SwitchGuard(HesGuardStore(database), signer.verifier(), len(city.fleet))
@@ -220,6 +226,8 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         register_third_party(
             context, party["client_id"], party["client_secret"], "TP001", [party["redirect_uri"]]
         )
+    # type (i) meters are switched through their meter operator, the others through the HES
+    context.command_port = OperatorRoutedPort(context.command_port, context)
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
     attach_fault_tickets(context)  # meters' alarms open fault tickets
@@ -234,6 +242,15 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     )
     return System(
         settings, database, store, sim, context, credentials, resumed, config.start_day, clock_mode
+    )
+
+
+def _installed_meters(registry: Registry) -> tuple[np.ndarray, np.ndarray]:
+    """(meter ids, supply point keys) of every installation, the latest last."""
+    table = registry.installations_table().sort_by("valid_from")
+    return (
+        table.column("meter_id").to_numpy(zero_copy_only=False),
+        table.column("supply_point_key").to_numpy(zero_copy_only=False),
     )
 
 

@@ -57,4 +57,33 @@ def test_publish_refuses_a_batch_that_is_not_the_contract() -> None:
 def test_codes_have_one_name_each() -> None:
     assert read_source_name(ReadSource.BULK) == "bulk"
     assert read_source_name(99) == "unknown"
-    assert [q.label for q in Quality] == ["measured", "estimated", "edited", "missing", "invalid"]
+    assert [q.label for q in Quality] == [
+        "measured",
+        "estimated",
+        "edited",
+        "missing",
+        "invalid",
+        "profiled",
+    ]
+
+
+def test_partitions_are_stable_across_processes_and_versions() -> None:
+    import numpy as np
+
+    from openami.bus.messages import PARTITIONS, partition_of, partition_subject
+
+    # pinned: a change here would move stored subjects and leases to other partitions
+    assert partition_of(np.array([1, 2, 3])).tolist() == [37, 10, 48]
+    counts = np.bincount(partition_of(np.arange(1, 64_001)), minlength=PARTITIONS)
+    assert counts.min() > 800 and counts.max() < 1200  # ~1000 each
+    assert partition_subject("openami", "hes.readings", 7) == "openami.hes.readings.p7"
+
+
+def test_partitions_must_be_positive() -> None:
+    import numpy as np
+    import pytest
+
+    from openami.bus.messages import partition_of
+
+    with pytest.raises(ValueError, match="at least 1"):
+        partition_of(np.array([1]), 0)

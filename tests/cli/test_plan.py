@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from openami.cli.plan import command, load_area
@@ -80,3 +81,45 @@ def test_bad_area_files_are_refused_with_a_clear_message(tmp_path: Path) -> None
         assert result.exit_code != 0 and message in result.output, (text, result.output)
         assert "Traceback" not in result.output
     assert runner.invoke(command, ["--config", str(DENSE), "--days", "0"]).exit_code != 0
+
+
+def test_plan_with_the_kyushu_preset_prices_the_area_and_draws_the_curve() -> None:
+    args = ["--config", str(RURAL), "--meters", "300", "--preset", "09", "--curve", "--json"]
+    args += ["--curve-kpi", "delivery_60min_rate"]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out["meters"]) <= {"cellular", "plc", "all"}  # Kyushu: 1:N and PLC
+    assert out["meters"]["cellular"] > out["meters"].get("plc", 0)
+    for rates in out["kpis"].values():
+        joined, read = rates["network_joined_rate"], rates["network_connection_rate"]
+        assert 0.0 < joined <= 1.0 and read is not None
+    costs = out["costs"]
+    assert costs["cost_date"] == "2026-11-02"
+    by_method = {b["method"]: b for b in costs["methods"]}
+    assert by_method["cellular"]["concentrators"] == 0
+    assert costs["total"]["capex_yen"] == sum(b["capex_yen"] for b in costs["methods"])
+    curve = costs["curve"]
+    assert costs["curve_kpi"] == "delivery_60min_rate"
+    assert curve[0]["retrofitted_meters"] == 0
+    assert curve[0]["automatic_reading_rate"] == pytest.approx(
+        sum(out["meters"][m] * out["kpis"][m]["delivery_60min_rate"] for m in by_method)
+        / out["meters"]["all"]
+    )
+    assert curve[-1]["automatic_reading_rate"] >= curve[0]["automatic_reading_rate"]
+    assert "Sankei" in costs["sources"]["cellular"] or "as mesh" in costs["sources"]["cellular"]
+
+
+def test_plan_cost_table_and_bad_presets() -> None:
+    runner = CliRunner()
+    ok = runner.invoke(command, ["--config", str(RURAL), "--meters", "60", "--costs"])
+    assert ok.exit_code == 0, ok.output
+    assert "capex" in ok.output and "network connection (joined)" in ok.output
+    bad = runner.invoke(command, ["--config", str(RURAL), "--preset", "42"])
+    assert bad.exit_code != 0 and "unknown area" in bad.output
+    early = runner.invoke(
+        command, ["--config", str(RURAL), "--meters", "30", "--costs", "--cost-date", "2010-01-01"]
+    )
+    assert early.exit_code != 0 and "no cost figures in force" in early.output
+    wrong = runner.invoke(command, ["--config", str(RURAL), "--curve", "--curve-kpi", "joy"])
+    assert wrong.exit_code != 0 and "joy" in wrong.output

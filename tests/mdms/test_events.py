@@ -119,3 +119,20 @@ def test_a_period_ending_on_a_boundary_does_not_touch_the_next_slot() -> None:
     outage, tamper = event_slot_masks(events, meter, slot)
     assert outage.tolist() == [False, True, True, False, False, False, False]
     assert tamper.tolist() == [False, False, False, False, True, False, False]
+
+
+def test_alarms_sent_again_add_nothing() -> None:
+    """A redelivered events batch (at-least-once bus) stores no second copy of an event."""
+    mdms = make_mdms()
+    batch = alarms(
+        [
+            (MeterEvent.LAST_GASP, (B0 + 1) * 1800.0 + 300),
+            (MeterEvent.RESTORE, (B0 + 3) * 1800.0 + 600),
+        ]
+    )
+    assert mdms.ingest_hes_events(batch) == 2
+    assert mdms.ingest_hes_events(batch) == 0
+    stored = mdms.store.query("SELECT COUNT(*) AS n FROM meter_events").column("n")[0].as_py()
+    assert stored == 2
+    mdms.ingest(reads(cumulative(1000, [40, 10, 0, 5, 30])))
+    assert [r["flags"] for r in current(mdms, 0, 4)] == [[], ["V10O"], ["V10O"], ["V10O"], []]

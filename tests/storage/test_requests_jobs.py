@@ -176,3 +176,20 @@ def test_contract_demand_is_effective_dated(database: Database) -> None:
         with pytest.raises(InvalidValue):
             store.set(5, date(2026, 6, 1), bad, "rq-e", 5.0)
     assert store.on(5, date(2026, 6, 1)) == 160.0
+
+
+def test_recent_requests_newest_first_and_filtered(database: Database) -> None:
+    store = database.requests
+    rows = [
+        replace(REQUEST, request_id="a", received_at=1.0, kind="suspend", status="completed"),
+        replace(REQUEST, request_id="b", received_at=3.0, retailer_id="R2"),
+        replace(REQUEST, request_id="c", received_at=2.0, kind="suspend"),
+    ]
+    for row in rows:
+        store.add_request(row)
+    assert [r.request_id for r in store.recent(10)] == ["b", "c", "a"]
+    assert [r.request_id for r in store.recent(1)] == ["b"]
+    assert [r.request_id for r in store.recent(10, kind="suspend")] == ["c", "a"]
+    assert [r.request_id for r in store.recent(10, status="completed")] == ["a"]
+    assert [r.request_id for r in store.recent(10, retailer_id="R2")] == ["b"]
+    assert store.recent(10, kind="suspend", retailer_id="R2") == []

@@ -1,5 +1,7 @@
-"""Message bus. In-process by default; every message is a typed, columnar batch."""
+"""Message bus. In-process by default, NATS JetStream across processes (``--bus nats://…``);
+every message is a typed, columnar batch."""
 
-from openami.bus.inprocess import Bus, InProcessBus
+from openami.bus.inprocess import InProcessBus
+from openami.bus.port import Bus, Handler
 
-__all__ = ["Bus", "InProcessBus"]
+__all__ = ["Bus", "Handler", "InProcessBus"]

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Protocol
 
 import pyarrow as pa
 
 from openami.bus.messages import check_batch
+from openami.bus.port import Bus, Handler
 
-Handler = Callable[[pa.Table], object]
-
-
-class Bus(Protocol):
-    def publish(self, topic: str, batch: pa.Table) -> None: ...
-
-    def subscribe(self, topic: str, handler: Handler) -> None: ...
+__all__ = ["Bus", "Handler", "InProcessBus"]
 
 
 class InProcessBus:
@@ -44,3 +37,9 @@ class InProcessBus:
             self.published[topic] += batch.num_rows
         for handler in handlers:
             handler(batch)
+
+    def settle(self, timeout_s: float = 60.0) -> None:
+        """Nothing to wait for: a publish returns after its subscribers have handled it."""
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -15,12 +15,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Literal, get_args
 
+import numpy as np
 import pyarrow as pa
 
 # -- topics ----------------------------------------------------------------------------------
 TOPIC_READINGS = "hes.readings"
 TOPIC_COMMANDS = "hes.commands"
 TOPIC_EVENTS = "hes.events"
+#: commands asked of the head-end (a stream for HES services; the embedded HES takes them
+#: through its command port, so no producer publishes here yet)
+TOPIC_COMMAND_REQUESTS = "hes.command_requests"
 
 
 # -- codes -----------------------------------------------------------------------------------
@@ -32,6 +36,7 @@ class ReadSource(IntEnum):
     BACKFILL = 2  # a range read from the meter's log, filling a gap
     EXCHANGE = 3  # closing/opening registers entered at a meter exchange
     BULK = 4  # a bulk import (CSV or Parquet file)
+    OPERATOR = 5  # submitted by a third-party meter operator (type (i) meter, no HES)
 
     @property
     def label(self) -> str:
@@ -261,11 +266,50 @@ COMMISSION_SCHEMA = pa.schema(
     ]
 )
 
+#: ``hes.command_requests``: one command asked of the head-end per row
+COMMAND_REQUEST_SCHEMA = pa.schema(
+    [
+        ("correlation_id", pa.int64()),
+        ("meter_id", pa.int64()),
+        ("kind", pa.uint8()),  # CommandKind
+        ("priority", pa.uint8()),
+        ("argument", pa.int64()),  # SET_AMPERAGE: the amperage [A], else null
+        ("issued_at", pa.float64()),
+        ("deadline_at", pa.float64()),
+    ]
+)
+
 TOPIC_SCHEMAS: dict[str, pa.Schema] = {
     TOPIC_READINGS: READ_SCHEMA,
     TOPIC_COMMANDS: COMMAND_SCHEMA,
     TOPIC_EVENTS: EVENT_SCHEMA,
+    TOPIC_COMMAND_REQUESTS: COMMAND_REQUEST_SCHEMA,
 }
+
+# -- partitions ------------------------------------------------------------------------------
+#: supply points fall into this many partitions unless a deployment is created with another
+#: number (it cannot change afterwards: every stored subject and lease names its partition)
+PARTITIONS = 64
+
+
+def partition_of(keys: np.ndarray, partitions: int = PARTITIONS) -> np.ndarray:
+    """The partition (0 … ``partitions``-1) of each supply point key: a stable 64-bit mix of
+    the key (SplitMix64's finaliser) modulo ``partitions``, the same in every process, on
+    every machine and in every Python version (never Python's ``hash``)."""
+    if partitions < 1:
+        raise ValueError(f"partitions must be at least 1, got {partitions}")
+    mixed = np.asarray(keys, dtype=np.int64).astype(np.uint64)
+    mixed = mixed ^ (mixed >> np.uint64(30))
+    mixed = mixed * np.uint64(0xBF58476D1CE4E5B9)
+    mixed = mixed ^ (mixed >> np.uint64(27))
+    mixed = mixed * np.uint64(0x94D049BB133111EB)
+    mixed = mixed ^ (mixed >> np.uint64(31))
+    return (mixed % np.uint64(partitions)).astype(np.int64)
+
+
+def partition_subject(prefix: str, topic: str, partition: int) -> str:
+    """The bus subject of one partition of a topic: ``<prefix>.<topic>.p<partition>``."""
+    return f"{prefix}.{topic}.p{partition}"
 
 
 class MessageSchemaError(ValueError):

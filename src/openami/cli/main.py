@@ -9,7 +9,20 @@ from __future__ import annotations
 import click
 
 from openami import __version__
-from openami.cli import assets, audit, broute, demo, dlms, hems, mdms, ops, plan, serve
+from openami.cli import (
+    assets,
+    audit,
+    broute,
+    bus,
+    demo,
+    dlms,
+    hems,
+    mdms,
+    ops,
+    plan,
+    serve,
+    thirdparty,
+)
 from openami.log import configure
 
 SUBCOMMANDS = {
@@ -22,6 +35,8 @@ SUBCOMMANDS = {
     "dlms": dlms,
     "audit": audit,
     "ops": ops,
+    "bus": bus,
+    "thirdparty": thirdparty,
     "assets": assets,
 }
 

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from openami.cli import ops_switching
+from openami.cli import ops_requests, ops_switching
 from openami.cli.options import DATA_DIR, DB
 from openami.hub.operators import ROLES, OperatorAccounts, OperatorError
 from openami.storage.repositories import Database, open_database, open_in_data_dir
@@ -40,8 +40,8 @@ def _open(data_dir: Path, db_url: str | None) -> Database:
 
 @click.group()
 def command() -> None:
-    """Operations: operator accounts, and remote switching (held requests, four-eyes
-    approval, emergency stop)."""
+    """Operations: operator accounts, remote switching (held requests, four-eyes
+    approval, emergency stop) and the retailer requests' back-office view."""
 
 
 @command.group()
@@ -101,3 +101,4 @@ def list_users(data_dir: Path, db_url: str | None) -> None:
 for _switching_command in (ops_switching.approve, ops_switching.halt, ops_switching.resume):
     command.add_command(_switching_command)
 command.add_command(ops_switching.held)
+command.add_command(ops_requests.requests_group)

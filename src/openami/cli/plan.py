@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.bus.messages import CommandKind
-from openami.clock import JST, ManualClock
+from openami.cli.plan_costs import CURVE_KPIS, cost_report, cost_tables, preset_mix
+from openami.clock import JST, SLOT_SECONDS, SLOTS_PER_DAY, ManualClock
 from openami.mdms.kpi import KPI_NAMES, daily_kpis
 from openami.meter.load import hash_uniform
 from openami.network import METHOD_CODES, NetworkModel, load_params
@@ -34,7 +35,8 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 console = Console()
 
 KPI_LABELS = {
-    "network_connection_rate": "network connection",
+    "network_joined_rate": "network connection (joined)",
+    "network_connection_rate": "meters with a read",
     "collection_30min_rate": "30-min collection",
     "delivery_60min_rate": "60-min delivery",
     "collection_48h_rate": "48-h collection",
@@ -42,6 +44,7 @@ KPI_LABELS = {
     "remote_operation_success_rate": "remote operations",
     "clock_compliance_rate": "clock compliance",
 }
+PLAN_KPIS = ("network_joined_rate", *KPI_NAMES)
 SCENARIO_KINDS = ("concentrator_failure", "blackout", "interference")
 MAX_PER_CONCENTRATOR = 500
 
@@ -79,8 +82,11 @@ def _need(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def load_area(path: Path, meters: int | None = None) -> AreaPlan:
-    """Read and check an area file; ``meters`` overrides its meter count."""
+def load_area(
+    path: Path, meters: int | None = None, preset: Mapping[str, float] | None = None
+) -> AreaPlan:
+    """Read and check an area file; ``meters`` overrides its meter count, ``preset`` its
+    method mix (then the file's [method_mix] may be left out)."""
     try:
         raw = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -90,7 +96,7 @@ def load_area(path: Path, meters: int | None = None) -> AreaPlan:
     area = raw.get("area")
     if not isinstance(area, dict):
         raise ValueError(f"{path}: needs an [area] table")
-    mix = raw.get("method_mix")
+    mix = dict(preset) if preset is not None else raw.get("method_mix")
     if not isinstance(mix, dict) or not mix:
         raise ValueError(f"{path}: needs a [method_mix] table")
     unknown = set(mix) - set(METHOD_CODES)
@@ -238,6 +244,10 @@ def run_plan(
         group: {k: (sum(v) / len(v) if v else None) for k, v in acc.items()}
         for group, acc in per_method.items()
     }
+    joined = joined_rates(city.network, city.method_codes, start.timestamp(), days)
+    for group, rate in joined.items():
+        if group in kpis:
+            kpis[group]["network_joined_rate"] = rate
     n_conc = int(city.concentrator_of.max()) + 1 if (city.concentrator_of >= 0).any() else 0
     return {
         "area": plan.name,
@@ -254,6 +264,25 @@ def run_plan(
     }
 
 
+def joined_rates(
+    network: NetworkModel, method_codes: np.ndarray, start_s: float, days: int
+) -> dict[str, float]:
+    """Network connection rate as joined meters: the mean, over the 48 slot ends of each
+    day, of the share of meters joined to the network (reachable, whether read or not)."""
+    index = np.arange(len(method_codes), dtype=np.int64)
+    ends = start_s + SLOT_SECONDS * np.arange(1, days * SLOTS_PER_DAY + 1, dtype=np.float64)
+    joined = np.zeros(len(index), dtype=np.float64)
+    for at_s in ends:
+        joined += network.reachable(index, float(at_s))
+    joined /= len(ends)
+    out = {"all": float(joined.mean()) if len(joined) else 0.0}
+    for name, code in METHOD_CODES.items():
+        sel = method_codes == code
+        if sel.any():
+            out[name] = float(joined[sel].mean())
+    return out
+
+
 def result_table(result: dict[str, Any]) -> Table:
     groups = [g for g in (*METHOD_CODES, "all") if g in result["kpis"]]
     table = Table(
@@ -264,10 +293,10 @@ def result_table(result: dict[str, Any]) -> Table:
     for g in groups:
         table.add_column(g, justify="right", style="bold" if g == "all" else None)
     table.add_row("meters", *(f"{result['meters'][g]:,}" for g in groups))
-    for k in KPI_NAMES:
+    for k in PLAN_KPIS:
         cells = []
         for g in groups:
-            v = result["kpis"][g][k]
+            v = result["kpis"][g].get(k)
             cells.append("—" if v is None else f"{v * 100:.2f} %")
         table.add_row(KPI_LABELS[k], *cells)
     return table
@@ -290,9 +319,47 @@ def result_table(result: dict[str, Any]) -> Table:
     default=None,
     help="Network parameter file layered over the packaged defaults.toml.",
 )
+@click.option(
+    "--preset",
+    default=None,
+    help="Use the seed's A-route methods of an area (01–10, or 'area' for the file's own "
+    "area_code) as the method mix instead of [method_mix].",
+)
+@click.option("--costs", is_flag=True, help="Add capex/opex and cost per read meter.")
+@click.option("--curve", is_flag=True, help="Add the cost-versus-reading-rate curve.")
+@click.option(
+    "--curve-kpi",
+    type=click.Choice(CURVE_KPIS),
+    default="automatic_reading_rate",
+    show_default=True,
+    help="The rate the curve buys points of (the 60-min delivery rate shows more when "
+    "backfill already reads every meter within 48 h).",
+)
+@click.option(
+    "--cost-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Day whose cost figures apply (default: the area's start_day).",
+)
+@click.option(
+    "--cost-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Cost figures (TOML) instead of the packaged config/aroute_costs.toml.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def command(
-    config_path: Path, days: int, meters: int | None, network_file: Path | None, as_json: bool
+    config_path: Path,
+    days: int,
+    meters: int | None,
+    network_file: Path | None,
+    preset: str | None,
+    costs: bool,
+    curve: bool,
+    curve_kpi: str,
+    cost_date: datetime | None,
+    cost_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Evaluate a communication-method mix for an area, KPIs per method side by side.
 
@@ -306,15 +373,29 @@ def command(
 
     The area is simulated through the network model, the HES and the MDMS for DAYS days
     plus one more (so late reads and backfill land); KPIs are the mean over the DAYS days.
+    The network connection rate counts meters joined to the network (reachable, read or
+    not); "meters with a read" counts those with at least one read received.
+
+    With --costs (and --curve) the figures in force on --cost-date from
+    config/aroute_costs.toml give capex, opex and the cost per automatically read meter per
+    method, and what each further point of automatic reading would cost.
     """
     if not 1 <= days <= 31:
         raise click.BadParameter("--days must be within 1..31")
     try:
-        plan = load_area(config_path, meters)
-    except ValueError as exc:
+        mix = None
+        if preset is not None:
+            code = tomllib.loads(config_path.read_text("utf-8")).get("area", {}).get("area_code")
+            mix = preset_mix(preset, str(code))
+        plan = load_area(config_path, meters, mix)
+    except (ValueError, OSError, tomllib.TOMLDecodeError) as exc:
         raise click.ClickException(str(exc)) from None
+    day = cost_date.date() if cost_date is not None else plan.start_day
     if as_json:
-        click.echo(json.dumps(run_plan(plan, days, network_file)))
+        result = run_plan(plan, days, network_file)
+        if costs or curve:
+            result["costs"] = _costs(result, day, cost_file, curve, curve_kpi)
+        click.echo(json.dumps(result))
         return
     total_s = (days + 1) * 86400.0
     t0 = datetime.combine(plan.start_day, datetime.min.time(), JST).timestamp()
@@ -328,6 +409,9 @@ def command(
             ),
         )
     console.print(result_table(result))
+    if costs or curve:
+        for table in cost_tables(_costs(result, day, cost_file, curve, curve_kpi)):
+            console.print(table)
     lo, hi = result["meters_per_concentrator"]
     forecast = ", ".join(f"FY{y} {n:,}" for y, n in result["expiry_replacements"].items())
     console.print(f"replacements at certification expiry: {forecast or 'none'}")
@@ -335,3 +419,12 @@ def command(
         f"{result['concentrators']} concentrator(s) of {lo}–{hi} meters; "
         + ("scenarios: " + "; ".join(result["scenarios"]) if result["scenarios"] else "no faults")
     )
+
+
+def _costs(
+    result: dict[str, Any], day: date, cost_file: Path | None, curve: bool, curve_kpi: str
+) -> Any:
+    try:
+        return cost_report(result, day, cost_file, 10 if curve else None, curve_kpi)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None

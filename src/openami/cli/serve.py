@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from openami.bus.port import BusUnavailable
 from openami.clock import JST
 from openami.log import uvicorn_log_config
 from openami.settings import Settings, SettingsError, load_settings
@@ -47,7 +48,7 @@ def open_with_progress(settings: Settings) -> System:
 
         try:
             system = open_system(settings, report)
-        except (StoreInUse, StorageError) as exc:
+        except (StoreInUse, StorageError, BusUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
         bar.update(task, completed=1.0)
     return system
@@ -116,6 +117,13 @@ def status_table(system: System) -> Table:
 @click.option("--speed", type=float, default=None, help="Simulated s per wall s [1].")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--bus",
+    "bus_url",
+    default=None,
+    metavar="URL",
+    help="NATS JetStream (nats://host:4222) instead of the in-process bus [OPENAMI_BUS_URL].",
+)
 def command(config: Path | None, **options: Any) -> None:
     """Run openami: the city's meters, head-end, MDMS, C-route API and dashboard.
 

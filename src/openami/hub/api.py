@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -47,10 +47,6 @@ class ApiError(BaseModel):
 def ctx(request: Request) -> HubContext:
     context: HubContext = request.app.state.hub
     return context
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
 @router.post(

@@ -21,7 +21,7 @@ import threading
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,8 @@ from openami.clock import JST, slot_start_s
 from openami.hub.api import ApiError, ctx, current_client
 from openami.hub.audit import AuditedRoute
 from openami.hub.context import HubContext
+from openami.hub.errors import api_error as _error
+from openami.hub.errors import capped_body
 from openami.mdms.demand_plans import DemandPlans, PlanRejected, closed_slots_of_day
 from openami.mdms.imbalance import ClassesCache, ImbalanceError, imbalance_of_day
 from openami.mdms.loss_factors import LossFactors
@@ -100,10 +102,6 @@ def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, JST).isoformat()
 
 
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
-
-
 def demand_plans(context: HubContext) -> DemandPlans:
     with _BUILD_LOCK:
         found = context.services.get("demand_plans")
@@ -130,15 +128,6 @@ def _own_group(context: HubContext, client: ApiClient, balancing_group_id: str) 
         balancing_group_id
     ):
         raise _error(404, "E_UNKNOWN_BALANCING_GROUP", "no such balancing group of this client")
-
-
-async def _capped_body(request: Request) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_PLAN_BODY_BYTES:
-            raise _error(413, "body_too_large", f"a plan has at most {MAX_PLAN_BODY_BYTES} bytes")
-    return bytes(body)
 
 
 def _submission_out(s: PlanSubmission) -> PlanSubmissionOut:
@@ -193,7 +182,7 @@ async def put_plan(
     E_UNSUPPORTED_MEDIA_TYPE (415), E_BAD_BODY, E_BAD_UNIT, E_BAD_VALUE, E_NEGATIVE,
     E_SLOT_COUNT, E_UNKNOWN_AREA, E_EMPTY_PLAN, E_DATE_TOO_FAR (422). A refused
     submission stores nothing."""
-    body = await _capped_body(request)
+    body = await capped_body(request, MAX_PLAN_BODY_BYTES, "a plan")
     ctype = request.headers.get("content-type", "")
     return await run_in_threadpool(_submit, context, client, balancing_group_id, day, body, ctype)
 

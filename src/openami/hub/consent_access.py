@@ -19,18 +19,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pyarrow as pa
-from fastapi import HTTPException
 
 from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.hub.audit import PURPOSE_RETAIL_SUPPLY
 from openami.hub.context import HubContext
+from openami.hub.errors import api_error as _error
 from openami.hub.oauth import Party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store
 from openami.registry import InvalidSupplyPointId
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
 @dataclass

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,7 @@ from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
 from openami.hub.csrf import customer_action
+from openami.hub.errors import api_error as _error
 from openami.hub.guesses import authenticate_customer
 from openami.hub.oauth import Party, _basic, current_party
 from openami.hub.oauth_grants import THIRD_PARTY, consent_store, record_consent
@@ -115,10 +116,6 @@ def consent_out(consent: Consent, now_s: float) -> ConsentOut:
             else None
         ),
     )
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
 def _third_party(party: Party) -> str:

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from openami.bus.messages import read_source_name
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
@@ -40,6 +40,7 @@ from openami.hub.data_models import (
     PointsPage,
     RegisterRead,
 )
+from openami.hub.errors import api_error as _error
 from openami.hub.oauth import Party, current_party
 from openami.hub.oauth_grants import consent_store
 from openami.hub.values import daily_sums, recorded_after, visible_values
@@ -75,10 +76,6 @@ _ITEM_COLUMNS = [
     "version",
     "recorded_at",
 ]
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
 def _day_range(context: HubContext, first: date | None, last: date | None) -> tuple[date, date]:

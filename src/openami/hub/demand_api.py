@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from openami.clock import JST
@@ -21,6 +21,7 @@ from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, record_reads
 from openami.hub.consent_access import access
 from openami.hub.context import HubContext
+from openami.hub.errors import api_error as _error
 from openami.hub.oauth import Party, current_party
 from openami.mdms.high_voltage import HighVoltage, HighVoltageError
 
@@ -46,10 +47,6 @@ class ContractDemand(BaseModel):
     max_demand_kw: float | None
     negotiated: bool
     months: list[DemandMonth]
-
-
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
 def _month(text: str) -> date:

@@ -24,9 +24,11 @@ def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None
     """One round: schedule due requests, compute job chunks, notify and deliver webhooks."""
     from openami.hub.jobs import job_service
     from openami.hub.requests import request_service
+    from openami.hub.third_party_services import third_party_tick
     from openami.hub.webhooks import webhook_service
 
     request_service(context).tick(now_s)
+    third_party_tick(context, now_s)  # operator command time-outs, daily duty checks
     job_service(context).run_pending(job_chunks)
     hooks = webhook_service(context)
     hooks.poll(now_s)

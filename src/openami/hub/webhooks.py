@@ -47,6 +47,7 @@ from openami.storage.repositories.webhooks import Subscription, WebhookStore
 log = structlog.get_logger(__name__)
 
 SIGNATURE_HEADER = "X-OpenAMI-Signature"
+SUBSCRIBER_ROLES = ("retailer", "meter_operator")
 TIMESTAMP_HEADER = "X-OpenAMI-Timestamp"
 EVENT = "half_hour_values.changed"
 ESPI_BASE = "/espi/1_1/resource"
@@ -221,8 +222,11 @@ class WebhookService:
             raise InvalidSubscription("E_UNKNOWN_FORMAT", f"format must be one of {FORMATS}")
         if not 16 <= len(secret) <= 256:
             raise InvalidSubscription("E_WEAK_SECRET", "the secret must have 16 to 256 characters")
-        if client.role != "retailer":
-            raise InvalidSubscription("E_NOT_RETAILER", "only retailer clients subscribe")
+        # retailers get value notifications; meter operators the commands to their meters
+        if client.role not in SUBSCRIBER_ROLES:
+            raise InvalidSubscription(
+                "E_NOT_RETAILER", "only retailer and meter operator clients subscribe"
+            )
         with self._lock:
             if len(self.store.subscriptions(client.client_id)) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
                 raise InvalidSubscription(

@@ -4,7 +4,8 @@ Time advances in ticks (default 5 minutes). At each :00/:30 the fleet logs its r
 and the HES starts collecting; each tick the HES publishes what has arrived and the MDMS
 closes the slots whose delivery deadline has passed (``Mdms.close_due_slots``: still without
 a value one hour after their end, they are marked missing), and backfill later replaces
-those marks with measured values.
+those marks with measured values. The bus is settled before the slots are closed: over
+JetStream the MDMS has then stored every read published so far, as with the in-process bus.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from openami.bus.inprocess import InProcessBus
+from openami.bus.port import Bus
 from openami.clock import SLOT_SECONDS, ManualClock
 from openami.hes.engine import CollectionConfig, HeadEnd
 from openami.hes.journal import HesJournal, HesRecords
@@ -35,7 +37,7 @@ class Simulation:
     city: City
     mdms: Mdms
     hes: HeadEnd
-    bus: InProcessBus
+    bus: Bus
     clock: ManualClock
     tick_s: float = 300.0
     after_tick: list[Callable[[float], None]] = field(default_factory=list)  # e.g. hub workers
@@ -51,11 +53,13 @@ class Simulation:
         tick_s: float = 300.0,
         records: HesRecords | None = None,
         state: SimulationStateStore | None = None,
+        bus: Bus | None = None,
     ) -> Simulation:
         """A new simulation of ``city`` from its first slot. With ``records`` and ``state``
         the HES's queue and journal, the city's configuration and the position are stored,
-        so that :meth:`resume` can carry on after a restart."""
-        bus = InProcessBus()
+        so that :meth:`resume` can carry on after a restart. ``bus``: the in-process bus
+        unless another adapter is given (e.g. JetStream)."""
+        bus = bus or InProcessBus()
         mdms = Mdms(store, city.registry, clock)
         mdms.attach(bus)
         hes = HeadEnd(city.fleet, city.network, bus, collection, journal=HesJournal(records))
@@ -73,6 +77,7 @@ class Simulation:
         state: SimulationStateStore,
         collection: CollectionConfig | None = None,
         tick_s: float = 300.0,
+        bus: Bus | None = None,
     ) -> Simulation:
         """Carry on a stored simulation of ``city`` (built with :func:`attach_city`) where it
         stopped: the fleet runs again to the stored position with the journal's confirmed
@@ -89,7 +94,7 @@ class Simulation:
         # the fleet stands at the last boundary collected: the slot after it is still running
         replay(city.fleet, clocks, journal, max(position.next_boundary - 1, city.start_boundary))
         clock.set_timestamp(position.now_s)
-        bus = InProcessBus()
+        bus = bus or InProcessBus()
         mdms = Mdms(store, city.registry, clock)
         mdms.attach(bus)
         hes = HeadEnd(city.fleet, city.network, bus, config, clocks=clocks, journal=journal)
@@ -114,6 +119,7 @@ class Simulation:
                 self.hes.on_boundary(self._next_boundary)
                 self._next_boundary += 1
             self.hes.tick(self._now_s)
+            self.bus.settle()
             self.mdms.close_due_slots(self._now_s)
             if self.state is not None:
                 save_position(self.state, Position(self._now_s, self._next_boundary))

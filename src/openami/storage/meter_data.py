@@ -14,14 +14,20 @@ from openami.storage.duckdb_reads import read_query
 
 
 def record_meter_events(store: DuckIntervalStore, events: pa.Table, recorded_at: float) -> int:
-    """Append events (columns meter_id, kind, start_s, end_s) in one transaction."""
+    """Append events (columns meter_id, kind, start_s, end_s) in one transaction; an event
+    already stored (same meter, kind, start and end: a re-sent or redelivered batch) is not
+    stored again. Returns the events added."""
     with store.transaction() as cur:
         cur.register("q_events", events)
         cur.execute(
-            "INSERT INTO meter_events SELECT meter_id, kind, start_s, end_s, ? FROM q_events",
+            "INSERT INTO meter_events SELECT DISTINCT q.meter_id, q.kind, q.start_s, q.end_s, ? "
+            "FROM q_events q WHERE NOT EXISTS (SELECT 1 FROM meter_events e "
+            "WHERE e.meter_id = q.meter_id AND e.kind = q.kind AND e.start_s = q.start_s "
+            "AND e.end_s = q.end_s)",
             [recorded_at],
         )
-    return events.num_rows
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 def set_meter_master(store: DuckIntervalStore, rows: pa.Table) -> None:

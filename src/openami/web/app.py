@@ -22,9 +22,11 @@ from openami.hub import (
     demand_api,
     espi_api,
     jobs_api,
+    meter_operator_api,
     oauth,
     requests_api,
     slo_api,
+    sub_meter_api,
     webhooks_api,
 )
 from openami.hub.api import install_error_handlers
@@ -40,6 +42,7 @@ from openami.web import (
     rollout,
     supply_points,
     switching_page,
+    third_party_page,
     work_orders_api,
     work_orders_page,
 )
@@ -59,6 +62,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks_api.router,
     slo_api.router,
     balancing_api.router,
+    meter_operator_api.router,
+    sub_meter_api.router,
     metrics.router,
     pages.router,
     network.router,
@@ -68,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     operators_page.router,
     switching_page.router,
+    third_party_page.router,
     work_orders_api.router,
     work_orders_page.router,
 )

@@ -27,6 +27,8 @@ from openami.storage.sql.errors import refusals_as
 from openami.storage.sql.upsert import insert_if_absent
 
 OPEN_STATUSES = ("received", "accepted", "held", "scheduled")
+#: every status a request can have: the open ones, then the final ones
+STATUSES = (*OPEN_STATUSES, "completed", "failed", "rejected", "cancelled", "expired")
 UNFINISHED_JOB_STATUSES = ("queued", "running")
 _CHUNK = 500  # correlation IDs per IN (...) list
 
@@ -206,6 +208,25 @@ class RequestStore:
                     .order_by(_r.c.effective_date, _r.c.received_at)
                 ).all()
             )
+
+    def recent(
+        self,
+        limit: int,
+        status: str | None = None,
+        kind: str | None = None,
+        retailer_id: str | None = None,
+    ) -> list[RequestRow]:
+        """The newest requests first (the back office's view), filtered when asked."""
+        query = sa.select(*_REQUEST_COLUMNS)
+        if status is not None:
+            query = query.where(_r.c.status == status)
+        if kind is not None:
+            query = query.where(_r.c.kind == kind)
+        if retailer_id is not None:
+            query = query.where(_r.c.retailer_id == retailer_id)
+        query = query.order_by(_r.c.received_at.desc(), _r.c.request_id).limit(limit)
+        with self.database.read() as connection:
+            return _requests(connection.execute(query).all())
 
     def by_correlation(self, correlation_ids: list[int]) -> dict[int, str]:
         """Scheduled requests by their HES correlation ID."""

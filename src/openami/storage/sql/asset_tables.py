@@ -1,5 +1,5 @@
 """Tables of the meter assets, their certification, work orders and fault tickets
-(revision 0010_assets; issue #17 §1 and §2).
+(revision 0011_assets; issue #17 §1 and §2).
 
 - ``meter_models``: the catalogue (maker, model, rated current 30/60/120 A, phase/wires,
   communication unit options as a comma-separated list, the utility spec it follows);

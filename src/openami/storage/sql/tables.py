@@ -339,7 +339,7 @@ operators = sa.Table(
 )
 
 # meter types, voltage classes and manual reads of conventional meters (revision 0006);
-# meter assets, certification, work orders and fault tickets (revision 0010_assets)
+# meter assets, certification, work orders and fault tickets (revision 0011_assets)
 # the head-end's queue and journal, and the simulation's position (revision 0003)
 # balancing groups' demand plans and the loss factors (revision 0006_imbalance)
 from openami.storage.sql import asset_tables as asset_tables  # noqa: E402
@@ -347,8 +347,14 @@ from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E4
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
+# partition leases and members of the MDMS workers (revision 0009_nats)
+from openami.storage.sql import lease_tables as lease_tables  # noqa: E402
+
 # retail operations: effective-dated contract kW of high-voltage points (revision 0008_req)
 from openami.storage.sql import retail_tables as retail_tables  # noqa: E402
 
 # remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
+
+# meters installed by third parties: types, responsibilities, approvals (revision 0011)
+from openami.storage.sql import third_party_tables as third_party_tables  # noqa: E402

@@ -1,8 +1,8 @@
 """Meter assets: the model catalogue, procurement lots, each meter's lifecycle states,
 certification records (検定), work orders with their steps, and fault tickets.
 
-Revision ID: 0010_assets
-Revises: 0008_req
+Revision ID: 0011_assets
+Revises: 0010_thirdparty
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_assets"
-down_revision = "0008_req"
+revision = "0011_assets"
+down_revision = "0010_thirdparty"
 branch_labels = None
 depends_on = None
 
