@@ -219,3 +219,12 @@ def test_fault_tickets(tmp_path: Path) -> None:
     again = _run(tmp_path, "faults", "repair", "1")
     assert again.exit_code == 1 and "E_TICKET_HANDLED" in again.output
     assert _run(tmp_path, "faults", "repair", "99").exit_code == 1
+
+
+def test_registered_in_the_openami_command() -> None:
+    from openami.cli.main import cli
+
+    done = CliRunner().invoke(cli, ["assets", "--help"])
+    assert done.exit_code == 0
+    for sub in ("models", "lots", "meters", "certify", "expiring", "work-orders", "faults"):
+        assert sub in done.output
