@@ -32,6 +32,7 @@ from openami.clock import JST, ManualClock
 from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
+from openami.hub.faults import attach_fault_tickets
 from openami.hub.oauth import register_third_party
 from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.requests_workers import attach_workers
@@ -229,6 +230,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     context.command_port = OperatorRoutedPort(context.command_port, context)
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
+    attach_fault_tickets(context)  # meters' alarms open fault tickets
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(

@@ -40,6 +40,9 @@ def test_plan_json_for_the_dense_city_shows_its_concentrator_failure() -> None:
     assert kpis["mesh"]["collection_48h_rate"] > 0.999  # backfilled after the restore
     assert kpis["all"]["remote_operation_success_rate"] is not None
     assert out["scenarios"] == ["concentrator_failure on day 1 at 10:00 for 2.0 h"]
+    # every simulated meter is replaced at certification expiry in some fiscal year
+    assert sum(out["expiry_replacements"].values()) == 200
+    assert all(2028 <= int(fy) <= 2035 for fy in out["expiry_replacements"])  # installed 2018–25
 
 
 def test_plan_table_for_the_rural_area() -> None:
@@ -47,6 +50,7 @@ def test_plan_table_for_the_rural_area() -> None:
     assert result.exit_code == 0, result.output
     for label in ("Rural (Tohoku mountains)", "mesh", "cellular", "30-min collection", "%"):
         assert label in result.output
+    assert "replacements at certification expiry: FY" in result.output
 
 
 def test_example_areas_size_their_concentrators_from_density() -> None:

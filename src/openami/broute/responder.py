@@ -229,7 +229,7 @@ class MeterResponder:
             obj.EPC_OPERATION_STATUS: lambda: bytes([obj.OPERATION_ON]),
             obj.EPC_INSTALLATION_LOCATION: lambda: self.installation_location,
             obj.EPC_VERSION: lambda: STANDARD_VERSION,
-            obj.EPC_FAULT_STATUS: lambda: bytes([obj.NO_FAULT]),
+            obj.EPC_FAULT_STATUS: lambda: bytes([obj.FAULT if view.fault else obj.NO_FAULT]),
             obj.EPC_MANUFACTURER_CODE: lambda: self.manufacturer_code.to_bytes(3, "big"),
             obj.EPC_PRODUCTION_NUMBER: lambda: f"{meter_id % 10**12:012d}".encode("ascii"),
             obj.EPC_CURRENT_TIME: lambda: bytes([now_jst().hour, now_jst().minute]),

@@ -10,6 +10,7 @@ import click
 
 from openami import __version__
 from openami.cli import (
+    assets,
     audit,
     broute,
     bus,
@@ -36,6 +37,7 @@ SUBCOMMANDS = {
     "ops": ops,
     "bus": bus,
     "thirdparty": thirdparty,
+    "assets": assets,
 }
 
 

@@ -60,6 +60,11 @@ def settle(
     if output is not None:
         write_private_csv(output, run.rows)
     Console().print(_daily_sums_table(run))
+    if run.not_billable_values:
+        Console().print(
+            f"{run.not_billable_values} values metered after certification expiry (V12): "
+            "not billable"
+        )
 
 
 def _daily_sums_table(run: SettlementRun) -> Table:
@@ -139,6 +144,7 @@ def _determinants_table(rows: pa.Table, first_day: date, last_day: date) -> Tabl
         "max_demand_w",
         "estimated",
         "missing",
+        "not_billable_values",
         "billing_ready",
         "v05_ok",
     )

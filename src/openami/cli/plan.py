@@ -258,6 +258,9 @@ def run_plan(
         "meters_per_concentrator": list(plan.meters_per_concentrator()),
         "scenarios": notes,
         "kpis": kpis,
+        # replacements at certification expiry (検満取替) per fiscal year, beside the
+        # seed's deployment plan (which excludes them where it says so)
+        "expiry_replacements": {str(r.fiscal_year): r.meters for r in registry.expiry_forecast()},
     }
 
 
@@ -410,6 +413,8 @@ def command(
         for table in cost_tables(_costs(result, day, cost_file, curve, curve_kpi)):
             console.print(table)
     lo, hi = result["meters_per_concentrator"]
+    forecast = ", ".join(f"FY{y} {n:,}" for y, n in result["expiry_replacements"].items())
+    console.print(f"replacements at certification expiry: {forecast or 'none'}")
     console.print(
         f"{result['concentrators']} concentrator(s) of {lo}–{hi} meters; "
         + ("scenarios: " + "; ".join(result["scenarios"]) if result["scenarios"] else "no faults")

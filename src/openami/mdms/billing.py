@@ -5,7 +5,10 @@ time-of-use bands of ``[billing]`` in vee.toml (day / night by JST time of day),
 half-hour import as demand [W], counts per quality, and whether the period is billing-ready
 (no missing or invalid value, every value final). The validation runs again here (CA practice:
 on ingest and on the billing cycle): V05 compares the period's import with the register
-difference of the meter's reads at the period's two ends when one meter served it all.
+difference of the meter's reads at the period's two ends when one meter served it all, and
+V12 counts the values metered after the meter's certification expired
+(``not_billable_values``, :mod:`openami.mdms.certification`): such a period is not
+billing-ready.
 
 :func:`segment_determinants` gives the determinants over each supply point's own period
 (billing periods by 計量日, cut at supply-contract changes), with a holiday band.
@@ -21,9 +24,15 @@ import pyarrow.compute as pc
 
 from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.clock.calendar import holiday_flags
+from openami.mdms.certification import certified_installations
 from openami.mdms.vee_config import VeeConfig
 from openami.storage.billing_queries import billing_sums, segment_sums
 from openami.storage.duckdb_interval import DuckIntervalStore
+
+#: no expiry known for any meter (V12 finds nothing)
+_NO_CERTIFICATION = pa.table(
+    {"meter_id": pa.array([], pa.int64()), "expired_from_s": pa.array([], pa.float64())}
+)
 
 
 def _slot_of_day(hhmm: str) -> int:
@@ -43,6 +52,7 @@ def billing_determinants(
     last_day: date,
     cfg: VeeConfig,
     day_band: tuple[str, str] = ("07:00", "23:00"),
+    certification: pa.Table | None = None,
 ) -> pa.Table:
     """One row per supply point (see the module docstring); ``v05_ok`` is NULL when the
     register reads at both period ends are not known or the meter changed."""
@@ -50,7 +60,9 @@ def billing_determinants(
         raise ValueError("the billing period ends before it starts")
     slots = range(day_first_slot(first_day), day_first_slot(last_day) + SLOTS_PER_DAY)
     band = (_slot_of_day(day_band[0]), _slot_of_day(day_band[1]) - 1)
-    table = billing_sums(store, installations, supply_point_keys, slots, band)
+    cert = certification if certification is not None else _NO_CERTIFICATION
+    certified = certified_installations(installations, cert)
+    table = billing_sums(store, installations, supply_point_keys, slots, band, certified)
     r5 = cfg.rule("V05")
     reg = table.column("register_wh").cast(pa.float64())
     diff = pc.abs(pc.subtract(table.column("import_wh").cast(pa.float64()), reg))

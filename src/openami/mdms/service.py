@@ -408,6 +408,7 @@ class Mdms:
             last_day,
             self.vee,
             day_band,
+            self.registry.certification_table(),
         )
 
     def completeness(

@@ -6,8 +6,9 @@ and per (area, balancing group, retailer), with roll-ups per (area, balancing gr
 area. Each row says how many points it holds and how many of their values were measured,
 estimated, edited or missing, the estimated energy and an aggregate quality:
 ``measured`` (all measured), ``estimated`` (complete, some estimated or edited),
-``partially_missing`` or ``missing``. Missing values count as 0 Wh in the sums — run the
-estimation first (the default) so a sum has no holes.
+``partially_missing`` or ``missing``. The run also counts the values metered after their
+meter's certification expired (``not_billable_values``, VEE rule V12). Missing values
+count as 0 Wh in the sums — run the estimation first (the default) so a sum has no holes.
 
 Runs are versioned and append-only: ``preliminary`` (after the day), ``final`` (after
 :meth:`Mdms.finalize`), ``correction`` (later re-runs); the latest run of a day is current.
@@ -21,9 +22,10 @@ from datetime import date
 import pyarrow as pa
 
 from openami.clock import slots_of_day
+from openami.mdms.certification import certified_installations
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.settlement_runs import store_settlement_run
+from openami.storage.settlement_runs import not_billable_count, store_settlement_run
 
 RUN_KINDS = ("preliminary", "final", "correction")
 
@@ -34,6 +36,9 @@ class SettlementRun:
     day: date
     kind: str
     rows: pa.Table
+    # values of the day metered after their meter's certification expired (VEE rule V12):
+    # in the sums, not billable
+    not_billable_values: int = 0
 
 
 def settle_day(
@@ -51,4 +56,8 @@ def settle_day(
     run_id, rows = store_settlement_run(
         store, members, day, kind, created_at, user, slots_of_day(day)
     )
-    return SettlementRun(run_id, day, kind, rows)
+    certified = certified_installations(
+        registry.installations_table(), registry.certification_table()
+    )
+    expired = not_billable_count(store, members, certified, slots_of_day(day))
+    return SettlementRun(run_id, day, kind, rows, expired)

@@ -36,6 +36,7 @@ RULES: dict[str, tuple[int, str]] = {
     "V10": (12, "event: tamper, reset or test mode"),
     "V10O": (13, "outage or disconnection (valid zero)"),
     "V11": (14, "unit/multiplier differs from master data"),
+    "V12": (15, "metered after the meter's certification expired (not billable)"),
 }
 
 #: estimation method codes written in the ``method`` column
@@ -103,11 +104,13 @@ class VeeConfig:
 
 def _parse(data: dict[str, Any], origin: str) -> VeeConfig:
     rules: dict[str, Rule] = {}
-    for rid in ("V01", "V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V10", "V11"):
+    for rid in (*(f"V{n:02d}" for n in range(1, 12)), "V12"):
         raw = dict(data.get("rules", {}).get(rid, {}))
         action = raw.pop("action", "flag")
         if action not in ("reject", "flag"):
             raise ValueError(f"{origin}: rule {rid} action must be reject or flag, got {action!r}")
+        if rid == "V12" and action != "flag":  # the values stay as metered, never estimated
+            raise ValueError(f"{origin}: rule V12 only flags (its values stay visible)")
         rules[rid] = Rule(rid, action, {k: float(v) for k, v in raw.items()})
     est = data.get("estimation", {})
     profile = np.asarray(est.get("class_profile", [1.0] * SLOTS_PER_DAY), dtype=np.float64)

@@ -52,6 +52,8 @@ class MeterFleet:
         self.params = params or HouseholdParams.draw(ids, seed, pv_share)
         self.contract_amperage_a: I64 = self.params.contract_amperage_a.copy()
         self.switch_connected: BoolArr = np.ones(len(ids), dtype=np.bool_)
+        # a fault of the metering part (self-diagnosis): ECHONET Lite 0x88 says 0x41 then
+        self.fault: BoolArr = np.zeros(len(ids), dtype=np.bool_)
         # the supply plan whose time-of-use bands the meter keeps (code: SUPPLY_PLANS + 1)
         self.supply_plan_code = np.ones(len(ids), dtype=np.uint8)
         # registers start at a seeded value, as meters in the field are not new
@@ -166,6 +168,10 @@ class MeterFleet:
 
     def reconnect(self, index: npt.ArrayLike) -> None:
         self.switch_connected[np.asarray(index, dtype=np.int64)] = True
+
+    def set_fault(self, index: npt.ArrayLike, faulty: bool = True) -> None:
+        """Mark meters as faulty (or repaired): their fault status reports it."""
+        self.fault[np.asarray(index, dtype=np.int64)] = faulty
 
     def set_contract_amperage(self, index: npt.ArrayLike, amperage_a: int) -> None:
         if amperage_a not in CONTRACT_AMPERAGES_A:

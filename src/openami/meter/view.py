@@ -57,6 +57,11 @@ class MeterView:
         return bool(self.fleet.switch_connected[self.index])
 
     @property
+    def fault(self) -> bool:
+        """Whether the meter's self-diagnosis reports a fault."""
+        return bool(self.fleet.fault[self.index])
+
+    @property
     def contract_amperage_a(self) -> int:
         return int(self.fleet.contract_amperage_a[self.index])
 

@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 
 from openami.clock.calendar import CalendarError, assign_reading_day_codes, check_code
+from openami.registry.assets import Assets, Certification, ForecastRow
+from openami.registry.certification import expired_from_s
 from openami.registry.ids import validate_supply_point_id
 from openami.registry.kinds import MeterKinds
 from openami.registry.model import (
@@ -153,6 +155,11 @@ class Registry:
             self._repository.exchange_meter(
                 supply_point_key, old_meter_id, new_meter_id, at_epoch_s
             )
+
+    def remove_meter(self, supply_point_key: int, meter_id: int, at_epoch_s: float) -> None:
+        """Meter removal: close the meter's open installation at ``at_epoch_s``."""
+        with _rules():
+            self._repository.remove_meter(supply_point_key, meter_id, at_epoch_s)
 
     def supply_point_key_of(self, supply_point_ids: Sequence[str]) -> dict[str, int]:
         """Keys of the known supply point IDs among ``supply_point_ids`` (unknown ones left
@@ -298,6 +305,23 @@ class Registry:
     def expiry_by_year(self) -> list[tuple[int, int]]:
         """Installed meters per calendar year of certification expiry, in order."""
         return self._repository.expiry_by_year()
+
+    def certification_table(self) -> pa.Table:
+        """Per meter: ``expired_from_s``, the instant from which its values are metered
+        after its certification expired (:mod:`openami.registry.certification`)."""
+        table = Assets(self._database).store.expiry_table()
+        expired = expired_from_s(table.column("certification_expiry"))
+        return pa.table({"meter_id": table.column("meter_id"), "expired_from_s": expired})
+
+    def certification_of(self, meter_id: int) -> Certification | None:
+        """The meter's newest certification record (its expiry counts), None without one."""
+        records = Assets(self._database).store.certifications(meter_id)
+        return max(records, key=lambda c: c.expires_on) if records else None
+
+    def expiry_forecast(self) -> list[ForecastRow]:
+        """Installed meters due for replacement at certification expiry (検満取替), per
+        Japanese fiscal year and area (:meth:`openami.registry.assets.Assets.expiry_forecast`)."""
+        return Assets(self._database).expiry_forecast()
 
     def expiring_meters(
         self, until: date, offset: int = 0, limit: int = 50

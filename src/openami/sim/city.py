@@ -27,6 +27,7 @@ from openami.registry import (
     Retailer,
     make_supply_point_id,
 )
+from openami.registry.certification import expiry_day, validity_rule
 
 MAKERS = ("Toshiba", "Mitsubishi", "Fuji", "Osaki", "GE-Fuji")
 
@@ -40,6 +41,9 @@ BALANCING_GROUPS = (
     BalancingGroup("BG02", "Fuji BG"),
     BalancingGroup("BG03", "Minato BG"),
 )
+
+#: validity of the simulated fleet's certification (household electronic meters)
+VALIDITY_Y = validity_rule("single_electronic").validity_years
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,9 @@ def build_city(config: CityConfig, registry: Registry) -> City:
             concentrator_id=concentrators[int(concentrator_of[i])][0]
             if concentrator_of[i] >= 0
             else None,
-            certification_expiry=date(int(installed_year[i]) + 10, 10, 31),
+            # simulated certification: marked in October of the installation year, expiry
+            # by the household meters' rule (the registry's own rule, not an assumption)
+            certification_expiry=expiry_day(date(int(installed_year[i]), 10, 1), VALIDITY_Y),
         )
         for i, mid in enumerate(meter_ids)
     ]

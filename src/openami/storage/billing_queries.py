@@ -56,7 +56,13 @@ regs AS (
         {current_reads_sql("$first", "$first")}
         UNION ALL {current_reads_sql("$last + 1", "$last + 1")}) r
       ON r.meter_id = e.meter_id
-    GROUP BY e.supply_point_key)
+    GROUP BY e.supply_point_key),
+expired AS (
+    SELECT j.supply_point_key, count(*) AS n
+    FROM joined j JOIN q_cert c ON c.supply_point_key = j.supply_point_key
+      AND {installed("c", "j.slot")} AND j.slot * {SLOT_SECONDS} >= c.expired_from_s
+    WHERE j.q NOT IN {NO_VALUE_SQL}
+    GROUP BY j.supply_point_key)
 SELECT j.supply_point_key,
        CAST(COALESCE(sum(j.imp), 0) AS BIGINT) AS import_wh,
        CAST(COALESCE(sum(j.exp), 0) AS BIGINT) AS export_wh,
@@ -71,10 +77,13 @@ SELECT j.supply_point_key,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.EDITED)}) AS edited,
        count(*) FILTER (WHERE j.q = {quality_sql(Quality.PROFILED)}) AS profiled,
        count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) AS missing,
+       CAST(COALESCE(any_value(x.n), 0) AS BIGINT) AS not_billable_values,
        count(*) FILTER (WHERE j.q IN {NO_VALUE_SQL}) = 0
-           AND bool_and(COALESCE(j.final, false)) AS billing_ready,
+           AND bool_and(COALESCE(j.final, false))
+           AND COALESCE(any_value(x.n), 0) = 0 AS billing_ready,
        any_value(g.register_wh) AS register_wh
 FROM joined j LEFT JOIN regs g USING (supply_point_key)
+     LEFT JOIN expired x USING (supply_point_key)
 GROUP BY j.supply_point_key
 ORDER BY j.supply_point_key
 """
@@ -86,6 +95,7 @@ def billing_sums(
     supply_point_keys: list[int],
     slots: range,
     day_band: tuple[int, int],
+    certified: pa.Table,
 ) -> pa.Table:
     """One row per supply point over ``slots``: import/export [Wh], import in the day band
     (slots of the JST day ``day_band[0]..day_band[1]``) and outside it, the largest
@@ -99,7 +109,7 @@ def billing_sums(
         "day0": day_band[0],
         "day1": day_band[1],
     }
-    return read_query(store, _BILL, params, q_keys=keys, q_inst=installations)
+    return read_query(store, _BILL, params, q_keys=keys, q_inst=installations, q_cert=certified)
 
 
 # -- determinants per segment (billing periods by 計量日) -----------------------------------

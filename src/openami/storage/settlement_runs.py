@@ -12,10 +12,12 @@ import duckdb
 import pyarrow as pa
 
 from openami.bus.messages import Quality
+from openami.clock import SLOT_SECONDS
 from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_reads import read_query
 from openami.storage.quality_sql import NO_VALUE_SQL, quality_sql
+from openami.storage.slot_sql import installed
 
 _MEMBER_VERSIONS = current_versions_sql(
     "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_members)"
@@ -137,3 +139,23 @@ def settlement_runs_of(store: DuckIntervalStore, day: date) -> pa.Table:
         " ORDER BY run_id",
         {"day": day},
     )
+
+
+_NOT_BILLABLE = f"""
+WITH cur AS ({_MEMBER_VERSIONS})
+SELECT count(*) AS n
+FROM cur v JOIN q_cert c ON c.supply_point_key = v.supply_point_key
+  AND {installed("c", "v.slot")} AND v.slot * {SLOT_SECONDS} >= c.expired_from_s
+WHERE v.quality NOT IN {NO_VALUE_SQL}
+"""
+
+
+def not_billable_count(
+    store: DuckIntervalStore, members: pa.Table, certified: pa.Table, slots: range
+) -> int:
+    """How many of the members' current values in ``slots`` were metered after their
+    meter's certification expired (VEE rule V12; ``certified``: installations with
+    ``expired_from_s``, see ``mdms/certification.py``)."""
+    params = {"first": slots.start, "last": slots.stop - 1}
+    found = read_query(store, _NOT_BILLABLE, params, q_members=members, q_cert=certified)
+    return int(found.column("n")[0].as_py())

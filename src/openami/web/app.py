@@ -44,6 +44,8 @@ from openami.web import (
     supply_points,
     switching_page,
     third_party_page,
+    work_orders_api,
+    work_orders_page,
 )
 from openami.web.headers import SecurityHeaders
 
@@ -74,6 +76,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     operators_page.router,
     switching_page.router,
     third_party_page.router,
+    work_orders_api.router,
+    work_orders_page.router,
 )
 
 

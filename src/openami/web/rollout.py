@@ -13,12 +13,15 @@ from fastapi.responses import HTMLResponse
 from openami.clock import JST
 from openami.hub.operators import Operator
 from openami.registry import AREAS
+from openami.registry.assets import ForecastRow
+from openami.registry.certification import fiscal_year
 from openami.web.auth import operator
 from openami.web.charts import bar_chart
 from openami.web.common import deployment_plan, hub, int_param, render
 from openami.web.i18n import pick_language, translator
 
 router = APIRouter(include_in_schema=False)
+__all__ = ["add_months", "fiscal_year", "router"]
 
 PAGE_SIZE = 50
 HORIZONS_MONTHS = (6, 12, 24, 36, 60)
@@ -36,9 +39,14 @@ def add_months(day: date, months: int) -> date:
     raise ValueError(f"cannot add {months} months to {day}")
 
 
-def fiscal_year(day: date) -> int:
-    """Japanese fiscal year (April to March) that ``day`` falls in."""
-    return day.year if day.month >= 4 else day.year - 1
+def _forecast(rows: list[ForecastRow]) -> dict[str, object]:
+    """Expiry replacements per area and fiscal year, as a table beside the plan."""
+    years = sorted({r.fiscal_year for r in rows})
+    cells: dict[str, dict[int, int]] = {}
+    for r in rows:
+        cells.setdefault(r.area_code, {})[r.fiscal_year] = r.meters
+    totals = [sum(c.get(y, 0) for c in cells.values()) for y in years]
+    return {"years": years, "areas": sorted(cells), "cells": cells, "totals": totals}
 
 
 @router.get("/rollout", response_class=HTMLResponse)
@@ -65,6 +73,7 @@ def rollout(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTML
         "plan-chart", t("rollout.national"), [str(y) for y in years], [float(v) for v in national]
     )
 
+    forecast = _forecast(context.registry.expiry_forecast())
     months = int_param(request, "months", 24, 1, 240)
     until = add_months(today, months)
     by_year = context.registry.expiry_by_year()
@@ -98,6 +107,7 @@ def rollout(request: Request, _: Annotated[Operator, Depends(operator)]) -> HTML
             "horizons": HORIZONS_MONTHS,
             "until": until,
             "expiry_chart": expiry_chart,
+            "forecast": forecast,
             "expiring_total": total,
             "expiring": rows.to_pylist(),
             "page": page,

@@ -138,6 +138,7 @@ def supply_point(
     meter = context.registry.installed_meter(sp.supply_point_key)
     if meter is not None:
         meter["installed_at"] = datetime.fromtimestamp(float(meter["installed_at"]), JST)
+        meter["certificate"] = context.registry.certification_of(int(meter["meter_id"]))
     history = context.registry.installations_of(sp.supply_point_key)
     reads = []
     # the boundaries of the slots each meter is installed during (clock.slots_within)

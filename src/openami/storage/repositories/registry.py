@@ -123,6 +123,27 @@ class RegistryRepository(RegistryReads):
                 )
             )
 
+    def remove_meter(self, supply_point_key: int, meter_id: int, at_epoch_s: float) -> None:
+        """Close the meter's open installation at the supply point at ``at_epoch_s`` (a
+        removal without a successor)."""
+        i = t.meter_installations
+        open_one = sa.and_(
+            i.c.supply_point_key == supply_point_key,
+            i.c.meter_id == meter_id,
+            i.c.valid_to.is_(None),
+            i.c.valid_from < at_epoch_s,
+        )
+        with self.database.write() as connection, refusals_as("removing a meter"):
+            _lock_supply_point(connection, supply_point_key)
+            if (
+                connection.execute(i.update().where(open_one).values(valid_to=at_epoch_s)).rowcount
+                != 1
+            ):
+                raise Conflict(
+                    f"meter {meter_id} has no open installation at supply point key "
+                    f"{supply_point_key} that began before the removal"
+                )
+
     def end_supply_contract(self, supply_point_key: int, retailer_id: str, on_day: date) -> None:
         """The retailer's contract covering ``on_day`` (begun earlier) ends that day."""
         with self.database.write() as connection:

@@ -338,24 +338,30 @@ operators = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
-# meter types, voltage classes and manual reads of conventional meters (revision 0006);
-# the head-end's queue and journal, and the simulation's position (revision 0003)
-# balancing groups' demand plans and the loss factors (revision 0006_imbalance)
+# The tables of later revisions, one module each:
+# meter assets, certification, work orders and fault tickets (0012_assets)
+from openami.storage.sql import asset_tables as asset_tables  # noqa: E402
+
+# balancing groups' demand plans and the loss factors (0006_imbalance)
 from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
+
+# meter types, voltage classes, manual reads of conventional meters (0007_conventional)
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
+
+# the head-end's queue and journal, and the simulation's position (0003)
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
-# partition leases and members of the MDMS workers (revision 0009_nats)
+# partition leases and members of the MDMS workers (0009_nats)
 from openami.storage.sql import lease_tables as lease_tables  # noqa: E402
 
-# retail operations: effective-dated contract kW of high-voltage points (revision 0008_req)
+# retail operations: effective-dated contract kW of high-voltage points (0008_req)
 from openami.storage.sql import retail_tables as retail_tables  # noqa: E402
 
-# remote-switching safety: authorisations, holds, approvals, the stop flag (revision 0005)
+# remote-switching safety: authorisations, holds, approvals, the stop flag (0005)
 from openami.storage.sql import switching_tables as switching_tables  # noqa: E402
 
-# meters installed by third parties: types, responsibilities, approvals (revision 0010)
+# meters installed by third parties: types, responsibilities, approvals (0010_thirdparty)
 from openami.storage.sql import third_party_tables as third_party_tables  # noqa: E402
 
-# each supply point's meter-reading day schedule code (revision 0011_wheeling)
+# each supply point's meter-reading day schedule code (0011_wheeling)
 from openami.storage.sql import wheeling_tables as wheeling_tables  # noqa: E402
