@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from openami.broute.responder import STANDARD_VERSION, MeterResponder
+from openami.broute.responder import MeterResponder
 from openami.clock import JST, Clock, day_first_slot, slot_at_s, slot_start
 from openami.meter import MeterView
 from openami.protocols.echonet import high_voltage_meter as hv
@@ -129,20 +129,8 @@ class HighVoltageResponder(MeterResponder):
 
     def _build_meter_object(self) -> DeviceObject:
         scale = self.hv_scale
-        meter_id = self.meter.meter_id
-
-        def now_jst() -> datetime:
-            return self.clock.now().astimezone(JST)
-
         getters: dict[int, Getter] = {
-            obj.EPC_OPERATION_STATUS: lambda: bytes([obj.OPERATION_ON]),
-            obj.EPC_INSTALLATION_LOCATION: lambda: self.installation_location,
-            obj.EPC_VERSION: lambda: STANDARD_VERSION,
-            obj.EPC_FAULT_STATUS: lambda: bytes([obj.FAULT if self.meter.fault else obj.NO_FAULT]),
-            obj.EPC_MANUFACTURER_CODE: lambda: self.manufacturer_code.to_bytes(3, "big"),
-            obj.EPC_PRODUCTION_NUMBER: lambda: f"{meter_id % 10**12:012d}".encode("ascii"),
-            obj.EPC_CURRENT_TIME: lambda: bytes([now_jst().hour, now_jst().minute]),
-            obj.EPC_CURRENT_DATE: lambda: sm.encode_datetime(now_jst())[0:4],
+            **self._device_getters(),
             hv.EPC_COEFFICIENT: lambda: sm.encode_coefficient(scale.coefficient),
             hv.EPC_MULTIPLYING_FACTOR: lambda: sm.encode_u8(scale.factor_code),
             hv.EPC_FIXED_DATE: lambda: self.fixed_date,

@@ -217,15 +217,16 @@ class MeterResponder:
             self.installation_location = bytes(edt)
         return valid
 
-    def _build_meter_object(self) -> DeviceObject:
+    def _device_getters(self) -> dict[int, Getter]:
+        """The properties every meter class serves alike: status, location, version, fault
+        status (the meter's own), maker, production number, the meter's time and date."""
         view = self.meter
-        scale = self.scale
         meter_id = view.meter_id
 
         def now_jst() -> datetime:
             return self.clock.now().astimezone(JST)
 
-        getters: dict[int, Getter] = {
+        return {
             obj.EPC_OPERATION_STATUS: lambda: bytes([obj.OPERATION_ON]),
             obj.EPC_INSTALLATION_LOCATION: lambda: self.installation_location,
             obj.EPC_VERSION: lambda: STANDARD_VERSION,
@@ -234,6 +235,14 @@ class MeterResponder:
             obj.EPC_PRODUCTION_NUMBER: lambda: f"{meter_id % 10**12:012d}".encode("ascii"),
             obj.EPC_CURRENT_TIME: lambda: bytes([now_jst().hour, now_jst().minute]),
             obj.EPC_CURRENT_DATE: lambda: sm.encode_datetime(now_jst())[0:4],
+        }
+
+    def _build_meter_object(self) -> DeviceObject:
+        view = self.meter
+        scale = self.scale
+        meter_id = view.meter_id
+        getters: dict[int, Getter] = {
+            **self._device_getters(),
             sm.EPC_B_ROUTE_ID: lambda: (
                 b"\x00"
                 + self.manufacturer_code.to_bytes(3, "big")

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 import structlog
 
 from openami.clock import jst_day_start_s
+from openami.registry.certification import is_valid_on
 from openami.registry.service import Registry
 from openami.storage.repositories.third_party import ThirdPartyDuties
 
@@ -48,7 +49,7 @@ def duty_alerts(
         raise ValueError("horizon_days must not be negative")
     alerts: list[DutyAlert] = []
     for due in duties.expiring(day, day + timedelta(days=horizon_days)):
-        expired = due.certification_expiry < day
+        expired = not is_valid_on(due.certification_expiry, day)  # the one validity rule
         alerts.append(
             DutyAlert(
                 "E_EXPIRED_NOT_REPLACED" if expired else "W_EXPIRY_DUE",
