@@ -230,7 +230,7 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     context.command_port = OperatorRoutedPort(context.command_port, context)
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
-    attach_fault_tickets(context)  # meters' alarms open fault tickets
+    attach_fault_tickets(context, sim.after_tick)  # alarms and V10 flags open fault tickets
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(

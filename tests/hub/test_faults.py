@@ -4,21 +4,24 @@ ticket's repair work order that closes it when completed; on SQLite and PostgreS
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
 from tests.storage.engines import database, postgres_url
 
 from openami.bus.inprocess import InProcessBus
-from openami.bus.messages import EVENT_SCHEMA, TOPIC_EVENTS, MeterEvent
-from openami.clock import SLOT_SECONDS
-from openami.hub.faults import FaultTickets
+from openami.bus.messages import EVENT_SCHEMA, READ_SCHEMA, TOPIC_EVENTS, MeterEvent
+from openami.clock import SLOT_SECONDS, ManualClock
+from openami.hub.faults import SCAN_SETTING, FaultTickets
 from openami.hub.work_orders import Completion, WorkOrderError, WorkOrders
+from openami.mdms import Mdms
 from openami.mdms.vee_config import bit
 from openami.registry import Meter, Registry, make_supply_point_id
 from openami.registry.assets import Assets, MeterModel
+from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import Database
+from openami.storage.repositories.settings import SettingsStore
 
 __all__ = ["database", "postgres_url"]  # the engines fixture
 SP_ID = make_supply_point_id("03", 1)
@@ -101,3 +104,42 @@ def test_a_ticket_spawns_a_repair_that_closes_it(tickets: FaultTickets) -> None:
     assert tickets.tickets() == []  # closed by the completed repair
     again = tickets.on_fault_status(7, b"\x41")  # the old meter is gone: 7 reports again
     assert again is not None and again.ticket_id != ticket.ticket_id
+
+
+def test_v10_flags_in_stored_values_open_tickets_once(tickets: FaultTickets) -> None:
+    """The after-tick scan: values VEE flagged V10 (a tamper event in their slot) open a
+    ticket for the meter that metered them; the scanned window's end is stored."""
+    registry = tickets.orders.registry
+    database = tickets.store.database
+    mdms = Mdms(DuckIntervalStore(), registry, ManualClock(datetime.fromtimestamp(NOW - 100, UTC)))
+    first = int(NOW // SLOT_SECONDS) - 10
+    tamper_s = (first + 2) * SLOT_SECONDS + 60
+    mdms.record_events(
+        pa.table(
+            {
+                "meter_id": [7],
+                "kind": ["tamper"],
+                "start_s": [tamper_s],
+                "end_s": [tamper_s + 1.0],
+            }
+        )
+    )
+    mdms.ingest(
+        pa.table(
+            {
+                "meter_id": [7] * 5,
+                "boundary": [first + b for b in range(5)],
+                "import_register_wh": [1000 + 200 * b for b in range(5)],
+                "export_register_wh": [0] * 5,
+                "received_at": [NOW - 100] * 5,
+                "source": [0] * 5,
+            },
+            schema=READ_SCHEMA,
+        )
+    )
+    settings = SettingsStore(database)
+    assert tickets.scan_flagged_values(mdms, settings, NOW) == 1
+    opened = [t for t in tickets.tickets() if t.cause == "vee_tamper_reset"]
+    assert [t.meter_id for t in opened] == [7]
+    assert float(settings.get(SCAN_SETTING) or 0) == NOW
+    assert tickets.scan_flagged_values(mdms, settings, NOW + 60) == 0  # nothing new since

@@ -16,6 +16,7 @@ order (:meth:`FaultTickets.spawn_repair`); completing that order closes the tick
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,10 @@ import pyarrow.compute as pc
 from openami.bus.messages import TOPIC_EVENTS, MeterEvent
 from openami.hub.context import HubContext
 from openami.hub.work_orders import WorkOrderError, WorkOrderRow, WorkOrders, work_orders_of
+from openami.mdms.flags import flagged_values
+from openami.mdms.service import Mdms
 from openami.mdms.vee_config import bit
+from openami.storage.repositories.settings import SettingsStore
 from openami.storage.repositories.work_orders import FaultTicket
 
 ECHONET_FAULT = 0x41
@@ -35,6 +39,12 @@ CAUSES = {
     "vee_tamper_reset": "VEE V10: tamper, reset or test mode",
 }
 _EVENT_CAUSES = {int(MeterEvent.TAMPER): "tamper"}
+
+
+#: where the scan of V10 flags keeps the end of its last window (Unix s)
+SCAN_SETTING = "fault_tickets.v10_scanned_through_s"
+#: the first scan looks back this far [s] (older flags predate the ticket system)
+SCAN_FIRST_WINDOW_S = 86_400.0
 
 
 class FaultTickets:
@@ -76,6 +86,16 @@ class FaultTickets:
             self.open(int(m), "vee_tamper_reset", "vee V10")[1] for m in np.unique(meters[hit])
         )
 
+    def scan_flagged_values(self, mdms: Mdms, settings: SettingsStore, now_s: float) -> int:
+        """Tickets for the values VEE flagged V10 since the last scan (its end is stored, so
+        a restart neither misses nor re-reads a window); the number newly opened."""
+        since_s = float(settings.get(SCAN_SETTING) or now_s - SCAN_FIRST_WINDOW_S)
+        if now_s <= since_s:
+            return 0
+        opened = self.on_flagged_values(flagged_values(mdms, ("V10",), since_s, now_s))
+        settings.put(SCAN_SETTING, repr(now_s))
+        return opened
+
     def tickets(self, open_only: bool = True) -> list[FaultTicket]:
         return self.store.tickets(open_only)
 
@@ -114,7 +134,18 @@ def fault_tickets_of(context: HubContext) -> FaultTickets:
         return service
 
 
-def attach_fault_tickets(context: HubContext) -> None:
-    """Open tickets from the alarms on the context's bus (``hes.events``)."""
+def attach_fault_tickets(
+    context: HubContext, after_tick: list[Callable[[float], None]] | None = None
+) -> None:
+    """Open tickets from the alarms on the context's bus (``hes.events``) and, after every
+    tick of the loop that owns ``after_tick``, from the values VEE flagged V10."""
+    tickets = fault_tickets_of(context)
     if context.bus is not None:
-        context.bus.subscribe(TOPIC_EVENTS, fault_tickets_of(context).on_events)
+        context.bus.subscribe(TOPIC_EVENTS, tickets.on_events)
+    if after_tick is not None:
+        settings = SettingsStore(context.clients.database)
+
+        def scan(now_s: float) -> None:
+            tickets.scan_flagged_values(context.mdms, settings, now_s)
+
+        after_tick.append(scan)

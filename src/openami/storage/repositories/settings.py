@@ -72,3 +72,13 @@ class SettingsStore:
                 sa.select(t.settings.c.value).where(t.settings.c.name == name)
             ).scalar_one()
         return self._clear(name, str(stored))
+
+    def put(self, name: str, value: str) -> None:
+        """Store ``value`` under ``name`` (a job's progress, not a secret), replacing it."""
+        if name in SECRET_SETTINGS:
+            raise ValueError(f"{name} is a secret setting: it is set once (get_or_set)")
+        with self.database.write() as connection:
+            insert_if_absent(connection, t.settings, {"name": name, "value": value}, ("name",))
+            connection.execute(
+                t.settings.update().where(t.settings.c.name == name).values(value=value)
+            )
