@@ -77,6 +77,10 @@ class _CachedView:
             self._memo[key] = getattr(self._view, name)(*args)
         return self._memo[key]
 
+    @property
+    def fault(self) -> bool:
+        return self._view.fault
+
     def import_register_wh(self) -> int:
         return int(self._cached("import_register_wh"))
 
