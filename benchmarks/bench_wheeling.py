@@ -214,6 +214,10 @@ def _measure(mdms: Mdms, out: Path) -> dict[str, Any]:
     }
 
 
+#: the issue's size for the ≤ 60 s target
+TARGET_POINTS = 1_000_000
+
+
 def run(points: int, keep: Path | None, seed: int = 5) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     base = keep or Path(tempfile.mkdtemp(prefix="bench_wheeling_"))
@@ -234,6 +238,8 @@ def run(points: int, keep: Path | None, seed: int = 5) -> dict[str, Any]:
             load |= _load(mdms, points, rng) | {"points": points}
             (base / "loaded.json").write_text(json.dumps(load))
         result = {"period": PERIOD, **load, **_measure(mdms, base / "invoices")}
+        # the target is stated for 1 M points: a smaller run cannot meet it
+        result["target_met"] = bool(result["target_met"] and int(load["points"]) >= TARGET_POINTS)
         mdms.store.close()
         registry.close()
         return result
