@@ -152,7 +152,7 @@ def test_network_renders_timeline_and_concentrators(web: Watched) -> None:
     assert chart_points(page, "timeline-method-chart") > 0
     assert page.locator("#concentrator-table tbody tr").count() > 0
     first_before = page.locator("#concentrator-table tbody tr").first.get_attribute("data-group")
-    page.get_by_role("link", name="Meters").click()  # server-side sort by size
+    page.get_by_role("link", name="Meters", exact=True).click()  # server-side sort by size
     page.wait_for_url("**/network?*sort=meters*")
     assert page.locator("#concentrator-table tbody tr").count() > 0
     assert "meters" in page.url and first_before is not None
