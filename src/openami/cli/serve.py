@@ -103,7 +103,7 @@ def status_table(system: System) -> Table:
     return table
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -124,8 +124,12 @@ def status_table(system: System) -> Table:
     metavar="URL",
     help="NATS JetStream (nats://host:4222) instead of the in-process bus [OPENAMI_BUS_URL].",
 )
-def command(config: Path | None, **options: Any) -> None:
+@click.pass_context
+def command(ctx: click.Context, config: Path | None, **options: Any) -> None:
     """Run openami: the city's meters, head-end, MDMS, C-route API and dashboard.
+
+    Without a subcommand, everything runs in this one process (the embedded shape). The
+    subcommands run one service each, for the multi-process deployment (docs/deployment.md).
 
     The data directory (or the PostgreSQL database) keeps everything: readings, values,
     requests, consents, tokens, webhooks, the audit log, the head-end's command queue and
@@ -133,6 +137,8 @@ def command(config: Path | None, **options: Any) -> None:
     where it stopped and every request scheduled before completes. A new data directory
     gets a new simulated city (settings meters, days, seed).
     """
+    if ctx.invoked_subcommand is not None:
+        return
     settings = settings_from(config, **options)
     system = open_with_progress(settings)
     console.print(status_table(system))
