@@ -1,5 +1,10 @@
 """The collection engine of the head-end system, over the statistical network model.
 
+The schedule, retry, backfill-window and clock rules are the collection core's
+(:mod:`openami.hes.core`), shared with the DLMS service (:mod:`openami.hes.service`); the
+sessions go through the meter-access port's network-model adapter
+(:class:`openami.hes.access.NetworkAccess`).
+
 At every :00/:30 boundary each meter is read once, at a seeded per-meter jitter after the
 boundary, through per-segment session permits (concentrator or cell, see
 :mod:`openami.hes.throttle`). Failed reads are retried with exponential backoff and jitter;
@@ -23,7 +28,7 @@ Bus topics (Arrow tables, one per tick):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -47,45 +52,25 @@ from openami.bus.messages import (
     ReadSource,
 )
 from openami.clock import SLOT_SECONDS, day_of_slot, is_day_start
+from openami.hes.access import NetworkAccess
 from openami.hes.alarms import AlarmInbox, release_due
-from openami.hes.commands import BackfillRequest, CommandConfig, CommandQueue
-from openami.hes.journal import (
-    HesJournal,
+from openami.hes.commands import BackfillRequest, CommandQueue
+from openami.hes.core import (
+    ClockWatch,
+    CollectionConfig,
+    GapWindow,
+    read_jitter_s,
+    retry_wait_s,
 )
+from openami.hes.journal import HesJournal
 from openami.hes.switch_guard import SwitchGuard
-from openami.hes.throttle import lane_schedule
 from openami.meter.fleet import MeterFleet
-from openami.meter.load import hash_uniform
 from openami.network.meter_clock import MeterClocks
 from openami.network.model import NetworkModel
 from openami.storage.repositories.command_signing import SignedCommand
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class CollectionConfig:
-    push_jitter_s: float = 120.0  # spread of read start times after each boundary
-    retry_base_s: float = 150.0  # wait before the first retry; doubles each time
-    retry_multiplier: float = 2.0
-    max_retries: int = 3
-    retry_jitter: float = 0.1  # ± share of each wait
-    backfill_every_s: float = 6 * 3600.0
-    window_slots: int = 4 * 48  # how far back the HES tracks and backfills gaps
-    concentrator_permits: int = 16  # concurrent bulk sessions per concentrator
-    cell_permits: int = 64  # concurrent bulk sessions per cell
-    clock_threshold_s: float = 10.0  # compliant when |meter − HES| <= this
-    clock_sync_threshold_s: float = 5.0  # synchronise above this
-    outage_missed_share: float = 0.9  # a segment missing this share of a boundary's reads …
-    outage_min_meters: int = 5  # … with at least this many meters is a suspected outage
-    commands: CommandConfig = field(default_factory=CommandConfig)
-
-    def __post_init__(self) -> None:
-        if self.window_slots < 2 or self.max_retries < 0:
-            raise ValueError("window_slots must be >= 2 and max_retries >= 0")
-        if min(self.concentrator_permits, self.cell_permits) < 1:
-            raise ValueError("permits must be at least 1")
 
 
 @dataclass
@@ -130,19 +115,15 @@ class HeadEnd:
         self.commands.restore(
             COMMAND_QUEUE_SCHEMA.empty_table(), self.journal.last_correlation_id(), 0
         )
-        self._scheduled = np.zeros((n, w), dtype=np.bool_)
-        self._window_boundary = np.full(w, -1, dtype=np.int64)
+        self.window = GapWindow(n, w)
         self._pending: list[_Pending] = []
         self._pending_commands: list[pa.Table] = []
         self.alarms = AlarmInbox(network, fleet.meter_ids)
         self._next_backfill_s: float | None = None
-        self._bulk_permits = np.where(
-            network.segment_is_cell, self.config.cell_permits, self.config.concentrator_permits
-        ).astype(np.int64)
-        self._clock_checked = np.zeros(n, dtype=np.bool_)
-        self._clock_ok = np.zeros(n, dtype=np.bool_)
-        self._clock_offset = np.full(n, np.nan)
-        self._sync_wanted = np.zeros(n, dtype=np.bool_)
+        self.access = NetworkAccess(network, self.clocks, self.config)
+        self.clock_watch = ClockWatch(
+            n, self.config.clock_threshold_s, self.config.clock_sync_threshold_s
+        )
         self._sync_queued = np.zeros(n, dtype=np.bool_)
         self._first_boundary: int | None = None
         self.attempts = 0
@@ -153,45 +134,25 @@ class HeadEnd:
 
     # -- scheduling -------------------------------------------------------------------------
     def _open_boundary(self, boundary: int) -> None:
-        col = boundary % self.config.window_slots
-        if self._window_boundary[col] != boundary:
-            self._window_boundary[col] = boundary
-            self._scheduled[:, col] = False
+        self.window.open(boundary)
 
     def _schedule(self, index: I64, boundary: I64, arrival_s: F64, source: int) -> None:
         if len(index) == 0:
             return
-        in_window = self._window_boundary[boundary % self.config.window_slots] == boundary
-        self._scheduled[index[in_window], boundary[in_window] % self.config.window_slots] = True
+        self.window.mark(index, boundary)
         self._pending.append(
             _Pending(index, boundary, arrival_s, np.full(len(index), source, dtype=np.uint8))
         )
 
-    def _clock_check(self, index: I64, at_s: F64) -> None:
-        """Every session reads the meter clock: record compliance, flag large offsets."""
-        if len(index) == 0:
-            return
-        offset = self.clocks.offset_s(index, at_s)
-        self._clock_checked[index] = True
-        self._clock_offset[index] = offset
-        self._clock_ok[index] = np.abs(offset) <= self.config.clock_threshold_s
-        self._sync_wanted[index] = np.abs(offset) > self.config.clock_sync_threshold_s
-
     def _session(
         self, index: I64, boundary: I64, ready_s: F64, attempt_no: int
     ) -> tuple[npt.NDArray[np.bool_], F64, F64]:
-        """One throttled session per meter: (ok, start, arrival)."""
-        start = lane_schedule(
-            self.network.segment_of[index],
-            ready_s,
-            self.network.session_s(index),
-            self._bulk_permits,
-        )
-        ok, delay = self.network.attempt(index, boundary, attempt_no, start)
+        """One throttled session per meter through the access port: (ok, start, arrival);
+        every session that got through also read the meter clock."""
+        got = self.access.sessions(index, boundary, ready_s, attempt_no)
         self.attempts += len(index)
-        arrival = start + delay
-        self._clock_check(index[ok], arrival[ok])
-        return ok, start, arrival
+        self.clock_watch.check(index[got.ok], got.clock_offset_s[got.ok])
+        return got.ok, got.start_s, got.arrival_s
 
     def _with_retries(
         self, index: I64, boundary: I64, ready_s: F64, attempt_base: int, source: int
@@ -208,11 +169,8 @@ class HeadEnd:
         for k in range(1, cfg.max_retries + 1):
             if len(left) == 0:
                 break
-            u = hash_uniform(
-                self.network.seed, 510 + attempt_base + k, self.fleet.meter_ids[left], b
-            )
-            wait = cfg.retry_base_s * cfg.retry_multiplier ** (k - 1)
-            ready = last + wait * (1.0 + cfg.retry_jitter * (u - 0.5))
+            ids = self.fleet.meter_ids[left]
+            ready = last + retry_wait_s(cfg, self.network.seed, attempt_base, k, ids, b)
             ok, start, arrival = self._session(left, b, ready, attempt_base + k)
             got.append((left[ok], b[ok], arrival[ok]))
             left, b, last = left[~ok], b[~ok], start[~ok]
@@ -273,8 +231,8 @@ class HeadEnd:
             self._first_boundary = boundary
         self._open_boundary(boundary)
         n = len(self.fleet)
-        jitter = hash_uniform(self.network.seed, 501, self.fleet.meter_ids, boundary)
-        ready = boundary * SLOT_SECONDS + jitter * self.config.push_jitter_s
+        jitter = read_jitter_s(self.config, self.network.seed, self.fleet.meter_ids, boundary)
+        ready = boundary * SLOT_SECONDS + jitter
         self.collect(np.arange(n, dtype=np.int64), np.full(n, boundary, dtype=np.int64), ready)
 
     def close_clock_day(self, day: date) -> None:
@@ -285,21 +243,19 @@ class HeadEnd:
                 {
                     "day": pa.array(np.full(len(self.fleet), day_no, dtype=np.int32), pa.date32()),
                     "meter_id": self.fleet.meter_ids,
-                    "clock_checked": self._clock_checked,
-                    "clock_ok": self._clock_ok & self._clock_checked,
-                    "last_offset_s": self._clock_offset,
+                    "clock_checked": self.clock_watch.checked,
+                    "clock_ok": self.clock_watch.ok & self.clock_watch.checked,
+                    "last_offset_s": self.clock_watch.offset_s,
                 },
                 schema=CLOCK_DAY_SCHEMA,
             )
         )
-        self._clock_checked = np.zeros(len(self.fleet), dtype=np.bool_)
+        self.clock_watch.new_day()
 
     def backfill(self, now_s: float) -> int:
         """One range read per meter with gaps in the window; returns readings scheduled."""
         now_boundary = int(now_s // SLOT_SECONDS)
-        valid = (self._window_boundary >= 0) & (self._window_boundary <= now_boundary)
-        valid &= self.fleet.logged(self._window_boundary)
-        gaps = ~self._scheduled & valid[None, :]
+        gaps = self.window.gaps(now_boundary, self.fleet.logged(self.window.boundary))
         has_gap = np.asarray(gaps.any(axis=1), dtype=np.bool_)
         has_gap[self.alarms.meters_with_logged] = True
         meters = np.flatnonzero(has_gap).astype(np.int64)
@@ -314,7 +270,7 @@ class HeadEnd:
         )
         self.alarms.deliver_logged(got, arrival)
         rows, cols = np.nonzero(gaps[got])
-        self._schedule(got[rows], self._window_boundary[cols], arrival[rows], ReadSource.BACKFILL)
+        self._schedule(got[rows], self.window.boundary[cols], arrival[rows], ReadSource.BACKFILL)
         return len(rows)
 
     def _run_backfill_requests(self, requests: list[BackfillRequest]) -> None:
@@ -437,7 +393,7 @@ class HeadEnd:
         elif now_s >= self._next_backfill_s:
             self.backfill(now_s)
             self._next_backfill_s = now_s + self.config.backfill_every_s
-        sync = np.flatnonzero(self._sync_wanted & ~self._sync_queued)
+        sync = np.flatnonzero(self.clock_watch.sync_wanted & ~self._sync_queued)
         if len(sync):
             self.submit(CommandKind.CLOCK_SYNC, sync, now_s)
         results, backfills = self.commands.run(now_s, self.network, self.fleet, self.clocks)
@@ -446,7 +402,7 @@ class HeadEnd:
             self._pending_commands.append(results)
         self._sync_queued[:] = False
         self._sync_queued[self.commands.index[self.commands.kind == CommandKind.CLOCK_SYNC]] = True
-        self._sync_wanted &= self._sync_queued
+        self.clock_watch.sync_wanted &= self._sync_queued
         done = release_due(self._pending_commands, "completed_at", now_s)
         if done is not None:
             self.journal.add_commands(done)
