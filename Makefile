@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench setup clean browser fuzz sbom
+.PHONY: demo test lint typecheck pytest bench setup clean browser fuzz sbom cluster cluster-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { \
@@ -44,6 +44,21 @@ pytest: $(STAMP) browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The multi-process deployment on this machine (docs/deployment.md, "Run it"): a DLMS field,
+# the HES service, MDMS workers and the dashboard under honcho, against NATS (and PostgreSQL
+# with CLUSTER_DB=postgresql+psycopg://…). `make cluster-test` runs its end-to-end tests
+# (also part of `make test`).
+CLUSTER_DIR ?= cluster-data
+CLUSTER_METERS ?= 2000
+CLUSTER_BUS ?= nats://127.0.0.1:4222
+CLUSTER_DB ?=
+cluster: $(STAMP)
+	$(BIN)/python deploy/cluster.py --data-dir $(CLUSTER_DIR) --meters $(CLUSTER_METERS) \
+	  --bus $(CLUSTER_BUS) $(if $(CLUSTER_DB),--db $(CLUSTER_DB))
+
+cluster-test: $(STAMP)
+	$(BIN)/pytest -m cluster tests/cluster
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --small || exit 1; done

@@ -22,8 +22,8 @@ import pyarrow as pa
 TOPIC_READINGS = "hes.readings"
 TOPIC_COMMANDS = "hes.commands"
 TOPIC_EVENTS = "hes.events"
-#: commands asked of the head-end (a stream for HES services; the embedded HES takes them
-#: through its command port, so no producer publishes here yet)
+#: commands asked of the head-end: consumed by `openami serve hes` (the embedded HES takes
+#: them through its command port)
 TOPIC_COMMAND_REQUESTS = "hes.command_requests"
 
 
@@ -276,6 +276,10 @@ COMMAND_REQUEST_SCHEMA = pa.schema(
         ("argument", pa.int64()),  # SET_AMPERAGE: the amperage [A], else null
         ("issued_at", pa.float64()),
         ("deadline_at", pa.float64()),
+        ("reference", pa.string()),  # the submitter's idempotency key (a request id), or null
+        # remote switching: the hub's signed authorisation as JSON (the fields of
+        # storage.repositories.command_signing.SignedCommand), else null
+        ("authorisation", pa.string()),
     ]
 )
 

@@ -13,6 +13,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from openami.cli.dlms_field import make_clock, register_field, with_clock_options
 from openami.cli.dlms_keys import (
     HES_COUNTERS_DIR,
     HES_KEYS_FILE,
@@ -23,7 +24,7 @@ from openami.cli.dlms_keys import (
     open_key_store,
     rotate,
 )
-from openami.clock import JST, RealClock, SimClock, day_first_slot, slot_index, slot_start
+from openami.clock import JST, day_first_slot, slot_index, slot_start
 from openami.hes.dlms import DlmsClient, DlmsError
 from openami.meter import DEFAULT_RETENTION_DAYS, MeterFleet
 from openami.meter.dlms import DlmsEmulator, EmulatorSecrets
@@ -129,11 +130,12 @@ def _resolve(
     show_default=True,
     help="Days the meters keep in their half-hour log (≈ 770 bytes per meter per day).",
 )
+@with_clock_options
 @click.option(
-    "--speed",
-    type=float,
-    default=None,
-    help="Run a simulated clock this many times faster than real time (default: real clock).",
+    "--no-fsync",
+    is_flag=True,
+    help="Write the meters' counter files without fsync: they survive a killed emulator, "
+    "not a power loss (for fields of thousands of emulated meters on one disk).",
 )
 @click.option(
     "--idle-timeout",
@@ -152,6 +154,9 @@ def serve(
     history_days: int,
     retention_days: int,
     speed: float | None,
+    clock_anchor: float | None,
+    clock_at_anchor: float | None,
+    no_fsync: bool,
     idle_timeout: float,
     data_dir: Path,
     password: str | None,
@@ -181,8 +186,8 @@ def serve(
             )
         else:
             console.print(f"per-meter secrets from {keyring.path}")
-    state = MeterCounterFiles(data_dir / METER_STATE_DIR)
-    clock = SimClock(datetime.now(JST), speed) if speed else RealClock()
+    state = MeterCounterFiles(data_dir / METER_STATE_DIR, sync=not no_fsync)
+    clock = make_clock(speed, clock_anchor, clock_at_anchor)
     ids = np.arange(first_meter_id, first_meter_id + meters, dtype=np.int64)
     now_slot = slot_index(clock.now())
     fleet = MeterFleet(ids, now_slot - history_days * 48, seed=seed, retention_days=retention_days)
@@ -377,3 +382,4 @@ async def _read(session: _Session, day: date) -> None:
 
 command.add_command(keys_init)
 command.add_command(rotate)
+command.add_command(register_field)

@@ -144,3 +144,9 @@ def command(ctx: click.Context, config: Path | None, **options: Any) -> None:
     console.print(status_table(system))
     console.print(f"credentials: {system.credentials_path} (owner-only)")
     serve_system(system)
+
+
+# one service per process (docs/deployment.md, "Run it")
+from openami.cli.serve_hes import command as _serve_hes  # noqa: E402
+
+command.add_command(_serve_hes)

@@ -7,7 +7,7 @@ whole 30-minute periods since the Unix epoch. Because JST is UTC+9:00, half-hour
 boundaries in JST and UTC coincide, so ``slot_index = epoch_seconds // 1800``.
 """
 
-from openami.clock.clock import Clock, ManualClock, RealClock, SimClock
+from openami.clock.clock import AnchoredClock, Clock, ManualClock, RealClock, SimClock
 from openami.clock.slots import (
     DAY_SECONDS,
     JST,
@@ -42,6 +42,7 @@ __all__ = [
     "JST_OFFSET_SLOTS",
     "SLOTS_PER_DAY",
     "SLOT_SECONDS",
+    "AnchoredClock",
     "Clock",
     "ManualClock",
     "RealClock",

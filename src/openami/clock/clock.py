@@ -60,6 +60,33 @@ class SimClock:
         return datetime.fromtimestamp(self.timestamp(), UTC)
 
 
+class AnchoredClock:
+    """Accelerated clock that several processes share: it reads ``sim_at_anchor_s`` when
+    the wall clock reads ``anchor_wall_s`` and runs ``speed`` times faster than the wall.
+
+    Two processes given the same three numbers agree on the time (to their wall clocks'
+    agreement), unlike two :class:`SimClock` started at different moments: for a DLMS
+    field and a HES service run accelerated in tests and demos.
+    """
+
+    def __init__(self, sim_at_anchor_s: float, anchor_wall_s: float, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self._sim = float(sim_at_anchor_s)
+        self._anchor = float(anchor_wall_s)
+        self._speed = float(speed)
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def timestamp(self) -> float:
+        return self._sim + (time.time() - self._anchor) * self._speed
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp(), UTC)
+
+
 class ManualClock:
     """A clock that moves only when told: for simulations run as fast as possible, and tests."""
 

@@ -32,8 +32,9 @@ class CounterFileError(RuntimeError):
     """A counter file that cannot be read or written: never guess a counter instead."""
 
 
-def write_private_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600) by write-then-rename in the same directory."""
+def write_private_atomically(path: Path, data: bytes, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` (mode 0600) by write-then-rename in the same directory;
+    ``sync=False`` skips the fsyncs (the file survives a killed process, not a power loss)."""
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -41,12 +42,15 @@ def write_private_atomically(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
-            os.fsync(out.fileno())
+            if sync:
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if not sync:
+        return
     with contextlib.suppress(OSError):  # the rename itself durable where the OS allows
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
@@ -63,10 +67,12 @@ def private_directory(directory: Path) -> Path:
 
 
 class CounterFiles:
-    """Named JSON counter documents in one private directory."""
+    """Named JSON counter documents in one private directory (``sync=False``: written
+    without fsync, for emulated fields of thousands of meters in one process)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, sync: bool = True) -> None:
         self.directory = private_directory(Path(directory))
+        self.sync = sync
 
     def _path(self, name: str) -> Path:
         if not _NAME.match(name):
@@ -92,7 +98,7 @@ class CounterFiles:
 
     def save(self, name: str, document: dict[str, Any]) -> None:
         try:
-            write_private_atomically(self._path(name), json.dumps(document).encode())
+            write_private_atomically(self._path(name), json.dumps(document).encode(), self.sync)
         except OSError as exc:
             raise CounterFileError(f"cannot write counters {name}: {exc}") from exc
 
@@ -100,8 +106,8 @@ class CounterFiles:
 class MeterCounterFiles:
     """The meter emulator's counters: one file per meter id (``meter-<id>.json``)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.files = CounterFiles(directory)
+    def __init__(self, directory: Path, sync: bool = True) -> None:
+        self.files = CounterFiles(directory, sync)
 
     def load(self, meter_id: int) -> dict[str, Any] | None:
         return self.files.load(f"meter-{int(meter_id)}")

@@ -348,6 +348,9 @@ from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E4
 # meter types, voltage classes, manual reads of conventional meters (0007_conventional)
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 
+# where the head-end reaches each DLMS meter: host, port, logical device (0014_meter_endpoints)
+from openami.storage.sql import endpoint_tables as endpoint_tables  # noqa: E402
+
 # the head-end's queue and journal, and the simulation's position (0003)
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
