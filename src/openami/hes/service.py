@@ -78,7 +78,7 @@ class HesService:
         )
         self.stats = ServiceStats()
         self._rows: list[pa.Table] = []
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[object]] = set()
 
     # -- time -------------------------------------------------------------------------------
     async def sleep_until(self, at_s: float) -> None:
