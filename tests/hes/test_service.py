@@ -18,7 +18,7 @@ from openami.bus.inprocess import InProcessBus
 from openami.bus.messages import COMMAND_REQUEST_SCHEMA, CommandKind, CommandState, ReadSource
 from openami.clock import SLOT_SECONDS, AnchoredClock
 from openami.hes.core import CollectionConfig
-from openami.hes.dlms_access import DlmsAccess, MeterSecrets
+from openami.hes.dlms_access import DlmsAccess, MeterSecrets, ReservedCounters
 from openami.hes.service import HesService
 from openami.hes.service_commands import ServiceCommands, encode_authorisation
 from openami.hes.switch_guard import SwitchGuard
@@ -168,3 +168,22 @@ def test_commands_pass_the_switch_guard_and_are_confirmed_by_read_back(
     read = first.filter(pc.equal(first.column("correlation_id"), 5)).to_pylist()[0]
     imp, _ = run.fleet.registers_at(np.array([4]), np.array([BOUNDARY]))
     assert read["import_register_wh"] >= imp[0]
+
+
+def test_reserved_counters_write_once_per_block_and_never_reuse_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    files = ClientCounterFiles(tmp_path / "c")
+    title = b"OPENAMI\x01"
+    first = ReservedCounters(files, reserve=100)
+    first.prime(title, ["meter-1", "meter-2"])
+    assert files.next_counter(title, "meter-1") == 101  # 1 + the block, on disk
+    used = 0
+    for counter in range(1, 150):  # a session's APDUs: saved before each leaves
+        first.save_next(title, "meter-1", counter + 1)
+        used = counter
+    assert first.next_counter(title, "meter-1") == used + 1  # from memory
+    on_disk = files.next_counter(title, "meter-1")
+    assert on_disk is not None and on_disk > used  # one new block written, above every use
+    restarted = ReservedCounters(files, reserve=100)  # e.g. after kill -9
+    assert (restarted.next_counter(title, "meter-1") or 0) > used

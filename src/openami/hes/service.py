@@ -60,7 +60,7 @@ class HesService:
         *,
         seed: int = 1,
         speed: float = 1.0,
-        flush_s: float = 0.5,
+        flush_s: float = 1.0,
         catch_up_slots: int = 0,
     ) -> None:
         self.access = access
