@@ -201,7 +201,7 @@ def main() -> None:
         print(
             f"{label:<10}{result[f'{label}_service_meters_per_s']:>16,.0f}"
             f"{result[f'{label}_two_processes_meters_per_s']:>17,.0f}"
-            f"{base:>10,.0f}"  # type: ignore[str-format]
+            f"{base:>10,.0f}"
         )
     print(f"service ÷ baseline (password): {result['password_service_vs_baseline']:.2f}×")
 

@@ -9,8 +9,8 @@ tables with correlation IDs on ``hes.commands`` (and in the :class:`HesJournal`)
   addressing, see :mod:`openami.meter.dlms.server`).
 - A semaphore caps concurrent sessions (``concurrency``), the endpoint's permit pool.
 - Failed sessions (refused association, timeout, broken connection, DLMS error) are retried
-  with exponential backoff; a meter still failing is reported, never raised, so one bad
-  meter cannot stop a cycle.
+  with the collection core's exponential backoff (:func:`openami.hes.core.retry_wait_s`);
+  a meter still failing is reported, never raised, so one bad meter cannot stop a cycle.
 - Reads are range reads of the load profile (selective access by clock), so a scheduled
   read and a backfill of days are the same request; each session also reads the meter
   clock and records its offset from the HES clock.
@@ -44,6 +44,7 @@ from openami.bus.messages import (
     ReadSource,
 )
 from openami.clock import JST, SLOT_SECONDS, Clock
+from openami.hes.core import CollectionConfig, retry_wait_s
 from openami.hes.dlms import ClientCounterStore, DlmsClient, DlmsError
 from openami.hes.journal import HesJournal
 from openami.protocols.dlms.calendar import PLANS
@@ -100,6 +101,9 @@ class DlmsHeadEnd:
         self.journal = journal or HesJournal()
         self._counters = np.ones(len(self.meter_ids), dtype=np.int64)
         self._next_corr = 1
+        self._backoff = CollectionConfig(
+            retry_base_s=self.config.retry_base_s, retry_multiplier=2.0, retry_jitter=0.0
+        )
         self.sessions = 0
         self.session_failures = 0
 
@@ -132,8 +136,13 @@ class DlmsHeadEnd:
                     self.session_failures += 1
                     self._counters[index] += COUNTER_SKIP_AFTER_FAILURE
             if attempt < cfg.retries:
-                await asyncio.sleep(cfg.retry_base_s * 2**attempt)
+                await asyncio.sleep(self._retry_wait_s(index, attempt + 1))
         return None, cfg.retries + 1
+
+    def _retry_wait_s(self, index: int, retry_no: int) -> float:
+        """The collection core's backoff (``retry_base_s``, doubling; no jitter here)."""
+        ids = self.meter_ids[index : index + 1]
+        return float(retry_wait_s(self._backoff, 0, 0, retry_no, ids, np.zeros(1, np.int64))[0])
 
     # -- collection -------------------------------------------------------------------------
     async def read_range(
