@@ -77,7 +77,9 @@ class HesService:
             n, self.config.clock_threshold_s, self.config.clock_sync_threshold_s
         )
         self.stats = ServiceStats()
-        self._rows: list[pa.Table] = []
+        #: sessions' reads not published yet: (meter position, read, source per row)
+        self._rows: list[tuple[int, MeterRead, npt.NDArray[np.uint8]]] = []
+        self._unsent: pa.Table | None = None  # a batch the bus refused, sent first next time
         self._inflight: set[asyncio.Task[object]] = set()
 
     # -- time -------------------------------------------------------------------------------
@@ -154,19 +156,7 @@ class HesService:
         source = np.full(n, ReadSource.BACKFILL, dtype=np.uint8)
         if not backfill:
             source[boundary == last] = ReadSource.RETRY if retry else ReadSource.SCHEDULED
-        self._rows.append(
-            pa.table(
-                {
-                    "meter_id": np.full(n, self.access.meter_ids[index], dtype=np.int64),
-                    "boundary": boundary,
-                    "import_register_wh": read.import_register_wh,
-                    "export_register_wh": read.export_register_wh,
-                    "received_at": np.full(n, read.received_at_s),
-                    "source": source,
-                },
-                schema=READ_SCHEMA,
-            )
-        )
+        self._rows.append((index, read, source))
 
     async def _set_clock(self, index: int) -> None:
         try:
@@ -181,14 +171,17 @@ class HesService:
     # -- publishing -------------------------------------------------------------------------
     async def flush(self) -> int:
         """Publish the reads taken since the last flush (one batch); returns rows."""
-        if not self._rows:
-            return 0
         rows, self._rows = self._rows, []
-        batch = pa.concat_tables(rows).combine_chunks()
+        batch = self._batch(rows)
+        if self._unsent is not None:
+            batch = pa.concat_tables([self._unsent, batch])
+            self._unsent = None
+        if batch.num_rows == 0:
+            return 0
         try:
             await asyncio.to_thread(self.bus.publish, TOPIC_READINGS, batch)
         except BaseException:
-            self._rows.insert(0, batch)  # kept for the next flush
+            self._unsent = batch  # kept for the next flush
             raise
         self.stats.reads_published += batch.num_rows
         log.info(
@@ -198,6 +191,25 @@ class HesService:
             sessions_failed=self.stats.sessions_failed,
         )
         return batch.num_rows
+
+    def _batch(self, rows: list[tuple[int, MeterRead, npt.NDArray[np.uint8]]]) -> pa.Table:
+        """One READ_SCHEMA table of many sessions' reads (columns built once per flush)."""
+        if not rows:
+            return READ_SCHEMA.empty_table()
+        counts = np.array([len(r.boundary) for _, r, _ in rows], dtype=np.int64)
+        positions = np.array([i for i, _, _ in rows], dtype=np.int64)
+        received = np.array([r.received_at_s for _, r, _ in rows])
+        return pa.table(
+            {
+                "meter_id": np.repeat(self.access.meter_ids[positions], counts),
+                "boundary": np.concatenate([r.boundary for _, r, _ in rows]),
+                "import_register_wh": np.concatenate([r.import_register_wh for _, r, _ in rows]),
+                "export_register_wh": np.concatenate([r.export_register_wh for _, r, _ in rows]),
+                "received_at": np.repeat(received, counts),
+                "source": np.concatenate([s for _, _, s in rows]),
+            },
+            schema=READ_SCHEMA,
+        )
 
     async def _flusher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
