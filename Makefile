@@ -53,9 +53,10 @@ CLUSTER_DIR ?= cluster-data
 CLUSTER_METERS ?= 2000
 CLUSTER_BUS ?= nats://127.0.0.1:4222
 CLUSTER_DB ?=
+CLUSTER_WEB_PORT ?= 8000
 cluster: $(STAMP)
 	$(BIN)/python deploy/cluster.py --data-dir $(CLUSTER_DIR) --meters $(CLUSTER_METERS) \
-	  --bus $(CLUSTER_BUS) $(if $(CLUSTER_DB),--db $(CLUSTER_DB))
+	  --bus $(CLUSTER_BUS) --web-port $(CLUSTER_WEB_PORT) $(if $(CLUSTER_DB),--db $(CLUSTER_DB))
 
 cluster-test: $(STAMP)
 	$(BIN)/pytest -m cluster tests/cluster
