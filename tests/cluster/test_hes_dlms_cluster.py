@@ -5,6 +5,8 @@ of wall time; every process is given the same anchor, so they agree on the time)
 The target is the first boundary after the HES service started: every meter's read at it
 must be received, and its half-hour value stored, before the next boundary (within the
 slot), and the day's collection KPIs are computed from the store as for the simulation.
+Meanwhile commands go to the HES through ``hes.command_requests``: a disconnect the hub
+signed is confirmed by read-back, an unsigned one is refused by the switching guard.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from tests.cluster.field import (
     SharedClock,
@@ -25,16 +28,47 @@ from tests.cluster.field import (
 )
 
 from openami.bus.jetstream import JetStreamBus, JetStreamConfig
+from openami.bus.messages import (
+    COMMAND_REQUEST_SCHEMA,
+    TOPIC_COMMAND_REQUESTS,
+    TOPIC_COMMANDS,
+    CommandKind,
+    CommandState,
+)
 from openami.clock import JST, SLOT_SECONDS
+from openami.hes.service_commands import encode_authorisation
 from openami.mdms import Mdms
 from openami.mdms.kpi import daily_kpis
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.repositories.command_signing import (
+    CommandSigner,
+    SignedCommand,
+    load_signing_key,
+)
 
 METERS = 2000
 SPEED = 20.0  # a slot in 90 s of wall time: the deadline, not the test's length
 LEAD_S = 25.0  # a boundary this long from now (the next one if start-up takes longer)
 SLOT_WALL_S = SLOT_SECONDS / SPEED
+
+
+def requests(signer: CommandSigner, now_s: float) -> pa.Table:
+    """Disconnect meter 1 with the hub's signature, and meter 2 without (refused)."""
+    auth = SignedCommand(
+        int(CommandKind.DISCONNECT), 1, 0, now_s - 60, "rq-1", ("op",), now_s + 3600
+    )
+    row = {"kind": int(CommandKind.DISCONNECT), "priority": 0, "argument": 0}
+    row |= {"issued_at": now_s, "deadline_at": now_s + 3600}
+    return pa.Table.from_pylist(
+        [
+            row
+            | {"correlation_id": 1, "meter_id": 1, "reference": "rq-1"}
+            | {"authorisation": encode_authorisation(signer.sign(auth))},
+            row | {"correlation_id": 2, "meter_id": 2, "reference": "rq-2", "authorisation": None},
+        ],
+        schema=COMMAND_REQUEST_SCHEMA,
+    )
 
 
 @pytest.mark.cluster
@@ -43,6 +77,7 @@ def test_every_dlms_meter_is_read_and_its_value_stored_within_the_slot(
 ) -> None:
     data, port = tmp_path / "data", free_port()
     provision(data, METERS, port)
+    signer = load_signing_key(data)  # the hub's key; the HES verifies with it
     shared, _ = SharedClock.before_boundary(SPEED, LEAD_S)
     field_log, hes_log = tmp_path / "field.log", tmp_path / "hes.log"
     field = start_field(data, METERS, port, shared, field_log)
@@ -59,8 +94,11 @@ def test_every_dlms_meter_is_read_and_its_value_stored_within_the_slot(
     bus = JetStreamBus(replace(js_config, consumer="mdms", ack_wait_s=30.0))
     try:
         Mdms(store, registry, shared.clock()).attach(bus)
+        outcomes: list[pa.Table] = []
+        bus.subscribe(TOPIC_COMMANDS, outcomes.append)
         wait_listening(port, field, field_log)
         boundary = first_boundary(hes_log, hes, 60)
+        bus.publish(TOPIC_COMMAND_REQUESTS, requests(signer, shared.clock().timestamp()))
         # one range read per meter at the boundary fetches it and the one before (catch-up)
         assert hes.wait(timeout=2 * SLOT_WALL_S + 30) == 0, hes_log.read_text()[-3000:]
         bus.settle(60)
@@ -83,6 +121,11 @@ def test_every_dlms_meter_is_read_and_its_value_stored_within_the_slot(
         assert total.meters == METERS
         assert total.network_connection_rate == 1.0
         assert total.collection_30min_rate > 0.0
+        done = pa.concat_tables(outcomes)
+        state = dict(
+            zip(done["correlation_id"].to_pylist(), done["state"].to_pylist(), strict=True)
+        )
+        assert state == {1: CommandState.CONFIRMED, 2: CommandState.FAILED}
     finally:
         if hes.poll() is None:
             hes.kill()
