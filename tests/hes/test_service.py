@@ -187,3 +187,26 @@ def test_reserved_counters_write_once_per_block_and_never_reuse_after_a_restart(
     assert on_disk is not None and on_disk > used  # one new block written, above every use
     restarted = ReservedCounters(files, reserve=100)  # e.g. after kill -9
     assert (restarted.next_counter(title, "meter-1") or 0) > used
+
+
+def test_a_stop_ends_the_cycle_in_hand_and_publishes_what_was_read(
+    run: Running, tmp_path: Path
+) -> None:
+    bus, seen = InProcessBus(), []
+    bus.subscribe("hes.readings", seen.append)
+    dlms = access(run, tmp_path)
+    slow = CollectionConfig(push_jitter_s=3600.0)  # most reads would start much later
+    service = HesService(dlms, bus, dlms.clock, slow)
+
+    async def go() -> asyncio.Task[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.collect_boundary(BOUNDARY))
+        service._inflight.add(task)
+        asyncio.get_running_loop().call_later(0.5, stop.set)
+        await service.run(stop)  # returns without waiting the hour the jitter asks for
+        return task
+
+    task = asyncio.run(go())
+    assert task.cancelled()  # the cycle was cut short, not completed
+    assert service.stats.boundaries == 0
+    assert sum(t.num_rows for t in seen) == service.stats.reads_published

@@ -251,6 +251,9 @@ class HesService:
                     next_backfill_s = self.clock.timestamp() + self.config.backfill_every_s
                 next_b += 1
                 done += 1
+            if stop.is_set():  # stopping: sessions not done stay gaps for the next start
+                for task in self._inflight:
+                    task.cancel()
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
         finally:
