@@ -82,6 +82,8 @@ def procfile(args: argparse.Namespace, data: Path, field_port: int) -> tuple[str
     notes.append(f"dashboard and hub API: http://127.0.0.1:{args.web_port}/")
     notes.append(f"credentials: {web / CREDENTIALS_FILE} (owner-only, written at first start)")
     notes.append(f"DLMS field: 127.0.0.1:{field_port}, {args.meters} meters; bus: {args.bus}")
+    # `exec`: the process itself gets honcho's SIGTERM, not a shell in front of it
+    lines = [f"{name}: exec {command}" for name, command in (line.split(": ", 1) for line in lines)]
     return "\n".join(lines) + "\n", notes
 
 
