@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.bus.jetstream import JetStreamBus, JetStreamConfig
-from openami.bus.messages import PARTITIONS, TOPIC_COMMAND_REQUESTS
+from openami.bus.messages import PARTITIONS, TOPIC_COMMAND_REQUESTS, partition_of
 from openami.bus.port import BusUnavailable
 from openami.bus.route import MeterRoute
 from openami.cli.dlms import _resolve, _with_secrets
@@ -37,7 +37,7 @@ from openami.settings import url_without_password
 from openami.storage.dlms_counters import ClientCounterFiles
 from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.repositories.hes_guard import HesGuardStore
-from openami.storage.repositories.meter_endpoints import MeterEndpoints
+from openami.storage.repositories.meter_endpoints import EndpointTable, MeterEndpoints
 
 console = Console(stderr=True)
 log = get_logger(__name__)
@@ -85,6 +85,14 @@ log = get_logger(__name__)
     show_default=True,
     help="At start, fetch this many past boundaries' reads (the MDMS ignores re-sends).",
 )
+@click.option(
+    "--shard",
+    default="0/1",
+    show_default=True,
+    metavar="K/N",
+    help="Read only the meters of shard K of N (a stable hash of the meter id): run N "
+    "services with K = 0…N-1 to share the fleet.",
+)
 @click.option("--seed", default=1, show_default=True, help="Seed of the per-meter jitter.")
 @click.option(
     "--boundaries", type=int, default=None, help="Stop after this many boundaries (tests)."
@@ -104,6 +112,7 @@ def command(
     retry_base_s: float,
     push_jitter_s: float,
     catch_up_slots: int,
+    shard: str,
     seed: int,
     boundaries: int | None,
     speed: float | None,
@@ -138,7 +147,10 @@ def command(
     )
     database = open_db(data_dir, db_url)
     try:
-        endpoints = MeterEndpoints(database).all()
+        k, n = _parse_shard(shard)
+        endpoints = _shard(MeterEndpoints(database).all(), k, n)
+        if n > 1 and name == "hes":
+            name = f"hes-{k}-of-{n}"  # each shard sees every request, acts on its meters
         if not len(endpoints):
             raise click.ClickException(
                 "no meter endpoints in the registry: run `openami dlms register-field` "
@@ -173,7 +185,9 @@ def command(
         service = HesService(
             access, bus, clock, config, seed=seed, speed=rate, catch_up_slots=catch_up_slots
         )
-        commands = ServiceCommands(access, bus, clock, config, guard, seed=seed, speed=rate)
+        commands = ServiceCommands(
+            access, bus, clock, config, guard, seed=seed, speed=rate, others_meters=n > 1
+        )
         try:
             asyncio.run(_run(service, commands, bus, boundaries))
         finally:
@@ -200,6 +214,29 @@ async def _run(
 
     bus.subscribe(TOPIC_COMMAND_REQUESTS, on_requests)
     await service.run(stop, boundaries)
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise click.BadParameter("K/N, e.g. 0/2", param_hint="--shard") from None
+    if not 0 <= k < n:
+        raise click.BadParameter("0 ≤ K < N", param_hint="--shard")
+    return k, n
+
+
+def _shard(endpoints: EndpointTable, k: int, n: int) -> EndpointTable:
+    """The endpoints of the meters in shard ``k`` of ``n`` (all when n is 1)."""
+    if n == 1:
+        return endpoints
+    keep = np.flatnonzero(partition_of(endpoints.meter_id, n) == k)
+    return EndpointTable(
+        endpoints.meter_id[keep],
+        [endpoints.host[i] for i in keep],
+        endpoints.port[keep],
+        endpoints.logical_device[keep],
+    )
 
 
 def _secrets(

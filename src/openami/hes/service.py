@@ -252,8 +252,8 @@ class HesService:
                 next_b += 1
                 done += 1
             if stop.is_set():  # stopping: sessions not done stay gaps for the next start
-                for task in self._inflight:
-                    task.cancel()
+                for running in self._inflight:
+                    running.cancel()
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
         finally:

@@ -102,7 +102,11 @@ class ServiceCommands:
         *,
         seed: int = 1,
         speed: float = 1.0,
+        others_meters: bool = False,
     ) -> None:
+        #: other HES services (shards) read meters this one does not know: leave their
+        #: requests to them (each shard has a consumer of its own) instead of failing them
+        self.others_meters = others_meters
         self.access = access
         self.bus = bus
         self.clock = clock
@@ -126,8 +130,13 @@ class ServiceCommands:
         batch = [r for r in _requests(requests) if r.correlation_id not in self._answered]
         if not batch:
             return COMMAND_SCHEMA.empty_table()
-        now_s = self.clock.timestamp()
         position = self.position(np.array([r.meter_id for r in batch], dtype=np.int64))
+        if self.others_meters:
+            batch = [r for r, p in zip(batch, position.tolist(), strict=True) if p >= 0]
+            position = position[position >= 0]
+            if not batch:
+                return COMMAND_SCHEMA.empty_table()
+        now_s = self.clock.timestamp()
         refused = self._check(batch, now_s)
         outcomes = await asyncio.gather(
             *(
