@@ -22,6 +22,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,8 +53,17 @@ def free_port() -> int:
         return port
 
 
-def start_field(data: Path, meters: int, password: bool) -> tuple[subprocess.Popen[bytes], int]:
+def start_field(
+    data: Path, meters: int, password: bool
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """The field on a RAM disk when there is one: it writes a counter file per APDU, and a
+    rename costs ~2 ms on a busy disk (real meters keep counters in their own memory)."""
     port = free_port()
+    if Path("/dev/shm").is_dir():
+        ram = Path(tempfile.mkdtemp(prefix="bench-field-", dir="/dev/shm"))
+        for name in ("master.key", "dlms-meter-keys.json"):
+            shutil.copy2(data / name, ram / name)
+        data = ram
     args = ["dlms", "serve", "--meters", str(meters), "--port", str(port)]
     args += ["--data-dir", str(data), "--history-days", "1", "--no-fsync"]
     if password:
@@ -65,7 +75,7 @@ def start_field(data: Path, meters: int, password: bool) -> tuple[subprocess.Pop
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return field, port
+            return field, port, data
         except OSError:
             time.sleep(0.2)
     field.kill()
@@ -161,7 +171,7 @@ def run(meters: int) -> dict[str, object]:
                 check=True,
                 capture_output=True,
             )
-            field, port = start_field(data, meters, password)
+            field, port, field_data = start_field(data, meters, password)
             try:
                 service_rate(data, port, password, ids, ids - 1)  # warm: meters created
                 results[f"{label}_service_meters_per_s"] = service_rate(
@@ -174,6 +184,8 @@ def run(meters: int) -> dict[str, object]:
             finally:
                 field.terminate()
                 field.wait(timeout=30)
+                if field_data != data:
+                    shutil.rmtree(field_data, ignore_errors=True)
     base = results["password_baseline_meters_per_s"]
     results["password_service_vs_baseline"] = results["password_service_meters_per_s"] / base  # type: ignore[operator]
     results["load_average_1min_after"] = os.getloadavg()[0]

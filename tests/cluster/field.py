@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,17 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> No
                 raise RuntimeError(f"the field stopped: {log.read_text()}") from None
             time.sleep(0.1)
     raise RuntimeError("the field did not listen within 60 s")
+
+
+def field_dir(data_dir: Path) -> Path:
+    """A data directory for the emulated field: its meters' key store and master key,
+    copied to a RAM disk when there is one (the field writes a counter file per APDU; a
+    rename costs ~2 ms on a busy disk, ~0.06 ms in /dev/shm). Remove it afterwards."""
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else data_dir.parent
+    target = Path(tempfile.mkdtemp(prefix="openami-field-", dir=base))
+    for name in ("master.key", "dlms-meter-keys.json"):
+        shutil.copy2(data_dir / name, target / name)
+    return target
 
 
 def start_field(

@@ -11,6 +11,7 @@ signed is confirmed by read-back, an unsigned one is refused by the switching gu
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pytest
 from tests.cluster.field import (
     SharedClock,
+    field_dir,
     first_boundary,
     free_port,
     provision,
@@ -80,7 +82,8 @@ def test_every_dlms_meter_is_read_and_its_value_stored_within_the_slot(
     signer = load_signing_key(data)  # the hub's key; the HES verifies with it
     shared, _ = SharedClock.before_boundary(SPEED, LEAD_S)
     field_log, hes_log = tmp_path / "field.log", tmp_path / "hes.log"
-    field = start_field(data, METERS, port, shared, field_log)
+    meters_dir = field_dir(data)
+    field = start_field(meters_dir, METERS, port, shared, field_log)
     hes = start_hes(
         data,
         js_config.url,
@@ -131,6 +134,7 @@ def test_every_dlms_meter_is_read_and_its_value_stored_within_the_slot(
             hes.kill()
         field.terminate()
         field.wait(timeout=30)
+        shutil.rmtree(meters_dir, ignore_errors=True)
         bus.close()
         store.close()
         registry.close()
