@@ -210,3 +210,19 @@ def test_a_stop_ends_the_cycle_in_hand_and_publishes_what_was_read(
     assert task.cancelled()  # the cycle was cut short, not completed
     assert service.stats.boundaries == 0
     assert sum(t.num_rows for t in seen) == service.stats.reads_published
+
+
+def test_a_restarted_service_never_reuses_a_counter_the_meters_saw(
+    run: Running, tmp_path: Path
+) -> None:
+    bus = InProcessBus()
+    dlms = access(run, tmp_path)
+    first = HesService(dlms, bus, dlms.clock, FAST)
+    asyncio.run(first.collect_boundary(BOUNDARY))
+    assert first.stats.sessions_ok == 6
+    # a new process (kill -9: nothing of the first one's memory), same counter files
+    restarted = access(run, tmp_path)
+    again = HesService(restarted, bus, restarted.clock, FAST)
+    asyncio.run(again.collect_boundary(BOUNDARY))
+    assert again.stats.sessions_ok == 6  # the meters accepted every counter: all higher
+    assert again.stats.meters_missed == 1  # only the meter the field does not have
