@@ -40,6 +40,10 @@ from openami.web import (
     network,
     operators_page,
     pages,
+    portal,
+    portal_auth,
+    portal_consents,
+    portal_downloads,
     rollout,
     supply_points,
     switching_page,
@@ -78,6 +82,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     third_party_page.router,
     work_orders_api.router,
     work_orders_page.router,
+    portal_auth.router,
+    portal.router,
+    portal_downloads.router,
+    portal_consents.router,
 )
 
 
