@@ -7,8 +7,10 @@
   charges (:mod:`.portal_charges`) and the Download My Data form (:mod:`.portal_downloads`).
 
 Every page needs the customer's session (:mod:`.portal_auth`); another customer's point,
-or an id that does not exist, is ``404`` (:func:`.portal_data.own_point`). Reads are in the
-audit log (actor ``customer:<id>``). Consents are :mod:`.portal_consents`.
+or an id that does not exist, is ``404`` (:func:`.portal_data.own_point`). A point page
+(up to two years of values for a year view) counts against the customer's request budget
+(``rate_limits``, key ``customer:<id>``). Reads are in the audit log (actor
+``customer:<id>``). Consents are :mod:`.portal_consents`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from markupsafe import Markup
 from openami.clock import JST
 from openami.hub.audit import record_reads
 from openami.hub.context import HubContext
+from openami.hub.ratelimit import enforce
 from openami.web.charts import bar_chart, load_curve
 from openami.web.common import bad_request, data_days, default_day, hub, selected_day
 from openami.web.i18n import pick_language, translator
@@ -119,6 +122,7 @@ def point_page(
     context = hub(request)
     customer_id = session.operator.name
     key = own_point(context, customer_id, supply_point_id)
+    enforce(context.rate_limits, f"customer:{customer_id}", context.clock.timestamp())
     view, day = _view(request), _day(request, context)
     lang = pick_language(request)
     c = curve(context, key, view, day)

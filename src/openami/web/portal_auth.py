@@ -119,7 +119,7 @@ def render_my(
 def _local(next_url: str | None) -> str:
     """``next_url`` if it is a path of the portal, else the portal's home (no open redirect)."""
     home = f"{PORTAL}/"
-    if not next_url or not next_url.startswith(home) or next_url.startswith(("//", "/\\")):
+    if not next_url or not next_url.startswith(home) or "\\" in next_url or "/.." in next_url:
         return home
     return next_url[:2000]
 
