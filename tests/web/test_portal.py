@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +31,10 @@ from openami.storage.repositories import open_database
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import ConsentStore
+from openami.web import portal as portal_module
 from openami.web.app import create_app
+from openami.web.i18n import MESSAGES
+from openami.web.portal_data import VIEWS
 
 PASSWORD = "portal-test-password"
 
@@ -342,3 +346,15 @@ def test_revoke_needs_the_csrf_token_and_only_the_owner_may(
     assert consent is not None and consent.status == "revoked"
     again = alice_http.post(path, data={"csrf_token": login_token(page.text)})
     assert again.status_code == 409
+
+
+def test_every_portal_label_exists_in_both_languages() -> None:
+    web = Path(portal_module.__file__).parent
+    used: set[str] = set()
+    for path in [*web.glob("templates/my/*.html"), *web.glob("portal*.py")]:
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']\s*\)""", path.read_text()))
+    used |= {f"my.view.{v}" for v in VIEWS} | {"my.cmp.previous", "my.cmp.last_year"}
+    used |= {f"consent.status.{s}" for s in ("active", "denied", "revoked", "expired")}
+    assert len(used) > 40
+    assert sorted(k for k in used if k not in MESSAGES) == []
+    assert all(MESSAGES[k][0].strip() and MESSAGES[k][1].strip() for k in used)
