@@ -24,8 +24,10 @@ from tests.httpserver import serve
 from tests.protocols.espi.xsd import xsd_errors
 from tests.web.conftest import DAY1, DAY2, DashboardWorld, operator_client
 
+from openami.clock import ManualClock
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
+from openami.hub.ratelimit import RateLimiter
 from openami.protocols.espi import IntervalBlock, UsagePoint, jp, read_feed
 from openami.storage.repositories import open_database
 from openami.storage.repositories.audit import AuditLog
@@ -109,6 +111,13 @@ def login_token(page_html: str) -> str:
     return found.group(1)
 
 
+def login_form_token(page_html: str) -> str:
+    """The login form's own token (a logged-in page also has the logout form's)."""
+    found = re.search(r'id="login-form">\s*<input [^>]*value="([^"]+)"', page_html)
+    assert found is not None, page_html[:400]
+    return found.group(1)
+
+
 def log_in(client: httpx.Client, customer_id: str, password: str = PASSWORD) -> httpx.Response:
     form = client.get("/my/login")
     assert form.status_code == 200
@@ -117,7 +126,7 @@ def log_in(client: httpx.Client, customer_id: str, password: str = PASSWORD) -> 
         data={
             "customer_id": customer_id,
             "password": password,
-            "csrf_token": login_token(form.text),
+            "csrf_token": login_form_token(form.text),
         },
     )
 
@@ -172,7 +181,7 @@ def test_wrong_password_and_open_redirect_are_refused(portal: PortalWorld) -> No
             data={
                 "customer_id": portal.bob.customer_id,
                 "password": PASSWORD,
-                "csrf_token": login_token(form.text),
+                "csrf_token": login_form_token(form.text),
                 "next": "https://evil.example/",
             },
         )
@@ -358,3 +367,40 @@ def test_every_portal_label_exists_in_both_languages() -> None:
     assert len(used) > 40
     assert sorted(k for k in used if k not in MESSAGES) == []
     assert all(MESSAGES[k][0].strip() and MESSAGES[k][1].strip() for k in used)
+
+
+def test_downloads_and_login_attempts_are_rate_limited(portal: PortalWorld) -> None:
+    """The city's clock stands still, so a spent budget stays spent: the 429s are certain."""
+    shared = portal.context
+    limits = RateLimiter(rate_per_s=0.001, burst=3, token_rate_per_s=0.001, token_burst=3)
+    context = HubContext(
+        shared.registry, shared.mdms, shared.clients, shared.clock, "", "", rate_limits=limits
+    )
+    sp = portal.alice.points[0]
+    with serve(create_app(context)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        assert log_in(client, portal.alice.customer_id).status_code == 303  # 1 of 3 logins
+        path = f"/my/points/{sp}/download.csv?from={DAY2}&to={DAY2}"
+        assert [client.get(path).status_code for _ in range(3)] == [200, 200, 200]
+        over = client.get(path)
+        assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
+        assert client.get(f"/my/points/{sp}").status_code == 429  # the same budget
+        assert log_in(client, portal.bob.customer_id, "wrong-guess-1").status_code == 401
+        assert log_in(client, portal.bob.customer_id, "wrong-guess-2").status_code == 401
+        assert log_in(client, portal.bob.customer_id).status_code == 429  # address budget
+
+
+def test_sessions_expire_when_idle(portal: PortalWorld) -> None:
+    shared = portal.context
+    clock = ManualClock(shared.clock.now())  # the portal's own clock: the city's stands still
+    context = HubContext(
+        shared.registry, shared.mdms, shared.clients, clock, "", "", rate_limits=None
+    )
+    with serve(create_app(context)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        assert log_in(client, portal.bob.customer_id).status_code == 303
+        clock.advance(29 * 60)
+        assert client.get("/my/").status_code == 200  # in use: the idle time starts again
+        clock.advance(29 * 60)
+        assert client.get("/my/").status_code == 200
+        clock.advance(31 * 60)
+        expired = client.get("/my/")
+        assert expired.status_code == 303 and expired.headers["location"].startswith("/my/login")
