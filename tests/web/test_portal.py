@@ -235,8 +235,11 @@ def test_every_page_and_download_of_another_customers_point_is_404(
         for path in _own_paths(sp):
             resp = alice_http.get(path)
             assert resp.status_code == 404, (path, resp.status_code)
-            assert sp not in resp.text or sp == "not-a-point"
-            assert "import_wh" not in resp.text and "<feed" not in resp.text
+            if "/download." in path:
+                assert resp.json()["code"] == "unknown_supply_point"
+            else:  # a page for people, in their language: the same answer for any id
+                assert 'id="not-found"' in resp.text and "my-load-curve" not in resp.text
+            assert "data-wh" not in resp.text and "<feed" not in resp.text
     for path in _own_paths(portal.alice.points[0]):
         assert alice_http.get(path).status_code == 200, path
     # not logged in: every page and download sends to the login page, no data

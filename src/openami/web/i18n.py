@@ -411,6 +411,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "my.consents.period": ("Data period", "データの期間"),
     "my.consents.revoke": ("Revoke", "撤回する"),
     "my.consents.revoked": ("The consent was revoked.", "同意を撤回しました。"),
+    "my.not_found": ("Supply point not found", "供給地点が見つかりません"),
+    "my.not_found.text": (
+        "This is not one of your supply points.",
+        "お客さまの供給地点ではありません。",
+    ),
 }
 
 

@@ -19,7 +19,7 @@ import calendar
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -121,7 +121,10 @@ def point_page(
 ) -> HTMLResponse:
     context = hub(request)
     customer_id = session.operator.name
-    key = own_point(context, customer_id, supply_point_id)
+    try:
+        key = own_point(context, customer_id, supply_point_id)
+    except HTTPException as exc:  # a page for people: the same 404, in their language
+        return render_my(request, "my/not_found.html", {}, status_code=exc.status_code)
     enforce(context.rate_limits, f"customer:{customer_id}", context.clock.timestamp())
     view, day = _view(request), _day(request, context)
     lang = pick_language(request)
