@@ -333,6 +333,11 @@ def test_point_page_shows_totals_comparison_and_estimate(
     assert 'data-points="30"' in month.text  # November: one bar per day
     ja = alice_http.get(f"/my/points/{sp}?view=year&date={DAY2}&lang=ja")
     assert "料金の試算" in ja.text and 'lang="ja"' in ja.text
+    for html in (page.text, month.text, ja.text, alice_http.get("/my/consents").text):
+        links = re.findall(r'(?:src|href|action)="([^"]*)"', html)
+        outside = [u for u in links if "//" in u and not u.startswith(portal.base + "/")]
+        assert len(links) > 5 and outside == []  # offline: nothing from another origin
+        assert "<script" not in html and "style=" not in html  # nothing inline for the CSP
 
 
 def test_revoke_needs_the_csrf_token_and_only_the_owner_may(
