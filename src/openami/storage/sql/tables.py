@@ -365,3 +365,6 @@ from openami.storage.sql import third_party_tables as third_party_tables  # noqa
 
 # each supply point's meter-reading day schedule code (0011_wheeling)
 from openami.storage.sql import wheeling_tables as wheeling_tables  # noqa: E402
+
+# demand response: VENs, events, participants and their opt, load reports (0016_dr)
+from openami.storage.sql import dr_tables as dr_tables  # noqa: E402
