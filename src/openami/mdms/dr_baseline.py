@@ -159,7 +159,7 @@ def high_x_of_y(
     n_days = slots // SLOTS_PER_DAY
     if slots != n_days * SLOTS_PER_DAY or n_days < 2:
         raise ValueError("load_wh needs whole days, the event day last")
-    if not (0 <= first_unit and units >= 1 and first_unit + units <= SLOTS_PER_DAY):
+    if not (first_unit >= 0 and units >= 1 and first_unit + units <= SLOTS_PER_DAY):
         raise ValueError("the event units must lie inside the event day")
     means = window_means(load_wh, first_unit, units)
     candidates, y_days, x_keep = candidate_days(means, day_complete, dr_days, holiday, rule)
@@ -178,7 +178,7 @@ def high_x_of_y(
 def _unit_positions(load_wh: Floats, first_unit: int, units: int) -> tuple[Floats, int]:
     """[customers, days, units] of the units ``first_unit`` … counted from each day's start
     (negative units reach into the day before: day 0 then has no values)."""
-    customers, slots = load_wh.shape
+    slots = load_wh.shape[1]
     n_days = slots // SLOTS_PER_DAY
     positions = np.arange(n_days)[:, None] * SLOTS_PER_DAY + first_unit + np.arange(units)[None, :]
     valid = (positions >= 0) & (positions < slots)

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from openami.bus.messages import Quality
 from openami.clock import SLOT_SECONDS, SLOTS_PER_DAY, day_first_slot, jst_day_of_s, slot_at_s
 from openami.clock.calendar import holiday_flags
-from openami.mdms.dr_baseline import BaselineRule, BaselineStatus, Baselines, high_x_of_y
+from openami.mdms.dr_baseline import BaselineRule, Baselines, BaselineStatus, high_x_of_y
 from openami.mdms.reports import MdmsReports
 
 USABLE_QUALITIES = (Quality.MEASURED.label, Quality.EDITED.label)

@@ -348,6 +348,9 @@ from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E4
 # meter types, voltage classes, manual reads of conventional meters (0007_conventional)
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 
+# demand response: VENs, events, participants and their opt, load reports (0016_dr)
+from openami.storage.sql import dr_tables as dr_tables  # noqa: E402
+
 # the head-end's queue and journal, and the simulation's position (0003)
 from openami.storage.sql import hes_tables as hes_tables  # noqa: E402
 
@@ -365,6 +368,3 @@ from openami.storage.sql import third_party_tables as third_party_tables  # noqa
 
 # each supply point's meter-reading day schedule code (0011_wheeling)
 from openami.storage.sql import wheeling_tables as wheeling_tables  # noqa: E402
-
-# demand response: VENs, events, participants and their opt, load reports (0016_dr)
-from openami.storage.sql import dr_tables as dr_tables  # noqa: E402
