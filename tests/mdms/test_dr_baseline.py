@@ -134,7 +134,7 @@ def test_bad_rules_and_windows_are_refused() -> None:
         BaselineRule(weekday_keep=6)
     with pytest.raises(ValueError):
         BaselineRule(adjust_from_s=3600, adjust_to_s=7200)
-    load, days, holiday = flat_days({})
+    load, _days, holiday = flat_days({})
     with pytest.raises(ValueError):
         high_x_of_y(load, np.ones((1, N_DAYS), bool), np.zeros((1, N_DAYS), bool), holiday, 46, 4)
 
