@@ -16,6 +16,7 @@ from openami.cli import (
     bus,
     demo,
     dlms,
+    dr,
     hems,
     mdms,
     ops,
@@ -38,6 +39,7 @@ SUBCOMMANDS = {
     "bus": bus,
     "thirdparty": thirdparty,
     "assets": assets,
+    "dr": dr,
 }
 
 

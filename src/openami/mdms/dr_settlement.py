@@ -22,6 +22,8 @@ from openami.clock import SLOT_SECONDS, SLOTS_PER_DAY, day_first_slot, jst_day_o
 from openami.clock.calendar import holiday_flags
 from openami.mdms.dr_baseline import BaselineRule, Baselines, BaselineStatus, high_x_of_y
 from openami.mdms.reports import MdmsReports
+from openami.registry import Registry
+from openami.storage.repositories.dr import DrEvent, DrStore
 
 USABLE_QUALITIES = (Quality.MEASURED.label, Quality.EDITED.label)
 
@@ -78,7 +80,7 @@ def event_units(start_s: float, duration_s: float) -> EventUnits:
 class DrSettlement:
     units: pa.Table  # UNIT_SCHEMA, by point and slot
     customers: pa.Table  # CUSTOMER_SCHEMA, one row per point
-    total_reduction_wh: float  # over the customers whose status is ok
+    total_reduction_wh: float  # over the customers whose status is ok (and who opted in)
 
     @property
     def customers_ok(self) -> int:
@@ -129,6 +131,8 @@ def settle_event(
     """Settle one event for ``points`` (supply point key, ID); ``other_events`` are the
     (point, start, end) of other DR events, whose days no baseline uses."""
     rule = rule or BaselineRule()
+    if not points:
+        return DrSettlement(UNIT_SCHEMA.empty_table(), CUSTOMER_SCHEMA.empty_table(), 0.0)
     ordered = sorted(points)
     keys = np.array([k for k, _ in ordered], np.int64)
     ids = [p for _, p in ordered]
@@ -185,3 +189,38 @@ def _tables(
     ok = status == "ok"
     total = float(np.nansum(reduction.sum(axis=1)[ok])) if n else 0.0
     return DrSettlement(units, customers, total)
+
+
+def settle_stored_event(
+    reports: MdmsReports,
+    registry: Registry,
+    store: DrStore,
+    event: DrEvent,
+    supply_point_ids: Sequence[str] | None = None,
+    rule: BaselineRule | None = None,
+) -> DrSettlement:
+    """Settle a stored event for its participants (or those of ``supply_point_ids`` among
+    them): the one place the CLI and the C-route API both call. The customers table gains
+    the participant's ``opt``; the aggregator's total counts the customers who opted in and
+    whose baseline and actual values are complete (status ``ok``)."""
+    wanted = None if supply_point_ids is None else set(supply_point_ids)
+    points: list[tuple[int, str]] = []
+    opt_of: dict[str, str] = {}
+    for participant in store.participants(event.event_id):
+        opt_of[participant.supply_point_id] = participant.opt
+        if wanted is not None and participant.supply_point_id not in wanted:
+            continue
+        sp = registry.supply_point(participant.supply_point_id)
+        if sp is not None:
+            points.append((sp.supply_point_key, participant.supply_point_id))
+    window = event_units(event.start_s, event.duration_s)
+    lookback_s = ((rule or BaselineRule()).lookback_days + 2) * 86400.0
+    others = store.event_spans_of_points(
+        [p for _, p in points], event.start_s - lookback_s, event.start_s
+    )
+    settled = settle_event(reports, points, window, others, rule)
+    opts = [opt_of.get(p, "none") for p in settled.customers["supply_point_id"].to_pylist()]
+    customers = settled.customers.append_column("opt", pa.array(opts, pa.string()))
+    counted = pc.and_(pc.equal(customers["status"], "ok"), pc.equal(customers["opt"], "optIn"))
+    total = pc.sum(pc.filter(customers["reduction_wh"], counted)).as_py() or 0.0
+    return DrSettlement(settled.units, customers, float(total))
