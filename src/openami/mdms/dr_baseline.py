@@ -33,6 +33,7 @@ from openami.clock import SLOT_SECONDS, SLOTS_PER_DAY
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 
 class BaselineStatus(IntEnum):
@@ -128,14 +129,16 @@ def candidate_days(
     return eligible & (recency <= y_days), y_days, x_keep
 
 
-def keep_highest(means: Floats, candidates: Bools, keep: int) -> Bools:
+def keep_highest(means: Floats, candidates: Bools, keep: int) -> tuple[Bools, IntArray]:
     """Of the candidates, the ``keep`` days with the highest window mean (ties: the more
-    recent day wins)."""
+    recent day wins): as a mask [customers, days] and as day indices [customers, keep]
+    (meaningful where a customer has at least ``keep`` candidates)."""
+    n_days = means.shape[1]
     score = np.where(candidates, means, -np.inf)[:, ::-1]  # most recent day first
     order = np.argsort(-score, axis=1, kind="stable")[:, :keep]
     kept_reversed = np.zeros_like(candidates)
     np.put_along_axis(kept_reversed, order, True, axis=1)
-    return kept_reversed[:, ::-1] & candidates
+    return kept_reversed[:, ::-1] & candidates, (n_days - 1 - order).astype(np.int64)
 
 
 def high_x_of_y(
@@ -164,9 +167,11 @@ def high_x_of_y(
     means = window_means(load_wh, first_unit, units)
     candidates, y_days, x_keep = candidate_days(means, day_complete, dr_days, holiday, rule)
     enough = candidates.sum(axis=1) >= y_days
-    kept = keep_highest(means, candidates, x_keep) & enough[:, None]
-    unadjusted = _mean_of_kept(load_wh, kept, first_unit, units, x_keep)
-    adjustment, adjustable = _same_day_adjustment(load_wh, kept, first_unit, x_keep, rule)
+    kept, kept_days = keep_highest(means, candidates, x_keep)
+    kept &= enough[:, None]
+    unadjusted = _mean_over_days(load_wh, kept_days, first_unit, units)
+    unadjusted[~enough] = np.nan
+    adjustment, adjustable = _same_day_adjustment(load_wh, kept_days, first_unit, rule)
     status = np.full(customers, BaselineStatus.OK, np.int8)
     status[~adjustable] = BaselineStatus.NO_ADJUSTMENT_DATA
     status[~enough] = BaselineStatus.INSUFFICIENT_DAYS
@@ -175,35 +180,29 @@ def high_x_of_y(
     return Baselines(baseline, unadjusted, adjustment, kept, status)
 
 
-def _unit_positions(load_wh: Floats, first_unit: int, units: int) -> tuple[Floats, int]:
-    """[customers, days, units] of the units ``first_unit`` … counted from each day's start
-    (negative units reach into the day before: day 0 then has no values)."""
-    slots = load_wh.shape[1]
-    n_days = slots // SLOTS_PER_DAY
-    positions = np.arange(n_days)[:, None] * SLOTS_PER_DAY + first_unit + np.arange(units)[None, :]
+def _mean_over_days(load_wh: Floats, days: IntArray, first_unit: int, units: int) -> Floats:
+    """[customers, units]: the mean over each customer's ``days`` of units ``first_unit`` …
+    counted from each day's start (a negative unit reaches into the day before; NaN where
+    that lies outside the array). Gathers only those values, never the whole history."""
+    customers, slots = load_wh.shape
+    positions = (days * SLOTS_PER_DAY + first_unit)[:, :, None] + np.arange(units)[None, None, :]
     valid = (positions >= 0) & (positions < slots)
-    taken = load_wh[:, np.clip(positions, 0, slots - 1)]
-    return np.where(valid[None, :, :], taken, np.nan), n_days
-
-
-def _mean_of_kept(load_wh: Floats, kept: Bools, first_unit: int, units: int, keep: int) -> Floats:
-    window, _ = _unit_positions(load_wh, first_unit, units)
-    summed = np.where(kept[:, :, None], window, 0.0).sum(axis=1)
-    return np.asarray(summed / keep, np.float64)
+    flat = np.clip(positions, 0, slots - 1).reshape(customers, -1)
+    taken = np.take_along_axis(load_wh, flat, axis=1).reshape(positions.shape)
+    return np.asarray(np.where(valid, taken, np.nan).mean(axis=1), np.float64)
 
 
 def _same_day_adjustment(
-    load_wh: Floats, kept: Bools, first_unit: int, keep: int, rule: BaselineRule
+    load_wh: Floats, kept_days: IntArray, first_unit: int, rule: BaselineRule
 ) -> tuple[Floats, Bools]:
     """The additive adjustment per customer, and whether the event day had the data."""
-    customers = load_wh.shape[0]
+    customers, slots = load_wh.shape
     back_first, back_last = rule.adjust_units
     if back_last == 0 and back_first == 0:
         return np.zeros(customers), np.ones(customers, bool)
     units = back_first - back_last
-    window, n_days = _unit_positions(load_wh, first_unit - back_first, units)
-    actual = window[:, n_days - 1, :].mean(axis=1)
-    past = np.where(kept[:, :, None], window, 0.0).sum(axis=1) / keep  # [customers, units]
-    expected = past.mean(axis=1)
+    event_day = np.full((customers, 1), slots // SLOTS_PER_DAY - 1, np.int64)
+    actual = _mean_over_days(load_wh, event_day, first_unit - back_first, units).mean(axis=1)
+    expected = _mean_over_days(load_wh, kept_days, first_unit - back_first, units).mean(axis=1)
     adjustable = ~np.isnan(actual) & ~np.isnan(expected)
     return np.where(adjustable, actual - expected, 0.0), adjustable
