@@ -1,4 +1,9 @@
-"""C-route API of DR results: ``GET /v1/dr/events/{event_id}/results``.
+"""C-route API of DR: ``POST /v1/dr/events`` (an aggregator creates an event for its VENs)
+and ``GET /v1/dr/events/{event_id}/results``.
+
+An event is created for the caller's own enrolled VENs only (its client's ``party_id`` is
+the aggregator); a bad window or value is ``422 invalid_event``, a VEN that is not the
+caller's ``422 unknown_ven``. The VTN (``openami dr serve``) distributes it.
 
 The aggregator that created the event (its client's ``party_id`` is the event's
 ``aggregator_id``) reads, per customer, the baseline ("High 4 of 5" with the same-day
@@ -15,13 +20,15 @@ as a read of personal data.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from openami.clock import slot_start
+from openami.dr.events import new_event
 from openami.hub.api import ApiError, ctx
 from openami.hub.audit import AuditedRoute, record_reads
 from openami.hub.consent_access import Access, access
@@ -30,6 +37,7 @@ from openami.hub.errors import api_error
 from openami.hub.oauth import Party, current_party
 from openami.mdms.dr_settlement import event_units, settle_stored_event
 from openami.mdms.reports import MdmsReports
+from openami.storage.repositories import StorageError
 from openami.storage.repositories.dr import DrEvent, DrStore
 
 router = APIRouter(route_class=AuditedRoute, tags=["demand response"])
@@ -69,6 +77,26 @@ class DrResults(BaseModel):
     customers_visible: int = Field(description="customers the caller may see")
     reduction_kwh: float = Field(description="sum over visible customers opted in and ok")
     customers: list[DrCustomer]
+
+
+class DrEventIn(BaseModel):
+    signal: Literal["level", "target_w", "price"]
+    value: float = Field(description="level 0–3, import limit in W, or JPY/kWh")
+    start: datetime = Field(description="ISO 8601 with offset, on the :00/:30 grid")
+    minutes: int = Field(ge=30, le=1440, description="a multiple of 30; inside one JST day")
+    ven_names: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=10_000, description="only these VENs (default: all)"
+    )
+
+
+class DrEventOut(BaseModel):
+    event_id: str
+    signal: str
+    value: float
+    start: str
+    end: str
+    status: str
+    vens: int
 
 
 def dr_store(context: HubContext) -> DrStore:
@@ -161,3 +189,48 @@ def results(
         "reduction_kwh": round(settled.total_reduction_wh / 1000.0, 6),
         "customers": customers,
     }
+
+
+@router.post("/v1/dr/events", status_code=201, response_model=DrEventOut, responses=_ERRORS)
+def create_event(
+    context: Annotated[HubContext, Depends(ctx)],
+    party: Annotated[Party, Depends(current_party)],
+    body: DrEventIn,
+) -> JSONResponse:
+    """Create a DR event for the caller's VENs (all, or ``ven_names``)."""
+    if body.start.tzinfo is None:
+        raise api_error(422, "invalid_event", "start needs a UTC offset, e.g. +09:00")
+    now_s = context.clock.timestamp()
+    client = party.client
+    try:
+        event = new_event(
+            client.party_id,
+            body.signal,
+            body.value,
+            body.start.timestamp(),
+            body.minutes * 60.0,
+            now_s,
+            f"client:{client.client_id}",
+        )
+    except ValueError as exc:
+        raise api_error(422, "invalid_event", str(exc)) from None
+    try:
+        participants = dr_store(context).create_event(event, body.ven_names)
+    except StorageError as exc:
+        raise api_error(422, "unknown_ven", str(exc)) from None
+    if context.audit is not None:
+        detail = {"signal": event.signal, "value": event.value, "vens": len(participants)}
+        context.audit.record(
+            client.client_id, "dr.event_created", now_s, "demand response", event.event_id, detail
+        )
+    out = DrEventOut(
+        event_id=event.event_id,
+        signal=event.signal,
+        value=event.value,
+        start=datetime.fromtimestamp(event.start_s, UTC).isoformat(),
+        end=datetime.fromtimestamp(event.end_s, UTC).isoformat(),
+        status=event.status,
+        vens=len(participants),
+    )
+    location = f"/v1/dr/events/{event.event_id}/results"
+    return JSONResponse(out.model_dump(), status_code=201, headers={"Location": location})
