@@ -3,6 +3,7 @@
 - ``dr init``: the aggregator's DR CA and the VTN's TLS certificate (``--certs``);
 - ``dr ven add|list|revoke``: enrol a HEMS's VEN for a customer's supply point (issues its
   client certificate: only enrolled certificates may register), list, revoke;
+  ``dr ven run``: a VEN from the command line (:mod:`openami.cli.dr_ven`);
 - ``dr event create|list``: a DR event (level, target in W or price) for the aggregator's
   VENs; ``dr event results ID``: its baseline and reduction per customer;
 - ``dr serve``: the VTN (HTTPS with mutual TLS; VENs poll it).
@@ -25,9 +26,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from openami.cli import dr_ven
 from openami.cli.mdms_common import open_mdms
 from openami.cli.options import DATA_DIR, DB
-from openami.clock import RealClock
+from openami.clock import JST, RealClock
 from openami.dr.events import new_event
 from openami.dr.pki import Issued, issue_ven, issue_vtn, new_ca
 from openami.dr.vtn import PATH_PREFIX, DrVtn, VtnTls
@@ -113,6 +115,9 @@ def ven() -> None:
     """VENs (HEMS) enrolled with this aggregator."""
 
 
+ven.add_command(dr_ven.run)
+
+
 @ven.command("add")
 @click.argument("ven_name")
 @click.option("--aggregator", required=True, help="The aggregator's party ID (its C-route client).")
@@ -184,11 +189,9 @@ def ven_revoke(ven_name: str, data_dir: Path, db_url: str | None) -> None:
 
 
 def _when(epoch_s: float | None) -> str:
-    return (
-        ""
-        if epoch_s is None
-        else datetime.fromtimestamp(epoch_s).astimezone().isoformat(timespec="seconds")
-    )
+    if epoch_s is None:
+        return ""
+    return datetime.fromtimestamp(epoch_s, JST).isoformat(timespec="minutes")
 
 
 @command.group()

@@ -7,4 +7,6 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 # signxml (under openleadr) names the DSA key type at import, which the cryptography library
 # flags as deprecated; openami never uses DSA (its DR keys are ECDSA P-256)
-warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"signxml\.")
+warnings.filterwarnings(
+    "ignore", category=CryptographyDeprecationWarning, module=r"(signxml|openleadr)\."
+)

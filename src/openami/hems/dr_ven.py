@@ -13,6 +13,10 @@ How an event becomes a target [W] on the home's import (:class:`TargetMapping`):
 The VEN opts out when it would have to go below ``min_target_w`` (comfort floor) or cannot
 read the signal; otherwise it hands ``on_target(target_w, start, end)`` to the controller and
 opts in. ``normal_limit_w`` is the contract's limit (e.g. 30 A × 100 V = 3000 W).
+
+``load_w`` gives the home's metered import for the TELEMETRY_USAGE report: a number of W,
+or a list of (instant, W) — empty when the meter could not be read —, or a coroutine of
+either.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 # signxml (under openleadr) names the DSA key type at import, which cryptography flags as
 # deprecated; the VEN's keys are ECDSA P-256
-warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"signxml\.")
+warnings.filterwarnings(
+    "ignore", category=CryptographyDeprecationWarning, module=r"(signxml|openleadr)\."
+)
 from openleadr import OpenADRClient  # noqa: E402
 
 OnTarget = Callable[[float, datetime, datetime], Awaitable[None] | None]
@@ -82,7 +88,7 @@ class DrVen:
         vtn_url: str,
         tls: VenTls,
         on_target: OnTarget,
-        load_w: Callable[[], float],
+        load_w: Callable[[], Any],
         mapping: TargetMapping | None = None,
         report_every_s: float = 10.0,
     ) -> None:
