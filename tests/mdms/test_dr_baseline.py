@@ -175,3 +175,66 @@ def test_baseline_is_the_mean_of_the_4_highest_of_5(seed: int, first: int, units
         days = [list(load[c, d * SLOTS_PER_DAY : (d + 1) * SLOTS_PER_DAY]) for d in range(n_days)]
         expected = plain_high_4_of_5(days, first, units)
         assert result.baseline_wh[c].tolist() == pytest.approx(expected)
+
+
+def plain_rule(
+    days_load: list[list[float]],
+    usable: list[bool],
+    holiday: list[bool],
+    first: int,
+    units: int,
+    adjust: tuple[int, int],
+) -> list[float] | None:
+    """The whole rule restated for one customer, day by day (lookback 30, 25 % low use,
+    5/4 on weekdays and 3/2 on 土日祝, additive adjustment over the units ``adjust`` back);
+    None where there is no baseline."""
+    event = len(days_load) - 1
+    y, x = (3, 2) if holiday[event] else (5, 4)
+
+    def mean(day: int, lo: int, n: int) -> float:
+        flat = [v for d in days_load for v in d]
+        return sum(flat[day * SLOTS_PER_DAY + lo + k] for k in range(n)) / n
+
+    eligible = [
+        d for d in range(max(event - 30, 0), event) if usable[d] and holiday[d] == holiday[event]
+    ]
+    if eligible:
+        reference = sum(mean(d, first, units) for d in eligible) / len(eligible)
+        eligible = [d for d in eligible if mean(d, first, units) >= 0.25 * reference]
+    chosen = eligible[-y:]
+    if len(chosen) < y:
+        return None
+    kept = sorted(chosen, key=lambda d: (mean(d, first, units), d))[-x:]
+    base = [sum(days_load[d][first + u] for d in kept) / x for u in range(units)]
+    back_first, back_last = adjust
+    n_adj = back_first - back_last
+    actual = mean(event, first - back_first, n_adj)
+    expected = sum(mean(d, first - back_first, n_adj) for d in kept) / x
+    return [b + actual - expected for b in base]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2**31),
+    st.integers(min_value=12, max_value=SLOTS_PER_DAY - 4),
+    st.integers(min_value=1, max_value=4),
+    st.sampled_from([date(2026, 7, 15), date(2026, 7, 20), date(2026, 11, 3), date(2026, 5, 9)]),
+)
+def test_baseline_matches_the_rule_restated(seed: int, first: int, units: int, event: date) -> None:
+    rng = np.random.default_rng(seed)
+    customers, n_days = 4, 34
+    load = rng.gamma(3.0, 100.0, size=(customers, n_days * SLOTS_PER_DAY))
+    load[rng.random(load.shape) < 0.02] *= 0.05  # some near-empty units
+    usable = rng.random((customers, n_days)) > 0.15  # missing/estimated days, DR days
+    dr_days = rng.random((customers, n_days)) < 0.1
+    holiday = holiday_flags(event - timedelta(days=n_days - 1), event)
+    result = high_x_of_y(load, usable, dr_days, holiday, first, units, BaselineRule())
+    for c in range(customers):
+        days = [list(load[c, d * SLOTS_PER_DAY : (d + 1) * SLOTS_PER_DAY]) for d in range(n_days)]
+        ok = [bool(usable[c, d] and not dr_days[c, d]) for d in range(n_days)]
+        expected = plain_rule(days, ok, list(holiday), first, units, (10, 4))
+        if expected is None:
+            assert result.status[c] == BaselineStatus.INSUFFICIENT_DAYS
+        else:
+            assert result.status[c] == BaselineStatus.OK
+            assert result.baseline_wh[c].tolist() == pytest.approx(expected)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,13 @@ class DrVtn:
         factor = {"k": 1000.0, "M": 1e6}.get(scale, 1.0)
 
         async def store_samples(data: Sequence[tuple[datetime, float]]) -> None:
-            samples = [(moment.timestamp(), float(value) * factor) for moment, value in data]
+            samples = [
+                (moment.timestamp(), float(value) * factor)
+                for moment, value in data
+                if isinstance(value, int | float) and math.isfinite(value)
+            ]
+            if len(samples) < len(data):
+                log.warning("dr.report_values_dropped", ven_name=ven.ven_name)
             self.store.add_reports(ven.ven_name, samples, self.clock.timestamp())
 
         return store_samples, min_sampling_interval

@@ -270,20 +270,19 @@ class DrStore:
     # -- reports ----------------------------------------------------------------------------
     def add_reports(
         self, ven_name: str, samples: Sequence[tuple[float, float]], now_s: float
-    ) -> int:
+    ) -> None:
         """Store (instant, power W) samples of the VEN's home; a repeated instant is kept
-        once. Returns how many were new."""
+        once (the first)."""
         if len(samples) > MAX_REPORT_ROWS:
             raise InvalidValue(f"at most {MAX_REPORT_ROWS} samples per report")
         if not samples:
-            return 0
+            return
         rows = [
             {"ven_name": ven_name, "measured_at": t, "power_w": w, "received_at": now_s}
             for t, w in samples
         ]
         with self.database.write() as connection, refusals_as(f"reports of {ven_name}"):
-            statement = insert_statement(connection, _r).on_conflict_do_nothing()
-            return int(connection.execute(statement, rows).rowcount or 0)
+            connection.execute(insert_statement(connection, _r).on_conflict_do_nothing(), rows)
 
     def reports(self, ven_name: str, since_s: float = 0.0) -> list[tuple[float, float]]:
         query = (
