@@ -90,9 +90,14 @@ def test_enrol_create_refuse_revoke(tmp_path: Path) -> None:
     results = _run(tmp_path, "event", "results", event.event_id)
     assert results.exit_code == 0, results.output
     assert "insufficient_days" in results.output  # a data directory without history
+    assert _run(tmp_path, "event", "cancel", event.event_id, "--aggregator", "AGG2").exit_code != 0
+    assert _run(tmp_path, "event", "cancel", event.event_id, "--aggregator", "AGG1").exit_code == 0
+    assert store.event(event.event_id).status == "cancelled"
     assert _run(tmp_path, "ven", "revoke", "home-1").exit_code == 0
     assert _run(tmp_path, "ven", "revoke", "home-1").exit_code != 0
     assert not store.ven("home-1").active
     actions = [e.action for e in AuditLog(database).entries()]
-    assert {"dr.ven_enrolled", "dr.event_created", "dr.ven_revoked"} <= set(actions)
+    assert {"dr.ven_enrolled", "dr.event_created", "dr.event_cancelled", "dr.ven_revoked"} <= set(
+        actions
+    )
     database.close()

@@ -35,10 +35,16 @@ class Targets:
 
     got: list[tuple[float, datetime, datetime]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelled: list[str] = field(default_factory=list)
+    cancel_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __call__(self, target_w: float, start: datetime, end: datetime) -> None:
         self.got.append((target_w, start, end))
         self.arrived.set()
+
+    def cancel(self, event_id: str) -> None:
+        self.cancelled.append(event_id)
+        self.cancel_arrived.set()
 
 
 @dataclass
@@ -60,7 +66,16 @@ class Rig:
     def ven(self, name: str, targets: Targets, cert: str | None = None, **mapping: float) -> DrVen:
         pair = self.files.pair(cert or name)
         tls = VenTls(pair.cert, pair.key, self.files.ca.cert, self.vtn_fingerprint)
-        return DrVen(name, self.url, tls, targets, lambda: 1234.0, TargetMapping(**mapping), 0.5)
+        return DrVen(
+            name,
+            self.url,
+            tls,
+            targets,
+            lambda: 1234.0,
+            TargetMapping(**mapping),
+            0.5,
+            on_cancel=targets.cancel,
+        )
 
     def event(self, signal: str, value: float) -> DrEvent:
         now = time.time()

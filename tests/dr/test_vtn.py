@@ -53,7 +53,7 @@ def test_vens_without_the_enrolled_certificate_are_refused(tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
-def test_an_enrolled_ven_registers_and_a_restarted_vtn_requeues_running_events(
+def test_a_restarted_vtn_requeues_running_events_and_cancels(
     tmp_path: Path,
 ) -> None:
     async def scenario() -> None:
@@ -68,6 +68,12 @@ def test_an_enrolled_ven_registers_and_a_restarted_vtn_requeues_running_events(
             assert await ven.start()
             await asyncio.wait_for(targets.arrived.wait(), 15)
             assert targets.got[0][0] == pytest.approx(2400.0)  # level 1: 0.8 × 3000 W
+            # the aggregator cancels: the VEN hears it and the controller drops the target
+            assert not rig.store.cancel_event(event.event_id, "AGG2")  # not its event
+            assert rig.store.cancel_event(event.event_id, "AGG1")
+            await asyncio.wait_for(targets.cancel_arrived.wait(), 15)
+            assert targets.cancelled == [event.event_id]
+            assert rig.store.event(event.event_id).status == "cancelled"
         finally:
             await ven.stop()
             await rig.vtn.stop()

@@ -4,7 +4,7 @@
 - ``dr ven add|list|revoke``: enrol a HEMS's VEN for a customer's supply point (issues its
   client certificate: only enrolled certificates may register), list, revoke;
   ``dr ven run``: a VEN from the command line (:mod:`openami.cli.dr_ven`);
-- ``dr event create|list``: a DR event (level, target in W or price) for the aggregator's
+- ``dr event create|cancel|list``: a DR event (level, target in W or price) for the aggregator's
   VENs; ``dr event results ID``: its baseline and reduction per customer;
 - ``dr serve``: the VTN (HTTPS with mutual TLS; VENs poll it).
 
@@ -270,6 +270,22 @@ def event_create(
         f"event {dr_event.event_id}: {dr_event.signal}={dr_event.value:g}"
         f" for {len(participants)} VEN(s)"
     )
+
+
+@event.command("cancel")
+@click.argument("event_id")
+@click.option("--aggregator", required=True)
+@DATA_DIR
+@DB
+def event_cancel(event_id: str, aggregator: str, data_dir: Path, db_url: str | None) -> None:
+    """Cancel an event; a running VTN tells its VENs on their next poll."""
+    with open_dr(data_dir, db_url) as (store, audit):
+        if not store.cancel_event(event_id, aggregator):
+            raise click.ClickException(
+                f"{aggregator} has no pending or distributed event {event_id}"
+            )
+        audit.record(_actor(), "dr.event_cancelled", time.time(), PURPOSE, event_id, {})
+    console.print(f"cancelled {event_id}")
 
 
 @event.command("list")

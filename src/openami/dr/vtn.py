@@ -10,6 +10,8 @@
   ``poll_s`` the VTN queues each pending event for its participants' VENs and marks it
   ``distributed``; after a restart, distributed events that have not ended are queued again
   (openleadr keeps its queues in memory only).
+- **Cancellation**: an event cancelled in the store (``openami dr event cancel``) is marked
+  cancelled in openleadr, and each VEN hears it on its next poll.
 - **Opt-in / opt-out** (``oadrCreatedEvent``) and **reports** of the home's metered load
   (TELEMETRY_USAGE, ``power_real`` in W) are written to the store.
 """
@@ -81,6 +83,8 @@ class DrVtn:
         self.server.add_handler("on_create_party_registration", self.on_create_party_registration)
         self.server.add_handler("on_register_report", self.on_register_report)
         self._task: asyncio.Task[None] | None = None
+        # what openleadr holds: store event → [(ven_id, OpenADR event id)], to cancel it
+        self._queued: dict[str, list[tuple[str, str]]] = {}
 
     # -- registration -----------------------------------------------------------------------
     async def on_create_party_registration(self, info: dict[str, Any]) -> tuple[str, str] | bool:
@@ -150,6 +154,8 @@ class DrVtn:
         start = datetime.fromtimestamp(event.start_s, UTC)
         queued = 0
         for participant in self.store.participants(event.event_id):
+            oadr_id = f"{event.event_id}.{participant.ven_id}"
+            self._queued.setdefault(event.event_id, []).append((participant.ven_id, oadr_id))
             self.server.add_event(
                 ven_id=participant.ven_id,
                 signal_name=signal.signal_name,
@@ -163,7 +169,7 @@ class DrVtn:
                 ],
                 callback=self.on_opt,
                 # one OpenADR event per VEN: openleadr keeps one opt callback per event id
-                event_id=f"{event.event_id}.{participant.ven_id}",
+                event_id=oadr_id,
                 market_context=MARKET_CONTEXT,
                 response_required="always",
             )
@@ -179,6 +185,18 @@ class DrVtn:
             log.info("dr.event_distributed", event_id=event.event_id, vens=count)
         return len(events)
 
+    def withdraw_cancelled(self) -> int:
+        """Mark cancelled in openleadr the events the store says were cancelled; each VEN
+        learns it on its next poll. Returns how many events."""
+        withdrawn = 0
+        for event in self.store.events(status="cancelled"):
+            for ven_id, oadr_id in self._queued.pop(event.event_id, []):
+                self.server.cancel_event(ven_id, oadr_id)
+                withdrawn += 1
+        if withdrawn:
+            log.info("dr.events_cancelled", vens=withdrawn)
+        return withdrawn
+
     def requeue_running(self) -> int:
         now_s = self.clock.timestamp()
         running = [e for e in self.store.events(status="distributed") if e.end_s > now_s]
@@ -190,6 +208,7 @@ class DrVtn:
         while True:
             try:
                 self.distribute_pending()
+                self.withdraw_cancelled()
             except Exception:  # the loop must outlive one bad event; it is logged
                 log.exception("dr.distribute_failed")
             await asyncio.sleep(self.poll_s)

@@ -39,6 +39,7 @@ warnings.filterwarnings(
 from openleadr import OpenADRClient  # noqa: E402
 
 OnTarget = Callable[[float, datetime, datetime], Awaitable[None] | None]
+OnCancel = Callable[[str], Awaitable[None] | None]
 LEVEL_FRACTIONS = {1: 0.8, 2: 0.6, 3: 0.4}
 
 
@@ -74,7 +75,7 @@ class TargetMapping:
 @dataclass(frozen=True)
 class Decision:
     event_id: str
-    opt: str  # optIn / optOut
+    opt: str  # optIn / optOut, or "cancelled" when the VTN withdrew the event
     target_w: float | None
     start: datetime | None
     end: datetime | None
@@ -91,9 +92,12 @@ class DrVen:
         load_w: Callable[[], Any],
         mapping: TargetMapping | None = None,
         report_every_s: float = 10.0,
+        on_cancel: OnCancel | None = None,
     ) -> None:
         self.mapping = mapping or TargetMapping()
         self.on_target = on_target
+        self.on_cancel = on_cancel
+        self._answers: dict[str, str] = {}
         self.decisions: list[Decision] = []
         self.client = OpenADRClient(
             ven_name=ven_name,
@@ -106,6 +110,7 @@ class DrVen:
             allow_jitter=False,
         )
         self.client.add_handler("on_event", self.on_event)
+        self.client.add_handler("on_update_event", self.on_update_event)
         self.client.add_report(
             callback=load_w,
             resource_id="home",
@@ -119,12 +124,23 @@ class DrVen:
     async def on_event(self, event: dict[str, Any]) -> str:
         decision = self.decide(event)
         self.decisions.append(decision)
+        self._answers[decision.event_id] = decision.opt
         if decision.opt == "optIn" and decision.target_w is not None:
             assert decision.start is not None and decision.end is not None
-            result = self.on_target(decision.target_w, decision.start, decision.end)
-            if inspect.isawaitable(result):
-                await result
+            await _maybe_await(self.on_target(decision.target_w, decision.start, decision.end))
         return decision.opt
+
+    async def on_update_event(self, event: dict[str, Any]) -> str:
+        """A changed event: cancelled (the controller drops its target, the earlier answer
+        stands), or modified (decided afresh)."""
+        descriptor = event.get("event_descriptor", {})
+        event_id = str(descriptor.get("event_id", ""))
+        if descriptor.get("event_status") != "cancelled":
+            return await self.on_event(event)
+        self.decisions.append(Decision(event_id, "cancelled", None, None, None, "cancelled"))
+        if self.on_cancel is not None:
+            await _maybe_await(self.on_cancel(event_id.partition(".")[0]))
+        return self._answers.get(event_id, "optOut")
 
     def decide(self, event: dict[str, Any]) -> Decision:
         event_id = str(event.get("event_descriptor", {}).get("event_id", ""))
@@ -158,3 +174,8 @@ class DrVen:
 
     async def stop(self) -> None:
         await self.client.stop()
+
+
+async def _maybe_await(result: Awaitable[None] | None) -> None:
+    if inspect.isawaitable(result):
+        await result

@@ -213,6 +213,20 @@ class DrStore:
         with self.database.write() as connection, refusals_as(f"event {event_id}"):
             connection.execute(_e.update().where(_e.c.event_id == event_id).values(status=status))
 
+    def cancel_event(self, event_id: str, aggregator_id: str) -> bool:
+        """Cancel a pending or distributed event of this aggregator; False if there is none."""
+        with self.database.write() as connection:
+            done = connection.execute(
+                _e.update()
+                .where(
+                    _e.c.event_id == event_id,
+                    _e.c.aggregator_id == aggregator_id,
+                    _e.c.status.in_(("pending", "distributed")),
+                )
+                .values(status="cancelled")
+            ).rowcount
+        return bool(done)
+
     def participants(self, event_id: str) -> list[DrParticipant]:
         query = (
             sa.select(_p, _v.c.ven_id)
