@@ -311,7 +311,7 @@ class HomeFleet:
             np.uint8
         )
         charge = battery_mode == ap.BATTERY_CHARGE
-        discharge = battery_mode == ap.BATTERY_DISCHARGE
+        discharge = (battery_mode == ap.BATTERY_DISCHARGE) | (battery_mode == ap.BATTERY_AUTO)
         self.battery_charge_w = np.where(charge, battery_w, self.battery_charge_w)
         self.battery_discharge_w = np.where(discharge, battery_w, self.battery_discharge_w)
         self.ev_mode = np.where(ev_mode == 0, self.ev_mode, ev_mode).astype(np.uint8)
