@@ -212,6 +212,7 @@ def load_policy(path: Path) -> Policy:
             end = end if end.tzinfo else end.replace(tzinfo=JST)
             limit = _number(event, "limit_w", 0, 0, 100_000)
         except (KeyError, ValueError, TypeError) as exc:
-            raise PolicyError(f"dr: each event needs start, end (ISO 8601) and limit_w: {exc}")
+            msg = f"dr: each event needs start, end (ISO 8601) and limit_w: {exc}"
+            raise PolicyError(msg) from None
         policy = policy.set_dr_target(limit, start, end, source="policy file")
     return policy

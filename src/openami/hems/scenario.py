@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from openami.clock.slots import SLOT_SECONDS
 from openami.hems.control import HomesState, decide
-from openami.hems.policy import Policy
+from openami.hems.policy import VOLTAGE_V, Policy
 from openami.home import HomeFleet, HomeParams
 from openami.home import params as hp
 from openami.meter import HouseholdParams, MeterFleet
@@ -106,17 +106,18 @@ def run_day(
     user_set_c = homes.ac_set_c.copy()
     ac_bad = bat_bad = 0
     decisions = 0
-    t_s = start * SLOT_SECONDS
+    t_s = float(start * SLOT_SECONDS)
     end_s = (start + slots) * SLOT_SECONDS
     reserve = 0.0 if policy is None else policy.comfort.battery_reserve
     stored_start_wh = _stored_wh(homes)
+    contract_w = fleet.contract_amperage_a.astype(np.float64) * VOLTAGE_V
     while t_s < end_s:
         homes.advance_to(t_s)
         if not homes.ac_on.any() or policy is None:
             user_set_c = homes.ac_set_c.copy()  # the household's own choice
         if policy is not None:
             power = fleet.power_w(idx, t_s)
-            state = homes_state(homes, power, user_set_c, fleet.contract_amperage_a * 100.0)
+            state = homes_state(homes, power, user_set_c, contract_w)
             cmd = decide(state, policy, t_s, interval_s)
             homes.apply_arrays(
                 cmd.ac_set_c, cmd.battery_mode, cmd.battery_w, cmd.ev_mode, cmd.wh_setting
