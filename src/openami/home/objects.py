@@ -18,7 +18,7 @@ from openami.home.model import HomeFleet
 from openami.protocols.echonet import appliances as ap
 from openami.protocols.echonet import objects as obj
 from openami.protocols.echonet.objects import DeviceObject, Getter, Setter
-from openami.protocols.echonet.property_spec import U16_MAX_VALUE
+from openami.protocols.echonet.property_spec import U16_MAX_VALUE, pack_min_max
 
 STANDARD_VERSION_R = bytes([0x00, 0x00, ord("R"), 0x01])
 EXPERIMENTAL_MANUFACTURER_CODE = 0xFFFFFF
@@ -130,6 +130,9 @@ def storage_battery(homes: HomeFleet, i: int) -> DeviceObject:
     cap = float(p.battery_capacity_wh[i])
     b.get(ap.EPC_BATTERY_CHARGEABLE_ENERGY, lambda: (cap - homes.battery_soc_wh[i]) / eff)
     b.get(ap.EPC_BATTERY_DISCHARGEABLE_ENERGY, lambda: homes.battery_soc_wh[i] * eff)
+    max_w = float(p.battery_max_w[i])
+    b.get(ap.EPC_BATTERY_MIN_MAX_CHARGE_W, lambda: pack_min_max(0, round(max_w)))
+    b.get(ap.EPC_BATTERY_MIN_MAX_DISCHARGE_W, lambda: pack_min_max(0, round(max_w)))
     b.get(ap.EPC_BATTERY_WORKING_STATUS, lambda: _battery_working(homes, i))
     b.get(ap.EPC_BATTERY_RATED_ENERGY, lambda: cap)
     b.get(ap.EPC_BATTERY_INSTANT_POWER, lambda: homes.power[1, i])
@@ -159,7 +162,7 @@ def _battery_mode(homes: HomeFleet, i: int, mode: int) -> bool:
 
 
 def _battery_w(homes: HomeFleet, i: int, power_w: int, *, charge: bool) -> bool:
-    if power_w > homes.p.battery_max_w[i]:
+    if power_w > round(homes.p.battery_max_w[i]):
         return False  # beyond the unit's rating (0xC8/0xC9)
     if charge:
         homes.set_battery([i], charge_w=power_w)
@@ -171,6 +174,7 @@ def _battery_w(homes: HomeFleet, i: int, power_w: int, *, charge: bool) -> bool:
 def ev_charger(homes: HomeFleet, i: int) -> DeviceObject:
     b = _Builder(homes, i, ap.EV_CHARGER)
     b.get(ap.EPC_EV_RATED_CHARGE_W, lambda: homes.p.ev_max_w[i])
+    b.get(ap.EPC_EV_MIN_MAX_CHARGE_W, lambda: pack_min_max(0, round(homes.p.ev_max_w[i])))
     b.get(
         ap.EPC_EV_CONNECTION,
         lambda: ap.EV_CONNECTED_CHARGEABLE if homes.ev_connected[i] else ap.EV_NOT_CONNECTED,
@@ -209,7 +213,7 @@ def _ev_mode(homes: HomeFleet, i: int, mode: int) -> bool:
 
 
 def _ev_w(homes: HomeFleet, i: int, power_w: int) -> bool:
-    if power_w > homes.p.ev_max_w[i]:
+    if power_w > round(homes.p.ev_max_w[i]):
         return False
     homes.set_ev([i], charge_w=power_w)
     return True

@@ -6,6 +6,7 @@ import pytest
 
 from openami.protocols.echonet import appliances as ap
 from openami.protocols.echonet.errors import EchonetDecodeError
+from openami.protocols.echonet.property_spec import pack_min_max, unpack_min_max
 
 PAIRS = [
     # (class, EPC, value, EDT)
@@ -72,3 +73,12 @@ def test_settable_and_announced_maps_follow_the_appendix() -> None:
     assert {0xB0, 0xB2} <= ap.WATER_HEATER.announced
     assert ap.EV_CHARGER.eoj() == 0x027E01
     assert ap.wrap_cumulative(1_000_000_001) == 1
+
+
+def test_min_max_pairs() -> None:
+    spec = ap.STORAGE_BATTERY.spec(ap.EPC_BATTERY_MIN_MAX_DISCHARGE_W)
+    edt = spec.encode(pack_min_max(100, 3000))
+    assert edt == bytes.fromhex("0000006400000bb8")
+    assert unpack_min_max(spec.decode(edt)) == (100, 3000)
+    with pytest.raises(EchonetDecodeError):
+        spec.decode(bytes.fromhex("00000bb800000064"))  # min above max

@@ -180,6 +180,14 @@ STORAGE_BATTERY = ApplianceClass(
             0,
             U32_MAX_VALUE,
         ),
+        ranged(EPC_BATTERY_MIN_MAX_CHARGE_W, "min/max charge power [W]", "u32x2", 0, U32_MAX_VALUE),
+        ranged(
+            EPC_BATTERY_MIN_MAX_DISCHARGE_W,
+            "min/max discharge power [W]",
+            "u32x2",
+            0,
+            U32_MAX_VALUE,
+        ),
         enum(EPC_BATTERY_WORKING_STATUS, "working operation status", BATTERY_MODES, announced=True),
         ranged(EPC_BATTERY_RATED_ENERGY, "rated energy [Wh]", "u32", 0, U32_MAX_VALUE),
         ranged(
@@ -253,6 +261,7 @@ EV_CHARGER = ApplianceClass(
         OPERATION_STATUS,
         ranged(EPC_EV_RATED_CHARGE_W, "rated charge power [W]", "u32", 0, U32_MAX_VALUE),
         enum(EPC_EV_CONNECTION, "vehicle connection", EV_CONNECTION, announced=True),
+        ranged(EPC_EV_MIN_MAX_CHARGE_W, "min/max charge power [W]", "u32x2", 0, U32_MAX_VALUE),
         ranged(
             EPC_EV_REMAINING_CHARGEABLE_WH, "remaining chargeable [Wh]", "u32", 0, U32_MAX_VALUE
         ),

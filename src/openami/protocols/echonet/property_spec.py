@@ -8,7 +8,9 @@ built on it rejects bad values and the Set gets an SNA answer.
 Layouts (big-endian, as the Appendix requires):
 
 - ``u8`` / ``u16`` / ``u32``: unsigned, ``s8`` / ``s32``: two's complement;
-- ``enum``: one byte out of a fixed set of codes.
+- ``enum``: one byte out of a fixed set of codes;
+- ``u32x2``: two u32 (minimum, maximum), handled as one integer ``min << 32 | max``
+  (:func:`pack_min_max`, :func:`unpack_min_max`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from openami.protocols.echonet.frame import EchonetDecodeError
 
-_SIZES = {"u8": 1, "s8": 1, "enum": 1, "u16": 2, "u32": 4, "s32": 4}
+_SIZES = {"u8": 1, "s8": 1, "enum": 1, "u16": 2, "u32": 4, "s32": 4, "u32x2": 8}
 _SIGNED = frozenset({"s8", "s32"})
 
 
@@ -53,6 +55,9 @@ class PropertySpec:
     def valid(self, value: int) -> bool:
         if self.layout == "enum":
             return value in self.codes
+        if self.layout == "u32x2":
+            low, high = unpack_min_max(value)
+            return self.low <= low <= high <= self.high
         return self.low <= value <= self.high
 
     def encode(self, value: int) -> bytes:
@@ -75,6 +80,15 @@ class PropertySpec:
     def decode_set(self, edt: bytes) -> int:
         """The value a Set carries: in range, never a sentinel (those are Get-only)."""
         return self.decode(edt, allow_sentinel=False)
+
+
+def pack_min_max(minimum: int, maximum: int) -> int:
+    """Two u32 (min, max) as the one integer a ``u32x2`` property carries."""
+    return (int(minimum) << 32) | int(maximum)
+
+
+def unpack_min_max(value: int) -> tuple[int, int]:
+    return value >> 32, value & 0xFFFFFFFF
 
 
 def ranged(
