@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from openami.broute.responder import ResponderStats
 from openami.clock import Clock, slot_at_s, slot_start_s
@@ -87,13 +87,16 @@ class Responder(Protocol):
     def fixed_time_inf(self, now: datetime | None = None) -> bytes | None: ...
 
 
-class MeterNode:
+R = TypeVar("R", bound=Responder)
+
+
+class MeterNode(Generic[R]):
     """An ECHONET Lite node on UDP serving one meter through a :class:`MeterResponder`
     (or any :class:`Responder`)."""
 
     def __init__(
         self,
-        responder: Responder,
+        responder: R,
         hosts: Sequence[str] = ("0.0.0.0", "::"),
         port: int = ECHONET_PORT,
         *,
@@ -163,7 +166,7 @@ class MeterNode:
             ep.sock.close()
         self._endpoints.clear()
 
-    async def __aenter__(self) -> MeterNode:
+    async def __aenter__(self) -> MeterNode[R]:
         await self.start()
         return self
 

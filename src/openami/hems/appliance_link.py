@@ -77,9 +77,9 @@ class ApplianceLink:
 
     def discover(self) -> dict[int, int]:
         """The node's appliances from its instance list (0xD6)."""
-        edt = self.client.get(
-            [obj.EPC_SELF_NODE_INSTANCE_LIST], deoj=obj.NODE_PROFILE_EOJ
-        )[obj.EPC_SELF_NODE_INSTANCE_LIST]
+        edt = self.client.get([obj.EPC_SELF_NODE_INSTANCE_LIST], deoj=obj.NODE_PROFILE_EOJ)[
+            obj.EPC_SELF_NODE_INSTANCE_LIST
+        ]
         if edt is None:
             raise ValueError("the node gives no instance list (0xD6)")
         for eoj in obj.decode_instance_list(edt):

@@ -104,6 +104,8 @@ class HemsController:
             import_w=decision.import_w,
             expected_import_w=round(decision.expected_import_w),
             reasons=list(decision.reasons),
-            sets=[f"{s.device} {s.epc:#04x}={s.value} {'ok' if s.accepted else 'SNA'}" for s in sets],
+            sets=[
+                f"{s.device} {s.epc:#04x}={s.value} {'ok' if s.accepted else 'SNA'}" for s in sets
+            ],
         )
         return decision

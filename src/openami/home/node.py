@@ -89,14 +89,8 @@ class ApplianceResponder:
         ]
 
 
-class ApplianceNode(MeterNode):
+class ApplianceNode(MeterNode[ApplianceResponder]):
     """The UDP node of a home's appliances, announcing status changes."""
-
-    responder: ApplianceResponder
-
-    def __init__(self, responder: ApplianceResponder, *args: Any, **kwargs: Any) -> None:
-        super().__init__(responder, *args, **kwargs)
-        self.responder = responder
 
     def announce_changes(self) -> int:
         frames = self.responder.status_changes()

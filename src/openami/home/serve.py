@@ -16,6 +16,7 @@ from openami.home.model import HomeFleet
 from openami.home.node import ApplianceNode, ApplianceResponder
 from openami.home.params import HomeParams
 from openami.meter import MeterFleet, MeterView
+from openami.protocols.echonet.smart_meter import EnergyScale
 
 
 @dataclass
@@ -46,6 +47,7 @@ def build_home(
     reply_to_sender_port: bool = False,
     multicast: bool = True,
     poll_interval_s: float = 1.0,
+    scale: EnergyScale | None = None,
 ) -> ServedHome:
     """Home ``home_id`` (its meter's id): the meter's seeded household model with the
     appliances attached (drawn from ``shares``: battery_share, ev_share, water_heater_share)."""
@@ -70,7 +72,9 @@ def build_home(
     )
     meter_node = None
     if meter_hosts:
-        responder = MeterResponder(MeterView(fleet, 0, clock), clock, retention_days=retention_days)
+        responder = MeterResponder(
+            MeterView(fleet, 0, clock), clock, retention_days=retention_days, scale=scale
+        )
         meter_node = MeterNode(
             responder,
             list(meter_hosts),
