@@ -37,6 +37,7 @@ from openami.hems.scenario import DayResult, build, run_day
 
 POLICY = Path(__file__).resolve().parent.parent / "examples" / "hems-policy.toml"
 DAY_START_UTC = datetime(2026, 8, 5, 3, 0, tzinfo=UTC)  # 2026-08-05 12:00 JST
+DR_FROM_H, DR_HOURS = 18, 2  # the DR event: 18:00–20:00 JST
 
 
 def _figures(result: DayResult, start_slot: int, policy: Policy, wall_s: float) -> dict[str, Any]:
@@ -45,7 +46,9 @@ def _figures(result: DayResult, start_slot: int, policy: Policy, wall_s: float) 
     hours = slot_of_day(slots).astype(np.float64) / 2.0 + 0.25
     cheap = np.array([policy.band_at_hour(h).kind == "cheap" for h in hours])
     peak_slot = int(np.argmax(fleet_wh))
+    dr_window = (hours >= DR_FROM_H) & (hours < DR_FROM_H + DR_HOURS)
     return {
+        "dr_window_import_kw": float(fleet_wh[dr_window].mean()) * 2 / 1000,
         "peak_import_kw": float(fleet_wh.max()) * 2 / 1000,
         "peak_at_jst": f"{int(hours[peak_slot]):02d}:{int(hours[peak_slot] % 1 * 60) - 15:02d}",
         "import_kwh": float(result.import_wh.sum()) / 1000,
@@ -72,8 +75,8 @@ def _one(homes: int, seed: int, policy: Policy | None, scored_by: Policy) -> dic
 
 def run(homes: int, seed: int, dr_limit_w: float) -> dict[str, Any]:
     policy = load_policy(POLICY)
-    dr_start = DAY_START_UTC.astimezone(JST) + timedelta(hours=6)  # 18:00 JST
-    with_dr = policy.set_dr_target(dr_limit_w, dr_start, dr_start + timedelta(hours=2))
+    dr_start = DAY_START_UTC.astimezone(JST) + timedelta(hours=DR_FROM_H - 12)
+    with_dr = policy.set_dr_target(dr_limit_w, dr_start, dr_start + timedelta(hours=DR_HOURS))
     base = _one(homes, seed, None, policy)
     ctl = _one(homes, seed, policy, policy)
     dr = _one(homes, seed, with_dr, policy)
@@ -104,6 +107,7 @@ ROWS = [
     ("  at (JST)", "peak_at_jst", ""),
     ("peak reduction [kW]", "peak_reduction_kw", ",.0f"),
     ("peak reduction [%]", "peak_reduction_pct", ".1f"),
+    ("mean import 18:00–20:00 [kW]", "dr_window_import_kw", ",.0f"),
     ("import in cheap band [kWh]", "cheap_band_import_kwh", ",.0f"),
     ("shifted into cheap band [kWh]", "shifted_into_cheap_kwh", ",.0f"),
     ("total import [kWh]", "import_kwh", ",.0f"),

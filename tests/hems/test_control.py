@@ -20,7 +20,8 @@ from openami.hems.control import (
 from openami.hems.policy import Policy, TariffBand, load_policy
 from openami.protocols.echonet import appliances as ap
 
-POLICY = load_policy(Path(__file__).resolve().parents[2] / "examples" / "hems-policy.toml")
+EXAMPLE = load_policy(Path(__file__).resolve().parents[2] / "examples" / "hems-policy.toml")
+POLICY = replace(EXAMPLE, shed_order=("ev", "water_heater", "battery", "ac"))  # EV first
 
 
 def at_jst(hour: int, minute: int = 0) -> float:

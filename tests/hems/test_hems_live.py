@@ -72,7 +72,11 @@ def test_a_dr_target_makes_the_hems_cut_the_peak(served: tuple[ServedHome, Manua
     link = ApplianceLink(MeterClient(transport.peer(*app_addr), timeout_s=2.0, retries=2))
     try:
         assert set(link.discover()) == set(ap.APPLIANCE_CLASSES)
-        policy = replace(load_policy(EXAMPLE_POLICY), contract_amperage_a=60)
+        policy = replace(
+            load_policy(EXAMPLE_POLICY),
+            contract_amperage_a=60,
+            shed_order=("ev", "water_heater", "battery", "ac"),  # the EV is shed first
+        )
         hems = HemsController(policy, meter, link, clock=clock.timestamp)
         assert home.homes.ev_mode[0] == ap.EV_CHARGE
         # no DR yet: peak shift (the cheap band) keeps the EV charging, nothing is shed

@@ -15,7 +15,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hems-policy.toml"
 def test_the_example_policy_loads() -> None:
     policy = load_policy(EXAMPLE)
     assert policy.contract_limit_w == 40 * 100 - 200
-    assert policy.shed_order == ("ev", "water_heater", "battery", "ac")
+    assert policy.shed_order == ("battery", "water_heater", "ev", "ac")
     assert [b.kind for b in policy.bands] == ["cheap", "peak"]
     assert policy.comfort.ac_cool_max_c == 28 and policy.comfort.battery_reserve == 0.2
 

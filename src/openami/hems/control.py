@@ -124,19 +124,22 @@ def decide(state: HomesState, policy: Policy, at_s: float, interval_s: float = 3
     dep_h = c.ev_departure.hour + c.ev_departure.minute / 60
     ev_need_wh = np.clip(c.ev_departure_soc * state.ev_capacity_wh - state.ev_soc_wh, 0.0, None)
     cheap_left_h = policy.cheap_hours_between(hour, dep_h)
+    cheap_total_h = policy.cheap_hours_between((dep_h + 0.25) % 24.0, dep_h)
     ev_need_h = ev_need_wh / np.maximum(state.ev_max_w * 0.9, 1.0)
     ev_must = ev_need_h > cheap_left_h
     cheap = band == "cheap"
     ev_charge = state.ev_connected & (ev_need_wh > 0)
-    ev_charge &= (cheap & _turn(cheap_left_h, ev_need_h, state.stagger, state.ev_power_w)) | ev_must
+    ev_charge &= (
+        cheap & _turn(cheap_left_h, cheap_total_h, ev_need_h, state.stagger, state.ev_power_w)
+    ) | ev_must
     wh_low = state.wh_present & (state.wh_fraction < c.water_heater_min)
     wh_need_h = (1.0 - state.wh_fraction) * WATER_HEATER_FULL_H
-    wh_turn = _turn(cheap_left_h, wh_need_h, state.stagger, state.wh_power_w)
+    wh_turn = _turn(cheap_left_h, cheap_total_h, wh_need_h, state.stagger, state.wh_power_w)
     wh_heat = state.wh_present & ((cheap & (state.wh_fraction < 0.98) & wh_turn) | wh_low)
     bat_need_h = (state.battery_capacity_wh - state.battery_soc_wh) / np.maximum(
         state.battery_max_w * 0.95, 1.0
     )
-    bat_turn = _turn(cheap_left_h, bat_need_h, state.stagger, state.battery_power_w)
+    bat_turn = _turn(cheap_left_h, cheap_total_h, bat_need_h, state.stagger, state.battery_power_w)
     if band == "cheap":
         bat_mode = np.where(bat_room & bat_turn, ap.BATTERY_CHARGE, ap.BATTERY_STANDBY)
         bat_w = state.battery_max_w.copy()
@@ -218,11 +221,15 @@ def decide(state: HomesState, policy: Policy, at_s: float, interval_s: float = 3
     )
 
 
-def _turn(cheap_left_h: float, need_h: F64, stagger: F64, power_w: F64) -> Bool:
-    """Whether a device's cheap-band run starts (or goes on): a home with stagger 1 starts at
-    once, one with 0 as late as still fills it; spread in between, the homes do not all start
-    at the band's first minute (no rebound peak). Running devices keep running."""
-    return (power_w > 0) | (cheap_left_h * (1.0 - stagger) <= need_h + 0.25)
+def _turn(
+    cheap_left_h: float, cheap_total_h: float, need_h: F64, stagger: F64, power_w: F64
+) -> Bool:
+    """Whether a device's cheap-band run starts (or goes on). Its start is placed ``stagger``
+    (0–1) of the way from the latest start that still fills it to the band's start, so the
+    homes' starts spread evenly over the band instead of all at its first minute (a rebound
+    peak) or its last hours. Running devices keep running."""
+    slack_h = np.clip(cheap_total_h - need_h, 0.0, None)
+    return (power_w > 0) | (cheap_left_h <= need_h + stagger * slack_h + 0.25)
 
 
 def _battery_estimate(state: HomesState, mode: U8, power_w: F64) -> F64:
