@@ -3,9 +3,10 @@ status-change announcements, and the home's energy in the meter's half-hour valu
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from tests.home.conftest import make_home
 
 from openami.clock import SLOT_SECONDS, ManualClock
 from openami.home import HomeFleet
@@ -82,3 +83,23 @@ def test_the_meter_half_hour_values_include_the_appliances(
     appliance_wh = homes.slot_net_wh(np.array([0]), slot)[0]
     assert abs(appliance_wh) > 100  # the AC, EV and battery did something
     assert metered_wh == base_imp[0] - base_exp[0] + round(appliance_wh)
+
+
+def test_a_daytime_heating_shift_heats_at_its_hour() -> None:
+    clock = ManualClock(datetime(2026, 8, 5, 1, 30, tzinfo=UTC))  # 10:30 JST
+    _fleet, homes = make_home(clock)
+    responder = ApplianceResponder(homes, 0, clock)
+    heater = ap.WATER_HEATER.eoj()
+    homes.set_water_heater([0], ap.HEATING_STOPPED)
+    homes.set_water_heater([0], ap.HEATING_AUTO)
+    assert homes.power[3, 0] == 0  # 60 % full: automatic mode does not reheat yet
+    props = (Property(ap.EPC_WH_ENERGY_SHIFT, b"\x01"), Property(ap.EPC_WH_SHIFT_TIME_1, b"\x0b"))
+    assert _ask(responder, Frame(4, CONTROLLER_EOJ, heater, Esv.SETC, props)).esv == Esv.SET_RES
+    clock.advance(timedelta(minutes=20))
+    homes.sync()
+    assert homes.power[3, 0] == 0  # 10:50: not yet
+    clock.advance(timedelta(minutes=20))
+    homes.sync()
+    assert homes.power[3, 0] == homes.p.wh_heater_w[0]  # 11:10: heating from 11:00
+    get = Frame(5, CONTROLLER_EOJ, heater, Esv.GET, (Property(ap.EPC_WH_HEATING_STATUS),))
+    assert _ask(responder, get).edt(ap.EPC_WH_HEATING_STATUS) == bytes([ap.HEATING])

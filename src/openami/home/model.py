@@ -72,6 +72,8 @@ class HomeFleet:
         self.ev_soc_wh = np.where(self.ev_connected, hp.EV_CAPACITY_WH - self.p.ev_need_wh, 0.0)
         self.ev_departure_soc_wh = np.full(n, np.nan)  # the EV's energy when it last left
         self.wh_setting = np.full(n, ap.HEATING_AUTO, dtype=np.uint8)
+        self.wh_daytime_reheat = np.ones(n, dtype=np.bool_)  # 0xC0: automatic reheat by day
+        self.wh_shift_hour = np.zeros(n, dtype=np.int64)  # 0xC7 + 0xCA: heat at this hour
         self.wh_heat_wh = np.full(n, hp.TANK_FULL_WH * 0.6)
         self.wh_unserved_wh = np.zeros(n)  # hot water asked for while the tank was empty
         self.pv_energy_wh = np.zeros(n)
@@ -143,7 +145,7 @@ class HomeFleet:
         self.outdoor_c = outdoor_c
         self.power[0] = self._ac_w(outdoor_c)
         self.power[2] = self._ev_w()
-        self.power[3] = self._water_w()
+        self.power[3] = self._water_w(hour)
         consumption_w, pv_w = self._household_w(t_s)
         others_w = consumption_w - pv_w + self.power[0] + self.power[2] + self.power[3]
         self.power[1] = self._battery_w(others_w)
@@ -187,12 +189,19 @@ class HomeFleet:
         w = np.minimum(np.minimum(self.ev_charge_w, self.p.ev_max_w), room_w)
         return np.where(self.ev_connected & (self.ev_mode == ap.EV_CHARGE), w, 0.0)
 
-    def _water_w(self) -> F64:
+    def _water_w(self, hour: float) -> F64:
         full = self.wh_heat_wh >= hp.TANK_FULL_WH * 0.999
         low = self.wh_heat_wh < hp.TANK_FULL_WH * 0.5
         heating_now = self.power[3] > 0
+        daytime = 7.0 <= hour < 23.0
         auto = (self.wh_setting == ap.HEATING_AUTO) & (low | heating_now)
-        manual = self.wh_setting == ap.HEATING_MANUAL
+        auto &= self.wh_daytime_reheat | (not daytime)
+        # a daytime heating shift (上げDR) heats from its hour on, until full
+        shifted = (self.wh_shift_hour > 0) & (self.wh_shift_hour <= hour) & daytime
+        shifted &= (self.wh_setting != ap.HEATING_STOPPED) & (
+            (hour < self.wh_shift_hour + 1) | heating_now
+        )
+        manual = (self.wh_setting == ap.HEATING_MANUAL) | shifted
         on = (auto | manual) & ~full & self.p.has_water_heater
         return np.where(on, self.p.wh_heater_w, 0.0)
 
@@ -291,9 +300,23 @@ class HomeFleet:
             self.ev_charge_w[idx] = charge_w
         self._apply()
 
-    def set_water_heater(self, index: npt.ArrayLike, setting: int) -> None:
+    def set_water_heater(
+        self,
+        index: npt.ArrayLike,
+        setting: int | None = None,
+        *,
+        daytime_reheat: bool | None = None,
+        shift_hour: int | None = None,
+    ) -> None:
+        """0xB0 setting; 0xC0 daytime reheating; a daytime shift hour (9–17, 0 = none)."""
         self.sync()
-        self.wh_setting[np.asarray(index, dtype=np.int64)] = setting
+        idx = np.asarray(index, dtype=np.int64)
+        if setting is not None:
+            self.wh_setting[idx] = setting
+        if daytime_reheat is not None:
+            self.wh_daytime_reheat[idx] = daytime_reheat
+        if shift_hour is not None:
+            self.wh_shift_hour[idx] = shift_hour
         self._apply()
 
     def apply_arrays(

@@ -229,11 +229,22 @@ def water_heater(homes: HomeFleet, i: int) -> DeviceObject:
         lambda: ap.HEATING if homes.power[3, i] > 0 else ap.NOT_HEATING,
     )
     b.get(ap.EPC_WH_HEATING_TEMPERATURE, lambda: hp.TANK_HOT_C)
-    flags = {ap.EPC_WH_DAYTIME_REHEATING: 0x42, ap.EPC_WH_ENERGY_SHIFT: 0x00}
-    flags[ap.EPC_WH_SHIFT_TIME_1] = 0x00
-    for epc in flags:
-        b.get(epc, lambda epc=epc: flags[epc])  # type: ignore[misc]
-        b.set(epc, lambda v, epc=epc: flags.__setitem__(epc, v))  # type: ignore[misc]
+    b.get(ap.EPC_WH_DAYTIME_REHEATING, lambda: 0x41 if homes.wh_daytime_reheat[i] else 0x42)
+    b.set(
+        ap.EPC_WH_DAYTIME_REHEATING,
+        lambda v: homes.set_water_heater([i], daytime_reheat=v == 0x41),
+    )
+    shift = {"participate": 0x00, "hour": 0x00}  # 0xC7 and 0xCA: heat at the hour if both
+
+    def set_shift(key: str, value: int) -> None:
+        shift[key] = value
+        hour = shift["hour"] if shift["participate"] == 0x01 else 0
+        homes.set_water_heater([i], shift_hour=hour)
+
+    b.get(ap.EPC_WH_ENERGY_SHIFT, lambda: shift["participate"])
+    b.set(ap.EPC_WH_ENERGY_SHIFT, lambda v: set_shift("participate", v))
+    b.get(ap.EPC_WH_SHIFT_TIME_1, lambda: shift["hour"])
+    b.set(ap.EPC_WH_SHIFT_TIME_1, lambda v: set_shift("hour", v))
     b.get(ap.EPC_WH_REMAINING_L, lambda: homes.wh_heat_wh[i] / per_l)
     b.get(ap.EPC_WH_TANK_L, lambda: hp.TANK_L)
     b.get(ap.EPC_INSTANT_POWER, lambda: homes.power[3, i])
