@@ -278,7 +278,7 @@ def run(
         peer = (
             transport.peer(app_host, app_port)
             if isinstance(transport, UdpTransport)
-            else UdpTransport(app_host, app_port, local_port=0)
+            else UdpTransport(app_host, app_port, local_port=local_port)
         )
     except (HemsError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

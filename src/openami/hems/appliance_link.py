@@ -11,6 +11,7 @@ for values that differ from what it read.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,8 @@ from openami.hems.control import UNCHANGED, Commands, HomesState
 from openami.protocols.echonet import appliances as ap
 from openami.protocols.echonet import objects as obj
 from openami.protocols.echonet.frame import eoj_class
-from openami.protocols.echonet.property_spec import unpack_min_max
+from openami.protocols.echonet.errors import EchonetDecodeError
+from openami.protocols.echonet.property_spec import PropertySpec, unpack_min_max
 
 AC, BATTERY, EV, WATER_HEATER = (
     ap.AIR_CONDITIONER_CLASS,
@@ -29,6 +31,8 @@ AC, BATTERY, EV, WATER_HEATER = (
     ap.EV_CHARGER_CLASS,
     ap.WATER_HEATER_CLASS,
 )
+log = logging.getLogger(__name__)
+
 #: what the HEMS reads of each class
 READS: dict[int, list[int]] = {
     AC: [0x80, ap.EPC_AC_MODE, ap.EPC_AC_SET_TEMPERATURE, ap.EPC_INSTANT_POWER],
@@ -66,6 +70,17 @@ class SetResult:
     accepted: bool
 
 
+def _decode(spec: PropertySpec, edt: bytes | None) -> int | None:
+    """A value, or None when refused or not decodable (a device's bad value is not fatal)."""
+    if edt is None:
+        return None
+    try:
+        return spec.decode(edt)
+    except EchonetDecodeError as exc:
+        log.warning("undecodable value from an appliance: %s", exc)
+        return None
+
+
 class ApplianceLink:
     """Discovery, reading and control of the appliances of one node."""
 
@@ -93,9 +108,7 @@ class ApplianceLink:
         for cls, eoj in self.eojs.items():
             spec_of = ap.APPLIANCE_CLASSES[cls].spec
             got = self.client.get(READS.get(cls, []), deoj=eoj)
-            self.values[cls] = {
-                epc: None if edt is None else spec_of(epc).decode(edt) for epc, edt in got.items()
-            }
+            self.values[cls] = {epc: _decode(spec_of(epc), edt) for epc, edt in got.items()}
         return self.values
 
     def _v(self, cls: int, epc: int, default: float = 0.0) -> float:
