@@ -21,8 +21,8 @@ from openami.hems.client import MeterClient
 from openami.hems.control import UNCHANGED, Commands, HomesState
 from openami.protocols.echonet import appliances as ap
 from openami.protocols.echonet import objects as obj
-from openami.protocols.echonet.frame import eoj_class
 from openami.protocols.echonet.errors import EchonetDecodeError
+from openami.protocols.echonet.frame import eoj_class
 from openami.protocols.echonet.property_spec import PropertySpec, unpack_min_max
 
 AC, BATTERY, EV, WATER_HEATER = (
