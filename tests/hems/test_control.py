@@ -142,3 +142,27 @@ def test_policy_band_lookup_wraps_midnight() -> None:
     assert policy.band_at_hour(6.9).kind == "cheap"
     assert policy.band_at_hour(7.0).kind == "normal"
     assert policy.cheap_hours_between(22.0, 7.0) == 8.0
+
+
+def test_an_ev_over_the_limit_is_slowed_to_fit_when_it_still_fills_in_time() -> None:
+    # 05:00, 2 h to departure: 4 kWh to go at 6 kW, but only 2.5 kW fit under the DR limit
+    start = datetime(2026, 8, 4, 19, 0, tzinfo=UTC)
+    dr = POLICY.set_dr_target(3000, start, start + timedelta(hours=2))
+    s = state(
+        import_w=np.array([6500.0]),
+        ev_soc_wh=np.array([32_000.0]),
+        ev_max_w=np.array([6_000.0]),
+        ev_power_w=np.array([6_000.0]),
+        battery_capacity_wh=np.array([0.0]),
+        wh_present=np.array([False]),
+        ac_on=np.array([False]),
+    )
+    cmd = decide(s, dr, at_jst(5))
+    assert cmd.ev_mode[0] == ap.EV_CHARGE
+    assert cmd.ev_w[0] == 2500  # 6,000 W less the 3,500 W over the limit
+    assert "peak cut: EV charging slowed" in cmd.describe(0)
+    assert cmd.expected_import_w[0] == pytest.approx(3000)
+    # one that needs 12 kWh would not be full by 07:00 at 2.5 kW: it keeps its 6 kW
+    s.ev_soc_wh[:] = 24_000
+    cmd = decide(s, dr, at_jst(5))
+    assert cmd.ev_w[0] == 6000 and cmd.reasons[0] & SHED_EV == 0

@@ -50,6 +50,7 @@ READS: dict[int, list[int]] = {
         ap.EPC_EV_RATED_CHARGE_W,
         ap.EPC_EV_INSTANT_POWER,
         ap.EPC_EV_MODE,
+        ap.EPC_EV_CHARGE_POWER,
     ],
     WATER_HEATER: [
         ap.EPC_WH_REMAINING_L,
@@ -175,6 +176,8 @@ class ApplianceLink:
             elif mode in (ap.BATTERY_DISCHARGE, ap.BATTERY_AUTO):
                 self._set(BATTERY, ap.EPC_BATTERY_DISCHARGE_POWER, power, out)
             self._set(BATTERY, ap.EPC_BATTERY_MODE, mode, out)
+        if commands.ev_mode[0] == ap.EV_CHARGE:
+            self._set(EV, ap.EPC_EV_CHARGE_POWER, int(commands.ev_w[0]), out)
         if commands.ev_mode[0] != UNCHANGED:
             self._set(EV, ap.EPC_EV_MODE, int(commands.ev_mode[0]), out)
         if commands.wh_setting[0] != UNCHANGED:

@@ -41,9 +41,11 @@ UNCHANGED = 0
 WATER_HEATER_FULL_H = 4.0  # hours a heat pump takes to heat a cold tank (the HEMS's estimate)
 # reason bits, per home
 SHED_EV, SHED_WATER, SHED_BATTERY, SHED_AC = 1, 2, 4, 8
-SHIFT_CHARGE, SHIFT_DISCHARGE, OVER_LIMIT = 16, 32, 64
+SHIFT_CHARGE, SHIFT_DISCHARGE, OVER_LIMIT, SLOW_EV = 16, 32, 64, 128
+EV_MIN_W = 1400.0  # the lowest charging power the HEMS sets (about 6 A at 200 V, plus margin)
 REASONS = {
     SHED_EV: "peak cut: EV charging paused",
+    SLOW_EV: "peak cut: EV charging slowed",
     SHED_WATER: "peak cut: water heating stopped",
     SHED_BATTERY: "peak cut: battery discharging",
     SHED_AC: "peak cut: AC set point eased",
@@ -90,6 +92,7 @@ class Commands:
     battery_mode: U8
     battery_w: F64  # the charge or discharge power to set with battery_mode
     ev_mode: U8
+    ev_w: F64  # the EV's charging power to set (0xEB)
     wh_setting: U8
     limit_w: F64
     expected_import_w: F64
@@ -124,6 +127,7 @@ def decide(state: HomesState, policy: Policy, at_s: float, interval_s: float = 3
     dep_h = c.ev_departure.hour + c.ev_departure.minute / 60
     ev_need_wh = np.clip(c.ev_departure_soc * state.ev_capacity_wh - state.ev_soc_wh, 0.0, None)
     cheap_left_h = policy.cheap_hours_between(hour, dep_h)
+    hours_left = (dep_h - hour) % 24.0
     cheap_total_h = policy.cheap_hours_between((dep_h + 0.25) % 24.0, dep_h)
     ev_need_h = ev_need_wh / np.maximum(state.ev_max_w * 0.9, 1.0)
     ev_must = ev_need_h > cheap_left_h
@@ -174,10 +178,13 @@ def decide(state: HomesState, policy: Policy, at_s: float, interval_s: float = 3
         if not over.any():
             break
         if device == "ev":
-            cut = over & ev_charge & ~ev_must
-            expected -= np.where(cut, ev_new_w, 0.0)
+            ev_w, cut, slowed = _shed_ev(
+                ev_need_wh, ev_charge, ev_must, ev_new_w, excess, hours_left
+            )
+            expected -= ev_new_w - ev_w
+            ev_new_w = ev_w
             ev_charge &= ~cut
-            reasons |= np.where(cut, SHED_EV, 0)
+            reasons |= np.where(cut, SHED_EV, 0) | np.where(slowed, SLOW_EV, 0)
         elif device == "water_heater":
             cut = over & wh_heat & ~wh_low
             expected -= np.where(cut, wh_new_w, 0.0)
@@ -207,6 +214,7 @@ def decide(state: HomesState, policy: Policy, at_s: float, interval_s: float = 3
         ac_set_c=np.where(ac_set != state.ac_set_c, ac_set, -1),
         battery_mode=bat_mode,
         battery_w=np.round(bat_w),
+        ev_w=np.floor(np.where(ev_charge, np.maximum(ev_new_w, 0.0), state.ev_max_w)),
         ev_mode=np.where(
             state.ev_connected, np.where(ev_charge, ap.EV_CHARGE, ap.EV_STANDBY), UNCHANGED
         ).astype(np.uint8),
@@ -230,6 +238,26 @@ def _turn(
     peak) or its last hours. Running devices keep running."""
     slack_h = np.clip(cheap_total_h - need_h, 0.0, None)
     return (power_w > 0) | (cheap_left_h <= need_h + stagger * slack_h + 0.25)
+
+
+def _shed_ev(
+    need_wh: F64,
+    charging: Bool,
+    must: Bool,
+    power_w: F64,
+    excess: F64,
+    hours_left: float,
+) -> tuple[F64, Bool, Bool]:
+    """EVs over the limit charge slower when the power that fits is at least EV_MIN_W and
+    still fills them by departure; else they pause, unless they must charge now.
+    Returns the new power, and which paused and which slowed."""
+    over = charging & (excess > 0)
+    fit_w = power_w - excess
+    in_time = need_wh <= fit_w * 0.9 * hours_left
+    slowed = over & (fit_w >= EV_MIN_W) & (in_time | ~must)
+    cut = over & ~slowed & ~must
+    new_w = np.where(slowed, np.floor(fit_w), np.where(cut, 0.0, power_w))
+    return new_w, cut, slowed
 
 
 def _battery_estimate(state: HomesState, mode: U8, power_w: F64) -> F64:

@@ -120,7 +120,7 @@ def run_day(
             state = homes_state(homes, power, user_set_c, contract_w)
             cmd = decide(state, policy, t_s, interval_s)
             homes.apply_arrays(
-                cmd.ac_set_c, cmd.battery_mode, cmd.battery_w, cmd.ev_mode, cmd.wh_setting
+                cmd.ac_set_c, cmd.battery_mode, cmd.battery_w, cmd.ev_mode, cmd.wh_setting, cmd.ev_w
             )
             decisions += 1
             ac_bad += int(_ac_out_of_band(homes, policy).sum())

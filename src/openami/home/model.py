@@ -326,6 +326,7 @@ class HomeFleet:
         battery_w: F64,
         ev_mode: U8,
         wh_setting: U8,
+        ev_w: F64 | None = None,
     ) -> None:
         """Columnar commands for every home (0 / -1 = unchanged), as the scenario gives them."""
         keep_ac = ac_set_c < 0
@@ -338,5 +339,7 @@ class HomeFleet:
         self.battery_charge_w = np.where(charge, battery_w, self.battery_charge_w)
         self.battery_discharge_w = np.where(discharge, battery_w, self.battery_discharge_w)
         self.ev_mode = np.where(ev_mode == 0, self.ev_mode, ev_mode).astype(np.uint8)
+        if ev_w is not None:
+            self.ev_charge_w = np.where(ev_mode == ap.EV_CHARGE, ev_w, self.ev_charge_w)
         self.wh_setting = np.where(wh_setting == 0, self.wh_setting, wh_setting).astype(np.uint8)
         self._apply()
