@@ -82,7 +82,7 @@ def test_a_dr_target_makes_the_hems_cut_the_peak(served: tuple[ServedHome, Manua
         # no DR yet: peak shift (the cheap band) keeps the EV charging, nothing is shed
         first = hems.step()
         assert not any("peak cut" in r for r in first.reasons)
-        assert home.homes.ev_mode[0] == ap.EV_CHARGE and home.homes.power[2, 0] > 0
+        assert home.homes.ev_mode[0] == ap.EV_CHARGE and home.homes.device_power_w[2, 0] > 0
         before_w = hems.read_import_w()
         assert before_w is not None and before_w > 3000
         # the aggregator asks for at most 1 kW over the next hour
@@ -95,7 +95,7 @@ def test_a_dr_target_makes_the_hems_cut_the_peak(served: tuple[ServedHome, Manua
         assert [(s.value, s.accepted) for s in ev_sets] == [(ap.EV_STANDBY, True)]
         assert all(s.accepted for s in second.sets)
         # the appliance changed state, and the meter (read over the B route) saw it
-        assert home.homes.ev_mode[0] == ap.EV_STANDBY and home.homes.power[2, 0] == 0
+        assert home.homes.ev_mode[0] == ap.EV_STANDBY and home.homes.device_power_w[2, 0] == 0
         after_w = hems.read_import_w()
         assert after_w is not None and before_w - after_w > 2500
         assert home.appliance_node.responder.stats.malformed == 0

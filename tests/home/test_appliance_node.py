@@ -92,14 +92,14 @@ def test_a_daytime_heating_shift_heats_at_its_hour() -> None:
     heater = ap.WATER_HEATER.eoj()
     homes.set_water_heater([0], ap.HEATING_STOPPED)
     homes.set_water_heater([0], ap.HEATING_AUTO)
-    assert homes.power[3, 0] == 0  # 60 % full: automatic mode does not reheat yet
+    assert homes.device_power_w[3, 0] == 0  # 60 % full: automatic mode does not reheat yet
     props = (Property(ap.EPC_WH_ENERGY_SHIFT, b"\x01"), Property(ap.EPC_WH_SHIFT_TIME_1, b"\x0b"))
     assert _ask(responder, Frame(4, CONTROLLER_EOJ, heater, Esv.SETC, props)).esv == Esv.SET_RES
     clock.advance(timedelta(minutes=20))
     homes.sync()
-    assert homes.power[3, 0] == 0  # 10:50: not yet
+    assert homes.device_power_w[3, 0] == 0  # 10:50: not yet
     clock.advance(timedelta(minutes=20))
     homes.sync()
-    assert homes.power[3, 0] == homes.p.wh_heater_w[0]  # 11:10: heating from 11:00
+    assert homes.device_power_w[3, 0] == homes.p.wh_heater_w[0]  # 11:10: heating from 11:00
     get = Frame(5, CONTROLLER_EOJ, heater, Esv.GET, (Property(ap.EPC_WH_HEATING_STATUS),))
     assert _ask(responder, get).edt(ap.EPC_WH_HEATING_STATUS) == bytes([ap.HEATING])

@@ -96,11 +96,11 @@ def test_pychonet_discovers_every_appliance_and_reads_them(
     assert got["ac"][0x80] == "on" and got["ac"][0xB0] == "cool"
     assert got["ac"][0xB3] == int(homes.ac_set_c[0])
     assert got["ac"][0xBE] == round(homes.outdoor_c)
-    assert got["ac"][0x84] == round(homes.power[0, 0])
+    assert got["ac"][0x84] == round(homes.device_power_w[0, 0])
     assert got["battery"][0xE4] == round(
         100 * homes.battery_soc_wh[0] / homes.p.battery_capacity_wh[0]
     )
-    assert got["battery"][0xD3] == round(homes.power[1, 0]) < 0  # auto: following the load
+    assert got["battery"][0xD3] == round(homes.device_power_w[1, 0]) < 0  # auto: following the load
     assert got["ev"][0xE2] == round(homes.ev_soc_wh[0])
     assert got["heater"][0xE2] == 370
     assert got["pv"][0xE8] == round(homes.p.pv_capacity_w[0])
@@ -120,7 +120,7 @@ def test_pychonet_sets_properties_and_the_meter_follows(
         battery = StorageBattery(NODE_HOST, api)
         heater = ElectricWaterHeater(NODE_HOST, api)
         before_w = fleet.power_w([0], clock.timestamp())[0]
-        appliances_before = homes.power[:, 0].copy()
+        appliances_before = homes.device_power_w[:, 0].copy()
         results = {
             "ac_temp": await ac.setOperationalTemperature(28),
             "ev_standby": await ev.setMessage(0xDA, ap.EV_STANDBY),
@@ -136,18 +136,18 @@ def test_pychonet_sets_properties_and_the_meter_follows(
     got = _run(home, clock, monkeypatch, scenario)
     assert all(got[k] for k in ("ac_temp", "ev_standby", "battery_w", "heater_stop"))
     assert int(homes.ac_set_c[0]) == 28
-    assert homes.ev_mode[0] == ap.EV_STANDBY and homes.power[2, 0] == 0
+    assert homes.ev_mode[0] == ap.EV_STANDBY and homes.device_power_w[2, 0] == 0
     assert homes.battery_discharge_w[0] == 1000
     assert homes.wh_setting[0] == ap.HEATING_STOPPED
     assert got["ev_mode"] == "Standby"  # as pychonet names 0x44
     # the EV stopped charging (3 kW), the AC eased, the battery discharges at most 1 kW:
     # the meter's power moved by exactly what the appliances did (same moment, same base)
     before = got["appliances_before"]
-    assert before[2] - homes.power[2, 0] == homes.p.ev_max_w[0] == 3000
-    assert homes.power[0, 0] < before[0]  # cooling to 28 °C takes less than to 26 °C
-    assert homes.power[1, 0] == -1000
+    assert before[2] - homes.device_power_w[2, 0] == homes.p.ev_max_w[0] == 3000
+    assert homes.device_power_w[0, 0] < before[0]  # cooling to 28 °C takes less than to 26 °C
+    assert homes.device_power_w[1, 0] == -1000
     drop_w = got["before_w"] - got["after_w"]
-    assert drop_w == pytest.approx(before.sum() - homes.power[:, 0].sum())
+    assert drop_w == pytest.approx(before.sum() - homes.device_power_w[:, 0].sum())
     assert drop_w > 1000
 
 

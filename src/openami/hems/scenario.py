@@ -37,20 +37,20 @@ def homes_state(
         ac_on=homes.ac_on.copy(),
         ac_mode=homes.ac_mode.copy(),
         ac_set_c=homes.ac_set_c.copy(),
-        ac_power_w=homes.power[0].copy(),
+        ac_power_w=homes.device_power_w[0].copy(),
         ac_user_set_c=user_set_c,
         battery_capacity_wh=p.battery_capacity_wh,
         battery_soc_wh=homes.battery_soc_wh.copy(),
         battery_max_w=p.battery_max_w,
-        battery_power_w=homes.power[1].copy(),
+        battery_power_w=homes.device_power_w[1].copy(),
         ev_connected=homes.ev_connected.copy(),
         ev_capacity_wh=np.where(p.has_ev, hp.EV_CAPACITY_WH, 0.0),
         ev_soc_wh=homes.ev_soc_wh.copy(),
         ev_max_w=p.ev_max_w,
-        ev_power_w=homes.power[2].copy(),
+        ev_power_w=homes.device_power_w[2].copy(),
         wh_present=p.has_water_heater,
         wh_fraction=homes.wh_heat_wh / hp.TANK_FULL_WH,
-        wh_power_w=homes.power[3].copy(),
+        wh_power_w=homes.device_power_w[3].copy(),
         stagger=hash_uniform(homes.seed, 45, p.meter_ids),
         contract_limit_w=contract_limit_w,
     )
@@ -128,7 +128,7 @@ def run_day(
         homes.advance_to(t_s)
         if policy is not None:
             low = homes.battery_soc_wh < homes.p.battery_capacity_wh * reserve - 1.0
-            bat_bad += int((low & homes.p.has_battery & (homes.power[1] < 0)).sum())
+            bat_bad += int((low & homes.p.has_battery & (homes.device_power_w[1] < 0)).sum())
         slot_done = int(t_s // SLOT_SECONDS)
         if slot_done > fleet.now_boundary:
             fleet.advance_to(slot_done)

@@ -77,7 +77,7 @@ class HomeFleet:
         self.wh_heat_wh = np.full(n, hp.TANK_FULL_WH * 0.6)
         self.wh_unserved_wh = np.zeros(n)  # hot water asked for while the tank was empty
         self.pv_energy_wh = np.zeros(n)
-        self.power = np.zeros((4, n))  # W now: ac, battery (+charge), ev, water heater
+        self.device_power_w = np.zeros((4, n))  # W now: AC, battery (+ charging), EV, water heater
         self._slots: dict[int, F64] = {}
         self._update_power(start_s)
 
@@ -100,7 +100,7 @@ class HomeFleet:
 
     def _step(self, dt_s: float) -> None:
         slot = int(self.now_s // SLOT_SECONDS)
-        net_w = self.power.sum(axis=0)
+        net_w = self.device_power_w.sum(axis=0)
         acc = self._slots.get(slot)
         if acc is None:
             acc = self._slots[slot] = np.zeros(len(self))
@@ -108,20 +108,20 @@ class HomeFleet:
                 del self._slots[old]
         acc += net_w * dt_s / 3600.0
         h = dt_s / 3600.0
-        self.ac_energy_wh += self.power[0] * h
-        bat_w = self.power[1]
+        self.ac_energy_wh += self.device_power_w[0] * h
+        bat_w = self.device_power_w[1]
         self.battery_soc_wh += (
             np.where(bat_w > 0, bat_w * hp.BATTERY_EFFICIENCY, bat_w / hp.BATTERY_EFFICIENCY) * h
         )
         self.battery_soc_wh = np.clip(self.battery_soc_wh, 0.0, self.p.battery_capacity_wh)
-        self.ev_soc_wh = np.minimum(self.ev_soc_wh + self.power[2] * h, hp.EV_CAPACITY_WH)
+        self.ev_soc_wh = np.minimum(self.ev_soc_wh + self.device_power_w[2] * h, hp.EV_CAPACITY_WH)
         self._step_water(dt_s, h)
         self.pv_energy_wh += self.pv_w() * h
         self.now_s += dt_s
         self._update_power(self.now_s)
 
     def _step_water(self, dt_s: float, h: float) -> None:
-        heat = self.wh_heat_wh + self.power[3] * hp.HEAT_PUMP_COP * h
+        heat = self.wh_heat_wh + self.device_power_w[3] * hp.HEAT_PUMP_COP * h
         hour = hp.jst_hour(self.now_s + dt_s / 2)
         draw = self.p.wh_daily_heat_wh * hp.hot_water_share(hour) * h
         draw = np.where(self.p.has_water_heater, draw, 0.0)
@@ -143,12 +143,18 @@ class HomeFleet:
         self._user_ac(hour, outdoor_c)
         self._ev_sessions(hour)
         self.outdoor_c = outdoor_c
-        self.power[0] = self._ac_w(outdoor_c)
-        self.power[2] = self._ev_w()
-        self.power[3] = self._water_w(hour)
+        self.device_power_w[0] = self._ac_w(outdoor_c)
+        self.device_power_w[2] = self._ev_w()
+        self.device_power_w[3] = self._water_w(hour)
         consumption_w, pv_w = self._household_w(t_s)
-        others_w = consumption_w - pv_w + self.power[0] + self.power[2] + self.power[3]
-        self.power[1] = self._battery_w(others_w)
+        others_w = (
+            consumption_w
+            - pv_w
+            + self.device_power_w[0]
+            + self.device_power_w[2]
+            + self.device_power_w[3]
+        )
+        self.device_power_w[1] = self._battery_w(others_w)
 
     def _user_ac(self, hour: float, outdoor_c: float) -> None:
         home = hp.at_home(hour)
@@ -192,7 +198,7 @@ class HomeFleet:
     def _water_w(self, hour: float) -> F64:
         full = self.wh_heat_wh >= hp.TANK_FULL_WH * 0.999
         low = self.wh_heat_wh < hp.TANK_FULL_WH * 0.5
-        heating_now = self.power[3] > 0
+        heating_now = self.device_power_w[3] > 0
         daytime = 7.0 <= hour < 23.0
         auto = (self.wh_setting == ap.HEATING_AUTO) & (low | heating_now)
         auto &= self.wh_daytime_reheat | (not daytime)
@@ -238,13 +244,13 @@ class HomeFleet:
         energy = np.zeros(len(self)) if done is None else done.copy()
         end_s = (slot + 1) * SLOT_SECONDS
         if self.now_s < end_s and slot * SLOT_SECONDS <= self.now_s:
-            energy += self.power.sum(axis=0) * (end_s - self.now_s) / 3600.0
+            energy += self.device_power_w.sum(axis=0) * (end_s - self.now_s) / 3600.0
         return energy[idx]
 
     def power_w(self, index: I64, epoch_seconds: float) -> F64:
         """Net appliance power [W] now (``epoch_seconds`` is the meter's moment)."""
         self.advance_to(epoch_seconds)
-        return self.power.sum(axis=0)[np.asarray(index, dtype=np.int64)]
+        return self.device_power_w.sum(axis=0)[np.asarray(index, dtype=np.int64)]
 
     # -- commands -------------------------------------------------------------------------------
     def _apply(self) -> None:

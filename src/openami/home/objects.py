@@ -94,7 +94,7 @@ def air_conditioner(homes: HomeFleet, i: int) -> DeviceObject:
     b.set(ap.EPC_AC_SET_TEMPERATURE, lambda v: _ac_set_c(homes, i, v))
     b.get(ap.EPC_AC_ROOM_TEMPERATURE, lambda: _room_c(homes, i))
     b.get(ap.EPC_AC_OUTDOOR_TEMPERATURE, lambda: homes.outdoor_c)
-    b.get(ap.EPC_INSTANT_POWER, lambda: homes.power[0, i])
+    b.get(ap.EPC_INSTANT_POWER, lambda: homes.device_power_w[0, i])
     b.get(ap.EPC_CUMULATIVE_ENERGY, lambda: ap.wrap_cumulative(homes.ac_energy_wh[i]))
     return b.build()
 
@@ -118,7 +118,7 @@ def _ac_set_c(homes: HomeFleet, i: int, set_c: int) -> bool:
 
 
 def _room_c(homes: HomeFleet, i: int) -> float:
-    if homes.ac_on[i] and homes.power[0, i] < homes.p.ac_max_w[i]:
+    if homes.ac_on[i] and homes.device_power_w[0, i] < homes.p.ac_max_w[i]:
         return float(homes.ac_set_c[i])
     return 22.0 + 0.6 * (homes.outdoor_c - 22.0)  # an insulated house drifts toward outdoors
 
@@ -135,7 +135,7 @@ def storage_battery(homes: HomeFleet, i: int) -> DeviceObject:
     b.get(ap.EPC_BATTERY_MIN_MAX_DISCHARGE_W, lambda: pack_min_max(0, round(max_w)))
     b.get(ap.EPC_BATTERY_WORKING_STATUS, lambda: _battery_working(homes, i))
     b.get(ap.EPC_BATTERY_RATED_ENERGY, lambda: cap)
-    b.get(ap.EPC_BATTERY_INSTANT_POWER, lambda: homes.power[1, i])
+    b.get(ap.EPC_BATTERY_INSTANT_POWER, lambda: homes.device_power_w[1, i])
     b.get(ap.EPC_BATTERY_MODE, lambda: int(homes.battery_mode[i]))
     b.set(ap.EPC_BATTERY_MODE, lambda v: _battery_mode(homes, i, v))
     b.get(ap.EPC_BATTERY_GRID_CONNECTION, lambda: 0x02)
@@ -150,7 +150,7 @@ def storage_battery(homes: HomeFleet, i: int) -> DeviceObject:
 
 
 def _battery_working(homes: HomeFleet, i: int) -> int:
-    w = homes.power[1, i]
+    w = homes.device_power_w[1, i]
     return ap.BATTERY_CHARGE if w > 0 else ap.BATTERY_DISCHARGE if w < 0 else ap.BATTERY_STANDBY
 
 
@@ -180,7 +180,7 @@ def ev_charger(homes: HomeFleet, i: int) -> DeviceObject:
         lambda: ap.EV_CONNECTED_CHARGEABLE if homes.ev_connected[i] else ap.EV_NOT_CONNECTED,
     )
     b.get(ap.EPC_EV_REMAINING_CHARGEABLE_WH, lambda: _ev_room_wh(homes, i))
-    b.get(ap.EPC_EV_INSTANT_POWER, lambda: homes.power[2, i])
+    b.get(ap.EPC_EV_INSTANT_POWER, lambda: homes.device_power_w[2, i])
     b.get(ap.EPC_EV_MODE, lambda: int(homes.ev_mode[i]))
     b.set(ap.EPC_EV_MODE, lambda v: _ev_mode(homes, i, v))
     b.get(ap.EPC_EV_ACTUAL_MODE, lambda: _ev_actual(homes, i))
@@ -202,7 +202,7 @@ def _ev_percent(homes: HomeFleet, i: int) -> float:
 def _ev_actual(homes: HomeFleet, i: int) -> int:
     if not homes.ev_connected[i]:
         return ap.EV_IDLE
-    return ap.EV_CHARGE if homes.power[2, i] > 0 else ap.EV_STANDBY
+    return ap.EV_CHARGE if homes.device_power_w[2, i] > 0 else ap.EV_STANDBY
 
 
 def _ev_mode(homes: HomeFleet, i: int, mode: int) -> bool:
@@ -226,7 +226,7 @@ def water_heater(homes: HomeFleet, i: int) -> DeviceObject:
     b.set(ap.EPC_WH_HEATING_SETTING, lambda v: homes.set_water_heater([i], v))
     b.get(
         ap.EPC_WH_HEATING_STATUS,
-        lambda: ap.HEATING if homes.power[3, i] > 0 else ap.NOT_HEATING,
+        lambda: ap.HEATING if homes.device_power_w[3, i] > 0 else ap.NOT_HEATING,
     )
     b.get(ap.EPC_WH_HEATING_TEMPERATURE, lambda: hp.TANK_HOT_C)
     b.get(ap.EPC_WH_DAYTIME_REHEATING, lambda: 0x41 if homes.wh_daytime_reheat[i] else 0x42)
@@ -247,7 +247,7 @@ def water_heater(homes: HomeFleet, i: int) -> DeviceObject:
     b.set(ap.EPC_WH_SHIFT_TIME_1, lambda v: set_shift("hour", v))
     b.get(ap.EPC_WH_REMAINING_L, lambda: homes.wh_heat_wh[i] / per_l)
     b.get(ap.EPC_WH_TANK_L, lambda: hp.TANK_L)
-    b.get(ap.EPC_INSTANT_POWER, lambda: homes.power[3, i])
+    b.get(ap.EPC_INSTANT_POWER, lambda: homes.device_power_w[3, i])
     return b.build()
 
 
