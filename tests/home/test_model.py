@@ -70,7 +70,7 @@ def test_water_heater_serves_draws_and_reheats_automatically() -> None:
 
 
 def test_ac_power_grows_with_the_gap_to_outdoors() -> None:
-    homes = fleet(datetime(2026, 8, 5, 9, 0, tzinfo=UTC))  # 18:00 JST, a warm evening
+    homes = fleet(datetime(2026, 8, 5, 10, 0, tzinfo=UTC))  # 19:00 JST: everyone is home
     assert homes.ac_on.all() and (homes.ac_mode == ap.AC_MODE_COOL).all()
     at_26 = homes.device_power_w[0].copy()
     homes.set_ac(np.arange(40), set_c=28)

@@ -61,7 +61,7 @@ class HomeFleet:
         self.ac_set_c = np.full(n, hp.AC_COOL_PREFERRED_C, dtype=np.int64)
         self.ac_power_saving = np.zeros(n, dtype=np.bool_)
         self.ac_energy_wh = np.zeros(n)
-        self._at_home = False
+        self._at_home = np.zeros(n, dtype=np.bool_)
         self.battery_mode = np.full(n, ap.BATTERY_AUTO, dtype=np.uint8)
         self.battery_charge_w = self.p.battery_max_w.copy()  # 0xEB
         self.battery_discharge_w = self.p.battery_max_w.copy()  # 0xEC
@@ -157,15 +157,19 @@ class HomeFleet:
         self.device_power_w[1] = self._battery_w(others_w)
 
     def _user_ac(self, hour: float, outdoor_c: float) -> None:
-        home = hp.at_home(hour)
-        if home == self._at_home:
-            return
+        """Households coming home switch the AC on at their set point; leaving, off."""
+        home = hp.at_home(hour, self.p.home_offset_h)
+        came, left = home & ~self._at_home, ~home & self._at_home
         self._at_home = home
+        if not (came.any() or left.any()):
+            return
         wanted = outdoor_c > 24.0 or outdoor_c < 16.0
-        self.ac_on[:] = home and wanted
         cooling = outdoor_c >= 20.0
-        self.ac_mode[:] = ap.AC_MODE_COOL if cooling else ap.AC_MODE_HEAT
-        self.ac_set_c[:] = hp.AC_COOL_PREFERRED_C if cooling else hp.AC_HEAT_PREFERRED_C
+        self.ac_on = np.where(came, wanted, np.where(left, False, self.ac_on))
+        mode = ap.AC_MODE_COOL if cooling else ap.AC_MODE_HEAT
+        self.ac_mode = np.where(came, mode, self.ac_mode).astype(np.uint8)
+        preferred = hp.AC_COOL_PREFERRED_C if cooling else hp.AC_HEAT_PREFERRED_C
+        self.ac_set_c = np.where(came, preferred, self.ac_set_c).astype(np.int64)
 
     def _ac_w(self, outdoor_c: float) -> F64:
         set_c = self.ac_set_c.astype(np.float64)

@@ -5,7 +5,8 @@ Every quantity is a column aligned with the meters. Figures are plausible for a 
 detached house, not measurements (docs/hems.md lists them):
 
 - air conditioner: 120 W fan + 70–110 W per °C between outdoor and set temperature, at most
-  1.4–2.2 kW; the household is home (AC may run) 06–09 and 17–23;
+  1.4–2.2 kW; the household is home (AC may run) 06–09 and 17–23, each household up to
+  1.5 h later;
 - storage battery (a share of homes): 5–10 kWh, 2–3 kW, 95 % efficient each way;
 - EV (a share of homes): 40 kWh, 3 or 6 kW charger, plugged in from 17–20 h to 07–08 h,
   arriving with 6–16 kWh to refill;
@@ -36,7 +37,8 @@ HEAT_PUMP_COP = 3.0
 BATTERY_EFFICIENCY = 0.95  # each way
 AC_FAN_W = 120.0
 AC_COOL_PREFERRED_C, AC_HEAT_PREFERRED_C = 26, 21
-HOME_HOURS = ((6.0, 9.0), (17.0, 23.0))
+HOME_HOURS = ((6.0, 9.0), (17.0, 23.0))  # the earliest comings and goings
+HOME_SPREAD_H = 1.5  # each household's are later by up to this much (seeded)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class HomeParams:
     wh_heater_w: F64
     wh_daily_heat_wh: F64
     pv_capacity_w: F64
+    home_offset_h: F64  # how much later than HOME_HOURS this household comes and goes
 
     @classmethod
     def draw(
@@ -92,6 +95,7 @@ class HomeParams:
             wh_heater_w=np.where(has_wh, 1200.0 + 400.0 * u(42), 0.0),
             wh_daily_heat_wh=7000.0 + 6000.0 * u(43),
             pv_capacity_w=household.pv_capacity_w.copy(),
+            home_offset_h=HOME_SPREAD_H * u(46),
         )
 
     def __len__(self) -> int:
@@ -130,9 +134,13 @@ def outdoor_temperature_c(epoch_s: float, seed: int) -> float:
     return float(season + daily + offset)
 
 
-def at_home(hour: float) -> bool:
-    """Whether the household is home (the AC may run) at this JST hour."""
-    return any(start <= hour < end for start, end in HOME_HOURS)
+def at_home(hour: float, offset_h: F64) -> BoolArr:
+    """Whether each household is home (its AC may run) at this JST hour."""
+    shifted = (hour - offset_h) % 24.0
+    home = np.zeros(offset_h.shape, dtype=np.bool_)
+    for start, end in HOME_HOURS:
+        home |= (shifted >= start) & (shifted < end)
+    return home
 
 
 def hot_water_share(hour: float) -> float:
