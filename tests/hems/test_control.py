@@ -166,3 +166,13 @@ def test_an_ev_over_the_limit_is_slowed_to_fit_when_it_still_fills_in_time() -> 
     s.ev_soc_wh[:] = 24_000
     cmd = decide(s, dr, at_jst(5))
     assert cmd.ev_w[0] == 6000 and cmd.reasons[0] & SHED_EV == 0
+
+
+def test_the_ac_comes_back_to_the_household_set_point_when_there_is_room() -> None:
+    eased = state(
+        import_w=np.array([800.0]), ac_set_c=np.array([28]), ev_connected=np.array([False])
+    )
+    cmd = decide(eased, POLICY, at_jst(14))  # normal band, far under the limit
+    assert cmd.ac_set_c[0] == 27  # one degree per round toward the household's 26 °C
+    at_home = state(import_w=np.array([800.0]), ev_connected=np.array([False]))
+    assert decide(at_home, POLICY, at_jst(14)).ac_set_c[0] == -1  # nothing to send

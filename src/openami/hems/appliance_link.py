@@ -90,6 +90,7 @@ class ApplianceLink:
         self.eojs: dict[int, int] = {}  # class → EOJ (the first instance of each)
         self.values: dict[int, dict[int, int | None]] = {}
         self.user_set_c: int | None = None
+        self.hems_set_c: int | None = None  # the AC set point the HEMS set last
 
     def discover(self) -> dict[int, int]:
         """The node's appliances from its instance list (0xD6)."""
@@ -120,8 +121,10 @@ class ApplianceLink:
         """A one-home state from the last :meth:`read` and the meter's power."""
         v = self._v
         ac_set = int(v(AC, ap.EPC_AC_SET_TEMPERATURE, 0))
-        if self.user_set_c is None:
-            self.user_set_c = ac_set  # the household's set point before the HEMS moved it
+        if self.user_set_c is None or ac_set != self.hems_set_c:
+            # the household's set point: the first one seen, or one the HEMS did not set
+            self.user_set_c = ac_set
+            self.hems_set_c = None
         bat_cap = v(BATTERY, ap.EPC_BATTERY_RATED_ENERGY)
         bat_max = unpack_min_max(int(v(BATTERY, ap.EPC_BATTERY_MIN_MAX_DISCHARGE_W)))[1]
         ev_wh = v(EV, ap.EPC_EV_REMAINING_WH)
@@ -161,6 +164,8 @@ class ApplianceLink:
         accepted = self.client.set(epc, spec.encode(value), deoj=self.eojs[cls])
         if accepted:
             self.values.setdefault(cls, {})[epc] = value
+            if (cls, epc) == (AC, ap.EPC_AC_SET_TEMPERATURE):
+                self.hems_set_c = value
         out.append(SetResult(ap.APPLIANCE_CLASSES[cls].name, epc, value, accepted))
 
     def apply(self, commands: Commands) -> list[SetResult]:

@@ -104,6 +104,7 @@ def run_day(
     start = fleet.now_boundary
     idx = np.arange(len(fleet), dtype=np.int64)
     user_set_c = homes.ac_set_c.copy()
+    was_on = homes.ac_on.copy()
     ac_bad = bat_bad = 0
     decisions = 0
     t_s = float(start * SLOT_SECONDS)
@@ -113,8 +114,10 @@ def run_day(
     contract_w = fleet.contract_amperage_a.astype(np.float64) * VOLTAGE_V
     while t_s < end_s:
         homes.advance_to(t_s)
-        if not homes.ac_on.any() or policy is None:
-            user_set_c = homes.ac_set_c.copy()  # the household's own choice
+        # the household's own set point: what the AC had when it was switched on
+        switched_on = homes.ac_on & ~was_on
+        user_set_c = np.where(switched_on, homes.ac_set_c, user_set_c)
+        was_on = homes.ac_on.copy()
         if policy is not None:
             power = fleet.power_w(idx, t_s)
             state = homes_state(homes, power, user_set_c, contract_w)
