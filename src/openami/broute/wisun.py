@@ -18,10 +18,12 @@ triggered with :meth:`VirtualWisunModule.expire_session`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
 import random
+import secrets
 import select
 import threading
 import time
@@ -33,6 +35,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from openami.clock import Clock, slot_at_s
+from openami.meter.broute_credentials import BrouteCredentials
 from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
     MULTICAST_ALL_NODES,
@@ -59,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Relay = Callable[[bytes], list[bytes]]
+#: what the meter holds now (its B-route provisioning); None: no service, no join succeeds
+CredentialSource = Callable[[], BrouteCredentials | None]
 MAX_PENDING_OUTPUT = 1 << 20  # bytes kept for a host that does not read
 DEFAULT_MODULE_MAC = bytes.fromhex("001D129012345678")
 DEFAULT_METER_MAC = bytes.fromhex("001C6400601421A3")
@@ -138,6 +143,7 @@ class VirtualWisunModule:
         faults: Faults | None = None,
         session_lifetime_s: float | None = None,
         radio_time_scale: float = 0.0,
+        credentials: CredentialSource | None = None,
     ) -> None:
         if module.meter is None:
             raise ValueError("the module needs a meter to relay to")
@@ -152,6 +158,8 @@ class VirtualWisunModule:
         if radio_time_scale < 0:
             raise ValueError("radio_time_scale must not be negative")
         self.radio_time_scale = radio_time_scale
+        self.credentials = credentials
+        self._unprovisioned_password = secrets.token_urlsafe(24)  # matches nothing
         self._hold_until: float | None = None
         self.stats = WisunStats()
         self._rng = random.Random(self.faults.seed)
@@ -172,8 +180,8 @@ class VirtualWisunModule:
         responder: MeterResponder,
         *,
         dialect: Dialect,
-        rbid: str,
-        password: str,
+        rbid: str = "",
+        password: str = "",
         meter_mac: bytes = DEFAULT_METER_MAC,
         module_mac: bytes = DEFAULT_MODULE_MAC,
         channel: int = 0x21,
@@ -185,12 +193,17 @@ class VirtualWisunModule:
         radio_time_scale: float = 0.0,
         wopt: int = 1,
         ropt_supported: bool = True,
+        credentials: CredentialSource | None = None,
     ) -> VirtualWisunModule:
         """A module whose radio hears one meter answered by ``responder``.
 
         ``wopt=0`` starts in binary ERXUDP mode (as sticks leave the factory; clients send
         ``WOPT 01``); ``ropt_supported=False`` answers ROPT with FAIL ER04 (some A1 sticks).
+        ``credentials``: the meter's provisioning, read before every host command (then
+        ``rbid`` and ``password`` are only the start); without it the fixed pair serves.
         """
+        if credentials is None and not (rbid and password):
+            raise ValueError("give the meter's rbid and password, or its credentials source")
         meter = MeterRadio(meter_mac, rbid, password, channel=channel, pan_id=pan_id)
         announcer = (
             None
@@ -206,6 +219,7 @@ class VirtualWisunModule:
             faults=faults,
             session_lifetime_s=session_lifetime_s,
             radio_time_scale=radio_time_scale,
+            credentials=credentials,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -318,8 +332,22 @@ class VirtualWisunModule:
             time.sleep(0.05)
             return
         self.stats.commands_bytes += len(data)
+        self._refresh_credentials()
         self.module.receive_data(data)
         self._pump()
+
+    def _refresh_credentials(self) -> None:
+        """Take the meter's current provisioning before the host's next command, so a
+        rotation or a revocation applies to the next scan or join."""
+        meter = self.module.meter
+        if self.credentials is None or meter is None:
+            return
+        held = self.credentials()
+        rbid, password = (
+            ("", self._unprovisioned_password) if held is None else (held.rbid, held.password)
+        )
+        if (meter.rbid, meter.password) != (rbid, password):
+            self.module.meter = dataclasses.replace(meter, rbid=rbid, password=password)
 
     def _flush(self) -> None:
         while self._out:

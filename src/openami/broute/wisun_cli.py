@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -15,12 +16,43 @@ from rich.table import Table
 
 from openami.broute.responder import MeterResponder
 from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
-from openami.broute.wisun import DEFAULT_METER_MAC, Faults, VirtualWisunModule
+from openami.broute.wisun import (
+    DEFAULT_METER_MAC,
+    CredentialSource,
+    Faults,
+    VirtualWisunModule,
+)
 from openami.meter import MeterView
 from openami.protocols.echonet.smart_meter import EnergyScale
 from openami.protocols.skstack import Dialect, link_local_of
 
 console = Console(stderr=True)
+
+
+#: opens the provisioning named by --provisioned for one meter; set by the command line's
+#: composition (``openami.cli.broute``), as this package may not open a store itself
+provisioned_source: Callable[[str, int], CredentialSource] | None = None
+
+
+def _credential_source(
+    provisioned: str | None, meter_id: int, rbid: str | None, password: str | None
+) -> CredentialSource | None:
+    if provisioned is not None:
+        if rbid or password:
+            raise click.UsageError("--provisioned or --rbid/--password, not both")
+        if provisioned_source is None:
+            raise click.UsageError("--provisioned needs the openami command line")
+        try:
+            return provisioned_source(provisioned, meter_id)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    if not rbid or not password:
+        raise click.UsageError("give --provisioned, or --rbid and --password")
+    if len(rbid) != 32 or not rbid.isalnum():
+        raise click.BadParameter("a B-route ID has 32 letters or digits", param_hint="--rbid")
+    if not 1 <= len(password) <= 32:
+        raise click.BadParameter("1–32 characters", param_hint="--password")
+    return None
 
 
 def _hex_int(value: str) -> int:
@@ -42,12 +74,20 @@ def _hex_int(value: str) -> int:
     help="bp35a1: no side field, 3-argument SKSCAN (RL7023 Stick-D/IPS). "
     "bp35c2: side field, 4-argument SKSCAN, LQI in ERXUDP (RS-WSUHA-P, Stick-D/DSS).",
 )
-@click.option("--rbid", required=True, help="The meter's B-route ID (32 characters).")
+@click.option(
+    "--provisioned",
+    metavar="DATA_DIR|URL",
+    default=None,
+    help="Take the meter's B-route ID and password from the utility's provisioning (what "
+    "the HES confirmed writing to --meter-id), re-read before every scan or join: a data "
+    "directory or a database URL (keys in OPENAMI_MASTER_KEY or next to the store).",
+)
+@click.option("--rbid", default=None, help="Fixed B-route ID (32 characters), for tests.")
 @click.option(
     "--password",
-    required=True,
+    default=None,
     envvar="OPENAMI_BROUTE_PASSWORD",
-    help="The meter's B-route password (or set OPENAMI_BROUTE_PASSWORD).",
+    help="Fixed B-route password, for tests (or set OPENAMI_BROUTE_PASSWORD).",
 )
 @click.option("--meter-id", default=1, show_default=True, help="Id of the simulated meter.")
 @click.option("--pv/--no-pv", default=True, show_default=True, help="Meter with PV export.")
@@ -91,8 +131,9 @@ def _hex_int(value: str) -> int:
 def command(
     link: Path,
     dialect: str,
-    rbid: str,
-    password: str,
+    provisioned: str | None,
+    rbid: str | None,
+    password: str | None,
     meter_id: int,
     seed: int,
     pv: bool,
@@ -126,10 +167,8 @@ def command(
     Example: openami broute wisun --link /tmp/ttyWISUN --rbid 0011…EEFF --password 0123456789AB
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
-    if len(rbid) != 32 or not rbid.isalnum():
-        raise click.BadParameter("a B-route ID has 32 letters or digits", param_hint="--rbid")
-    if not 1 <= len(password) <= 32:
-        raise click.BadParameter("1–32 characters", param_hint="--password")
+    credentials = _credential_source(provisioned, meter_id, rbid, password)
+    rbid, password = rbid or "", password or ""
     try:
         mac = bytes.fromhex(meter_mac)
         if len(mac) != 8:
@@ -155,6 +194,7 @@ def command(
             dialect=Dialect(dialect),
             rbid=rbid,
             password=password,
+            credentials=credentials,
             meter_mac=mac,
             channel=channel,
             pan_id=pan_id,
@@ -185,7 +225,8 @@ def command(
         table.add_row("meter", f"{meter_id} ({'PV' if pv else 'no PV'})")
         table.add_row("meter MAC / address", f"{mac.hex().upper()} / {link_local_of(mac)}")
         table.add_row("channel / PAN ID", f"{channel:02X} / {pan_id:04X}")
-        table.add_row("B-route ID", f"…{rbid[-8:]} (password not shown)")
+        shown = f"…{rbid[-8:]} (password not shown)" if rbid else f"provisioned ({provisioned})"
+        table.add_row("B-route ID", shown)
         console.print(table)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait(duration)
