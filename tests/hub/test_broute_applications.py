@@ -76,7 +76,9 @@ def test_retailer_application_is_provisioned_and_the_hems_joins(
     assert client is not None
     sub = WebhookStore(rig.database)
     subscription = webhook_service(rig.context).subscribe(
-        client, "http://127.0.0.1:9/hook", "a-webhook-secret-for-tests"  # never delivered
+        client,
+        "http://127.0.0.1:9/hook",
+        "a-webhook-secret-for-tests",  # never delivered
     )
     resp = rig.http.post(
         APPS, json={"supply_point_id": rig.city.supply_point_ids[pos]}, headers=rig.token(owner)

@@ -84,6 +84,7 @@ class Faults:
     tx_hold_s: float = 5.0
     reauth_fails: bool = False
     seed: int = 0
+    out_of_range: bool = False  # the meter's radio does not reach: scans and joins fail
 
     def __post_init__(self) -> None:
         for name in ("drop_reply_share", "send_failure_share"):
@@ -154,6 +155,7 @@ class VirtualWisunModule:
         self.announce = announce
         self.notifications = notifications
         self.faults = faults or Faults()
+        module.in_range = not self.faults.out_of_range
         self.session_lifetime_s = session_lifetime_s
         if radio_time_scale < 0:
             raise ValueError("radio_time_scale must not be negative")

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from openami.broute.plc import VirtualPlcModem
 from openami.broute.responder import MeterResponder
 from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
 from openami.broute.wisun import (
@@ -23,6 +24,7 @@ from openami.broute.wisun import (
     VirtualWisunModule,
 )
 from openami.meter import MeterView
+from openami.meter.broute_credentials import BrouteCredentials
 from openami.protocols.echonet.smart_meter import EnergyScale
 from openami.protocols.skstack import Dialect, link_local_of
 
@@ -53,6 +55,25 @@ def _credential_source(
     if not 1 <= len(password) <= 32:
         raise click.BadParameter("1–32 characters", param_hint="--password")
     return None
+
+
+def _plc_modem(
+    link: Path | None,
+    responder: MeterResponder,
+    credentials: CredentialSource | None,
+    rbid: str,
+    password: str,
+    mac: bytes,
+) -> VirtualPlcModem | None:
+    if link is None:
+        return None
+    if credentials is None:
+        try:
+            fixed = BrouteCredentials(rbid, password)
+        except ValueError as exc:
+            raise click.UsageError(f"--plc-link: {exc}") from None
+        credentials = lambda: fixed  # noqa: E731
+    return VirtualPlcModem(responder.respond, credentials, link=link, meter_mac=mac)
 
 
 def _hex_int(value: str) -> int:
@@ -111,6 +132,15 @@ def _hex_int(value: str) -> int:
 )
 @click.option("--reauth-fails", is_flag=True, help="Re-authentication ends in EVENT 24.")
 @click.option(
+    "--out-of-range", is_flag=True, help="The meter's radio does not reach: scans find nothing."
+)
+@click.option(
+    "--plc-link",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also run a G3-PLC modem (OPLC/1) for the same meter, the HEMS's fallback medium.",
+)
+@click.option(
     "--binary-erxudp",
     is_flag=True,
     help="Start in WOPT 00 (binary ERXUDP), as a stick fresh from the factory.",
@@ -150,6 +180,8 @@ def command(
     tx_hold: float,
     session_lifetime: float | None,
     reauth_fails: bool,
+    out_of_range: bool,
+    plc_link: Path | None,
     binary_erxudp: bool,
     no_ropt: bool,
     radio_time_scale: float,
@@ -173,7 +205,15 @@ def command(
         mac = bytes.fromhex(meter_mac)
         if len(mac) != 8:
             raise ValueError("the meter MAC has 8 bytes (16 hex digits)")
-        faults = Faults(drop_replies, fail_sends, tx_budget_ms, tx_hold, reauth_fails, fault_seed)
+        faults = Faults(
+            drop_replies,
+            fail_sends,
+            tx_budget_ms,
+            tx_hold,
+            reauth_fails,
+            fault_seed,
+            out_of_range=out_of_range,
+        )
         clock = clock_for_speed(speed)
         fleet = simulated_fleet(
             [meter_id],
@@ -212,9 +252,13 @@ def command(
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    modem = _plc_modem(plc_link, responder, credentials, rbid, password, mac)
     try:
         path = module.start()
+        if modem is not None:
+            modem.start()
     except OSError as exc:
+        module.stop()
         raise click.ClickException(f"cannot create the module: {exc}") from None
     previous = signal.signal(signal.SIGTERM, _on_signal)  # stop cleanly, removing the link
     try:
@@ -225,6 +269,8 @@ def command(
         table.add_row("meter", f"{meter_id} ({'PV' if pv else 'no PV'})")
         table.add_row("meter MAC / address", f"{mac.hex().upper()} / {link_local_of(mac)}")
         table.add_row("channel / PAN ID", f"{channel:02X} / {pan_id:04X}")
+        if modem is not None:
+            table.add_row("G3-PLC modem (OPLC/1)", f"{plc_link} -> {modem.path}")
         shown = f"…{rbid[-8:]} (password not shown)" if rbid else f"provisioned ({provisioned})"
         table.add_row("B-route ID", shown)
         console.print(table)
@@ -233,6 +279,8 @@ def command(
     finally:
         signal.signal(signal.SIGTERM, previous)
         module.stop()
+        if modem is not None:
+            modem.stop()
         s = module.stats
         console.print(
             f"stopped: {s.sends} sends ({s.send_failures} failed), {s.replies} replies "

@@ -96,6 +96,7 @@ class ModuleCommands:
 
     dialect: Dialect
     meter: MeterRadio | None
+    in_range: bool
     own_mac: bytes
     own_address: str
     wopt: int
@@ -249,7 +250,7 @@ class ModuleCommands:
             self._out(line(f"EEDSCAN\r\n{rows}" if rows else "EEDSCAN"))
             self._event(Event.ED_SCAN_DONE, self.own_address)
             return
-        heard = meter is not None and in_mask and side == 0
+        heard = meter is not None and in_mask and side == 0 and self.in_range
         if meter is not None and heard and (mode == 3 or self._s.pair_id == pairing_id(meter.rbid)):
             self._event(Event.BEACON, meter.address)
             desc = PanDescriptor(
@@ -290,6 +291,7 @@ class ModuleCommands:
         meter, s = self.meter, self._s
         reachable = (
             meter is not None
+            and self.in_range
             and _same_address(addr, meter.address)
             and s.registers[0x02] == meter.channel
             and s.registers[0x03] == meter.pan_id

@@ -68,6 +68,8 @@ class SkModule(ModuleCommands):
     ) -> None:
         self.dialect = dialect
         self.meter = meter
+        # False: the meter's radio does not reach the module (scans hear nothing, joins fail)
+        self.in_range = True
         self.own_mac = own_mac
         self.own_address = link_local_of(own_mac)
         self.wopt = wopt
