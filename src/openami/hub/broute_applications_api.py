@@ -119,7 +119,7 @@ def applicant(
 Who = Annotated[Applicant, Depends(applicant)]
 
 
-def _write_budget(context: HubContext, who: Applicant) -> None:
+def write_budget(context: HubContext, who: Applicant) -> None:
     if context.rate_limits is None:
         return
     limiter = context.services.get("broute-writes")
@@ -134,7 +134,7 @@ def _refused(exc: BrouteRefused) -> HTTPException:
 
 
 def _apply(context: HubContext, who: Applicant, body: ApplicationIn) -> JSONResponse:
-    _write_budget(context, who)
+    write_budget(context, who)
     try:
         app = broute_service(context).apply(who, body.supply_point_id)
     except BrouteRefused as exc:
@@ -171,7 +171,7 @@ async def list_broute_applications(context: Ctx, who: Who) -> list[ApplicationOu
 def _one(context: HubContext, who: Applicant, app_id: str, action: str) -> ApplicationOut:
     service = broute_service(context)
     if action != "status":
-        _write_budget(context, who)
+        write_budget(context, who)
     try:
         if action == "revoke":
             app = service.revoke(who, app_id)
@@ -216,7 +216,7 @@ async def rotate_broute(context: Ctx, who: Who, application_id: AppId) -> Applic
 def _credentials(context: HubContext, who: Applicant, app_id: str) -> JSONResponse:
     if who.customer_id is None:
         raise api_error(403, "E_CUSTOMERS_ONLY", "only the customer sees the password")
-    _write_budget(context, who)
+    write_budget(context, who)
     try:
         app, password = broute_service(context).take_password(who.customer_id, app_id)
     except BrouteRefused as exc:
