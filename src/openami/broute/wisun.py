@@ -29,11 +29,11 @@ import threading
 import time
 import tty
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from openami.broute.wisun_radio import Faults, RadioLink, WisunStats, airtime_ms
 from openami.clock import Clock, slot_at_s
 from openami.meter.broute_credentials import BrouteCredentials
 from openami.protocols.peer import Wait
@@ -67,47 +67,6 @@ CredentialSource = Callable[[], BrouteCredentials | None]
 MAX_PENDING_OUTPUT = 1 << 20  # bytes kept for a host that does not read
 DEFAULT_MODULE_MAC = bytes.fromhex("001D129012345678")
 DEFAULT_METER_MAC = bytes.fromhex("001C6400601421A3")
-
-
-@dataclass(frozen=True)
-class Faults:
-    """What can go wrong on the radio, on purpose.
-
-    ``drop_reply_share`` of the meter's replies never arrive; ``send_failure_share`` of the
-    sends end in EVENT 21 01; ``tx_budget_ms`` is the transmission time (register SFD) after
-    which the module reports EVENT 32 and refuses to send until EVENT 33, ``tx_hold_s`` later.
-    """
-
-    drop_reply_share: float = 0.0
-    send_failure_share: float = 0.0
-    tx_budget_ms: int | None = None
-    tx_hold_s: float = 5.0
-    reauth_fails: bool = False
-    seed: int = 0
-    out_of_range: bool = False  # the meter's radio does not reach: scans and joins fail
-
-    def __post_init__(self) -> None:
-        for name in ("drop_reply_share", "send_failure_share"):
-            share = getattr(self, name)
-            if not 0.0 <= share <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {share}")
-
-
-def airtime_ms(payload_len: int) -> int:
-    """Rough ARIB T108 airtime of one datagram at 100 kbit/s with 6LoWPAN/MAC overhead."""
-    return max(1, (payload_len + 60) * 8 // 100)
-
-
-@dataclass
-class WisunStats:
-    commands_bytes: int = 0
-    sends: int = 0
-    send_failures: int = 0
-    replies: int = 0
-    replies_dropped: int = 0
-    notifications: int = 0
-    relay_errors: int = 0
-    events: list[str] = field(default_factory=list)
 
 
 class FixedTimeAnnouncer:
@@ -161,6 +120,7 @@ class VirtualWisunModule:
             raise ValueError("radio_time_scale must not be negative")
         self.radio_time_scale = radio_time_scale
         self.credentials = credentials
+        self.radio_link: RadioLink | None = None  # set at each join that ran PANA
         self._unprovisioned_password = secrets.token_urlsafe(24)  # matches nothing
         self._hold_until: float | None = None
         self.stats = WisunStats()
@@ -213,7 +173,14 @@ class VirtualWisunModule:
             else FixedTimeAnnouncer(responder, responder.clock, notify_delay_s)
         )
         return cls(
-            SkModule(dialect, meter, module_mac, wopt=wopt, ropt_supported=ropt_supported),
+            SkModule(
+                dialect,
+                meter,
+                module_mac,
+                wopt=wopt,
+                ropt_supported=ropt_supported,
+                random_bytes=secrets.token_bytes,  # SKJOIN runs PANA with EAP-PSK
+            ),
             responder.respond,
             announce=lambda: [responder.instance_list_inf()],
             notifications=announcer,
@@ -407,6 +374,9 @@ class VirtualWisunModule:
 
     def _joined(self, event: Joined) -> None:
         self.stats.events.append("joined")
+        pana, meter = self.module.pana, self.module.meter
+        if pana is not None and pana.client and pana.agent and meter is not None:
+            self.radio_link = RadioLink(self.module.own_mac, meter.mac, pana.client, pana.agent)
         if self.session_lifetime_s is not None:
             self._session_deadline = time.monotonic() + self.session_lifetime_s
         for frame in self.announce() if self.announce else []:
@@ -428,7 +398,7 @@ class VirtualWisunModule:
         replies: list[bytes] = []
         if to_meter and module.state is ModuleState.JOINED:
             try:
-                replies = self.relay(send.payload)
+                replies = self._over_link(send.payload)
             except Exception:
                 self.stats.relay_errors += 1
                 log.exception("relay failed for a %d-byte frame", len(send.payload))
@@ -442,6 +412,15 @@ class VirtualWisunModule:
         if budget is not None and spent_ms >= budget and not module.tx_limited:
             self._emit(module.send(TxLimit(True)))
             self._tx_release_at = time.monotonic() + self.faults.tx_hold_s
+
+    def _over_link(self, payload: bytes) -> list[bytes]:
+        """The relay, through the PANA session's link protection when there is one."""
+        link = self.radio_link
+        if link is None:
+            return self.relay(payload)
+        clear = link.to_meter(payload)
+        replies = [] if clear is None else self.relay(clear)
+        return [r for r in map(link.to_module, replies) if r is not None]
 
     def _run_control(self) -> None:
         while True:

@@ -13,6 +13,7 @@ import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
 
+from openami.protocols.pana.eap_psk import RandomBytes
 from openami.protocols.skstack.codec import (
     PANA_PORT,
     Dialect,
@@ -37,6 +38,7 @@ from openami.protocols.skstack.events import (
     RadioTime,
     SessionEnded,
 )
+from openami.protocols.skstack.pana_join import PanaJoin, pana_join
 from openami.protocols.skstack.states import (
     MODULE_TRANSITIONS,
     JoinCommand,
@@ -97,6 +99,8 @@ class ModuleCommands:
     dialect: Dialect
     meter: MeterRadio | None
     in_range: bool
+    random_bytes: RandomBytes | None
+    pana: PanaJoin | None
     own_mac: bytes
     own_address: str
     wopt: int
@@ -303,13 +307,29 @@ class ModuleCommands:
         self._events.append(RadioTime(JOIN_RADIO_S))
         self._event(Event.UDP_SENT, meter.address, 2)  # neighbour solicitation
         self._event(Event.NA_RECEIVED, meter.address)
+        # PANA: the real exchange with randomness, else emulated as a comparison
+        join = (
+            None
+            if self.random_bytes is None
+            else pana_join(s.rbid, s.password, meter, self.random_bytes)
+        )
+        self.pana = join
         # the PAA's PANA-Auth-Request (start): port 716, not encrypted; clients must skip it
-        pana = bytes.fromhex("00000010C0000002") + self.own_mac[4:] + b"\x00\x00\x00\x01"
+        pana = (
+            join.messages[1]
+            if join is not None and len(join.messages) > 1
+            else bytes.fromhex("00000010C0000002") + self.own_mac[4:] + b"\x00\x00\x00\x01"
+        )
         rx = RxUdp(meter.address, self.own_address, PANA_PORT, PANA_PORT, meter.mac, 0, pana)
         lqi = self._s.registers[0xA2] == 1
         self._out(format_erxudp(self.dialect, rx, with_lqi=lqi, hex_ascii=self.wopt == 1))
         self._event(Event.UDP_SENT, meter.address, 0)
-        if s.rbid == meter.rbid and s.password == meter.password:
+        authenticated = (
+            join.success
+            if join is not None
+            else s.rbid == meter.rbid and s.password == meter.password
+        )
+        if authenticated:
             s.session = meter.address
             self._move(JoinCommand, ModuleState.JOINED)
             self._event(Event.PANA_OK, meter.address)
