@@ -104,7 +104,16 @@ def test_bad_sends_and_overlong_lines_change_nothing() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"EVENT", b"EVENT 2", b"ERX fe80::1 0002 01", b"FAIL 12", b"EINFO XYZ IDLE", b"\xff"],
+    [
+        b"",
+        b"EVENT",
+        b"EVENT 2",
+        b"ERX fe80::1 0002 01",
+        b"ERX FE80::1 0002 1",  # an odd number of hex digits (found by the fuzz harness)
+        b"FAIL 12",
+        b"EINFO XYZ IDLE",
+        b"\xff",
+    ],
 )
 def test_parser_raises_only_its_error(raw: bytes) -> None:
     with pytest.raises(PlcFormatError):

@@ -83,8 +83,8 @@ def encode_send(data: bytes) -> bytes:
 
 def decode_payload(length: str, data: str) -> bytes:
     """The bytes of a ``<len> <hex>`` pair, checked."""
-    if len(length) != 4 or not _HEX.match(length) or not _HEX.match(data):
-        raise PlcFormatError("length and data are upper-case hex")
+    if len(length) != 4 or not _HEX.match(length) or not _HEX.match(data) or len(data) % 2:
+        raise PlcFormatError("length and data are upper-case hex, two digits a byte")
     payload = bytes.fromhex(data)
     if len(payload) != int(length, 16) or not 0 < len(payload) <= MAX_PAYLOAD_BYTES:
         raise PlcFormatError("the payload's length does not match")
