@@ -128,6 +128,6 @@ def broute_rig(tmp: Path) -> Iterator[BrouteRig]:
     )
     webhook_service(context, WebhookConfig(allow_private=True))
     attach_workers(context, sim.after_tick)
-    sim.run_until(datetime(2026, 11, 1, 10, tzinfo=JST).timestamp())
+    sim.run_until(datetime(2026, 11, 1, 1, tzinfo=JST).timestamp())
     with serve(create_app(context)) as base, httpx.Client(base_url=base, timeout=10) as http:
         yield BrouteRig(city, sim, registry, context, database, http, secrets)
