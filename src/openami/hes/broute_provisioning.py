@@ -78,3 +78,17 @@ def confirmed(
             proof, password_proof(pair.password, challenge)
         )
     return out
+
+
+def restore(fleet: MeterFleet, held: dict[int, BrouteCredentials]) -> int:
+    """Give the meter models back the pairs they were confirmed to hold (after a restart:
+    the simulated meters keep them in memory only); meters not in the fleet are skipped."""
+    restored = 0
+    for meter_id, pair in held.items():
+        try:
+            position = int(fleet.index_of([meter_id])[0])
+        except KeyError:
+            continue
+        fleet.broute.set(position, pair)
+        restored += 1
+    return restored

@@ -280,6 +280,30 @@ class BrouteApplicationStore:
         password = self.box.open(str(row.password_sealed), _what(row.application_id, version))
         return BrouteCredentials(str(row.rbid), password)
 
+    def held_by_meters(self) -> dict[int, BrouteCredentials]:
+        """Every meter's confirmed pair (to restore the meter models after a restart)."""
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(
+                    _b.c.meter_id,
+                    _b.c.application_id,
+                    _b.c.meter_version,
+                    _b.c.meter_rbid,
+                    _b.c.meter_password_sealed,
+                )
+                .where(_b.c.meter_password_sealed.is_not(None), _b.c.meter_id.is_not(None))
+                .order_by(_b.c.updated_at)
+            ).all()
+        return {
+            int(r.meter_id): BrouteCredentials(
+                str(r.meter_rbid),
+                self.box.open(
+                    str(r.meter_password_sealed), _what(r.application_id, int(r.meter_version))
+                ),
+            )
+            for r in rows
+        }
+
     def meter_credentials(self, meter_id: int) -> BrouteCredentials | None:
         """What the meter ``meter_id`` was last confirmed to hold (the emulated meters'
         source); None when it holds nothing."""
