@@ -188,6 +188,11 @@ def test_access_rules(rig: BrouteRig) -> None:
     assert rig.http.post(APPS, json=body).status_code == 401
     bad = rig.http.post(APPS, json={"supply_point_id": "12"}, headers=rig.token(other))
     assert bad.status_code == 422
+    area_00 = {"supply_point_id": "0" * 22}  # the shape of an ID, but no such area (fuzz)
+    assert code(rig.http.post(APPS, json=area_00, headers=rig.token(other))) == (
+        422,
+        "E_INVALID_SUPPLY_POINT_ID",
+    )
     # a customer applies only for a point they hold, and only with the CSRF header
     stranger = rig.customer(4)
     assert code(rig.http.post(APPS, json=body, auth=stranger, headers=CUSTOMER_HEADERS)) == (

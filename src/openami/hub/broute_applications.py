@@ -37,7 +37,8 @@ import structlog
 from openami.bus.messages import CommandKind, CommandState
 from openami.clock import JST, jst_day_start_s
 from openami.hub.context import HubContext
-from openami.registry.ids import area_of
+from openami.registry import InvalidSupplyPointId
+from openami.registry.ids import area_of, validate_supply_point_id
 from openami.registry.opening import AreaOpening, load_openings
 from openami.storage.repositories import AlreadyExists
 from openami.storage.repositories.audit import AuditRecord
@@ -114,6 +115,10 @@ class BrouteService:
     def _point(self, applicant: Applicant, supply_point_id: str, now_s: float) -> tuple[int, int]:
         """(supply point key, meter id) the applicant may apply for, or a refusal."""
         registry = self.context.registry
+        try:
+            validate_supply_point_id(supply_point_id)
+        except InvalidSupplyPointId as exc:
+            raise BrouteRefused(422, "E_INVALID_SUPPLY_POINT_ID", str(exc)) from None
         point = registry.supply_point(supply_point_id)
         key = None if point is None else point.supply_point_key
         allowed = key is not None and (
