@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from openami.hems.client import Transport
-from openami.hems.plc import PlcTransport
+from openami.hems.plc import PlcLinkError, PlcTransport
 from openami.hems.skstack import SkstackTransport, WisunError
 from openami.protocols.skstack import SkstackError
 
@@ -38,4 +38,7 @@ def open_broute(
             raise
         reason = f"{type(exc).__name__}: {exc}"
     log.warning("Wi-SUN join failed (%s); falling back to G3-PLC", reason)
-    return OpenedLink(plc().open(), "plc", reason)
+    try:
+        return OpenedLink(plc().open(), "plc", reason)
+    except PlcLinkError as exc:
+        raise PlcLinkError(f"{exc} (and Wi-SUN: {reason})") from exc
