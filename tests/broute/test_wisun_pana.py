@@ -28,9 +28,12 @@ def test_join_runs_pana_and_frames_are_protected(pv_responder: MeterResponder) -
         transport = SkstackTransport(module.path, RBID, PASSWORD, drain_s=0.05).open()
         client = MeterClient(transport, timeout_s=2)
         reading = client.read_live()
-        client.close()
         join = module.module.pana
         link = module.radio_link
+        client.close()  # SKTERM: PANA-Termination over the radio
+        assert module.radio_link is None
+    assert join is not None and join.terminated
+    assert join.pac.state == join.paa.state == "CLOSED"
     assert reading.power_w is not None
     assert join is not None and join.success and len(join.messages) == 9
     assert join.client is not None and join.agent is not None

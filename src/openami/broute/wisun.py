@@ -367,6 +367,7 @@ class VirtualWisunModule:
             elif isinstance(event, SessionEnded):
                 self.stats.events.append(f"session ended: {event.reason}")
                 self._session_deadline = None
+                self.radio_link = None
         if self._hold_until is None and self._deferred:
             self._emit(bytes(self._deferred))
             self._deferred.clear()

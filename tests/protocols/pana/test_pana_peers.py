@@ -17,6 +17,7 @@ from openami.protocols.pana import (
     decode,
     link_key,
     psk_from_password,
+    terminate,
 )
 from openami.protocols.pana import message as m
 from openami.protocols.pana.eap_psk import aes_cmac, key_setup
@@ -137,6 +138,26 @@ def test_parser_raises_only_its_error() -> None:
             raw[rnd.randrange(len(raw))] ^= 1 << rnd.randrange(8)
         with contextlib.suppress(PanaFormatError):
             decode(bytes(raw))
+
+
+def test_termination_is_signed_and_closes_both_ends() -> None:
+    client, agent = peers()
+    with pytest.raises(PanaProtocolError):
+        client.terminate()  # nothing open yet
+    authenticate(client, agent)
+    ptr = client.terminate()
+    assert decode(ptr).message_type == m.MSG_TERMINATION and decode(ptr).is_request()
+    forged = ptr[:-1] + bytes([ptr[-1] ^ 1])
+    with pytest.raises(PanaProtocolError, match="AUTH"):
+        agent.receive(forged)
+    pta = agent.receive(ptr)
+    assert pta is not None and agent.state == "CLOSED"
+    assert client.receive(pta) is None and client.state == "CLOSED"
+    other_client, other_agent = peers(seed=4)
+    authenticate(other_client, other_agent)
+    assert terminate(other_client, other_agent)
+    with pytest.raises(PanaProtocolError):
+        other_agent.receive(other_client.start())  # a closed PAA takes no new PCI
 
 
 def test_key_setup_and_link_protection() -> None:

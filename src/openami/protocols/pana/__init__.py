@@ -13,7 +13,13 @@ from openami.protocols.pana.eap_psk import EapPskPeer, EapPskServer, derive_keys
 from openami.protocols.pana.errors import PanaError, PanaFormatError, PanaProtocolError
 from openami.protocols.pana.link import LinkSecurity, link_key
 from openami.protocols.pana.message import PANA_PORT, PanaMessage, decode
-from openami.protocols.pana.session import PanaAgent, PanaClient, PanaResult, authenticate
+from openami.protocols.pana.session import (
+    PanaAgent,
+    PanaClient,
+    PanaResult,
+    authenticate,
+    terminate,
+)
 
 PSK_LABEL = b"openami B-route PSK v1:"
 
@@ -41,4 +47,5 @@ __all__ = [
     "key_setup",
     "link_key",
     "psk_from_password",
+    "terminate",
 ]

@@ -88,6 +88,8 @@ class PanaAgent:
             self._i_par = self._par(m.FLAG_S, *_ALGORITHMS).encode()
             self.state = "WAIT_PAN_START"
             return self._i_par
+        if msg.message_type == m.MSG_TERMINATION and msg.is_request():
+            return self._terminated(msg, raw)
         if msg.message_type != m.MSG_AUTH or msg.is_request():
             raise PanaProtocolError("the PAA expects PANA-Auth-Answer")
         if msg.session_id != self.session_id or msg.seq != self.seq:
@@ -132,6 +134,16 @@ class PanaAgent:
             return None
         raise PanaProtocolError(f"unexpected PAN in {self.state}")
 
+    def _terminated(self, msg: m.PanaMessage, raw: bytes) -> bytes:
+        """PANA-Termination-Request of the open session: answered with a signed PTA."""
+        if self.state != "OPEN" or msg.session_id != self.session_id:
+            raise PanaProtocolError("PTR outside an open session")
+        if not m.verify(raw, self._auth_key):
+            raise PanaProtocolError("PTR with a wrong AUTH")
+        self.state = "CLOSED"
+        pta = m.PanaMessage(0, m.MSG_TERMINATION, self.session_id, msg.seq)
+        return m.sign(pta, self._auth_key)
+
     def _msk(self) -> bytes:
         return b"" if self.eap.keys is None else self.eap.keys.msk
 
@@ -166,6 +178,7 @@ class PanaClient:
         self.seq = 0
         self.result: PanaResult | None = None
         self._i_par = self._i_pan = self._paa_nonce = self._pac_nonce = b""
+        self._tx_seq = 0
 
     def start(self) -> bytes:
         self.state = "WAIT_PAR_START"
@@ -174,8 +187,28 @@ class PanaClient:
     def _pan(self, flags: int, *avps: m.Avp) -> m.PanaMessage:
         return m.PanaMessage(flags, m.MSG_AUTH, self.session_id, self.seq, avps)
 
+    def terminate(self) -> bytes:
+        """PANA-Termination-Request (Termination-Cause 1, logout) of the open session."""
+        if self.state != "OPEN" or self.result is None:
+            raise PanaProtocolError("no open session to terminate")
+        self._tx_seq = struct.unpack("!I", self.random_bytes(4))[0]
+        self.state = "WAIT_PTA"
+        cause = m.Avp(m.AVP_TERMINATION_CAUSE, m.u32(1))
+        ptr = m.PanaMessage(m.FLAG_R, m.MSG_TERMINATION, self.session_id, self._tx_seq, (cause,))
+        return m.sign(ptr, self.result.auth_key)
+
     def receive(self, raw: bytes) -> bytes | None:
         msg = m.decode(raw)
+        if self.state == "WAIT_PTA" and msg.message_type == m.MSG_TERMINATION:
+            assert self.result is not None
+            if (
+                msg.is_request()
+                or msg.seq != self._tx_seq
+                or not m.verify(raw, self.result.auth_key)
+            ):
+                raise PanaProtocolError("not the answer to this PTR")
+            self.state = "CLOSED"
+            return None
         if msg.message_type != m.MSG_AUTH or not msg.is_request():
             raise PanaProtocolError("the PaC expects PANA-Auth-Request")
         if self.state == "WAIT_PAR_START":
@@ -229,6 +262,17 @@ class PanaClient:
         self.result = PanaResult(ok, self.session_id, key_id, msk, key, lifetime)
         pan = self._pan(m.FLAG_C)
         return m.sign(pan, key) if ok else pan.encode()
+
+
+def terminate(client: PanaClient, agent: PanaAgent) -> bool:
+    """The PaC ends the open session (PTR, PTA); True when both ends are CLOSED."""
+    try:
+        pta = agent.receive(client.terminate())
+        if pta is not None:
+            client.receive(pta)
+    except PanaProtocolError:
+        return False
+    return client.state == agent.state == "CLOSED"
 
 
 def authenticate(client: PanaClient, agent: PanaAgent, max_messages: int = 20) -> list[bytes]:

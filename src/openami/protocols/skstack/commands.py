@@ -348,6 +348,8 @@ class ModuleCommands:
             self._event(Event.TERM_TIMEOUT, self.meter.address if self.meter else self.own_address)
             return
         self._s.session = None
+        if self.pana is not None:
+            self.pana.terminate()  # PANA-Termination over the radio
         self._event(Event.TERM_DONE, addr)
         self._events.append(SessionEnded("terminated"))
 

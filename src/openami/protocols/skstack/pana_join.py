@@ -8,19 +8,27 @@ PSK of its own provisioned pair; EVENT 25 only when both ends end OPEN with the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from openami.protocols.pana import PanaAgent, PanaClient, PanaResult, authenticate
+from openami.protocols.pana import PanaAgent, PanaClient, PanaResult, authenticate, terminate
 from openami.protocols.pana import psk_from_password as _psk
 from openami.protocols.pana.eap_psk import RandomBytes
 from openami.protocols.skstack.events import MeterRadio
 
 
-@dataclass(frozen=True)
+@dataclass
 class PanaJoin:
     messages: tuple[bytes, ...]  # the exchange as sent over the radio, PCI first
     client: PanaResult | None
     agent: PanaResult | None
+    pac: PanaClient = field(repr=False)
+    paa: PanaAgent = field(repr=False)
+    terminated: bool = False  # SKTERM ended it with PANA-Termination
+
+    def terminate(self) -> bool:
+        """SKTERM: the PaC's PTR and the meter's PTA (both signed with PANA_AUTH_KEY)."""
+        self.terminated = self.success and terminate(self.pac, self.paa)
+        return self.terminated
 
     @property
     def success(self) -> bool:
@@ -41,4 +49,4 @@ def pana_join(
 
     agent = PanaAgent(b"openami-meter-" + meter.mac.hex().upper().encode(), lookup, random_bytes)
     messages = authenticate(client, agent)
-    return PanaJoin(tuple(messages), client.result, agent.result)
+    return PanaJoin(tuple(messages), client.result, agent.result, client, agent)
