@@ -17,7 +17,9 @@ from openami.clock import JST
 from openami.hems.appliance_link import ApplianceLink
 from openami.hems.client import HemsError, HistorySlot, LiveReading, MeterClient, Transport
 from openami.hems.export import write_history_csv
+from openami.hems.fallback import open_broute
 from openami.hems.live import Decision, HemsController
+from openami.hems.plc import PlcTransport
 from openami.hems.policy import PolicyError, load_policy
 from openami.hems.skstack import SkstackTransport
 from openami.hems.udp import UdpTransport, parse_address
@@ -100,6 +102,7 @@ def _transport(
     rbid: str | None,
     password: str | None,
     local_port: int,
+    plc: str | None = None,
 ) -> tuple[Transport, str]:
     if (udp is None) == (serial is None):
         raise click.UsageError("give exactly one of --udp ADDR or --serial PATH")
@@ -112,16 +115,25 @@ def _transport(
     if not rbid or not password:
         raise click.UsageError("--serial needs --rbid and --password")
     assert serial is not None
-    transport = SkstackTransport(serial, rbid, password)
     err.print(f"joining the meter's PAN through {serial} …")
-    transport.open()
-    return transport, f"Wi-SUN {transport.dialect.value} on {serial}"
+    wisun = SkstackTransport(serial, rbid, password)
+    fallback = None if plc is None else (lambda: PlcTransport(plc, rbid, password))
+    opened = open_broute(lambda: wisun, fallback)
+    if opened.medium == "plc":
+        err.print(f"[yellow]Wi-SUN failed ({opened.wisun_error}); reading over G3-PLC {plc}")
+        return opened.transport, f"G3-PLC (OPLC/1) on {plc}"
+    return opened.transport, f"Wi-SUN {wisun.dialect.value} on {serial}"
 
 
 @command.command("watch")
 @click.option("--udp", metavar="ADDR", help="Meter's ECHONET Lite address: host[:port].")
 @click.option("--local-port", default=3610, show_default=True, help="UDP port to send from.")
 @click.option("--serial", metavar="PATH", help="Serial port of a Wi-SUN module (SKSTACK IP).")
+@click.option(
+    "--plc",
+    metavar="PATH",
+    help="Serial port of a G3-PLC modem (OPLC/1), used when the Wi-SUN join fails.",
+)
 @click.option("--rbid", help="B-route ID (32 characters), for --serial.")
 @click.option(
     "--password", envvar="OPENAMI_BROUTE_PASSWORD", help="B-route password, for --serial."
@@ -141,6 +153,7 @@ def watch(
     udp: str | None,
     local_port: int,
     serial: str | None,
+    plc: str | None,
     rbid: str | None,
     password: str | None,
     interval: float,
@@ -163,7 +176,7 @@ def watch(
     if not 1 <= days <= 100:
         raise click.BadParameter("1–100", param_hint="--days")
     try:
-        transport, where = _transport(udp, serial, rbid, password, local_port)
+        transport, where = _transport(udp, serial, rbid, password, local_port, plc)
     except (HemsError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     client = MeterClient(transport, timeout_s=timeout)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A, SUPPLY_PLANS
 from openami.clock.slots import SLOT_SECONDS, SLOTS_PER_DAY
+from openami.meter.broute_credentials import MeterBrouteCredentials
 from openami.meter.load import (
     HouseholdParams,
     hash_uniform,
@@ -73,6 +74,8 @@ class MeterFleet:
         self.fault: BoolArr = np.zeros(len(ids), dtype=np.bool_)
         # the supply plan whose time-of-use bands the meter keeps (code: SUPPLY_PLANS + 1)
         self.supply_plan_code = np.ones(len(ids), dtype=np.uint8)
+        # the B-route ID and password each meter was provisioned with (sparse)
+        self.broute = MeterBrouteCredentials()
         # registers start at a seeded value, as meters in the field are not new
         start_kwh = np.floor(hash_uniform(seed, 21, ids) * 30_000).astype(np.int64)
         self.import_register_wh: I64 = start_kwh * 1000
