@@ -2,7 +2,7 @@
 reports (``storage/sql/dr_tables.py`` describes each).
 
 Revision ID: 0016_dr
-Revises: 0012_assets
+Revises: 0015_broute_apps
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_dr"
-down_revision = "0012_assets"
+down_revision = "0015_broute_apps"
 branch_labels = None
 depends_on = None
 
