@@ -42,7 +42,7 @@ class Targets:
         self.got.append((target_w, start, end))
         self.arrived.set()
 
-    def cancel(self, event_id: str) -> None:
+    def cancel(self, event_id: str, start: datetime, end: datetime) -> None:
         self.cancelled.append(event_id)
         self.cancel_arrived.set()
 

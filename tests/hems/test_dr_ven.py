@@ -1,6 +1,6 @@
 """The HEMS's VEN against the real openleadr VTN over mutual TLS on loopback: registration,
-an event turned into a peak-cut target, optIn and optOut recorded at the VTN, and the
-home's load reported."""
+an event turned into a peak-cut target (and into the HEMS controller's import limit),
+optIn and optOut recorded at the VTN, cancellation, and the home's load reported."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tests.dr.drrig import SUPPLY_POINTS, Targets, make_rig, until
+from tests.dr.drrig import SUPPLY_POINTS, Targets, free_port, make_rig, until
 
-from openami.hems.dr_ven import TargetMapping
+from openami.hems.appliance_link import ApplianceLink
+from openami.hems.client import MeterClient
+from openami.hems.dr_ven import DrVen, TargetMapping, VenTls, controller_callbacks
+from openami.hems.live import HemsController
+from openami.hems.policy import load_policy
+from openami.hems.udp import UdpTransport
+
+EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "examples" / "hems-policy.toml"
 
 
 def test_event_becomes_a_target_with_opt_in_and_reports(tmp_path: Path) -> None:
@@ -63,3 +70,42 @@ def test_target_mapping() -> None:
     assert mapping.target_w("ELECTRICITY_PRICE", "price", 40.0) == pytest.approx(2400.0)
     with pytest.raises(ValueError):
         mapping.target_w("BID_LOAD", "setpoint", 1.0)
+
+
+def test_events_reach_the_hems_controller_and_cancel_leaves_it(tmp_path: Path) -> None:
+    """VTN → VEN → ``HemsController.set_dr_target``: the controller's import limit during
+    the event is the event's target, and back to the contract's once it is cancelled (that
+    the controller then cuts the peak is tests/hems/test_hems_live.py's)."""
+    transport = UdpTransport("127.0.0.1", free_port(), local_port=0)  # no meter needed here
+    meter = MeterClient(transport)
+    hems = HemsController(
+        load_policy(EXAMPLE_POLICY), meter, ApplianceLink(MeterClient(transport.peer("127.0.0.1")))
+    )
+    contract_w = hems.policy.contract_limit_w
+
+    async def scenario() -> None:
+        rig = make_rig(tmp_path)
+        event = rig.event("target_w", 1500)
+        middle_s = event.start_s + event.duration_s / 2
+        await rig.vtn.start()
+        on_target, on_cancel = controller_callbacks(hems)
+        pair = rig.files.pair("home-1")
+        tls = VenTls(pair.cert, pair.key, rig.files.ca.cert, rig.vtn_fingerprint)
+        ven = DrVen("home-1", rig.url, tls, on_target, lambda: [], on_cancel=on_cancel)
+        try:
+            assert await ven.start()
+            await until(lambda: bool(hems.policy.dr_targets))
+            assert hems.policy.limit_w(middle_s) == pytest.approx(min(1500.0, contract_w))
+            assert hems.policy.dr_targets[0].source == "openadr"
+            assert hems.policy.limit_w(event.end_s + 60) == pytest.approx(contract_w)
+            rig.store.cancel_event(event.event_id, "AGG1")
+            await until(lambda: not hems.policy.dr_targets)
+            assert hems.policy.limit_w(middle_s) == pytest.approx(contract_w)
+        finally:
+            await ven.stop()
+            await rig.vtn.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        meter.close()

@@ -13,6 +13,8 @@ How an event becomes a target [W] on the home's import (:class:`TargetMapping`):
 The VEN opts out when it would have to go below ``min_target_w`` (comfort floor) or cannot
 read the signal; otherwise it hands ``on_target(target_w, start, end)`` to the controller and
 opts in. ``normal_limit_w`` is the contract's limit (e.g. 30 A × 100 V = 3000 W).
+:func:`controller_callbacks` wires ``on_target`` and ``on_cancel`` to the HEMS controller
+(:meth:`HemsController.set_dr_target <openami.hems.live.HemsController.set_dr_target>`).
 
 ``load_w`` gives the home's metered import for the TELEMETRY_USAGE report: a number of W,
 or a list of (instant, W) — empty when the meter could not be read —, or a coroutine of
@@ -24,7 +26,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,14 @@ warnings.filterwarnings(
 )
 from openleadr import OpenADRClient  # noqa: E402
 
+from openami.hems.live import HemsController  # noqa: E402
+from openami.log import get_logger  # noqa: E402
+
+log = get_logger(__name__)
+
 OnTarget = Callable[[float, datetime, datetime], Awaitable[None] | None]
-OnCancel = Callable[[str], Awaitable[None] | None]
+OnCancel = Callable[[str, datetime, datetime], Awaitable[None] | None]
+OPENADR_SOURCE = "openadr"  # the ``source`` of the DR targets this VEN sets
 LEVEL_FRACTIONS = {1: 0.8, 2: 0.6, 3: 0.4}
 
 
@@ -98,6 +106,7 @@ class DrVen:
         self.on_target = on_target
         self.on_cancel = on_cancel
         self._answers: dict[str, str] = {}
+        self._windows: dict[str, tuple[datetime, datetime]] = {}  # targets handed over
         self.decisions: list[Decision] = []
         self.client = OpenADRClient(
             ven_name=ven_name,
@@ -127,6 +136,7 @@ class DrVen:
         self._answers[decision.event_id] = decision.opt
         if decision.opt == "optIn" and decision.target_w is not None:
             assert decision.start is not None and decision.end is not None
+            self._windows[decision.event_id] = (decision.start, decision.end)
             await _maybe_await(self.on_target(decision.target_w, decision.start, decision.end))
         return decision.opt
 
@@ -138,8 +148,9 @@ class DrVen:
         if descriptor.get("event_status") != "cancelled":
             return await self.on_event(event)
         self.decisions.append(Decision(event_id, "cancelled", None, None, None, "cancelled"))
-        if self.on_cancel is not None:
-            await _maybe_await(self.on_cancel(event_id.partition(".")[0]))
+        window = self._windows.pop(event_id, None)
+        if self.on_cancel is not None and window is not None:
+            await _maybe_await(self.on_cancel(event_id.partition(".")[0], *window))
         return self._answers.get(event_id, "optOut")
 
     def decide(self, event: dict[str, Any]) -> Decision:
@@ -174,6 +185,28 @@ class DrVen:
 
     async def stop(self) -> None:
         await self.client.stop()
+
+
+def controller_callbacks(controller: HemsController) -> tuple[OnTarget, OnCancel]:
+    """``on_target`` and ``on_cancel`` for a :class:`~openami.hems.live.HemsController`:
+    an event's target becomes ``set_dr_target`` (source ``openadr``), a cancelled event's
+    target is taken out of the controller's policy again."""
+
+    def on_target(target_w: float, start: datetime, end: datetime) -> None:
+        controller.set_dr_target(target_w, start, end, source=OPENADR_SOURCE)
+
+    def on_cancel(event_id: str, start: datetime, end: datetime) -> None:
+        window = (start.timestamp(), end.timestamp())
+        policy = controller.policy
+        kept = tuple(
+            t
+            for t in policy.dr_targets
+            if not (t.source == OPENADR_SOURCE and (t.start_s, t.end_s) == window)
+        )
+        controller.policy = replace(policy, dr_targets=kept)
+        log.info("hems.dr_target_cancelled", event_id=event_id, start=start.isoformat())
+
+    return on_target, on_cancel
 
 
 async def _maybe_await(result: Awaitable[None] | None) -> None:
