@@ -47,6 +47,8 @@ def test_events_opts_cancel_and_reports(database: Database) -> None:
         "home-a": "optIn",
         "home-b": "none",
     }
+    assert [e.event_id for e in store.events_of_point(B)] == ["dr-1"]
+    assert store.events_of_point("0300000000000000000099") == []
     # the DR days of a supply point, then cancellation by the owner only
     spans = store.event_spans_of_points([A], 1_799_999_000.0, 1_800_000_100.0)
     assert spans == [(A, 1_800_000_000.0, 1_800_003_600.0)]

@@ -260,6 +260,18 @@ class DrStore:
             ).rowcount
         return bool(done)
 
+    def events_of_point(self, supply_point_id: str, limit: int = 100) -> list[DrEvent]:
+        """The events a supply point took part in (newest first): e.g. for its customer."""
+        query = (
+            sa.select(_e)
+            .join(_p, _p.c.event_id == _e.c.event_id)
+            .where(_p.c.supply_point_id == supply_point_id)
+            .order_by(_e.c.start_s.desc())
+            .limit(limit)
+        )
+        with self.database.read() as connection:
+            return [_event(r) for r in connection.execute(query)]
+
     def event_spans_of_points(
         self, supply_point_ids: Sequence[str], first_s: float, last_s: float
     ) -> list[tuple[str, float, float]]:
