@@ -83,6 +83,13 @@ class LeaseBalancer:
                 self.held[partition] = renewed
         return lost
 
+    def give_up(self, partition: int) -> None:
+        """Release one held lease now (e.g. its store could not be opened yet: another
+        process still holds the file); a later step may take it again."""
+        lease = self.held.pop(partition, None)
+        if lease is not None:
+            self.leases.release(lease)
+
     def stop(self) -> None:
         """Leave cleanly: release every lease at once (no waiting for expiry)."""
         self.leases.leave(self.owner)

@@ -8,41 +8,80 @@ unsubscribes (the batch in hand is stored and acknowledged), then the lease is r
 a lease found lost it unsubscribes at once. Delivery stays at least once and the MDMS's
 ingest idempotent, so a batch a dead worker stored but did not acknowledge adds nothing when
 its successor gets it again.
+
+The handlers are either the same for every partition (``handlers``: topic → handler), or
+given per partition by a :class:`PartitionHost` that opens what the partition needs (its own
+store) when it is gained and closes it when it is given up, after its consumers stopped and
+before its lease is released.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from openami.bus.port import Handler, PartitionedBus
 from openami.mdms.partition_balance import Changes, LeaseBalancer
 
 
+class PartitionHost(Protocol):
+    def open(self, partition: int) -> Mapping[str, Handler] | None:
+        """Get ready to write ``partition``; its handlers by topic, or None when it cannot
+        be opened now (its lease is then given back and taken again later)."""
+        ...
+
+    def close(self, partition: int) -> None:
+        """Stop writing ``partition`` (its consumers have stopped): save, close."""
+        ...
+
+
 class PartitionWorker:
     def __init__(
-        self, bus: PartitionedBus, balancer: LeaseBalancer, handlers: Mapping[str, Handler]
+        self,
+        bus: PartitionedBus,
+        balancer: LeaseBalancer,
+        handlers: Mapping[str, Handler] | None = None,
+        host: PartitionHost | None = None,
     ) -> None:
+        if (handlers is None) == (host is None):
+            raise ValueError("give either handlers or a host")
         self.bus = bus
         self.balancer = balancer
-        self.handlers = dict(handlers)  # topic → handler (e.g. readings → Mdms.ingest)
+        self.handlers = dict(handlers or {})  # topic → handler (e.g. readings → Mdms.ingest)
+        self.host = host
         self.consuming: set[int] = set()
+        self._topics: dict[int, list[str]] = {}  # partition → the topics it consumes
 
     def _drop(self, partition: int) -> None:
-        if partition in self.consuming:
-            for topic in self.handlers:
-                self.bus.unsubscribe(topic, partition)
-            self.consuming.discard(partition)
+        topics = self._topics.pop(partition, None)
+        if topics is None:
+            return
+        self.consuming.discard(partition)
+        for topic in topics:
+            self.bus.unsubscribe(topic, partition)
+        if self.host is not None:
+            self.host.close(partition)
 
     def step(self) -> Changes:
         changes = self.balancer.step(before_release=self._drop)
+        refused = []
         for partition in changes.gained:
-            for topic, handler in self.handlers.items():
+            handlers = self.handlers if self.host is None else self.host.open(partition)
+            if handlers is None:
+                self.balancer.give_up(partition)
+                refused.append(partition)
+                continue
+            for topic, handler in handlers.items():
                 self.bus.subscribe(topic, handler, [partition])
+            self._topics[partition] = list(handlers)
             self.consuming.add(partition)
-        return changes
+        if not refused:
+            return changes
+        return Changes([p for p in changes.gained if p not in refused], changes.lost)
 
     def stop(self) -> None:
-        """Stop consuming, then release every lease (the others take over at once)."""
+        """Stop consuming (and close each partition), then release every lease (the others
+        take over at once)."""
         for partition in sorted(self.consuming):
             self._drop(partition)
         self.balancer.stop()
