@@ -37,6 +37,8 @@ from openami.storage.repositories.leases import PartitionLeases
 log = get_logger(__name__)
 #: ``--once``: how long the worker waits for its partitions' backlog to be stored [s]
 ONCE_SETTLE_S = 600.0
+#: the longest a backlog on the bus defers the closing of due slots [s]
+MAX_TICK_DEFER_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class MdmsWorker:
         self.partition_worker = PartitionWorker(bus, self.balancer, host=self)
         self.stores: dict[int, PartitionStore] = {}
         self._ticked_slot: dict[int, int] = {}
+        self._unsettled_since: float | None = None
         self._saved_at = time.monotonic()
         self._stepped_at = time.monotonic()
         self.stats = {"batches": 0, "values_new": 0, "reads_new": 0, "marked": 0}
@@ -182,10 +185,8 @@ class MdmsWorker:
         due = [p for p in self.owned if self._ticked_slot.get(p) != slot]
         if not due:
             return 0
-        try:
-            self.bus.settle(self.options.settle_s)
-        except BusTimeout:  # a backlog: close the due slots anyway, later reads add versions
-            log.info("mdms.worker_tick_unsettled", worker=self.options.name)
+        if not self._settled():
+            return 0
         marked = 0
         for partition in due:
             opened = self.stores.get(partition)
@@ -197,6 +198,24 @@ class MdmsWorker:
             self.stats["marked"] += marked
         log.info("mdms.worker_ticked", worker=self.options.name, partitions=due, marked=marked)
         return marked
+
+    def _settled(self) -> bool:
+        """Whether the reads already in the stream are stored (so slots are not closed
+        while their reads wait in it). A backlog defers the tick to the next step, for at
+        most ``MAX_TICK_DEFER_S``: then the due slots are closed anyway, and the reads that
+        arrive after add measured versions over the missing marks."""
+        try:
+            self.bus.settle(min(self.options.settle_s, self.options.step_s))
+        except BusTimeout:
+            now = time.monotonic()
+            if self._unsettled_since is None:
+                self._unsettled_since = now
+            if now - self._unsettled_since < MAX_TICK_DEFER_S:
+                log.debug("mdms.worker_tick_deferred", worker=self.options.name)
+                return False
+            log.warning("mdms.worker_tick_unsettled", worker=self.options.name)
+        self._unsettled_since = None
+        return True
 
     def save_due(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._saved_at < self.options.tick_state_every_s:
