@@ -72,6 +72,12 @@ class LeaseBalancer:
                     gained.append(partition)
         return Changes(gained, sorted(lost))
 
+    def renew(self) -> list[int]:
+        """Renew every held lease now (between the slow parts of a step, so that none
+        expires meanwhile); the partitions whose lease was lost."""
+        self.leases.heartbeat(self.owner)
+        return self._renew()
+
     def _renew(self) -> list[int]:
         lost = []
         for partition, lease in list(self.held.items()):

@@ -17,6 +17,7 @@ before its lease is released.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -64,12 +65,27 @@ class PartitionWorker:
 
     def step(self) -> Changes:
         changes = self.balancer.step(before_release=self._drop)
-        refused = []
-        for partition in changes.gained:
+        refused: list[int] = []
+        opened: dict[int, Mapping[str, Handler]] = {}
+        renewed_at = time.monotonic()
+        for partition in changes.gained:  # open them all first, then consume
+            if time.monotonic() - renewed_at > self.balancer.leases.ttl_s / 3:
+                refused += self._renew_while_opening(opened)  # opening many takes a while
+                renewed_at = time.monotonic()
+            if partition not in self.balancer.held:
+                continue
             handlers = self.handlers if self.host is None else self.host.open(partition)
             if handlers is None:
                 self.balancer.give_up(partition)
                 refused.append(partition)
+            else:
+                opened[partition] = handlers
+        for partition in list(opened):
+            if time.monotonic() - renewed_at > self.balancer.leases.ttl_s / 3:
+                refused += self._renew_while_opening(opened)
+                renewed_at = time.monotonic()
+            handlers = opened.get(partition)
+            if handlers is None:
                 continue
             for topic, handler in handlers.items():
                 self.bus.subscribe(topic, handler, [partition])
@@ -77,7 +93,18 @@ class PartitionWorker:
             self.consuming.add(partition)
         if not refused:
             return changes
-        return Changes([p for p in changes.gained if p not in refused], changes.lost)
+        gained = [p for p in changes.gained if p not in refused]
+        return Changes(gained, sorted({*changes.lost, *(set(refused) - set(changes.gained))}))
+
+    def _renew_while_opening(self, opened: dict[int, Mapping[str, Handler]]) -> list[int]:
+        """Renew the leases in the middle of a step; a partition lost meanwhile is closed
+        (opened, not consumed yet) or dropped (consumed); those lost."""
+        lost = self.balancer.renew()
+        for partition in lost:
+            if opened.pop(partition, None) is not None and self.host is not None:
+                self.host.close(partition)
+            self._drop(partition)
+        return lost
 
     def stop(self) -> None:
         """Stop consuming (and close each partition), then release every lease (the others

@@ -113,6 +113,9 @@ class MdmsWorker:
         except StoreInUse:  # the previous holder has not closed it yet: try again later
             log.warning("mdms.worker_store_busy", worker=opts.name, partition=partition)
             return None
+        except Exception:  # e.g. a full disk: give the lease back, another step retries
+            log.exception("mdms.worker_open_failed", worker=opts.name, partition=partition)
+            return None
         self.stores[partition] = opened
         return {
             TOPIC_READINGS: self._reads_handler(opened),
@@ -126,18 +129,19 @@ class MdmsWorker:
             opened.close(save=partition in self.balancer.held)
 
     def _reads_handler(self, opened: PartitionStore) -> Handler:
+        first = [True]
+
         def handle(batch: pa.Table) -> None:
             result = opened.ingest(batch)
             with self._stats_lock:
                 self.stats["batches"] += 1
                 self.stats["values_new"] += result.values_new
                 self.stats["reads_new"] += result.reads_new
-            log.debug(
-                "mdms.worker_ingested",
-                partition=opened.partition,
-                rows=result.rows_in,
-                values_new=result.values_new,
+            event = "mdms.worker_resumed" if first[0] else "mdms.worker_ingested"
+            (log.info if first[0] else log.debug)(  # the first batch since it was opened
+                event, partition=opened.partition, rows=result.rows_in, values=result.values_new
             )
+            first[0] = False
 
         return handle
 
@@ -185,7 +189,8 @@ class MdmsWorker:
         due = [p for p in self.owned if self._ticked_slot.get(p) != slot]
         if not due:
             return 0
-        if not self._settled():
+        closing = [p for p in due if p in self.stores and self.stores[p].closes_slots(now_s)]
+        if closing and not self._settled():  # reads in the stream first, then missing marks
             return 0
         marked = 0
         for partition in due:

@@ -22,20 +22,20 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.bus.messages import partition_of
-from openami.clock import Clock
+from openami.clock import Clock, slot_at_s
 from openami.log import get_logger
 from openami.mdms.indexes import MeterIndex
 from openami.mdms.ingest_context import VeeIngestResult
 from openami.mdms.publish import VersionPublisher, partition_source
-from openami.mdms.service import Mdms
+from openami.mdms.service import DEADLINE_WATERMARK, Mdms
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.mdms_watermarks import watermark
 from openami.storage.meter_data import meter_parameters
 
 log = get_logger(__name__)
@@ -187,6 +187,16 @@ class PartitionStore:
             self._publish()
         return stored
 
+    def closes_slots(self, now_s: float) -> bool:
+        """Whether a tick at ``now_s`` would mark slots missing (slots past their deadline
+        not closed yet); a store that never closed a slot only notes where it starts."""
+        with self.lock:
+            if self.closed:
+                return False
+            closed_through = watermark(self.store, DEADLINE_WATERMARK)
+        due_through = slot_at_s(now_s - self.mdms.vee.missing_deadline_s) - 1
+        return closed_through is not None and due_through > closed_through
+
     def tick(self, now_s: float) -> int:
         """Close the slots whose deadline has passed at ``now_s`` (missing marks); values
         marked."""
@@ -236,8 +246,3 @@ class PartitionStore:
 
 class PartitionClosed(RuntimeError):
     """A write reached a partition this worker no longer holds (it is delivered again)."""
-
-
-def installed_points(installations: pa.Table) -> np.ndarray:
-    """The distinct supply point keys of ``installations`` (for logs and checks)."""
-    return np.unique(installations.column("supply_point_key").to_numpy(zero_copy_only=False))
