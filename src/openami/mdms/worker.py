@@ -132,14 +132,20 @@ class MdmsWorker:
         first = [True]
 
         def handle(batch: pa.Table) -> None:
+            started = time.perf_counter()
             result = opened.ingest(batch)
+            took_s = round(time.perf_counter() - started, 4)
             with self._stats_lock:
                 self.stats["batches"] += 1
                 self.stats["values_new"] += result.values_new
                 self.stats["reads_new"] += result.reads_new
             event = "mdms.worker_resumed" if first[0] else "mdms.worker_ingested"
             (log.info if first[0] else log.debug)(  # the first batch since it was opened
-                event, partition=opened.partition, rows=result.rows_in, values=result.values_new
+                event,
+                partition=opened.partition,
+                rows=result.rows_in,
+                values=result.values_new,
+                seconds=took_s,
             )
             first[0] = False
 
