@@ -401,7 +401,7 @@ def open_mdms_worker(
         database.close()
         raise
     leases = PartitionLeases(database, MDMS_CONSUMER, options.lease_ttl_s)
-    lookups = RegistryLookups(Registry(database), options.registry_every_s)
+    lookups = RegistryLookups(Registry(database), options.partitions, options.registry_every_s)
     worker = MdmsWorker(options, bus, leases, lookups, clock, publisher=None)
 
     def close() -> None:

@@ -31,6 +31,10 @@ class PartitionHost(Protocol):
         be opened now (its lease is then given back and taken again later)."""
         ...
 
+    def prepare(self, partitions: list[int]) -> None:
+        """``partitions`` are about to be opened (e.g. read what they share, once)."""
+        ...
+
     def close(self, partition: int) -> None:
         """Stop writing ``partition`` (its consumers have stopped): save, close."""
         ...
@@ -67,6 +71,8 @@ class PartitionWorker:
         changes = self.balancer.step(before_release=self._drop)
         refused: list[int] = []
         opened: dict[int, Mapping[str, Handler]] = {}
+        if changes.gained and self.host is not None:
+            self.host.prepare(changes.gained)
         renewed_at = time.monotonic()
         for partition in changes.gained:  # open them all first, then consume
             if time.monotonic() - renewed_at > self.balancer.leases.ttl_s / 3:

@@ -101,7 +101,7 @@ class MdmsWorker:
         opts = self.options
 
         def make_mdms(store: DuckIntervalStore) -> PartitionMdms:
-            mdms = PartitionMdms(store, self.lookups, self.clock, partition, opts.partitions)
+            mdms = PartitionMdms(store, self.lookups, self.clock, partition)
             if opts.close_from_slot is not None:
                 mdms.start_closing_at(opts.close_from_slot)
             return mdms
@@ -121,6 +121,10 @@ class MdmsWorker:
             TOPIC_READINGS: self._reads_handler(opened),
             TOPIC_EVENTS: self._events_handler(opened),
         }
+
+    def prepare(self, partitions: list[int]) -> None:
+        """Read the registry look-ups of the partitions about to be opened (once for all)."""
+        self.lookups.reload([*self.stores, *partitions])
 
     def close(self, partition: int) -> None:
         opened = self.stores.pop(partition, None)
@@ -173,12 +177,12 @@ class MdmsWorker:
                 lost=changes.lost,
                 owned=self.owned,
             )
-        if self.lookups.due():
+        if self.stores and self.lookups.due():
             self._refresh_registry()
         return changes
 
     def _refresh_registry(self) -> None:
-        self.lookups.reload()
+        self.lookups.reload(self.stores)
         for opened in list(self.stores.values()):
             opened.refresh_registry()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -52,34 +52,42 @@ def partition_dir(data_dir: Path, partition: int) -> Path:
 
 
 class RegistryLookups:
-    """The registry's installations and meter amperages, loaded once for all partitions of a
-    worker and again after ``reload_every_s`` (meters installed or exchanged since)."""
+    """The registry's installations and meter amperages of the partitions a worker owns,
+    kept per partition (the whole tables are read, split and let go): loaded for the
+    partitions it is about to open and again after ``reload_every_s`` (meters installed or
+    exchanged since)."""
 
-    def __init__(self, registry: Registry, reload_every_s: float) -> None:
+    def __init__(self, registry: Registry, partitions: int, reload_every_s: float) -> None:
         self.registry = registry
+        self.partitions = partitions
         self.reload_every_s = reload_every_s
         self._loaded_at: float | None = None
-        self._installations = pa.table({})
-        self._amperages = pa.table({})
+        self._by_partition: dict[int, tuple[pa.Table, pa.Table]] = {}
 
     def due(self) -> bool:
         loaded = self._loaded_at
         return loaded is None or time.monotonic() - loaded >= self.reload_every_s
 
-    def reload(self) -> None:
-        self._installations = self.registry.installations_table()
-        self._amperages = self.registry.meter_amperages_table()
+    def reload(self, partitions: Iterable[int]) -> None:
+        """Read the registry once and keep the rows of ``partitions`` only."""
+        wanted = sorted(set(partitions))
+        installations = self.registry.installations_table()
+        amperages = self.registry.meter_amperages_table()
+        keys = installations.column("supply_point_key").to_numpy(zero_copy_only=False)
+        of = partition_of(keys, self.partitions)
+        kept = {}
+        for partition in wanted:
+            mine = installations.filter(pa.array(of == partition))
+            meters = pc.is_in(amperages.column("meter_id"), value_set=mine.column("meter_id"))
+            kept[partition] = (mine, amperages.filter(meters))
+        self._by_partition = kept
         self._loaded_at = time.monotonic()
 
-    def installations(self) -> pa.Table:
-        if self._loaded_at is None:
-            self.reload()
-        return self._installations
-
-    def amperages(self) -> pa.Table:
-        if self._loaded_at is None:
-            self.reload()
-        return self._amperages
+    def of(self, partition: int) -> tuple[pa.Table, pa.Table]:
+        """(installations, amperages) of ``partition``'s supply points and meters."""
+        if partition not in self._by_partition:
+            self.reload([*self._by_partition, partition])
+        return self._by_partition[partition]
 
 
 class PartitionMdms(Mdms):
@@ -91,24 +99,19 @@ class PartitionMdms(Mdms):
         lookups: RegistryLookups,
         clock: Clock,
         partition: int,
-        partitions: int,
     ) -> None:
         self.lookups = lookups
         self.partition = partition
-        self.partitions = partitions
         super().__init__(store, lookups.registry, clock)
 
     @cached_property
     def installations(self) -> pa.Table:
-        table = self.lookups.installations()
-        keys = table.column("supply_point_key").to_numpy(zero_copy_only=False)
-        return table.filter(pa.array(partition_of(keys, self.partitions) == self.partition))
+        return self.lookups.of(self.partition)[0]
 
     @cached_property
     def meter_index(self) -> MeterIndex:
-        amps = self.lookups.amperages()
-        mine = pc.is_in(amps.column("meter_id"), value_set=self.installations.column("meter_id"))
-        return MeterIndex(meter_parameters(self.store, amps.filter(mine)), self.vee)
+        amps = self.lookups.of(self.partition)[1]
+        return MeterIndex(meter_parameters(self.store, amps), self.vee)
 
 
 class PartitionStore:
