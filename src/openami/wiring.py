@@ -37,6 +37,7 @@ from openami.hub.oauth import register_third_party
 from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.requests_workers import attach_workers
 from openami.log import get_logger
+from openami.mdms.publish import VersionPublisher
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
 from openami.mdms.worker import MdmsWorker, WorkerOptions
 from openami.mdms.worker_partition import RegistryLookups
@@ -376,12 +377,18 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def open_mdms_worker(
-    settings: Settings, options: WorkerOptions, clock: Clock, ack_wait_s: float = 30.0
+    settings: Settings,
+    options: WorkerOptions,
+    clock: Clock,
+    ack_wait_s: float = 30.0,
+    publisher: VersionPublisher | None = None,
 ) -> tuple[MdmsWorker, Callable[[], None]]:
     """An MDMS worker (``openami serve mdms --worker``, docs/deployment.md "MDMS workers")
     and the function that closes what it opened (bus, then the transactional store). Its
     leases and registry are in the transactional store of ``settings``; its partition stores
-    under ``options.data_dir``; its bus is NATS JetStream (required)."""
+    under ``options.data_dir``; its bus is NATS JetStream (required). ``publisher`` gets the
+    versions each partition committed, before the bus acknowledges (the shared table of
+    values, issue #13 §3, once it is wired here)."""
     from openami.bus.jetstream import JetStreamBus, JetStreamConfig  # a worker needs NATS
 
     if settings.bus_url is None:
@@ -402,7 +409,7 @@ def open_mdms_worker(
         raise
     leases = PartitionLeases(database, MDMS_CONSUMER, options.lease_ttl_s)
     lookups = RegistryLookups(Registry(database), options.partitions, options.registry_every_s)
-    worker = MdmsWorker(options, bus, leases, lookups, clock, publisher=None)
+    worker = MdmsWorker(options, bus, leases, lookups, clock, publisher=publisher)
 
     def close() -> None:
         bus.close()

@@ -99,8 +99,10 @@ class PartitionWorker:
             self.consuming.add(partition)
         if not refused:
             return changes
+        # given back or lost before consuming: not gained; lost among those held before: lost
         gained = [p for p in changes.gained if p not in refused]
-        return Changes(gained, sorted({*changes.lost, *(set(refused) - set(changes.gained))}))
+        lost = {*changes.lost, *(set(refused) - set(changes.gained))}
+        return Changes(gained, sorted(lost))
 
     def _renew_while_opening(self, opened: dict[int, Mapping[str, Handler]]) -> list[int]:
         """Renew the leases in the middle of a step; a partition lost meanwhile is closed
