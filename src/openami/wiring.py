@@ -29,6 +29,7 @@ from fastapi import FastAPI
 
 from openami.bus.select import open_bus
 from openami.clock import JST, Clock, ManualClock
+from openami.hes import broute_provisioning
 from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
@@ -49,6 +50,7 @@ from openami.sim.persist import load_config
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.broute_apps import BrouteApplicationStore
 from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.repositories.consents import ConsentStore
@@ -212,6 +214,11 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s, bus=bus)
     credentials = _credentials(settings, database, registry, city, resumed)
     signer = load_signing_key(settings.data_dir)  # the HES admits only what the hub signed
+    # B-route credentials: the HES writes the pair of the application's version it is given;
+    # the simulated meters get back the pairs they held before a restart
+    broute = BrouteApplicationStore(database)
+    sim.hes.commands.credential_source = broute.credentials_to_provision
+    broute_provisioning.restore(city.fleet, broute.held_by_meters())
     sim.hes.guard = SwitchGuard(HesGuardStore(database), signer.verifier(), len(city.fleet))
     context = HubContext(
         registry,

@@ -10,6 +10,7 @@ import click
 
 from openami import __version__
 from openami.cli import (
+    appliances,
     assets,
     audit,
     broute,
@@ -32,6 +33,7 @@ SUBCOMMANDS = {
     "plan": plan,
     "broute": broute,
     "hems": hems,
+    "appliances": appliances,
     "dlms": dlms,
     "audit": audit,
     "ops": ops,

@@ -17,6 +17,7 @@ from openami import __version__
 from openami.hub import (
     api,
     balancing_api,
+    broute_applications_api,
     consent_api,
     data_api,
     demand_api,
@@ -65,6 +66,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     balancing_api.router,
     meter_operator_api.router,
     sub_meter_api.router,
+    broute_applications_api.router,
     wheeling_api.router,
     metrics.router,
     pages.router,

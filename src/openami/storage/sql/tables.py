@@ -345,6 +345,9 @@ from openami.storage.sql import asset_tables as asset_tables  # noqa: E402
 # balancing groups' demand plans and the loss factors (0006_imbalance)
 from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
 
+# B-route service applications (0015_broute_apps)
+from openami.storage.sql import broute_tables as broute_tables  # noqa: E402
+
 # meter types, voltage classes, manual reads of conventional meters (0007_conventional)
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 
