@@ -114,6 +114,13 @@ class PartitionWorker:
             self._drop(partition)
         return lost
 
+    def drop_all(self) -> None:
+        """Stop consuming and close every partition at once, keeping the leases (they
+        cannot be renewed now, e.g. the database is unreachable: they will expire)."""
+        for partition in sorted(self.consuming):
+            self._drop(partition)
+        self.balancer.held.clear()
+
     def stop(self) -> None:
         """Stop consuming (and close each partition), then release every lease (the others
         take over at once)."""

@@ -165,8 +165,10 @@ class MdmsWorker:
             changes = self.partition_worker.step()
         except Exception:
             log.exception("mdms.worker_step_failed", worker=self.options.name)
+            self._close_unconsumed()
             if time.monotonic() - self._stepped_at > self.options.lease_ttl_s * 0.8:
-                self._drop_all()  # the leases may have expired meanwhile: stop writing
+                self.partition_worker.drop_all()  # the leases may have expired: stop writing
+                self._close_unconsumed()
             return Changes()
         self._stepped_at = time.monotonic()
         if changes.gained or changes.lost:
@@ -186,10 +188,16 @@ class MdmsWorker:
         for opened in list(self.stores.values()):
             opened.refresh_registry()
 
-    def _drop_all(self) -> None:
-        for partition in sorted(self.partition_worker.consuming):
-            self.partition_worker._drop(partition)
-        self.balancer.held.clear()
+    def _close_unconsumed(self) -> None:
+        """Close the stores a failed step opened but did not get to consume (their leases
+        are given back when possible, else they expire)."""
+        for partition in [p for p in self.stores if p not in self.partition_worker.consuming]:
+            self.close(partition)
+            if partition in self.balancer.held:
+                try:
+                    self.balancer.give_up(partition)
+                except Exception:
+                    self.balancer.held.pop(partition, None)
 
     def tick_due(self) -> int:
         """Tick every owned partition not yet ticked in the clock's current slot; values
@@ -256,12 +264,17 @@ class MdmsWorker:
                 self.tick_due()
                 return
             if not once:
-                self.tick_due()
-                self.save_due()
+                try:
+                    self.tick_due()
+                    self.save_due()
+                except Exception:  # e.g. a store's disk: the next step tries again
+                    log.exception("mdms.worker_tick_failed", worker=self.options.name)
             stop.wait(self.options.step_s)
 
     def stop(self) -> None:
         """Finish the batch in hand, save the tick states, close the stores, release every
         lease at once (the other workers take over without waiting for expiry)."""
+        for partition in [p for p in self.stores if p not in self.partition_worker.consuming]:
+            self.close(partition)  # opened by a step that failed half way
         self.partition_worker.stop()
         log.info("mdms.worker_stopped", worker=self.options.name, **self.stats)
