@@ -144,3 +144,12 @@ def command(ctx: click.Context, config: Path | None, **options: Any) -> None:
     console.print(status_table(system))
     console.print(f"credentials: {system.credentials_path} (owner-only)")
     serve_system(system)
+
+
+def _add_subcommands() -> None:
+    from openami.cli import serve_mdms  # the MDMS worker (docs/deployment.md)
+
+    command.add_command(serve_mdms.command)
+
+
+_add_subcommands()
