@@ -28,14 +28,18 @@ from openami.clock import ManualClock
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
 from openami.hub.ratelimit import RateLimiter
+from openami.mdms.dr_baseline import BaselineStatus
 from openami.protocols.espi import IntervalBlock, UsagePoint, jp, read_feed
 from openami.storage.repositories import open_database
 from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.broute_apps import LIVE_STATUSES
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import ConsentStore
+from openami.storage.sql.dr_tables import EVENT_SIGNALS, OPTS
 from openami.web import portal as portal_module
 from openami.web.app import create_app
 from openami.web.i18n import MESSAGES
+from openami.web.portal_broute import DONE
 from openami.web.portal_data import VIEWS
 
 PASSWORD = "portal-test-password"
@@ -372,6 +376,10 @@ def test_every_portal_label_exists_in_both_languages() -> None:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']\s*\)""", path.read_text()))
     used |= {f"my.view.{v}" for v in VIEWS} | {"my.cmp.previous", "my.cmp.last_year"}
     used |= {f"consent.status.{s}" for s in ("active", "denied", "revoked", "expired")}
+    used |= {f"my.broute.done.{d}" for d in DONE}
+    used |= {f"my.broute.status.{s}" for s in ("none", *LIVE_STATUSES, "failed", "revoked")}
+    used |= {f"my.dr.signal.{s}" for s in EVENT_SIGNALS} | {f"my.dr.opt.{o}" for o in OPTS}
+    used |= {f"my.dr.status.{s}" for s in (*(b.label for b in BaselineStatus), "missing_actual")}
     assert len(used) > 40
     assert sorted(k for k in used if k not in MESSAGES) == []
     assert all(MESSAGES[k][0].strip() and MESSAGES[k][1].strip() for k in used)

@@ -1,9 +1,10 @@
 """The customer portal in a real browser (Debian's headless Chromium through playwright):
 a customer logs in, every page renders in English and Japanese with its chart carrying
 data, Download My Data gives a schema-valid ESPI file and a CSV with the data API's values,
-a consent is revoked, and no page logs a console error or fails a request (no external
-asset: the CSP allows only this origin). One browser per module; skipped with the reason
-when playwright or /usr/bin/chromium is absent, as the dashboard's browser tests.
+a consent is revoked, a B-route application is made, a DR event's half hours show, and no
+page logs a console error or fails a request (no external asset: the CSP allows only this
+origin). One browser per module; skipped with the reason when playwright or
+/usr/bin/chromium is absent, as the dashboard's browser tests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,9 @@ from tests.web.conftest import DAY2, DashboardWorld
 from tests.web.test_dashboard_browser import ARGS, CHROMIUM, SHOTS, Watched
 from tests.web.test_portal import PASSWORD, PortalWorld, _data_api_day, portal_world
 
+from openami.clock import JST
+from openami.dr.events import new_event
+from openami.hub.dr_api import dr_store
 from openami.protocols.espi import UsagePoint, read_feed
 
 sync_api = pytest.importorskip(
@@ -164,3 +169,37 @@ def test_consent_revoke_and_logout(web: Watched, portal: PortalWorld) -> None:
     web.goto("/my/login")  # the portal pages now ask for a login again
     response = page.goto(portal.base + "/my/consents")
     assert response is not None and page.url.split("?")[0].endswith("/my/login")
+
+
+def test_dr_events_page(web: Watched, portal: PortalWorld) -> None:
+    store = dr_store(portal.context)
+    aggregator = f"AGG-{portal.alice.customer_id[-8:]}"
+    ven = store.enrol(
+        f"{aggregator}-a", aggregator, portal.alice.points[0], f"fp-{aggregator}", 0.0
+    )
+    start_s = datetime(DAY2.year, DAY2.month, DAY2.day, 18, tzinfo=JST).timestamp()
+    event = new_event(aggregator, "price", 40, start_s, 3600, 0.0, "test")
+    store.create_event(event)
+    store.record_opt(event.event_id, ven.ven_id, "optIn", start_s - 3600)
+    page = web.page
+    web.goto("/my/dr")
+    row = page.locator(f"#my-dr tr[data-event='{event.event_id}']")
+    assert row.count() == 1
+    with page.expect_navigation():
+        row.locator("a").click()
+    assert page.locator("svg#my-dr-units").is_visible()
+    assert page.locator("#dr-units tbody tr").count() == 2
+    web.shot("portal-dr")
+
+
+def test_broute_application(web: Watched, portal: PortalWorld) -> None:
+    page = web.page
+    sp = portal.alice.points[0]
+    web.goto("/my/broute")
+    row = page.locator(f"#my-broute tr[data-sp='{sp}']")
+    assert row.get_attribute("data-status") == "none"
+    with page.expect_navigation():
+        row.locator("form.apply button").click()
+    assert page.locator("#broute-done").is_visible()
+    assert page.locator(f"#my-broute tr[data-sp='{sp}']").get_attribute("data-status") == "issued"
+    web.shot("portal-broute")

@@ -44,8 +44,10 @@ from openami.web import (
     pages,
     portal,
     portal_auth,
+    portal_broute,
     portal_consents,
     portal_downloads,
+    portal_dr,
     rollout,
     supply_points,
     switching_page,
@@ -90,6 +92,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     portal.router,
     portal_downloads.router,
     portal_consents.router,
+    portal_broute.router,
+    portal_dr.router,
 )
 
 
