@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from tests.httpserver import serve
 from tests.hub.test_oauth_flow import (
     REDIRECT,
     approve,
@@ -28,7 +29,6 @@ from tests.hub.test_oauth_flow import (
 )
 from tests.hub.test_requests import PERFECT
 from tests.hub.test_webhooks import Subscriber
-from tests.httpserver import serve
 
 from openami.clock import JST, ManualClock, day_first_slot, slot_start
 from openami.hub.context import HubContext

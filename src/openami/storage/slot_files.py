@@ -284,6 +284,8 @@ class SlotFileStore:
                 return
             part = _file_table(values.take(order.slice(lo, hi - lo)))
             for fmt in todo:
+                for stale in paths[fmt].parent.glob(f".{paths[fmt].name}.tmp-*"):
+                    stale.unlink(missing_ok=True)  # left by a writer killed mid-file
                 _write_atomic(paths[fmt], _WRITERS[fmt], part)
 
         # largest first, so that the incumbents' files do not finish last on one thread
