@@ -26,6 +26,11 @@ extrapolated to N (an estimate, labelled as such). Peak RSS is reported (``ru_ma
 and for each stage its process CPU seconds beside the wall seconds: on a shared machine
 the wall time depends on the load average, which is printed too.
 
+``--part pipeline`` (also part of the default ``all``): the pipeline latency, a read arriving
+at the HES → its value in a downloadable file, p50/p95, for a city of ``--pipeline-meters``
+(1 million by default, 10,000 with ``--small``) through the embedded system
+(``benchmarks/slot_files_pipeline.py``).
+
 Run::
 
     python benchmarks/bench_slot_files.py --small
@@ -55,6 +60,11 @@ from openami.clock import day_first_slot
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_values
 from openami.storage.slot_files import SlotFileStore
+
+try:  # run as a script from the repository root or from benchmarks/
+    from benchmarks.slot_files_pipeline import run_pipeline
+except ImportError:  # pragma: no cover
+    from slot_files_pipeline import run_pipeline  # type: ignore[no-redef]
 
 NATIONAL_POINTS = 81_500_000
 INCUMBENT_SHARE = 0.78
@@ -228,15 +238,26 @@ def main() -> None:
     ap.add_argument("--retailers", type=int, default=700)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--query-points", type=int, default=None, help="default: up to 4 M")
+    ap.add_argument(
+        "--part", choices=("all", "write", "pipeline"), default="all", help="what to measure"
+    )
+    ap.add_argument("--pipeline-meters", type=int, default=None, help="default 1 M (small 10 k)")
+    ap.add_argument("--tick", type=float, default=60.0, help="pipeline tick [s]")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     points = 1_000_000 if args.small else args.points
     query_points = args.query_points or min(points, 4_000_000)
-    figures = run(points, args.retailers, args.threads, query_points)
+    figures: dict[str, object] = {}
+    if args.part in ("all", "write"):
+        figures.update(run(points, args.retailers, args.threads, query_points))
+    if args.part in ("all", "pipeline"):
+        meters = args.pipeline_meters or (10_000 if args.small else 1_000_000)
+        figures.update(run_pipeline(meters, args.tick))
     if args.json:
         print(json.dumps(figures))
         return
     print(f"slot files: {points:,} supply points, {args.retailers} retailers, one slot")
+    print("(write: --part write; pipeline: a city through the embedded system, --part pipeline)")
     for key, value in figures.items():
         print(f"  {key:<36} {value}")
 

@@ -298,25 +298,32 @@ def test_correction_holds_only_changed_points_and_is_announced(rig: Rig) -> None
     key = rig.city.supply_point_keys[1]
     sp = rig.city.supply_point_ids[1]
     owner = next(r for r, pts in members.items() if sp in pts)
+    before = {str(i["file_id"]) for i in rig.listing(owner, S0)}
     rig.sim.mdms.edit(key, [S0], [4321], [0], "tester", "slot file correction test")
     rig.run_to(2, 15)
     items = rig.listing(owner, S0)
-    corrections = [i for i in items if i["kind"] == "correction" and i["format"] == "parquet"]
-    assert len(corrections) == 1 and corrections[0]["sequence"] == 1
+    corrections = [
+        i
+        for i in items
+        if i["kind"] == "correction" and i["format"] == "parquet" and i["file_id"] not in before
+    ]
+    assert len(corrections) == 1
+    deadline = next(i for i in items if i["kind"] == "deadline")
+    assert str(corrections[0]["as_of"]) > str(deadline["as_of"])
     table = rig.parquet(owner, str(corrections[0]["file_id"]))
     assert table.column("supply_point_id").to_pylist() == [sp]
     assert table.column("import_wh").to_pylist() == [4321]
     assert table.column("quality").to_pylist() == ["edited"]
-    for other in members:  # nobody else got a correction of S0, nor can fetch the owner's
+    for other in members:  # nobody else got this correction, nor can fetch the owner's
         if other != owner:
-            assert all(i["kind"] != "correction" for i in rig.listing(other, S0))
+            assert corrections[0]["file_id"] not in {i["file_id"] for i in rig.listing(other, S0)}
             theirs = rig.http.get(
                 f"/v1/slot-files/{corrections[0]['file_id']}", headers=rig.headers(other)
             )
             assert theirs.status_code == 404 and theirs.json()["code"] == "unknown_slot_file"
     # nothing changed since: the next rounds write nothing more
     rig.run_to(2, 30)
-    assert len([i for i in rig.listing(owner, S0) if i["kind"] == "correction"]) == 2
+    assert {str(i["file_id"]) for i in rig.listing(owner, S0)} == {str(i["file_id"]) for i in items}
 
 
 def test_webhook_is_signed_and_lists_the_files(rig: Rig) -> None:

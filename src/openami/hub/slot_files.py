@@ -7,8 +7,11 @@ half-hour slot:
 - **preliminary**: the slot has values and no file yet, before its delivery deadline;
 - **deadline**: the slot's deadline (``DELIVERY_DEADLINE_S`` after its end, when the MDMS
   marks what is still missing) passed since the previous round and it has no deadline file;
-- **correction**: values of a slot that has its deadline file changed since the last pass
-  over it; the file holds only the points whose current value changed.
+- **correction**: values of a slot that has a file arrived or changed since the last pass
+  over it (late reads before the deadline, estimates, edits, backfills after it); the file
+  holds only the points whose current value is newer than in the files before. A retailer's
+  view of a slot is its latest full file (preliminary or deadline) plus the corrections
+  written after it (``as_of`` later than the full file's).
 
 Every pass writes one Parquet and one CSV file per retailer supplying any of the slot's
 points that JST day (``Registry.members_on``: the one rule of who supplies a point), through
@@ -227,8 +230,7 @@ class SlotFileService:
             return self._write(slot, DEADLINE, 0, now_s, None)
         if not passes:
             return self._write(slot, PRELIMINARY, 0, now_s, None)
-        if DEADLINE not in kinds:
-            return 0  # before the deadline: the deadline file carries later changes
+        # values arrived or changed since the last pass, before or after the deadline
         seq = 1 + max((p.seq for p in passes if p.kind == CORRECTION), default=0)
         return self._write(slot, CORRECTION, seq, now_s, max(p.as_of_s for p in passes))
 
