@@ -61,7 +61,7 @@ def run_pipeline(meters: int, tick_s: float) -> dict[str, object]:
             now = clock.timestamp()
             tick_wall[now] = time.perf_counter() - t1
         first_as_of: dict[str, float] = {}
-        passes = files.manifests(slot)
+        passes = sorted(files.manifests(slot), key=lambda m: m.as_of_s)  # in time order
         for manifest in passes:
             for recipient in manifest.rows:
                 for f in files.files_of(recipient, slot):
