@@ -97,23 +97,20 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import pyarrow.parquet as pq
     from openami.storage import slot_files
     from tests.storage.test_slot_files import RECIPIENTS, SLOT, values
 
     calls = []
+    csv_table = slot_files._csv_table
 
-    def half_then_hang(table, fh):  # the first file completes, the second is cut short
-        pq.write_table(table, fh)
+    def hang_in_the_second_file(table):  # the first pair completes, the second is cut short
         calls.append(1)
-        if len(calls) < 2:
-            return
-        fh.truncate(fh.tell() // 2)
-        fh.flush()
-        print("writing", flush=True)
-        time.sleep(600)
+        if len(calls) >= 2:
+            print("writing", flush=True)
+            time.sleep(600)
+        return csv_table(table)
 
-    slot_files._WRITERS["parquet"] = half_then_hang
+    slot_files._csv_table = hang_in_the_second_file
     store = slot_files.SlotFileStore(Path(sys.argv[1]), None, threads=1)
     store.write(SLOT, "deadline", 0, values(5000), RECIPIENTS, 1.0e9)
     """

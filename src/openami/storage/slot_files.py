@@ -65,6 +65,7 @@ FILE_SCHEMA = pa.schema(
     ]
 )
 ROW_GROUP_ROWS = 65_536
+WRITE_ROWS = 1_048_576  # rows taken and written at a time per file
 CHUNK_BYTES = 1 << 20
 
 _SLOT_VALUES = f"""
@@ -138,31 +139,63 @@ def _iso_jst(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return text.take(encoded.indices)
 
 
-def _write_atomic(path: Path, write: object, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with open(descriptor, "wb") as fh:
-        write(table, fh)  # type: ignore[operator]
-        fh.flush()
-        os.fsync(fh.fileno())  # durable before it becomes visible
-    os.replace(tmp, path)
-
-
-def _parquet(table: pa.Table, fh: object) -> None:
-    pq.write_table(table, fh, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-
-
-def _csv(table: pa.Table, fh: object) -> None:
+def _csv_table(table: pa.Table) -> pa.Table:
+    """The CSV form of file rows: instants as ISO 8601 JST text."""
     for name in ("slot_start", "recorded_at"):
         position = table.schema.get_field_index(name)
         table = table.set_column(position, name, _iso_jst(table.column(name)))
-    # nothing needs quoting (22-digit IDs, ISO instants, quality names, numbers): quoting
-    # would only scan every string
-    pcsv.write_csv(table, fh, _CSV_OPTIONS)
+    return table
 
 
+#: nothing needs quoting (22-digit IDs, ISO instants, quality names, numbers): quoting
+#: would only scan every string
 _CSV_OPTIONS = pcsv.WriteOptions(quoting_style="none")
-_WRITERS = {"parquet": _parquet, "csv": _csv}
+
+
+class _Writer:
+    """One file being written under its temporary name, part by part."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        for stale in path.parent.glob(f".{path.name}.tmp-*"):
+            stale.unlink(missing_ok=True)  # left by a writer killed mid-file
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        descriptor = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        self.fh = open(descriptor, "wb")  # noqa: SIM115  # closed in finish()
+        self.parquet: pq.ParquetWriter | None = None
+        self.csv: pcsv.CSVWriter | None = None
+
+    def write(self, part: pa.Table) -> None:
+        if self.fmt == "parquet":
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.fh, FILE_SCHEMA, compression="zstd")
+            self.parquet.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            return
+        text = _csv_table(part)
+        if self.csv is None:
+            self.csv = pcsv.CSVWriter(self.fh, text.schema, write_options=_CSV_OPTIONS)
+        self.csv.write_table(text)
+
+    def finish(self) -> None:
+        """Close, fsync and rename: the file appears complete or not at all."""
+        for writer in (self.parquet, self.csv):
+            if writer is not None:
+                writer.close()
+        self.fh.flush()
+        os.fsync(self.fh.fileno())  # durable before it becomes visible
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+def _whole_file(table: pa.Table, fmt: str) -> bytes:
+    """A small file in memory (a third party's rendering)."""
+    sink = pa.BufferOutputStream()
+    if fmt == "parquet":
+        pq.write_table(table, sink, compression="zstd")
+    else:
+        pcsv.write_csv(_csv_table(table), sink, _CSV_OPTIONS)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 class SlotFileStore:
@@ -282,11 +315,14 @@ class SlotFileStore:
             todo = [fmt for fmt, path in paths.items() if not path.exists()]
             if not todo:  # written before a restart: complete, leave them
                 return
-            part = _file_table(values.take(order.slice(lo, hi - lo)))
-            for fmt in todo:
-                for stale in paths[fmt].parent.glob(f".{paths[fmt].name}.tmp-*"):
-                    stale.unlink(missing_ok=True)  # left by a writer killed mid-file
-                _write_atomic(paths[fmt], _WRITERS[fmt], part)
+            writers = [_Writer(paths[fmt], fmt) for fmt in todo]
+            # in parts, so that an incumbent's slice is never materialised whole
+            for start in range(lo, hi, WRITE_ROWS):
+                part = _file_table(values.take(order.slice(start, min(WRITE_ROWS, hi - start))))
+                for writer in writers:
+                    writer.write(part)
+            for writer in writers:
+                writer.finish()
 
         # largest first, so that the incumbents' files do not finish last on one thread
         jobs.sort(key=lambda job: job[1] - job[2])
@@ -397,7 +433,4 @@ class SlotFileStore:
         values = self.slot_values(
             manifest.slot, audience, manifest.as_of_s, manifest.changed_after_s, earlier
         )
-        table = _file_table(values)
-        sink = pa.BufferOutputStream()
-        _WRITERS[fmt](table, sink)
-        return bytes(sink.getvalue().to_pybytes())
+        return _whole_file(_file_table(values), fmt)
