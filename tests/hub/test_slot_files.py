@@ -361,9 +361,13 @@ def test_webhook_is_signed_and_lists_the_files(rig: Rig) -> None:
 def test_a_restart_writes_nothing_twice(rig: Rig) -> None:
     files = sorted(p for p in rig.root.rglob("*") if p.is_file())
     before = {p: p.stat().st_mtime_ns for p in files}
-    # a new service over the same files and watermark, as after a restart
+    # a new service over the same files, as after a crash that wrote the round's files but
+    # not its watermark: the round is done again and writes nothing
     again = SlotFileService(rig.context, SlotFileStore(rig.root, rig.sim.mdms.store))
-    assert again.run(rig.context.clock.timestamp() + 1.0) == 0
+    now = rig.context.clock.timestamp()
+    again.webhooks.set_watermark("slot_files", now - 600.0)
+    assert again.run(now) == 0
+    assert again.webhooks.watermark("slot_files") == now
     after = {p: p.stat().st_mtime_ns for p in rig.root.rglob("*") if p.is_file()}
     assert after == before
 
@@ -397,3 +401,20 @@ def test_third_party_gets_its_consented_points(rig: Rig) -> None:
         "/v1/slot-files", params={"slot_start": late.isoformat()}, headers=headers
     )
     assert refused.status_code == 403 and refused.json()["code"] == "outside_consent_period"
+
+
+def test_a_failing_round_is_retried_and_never_stops_the_loop(rig: Rig, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the root should be")
+    broken = SlotFileService(rig.context, SlotFileStore(blocked, rig.sim.mdms.store))
+    before = broken.webhooks.watermark("slot_files")
+    rig.sim.mdms.edit(
+        rig.city.supply_point_keys[4], [S1], [777], [0], "tester", "a change to write"
+    )
+    broken.tick(rig.context.clock.timestamp() + 60.0)  # raises inside, logged, no exception
+    assert broken.webhooks.watermark("slot_files") == before  # the work is still to do
+    rig.run_to(2, 50)  # the real service writes it
+    owner = str(rig.registry.retailer_on(rig.city.supply_point_keys[4], DAY1))
+    last = [i for i in rig.listing(owner, S1) if i["format"] == "parquet"][-1]
+    table = rig.parquet(owner, str(last["file_id"]))
+    assert rig.city.supply_point_ids[4] in table.column("supply_point_id").to_pylist()

@@ -207,8 +207,12 @@ class SlotFileService:
             return written
 
     def tick(self, now_s: float) -> None:
-        """:meth:`run` as an after-tick hook."""
-        self.run(now_s)
+        """:meth:`run` as an after-tick hook: a failure (a full disk …) is logged and the
+        loop goes on; the watermark did not move, so the next round does the work again."""
+        try:
+            self.run(now_s)
+        except Exception:  # keep the loop that stores values running
+            log.exception("slot files failed", now_s=now_s)
 
     def _slots(self, last_s: float, now_s: float) -> list[int]:
         changed = set(self.port.changed_slots(last_s, now_s))
