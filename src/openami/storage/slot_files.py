@@ -68,19 +68,25 @@ ROW_GROUP_ROWS = 65_536
 WRITE_ROWS = 1_048_576  # rows taken and written at a time per file
 CHUNK_BYTES = 1 << 20
 
+#: a correction looks only at the points with a version recorded since the pass before
+#: (``$changed_after``), instead of finding the current version of the whole slot
 _SLOT_VALUES = f"""
-WITH cur AS ({
+WITH pts AS (
+    SELECT * FROM aud WHERE $changed_after IS NULL OR supply_point_key IN (
+        SELECT supply_point_key FROM hh_slots($slot, $slot)
+        WHERE recorded_at >= $changed_after AND recorded_at <= $as_of)),
+cur AS ({
     current_versions_sql(
         "$slot",
         "$slot",
-        "WHERE recorded_at <= $as_of AND supply_point_key IN (SELECT supply_point_key FROM aud)",
+        "WHERE recorded_at <= $as_of AND supply_point_key IN (SELECT supply_point_key FROM pts)",
     )
 })
 SELECT a.recipient, a.supply_point_key, a.supply_point_id,
        make_timestamp(CAST($slot AS BIGINT) * 1800 * 1000000) AS slot_start,
        c.import_wh, c.export_wh, c.quality, CAST(c.version AS INTEGER) AS version,
        make_timestamp(CAST(c.recorded_at * 1000000 AS BIGINT)) AS recorded_at
-FROM aud a LEFT JOIN cur c USING (supply_point_key)
+FROM pts a LEFT JOIN cur c USING (supply_point_key)
 WHERE $changed_after IS NULL OR c.recorded_at >= $changed_after
 ORDER BY a.supply_point_key
 """
