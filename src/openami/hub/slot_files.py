@@ -171,6 +171,7 @@ class SlotFileService:
         self.port = port
         self.webhooks = WebhookStore(context.clients.database)
         self.ids = SupplyPointIds()
+        self._audiences: dict[date, tuple[pa.Table, list[str]]] = {}  # within one round
         self._lock = threading.Lock()
         if self.webhooks.watermark(WATERMARK) is None:  # files of what lands from now on
             self.webhooks.set_watermark(WATERMARK, context.clock.timestamp())
@@ -178,7 +179,13 @@ class SlotFileService:
     # -- who gets which point --------------------------------------------------------------------
     def audience(self, day: date) -> tuple[pa.Table, list[str]]:
         """The points supplied on ``day`` with their ID and a retailer code, and the
-        retailer IDs the codes index."""
+        retailer IDs the codes index (asked once per day and round: a contract may change
+        between rounds, and the registry's watermark does not follow contracts)."""
+        if day not in self._audiences:
+            self._audiences[day] = self._audience(day)
+        return self._audiences[day]
+
+    def _audience(self, day: date) -> tuple[pa.Table, list[str]]:
         members = self.context.registry.members_on(day)
         encoded = pc.dictionary_encode(members.column("retailer_id")).combine_chunks()
         keys = members.column("supply_point_key").combine_chunks()
@@ -200,6 +207,7 @@ class SlotFileService:
             if last is None or now_s <= last:
                 return 0
             written = 0
+            self._audiences.clear()
             for slot in self._slots(last, now_s):
                 written += self._pass(slot, now_s)
             self.announce(now_s)
