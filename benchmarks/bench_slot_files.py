@@ -70,7 +70,7 @@ NATIONAL_POINTS = 81_500_000
 INCUMBENT_SHARE = 0.78
 INCUMBENTS = (0.35, 0.16, 0.12, 0.10, 0.09, 0.06, 0.05, 0.035, 0.025, 0.01)
 SLOT = day_first_slot(date(2026, 11, 2)) + 24  # 12:00-12:30 JST
-CHUNK = 8_000_000
+CHUNK = 2_000_000  # generated in parts: a many-chunk table, as a query returns one
 _TS = pa.timestamp("ms", tz="UTC")
 
 

@@ -131,6 +131,21 @@ def split_by_recipient(values: pa.Table, recipients: int) -> tuple[pa.Array, np.
     return order, bounds
 
 
+def _take_ascending(
+    batches: list[pa.RecordBatch], offsets: np.ndarray, rows: np.ndarray
+) -> pa.Table:
+    """The rows ``rows`` (ascending, as a stable sort leaves one recipient's run) of the
+    table made of ``batches`` (``offsets``: where each starts), taken batch by batch: a
+    take on a many-chunk table would concatenate whole columns for every part."""
+    cut = np.searchsorted(rows, offsets)
+    pieces = [
+        batch.take(pa.array(rows[cut[i] : cut[i + 1]] - offsets[i]))
+        for i, batch in enumerate(batches)
+        if cut[i + 1] > cut[i]
+    ]
+    return pa.Table.from_batches(pieces, batches[0].schema)
+
+
 def _file_table(part: pa.Table) -> pa.Table:
     return part.select(FILE_SCHEMA.names).cast(FILE_SCHEMA, safe=False)
 
@@ -301,6 +316,10 @@ class SlotFileStore:
         """Write the files of ``values`` (columns of :data:`FILE_SCHEMA` plus ``recipient``
         and ``supply_point_key``), one pair per recipient with rows, then the manifest."""
         order, bounds = split_by_recipient(values, len(recipients))
+        order_np = np.asarray(order.to_numpy(), dtype=np.int64)
+        batches = [b for b in values.to_batches() if b.num_rows]
+        offsets = np.zeros(len(batches) + 1, np.int64)
+        np.cumsum([b.num_rows for b in batches], out=offsets[1:])
         jobs = []
         rows: dict[str, int] = {}
         for code, recipient in enumerate(recipients):
@@ -324,7 +343,8 @@ class SlotFileStore:
             writers = [_Writer(paths[fmt], fmt) for fmt in todo]
             # in parts, so that an incumbent's slice is never materialised whole
             for start in range(lo, hi, WRITE_ROWS):
-                part = _file_table(values.take(order.slice(start, min(WRITE_ROWS, hi - start))))
+                rows = order_np[start : min(start + WRITE_ROWS, hi)]
+                part = _file_table(_take_ascending(batches, offsets, rows))
                 for writer in writers:
                     writer.write(part)
             for writer in writers:
