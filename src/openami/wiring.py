@@ -37,6 +37,7 @@ from openami.hub.faults import attach_fault_tickets
 from openami.hub.oauth import register_third_party
 from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.requests_workers import attach_workers
+from openami.hub.slot_files import attach_slot_files
 from openami.log import get_logger
 from openami.mdms.publish import VersionPublisher
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
@@ -58,11 +59,13 @@ from openami.storage.repositories.hes import HesRecordStore, SimulationStore
 from openami.storage.repositories.hes_guard import HesGuardStore
 from openami.storage.repositories.leases import PartitionLeases
 from openami.storage.secrets import use_key_dir
+from openami.storage.slot_files import SlotFileStore
 from openami.web.app import create_app
 
 log = get_logger(__name__)
 
 CREDENTIALS_FILE = "demo-credentials.json"
+SLOT_FILES_DIR = "slot-files"  # bulk slot files per retailer (docs/slot-files.md)
 CLOCK_MODE = "clock_mode"
 #: the city follows the wall clock (a city made without a start day, at speed 1) …
 WALL_CLOCK = "wall"
@@ -246,6 +249,9 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     attach_fault_tickets(context, sim.after_tick)  # alarms and V10 flags open fault tickets
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
+    # slot files from here on (a new city's simulated past gets none; a restart goes on)
+    slot_files = SlotFileStore(settings.data_dir / SLOT_FILES_DIR, store)
+    sim.after_tick.insert(0, attach_slot_files(context, slot_files).tick)
     log.info(
         "system.opened",
         resumed=resumed,
