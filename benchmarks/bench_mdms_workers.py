@@ -1,13 +1,18 @@
-"""MDMS values/s through JetStream with 1 and 2 partition workers (issue #13 §2).
+"""MDMS values/s through JetStream with 1 and 2 ``openami serve mdms --worker`` processes
+(issue #13 §2).
 
-The readings stream is pre-loaded with ``slots`` half hours of every meter's registers
-(partitioned by supply point), then drained once by one worker process holding all 64
-partitions and once by two worker processes holding 32 each (each run with consumers of its
-own, so both see every message). Each worker validates and stores through the MDMS's ingest
-(VEE included) into an in-memory interval store of its own (a shared store that many
-processes write is issue #13 §3); the registry is one SQLite file. Timing starts when every
-worker is ready and ends when the last has drained its partitions. Target: 2 workers ≥ 1.6×
-one on the 2-core box.
+One worker process taking all 64 partitions, then two taking 32 each: the real command, each
+partition in a DuckDB store of its own under the run's data directory, leases and registry in
+one SQLite file (``--db`` for PostgreSQL), a stream of its own per run. Cold: the workers
+start on a stream holding every meter's first half hour; timed from the end of the first
+worker's first lease round (its stores opened, consumers subscribed) until every consumer
+has nothing pending or unacknowledged (opening a store and building its state cost about a
+second per partition, whatever its size). Warm (the figure): ``slots`` more half hours are
+then published to the running workers, timed from the start of publishing (which takes a
+few per cent of the time: the bus publishes ≈ 2.6 M reads/s) to the drain. (Pausing the
+workers with SIGSTOP while pre-loading does not work: pull requests expire meanwhile and
+their messages come back only after the ack wait.) Target: 2 workers ≥ 1.6× one on the
+2-core box.
 
     python benchmarks/bench_mdms_workers.py            # 100,000 meters × 8 slots
     python benchmarks/bench_mdms_workers.py --small    # 10,000 meters × 8 slots
@@ -22,118 +27,110 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from mdms_fixtures import tick_reads
 from openami.bus.jetstream import JetStreamBus, JetStreamConfig
-from openami.bus.messages import PARTITIONS, TOPIC_READINGS
+from openami.bus.messages import PARTITIONS
 from openami.bus.port import BusUnavailable
-from openami.bus.route import MeterRoute
-from openami.clock import day_first_slot
 from openami.log import configure
-from openami.registry import Meter, Registry, make_supply_point_id
+from openami.mdms.partition_balance import fair_share
+from worker_procs import (
+    Worker,
+    announce,
+    drained,
+    load_average,
+    make_registry,
+    observer,
+    publish_slots,
+    wait_for,
+)
 
-WORKER = Path(__file__).with_name("mdms_worker.py")
-FIRST_BOUNDARY = day_first_slot(date(2026, 11, 20))
-
-
-def make_registry(path: Path, meters: int) -> tuple[np.ndarray, np.ndarray]:
-    registry = Registry.open(path)
-    keys = registry.add_supply_points([make_supply_point_id("03", i + 1) for i in range(meters)])
-    expiry = date(2035, 1, 1)
-    registry.add_meters(
-        [Meter(i + 1, "Toshiba", f"S{i + 1}", 30, "mesh", None, expiry) for i in range(meters)]
-    )
-    registry.install_meters([(k, i + 1) for i, k in enumerate(keys)], 0.0)
-    registry.close()
-    return np.arange(1, meters + 1, dtype=np.int64), np.asarray(keys, np.int64)
+TTL_S = 15.0
 
 
-def preload(config: JetStreamConfig, meter_ids: np.ndarray, keys: np.ndarray, slots: int) -> None:
-    bus = JetStreamBus(config, route=MeterRoute(lambda: (meter_ids, keys)))
-    rng = np.random.default_rng(3)
-    imp = rng.integers(0, 5_000_000, len(meter_ids))
-    for slot in range(slots + 1):
-        imp = imp + rng.integers(50, 600, len(meter_ids))
-        exp = np.zeros(len(meter_ids), np.int64)
-        bus.publish(TOPIC_READINGS, tick_reads(meter_ids, FIRST_BOUNDARY + slot, imp, exp))
-    bus.close()
-
-
-def drain(config: JetStreamConfig, registry: Path, workers: int) -> dict[str, Any]:
-    consumer = f"run{workers}"
-    procs = []
-    for w in range(workers):
-        own = ",".join(str(p) for p in range(PARTITIONS) if p % workers == w)
-        args = [config.url, config.prefix, consumer, str(PARTITIONS), str(registry), own]
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(WORKER), *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        )
-    for proc in procs:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    start = time.perf_counter()
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    results = [json.loads(proc.communicate(timeout=3600)[0].splitlines()[-1]) for proc in procs]
-    wall = time.perf_counter() - start
-    values = sum(r["values"] for r in results)
+def drain(
+    config: JetStreamConfig, db_url: str, tmp: Path, workers: int, ids: Any, slots: int
+) -> dict[str, Any]:
+    """Cold: the workers start on a stream holding the first half hour (opening their
+    stores, building their state). Warm: the next ``slots`` half hours are published and
+    drained."""
+    meter_ids, keys = ids
+    publish_slots(config, meter_ids, keys, 0, 1)
+    names = [f"bench{workers}-{i}" for i in range(workers)]
+    announce(db_url, names)
+    data_dir = tmp / f"run{workers}" / "data"
+    data_dir.parent.mkdir()
+    procs = [Worker(name, config, db_url, data_dir, TTL_S) for name in names]
+    watch = observer(config)
+    try:
+        shares = {n: fair_share(PARTITIONS, names, n) for n in names}
+        wait_for(lambda: all(len(p.owned()) == shares[p.name] for p in procs), 600, "shares", procs)
+        start_s = min(p.events("mdms.worker_partitions")[0]["at_s"] for p in procs)
+        wait_for(lambda: drained(watch, list(range(PARTITIONS))), 3600, "the cold drain", procs)
+        cold_s = time.time() - start_s
+        start = time.perf_counter()  # publishing included (a few % of the time)
+        publish_slots(config, meter_ids, keys, 2, slots + 1)
+        wait_for(lambda: drained(watch, list(range(PARTITIONS))), 3600, "the warm drain", procs)
+        warm_s = time.perf_counter() - start
+        peak = max(p.peak_rss_gib() for p in procs)
+    finally:
+        watch.close()
+        stopped = [p.stop() for p in procs]
+    values = sum(int(s.get("values_new", 0)) for s in stopped)
+    warm_values = len(meter_ids) * slots
     return {
         "values": values,
-        "wall_s": round(wall, 3),
-        "values_per_s": round(values / wall),
-        "cpu_s": round(sum(r["cpu_s"] for r in results), 2),
+        "cold_s": round(cold_s, 3),
+        "cold_values_per_s": round(len(meter_ids) / cold_s),
+        "wall_s": round(warm_s, 3),
+        "values_per_s": round(warm_values / warm_s),
+        "peak_rss_gib": peak,
     }
 
 
-def run(url: str, meters: int, slots: int) -> dict[str, Any]:
-    config = JetStreamConfig(url=url, prefix=f"benchw{uuid.uuid4().hex[:8]}")
-    with tempfile.TemporaryDirectory() as tmp:
-        registry = Path(tmp) / "registry.sqlite"
-        meter_ids, keys = make_registry(registry, meters)
-        try:
-            preload(config, meter_ids, keys, slots)
-            one = drain(config, registry, 1)
-            two = drain(config, registry, 2)
-        finally:
-            cleaner = JetStreamBus(config)
-            cleaner.delete_streams()
-            cleaner.close()
-    expected = meters * slots * 2  # import and export value of every slot
-    if one["values"] * 2 != expected or two["values"] * 2 != expected:
-        raise SystemExit(f"values stored {one['values']}, {two['values']} of {expected // 2} slots")
+def run(url: str, meters: int, slots: int, db_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        db = db_url or f"sqlite:///{tmp / 'registry.sqlite'}"
+        meter_ids, keys = make_registry(db, meters)
+        runs = {}
+        for workers in (1, 2):
+            config = JetStreamConfig(url=url, prefix=f"benchw{uuid.uuid4().hex[:8]}")
+            try:
+                runs[workers] = drain(config, db, tmp, workers, (meter_ids, keys), slots)
+            finally:
+                cleaner = JetStreamBus(config)
+                cleaner.delete_streams()
+                cleaner.close()
+    one, two = runs[1], runs[2]
+    expected = meters * (slots + 1)  # one value per meter and slot, the cold one included
+    if one["values"] != expected or two["values"] != expected:
+        raise SystemExit(f"values stored {one['values']}, {two['values']} of {expected}")
     return {
         "meters": meters,
         "slots": slots,
         "slot_values": meters * slots,
+        "one_worker_cold_s": one["cold_s"],
+        "two_workers_cold_s": two["cold_s"],
         "one_worker_values_per_s": one["values_per_s"],
         "two_workers_values_per_s": two["values_per_s"],
         "one_worker_wall_s": one["wall_s"],
         "two_workers_wall_s": two["wall_s"],
         "ratio_two_to_one": round(two["values_per_s"] / one["values_per_s"], 3),
-        "cpu_s_one": one["cpu_s"],
-        "cpu_s_two": two["cpu_s"],
+        "peak_rss_gib_one": one["peak_rss_gib"],
+        "peak_rss_gib_two": two["peak_rss_gib"],
+        "load_average_1m": load_average(),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--url", default=os.environ.get("OPENAMI_BUS_URL", "nats://127.0.0.1:4222"))
+    ap.add_argument("--db", default=None, help="leases and registry (default: a SQLite file)")
     ap.add_argument("--meters", type=int, default=None, help="meters (default 100,000)")
     ap.add_argument("--slots", type=int, default=8)
     ap.add_argument("--small", action="store_true", help="10,000 meters")
@@ -142,7 +139,7 @@ def main() -> None:
     configure()  # logs to stderr: stdout carries the table or the JSON object
     meters = args.meters or (10_000 if args.small else 100_000)
     try:
-        out = run(args.url, meters, args.slots)
+        out = run(args.url, meters, args.slots, args.db)
     except BusUnavailable as exc:
         out = {"skipped": str(exc)}
     if args.json:
@@ -151,17 +148,16 @@ def main() -> None:
     if "skipped" in out:
         print(f"MDMS workers benchmark skipped: {out['skipped']}")
         return
-    print(f"MDMS workers on JetStream, {meters:,} meters × {args.slots} slots (values = slots)")
-    print(f"{'workers':<10}{'wall s':>10}{'values/s':>14}{'CPU s':>10}")
+    print(f"`serve mdms` workers on JetStream, {meters:,} meters × {args.slots} slots")
+    print(f"{'workers':<10}{'cold s':>10}{'warm s':>10}{'values/s':>14}{'peak GiB':>10}")
+    for n, label in ((1, "one_worker"), (2, "two_workers")):
+        cold, wall = out[f"{label}_cold_s"], out[f"{label}_wall_s"]
+        rate, peak = out[f"{label}_values_per_s"], out[f"peak_rss_gib_{label.split('_')[0]}"]
+        print(f"{n:<10}{cold:>10}{wall:>10}{rate:>14,}{peak:>10}")
     print(
-        f"{'1':<10}{out['one_worker_wall_s']:>10}{out['one_worker_values_per_s']:>14,}"
-        f"{out['cpu_s_one']:>10}"
+        f"2 workers / 1 worker: {out['ratio_two_to_one']}  (target ≥ 1.6; "
+        f"load average {out['load_average_1m']})"
     )
-    print(
-        f"{'2':<10}{out['two_workers_wall_s']:>10}{out['two_workers_values_per_s']:>14,}"
-        f"{out['cpu_s_two']:>10}"
-    )
-    print(f"2 workers / 1 worker: {out['ratio_two_to_one']}  (target ≥ 1.6)")
 
 
 if __name__ == "__main__":

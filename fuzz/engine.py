@@ -40,6 +40,8 @@ HARNESSES = (
     "espi_reader",
     "bulk_csv",
     "bulk_parquet",
+    "pana",
+    "plc",
 )
 
 OneInput = Callable[[bytes], None]

@@ -28,7 +28,8 @@ import numpy as np
 from fastapi import FastAPI
 
 from openami.bus.select import open_bus
-from openami.clock import JST, ManualClock
+from openami.clock import JST, Clock, ManualClock
+from openami.hes import broute_provisioning
 from openami.hes.command_port import HesCommandPort
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.context import HubContext
@@ -36,8 +37,12 @@ from openami.hub.faults import attach_fault_tickets
 from openami.hub.oauth import register_third_party
 from openami.hub.operator_commands import OperatorRoutedPort
 from openami.hub.requests_workers import attach_workers
+from openami.hub.slot_files import attach_slot_files
 from openami.log import get_logger
+from openami.mdms.publish import VersionPublisher
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
+from openami.mdms.worker import MdmsWorker, WorkerOptions
+from openami.mdms.worker_partition import RegistryLookups
 from openami.registry import Registry
 from openami.settings import Settings
 from openami.sim import CityConfig, Simulation, build_city
@@ -46,23 +51,29 @@ from openami.sim.persist import load_config
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog
+from openami.storage.repositories.broute_apps import BrouteApplicationStore
 from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.hes import HesRecordStore, SimulationStore
 from openami.storage.repositories.hes_guard import HesGuardStore
+from openami.storage.repositories.leases import PartitionLeases
 from openami.storage.secrets import use_key_dir
+from openami.storage.slot_files import SlotFileStore
 from openami.web.app import create_app
 
 log = get_logger(__name__)
 
 CREDENTIALS_FILE = "demo-credentials.json"
+SLOT_FILES_DIR = "slot-files"  # bulk slot files per retailer (docs/slot-files.md)
 CLOCK_MODE = "clock_mode"
 #: the city follows the wall clock (a city made without a start day, at speed 1) …
 WALL_CLOCK = "wall"
 #: … or runs on its own clock from its start day (``start`` given, or ``speed`` != 1)
 OWN_CLOCK = "own"
 INTERVAL_FILE = "interval.duckdb"
+#: the durable consumers and the lease group of the MDMS workers
+MDMS_CONSUMER = "mdms"
 Progress = Callable[[float, float], None]  # (done, total) simulated seconds
 
 
@@ -206,6 +217,11 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         sim = Simulation.resume(city, store, clock, records, state, tick_s=settings.tick_s, bus=bus)
     credentials = _credentials(settings, database, registry, city, resumed)
     signer = load_signing_key(settings.data_dir)  # the HES admits only what the hub signed
+    # B-route credentials: the HES writes the pair of the application's version it is given;
+    # the simulated meters get back the pairs they held before a restart
+    broute = BrouteApplicationStore(database)
+    sim.hes.commands.credential_source = broute.credentials_to_provision
+    broute_provisioning.restore(city.fleet, broute.held_by_meters())
     sim.hes.guard = SwitchGuard(HesGuardStore(database), signer.verifier(), len(city.fleet))
     context = HubContext(
         registry,
@@ -233,6 +249,9 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     attach_fault_tickets(context, sim.after_tick)  # alarms and V10 flags open fault tickets
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
+    # slot files from here on (a new city's simulated past gets none; a restart goes on)
+    slot_files = SlotFileStore(settings.data_dir / SLOT_FILES_DIR, store)
+    sim.after_tick.insert(0, attach_slot_files(context, slot_files).tick)
     log.info(
         "system.opened",
         resumed=resumed,
@@ -368,3 +387,45 @@ def _write_private(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(partial, path)
+
+
+def open_mdms_worker(
+    settings: Settings,
+    options: WorkerOptions,
+    clock: Clock,
+    ack_wait_s: float = 30.0,
+    publisher: VersionPublisher | None = None,
+) -> tuple[MdmsWorker, Callable[[], None]]:
+    """An MDMS worker (``openami serve mdms --worker``, docs/deployment.md "MDMS workers")
+    and the function that closes what it opened (bus, then the transactional store). Its
+    leases and registry are in the transactional store of ``settings``; its partition stores
+    under ``options.data_dir``; its bus is NATS JetStream (required). ``publisher`` gets the
+    versions each partition committed, before the bus acknowledges (the shared table of
+    values, issue #13 §3, once it is wired here)."""
+    from openami.bus.jetstream import JetStreamBus, JetStreamConfig  # a worker needs NATS
+
+    if settings.bus_url is None:
+        raise ValueError("an MDMS worker needs the bus: --bus nats://host:4222")
+    prepare_data_dir(settings.data_dir)
+    database = _open_database(settings)
+    try:
+        config = JetStreamConfig(
+            url=settings.bus_url,
+            prefix=settings.bus_prefix,
+            consumer=MDMS_CONSUMER,
+            partitions=settings.bus_partitions,
+            ack_wait_s=ack_wait_s,
+        )
+        bus = JetStreamBus(config)
+    except BaseException:
+        database.close()
+        raise
+    leases = PartitionLeases(database, MDMS_CONSUMER, options.lease_ttl_s)
+    lookups = RegistryLookups(Registry(database), options.partitions, options.registry_every_s)
+    worker = MdmsWorker(options, bus, leases, lookups, clock, publisher=publisher)
+
+    def close() -> None:
+        bus.close()
+        database.close()
+
+    return worker, close

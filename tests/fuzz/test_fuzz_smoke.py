@@ -20,6 +20,8 @@ SMOKE_INPUTS = {
     "espi_reader": 3_000,
     "bulk_csv": 100,
     "bulk_parquet": 120,
+    "pana": 1_500,
+    "plc": 1_500,
 }
 
 

@@ -28,10 +28,11 @@ import struct
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
-from openami.broute.responder import MeterResponder
-from openami.clock import slot_at_s, slot_start_s
+from openami.broute.responder import ResponderStats
+from openami.clock import Clock, slot_at_s, slot_start_s
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,30 @@ def _is_wildcard(host: str) -> bool:
     return ipaddress.ip_address(host.split("%")[0]).is_unspecified
 
 
-class MeterNode:
-    """An ECHONET Lite node on UDP serving one meter through a :class:`MeterResponder`."""
+class Responder(Protocol):
+    """What a node serves: a meter (:class:`~openami.broute.responder.MeterResponder`) or a
+    home's appliances (:class:`openami.home.node.ApplianceResponder`)."""
+
+    clock: Clock
+    stats: ResponderStats
+
+    def respond(self, frame: bytes) -> list[bytes]: ...
+
+    def instance_list_inf(self) -> bytes: ...
+
+    def fixed_time_inf(self, now: datetime | None = None) -> bytes | None: ...
+
+
+R = TypeVar("R", bound=Responder)
+
+
+class MeterNode(Generic[R]):
+    """An ECHONET Lite node on UDP serving one meter through a :class:`MeterResponder`
+    (or any :class:`Responder`)."""
 
     def __init__(
         self,
-        responder: MeterResponder,
+        responder: R,
         hosts: Sequence[str] = ("0.0.0.0", "::"),
         port: int = ECHONET_PORT,
         *,
@@ -147,7 +166,7 @@ class MeterNode:
             ep.sock.close()
         self._endpoints.clear()
 
-    async def __aenter__(self) -> MeterNode:
+    async def __aenter__(self) -> MeterNode[R]:
         await self.start()
         return self
 

@@ -21,6 +21,7 @@ Decisions where the spec leaves room (see docs/broute.md):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -57,6 +58,43 @@ class ResponderStats:
     malformed: int = 0
     replies: int = 0
     ignored: int = 0
+
+
+def respond_with(
+    node: EchonetNode,
+    objects: Sequence[DeviceObject],
+    frame: bytes,
+    stats: ResponderStats,
+    *,
+    max_opc: int | None = None,
+) -> list[bytes]:
+    """The replies of a node holding ``objects`` to one received datagram ([] when none is
+    due): malformed frames and answers to nothing are counted and dropped, never raised."""
+    stats.received += 1
+    node.receive_data(frame)
+    try:
+        event = node.next_event()
+    except MalformedFrame as exc:
+        stats.malformed += 1
+        log.debug("dropped malformed ECHONET frame (%d bytes): %s", len(frame), exc)
+        return []
+    except RemoteEchonetProtocolError as exc:  # a response to nothing this node asked
+        stats.ignored += 1
+        log.debug("dropped ECHONET frame: %s", exc)
+        return []
+    if not isinstance(event, RequestReceived):
+        stats.ignored += 1
+        return []
+    try:
+        replies = handle_request(event.frame, objects, max_opc=max_opc)
+    except Exception:  # a bug must not stop the node; keep it visible in the log
+        stats.malformed += 1
+        log.exception("failed to answer frame %s", bytes(frame).hex())
+        return []
+    if not replies:
+        stats.ignored += 1
+    stats.replies += len(replies)
+    return [node.send(Response(reply)) for reply in replies]
 
 
 class MeterResponder:
@@ -102,32 +140,7 @@ class MeterResponder:
     # -- public ---------------------------------------------------------------------------------
     def respond(self, frame: bytes) -> list[bytes]:
         """Replies to one received frame; [] when none is due. Never raises on bad input."""
-        self.stats.received += 1
-        node = self.node
-        node.receive_data(frame)
-        try:
-            event = node.next_event()
-        except MalformedFrame as exc:
-            self.stats.malformed += 1
-            log.debug("dropped malformed ECHONET frame (%d bytes): %s", len(frame), exc)
-            return []
-        except RemoteEchonetProtocolError as exc:  # a response to nothing this node asked
-            self.stats.ignored += 1
-            log.debug("dropped ECHONET frame: %s", exc)
-            return []
-        if not isinstance(event, RequestReceived):
-            self.stats.ignored += 1
-            return []
-        try:
-            replies = handle_request(event.frame, self.objects, max_opc=self.max_opc)
-        except Exception:  # a bug must not stop the node; keep it visible in the log
-            self.stats.malformed += 1
-            log.exception("failed to answer frame %s", bytes(frame).hex())
-            return []
-        if not replies:
-            self.stats.ignored += 1
-        self.stats.replies += len(replies)
-        return [node.send(Response(reply)) for reply in replies]
+        return respond_with(self.node, self.objects, frame, self.stats, max_opc=self.max_opc)
 
     def instance_list_inf(self) -> bytes:
         """INF of 0xD5 from the node profile to the node profile class (start-up / join)."""

@@ -18,21 +18,24 @@ triggered with :meth:`VirtualWisunModule.expire_session`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
 import random
+import secrets
 import select
 import threading
 import time
 import tty
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from openami.broute.wisun_radio import Faults, RadioLink, WisunStats, airtime_ms
 from openami.clock import Clock, slot_at_s
+from openami.meter.broute_credentials import BrouteCredentials
 from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
     MULTICAST_ALL_NODES,
@@ -59,49 +62,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Relay = Callable[[bytes], list[bytes]]
+#: what the meter holds now (its B-route provisioning); None: no service, no join succeeds
+CredentialSource = Callable[[], BrouteCredentials | None]
 MAX_PENDING_OUTPUT = 1 << 20  # bytes kept for a host that does not read
 DEFAULT_MODULE_MAC = bytes.fromhex("001D129012345678")
 DEFAULT_METER_MAC = bytes.fromhex("001C6400601421A3")
-
-
-@dataclass(frozen=True)
-class Faults:
-    """What can go wrong on the radio, on purpose.
-
-    ``drop_reply_share`` of the meter's replies never arrive; ``send_failure_share`` of the
-    sends end in EVENT 21 01; ``tx_budget_ms`` is the transmission time (register SFD) after
-    which the module reports EVENT 32 and refuses to send until EVENT 33, ``tx_hold_s`` later.
-    """
-
-    drop_reply_share: float = 0.0
-    send_failure_share: float = 0.0
-    tx_budget_ms: int | None = None
-    tx_hold_s: float = 5.0
-    reauth_fails: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("drop_reply_share", "send_failure_share"):
-            share = getattr(self, name)
-            if not 0.0 <= share <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {share}")
-
-
-def airtime_ms(payload_len: int) -> int:
-    """Rough ARIB T108 airtime of one datagram at 100 kbit/s with 6LoWPAN/MAC overhead."""
-    return max(1, (payload_len + 60) * 8 // 100)
-
-
-@dataclass
-class WisunStats:
-    commands_bytes: int = 0
-    sends: int = 0
-    send_failures: int = 0
-    replies: int = 0
-    replies_dropped: int = 0
-    notifications: int = 0
-    relay_errors: int = 0
-    events: list[str] = field(default_factory=list)
 
 
 class FixedTimeAnnouncer:
@@ -138,6 +103,7 @@ class VirtualWisunModule:
         faults: Faults | None = None,
         session_lifetime_s: float | None = None,
         radio_time_scale: float = 0.0,
+        credentials: CredentialSource | None = None,
     ) -> None:
         if module.meter is None:
             raise ValueError("the module needs a meter to relay to")
@@ -148,10 +114,14 @@ class VirtualWisunModule:
         self.announce = announce
         self.notifications = notifications
         self.faults = faults or Faults()
+        module.in_range = not self.faults.out_of_range
         self.session_lifetime_s = session_lifetime_s
         if radio_time_scale < 0:
             raise ValueError("radio_time_scale must not be negative")
         self.radio_time_scale = radio_time_scale
+        self.credentials = credentials
+        self.radio_link: RadioLink | None = None  # set at each join that ran PANA
+        self._unprovisioned_password = secrets.token_urlsafe(24)  # matches nothing
         self._hold_until: float | None = None
         self.stats = WisunStats()
         self._rng = random.Random(self.faults.seed)
@@ -172,8 +142,8 @@ class VirtualWisunModule:
         responder: MeterResponder,
         *,
         dialect: Dialect,
-        rbid: str,
-        password: str,
+        rbid: str = "",
+        password: str = "",
         meter_mac: bytes = DEFAULT_METER_MAC,
         module_mac: bytes = DEFAULT_MODULE_MAC,
         channel: int = 0x21,
@@ -185,12 +155,17 @@ class VirtualWisunModule:
         radio_time_scale: float = 0.0,
         wopt: int = 1,
         ropt_supported: bool = True,
+        credentials: CredentialSource | None = None,
     ) -> VirtualWisunModule:
         """A module whose radio hears one meter answered by ``responder``.
 
         ``wopt=0`` starts in binary ERXUDP mode (as sticks leave the factory; clients send
         ``WOPT 01``); ``ropt_supported=False`` answers ROPT with FAIL ER04 (some A1 sticks).
+        ``credentials``: the meter's provisioning, read before every host command (then
+        ``rbid`` and ``password`` are only the start); without it the fixed pair serves.
         """
+        if credentials is None and not (rbid and password):
+            raise ValueError("give the meter's rbid and password, or its credentials source")
         meter = MeterRadio(meter_mac, rbid, password, channel=channel, pan_id=pan_id)
         announcer = (
             None
@@ -198,7 +173,14 @@ class VirtualWisunModule:
             else FixedTimeAnnouncer(responder, responder.clock, notify_delay_s)
         )
         return cls(
-            SkModule(dialect, meter, module_mac, wopt=wopt, ropt_supported=ropt_supported),
+            SkModule(
+                dialect,
+                meter,
+                module_mac,
+                wopt=wopt,
+                ropt_supported=ropt_supported,
+                random_bytes=secrets.token_bytes,  # SKJOIN runs PANA with EAP-PSK
+            ),
             responder.respond,
             announce=lambda: [responder.instance_list_inf()],
             notifications=announcer,
@@ -206,6 +188,7 @@ class VirtualWisunModule:
             faults=faults,
             session_lifetime_s=session_lifetime_s,
             radio_time_scale=radio_time_scale,
+            credentials=credentials,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -318,8 +301,22 @@ class VirtualWisunModule:
             time.sleep(0.05)
             return
         self.stats.commands_bytes += len(data)
+        self._refresh_credentials()
         self.module.receive_data(data)
         self._pump()
+
+    def _refresh_credentials(self) -> None:
+        """Take the meter's current provisioning before the host's next command, so a
+        rotation or a revocation applies to the next scan or join."""
+        meter = self.module.meter
+        if self.credentials is None or meter is None:
+            return
+        held = self.credentials()
+        rbid, password = (
+            ("", self._unprovisioned_password) if held is None else (held.rbid, held.password)
+        )
+        if (meter.rbid, meter.password) != (rbid, password):
+            self.module.meter = dataclasses.replace(meter, rbid=rbid, password=password)
 
     def _flush(self) -> None:
         while self._out:
@@ -370,6 +367,7 @@ class VirtualWisunModule:
             elif isinstance(event, SessionEnded):
                 self.stats.events.append(f"session ended: {event.reason}")
                 self._session_deadline = None
+                self.radio_link = None
         if self._hold_until is None and self._deferred:
             self._emit(bytes(self._deferred))
             self._deferred.clear()
@@ -377,6 +375,9 @@ class VirtualWisunModule:
 
     def _joined(self, event: Joined) -> None:
         self.stats.events.append("joined")
+        pana, meter = self.module.pana, self.module.meter
+        if pana is not None and pana.client and pana.agent and meter is not None:
+            self.radio_link = RadioLink(self.module.own_mac, meter.mac, pana.client, pana.agent)
         if self.session_lifetime_s is not None:
             self._session_deadline = time.monotonic() + self.session_lifetime_s
         for frame in self.announce() if self.announce else []:
@@ -398,7 +399,7 @@ class VirtualWisunModule:
         replies: list[bytes] = []
         if to_meter and module.state is ModuleState.JOINED:
             try:
-                replies = self.relay(send.payload)
+                replies = self._over_link(send.payload)
             except Exception:
                 self.stats.relay_errors += 1
                 log.exception("relay failed for a %d-byte frame", len(send.payload))
@@ -412,6 +413,15 @@ class VirtualWisunModule:
         if budget is not None and spent_ms >= budget and not module.tx_limited:
             self._emit(module.send(TxLimit(True)))
             self._tx_release_at = time.monotonic() + self.faults.tx_hold_s
+
+    def _over_link(self, payload: bytes) -> list[bytes]:
+        """The relay, through the PANA session's link protection when there is one."""
+        link = self.radio_link
+        if link is None:
+            return self.relay(payload)
+        clear = link.to_meter(payload)
+        replies = [] if clear is None else self.relay(clear)
+        return [r for r in map(link.to_module, replies) if r is not None]
 
     def _run_control(self) -> None:
         while True:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -13,14 +14,66 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from openami.broute.plc import VirtualPlcModem
 from openami.broute.responder import MeterResponder
 from openami.broute.simulated import clock_for_speed, meter_history_options, simulated_fleet
-from openami.broute.wisun import DEFAULT_METER_MAC, Faults, VirtualWisunModule
+from openami.broute.wisun import (
+    DEFAULT_METER_MAC,
+    CredentialSource,
+    Faults,
+    VirtualWisunModule,
+)
 from openami.meter import MeterView
+from openami.meter.broute_credentials import BrouteCredentials
 from openami.protocols.echonet.smart_meter import EnergyScale
 from openami.protocols.skstack import Dialect, link_local_of
 
 console = Console(stderr=True)
+
+
+#: opens the provisioning named by --provisioned for one meter; set by the command line's
+#: composition (``openami.cli.broute``), as this package may not open a store itself
+provisioned_source: Callable[[str, int], CredentialSource] | None = None
+
+
+def _credential_source(
+    provisioned: str | None, meter_id: int, rbid: str | None, password: str | None
+) -> CredentialSource | None:
+    if provisioned is not None:
+        if rbid or password:
+            raise click.UsageError("--provisioned or --rbid/--password, not both")
+        if provisioned_source is None:
+            raise click.UsageError("--provisioned needs the openami command line")
+        try:
+            return provisioned_source(provisioned, meter_id)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    if not rbid or not password:
+        raise click.UsageError("give --provisioned, or --rbid and --password")
+    if len(rbid) != 32 or not rbid.isalnum():
+        raise click.BadParameter("a B-route ID has 32 letters or digits", param_hint="--rbid")
+    if not 1 <= len(password) <= 32:
+        raise click.BadParameter("1–32 characters", param_hint="--password")
+    return None
+
+
+def _plc_modem(
+    link: Path | None,
+    responder: MeterResponder,
+    credentials: CredentialSource | None,
+    rbid: str,
+    password: str,
+    mac: bytes,
+) -> VirtualPlcModem | None:
+    if link is None:
+        return None
+    if credentials is None:
+        try:
+            fixed = BrouteCredentials(rbid, password)
+        except ValueError as exc:
+            raise click.UsageError(f"--plc-link: {exc}") from None
+        credentials = lambda: fixed  # noqa: E731
+    return VirtualPlcModem(responder.respond, credentials, link=link, meter_mac=mac)
 
 
 def _hex_int(value: str) -> int:
@@ -42,12 +95,20 @@ def _hex_int(value: str) -> int:
     help="bp35a1: no side field, 3-argument SKSCAN (RL7023 Stick-D/IPS). "
     "bp35c2: side field, 4-argument SKSCAN, LQI in ERXUDP (RS-WSUHA-P, Stick-D/DSS).",
 )
-@click.option("--rbid", required=True, help="The meter's B-route ID (32 characters).")
+@click.option(
+    "--provisioned",
+    metavar="DATA_DIR|URL",
+    default=None,
+    help="Take the meter's B-route ID and password from the utility's provisioning (what "
+    "the HES confirmed writing to --meter-id), re-read before every scan or join: a data "
+    "directory or a database URL (keys in OPENAMI_MASTER_KEY or next to the store).",
+)
+@click.option("--rbid", default=None, help="Fixed B-route ID (32 characters), for tests.")
 @click.option(
     "--password",
-    required=True,
+    default=None,
     envvar="OPENAMI_BROUTE_PASSWORD",
-    help="The meter's B-route password (or set OPENAMI_BROUTE_PASSWORD).",
+    help="Fixed B-route password, for tests (or set OPENAMI_BROUTE_PASSWORD).",
 )
 @click.option("--meter-id", default=1, show_default=True, help="Id of the simulated meter.")
 @click.option("--pv/--no-pv", default=True, show_default=True, help="Meter with PV export.")
@@ -71,6 +132,15 @@ def _hex_int(value: str) -> int:
 )
 @click.option("--reauth-fails", is_flag=True, help="Re-authentication ends in EVENT 24.")
 @click.option(
+    "--out-of-range", is_flag=True, help="The meter's radio does not reach: scans find nothing."
+)
+@click.option(
+    "--plc-link",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also run a G3-PLC modem (OPLC/1) for the same meter, the HEMS's fallback medium.",
+)
+@click.option(
     "--binary-erxudp",
     is_flag=True,
     help="Start in WOPT 00 (binary ERXUDP), as a stick fresh from the factory.",
@@ -91,8 +161,9 @@ def _hex_int(value: str) -> int:
 def command(
     link: Path,
     dialect: str,
-    rbid: str,
-    password: str,
+    provisioned: str | None,
+    rbid: str | None,
+    password: str | None,
     meter_id: int,
     seed: int,
     pv: bool,
@@ -109,6 +180,8 @@ def command(
     tx_hold: float,
     session_lifetime: float | None,
     reauth_fails: bool,
+    out_of_range: bool,
+    plc_link: Path | None,
     binary_erxudp: bool,
     no_ropt: bool,
     radio_time_scale: float,
@@ -126,15 +199,21 @@ def command(
     Example: openami broute wisun --link /tmp/ttyWISUN --rbid 0011…EEFF --password 0123456789AB
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
-    if len(rbid) != 32 or not rbid.isalnum():
-        raise click.BadParameter("a B-route ID has 32 letters or digits", param_hint="--rbid")
-    if not 1 <= len(password) <= 32:
-        raise click.BadParameter("1–32 characters", param_hint="--password")
+    credentials = _credential_source(provisioned, meter_id, rbid, password)
+    rbid, password = rbid or "", password or ""
     try:
         mac = bytes.fromhex(meter_mac)
         if len(mac) != 8:
             raise ValueError("the meter MAC has 8 bytes (16 hex digits)")
-        faults = Faults(drop_replies, fail_sends, tx_budget_ms, tx_hold, reauth_fails, fault_seed)
+        faults = Faults(
+            drop_replies,
+            fail_sends,
+            tx_budget_ms,
+            tx_hold,
+            reauth_fails,
+            fault_seed,
+            out_of_range=out_of_range,
+        )
         clock = clock_for_speed(speed)
         fleet = simulated_fleet(
             [meter_id],
@@ -155,6 +234,7 @@ def command(
             dialect=Dialect(dialect),
             rbid=rbid,
             password=password,
+            credentials=credentials,
             meter_mac=mac,
             channel=channel,
             pan_id=pan_id,
@@ -172,9 +252,13 @@ def command(
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    modem = _plc_modem(plc_link, responder, credentials, rbid, password, mac)
     try:
         path = module.start()
+        if modem is not None:
+            modem.start()
     except OSError as exc:
+        module.stop()
         raise click.ClickException(f"cannot create the module: {exc}") from None
     previous = signal.signal(signal.SIGTERM, _on_signal)  # stop cleanly, removing the link
     try:
@@ -185,13 +269,18 @@ def command(
         table.add_row("meter", f"{meter_id} ({'PV' if pv else 'no PV'})")
         table.add_row("meter MAC / address", f"{mac.hex().upper()} / {link_local_of(mac)}")
         table.add_row("channel / PAN ID", f"{channel:02X} / {pan_id:04X}")
-        table.add_row("B-route ID", f"…{rbid[-8:]} (password not shown)")
+        if modem is not None:
+            table.add_row("G3-PLC modem (OPLC/1)", f"{plc_link} -> {modem.path}")
+        shown = f"…{rbid[-8:]} (password not shown)" if rbid else f"provisioned ({provisioned})"
+        table.add_row("B-route ID", shown)
         console.print(table)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait(duration)
     finally:
         signal.signal(signal.SIGTERM, previous)
         module.stop()
+        if modem is not None:
+            modem.stop()
         s = module.stats
         console.print(
             f"stopped: {s.sends} sends ({s.send_failures} failed), {s.replies} replies "

@@ -74,6 +74,9 @@ class CommandKind(IntEnum):
     CLOCK_SYNC = 5
     BACKFILL = 6
     SET_TARIFF = 7  # push a supply plan's time-of-use bands (argument: its plan code)
+    # write the B-route ID and password the utility issued (argument: the credential
+    # version of the point's B-route application; 0 clears them: the service is revoked)
+    SET_BROUTE_CREDENTIALS = 8
 
     @property
     def label(self) -> str:

@@ -253,4 +253,8 @@ def serve(
 
 
 if importlib.util.find_spec("openami.broute.wisun_cli") is not None:
-    command.add_command(importlib.import_module("openami.broute.wisun_cli").command, name="wisun")
+    from openami.broute import wisun_cli
+    from openami.cli.broute_provisioned import provisioned_source
+
+    wisun_cli.provisioned_source = provisioned_source
+    command.add_command(wisun_cli.command, name="wisun")

@@ -10,12 +10,14 @@ import click
 
 from openami import __version__
 from openami.cli import (
+    appliances,
     assets,
     audit,
     broute,
     bus,
     demo,
     dlms,
+    dr,
     hems,
     mdms,
     ops,
@@ -32,12 +34,14 @@ SUBCOMMANDS = {
     "plan": plan,
     "broute": broute,
     "hems": hems,
+    "appliances": appliances,
     "dlms": dlms,
     "audit": audit,
     "ops": ops,
     "bus": bus,
     "thirdparty": thirdparty,
     "assets": assets,
+    "dr": dr,
 }
 
 

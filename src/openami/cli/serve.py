@@ -146,7 +146,13 @@ def command(ctx: click.Context, config: Path | None, **options: Any) -> None:
     serve_system(system)
 
 
-# one service per process (docs/deployment.md, "Run it")
-from openami.cli.serve_hes import command as _serve_hes  # noqa: E402
+def _add_subcommands() -> None:
+    from openami.cli import serve_mdms  # the MDMS worker (docs/deployment.md)
 
-command.add_command(_serve_hes)
+    command.add_command(serve_mdms.command)
+    from openami.cli import serve_hes  # the HES service (docs/deployment.md)
+
+    command.add_command(serve_hes.command)
+
+
+_add_subcommands()

@@ -86,8 +86,10 @@ class MeterClient:
         timeout_s: float = 20.0,
         retries: int = 3,
         clock: MonotonicClock = time.monotonic,
+        target_eoj: int = SMART_METER_EOJ,
     ) -> None:
         self.transport = transport
+        self.target_eoj = target_eoj
         self.timeout_s = timeout_s
         self.retries = retries
         self.clock = clock
@@ -96,10 +98,12 @@ class MeterClient:
         self.kwh_per_count: float | None = None
 
     # -- frames ----------------------------------------------------------------------------
-    def request(self, esv: Esv, props: list[Property]) -> Frame:
-        """Send one request; return the matching reply (which may be a *_SNA)."""
+    def request(self, esv: Esv, props: list[Property], *, deoj: int | None = None) -> Frame:
+        """Send one request (to the meter, or to object ``deoj`` of the same node); return the
+        matching reply (which may be a *_SNA)."""
+        target = self.target_eoj if deoj is None else deoj
         for attempt in range(1, self.retries + 1):
-            request = Request(CONTROLLER_EOJ, SMART_METER_EOJ, esv, tuple(props))
+            request = Request(CONTROLLER_EOJ, target, esv, tuple(props))
             self.transport.send(self.node.send(request))
             tid = self.node.last_tid
             while True:
@@ -109,7 +113,7 @@ class MeterClient:
                 if isinstance(event, TimedOut) and event.request.tid == tid:
                     break
             log.info("no answer to TID %04X (attempt %d of %d)", tid, attempt, self.retries)
-        raise MeterTimeout(f"the meter did not answer after {self.retries} attempts")
+        raise MeterTimeout(f"{target:06X} did not answer after {self.retries} attempts")
 
     def _next_event(self) -> NodeEvent:
         """The node's next event, waiting on the transport until a request's deadline."""
@@ -135,20 +139,21 @@ class MeterClient:
         if frame is not None and frame.esv in (Esv.INF, Esv.INFC):
             self.notifications.append(frame)
 
-    def get(self, epcs: list[int]) -> dict[int, bytes | None]:
+    def get(self, epcs: list[int], *, deoj: int | None = None) -> dict[int, bytes | None]:
         """Get properties (at most 6 per request); None for those the meter refuses."""
         out: dict[int, bytes | None] = {}
         for i in range(0, len(epcs), MAX_OPC):
             chunk = epcs[i : i + MAX_OPC]
-            reply = self.request(Esv.GET, [Property(epc) for epc in chunk])
+            reply = self.request(Esv.GET, [Property(epc) for epc in chunk], deoj=deoj)
             got = {p.epc: p.edt for p in reply.properties}
             for epc in chunk:
                 edt = got.get(epc)
                 out[epc] = edt if edt else None
         return out
 
-    def set(self, epc: int, edt: bytes) -> bool:
-        reply = self.request(Esv.SETC, [Property(epc, edt)])
+    def set(self, epc: int, edt: bytes, *, deoj: int | None = None) -> bool:
+        """SetC of one property; True when the node answered Set_Res (False: SetC_SNA)."""
+        reply = self.request(Esv.SETC, [Property(epc, edt)], deoj=deoj)
         return reply.esv == Esv.SET_RES
 
     # -- meter values ----------------------------------------------------------------------

@@ -29,14 +29,30 @@ def parse_address(text: str, default_port: int = ECHONET_PORT) -> tuple[str, int
 class UdpTransport:
     """Sends to one meter and accepts datagrams only from that meter's address."""
 
-    def __init__(self, host: str, port: int = ECHONET_PORT, *, local_port: int = ECHONET_PORT):
+    def __init__(
+        self,
+        host: str,
+        port: int = ECHONET_PORT,
+        *,
+        local_port: int = ECHONET_PORT,
+        sock: socket.socket | None = None,
+    ):
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         family, _, _, _, target = infos[0]
         self.target: tuple[Any, ...] = tuple(target)
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", local_port))
+        self.owns_socket = sock is None
+        if sock is None:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", local_port))
+        self.sock = sock
         self.host = str(self.target[0])
+
+    def peer(self, host: str, port: int = ECHONET_PORT) -> UdpTransport:
+        """A transport to another node through the same socket (ECHONET Lite's one port:
+        a HEMS talks to the meter and the appliances from 3610). Requests are sequential;
+        a datagram from the other node while one waits is dropped."""
+        return UdpTransport(host, port, sock=self.sock)
 
     @property
     def local_port(self) -> int:
@@ -56,4 +72,5 @@ class UdpTransport:
         return data
 
     def close(self) -> None:
-        self.sock.close()
+        if self.owns_socket:
+            self.sock.close()

@@ -33,6 +33,8 @@ from openami.bus.messages import (
     CommandKind,
     CommandState,
 )
+from openami.hes import broute_provisioning
+from openami.hes.broute_provisioning import CredentialSource
 from openami.hes.throttle import lane_schedule
 from openami.meter.fleet import MeterFleet
 from openami.meter.load import hash_uniform
@@ -51,13 +53,15 @@ DEFAULT_PRIORITY = {
     CommandKind.READ: 1,
     CommandKind.SET_AMPERAGE: 1,
     CommandKind.SET_TARIFF: 1,
+    CommandKind.SET_BROUTE_CREDENTIALS: 1,
     CommandKind.CLOCK_SYNC: 2,
     CommandKind.BACKFILL: 2,
 }
-_READ_BACK = np.zeros(8, dtype=np.bool_)
+_READ_BACK = np.zeros(16, dtype=np.bool_)
 _READ_BACK[[CommandKind.DISCONNECT, CommandKind.RECONNECT, CommandKind.SET_AMPERAGE]] = True
 _READ_BACK[CommandKind.CLOCK_SYNC] = True
 _READ_BACK[CommandKind.SET_TARIFF] = True
+_READ_BACK[CommandKind.SET_BROUTE_CREDENTIALS] = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class CommandQueue:
         self.deadline = np.zeros(0, dtype=np.float64)
         self.next_try = np.zeros(0, dtype=np.float64)
         self.attempts = np.zeros(0, dtype=np.uint8)
+        #: where SET_BROUTE_CREDENTIALS finds the pair to write (None: those commands fail)
+        self.credential_source: CredentialSource | None = None
 
     def __len__(self) -> int:
         return len(self.corr)
@@ -124,6 +130,8 @@ class CommandQueue:
             raise ValueError(f"contract amperage must be one of {CONTRACT_AMPERAGES_A} A")
         if kind == CommandKind.SET_TARIFF and ((a < 1) | (a > len(SUPPLY_PLANS))).any():
             raise ValueError(f"supply plan code must be 1-{len(SUPPLY_PLANS)}")
+        if kind == CommandKind.SET_BROUTE_CREDENTIALS and (a < 0).any():
+            raise ValueError("a B-route credential version is 0 (clear) or positive")
         if kind == CommandKind.BACKFILL and (a > a2).any():
             raise ValueError("backfill range must have first_boundary <= last_boundary")
         prio = DEFAULT_PRIORITY[kind] if priority is None else int(priority)
@@ -276,6 +284,19 @@ class CommandQueue:
             # the read-back of a switching operation carries the registers at that moment
             imp[switch], exp[switch] = fleet.live_registers_wh(idx[switch], now_s)
             offset_before[switch] = clocks.offset_s(idx[switch], t1[switch])
+        broute = kind == CommandKind.SET_BROUTE_CREDENTIALS
+        if broute.any():
+            ids, versions = network.meter_ids[idx[broute]], self.arg[due][broute]
+            expected = broute_provisioning.expected_credentials(
+                self.credential_source, ids, versions
+            )
+            reached = ok1[broute]
+            broute_provisioning.write(
+                fleet,
+                idx[broute][reached],
+                versions[reached],
+                [p for p, r in zip(expected, reached.tolist(), strict=True) if r],
+            )
         sel = ok1 & (kind == CommandKind.BACKFILL)
         if sel.any():
             backfills.append(
@@ -295,6 +316,8 @@ class CommandQueue:
         verified[amp] = fleet.contract_amperage_a[idx[amp]] == self.arg[due][amp]
         plan = kind == CommandKind.SET_TARIFF
         verified[plan] = fleet.supply_plan_code[idx[plan]] == self.arg[due][plan]
+        if broute.any():
+            verified[broute] = broute_provisioning.confirmed(fleet, idx[broute], versions, expected)
         sync = kind == CommandKind.CLOCK_SYNC
         verified[sync] = np.abs(clocks.offset_s(idx[sync], done_s[sync])) <= CLOCK_SET_TOLERANCE_S
         answered = ok1 & ok2

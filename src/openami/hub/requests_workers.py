@@ -22,6 +22,7 @@ log = structlog.get_logger(__name__)
 
 def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None:
     """One round: schedule due requests, compute job chunks, notify and deliver webhooks."""
+    from openami.hub.broute_applications import broute_service
     from openami.hub.jobs import job_service
     from openami.hub.requests import request_service
     from openami.hub.third_party_services import third_party_tick
@@ -29,6 +30,7 @@ def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None
 
     request_service(context).tick(now_s)
     third_party_tick(context, now_s)  # operator command time-outs, daily duty checks
+    broute_service(context).tick(now_s)  # B-route credentials to meters, notifications
     job_service(context).run_pending(job_chunks)
     hooks = webhook_service(context)
     hooks.poll(now_s)

@@ -72,6 +72,12 @@ class LeaseBalancer:
                     gained.append(partition)
         return Changes(gained, sorted(lost))
 
+    def renew(self) -> list[int]:
+        """Renew every held lease now (between the slow parts of a step, so that none
+        expires meanwhile); the partitions whose lease was lost."""
+        self.leases.heartbeat(self.owner)
+        return self._renew()
+
     def _renew(self) -> list[int]:
         lost = []
         for partition, lease in list(self.held.items()):
@@ -82,6 +88,13 @@ class LeaseBalancer:
             else:
                 self.held[partition] = renewed
         return lost
+
+    def give_up(self, partition: int) -> None:
+        """Release one held lease now (e.g. its store could not be opened yet: another
+        process still holds the file); a later step may take it again."""
+        lease = self.held.pop(partition, None)
+        if lease is not None:
+            self.leases.release(lease)
 
     def stop(self) -> None:
         """Leave cleanly: release every lease at once (no waiting for expiry)."""

@@ -11,11 +11,14 @@ slot's energy (zero while the switch is open) and logs the registers at each new
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import numpy.typing as npt
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A, SUPPLY_PLANS
 from openami.clock.slots import SLOT_SECONDS, SLOTS_PER_DAY
+from openami.meter.broute_credentials import MeterBrouteCredentials
 from openami.meter.load import (
     HouseholdParams,
     hash_uniform,
@@ -26,8 +29,23 @@ from openami.meter.load import (
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
 
+F64 = npt.NDArray[np.float64]
+
 DEFAULT_RETENTION_DAYS = 45
 MISSING = np.int64(-1)  # sentinel for a boundary outside the log
+
+
+class ApplianceLoad(Protocol):
+    """Appliances behind the meters (openami.home): their signed net power adds to the
+    household model's (positive consumes, negative generates or discharges)."""
+
+    def slot_net_wh(self, index: I64, slot: int) -> F64:
+        """Net energy [Wh] of the appliances of meters ``index`` in ``slot``."""
+        ...
+
+    def power_w(self, index: I64, epoch_seconds: float) -> F64:
+        """Net power [W] of the appliances of meters ``index`` at a moment."""
+        ...
 
 
 class MeterFleet:
@@ -56,6 +74,8 @@ class MeterFleet:
         self.fault: BoolArr = np.zeros(len(ids), dtype=np.bool_)
         # the supply plan whose time-of-use bands the meter keeps (code: SUPPLY_PLANS + 1)
         self.supply_plan_code = np.ones(len(ids), dtype=np.uint8)
+        # the B-route ID and password each meter was provisioned with (sparse)
+        self.broute = MeterBrouteCredentials()
         # registers start at a seeded value, as meters in the field are not new
         start_kwh = np.floor(hash_uniform(seed, 21, ids) * 30_000).astype(np.int64)
         self.import_register_wh: I64 = start_kwh * 1000
@@ -70,6 +90,8 @@ class MeterFleet:
         self.first_logged_boundary = start_boundary
         self._write_log(start_boundary)
         self._index = {int(m): i for i, m in enumerate(ids)} if len(ids) <= 200_000 else None
+        # the homes' controllable appliances, when modelled (see openami.home)
+        self.appliances: ApplianceLoad | None = None
 
     def __len__(self) -> int:
         return len(self.meter_ids)
@@ -109,6 +131,9 @@ class MeterFleet:
             else np.asarray(index, dtype=np.int64)
         )
         imp, exp = interval_energy_wh(self.params, idx, np.int64(slot), self.seed)
+        if self.appliances is not None:
+            net_wh = imp - exp + np.round(self.appliances.slot_net_wh(idx, slot)).astype(np.int64)
+            imp, exp = np.clip(net_wh, 0, None), np.clip(-net_wh, 0, None)
         imp = np.minimum(imp, self.contract_amperage_a[idx] * 50)  # limiter: A × 100 V × 0.5 h
         connected = self.switch_connected[idx]
         return np.where(connected, imp, 0), np.where(connected, exp, 0)
@@ -158,6 +183,8 @@ class MeterFleet:
         """Signed instantaneous power [W]; zero while the switch is open."""
         idx = np.asarray(index, dtype=np.int64)
         p = instantaneous_power_w(self.params, idx, epoch_seconds, self.seed)
+        if self.appliances is not None:
+            p = p + self.appliances.power_w(idx, epoch_seconds)
         cap = self.contract_amperage_a[idx].astype(np.float64) * 100.0
         p = np.minimum(p, cap)
         return np.where(self.switch_connected[idx], p, 0.0)

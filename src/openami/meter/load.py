@@ -108,6 +108,31 @@ def _day_of_year(days_since_epoch: I64) -> F64:
     return np.mod(days_since_epoch.astype(np.float64), 365.25)
 
 
+def household_power_w(
+    params: HouseholdParams,
+    index: npt.ArrayLike,
+    slots: npt.ArrayLike,
+    seed: int,
+) -> tuple[F64, F64]:
+    """Average consumption and PV generation [W] of meters ``params.*[index]`` in ``slots``
+    (both non-negative; ``index`` and ``slots`` broadcast together)."""
+    idx = np.asarray(index, dtype=np.int64)
+    sl = np.asarray(slots, dtype=np.int64)
+    idx, sl = np.broadcast_arrays(idx, sl)
+    ids = params.meter_ids[idx]
+    hour = slot_of_day(sl).astype(np.float64) / 2.0 + 0.25
+    days = jst_day_number(sl)
+    doy = _day_of_year(days)
+    noise = np.exp(0.35 * hash_normal(seed, 11, ids, sl) - 0.06125)
+    consumption_w = params.mean_power_w[idx] * _daily_shape(hour) * _seasonal(doy) * noise
+    pv_cap = params.pv_capacity_w[idx]
+    sun = np.clip(np.sin(np.pi * (hour - 6.0) / 12.0), 0.0, None)
+    season_sun = 0.75 + 0.25 * np.cos(2.0 * np.pi * (doy - 172.0) / 365.25)
+    cloud = 0.3 + 0.7 * hash_uniform(seed, 12, ids, days)
+    pv_w = pv_cap * sun * season_sun * cloud
+    return consumption_w, pv_w
+
+
 def interval_energy_wh(
     params: HouseholdParams,
     index: npt.ArrayLike,
@@ -119,21 +144,8 @@ def interval_energy_wh(
     ``index`` (positions into ``params``) and ``slots`` broadcast together. Import is capped
     by the contract amperage, as the meter's limiter would.
     """
-    idx = np.asarray(index, dtype=np.int64)
-    sl = np.asarray(slots, dtype=np.int64)
-    idx, sl = np.broadcast_arrays(idx, sl)
-    ids = params.meter_ids[idx]
-    pos = slot_of_day(sl).astype(np.float64)
-    hour = pos / 2.0 + 0.25
-    days = jst_day_number(sl)
-    doy = _day_of_year(days)
-    noise = np.exp(0.35 * hash_normal(seed, 11, ids, sl) - 0.06125)
-    consumption_w = params.mean_power_w[idx] * _daily_shape(hour) * _seasonal(doy) * noise
-    pv_cap = params.pv_capacity_w[idx]
-    sun = np.clip(np.sin(np.pi * (hour - 6.0) / 12.0), 0.0, None)
-    season_sun = 0.75 + 0.25 * np.cos(2.0 * np.pi * (doy - 172.0) / 365.25)
-    cloud = 0.3 + 0.7 * hash_uniform(seed, 12, ids, days)
-    pv_w = pv_cap * sun * season_sun * cloud
+    idx, _ = np.broadcast_arrays(np.asarray(index, dtype=np.int64), np.asarray(slots))
+    consumption_w, pv_w = household_power_w(params, index, slots, seed)
     net_w = consumption_w - pv_w
     cap_w = params.contract_amperage_a[idx].astype(np.float64) * NOMINAL_VOLTAGE_V
     hours = SLOT_SECONDS / 3600.0

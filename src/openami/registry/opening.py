@@ -68,21 +68,22 @@ def parse_opening(text: str) -> date | None:
     raise ValueError(f"cannot read opening date {text!r} (YYYY-MM, YYYY-H1/H2, in-operation)")
 
 
-def load_openings(path: str | Path | None = None) -> dict[str, AreaOpening]:
-    """A-route openings per area code, from ``config/aroute_openings.csv`` or a file of
-    that shape (columns area_code, utility_en, aroute_first_area, aroute_full_area)."""
+def load_openings(path: str | Path | None = None, route: str = "aroute") -> dict[str, AreaOpening]:
+    """Openings per area code of the A route (``route="aroute"``) or of the B-route service
+    (``"broute"``), from ``config/<route>_openings.csv`` or a file of that shape (columns
+    area_code, utility_en, <route>_first_area, <route>_full_area)."""
     if path is None:
-        res = resources.files("openami").joinpath("config/aroute_openings.csv")
+        res = resources.files("openami").joinpath(f"config/{route}_openings.csv")
         text = res.read_text("utf-8")
     else:
         text = Path(path).read_text("utf-8")
     out: dict[str, AreaOpening] = {}
     for row in csv.DictReader(io.StringIO(text)):
         area = row["area_code"].zfill(2)
-        full = parse_opening(row["aroute_full_area"])
+        full = parse_opening(row[f"{route}_full_area"])
         if full is None:
             raise ValueError(f"area {area}: no full-area opening date")
-        first = parse_opening(row["aroute_first_area"])
+        first = parse_opening(row[f"{route}_first_area"])
         if first is not None and first > full:
             raise ValueError(f"area {area}: partial opening {first} after full opening {full}")
         out[area] = AreaOpening(area, row["utility_en"], first, full)

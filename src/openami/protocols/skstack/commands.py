@@ -13,6 +13,7 @@ import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
 
+from openami.protocols.pana.eap_psk import RandomBytes
 from openami.protocols.skstack.codec import (
     PANA_PORT,
     Dialect,
@@ -37,6 +38,7 @@ from openami.protocols.skstack.events import (
     RadioTime,
     SessionEnded,
 )
+from openami.protocols.skstack.pana_join import PanaJoin, pana_join
 from openami.protocols.skstack.states import (
     MODULE_TRANSITIONS,
     JoinCommand,
@@ -96,6 +98,9 @@ class ModuleCommands:
 
     dialect: Dialect
     meter: MeterRadio | None
+    in_range: bool
+    random_bytes: RandomBytes | None
+    pana: PanaJoin | None
     own_mac: bytes
     own_address: str
     wopt: int
@@ -249,7 +254,7 @@ class ModuleCommands:
             self._out(line(f"EEDSCAN\r\n{rows}" if rows else "EEDSCAN"))
             self._event(Event.ED_SCAN_DONE, self.own_address)
             return
-        heard = meter is not None and in_mask and side == 0
+        heard = meter is not None and in_mask and side == 0 and self.in_range
         if meter is not None and heard and (mode == 3 or self._s.pair_id == pairing_id(meter.rbid)):
             self._event(Event.BEACON, meter.address)
             desc = PanDescriptor(
@@ -290,6 +295,7 @@ class ModuleCommands:
         meter, s = self.meter, self._s
         reachable = (
             meter is not None
+            and self.in_range
             and _same_address(addr, meter.address)
             and s.registers[0x02] == meter.channel
             and s.registers[0x03] == meter.pan_id
@@ -301,13 +307,29 @@ class ModuleCommands:
         self._events.append(RadioTime(JOIN_RADIO_S))
         self._event(Event.UDP_SENT, meter.address, 2)  # neighbour solicitation
         self._event(Event.NA_RECEIVED, meter.address)
+        # PANA: the real exchange with randomness, else emulated as a comparison
+        join = (
+            None
+            if self.random_bytes is None
+            else pana_join(s.rbid, s.password, meter, self.random_bytes)
+        )
+        self.pana = join
         # the PAA's PANA-Auth-Request (start): port 716, not encrypted; clients must skip it
-        pana = bytes.fromhex("00000010C0000002") + self.own_mac[4:] + b"\x00\x00\x00\x01"
+        pana = (
+            join.messages[1]
+            if join is not None and len(join.messages) > 1
+            else bytes.fromhex("00000010C0000002") + self.own_mac[4:] + b"\x00\x00\x00\x01"
+        )
         rx = RxUdp(meter.address, self.own_address, PANA_PORT, PANA_PORT, meter.mac, 0, pana)
         lqi = self._s.registers[0xA2] == 1
         self._out(format_erxudp(self.dialect, rx, with_lqi=lqi, hex_ascii=self.wopt == 1))
         self._event(Event.UDP_SENT, meter.address, 0)
-        if s.rbid == meter.rbid and s.password == meter.password:
+        authenticated = (
+            join.success
+            if join is not None
+            else s.rbid == meter.rbid and s.password == meter.password
+        )
+        if authenticated:
             s.session = meter.address
             self._move(JoinCommand, ModuleState.JOINED)
             self._event(Event.PANA_OK, meter.address)
@@ -326,6 +348,8 @@ class ModuleCommands:
             self._event(Event.TERM_TIMEOUT, self.meter.address if self.meter else self.own_address)
             return
         self._s.session = None
+        if self.pana is not None:
+            self.pana.terminate()  # PANA-Termination over the radio
         self._event(Event.TERM_DONE, addr)
         self._events.append(SessionEnded("terminated"))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from collections import deque
 
+from openami.protocols.pana.eap_psk import RandomBytes
 from openami.protocols.peer import NEED_DATA, PAUSED, Wait
 from openami.protocols.skstack.codec import (
     MAX_UDP_PAYLOAD,
@@ -50,6 +51,7 @@ from openami.protocols.skstack.events import (
     TxLimit,
     UdpSend,
 )
+from openami.protocols.skstack.pana_join import PanaJoin
 from openami.protocols.skstack.reader import CommandReader, Overlong, RawLine, RawSendTo
 from openami.protocols.skstack.states import MODULE_TRANSITIONS, ModuleState, SendToCommand
 
@@ -65,9 +67,16 @@ class SkModule(ModuleCommands):
         *,
         wopt: int = 1,
         ropt_supported: bool = True,
+        random_bytes: RandomBytes | None = None,
     ) -> None:
         self.dialect = dialect
+        # with randomness SKJOIN runs the real PANA/EAP-PSK exchange (pana_join.py); without,
+        # the join compares the ID and password (the pure tests' emulation)
+        self.random_bytes = random_bytes
+        self.pana: PanaJoin | None = None
         self.meter = meter
+        # False: the meter's radio does not reach the module (scans hear nothing, joins fail)
+        self.in_range = True
         self.own_mac = own_mac
         self.own_address = link_local_of(own_mac)
         self.wopt = wopt

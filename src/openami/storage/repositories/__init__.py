@@ -22,6 +22,8 @@ each of its methods in one transaction, on SQLite or PostgreSQL alike:
   (``audit_checkpoints``);
 - ``settings`` (:class:`SettingsStore`): named settings such as the ESPI id key (sealed);
 - ``croute``: read-only counts and pages for the dashboard's C-route page.
+- ``broute_apps`` (:class:`BrouteApplicationStore`): B-route service applications, the
+  issued ID and sealed password, what each meter was confirmed to hold.
 - ``balancing`` (:class:`DemandPlanStore`): balancing groups' demand plans, versioned;
   ``loss_factors`` (:class:`LossFactorStore`): loss rates per area and voltage class.
 

@@ -345,8 +345,14 @@ from openami.storage.sql import asset_tables as asset_tables  # noqa: E402
 # balancing groups' demand plans and the loss factors (0006_imbalance)
 from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E402
 
+# B-route service applications (0015_broute_apps)
+from openami.storage.sql import broute_tables as broute_tables  # noqa: E402
+
 # meter types, voltage classes, manual reads of conventional meters (0007_conventional)
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
+
+# demand response: VENs, events, participants and their opt, load reports (0016_dr)
+from openami.storage.sql import dr_tables as dr_tables  # noqa: E402
 
 # where the head-end reaches each DLMS meter: host, port, logical device (0014_meter_endpoints)
 from openami.storage.sql import endpoint_tables as endpoint_tables  # noqa: E402

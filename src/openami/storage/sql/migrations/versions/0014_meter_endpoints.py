@@ -1,7 +1,7 @@
 """Each DLMS meter's endpoint for the HES service: host, port, logical device (wPort).
 
 Revision ID: 0014_meter_endpoints
-Revises: 0012_assets
+Revises: 0016_dr
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_meter_endpoints"
-down_revision = "0012_assets"
+down_revision = "0016_dr"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,462 @@
+"""Bulk slot files: for one half-hour slot, one Parquet and one CSV file per retailer with
+the current value of every supply point it supplies that day.
+
+One pass over a slot (:meth:`SlotFileStore.publish`) reads the slot's current values once
+(the one rule, :func:`~openami.storage.current_values_sql.current_versions_sql`, here "as
+of" the pass: versions recorded up to ``as_of_s``), joined to the audience the caller
+passes in (supply point key, ID and a retailer code per point, from the registry's "who
+supplies a point on a day"), sorts the rows by retailer with Arrow and writes each
+retailer's slice. Nothing here creates a Python object per supply point.
+
+Files are written to a temporary name beside their final one, fsynced and renamed: a file
+is complete or absent, and a killed writer leaves at most a ``.``-prefixed temporary that
+is never listed (and is overwritten by the next pass). A pass that finds its file already
+written (a restart in the middle of a pass) leaves it as it is. The manifest of a pass is
+written last; the catalogue lists the files of completed passes only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from openami.storage.current_values_sql import current_versions_sql
+from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.duckdb_reads import read_query
+from openami.storage.slot_files_layout import (
+    FILE_MODE,
+    FORMATS,
+    MEDIA_TYPES,
+    FileName,
+    Layout,
+    Manifest,
+    parse_file_id,
+)
+
+#: what the caller passes: who sees each supply point (``recipient``: index into the list
+#: of retailer IDs passed beside it)
+AUDIENCE_SCHEMA = pa.schema(
+    [
+        ("supply_point_key", pa.int64()),
+        ("supply_point_id", pa.string()),
+        ("recipient", pa.int32()),
+    ]
+)
+_TS = pa.timestamp("ms", tz="UTC")
+#: the columns of every slot file
+FILE_SCHEMA = pa.schema(
+    [
+        ("supply_point_id", pa.string()),
+        ("slot_start", _TS),
+        ("import_wh", pa.int64()),
+        ("export_wh", pa.int64()),
+        ("quality", pa.string()),  # null: no value stored for the slot yet
+        ("version", pa.int32()),
+        ("recorded_at", _TS),
+    ]
+)
+ROW_GROUP_ROWS = 65_536
+WRITE_ROWS = 1_048_576  # rows taken and written at a time per file
+CHUNK_BYTES = 1 << 20
+
+#: a correction looks only at the points with a version recorded since the pass before
+#: (``$changed_after``), instead of finding the current version of the whole slot
+_SLOT_VALUES = f"""
+WITH pts AS (
+    SELECT * FROM aud WHERE $changed_after IS NULL OR supply_point_key IN (
+        SELECT supply_point_key FROM hh_slots($slot, $slot)
+        WHERE recorded_at >= $changed_after AND recorded_at <= $as_of)),
+cur AS ({
+    current_versions_sql(
+        "$slot",
+        "$slot",
+        "WHERE recorded_at <= $as_of AND supply_point_key IN (SELECT supply_point_key FROM pts)",
+    )
+})
+SELECT a.recipient, a.supply_point_key, a.supply_point_id,
+       make_timestamp(CAST($slot AS BIGINT) * 1800 * 1000000) AS slot_start,
+       c.import_wh, c.export_wh, c.quality, CAST(c.version AS INTEGER) AS version,
+       make_timestamp(CAST(c.recorded_at * 1000000 AS BIGINT)) AS recorded_at
+FROM pts a LEFT JOIN cur c USING (supply_point_key)
+WHERE $changed_after IS NULL OR c.recorded_at >= $changed_after
+ORDER BY a.supply_point_key
+"""
+
+_CHANGED_SLOTS = """
+SELECT DISTINCT slot FROM half_hour_values WHERE recorded_at >= ? AND recorded_at <= ?
+ORDER BY slot
+"""
+
+
+@dataclass(frozen=True)
+class SlotFile:
+    """One file of one retailer, as the catalogue lists it."""
+
+    file_id: str
+    slot: int
+    kind: str
+    seq: int
+    fmt: str
+    rows: int
+    size_bytes: int
+    etag: str
+    as_of_s: float
+    written_at_s: float
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.fmt]
+
+
+def split_by_recipient(values: pa.Table, recipients: int) -> tuple[pa.Array, np.ndarray]:
+    """The row order that groups ``values`` by recipient code (a stable counting sort in
+    Arrow: within a recipient the input order stays, by supply point when the input is),
+    and where each recipient's run starts in it (``recipients + 1`` bounds)."""
+    codes = values.column("recipient")
+    order = pc.sort_indices(codes)
+    counts = np.bincount(np.asarray(codes.to_numpy(), dtype=np.int64), minlength=recipients)[
+        :recipients
+    ]
+    bounds = np.zeros(recipients + 1, np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    return order, bounds
+
+
+def _take_ascending(
+    batches: list[pa.RecordBatch], offsets: np.ndarray, rows: np.ndarray
+) -> pa.Table:
+    """The rows ``rows`` (ascending, as a stable sort leaves one recipient's run) of the
+    table made of ``batches`` (``offsets``: where each starts), taken batch by batch: a
+    take on a many-chunk table would concatenate whole columns for every part."""
+    cut = np.searchsorted(rows, offsets)
+    pieces = [
+        batch.take(pa.array(rows[cut[i] : cut[i + 1]] - offsets[i]))
+        for i, batch in enumerate(batches)
+        if cut[i + 1] > cut[i]
+    ]
+    return pa.Table.from_batches(pieces, batches[0].schema)
+
+
+def _file_table(part: pa.Table) -> pa.Table:
+    return part.select(FILE_SCHEMA.names).cast(FILE_SCHEMA, safe=False)
+
+
+def _iso_jst(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """ISO 8601 JST text of a timestamp column with few distinct values (a slot start, the
+    instants of a few collection rounds): each distinct value is formatted once."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = pc.dictionary_encode(array.cast(pa.timestamp("s", tz="Asia/Tokyo"), safe=False))
+    text = pc.strftime(encoded.dictionary, "%Y-%m-%dT%H:%M:%S%z")
+    text = pc.replace_substring(text, "+0900", "+09:00")
+    return text.take(encoded.indices)
+
+
+def _csv_table(table: pa.Table) -> pa.Table:
+    """The CSV form of file rows: instants as ISO 8601 JST text."""
+    for name in ("slot_start", "recorded_at"):
+        position = table.schema.get_field_index(name)
+        table = table.set_column(position, name, _iso_jst(table.column(name)))
+    return table
+
+
+#: nothing needs quoting (22-digit IDs, ISO instants, quality names, numbers): quoting
+#: would only scan every string
+_CSV_OPTIONS = pcsv.WriteOptions(quoting_style="none")
+
+
+class _Writer:
+    """One file being written under its temporary name, part by part."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        for stale in path.parent.glob(f".{path.name}.tmp-*"):
+            stale.unlink(missing_ok=True)  # left by a writer killed mid-file
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        descriptor = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        self.fh = open(descriptor, "wb")  # noqa: SIM115  # closed in finish()
+        self.parquet: pq.ParquetWriter | None = None
+        self.csv: pcsv.CSVWriter | None = None
+
+    def write(self, part: pa.Table) -> None:
+        if self.fmt == "parquet":
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.fh, FILE_SCHEMA, compression="zstd")
+            self.parquet.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            return
+        text = _csv_table(part)
+        if self.csv is None:
+            self.csv = pcsv.CSVWriter(self.fh, text.schema, write_options=_CSV_OPTIONS)
+        self.csv.write_table(text)
+
+    def finish(self) -> None:
+        """Close, fsync and rename: the file appears complete or not at all."""
+        for writer in (self.parquet, self.csv):
+            if writer is not None:
+                writer.close()
+        self.fh.flush()
+        os.fsync(self.fh.fileno())  # durable before it becomes visible
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+def _whole_file(table: pa.Table, fmt: str) -> bytes:
+    """A small file in memory (a third party's rendering)."""
+    sink = pa.BufferOutputStream()
+    if fmt == "parquet":
+        pq.write_table(table, sink, compression="zstd")
+    else:
+        pcsv.write_csv(_csv_table(table), sink, _CSV_OPTIONS)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class SlotFileStore:
+    """The slot files under ``root``, written from the interval store ``store``."""
+
+    def __init__(self, root: Path, store: DuckIntervalStore, threads: int = 2) -> None:
+        self.layout = Layout(root)
+        self.store = store
+        self.threads = threads
+
+    # -- reading the interval store ------------------------------------------------------------
+    def changed_slots(self, after_s: float, until_s: float) -> list[int]:
+        """Slots with a value version recorded in ``[after_s, until_s]`` (the instant of the
+        round before included: an edit between two ticks has the clock's standing time)."""
+        table = self.store.query(_CHANGED_SLOTS, [after_s, until_s])
+        return [int(s) for s in table.column("slot").to_pylist()]
+
+    def slot_values(
+        self,
+        slot: int,
+        audience: pa.Table,
+        as_of_s: float,
+        changed_after_s: float | None = None,
+        earlier: list[Manifest] | None = None,
+    ) -> pa.Table:
+        """Every audience point with its current value of ``slot`` as of ``as_of_s`` (null
+        where none is stored). For a correction (``changed_after_s``: the instant of the
+        pass before), only the points whose current version is newer than the version the
+        ``earlier`` passes gave them: a version recorded at the very instant of the pass
+        before may or may not be in it (an edit between two ticks of a clock that stands
+        still), so the versions in the earlier files decide."""
+        values = read_query(
+            self.store,
+            _SLOT_VALUES,
+            {"slot": int(slot), "as_of": float(as_of_s), "changed_after": changed_after_s},
+            aud=audience.cast(AUDIENCE_SCHEMA),
+        )
+        if changed_after_s is None or values.num_rows == 0:
+            return values
+        before = self._versions(earlier or [])
+        joined = values.join(before, "supply_point_id", join_type="left outer")
+        newer = pc.or_kleene(
+            pc.is_null(joined.column("version_before")),
+            pc.greater(joined.column("version"), joined.column("version_before")),
+        )
+        changed = joined.filter(pc.fill_null(newer, False)).drop(["version_before"])
+        order = pc.sort_indices(changed, sort_keys=[("supply_point_key", "ascending")])
+        return changed.take(order).select(values.column_names)
+
+    def _versions(self, passes: list[Manifest]) -> pa.Table:
+        """The highest version each supply point had in the files of ``passes``."""
+        parts = [
+            pa.table(
+                {"supply_point_id": pa.array([], pa.string()), "version": pa.array([], pa.int32())}
+            )
+        ]
+        for manifest in passes:
+            for recipient in manifest.rows:
+                name = FileName(manifest.slot, manifest.kind, manifest.seq, "parquet")
+                path = self.layout.file_path(recipient, name)
+                if path.exists():
+                    parts.append(pq.read_table(path, columns=["supply_point_id", "version"]))
+        table = pa.concat_tables(parts)
+        grouped = table.group_by("supply_point_id").aggregate([("version", "max")])
+        return grouped.rename_columns(["supply_point_id", "version_before"])
+
+    # -- writing -------------------------------------------------------------------------------
+    def publish(
+        self,
+        slot: int,
+        kind: str,
+        seq: int,
+        audience: pa.Table,
+        recipients: list[str],
+        as_of_s: float,
+        changed_after_s: float | None = None,
+    ) -> Manifest | None:
+        """One pass over ``slot``: query, split, write every retailer's files, then the
+        manifest. None (and nothing written) when a correction finds nothing changed."""
+        earlier = self.layout.manifests(slot) if changed_after_s is not None else None
+        values = self.slot_values(slot, audience, as_of_s, changed_after_s, earlier)
+        if changed_after_s is not None and values.num_rows == 0:
+            return None
+        return self.write(slot, kind, seq, values, recipients, as_of_s, changed_after_s)
+
+    def write(
+        self,
+        slot: int,
+        kind: str,
+        seq: int,
+        values: pa.Table,
+        recipients: list[str],
+        as_of_s: float,
+        changed_after_s: float | None = None,
+        written_at_s: float | None = None,
+    ) -> Manifest:
+        """Write the files of ``values`` (columns of :data:`FILE_SCHEMA` plus ``recipient``
+        and ``supply_point_key``), one pair per recipient with rows, then the manifest."""
+        order, bounds = split_by_recipient(values, len(recipients))
+        order_np = np.asarray(order.to_numpy(), dtype=np.int64)
+        batches = [b for b in values.to_batches() if b.num_rows]
+        offsets = np.zeros(len(batches) + 1, np.int64)
+        np.cumsum([b.num_rows for b in batches], out=offsets[1:])
+        jobs = []
+        rows: dict[str, int] = {}
+        for code, recipient in enumerate(recipients):
+            lo, hi = int(bounds[code]), int(bounds[code + 1])
+            if hi > lo:
+                rows[recipient] = hi - lo
+                jobs.append((recipient, lo, hi))
+                self.layout.make_dirs(
+                    self.layout.file_path(recipient, FileName(slot, kind, seq, "csv"))
+                )
+
+        def one(job: tuple[str, int, int]) -> None:
+            recipient, lo, hi = job
+            paths = {
+                fmt: self.layout.file_path(recipient, FileName(slot, kind, seq, fmt))
+                for fmt in FORMATS
+            }
+            todo = [fmt for fmt, path in paths.items() if not path.exists()]
+            if not todo:  # written before a restart: complete, leave them
+                return
+            writers = [_Writer(paths[fmt], fmt) for fmt in todo]
+            # in parts, so that an incumbent's slice is never materialised whole
+            for start in range(lo, hi, WRITE_ROWS):
+                rows = order_np[start : min(start + WRITE_ROWS, hi)]
+                part = _file_table(_take_ascending(batches, offsets, rows))
+                for writer in writers:
+                    writer.write(part)
+            for writer in writers:
+                writer.finish()
+
+        # largest first, so that the incumbents' files do not finish last on one thread
+        jobs.sort(key=lambda job: job[1] - job[2])
+        with ThreadPoolExecutor(max_workers=max(1, self.threads)) as pool:
+            list(pool.map(one, jobs))
+        manifest = Manifest(
+            slot,
+            kind,
+            seq,
+            as_of_s,
+            changed_after_s,
+            as_of_s if written_at_s is None else written_at_s,
+            rows,
+        )
+        # pending first: a crash after the manifest still gets its webhooks queued
+        self.layout.write_small(self.layout.pending_path(slot, manifest.pass_name), "")
+        self.layout.save_manifest(manifest)
+        return manifest
+
+    # -- the catalogue -------------------------------------------------------------------------
+    def manifests(self, slot: int) -> list[Manifest]:
+        return self.layout.manifests(slot)
+
+    def pending(self) -> list[Manifest]:
+        """Completed passes whose webhooks may not be queued yet (stale markers of passes
+        that never completed are dropped: the pass is done again)."""
+        out = []
+        for slot, pass_name in self.layout.pending():
+            manifest = self.layout.manifest(slot, pass_name)
+            if manifest is None:
+                self.layout.clear_pending(slot, pass_name)
+            else:
+                out.append(manifest)
+        return out
+
+    def announced(self, manifest: Manifest) -> None:
+        self.layout.clear_pending(manifest.slot, manifest.pass_name)
+
+    def files_of(self, recipient: str, slot: int) -> list[SlotFile]:
+        """The retailer's files of ``slot``, from completed passes."""
+        out = []
+        for manifest in self.layout.manifests(slot):
+            if recipient not in manifest.rows:
+                continue
+            for fmt in FORMATS:
+                found = self._file(recipient, manifest, fmt)
+                if found is not None:
+                    out.append(found)
+        return out
+
+    def file(self, recipient: str, file_id: str) -> SlotFile | None:
+        """The retailer's file ``file_id``, or None (malformed, unknown or another's)."""
+        name = parse_file_id(file_id)
+        if name is None:
+            return None
+        manifest = self.layout.manifest(name.slot, name.pass_name)
+        if manifest is None or recipient not in manifest.rows:
+            return None
+        return self._file(recipient, manifest, name.fmt)
+
+    def _file(self, recipient: str, manifest: Manifest, fmt: str) -> SlotFile | None:
+        name = FileName(manifest.slot, manifest.kind, manifest.seq, fmt)
+        try:
+            stat = self.layout.file_path(recipient, name).stat()
+        except FileNotFoundError:
+            return None
+        return SlotFile(
+            name.file_id,
+            manifest.slot,
+            manifest.kind,
+            manifest.seq,
+            fmt,
+            manifest.rows[recipient],
+            stat.st_size,
+            f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"',
+            manifest.as_of_s,
+            manifest.written_at_s,
+        )
+
+    def parse_file_id(self, file_id: str) -> FileName | None:
+        """The parts of a well-formed file ID, or None."""
+        return parse_file_id(file_id)
+
+    def file_names(self, manifest: Manifest) -> list[FileName]:
+        """The names of a pass's files (one per format)."""
+        return [FileName(manifest.slot, manifest.kind, manifest.seq, fmt) for fmt in FORMATS]
+
+    def media_type(self, fmt: str) -> str:
+        return MEDIA_TYPES[fmt]
+
+    def chunks(self, recipient: str, file: SlotFile) -> Iterator[bytes]:
+        """The bytes of a listed file, in chunks (for a streaming download)."""
+        name = FileName(file.slot, file.kind, file.seq, file.fmt)
+        with open(self.layout.file_path(recipient, name), "rb") as fh:
+            while chunk := fh.read(CHUNK_BYTES):
+                yield chunk
+
+    def render(self, manifest: Manifest, audience: pa.Table, fmt: str) -> bytes:
+        """A file of the same pass for another audience (a third party's consented points),
+        made on request: the same values as the pass (as of its instant, only the points
+        changed after the previous pass for a correction)."""
+        order = [(m.kind, m.seq) for m in self.layout.manifests(manifest.slot)]
+        earlier = [
+            m
+            for m in self.layout.manifests(manifest.slot)
+            if order.index((m.kind, m.seq)) < order.index((manifest.kind, manifest.seq))
+        ]
+        values = self.slot_values(
+            manifest.slot, audience, manifest.as_of_s, manifest.changed_after_s, earlier
+        )
+        return _whole_file(_file_table(values), fmt)
