@@ -40,8 +40,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two passes (tests/conftest.py): most tests on PYTEST_WORKERS pytest-xdist workers (one
+# test file per worker at a time), then the `serial` tests, which time processes, alone.
+PYTEST_WORKERS ?= 3
 pytest: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not serial" -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -m serial
 
 test: lint typecheck pytest
 
