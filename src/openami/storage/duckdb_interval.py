@@ -305,7 +305,15 @@ class DuckIntervalStore:
         increasing in commit order, since every write holds the store's lock) from now on
         and for good; idempotent. Day rows need none: their ``ingest_seq`` already is one."""
         with self._lock:
-            self._con.execute(WRITE_SEQ)
+            had = self._con.execute(
+                "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'hh_values' "
+                "AND column_name = 'write_seq'"
+            ).fetchall()[0][0]
+            if not had:
+                self._con.execute(WRITE_SEQ)
+                # the numbers given to the rows already there must survive a crash: a WAL
+                # replay of the ALTER would draw them again, differently
+                self._con.execute("CHECKPOINT")
 
     def next_ingest_seq(self) -> int:
         """Reserve the next ingest sequence number (call inside :meth:`transaction`)."""

@@ -191,7 +191,7 @@ class SharedValueStore:
             files = _actions(dt).filter(pc.equal(_actions(dt).column("partition.day"), day))
             if files.num_rows == 0:
                 return 0
-            data = dt.to_pyarrow_dataset(partitions=[("day", "=", day.isoformat())]).to_table()
+            data = dt.to_pyarrow_dataset().to_table(filter=pc.field("day") == day)
             if files.num_rows == 1 and files.column("partition.shape")[0].as_py() == SHAPE_DAY:
                 return int(data.num_rows)  # one day file already: nothing would change
             rows = day_rows(latest_versions(_current_of(data)), _day_number(day))
