@@ -52,6 +52,7 @@ from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.hes import HesRecordStore, SimulationStore
 from openami.storage.repositories.hes_guard import HesGuardStore
 from openami.storage.secrets import use_key_dir
+from openami.storage.shared_values import TickPublisher
 from openami.web.app import create_app
 
 log = get_logger(__name__)
@@ -79,6 +80,8 @@ class System:
     resumed: bool
     first_day: date
     clock_mode: str  # WALL_CLOCK or OWN_CLOCK
+    #: publishes to the shared interval store (``shared_values_uri``), else None
+    publisher: TickPublisher | None = None
 
     @property
     def credentials_path(self) -> Path:
@@ -138,6 +141,8 @@ class System:
         """Save the tick state, sign a checkpoint of the audit log's head (see
         docs/security.md), then close (the bus first: the batch in hand is stored)."""
         self.simulation.bus.close()
+        if self.publisher is not None:
+            self.publisher.flush()  # readers elsewhere get the last ticks too
         self.save_tick_state()
         if self.context.audit is not None:
             try:
@@ -231,6 +236,11 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
     attach_fault_tickets(context, sim.after_tick)  # alarms and V10 flags open fault tickets
+    publisher = (
+        TickPublisher(store, settings.shared_values_uri) if settings.shared_values_uri else None
+    )
+    if publisher is not None:  # other processes read the values (issue 13 §3)
+        sim.after_tick.append(publisher)
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     log.info(
@@ -241,7 +251,16 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         engine=database.dialect,
     )
     return System(
-        settings, database, store, sim, context, credentials, resumed, config.start_day, clock_mode
+        settings,
+        database,
+        store,
+        sim,
+        context,
+        credentials,
+        resumed,
+        config.start_day,
+        clock_mode,
+        publisher,
     )
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -91,7 +92,7 @@ class Reader:
         )
         self._lock = threading.Lock()
 
-    def ask(self, **cmd: object) -> dict[str, object]:
+    def ask(self, **cmd: object) -> dict[str, Any]:
         with self._lock:
             assert self.proc.stdin is not None and self.proc.stdout is not None
             self.proc.stdin.write(json.dumps(cmd) + "\n")
@@ -103,12 +104,15 @@ class Reader:
         return {
             k: [{c: r[c] for c in ("slot", "import_wh", "export_wh", "version")} for r in v]
             for k, v in answer.items()
-        }  # type: ignore[attr-defined]
+        }
 
     def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+
+
+World = tuple[DuckIntervalStore, SharedValueStore, Reader]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +132,7 @@ def world(
     store.close()
 
 
-def test_reader_process_sees_published_values_within_seconds(world) -> None:  # type: ignore[no-untyped-def]
+def test_reader_process_sees_published_values_within_seconds(world: World) -> None:
     store, shared, reader = world
     reader.ask(op="wait", version=shared.table().version())
     stop, wrote = threading.Event(), threading.Event()
@@ -151,7 +155,7 @@ def test_reader_process_sees_published_values_within_seconds(world) -> None:  # 
         published_at = time.time()
         shared.publish_new(store, "p07")
         seen = reader.ask(op="wait", version=shared.table().version())
-        assert float(seen["seen_at"]) - published_at <= 60.0  # type: ignore[arg-type]
+        assert float(seen["seen_at"]) - published_at <= 60.0
         keys = [int(k) for k in RNG.choice(POINTS, 12, replace=False)] + [1, 8]
         answers = reader.points(keys, FIRST, FIRST + 8)
         for key in keys:
@@ -164,7 +168,7 @@ def test_reader_process_sees_published_values_within_seconds(world) -> None:  # 
         writer.join()
 
 
-def test_compaction_while_reading_keeps_answers(world) -> None:  # type: ignore[no-untyped-def]
+def test_compaction_while_reading_keeps_answers(world: World) -> None:
     store, shared, reader = world
     shared.publish_new(store, "p07")
     reader.ask(op="wait", version=shared.table().version())

@@ -26,6 +26,7 @@ that outlasts any reader's query.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -37,6 +38,7 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from openami.log import get_logger
 from openami.storage.day_pack import PACK_REASON
 from openami.storage.duckdb_interval import (
     DAY_VALUE_COLS,
@@ -57,6 +59,10 @@ from openami.storage.shared_layout import (
     tick_rows,
 )
 
+log = get_logger(__name__)
+
+#: wall seconds between two publications of the single-process MDMS (``openami serve``)
+PUBLISH_EVERY_S = 5.0
 #: value versions per commit when a working store has much to publish (first publication)
 CHUNK_ROWS = 2_000_000
 #: files no longer in the table are deleted by ``vacuum`` once older than this
@@ -77,6 +83,11 @@ _DAY_SEQS = f"""
 SELECT DISTINCT d.ingest_seq FROM day_rows d JOIN ingest_log l USING (ingest_seq)
 WHERE d.ingest_seq > $after AND l.reason IS DISTINCT FROM '{PACK_REASON}'
 ORDER BY 1
+"""
+_NEWER = f"""
+SELECT EXISTS (SELECT 1 FROM hh_values WHERE write_seq > $values)
+    OR EXISTS (SELECT 1 FROM day_rows d JOIN ingest_log l USING (ingest_seq)
+               WHERE d.ingest_seq > $days AND l.reason IS DISTINCT FROM '{PACK_REASON}') AS newer
 """
 _DAY_VALUES = f"""
 SELECT supply_point_key, slot, import_wh, export_wh,
@@ -113,6 +124,8 @@ class SharedValueStore:
         self.uri = str(uri)
         self.storage_options = storage_options
         self._after_commit = after_commit
+        self._tracked: set[int] = set()  # working stores numbered (id)
+        self._seen: dict[str, tuple[int, int]] = {}  # source → watermarks last published
 
     # -- the table --------------------------------------------------------------------------
     def table(self) -> DeltaTable:
@@ -150,7 +163,14 @@ class SharedValueStore:
         returns how many. Safe to call again after any crash (see the module docstring)."""
         if not source or "/" in source:
             raise ValueError(f"source {source!r}: a non-empty name without '/' (e.g. p07)")
-        store.track_writes()
+        if id(store) not in self._tracked:
+            store.track_writes()
+            self._tracked.add(id(store))
+        # what this object last saw published is at most the table's: the table is read
+        # (and is the truth) only when the working store has something newer
+        values_mark, days_mark = self._seen.get(source, (0, 0))
+        if self._nothing_after(store, values_mark, days_mark):
+            return 0
         values_mark, days_mark = self.watermarks(source)
         published = 0
         while True:
@@ -162,8 +182,15 @@ class SharedValueStore:
         seqs = read_query(store, _DAY_SEQS, {"after": days_mark}).column("ingest_seq")
         for seq in seqs.to_pylist():
             values = read_query(store, _DAY_VALUES, {"seq": seq})
-            published += self._append(values, source, int(seq), kind="days")
+            days_mark = int(seq)
+            published += self._append(values, source, days_mark, kind="days")
+        self._seen[source] = (values_mark, days_mark)
         return published
+
+    @staticmethod
+    def _nothing_after(store: DuckIntervalStore, values_mark: int, days_mark: int) -> bool:
+        newer = read_query(store, _NEWER, {"values": values_mark, "days": days_mark})
+        return not newer.column("newer")[0].as_py()
 
     def _append(self, versions: pa.Table, source: str, mark: int, kind: str = "values") -> int:
         rows = tick_rows(versions, source)
@@ -297,3 +324,37 @@ def days_of_slots(first_slot: int, last_slot: int) -> list[date]:
 
 #: the source name of the single-process MDMS (``openami serve``)
 SINGLE_SOURCE = "all"
+
+
+class TickPublisher:
+    """A tick hook (``Simulation.after_tick``) that publishes the working store's new value
+    versions to the shared store at ``uri``, at most every ``every_s`` wall seconds (each
+    publication is a table commit of some tens of ms; a catch-up of many ticks makes a few);
+    :meth:`flush` publishes the rest (on shutdown). A failure (disk full, store unreachable)
+    is logged and does not stop the MDMS: the next call publishes what is still missing."""
+
+    def __init__(
+        self,
+        store: DuckIntervalStore,
+        uri: str,
+        source: str = SINGLE_SOURCE,
+        every_s: float = PUBLISH_EVERY_S,
+    ) -> None:
+        self.shared = SharedValueStore(uri)
+        self._store, self._source, self._every_s = store, source, every_s
+        self._last = -float("inf")
+
+    def __call__(self, now_s: float) -> None:
+        if time.monotonic() - self._last >= self._every_s:
+            self.flush(now_s)
+
+    def flush(self, now_s: float | None = None) -> int:
+        self._last = time.monotonic()
+        try:
+            count = self.shared.publish_new(self._store, self._source)
+        except Exception as exc:  # the MDMS goes on; nothing is lost, only later
+            log.warning("shared_values.publish_failed", error=type(exc).__name__, sim_s=now_s)
+            return 0
+        if count:
+            log.debug("shared_values.published", values=count, sim_s=now_s)
+        return count
