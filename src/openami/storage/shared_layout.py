@@ -185,3 +185,32 @@ def _empty_current(with_key: bool) -> pa.Table:
 def empty_current(with_key: bool = True) -> pa.Table:
     """An empty table of current values (``supply_point_key`` optional)."""
     return _empty_current(with_key)
+
+
+def measured_day_rows(
+    keys: I64, day_number: int, import_wh: np.ndarray, export_wh: np.ndarray
+) -> pa.Table:
+    """Day rows of measured version-1 values given as (points × 48) matrices (bulk loads,
+    benchmarks); ``keys`` sorted."""
+    n = len(keys)
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * SLOTS_PER_DAY, pa.int32())
+
+    def lists(flat: np.ndarray, kind: pa.DataType) -> pa.Array:
+        return pa.ListArray.from_arrays(offsets, pa.array(flat.reshape(-1), kind))
+
+    size = n * SLOTS_PER_DAY
+    columns: dict[str, pa.Array] = {
+        "day": pa.array(np.full(n, day_number, dtype=np.int32), pa.int32()).cast(pa.date32()),
+        "supply_point_key": pa.array(keys, pa.int64()),
+        "slot": pa.array(np.full(n, first_slot_of_day_number(day_number)), pa.int64()),
+        "shape": pa.array(np.full(n, SHAPE_DAY, dtype=object), pa.string()),
+        "import_wh_48": lists(import_wh.astype(np.int32), pa.int32()),
+        "export_wh_48": lists(export_wh.astype(np.int32), pa.int32()),
+        "qcode_48": lists(np.zeros(size, dtype=np.int16), QCODE_STORED),
+        "version_48": lists(np.ones(size, dtype=np.int32), pa.int32()),
+        "vee_flags_48": lists(np.zeros(size, dtype=np.int32), pa.int32()),
+        "final_48": lists(np.zeros(size, dtype=bool), pa.bool_()),
+    }
+    return pa.table(
+        [columns.get(f.name, pa.nulls(n, f.type)) for f in TABLE_SCHEMA], schema=TABLE_SCHEMA
+    )
