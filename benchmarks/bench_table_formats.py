@@ -344,7 +344,7 @@ def main() -> None:
         if key == "format":
             continue
         ratio = summary["ratio_iceberg_over_delta"].get(key, "")
-        print(f"{key:<28}{str(_fmt(delta[key])):>14}{str(_fmt(ice[key])):>14}{str(ratio):>15}")
+        print(f"{key:<28}{_fmt(delta[key])!s:>14}{_fmt(ice[key])!s:>14}{ratio!s:>15}")
 
 
 def _fmt(value: Any) -> Any:

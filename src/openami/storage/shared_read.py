@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,10 @@ from openami.storage.shared_layout import (
 _TICK_COLUMNS = ["supply_point_key", "slot", *(name for name, _ in CURRENT_COLUMNS)]
 _DAY_COLUMNS = ["supply_point_key", "slot", *(name for name, _ in DAY_LISTS)]
 _CURRENT_SCHEMA = empty_current(with_key=True).schema
+#: reads a point's days in parallel (Parquet decoding releases the GIL)
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shared-read")
+#: tick rows kept unsorted (each query scans them) before they join the sorted tail
+RECENT_ROWS = 250_000
 
 
 @dataclass
@@ -52,7 +57,7 @@ class _DayFile:
 
     @classmethod
     def open(cls, path: str) -> _DayFile:
-        file = pq.ParquetFile(path, pre_buffer=False)
+        file = pq.ParquetFile(path, memory_map=True)
         meta = file.metadata
         column = file.schema_arrow.get_field_index("supply_point_key")
         lows, highs = [], []
@@ -67,7 +72,8 @@ class _DayFile:
         group = int(np.searchsorted(self.first_keys, key, side="right")) - 1
         if group < 0 or self.last_keys[group] < key:
             return None
-        rows = self.file.read_row_group(group, columns=_DAY_COLUMNS)
+        # one small group: the thread pool would cost more than it saves
+        rows = self.file.read_row_group(group, columns=_DAY_COLUMNS, use_threads=False)
         keys = rows.column("supply_point_key").to_numpy()
         at = int(np.searchsorted(keys, key))
         if at >= len(keys) or keys[at] != key:
@@ -97,6 +103,7 @@ class SharedValuesReader:
         self._ticks: dict[str, pa.Table] = {}  # path → its tick rows
         self._tail = _CURRENT_SCHEMA.empty_table()
         self._tail_keys = np.empty(0, dtype=np.int64)
+        self._recent = _CURRENT_SCHEMA.empty_table()  # tick rows not yet in the sorted tail
 
     @property
     def version(self) -> int:
@@ -136,11 +143,20 @@ class SharedValuesReader:
                 if known_ticks is None:
                     known_ticks = pq.read_table(root / path, columns=_TICK_COLUMNS)
                 ticks_now[path] = known_ticks
-        if ticks_now.keys() != self._ticks.keys():
+        gone = self._ticks.keys() - ticks_now.keys()
+        new = [t for path, t in ticks_now.items() if path not in self._ticks]
+        if gone:  # compacted: sort what is left again
             self._set_tail(list(ticks_now.values()))
+        elif new:  # appended: scanned as they are until there are many
+            recent = [self._recent, *(t.cast(_CURRENT_SCHEMA) for t in new)]
+            if sum(t.num_rows for t in recent) > RECENT_ROWS:
+                self._set_tail([self._tail, *recent])
+            else:
+                self._recent = pa.concat_tables(recent)
         self._days, self._ticks = days_now, ticks_now
 
     def _set_tail(self, tables: list[pa.Table]) -> None:
+        self._recent = _CURRENT_SCHEMA.empty_table()
         if not tables:
             self._tail, self._tail_keys = _CURRENT_SCHEMA.empty_table(), np.empty(0, np.int64)
             return
@@ -156,15 +172,15 @@ class SharedValuesReader:
         self.refresh(force=False)
         with self._lock:
             days, tail, tail_keys = self._days, self._tail, self._tail_keys
+            recent = self._recent
         lo, hi = (int(d) for d in jst_day_numbers(np.array([first_slot, last_slot])))
-        parts = []
-        for number, day_file in days.values():
-            if lo <= number <= hi:
-                row = day_file.point(supply_point_key)
-                if row is not None:
-                    parts.append(explode_day_rows(row))
+        wanted = [day_file for number, day_file in days.values() if lo <= number <= hi]
+        found = _POOL.map(lambda day_file: day_file.point(supply_point_key), wanted)
+        rows = [row for row in found if row is not None]
+        parts = [explode_day_rows(pa.concat_tables(rows))] if rows else []
         a, b = np.searchsorted(tail_keys, [supply_point_key, supply_point_key + 1])
         parts.append(tail.slice(int(a), int(b - a)))
+        parts.append(recent.filter(pc.equal(recent.column("supply_point_key"), supply_point_key)))
         values = pa.concat_tables(parts)
         slots = values.column("slot")
         inside = pc.and_(pc.greater_equal(slots, first_slot), pc.less_equal(slots, last_slot))
@@ -176,7 +192,7 @@ class SharedValuesReader:
         sums)."""
         self.refresh(force=False)
         with self._lock:
-            days, tail = self._days, self._tail
+            days, tail, recent = self._days, self._tail, self._recent
         number = int(jst_day_numbers(np.array([slot]))[0])
         position = slot - first_slot_of_day_number(number)
         parts = []
@@ -185,7 +201,8 @@ class SharedValuesReader:
                 values = day_file.slot(position)
                 column = pa.array(np.full(values.num_rows, slot, dtype=np.int64))
                 parts.append(values.add_column(1, "slot", column))
-        parts.append(tail.filter(pc.equal(tail.column("slot"), slot)))
+        for rows in (tail, recent):
+            parts.append(rows.filter(pc.equal(rows.column("slot"), slot)))
         return latest_versions(pa.concat_tables([p.cast(_CURRENT_SCHEMA) for p in parts]))
 
     def slot_sums(self, slot: int, supply_point_keys: np.ndarray) -> tuple[int, int]:

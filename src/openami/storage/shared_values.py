@@ -68,7 +68,7 @@ CHUNK_ROWS = 2_000_000
 #: files no longer in the table are deleted by ``vacuum`` once older than this
 RETENTION_HOURS = 1.0
 #: day rows per Parquet row group of a day file: a point read decodes one group per day
-DAY_ROW_GROUP_ROWS = 1024
+DAY_ROW_GROUP_ROWS = 128
 COMPACT_ATTEMPTS = 5
 DIRECTORY_MODE = 0o700
 
