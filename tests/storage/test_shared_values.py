@@ -22,6 +22,7 @@ from openami.clock.slots import day_first_slot
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.duckdb_mdms import append_day_rows, append_values
 from openami.storage.interval_ingest import IngestLogRow, log_ingest
+from openami.storage.shared_read import SharedValuesReader
 from openami.storage.shared_values import SharedValueStore
 
 DAY = date(2026, 12, 1)
@@ -292,3 +293,27 @@ def test_day_rows_of_a_dense_ingest_are_published_once(tmp_path: Path) -> None:
     )
     assert published == list(zip(*(c.to_pylist() for c in stored.columns), strict=True))
     assert published[1][2] == int(registers[0, 1] - registers[0, 0])
+
+
+def test_slot_values_and_sums_equal_the_working_store(world: World) -> None:
+    store, shared, _ = world
+    shared.publish_new(store, "p07")
+    reader = SharedValuesReader(shared.uri)
+    slot = FIRST + 2  # version-2 estimates over some values
+    expected = store.query(
+        """
+        SELECT supply_point_key, import_wh, export_wh, version FROM half_hour_values
+        WHERE slot = ? QUALIFY row_number() OVER (PARTITION BY supply_point_key
+                                                  ORDER BY version DESC) = 1
+        ORDER BY supply_point_key
+        """,
+        [slot],
+    )
+    got = reader.slot_values(slot).select(expected.column_names).cast(expected.schema)
+    assert got.to_pylist() == expected.to_pylist()
+    members = POINTS[::3]
+    chosen = expected.filter(pa.array(np.isin(expected.column("supply_point_key"), members)))
+    assert reader.slot_sums(slot, members) == (
+        sum(chosen.column("import_wh").to_pylist()),
+        sum(chosen.column("export_wh").to_pylist()),
+    )

@@ -41,6 +41,7 @@ from openami.storage.shared_layout import (
 _TICK_COLUMNS = ["supply_point_key", "slot", *(name for name, _ in CURRENT_COLUMNS)]
 _DAY_COLUMNS = ["supply_point_key", "slot", *(name for name, _ in DAY_LISTS)]
 _CURRENT_SCHEMA = empty_current(with_key=True).schema
+_VALUE_NAMES = tuple(name for name, _ in CURRENT_COLUMNS)
 #: reads a point's days in parallel (Parquet decoding releases the GIL)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shared-read")
 #: tick rows kept unsorted (each query scans them) before they join the sorted tail
@@ -80,11 +81,17 @@ class _DayFile:
             return None
         return rows.slice(at, 1)
 
-    def slot(self, position: int) -> pa.Table:
-        """Every supply point's value at one slot of the day (those with a version)."""
-        lists = self.file.read(columns=["supply_point_key", *(n for n, _ in DAY_LISTS)])
+    def slot(self, position: int, targets: tuple[str, ...]) -> pa.Table:
+        """Every supply point's value at one slot of the day (those with a version), in
+        the value columns ``targets`` (only their lists are decoded)."""
+        pairs = [
+            (name, target, kind)
+            for (name, _), (target, kind) in zip(DAY_LISTS, CURRENT_COLUMNS, strict=True)
+            if target in targets
+        ]
+        lists = self.file.read(columns=["supply_point_key", *(name for name, _, _ in pairs)])
         columns = {"supply_point_key": lists.column("supply_point_key")}
-        for (name, _), (target, kind) in zip(DAY_LISTS, CURRENT_COLUMNS, strict=True):
+        for name, target, kind in pairs:
             columns[target] = pc.cast(pc.list_element(lists.column(name), position), kind)
         table = pa.table(columns)
         return table.filter(pc.not_equal(table.column("qcode"), QCODE_NONE))
@@ -186,10 +193,14 @@ class SharedValuesReader:
         inside = pc.and_(pc.greater_equal(slots, first_slot), pc.less_equal(slots, last_slot))
         return latest_versions(values.filter(inside)).drop_columns(["supply_point_key"])
 
-    def slot_values(self, slot: int) -> pa.Table:
+    def slot_values(self, slot: int, targets: tuple[str, ...] = _VALUE_NAMES) -> pa.Table:
         """Every supply point's current value at ``slot``: supply_point_key, slot and the
-        value columns, by supply point (join it with the registry for area or retailer
-        sums)."""
+        value columns ``targets`` (all by default; ``qcode`` and ``version`` always), by
+        supply point (join it with the registry for area or retailer sums)."""
+        targets = tuple(dict.fromkeys(("qcode", "version", *targets)))
+        schema = pa.schema(
+            [f for f in _CURRENT_SCHEMA if f.name in ("supply_point_key", "slot", *targets)]
+        )
         self.refresh(force=False)
         with self._lock:
             days, tail, recent = self._days, self._tail, self._recent
@@ -198,17 +209,19 @@ class SharedValuesReader:
         parts = []
         for day_number, day_file in days.values():
             if day_number == number:
-                values = day_file.slot(position)
+                values = day_file.slot(position, targets)
                 column = pa.array(np.full(values.num_rows, slot, dtype=np.int64))
                 parts.append(values.add_column(1, "slot", column))
         for rows in (tail, recent):
             parts.append(rows.filter(pc.equal(rows.column("slot"), slot)))
-        return latest_versions(pa.concat_tables([p.cast(_CURRENT_SCHEMA) for p in parts]))
+        return latest_versions(
+            pa.concat_tables([p.select(schema.names).cast(schema) for p in parts])
+        )
 
     def slot_sums(self, slot: int, supply_point_keys: np.ndarray) -> tuple[int, int]:
         """Import and export [Wh] at ``slot`` summed over the given supply points (e.g. one
         retailer's, from the registry): what settlement needs per group."""
-        values = self.slot_values(slot)
+        values = self.slot_values(slot, ("import_wh", "export_wh"))
         member = np.isin(values.column("supply_point_key").to_numpy(), supply_point_keys)
         chosen = values.filter(pa.array(member))
         return (
