@@ -22,7 +22,7 @@ from typing import Any
 ENV_PREFIX = "OPENAMI_"
 SECRET_KEYS = frozenset({"operator_password", "metrics_token"})
 #: URLs that may carry a password (shown without it)
-URL_KEYS = frozenset({"db_url", "bus_url"})
+URL_KEYS = frozenset({"db_url", "bus_url", "shared_values_uri"})
 BUS_SCHEMES = ("nats://", "tls://")
 
 
@@ -69,6 +69,10 @@ class Settings:
     bus_partitions: int = 64
     #: first token of the bus's subjects and streams (one per deployment sharing a server)
     bus_prefix: str = "openami"
+    #: the shared interval store (a Delta Lake directory, docs/interval-store.md): when set,
+    #: the MDMS publishes its new value versions there after each tick, for readers in other
+    #: processes; off by default (one process needs none)
+    shared_values_uri: str | None = None
 
     def __post_init__(self) -> None:
         if self.meters < 1 or self.days < 1:

@@ -59,6 +59,7 @@ from openami.storage.repositories.hes import HesRecordStore, SimulationStore
 from openami.storage.repositories.hes_guard import HesGuardStore
 from openami.storage.repositories.leases import PartitionLeases
 from openami.storage.secrets import use_key_dir
+from openami.storage.shared_values import SharedValueStore, TickPublisher
 from openami.storage.slot_files import SlotFileStore
 from openami.web.app import create_app
 
@@ -90,6 +91,8 @@ class System:
     resumed: bool
     first_day: date
     clock_mode: str  # WALL_CLOCK or OWN_CLOCK
+    #: publishes to the shared interval store (``shared_values_uri``), else None
+    publisher: TickPublisher | None = None
 
     @property
     def credentials_path(self) -> Path:
@@ -149,6 +152,8 @@ class System:
         """Save the tick state, sign a checkpoint of the audit log's head (see
         docs/security.md), then close (the bus first: the batch in hand is stored)."""
         self.simulation.bus.close()
+        if self.publisher is not None:
+            self.publisher.flush()  # readers elsewhere get the last ticks too
         self.save_tick_state()
         if self.context.audit is not None:
             try:
@@ -247,6 +252,11 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
     sim.mdms.audit = context.audit  # people's edits of values go in the audit chain
     attach_workers(context, sim.after_tick)
     attach_fault_tickets(context, sim.after_tick)  # alarms and V10 flags open fault tickets
+    publisher = (
+        TickPublisher(store, settings.shared_values_uri) if settings.shared_values_uri else None
+    )
+    if publisher is not None:  # other processes read the values (issue 13 §3)
+        sim.after_tick.append(publisher)
     _load_tick_state(sim, store, settings.data_dir)
     _catch_up(sim, settings.days if not resumed else 0, clock_mode == WALL_CLOCK, progress)
     # slot files from here on (a new city's simulated past gets none; a restart goes on)
@@ -260,7 +270,16 @@ def open_system(settings: Settings, progress: Progress | None = None) -> System:
         engine=database.dialect,
     )
     return System(
-        settings, database, store, sim, context, credentials, resumed, config.start_day, clock_mode
+        settings,
+        database,
+        store,
+        sim,
+        context,
+        credentials,
+        resumed,
+        config.start_day,
+        clock_mode,
+        publisher,
     )
 
 
@@ -400,8 +419,8 @@ def open_mdms_worker(
     and the function that closes what it opened (bus, then the transactional store). Its
     leases and registry are in the transactional store of ``settings``; its partition stores
     under ``options.data_dir``; its bus is NATS JetStream (required). ``publisher`` gets the
-    versions each partition committed, before the bus acknowledges (the shared table of
-    values, issue #13 §3, once it is wired here)."""
+    versions each partition committed, before the bus acknowledges: by default the shared
+    interval store of ``settings.shared_values_uri`` when set (docs/interval-store.md)."""
     from openami.bus.jetstream import JetStreamBus, JetStreamConfig  # a worker needs NATS
 
     if settings.bus_url is None:
@@ -420,6 +439,8 @@ def open_mdms_worker(
     except BaseException:
         database.close()
         raise
+    if publisher is None and settings.shared_values_uri:
+        publisher = SharedValueStore(settings.shared_values_uri)
     leases = PartitionLeases(database, MDMS_CONSUMER, options.lease_ttl_s)
     lookups = RegistryLookups(Registry(database), options.partitions, options.registry_every_s)
     worker = MdmsWorker(options, bus, leases, lookups, clock, publisher=publisher)

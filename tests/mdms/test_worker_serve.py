@@ -28,6 +28,7 @@ from tests.storage.engines import empty_postgres, postgres_url
 from openami.bus.jetstream import JetStreamConfig
 from openami.storage.repositories import open_database
 from openami.storage.repositories.leases import PartitionLeases
+from openami.storage.shared_read import SharedValuesReader
 
 __all__ = ["js_config", "nats_url", "postgres_url"]
 METERS = 24
@@ -61,8 +62,9 @@ def test_two_workers_share_the_partitions_and_a_graceful_stop_hands_over_at_once
     data_dir = tmp_path / "data"
     leases = PartitionLeases(open_database(db_url), "mdms", 20.0)
     ttl_s = 20.0  # long: a takeover well before expiry proves the leases were released
-    w1 = WorkerProcess("w1", js_config, db_url, data_dir, ttl_s)
-    w2 = WorkerProcess("w2", js_config, db_url, data_dir, ttl_s)
+    shared = tmp_path / "shared-values"  # both publish their partitions to one table
+    w1 = WorkerProcess("w1", js_config, db_url, data_dir, ttl_s, shared_values=shared)
+    w2 = WorkerProcess("w2", js_config, db_url, data_dir, ttl_s, shared_values=shared)
     try:
         wait_for(
             lambda: (
@@ -95,7 +97,31 @@ def test_two_workers_share_the_partitions_and_a_graceful_stop_hands_over_at_once
     expected = reference(db_url, [batch], tmp_path)
     assert any(r["quality"] != "valid" for r in expected)  # the tick marked missing slots
     assert got == expected  # every value once, as one process stores them
+    assert shared_current(shared, expected) == current(expected)  # what other processes read
     leases.database.close()
+
+
+def current(rows: list[dict[str, object]]) -> dict[tuple[int, int], tuple[object, ...]]:
+    """(supply point, slot) → (version, import, export) of the highest version."""
+    out: dict[tuple[int, int], tuple[object, ...]] = {}
+    for row in rows:  # sorted by supply point, slot, version: the last one wins
+        key = (int(row["supply_point_key"]), int(row["slot"]))  # type: ignore[call-overload]
+        out[key] = (row["version"], row["import_wh"], row["export_wh"])
+    return out
+
+
+def shared_current(
+    uri: Path, rows: list[dict[str, object]]
+) -> dict[tuple[int, int], tuple[object, ...]]:
+    """The same, as a reader of the shared interval store sees it, slot by slot."""
+    reader = SharedValuesReader(uri)
+    out: dict[tuple[int, int], tuple[object, ...]] = {}
+    for slot in sorted({int(row["slot"]) for row in rows}):  # type: ignore[call-overload]
+        table = reader.slot_values(slot).to_pylist()
+        for row in table:
+            key = (int(row["supply_point_key"]), slot)
+            out[key] = (row["version"], row["import_wh"], row["export_wh"])
+    return out
 
 
 def test_a_worker_killed_inside_a_tick_transaction_is_taken_over_within_the_ttl(

@@ -131,6 +131,7 @@ class WorkerProcess:
         data_dir: Path,
         ttl_s: float,
         pause_file: Path | None = None,
+        shared_values: Path | None = None,
     ) -> None:
         self.name = name
         self.log_path = data_dir.parent / f"{name}.log"
@@ -142,6 +143,8 @@ class WorkerProcess:
             "OPENAMI_LOG_LEVEL": "info",
         }
         command = [str(OPENAMI)]
+        if shared_values is not None:  # publish to the shared interval store (issue 13 §3)
+            env["OPENAMI_SHARED_VALUES_URI"] = str(shared_values)
         if pause_file is not None:
             env["OPENAMI_TEST_PAUSE_FILE"] = str(pause_file)
             command = [sys.executable, str(PAUSING)]

@@ -286,6 +286,30 @@ COMMAND_REQUEST_SCHEMA = pa.schema(
     ]
 )
 
+#: one published half-hour value version in the shared interval store
+#: (``storage/shared_values.py``): the working store's version as the MDMS recorded it, plus
+#: the ``partition`` (the publishing working store, e.g. ``p07``) and the JST ``day`` of the
+#: slot (the table's partition column). ``qcode``: ``Quality``; ``reason`` NULL for the usual
+#: "register difference". The current value of a slot is its highest version.
+PUBLISHED_VALUE_SCHEMA = pa.schema(
+    [
+        ("partition", pa.string()),
+        ("day", pa.date32()),
+        ("supply_point_key", pa.int64()),
+        ("slot", pa.int64()),
+        ("import_wh", pa.int64()),
+        ("export_wh", pa.int64()),
+        ("qcode", pa.uint8()),
+        ("version", pa.int32()),
+        ("recorded_at", pa.float64()),
+        ("vee_flags", pa.int32()),
+        ("final", pa.bool_()),
+        ("method", pa.string()),
+        ("edited_by", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
 TOPIC_SCHEMAS: dict[str, pa.Schema] = {
     TOPIC_READINGS: READ_SCHEMA,
     TOPIC_COMMANDS: COMMAND_SCHEMA,

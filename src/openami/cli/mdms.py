@@ -15,6 +15,7 @@ from openami.cli.mdms_conventional import (
 from openami.cli.mdms_imbalance import imbalance, loss_factors
 from openami.cli.mdms_layout import compact, pack
 from openami.cli.mdms_reports import bill, completeness_cmd, settle
+from openami.cli.mdms_shared import shared_store
 from openami.cli.mdms_values import edit, estimate, export, ingest
 from openami.cli.mdms_wheeling import wheeling
 
@@ -41,6 +42,7 @@ for _subcommand in (
     completeness_cmd,
     pack,
     wheeling,
+    shared_store,  # the shared interval store (issue 13 §3)
 ):
     command.add_command(_subcommand)
 for _subcommand in (imbalance, loss_factors):  # balancing groups (issue #16 §2)

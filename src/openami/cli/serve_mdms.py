@@ -63,6 +63,15 @@ def _worker_name(_ctx: click.Context, _param: click.Parameter, value: str) -> st
     "worker: a local directory on one machine, a shared file system across machines.",
 )
 @click.option(
+    "--shared-values",
+    "shared_values_uri",
+    default=None,
+    metavar="URI",
+    help="Publish every committed version to this shared interval store (a Delta Lake table "
+    "other processes read: docs/interval-store.md) before acknowledging "
+    "[OPENAMI_SHARED_VALUES_URI].",
+)
+@click.option(
     "--config",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
@@ -128,7 +137,7 @@ def _settings(ctx: click.Context, options: dict[str, Any]) -> Settings:
     from openami.cli.serve import settings_from
 
     parent = ctx.parent.params if ctx.parent is not None else {}
-    keys = ("data_dir", "db_url", "bus_url")
+    keys = ("data_dir", "db_url", "bus_url", "shared_values_uri")
     overrides = {k: options[k] if options[k] is not None else parent.get(k) for k in keys}
     config = options["config"] or parent.get("config")
     settings = settings_from(config, **overrides)
