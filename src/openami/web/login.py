@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -39,24 +40,37 @@ def _local(next_url: str | None) -> str:
     return next_url[:2000]
 
 
-def _form(request: Request, next_url: str, error: str | None, status: int) -> HTMLResponse:
+def login_form(
+    request: Request,
+    renderer: Callable[..., HTMLResponse],
+    page: tuple[str, str, str],
+    next_url: str,
+    error: str | None,
+    status: int,
+) -> HTMLResponse:
+    """A login page (``page``: template, CSRF cookie name, the login path the cookie is
+    scoped to) with a fresh login CSRF token, in the form and in a strict, HttpOnly cookie
+    (the dashboard's and the customer portal's login share this rule)."""
+    template, cookie, path = page
     token = secrets.token_urlsafe(32)
-    response = render(
-        request,
-        "login.html",
-        {"login_csrf": token, "next_url": next_url, "error": error},
-        status_code=status,
-    )
+    values = {"login_csrf": token, "next_url": next_url, "error": error}
+    response = renderer(request, template, values, status_code=status)
     response.set_cookie(
-        LOGIN_CSRF_COOKIE,
+        cookie,
         token,
         max_age=3600,
-        path="/login",
+        path=path,
         httponly=True,
         samesite="strict",
         secure=is_https(request),
     )
     return response
+
+
+def _form(request: Request, next_url: str, error: str | None, status: int) -> HTMLResponse:
+    return login_form(
+        request, render, ("login.html", LOGIN_CSRF_COOKIE, "/login"), next_url, error, status
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -23,7 +23,6 @@ record_anonymous`), as the dashboard's.
 from __future__ import annotations
 
 import hmac
-import secrets
 import threading
 from typing import Annotated, Any, cast
 from urllib.parse import quote
@@ -41,6 +40,7 @@ from openami.hub.portal_audit import PURPOSE_OWN_DATA, record_customer
 from openami.hub.ratelimit import enforce_token_requests
 from openami.web.common import hub, render
 from openami.web.i18n import pick_language, translator
+from openami.web.login import login_form
 
 router = APIRouter(prefix="/my", include_in_schema=False)
 PORTAL = "/my"
@@ -125,23 +125,8 @@ def _local(next_url: str | None) -> str:
 
 
 def _form(request: Request, next_url: str, error: str | None, status: int) -> HTMLResponse:
-    token = secrets.token_urlsafe(32)
-    response = render_my(
-        request,
-        "my/login.html",
-        {"login_csrf": token, "next_url": next_url, "error": error},
-        status_code=status,
-    )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        max_age=3600,
-        path=f"{PORTAL}/login",
-        httponly=True,
-        samesite="strict",
-        secure=is_https(request),
-    )
-    return response
+    page = ("my/login.html", LOGIN_CSRF_COOKIE, f"{PORTAL}/login")
+    return login_form(request, render_my, page, next_url, error, status)
 
 
 @router.get("/login", response_class=HTMLResponse)
