@@ -14,7 +14,6 @@ message and exits 1, changing nothing.
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,29 +25,22 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.cli import assets_work_orders
-from openami.cli.options import DATA_DIR, DB
+from openami.cli.options import DATA_DIR, DB, cli_actor, open_store
 from openami.registry import Registry
 from openami.registry.assets import PHASE_WIRES, AssetError, Assets, MeterModel, ProcurementLot
 from openami.registry.certification import METER_KINDS
 from openami.registry.lifecycle import STATES
-from openami.storage.repositories import open_database, open_in_data_dir
-from openami.storage.secrets import use_key_dir
 
 console = Console()
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def actor() -> str:
-    return f"cli:{getpass.getuser()}"
+actor = cli_actor
 
 
 @contextmanager
 def open_assets(data_dir: Path, db_url: str | None) -> Iterator[tuple[Assets, Registry]]:
-    if db_url:
-        database = open_database(db_url)
-        use_key_dir(database, data_dir)
-    else:
-        database = open_in_data_dir(data_dir)
+    database = open_store(data_dir, db_url)
     try:
         yield Assets(database), Registry(database)
     except AssetError as exc:

@@ -6,7 +6,6 @@ the local user as ``cli:<user>`` acting as an operator.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from openami.cli.options import DATA_DIR
+from openami.cli.options import DATA_DIR, cli_actor
 from openami.clock import JST, RealClock
 from openami.hub.faults import FaultTickets
 from openami.hub.work_orders import KINDS, STATES, Completion, WorkOrderError, WorkOrders
@@ -30,8 +29,7 @@ console = Console()
 ROLE = "operator"  # whoever may write the data directory acts as an operator
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+_actor = cli_actor
 
 
 @contextmanager

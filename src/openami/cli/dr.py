@@ -15,7 +15,6 @@ The store is the data directory's database (or ``--db``); certificates and keys 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -28,7 +27,7 @@ from rich.table import Table
 
 from openami.cli import dr_ven
 from openami.cli.mdms_common import open_mdms
-from openami.cli.options import DATA_DIR, DB
+from openami.cli.options import DATA_DIR, DB, cli_actor, open_store
 from openami.clock import JST, RealClock
 from openami.dr.events import new_event
 from openami.dr.pki import Issued, issue_ven, issue_vtn, new_ca
@@ -37,10 +36,9 @@ from openami.mdms.dr_settlement import EventWindowError, settle_stored_event
 from openami.mdms.reports import MdmsReports
 from openami.registry import InvalidSupplyPointId, validate_supply_point_id
 from openami.storage.dr_certs import DrCertFiles, check_name
-from openami.storage.repositories import StorageError, open_database, open_in_data_dir
+from openami.storage.repositories import StorageError, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.dr import DrStore
-from openami.storage.secrets import use_key_dir
 
 console = Console()
 CERTS = click.option(
@@ -52,17 +50,12 @@ CERTS = click.option(
 PURPOSE = "demand response"
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+_actor = cli_actor
 
 
 @contextmanager
 def open_dr(data_dir: Path, db_url: str | None) -> Iterator[tuple[DrStore, AuditLog]]:
-    if db_url:
-        database = open_database(db_url)
-        use_key_dir(database, data_dir)
-    else:
-        database = open_in_data_dir(data_dir)
+    database = open_store(data_dir, db_url)
     try:
         yield DrStore(database), AuditLog(database)
     except StorageError as exc:

@@ -18,24 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 from openami.cli import ops_requests, ops_switching
-from openami.cli.options import DATA_DIR, DB
+from openami.cli.options import DATA_DIR, DB, open_store
 from openami.hub.operators import ROLES, OperatorAccounts, OperatorError
-from openami.storage.repositories import Database, open_database, open_in_data_dir
 from openami.storage.repositories.audit import AuditLog, AuditRecord
 from openami.storage.repositories.operators import OperatorStore
-from openami.storage.secrets import use_key_dir
 
 PASSWORD_ENV = "OPENAMI_OPERATOR_PASSWORD"
 console = Console()
 
 
-def _open(data_dir: Path, db_url: str | None) -> Database:
-    """The store; with --db its keys (the audit key among them) stay in --data-dir."""
-    if not db_url:
-        return open_in_data_dir(data_dir)
-    database = open_database(db_url)
-    use_key_dir(database, data_dir)
-    return database
+_open = open_store
 
 
 @click.group()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import click
 
-from openami.storage.repositories import DATA_DIR_FILE
+from openami.storage.repositories import DATA_DIR_FILE, Database, open_database, open_in_data_dir
+from openami.storage.secrets import use_key_dir
 
 DATA_DIR = click.option(
     "--data-dir",
@@ -23,3 +25,18 @@ DB = click.option(
     help="The database instead of --data-dir (e.g. postgresql+psycopg://user@host/openami); "
     "its keys stay in --data-dir.",
 )
+
+
+def open_store(data_dir: Path, db_url: str | None) -> Database:
+    """The transactional store of ``--data-dir``, or of ``--db`` with its keys (the audit
+    key among them) kept in ``--data-dir``."""
+    if not db_url:
+        return open_in_data_dir(data_dir)
+    database = open_database(db_url)
+    use_key_dir(database, data_dir)
+    return database
+
+
+def cli_actor() -> str:
+    """Who a command acts as in the audit log: ``cli:`` and the operating-system user."""
+    return f"cli:{getpass.getuser()}"

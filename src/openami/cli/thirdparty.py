@@ -17,28 +17,21 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from openami.cli.options import DATA_DIR, DB
+from openami.cli.options import DATA_DIR, DB, open_store
 from openami.registry import Registry
 from openami.registry.third_party import STAGES, ThirdPartyError, ThirdPartyMeters
 from openami.registry.third_party_duties import DEFAULT_HORIZON_DAYS, duty_alerts
-from openami.storage.repositories import Database, open_database, open_in_data_dir
 from openami.storage.repositories.third_party import (
     ThirdPartyDuties,
     ThirdPartyStore,
     TypeApproval,
 )
-from openami.storage.secrets import use_key_dir
 
 console = Console()
 DAY = click.DateTime(["%Y-%m-%d"])
 
 
-def _open(data_dir: Path, db_url: str | None) -> Database:
-    if not db_url:
-        return open_in_data_dir(data_dir)
-    database = open_database(db_url)
-    use_key_dir(database, data_dir)
-    return database
+_open = open_store
 
 
 def _service(data_dir: Path, db_url: str | None) -> ThirdPartyMeters:
