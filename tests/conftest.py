@@ -5,8 +5,9 @@
 - ``make test`` runs the suite in two passes: most tests on several pytest-xdist workers,
   then the tests marked ``serial`` alone. A test is ``serial`` when it times real processes
   against each other (kill -9 and lease or ack timeouts, an accelerated cluster clock, a
-  DLMS idle timeout): sharing the two cores with other tests' processes would stretch
-  those timings, not change what the test proves.
+  DLMS idle timeout, a Wi-SUN module's sub-second transmission hold and session
+  lifetime): sharing the two cores with other tests' processes would stretch those
+  timings, not change what the test proves.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ os.environ["COLUMNS"] = "200"
 SERIAL_FILES = frozenset(
     {
         "bus/test_jetstream_mdms.py",
+        "broute/test_wisun_pty.py",
         "bus/test_jetstream_restart.py",
         "cli/test_serve_restart.py",
         "cluster/test_hes_dlms_cluster.py",
         "cluster/test_hes_mdms_workers.py",
+        "hems/test_hems_client.py",
         "mdms/test_crash_safety.py",
         "mdms/test_worker_failover.py",
         "mdms/test_worker_serve.py",
