@@ -69,6 +69,14 @@ class DashboardWorld:
 
 @pytest.fixture(scope="session")
 def world() -> Iterator[DashboardWorld]:
+    """The city every web test module shares (tests may add requests, consents, events)."""
+    with built_world() as shared:
+        yield shared
+
+
+@contextmanager
+def built_world() -> Iterator[DashboardWorld]:
+    """A new city served on a free port: the outage, two days of values, nothing else."""
     database = open_database(":memory:")
     registry = Registry(database)
     city = build_city(
