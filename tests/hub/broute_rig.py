@@ -6,33 +6,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 from tests.httpserver import serve
+from tests.hub.city_rig import DAY1, perfect_city
 
 from openami.broute.responder import MeterResponder
 from openami.broute.wisun import VirtualWisunModule
-from openami.clock import JST, ManualClock
+from openami.clock import JST
 from openami.hes.command_port import HesCommandPort
 from openami.hub.context import HubContext
 from openami.hub.oauth_grants import consent_store
 from openami.hub.requests_workers import attach_workers
 from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.meter import MeterView
-from openami.network import MethodParams, NetworkModel
 from openami.protocols.skstack import Dialect
 from openami.registry import Registry
-from openami.sim import City, CityConfig, Simulation, build_city
-from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.repositories import Database, open_database
+from openami.sim import City, Simulation
+from openami.storage.repositories import Database
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.broute_apps import BrouteApplicationStore
-from openami.storage.repositories.clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient
 
-DAY1 = date(2026, 11, 1)
-PERFECT = MethodParams(attempt_success=1.0, median_delay_s=30.0, delay_sigma=0.3)
 CUSTOMER_PASSWORD = "customer-password-for-tests"
 
 
@@ -92,26 +89,11 @@ class BrouteRig:
 def broute_rig(tmp: Path) -> Iterator[BrouteRig]:
     from openami.web.app import create_app
 
-    database = open_database(tmp / "registry.sqlite")
-    registry = Registry(database)
-    city = build_city(CityConfig(meters=8, seed=5, start_day=DAY1), registry)
-    city.network = NetworkModel(
-        city.fleet.meter_ids,
-        city.method_codes,
-        seed=5,
-        params={"mesh": PERFECT, "cellular": PERFECT, "plc": PERFECT},
-    )
-    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
-    sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock)
+    parts = perfect_city(tmp, meters=8, seed=5)
+    database, registry, city = parts.database, parts.registry, parts.city
+    clock, sim = parts.clock, parts.sim
     sim.hes.commands.credential_source = BrouteApplicationStore(database).credentials_to_provision
-    clients = ClientStore(database)
-    secrets = {}
-    for r in registry.retailers():
-        secrets[r.retailer_id] = (f"c-{r.retailer_id}", f"secret-for-tests-{r.retailer_id}")
-        clients.register(
-            ApiClient(*(secrets[r.retailer_id][0], "retailer", r.retailer_id)),
-            secrets[r.retailer_id][1],
-        )
+    clients, secrets = parts.clients, parts.secrets
     secrets["MO"] = ("c-mo", "secret-for-tests-mo")
     clients.register(ApiClient("c-mo", "meter_operator", "MO1"), "secret-for-tests-mo")
     context = HubContext(

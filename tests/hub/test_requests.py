@@ -13,21 +13,19 @@ import httpx
 import numpy as np
 import pytest
 from tests.httpserver import serve
+from tests.hub.city_rig import DAY1, PERFECT, perfect_city
 
 from openami.clock import JST, ManualClock, jst_day_start_s
 from openami.hes.command_port import HesCommandPort
 from openami.hub.context import HubContext
 from openami.hub.requests_workers import attach_workers
 from openami.hub.webhooks import WebhookConfig, webhook_service
-from openami.network import MethodParams, NetworkModel
+from openami.network import NetworkModel
 from openami.registry import Registry
 from openami.sim import City, CityConfig, Simulation, build_city
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import open_database
 from openami.storage.repositories.clients import ApiClient, ClientStore
-
-DAY1 = date(2026, 11, 1)
-PERFECT = MethodParams(attempt_success=1.0, median_delay_s=30.0, delay_sigma=0.3)
 
 
 @dataclass
@@ -52,26 +50,9 @@ class Rig:
 def make_rig(tmp: Path) -> Iterator[Rig]:
     from openami.web.app import create_app
 
-    database = open_database(tmp / "registry.sqlite")
-
-    registry = Registry(database)
-    city = build_city(CityConfig(meters=12, seed=5, start_day=DAY1), registry)
-    city.network = NetworkModel(
-        city.fleet.meter_ids,
-        city.method_codes,
-        seed=5,
-        params={"mesh": PERFECT, "cellular": PERFECT, "plc": PERFECT},
-    )
-    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
-    sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock)
-    clients = ClientStore(database)
-    secrets = {}
-    for r in registry.retailers():
-        secrets[r.retailer_id] = (f"c-{r.retailer_id}", f"secret-for-tests-{r.retailer_id}")
-        clients.register(
-            ApiClient(secrets[r.retailer_id][0], "retailer", r.retailer_id),
-            secrets[r.retailer_id][1],
-        )
+    parts = perfect_city(tmp, meters=12, seed=5)
+    registry, city, clock, sim = parts.registry, parts.city, parts.clock, parts.sim
+    clients, secrets = parts.clients, parts.secrets
     context = HubContext(
         registry,
         sim.mdms,

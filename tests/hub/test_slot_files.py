@@ -18,6 +18,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from tests.httpserver import serve
+from tests.hub.city_rig import perfect_city
 from tests.hub.test_oauth_flow import (
     REDIRECT,
     approve,
@@ -27,10 +28,9 @@ from tests.hub.test_oauth_flow import (
     redirect_params,
     request_consent,
 )
-from tests.hub.test_requests import PERFECT
 from tests.hub.test_webhooks import Subscriber
 
-from openami.clock import JST, ManualClock, day_first_slot, slot_start
+from openami.clock import JST, day_first_slot, slot_start
 from openami.hub.context import HubContext
 from openami.hub.oauth import register_third_party
 from openami.hub.oauth_grants import consent_store
@@ -43,13 +43,10 @@ from openami.hub.webhooks import (
     verify_signature,
     webhook_service,
 )
-from openami.network import NetworkModel
 from openami.registry import Registry
-from openami.sim import City, CityConfig, Simulation, build_city
-from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.repositories import open_database
+from openami.sim import City, Simulation
 from openami.storage.repositories.audit import AuditLog
-from openami.storage.repositories.clients import ApiClient, ClientStore
+from openami.storage.repositories.clients import ApiClient
 from openami.storage.slot_files import SlotFileStore
 from openami.web.app import create_app
 
@@ -104,25 +101,10 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = Path(tmp_path_factory.mktemp("slot-files"))
-    database = open_database(tmp / "registry.sqlite")
-    registry = Registry(database)
-    city = build_city(CityConfig(meters=24, seed=11, start_day=DAY1), registry)
-    city.network = NetworkModel(
-        city.fleet.meter_ids,
-        city.method_codes,
-        seed=11,
-        params=dict.fromkeys(("mesh", "cellular", "plc"), PERFECT),
-    )
-    clock = ManualClock(datetime(2026, 11, 1, tzinfo=JST))
-    sim = Simulation.create(city, DuckIntervalStore(tmp / "interval.duckdb"), clock)
-    clients = ClientStore(database)
-    secrets = {}
-    for r in registry.retailers():
-        secrets[r.retailer_id] = (f"c-{r.retailer_id}", f"secret-for-tests-{r.retailer_id}")
-        clients.register(
-            ApiClient(secrets[r.retailer_id][0], "retailer", r.retailer_id),
-            secrets[r.retailer_id][1],
-        )
+    parts = perfect_city(tmp, meters=24, seed=11)
+    database, registry, city = parts.database, parts.registry, parts.city
+    clock, sim = parts.clock, parts.sim
+    clients, secrets = parts.clients, parts.secrets
     clients.register(ApiClient("mo-1", "meter_operator", "MO-1"), "secret-for-tests-mo-1")
     context = HubContext(
         registry,
