@@ -17,9 +17,7 @@ how much opening and resuming add to it.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -34,11 +32,13 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 from worker_procs import (
     Worker,
     announce,
+    common_arguments,
     drained,
     load_average,
     make_registry,
     observer,
     publish_slots,
+    scratch_database,
     wait_for,
 )
 
@@ -119,9 +119,8 @@ def failover(
 
 def run(url: str, meters: int, ttl_s: float, slots: int, db_url: str | None) -> dict[str, Any]:
     config = JetStreamConfig(url=url, prefix=f"benchf{uuid.uuid4().hex[:8]}")
-    with tempfile.TemporaryDirectory() as tmp_dir:
+    with tempfile.TemporaryDirectory() as tmp_dir, scratch_database(db_url, Path(tmp_dir)) as db:
         tmp = Path(tmp_dir)
-        db = db_url or f"sqlite:///{tmp / 'registry.sqlite'}"
         try:
             out = failover(config, db, tmp, make_registry(db, meters), ttl_s, slots)
         finally:
@@ -139,14 +138,9 @@ def run(url: str, meters: int, ttl_s: float, slots: int, db_url: str | None) -> 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--url", default=os.environ.get("OPENAMI_BUS_URL", "nats://127.0.0.1:4222"))
-    ap.add_argument("--db", default=None, help="leases and registry (default: a SQLite file)")
-    ap.add_argument("--meters", type=int, default=None, help="meters (default 20,000)")
+    ap = common_arguments((__doc__ or "").split("\n\n")[0], 20_000, 4_000)
     ap.add_argument("--slots", type=int, default=2, help="half hours pre-loaded")
     ap.add_argument("--ttl", type=float, default=10.0, help="lease TTL [s]")
-    ap.add_argument("--small", action="store_true", help="4,000 meters")
-    ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     configure()  # logs to stderr: stdout carries the table or the JSON object
     meters = args.meters or (4_000 if args.small else 20_000)

@@ -24,9 +24,7 @@ benchmark prints ``skipped``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -41,11 +39,13 @@ from openami.mdms.partition_balance import fair_share
 from worker_procs import (
     Worker,
     announce,
+    common_arguments,
     drained,
     load_average,
     make_registry,
     observer,
     publish_slots,
+    scratch_database,
     wait_for,
 )
 
@@ -93,9 +93,8 @@ def drain(
 
 
 def run(url: str, meters: int, slots: int, db_url: str | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp_dir:
+    with tempfile.TemporaryDirectory() as tmp_dir, scratch_database(db_url, Path(tmp_dir)) as db:
         tmp = Path(tmp_dir)
-        db = db_url or f"sqlite:///{tmp / 'registry.sqlite'}"
         meter_ids, keys = make_registry(db, meters)
         runs = {}
         for workers in (1, 2):
@@ -128,13 +127,8 @@ def run(url: str, meters: int, slots: int, db_url: str | None) -> dict[str, Any]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--url", default=os.environ.get("OPENAMI_BUS_URL", "nats://127.0.0.1:4222"))
-    ap.add_argument("--db", default=None, help="leases and registry (default: a SQLite file)")
-    ap.add_argument("--meters", type=int, default=None, help="meters (default 100,000)")
+    ap = common_arguments((__doc__ or "").split("\n\n")[0], 100_000, 10_000)
     ap.add_argument("--slots", type=int, default=8)
-    ap.add_argument("--small", action="store_true", help="10,000 meters")
-    ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     configure()  # logs to stderr: stdout carries the table or the JSON object
     meters = args.meters or (10_000 if args.small else 100_000)

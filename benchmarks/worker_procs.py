@@ -3,17 +3,22 @@ pre-loaded readings stream and real ``openami serve mdms --worker`` processes.""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
+from sqlalchemy.engine import make_url
 
 from mdms_fixtures import tick_reads
 from openami.bus.jetstream import JetStreamBus, JetStreamConfig
@@ -153,3 +158,42 @@ def drained(bus: JetStreamBus, partitions: list[int]) -> bool:
 
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def common_arguments(
+    description: str, default_meters: int, small_meters: int
+) -> argparse.ArgumentParser:
+    """The options every worker benchmark takes: bus URL, database, meters, --small, --json."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--url", default=os.environ.get("OPENAMI_BUS_URL", "nats://127.0.0.1:4222"))
+    ap.add_argument(
+        "--db",
+        default=None,
+        help="server holding the leases and registry, e.g. postgresql+psycopg://postgres@"
+        "127.0.0.1/test: the run makes a database of its own there and drops it afterwards "
+        "(default: a SQLite file)",
+    )
+    ap.add_argument("--meters", type=int, default=None, help=f"meters (default {default_meters:,})")
+    ap.add_argument("--small", action="store_true", help=f"{small_meters:,} meters")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    return ap
+
+
+@contextmanager
+def scratch_database(server_url: str | None, tmp: Path) -> Iterator[str]:
+    """A database of this run's own: a SQLite file under ``tmp``, or a fresh database on the
+    PostgreSQL server of ``server_url`` (dropped at the end, so a second run starts clean)."""
+    if server_url is None:
+        yield f"sqlite:///{tmp / 'registry.sqlite'}"
+        return
+    url = make_url(server_url)
+    if not url.drivername.startswith("postgresql"):
+        raise SystemExit(f"--db: a PostgreSQL URL, not {url.drivername}")
+    admin_info = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"openami_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_info, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
