@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import select
-import termios
 import time
-import tty
 from collections import deque
 
 from openami.hems.client import HemsError
+from openami.hems.serial_line import SerialLine, check_broute_credentials
 from openami.protocols.plc import (
     PLC_EVENT_AUTH_FAILED,
     PLC_EVENT_JOINED,
@@ -46,27 +43,20 @@ class PlcTransport:
     def __init__(
         self, path: str, rbid: str, password: str, *, command_timeout_s: float = 5.0
     ) -> None:
-        if len(rbid) != 32:
-            raise ValueError("a B-route ID has 32 characters")
-        if not 1 <= len(password) <= 32:
-            raise ValueError("a B-route password has 1–32 characters")
+        check_broute_credentials(rbid, password)
         self.path = path
+        self._port = SerialLine(path)
         self._rbid = rbid
         self._password = password
         self.command_timeout_s = command_timeout_s
         self.meter_address = ""
-        self._fd = -1
         self._buffer = bytearray()
         self._rx: deque[bytes] = deque()
         self._lines: deque[PlcLine] = deque()
 
     def open(self) -> PlcTransport:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        self._port.open()
         try:
-            tty.setraw(self._fd)
-            attrs = termios.tcgetattr(self._fd)
-            attrs[4] = attrs[5] = termios.B115200
-            termios.tcsetattr(self._fd, termios.TCSANOW, attrs)
             self._command("PLCINFO")
             self._command("PLCSETID", self._rbid)
             self._command("PLCSETPWD", self._password, shown="PLCSETPWD ****")
@@ -80,28 +70,17 @@ class PlcTransport:
                 raise PlcLinkError(why)
             self.meter_address = joined.address
         except Exception:
-            self._close_port()
+            self._port.close()
             raise
         return self
 
     # -- the line --------------------------------------------------------------------------
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(self._fd, view)
-            except BlockingIOError:
-                select.select([], [self._fd], [], 1.0)
-                continue
-            view = view[n:]
-
     def _next_line(self, deadline: float) -> PlcLine | None:
         while not self._lines:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._fd], [], [], left)[0]:
+            if left <= 0:
                 return None
-            with contextlib.suppress(BlockingIOError):
-                self._buffer += os.read(self._fd, 65536)
+            self._buffer += self._port.read(left)
             while (end := self._buffer.find(b"\n")) >= 0:
                 raw = bytes(self._buffer[:end]).strip()
                 del self._buffer[: end + 1]
@@ -121,7 +100,7 @@ class PlcTransport:
 
     def _command(self, name: str, *args: str, shown: str | None = None) -> None:
         log.debug(">>> %s", shown or " ".join((name, *args)))
-        self._write(encode_command(name, *args))
+        self._port.write(encode_command(name, *args))
         self._answer(shown or name)
 
     def _answer(self, shown: str) -> None:
@@ -146,7 +125,7 @@ class PlcTransport:
 
     # -- Transport -------------------------------------------------------------------------
     def send(self, frame: bytes) -> None:
-        self._write(encode_send(frame))
+        self._port.write(encode_send(frame))
         self._answer("PLCSEND")
 
     def receive(self, timeout_s: float) -> bytes | None:
@@ -158,14 +137,8 @@ class PlcTransport:
         return self._rx.popleft()
 
     def close(self) -> None:
-        if self._fd < 0:
+        if not self._port.is_open:
             return
         with contextlib.suppress(PlcLinkError, OSError):
             self._command("PLCTERM")
-        self._close_port()
-
-    def _close_port(self) -> None:
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+        self._port.close()

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import select
-import termios
 import time
-import tty
 from collections import deque
 
 from openami.hems.client import HemsError
+from openami.hems.serial_line import SerialLine, check_broute_credentials
 from openami.protocols.peer import Wait
 from openami.protocols.skstack import (
     ECHONET_PORT,
@@ -103,11 +100,9 @@ class SkstackTransport:
         drain_s: float = 0.3,
         reset: bool = True,
     ) -> None:
-        if len(rbid) != 32:
-            raise ValueError("a B-route ID has 32 characters")
-        if not 1 <= len(password) <= 32:
-            raise ValueError("a B-route password has 1–32 characters")
+        check_broute_credentials(rbid, password)
         self.path = path
+        self._port = SerialLine(path)
         self._rbid = rbid
         self._password = password
         self.scan_durations = scan_durations
@@ -122,7 +117,6 @@ class SkstackTransport:
         self.lqi: int | None = None
         self.events: deque[str] = deque(maxlen=100)
         self._joined_once = False
-        self._fd = -1
         self._rx: deque[bytes] = deque()
 
     @property
@@ -142,32 +136,6 @@ class SkstackTransport:
         """The session was lost (EVENT 24) after we had joined: SKJOIN again."""
         return self._joined_once and self.host.state is HostState.DISCONNECTED
 
-    # -- serial port -----------------------------------------------------------------------
-    def _open_port(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(self._fd)
-        attrs = termios.tcgetattr(self._fd)
-        attrs[4] = attrs[5] = termios.B115200
-        termios.tcsetattr(self._fd, termios.TCSANOW, attrs)
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(self._fd, view)
-            except BlockingIOError:
-                select.select([], [self._fd], [], 1.0)
-                continue
-            view = view[n:]
-
-    def _read(self, timeout_s: float) -> bytes:
-        if not select.select([self._fd], [], [], max(0.0, timeout_s))[0]:
-            return b""
-        try:
-            return os.read(self._fd, 65536)
-        except BlockingIOError:
-            return b""
-
     # -- what the module prints ------------------------------------------------------------
     def _next_event(self, deadline: float) -> HostEvent | None:
         """The host's next event (noted), reading the port until ``deadline``; None at it."""
@@ -184,7 +152,7 @@ class SkstackTransport:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            host.receive_data(self._read(min(left, 0.5)))
+            host.receive_data(self._port.read(min(left, 0.5)))
 
     def _note(self, event: HostEvent) -> None:
         """Keep the meter's datagrams and a log of the module's EVENT numbers."""
@@ -206,7 +174,7 @@ class SkstackTransport:
         ``until``). FAIL raises WisunError."""
         shown = _shown(command)
         log.debug(">>> %s", shown)
-        self._write(self.host.send(command))
+        self._port.write(self.host.send(command))
         deadline = time.monotonic() + (timeout_s or self.command_timeout_s)
         events: list[HostEvent] = []
         answered = False
@@ -233,10 +201,10 @@ class SkstackTransport:
 
     # -- session ---------------------------------------------------------------------------
     def open(self) -> SkstackTransport:
-        self._open_port()
+        self._port.open()
         try:
-            self._write(b"\r\n")
-            while self._read(self.drain_s):
+            self._port.write(b"\r\n")
+            while self._port.read(self.drain_s):
                 pass  # drop whatever an earlier user left in the buffers
             ropt = self._option(Option("ROPT"))
             if ropt is not None and ropt.text[3:].strip() == "00":
@@ -256,7 +224,7 @@ class SkstackTransport:
             self._command(Command("SKSREG", ("S3", f"{pan.pan_id:04X}")))
             self._join()
         except Exception:
-            self._close_port()
+            self._port.close()
             raise
         return self
 
@@ -305,7 +273,7 @@ class SkstackTransport:
     # -- Transport -------------------------------------------------------------------------
     def _take_pending(self) -> None:
         """Handle lines that have already arrived (events after the last command's OK)."""
-        while chunk := self._read(0.0):
+        while chunk := self._port.read(0.0):
             self.host.receive_data(chunk)
         while self._next_event(time.monotonic()) is not None:
             pass
@@ -338,16 +306,10 @@ class SkstackTransport:
         return self._rx.popleft()
 
     def close(self) -> None:
-        if self._fd < 0:
+        if not self._port.is_open:
             return
         if self.session_up:
             ended = (Event.TERM_DONE, Event.TERM_TIMEOUT)
             with contextlib.suppress(WisunError, SkstackError, OSError):
                 self._command(Terminate(), ended, timeout_s=5.0)
-        self._close_port()
-
-    def _close_port(self) -> None:
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+        self._port.close()
