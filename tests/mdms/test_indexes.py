@@ -76,7 +76,8 @@ def test_lookups_match_a_row_by_row_reference() -> None:
     assert len(index.meter) == len(meter)  # not dense: searched
     q_meter = rng.integers(-1, 42, 400)
     q_slot = rng.integers(0, 400, 400)
-    assert index.lookup(q_meter, q_slot).tolist() == _reference_lookup(table, q_meter, q_slot).tolist()
+    want = _reference_lookup(table, q_meter, q_slot)
+    assert index.lookup(q_meter, q_slot).tolist() == want.tolist()
     assert index.lookup_run(np.arange(0, 5), 3) is None
     assert int(index.stop.max()) <= 2**SLOT_BITS
 
