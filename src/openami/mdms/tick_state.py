@@ -125,7 +125,7 @@ def _rows_of(snapshot: SnapshotReader) -> TickRows | None:
         if snapshot.schema.field(name).type != pa.from_numpy_dtype(np.dtype(ROW_DTYPES[name])):
             return None
     n = snapshot.num_rows
-    columns = {name: np.empty(n, dtype=ROW_DTYPES[name]) for name in names}
+    columns: dict[str, np.ndarray] = {name: np.empty(n, dtype=ROW_DTYPES[name]) for name in names}
     at = 0
     for batch in snapshot.batches():
         end = at + batch.num_rows
