@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -110,3 +111,19 @@ def test_an_out_of_step_cache_is_not_saved_and_removes_the_old_file(tmp_path: Pa
     cache = TickCache()
     assert save_tick_state(cache, store, cfg, path) is None  # empty: nothing in step
     assert not path.exists()
+
+
+def test_a_snapshot_whose_row_count_does_not_match_is_refused(tmp_path: Path) -> None:
+    store, cfg, path = _saved(tmp_path)
+    cache = TickCache()
+    assert load_tick_state(cache, store, cfg, path).loaded
+    rows = cache.rows
+    table = pa.table({f.name: getattr(rows, f.name) for f in fields(rows)})
+    tag = {"store_writes": store.durable_writes(), "vee": vee_fingerprint(cfg)}
+    for wrong in (len(rows) + 1, len(rows) - 1):  # more rows promised than held, fewer
+        meta = {b"openami.tick_state": json.dumps({"format": 1, **tag, "rows": wrong})}
+        tagged = table.replace_schema_metadata(meta)
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, tagged.schema) as w:
+            w.write_table(tagged)
+        got = load_tick_state(TickCache(), store, cfg, path)
+        assert not got.loaded and "columns" in got.reason

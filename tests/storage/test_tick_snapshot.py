@@ -27,7 +27,7 @@ def test_round_trip_keeps_columns_and_tag(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     got = load_snapshot(path)
     assert got is not None
-    assert got.tag == {"format": 1, "store_writes": 42, "vee": "abc"}
+    assert got.tag == {"format": 1, "store_writes": 42, "vee": "abc", "rows": 1000}
     assert got.table.equals(_table())
     assert not (tmp_path / "state.arrow.partial").exists()
 
@@ -69,3 +69,33 @@ def test_another_format_is_refused(tmp_path: Path) -> None:
         w.write_table(table)
     with pytest.raises(SnapshotUnreadable, match="format"):
         load_snapshot(path)
+
+
+def test_batches_are_read_one_by_one_and_the_row_count_is_tagged(tmp_path: Path) -> None:
+    from openami.storage.tick_snapshot import open_snapshot
+
+    path = tmp_path / "state.arrow"
+    # more rows than one batch of the writer (4 Mi rows): at least two batches
+    table = _table((1 << 22) + 5)
+    save_snapshot(path, table, {"store_writes": 3})
+    reader = open_snapshot(path)
+    assert reader is not None
+    with reader:
+        assert reader.tag["rows"] == table.num_rows == reader.num_rows
+        sizes = [b.num_rows for b in reader.batches()]
+    assert sizes == [1 << 22, 5]
+    assert open_snapshot(tmp_path / "none.arrow") is None
+
+
+def test_a_file_without_a_row_count_is_counted(tmp_path: Path) -> None:
+    from openami.storage.tick_snapshot import open_snapshot
+
+    path = tmp_path / "state.arrow"
+    table = _table(30).replace_schema_metadata({b"openami.tick_state": b'{"format": 1}'})
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table, max_chunksize=7)
+    reader = open_snapshot(path)
+    assert reader is not None
+    with reader:
+        assert reader.num_rows == 30
+        assert pa.Table.from_batches(list(reader.batches())).equals(_table(30))

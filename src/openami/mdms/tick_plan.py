@@ -183,7 +183,10 @@ class _V06Means:
         self.count = np.where(ok, np.minimum(count.astype(np.int64) + 1, cap), count)
         folded = (mean_wh * k + values.import_wh.astype(np.float64)) / (k + 1)
         self.mean_wh = np.where(ok, folded, mean_wh)
-        self.written = ok & ~facts.needs_general
+        # a stored mean the value leaves as it is is written again (the same numbers): the
+        # keys of a part then stay one whole range, which the store writes by a range
+        # delete and an append instead of UPDATEs (``duckdb_mdms.set_history``)
+        self.written = (ok | self.had_mean) & ~facts.needs_general
 
     def table(self, supply_point_key: I64) -> tuple[pa.Table | None, BoolArr]:
         """The means to write, by supply point (``None`` if none), and whether each key

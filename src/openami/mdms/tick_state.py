@@ -24,8 +24,9 @@ from openami.mdms.tick_cache import ROW_DTYPES, TickCache, TickRows
 from openami.mdms.vee_config import VeeConfig
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.tick_snapshot import (
+    SnapshotReader,
     SnapshotUnreadable,
-    load_snapshot,
+    open_snapshot,
     remove_snapshot,
     save_snapshot,
 )
@@ -69,18 +70,21 @@ def load_tick_state(
 ) -> TickStateLoad:
     """Load the snapshot at ``path`` into ``cache`` when its tag matches the store."""
     try:
-        snapshot = load_snapshot(path)
+        snapshot = open_snapshot(path)
     except SnapshotUnreadable as exc:
         return TickStateLoad(False, 0, str(exc))
     if snapshot is None:
         return TickStateLoad(False, 0, "no snapshot")
-    with store.locked():
+    with snapshot, store.locked():
         writes = store.durable_writes()
         if snapshot.tag.get("store_writes") != writes:
             return TickStateLoad(False, 0, "the store was written after the snapshot")
         if snapshot.tag.get("vee") != vee_fingerprint(vee):
             return TickStateLoad(False, 0, "the VEE parameters changed")
-        rows = _rows_of(snapshot.table)
+        try:
+            rows = _rows_of(snapshot)
+        except SnapshotUnreadable as exc:
+            return TickStateLoad(False, 0, str(exc))
         if rows is None:
             return TickStateLoad(False, 0, "the snapshot's columns do not match")
         cache.adopt(rows, store.generation)
@@ -110,17 +114,31 @@ def mark_missing_in_step(
     return int(pc.sum(marked.column("marked")).as_py() or 0)
 
 
-def _rows_of(table: pa.Table) -> TickRows | None:
-    """Writable NumPy columns (copies of the mapped file), or None if any is missing or
-    of another type; meters must be sorted, as the cache requires."""
-    columns: dict[str, np.ndarray] = {}
-    for f in fields(TickRows):
-        if f.name not in table.column_names:
+def _rows_of(snapshot: SnapshotReader) -> TickRows | None:
+    """Writable NumPy columns filled batch by batch (one batch of the file in memory beside
+    the rows), or None if any column is missing, of another type or has nulls; meters must
+    be sorted, as the cache requires."""
+    names = [f.name for f in fields(TickRows)]
+    for name in names:
+        if snapshot.schema.get_field_index(name) < 0:
             return None
-        column = table.column(f.name)
-        if column.null_count or column.type != pa.from_numpy_dtype(np.dtype(ROW_DTYPES[f.name])):
+        if snapshot.schema.field(name).type != pa.from_numpy_dtype(np.dtype(ROW_DTYPES[name])):
             return None
-        columns[f.name] = np.array(column.to_numpy(zero_copy_only=False), copy=True)
+    n = snapshot.num_rows
+    columns: dict[str, np.ndarray] = {name: np.empty(n, dtype=ROW_DTYPES[name]) for name in names}
+    at = 0
+    for batch in snapshot.batches():
+        end = at + batch.num_rows
+        if end > n:
+            return None
+        for name in names:
+            column = batch.column(name)
+            if column.null_count:
+                return None
+            columns[name][at:end] = column.to_numpy(zero_copy_only=False)
+        at = end
+    if at != n:
+        return None
     meters = columns["meter_id"]
     if len(meters) > 1 and not bool(np.all(meters[1:] > meters[:-1])):
         return None

@@ -263,8 +263,20 @@ def set_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, stored: np.ndar
     """Write running means computed by the caller (``supply_point_key`` sorted and unique,
     ``n``, ``mean_wh``): rows where ``stored`` is set replace the stored mean of their key,
     the others are new keys. Used by the tick path, which carries the means in memory and
-    folds them itself, so that what it keeps and what is stored are the same numbers."""
+    folds them itself, so that what it keeps and what is stored are the same numbers.
+
+    Keys that are a whole range (every key from the first to the last: a tick's part) are
+    written by deleting the range's stored means and appending the new ones: DuckDB marks
+    the deleted rows (whole row groups are dropped at the next checkpoint) and appends
+    column-wise, about a quarter of the CPU of UPDATE ... FROM, which joins and keeps undo
+    data per row (2 M means: 0.22 s against 0.86 s). Any other key set is UPDATEd."""
     mask = np.asarray(stored, dtype=np.bool_)
+    bounds = _bounds(stats, "supply_point_key")
+    if stats.num_rows and bounds[1] - bounds[0] + 1 == stats.num_rows:
+        # sorted, unique and no gap: every stored mean in the range is one of these keys
+        cur.execute("DELETE FROM vee_history WHERE supply_point_key BETWEEN ? AND ?", bounds)
+        _insert_history(cur, stats)
+        return
     if mask.any():
         upd = stats if mask.all() else stats.filter(pa.array(mask))
         cur.register("q_set_history", upd)
@@ -276,12 +288,13 @@ def set_history(cur: duckdb.DuckDBPyConnection, stats: pa.Table, stored: np.ndar
         )
         cur.unregister("q_set_history")
     if not mask.all():
-        new = stats.filter(pa.array(~mask))
-        cur.register("q_new_history", new)
-        cur.execute(
-            "INSERT INTO vee_history SELECT supply_point_key, n, mean_wh FROM q_new_history"
-        )
-        cur.unregister("q_new_history")
+        _insert_history(cur, stats.filter(pa.array(~mask)))
+
+
+def _insert_history(cur: duckdb.DuckDBPyConnection, means: pa.Table) -> None:
+    cur.register("q_new_history", means)
+    cur.execute("INSERT INTO vee_history SELECT supply_point_key, n, mean_wh FROM q_new_history")
+    cur.unregister("q_new_history")
 
 
 def meters_with_reads_from(
