@@ -253,6 +253,13 @@ class SharedValuesReader:
         return self._tail, self._tail_keys, self._recent
 
     # -- queries ----------------------------------------------------------------------------
+    def window_days(self) -> set[int]:
+        """The day numbers point queries read from window files (the others from day files)."""
+        self._before_query()
+        with self._lock:
+            covering = self._covering if self.use_windows else []
+        return set().union(*(covered for _, covered in covering))
+
     def current_values(self, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
         """The current (highest) version of each slot of one supply point in
         ``first_slot … last_slot`` that has one: slot, import_wh, export_wh, qcode, version,

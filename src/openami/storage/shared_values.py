@@ -276,6 +276,7 @@ class SharedValueStore:
             retention_hours=max(0, int(np.ceil(retention_hours))),
             dry_run=dry_run,
             enforce_retention_duration=False,
+            full=True,  # also files no commit lists (a writer killed before its commit)
         )
         if not dry_run:
             dt.create_checkpoint()
