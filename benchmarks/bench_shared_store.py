@@ -213,7 +213,8 @@ def main() -> None:
         t0 = time.perf_counter()
         windows = SharedValueStore(uri).build_windows()
         windows_s = time.perf_counter() - t0
-        size = sum(f.stat().st_size for f in Path(uri).rglob("*.parquet"))
+        size = sum(f.stat().st_size for f in Path(uri).rglob("shape=day/*.parquet"))
+        window_size = sum(f.stat().st_size for f in Path(uri).rglob("shape=win/*.parquet"))
         ctx = mp.get_context("spawn")  # delta-rs' runtime does not survive a fork
         stop, commits = ctx.Event(), ctx.Value("i", 0)
         last_slot = day_first_slot(FIRST_DAY) + 48 * args.days - 1
@@ -241,6 +242,7 @@ def main() -> None:
         "windows": len(windows),
         "windows_s": windows_s,
         "bytes_per_value": size / values,
+        "window_bytes_per_value": window_size / values,
         "writer_commits_per_s": written / write_s,
         "load_average": os.getloadavg()[0],
         **figures,
@@ -256,7 +258,8 @@ def main() -> None:
     print(
         f"{values:,} values ({args.points:,} points × {args.days} days × 48 × 2), loaded in "
         f"{load_s:.0f} s, {summary['bytes_per_value']:.2f} B/value; {len(windows)} window "
-        f"files built in {windows_s:.0f} s; writer {summary['writer_commits_per_s']:.1f} "
+        f"files built in {windows_s:.0f} s, {summary['window_bytes_per_value']:.2f} B/value; "
+        f"writer {summary['writer_commits_per_s']:.1f} "
         f"commits/s meanwhile; load {summary['load_average']:.1f}"
     )
     f = figures
