@@ -123,6 +123,17 @@ def test_windows_answer_as_the_day_files(world: World) -> None:
     ]
 
 
+def test_windows_hold_the_days_up_to_a_day_given(world: World) -> None:
+    assert sorted(world.shared.build_windows(through=DAYS[2])) == [20784, 20800]
+    reader = SharedValuesReader(world.shared.uri)
+    assert reader.window_days() == _day_numbers(DAYS[:3])  # the last day: its day file
+    assert _answer(reader, 3) == world.expected(3)
+    assert world.shared.build_windows(through=DAYS[2]) == {}
+    assert list(world.shared.build_windows()) == [20800]  # now with the last day
+    reader.refresh()
+    assert reader.window_days() == _day_numbers(DAYS)
+
+
 def test_a_day_compacted_again_is_read_from_its_new_file_until_rebuilt(world: World) -> None:
     world.shared.build_windows()
     reader = SharedValuesReader(world.shared.uri)

@@ -4,14 +4,14 @@ its status, publication from a stopped data directory, compaction and vacuum."""
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from openami.cli.mdms_common import DATA_DIR, open_mdms, parse_days
+from openami.cli.mdms_common import DATA_DIR, open_mdms, parse_day, parse_days
 from openami.storage.shared_values import RETENTION_HOURS, SINGLE_SOURCE, SharedValueStore
 
 console = Console()
@@ -97,8 +97,21 @@ def publish(uri: str, data_dir: Path, source: str) -> None:
     show_default=True,
     help="Then rebuild the point-major window files (16 days each) whose days changed.",
 )
+@click.option(
+    "--windows-through",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Last day the windows hold (default: the day before the newest day in the table, "
+    "which is still being written: each window is rebuilt about once a day, not at every "
+    "compaction).",
+)
 def compact(
-    uri: str, first: str | None, last: str | None, every: float | None, windows: bool
+    uri: str,
+    first: str | None,
+    last: str | None,
+    every: float | None,
+    windows: bool,
+    windows_through: str | None,
 ) -> None:
     """Compact tick rows into one day file per day, sorted by supply point (the current
     version of each slot), in one commit per day, then rebuild the window files (one
@@ -111,7 +124,7 @@ def compact(
     while True:
         _compact(store, parse_days(first, last) if first and last else None)
         if windows:
-            _build_windows(store)
+            _build_windows(store, windows_through)
         if every is None:
             return
         time.sleep(every)
@@ -128,9 +141,14 @@ def _compact(store: SharedValueStore, span: tuple[date, date] | None) -> None:
     console.print(f"compacted {len(done)} days in {time.perf_counter() - started:.1f} s")
 
 
-def _build_windows(store: SharedValueStore) -> None:
+def _build_windows(store: SharedValueStore, through_text: str | None) -> None:
     started = time.perf_counter()
-    built = store.build_windows()
+    if through_text is not None:
+        through: date | None = parse_day(through_text, "--windows-through")
+    else:
+        newest = store.status().last_day
+        through = None if newest is None else newest - timedelta(days=1)
+    built = store.build_windows(through) if through is not None else {}
     for first, rows in built.items():
         console.print(f"window from {date.fromordinal(_EPOCH + first)}: {rows:,} day rows")
     console.print(f"rebuilt {len(built)} window files in {time.perf_counter() - started:.1f} s")

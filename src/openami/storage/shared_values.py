@@ -255,11 +255,13 @@ class SharedValueStore:
             day += timedelta(days=1)
         return done
 
-    def build_windows(self) -> dict[int, int]:
-        """(Re)build the point-major window files whose day files changed
-        (``storage/shared_windows.py``); returns window first day number → rows."""
+    def build_windows(self, through: date | None = None) -> dict[int, int]:
+        """(Re)build the point-major window files whose day files changed, counting the days
+        up to ``through`` (all when None; ``storage/shared_windows.py``); returns window
+        first day number → rows."""
         dt = self.table()
-        return {first: build_window(dt.table_uri, first) for first in stale_windows(dt)}
+        last = None if through is None else _day_number(through)
+        return {first: build_window(dt.table_uri, first, last) for first in stale_windows(dt, last)}
 
     def days_with_ticks(self) -> list[date]:
         """Days that hold tick rows (what a scheduled compaction has to do)."""

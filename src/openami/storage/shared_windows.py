@@ -117,11 +117,12 @@ def _actions(dt: DeltaTable) -> pa.Table:
     return actions.select(["path", "partition.day", "partition.shape"])
 
 
-def stale_windows(dt: DeltaTable) -> list[int]:
-    """First day numbers of the windows to (re)build: those whose day files changed since
-    they were built, or that have day files and no window yet."""
+def stale_windows(dt: DeltaTable, through: int | None = None) -> list[int]:
+    """First day numbers of the windows to (re)build: those whose day files (of the days
+    up to day number ``through``, all when None) changed since they were built, or that have
+    day files and no window yet."""
     actions = _actions(dt)
-    days = day_files(actions)
+    days = _through(day_files(actions), through)
     built: dict[int, set[str]] = {}
     root = local_root(dt.table_uri)
     is_window = pc.equal(actions.column("partition.shape"), SHAPE_WINDOW)
@@ -135,9 +136,14 @@ def stale_windows(dt: DeltaTable) -> list[int]:
     return sorted(first for first, paths in wanted.items() if built.get(first) != paths)
 
 
-def build_window(uri: str, first: int) -> int:
+def _through(days: dict[int, set[str]], through: int | None) -> dict[int, set[str]]:
+    return {n: paths for n, paths in days.items() if through is None or n <= through}
+
+
+def build_window(uri: str, first: int, through: int | None = None) -> int:
     """(Re)build window ``first`` (a day number divisible by ``WINDOW_DAYS``) from the day
-    files its days have now, in one commit; returns its rows (0: no day files, no commit).
+    files its days (up to day number ``through``, all when None) have now, in one commit;
+    returns its rows (0: no day files, no commit).
 
     The file is written first (sorted, 128-row groups), then one commit adds it and removes
     the window's previous files. A crash before the commit leaves an orphan file that
@@ -150,7 +156,7 @@ def build_window(uri: str, first: int) -> int:
     for _ in range(BUILD_ATTEMPTS):
         dt = DeltaTable(str(root))
         actions = _actions(dt)
-        days = day_files(actions)
+        days = _through(day_files(actions), through)
         sources = [p for n in range(first, first + WINDOW_DAYS) for p in sorted(days.get(n, ()))]
         if not sources:
             return 0
