@@ -154,6 +154,7 @@ def _measure(uri: str, args: argparse.Namespace) -> dict[str, Any]:
         day_files_point_max_ms=dtop,
         baseline_point_ms=statistics.median(duck_ms),
     )
+    by_day.close()  # its refresh thread would compete with the slot figures
 
     members = np.sort(rng.choice(np.arange(1, args.points + 1), args.points // 7, replace=False))
     slot_ms, base_slot_ms = [], []
@@ -188,7 +189,6 @@ def _measure(uri: str, args: argparse.Namespace) -> dict[str, Any]:
         lags.append(time.time() - committed)
     out.update(visible_after_s=statistics.median(lags), visible_max_s=max(lags))
     reader.close()
-    by_day.close()
     return out
 
 
