@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 
 from openami.clock import day_first_slot
@@ -133,7 +134,10 @@ def _measure(uri: str, args: argparse.Namespace) -> dict[str, Any]:
         assert got.num_rows == 48 * args.days, got.num_rows
         ms, same = _ms(lambda k=int(key): by_day.current_values(k, first, last))
         day_file_ms.append(ms)
-        assert same.equals(got), int(key)  # the windows change no answer
+        # the windows change no answer; the two readers may hold different snapshots, and
+        # the writer's ticks touch the last day only
+        older = pc.less(got.column("slot"), last - 47)
+        assert same.filter(pc.less(same.column("slot"), last - 47)).equals(got.filter(older))
         if i % 5 == 0:  # DuckDB's scan takes seconds: every 5th point
             ms, _ = _ms(
                 lambda k=int(key): con.execute(
