@@ -43,7 +43,13 @@ def test_status_compact_vacuum(tmp_path: Path) -> None:
     done = runner.invoke(cli, ["mdms", "shared-store", "compact", "--uri", uri])
     assert done.exit_code == 0, done.output
     assert "2026-12-01: 30 supply points in one day file" in done.output
+    assert "rebuilt 0 window files" in done.output  # the newest day is still written
     assert SharedValueStore(uri).status().files == {"day": 1}
+    through = ["--windows-through", "2026-12-01"]
+    again = runner.invoke(cli, ["mdms", "shared-store", "compact", "--uri", uri, *through])
+    assert again.exit_code == 0, again.output
+    assert "window from 2026-11-27: 30 day rows" in again.output
+    assert SharedValueStore(uri).status().files == {"day": 1, "win": 1}
     swept = runner.invoke(
         cli, ["mdms", "shared-store", "vacuum", "--uri", uri, "--retention-hours", "0"]
     )

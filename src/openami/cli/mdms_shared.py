@@ -4,17 +4,18 @@ its status, publication from a stopped data directory, compaction and vacuum."""
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from openami.cli.mdms_common import DATA_DIR, open_mdms, parse_days
+from openami.cli.mdms_common import DATA_DIR, open_mdms, parse_day, parse_days
 from openami.storage.shared_values import RETENTION_HOURS, SINGLE_SOURCE, SharedValueStore
 
 console = Console()
+_EPOCH = date(1970, 1, 1).toordinal()
 
 URI = click.option(
     "--uri",
@@ -43,7 +44,8 @@ def shared_store() -> None:
     help="Also show what this source (an MDMS partition, e.g. p07) has published (repeat).",
 )
 def status(uri: str, sources: tuple[str, ...]) -> None:
-    """Table version, files and bytes per shape (tick rows, day files), days held."""
+    """Table version, files and bytes per shape (tick rows, day and window files), days
+    held."""
     store = SharedValueStore(uri)
     st = store.status()
     table = Table(title=f"shared interval store {uri} (version {st.version})")
@@ -89,15 +91,40 @@ def publish(uri: str, data_dir: Path, source: str) -> None:
     metavar="SECONDS",
     help="Keep running: compact the days with new tick rows every SECONDS (a schedule).",
 )
-def compact(uri: str, first: str | None, last: str | None, every: float | None) -> None:
+@click.option(
+    "--windows/--no-windows",
+    default=True,
+    show_default=True,
+    help="Then rebuild the point-major window files (16 days each) whose days changed.",
+)
+@click.option(
+    "--windows-through",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Last day the windows hold (default: the day before the newest day in the table, "
+    "which is still being written: each window is rebuilt about once a day, not at every "
+    "compaction).",
+)
+def compact(
+    uri: str,
+    first: str | None,
+    last: str | None,
+    every: float | None,
+    windows: bool,
+    windows_through: str | None,
+) -> None:
     """Compact tick rows into one day file per day, sorted by supply point (the current
-    version of each slot), in one commit per day: readers never wait and never see a
-    change in what they read. Without --from/--to, every day that has tick rows."""
+    version of each slot), in one commit per day, then rebuild the window files (one
+    point's 16 days together, what point queries read) whose day files changed: readers
+    never wait and never see a change in what they read. Without --from/--to, every day
+    that has tick rows."""
     store = SharedValueStore(uri)
     if (first is None) != (last is None):
         raise click.UsageError("give both --from and --to, or neither")
     while True:
         _compact(store, parse_days(first, last) if first and last else None)
+        if windows:
+            _build_windows(store, windows_through)
         if every is None:
             return
         time.sleep(every)
@@ -112,6 +139,19 @@ def _compact(store: SharedValueStore, span: tuple[date, date] | None) -> None:
     for day, points in done.items():
         console.print(f"{day}: {points:,} supply points in one day file")
     console.print(f"compacted {len(done)} days in {time.perf_counter() - started:.1f} s")
+
+
+def _build_windows(store: SharedValueStore, through_text: str | None) -> None:
+    started = time.perf_counter()
+    if through_text is not None:
+        through: date | None = parse_day(through_text, "--windows-through")
+    else:
+        newest = store.status().last_day
+        through = None if newest is None else newest - timedelta(days=1)
+    built = store.build_windows(through) if through is not None else {}
+    for first, rows in built.items():
+        console.print(f"window from {date.fromordinal(_EPOCH + first)}: {rows:,} day rows")
+    console.print(f"rebuilt {len(built)} window files in {time.perf_counter() - started:.1f} s")
 
 
 @shared_store.command()

@@ -8,7 +8,10 @@ Partitioned by ``day`` (the JST day of the slot, ``date``) and ``shape``:
 - ``shape=day``: compacted day rows, one per supply point and day, sorted by supply point,
   with the current version of each of the 48 slots in list columns (``*_48``; the scalar
   value columns are NULL, ``slot`` is the day's first slot). Slots without any version have
-  ``qcode`` ``QCODE_NONE`` and NULL values and version.
+  ``qcode`` ``QCODE_NONE`` and NULL values and version;
+- ``shape=win``: copies of the day rows of several days, sorted by supply point and day
+  (``storage/shared_windows.py``): what a point query reads. ``day`` is the window's first
+  day, ``partition`` names the day file each row was copied from.
 
 The current value of a slot is its highest version over both shapes: a reader may see a
 day file and the tick rows it was made from at the same moment (never, within one
@@ -29,6 +32,8 @@ from openami.clock.slots import JST_OFFSET_SLOTS
 
 SHAPE_TICK = "tick"
 SHAPE_DAY = "day"
+#: point-major copies of day rows over several days (``storage/shared_windows.py``)
+SHAPE_WINDOW = "win"
 PARTITION_BY = ["day", "shape"]
 
 #: Delta Lake has no unsigned types: quality codes (0 … ``QCODE_NONE`` = 255) are stored as

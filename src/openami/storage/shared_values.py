@@ -51,6 +51,7 @@ from openami.storage.quality_sql import HH_QUALITY, quality_code_sql
 from openami.storage.shared_layout import (
     PARTITION_BY,
     SHAPE_DAY,
+    SHAPE_WINDOW,
     TABLE_SCHEMA,
     day_rows,
     explode_day_rows,
@@ -58,6 +59,7 @@ from openami.storage.shared_layout import (
     latest_versions,
     tick_rows,
 )
+from openami.storage.shared_windows import build_window, stale_windows
 
 log = get_logger(__name__)
 
@@ -215,10 +217,16 @@ class SharedValueStore:
         (0 and no commit when the day holds nothing)."""
         for _ in range(COMPACT_ATTEMPTS):
             dt = self.table()
-            files = _actions(dt).filter(pc.equal(_actions(dt).column("partition.day"), day))
+            actions = _actions(dt)
+            mine = pc.and_(
+                pc.equal(actions.column("partition.day"), day),
+                pc.not_equal(actions.column("partition.shape"), SHAPE_WINDOW),
+            )
+            files = actions.filter(mine)
             if files.num_rows == 0:
                 return 0
-            data = dt.to_pyarrow_dataset().to_table(filter=pc.field("day") == day)
+            rows_of_day = (pc.field("day") == day) & (pc.field("shape") != SHAPE_WINDOW)
+            data = dt.to_pyarrow_dataset().to_table(filter=rows_of_day)
             if files.num_rows == 1 and files.column("partition.shape")[0].as_py() == SHAPE_DAY:
                 return int(data.num_rows)  # one day file already: nothing would change
             rows = day_rows(latest_versions(_current_of(data)), _day_number(day))
@@ -227,7 +235,7 @@ class SharedValueStore:
                     dt,
                     rows,
                     mode="overwrite",
-                    predicate=f"day = '{day.isoformat()}'",
+                    predicate=f"day = '{day.isoformat()}' AND shape <> '{SHAPE_WINDOW}'",
                     partition_by=PARTITION_BY,
                     writer_properties=WriterProperties(
                         compression="ZSTD", max_row_group_size=DAY_ROW_GROUP_ROWS
@@ -247,6 +255,14 @@ class SharedValueStore:
             day += timedelta(days=1)
         return done
 
+    def build_windows(self, through: date | None = None) -> dict[int, int]:
+        """(Re)build the point-major window files whose day files changed, counting the days
+        up to ``through`` (all when None; ``storage/shared_windows.py``); returns window
+        first day number → rows."""
+        dt = self.table()
+        last = None if through is None else _day_number(through)
+        return {first: build_window(dt.table_uri, first, last) for first in stale_windows(dt, last)}
+
     def days_with_ticks(self) -> list[date]:
         """Days that hold tick rows (what a scheduled compaction has to do)."""
         actions = _actions(self.table())
@@ -262,6 +278,7 @@ class SharedValueStore:
             retention_hours=max(0, int(np.ceil(retention_hours))),
             dry_run=dry_run,
             enforce_retention_duration=False,
+            full=True,  # also files no commit lists (a writer killed before its commit)
         )
         if not dry_run:
             dt.create_checkpoint()
