@@ -29,9 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_reads import read_query
 from openami.storage.slot_files_layout import (
     FILE_MODE,
     FORMATS,
@@ -41,6 +39,7 @@ from openami.storage.slot_files_layout import (
     Manifest,
     parse_file_id,
 )
+from openami.storage.slot_files_values import SMALL_AUDIENCE, join_audience, read_versions
 
 #: what the caller passes: who sees each supply point (``recipient``: index into the list
 #: of retailer IDs passed beside it)
@@ -67,29 +66,6 @@ FILE_SCHEMA = pa.schema(
 ROW_GROUP_ROWS = 65_536
 WRITE_ROWS = 1_048_576  # rows taken and written at a time per file
 CHUNK_BYTES = 1 << 20
-
-#: a correction looks only at the points with a version recorded since the pass before
-#: (``$changed_after``), instead of finding the current version of the whole slot
-_SLOT_VALUES = f"""
-WITH pts AS (
-    SELECT * FROM aud WHERE $changed_after IS NULL OR supply_point_key IN (
-        SELECT supply_point_key FROM hh_slots($slot, $slot)
-        WHERE recorded_at >= $changed_after AND recorded_at <= $as_of)),
-cur AS ({
-    current_versions_sql(
-        "$slot",
-        "$slot",
-        "WHERE recorded_at <= $as_of AND supply_point_key IN (SELECT supply_point_key FROM pts)",
-    )
-})
-SELECT a.recipient, a.supply_point_key, a.supply_point_id,
-       make_timestamp(CAST($slot AS BIGINT) * 1800 * 1000000) AS slot_start,
-       c.import_wh, c.export_wh, c.quality, CAST(c.version AS INTEGER) AS version,
-       make_timestamp(CAST(c.recorded_at * 1000000 AS BIGINT)) AS recorded_at
-FROM pts a LEFT JOIN cur c USING (supply_point_key)
-WHERE $changed_after IS NULL OR c.recorded_at >= $changed_after
-ORDER BY a.supply_point_key
-"""
 
 _CHANGED_SLOTS = """
 SELECT DISTINCT slot FROM half_hour_values WHERE recorded_at >= ? AND recorded_at <= ?
@@ -248,12 +224,15 @@ class SlotFileStore:
         ``earlier`` passes gave them: a version recorded at the very instant of the pass
         before may or may not be in it (an edit between two ticks of a clock that stands
         still), so the versions in the earlier files decide."""
-        values = read_query(
-            self.store,
-            _SLOT_VALUES,
-            {"slot": int(slot), "as_of": float(as_of_s), "changed_after": changed_after_s},
-            aud=audience.cast(AUDIENCE_SCHEMA),
+        small = audience.num_rows <= SMALL_AUDIENCE
+        keys = pa.table({"supply_point_key": audience.column("supply_point_key").cast(pa.int64())})
+        versions = read_versions(
+            self.store, slot, as_of_s, changed_after_s, keys if small else None
         )
+        values = join_audience(slot, audience, versions)
+        if changed_after_s is not None:  # only the points whose current version is new
+            since = pa.scalar(int(changed_after_s * 1000), _TS)
+            values = values.filter(pc.greater_equal(values.column("recorded_at"), since))
         if changed_after_s is None or values.num_rows == 0:
             return values
         before = self._versions(earlier or [])
