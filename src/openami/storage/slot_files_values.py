@@ -63,16 +63,24 @@ def current_rows(keys: np.ndarray, versions: np.ndarray) -> tuple[np.ndarray, np
     """The current version of each key: (the keys that have one, ascending; the row of
     each one's highest version). Versions of one key are distinct (the store numbers
     them)."""
+    index, row = _current_by_index(keys, versions)
+    present = row >= 0
+    return index[present], row[present]
+
+
+def _current_by_index(keys: np.ndarray, versions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the keys of a dense index, ascending; the row of each one's highest version, -1
+    where it has none)."""
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     dense, index = _key_index(keys)
+    numbers = versions.astype(np.int64) + 1  # 0: no version
     highest = np.zeros(len(index), np.int64)
-    np.maximum.at(highest, dense, versions.astype(np.int64) + 1)  # +1: 0 means none
-    current = np.flatnonzero(versions.astype(np.int64) + 1 == highest[dense])
+    np.maximum.at(highest, dense, numbers)
+    current = np.flatnonzero(numbers == highest[dense])
     row = np.full(len(index), -1, np.int64)
     row[dense[current]] = current
-    present = row >= 0
-    return index[present], row[present]
+    return index, row
 
 
 def _key_index(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +91,21 @@ def _key_index(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return keys - low, np.arange(low, high + 1, dtype=np.int64)
     index, dense = np.unique(keys, return_inverse=True)
     return dense.astype(np.int64), index
+
+
+def _rows_of(index: np.ndarray, row: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The current row of each ``wanted`` key (-1: none): by offset when ``index`` is a
+    whole key range, else by binary search."""
+    if len(index) == 0:
+        return np.full(len(wanted), -1, np.int64)
+    if int(index[-1]) - int(index[0]) + 1 == len(index):
+        offset = wanted - index[0]
+        inside = (offset >= 0) & (offset < len(index))
+        out = np.full(len(wanted), -1, np.int64)
+        out[inside] = row[offset[inside]]
+        return out
+    where = np.minimum(np.searchsorted(index, wanted), len(index) - 1)
+    return np.where(index[where] == wanted, row[where], -1)
 
 
 def join_audience(slot: int, audience: pa.Table, versions: pa.Table) -> pa.Table:
@@ -96,13 +119,9 @@ def join_audience(slot: int, audience: pa.Table, versions: pa.Table) -> pa.Table
         aud_keys = aud_keys[order]
     keys = np.asarray(versions.column("supply_point_key").to_numpy(), dtype=np.int64)
     numbers = np.asarray(versions.column("version").to_numpy(), dtype=np.int64)
-    current_keys, rows = current_rows(keys, numbers)
-    where = np.searchsorted(current_keys, aud_keys)
-    found = where < len(current_keys)
-    found[found] = current_keys[where[found]] == aud_keys[found]
-    row_of = np.zeros(len(aud_keys), np.int64)
-    row_of[found] = rows[where[found]]
-    picked = versions.take(pa.array(row_of, mask=~found))
+    row_of = _rows_of(*_current_by_index(keys, numbers), aud_keys)
+    found = row_of >= 0
+    picked = versions.take(pa.array(np.where(found, row_of, 0), mask=~found))
     recorded_us = pc.round(pc.multiply(picked.column("recorded_at"), 1_000_000.0))
     recorded_ms = pc.divide(pc.cast(recorded_us, pa.int64()), 1000)
     return pa.table(
