@@ -16,15 +16,18 @@ or 2. Retailers: 700 (``--retailers``), shares of a few incumbents and a long ta
   in 2023, *unverified*) with Zipf weights 1/k (k = 1…690): the largest new entrant holds
   about 2.5 % of all points, the smallest about 4,000 at national size.
 
-Timed, in one process: (1) the split and write (``SlotFileStore.write``: Arrow counting sort
-by retailer, per-retailer slices taken and written on ``--threads`` threads, write-then-
-rename with fsync); (2) the baseline: the same table as one Parquet file; (3) the query that
-feeds (1) in the embedded system (``SlotFileStore.slot_values``: the one "current value"
-rule over the slot, joined to the audience) over a DuckDB store holding one slot of values
-for ``--query-points`` points (default: N up to 4 million), reported per point and
-extrapolated to N (an estimate, labelled as such). Peak RSS is reported (``ru_maxrss``),
-and for each stage its process CPU seconds beside the wall seconds: on a shared machine
-the wall time depends on the load average, which is printed too.
+Timed, in one process: (1) from a ready table (``SlotFileStore.write``: Arrow counting
+sort by retailer, per-retailer slices taken and written on ``--threads`` threads, write-
+then-rename with fsync): Parquet only (what a pass writes), then Parquet and CSV
+(``eager_csv``, for comparison); the first download's CSV derivation of the largest and
+of the median retailer; the baseline, the same table as one Parquet file; (2) "slot
+stored" → every file written: ``SlotFileStore.publish`` (the slot's versions read from a
+DuckDB store holding one slot of values for ``--query-points`` points, default all, the
+current ones picked and joined to the audience, split, written, the manifest), and the
+read alone; extrapolated to N when ``--query-points`` is smaller (labelled as such). Peak
+RSS is reported (``ru_maxrss``), and for each stage its process CPU seconds beside the
+wall seconds: on a shared machine the wall time depends on the load average, which is
+printed too.
 
 ``--part pipeline`` (also part of the default ``all``): the pipeline latency, a read arriving
 at the HES → its value in a downloadable file, p50/p95, for a city of ``--pipeline-meters``
@@ -34,7 +37,9 @@ at the HES → its value in a downloadable file, p50/p95, for a city of ``--pipe
 Run::
 
     python benchmarks/bench_slot_files.py --small
-    python benchmarks/bench_slot_files.py --json            # 81.5 M points: ~10 GiB RSS
+    # 81.5 M points, about 8 GiB RSS:
+    flock /work/bigmem.lock python benchmarks/bench_slot_files.py --part write \\
+        --query-points 20000000
 """
 
 from __future__ import annotations
