@@ -153,21 +153,3 @@ def test_kill_9_mid_write_leaves_no_listed_file_and_a_rerun_completes(tmp_path: 
         assert pq.read_table(path).num_rows == manifest.rows[recipient]
     assert not [p for p in root.rglob("*") if ".tmp-" in p.name]  # stale temporaries gone
     assert [m.pass_name for m in store.pending()] == ["deadline-000"]
-
-
-def test_rows_already_grouped_by_retailer_give_the_same_files(tmp_path: Path) -> None:
-    table = values(5000)
-    codes = table.column("recipient").to_numpy()
-    grouped = table.take(pa.array(np.argsort(codes, kind="stable")))  # as a full pass reads
-    stores = [SlotFileStore(tmp_path / d, None) for d in ("a", "b")]  # type: ignore[arg-type]
-    manifests = [
-        s.write(SLOT, "deadline", 0, t, RECIPIENTS, 1.0e9)
-        for s, t in zip(stores, (table, grouped), strict=True)
-    ]
-    assert manifests[0].rows == manifests[1].rows
-    for recipient in manifests[0].rows:
-        name = parse_file_id(f"{SLOT}-deadline-000.parquet")
-        assert name is not None
-        a, b = (pq.read_table(s.layout.file_path(recipient, name)) for s in stores)
-        assert a.num_rows == manifests[0].rows[recipient]
-        assert a.equals(b)

@@ -96,28 +96,3 @@ def test_current_rows_takes_the_highest_version_of_each_key() -> None:
     assert rows.tolist() == [4, 2, 3]
     empty_keys, empty_rows = current_rows(np.zeros(0, np.int64), np.zeros(0, np.int64))
     assert len(empty_keys) == len(empty_rows) == 0
-
-
-@pytest.mark.parametrize("shuffled", [False, True])
-def test_grouped_by_recipient_holds_the_same_rows(shuffled: bool) -> None:
-    keys = np.arange(1, 2001, dtype=np.int64)
-    store = _store(keys, seed=3)
-    rng = np.random.default_rng(11)
-    aud_keys = rng.permutation(keys) if shuffled else keys
-    audience = pa.table(
-        {
-            "supply_point_key": aud_keys,
-            "supply_point_id": [f"{k:022d}" for k in aud_keys],
-            "recipient": rng.integers(0, 5, len(aud_keys)).astype(np.int32),
-        }
-    )
-    versions = read_versions(store, SLOT, 1.0e9 + 2000, None, None)
-    by_key = join_audience(SLOT, audience, versions)
-    grouped = join_audience(SLOT, audience, versions, by_recipient=True)
-    codes = grouped.column("recipient").to_numpy()
-    assert bool(np.all(codes[1:] >= codes[:-1]))  # grouped by recipient …
-    for code in range(5):  # … each group in key order, with the same values
-        mine = grouped.filter(pa.array(codes == code))
-        want = by_key.filter(pa.array(by_key.column("recipient").to_numpy() == code))
-        assert mine.num_rows > 0 and mine.equals(want)
-    store.close()

@@ -151,7 +151,7 @@ class SlotFileStore:
         versions = read_versions(
             self.store, slot, as_of_s, changed_after_s, keys if small else None
         )
-        values = join_audience(slot, audience, versions, by_recipient=changed_after_s is None)
+        values = join_audience(slot, audience, versions)
         if changed_after_s is not None:  # only the points whose current version is new
             since = pa.scalar(int(changed_after_s * 1000), _TS)
             values = values.filter(pc.greater_equal(values.column("recorded_at"), since))
@@ -219,7 +219,6 @@ class SlotFileStore:
         per recipient with rows, then the manifest."""
         order, bounds = split_by_recipient(values, len(recipients))
         order_np = np.asarray(order.to_numpy(), dtype=np.int64)
-        grouped = bool(np.all(order_np[1:] > order_np[:-1]))  # already by recipient
         batches = [b for b in values.to_batches() if b.num_rows]
         offsets = np.zeros(len(batches) + 1, np.int64)
         np.cumsum([b.num_rows for b in batches], out=offsets[1:])
@@ -246,11 +245,8 @@ class SlotFileStore:
             writers = [Writer(paths[fmt], fmt) for fmt in todo]
             # in parts, so that an incumbent's slice is never materialised whole
             for start in range(lo, hi, WRITE_ROWS):
-                stop = min(start + WRITE_ROWS, hi)
-                if grouped:  # a zero-copy slice
-                    part = file_table(values.slice(start, stop - start))
-                else:
-                    part = file_table(_take_ascending(batches, offsets, order_np[start:stop]))
+                rows = order_np[start : min(start + WRITE_ROWS, hi)]
+                part = file_table(_take_ascending(batches, offsets, rows))
                 for writer in writers:
                     writer.write(part)
             for writer in writers:

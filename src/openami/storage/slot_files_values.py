@@ -108,26 +108,15 @@ def _rows_of(index: np.ndarray, row: np.ndarray, wanted: np.ndarray) -> np.ndarr
     return np.where(index[where] == wanted, row[where], -1)
 
 
-def join_audience(
-    slot: int, audience: pa.Table, versions: pa.Table, by_recipient: bool = False
-) -> pa.Table:
-    """Every audience row (``recipient``, ``supply_point_key``, ``supply_point_id``) with
-    the slot start and its point's current value (nulls where the point has none), in
-    supply point key order; ``by_recipient``: grouped by recipient code first (then each
-    column is gathered once, here, and the writer takes zero-copy slices)."""
+def join_audience(slot: int, audience: pa.Table, versions: pa.Table) -> pa.Table:
+    """Every audience row in supply point key order (``recipient``, ``supply_point_key``,
+    ``supply_point_id``) with the slot start and its point's current value (nulls where
+    the point has none)."""
     aud_keys = np.asarray(audience.column("supply_point_key").to_numpy(), dtype=np.int64)
-    in_key_order = len(aud_keys) < 2 or bool(np.all(aud_keys[1:] >= aud_keys[:-1]))
-    order: np.ndarray | pa.Array | None = None
-    if by_recipient and in_key_order:
-        order = pc.sort_indices(audience.column("recipient"))  # stable: keys stay in order
-    elif by_recipient:
-        codes = np.asarray(audience.column("recipient").to_numpy(), dtype=np.int64)
-        order = np.lexsort((aud_keys, codes))
-    elif not in_key_order:
+    if len(aud_keys) > 1 and not bool(np.all(aud_keys[1:] >= aud_keys[:-1])):
         order = np.argsort(aud_keys, kind="stable")
-    if order is not None:
-        audience = audience.take(order)
-        aud_keys = aud_keys[np.asarray(order, dtype=np.int64)]
+        audience = audience.take(pa.array(order))
+        aud_keys = aud_keys[order]
     keys = np.asarray(versions.column("supply_point_key").to_numpy(), dtype=np.int64)
     numbers = np.asarray(versions.column("version").to_numpy(), dtype=np.int64)
     row_of = _rows_of(*_current_by_index(keys, numbers), aud_keys)
