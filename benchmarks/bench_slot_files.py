@@ -16,15 +16,18 @@ or 2. Retailers: 700 (``--retailers``), shares of a few incumbents and a long ta
   in 2023, *unverified*) with Zipf weights 1/k (k = 1…690): the largest new entrant holds
   about 2.5 % of all points, the smallest about 4,000 at national size.
 
-Timed, in one process: (1) the split and write (``SlotFileStore.write``: Arrow counting sort
-by retailer, per-retailer slices taken and written on ``--threads`` threads, write-then-
-rename with fsync); (2) the baseline: the same table as one Parquet file; (3) the query that
-feeds (1) in the embedded system (``SlotFileStore.slot_values``: the one "current value"
-rule over the slot, joined to the audience) over a DuckDB store holding one slot of values
-for ``--query-points`` points (default: N up to 4 million), reported per point and
-extrapolated to N (an estimate, labelled as such). Peak RSS is reported (``ru_maxrss``),
-and for each stage its process CPU seconds beside the wall seconds: on a shared machine
-the wall time depends on the load average, which is printed too.
+Timed, in one process: (1) from a ready table (``SlotFileStore.write``: Arrow counting
+sort by retailer, per-retailer slices taken and written on ``--threads`` threads, write-
+then-rename with fsync): Parquet only (what a pass writes), then Parquet and CSV
+(``eager_csv``, for comparison); the first download's CSV derivation of the largest and
+of the median retailer; the baseline, the same table as one Parquet file; (2) "slot
+stored" → every file written: ``SlotFileStore.publish`` (the slot's versions read from a
+DuckDB store holding one slot of values for ``--query-points`` points, default all, the
+current ones picked and joined to the audience, split, written, the manifest), and the
+read alone; extrapolated to N when ``--query-points`` is smaller (labelled as such). Peak
+RSS is reported (``ru_maxrss``), and for each stage its process CPU seconds beside the
+wall seconds: on a shared machine the wall time depends on the load average, which is
+printed too.
 
 ``--part pipeline`` (also part of the default ``all``): the pipeline latency, a read arriving
 at the HES → its value in a downloadable file, p50/p95, for a city of ``--pipeline-meters``
@@ -34,7 +37,9 @@ at the HES → its value in a downloadable file, p50/p95, for a city of ``--pipe
 Run::
 
     python benchmarks/bench_slot_files.py --small
-    python benchmarks/bench_slot_files.py --json            # 81.5 M points: ~10 GiB RSS
+    # 81.5 M points, about 8 GiB RSS:
+    flock /work/bigmem.lock python benchmarks/bench_slot_files.py --part write \\
+        --query-points 20000000
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -127,18 +133,59 @@ def rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def time_write(
-    table: pa.Table, recipients: list[str], root: Path, threads: int
-) -> tuple[float, float]:
-    """(wall, CPU) seconds of the split and write."""
-    store = SlotFileStore(root, None, threads=threads)  # type: ignore[arg-type]  # no queries
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall, process CPU) seconds of ``fn()``."""
     t0, c0 = time.perf_counter(), time.process_time()
-    store.write(SLOT, "deadline", 0, table, recipients, float((SLOT + 3) * 1800))
+    fn()
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def time_baseline(table: pa.Table, root: Path) -> tuple[float, float]:
-    t0, c0 = time.perf_counter(), time.process_time()
+def time_writes(
+    table: pa.Table, recipients: list[str], root: Path, threads: int
+) -> dict[str, object]:
+    """The split and write from a ready table: Parquet only (the pass as it runs), Parquet
+    and CSV (the eager way), the first download's CSV derivation of the largest and of the
+    median retailer, and the baseline (the whole slot as one Parquet file)."""
+    as_of_s = float((SLOT + 3) * 1800)
+    out: dict[str, object] = {}
+    lazy = SlotFileStore(root / "lazy", None, threads=threads)  # type: ignore[arg-type]
+    wall, cpu = timed(lambda: lazy.write(SLOT, "deadline", 0, table, recipients, as_of_s))
+    out |= {"write_parquet_s": round(wall, 2), "write_parquet_cpu_s": round(cpu, 2)}
+    rows = lazy.manifests(SLOT)[0].rows
+    by_size = sorted(rows, key=rows.__getitem__)
+    file_id = f"{SLOT}-deadline-000.csv"
+    for label, recipient in (("largest", by_size[-1]), ("median", by_size[len(by_size) // 2])):
+        wall, cpu = timed(lambda r=recipient: lazy.file(r, file_id))  # type: ignore[misc]
+        out |= {
+            f"derive_csv_{label}_rows": rows[recipient],
+            f"derive_csv_{label}_s": round(wall, 2),
+            f"derive_csv_{label}_cpu_s": round(cpu, 2),
+        }
+    files = [p for p in (root / "lazy").rglob("*") if p.is_file()]
+    out["files_per_pass"] = sum(1 for p in files if p.suffix == ".parquet")
+    out["parquet_gib"] = round(
+        sum(p.stat().st_size for p in files if p.suffix == ".parquet") / 2**30, 3
+    )
+    shutil.rmtree(root / "lazy")
+    eager = SlotFileStore(root / "eager", None, threads=threads, eager_csv=True)  # type: ignore[arg-type]
+    wall, cpu = timed(lambda: eager.write(SLOT, "deadline", 0, table, recipients, as_of_s))
+    out |= {"write_eager_csv_s": round(wall, 2), "write_eager_csv_cpu_s": round(cpu, 2)}
+    csv_bytes = sum(p.stat().st_size for p in (root / "eager").rglob("*.csv"))
+    out["csv_gib"] = round(csv_bytes / 2**30, 2)
+    shutil.rmtree(root / "eager")
+    wall, cpu = timed(lambda: write_baseline(table, root))
+    out |= {
+        "baseline_one_parquet_s": round(wall, 2),
+        "baseline_one_parquet_cpu_s": round(cpu, 2),
+        "ratio_write_parquet_vs_baseline": round(
+            float(out["write_parquet_s"]) / max(wall, 1e-9),
+            2,  # type: ignore[arg-type]
+        ),
+    }
+    return out
+
+
+def write_baseline(table: pa.Table, root: Path) -> None:
     with open(root / "whole-slot.parquet", "wb") as fh:
         pq.write_table(
             table.drop(["recipient", "supply_point_key"]),
@@ -148,12 +195,11 @@ def time_baseline(table: pa.Table, root: Path) -> tuple[float, float]:
         )
         fh.flush()
         os.fsync(fh.fileno())
-    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def time_query(points: int, retailers: int, root: Path) -> tuple[float, float, int]:
-    """One slot of value versions for ``points`` points in a DuckDB store, then the query
-    that feeds the writer; returns (wall seconds, CPU seconds, rows)."""
+def stored_slot(points: int, retailers: int, root: Path) -> tuple[DuckIntervalStore, pa.Table]:
+    """A DuckDB store holding one slot of value versions for ``points`` points (appended as
+    three collection rounds would), and the audience (untimed)."""
     slot = national_slot(points, retailers, seed=2)
     store = DuckIntervalStore(root / "interval.duckdb")
     qcode = pc.cast(slot.column("quality").combine_chunks().indices, pa.uint8()).to_numpy()
@@ -174,53 +220,53 @@ def time_query(points: int, retailers: int, root: Path) -> tuple[float, float, i
         for instant in np.unique(recorded_s):
             part = versions.filter(pa.array(recorded_s == instant))
             append_values(cur, part, float(instant), "register difference")
-    audience = slot.select(["supply_point_key", "supply_point_id", "recipient"])
-    del slot, versions
-    files = SlotFileStore(root / "files", store)
-    t0, c0 = time.perf_counter(), time.process_time()
-    got = files.slot_values(SLOT, audience, float((SLOT + 3) * 1800))
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return store, slot.select(["supply_point_key", "supply_point_id", "recipient"])
+
+
+def time_publish(points: int, recipients: list[str], root: Path, threads: int) -> dict[str, object]:
+    """ "Slot stored" → every retailer's files written: the whole pass
+    (``SlotFileStore.publish``: the slot's current values read and joined to the
+    audience, split, every Parquet file written, the manifest), with the query alone
+    timed in a second run."""
+    store, audience = stored_slot(points, len(recipients), root)
+    files = SlotFileStore(root / "files", store, threads=threads)
+    as_of_s = float((SLOT + 3) * 1800)
+    wall, cpu = timed(lambda: files.publish(SLOT, "deadline", 0, audience, recipients, as_of_s))
+    query_wall, query_cpu = timed(lambda: files.slot_values(SLOT, audience, as_of_s))
     store.close()
-    return elapsed, cpu, got.num_rows
+    return {
+        "query_points": points,
+        "slot_stored_to_files_s": round(wall, 2),
+        "slot_stored_to_files_cpu_s": round(cpu, 2),
+        "query_s": round(query_wall, 2),
+        "query_cpu_s": round(query_cpu, 2),
+        "query_us_per_point": round(query_wall / points * 1e6, 3),
+    }
 
 
 def run(points: int, retailers: int, threads: int, query_points: int) -> dict[str, object]:
     load = os.getloadavg()
     recipients = [f"R{i:04d}" for i in range(retailers)]
-    with tempfile.TemporaryDirectory(prefix="bench-slot-files-") as tmp:
-        root = Path(tmp)
-        t0 = time.perf_counter()
-        table = national_slot(points, retailers)
-        generate_s = time.perf_counter() - t0
-        write_s, write_cpu_s = time_write(table, recipients, root / "files", threads)
-        files = [p for p in (root / "files").rglob("*") if p.is_file()]
-        parquet_bytes = sum(p.stat().st_size for p in files if p.suffix == ".parquet")
-        csv_bytes = sum(p.stat().st_size for p in files if p.suffix == ".csv")
-        baseline_s, baseline_cpu_s = time_baseline(table, root)
-        del table
-        shutil.rmtree(root / "files")
-        query_s, query_cpu_s, query_rows = time_query(query_points, retailers, root)
-    return {
+    figures: dict[str, object] = {
         "points": points,
         "retailers": retailers,
         "threads": threads,
         "largest_retailer_share": round(float(shares(retailers)[0]), 4),
-        "files_written": len(files),
-        "parquet_gib": round(parquet_bytes / 2**30, 2),
-        "csv_gib": round(csv_bytes / 2**30, 2),
-        "generate_untimed_s": round(generate_s, 1),
-        "split_and_write_s": round(write_s, 2),
-        "split_and_write_cpu_s": round(write_cpu_s, 2),
-        "baseline_one_parquet_s": round(baseline_s, 2),
-        "baseline_one_parquet_cpu_s": round(baseline_cpu_s, 2),
-        "ratio_vs_baseline": round(write_s / baseline_s, 2),
-        "query_points": query_points,
-        "query_rows": query_rows,
-        "query_s": round(query_s, 2),
-        "query_cpu_s": round(query_cpu_s, 2),
-        "query_us_per_point": round(query_s / query_points * 1e6, 3),
-        "query_extrapolated_to_points_s": round(query_s / query_points * points, 1),
-        "slot_stored_to_files_estimate_s": round(write_s + query_s / query_points * points, 1),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-slot-files-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        table = national_slot(points, retailers)
+        figures["generate_untimed_s"] = round(time.perf_counter() - t0, 1)
+        figures |= time_writes(table, recipients, root, threads)
+        del table
+        figures |= time_publish(query_points, recipients, root, threads)
+    if query_points != points:
+        figures["slot_stored_to_files_extrapolated_s"] = round(
+            float(figures["slot_stored_to_files_s"]) / query_points * points,  # type: ignore[arg-type]
+            1,
+        )
+    return figures | {
         "target_s": 60,
         "peak_rss_gib": round(rss_gib(), 2),
         "loadavg_1_5_15_at_start": [round(x, 2) for x in load],
@@ -237,7 +283,9 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="1,000,000 points")
     ap.add_argument("--retailers", type=int, default=700)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--query-points", type=int, default=None, help="default: up to 4 M")
+    ap.add_argument(
+        "--query-points", type=int, default=None, help="points in the stored slot (default: all)"
+    )
     ap.add_argument(
         "--part", choices=("all", "write", "pipeline"), default="all", help="what to measure"
     )
@@ -246,7 +294,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     points = 1_000_000 if args.small else args.points
-    query_points = args.query_points or min(points, 4_000_000)
+    query_points = args.query_points or points
     figures: dict[str, object] = {}
     if args.part in ("all", "write"):
         figures.update(run(points, args.retailers, args.threads, query_points))

@@ -202,6 +202,12 @@ def test_files_hold_the_json_apis_values(rig: Rig) -> None:
     csv_id = str(file_id).replace(".parquet", ".csv")
     resp = rig.http.get(f"/v1/slot-files/{csv_id}", headers=rig.headers(retailer))
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    # made on the first download, then listed with its size
+    assert int(resp.headers["content-length"]) == len(resp.content)
+    listed = next(i for i in rig.listing(retailer, S1) if i["file_id"] == csv_id)
+    assert listed["size_bytes"] == len(resp.content)
+    again = rig.http.get(f"/v1/slot-files/{csv_id}", headers=rig.headers(retailer))
+    assert again.content == resp.content and again.headers["etag"] == resp.headers["etag"]
     csv = pcsv.read_csv(
         io.BytesIO(resp.content),
         convert_options=pcsv.ConvertOptions(column_types={"supply_point_id": pa.string()}),

@@ -65,7 +65,12 @@ def test_each_retailer_gets_exactly_its_rows(tmp_path: Path) -> None:
             == expected.column("supply_point_id").to_pylist()
         )
         assert got.column("import_wh").to_pylist() == expected.column("import_wh").to_pylist()
-        csv_bytes = b"".join(store.chunks(recipient, files["csv"]))
+        assert files["csv"].size_bytes is None  # listed, derived on the first download
+        derived = store.file(recipient, files["csv"].file_id)
+        assert derived is not None and derived.size_bytes is not None
+        assert derived.etag == files["csv"].etag  # the ETag does not change on derivation
+        csv_bytes = b"".join(store.chunks(recipient, derived))
+        assert len(csv_bytes) == derived.size_bytes
         csv = pcsv.read_csv(
             pa.BufferReader(csv_bytes),
             convert_options=pcsv.ConvertOptions(column_types={"supply_point_id": pa.string()}),
@@ -97,11 +102,11 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from openami.storage import slot_files
+    from openami.storage import slot_files, slot_files_formats
     from tests.storage.test_slot_files import RECIPIENTS, SLOT, values
 
     calls = []
-    csv_table = slot_files._csv_table
+    csv_table = slot_files_formats.csv_table
 
     def hang_in_the_second_file(table):  # the first pair completes, the second is cut short
         calls.append(1)
@@ -110,8 +115,8 @@ _KILLED_WRITER = textwrap.dedent(
             time.sleep(600)
         return csv_table(table)
 
-    slot_files._csv_table = hang_in_the_second_file
-    store = slot_files.SlotFileStore(Path(sys.argv[1]), None, threads=1)
+    slot_files_formats.csv_table = hang_in_the_second_file
+    store = slot_files.SlotFileStore(Path(sys.argv[1]), None, threads=1, eager_csv=True)
     store.write(SLOT, "deadline", 0, values(5000), RECIPIENTS, 1.0e9)
     """
 )
@@ -130,7 +135,7 @@ def test_kill_9_mid_write_leaves_no_listed_file_and_a_rerun_completes(tmp_path: 
     process.wait(timeout=30)
     temps = [p for p in root.rglob("*") if p.is_file() and ".tmp-" in p.name]
     assert temps and all(p.name.startswith(".") for p in temps)
-    store = SlotFileStore(root, None)  # type: ignore[arg-type]
+    store = SlotFileStore(root, None, eager_csv=True)  # type: ignore[arg-type]
     assert all(store.files_of(r, SLOT) == [] for r in RECIPIENTS)  # nothing listed
     assert store.pending() == []  # and no announcement of a pass that never completed
     # the restarted writer completes the pass; a file it had finished is left alone

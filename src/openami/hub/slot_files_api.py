@@ -60,7 +60,9 @@ class SlotFileOut(BaseModel):
     sequence: int = Field(description="0, or the correction's number (1, 2, …)")
     format: str = Field(description="parquet or csv")
     rows: int | None = Field(description="supply points in the file (third parties: null)")
-    size_bytes: int | None = Field(description="file size (third parties: null)")
+    size_bytes: int | None = Field(
+        description="file size (null: third parties, and a CSV file not downloaded yet)"
+    )
     as_of: str = Field(description="values recorded up to this instant")
     url: str
 

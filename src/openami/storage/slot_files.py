@@ -17,23 +17,24 @@ written last; the catalogue lists the files of completed passes only.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_reads import read_query
+from openami.storage.slot_files_formats import (
+    Writer,
+    derive_csv,
+    file_table,
+    whole_file,
+)
 from openami.storage.slot_files_layout import (
-    FILE_MODE,
     FORMATS,
     MEDIA_TYPES,
     FileName,
@@ -41,6 +42,7 @@ from openami.storage.slot_files_layout import (
     Manifest,
     parse_file_id,
 )
+from openami.storage.slot_files_values import SMALL_AUDIENCE, join_audience, read_versions
 
 #: what the caller passes: who sees each supply point (``recipient``: index into the list
 #: of retailer IDs passed beside it)
@@ -52,44 +54,8 @@ AUDIENCE_SCHEMA = pa.schema(
     ]
 )
 _TS = pa.timestamp("ms", tz="UTC")
-#: the columns of every slot file
-FILE_SCHEMA = pa.schema(
-    [
-        ("supply_point_id", pa.string()),
-        ("slot_start", _TS),
-        ("import_wh", pa.int64()),
-        ("export_wh", pa.int64()),
-        ("quality", pa.string()),  # null: no value stored for the slot yet
-        ("version", pa.int32()),
-        ("recorded_at", _TS),
-    ]
-)
-ROW_GROUP_ROWS = 65_536
 WRITE_ROWS = 1_048_576  # rows taken and written at a time per file
 CHUNK_BYTES = 1 << 20
-
-#: a correction looks only at the points with a version recorded since the pass before
-#: (``$changed_after``), instead of finding the current version of the whole slot
-_SLOT_VALUES = f"""
-WITH pts AS (
-    SELECT * FROM aud WHERE $changed_after IS NULL OR supply_point_key IN (
-        SELECT supply_point_key FROM hh_slots($slot, $slot)
-        WHERE recorded_at >= $changed_after AND recorded_at <= $as_of)),
-cur AS ({
-    current_versions_sql(
-        "$slot",
-        "$slot",
-        "WHERE recorded_at <= $as_of AND supply_point_key IN (SELECT supply_point_key FROM pts)",
-    )
-})
-SELECT a.recipient, a.supply_point_key, a.supply_point_id,
-       make_timestamp(CAST($slot AS BIGINT) * 1800 * 1000000) AS slot_start,
-       c.import_wh, c.export_wh, c.quality, CAST(c.version AS INTEGER) AS version,
-       make_timestamp(CAST(c.recorded_at * 1000000 AS BIGINT)) AS recorded_at
-FROM pts a LEFT JOIN cur c USING (supply_point_key)
-WHERE $changed_after IS NULL OR c.recorded_at >= $changed_after
-ORDER BY a.supply_point_key
-"""
 
 _CHANGED_SLOTS = """
 SELECT DISTINCT slot FROM half_hour_values WHERE recorded_at >= ? AND recorded_at <= ?
@@ -107,7 +73,7 @@ class SlotFile:
     seq: int
     fmt: str
     rows: int
-    size_bytes: int
+    size_bytes: int | None  # a CSV file not derived yet: None
     etag: str
     as_of_s: float
     written_at_s: float
@@ -146,86 +112,18 @@ def _take_ascending(
     return pa.Table.from_batches(pieces, batches[0].schema)
 
 
-def _file_table(part: pa.Table) -> pa.Table:
-    return part.select(FILE_SCHEMA.names).cast(FILE_SCHEMA, safe=False)
-
-
-def _iso_jst(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """ISO 8601 JST text of a timestamp column with few distinct values (a slot start, the
-    instants of a few collection rounds): each distinct value is formatted once."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = pc.dictionary_encode(array.cast(pa.timestamp("s", tz="Asia/Tokyo"), safe=False))
-    text = pc.strftime(encoded.dictionary, "%Y-%m-%dT%H:%M:%S%z")
-    text = pc.replace_substring(text, "+0900", "+09:00")
-    return text.take(encoded.indices)
-
-
-def _csv_table(table: pa.Table) -> pa.Table:
-    """The CSV form of file rows: instants as ISO 8601 JST text."""
-    for name in ("slot_start", "recorded_at"):
-        position = table.schema.get_field_index(name)
-        table = table.set_column(position, name, _iso_jst(table.column(name)))
-    return table
-
-
-#: nothing needs quoting (22-digit IDs, ISO instants, quality names, numbers): quoting
-#: would only scan every string
-_CSV_OPTIONS = pcsv.WriteOptions(quoting_style="none")
-
-
-class _Writer:
-    """One file being written under its temporary name, part by part."""
-
-    def __init__(self, path: Path, fmt: str) -> None:
-        self.path = path
-        self.fmt = fmt
-        for stale in path.parent.glob(f".{path.name}.tmp-*"):
-            stale.unlink(missing_ok=True)  # left by a writer killed mid-file
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        descriptor = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        self.fh = open(descriptor, "wb")  # noqa: SIM115  # closed in finish()
-        self.parquet: pq.ParquetWriter | None = None
-        self.csv: pcsv.CSVWriter | None = None
-
-    def write(self, part: pa.Table) -> None:
-        if self.fmt == "parquet":
-            if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.fh, FILE_SCHEMA, compression="zstd")
-            self.parquet.write_table(part, row_group_size=ROW_GROUP_ROWS)
-            return
-        text = _csv_table(part)
-        if self.csv is None:
-            self.csv = pcsv.CSVWriter(self.fh, text.schema, write_options=_CSV_OPTIONS)
-        self.csv.write_table(text)
-
-    def finish(self) -> None:
-        """Close, fsync and rename: the file appears complete or not at all."""
-        for writer in (self.parquet, self.csv):
-            if writer is not None:
-                writer.close()
-        self.fh.flush()
-        os.fsync(self.fh.fileno())  # durable before it becomes visible
-        self.fh.close()
-        os.replace(self.tmp, self.path)
-
-
-def _whole_file(table: pa.Table, fmt: str) -> bytes:
-    """A small file in memory (a third party's rendering)."""
-    sink = pa.BufferOutputStream()
-    if fmt == "parquet":
-        pq.write_table(table, sink, compression="zstd")
-    else:
-        pcsv.write_csv(_csv_table(table), sink, _CSV_OPTIONS)
-    return bytes(sink.getvalue().to_pybytes())
-
-
 class SlotFileStore:
     """The slot files under ``root``, written from the interval store ``store``."""
 
-    def __init__(self, root: Path, store: DuckIntervalStore, threads: int = 2) -> None:
+    def __init__(
+        self, root: Path, store: DuckIntervalStore, threads: int = 2, eager_csv: bool = False
+    ) -> None:
+        """``eager_csv``: a pass writes the CSV files too (else each is derived from its
+        Parquet file on its first download)."""
         self.layout = Layout(root)
         self.store = store
         self.threads = threads
+        self.pass_formats = FORMATS if eager_csv else ("parquet",)
 
     # -- reading the interval store ------------------------------------------------------------
     def changed_slots(self, after_s: float, until_s: float) -> list[int]:
@@ -248,12 +146,15 @@ class SlotFileStore:
         ``earlier`` passes gave them: a version recorded at the very instant of the pass
         before may or may not be in it (an edit between two ticks of a clock that stands
         still), so the versions in the earlier files decide."""
-        values = read_query(
-            self.store,
-            _SLOT_VALUES,
-            {"slot": int(slot), "as_of": float(as_of_s), "changed_after": changed_after_s},
-            aud=audience.cast(AUDIENCE_SCHEMA),
+        small = audience.num_rows <= SMALL_AUDIENCE
+        keys = pa.table({"supply_point_key": audience.column("supply_point_key").cast(pa.int64())})
+        versions = read_versions(
+            self.store, slot, as_of_s, changed_after_s, keys if small else None
         )
+        values = join_audience(slot, audience, versions)
+        if changed_after_s is not None:  # only the points whose current version is new
+            since = pa.scalar(int(changed_after_s * 1000), _TS)
+            values = values.filter(pc.greater_equal(values.column("recorded_at"), since))
         if changed_after_s is None or values.num_rows == 0:
             return values
         before = self._versions(earlier or [])
@@ -314,7 +215,8 @@ class SlotFileStore:
         written_at_s: float | None = None,
     ) -> Manifest:
         """Write the files of ``values`` (columns of :data:`FILE_SCHEMA` plus ``recipient``
-        and ``supply_point_key``), one pair per recipient with rows, then the manifest."""
+        and ``supply_point_key``), one Parquet file (and with ``eager_csv`` one CSV file)
+        per recipient with rows, then the manifest."""
         order, bounds = split_by_recipient(values, len(recipients))
         order_np = np.asarray(order.to_numpy(), dtype=np.int64)
         batches = [b for b in values.to_batches() if b.num_rows]
@@ -335,16 +237,16 @@ class SlotFileStore:
             recipient, lo, hi = job
             paths = {
                 fmt: self.layout.file_path(recipient, FileName(slot, kind, seq, fmt))
-                for fmt in FORMATS
+                for fmt in self.pass_formats
             }
             todo = [fmt for fmt, path in paths.items() if not path.exists()]
             if not todo:  # written before a restart: complete, leave them
                 return
-            writers = [_Writer(paths[fmt], fmt) for fmt in todo]
+            writers = [Writer(paths[fmt], fmt) for fmt in todo]
             # in parts, so that an incumbent's slice is never materialised whole
             for start in range(lo, hi, WRITE_ROWS):
                 rows = order_np[start : min(start + WRITE_ROWS, hi)]
-                part = _file_table(_take_ascending(batches, offsets, rows))
+                part = file_table(_take_ascending(batches, offsets, rows))
                 for writer in writers:
                     writer.write(part)
             for writer in writers:
@@ -400,21 +302,34 @@ class SlotFileStore:
         return out
 
     def file(self, recipient: str, file_id: str) -> SlotFile | None:
-        """The retailer's file ``file_id``, or None (malformed, unknown or another's)."""
+        """The retailer's file ``file_id``, or None (malformed, unknown or another's); a
+        CSV file not derived yet is derived now (a download)."""
         name = parse_file_id(file_id)
         if name is None:
             return None
         manifest = self.layout.manifest(name.slot, name.pass_name)
         if manifest is None or recipient not in manifest.rows:
             return None
-        return self._file(recipient, manifest, name.fmt)
+        return self._file(recipient, manifest, name.fmt, derive=True)
 
-    def _file(self, recipient: str, manifest: Manifest, fmt: str) -> SlotFile | None:
+    def _file(
+        self, recipient: str, manifest: Manifest, fmt: str, derive: bool = False
+    ) -> SlotFile | None:
+        """A listed file; a CSV file is listed as soon as its Parquet file is there (its
+        size: None until it is derived). The ETag follows the Parquet file, which the CSV
+        file is made from: the same before and after the derivation."""
         name = FileName(manifest.slot, manifest.kind, manifest.seq, fmt)
+        parquet = self.layout.file_path(recipient, replace(name, fmt="parquet"))
         try:
-            stat = self.layout.file_path(recipient, name).stat()
+            source = parquet.stat()
         except FileNotFoundError:
             return None
+        size_bytes: int | None = source.st_size
+        if fmt != "parquet":
+            path = self.layout.file_path(recipient, name)
+            if derive:
+                derive_csv(parquet, path)
+            size_bytes = path.stat().st_size if derive or path.exists() else None
         return SlotFile(
             name.file_id,
             manifest.slot,
@@ -422,8 +337,8 @@ class SlotFileStore:
             manifest.seq,
             fmt,
             manifest.rows[recipient],
-            stat.st_size,
-            f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"',
+            size_bytes,
+            f'"{fmt}-{source.st_size:x}-{source.st_mtime_ns:x}"',
             manifest.as_of_s,
             manifest.written_at_s,
         )
@@ -459,4 +374,4 @@ class SlotFileStore:
         values = self.slot_values(
             manifest.slot, audience, manifest.as_of_s, manifest.changed_after_s, earlier
         )
-        return _whole_file(_file_table(values), fmt)
+        return whole_file(file_table(values), fmt)
