@@ -11,6 +11,7 @@ from its command's read-back (the limiter threshold, the disconnector's control 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from tests.cluster.field import (
     OPENAMI,
     SharedClock,
@@ -33,19 +35,22 @@ from tests.cluster.field import (
 from openami.bus.inprocess import InProcessBus
 from openami.bus.jetstream import JetStreamConfig
 from openami.bus.messages import CommandState
+from openami.cli.dlms import command as dlms
+from openami.cli.dlms_field import FIELD_CREDENTIALS
 from openami.clock import JST, ManualClock
 from openami.hub.bus_commands import BusCommandPort
 from openami.hub.context import HubContext
 from openami.hub.requests import RequestService
 from openami.mdms import Mdms
-from openami.registry import BalancingGroup, Registry, Retailer, make_supply_point_id
+from openami.registry import Registry, make_supply_point_id
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.repositories import open_in_data_dir
 from openami.storage.repositories.bus_commands import BusCommandStore
 from openami.storage.repositories.clients import ApiClient, ClientStore
+from openami.storage.repositories.command_signing import load_signing_key
 
 METERS = 12
-SECRET = "retailer-one-secret-for-the-cluster"
+CLIENT = "retailer-r001"
 
 
 def start_hub(
@@ -71,17 +76,17 @@ def wait_http(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError("the hub did not answer within 90 s")
 
 
-def retailer_supplies_the_field(data: Path) -> None:
-    """Retailer R001 supplies every supply point of the field; its API client r1."""
-    database = open_in_data_dir(data)
-    registry = Registry(database)
-    registry.add_balancing_groups([BalancingGroup("BG1", "one")])
-    registry.add_retailers([Retailer("R001", "Retailer one", "BG1")])
-    since = datetime.now(JST).date() - timedelta(days=30)
-    keys = [registry.supply_point(make_supply_point_id("03", m)) for m in range(1, METERS + 1)]
-    registry.add_supply_contracts([(sp.supply_point_key, "R001", since, None) for sp in keys if sp])
-    ClientStore(database).register(ApiClient("r1", "retailer", "R001"), SECRET)
-    database.close()
+def retailer_supplies_the_field(data: Path, field_port: int) -> str:
+    """Retailer R001 supplies every supply point of the field (``register-field
+    --retailer``); the secret of its API client ``retailer-r001``."""
+    args = ["register-field", "--meters", str(METERS), "--port", str(field_port)]
+    args += ["--retailer", "R001", "--data-dir", str(data)]
+    result = CliRunner().invoke(dlms, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (data / FIELD_CREDENTIALS).stat().st_mode & 0o077 == 0  # owner-only
+    clients = json.loads((data / FIELD_CREDENTIALS).read_text())["clients"]
+    assert [c["client_id"] for c in clients] == [CLIENT]
+    return str(clients[0]["client_secret"])
 
 
 def file_disconnect_ahead(data: Path, meter: int) -> str:
@@ -98,7 +103,7 @@ def file_disconnect_ahead(data: Path, meter: int) -> str:
         "",
         command_port=BusCommandPort(database, InProcessBus()),  # the state of switches only
     )
-    client = ApiClient("r1", "retailer", "R001")
+    client = ApiClient(CLIENT, "retailer", "R001")
     today = datetime.now(JST).date()
     row = RequestService(context).submit(
         client, "disconnect", make_supply_point_id("03", meter), today
@@ -126,7 +131,8 @@ def test_retailer_requests_reach_dlms_meters_through_the_hes_service(
 ) -> None:
     data, field_port, web_port = tmp_path / "data", free_port(), free_port()
     provision(data, METERS, field_port)
-    retailer_supplies_the_field(data)
+    secret = retailer_supplies_the_field(data, field_port)
+    load_signing_key(data)  # made once, before the hub (signs) and the HES (verifies) start
     clock = SharedClock(1.0, time.time(), time.time())  # the wall clock, shared
     logs = {name: tmp_path / f"{name}.log" for name in ("field", "hes", "hub")}
     meters_dir = field_dir(data)
@@ -140,7 +146,7 @@ def test_retailer_requests_reach_dlms_meters_through_the_hes_service(
         wait_http(base, hub, logs["hub"])
         with httpx.Client(base_url=base, timeout=30) as http:
             token = http.post(
-                "/oauth/token", data={"grant_type": "client_credentials"}, auth=("r1", SECRET)
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(CLIENT, secret)
             )
             assert token.status_code == 200, token.text
             headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
