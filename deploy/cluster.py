@@ -73,18 +73,19 @@ def procfile(args: argparse.Namespace, data: Path, field_port: int) -> tuple[str
         f"--data-dir {data} --no-fsync"
     )
     lines.append(f"hes: {OPENAMI} serve hes --data-dir {data} {' '.join(db)} --bus {args.bus}")
+    shared = data / "shared-values"  # the workers publish, the hub reads (issue 13 §3)
     if has_command("serve", "mdms"):
         mdms_db = args.db or f"sqlite:///{data / 'registry.sqlite'}"
         for worker in ("a", "b"):
             lines.append(
                 f"mdms_{worker}: {OPENAMI} serve mdms --worker {worker} --bus {args.bus} "
-                f"--db {mdms_db} --data-dir {data / 'mdms'}"
+                f"--db {mdms_db} --data-dir {data / 'mdms'} --shared-values {shared}"
             )
     else:
         notes.append("this openami has no `serve mdms` yet: no MDMS workers started")
     lines.append(
         f"hub: {OPENAMI} serve hub --data-dir {data} {' '.join(db)} --bus {args.bus} "
-        f"--port {args.web_port}"
+        f"--port {args.web_port} --shared-values {shared}"
     )
     notes.append(f"dashboard and hub API: http://127.0.0.1:{args.web_port}/")
     notes.append(f"operator: {data / CREDENTIALS_FILE} (owner-only, written at first start)")

@@ -44,12 +44,14 @@ from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.clients import ClientStore
 from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.secrets import use_key_dir
+from openami.storage.values_from_shared import SharedCurrentValues
 from openami.web.app import create_app, server_config
 
 log = get_logger(__name__)
 #: the hub's own file of the dashboard operator's password (owner-only), when not given
 CREDENTIALS_FILE = "hub-credentials.json"
-#: the hub's interval store (values reach it from the shared store, issue 13 §3)
+#: the hub's own interval store (what the hub itself ingests, e.g. a meter operator's
+#: readings); with --shared-values the current values come from the workers' shared store
 INTERVAL_FILE = "hub-interval.duckdb"
 
 
@@ -85,6 +87,15 @@ INTERVAL_FILE = "hub-interval.duckdb"
     default=None,
     help="The dashboard's bootstrap operator (else made and kept in --data-dir).",
 )
+@click.option(
+    "--shared-values",
+    "shared_values_uri",
+    envvar="OPENAMI_SHARED_VALUES_URI",
+    default=None,
+    metavar="URI",
+    help="The shared interval store the MDMS workers publish to: the API and dashboard "
+    "serve its values (env OPENAMI_SHARED_VALUES_URI).",
+)
 @with_clock_options
 def command(
     data_dir: Path,
@@ -97,6 +108,7 @@ def command(
     port: int,
     step_s: float,
     operator_password: str | None,
+    shared_values_uri: str | None,
     speed: float | None,
     clock_anchor: float | None,
     clock_at_anchor: float | None,
@@ -125,10 +137,13 @@ def command(
         database.close()
         raise click.ClickException(str(exc)) from None
     port_ = BusCommandPort(database, bus)
+    mdms = Mdms(store, registry, clock)
+    if shared_values_uri:  # the workers' values, not this process's own (empty) store
+        mdms.values_source = SharedCurrentValues(shared_values_uri)
     password = operator_password or _operator_password(data_dir)
     context = HubContext(
         registry,
-        Mdms(store, registry, clock),
+        mdms,
         ClientStore(database),
         clock,
         "operator",
