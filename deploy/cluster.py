@@ -7,7 +7,11 @@ registry), writes DATA_DIR/Procfile with one line per process and runs it with h
 - ``field``: ``openami dlms serve --meters N`` (the emulated DLMS meters);
 - ``hes``: ``openami serve hes`` (collection and commands over DLMS/TCP → JetStream);
 - ``mdms_a``, ``mdms_b``: ``openami serve mdms --worker …`` when this openami has it;
-- ``web``: ``openami serve`` (the embedded city's hub API and dashboard).
+- ``hub``: ``openami serve hub`` (the hub's API and dashboard without a head-end: retailer
+  requests become commands on ``hes.command_requests``, the HES's outcomes conclude them).
+
+The field's supply points are supplied by retailer R001 (``register-field --retailer``),
+whose API client secret is in DATA_DIR/field-credentials.json.
 
 Usage: python deploy/cluster.py --data-dir DIR --meters N --bus nats://… [--db URL]
 """
@@ -25,7 +29,8 @@ from urllib.parse import urlparse
 
 BIN = Path(sys.executable).parent
 OPENAMI = str(BIN / "openami")
-CREDENTIALS_FILE = "demo-credentials.json"  # openami.wiring.CREDENTIALS_FILE
+CREDENTIALS_FILE = "hub-credentials.json"  # openami.cli.serve_hub.CREDENTIALS_FILE
+FIELD_CREDENTIALS = "field-credentials.json"  # openami.cli.dlms_field.FIELD_CREDENTIALS
 
 
 def answers(host: str, port: int) -> bool:
@@ -68,19 +73,23 @@ def procfile(args: argparse.Namespace, data: Path, field_port: int) -> tuple[str
         f"--data-dir {data} --no-fsync"
     )
     lines.append(f"hes: {OPENAMI} serve hes --data-dir {data} {' '.join(db)} --bus {args.bus}")
+    shared = data / "shared-values"  # the workers publish, the hub reads (issue 13 §3)
     if has_command("serve", "mdms"):
         mdms_db = args.db or f"sqlite:///{data / 'registry.sqlite'}"
         for worker in ("a", "b"):
             lines.append(
                 f"mdms_{worker}: {OPENAMI} serve mdms --worker {worker} --bus {args.bus} "
-                f"--db {mdms_db} --data-dir {data / 'mdms'}"
+                f"--db {mdms_db} --data-dir {data / 'mdms'} --shared-values {shared}"
             )
     else:
         notes.append("this openami has no `serve mdms` yet: no MDMS workers started")
-    web = data / "web"
-    lines.append(f"web: {OPENAMI} serve --data-dir {web} --port {args.web_port}")
+    lines.append(
+        f"hub: {OPENAMI} serve hub --data-dir {data} {' '.join(db)} --bus {args.bus} "
+        f"--port {args.web_port} --shared-values {shared}"
+    )
     notes.append(f"dashboard and hub API: http://127.0.0.1:{args.web_port}/")
-    notes.append(f"credentials: {web / CREDENTIALS_FILE} (owner-only, written at first start)")
+    notes.append(f"operator: {data / CREDENTIALS_FILE} (owner-only, written at first start)")
+    notes.append(f"retailer R001's API client: {data / FIELD_CREDENTIALS} (owner-only)")
     notes.append(f"DLMS field: 127.0.0.1:{field_port}, {args.meters} meters; bus: {args.bus}")
     # `exec`: the process itself gets honcho's SIGTERM, not a shell in front of it
     lines = [f"{name}: exec {command}" for name, command in (line.split(": ", 1) for line in lines)]
@@ -108,8 +117,12 @@ def main() -> None:
     db = ["--db", args.db] if args.db else []
     openami(
         "dlms", "register-field", "--meters", str(args.meters), "--port", str(field_port),
-        "--data-dir", str(data), *db,
+        "--data-dir", str(data), "--retailer", "R001", *db,
     )  # fmt: skip
+    # the hub signs remote switching, the HES verifies: one key, made before either starts
+    from openami.storage.repositories.command_signing import load_signing_key
+
+    load_signing_key(data)
     text, notes = procfile(args, data, field_port)
     (data / "Procfile").write_text(text)
     print(f"\nProcfile: {data / 'Procfile'}")

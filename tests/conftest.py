@@ -28,6 +28,7 @@ SERIAL_FILES = frozenset(
         "cli/test_serve_restart.py",
         "cluster/test_hes_dlms_cluster.py",
         "cluster/test_hes_mdms_workers.py",
+        "cluster/test_hub_commands_cluster.py",
         "hems/test_hems_client.py",
         "mdms/test_crash_safety.py",
         "mdms/test_worker_failover.py",

@@ -12,8 +12,9 @@ code its one name. Names are what people see (API, dashboard, CSV); codes are wh
 
 from __future__ import annotations
 
+import json
 from enum import IntEnum
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -285,6 +286,48 @@ COMMAND_REQUEST_SCHEMA = pa.schema(
         ("authorisation", pa.string()),
     ]
 )
+
+#: the ``authorisation`` of a ``hes.command_requests`` row: a JSON object of these fields of
+#: the hub's signed authorisation (``storage.repositories.command_signing.SignedCommand``)
+AUTHORISATION_FIELDS = (
+    "kind",
+    "meter_id",
+    "argument",
+    "effective_s",
+    "request_id",
+    "approvals",
+    "expires_s",
+    "signature",
+)
+
+
+def encode_authorisation(command: Any) -> str:
+    """The ``authorisation`` text of a request row for a signed command (any object with
+    the attributes of :data:`AUTHORISATION_FIELDS`)."""
+    fields = {name: getattr(command, name) for name in AUTHORISATION_FIELDS}
+    fields["approvals"] = list(fields["approvals"])
+    return json.dumps(fields)
+
+
+def decode_authorisation(text: str | None) -> dict[str, Any] | None:
+    """The fields of an ``authorisation`` text, typed; None when empty or not one."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return {
+            "kind": int(data["kind"]),
+            "meter_id": int(data["meter_id"]),
+            "argument": int(data["argument"]),
+            "effective_s": float(data["effective_s"]),
+            "request_id": str(data["request_id"]),
+            "approvals": tuple(str(a) for a in data["approvals"]),
+            "expires_s": float(data["expires_s"]),
+            "signature": str(data["signature"]),
+        }
+    except (ValueError, KeyError, TypeError):
+        return None
+
 
 #: one published half-hour value version in the shared interval store
 #: (``storage/shared_values.py``): the working store's version as the MDMS recorded it, plus

@@ -4,8 +4,11 @@ the field and the HES service share."""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +17,17 @@ import numpy as np
 from rich.console import Console
 
 from openami.cli.options import DATA_DIR, DB
-from openami.clock import AnchoredClock, Clock, RealClock
-from openami.registry import Meter, Registry, make_supply_point_id
+from openami.clock import JST, AnchoredClock, Clock, RealClock
+from openami.registry import BalancingGroup, Meter, Registry, Retailer, make_supply_point_id
 from openami.storage.repositories import open_database, open_in_data_dir
+from openami.storage.repositories.clients import ApiClient, ClientStore
 from openami.storage.repositories.meter_endpoints import MeterEndpoints
 from openami.storage.sql.database import Database
 
 console = Console(stderr=True)
 AREA = "03"  # TEPCO's area code, for the demo field's supply points
+#: the field retailer's API client secret (``register-field --retailer``), owner-only
+FIELD_CREDENTIALS = "field-credentials.json"
 
 _clock_options = [
     click.option(
@@ -83,6 +89,13 @@ def open_db(data_dir: Path, db_url: str | None) -> Database:
     show_default=True,
     help="Also add a supply point, a meter and its installation per meter where missing.",
 )
+@click.option(
+    "--retailer",
+    default=None,
+    metavar="ID",
+    help="Also make retailer ID (e.g. R001) supply every field point without a supplier, "
+    f"with an API client whose secret goes to DATA_DIR/{FIELD_CREDENTIALS} (demos, tests).",
+)
 @DATA_DIR
 @DB
 def register_field(
@@ -91,6 +104,7 @@ def register_field(
     host: str,
     port: int,
     with_registry: bool,
+    retailer: str | None,
     data_dir: Path,
     db_url: str | None,
 ) -> None:
@@ -107,6 +121,9 @@ def register_field(
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         added = _add_to_registry(Registry(database), ids) if with_registry else 0
+        if retailer is not None:
+            supplied = _supply_field(database, retailer, ids, data_dir)
+            console.print(f"retailer {retailer} supplies {supplied} more field points")
     finally:
         database.close()
     console.print(
@@ -127,3 +144,37 @@ def _add_to_registry(registry: Registry, ids: np.ndarray) -> int:
     )
     registry.install_meters(list(zip(keys, new, strict=True)), 0.0)
     return len(new)
+
+
+def _supply_field(database: Database, retailer_id: str, ids: np.ndarray, data_dir: Path) -> int:
+    """Retailer ``retailer_id`` (made, with balancing group BG-<id>, where missing) supplies
+    every field supply point nobody supplies, from yesterday (JST); its API client
+    ``retailer-<id>`` is made once, its secret written owner-only to the credentials file."""
+    registry = Registry(database)
+    if registry.retailer_name(retailer_id) is None:
+        group = f"BG-{retailer_id}"
+        registry.add_balancing_groups([BalancingGroup(group, f"{retailer_id}'s group")])
+        registry.add_retailers([Retailer(retailer_id, retailer_id, group)])
+    since = datetime.now(JST).date() - timedelta(days=1)
+    rows = []
+    for meter_id in ids.tolist():
+        sp = registry.supply_point(make_supply_point_id(AREA, int(meter_id)))
+        if sp is not None and registry.retailer_on(sp.supply_point_key, since) is None:
+            rows.append((sp.supply_point_key, retailer_id, since, None))
+    registry.add_supply_contracts(rows)
+    clients, client_id = ClientStore(database), f"retailer-{retailer_id.lower()}"
+    if clients.get(client_id) is None:
+        secret = secrets.token_urlsafe(24)
+        clients.register(ApiClient(client_id, "retailer", retailer_id), secret)
+        path = data_dir / FIELD_CREDENTIALS
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        known = json.loads(path.read_text()) if path.exists() else {"clients": []}
+        known["clients"].append(
+            {"client_id": client_id, "client_secret": secret, "retailer_id": retailer_id}
+        )
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(known, fh, indent=2)
+        os.replace(partial, path)
+    return len(rows)

@@ -59,6 +59,8 @@ class MeterRead:
     export_register_wh: I64
     clock_offset_s: float
     received_at_s: float
+    #: alarms the meter logged since its last read: (occurred at [s], ``MeterEvent``)
+    alarms: tuple[tuple[float, int], ...] = ()
 
 
 class MeterAccess(Protocol):

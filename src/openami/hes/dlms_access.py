@@ -25,6 +25,7 @@ import numpy.typing as npt
 from openami.clock import JST, SLOT_SECONDS, Clock
 from openami.hes.access import MeterRead
 from openami.hes.dlms import ClientCounterStore, DlmsClient, DlmsError
+from openami.hes.dlms_alarms import EventLogCursor, Mark
 from openami.protocols.dlms import axdr
 from openami.protocols.dlms.cosem import CLOCK_LN, LOAD_PROFILE_LN, AttributeRef, ClassId
 from openami.protocols.dlms.security import Keys
@@ -133,6 +134,8 @@ class DlmsAccess:
         self._busy = np.zeros(len(self.meter_ids), dtype=np.bool_)
         self._counters = np.ones(len(self.meter_ids), dtype=np.int64)
         self.sessions = 0
+        #: where each meter's next event-log read starts (alarms, hes/dlms_alarms.py)
+        self.event_log = EventLogCursor(len(self.meter_ids), clock.timestamp())
         self.failures = 0
 
     def __len__(self) -> int:
@@ -185,21 +188,26 @@ class DlmsAccess:
         start = datetime.fromtimestamp(first_boundary * SLOT_SECONDS, JST)
         end = datetime.fromtimestamp(last_boundary * SLOT_SECONDS, JST)
 
-        async def work(c: DlmsClient) -> MeterRead:
+        async def work(c: DlmsClient) -> tuple[MeterRead, Mark | None]:
             asked_s = self.clock.timestamp()
             meter_time = await c.read_clock()
             # against the middle of the exchange: the meter read its clock in between
             offset = meter_time.timestamp() - (asked_s + self.clock.timestamp()) / 2
             rows = await c.read_profile_range(LOAD_PROFILE_LN, start, end)
-            return MeterRead(
+            alarms, mark = await self.event_log.fetch(c, index, self.clock.timestamp())
+            read = MeterRead(
                 np.array([int(r[0].timestamp()) // SLOT_SECONDS for r in rows], dtype=np.int64),
                 np.array([int(r[1]) for r in rows], dtype=np.int64),
                 np.array([int(r[2]) for r in rows], dtype=np.int64),
                 offset,
                 self.clock.timestamp(),
+                alarms,
             )
+            return read, mark
 
-        return await self.session(index, work)
+        read, mark = await self.session(index, work)
+        self.event_log.commit(index, mark)  # only a session that ended well moves it
+        return read
 
     async def set_clock(self, index: int) -> float:
         async def work(c: DlmsClient) -> float:

@@ -24,12 +24,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openami.bus.messages import READ_SCHEMA, TOPIC_READINGS, ReadSource
+from openami.bus.messages import READ_SCHEMA, TOPIC_EVENTS, TOPIC_READINGS, ReadSource
 from openami.bus.port import Bus
 from openami.clock import SLOT_SECONDS, Clock
 from openami.hes.access import MeterRead
 from openami.hes.core import ClockWatch, CollectionConfig, GapWindow, read_jitter_s, retry_wait_s
 from openami.hes.dlms_access import SESSION_ERRORS, DlmsAccess
+from openami.hes.dlms_alarms import Alarm, alarm_table
 from openami.log import get_logger
 
 log = get_logger(__name__)
@@ -47,6 +48,7 @@ class ServiceStats:
     meters_missed: int = 0  # meters still unread after every retry of a boundary
     clock_sets: int = 0
     clock_set_failures: int = 0
+    alarms_published: int = 0
     last_boundary_done_s: dict[int, float] = field(default_factory=dict)  # HES clock
 
 
@@ -79,6 +81,7 @@ class HesService:
         self.stats = ServiceStats()
         #: sessions' reads not published yet: (meter position, read, source per row)
         self._rows: list[tuple[int, MeterRead, npt.NDArray[np.uint8]]] = []
+        self._alarms: list[tuple[int, tuple[Alarm, ...], float]] = []
         self._unsent: pa.Table | None = None  # a batch the bus refused, sent first next time
         self._inflight: set[asyncio.Task[object]] = set()
 
@@ -149,6 +152,8 @@ class HesService:
         boundary = read.boundary
         idx = np.array([index], dtype=np.int64)
         self.clock_watch.check(idx, np.array([read.clock_offset_s]))
+        if read.alarms:
+            self._alarms.append((index, read.alarms, read.received_at_s))
         n = len(boundary)
         if n == 0:
             return
@@ -171,6 +176,7 @@ class HesService:
     # -- publishing -------------------------------------------------------------------------
     async def flush(self) -> int:
         """Publish the reads taken since the last flush (one batch); returns rows."""
+        await self._flush_alarms()
         rows, self._rows = self._rows, []
         batch = self._batch(rows)
         if self._unsent is not None:
@@ -191,6 +197,20 @@ class HesService:
             sessions_failed=self.stats.sessions_failed,
         )
         return batch.num_rows
+
+    async def _flush_alarms(self) -> None:
+        """Publish the alarms taken since the last flush (kept when the bus fails)."""
+        alarms, self._alarms = self._alarms, []
+        if not alarms:
+            return
+        try:
+            table = alarm_table(self.access.meter_ids, alarms)
+            await asyncio.to_thread(self.bus.publish, TOPIC_EVENTS, table)
+        except BaseException:
+            self._alarms = alarms + self._alarms
+            raise
+        self.stats.alarms_published += table.num_rows
+        log.info("hes.alarms_published", alarms=table.num_rows)
 
     def _batch(self, rows: list[tuple[int, MeterRead, npt.NDArray[np.uint8]]]) -> pa.Table:
         """One READ_SCHEMA table of many sessions' reads (columns built once per flush)."""

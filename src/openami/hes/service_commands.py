@@ -19,13 +19,13 @@ switching authorisation.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
+from openami.bus import messages
 from openami.bus.messages import (
     COMMAND_SCHEMA,
     REMOTE_OPERATIONS,
@@ -57,38 +57,13 @@ REMEMBERED = 1_000_000
 
 def decode_authorisation(text: str | None) -> SignedCommand | None:
     """The signed authorisation of a request row (None: none, or not one)."""
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-        return SignedCommand(
-            kind=int(data["kind"]),
-            meter_id=int(data["meter_id"]),
-            argument=int(data["argument"]),
-            effective_s=float(data["effective_s"]),
-            request_id=str(data["request_id"]),
-            approvals=tuple(str(a) for a in data["approvals"]),
-            expires_s=float(data["expires_s"]),
-            signature=str(data["signature"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        return None  # the guard refuses it as unsigned
+    fields = messages.decode_authorisation(text)
+    return None if fields is None else SignedCommand(**fields)
 
 
-def encode_authorisation(command: SignedCommand) -> str:
-    """The JSON a producer of ``hes.command_requests`` puts in ``authorisation``."""
-    return json.dumps(
-        {
-            "kind": command.kind,
-            "meter_id": command.meter_id,
-            "argument": command.argument,
-            "effective_s": command.effective_s,
-            "request_id": command.request_id,
-            "approvals": list(command.approvals),
-            "expires_s": command.expires_s,
-            "signature": command.signature,
-        }
-    )
+#: the JSON a producer of ``hes.command_requests`` puts in ``authorisation`` (the contract
+#: is :data:`openami.bus.messages.AUTHORISATION_FIELDS`)
+encode_authorisation = messages.encode_authorisation
 
 
 class ServiceCommands:

@@ -112,6 +112,10 @@ EVENT_SECURITY_POLICY_VIOLATION = 7  # not authenticated encryption in an HLS as
 EVENT_ASSOCIATION_LOCKED = 8  # a client locked out after failed associations
 EVENT_KEYS_CHANGED = 9  # a key transfer through the Security Setup object
 EVENT_TARIFF_CHANGED = 10  # a new time-of-use calendar activated
+EVENT_CLOCK_SET = 11  # the clock was set (a SET of the Clock's time)
+EVENT_POWER_DOWN = 12  # mains lost (the last gasp)
+EVENT_POWER_UP = 13  # mains back
+EVENT_COVER_OPENED = 14  # terminal cover opened (tamper)
 SECURITY_EVENTS = {
     "authentication-failure": EVENT_AUTHENTICATION_FAILURE,
     "invocation-counter-replay": EVENT_COUNTER_REPLAY,

@@ -3,7 +3,7 @@
 =====================  ===========  ==============================================================
 object                 class (ver)  notes
 =====================  ===========  ==============================================================
-0.0.1.0.0.255          Clock 8 (0)  time in JST (deviation -540); read-only (the clock is shared)
+0.0.1.0.0.255          Clock 8 (0)  time in JST (deviation -540); settable: this meter's own clock
 1.0.1.8.0.255          Register 3   +A import energy, double-long-unsigned, scaler 0, unit Wh
 1.0.2.8.0.255          Register 3   -A export energy, same
 1.0.11.7.0.255         Register 3   current (larger of R/T phase), long-unsigned, scaler -1, A
@@ -34,6 +34,7 @@ from openami.bus.messages import CONTRACT_AMPERAGES_A
 from openami.clock.slots import SLOT_SECONDS, slot_at_s
 from openami.meter.dlms.calendar_object import ActivityCalendar, plan_code_of
 from openami.meter.dlms.catalog import (
+    EVENT_CLOCK_SET,
     EVENT_KEYS_CHANGED,
     EVENT_LIMITER_CHANGED,
     EVENT_REMOTE_DISCONNECT,
@@ -46,9 +47,9 @@ from openami.meter.dlms.catalog import (
     meter_system_title,
     readable,
 )
+from openami.meter.dlms.clock_object import MeterClock
 from openami.meter.dlms.keys import Keyring, SharedSecrets, key_transfer, security_setup_attribute
 from openami.meter.dlms.selection import (
-    JST_FIXED,
     JST_OFFSET_MIN,
     BoundaryDatetimes,
     SelectionError,
@@ -133,6 +134,7 @@ class MeterObjects:
         self.events: deque[tuple[int, int]] = deque(maxlen=EVENT_LOG_SIZE)
         self.lockouts: dict[int, AssociationLockout] = {}
         self.calendar = ActivityCalendar(int(view.fleet.supply_plan_code[view.index]))
+        self.meter_clock = MeterClock(view.clock, lambda _s: self.log_event(EVENT_CLOCK_SET))
 
     @property
     def system_title(self) -> bytes:
@@ -199,20 +201,6 @@ class MeterObjects:
             return exc.code
         except (AxdrError, ValueError):
             return DataAccessResult.OTHER_REASON
-
-    def _get_clock(self, ctx: ServerAssociation, a: int, acc: SelectiveAccess | None) -> bytes:
-        if a == 2:
-            now = self.view.clock.now().astimezone(JST_FIXED)
-            return axdr.octet_string(axdr.encode_datetime(now))
-        return {
-            3: axdr.i16(-JST_OFFSET_MIN),
-            4: axdr.u8(0),
-            5: axdr.octet_string(_WILDCARD_DT),
-            6: axdr.octet_string(_WILDCARD_DT),
-            7: axdr.i8(0),
-            8: axdr.boolean(False),
-            9: axdr.enum(1),
-        }[a]
 
     def live_registers_wh(self) -> tuple[int, int]:
         """This meter's (import, export) registers now, like ``MeterView.import_register_wh``.
@@ -401,7 +389,7 @@ class MeterObjects:
         return security_setup_attribute(ctx, a, self.system_title)
 
     _getters: ClassVar[dict[tuple[int, bytes], Callable[..., Any]]] = {
-        (ClassId.CLOCK, CLOCK_LN): _get_clock,
+        (ClassId.CLOCK, CLOCK_LN): lambda s, c, a, acc: s.meter_clock.get(a),
         (ClassId.REGISTER, IMPORT_ENERGY_LN): _get_import,
         (ClassId.REGISTER, EXPORT_ENERGY_LN): _get_export,
         (ClassId.REGISTER, CURRENT_LN): _get_current,
@@ -430,6 +418,8 @@ class MeterObjects:
             return DataAccessResult.OBJECT_UNDEFINED
         if key == (ClassId.ACTIVITY_CALENDAR, ACTIVITY_CALENDAR_LN):
             return self.calendar.set(attr.attribute_id, value)
+        if key == (ClassId.CLOCK, CLOCK_LN):
+            return self.meter_clock.set(attr.attribute_id, value)
         if key != (ClassId.LIMITER, LIMITER_LN) or attr.attribute_id not in (3, 4):
             return DataAccessResult.READ_WRITE_DENIED
         try:

@@ -348,6 +348,9 @@ from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E4
 # B-route service applications (0015_broute_apps)
 from openami.storage.sql import broute_tables as broute_tables  # noqa: E402
 
+# commands the hub published on hes.command_requests, and their outcomes (0017_bus_commands)
+from openami.storage.sql import bus_command_tables as bus_command_tables  # noqa: E402
+
 # meter types, voltage classes, manual reads of conventional meters (0007_conventional)
 from openami.storage.sql import conventional_tables as conventional_tables  # noqa: E402
 
