@@ -32,7 +32,7 @@ COMPONENTS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def _app(data_dir: Path, now_s: float) -> Any:
+def _app(data_dir: Path, now_s: float, cache_s: float) -> Any:
     from datetime import datetime
 
     from openami.clock import JST, ManualClock
@@ -52,6 +52,7 @@ def _app(data_dir: Path, now_s: float) -> Any:
     context = HubContext(
         registry, Mdms(store, registry, clock), ClientStore(database), clock, "operator", "",
         audit=AuditLog(database), rate_limits=None, espi_id_key=ID_KEY,
+        service_start_cache_s=cache_s,
     )  # fmt: skip
     return create_app(context)
 
@@ -77,13 +78,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--scenario", choices=["json", "espi"], default="json")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--service-start-cache-s", type=float, default=0.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir, info = build(args.dir or Path(tmp), args.meters, args.days)
         paths = _paths(info)[args.scenario]
-        with TestClient(_app(data_dir, float(info["now_s"]))) as client:
+        with TestClient(_app(data_dir, float(info["now_s"]), args.service_start_cache_s)) as client:
             token = client.post(
                 "/oauth/token", data={"grant_type": "client_credentials"}, auth=("bench", SECRET)
             ).json()["access_token"]

@@ -217,7 +217,10 @@ class DuckIntervalStore:
     """One DuckDB database file (or ``:memory:``), safe to share between threads."""
 
     def __init__(
-        self, path: str | Path = ":memory:", memory_limit: str | None = None, read_only: bool = False
+        self,
+        path: str | Path = ":memory:",
+        memory_limit: str | None = None,
+        read_only: bool = False,
     ) -> None:
         """``read_only``: open an existing, up-to-date file for reading only (several
         processes may, while none writes it; e.g. hub replicas over a loaded store).
