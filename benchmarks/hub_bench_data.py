@@ -133,12 +133,11 @@ def build(root: Path, meters: int, days: int) -> tuple[Path, dict[str, object]]:
     values = _load_days(store, city, meters, days)  # (the MDMS made its schema above)
     store.close()  # checkpoints: the servers open a database without a WAL to replay
     load_s = time.perf_counter() - t0 - city_s
-    keys, ids = city.supply_point_keys, city.supply_point_ids
-    retailer = registry.retailer_on(keys[0], DAY1)
+    retailer = registry.retailer_on(city.supply_point_keys[0], DAY1)
     assert retailer is not None
     ClientStore(database).register(ApiClient("bench", "retailer", retailer), SECRET)
     # the bench's points: ones the bench retailer supplies, spread over the key range
-    mine = [i for i, k in enumerate(keys) if registry.retailer_on(k, DAY1) == retailer]
+    mine = sorted({str(sp) for _, sp, _, _ in registry.supplied_points(retailer, DAY1, DAY1, None)})
     registry.close()
     end = datetime.combine(DAY1 + timedelta(days=days), datetime.min.time(), JST)
     info: dict[str, object] = {
@@ -147,7 +146,7 @@ def build(root: Path, meters: int, days: int) -> tuple[Path, dict[str, object]]:
         "values": values,
         "now_s": end.timestamp() + 3600,
         "supplied": len(mine),
-        "points": [ids[i] for i in mine[:: max(1, len(mine) // 200)][:200]],
+        "points": mine[:: max(1, len(mine) // 200)][:200],
         "city_s": round(city_s, 1),
         "load_s": round(load_s, 1),
     }

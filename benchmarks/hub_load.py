@@ -141,9 +141,7 @@ def run_load(
     """``connections`` keep-alive connections (round robin over ``ports``) cycling through
     ``paths`` for ``seconds``."""
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    latencies, errors, size, elapsed = asyncio.run(
-        _run(ports, paths, token, seconds, connections)
-    )
+    latencies, errors, size, elapsed = asyncio.run(_run(ports, paths, token, seconds, connections))
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if not latencies:
