@@ -70,7 +70,11 @@ def _stop(procs: list[Any]) -> None:
     for proc in procs:
         proc.terminate()
     for proc in procs:
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not lose the figures
+            proc.kill()
+            proc.wait()
 
 
 def _paths(info: dict[str, Any]) -> dict[str, list[str]]:
