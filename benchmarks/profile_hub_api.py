@@ -22,7 +22,7 @@ from hub_bench_data import ID_KEY, SECRET, build
 
 #: component → (file suffix, function name) whose cumulative time is the component's
 COMPONENTS: dict[str, list[tuple[str, str]]] = {
-    "token check": [("hub/oauth.py", "current_party"), ("hub/espi_api.py", "current_client")],
+    "token check": [("hub/oauth.py", "current_party"), ("hub/api.py", "current_client")],
     "access rule": [("hub/consent_access.py", "access"), ("hub/espi_access.py", "one_point")],
     "audit writes": [("storage/repositories/audit.py", "append_many")],
     "store query": [("mdms/service.py", "current_values")],
