@@ -44,7 +44,8 @@ class ApiError(BaseModel):
     message: str
 
 
-def ctx(request: Request) -> HubContext:
+async def ctx(request: Request) -> HubContext:
+    """The hub's context (async: a dependency of every route, answered without a thread)."""
     context: HubContext = request.app.state.hub
     return context
 

@@ -12,22 +12,32 @@
   per supply point, with the purpose of the access (for a retailer reading a point it
   supplies on those days: :data:`PURPOSE_RETAIL_SUPPLY`).
 
+Writes are grouped (:class:`AuditWriter`): during a request of an :class:`AuditedRoute`,
+:func:`record_reads` only collects its entries; when the request is done, they and the
+request entry go to the process's writer thread, which appends everything waiting in one
+transaction (group commit), and the request is answered only after that commit. Under load
+one commit serves many requests; no answered request lacks its entries, and a failed write
+fails the request (500) instead of answering it unlogged.
+
 Nothing is logged when ``HubContext.audit`` is None. Secrets never reach the log: headers
 are not recorded, and query strings of the C route carry no credentials.
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Future
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openami.hub.client_address import client_address
@@ -115,6 +125,65 @@ def _tally(context: HubContext) -> AnonymousTally:
     return tally
 
 
+#: the entries :func:`record_reads` collected during the current audited request
+_PENDING: ContextVar[list[AuditRecord] | None] = ContextVar("audit_pending", default=None)
+MAX_GROUP = 500  # entries per group commit, at most
+
+
+class AuditWriter:
+    """One thread appending entries to an audit log in groups: :meth:`submit` queues a
+    request's entries and returns a future resolved once they are committed (or failed)."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+        self._queue: queue.SimpleQueue[tuple[list[AuditRecord], Future[None]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: list[AuditRecord]) -> Future[None]:
+        done: Future[None] = Future()
+        self._queue.put((records, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            size = len(group[0][0])
+            while size < MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                size += len(group[-1][0])
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[list[AuditRecord], Future[None]]]) -> None:
+        try:
+            self.audit.append_many([r for records, _ in group for r in records])
+        except BaseException as exc:  # every waiting request learns of it
+            for _, done in group:
+                done.set_exception(exc)
+            return
+        for _, done in group:
+            done.set_result(None)
+
+
+_WRITERS_LOCK = threading.Lock()
+
+
+def audit_writer(context: HubContext, audit: AuditLog) -> AuditWriter:
+    """The process's writer of ``audit`` (made on first use)."""
+    writer = context.services.get("audit-writer")
+    if isinstance(writer, AuditWriter) and writer.audit is audit:
+        return writer
+    with _WRITERS_LOCK:
+        writer = context.services.get("audit-writer")
+        if not (isinstance(writer, AuditWriter) and writer.audit is audit):
+            writer = AuditWriter(audit)
+            context.services["audit-writer"] = writer
+    return writer
+
+
 def _audit_of(request: Request) -> AuditLog | None:
     context = getattr(request.app.state, "hub", None)
     return getattr(context, "audit", None)
@@ -133,6 +202,8 @@ class AuditedRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             status = 500
+            pending: list[AuditRecord] = []
+            _PENDING.set(pending)  # this request's task (and its thread calls) only
             try:
                 response = await inner(request)
                 status = response.status_code
@@ -144,17 +215,19 @@ class AuditedRoute(APIRoute):
                 status = 422
                 raise
             finally:
+                _PENDING.set(None)
                 audit = _audit_of(request)
                 if audit is not None:
+                    context = request.app.state.hub
                     record = _request_record(request, status)
                     if record.actor == ANONYMOUS:
                         route = f"{request.method} {self.path}"
                         address = record.detail.get("client_ip")
-                        due = _tally(request.app.state.hub).add(record, route, address)
+                        due = pending + _tally(context).add(record, route, address)
                     else:
-                        due = [record]
+                        due = [*pending, record]
                     if due:
-                        await run_in_threadpool(audit.append_many, due)
+                        await asyncio.wrap_future(audit_writer(context, audit).submit(due))
 
         return handler
 
@@ -182,25 +255,30 @@ def record_reads(
     reads: Sequence[tuple[str, str]],
     purpose: str = PURPOSE_RETAIL_SUPPLY,
 ) -> None:
-    """Log reads of personal data: ``reads`` = (supply point ID, period read) pairs."""
+    """Log reads of personal data: ``reads`` = (supply point ID, period read) pairs.
+    Inside an audited request the entries are written with the request's (before it is
+    answered); elsewhere at once."""
     audit = context.audit
     if audit is None or not reads:
         return
     now_s = context.clock.timestamp()
-    audit.append_many(
-        [
-            AuditRecord(
-                at=now_s,
-                kind="read",
-                actor=actor,
-                action=f"read {resource}",
-                subject=subject,
-                purpose=purpose,
-                detail={"period": period},
-            )
-            for subject, period in reads
-        ]
-    )
+    records = [
+        AuditRecord(
+            at=now_s,
+            kind="read",
+            actor=actor,
+            action=f"read {resource}",
+            subject=subject,
+            purpose=purpose,
+            detail={"period": period},
+        )
+        for subject, period in reads
+    ]
+    pending = _PENDING.get()
+    if pending is not None:
+        pending.extend(records)
+    else:
+        audit.append_many(records)
 
 
 def record_anonymous(

@@ -62,6 +62,9 @@ class HubContext:
     # dashboard operator accounts (argon2id) in the clients' database if None; their sessions
     operators: OperatorAccounts | None = None
     operator_sessions: Sessions = field(default_factory=Sessions)
+    # how long a point's half-hour service start (smart meter, area opening) may be answered
+    # from memory [s]; 0: asked of the registry on every request (hub.values)
+    service_start_cache_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.operators is None:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic_core import to_json
 
 from openami.bus.messages import read_source_name
 from openami.clock import JST, SLOTS_PER_DAY, day_first_slot, slot_start
@@ -43,7 +45,7 @@ from openami.hub.data_models import (
 from openami.hub.errors import api_error as _error
 from openami.hub.oauth import Party, current_party
 from openami.hub.oauth_grants import consent_store
-from openami.hub.values import daily_sums, recorded_after, visible_values
+from openami.hub.values import daily_sums, recorded_after, service_starts, visible_values
 from openami.mdms.reports import MdmsReports
 
 router = APIRouter(route_class=AuditedRoute, tags=["data"])
@@ -105,6 +107,10 @@ def _next(request: Request, offset: int, limit: int, total: int) -> str | None:
     if offset + limit >= total:
         return None
     return str(request.url.include_query_params(offset=offset + limit))
+
+
+def _visible(context: HubContext, acc: Access) -> pa.Table:
+    return visible_values(context.mdms, acc.key, acc.ranges(), service_starts(context))
 
 
 def _audit(context: HubContext, party: Party, resource: str, acc: Access) -> None:
@@ -183,9 +189,7 @@ def intervals(
     """Half-hour values (import, export [Wh]) with quality, final flag and version."""
     first, last = _day_range(context, first, last)
     acc = access(context, party, supply_point_id, "half_hour", first, last)
-    table = recorded_after(
-        visible_values(context.mdms, acc.key, acc.ranges()), _since(updated_since)
-    )
+    table = recorded_after(_visible(context, acc), _since(updated_since))
     total = table.num_rows
     _audit(context, party, "intervals", acc)
     return _page(
@@ -225,7 +229,7 @@ def half_hour_values(
     party: Annotated[Party, Depends(current_party)],
     supply_point_id: SpPath,
     day: Annotated[date, Query(alias="date", description="JST day, YYYY-MM-DD")],
-) -> dict[str, Any]:
+) -> Response:
     """The 48 half-hour values of one JST day, slots without a value yet marked
     ``not_yet_available``: the values of ``/intervals?from=D&to=D`` (same access rules),
     in the older one-day shape."""
@@ -237,7 +241,7 @@ def half_hour_values(
         [(supply_point_id, str(day))],
         acc.purpose,
     )
-    values = visible_values(context.mdms, acc.key, acc.ranges())
+    values = _visible(context, acc)
     first_slot = day_first_slot(day)
     position = np.asarray(values.column("slot").to_numpy(), dtype=np.int64) - first_slot
     imports: list[int | None] = [None] * SLOTS_PER_DAY
@@ -251,16 +255,25 @@ def half_hour_values(
         strict=True,
     ):
         imports[pos], exports[pos], qualities[pos] = imp, exp, quality
+    starts = _slot_starts(first_slot)
     slots = [
         {
-            "slot_start": slot_start(first_slot + pos).isoformat(),
+            "slot_start": starts[pos],
             "import_wh": imports[pos],
             "export_wh": exports[pos],
             "quality": qualities[pos],
         }
         for pos in range(SLOTS_PER_DAY)
     ]
-    return {"supply_point_id": supply_point_id, "date": day.isoformat(), "slots": slots}
+    body = {"supply_point_id": supply_point_id, "date": day.isoformat(), "slots": slots}
+    # the shape of HalfHourDay, built here: serialised at once, not validated again
+    return Response(to_json(body), media_type="application/json")
+
+
+@lru_cache(maxsize=1024)
+def _slot_starts(first_slot: int) -> tuple[str, ...]:
+    """ISO starts (JST) of the 48 slots of the day that begins at ``first_slot``."""
+    return tuple(slot_start(first_slot + pos).isoformat() for pos in range(SLOTS_PER_DAY))
 
 
 @router.get(
@@ -312,7 +325,7 @@ def _quality(present: int, expected: int, estimated: int, edited: int) -> str:
 
 def _days(context: HubContext, acc: Access, since: float | None) -> list[dict[str, Any]]:
     """Daily sums of the values the caller may see (the same values as ``/intervals``)."""
-    rows = daily_sums(visible_values(context.mdms, acc.key, acc.ranges()), since).to_pylist()
+    rows = daily_sums(_visible(context, acc), since).to_pylist()
     return [
         {
             "date": r["day"].isoformat(),

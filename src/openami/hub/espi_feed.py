@@ -21,6 +21,7 @@ from openami.hub.audit import record_reads
 from openami.hub.context import HubContext
 from openami.hub.espi_access import Point, with_rated_current
 from openami.hub.espi_window import Window, feed_links
+from openami.hub.values import service_starts
 from openami.mdms.reports import MdmsReports
 from openami.protocols.espi import (
     ATOM_MEDIA_TYPE,
@@ -36,7 +37,6 @@ from openami.protocols.espi.feeds import (
     reading_type_entry,
     urn,
 )
-from openami.registry.opening import HalfHourService
 from openami.storage.repositories.clients import ApiClient
 
 # one day of one point: (slot, import_wh, export_wh, quality, recorded_at) per value
@@ -72,7 +72,7 @@ def _served(context: HubContext, table: pa.Table) -> pa.Table:
     """The rows from each point's half-hour service start on (``HalfHourService``: its
     area's A-route opening and its smart meter; none for a point without one)."""
     key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
-    service = HalfHourService(context.mdms.registry)
+    service = service_starts(context)
     first = np.full(len(key), np.iinfo(np.int64).max)
     for k in np.unique(key).tolist():
         start = service.start_slot(int(k))

@@ -8,6 +8,10 @@ of inclusive ranges (``first_slot``, ``last_slot``: the contract or consent days
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -16,6 +20,9 @@ import pyarrow.compute as pc
 from openami.clock import jst_day_number
 from openami.mdms.service import Mdms
 from openami.registry.opening import HalfHourService
+
+if TYPE_CHECKING:
+    from openami.hub.context import HubContext
 
 I64 = npt.NDArray[np.int64]
 
@@ -48,22 +55,83 @@ def in_ranges(slots: I64, ranges: pa.Table) -> npt.NDArray[np.bool_]:
     return inside
 
 
-def served_values(mdms: Mdms, supply_point_key: int, first_slot: int, last_slot: int) -> pa.Table:
+class ServiceStart(Protocol):
+    def start_slot(self, supply_point_key: int) -> int | None: ...
+
+
+class CachedServiceStarts:
+    """:meth:`HalfHourService.start_slot` remembered per supply point for ``ttl_s`` seconds
+    (monotonic; at most ``max_points`` points, the oldest forgotten first). The start moves
+    only when a meter is installed or exchanged or an area opens, so a replica may answer it
+    from memory: a change shows at most ``ttl_s`` later. Who may read what is never cached."""
+
+    def __init__(self, service: HalfHourService, ttl_s: float, max_points: int = 200_000):
+        self._service = service
+        self.ttl_s = ttl_s
+        self._max = max_points
+        self._starts: dict[int, tuple[float, int | None]] = {}
+        self._lock = threading.Lock()
+
+    def start_slot(self, supply_point_key: int) -> int | None:
+        now = time.monotonic()
+        known = self._starts.get(supply_point_key)
+        if known is not None and now - known[0] < self.ttl_s:
+            return known[1]
+        start = self._service.start_slot(supply_point_key)
+        with self._lock:
+            self._starts.pop(supply_point_key, None)  # re-inserted last: oldest go first
+            self._starts[supply_point_key] = (now, start)
+            while len(self._starts) > self._max:
+                del self._starts[next(iter(self._starts))]
+        return start
+
+
+_STARTS_LOCK = threading.Lock()
+
+
+def service_starts(context: HubContext) -> ServiceStart:
+    """Who answers "from which slot does this point get half-hour data" for the hub: the
+    registry (``HalfHourService``), or with ``context.service_start_cache_s`` > 0 the
+    process's :class:`CachedServiceStarts`."""
+    ttl_s = context.service_start_cache_s
+    if ttl_s <= 0:
+        return HalfHourService(context.registry)
+    cached = context.services.get("service-starts")
+    if not isinstance(cached, CachedServiceStarts):
+        with _STARTS_LOCK:
+            cached = context.services.get("service-starts")
+            if not isinstance(cached, CachedServiceStarts):
+                cached = CachedServiceStarts(HalfHourService(context.registry), ttl_s)
+                context.services["service-starts"] = cached
+    return cached
+
+
+def served_values(
+    mdms: Mdms,
+    supply_point_key: int,
+    first_slot: int,
+    last_slot: int,
+    service: ServiceStart | None = None,
+) -> pa.Table:
     """The current values of the point in ``[first_slot, last_slot]`` from the slot on which
     it gets half-hour data (its area's A-route opening and its smart meter:
-    ``HalfHourService``); none for a point without a smart meter. What the C route serves."""
-    service_from = HalfHourService(mdms.registry).start_slot(supply_point_key)
+    ``HalfHourService``, or ``service`` answering the same); none for a point without a
+    smart meter. What the C route serves."""
+    service = service or HalfHourService(mdms.registry)
+    service_from = service.start_slot(supply_point_key)
     if service_from is None:  # a conventional meter, or an area not open: no half-hour data
         return mdms.current_values(supply_point_key, first_slot, first_slot).slice(0, 0)
     return mdms.current_values(supply_point_key, max(first_slot, service_from), last_slot)
 
 
-def visible_values(mdms: Mdms, supply_point_key: int, ranges: pa.Table) -> pa.Table:
+def visible_values(
+    mdms: Mdms, supply_point_key: int, ranges: pa.Table, service: ServiceStart | None = None
+) -> pa.Table:
     """The served value (:func:`served_values`) of every slot of the point in ``ranges``
     that has one, by slot (the columns of ``Mdms.current_values``)."""
     first = int(pc.min(ranges.column("first_slot")).as_py())
     last = int(pc.max(ranges.column("last_slot")).as_py())
-    table = served_values(mdms, supply_point_key, first, last)
+    table = served_values(mdms, supply_point_key, first, last, service)
     if len(ranges) == 1:
         return table
     return table.filter(pa.array(in_ranges(_column(table, "slot"), ranges)))

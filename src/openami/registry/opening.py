@@ -111,23 +111,14 @@ class HalfHourService:
     def start_s(self, supply_point_key: int) -> float | None:
         """From when the point gets half-hour data [epoch s]; None: never (yet) — no smart
         meter was installed there, or the area is unknown."""
-        point = self._registry.supply_point_id_map([supply_point_key])
-        if not point:
+        found = self._registry.smart_since(supply_point_key)
+        if found is None:
             return None
-        installations = self._registry.installations_of(supply_point_key)
-        if not installations:
+        supply_point_id, smart_from = found
+        area_open = float(self.area_open_s([supply_point_id[:2]])[0])
+        if not np.isfinite(area_open):
             return None
-        meter_ids = [int(i["meter_id"]) for i in installations]
-        kinds = self._registry.kinds.meter_kinds(meter_ids).column("meter_type").to_pylist()
-        smart_from = [
-            float(i["valid_from"])
-            for i, kind in zip(installations, kinds, strict=True)
-            if kind == "smart"
-        ]
-        area_open = float(self.area_open_s([point[supply_point_key][:2]])[0])
-        if not smart_from or not np.isfinite(area_open):
-            return None
-        return max(min(smart_from), area_open)
+        return max(smart_from, area_open)
 
     def start_slot(self, supply_point_key: int) -> int | None:
         """The first slot with half-hour data of the point (None: none)."""

@@ -216,6 +216,11 @@ class Registry:
         row = self._repository.supply_point(supply_point_id)
         return None if row is None else SupplyPoint(*row)
 
+    def smart_since(self, supply_point_key: int) -> tuple[str, float] | None:
+        """The point's ID and when a smart meter was first installed there [epoch s]; None
+        for an unknown point or one that never had a smart meter (one registry query)."""
+        return self._repository.smart_since(supply_point_key)
+
     def retailer_periods(self, supply_point_key: int, retailer_id: str) -> list[tuple[date, date]]:
         """Every period in which ``retailer_id`` supplies the point, as half-open ``[from, to)``
         JST days (``to`` = :data:`OPEN_END` when open-ended), by start. The one rule of who

@@ -216,16 +216,24 @@ class StoreInUse(RuntimeError):
 class DuckIntervalStore:
     """One DuckDB database file (or ``:memory:``), safe to share between threads."""
 
-    def __init__(self, path: str | Path = ":memory:", memory_limit: str | None = None) -> None:
-        """``memory_limit`` (e.g. ``"4GB"``; else ``$OPENAMI_DUCKDB_MEMORY_LIMIT``, else
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        memory_limit: str | None = None,
+        read_only: bool = False,
+    ) -> None:
+        """``read_only``: open an existing, up-to-date file for reading only (several
+        processes may, while none writes it; e.g. hub replicas over a loaded store).
+        ``memory_limit`` (e.g. ``"4GB"``; else ``$OPENAMI_DUCKDB_MEMORY_LIMIT``, else
         DuckDB's default of 80 % of RAM) caps DuckDB's buffer pool: a process that also keeps
         the MDMS tick state and registry look-ups in memory (GiB at national scale) leaves
         DuckDB less than its default."""
         self.path = str(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._cursor_lock = threading.Lock()
         try:
-            self._con = duckdb.connect(self.path)
+            self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -236,9 +244,10 @@ class DuckIntervalStore:
         limit = memory_limit or os.environ.get("OPENAMI_DUCKDB_MEMORY_LIMIT")
         if limit:
             self._con.execute(f"SET memory_limit = '{_size(limit)}'")
-        _migrate(self._con)
-        self._con.execute(TABLES)
-        self._con.execute(VIEWS)
+        if not read_only:
+            _migrate(self._con)
+            self._con.execute(TABLES)
+            self._con.execute(VIEWS)
         # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
         rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
         self._seq = int(rows[0][0]) if rows else 0

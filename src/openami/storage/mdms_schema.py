@@ -134,7 +134,23 @@ def _applied(cur: duckdb.DuckDBPyConnection) -> int:
 
 
 def upgrade_mdms_schema(store: DuckIntervalStore) -> int:
-    """Apply the steps the file lacks, each in one transaction; returns the version now."""
+    """Apply the steps the file lacks, each in one transaction; returns the version now.
+    A store opened read-only is not changed: it must be up to date already."""
+    if store.read_only:
+        with store.transaction(counted=False) as cur:
+            rows = cur.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'mdms_schema_version'"
+            ).fetchall()
+            if rows[0][0]:
+                rows = cur.execute("SELECT max(version) FROM mdms_schema_version").fetchall()
+        version = int(rows[0][0] or 0)  # no table: count 0
+        if version < STEPS[-1][0]:
+            raise RuntimeError(
+                f"the interval store {store.path} lacks MDMS schema steps after {version}: "
+                "open it once for writing first"
+            )
+        return version
     version = mdms_schema_version(store)
     for number, description, step in STEPS:
         if number <= version:

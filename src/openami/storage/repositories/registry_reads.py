@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from openami.storage.repositories.registry_dashboard import RegistryDashboardReads
 from openami.storage.sql import tables as t
 from openami.storage.sql.bulk import select_table
+from openami.storage.sql.conventional_tables import meter_kinds
 from openami.storage.sql.prepared import Prepared, as_date, day_param
 
 OPEN_END = date(9999, 12, 31)
@@ -81,6 +82,19 @@ _CURRENT_METER = Prepared(
     sa.select(_i.c.meter_id).where(
         _i.c.supply_point_key == sa.bindparam("supply_point_key"), _i.c.valid_to.is_(None)
     )
+)
+
+_k = meter_kinds  # a meter without a row is a smart one (``Registry.kinds``)
+_SMART_SINCE = Prepared(
+    sa.select(_p.c.supply_point_id, sa.func.min(_i.c.valid_from))
+    .join_from(_p, _i, _i.c.supply_point_key == _p.c.supply_point_key)
+    .join(t.meters, t.meters.c.meter_id == _i.c.meter_id)
+    .outerjoin(_k, _k.c.meter_id == _i.c.meter_id)
+    .where(
+        _p.c.supply_point_key == sa.bindparam("supply_point_key"),
+        sa.or_(_k.c.meter_type.is_(None), _k.c.meter_type == "smart"),
+    )
+    .group_by(_p.c.supply_point_id)
 )
 
 
@@ -160,6 +174,15 @@ class RegistryReads(RegistryDashboardReads):
                 connection, self._dialect, supply_point_key=int(supply_point_key)
             )
         return int(rows[0][0]) if rows else None
+
+    def smart_since(self, supply_point_key: int) -> tuple[str, float] | None:
+        """The point's ID and the earliest installation of a smart meter there [epoch s]
+        (None: unknown point, or never a smart meter); one statement."""
+        with self.database.driver_read() as connection:
+            rows = _SMART_SINCE.rows(
+                connection, self._dialect, supply_point_key=int(supply_point_key)
+            )
+        return (str(rows[0][0]), float(rows[0][1])) if rows else None
 
     # -- periods --------------------------------------------------------------------------
     def retailer_periods(self, supply_point_key: int, retailer_id: str) -> list[tuple[date, date]]:
