@@ -6,7 +6,7 @@ interval store (``storage/spark_values.py``, ``storage/spark_sums.py``) — the 
 table the MDMS workers publish to. :meth:`SparkEngine.ready` first publishes what the
 working store holds and the shared store does not (idempotent: nothing twice), so the
 Spark job sees every value the DuckDB engine would, estimates included; the settlement run
-is stored in the MDMS store as a DuckDB run is. See docs/settlement-spark.md.
+is stored in the MDMS store as a DuckDB run is. See docs/mdms.md, *Settlement and billing on Spark*.
 """
 
 from __future__ import annotations

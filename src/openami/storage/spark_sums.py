@@ -15,6 +15,7 @@ Quality names, slot arithmetic and the installation rule come from ``quality_sql
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -177,10 +178,11 @@ ORDER BY j.supply_point_key
 
 
 class SparkSums:
-    """Settlement and billing sums on a Spark session over one shared interval store (the
-    snapshot current when each call starts)."""
+    """Settlement and billing sums on a Spark session over one shared interval store:
+    each call reads the snapshot ``snapshot_of()`` gives when it starts (normally a
+    :class:`SnapshotSource`: the table's current one)."""
 
-    def __init__(self, spark: SparkSession, snapshot_of: SnapshotSource) -> None:
+    def __init__(self, spark: SparkSession, snapshot_of: Callable[[], SnapshotFiles]) -> None:
         self.spark = spark
         self._snapshot_of = snapshot_of
 
