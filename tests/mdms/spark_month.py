@@ -9,7 +9,8 @@ half-hour register reads and, on purpose, every rule the sums must get right:
 - later versions: manual edits (edited), a corrected read that makes a value invalid;
 - a meter exchange mid-month (old meter's closing and new meter's opening reads);
 - a switch of retailer mid-month (point-in-time membership);
-- meters whose certification expires mid-month (not billable, V12);
+- meters whose certification expires mid-month (not billable, V12), one within the final
+  days;
 - the first days declared final;
 - the values published to the shared interval store, the first days compacted into day
   files (and edited afterwards, so a day has day rows and newer tick rows).
@@ -38,6 +39,7 @@ FIRST_DAY = date(2026, 11, 1)
 SWITCH_DAY = date(2026, 11, 12)  # points 0…9 move from R1 to R3
 EXCHANGE_DAY_INDEX = 9  # point 20's meter is exchanged at 10:00 JST of day 10
 EXPIRY = date(2026, 11, 20)  # meters of points 30…34: certification expires
+EARLY_EXPIRY = date(2026, 11, 3)  # point 35's meter: within the final days
 ESTIMATED_DAYS = 18  # gaps of the first days are estimated, later ones stay missing
 FINAL_DAYS = 7
 COMPACTED_DAYS = 5
@@ -64,12 +66,10 @@ def _registry(points: int) -> tuple[Registry, list[int]]:
     )
     ids = [make_supply_point_id("03" if i % 3 else "04", 1 + i) for i in range(points)]
     keys = registry.add_supply_points(ids)
-    expiring = range(30, 35)
+    expiry = {i: EXPIRY for i in range(30, 35)} | {35: EARLY_EXPIRY}
     registry.add_meters(
         [
-            Meter(
-                1 + i, "M", f"S{i}", 30, "mesh", None, EXPIRY if i in expiring else date(2031, 1, 1)
-            )
+            Meter(1 + i, "M", f"S{i}", 30, "mesh", None, expiry.get(i, date(2031, 1, 1)))
             for i in range(points)
         ]
         + [Meter(NEW_METER, "M", "NEW", 30, "mesh", None, date(2036, 1, 1))]
