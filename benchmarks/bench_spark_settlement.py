@@ -1,13 +1,13 @@
 """Settlement and billing: the embedded DuckDB engine against Spark ``local[2]``, same data.
 
-The month of tests/mdms/spark_month.py (``points`` supply points × ``days`` days, with
-versions, estimates, holes, a meter exchange, a retailer switch; published to a shared
-interval store in a temporary directory, the first days compacted). Timed in the same
-process, on the same MDMS:
+The month of tests/mdms/spark_month.py cut to ``days`` days (``points`` supply points;
+default 2,000 × 10) with versions, estimates, holes, a meter exchange, a retailer switch,
+published to a shared interval store in a temporary directory, the first days compacted.
+Timed in the same process, on the same MDMS:
 
-- settlement: every day of the month settled (all slots, all levels, runs stored), by
+- settlement: every day settled (all slots, all levels, runs stored), by
   DuckDB over the MDMS store and by Spark over the shared interval store;
-- billing: the determinants of every supply point over the whole month.
+- billing: the determinants of every supply point over all the days.
 
 DuckDB is the baseline: the ratio is Spark time ÷ DuckDB time (> 1: Spark slower). Spark's
 session start (a JVM) is timed apart and not in the ratio; its first job, which warms the
@@ -79,12 +79,12 @@ def run(points: int, days: int, master: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=2_000)
-    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--small", action="store_true", help="200 points × 7 days")
+    parser.add_argument("--small", action="store_true", help="200 points × 3 days")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    points, days = (200, 7) if args.small else (args.points, args.days)
+    points, days = (200, 3) if args.small else (args.points, args.days)
     result = run(points, days, args.master)
     if args.json:
         print(json.dumps(result))

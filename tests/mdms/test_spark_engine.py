@@ -27,7 +27,7 @@ from tests.mdms.spark_month import (
 )
 from tests.mdms.vee_world import make_data_dir, reads_csv
 
-from openami.cli.main import main
+from openami.cli.main import cli
 from openami.clock import day_first_slot
 from openami.mdms.spark_engine import SparkEngine
 from openami.storage.spark_sums import SparkSums
@@ -55,10 +55,16 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
 
 
 @pytest.fixture(scope="module")
-def spark(month: Month) -> Iterator[SparkEngine]:
-    session = spark_session("local[2]", app_name="openami-test")
-    yield SparkEngine(month.shared.uri, "local[2]")
-    session.stop()
+def session() -> Iterator[None]:
+    """One Spark session (a JVM) for the module; later sessions of the process reuse it."""
+    running = spark_session("local[2]", app_name="openami-test")
+    yield
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def spark(month: Month, session: None) -> SparkEngine:
+    return SparkEngine(month.shared.uri, "local[2]")
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -153,9 +159,7 @@ def test_a_job_reads_the_snapshot_it_started_with(month: Month, spark: SparkEngi
     assert area_import(new) - area_import(old) == 12_345
 
 
-def test_the_cli_settles_and_bills_on_spark_as_on_duckdb(
-    tmp_path: Path, spark: SparkEngine
-) -> None:
+def test_the_cli_settles_and_bills_on_spark_as_on_duckdb(tmp_path: Path, session: None) -> None:
     """`openami mdms settle|bill --engine spark` on a data directory: it publishes the
     directory's values to the shared store first and writes the same rows as DuckDB."""
     data = tmp_path / "data"
@@ -163,7 +167,7 @@ def test_the_cli_settles_and_bills_on_spark_as_on_duckdb(
     runner = CliRunner()
 
     def run(*args: str) -> str:
-        result = runner.invoke(main, ["mdms", *args, "--data-dir", str(data)])
+        result = runner.invoke(cli, ["mdms", *args, "--data-dir", str(data)])
         assert result.exit_code == 0, result.output
         return result.output
 
@@ -184,6 +188,6 @@ def test_the_cli_settles_and_bills_on_spark_as_on_duckdb(
 def test_spark_without_a_shared_store_says_so(tmp_path: Path) -> None:
     args = ["mdms", "settle", "--date", "2026-11-01", "--engine", "spark"]
     result = CliRunner().invoke(
-        main, [*args, "--data-dir", str(tmp_path)], env={"OPENAMI_SHARED_VALUES_URI": ""}
+        cli, [*args, "--data-dir", str(tmp_path)], env={"OPENAMI_SHARED_VALUES_URI": ""}
     )
     assert result.exit_code == 2 and "--shared-uri" in result.output

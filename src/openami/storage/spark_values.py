@@ -62,8 +62,8 @@ def spark_session(
     shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS,
 ) -> SparkSession:
     """A Spark session at ``master`` (``local[N]``, ``spark://host:7077``, ``yarn``, …),
-    or the running one of this process; :class:`SparkUnavailableError` without pyspark or
-    Java."""
+    or the one this process already runs (whose master stays as it is: one session per
+    process); :class:`SparkUnavailableError` without pyspark or Java."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -74,15 +74,21 @@ def spark_session(
         raise SparkUnavailableError(
             "the Spark engine needs a Java 17+ runtime (Debian: openjdk-17-jre-headless)"
         )
-    session = (
+    builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # py4j and Spark raise many kinds: say which master failed
+        raise SparkUnavailableError(
+            f"no Spark session at master {master!r}: {str(exc).splitlines()[0][:300]}"
+        ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
 
