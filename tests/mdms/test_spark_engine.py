@@ -45,6 +45,8 @@ if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
     )
 
 
+#: the first test builds the month, starts the JVM and warms it: minutes on a loaded machine
+pytestmark = pytest.mark.timeout(900)
 POINTS = 1_000
 DAYS = 30
 
