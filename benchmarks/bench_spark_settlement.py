@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.mdms.spark
 
 from tests.mdms.spark_month import build_month
 
+from openami.log import configure
 from openami.mdms.spark_engine import SparkEngine
 from openami.storage.spark_values import spark_session
 
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="200 points × 3 days")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    configure()  # logs to stderr: stdout carries the table or the JSON object
     points, days = (200, 3) if args.small else (args.points, args.days)
     result = run(points, days, args.master)
     if args.json:
