@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench setup clean browser fuzz sbom cluster cluster-test
+.PHONY: demo test lint typecheck pytest bench setup clean browser java fuzz sbom cluster cluster-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { \
@@ -27,6 +27,18 @@ browser:
 	      || echo "chromium could not be installed: browser tests will skip"; \
 	  else echo "chromium not found: browser tests will skip"; fi; }
 
+# The Spark engine's tests (pyspark, from the dev extra) need a Java 17+ runtime: Debian's
+# openjdk-17-jre-headless (default-jre-headless where 17 is gone) when we can install it
+# (root with apt), else they skip.
+java:
+	@command -v java >/dev/null 2>&1 || test -n "$$JAVA_HOME" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing a Java runtime for the Spark tests"; \
+	    (apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
+	      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }) \
+	      || echo "Java could not be installed: Spark tests will skip"; \
+	  else echo "java not found: Spark tests will skip"; fi; }
+
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -43,7 +55,7 @@ typecheck: $(STAMP)
 # Two passes (tests/conftest.py): most tests on PYTEST_WORKERS pytest-xdist workers (one
 # test file per worker at a time), then the `serial` tests, which time processes, alone.
 PYTEST_WORKERS ?= 3
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser java
 	$(BIN)/pytest -m "not serial" -n $(PYTEST_WORKERS) --dist loadfile
 	$(BIN)/pytest -m serial
 

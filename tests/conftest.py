@@ -31,6 +31,8 @@ SERIAL_FILES = frozenset(
         "cluster/test_hub_commands_cluster.py",
         "hems/test_hems_client.py",
         "mdms/test_crash_safety.py",
+        # starts a Spark JVM that keeps both cores busy for minutes
+        "mdms/test_spark_engine.py",
         "mdms/test_worker_failover.py",
         "mdms/test_worker_serve.py",
         "mdms/test_worker_store_busy.py",

@@ -20,6 +20,52 @@ from openami.cli.mdms_common import (
     write_private_csv,
 )
 from openami.mdms.settlement import SettlementRun
+from openami.mdms.spark_engine import DEFAULT_MASTER, ENGINES, SparkEngine
+from openami.storage.spark_values import SparkUnavailableError, UnsupportedSnapshotError
+
+
+def engine_options(command: Any) -> Any:
+    """``--engine``, ``--master`` and ``--shared-uri`` (the Spark engine's inputs)."""
+    options = (
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            default="duckdb",
+            show_default=True,
+            help="duckdb: the data directory's embedded store; spark: a Spark job over the "
+            "shared interval store (--shared-uri), published from the data directory first.",
+        ),
+        click.option(
+            "--master",
+            envvar="OPENAMI_SPARK_MASTER",
+            default=DEFAULT_MASTER,
+            show_default=True,
+            help="Spark master URL for --engine spark: local[N], spark://HOST:7077, yarn… "
+            "(env OPENAMI_SPARK_MASTER).",
+        ),
+        click.option(
+            "--shared-uri",
+            envvar="OPENAMI_SHARED_VALUES_URI",
+            default=None,
+            metavar="DIR",
+            help="The shared interval store Spark reads (env OPENAMI_SHARED_VALUES_URI); "
+            "every Spark executor must reach it at this path.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _spark(engine: str, master: str, shared_uri: str | None) -> SparkEngine | None:
+    if engine == "duckdb":
+        return None
+    if not shared_uri:
+        raise click.UsageError("--engine spark needs --shared-uri (the shared interval store)")
+    return SparkEngine(shared_uri, master)
+
+
+_ENGINE_ERRORS = (SparkUnavailableError, UnsupportedSnapshotError)
 
 
 @click.command()
@@ -44,9 +90,18 @@ from openami.mdms.settlement import SettlementRun
     help="Also write every slot row (all levels) as CSV here.",
 )
 @click.option("--user", default="settlement", show_default=True)
+@engine_options
 @DATA_DIR
 def settle(
-    day: str, kind: str, estimate: bool, output: Path | None, user: str, data_dir: Path
+    day: str,
+    kind: str,
+    estimate: bool,
+    output: Path | None,
+    user: str,
+    engine: str,
+    master: str,
+    shared_uri: str | None,
+    data_dir: Path,
 ) -> None:
     """Sum the day's half-hour values per slot and per area, balancing group and retailer.
 
@@ -55,8 +110,12 @@ def settle(
     estimated energy and an aggregate quality. Runs are kept: preliminary, final, correction.
     """
     the_day = parse_day(day, "--date")
+    spark = _spark(engine, master, shared_uri)
     with open_mdms(data_dir) as mdms:
-        run = mdms.settle(the_day, kind, estimate, user)
+        try:
+            run = mdms.settle(the_day, kind, estimate, user, spark)
+        except _ENGINE_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
     if output is not None:
         write_private_csv(output, run.rows)
     Console().print(_daily_sums_table(run))
@@ -105,6 +164,7 @@ def _daily_sums_table(run: SettlementRun) -> Table:
     default=None,
     help="Write the rows as CSV here instead of printing them.",
 )
+@engine_options
 @DATA_DIR
 def bill(
     first: str,
@@ -113,16 +173,22 @@ def bill(
     day_start: str,
     day_end: str,
     output: Path | None,
+    engine: str,
+    master: str,
+    shared_uri: str | None,
     data_dir: Path,
 ) -> None:
     """Billing determinants per supply point: import/export kWh, day/night import, maximum
     half-hour demand, value counts per quality, billing-ready, and the V05 check against the
     register difference over the period."""
     a, b = parse_day(first, "--from"), parse_day(last, "--to")
+    spark = _spark(engine, master, shared_uri)
     with open_mdms(data_dir) as mdms:
         keys = None if supply_point_id is None else [supply_point_key(mdms, supply_point_id)]
         try:
-            rows = mdms.bill(a, b, keys, (day_start, day_end))
+            rows = mdms.bill(a, b, keys, (day_start, day_end), spark)
+        except _ENGINE_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
         ids = mdms.registry.supply_point_ids(rows.column("supply_point_key").to_pylist())

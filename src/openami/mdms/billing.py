@@ -26,8 +26,9 @@ from openami.clock import SLOTS_PER_DAY, day_first_slot
 from openami.clock.calendar import holiday_flags
 from openami.mdms.certification import certified_installations
 from openami.mdms.vee_config import VeeConfig
-from openami.storage.billing_queries import billing_sums, segment_sums
+from openami.storage.billing_queries import billing_side_inputs, billing_sums, segment_sums
 from openami.storage.duckdb_interval import DuckIntervalStore
+from openami.storage.spark_sums import SparkSums
 
 #: no expiry known for any meter (V12 finds nothing)
 _NO_CERTIFICATION = pa.table(
@@ -53,16 +54,23 @@ def billing_determinants(
     cfg: VeeConfig,
     day_band: tuple[str, str] = ("07:00", "23:00"),
     certification: pa.Table | None = None,
+    spark: SparkSums | None = None,
 ) -> pa.Table:
     """One row per supply point (see the module docstring); ``v05_ok`` is NULL when the
-    register reads at both period ends are not known or the meter changed."""
+    register reads at both period ends are not known or the meter changed. ``spark``:
+    sum the values by Spark over the shared interval store instead of DuckDB over
+    ``store`` (same rows)."""
     if last_day < first_day:
         raise ValueError("the billing period ends before it starts")
     slots = range(day_first_slot(first_day), day_first_slot(last_day) + SLOTS_PER_DAY)
     band = (_slot_of_day(day_band[0]), _slot_of_day(day_band[1]) - 1)
     cert = certification if certification is not None else _NO_CERTIFICATION
     certified = certified_installations(installations, cert)
-    table = billing_sums(store, installations, supply_point_keys, slots, band, certified)
+    if spark is None:
+        table = billing_sums(store, installations, supply_point_keys, slots, band, certified)
+    else:  # the values from the shared interval store; reads and final periods from here
+        finals, registers = billing_side_inputs(store, installations, supply_point_keys, slots)
+        table = spark.billing_sums(supply_point_keys, slots, band, certified, finals, registers)
     r5 = cfg.rule("V05")
     reg = table.column("register_wh").cast(pa.float64())
     diff = pc.abs(pc.subtract(table.column("import_wh").cast(pa.float64()), reg))

@@ -31,6 +31,7 @@ from openami.mdms.indexes import InstallIndex, MeterIndex, installed_during
 from openami.mdms.ingest import IngestContext, TickCache, VeeIngestResult, ingest_batch
 from openami.mdms.jobs import EditResult, EstimationResult, edit_values, flat_total, run_estimation
 from openami.mdms.settlement import SettlementRun, settle_day
+from openami.mdms.spark_engine import SparkEngine
 from openami.mdms.tick_state import mark_missing_in_step
 from openami.mdms.vee_config import VeeConfig, load_vee_config
 from openami.registry import Registry
@@ -379,16 +380,19 @@ class Mdms:
         kind: str = "preliminary",
         estimate: bool = True,
         user: str = "settlement",
+        spark: SparkEngine | None = None,
     ) -> SettlementRun:
         """One settlement run of a JST day (see ``settlement.py``): estimates first (final
-        estimates for a ``final`` run) so that no sum has a hole, then Σ per slot and level."""
+        estimates for a ``final`` run) so that no sum has a hole, then Σ per slot and level
+        (by ``spark`` over the shared interval store, published first, when given)."""
         slots = slots_of_day(day)
         if estimate:
             if kind == "final":
                 self.finalize(slots.start, slots.stop - 1, user)
             else:
                 self.estimate(slots.start, slots.stop - 1, user=user)
-        return settle_day(self.store, self.registry, day, kind, self.clock.timestamp(), user)
+        sums = None if spark is None else spark.ready(self.store)
+        return settle_day(self.store, self.registry, day, kind, self.clock.timestamp(), user, sums)
 
     def bill(
         self,
@@ -396,10 +400,11 @@ class Mdms:
         last_day: date,
         supply_point_keys: list[int] | None = None,
         day_band: tuple[str, str] = ("07:00", "23:00"),
+        spark: SparkEngine | None = None,
     ) -> pa.Table:
         """Billing determinants per supply point for JST days ``first_day``…``last_day``
         (all supply points with a meter installed during a slot of the period unless keys
-        are given)."""
+        are given); summed by ``spark`` over the shared interval store when given."""
         if supply_point_keys is None:
             inst = self.installations
             period = installed_during(
@@ -416,6 +421,7 @@ class Mdms:
             self.vee,
             day_band,
             self.registry.certification_table(),
+            None if spark is None else spark.ready(self.store),
         )
 
     def completeness(

@@ -26,6 +26,7 @@ from openami.mdms.certification import certified_installations
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.settlement_runs import not_billable_count, store_settlement_run
+from openami.storage.spark_sums import SparkSums
 
 RUN_KINDS = ("preliminary", "final", "correction")
 
@@ -48,16 +49,25 @@ def settle_day(
     kind: str,
     created_at: float,
     user: str,
+    spark: SparkSums | None = None,
 ) -> SettlementRun:
-    """Compute and store one settlement run of a JST day (all slots, all levels)."""
+    """Compute and store one settlement run of a JST day (all slots, all levels): summed
+    by DuckDB over ``store``, or by ``spark`` over the shared interval store (which must
+    hold what ``store`` holds: publish first), stored in ``store`` either way."""
     if kind not in RUN_KINDS:
         raise ValueError(f"settlement run kind must be one of {RUN_KINDS}, got {kind!r}")
     members = registry.members_on(day)
-    run_id, rows = store_settlement_run(
-        store, members, day, kind, created_at, user, slots_of_day(day)
-    )
+    slots = slots_of_day(day)
     certified = certified_installations(
         registry.installations_table(), registry.certification_table()
     )
-    expired = not_billable_count(store, members, certified, slots_of_day(day))
+    if spark is None:
+        run_id, rows = store_settlement_run(store, members, day, kind, created_at, user, slots)
+        expired = not_billable_count(store, members, certified, slots)
+    else:  # summed by Spark over the shared interval store, stored here as a run
+        computed = spark.settlement_sums(members, slots.start, slots.stop - 1)
+        expired = spark.not_billable_count(members, certified, slots)
+        run_id, rows = store_settlement_run(
+            store, members, day, kind, created_at, user, slots, computed
+        )
     return SettlementRun(run_id, day, kind, rows, expired)

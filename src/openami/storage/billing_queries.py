@@ -32,6 +32,21 @@ _KEY_VERSIONS = current_versions_sql(
     "$first", "$last", "WHERE supply_point_key IN (SELECT supply_point_key FROM q_keys)"
 )
 
+#: the register difference over the period of the meter installed for all of it
+_REGISTERS = f"""
+ends AS (
+    SELECT i.supply_point_key, i.meter_id FROM q_inst i
+    WHERE {installed("i", "$first", "$last")}),
+regs AS (
+    SELECT e.supply_point_key,
+           max(r.import_register_wh) FILTER (WHERE r.boundary = $last + 1)
+             - max(r.import_register_wh) FILTER (WHERE r.boundary = $first) AS register_wh
+    FROM ends e JOIN (
+        {current_reads_sql("$first", "$first")}
+        UNION ALL {current_reads_sql("$last + 1", "$last + 1")}) r
+      ON r.meter_id = e.meter_id
+    GROUP BY e.supply_point_key)"""
+
 _BILL = f"""
 WITH cur AS ({_KEY_VERSIONS}),
 finals AS ({final_slots_sql("$first", "$last")}),
@@ -45,18 +60,7 @@ joined AS (
            v.in_final_now AS final, v.slot_of_day,
            COALESCE(v.quality, {quality_sql(Quality.MISSING)}) AS q
     FROM grid g LEFT JOIN vals v USING (supply_point_key, slot)),
-ends AS (
-    SELECT i.supply_point_key, i.meter_id FROM q_inst i
-    WHERE {installed("i", "$first", "$last")}),
-regs AS (
-    SELECT e.supply_point_key,
-           max(r.import_register_wh) FILTER (WHERE r.boundary = $last + 1)
-             - max(r.import_register_wh) FILTER (WHERE r.boundary = $first) AS register_wh
-    FROM ends e JOIN (
-        {current_reads_sql("$first", "$first")}
-        UNION ALL {current_reads_sql("$last + 1", "$last + 1")}) r
-      ON r.meter_id = e.meter_id
-    GROUP BY e.supply_point_key),
+{_REGISTERS},
 expired AS (
     SELECT j.supply_point_key, count(*) AS n
     FROM joined j JOIN q_cert c ON c.supply_point_key = j.supply_point_key
@@ -110,6 +114,29 @@ def billing_sums(
         "day1": day_band[1],
     }
     return read_query(store, _BILL, params, q_keys=keys, q_inst=installations, q_cert=certified)
+
+
+_SIDE_REGISTERS = f"""
+WITH {_REGISTERS}
+SELECT supply_point_key, CAST(register_wh AS BIGINT) AS register_wh FROM regs
+WHERE supply_point_key IN (SELECT supply_point_key FROM q_keys)
+ORDER BY supply_point_key"""
+_SIDE_FINALS = f"""
+SELECT slot, in_final FROM ({final_slots_sql("$first", "$last")}) ORDER BY slot"""
+
+
+def billing_side_inputs(
+    store: DuckIntervalStore, installations: pa.Table, supply_point_keys: list[int], slots: range
+) -> tuple[pa.Table, pa.Table]:
+    """What :func:`billing_sums` takes from the MDMS store besides the values, for an
+    engine that reads the values elsewhere (Spark over the shared interval store):
+    (``finals``: slot, in_final — within a declared final period; ``registers``:
+    supply_point_key, register_wh — as in :func:`billing_sums`, rows only where known)."""
+    keys = pa.table({"supply_point_key": pa.array(supply_point_keys, pa.int64())})
+    params = {"first": slots.start, "last": slots.stop - 1}
+    finals = read_query(store, _SIDE_FINALS, params)
+    registers = read_query(store, _SIDE_REGISTERS, params, q_keys=keys, q_inst=installations)
+    return finals, registers
 
 
 # -- determinants per segment (billing periods by 計量日) -----------------------------------

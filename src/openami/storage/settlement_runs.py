@@ -89,11 +89,15 @@ def store_settlement_run(
     created_at: float,
     user: str,
     slots: range,
+    computed: pa.Table | None = None,
 ) -> tuple[int, pa.Table]:
     """Compute the sums of ``slots`` and store them as the next run of ``day``, in one
-    transaction; returns the run's id and rows."""
+    transaction; returns the run's id and rows. ``computed``: the rows, already summed by
+    another engine (Spark over the shared interval store), stored as they are."""
     with store.transaction() as cur:
-        rows = _sums(cur, members, slots.start, slots.stop - 1)
+        rows = (
+            computed if computed is not None else _sums(cur, members, slots.start, slots.stop - 1)
+        )
         got = cur.execute("SELECT COALESCE(max(run_id), 0) + 1 FROM settlement_runs").fetchall()
         run_id = int(got[0][0])
         cur.execute(
