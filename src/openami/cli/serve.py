@@ -153,6 +153,9 @@ def _add_subcommands() -> None:
     from openami.cli import serve_hes  # the HES service (docs/deployment.md)
 
     command.add_command(serve_hes.command)
+    from openami.cli import serve_hub  # hub replicas (docs/deployment.md)
+
+    command.add_command(serve_hub.command)
 
 
 _add_subcommands()

@@ -1,0 +1,138 @@
+"""`openami serve hub`: the C-route API alone, in N processes, over shared stores.
+
+Each process is a hub replica (:mod:`openami.wiring_hub`): the same answers from the shared
+transactional store (PostgreSQL), the shared interval store and Redis, its share of the
+data jobs and webhook deliveries claimed with leases. ``--workers N`` starts N processes on
+one socket (uvicorn's supervisor, which restarts one that dies); start more commands like
+this one on other machines behind a load balancer (docs/deployment.md, "Hub replicas").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+from rich.table import Table
+
+from openami.log import uvicorn_log_config
+from openami.settings import Settings, url_without_password
+
+console = Console(stderr=True)
+#: how the command hands its settings to the processes it starts (JSON; never logged)
+REPLICA_ENV = "OPENAMI_HUB_REPLICA"
+_SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host", "port")
+
+
+@click.command("hub")
+@click.option("--workers", default=1, show_default=True, help="Hub processes on this socket.")
+@click.option("--bind", "host", default=None, help="Address to serve on [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to serve on [8000].")
+@click.option("--db", "db_url", default=None, metavar="URL", help="postgresql+psycopg://…")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--shared-values",
+    "shared_values_uri",
+    default=None,
+    metavar="URI",
+    help="The shared interval store the values are read from [OPENAMI_SHARED_VALUES_URI].",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Redis for rate limits and lockouts shared by every replica [OPENAMI_REDIS_URL].",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML file of settings (docs/operations.md).",
+)
+@click.option(
+    "--workers-every", default=5.0, show_default=True, help="Seconds between worker rounds."
+)
+@click.option(
+    "--claim-ttl",
+    default=120.0,
+    show_default=True,
+    help="Seconds a dead replica's jobs and deliveries stay claimed.",
+)
+@click.pass_context
+def command(ctx: click.Context, workers: int, **options: Any) -> None:
+    """Serve the C-route API (and dashboard) as stateless hub replicas.
+
+    Every replica, here or on another machine, must be given the same --db, --shared-values,
+    --redis and the keys of --data-dir. Values come from the shared interval store that the
+    MDMS workers publish to; nothing here writes values. SIGTERM or Ctrl-C stops the
+    processes after the requests in hand.
+    """
+    if workers < 1:
+        raise click.BadParameter("at least 1", param_hint="--workers")
+    spec = _spec(ctx, options)
+    settings = _settings(spec)
+    if not settings.shared_values_uri:
+        raise click.UsageError("a hub replica reads values from the shared store: --shared-values")
+    os.environ[REPLICA_ENV] = json.dumps(spec)  # the processes below read it
+    console.print(_status_table(settings, workers))
+    uvicorn.run(
+        "openami.cli.serve_hub:replica_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        log_config=uvicorn_log_config(),
+        proxy_headers=False,  # forwarded headers are the hub's business (trusted_proxies)
+        server_header=False,
+    )
+
+
+def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    overrides = {
+        k: options.get(k) if options.get(k) is not None else parent.get(k) for k in _SETTING_KEYS
+    }
+    overrides = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
+    config = options["config"] or parent.get("config")
+    return {
+        "config": None if config is None else str(config),
+        "overrides": overrides,
+        "workers_every_s": options["workers_every"],
+        "claim_ttl_s": options["claim_ttl"],
+    }
+
+
+def _settings(spec: dict[str, Any]) -> Settings:
+    from openami.cli.serve import settings_from
+
+    config = spec["config"]
+    return settings_from(None if config is None else Path(config), **spec["overrides"])
+
+
+def replica_app() -> FastAPI:
+    """The app of one hub process (uvicorn calls this in each process it starts)."""
+    from openami.wiring_hub import open_hub_replica
+
+    spec = json.loads(os.environ[REPLICA_ENV])
+    replica = open_hub_replica(_settings(spec), spec["workers_every_s"], spec["claim_ttl_s"])
+    return replica.app()
+
+
+def _status_table(settings: Settings, workers: int) -> Table:
+    table = Table(title="openami hub", show_header=False)
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_row("processes", str(workers))
+    table.add_row("serving", f"http://{settings.host}:{settings.port}")
+    table.add_row("store", url_without_password(settings.db_url or "SQLite in the data dir"))
+    table.add_row("values", url_without_password(settings.shared_values_uri or ""))
+    limits = "Redis " + url_without_password(settings.redis_url) if settings.redis_url else None
+    table.add_row("rate limits", limits or "per process (no --redis)")
+    return table
