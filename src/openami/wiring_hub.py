@@ -29,6 +29,7 @@ from openami.hub.context import HubContext
 from openami.hub.lockout import Lockout
 from openami.hub.ratelimit import RateLimiter
 from openami.hub.requests_workers import WorkerThread
+from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.log import get_logger
 from openami.mdms.shared_values import SharedValuesMdms
 from openami.registry import Registry
@@ -57,28 +58,39 @@ class HubReplica:
         return app
 
 
-def shared_limits(settings: Settings) -> tuple[RateLimiter, Lockout]:
+@dataclass(frozen=True)
+class ReplicaOptions:
+    """How one hub process runs (``openami serve hub`` options)."""
+
+    workers_every_s: float = 5.0  # wall seconds between worker rounds (0: no workers here)
+    job_chunks: int = 50  # data job chunks per worker round
+    claim_ttl_s: float = 120.0  # a dead replica's jobs and deliveries stay claimed so long
+    rate_per_s: float = 20.0  # each API client's budget (requests/s and burst)
+    burst: float = 60.0
+    allow_private_callbacks: bool = False  # webhooks to loopback/private addresses (labs)
+
+
+def shared_limits(settings: Settings, options: ReplicaOptions) -> tuple[RateLimiter, Lockout]:
     """The rate limiter and lockout of a replica: in Redis when ``redis_url`` is set."""
+    budget = {"rate_per_s": options.rate_per_s, "burst": options.burst}
     if settings.redis_url is None:
-        return RateLimiter(), Lockout()
+        return RateLimiter(rate_per_s=options.rate_per_s, burst=options.burst), Lockout()
     from openami.hub.ratelimit_redis import RedisLockout, RedisRateLimiter, connect
 
     client = connect(settings.redis_url)
     prefix = settings.redis_prefix
-    return RedisRateLimiter(client, prefix), RedisLockout(client, prefix)
+    return RedisRateLimiter(client, prefix, **budget), RedisLockout(client, prefix)
 
 
-def open_hub_replica(
-    settings: Settings, workers_every_s: float = 5.0, claim_ttl_s: float = 120.0
-) -> HubReplica:
-    """A hub replica over the stores of ``settings``, its workers running every
-    ``workers_every_s`` wall seconds (0: no workers in this process)."""
+def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) -> HubReplica:
+    """A hub replica over the stores of ``settings``, run as ``options`` say."""
+    options = options or ReplicaOptions()
     if not settings.shared_values_uri:
         raise ValueError(
             "a hub replica reads values from the shared interval store: give --shared-values"
         )
     prepare_data_dir(settings.data_dir)
-    limits, lockout = shared_limits(settings)
+    limits, lockout = shared_limits(settings, options)
     database = _open_database(settings)
     try:
         registry = Registry(database)
@@ -95,12 +107,15 @@ def open_hub_replica(
             lockout=lockout,
             trusted_proxies=settings.trusted_proxies,
             max_body_bytes=settings.max_body_bytes,
-            claim_ttl_s=claim_ttl_s,
+            claim_ttl_s=options.claim_ttl_s,
         )
+        webhook_service(context, WebhookConfig(allow_private=options.allow_private_callbacks))
     except BaseException:
         database.close()
         raise
-    workers = WorkerThread(context, workers_every_s).start() if workers_every_s > 0 else None
+    workers = None
+    if options.workers_every_s > 0:
+        workers = WorkerThread(context, options.workers_every_s, options.job_chunks).start()
 
     def close() -> None:
         if workers is not None:

@@ -64,6 +64,20 @@ _SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host",
     show_default=True,
     help="Seconds a dead replica's jobs and deliveries stay claimed.",
 )
+@click.option("--job-chunks", default=50, show_default=True, help="Job chunks per worker round.")
+@click.option(
+    "--rate-limit",
+    "rate_per_s",
+    default=20.0,
+    show_default=True,
+    help="Requests per second of each API client, across all replicas with --redis.",
+)
+@click.option("--burst", default=60.0, show_default=True, help="… and the burst above it.")
+@click.option(
+    "--allow-private-callbacks",
+    is_flag=True,
+    help="Deliver webhooks to loopback and private addresses (labs and tests only).",
+)
 @click.pass_context
 def command(ctx: click.Context, workers: int, **options: Any) -> None:
     """Serve the C-route API (and dashboard) as stateless hub replicas.
@@ -104,8 +118,14 @@ def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return {
         "config": None if config is None else str(config),
         "overrides": overrides,
-        "workers_every_s": options["workers_every"],
-        "claim_ttl_s": options["claim_ttl"],
+        "options": {
+            "workers_every_s": options["workers_every"],
+            "job_chunks": options["job_chunks"],
+            "claim_ttl_s": options["claim_ttl"],
+            "rate_per_s": options["rate_per_s"],
+            "burst": options["burst"],
+            "allow_private_callbacks": options["allow_private_callbacks"],
+        },
     }
 
 
@@ -118,10 +138,10 @@ def _settings(spec: dict[str, Any]) -> Settings:
 
 def replica_app() -> FastAPI:
     """The app of one hub process (uvicorn calls this in each process it starts)."""
-    from openami.wiring_hub import open_hub_replica
+    from openami.wiring_hub import ReplicaOptions, open_hub_replica
 
     spec = json.loads(os.environ[REPLICA_ENV])
-    replica = open_hub_replica(_settings(spec), spec["workers_every_s"], spec["claim_ttl_s"])
+    replica = open_hub_replica(_settings(spec), ReplicaOptions(**spec["options"]))
     return replica.app()
 
 

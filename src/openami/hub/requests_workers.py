@@ -50,11 +50,12 @@ def attach_workers(context: HubContext, after_tick: list[Callable[[float], None]
 class WorkerThread:
     """Runs :func:`run_workers` every ``interval_s`` wall seconds until :meth:`stop`."""
 
-    def __init__(self, context: HubContext, interval_s: float = 5.0) -> None:
+    def __init__(self, context: HubContext, interval_s: float = 5.0, job_chunks: int = 50) -> None:
         if context.command_port is not None:
             raise ValueError("with a command port, run the workers on its loop (attach_workers)")
         self.context = context
         self.interval_s = interval_s
+        self.job_chunks = job_chunks  # data job chunks per round
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-workers", daemon=True)
 
@@ -65,7 +66,7 @@ class WorkerThread:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                run_workers(self.context, self.context.clock.timestamp())
+                run_workers(self.context, self.context.clock.timestamp(), self.job_chunks)
             except Exception:  # keep serving; the next round retries
                 log.exception("hub workers failed")
             self._stop.wait(self.interval_s)

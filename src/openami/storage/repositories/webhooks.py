@@ -29,7 +29,7 @@ from openami.storage.secrets import SEALED_PREFIX, SecretBox, secret_box
 from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
-from openami.storage.sql.upsert import insert_if_absent, insert_or_update
+from openami.storage.sql.upsert import insert_or_update, insert_statement
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,13 @@ class WebhookStore:
         w = t.webhook_state
         with self.database.write() as connection:
             if expected is None:
-                moved = insert_if_absent(connection, w, {"name": name, "value": value}, ("name",))
+                first = insert_statement(connection, w).values(name=name, value=value)
+                moved = (
+                    connection.execute(
+                        first.on_conflict_do_nothing(index_elements=["name"]).returning(w.c.name)
+                    ).first()
+                    is not None
+                )
             else:
                 moved = bool(
                     connection.execute(
