@@ -29,6 +29,7 @@ SERIAL_FILES = frozenset(
         "cluster/test_hes_dlms_cluster.py",
         "cluster/test_hes_mdms_workers.py",
         "hems/test_hems_client.py",
+        "hub/test_hub_replicas.py",
         "mdms/test_crash_safety.py",
         "mdms/test_worker_failover.py",
         "mdms/test_worker_serve.py",
