@@ -29,7 +29,8 @@ def as_current_values(rows: pa.Table) -> pa.Table:
     :data:`CURRENT_VALUES_SCHEMA`, by slot."""
     stored = pc.fill_null(rows.column("qcode"), INVALID_CODE).cast(pa.int64())
     codes = pc.if_else(pc.less(stored, len(QUALITY_NAMES)), stored, INVALID_CODE)
-    columns = {name: rows.column(name) for name in CURRENT_VALUES_SCHEMA.names if name in rows}
+    present = set(rows.column_names)
+    columns = {n: rows.column(n) for n in CURRENT_VALUES_SCHEMA.names if n in present}
     columns["quality"] = _QUALITY_BY_CODE.take(codes)
     for name in _EMPTY:
         columns[name] = pa.nulls(rows.num_rows, CURRENT_VALUES_SCHEMA.field(name).type)
