@@ -2,9 +2,9 @@
 one Redis: the same answers as the embedded hub, each webhook delivered once, one rate
 limit for both, and a replica killed with SIGKILL mid-job loses nothing.
 
-Real processes on real sockets. The city is made by `openami serve` (the embedded shape)
-publishing its values to the shared interval store, then stopped; the replicas read
-only the shared stores.
+Real processes on real sockets. The city is made by the embedded shape (`open_system`, as
+`openami serve` runs it) publishing its values to the shared interval store, then closed;
+the replicas read only the shared stores.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -31,12 +32,15 @@ import psycopg
 import pytest
 import redis
 from sqlalchemy.engine import make_url
-from tests.cli.serve_process import EXE, Server, free_port
+from tests.cli.serve_process import EXE, free_port
+from tests.httpserver import serve
 from tests.storage.engines import postgres_url
 
+from openami.settings import Settings
 from openami.storage.repositories import open_database
 from openami.storage.repositories.webhooks import WebhookStore
 from openami.storage.secrets import use_key_dir
+from openami.wiring import open_system
 
 __all__ = ["postgres_url"]
 
@@ -108,41 +112,43 @@ def city(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterato
     except redis.RedisError as exc:
         pytest.skip(f"no Redis server answers at {REDIS_URL}: {exc}")
     root = tmp_path_factory.mktemp("replicas")
-    data_dir, shared, port = root / "data", root / "shared-values", free_port()
+    data_dir, shared = root / "data", root / "shared-values"
     name = f"openami_hubrep_{uuid.uuid4().hex[:10]}"
     admin = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     db_url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    config = root / "openami.toml"
     start = date.today() - timedelta(days=3)  # its own clock: one day and an hour to run
-    config.write_text(
-        f'[openami]\ndata_dir = "{data_dir}"\ndb_url = "{db_url}"\nport = {port}\n'
-        f'meters = 40\ndays = 1\nstart = "{start}"\ntick_s = 1800.0\n'
-        f'shared_values_uri = "{shared}"\n'
+    settings = Settings(
+        data_dir=data_dir,
+        db_url=db_url,
+        meters=40,
+        days=1,
+        start=start,
+        tick_s=1800.0,
+        shared_values_uri=str(shared),
     )
-    server = Server(config, root / "serve.log")
-    base = f"http://127.0.0.1:{port}"
+    system = open_system(settings)  # the embedded shape, publishing to the shared store
     try:
-        server.start(base)
-        credentials = json.loads((data_dir / "demo-credentials.json").read_text())
+        credentials = system.credentials
         day = date.fromisoformat(credentials["example"]["date"])
         clients = credentials["clients"][:8]  # (the token endpoint's budget is 10)
-        auths = {c["client_id"]: _token(base, c) for c in clients}
-        points = {cid: _points(base, auth, day) for cid, auth in auths.items()}
-        clients.sort(key=lambda c: -len(points[c["client_id"]]))
-        top = clients[0]["client_id"]
-        answers = {sp: _values(base, auths[top], sp, day) for sp in points[top][:3]}
-        assert server.stop() == 0  # its last values are published on the way out
-        prefix = f"openami-test-{uuid.uuid4().hex[:10]}"
+        with serve(system.app()) as base:
+            auths = {c["client_id"]: _token(base, c) for c in clients}
+            points = {cid: _points(base, auth, day) for cid, auth in auths.items()}
+            clients.sort(key=lambda c: -len(points[c["client_id"]]))
+            top = clients[0]["client_id"]
+            answers = {sp: _values(base, auths[top], sp, day) for sp in points[top][:3]}
+    finally:
+        system.close()  # its last values are published on the way out
+    prefix = f"openami-test-{uuid.uuid4().hex[:10]}"
+    try:
         yield City(data_dir, db_url, shared, clients, points, answers, day, prefix)
     finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.proc.kill()
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         client_ = redis.Redis.from_url(REDIS_URL)
-        for key in client_.scan_iter("openami-test-*"):
+        for key in client_.scan_iter(f"{prefix}:*"):
             client_.delete(key)
 
 
@@ -384,3 +390,27 @@ def test_a_replica_killed_mid_job_loses_nothing(
         assert chunk.json()["chunk"] == n and chunk.json()["supply_point_id"] in points
         if n in before:
             assert chunk.text == before[n]  # stored once, never rewritten
+
+
+def test_workers_2_runs_two_replicas_on_one_socket(city: City, tmp_path: Path) -> None:
+    replica = Replica(city, tmp_path / "workers.log", "--workers", "2")
+    try:
+        replica.wait_up()
+        opened = _wait_for(
+            lambda: (
+                (ids := re.findall(r"hub\.replica_opened .*replica=(\S+)", replica.log.read_text()))
+                and len(set(ids)) == 2
+                and ids
+            ),
+            120,
+            "both processes",
+        )
+        pids = {int(name.split(":")[1]) for name in opened}
+        assert replica.proc.pid not in pids  # the supervisor serves nothing itself
+        client = city.clients[0]
+        sp = next(iter(city.answers))
+        auth = _token(replica.base, client)
+        for _ in range(4):  # whichever process answers, the same values
+            assert _values(replica.base, auth, sp, city.day) == city.answers[sp]
+    finally:
+        replica.stop()
