@@ -26,6 +26,7 @@ from openami.settings import Settings, url_without_password
 console = Console(stderr=True)
 #: how the command hands its settings to the processes it starts (JSON; never logged)
 REPLICA_ENV = "OPENAMI_HUB_REPLICA"
+HEALTHCHECK_S = 60
 _SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host", "port")
 
 
@@ -105,6 +106,9 @@ def command(ctx: click.Context, workers: int, **options: Any) -> None:
         log_config=uvicorn_log_config(),
         proxy_headers=False,  # forwarded headers are the hub's business (trusted_proxies)
         server_header=False,
+        # a process that does not answer the supervisor's ping in time is killed and
+        # replaced: leave room for a start (imports, opening the stores) on a busy machine
+        timeout_worker_healthcheck=HEALTHCHECK_S,
     )
 
 
