@@ -180,7 +180,7 @@ class Replica:
         with log.open("ab") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=out, env=env)
 
-    def wait_up(self) -> None:
+    def wait_up(self, timeout_s: float = 120) -> None:
         def up() -> bool:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             try:
@@ -188,7 +188,7 @@ class Replica:
             except httpx.HTTPError:
                 return False
 
-        _wait_for(up, 120, f"the replica on {self.port}")
+        _wait_for(up, timeout_s, f"the replica on {self.port}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -393,16 +393,18 @@ def test_a_replica_killed_mid_job_loses_nothing(
 
 
 def test_workers_2_runs_two_replicas_on_one_socket(city: City, tmp_path: Path) -> None:
-    replica = Replica(city, tmp_path / "workers.log", "--workers", "2")
+    # (two processes starting at once on a busy machine: minutes, not the 60 s default)
+    options = ("--workers", "2", "--healthcheck-timeout", "600")
+    replica = Replica(city, tmp_path / "workers.log", *options)
     try:
-        replica.wait_up()
+        replica.wait_up(600)
         opened = _wait_for(
             lambda: (
                 (ids := re.findall(r"hub\.replica_opened .*replica=(\S+)", replica.log.read_text()))
                 and len(set(ids)) == 2
                 and ids
             ),
-            120,
+            600,
             "both processes",
         )
         pids = {int(name.split(":")[1]) for name in opened}

@@ -26,7 +26,6 @@ from openami.settings import Settings, url_without_password
 console = Console(stderr=True)
 #: how the command hands its settings to the processes it starts (JSON; never logged)
 REPLICA_ENV = "OPENAMI_HUB_REPLICA"
-HEALTHCHECK_S = 60
 _SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host", "port")
 
 
@@ -65,6 +64,14 @@ _SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host",
     show_default=True,
     help="Seconds a dead replica's jobs and deliveries stay claimed.",
 )
+@click.option(
+    "--healthcheck-timeout",
+    "healthcheck_s",
+    default=60,
+    show_default=True,
+    help="With --workers > 1: seconds a process may take to answer the supervisor's ping "
+    "(a start included) before it is replaced.",
+)
 @click.option("--job-chunks", default=50, show_default=True, help="Job chunks per worker round.")
 @click.option(
     "--rate-limit",
@@ -80,7 +87,7 @@ _SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host",
     help="Deliver webhooks to loopback and private addresses (labs and tests only).",
 )
 @click.pass_context
-def command(ctx: click.Context, workers: int, **options: Any) -> None:
+def command(ctx: click.Context, workers: int, healthcheck_s: int, **options: Any) -> None:
     """Serve the C-route API (and dashboard) as stateless hub replicas.
 
     Every replica, here or on another machine, must be given the same --db, --shared-values,
@@ -108,7 +115,7 @@ def command(ctx: click.Context, workers: int, **options: Any) -> None:
         server_header=False,
         # a process that does not answer the supervisor's ping in time is killed and
         # replaced: leave room for a start (imports, opening the stores) on a busy machine
-        timeout_worker_healthcheck=HEALTHCHECK_S,
+        timeout_worker_healthcheck=healthcheck_s,
     )
 
 
