@@ -30,6 +30,7 @@ SERIAL_FILES = frozenset(
         "cluster/test_hes_mdms_workers.py",
         "cluster/test_hub_commands_cluster.py",
         "hems/test_hems_client.py",
+        "hub/test_hub_replicas.py",
         "mdms/test_crash_safety.py",
         # starts a Spark JVM that keeps both cores busy for minutes
         "mdms/test_spark_engine.py",

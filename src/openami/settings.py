@@ -22,8 +22,9 @@ from typing import Any
 ENV_PREFIX = "OPENAMI_"
 SECRET_KEYS = frozenset({"operator_password", "metrics_token"})
 #: URLs that may carry a password (shown without it)
-URL_KEYS = frozenset({"db_url", "bus_url", "shared_values_uri"})
+URL_KEYS = frozenset({"db_url", "bus_url", "shared_values_uri", "redis_url"})
 BUS_SCHEMES = ("nats://", "tls://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class SettingsError(ValueError):
@@ -73,6 +74,11 @@ class Settings:
     #: the MDMS publishes its new value versions there after each tick, for readers in other
     #: processes; off by default (one process needs none)
     shared_values_uri: str | None = None
+    #: Redis (redis://host:6379/0) holding the rate limits and lockouts that every hub
+    #: process shares (``openami serve hub``); unset: each process counts in memory
+    redis_url: str | None = None
+    #: first part of every Redis key (one per deployment sharing a server)
+    redis_prefix: str = "openami"
 
     def __post_init__(self) -> None:
         if self.meters < 1 or self.days < 1:
@@ -87,6 +93,8 @@ class Settings:
             )
         if self.bus_url is not None and not self.bus_url.startswith(BUS_SCHEMES):
             raise SettingsError(f"bus_url must start with {' or '.join(BUS_SCHEMES)}")
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise SettingsError(f"redis_url must start with {' or '.join(REDIS_SCHEMES)}")
         if not 1 <= self.bus_partitions <= 4096:
             raise SettingsError("bus_partitions must be 1-4096")
         if (self.tls_cert is None) != (self.tls_key is None):

@@ -153,7 +153,7 @@ def _add_subcommands() -> None:
     from openami.cli import serve_hes  # the HES service (docs/deployment.md)
 
     command.add_command(serve_hes.command)
-    from openami.cli import serve_hub  # the hub without a head-end (docs/deployment.md)
+    from openami.cli import serve_hub  # hub replicas, commands over the bus (docs/deployment.md)
 
     command.add_command(serve_hub.command)
 

@@ -38,6 +38,7 @@ from openami.storage.dlms_counters import ClientCounterFiles
 from openami.storage.repositories.command_signing import load_signing_key
 from openami.storage.repositories.hes_guard import HesGuardStore
 from openami.storage.repositories.meter_endpoints import EndpointTable, MeterEndpoints
+from openami.wiring_hub import installed_meters
 
 console = Console(stderr=True)
 log = get_logger(__name__)
@@ -174,7 +175,7 @@ def command(
                 JetStreamConfig(
                     url=bus_url, prefix=bus_prefix, consumer=name, partitions=partitions
                 ),
-                route=MeterRoute(lambda: _installed(registry)),
+                route=MeterRoute(lambda: installed_meters(registry)),
             )
         except (BusUnavailable, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -263,14 +264,6 @@ def _secrets(
         return cache[meter_id]
 
     return of
-
-
-def _installed(registry: Registry) -> tuple[np.ndarray, np.ndarray]:
-    table = registry.installations_table().sort_by("valid_from")
-    return (
-        table.column("meter_id").to_numpy(zero_copy_only=False),
-        table.column("supply_point_key").to_numpy(zero_copy_only=False),
-    )
 
 
 def _show(

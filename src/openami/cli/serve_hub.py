@@ -1,12 +1,16 @@
-"""`openami serve hub`: the C-route hub (API and dashboard) as a service of its own.
+"""`openami serve hub`: the C-route API alone, in N processes, over shared stores.
 
-In the multi-process deployment the hub has no head-end in its process: retailers'
-requests become commands on ``hes.command_requests`` (:class:`BusCommandPort`), served by
-``openami serve hes``, and the outcomes on ``hes.commands`` conclude the requests
-(docs/deployment.md, "Hub service"). The registry, API clients, requests and the switching
-controls are in the transactional store shared with the other services (--db, or the
-SQLite file of --data-dir); the command signing key is the one in --data-dir, whose public
-half the HES services verify with.
+Each process is a hub replica (:mod:`openami.wiring_hub`): the same answers from the shared
+transactional store (PostgreSQL), the shared interval store and Redis, its share of the
+data jobs and webhook deliveries claimed with leases. ``--workers N`` starts N processes on
+one socket (uvicorn's supervisor, which restarts one that dies); start more commands like
+this one on other machines behind a load balancer (docs/deployment.md, "Hub replicas").
+
+With ``--bus`` the hub has a head-end to talk to in another process: retailers' requests
+become commands on ``hes.command_requests`` (:class:`~openami.hub.bus_commands.BusCommandPort`),
+served by ``openami serve hes``, and the outcomes on ``hes.commands`` conclude the requests
+(docs/deployment.md, "Hub service"). The command signing key is the one in --data-dir, whose
+public half the HES services verify with.
 """
 
 from __future__ import annotations
@@ -14,57 +18,99 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+from rich.table import Table
 
-from openami.bus.jetstream import JetStreamBus, JetStreamConfig
 from openami.bus.messages import PARTITIONS
-from openami.bus.port import BusUnavailable
-from openami.bus.route import MeterRoute
-from openami.cli.dlms_field import make_clock, open_db, with_clock_options
-from openami.cli.options import DATA_DIR, DB
-from openami.cli.serve_hes import _installed
-from openami.clock import Clock
-from openami.hub.bus_commands import BusCommandPort, OutcomeTap
-from openami.hub.context import HubContext
-from openami.hub.operator_commands import OperatorRoutedPort
-from openami.hub.requests import request_service
-from openami.hub.requests_workers import run_workers
-from openami.log import get_logger, uvicorn_log_config
-from openami.mdms import Mdms
-from openami.registry import Registry
-from openami.settings import url_without_password
-from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.repositories.audit import AuditLog
-from openami.storage.repositories.clients import ClientStore
-from openami.storage.repositories.command_signing import load_signing_key
-from openami.storage.secrets import use_key_dir
-from openami.storage.values_from_shared import SharedCurrentValues
-from openami.web.app import create_app, server_config
+from openami.cli.dlms_field import with_clock_options
+from openami.log import uvicorn_log_config
+from openami.settings import Settings, url_without_password
 
-log = get_logger(__name__)
+console = Console(stderr=True)
+#: how the command hands its settings to the processes it starts (JSON; never logged)
+REPLICA_ENV = "OPENAMI_HUB_REPLICA"
+_SETTING_KEYS = ("data_dir", "db_url", "shared_values_uri", "redis_url", "host", "port")
 #: the hub's own file of the dashboard operator's password (owner-only), when not given
 CREDENTIALS_FILE = "hub-credentials.json"
-#: the hub's own interval store (what the hub itself ingests, e.g. a meter operator's
-#: readings); with --shared-values the current values come from the workers' shared store
-INTERVAL_FILE = "hub-interval.duckdb"
 
 
 @click.command("hub")
-@DATA_DIR
-@DB
+@click.option("--workers", default=1, show_default=True, help="Hub processes on this socket.")
+@click.option("--bind", "host", default=None, help="Address to serve on [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to serve on [8000].")
+@click.option("--db", "db_url", default=None, metavar="URL", help="postgresql+psycopg://…")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--shared-values",
+    "shared_values_uri",
+    default=None,
+    metavar="URI",
+    help="The shared interval store the values are read from [OPENAMI_SHARED_VALUES_URI].",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Redis for rate limits and lockouts shared by every replica [OPENAMI_REDIS_URL].",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML file of settings (docs/operations.md).",
+)
+@click.option(
+    "--workers-every",
+    "--step",
+    "workers_every",
+    default=5.0,
+    show_default=True,
+    help="Wall seconds between worker rounds.",
+)
+@click.option(
+    "--claim-ttl",
+    default=120.0,
+    show_default=True,
+    help="Seconds a dead replica's jobs and deliveries stay claimed.",
+)
+@click.option(
+    "--healthcheck-timeout",
+    "healthcheck_s",
+    default=60,
+    show_default=True,
+    help="With --workers > 1: seconds a process may take to answer the supervisor's ping "
+    "(a start included) before it is replaced.",
+)
+@click.option("--job-chunks", default=50, show_default=True, help="Job chunks per worker round.")
+@click.option(
+    "--rate-limit",
+    "rate_per_s",
+    default=20.0,
+    show_default=True,
+    help="Requests per second of each API client, across all replicas with --redis.",
+)
+@click.option("--burst", default=60.0, show_default=True, help="… and the burst above it.")
+@click.option(
+    "--allow-private-callbacks",
+    is_flag=True,
+    help="Deliver webhooks to loopback and private addresses (labs and tests only).",
+)
 @click.option(
     "--bus",
     "bus_url",
     envvar="OPENAMI_BUS_URL",
-    required=True,
+    default=None,
     metavar="URL",
-    help="NATS JetStream server, nats://host:4222 (env OPENAMI_BUS_URL).",
+    help="NATS JetStream server of the HES services, nats://host:4222: retailers' requests "
+    "become commands there (env OPENAMI_BUS_URL; without it no command leaves this hub).",
 )
 @click.option("--bus-prefix", default="openami", show_default=True, envvar="OPENAMI_BUS_PREFIX")
 @click.option(
@@ -72,143 +118,166 @@ INTERVAL_FILE = "hub-interval.duckdb"
 )
 @click.option(
     "--name",
+    "consumer",
     default="hub",
     show_default=True,
-    help="Durable consumer of command outcomes (hub replicas with one name share them).",
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True)
-@click.option(
-    "--step", "step_s", default=2.0, show_default=True, help="Wall seconds between worker rounds."
+    help="Durable consumer of command outcomes (hub processes with one name share them).",
 )
 @click.option(
     "--operator-password",
     envvar="OPENAMI_OPERATOR_PASSWORD",
     default=None,
-    help="The dashboard's bootstrap operator (else made and kept in --data-dir).",
-)
-@click.option(
-    "--shared-values",
-    "shared_values_uri",
-    envvar="OPENAMI_SHARED_VALUES_URI",
-    default=None,
-    metavar="URI",
-    help="The shared interval store the MDMS workers publish to: the API and dashboard "
-    "serve its values (env OPENAMI_SHARED_VALUES_URI).",
+    help=f"The dashboard's bootstrap operator (else made once and kept in "
+    f"DATA_DIR/{CREDENTIALS_FILE}, owner-only).",
 )
 @with_clock_options
-def command(
-    data_dir: Path,
-    db_url: str | None,
-    bus_url: str,
-    bus_prefix: str,
-    partitions: int,
-    name: str,
-    host: str,
-    port: int,
-    step_s: float,
-    operator_password: str | None,
-    shared_values_uri: str | None,
-    speed: float | None,
-    clock_anchor: float | None,
-    clock_at_anchor: float | None,
-) -> None:
-    """Serve the hub's API and dashboard; requests go to HES services over the bus.
+@click.pass_context
+def command(ctx: click.Context, workers: int, healthcheck_s: int, **options: Any) -> None:
+    """Serve the C-route API (and dashboard) as stateless hub replicas.
 
-    Retailers' requests are decided as in the embedded system (caps, holds, four-eyes
-    approval, the emergency stop, the hub's signature of remote switching), then sent on
-    hes.command_requests; each request concludes from its command's outcome on hes.commands.
-    SIGTERM or Ctrl-C stops after the round in hand.
+    Every replica, here or on another machine, must be given the same --db, --shared-values,
+    --redis and the keys of --data-dir. Values come from the shared interval store that the
+    MDMS workers publish to; nothing here writes values. SIGTERM or Ctrl-C stops the
+    processes after the requests in hand.
     """
-    clock = make_clock(speed, clock_anchor, clock_at_anchor)
-    os.umask(0o077)
+    if workers < 1:
+        raise click.BadParameter("at least 1", param_hint="--workers")
+    spec = _spec(ctx, options)
+    settings = _settings(spec)
+    if not settings.shared_values_uri:
+        raise click.UsageError("a hub replica reads values from the shared store: --shared-values")
+    if options["bus_url"] and options["workers_every"] <= 0:
+        raise click.BadParameter("commands need worker rounds", param_hint="--workers-every")
+    _ensure_operator(settings.data_dir, options["operator_password"])
+    os.environ[REPLICA_ENV] = json.dumps(spec)  # the processes below read it
+    console.print(_status_table(settings, workers, spec["options"]["bus"]))
+    uvicorn.run(
+        "openami.cli.serve_hub:replica_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        log_config=uvicorn_log_config(),
+        proxy_headers=False,  # forwarded headers are the hub's business (trusted_proxies)
+        server_header=False,
+        # a process that does not answer the supervisor's ping in time is killed and
+        # replaced: leave room for a start (imports, opening the stores) on a busy machine
+        timeout_worker_healthcheck=healthcheck_s,
+    )
+
+
+def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    overrides = {
+        k: options.get(k) if options.get(k) is not None else parent.get(k) for k in _SETTING_KEYS
+    }
+    overrides = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
+    config = options["config"] or parent.get("config")
+    return {
+        "config": None if config is None else str(config),
+        "overrides": overrides,
+        "options": {
+            "workers_every_s": options["workers_every"],
+            "job_chunks": options["job_chunks"],
+            "claim_ttl_s": options["claim_ttl"],
+            "rate_per_s": options["rate_per_s"],
+            "burst": options["burst"],
+            "allow_private_callbacks": options["allow_private_callbacks"],
+            "bus": _bus_spec(options),
+            "clock": _clock_spec(options),
+        },
+    }
+
+
+def _bus_spec(options: dict[str, Any]) -> dict[str, Any] | None:
+    if not options["bus_url"]:
+        return None
+    return {
+        "url": options["bus_url"],
+        "prefix": options["bus_prefix"],
+        "partitions": options["partitions"],
+        "consumer": options["consumer"],
+    }
+
+
+def _clock_spec(options: dict[str, Any]) -> dict[str, float] | None:
+    """An accelerated clock every process shares (one anchor, fixed here), or None: real."""
+    speed, anchor_s, at_anchor_s = (
+        options["speed"],
+        options["clock_anchor"],
+        options["clock_at_anchor"],
+    )
+    if speed is None:
+        if anchor_s is not None or at_anchor_s is not None:
+            raise click.UsageError("--clock-anchor and --clock-at-anchor need --speed")
+        return None
+    if speed <= 0:
+        raise click.BadParameter("must be positive", param_hint="--speed")
+    anchor_s = time.time() if anchor_s is None else anchor_s
+    return {
+        "speed": speed,
+        "anchor_s": anchor_s,
+        "at_anchor_s": anchor_s if at_anchor_s is None else at_anchor_s,
+    }
+
+
+def _ensure_operator(data_dir: Path, given: str | None) -> None:
+    """The dashboard operator's password for the processes: --operator-password (passed on
+    in the environment they inherit), else the credentials file, made once."""
+    if given:
+        os.environ["OPENAMI_OPERATOR_PASSWORD"] = given
+        return
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    database = open_db(data_dir, db_url)
-    use_key_dir(database, data_dir)
-    registry = Registry(database)
-    store = DuckIntervalStore(data_dir / INTERVAL_FILE)
-    try:
-        bus = JetStreamBus(
-            JetStreamConfig(url=bus_url, prefix=bus_prefix, consumer=name, partitions=partitions),
-            route=MeterRoute(lambda: _installed(registry)),
-        )
-    except (BusUnavailable, ValueError) as exc:
-        store.close()
-        database.close()
-        raise click.ClickException(str(exc)) from None
-    port_ = BusCommandPort(database, bus)
-    mdms = Mdms(store, registry, clock)
-    if shared_values_uri:  # the workers' values, not this process's own (empty) store
-        mdms.values_source = SharedCurrentValues(shared_values_uri)
-    password = operator_password or _operator_password(data_dir)
-    context = HubContext(
-        registry,
-        mdms,
-        ClientStore(database),
-        clock,
-        "operator",
-        password,
-        audit=AuditLog(database),
-        bus=OutcomeTap(bus, port_),
-        command_signer=load_signing_key(data_dir),
-    )
-    # type (i) meters are switched through their meter operator, the others over the bus
-    context.command_port = OperatorRoutedPort(port_, context)
-    stop = threading.Event()
-    rounds = threading.Thread(
-        target=_rounds, args=(context, port_, clock, step_s, stop), name="hub-rounds", daemon=True
-    )
-    click.echo(
-        f"hub on http://{host}:{port}/ (bus {url_without_password(bus_url)}, consumer {name})",
-        err=True,
-    )
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    try:
-        request_service(context)  # subscribes to outcomes
-        request_service(context).reconcile()  # the ones that came while it was down
-        rounds.start()
-        config = server_config(
-            create_app(context), host, port, log_level="info", log_config=uvicorn_log_config()
-        )
-        uvicorn.Server(config).run()
-    finally:
-        stop.set()
-        if rounds.is_alive():
-            rounds.join(timeout=60)
-        bus.close()
-        store.close()
-        database.close()
-
-
-def _rounds(
-    context: HubContext, port: BusCommandPort, clock: Clock, step_s: float, stop: threading.Event
-) -> None:
-    """Every ``step_s``: time out commands the HES never answered, run the hub workers
-    (due requests → commands, jobs, webhooks), and conclude requests whose outcome came
-    before the request was marked scheduled."""
-    while not stop.is_set():
-        try:
-            now_s = clock.timestamp()
-            port.sweep(now_s)
-            run_workers(context, now_s)
-            request_service(context).reconcile()
-        except Exception:  # keep serving; the next round retries
-            log.exception("hub.round_failed")
-        stop.wait(step_s)
-
-
-def _operator_password(data_dir: Path) -> str:
-    """The dashboard operator's password from the hub's credentials file (made once)."""
     path = data_dir / CREDENTIALS_FILE
     if path.exists():
-        return str(json.loads(path.read_text())["operator"]["password"])
-    password = secrets.token_urlsafe(12)
-    credentials: dict[str, Any] = {"operator": {"user": "operator", "password": password}}
+        return
+    credentials = {"operator": {"user": "operator", "password": secrets.token_urlsafe(12)}}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(credentials, fh, indent=2)
-    return password
 
 
-def _exit_cleanly(_signum: int, _frame: Any) -> None:
-    raise SystemExit(0)
+def operator_password(data_dir: Path) -> str:
+    """What a hub process bootstraps the dashboard operator with ("" : nobody)."""
+    given = os.environ.get("OPENAMI_OPERATOR_PASSWORD")
+    if given:
+        return given
+    path = data_dir / CREDENTIALS_FILE
+    if not path.exists():
+        return ""
+    return str(json.loads(path.read_text())["operator"]["password"])
+
+
+def _settings(spec: dict[str, Any]) -> Settings:
+    from openami.cli.serve import settings_from
+
+    config = spec["config"]
+    return settings_from(None if config is None else Path(config), **spec["overrides"])
+
+
+def replica_app() -> FastAPI:
+    """The app of one hub process (uvicorn calls this in each process it starts)."""
+    from openami.wiring_hub import ReplicaOptions, open_hub_replica
+
+    spec = json.loads(os.environ[REPLICA_ENV])
+    settings = _settings(spec)
+    options = ReplicaOptions(
+        **spec["options"], operator_password=operator_password(settings.data_dir)
+    )
+    return open_hub_replica(settings, options).app()
+
+
+def _status_table(settings: Settings, workers: int, bus: dict[str, Any] | None) -> Table:
+    table = Table(title="openami hub", show_header=False)
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_row("processes", str(workers))
+    table.add_row("serving", f"http://{settings.host}:{settings.port}")
+    table.add_row("store", url_without_password(settings.db_url or "SQLite in the data dir"))
+    table.add_row("values", url_without_password(settings.shared_values_uri or ""))
+    limits = "Redis " + url_without_password(settings.redis_url) if settings.redis_url else None
+    table.add_row("rate limits", limits or "per process (no --redis)")
+    commands = f"bus {url_without_password(bus['url'])}" if bus else "none (no --bus)"
+    table.add_row("commands", commands)
+    return table

@@ -7,6 +7,9 @@ simulation or a database connection: the composition root wires those.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 
 from openami.bus.inprocess import Bus
@@ -24,6 +27,11 @@ from openami.storage.repositories.command_signing import CommandSigner
 from openami.storage.repositories.consents import ConsentStore
 from openami.storage.repositories.oauth import OAuthStore
 from openami.storage.repositories.operators import OperatorStore
+
+
+def new_replica_id() -> str:
+    """A name for this hub process, unique among the replicas sharing a store."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -65,6 +73,10 @@ class HubContext:
     # how long a point's half-hour service start (smart meter, area opening) may be answered
     # from memory [s]; 0: asked of the registry on every request (hub.values)
     service_start_cache_s: float = 0.0
+    # this process among the hub replicas over one store: it claims webhook deliveries and
+    # data jobs under this name, each claim valid claim_ttl_s after its last renewal
+    replica_id: str = field(default_factory=new_replica_id)
+    claim_ttl_s: float = 120.0
 
     def __post_init__(self) -> None:
         if self.operators is None:

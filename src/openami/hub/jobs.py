@@ -87,7 +87,7 @@ class _Chunk:
 class JobService:
     def __init__(self, context: HubContext) -> None:
         self.context = context
-        self.store = RequestStore(context.clients.database)
+        self.store = RequestStore(context.clients.database, context.claim_ttl_s)
         self._lock = threading.Lock()
 
     def submit(
@@ -157,36 +157,56 @@ class JobService:
         return set(self.context.registry.supplied_days(key, retailer_id, first, last))
 
     def run_pending(self, max_chunks: int = 50) -> int:
-        """Compute up to ``max_chunks`` result chunks of the oldest unfinished jobs."""
+        """Compute up to ``max_chunks`` result chunks of the oldest unfinished jobs that no
+        other hub process holds: each job is claimed (a lease renewed after every chunk),
+        so a job runs in one process at a time; one left by a process that died is taken
+        over once its lease has run out, from its first chunk not stored."""
         done = 0
+        owner = self.context.replica_id
         with self._lock:
-            for job in self.store.unfinished_jobs(10):
-                points = [(int(k), str(s)) for k, s in json.loads(job.supply_points)]
-                chunks = plan(
-                    date.fromisoformat(job.first_day), date.fromisoformat(job.last_day), points
+            while done < max_chunks:
+                job = self.store.claim_job(owner)
+                if job is None:
+                    break
+                computed = self._run_job(job, owner, max_chunks - done)
+                done += computed
+                held = self.store.job_claims.holders([job.job_id]).get(job.job_id) == owner
+                if held or computed == 0:
+                    break  # the budget is spent on an unfinished job, or nothing moved
+        return done
+
+    def _run_job(self, job: JobRow, owner: str, max_chunks: int) -> int:
+        """Chunks of one claimed job, up to ``max_chunks``; the claim is given up when the
+        job ends (completed or failed) and kept while it goes on."""
+        points = [(int(k), str(s)) for k, s in json.loads(job.supply_points)]
+        chunks = plan(date.fromisoformat(job.first_day), date.fromisoformat(job.last_day), points)
+        done = 0
+        for no in range(job.chunks_done, len(chunks)):
+            if done >= max_chunks:
+                return done
+            if no == job.chunks_done:
+                self.store.set_job_status(
+                    job.job_id, "running", self.context.clock.timestamp(), None
                 )
-                for no in range(job.chunks_done, len(chunks)):
-                    if done >= max_chunks:
-                        return done
-                    if no == job.chunks_done:
-                        self.store.set_job_status(
-                            job.job_id, "running", self.context.clock.timestamp(), None
-                        )
-                    try:
-                        body = self._chunk_body(job, no, chunks[no], len(chunks))
-                    except Exception as exc:  # one broken job must not stall the others
-                        log.exception("data job failed", job=job.job_id, chunk=no)
-                        self.store.set_job_status(
-                            job.job_id,
-                            "failed",
-                            self.context.clock.timestamp(),
-                            f"chunk {no}: {type(exc).__name__}",
-                        )
-                        break
-                    self.store.add_chunk(
-                        job.job_id, no, body, self.context.clock.timestamp(), len(chunks)
-                    )
-                    done += 1
+            try:
+                body = self._chunk_body(job, no, chunks[no], len(chunks))
+            except Exception as exc:  # one broken job must not stall the others
+                log.exception("data job failed", job=job.job_id, chunk=no)
+                self.store.set_job_status(
+                    job.job_id,
+                    "failed",
+                    self.context.clock.timestamp(),
+                    f"chunk {no}: {type(exc).__name__}",
+                )
+                break
+            if not self.store.add_chunk(
+                job.job_id, no, body, self.context.clock.timestamp(), len(chunks)
+            ):
+                return done  # another process stored this chunk: it holds the job now
+            done += 1
+            if not self.store.job_claims.renew(owner, job.job_id):
+                return done  # the lease ran out and another process took the job over
+        self.store.job_claims.release(owner, job.job_id)
         return done
 
     def _chunk_body(self, job: JobRow, no: int, chunk: _Chunk, total: int) -> str:

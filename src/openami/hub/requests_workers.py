@@ -50,11 +50,22 @@ def attach_workers(context: HubContext, after_tick: list[Callable[[float], None]
 class WorkerThread:
     """Runs :func:`run_workers` every ``interval_s`` wall seconds until :meth:`stop`."""
 
-    def __init__(self, context: HubContext, interval_s: float = 5.0) -> None:
-        if context.command_port is not None:
+    def __init__(
+        self,
+        context: HubContext,
+        interval_s: float = 5.0,
+        job_chunks: int = 50,
+        *,
+        bus_round: Callable[[float], None] | None = None,
+    ) -> None:
+        """``bus_round``: with a command port over the bus (``wiring_hub``), its step after
+        each round; an in-process HES's port runs the workers on its own loop instead."""
+        if context.command_port is not None and bus_round is None:
             raise ValueError("with a command port, run the workers on its loop (attach_workers)")
         self.context = context
+        self.bus_round = bus_round
         self.interval_s = interval_s
+        self.job_chunks = job_chunks  # data job chunks per round
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-workers", daemon=True)
 
@@ -65,7 +76,10 @@ class WorkerThread:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                run_workers(self.context, self.context.clock.timestamp())
+                now_s = self.context.clock.timestamp()
+                run_workers(self.context, now_s, self.job_chunks)
+                if self.bus_round is not None:
+                    self.bus_round(now_s)
             except Exception:  # keep serving; the next round retries
                 log.exception("hub workers failed")
             self._stop.wait(self.interval_s)

@@ -42,7 +42,7 @@ from openami.hub.espi_ids import id_key, usage_point_id
 from openami.mdms.reports import MdmsReports
 from openami.protocols.espi import BatchList, write_batch_list
 from openami.storage.repositories.clients import ApiClient
-from openami.storage.repositories.webhooks import Subscription, WebhookStore
+from openami.storage.repositories.webhooks import Delivery, Subscription, WebhookStore
 
 log = structlog.get_logger(__name__)
 
@@ -207,7 +207,7 @@ class WebhookService:
     ) -> None:
         self.context = context
         self.config = config or WebhookConfig()
-        self.store = WebhookStore(context.clients.database)
+        self.store = WebhookStore(context.clients.database, context.claim_ttl_s)
         self.transport = transport
         self._lock = threading.Lock()
         if self.store.watermark("values") is None:  # notify what lands from now on
@@ -259,10 +259,10 @@ class WebhookService:
             for retailer, slots in changes.items():
                 for sub in by_retailer.get(retailer, []):
                     rows.append((sub.subscription_id, self._body(sub, slots, last or 0.0, now_s)))
-            if rows:
-                self.store.enqueue(rows, now_s)
-            # after the queue holds them: a crash in between repeats, never loses, a notice
-            self.store.set_watermark("values", now_s)
+            # the watermark moves with the queue (compare-and-set): a crash in between
+            # repeats, never loses, a notice; another replica that polled first wins
+            if not self.store.advance_watermark("values", last, now_s, rows):
+                return 0
             return len(rows)
 
     def _changes(
@@ -339,68 +339,80 @@ class WebhookService:
 
     # -- delivery -----------------------------------------------------------------------------
     def deliver_due(self, now_s: float) -> int:
-        """POST every notification due by ``now_s`` (one try each); returns how many landed."""
-        due = self.store.due(now_s, self.config.batch)
-        if not due:
-            return 0
-        cfg = self.config
-        delivered = 0
+        """POST every notification due by ``now_s`` that no other hub process holds (one try
+        each, claimed a few at a time); returns how many landed."""
+        owner, claim_batch = self.context.replica_id, 10
+        delivered = tried = 0
         subs: dict[str, Subscription | None] = {}
         with httpx.Client(
-            transport=self.transport, timeout=cfg.timeout_s, follow_redirects=False
+            transport=self.transport, timeout=self.config.timeout_s, follow_redirects=False
         ) as http:
-            for d in due:
-                if d.subscription_id not in subs:
-                    subs[d.subscription_id] = self.store.subscription(d.subscription_id)
-                sub = subs[d.subscription_id]
-                attempts = d.attempts + 1
-                if sub is None:
-                    self.store.record_attempt(
-                        d.delivery_id, "failed", d.attempts, now_s, now_s, None, "unsubscribed"
-                    )
-                    continue
-                if not cfg.allow_private and resolves_to_private(sub.callback_url):
-                    self.store.record_attempt(
-                        d.delivery_id, "failed", attempts, now_s, now_s, None, "private address"
-                    )
-                    continue
-                ts = int(now_s)
-                headers = {
-                    "Content-Type": _CONTENT_TYPE.get(sub.format, "application/json"),
-                    TIMESTAMP_HEADER: str(ts),
-                    SIGNATURE_HEADER: sign(sub.secret, ts, d.body),
-                    "X-OpenAMI-Event": _event_of(d.body),
-                    "X-OpenAMI-Delivery": str(d.delivery_id),
-                }
-                status: int | None = None
-                error: str | None = None
-                try:
-                    resp = http.post(sub.callback_url, content=d.body, headers=headers)
-                    status = resp.status_code
-                    if not 200 <= status < 300:
-                        error = f"HTTP {status}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:300]
-                if error is None:
-                    self.store.record_attempt(
-                        d.delivery_id, "delivered", attempts, now_s, now_s, status, None
-                    )
-                    delivered += 1
-                    continue
-                wait = min(cfg.base_s * cfg.multiplier ** (attempts - 1), cfg.max_backoff_s)
-                state = "failed" if attempts >= cfg.max_attempts else "pending"
-                self.store.record_attempt(
-                    d.delivery_id, state, attempts, now_s + wait, now_s, status, error
+            while tried < self.config.batch:
+                due = self.store.claim_due(
+                    owner, now_s, min(claim_batch, self.config.batch - tried)
                 )
-                log.info(
-                    "webhook delivery failed",
-                    delivery=d.delivery_id,
-                    subscription=d.subscription_id,
-                    attempts=attempts,
-                    state=state,
-                    error=error,
-                )
+                if not due:
+                    break
+                tried += len(due)
+                for d in due:
+                    if d.subscription_id not in subs:
+                        subs[d.subscription_id] = self.store.subscription(d.subscription_id)
+                    delivered += self._attempt(http, d, subs[d.subscription_id], now_s)
         return delivered
+
+    def _attempt(
+        self, http: httpx.Client, d: Delivery, sub: Subscription | None, now_s: float
+    ) -> int:
+        """One try of a claimed delivery, recorded (by this claim's holder only); 1 if it
+        landed."""
+        cfg, owner = self.config, self.context.replica_id
+        attempts = d.attempts + 1
+        if sub is None:
+            self.store.record_attempt(
+                d.delivery_id, "failed", d.attempts, now_s, now_s, None, "unsubscribed", owner
+            )
+            return 0
+        if not cfg.allow_private and resolves_to_private(sub.callback_url):
+            self.store.record_attempt(
+                d.delivery_id, "failed", attempts, now_s, now_s, None, "private address", owner
+            )
+            return 0
+        ts = int(now_s)
+        headers = {
+            "Content-Type": _CONTENT_TYPE.get(sub.format, "application/json"),
+            TIMESTAMP_HEADER: str(ts),
+            SIGNATURE_HEADER: sign(sub.secret, ts, d.body),
+            "X-OpenAMI-Event": _event_of(d.body),
+            "X-OpenAMI-Delivery": str(d.delivery_id),
+        }
+        status: int | None = None
+        error: str | None = None
+        try:
+            resp = http.post(sub.callback_url, content=d.body, headers=headers)
+            status = resp.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        if error is None:
+            self.store.record_attempt(
+                d.delivery_id, "delivered", attempts, now_s, now_s, status, None, owner
+            )
+            return 1
+        wait = min(cfg.base_s * cfg.multiplier ** (attempts - 1), cfg.max_backoff_s)
+        state = "failed" if attempts >= cfg.max_attempts else "pending"
+        self.store.record_attempt(
+            d.delivery_id, state, attempts, now_s + wait, now_s, status, error, owner
+        )
+        log.info(
+            "webhook delivery failed",
+            delivery=d.delivery_id,
+            subscription=d.subscription_id,
+            attempts=attempts,
+            state=state,
+            error=error,
+        )
+        return 0
 
 
 def _event_of(body: bytes) -> str:

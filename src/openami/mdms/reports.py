@@ -46,6 +46,10 @@ class MdmsReports:
         """``Mdms.current_values`` of many points at once (a page of a bulk feed), with a
         leading ``supply_point_key`` column, by point and slot: the same rule in one query
         instead of one read per point."""
+        from openami.mdms.shared_values import SharedValuesMdms  # hub replicas
+
+        if isinstance(self.mdms, SharedValuesMdms):
+            return self.mdms.current_values_of_points(supply_point_keys, first_slot, last_slot)
         keys = pa.table({"supply_point_key": pa.array(list(supply_point_keys), pa.int64())})
         return duckdb_data_api.current_values_of_points(
             self.mdms.store, keys, first_slot, last_slot

@@ -48,8 +48,6 @@ from openami.storage.value_jobs import declare_final
 
 #: the watermark of the missing-value deadline: the last slot it has closed
 DEADLINE_WATERMARK = "missing_deadline"
-#: current values of (supply point key, first slot, last slot), as :meth:`Mdms.current_values`
-ValuesSource = Callable[[int, int, int], pa.Table]
 
 
 class Mdms:
@@ -76,9 +74,6 @@ class Mdms:
         self.tick_cache = TickCache() if tick_cache else None
         upgrade_mdms_schema(store)
         self._final_periods = FinalPeriods(store)
-        #: where :meth:`current_values` reads when set: a process without a working store of
-        #: its own (``openami serve hub --shared-values``) reads the shared interval store
-        self.values_source: ValuesSource | None = None
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(TOPIC_READINGS, self.ingest)
@@ -359,8 +354,6 @@ class Mdms:
 
         The one rule of "the current value": the C-route API, ESPI feeds, jobs, exports and
         the dashboard all ask this."""
-        if self.values_source is not None:
-            return self.values_source(supply_point_key, first_slot, last_slot)
         return current_values(
             self.store, supply_point_key, first_slot, last_slot, self._final_periods
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openami.storage.repositories.claims import Claims
 from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
@@ -80,8 +81,10 @@ def _requests(rows: Sequence[Any]) -> list[RequestRow]:
 
 
 class RequestStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, claim_ttl_s: float = 120.0) -> None:
         self.database = database
+        #: data jobs are claimed by one hub process at a time (``claims.py``)
+        self.job_claims = Claims(database, _j, "job_id", claim_ttl_s)
 
     # -- retailer requests ------------------------------------------------------------------
     def add_request(self, row: RequestRow) -> None:
@@ -273,6 +276,13 @@ class RequestStore:
                 .limit(limit)
             ).all()
         return [JobRow(*row) for row in rows]
+
+    def claim_job(self, owner: str) -> JobRow | None:
+        """Claim the oldest unfinished job no other hub process holds (or ``owner``'s own)."""
+        keys = self.job_claims.claim(
+            owner, _j.c.status.in_(UNFINISHED_JOB_STATUSES), (_j.c.created_at, _j.c.job_id), 1
+        )
+        return self.job(str(keys[0])) if keys else None
 
     def add_chunk(self, job_id: str, chunk_no: int, body: str, at: float, total: int) -> bool:
         """Store result chunk ``chunk_no`` and advance the job past it (one transaction).

@@ -8,6 +8,13 @@
 - ``webhook_deliveries``: one row per notification and subscription: the exact body sent,
   status (pending, delivered, failed), attempts and the next try (epoch s on the one clock);
 - ``webhook_state``: the watermark of half-hour value versions already notified.
+
+Several hub processes share the queue: each delivery is claimed with a lease
+(:mod:`.claims`) before it is sent, and only the claim's holder records the attempt, so a
+delivery is sent by one process at a time; one that dies mid-send leaves its claim to
+expire and another process sends it again (the same ``delivery_id``: receivers dedupe on
+``X-OpenAMI-Delivery``). The watermark moves by compare-and-set, together with the
+deliveries it queues: two processes polling at once queue a notification once.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openami.storage.repositories.claims import Claims
 from openami.storage.secrets import SEALED_PREFIX, SecretBox, secret_box
 from openami.storage.sql import tables as t
 from openami.storage.sql.database import Database
 from openami.storage.sql.errors import refusals_as
-from openami.storage.sql.upsert import insert_or_update
+from openami.storage.sql.upsert import insert_or_update, insert_statement
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,9 @@ def _delivery(row: Any) -> Delivery:
 
 
 class WebhookStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, claim_ttl_s: float = 120.0) -> None:
         self.database = database
+        self.claims = Claims(database, _d, "delivery_id", claim_ttl_s)
         self._box: SecretBox | None = None
         self._seal_clear_secrets()
 
@@ -161,12 +170,48 @@ class WebhookStore:
         with self.database.write() as connection:
             insert_or_update(connection, t.webhook_state, {"name": name, "value": value}, ("name",))
 
+    def advance_watermark(
+        self, name: str, expected: float | None, value: float, rows: list[tuple[str, bytes]]
+    ) -> bool:
+        """Move watermark ``name`` from ``expected`` to ``value`` and queue ``rows`` (as
+        :meth:`enqueue`), in one transaction; False, with nothing changed, when another
+        process moved it first."""
+        w = t.webhook_state
+        with self.database.write() as connection:
+            if expected is None:
+                first = insert_statement(connection, w).values(name=name, value=value)
+                moved = (
+                    connection.execute(
+                        first.on_conflict_do_nothing(index_elements=["name"]).returning(w.c.name)
+                    ).first()
+                    is not None
+                )
+            else:
+                moved = bool(
+                    connection.execute(
+                        w.update()
+                        .where(w.c.name == name, w.c.value == expected)
+                        .values(value=value)
+                    ).rowcount
+                )
+            if not moved:
+                return False
+            self._insert(connection, rows, value)
+        return True
+
     # -- deliveries ---------------------------------------------------------------------------
     def enqueue(self, rows: list[tuple[str, bytes]], now_s: float) -> None:
         """One pending delivery per (subscription_id, body), all in one transaction."""
         if not rows:
             return
-        with self.database.write() as connection, refusals_as("webhook deliveries"):
+        with self.database.write() as connection:
+            self._insert(connection, rows, now_s)
+
+    @staticmethod
+    def _insert(connection: sa.Connection, rows: list[tuple[str, bytes]], now_s: float) -> None:
+        if not rows:
+            return
+        with refusals_as("webhook deliveries"):
             connection.execute(
                 _d.insert(),
                 [
@@ -192,6 +237,21 @@ class WebhookStore:
             ).all()
         return [_delivery(row) for row in rows]
 
+    def claim_due(self, owner: str, now_s: float, limit: int) -> list[Delivery]:
+        """Claim up to ``limit`` pending deliveries due by ``now_s`` that no other process
+        holds (oldest due first) and return them."""
+        due = sa.and_(_d.c.status == "pending", _d.c.next_try_at <= now_s)
+        keys = self.claims.claim(owner, due, (_d.c.next_try_at, _d.c.delivery_id), limit)
+        if not keys:
+            return []
+        with self.database.read() as connection:
+            rows = connection.execute(
+                sa.select(*_DELIVERY_COLUMNS)
+                .where(_d.c.delivery_id.in_(keys))
+                .order_by(_d.c.next_try_at, _d.c.delivery_id)
+            ).all()
+        return [_delivery(row) for row in rows]
+
     def deliveries(self, subscription_id: str, limit: int = 100) -> list[Delivery]:
         with self.database.read() as connection:
             rows = connection.execute(
@@ -211,17 +271,27 @@ class WebhookStore:
         at: float,
         http_status: int | None,
         error: str | None,
-    ) -> None:
+        owner: str | None = None,
+    ) -> bool:
+        """Record one attempt; with ``owner``, only while that process holds the delivery's
+        claim (which the attempt gives up). False when nothing was recorded."""
+        where = _d.c.delivery_id == delivery_id
+        if owner is not None:
+            where = sa.and_(where, _d.c.claimed_by == owner)
         with self.database.write() as connection:
-            connection.execute(
-                _d.update()
-                .where(_d.c.delivery_id == delivery_id)
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    next_try_at=next_try_at,
-                    delivered_at=at if status == "delivered" else _d.c.delivered_at,
-                    last_status=http_status,
-                    last_error=error,
-                )
+            return bool(
+                connection.execute(
+                    _d.update()
+                    .where(where)
+                    .values(
+                        claimed_by=None,
+                        lease_until=None,
+                        status=status,
+                        attempts=attempts,
+                        next_try_at=next_try_at,
+                        delivered_at=at if status == "delivered" else _d.c.delivered_at,
+                        last_status=http_status,
+                        last_error=error,
+                    )
+                ).rowcount
             )

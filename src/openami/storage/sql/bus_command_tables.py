@@ -1,4 +1,4 @@
-"""Commands the hub published on ``hes.command_requests`` (revision 0017_bus_commands).
+"""Commands the hub published on ``hes.command_requests`` (revision 0018_bus_commands).
 
 The hub's record of each command it asked a HES service for over the bus: what it asked
 (meter, kind, argument, the request ID as ``reference``), when it published it

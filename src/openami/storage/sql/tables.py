@@ -259,6 +259,10 @@ data_jobs = sa.Table(
     sa.Column("created_at", EPOCH_S, nullable=False),
     sa.Column("updated_at", EPOCH_S, nullable=False),
     sa.Column("error_message", sa.Text),
+    # the hub process computing the job and until when (database clock, epoch s): replicas
+    # take only jobs no live process holds (0017_hub_claims)
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("lease_until", EPOCH_S),
     sa.Index("data_jobs_status", "status"),
 )
 data_job_chunks = sa.Table(
@@ -295,6 +299,8 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", EPOCH_S),
     sa.Column("last_status", sa.Integer),
     sa.Column("last_error", sa.Text),
+    sa.Column("claimed_by", sa.Text),  # the hub process delivering it (0017_hub_claims)
+    sa.Column("lease_until", EPOCH_S),  # … until then (database clock, epoch s)
     sa.Index("webhook_deliveries_due", "status", "next_try_at"),
     sqlite_autoincrement=True,
 )
@@ -348,7 +354,7 @@ from openami.storage.sql import balancing_tables as balancing_tables  # noqa: E4
 # B-route service applications (0015_broute_apps)
 from openami.storage.sql import broute_tables as broute_tables  # noqa: E402
 
-# commands the hub published on hes.command_requests, and their outcomes (0017_bus_commands)
+# commands the hub published on hes.command_requests, and their outcomes (0018_bus_commands)
 from openami.storage.sql import bus_command_tables as bus_command_tables  # noqa: E402
 
 # meter types, voltage classes, manual reads of conventional meters (0007_conventional)

@@ -34,7 +34,8 @@ def insert_if_absent(
     values: Mapping[str, Any],
     key: Sequence[str],
 ) -> bool:
-    """Insert the row unless one with that key exists; True if inserted."""
+    """Insert the row unless one with that key exists; True if inserted (told by RETURNING:
+    psycopg's rowcount of ``ON CONFLICT DO NOTHING`` says 1 either way)."""
     statement = insert_statement(connection, table).values(**values)
-    result = connection.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
-    return bool(result.rowcount)
+    statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    return connection.execute(statement.returning(table.c[key[0]])).first() is not None

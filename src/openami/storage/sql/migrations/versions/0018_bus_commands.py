@@ -1,7 +1,7 @@
 """The hub's record of commands it published on ``hes.command_requests``.
 
-Revision ID: 0017_bus_commands
-Revises: 0014_meter_endpoints
+Revision ID: 0018_bus_commands
+Revises: 0017_hub_claims
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_bus_commands"
-down_revision = "0014_meter_endpoints"
+revision = "0018_bus_commands"
+down_revision = "0017_hub_claims"
 branch_labels = None
 depends_on = None
 
