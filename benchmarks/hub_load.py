@@ -59,8 +59,12 @@ def serve(data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool) -
         rate_limits=None,
         espi_id_key=id_key,
     )
+    app = create_app(context)
+    # the dashboard's warm-up (KPIs of recent days, computed once from the start in a
+    # thread) would compete with the timed requests for the first minutes: API only here
+    app.state.dashboard_warm_up = False
     uvicorn.run(
-        create_app(context),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",

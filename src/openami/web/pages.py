@@ -41,11 +41,12 @@ from openami.web.i18n import pick_language, translator
 
 @asynccontextmanager
 async def warm_on_start(app: FastAPI) -> AsyncIterator[None]:
-    """From server start, compute in a thread what the first pages will need."""
+    """From server start, compute in a thread what the first pages will need (unless
+    ``app.state.dashboard_warm_up`` is False: an API-only process)."""
     stop = threading.Event()
     context = getattr(app.state, "hub", None)
     thread = None
-    if context is not None:
+    if context is not None and getattr(app.state, "dashboard_warm_up", True):
         thread = threading.Thread(
             target=warm_up_app,
             args=(app.state, context, stop),
