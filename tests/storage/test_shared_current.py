@@ -20,7 +20,7 @@ from openami.storage.duckdb_mdms import append_values
 from openami.storage.mdms_schema import upgrade_mdms_schema
 from openami.storage.point_read import CURRENT_VALUES_SCHEMA, current_values
 from openami.storage.repositories import open_database
-from openami.storage.shared_current import shared_values_of_points
+from openami.storage.shared_current import shared_current_values, shared_values_of_points
 from openami.storage.shared_read import SharedValuesReader
 from openami.storage.shared_values import SharedValueStore
 
@@ -73,3 +73,10 @@ def test_the_shared_store_serves_what_the_working_store_holds(tmp_path: Path) ->
         assert many.num_columns == 1 + len(CURRENT_VALUES_SCHEMA)
     finally:
         store.close()
+
+
+def test_no_values_before_any_worker_has_published(tmp_path: Path) -> None:
+    """A hub replica started before the first publication answers "no values", not an error."""
+    reader = SharedValuesReader(tmp_path / "not-yet", refresh_s=0.0)
+    got = shared_current_values(reader, 7, 0, 47)
+    assert got.num_rows == 0 and got.schema == CURRENT_VALUES_SCHEMA

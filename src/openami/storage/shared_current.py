@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake.exceptions import TableNotFoundError
 
 from openami.bus.messages import QUALITY_NAMES
 from openami.storage.point_read import CURRENT_VALUES_SCHEMA, INVALID_CODE
@@ -42,8 +43,13 @@ def as_current_values(rows: pa.Table) -> pa.Table:
 def shared_current_values(
     reader: SharedValuesReader, supply_point_key: int, first_slot: int, last_slot: int
 ) -> pa.Table:
-    """One point's current values in ``[first_slot, last_slot]`` (as ``Mdms.current_values``)."""
-    return as_current_values(reader.current_values(supply_point_key, first_slot, last_slot))
+    """One point's current values in ``[first_slot, last_slot]`` (as ``Mdms.current_values``);
+    none before any MDMS worker has published (the table does not exist yet)."""
+    try:
+        rows = reader.current_values(supply_point_key, first_slot, last_slot)
+    except TableNotFoundError:
+        return CURRENT_VALUES_SCHEMA.empty_table()
+    return as_current_values(rows)
 
 
 def shared_values_of_points(
