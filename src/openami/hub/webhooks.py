@@ -344,20 +344,28 @@ class WebhookService:
         owner, claim_batch = self.context.replica_id, 10
         delivered = tried = 0
         subs: dict[str, Subscription | None] = {}
-        with httpx.Client(
-            transport=self.transport, timeout=self.config.timeout_s, follow_redirects=False
-        ) as http:
+        http: httpx.Client | None = None  # built only when something is due (TLS set-up costs)
+        try:
             while tried < self.config.batch:
                 due = self.store.claim_due(
                     owner, now_s, min(claim_batch, self.config.batch - tried)
                 )
                 if not due:
                     break
+                if http is None:
+                    http = httpx.Client(
+                        transport=self.transport,
+                        timeout=self.config.timeout_s,
+                        follow_redirects=False,
+                    )
                 tried += len(due)
                 for d in due:
                     if d.subscription_id not in subs:
                         subs[d.subscription_id] = self.store.subscription(d.subscription_id)
                     delivered += self._attempt(http, d, subs[d.subscription_id], now_s)
+        finally:
+            if http is not None:
+                http.close()
         return delivered
 
     def _attempt(
