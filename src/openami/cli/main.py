@@ -28,8 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "control the home's appliances.",
     "appliances": "Home appliances as ECHONET Lite devices a HEMS controls.",
     "dlms": "A route over DLMS/COSEM (IEC 62056): meter emulator and head-end client.",
-    "audit": "The audit log: every C-route request, every read of personal data, every MDMS "
-    "edit.",
+    "audit": "The audit log: every C-route request, every read of personal data, every MDMS edit.",
     "ops": "Operations: operator accounts, remote switching (held requests, four-eyes "
     "approval, emergency stop) and the retailer requests' back-office view.",
     "bus": "The NATS JetStream bus (see docs/deployment.md).",
