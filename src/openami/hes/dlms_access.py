@@ -194,7 +194,8 @@ class DlmsAccess:
             # against the middle of the exchange: the meter read its clock in between
             offset = meter_time.timestamp() - (asked_s + self.clock.timestamp()) / 2
             rows = await c.read_profile_range(LOAD_PROFILE_LN, start, end)
-            alarms, mark = await self.event_log.fetch(c, index, self.clock.timestamp())
+            now_s = self.clock.timestamp()
+            alarms, mark = await self.event_log.read(c, index, now_s, now_s + offset)
             read = MeterRead(
                 np.array([int(r[0].timestamp()) // SLOT_SECONDS for r in rows], dtype=np.int64),
                 np.array([int(r[1]) for r in rows], dtype=np.int64),
