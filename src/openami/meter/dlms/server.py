@@ -31,7 +31,7 @@ import structlog
 from openami.clock import Clock
 from openami.meter.dlms.keys import Keyring, SharedSecrets
 from openami.meter.dlms.objects import BoundaryDatetimes, MeterObjects
-from openami.meter.dlms.state import MeterStateStore, PersistentCounterStore
+from openami.meter.dlms.state import MeterDocument, MeterStateStore, PersistentCounterStore
 from openami.meter.fleet import MeterFleet
 from openami.meter.view import MeterView
 from openami.protocols.dlms.apdu import ExceptionResponse
@@ -122,10 +122,13 @@ class DlmsEmulator:
         objects = self._meters.get(index)
         if objects is None:
             view = MeterView(self.fleet, index, self.clock)
-            counters = None
+            counters, document = None, None
             if self.state is not None:
-                counters = PersistentCounterStore(view.meter_id, self.state)
+                document = MeterDocument(view.meter_id, self.state)
+                counters = PersistentCounterStore(view.meter_id, self.state, document)
             objects = MeterObjects(view, self._datetimes, counters=counters, keyring=self.keyring)
+            if document is not None:  # the meter's own clock runs on across restarts
+                objects.meter_clock.keep(document.clock_offset_s(), document.save_clock_offset)
             self._meters[index] = objects
         return objects
 
