@@ -26,9 +26,9 @@ from openami.hes.service_commands import ServiceCommands
 from openami.hes.switch_guard import SwitchGuard
 from openami.hub.bus_commands import BusCommandPort, OutcomeTap
 from openami.hub.requests import request_service
+from openami.storage.repositories import open_database
 from openami.storage.repositories.command_signing import CommandSigner
 from openami.storage.repositories.hes_guard import HesGuardStore
-from openami.storage.repositories import open_database
 
 __all__ = ["js_config", "nats_url"]
 

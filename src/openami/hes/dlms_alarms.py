@@ -3,10 +3,11 @@
 Every collection session of the HES service ends with a read of the meter's Alarm
 register 1 (0.0.97.98.0.255, one GET of a u32 bit field; 0 for a meter without one), then
 one range read of its event log (0.0.99.98.0.255): the entries since the last one it saw
-of that meter (one GET; usually an empty answer). The entries that are alarms become ``hes.events`` rows (``EVENT_SCHEMA``,
-``via_log`` true): power down → ``LAST_GASP``, power up → ``RESTORE``, cover opened →
-``TAMPER`` (the event codes of openami's meters, docs/dlms.md); the other entries
-(switching, settings, security) are the meter's own record, not alarms. At start the HES
+of that meter (one GET; usually an empty answer). The entries that are alarms become
+``hes.events`` rows (``EVENT_SCHEMA``, ``via_log`` true): power down → ``LAST_GASP``,
+power up → ``RESTORE``, cover opened → ``TAMPER`` (the event codes of openami's meters,
+docs/dlms.md); the other entries (switching, settings, security) are the meter's own
+record, not alarms. At start the HES
 looks back :data:`LOOKBACK_S`; the MDMS stores an event it already holds only once, so a
 restart that reads some entries again adds nothing.
 
@@ -121,18 +122,18 @@ class EventLogCursor:
 
 
 def alarm_table(
-    meter_ids: np.ndarray, alarms: list[tuple[int, tuple[Alarm, ...], float]]
+    meter_ids: np.ndarray, alarms: list[tuple[int, tuple[Alarm, ...], float, bool]]
 ) -> pa.Table:
-    """``EVENT_SCHEMA`` rows of (meter position, alarms, received at) triples."""
+    """``EVENT_SCHEMA`` rows of (meter position, alarms, received at, read after a push)."""
     rows = [
         {
             "meter_id": int(meter_ids[index]),
             "event": event,
             "occurred_at": at_s,
             "received_at": received_s,
-            "via_log": True,
+            "via_log": not pushed,
         }
-        for index, found, received_s in alarms
+        for index, found, received_s, pushed in alarms
         for at_s, event in found
     ]
     return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)

@@ -9,9 +9,9 @@ authorisation, which the HES's switching guard checks). The HES's outcome comes 
 ``hes.commands``; :class:`OutcomeTap` records it in the store before the request service
 concludes the request (a command the HES's guard refused comes back ``FAILED`` with the
 reason in ``refusal``; :meth:`BusCommandPort.refusal` answers it, and the request ends
-``E_COMMAND_REFUSED`` as with the embedded HES), so what the hub knows of a meter's switch and limiter (its last
-confirmed command) and the outcomes a reconciliation asks for survive restarts and are
-shared by hub replicas.
+``E_COMMAND_REFUSED`` as with the embedded HES), so what the hub knows of a meter's
+switch and limiter (its last confirmed command) and the outcomes a reconciliation asks for
+survive restarts and are shared by hub replicas.
 
 Everything before the port (the retailer's request and its decision, caps, holds, four-eyes
 approval, the emergency stop, signing) is the request service's, unchanged. Delivery is at

@@ -82,8 +82,8 @@ class PersistentCounterStore:
     ) -> None:
         self.meter_id = meter_id
         self.document = document or MeterDocument(meter_id, state)
-        document = self.document.fields
-        clients = document.get("clients", {})
+        fields = self.document.fields
+        clients = fields.get("clients", {})
         if not isinstance(clients, dict):
             raise ValueError("meter state: clients is not a mapping")
         try:
@@ -94,7 +94,7 @@ class PersistentCounterStore:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"meter state of meter {meter_id}: {exc}") from exc
         self.highest = max(self.client.values(), default=-1)
-        self._reserved = _counter(document.get("server_reserved", 0), "server_reserved")
+        self._reserved = _counter(fields.get("server_reserved", 0), "server_reserved")
         self.server = self._reserved  # continue above every counter possibly sent
 
     def _save(self, client: dict[bytes, int], reserved: int) -> None:
