@@ -7,9 +7,8 @@ of that meter (one GET; usually an empty answer). The entries that are alarms be
 ``hes.events`` rows (``EVENT_SCHEMA``, ``via_log`` true): power down → ``LAST_GASP``,
 power up → ``RESTORE``, cover opened → ``TAMPER`` (the event codes of openami's meters,
 docs/dlms.md); the other entries (switching, settings, security) are the meter's own
-record, not alarms. At start the HES
-looks back :data:`LOOKBACK_S`; the MDMS stores an event it already holds only once, so a
-restart that reads some entries again adds nothing.
+record, not alarms. At start the HES looks back :data:`LOOKBACK_S`; the MDMS stores an
+event it already holds only once, so a restart that reads some entries again adds nothing.
 
 The log says when each alarm happened; the register says that one is pending, even when
 its log entry is gone (the log keeps its last 100 entries). A bit set in the register whose
