@@ -6,7 +6,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from openami.bus.messages import READ_SCHEMA, TOPIC_EVENTS, TOPIC_READINGS, partition_of
+from openami.bus.messages import (
+    COMMAND_SCHEMA,
+    READ_SCHEMA,
+    TOPIC_COMMANDS,
+    TOPIC_EVENTS,
+    TOPIC_READINGS,
+    UNKNOWN_REFUSAL,
+    partition_of,
+    refusal_reason,
+)
 from openami.bus.payload import Message, PayloadError, decode, encode, split
 
 
@@ -70,3 +79,27 @@ def test_a_batch_of_another_topic_is_refused_with_a_code() -> None:
     with pytest.raises(PayloadError) as caught:
         decode(TOPIC_EVENTS, encode(reads(np.array([1]))))
     assert caught.value.code == "E_SCHEMA"
+
+
+def test_an_outcome_of_the_earlier_contract_is_read_with_no_refusal() -> None:
+    """A ``hes.commands`` batch published before outcomes carried ``refusal`` (still in the
+    stream across an upgrade) decodes with it null; one that lacks another column does not."""
+    row = {"correlation_id": 5, "meter_id": 7, "kind": 1, "priority": 0, "state": 3}
+    row |= {"attempts": 0, "issued_at": 1.0, "completed_at": 2.0, "import_register_wh": -1}
+    row |= {"export_register_wh": -1, "clock_offset_s": None}
+    earlier = pa.schema([f for f in COMMAND_SCHEMA if f.name != "refusal"])
+    old = pa.Table.from_pylist([row], schema=earlier)
+    got = decode(TOPIC_COMMANDS, encode(old))
+    assert got.schema == COMMAND_SCHEMA
+    assert got.to_pylist() == [row | {"refusal": None}]
+    current = pa.Table.from_pylist([row | {"refusal": "fleet_cap"}], schema=COMMAND_SCHEMA)
+    assert decode(TOPIC_COMMANDS, encode(current)).column("refusal").to_pylist() == ["fleet_cap"]
+    with pytest.raises(PayloadError) as err:
+        decode(TOPIC_COMMANDS, encode(old.drop_columns(["clock_offset_s"])))
+    assert err.value.code == "E_SCHEMA"
+
+
+def test_a_refusal_is_shown_only_as_a_known_code() -> None:
+    assert refusal_reason("fleet_cap") == "fleet_cap"
+    assert refusal_reason(None) is None
+    assert refusal_reason("key=00112233 leaked") == UNKNOWN_REFUSAL  # never echoed

@@ -129,6 +129,10 @@ def test_every_dlms_meter_is_read_and_its_value_stored_within_the_slot(
             zip(done["correlation_id"].to_pylist(), done["state"].to_pylist(), strict=True)
         )
         assert state == {1: CommandState.CONFIRMED, 2: CommandState.FAILED}
+        why = dict(
+            zip(done["correlation_id"].to_pylist(), done["refusal"].to_pylist(), strict=True)
+        )
+        assert why == {1: None, 2: "unsigned"}  # the reason travels with the outcome
     finally:
         if hes.poll() is None:
             hes.kill()

@@ -21,11 +21,14 @@ from openami.hes.core import CollectionConfig
 from openami.hes.dlms_access import DlmsAccess, MeterSecrets
 from openami.hes.service import HesService
 from openami.meter.dlms.catalog import (
+    ALARM_COVER_OPENED,
+    ALARM_POWER_DOWN,
     EVENT_COVER_OPENED,
     EVENT_POWER_DOWN,
     EVENT_POWER_UP,
     EVENT_REMOTE_DISCONNECT,
 )
+from openami.meter.dlms.objects import EVENT_LOG_SIZE
 from openami.storage.dlms_counters import ClientCounterFiles
 
 RULES = CollectionConfig(
@@ -80,3 +83,47 @@ def test_alarms_in_the_event_log_are_published_once(tmp_path: Path) -> None:
         asyncio.run(collect())
         rows = pa.concat_tables(seen).to_pylist()
         assert [(r["meter_id"], r["event"]) for r in rows] == [(ids[1], int(MeterEvent.LAST_GASP))]
+        # every alarm reported reset its bit of the meters' alarm registers
+        assert first.alarms.bits == 0 and second.alarms.bits == 0
+
+
+def test_an_alarm_only_the_register_still_holds_is_reported_once(tmp_path: Path) -> None:
+    """The event log keeps its last 100 entries: a power down pushed out of it by later
+    entries is still pending in the alarm register, reported (at the meter's time of the
+    read) and reset; the alarm the log still has is reported once, not twice."""
+    with running_emulator(meters=1) as run:
+        clock = AnchoredClock(NOW.timestamp(), time.time(), 1.0)
+        dlms = DlmsAccess(
+            run.fleet.meter_ids,
+            [run.host],
+            np.full(1, run.port),
+            np.arange(1, 2),
+            lambda _meter: MeterSecrets(None, KEYS),
+            clock,
+            timeout_s=10.0,
+            counters=ClientCounterFiles(tmp_path / "counters"),
+        )
+        bus, seen = InProcessBus(), []
+        bus.subscribe(TOPIC_EVENTS, seen.append)
+        service = HesService(dlms, bus, clock, RULES)
+        boundary = int(NOW.timestamp()) // SLOT_SECONDS
+        meter = run.emulator.meter(0)
+        meter.log_event(EVENT_POWER_DOWN)
+        for _ in range(EVENT_LOG_SIZE):
+            meter.log_event(EVENT_REMOTE_DISCONNECT)  # the power down leaves the log
+        meter.log_event(EVENT_COVER_OPENED)
+        assert meter.alarms.bits == ALARM_POWER_DOWN | ALARM_COVER_OPENED
+
+        async def collect() -> None:
+            await service.collect_boundary(boundary)
+            await service.flush()
+
+        asyncio.run(collect())
+        rows = pa.concat_tables(seen).to_pylist()
+        assert sorted(r["event"] for r in rows) == [MeterEvent.LAST_GASP, MeterEvent.TAMPER]
+        gasp = next(r for r in rows if r["event"] == MeterEvent.LAST_GASP)
+        assert abs(gasp["occurred_at"] - clock.timestamp()) < 60  # the read's meter time
+        assert meter.alarms.bits == 0  # reset: reported once
+        seen.clear()
+        asyncio.run(collect())
+        assert seen == []

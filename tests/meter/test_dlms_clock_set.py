@@ -1,10 +1,14 @@
 """The emulated meter's clock (0.0.1.0.0.255) is its own and settable: a SET of attribute 2
 moves this meter's clock only (read back as set, then running on), logs a clock-set event,
-and refuses what is not a date-time, other attributes, and absurd offsets."""
+and refuses what is not a date-time, other attributes, and absurd offsets; with a state
+directory the offset survives an emulator restart."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from openami.clock import JST, ManualClock
 from openami.clock.slots import SLOT_SECONDS
@@ -21,6 +25,7 @@ from openami.protocols.dlms.cosem import (
     DataAccessResult,
 )
 from openami.protocols.dlms.profile import by_entry
+from openami.storage.dlms_counters import MeterCounterFiles
 
 START = datetime(2026, 11, 1, tzinfo=JST)
 TIME = AttributeRef(ClassId.CLOCK, CLOCK_LN, 2)
@@ -77,3 +82,32 @@ def test_a_set_that_is_not_a_plausible_time_is_refused_and_changes_nothing() -> 
     assert meter.set(ctx, deviation, None, axdr.i16(0)) == DataAccessResult.READ_WRITE_DENIED
     assert read_time(meter.get(ctx, TIME, None)) == clock.now()
     assert len(meter.events) == 0  # nothing logged
+
+
+def test_a_set_clock_runs_on_after_an_emulator_restart(tmp_path: Path) -> None:
+    """With the state directory, the offset a SET gave a meter's clock is saved (with its
+    counters, in the meter's one state file) and a restarted emulator's meter runs on from
+    it; another meter, never set, reads the field's time; a damaged offset is not guessed."""
+    clock = ManualClock(START)
+    fleet = MeterFleet([5, 6], int(START.timestamp()) // SLOT_SECONDS, seed=2)
+    state = MeterCounterFiles(tmp_path / "state", sync=False)
+    emulator = DlmsEmulator(fleet, clock, EmulatorSecrets(b"pw"), state=state)
+    ctx = emulator.association(1, 17)
+    assert ctx is not None
+    ctx.mechanism = Mechanism.LOW
+    ahead = clock.now() + timedelta(minutes=3)
+    value = axdr.octet_string(axdr.encode_datetime(ahead))
+    assert emulator.meter(0).set(ctx, TIME, None, value) == DataAccessResult.SUCCESS
+    emulator.meter(0).counters.next_server_counter()  # the counters share the file
+
+    clock.advance(timedelta(seconds=20))
+    again = DlmsEmulator(fleet, clock, EmulatorSecrets(b"pw"), state=state)  # restarted
+    assert read_time(again.meter(0).get(ctx, TIME, None)) == ahead + timedelta(seconds=20)
+    assert read_time(again.meter(1).get(ctx, TIME, None)) == clock.now()
+    saved = state.load(5)
+    assert saved is not None and saved["clock_offset_s"] == 180.0
+    assert saved["server_reserved"] > 0  # the counters kept beside the offset
+
+    state.save(6, {"clock_offset_s": "soon"})
+    with pytest.raises(ValueError, match="clock offset"):
+        DlmsEmulator(fleet, clock, EmulatorSecrets(b"pw"), state=state).meter(1)

@@ -282,7 +282,7 @@ def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
     """Walk the object list with gurux's own class parsers (interoperability of encodings)."""
     with gurux_session(run, "password") as s:
         objects = s.client.parseObjects(s.exchange(s.client.getObjectsRequest()).data, True)
-        assert len(objects) == 14
+        assert len(objects) == 16
         refused = []
         for obj in objects:
             order = list(range(2, obj.getAttributeCount() + 1))
@@ -309,6 +309,9 @@ def test_gurux_parses_every_attribute_of_every_object(run: Running) -> None:
         assert len(days) == 1 and days[0].dayId == 1
         assert [a.scriptSelector for a in days[0].daySchedules] == [1]
         assert cal.weekProfileTableActive[0].monday == 1
+        # the alarm register (nothing pending) and its filter (every alarm bit), as Data
+        assert by_name["0.0.97.98.0.255"].value == 0
+        assert by_name["0.0.97.98.10.255"].value == 0b111
 
 
 def test_silent_connections_are_closed_and_active_ones_kept() -> None:

@@ -51,6 +51,7 @@ def _outcome(correlation_id: int) -> pa.Table:
             "import_register_wh": [None],
             "export_register_wh": [None],
             "clock_offset_s": [None],
+            "refusal": [None],
         },
         schema=COMMAND_SCHEMA,
     )

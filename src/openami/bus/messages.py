@@ -187,8 +187,37 @@ COMMAND_SCHEMA = pa.schema(
         ("import_register_wh", pa.int64()),
         ("export_register_wh", pa.int64()),
         ("clock_offset_s", pa.float64()),  # meter − true time (READ, switching, CLOCK_SYNC)
+        # why the HES refused the command (one of REFUSAL_REASONS; a FAILED outcome), else
+        # null: the command ran
+        ("refusal", pa.string()),
     ]
 )
+
+#: why a HES refuses a command without running it (the ``refusal`` of a ``hes.commands``
+#: row): its switching guard's reasons (:mod:`openami.hes.switch_guard`), a kind it does not
+#: run, a meter it does not read. Codes only: no key, signature or personal data
+REFUSAL_REASONS: tuple[str, ...] = (
+    "halted",
+    "unsigned",
+    "altered",
+    "expired",
+    "not_yet_effective",
+    "replay",
+    "fleet_cap",
+    "unsupported",
+    "unknown_meter",
+)
+#: the ``refusal`` a consumer reports for a reason it does not know (a newer HES's)
+UNKNOWN_REFUSAL = "other"
+
+
+def refusal_reason(text: str | None) -> str | None:
+    """A ``refusal`` as a consumer may show it: the code when known, ``other`` for any other
+    text (never echoed: it came from another process), None for none."""
+    if text is None:
+        return None
+    return text if text in REFUSAL_REASONS else UNKNOWN_REFUSAL
+
 
 #: ``hes.events``: one meter alarm per row
 EVENT_SCHEMA = pa.schema(
@@ -359,6 +388,11 @@ TOPIC_SCHEMAS: dict[str, pa.Schema] = {
     TOPIC_EVENTS: EVENT_SCHEMA,
     TOPIC_COMMAND_REQUESTS: COMMAND_REQUEST_SCHEMA,
 }
+#: nullable columns a topic's contract gained after its first release, oldest first: a
+#: batch published before (still in a stream across an upgrade) is read with them null
+LATER_COLUMNS: dict[str, tuple[str, ...]] = {
+    TOPIC_COMMANDS: ("refusal",),
+}
 
 # -- partitions ------------------------------------------------------------------------------
 #: supply points fall into this many partitions unless a deployment is created with another
@@ -388,6 +422,23 @@ def partition_subject(prefix: str, topic: str, partition: int) -> str:
 
 class MessageSchemaError(ValueError):
     """A batch whose columns are not its topic's contract."""
+
+
+def upgrade_batch(topic: str, batch: pa.Table) -> pa.Table:
+    """``batch`` as the topic's current contract: a batch of an earlier contract (without
+    some trailing :data:`LATER_COLUMNS`) gets them as nulls; any other batch is returned as
+    it is (for :func:`check_batch` to judge)."""
+    schema = TOPIC_SCHEMAS.get(topic)
+    later = LATER_COLUMNS.get(topic, ())
+    if schema is None or not later or batch.schema.names == schema.names:
+        return batch
+    for missing in range(1, len(later) + 1):
+        if batch.schema.names == schema.names[: len(schema) - missing]:
+            for name in schema.names[len(schema) - missing :]:
+                field = schema.field(name)
+                batch = batch.append_column(field, pa.nulls(batch.num_rows, field.type))
+            return batch
+    return batch
 
 
 def check_batch(topic: str, batch: pa.Table) -> None:

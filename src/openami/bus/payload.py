@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from openami.bus.messages import MessageSchemaError, check_batch, partition_of
+from openami.bus.messages import MessageSchemaError, check_batch, partition_of, upgrade_batch
 
 #: the largest message the bus sends [bytes]: a quarter of the server's default max_payload
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -62,6 +62,7 @@ def decode(topic: str, payload: bytes) -> pa.Table:
         table = pa.ipc.open_stream(payload).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise PayloadError("E_NOT_ARROW", str(exc)) from None
+    table = upgrade_batch(topic, table)  # a batch of an earlier contract, e.g. across an upgrade
     try:
         check_batch(topic, table)
     except MessageSchemaError as exc:

@@ -24,11 +24,13 @@ from openami.cli.dlms_keys import (
     open_key_store,
     rotate,
 )
+from openami.cli.options import host_port
 from openami.clock import JST, day_first_slot, slot_index, slot_start
 from openami.hes.dlms import DlmsClient, DlmsError
 from openami.meter import DEFAULT_RETENTION_DAYS, MeterFleet
 from openami.meter.dlms import DlmsEmulator, EmulatorSecrets
 from openami.meter.dlms.objects import THRESHOLD_UNITS_PER_AMPERE
+from openami.meter.dlms.push import AlarmPusher
 from openami.protocols.dlms.cosem import (
     EXPORT_ENERGY_LN,
     IMPORT_ENERGY_LN,
@@ -143,6 +145,13 @@ def _resolve(
     show_default=True,
     help="Close connections silent this long (s).",
 )
+@click.option(
+    "--push-to",
+    metavar="HOST:PORT",
+    callback=host_port,
+    help="Push each alarm that rises in a meter's alarm register to this address (a "
+    "DataNotification; `openami serve hes --alarm-listen`).",
+)
 @data_dir_option
 @_with_secrets
 def serve(
@@ -158,6 +167,7 @@ def serve(
     clock_at_anchor: float | None,
     no_fsync: bool,
     idle_timeout: float,
+    push_to: tuple[str, int] | None,
     data_dir: Path,
     password: str | None,
     key_hex: str | None,
@@ -199,6 +209,7 @@ def serve(
         idle_timeout_s=idle_timeout,
         keyring=keyring,
         state=state,
+        push=None if push_to is None else AlarmPusher(*push_to),
     )
 
     async def run() -> None:

@@ -40,3 +40,15 @@ def open_store(data_dir: Path, db_url: str | None) -> Database:
 def cli_actor() -> str:
     """Who a command acts as in the audit log: ``cli:`` and the operating-system user."""
     return f"cli:{getpass.getuser()}"
+
+
+def host_port(
+    ctx: click.Context | None, param: click.Parameter | None, text: str | None
+) -> tuple[str, int] | None:
+    """A ``HOST:PORT`` option's value as (host, port); None when not given."""
+    if text is None:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
+        raise click.BadParameter(f"HOST:PORT, e.g. 127.0.0.1:4060, not {text!r}")
+    return host, int(port)

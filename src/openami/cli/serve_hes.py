@@ -24,8 +24,9 @@ from openami.bus.route import MeterRoute
 from openami.cli.dlms import _resolve, _with_secrets
 from openami.cli.dlms_field import make_clock, open_db, with_clock_options
 from openami.cli.dlms_keys import HES_COUNTERS_DIR, HES_KEYS_FILE, open_key_store
-from openami.cli.options import DATA_DIR, DB
+from openami.cli.options import DATA_DIR, DB, host_port
 from openami.clock import JST, Clock
+from openami.hes.alarm_push import AlarmPushListener
 from openami.hes.core import CollectionConfig
 from openami.hes.dlms_access import DlmsAccess, MeterSecrets, SecretsOf
 from openami.hes.service import HesService
@@ -94,6 +95,13 @@ log = get_logger(__name__)
     help="Read only the meters of shard K of N (a stable hash of the meter id): run N "
     "services with K = 0…N-1 to share the fleet.",
 )
+@click.option(
+    "--alarm-listen",
+    metavar="HOST:PORT",
+    callback=host_port,
+    help="Take the meters' alarm pushes (DataNotification) on this TCP address: each push "
+    "reads that meter's alarms at once (`openami dlms serve --push-to` the same address).",
+)
 @click.option("--seed", default=1, show_default=True, help="Seed of the per-meter jitter.")
 @click.option(
     "--boundaries", type=int, default=None, help="Stop after this many boundaries (tests)."
@@ -114,6 +122,7 @@ def command(
     push_jitter_s: float,
     catch_up_slots: int,
     shard: str,
+    alarm_listen: tuple[str, int] | None,
     seed: int,
     boundaries: int | None,
     speed: float | None,
@@ -190,7 +199,7 @@ def command(
             access, bus, clock, config, guard, seed=seed, speed=rate, others_meters=n > 1
         )
         try:
-            asyncio.run(_run(service, commands, bus, boundaries))
+            asyncio.run(_run(service, commands, bus, boundaries, alarm_listen))
         finally:
             bus.close()
     finally:
@@ -203,7 +212,11 @@ def command(
 
 
 async def _run(
-    service: HesService, commands: ServiceCommands, bus: JetStreamBus, boundaries: int | None
+    service: HesService,
+    commands: ServiceCommands,
+    bus: JetStreamBus,
+    boundaries: int | None,
+    alarm_listen: tuple[str, int] | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -214,7 +227,18 @@ async def _run(
         asyncio.run_coroutine_threadsafe(commands.handle(batch), loop).result()
 
     bus.subscribe(TOPIC_COMMAND_REQUESTS, on_requests)
-    await service.run(stop, boundaries)
+    if alarm_listen is None:
+        await service.run(stop, boundaries)
+        return
+    listener = AlarmPushListener(service.access.meter_ids, service.alarm_pushed)
+    server = await listener.start(*alarm_listen)
+    for sock in server.sockets:
+        console.print("alarm pushes taken on {}:{}".format(*sock.getsockname()[:2]))
+    try:
+        await service.run(stop, boundaries)
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

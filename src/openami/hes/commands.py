@@ -353,6 +353,7 @@ class CommandQueue:
                 "import_register_wh": imp[final],
                 "export_register_wh": exp[final],
                 "clock_offset_s": offset_before[final],
+                "refusal": pa.nulls(int(final.sum()), pa.string()),
             },
             schema=COMMAND_SCHEMA,
         )

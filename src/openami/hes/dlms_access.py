@@ -25,7 +25,7 @@ import numpy.typing as npt
 from openami.clock import JST, SLOT_SECONDS, Clock
 from openami.hes.access import MeterRead
 from openami.hes.dlms import ClientCounterStore, DlmsClient, DlmsError
-from openami.hes.dlms_alarms import EventLogCursor, Mark
+from openami.hes.dlms_alarms import Alarm, EventLogCursor, Fetched, Mark
 from openami.protocols.dlms import axdr
 from openami.protocols.dlms.cosem import CLOCK_LN, LOAD_PROFILE_LN, AttributeRef, ClassId
 from openami.protocols.dlms.security import Keys
@@ -194,7 +194,8 @@ class DlmsAccess:
             # against the middle of the exchange: the meter read its clock in between
             offset = meter_time.timestamp() - (asked_s + self.clock.timestamp()) / 2
             rows = await c.read_profile_range(LOAD_PROFILE_LN, start, end)
-            alarms, mark = await self.event_log.fetch(c, index, self.clock.timestamp())
+            now_s = self.clock.timestamp()
+            alarms, mark = await self.event_log.read(c, index, now_s, now_s + offset)
             read = MeterRead(
                 np.array([int(r[0].timestamp()) // SLOT_SECONDS for r in rows], dtype=np.int64),
                 np.array([int(r[1]) for r in rows], dtype=np.int64),
@@ -208,6 +209,21 @@ class DlmsAccess:
         read, mark = await self.session(index, work)
         self.event_log.commit(index, mark)  # only a session that ended well moves it
         return read
+
+    async def read_alarms(self, index: int) -> tuple[Alarm, ...]:
+        """One session reading only meter ``index``'s alarms (register and event log, then
+        the reset): what a pushed alarm asks for."""
+
+        async def work(c: DlmsClient) -> Fetched:
+            asked_s = self.clock.timestamp()
+            meter_time = await c.read_clock()
+            now_s = self.clock.timestamp()
+            offset = meter_time.timestamp() - (asked_s + now_s) / 2
+            return await self.event_log.read(c, index, now_s, now_s + offset)
+
+        alarms, mark = await self.session(index, work)
+        self.event_log.commit(index, mark)
+        return alarms
 
     async def set_clock(self, index: int) -> float:
         async def work(c: DlmsClient) -> float:

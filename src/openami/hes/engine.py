@@ -303,7 +303,8 @@ class HeadEnd:
         commands' arguments with them, stored with the queued commands in one transaction.
         With a :attr:`guard`, remote switching commands (``authorisations``: the hub's signed
         authorisation per meter) it refuses are not queued: each ends at once as
-        ``FAILED``, journaled, its reason recorded by the guard.
+        ``FAILED``, journaled, its reason recorded by the guard and carried in the
+        outcome's ``refusal``.
         """
         position = np.asarray(meter_index, dtype=np.int64).ravel()
         corr = self.commands.submit(position, kind, now_s, arg, arg2, priority, timeout_s)
@@ -316,7 +317,8 @@ class HeadEnd:
             self.guard.record(kind, corr, meters, reasons, now_s, authorisations)
             if refused.any():
                 self.commands.withdraw(corr[refused])
-                self._refuse(kind, corr[refused], meters[refused], now_s)
+                why = [r for r in reasons if r is not None]
+                self._refuse(kind, corr[refused], meters[refused], why, now_s)
         admitted = ~refused
         arguments = None
         if references is not None:
@@ -339,8 +341,11 @@ class HeadEnd:
             self.journal.queue(self.commands.queued_rows(corr[admitted]), arguments)
         return corr
 
-    def _refuse(self, kind: CommandKind, corr: I64, meter_ids: I64, now_s: float) -> None:
-        """Refused commands end as FAILED now: journaled at once, published next tick."""
+    def _refuse(
+        self, kind: CommandKind, corr: I64, meter_ids: I64, reasons: list[str], now_s: float
+    ) -> None:
+        """Refused commands end as FAILED now, each with its reason: journaled at once,
+        published next tick."""
         n = len(corr)
         outcomes = pa.table(
             {
@@ -355,6 +360,7 @@ class HeadEnd:
                 "import_register_wh": np.full(n, -1, dtype=np.int64),
                 "export_register_wh": np.full(n, -1, dtype=np.int64),
                 "clock_offset_s": np.full(n, np.nan),
+                "refusal": pa.array(reasons, pa.string()),
             },
             schema=COMMAND_SCHEMA,
         )

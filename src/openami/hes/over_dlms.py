@@ -271,6 +271,7 @@ class DlmsHeadEnd:
                 "import_register_wh": imp,
                 "export_register_wh": exp,
                 "clock_offset_s": np.full(len(idx), np.nan),
+                "refusal": pa.nulls(len(idx), pa.string()),
             },
             schema=COMMAND_SCHEMA,
         )

@@ -81,7 +81,9 @@ class HesService:
         self.stats = ServiceStats()
         #: sessions' reads not published yet: (meter position, read, source per row)
         self._rows: list[tuple[int, MeterRead, npt.NDArray[np.uint8]]] = []
-        self._alarms: list[tuple[int, tuple[Alarm, ...], float]] = []
+        #: alarms not published yet: (meter position, alarms, received at, after a push)
+        self._alarms: list[tuple[int, tuple[Alarm, ...], float, bool]] = []
+        self._pushed: set[int] = set()  # meters whose pushed alarms are being read
         self._unsent: pa.Table | None = None  # a batch the bus refused, sent first next time
         self._inflight: set[asyncio.Task[object]] = set()
 
@@ -153,7 +155,7 @@ class HesService:
         idx = np.array([index], dtype=np.int64)
         self.clock_watch.check(idx, np.array([read.clock_offset_s]))
         if read.alarms:
-            self._alarms.append((index, read.alarms, read.received_at_s))
+            self._alarms.append((index, read.alarms, read.received_at_s, False))
         n = len(boundary)
         if n == 0:
             return
@@ -197,6 +199,28 @@ class HesService:
             sessions_failed=self.stats.sessions_failed,
         )
         return batch.num_rows
+
+    async def alarm_pushed(self, index: int) -> None:
+        """Meter ``index`` pushed an alarm: read its alarms in a session now (the push is
+        only a hint) and publish them at once (a meter already being read for a push is
+        not read twice; a failed session leaves them to the next scheduled one)."""
+        if index in self._pushed:
+            return
+        self._pushed.add(index)
+        try:
+            alarms = await self.access.read_alarms(index)
+        except SESSION_ERRORS as exc:
+            log.warning("hes.pushed_alarm_read_failed", meter_index=index, error=type(exc).__name__)
+            return
+        finally:
+            self._pushed.discard(index)
+        if not alarms:
+            return
+        self._alarms.append((index, alarms, self.clock.timestamp(), True))
+        try:
+            await self._flush_alarms()
+        except Exception as exc:  # the bus is down: the flusher tries again
+            log.warning("hes.publish_failed", error=type(exc).__name__)
 
     async def _flush_alarms(self) -> None:
         """Publish the alarms taken since the last flush (kept when the bus fails)."""

@@ -6,7 +6,9 @@ remote switching, the hub's signed authorisation (JSON of
 :class:`openami.storage.repositories.command_signing.SignedCommand`). The HES's
 :class:`openami.hes.switch_guard.SwitchGuard` admits or refuses every remote operation
 first (halt flag, signature, expiry, replay, fleet-wide cap), exactly as in the embedded
-HES; a refused command ends at once as ``FAILED`` with its reason recorded.
+HES; a refused command ends at once as ``FAILED`` with its reason recorded and carried in
+the outcome's ``refusal`` (as is ``unsupported`` for a kind this service does not run and
+``unknown_meter`` for a meter it does not read).
 
 An admitted command runs in one session with the meter, retried with the collection core's
 backoff until its deadline, and is confirmed by reading back what it changed
@@ -163,12 +165,14 @@ class ServiceCommands:
             "import_register_wh": -1,
             "export_register_wh": -1,
             "clock_offset_s": None,
+            "refusal": None,
         }
         if refusal is not None or index < 0:
+            outcome["refusal"] = refusal or "unknown_meter"
             log.info(
                 "hes.command_refused",
                 correlation_id=request.correlation_id,
-                reason=refusal or "unknown_meter",
+                reason=outcome["refusal"],
             )
             return outcome
         state, attempts, imp, exp = await self._with_retries(request, index)

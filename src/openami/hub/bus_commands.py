@@ -7,9 +7,11 @@ store (:class:`BusCommandStore`), then published as one row of ``hes.command_req
 (``COMMAND_REQUEST_SCHEMA``; a remote switching command carries the hub's signed
 authorisation, which the HES's switching guard checks). The HES's outcome comes back on
 ``hes.commands``; :class:`OutcomeTap` records it in the store before the request service
-concludes the request, so what the hub knows of a meter's switch and limiter (its last
-confirmed command) and the outcomes a reconciliation asks for survive restarts and are
-shared by hub replicas.
+concludes the request (a command the HES's guard refused comes back ``FAILED`` with the
+reason in ``refusal``; :meth:`BusCommandPort.refusal` answers it, and the request ends
+``E_COMMAND_REFUSED`` as with the embedded HES), so what the hub knows of a meter's
+switch and limiter (its last confirmed command) and the outcomes a reconciliation asks for
+survive restarts and are shared by hub replicas.
 
 Everything before the port (the retailer's request and its decision, caps, holds, four-eyes
 approval, the emergency stop, signing) is the request service's, unchanged. Delivery is at
@@ -35,6 +37,7 @@ from openami.bus.messages import (
     CommandKind,
     CommandState,
     encode_authorisation,
+    refusal_reason,
 )
 from openami.bus.port import Bus, Handler
 from openami.log import get_logger
@@ -101,9 +104,10 @@ class BusCommandPort:
         return command.correlation_id
 
     def refusal(self, correlation_id: int) -> str | None:
-        """Never known at submission: the HES refuses asynchronously (a ``FAILED`` outcome;
-        the reason is in its ``hes_command_refusals`` records)."""
-        return None
+        """Why the HES refused the command, from the ``refusal`` its outcome carried (a
+        known reason code, else ``other``); None until that outcome is recorded (a HES
+        service refuses asynchronously: never known at submission)."""
+        return refusal_reason(self.store.refusal(correlation_id))
 
     def switch_connected(self, meter_id: int) -> bool | None:
         last = self.store.last_confirmed(meter_id, _SWITCH_KINDS)
@@ -149,6 +153,7 @@ def timed_out_table(commands: Sequence[BusCommand]) -> pa.Table:
             "import_register_wh": pa.nulls(n, pa.int64()),
             "export_register_wh": pa.nulls(n, pa.int64()),
             "clock_offset_s": pa.nulls(n, pa.float64()),
+            "refusal": pa.nulls(n, pa.string()),
         },
         schema=COMMAND_SCHEMA,
     )

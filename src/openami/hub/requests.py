@@ -387,15 +387,8 @@ class RequestService:
             )
             return 0
         refused = self.commands.refusal(corr)
-        if refused is not None:
-            self._finish(
-                req,
-                "failed",
-                now_s,
-                "E_COMMAND_REFUSED",
-                f"the HES refused the command: {refused}",
-                correlation_id=corr,
-            )
+        if refused is not None:  # the embedded HES's guard answers at once
+            self._finish(req, "failed", now_s, *retail.refused(refused), correlation_id=corr)
             return 0
         self.store.set_status(
             req.request_id, "scheduled", now_s, correlation_id=corr, expect="accepted"
@@ -430,7 +423,12 @@ class RequestService:
             if result is not None:
                 self.store.set_result(request_id, json.dumps(result))
             return self._finish(req, "completed", at_s, None, None, expect="scheduled")
-        code, message = retail.failure_of(req, state, import_wh)
+        refused = None  # a HES service refuses asynchronously: its FAILED outcome says why
+        if state == CommandState.FAILED and self.commands is not None:
+            refused = self.commands.refusal(outcome[0])
+        code, message = (
+            retail.refused(refused) if refused else retail.failure_of(req, state, import_wh)
+        )
         return self._finish(req, "failed", at_s, code, message, expect="scheduled")
 
     def _complete_without_command(self, req: RequestRow, now_s: float) -> int:

@@ -309,6 +309,12 @@ def failure_of(row: RequestRow, state: int, import_wh: int) -> tuple[str, str]:
     return "E_READBACK_MISMATCH", "the meter reads back another state"
 
 
+def refused(reason: str) -> tuple[str, str]:
+    """Error code and message of a request whose command the HES refused (``reason``: a
+    refusal code, e.g. ``fleet_cap``), whichever command port it went through."""
+    return "E_COMMAND_REFUSED", f"the HES refused the command: {reason}"
+
+
 def notify_concluded(ctx: HubContext, row: RequestRow, status: str, code: str | None) -> int:
     """Queue ``retailer_request.concluded`` to the filing retailer's webhook subscriptions
     (no supply point ID or reading in the body: the subscriber pulls the request)."""

@@ -17,6 +17,8 @@ from openami.protocols.dlms import axdr
 from openami.protocols.dlms.acse import Mechanism
 from openami.protocols.dlms.cosem import (
     ACTIVITY_CALENDAR_LN,
+    ALARM_FILTER_LN,
+    ALARM_REGISTER_LN,
     ASSOCIATION_LN,
     CLOCK_LN,
     CURRENT_LN,
@@ -63,6 +65,8 @@ OBJECTS: tuple[tuple[int, int, bytes, int, int], ...] = (
     (ClassId.DATA, 0, INVOCATION_COUNTER_LN, 2, 0),
     (ClassId.DATA, 0, LOGICAL_DEVICE_NAME_LN, 2, 0),
     (ClassId.SECURITY_SETUP, 0, SECURITY_SETUP_LN, 5, 2),
+    (ClassId.DATA, 0, ALARM_REGISTER_LN, 2, 0),
+    (ClassId.DATA, 0, ALARM_FILTER_LN, 2, 0),
 )
 KNOWN = {(cid, ln): (nattr, nmeth) for cid, _v, ln, nattr, nmeth in OBJECTS}
 
@@ -123,3 +127,16 @@ SECURITY_EVENTS = {
     "security-policy-violation": EVENT_SECURITY_POLICY_VIOLATION,
     "association-locked": EVENT_ASSOCIATION_LOCKED,
 }
+
+# bits of Alarm register 1 (0.0.97.98.0.255) and its filter (0.0.97.98.10.255): the alarms
+# among the events above; logging one of these events raises its bit (if the filter lets it)
+ALARM_POWER_DOWN = 1 << 0  # the last gasp
+ALARM_POWER_UP = 1 << 1
+ALARM_COVER_OPENED = 1 << 2  # tamper
+ALARM_BIT_OF_EVENT = {
+    EVENT_POWER_DOWN: ALARM_POWER_DOWN,
+    EVENT_POWER_UP: ALARM_POWER_UP,
+    EVENT_COVER_OPENED: ALARM_COVER_OPENED,
+}
+#: every alarm bit a meter raises (the filter's default: all of them)
+ALARM_BITS = ALARM_POWER_DOWN | ALARM_POWER_UP | ALARM_COVER_OPENED

@@ -5,8 +5,10 @@ meter keeps its own real-time clock: attribute 2 (time) reads the field's time p
 offset, in JST (deviation -540), and a SET of attribute 2 with a COSEM date-time moves the
 offset so that the meter reads that time from then on (the HES's clock set, confirmed by
 reading it back). A date-time without its deviation counts as JST. The other attributes are
-read-only. The offset lives in memory: an emulator restart gives its meters the field's
-time again. The load profile and event log stay on the field's time grid.
+read-only. With the emulator's state store (``openami dlms serve``: the meter state
+directory) the offset is saved before the SET is answered and a restarted emulator's meter
+runs on from it (:meth:`MeterClock.keep`); without one, a restart gives its meters the
+field's time again. The load profile and event log stay on the field's time grid.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class MeterClock:
         self.clock = clock
         self.offset_s = 0.0
         self.on_set = on_set
+        self._save: Callable[[float], None] | None = None
+
+    def keep(self, offset_s: float, save: Callable[[float], None]) -> None:
+        """Run from a saved ``offset_s``; ``save`` is given each new offset before a SET of
+        the time is answered (it raises to refuse the SET: the offset stays)."""
+        self.offset_s = float(offset_s)
+        self._save = save
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.timestamp() + self.offset_s, JST_FIXED)
@@ -63,6 +72,8 @@ class MeterClock:
         offset_s = wanted.timestamp() - self.clock.timestamp()
         if abs(offset_s) > MAX_OFFSET_S:
             return DataAccessResult.OTHER_REASON
+        if self._save is not None:
+            self._save(offset_s)  # durable before the meter answers
         change_s, self.offset_s = offset_s - self.offset_s, offset_s
         if self.on_set is not None:
             self.on_set(change_s)

@@ -17,6 +17,8 @@ object                 class (ver)  notes
 0.0.43.1.0.255         Data 1       next invocation counter the meter expects (public)
 0.0.42.0.0.255         Data 1       logical device name (public)
 0.0.43.0.0.255         Sec. setup   policy 3, suite 0, system titles; method 2 = global_key_transfer
+0.0.97.98.0.255        Data 1       alarm register 1: u32 bits; SET clears the bits written 1
+0.0.97.98.10.255       Data 1       alarm filter 1: the bits that may rise (alarm_objects.py)
 =====================  ===========  ==============================================================
 """
 
@@ -32,8 +34,10 @@ import structlog
 
 from openami.bus.messages import CONTRACT_AMPERAGES_A
 from openami.clock.slots import SLOT_SECONDS, slot_at_s
+from openami.meter.dlms.alarm_objects import AlarmRegister
 from openami.meter.dlms.calendar_object import ActivityCalendar, plan_code_of
 from openami.meter.dlms.catalog import (
+    ALARM_BIT_OF_EVENT,
     EVENT_CLOCK_SET,
     EVENT_KEYS_CHANGED,
     EVENT_LIMITER_CHANGED,
@@ -64,6 +68,8 @@ from openami.protocols.dlms.apdu import SelectiveAccess
 from openami.protocols.dlms.axdr import AxdrError
 from openami.protocols.dlms.cosem import (
     ACTIVITY_CALENDAR_LN,
+    ALARM_FILTER_LN,
+    ALARM_REGISTER_LN,
     ASSOCIATION_LN,
     CLOCK_LN,
     CURRENT_LN,
@@ -135,6 +141,7 @@ class MeterObjects:
         self.lockouts: dict[int, AssociationLockout] = {}
         self.calendar = ActivityCalendar(int(view.fleet.supply_plan_code[view.index]))
         self.meter_clock = MeterClock(view.clock, lambda _s: self.log_event(EVENT_CLOCK_SET))
+        self.alarms = AlarmRegister()
 
     @property
     def system_title(self) -> bytes:
@@ -153,7 +160,11 @@ class MeterObjects:
 
     # -- helpers --------------------------------------------------------------------------------
     def log_event(self, code: int) -> None:
+        """Log ``code`` in the event log; an alarm also raises its alarm register bit."""
         self.events.append((int(self.view.clock.timestamp()), code))
+        bit = ALARM_BIT_OF_EVENT.get(code)
+        if bit is not None:
+            self.alarms.raise_bit(bit)
 
     def on_security_event(self, ctx: ServerAssociation, what: str) -> None:
         code = SECURITY_EVENTS.get(what)
@@ -403,6 +414,8 @@ class MeterObjects:
         (ClassId.DATA, INVOCATION_COUNTER_LN): _get_counter,
         (ClassId.DATA, LOGICAL_DEVICE_NAME_LN): _get_name,
         (ClassId.SECURITY_SETUP, SECURITY_SETUP_LN): _get_setup,
+        (ClassId.DATA, ALARM_REGISTER_LN): lambda s, c, a, acc: s.alarms.get(ALARM_REGISTER_LN),
+        (ClassId.DATA, ALARM_FILTER_LN): lambda s, c, a, acc: s.alarms.get(ALARM_FILTER_LN),
     }
 
     # -- SET ------------------------------------------------------------------------------------
@@ -420,6 +433,8 @@ class MeterObjects:
             return self.calendar.set(attr.attribute_id, value)
         if key == (ClassId.CLOCK, CLOCK_LN):
             return self.meter_clock.set(attr.attribute_id, value)
+        if attr.logical_name in (ALARM_REGISTER_LN, ALARM_FILTER_LN):
+            return self.alarms.set(attr.logical_name, attr.attribute_id, value)
         if key != (ClassId.LIMITER, LIMITER_LN) or attr.attribute_id not in (3, 4):
             return DataAccessResult.READ_WRITE_DENIED
         try:

@@ -10,8 +10,10 @@ authenticated encryption (then SET and ACTION are allowed); see :mod:`.catalog`.
 associations lock the client out with exponential backoff (:mod:`openami.protocols.dlms.lockout`).
 
 Secrets are per meter from a :class:`~.keys.Keyring` (the encrypted key store), or one shared
-set for demos and tests (:class:`EmulatorSecrets`). Invocation counters survive a restart
-when a :class:`~.state.MeterStateStore` is given (the CLI always gives one).
+set for demos and tests (:class:`EmulatorSecrets`). Invocation counters and each meter's
+clock offset survive a restart when a :class:`~.state.MeterStateStore` is given (the CLI
+always gives one). With an :class:`~.push.AlarmPusher` (``--push-to``) a meter pushes each
+alarm that rises in its alarm register to the HES (a DataNotification, :mod:`.push`).
 
 Per-meter state (COSEM handler, invocation counters, event log) is a small object created
 the first time a meter is addressed; meter values themselves live in the fleet's columns.
@@ -29,11 +31,14 @@ from dataclasses import dataclass
 import structlog
 
 from openami.clock import Clock
+from openami.meter.dlms.catalog import logical_device_name
 from openami.meter.dlms.keys import Keyring, SharedSecrets
 from openami.meter.dlms.objects import BoundaryDatetimes, MeterObjects
-from openami.meter.dlms.state import MeterStateStore, PersistentCounterStore
+from openami.meter.dlms.push import AlarmPusher
+from openami.meter.dlms.state import MeterDocument, MeterStateStore, PersistentCounterStore
 from openami.meter.fleet import MeterFleet
 from openami.meter.view import MeterView
+from openami.protocols.dlms import axdr
 from openami.protocols.dlms.apdu import ExceptionResponse
 from openami.protocols.dlms.connection import ServerConnection
 from openami.protocols.dlms.cosem import ActionResult, DataAccessResult
@@ -52,6 +57,7 @@ from openami.protocols.dlms.events import (
     SetResponse,
     protocol_response,
 )
+from openami.protocols.dlms.notification import DataNotification, alarm_body
 from openami.protocols.dlms.security import DeviceSecrets, Keys
 from openami.protocols.dlms.server_session import (
     ServerAssociation,
@@ -100,6 +106,7 @@ class DlmsEmulator:
         *,
         keyring: Keyring | None = None,
         state: MeterStateStore | None = None,
+        push: AlarmPusher | None = None,
     ) -> None:
         if len(fleet) > MAX_METERS:
             raise ValueError(
@@ -111,6 +118,9 @@ class DlmsEmulator:
             keyring = SharedSecrets((secrets or EmulatorSecrets()).device_secrets())
         self.keyring = keyring
         self.state = state
+        #: where the meters push their alarms (None: they do not push)
+        self.push = push
+        self._pushes = 0
         self.idle_timeout_s = idle_timeout_s
         self._meters: dict[int, MeterObjects] = {}
         self._datetimes = BoundaryDatetimes()
@@ -122,12 +132,25 @@ class DlmsEmulator:
         objects = self._meters.get(index)
         if objects is None:
             view = MeterView(self.fleet, index, self.clock)
-            counters = None
+            counters, document = None, None
             if self.state is not None:
-                counters = PersistentCounterStore(view.meter_id, self.state)
+                document = MeterDocument(view.meter_id, self.state)
+                counters = PersistentCounterStore(view.meter_id, self.state, document)
             objects = MeterObjects(view, self._datetimes, counters=counters, keyring=self.keyring)
+            if document is not None:  # the meter's own clock runs on across restarts
+                objects.meter_clock.keep(document.clock_offset_s(), document.save_clock_offset)
+            if self.push is not None:
+                objects.alarms.on_rise = lambda _bit, o=objects, i=index: self._push_alarm(o, i)
             self._meters[index] = objects
         return objects
+
+    def _push_alarm(self, objects: MeterObjects, index: int) -> None:
+        """Push the alarm register of the meter at ``index`` (a bit just rose)."""
+        assert self.push is not None
+        self._pushes = (self._pushes + 1) & 0xFFFF_FFFF
+        body = alarm_body(logical_device_name(objects.view.meter_id), objects.alarms.bits)
+        moment = axdr.encode_datetime(objects.meter_clock.now())
+        self.push.push(index + 1, DataNotification(self._pushes, moment, body).to_bytes())
 
     def association(self, server_wport: int, client_wport: int) -> ServerAssociation | None:
         index = server_wport - 1

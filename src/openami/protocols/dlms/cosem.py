@@ -121,3 +121,5 @@ ASSOCIATION_LN = obis("0.0.40.0.0.255")
 INVOCATION_COUNTER_LN = obis("0.0.43.1.0.255")
 LOGICAL_DEVICE_NAME_LN = obis("0.0.42.0.0.255")
 SECURITY_SETUP_LN = obis("0.0.43.0.0.255")
+ALARM_REGISTER_LN = obis("0.0.97.98.0.255")  # Alarm register 1 (class 1): u32 bit field
+ALARM_FILTER_LN = obis("0.0.97.98.10.255")  # Alarm filter 1 (class 1): bits that may rise

@@ -138,6 +138,7 @@ class BusCommandStore:
                         import_register_wh=r["import_register_wh"],
                         export_register_wh=r["export_register_wh"],
                         clock_offset_s=r["clock_offset_s"],
+                        refusal=r.get("refusal"),
                     )
                 )
                 done += result.rowcount
@@ -165,6 +166,18 @@ class BusCommandStore:
                 .order_by(_bc.c.command_id)
             ).all()
         return pa.Table.from_pylist([_outcome(r) for r in rows], schema=COMMAND_SCHEMA)
+
+    def refusal(self, correlation_id: int) -> str | None:
+        """The HES's reason for refusing this command, as its outcome carried it (None: not
+        refused, not concluded yet, or not a command of this store)."""
+        ids = _row_ids([correlation_id])
+        if not ids:
+            return None
+        with self.database.read() as connection:
+            found = connection.execute(
+                sa.select(_bc.c.refusal).where(_bc.c.command_id == ids[0])
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     def last_confirmed(self, meter_id: int, kinds: Sequence[int]) -> BusCommand | None:
         """The meter's newest confirmed command of ``kinds``."""
@@ -196,6 +209,7 @@ def _outcome(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
         "import_register_wh": m["import_register_wh"],
         "export_register_wh": m["export_register_wh"],
         "clock_offset_s": m["clock_offset_s"],
+        "refusal": m["refusal"],
     }
 
 

@@ -203,6 +203,7 @@ def outcome_table(commands: Sequence[OperatorCommand]) -> pa.Table:
             "import_register_wh": pa.nulls(n, pa.int64()),
             "export_register_wh": pa.nulls(n, pa.int64()),
             "clock_offset_s": pa.nulls(n, pa.float64()),
+            "refusal": pa.nulls(n, pa.string()),
         },
         schema=COMMAND_SCHEMA,
     )

@@ -3,7 +3,8 @@
 The hub's record of each command it asked a HES service for over the bus: what it asked
 (meter, kind, argument, the request ID as ``reference``), when it published it
 (``published_at``, NULL until the bus accepted the message) and, once an outcome came back
-on ``hes.commands``, the outcome (``state``, ``completed_at``, the registers read back).
+on ``hes.commands``, the outcome (``state``, ``completed_at``, the registers read back, the
+HES's ``refusal`` reason when it refused the command).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ bus_commands = sa.Table(
     sa.Column("import_register_wh", sa.BigInteger),
     sa.Column("export_register_wh", sa.BigInteger),
     sa.Column("clock_offset_s", EPOCH_S),
+    sa.Column("refusal", sa.Text),  # the HES's refusal reason (0019_command_refusal), or NULL
     sa.Index("bus_commands_meter", "meter_id", "kind", "state"),
     sqlite_autoincrement=True,
 )

@@ -42,6 +42,7 @@ hes_command_outcomes = sa.Table(
     sa.Column("import_register_wh", sa.BigInteger),
     sa.Column("export_register_wh", sa.BigInteger),
     sa.Column("clock_offset_s", sa.Double),
+    sa.Column("refusal", sa.Text),  # why the HES refused it (0019_command_refusal), or NULL
     sa.Index("hes_command_outcomes_meter", "meter_id"),
 )
 hes_command_arguments = sa.Table(
