@@ -62,6 +62,13 @@ CREDENTIALS_FILE = "hub-credentials.json"
     help="Redis for rate limits and lockouts shared by every replica [OPENAMI_REDIS_URL].",
 )
 @click.option(
+    "--slot-files-dir",
+    default=None,
+    metavar="DIR",
+    help="The slot files every replica writes and serves (a directory all of them mount) "
+    "[SHARED_VALUES/_slot_files].",
+)
+@click.option(
     "--config",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
@@ -186,6 +193,7 @@ def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
             "allow_private_callbacks": options["allow_private_callbacks"],
             "bus": _bus_spec(options),
             "clock": _clock_spec(options),
+            "slot_files_dir": options["slot_files_dir"],
         },
     }
 
