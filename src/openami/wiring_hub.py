@@ -10,7 +10,12 @@ ingest. Everything it answers from is shared with every other replica:
 - the shared interval store (``shared_values_uri``, required): the values the MDMS workers
   publish, read through :class:`~openami.mdms.shared_values.SharedValuesMdms`;
 - Redis (``redis_url``), when set: the rate limits and lockouts (else each process keeps
-  its own, and N replicas give a client N budgets).
+  its own, and N replicas give a client N budgets), and the dashboard's and the portal's
+  login sessions (else in the transactional store: a login holds at every replica);
+- the slot files (``slot_files_dir``, default ``_slot_files`` in the shared store's
+  directory): written by one replica at a time from the shared store's commits
+  (:mod:`openami.hub.shared_changes`, which also queues ``half_hour_values.changed``),
+  listed and served by every replica.
 
 Work queues are claimed per replica (``HubContext.replica_id``, leases of
 ``claim_ttl_s``): a data job or a webhook delivery runs in one replica at a time, and a

@@ -240,6 +240,29 @@ def test_two_replicas_answer_as_the_embedded_hub(
         assert response.status_code == 403, response.text
 
 
+def test_a_dashboard_login_at_one_replica_holds_at_the_other(
+    city: City, replicas: Callable[..., list[Replica]]
+) -> None:
+    one, two = replicas()  # with --redis: the sessions are in Redis
+    credentials = json.loads((city.data_dir / "hub-credentials.json").read_text())
+    with httpx.Client(timeout=30) as http:
+        form = http.get(one.base + "/login")
+        token = re.search(r'id="login-form">\s*<input [^>]*value="([^"]+)"', form.text)
+        assert token is not None, form.text[:300]
+        done = http.post(
+            one.base + "/login",
+            data={
+                "name": credentials["operator"]["user"],
+                "password": credentials["operator"]["password"],
+                "csrf_token": token.group(1),
+            },
+        )
+        assert done.status_code == 303, done.text[:300]
+        assert http.get(two.base + "/rollout").status_code == 200  # no sticky sessions
+        http.cookies.clear()
+        assert http.get(two.base + "/rollout").status_code == 303  # (the cookie did it)
+
+
 def test_a_rate_limit_holds_across_both_replicas(
     city: City, replicas: Callable[..., list[Replica]]
 ) -> None:

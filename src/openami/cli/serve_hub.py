@@ -286,6 +286,7 @@ def _status_table(settings: Settings, workers: int, bus: dict[str, Any] | None) 
     table.add_row("values", url_without_password(settings.shared_values_uri or ""))
     limits = "Redis " + url_without_password(settings.redis_url) if settings.redis_url else None
     table.add_row("rate limits", limits or "per process (no --redis)")
+    table.add_row("sessions", "Redis" if settings.redis_url else "the store (web_sessions)")
     commands = f"bus {url_without_password(bus['url'])}" if bus else "none (no --bus)"
     table.add_row("commands", commands)
     return table

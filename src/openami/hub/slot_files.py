@@ -22,7 +22,9 @@ concerned (the webhook machinery of :mod:`openami.hub.webhooks` signs and delive
 State lives in the files and their manifests, plus one watermark (the instant of the last
 round) in the webhook store: a restarted hub neither writes a completed file again nor
 misses a pass, and queues the webhooks of a pass that completed just before a crash (at
-least once).
+least once). Hub replicas run :meth:`SlotFileService.run` from the round of
+:mod:`openami.hub.shared_changes` (one replica at a time), which passes the slots the
+shared interval store committed since its last round.
 """
 
 from __future__ import annotations
