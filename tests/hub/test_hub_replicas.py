@@ -1,6 +1,7 @@
 """Two hub replicas (`openami serve hub`) over one PostgreSQL, one shared interval store and
 one Redis: the same answers as the embedded hub, each webhook delivered once, one rate
-limit for both, and a replica killed with SIGKILL mid-job loses nothing.
+limit for both, a dashboard login at one replica holds at the other, and a replica killed
+with SIGKILL mid-job loses nothing.
 
 Real processes on real sockets. The city is made by the embedded shape (`open_system`, as
 `openami serve` runs it) publishing its values to the shared interval store, then closed;
@@ -238,12 +239,12 @@ def test_two_replicas_answer_as_the_embedded_hub(
             f"{replica.base}/v1/supply-points/{theirs}/intervals", headers=auth, timeout=30
         )
         assert response.status_code == 403, response.text
+    _dashboard_login_holds_at_the_other(city, one, two)
 
 
-def test_a_dashboard_login_at_one_replica_holds_at_the_other(
-    city: City, replicas: Callable[..., list[Replica]]
-) -> None:
-    one, two = replicas()  # with --redis: the sessions are in Redis
+def _dashboard_login_holds_at_the_other(city: City, one: Replica, two: Replica) -> None:
+    """A dashboard login at one replica opens the dashboard at the other (with --redis the
+    sessions are in Redis): no sticky sessions."""
     credentials = json.loads((city.data_dir / "hub-credentials.json").read_text())
     with httpx.Client(timeout=30) as http:
         form = http.get(one.base + "/login")
@@ -258,7 +259,7 @@ def test_a_dashboard_login_at_one_replica_holds_at_the_other(
             },
         )
         assert done.status_code == 303, done.text[:300]
-        assert http.get(two.base + "/rollout").status_code == 200  # no sticky sessions
+        assert http.get(two.base + "/rollout").status_code == 200
         http.cookies.clear()
         assert http.get(two.base + "/rollout").status_code == 303  # (the cookie did it)
 

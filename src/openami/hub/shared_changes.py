@@ -71,11 +71,13 @@ class SharedChangeRound:
     def run(self, now_s: float) -> int:
         """One round (see the module); the number of changed (point, slot) pairs handled,
         0 when another replica holds the round."""
+        version = self.port.version()
+        if not self._due(version, now_s):  # idle: no write transaction
+            return 0
         if self.leases.acquire(self.context.replica_id, 0) is None:
             return 0
         with self._lock:
             cursor = self.store.watermark(CURSOR)
-            version = self.port.version()
             if cursor is None:  # what is committed from now on
                 self.store.set_watermark(CURSOR, float(version))
                 return 0
@@ -91,6 +93,13 @@ class SharedChangeRound:
             if count:
                 log.info("hub.shared_changes", version=version, values=count, slots=len(slots))
             return count
+
+    def _due(self, version: int, now_s: float) -> bool:
+        """New commits since the last round, or a slot deadline passed (or no round yet)."""
+        cursor = self.store.watermark(CURSOR)
+        if cursor is None or version > cursor:
+            return True
+        return self.slot_files is not None and self.slot_files.deadline_due(now_s)
 
     def tick(self, now_s: float) -> None:
         """:meth:`run`, a failure logged (the cursor did not move: the next round redoes)."""

@@ -218,6 +218,12 @@ class SlotFileService:
             self.webhooks.set_watermark(WATERMARK, now_s)  # after the files: redo, never skip
             return written
 
+    def deadline_due(self, now_s: float) -> bool:
+        """Whether a slot's deadline passed since the last round (a pass is due even
+        without new values)."""
+        last = self.webhooks.watermark(WATERMARK)
+        return last is not None and last < now_s and bool(self._slots(last, now_s, ()))
+
     def tick(self, now_s: float) -> None:
         """:meth:`run` as an after-tick hook: a failure (a full disk …) is logged and the
         loop goes on; the watermark did not move, so the next round does the work again."""
