@@ -340,17 +340,20 @@ def test_each_webhook_is_delivered_once_by_two_replicas(
         _wait_for(
             lambda: (
                 sum(receiver.seen.values()) >= 80
-                and all(d.status == "delivered" for d in store.deliveries(subscription, 200))
+                and all(d.status == "delivered" for d in store.deliveries(subscription, 1000))
             ),
             120,
             "every delivery",
         )
         time.sleep(1.0)  # a few more rounds of both replicas: nothing is sent again
-        deliveries = store.deliveries(subscription, 200)
+        deliveries = store.deliveries(subscription, 1000)
     finally:
         database.close()
         receiver.server.shutdown()
-    assert len(deliveries) == 80 and {d.attempts for d in deliveries} == {1}
+    # (the replicas may also announce deadline slot files of the days since the city's
+    # clock stopped: those are delivered once each too)
+    tests = [d for d in deliveries if json.loads(d.body)["event"] == "test"]
+    assert len(tests) == 80 and {d.attempts for d in deliveries} == {1}
     assert set(receiver.seen) == {str(d.delivery_id) for d in deliveries}
     assert set(receiver.seen.values()) == {1} and receiver.bad_signatures == 0
 
