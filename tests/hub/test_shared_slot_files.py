@@ -9,6 +9,7 @@ notifications are queued once, and both replicas list and serve the same bytes.
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tests.httpserver import serve
 from tests.hub.city_rig import DAY1, perfect_city
@@ -29,6 +32,7 @@ from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.mdms.shared_values import SharedValuesMdms
 from openami.settings import Settings
 from openami.sim import Simulation
+from openami.storage.duckdb_mdms import append_values
 from openami.storage.repositories.webhooks import Subscription, WebhookStore
 from openami.storage.shared_values import SharedValueStore
 from openami.web.app import create_app
@@ -54,6 +58,7 @@ class Rig:
     subscription: str
     secrets: dict[str, tuple[str, str]]
     root: Path
+    point_key: int  # a point the subscribed retailer supplies
 
     def run_to(self, hour: int, minute: int = 0) -> None:
         self.sim.run_until(datetime(2026, 11, 1, hour, minute, tzinfo=JST).timestamp())
@@ -127,6 +132,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             sub.subscription_id,
             parts.secrets,
             Path(uri) / "_slot_files",
+            int(parts.city.supply_point_keys[0]),
         )
         assert rig.rounds(1) == [0, 0]  # the first round only notes the table version
         yield rig
@@ -181,3 +187,39 @@ def test_a_replica_that_leaves_hands_the_round_over(rig: Rig) -> None:
     deadline = (rig.root / "_slots" / str(S0 + 1) / "deadline-000.json").read_text()
     assert json.loads(deadline)["as_of_s"] == now_s
     assert rig.events()[("slot_file.ready", slot_start(S0 + 1).isoformat() + "deadline0")] == 1
+
+
+def test_a_later_version_makes_a_correction_of_that_point_only(rig: Rig) -> None:
+    store = rig.sim.mdms.store
+    current = store.query(
+        "SELECT max(version) AS v FROM half_hour_values WHERE supply_point_key = ? AND slot = ?",
+        [rig.point_key, S0],
+    )
+    version = int(current.column("v")[0].as_py()) + 1
+    edit = pa.table(
+        {
+            "supply_point_key": pa.array([rig.point_key], pa.int64()),
+            "slot": pa.array([S0], pa.int64()),
+            "import_wh": pa.array([4321], pa.int64()),
+            "export_wh": pa.array([0], pa.int64()),
+            "qcode": pa.array([0], pa.uint8()),
+            "version": pa.array([version], pa.int32()),
+            "vee_flags": pa.array([0], pa.int32()),
+        }
+    )
+    with store.transaction() as cur:
+        append_values(cur, edit, rig.sim.clock.timestamp(), "edit")
+    rig.shared.publish_new(store, "mdms")
+    results = [r.round.run(rig.sim.clock.timestamp() + 1) for r in rig.replicas]
+    assert sum(results) == 1 and 0 in results  # one pair, by one replica
+    manifest = json.loads((rig.root / "_slots" / str(S0) / "correction-001.json").read_text())
+    assert manifest["rows"] == {rig.retailer: 1}  # only that point, only its retailer
+    replica = rig.replicas[1]
+    resp = replica.http.get(
+        f"/v1/slot-files/{S0}-correction-001.parquet", headers=rig.headers(replica)
+    )
+    assert resp.status_code == 200, resp.text
+    rows = pq.read_table(io.BytesIO(resp.content)).to_pylist()
+    assert [(r["import_wh"], r["version"]) for r in rows] == [(4321, version)]
+    start = slot_start(S0).isoformat()
+    assert rig.events()[("slot_file.ready", start + "correction1")] == 1

@@ -28,6 +28,7 @@ import threading
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 
 from openami.hub.context import HubContext
@@ -83,7 +84,7 @@ class SharedChangeRound:
                 return 0
             after = int(cursor)
             changes = self.port.changes(after, version) if version > after else None
-            slots = [] if changes is None else sorted(set(changes.column("slot").to_pylist()))
+            slots = [] if changes is None else sorted(pc.unique(changes.column("slot")).to_pylist())
             if self.slot_files is not None:
                 self.slot_files.run(now_s, slots)
             webhook_service(self.context).poll(now_s, _NO_CHANGES if changes is None else changes)

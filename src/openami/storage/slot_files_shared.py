@@ -60,14 +60,20 @@ def _log_path(root: Path, version: int) -> Path:
 
 def added_tick_files(root: Path, after_version: int, until_version: int) -> list[str]:
     """The tick files added by the commits ``after_version + 1 … until_version`` (paths
-    relative to ``root``), in commit order."""
+    relative to ``root``), in commit order. A commit file no longer there (Delta drops
+    them after its log retention, 30 days) is skipped with a warning."""
     paths: list[str] = []
     for version in range(after_version + 1, until_version + 1):
-        with _log_path(root, version).open(encoding="utf-8") as fh:
-            for line in fh:
-                action = json.loads(line).get("add") if line.strip() else None
-                if action and action.get("partitionValues", {}).get("shape") == SHAPE_TICK:
-                    paths.append(unquote(str(action["path"])))
+        try:
+            with _log_path(root, version).open(encoding="utf-8") as fh:
+                lines = fh.readlines()
+        except FileNotFoundError:
+            log.warning("slot_files.commit_gone", version=version)
+            continue
+        for line in lines:
+            action = json.loads(line).get("add") if line.strip() else None
+            if action and action.get("partitionValues", {}).get("shape") == SHAPE_TICK:
+                paths.append(unquote(str(action["path"])))
     return paths
 
 
@@ -90,7 +96,8 @@ class SharedSlotSource:
 
     def changes(self, after_version: int, until_version: int) -> pa.Table:
         """The (supply point, slot) pairs with a version committed after ``after_version``
-        up to ``until_version``, distinct. A tick file vacuumed meanwhile (a deployment
+        up to ``until_version`` (a pair twice when it got two versions: the callers count
+        distinct pairs). A tick file vacuumed meanwhile (a deployment
         stopped for longer than the retention) is skipped with a warning: its slots'
         deadline passes still come."""
         parts = [CHANGES_SCHEMA.empty_table()]
@@ -101,10 +108,7 @@ class SharedSlotSource:
                 log.warning("slot_files.tick_file_gone", path=path)
                 continue
             parts.append(rows.cast(CHANGES_SCHEMA))
-        table = pa.concat_tables(parts)
-        if table.num_rows == 0:
-            return table
-        return table.group_by(CHANGES_SCHEMA.names).aggregate([]).select(CHANGES_SCHEMA.names)
+        return pa.concat_tables(parts)
 
     def changed_slots(self, after_s: float, until_s: float) -> list[int]:
         """(The interface of the DuckDB source; a replica asks :meth:`changes` instead.)"""
