@@ -37,6 +37,7 @@ from tests.cli.serve_process import EXE, free_port
 from tests.httpserver import serve
 from tests.storage.engines import postgres_url
 
+from openami.clock import slot_at_s, slot_start
 from openami.settings import Settings
 from openami.storage.repositories import open_database
 from openami.storage.repositories.webhooks import WebhookStore
@@ -240,6 +241,7 @@ def test_two_replicas_answer_as_the_embedded_hub(
         )
         assert response.status_code == 403, response.text
     _dashboard_login_holds_at_the_other(city, one, two)
+    _same_slot_files_at_both(city, one, two)
 
 
 def _dashboard_login_holds_at_the_other(city: City, one: Replica, two: Replica) -> None:
@@ -262,6 +264,30 @@ def _dashboard_login_holds_at_the_other(city: City, one: Replica, two: Replica) 
         assert http.get(two.base + "/rollout").status_code == 200
         http.cookies.clear()
         assert http.get(two.base + "/rollout").status_code == 303  # (the cookie did it)
+
+
+def _same_slot_files_at_both(city: City, one: Replica, two: Replica) -> None:
+    """The replicas write the deadline files of the slots due since the city's clock stopped
+    (one replica, into the directory they share): both list and serve the same files."""
+    slot = slot_at_s(time.time()) - 4  # its deadline (end + 1 h) passed an hour ago
+    params = {"slot_start": slot_start(slot).isoformat()}
+    client = city.clients[0]
+    auths = [_token(one.base, client), _token(two.base, client)]
+
+    def listing(replica: Replica, auth: dict[str, str]) -> list[str]:
+        response = httpx.get(replica.base + "/v1/slot-files", params=params, headers=auth)
+        assert response.status_code == 200, response.text
+        return sorted(item["file_id"] for item in response.json()["items"])
+
+    files = _wait_for(lambda: listing(two, auths[1]), 180, "the deadline files")
+    assert listing(one, auths[0]) == files and len(files) == 2  # Parquet and CSV
+    for file_id in files:
+        bodies = [
+            httpx.get(f"{r.base}/v1/slot-files/{file_id}", headers=a, timeout=30)
+            for r, a in zip((one, two), auths, strict=True)
+        ]
+        assert [b.status_code for b in bodies] == [200, 200]
+        assert bodies[0].content == bodies[1].content and bodies[0].content
 
 
 def test_a_rate_limit_holds_across_both_replicas(

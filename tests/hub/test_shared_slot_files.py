@@ -223,3 +223,14 @@ def test_a_later_version_makes_a_correction_of_that_point_only(rig: Rig) -> None
     assert [(r["import_wh"], r["version"]) for r in rows] == [(4321, version)]
     start = slot_start(S0).isoformat()
     assert rig.events()[("slot_file.ready", start + "correction1")] == 1
+
+
+def test_a_replica_whose_clock_lags_leaves_the_changes_to_the_next_round(rig: Rig) -> None:
+    rig.run_to(2, 35)  # new values committed
+    _, holder = rig.replicas
+    before = rig.webhooks.watermark("shared_values_version")
+    lagging_s = rig.webhooks.watermark("values") or 0.0  # not after the last notifications
+    assert holder.round.run(lagging_s) == 0
+    assert rig.webhooks.watermark("shared_values_version") == before  # nothing skipped
+    assert holder.round.run(rig.sim.clock.timestamp()) > 0
+    assert rig.webhooks.watermark("shared_values_version") > (before or 0.0)

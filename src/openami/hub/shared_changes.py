@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import structlog
 
 from openami.hub.context import HubContext
+from openami.hub.slot_files import WATERMARK as SLOT_WATERMARK
 from openami.hub.slot_files import SlotFileService
 from openami.hub.webhooks import webhook_service
 from openami.storage.repositories.leases import PartitionLeases
@@ -40,6 +41,7 @@ from openami.storage.repositories.webhooks import WebhookStore
 log = structlog.get_logger(__name__)
 
 CURSOR = "shared_values_version"  # the table version the last round read up to
+VALUES_WATERMARK = "values"  # WebhookService.poll's: the instant of the last notifications
 LEASE_GROUP = "hub-shared-changes"
 _SERVICE = "shared_changes"
 _NO_CHANGES = pa.table(
@@ -82,6 +84,8 @@ class SharedChangeRound:
             if cursor is None:  # what is committed from now on
                 self.store.set_watermark(CURSOR, float(version))
                 return 0
+            if self._behind(now_s):  # nothing is skipped: the cursor stays for the next round
+                return 0
             after = int(cursor)
             changes = self.port.changes(after, version) if version > after else None
             slots = [] if changes is None else sorted(pc.unique(changes.column("slot")).to_pylist())
@@ -94,6 +98,12 @@ class SharedChangeRound:
             if count:
                 log.info("hub.shared_changes", version=version, values=count, slots=len(slots))
             return count
+
+    def _behind(self, now_s: float) -> bool:
+        """Whether ``now_s`` is not after the instant of the last notifications or slot-file
+        round (a replica whose clock lags another's): both would skip it."""
+        marks = (self.store.watermark(VALUES_WATERMARK), self.store.watermark(SLOT_WATERMARK))
+        return any(mark is not None and now_s <= mark for mark in marks)
 
     def _due(self, version: int, now_s: float) -> bool:
         """New commits since the last round, or a slot deadline passed (or no round yet)."""
