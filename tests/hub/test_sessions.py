@@ -118,14 +118,15 @@ def test_only_the_tokens_hash_is_stored_and_realms_stay_apart(database: Database
         )
 
 
-def _replica(database: Database, sim: Simulation, name: str) -> HubContext:
+def _replica(database: Database, sim: Simulation, name: str, password: str) -> HubContext:
     """A replica's context: its own objects over the one database (values: one MDMS)."""
     return HubContext(
         Registry(database),
         sim.mdms,
         ClientStore(database),
         sim.clock,
-        *ADMIN,
+        ADMIN[0],
+        password,  # "": the account the other replica made
         rate_limits=None,
         replica_id=name,
         operator_sessions=SharedSessions(WebSessionStore(database, "operator")),
@@ -144,7 +145,7 @@ def test_a_login_at_one_replica_works_at_the_other(tmp_path: Path) -> None:
     city = build_city(CityConfig(meters=6, seed=2), Registry(database))
     clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=JST))
     sim = Simulation.create(city, DuckIntervalStore(), clock)
-    one, two = _replica(database, sim, "r1"), _replica(database, sim, "r2")
+    one, two = _replica(database, sim, "r1", ADMIN[1]), _replica(database, sim, "r2", "")
     key = city.supply_point_keys[0]
     consent_store(one).add_customer("cust-1", "customer-password-for-tests", [key])
     with serve(create_app(one)) as a, serve(create_app(two)) as b, httpx.Client() as http:
