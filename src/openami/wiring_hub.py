@@ -10,7 +10,12 @@ ingest. Everything it answers from is shared with every other replica:
 - the shared interval store (``shared_values_uri``, required): the values the MDMS workers
   publish, read through :class:`~openami.mdms.shared_values.SharedValuesMdms`;
 - Redis (``redis_url``), when set: the rate limits and lockouts (else each process keeps
-  its own, and N replicas give a client N budgets).
+  its own, and N replicas give a client N budgets), and the dashboard's and the portal's
+  login sessions (else in the transactional store: a login holds at every replica);
+- the slot files (``slot_files_dir``, default ``_slot_files`` in the shared store's
+  directory): written by one replica at a time from the shared store's commits
+  (:mod:`openami.hub.shared_changes`, which also queues ``half_hour_values.changed``),
+  listed and served by every replica.
 
 Work queues are claimed per replica (``HubContext.replica_id``, leases of
 ``claim_ttl_s``): a data job or a webhook delivery runs in one replica at a time, and a
@@ -34,9 +39,13 @@ from openami.hub.bus_commands import BusCommandPort, OutcomeTap
 from openami.hub.context import HubContext
 from openami.hub.lockout import Lockout
 from openami.hub.operator_commands import OperatorRoutedPort
+from openami.hub.operators import SessionStore
 from openami.hub.ratelimit import RateLimiter
 from openami.hub.requests import request_service
 from openami.hub.requests_workers import WorkerThread
+from openami.hub.sessions import CUSTOMER_REALM, OPERATOR_REALM, SharedSessions
+from openami.hub.shared_changes import LEASE_GROUP, SharedChangeRound, attach_shared_changes
+from openami.hub.slot_files import attach_slot_files
 from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.log import get_logger
 from openami.mdms.shared_values import SharedValuesMdms
@@ -46,10 +55,15 @@ from openami.storage.repositories import Database
 from openami.storage.repositories.audit import AuditLog
 from openami.storage.repositories.clients import ClientStore
 from openami.storage.repositories.command_signing import load_signing_key
+from openami.storage.repositories.leases import PartitionLeases
+from openami.storage.repositories.web_sessions import WebSessionStore
+from openami.storage.slot_files import SlotFileStore
+from openami.storage.slot_files_shared import SharedSlotSource
 from openami.web.app import create_app
 from openami.wiring import _open_database, prepare_data_dir
 
 log = get_logger(__name__)
+SHARED_SLOT_FILES_DIR = "_slot_files"
 
 
 @dataclass
@@ -84,6 +98,23 @@ class ReplicaOptions:
     # an accelerated clock shared with the field and the HES (speed, anchor_s, at_anchor_s)
     clock: dict[str, float] | None = None
     operator_password: str = ""  # the dashboard's bootstrap operator ("": none made here)
+    # the slot files every replica shares (None: SHARED_STORE/_slot_files)
+    slot_files_dir: str | None = None
+
+
+def shared_sessions(settings: Settings, database: Database) -> tuple[SessionStore, SessionStore]:
+    """The dashboard's and the portal's login sessions, seen by every replica: in Redis when
+    ``redis_url`` is set, else in the database (``web_sessions``)."""
+    realms = (OPERATOR_REALM, CUSTOMER_REALM)
+    if settings.redis_url is None:
+        operator, customer = (SharedSessions(WebSessionStore(database, r)) for r in realms)
+        return operator, customer
+    from openami.hub.ratelimit_redis import connect
+    from openami.hub.sessions_redis import RedisSessionBackend
+
+    client, prefix = connect(settings.redis_url), settings.redis_prefix
+    operator, customer = (SharedSessions(RedisSessionBackend(client, prefix, r)) for r in realms)
+    return operator, customer
 
 
 def shared_limits(settings: Settings, options: ReplicaOptions) -> tuple[RateLimiter, Lockout]:
@@ -111,6 +142,7 @@ def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) 
     try:
         registry = Registry(database)
         clock = replica_clock(options.clock)
+        operator_sessions, portal_sessions = shared_sessions(settings, database)
         context = HubContext(
             registry,
             SharedValuesMdms(settings.shared_values_uri, registry, clock),
@@ -124,6 +156,8 @@ def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) 
             trusted_proxies=settings.trusted_proxies,
             max_body_bytes=settings.max_body_bytes,
             claim_ttl_s=options.claim_ttl_s,
+            operator_sessions=operator_sessions,
+            portal_sessions=portal_sessions,
         )
         bus_round, close_bus = (None, None)
         if options.bus is not None:  # before any hub service subscribes to command outcomes
@@ -131,6 +165,7 @@ def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) 
                 context, database, settings.data_dir, options.bus
             )
         webhook_service(context, WebhookConfig(allow_private=options.allow_private_callbacks))
+        shared = attach_shared_slot_files(context, database, settings, options)
     except BaseException:
         database.close()
         raise
@@ -143,12 +178,35 @@ def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) 
     def close() -> None:
         if workers is not None:
             workers.stop()
+        shared.leave()  # another replica takes the round over at once
         if close_bus is not None:
             close_bus()
         database.close()
 
     log.info("hub.replica_opened", replica=context.replica_id, engine=database.dialect)
     return HubReplica(settings, context, workers, close)
+
+
+def slot_files_root(shared_values_uri: str, given: str | None) -> Path:
+    """Where the replicas keep the slot files: ``given``, else ``_slot_files`` in the
+    shared store's directory (Delta leaves ``_``-prefixed directories alone)."""
+    if given:
+        return Path(given)
+    return Path(shared_values_uri.removeprefix("file://")) / SHARED_SLOT_FILES_DIR
+
+
+def attach_shared_slot_files(
+    context: HubContext, database: Database, settings: Settings, options: ReplicaOptions
+) -> SharedChangeRound:
+    """The replica's slot-file service over the shared files directory, and the worker
+    round that writes them (and notifies changed values) from the shared store's commits."""
+    mdms = context.mdms
+    assert isinstance(mdms, SharedValuesMdms)
+    source = SharedSlotSource(mdms.reader)
+    root = slot_files_root(str(settings.shared_values_uri), options.slot_files_dir)
+    service = attach_slot_files(context, SlotFileStore(root, source))
+    leases = PartitionLeases(database, LEASE_GROUP, options.claim_ttl_s)
+    return attach_shared_changes(context, source, service, leases)
 
 
 def replica_clock(spec: dict[str, float] | None) -> Clock:

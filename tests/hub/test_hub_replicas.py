@@ -1,6 +1,7 @@
 """Two hub replicas (`openami serve hub`) over one PostgreSQL, one shared interval store and
 one Redis: the same answers as the embedded hub, each webhook delivered once, one rate
-limit for both, and a replica killed with SIGKILL mid-job loses nothing.
+limit for both, a dashboard login at one replica holds at the other, and a replica killed
+with SIGKILL mid-job loses nothing.
 
 Real processes on real sockets. The city is made by the embedded shape (`open_system`, as
 `openami serve` runs it) publishing its values to the shared interval store, then closed;
@@ -36,6 +37,7 @@ from tests.cli.serve_process import EXE, free_port
 from tests.httpserver import serve
 from tests.storage.engines import postgres_url
 
+from openami.clock import slot_at_s, slot_start
 from openami.settings import Settings
 from openami.storage.repositories import open_database
 from openami.storage.repositories.webhooks import WebhookStore
@@ -238,6 +240,54 @@ def test_two_replicas_answer_as_the_embedded_hub(
             f"{replica.base}/v1/supply-points/{theirs}/intervals", headers=auth, timeout=30
         )
         assert response.status_code == 403, response.text
+    _dashboard_login_holds_at_the_other(city, one, two)
+    _same_slot_files_at_both(city, one, two)
+
+
+def _dashboard_login_holds_at_the_other(city: City, one: Replica, two: Replica) -> None:
+    """A dashboard login at one replica opens the dashboard at the other (with --redis the
+    sessions are in Redis): no sticky sessions."""
+    credentials = json.loads((city.data_dir / "hub-credentials.json").read_text())
+    with httpx.Client(timeout=30) as http:
+        form = http.get(one.base + "/login")
+        token = re.search(r'id="login-form">\s*<input [^>]*value="([^"]+)"', form.text)
+        assert token is not None, form.text[:300]
+        done = http.post(
+            one.base + "/login",
+            data={
+                "name": credentials["operator"]["user"],
+                "password": credentials["operator"]["password"],
+                "csrf_token": token.group(1),
+            },
+        )
+        assert done.status_code == 303, done.text[:300]
+        assert http.get(two.base + "/rollout").status_code == 200
+        http.cookies.clear()
+        assert http.get(two.base + "/rollout").status_code == 303  # (the cookie did it)
+
+
+def _same_slot_files_at_both(city: City, one: Replica, two: Replica) -> None:
+    """The replicas write the deadline files of the slots due since the city's clock stopped
+    (one replica, into the directory they share): both list and serve the same files."""
+    slot = slot_at_s(time.time()) - 4  # its deadline (end + 1 h) passed an hour ago
+    params = {"slot_start": slot_start(slot).isoformat()}
+    client = city.clients[0]
+    auths = [_token(one.base, client), _token(two.base, client)]
+
+    def listing(replica: Replica, auth: dict[str, str]) -> list[str]:
+        response = httpx.get(replica.base + "/v1/slot-files", params=params, headers=auth)
+        assert response.status_code == 200, response.text
+        return sorted(item["file_id"] for item in response.json()["items"])
+
+    files = _wait_for(lambda: listing(two, auths[1]), 180, "the deadline files")
+    assert listing(one, auths[0]) == files and len(files) == 2  # Parquet and CSV
+    for file_id in files:
+        bodies = [
+            httpx.get(f"{r.base}/v1/slot-files/{file_id}", headers=a, timeout=30)
+            for r, a in zip((one, two), auths, strict=True)
+        ]
+        assert [b.status_code for b in bodies] == [200, 200]
+        assert bodies[0].content == bodies[1].content and bodies[0].content
 
 
 def test_a_rate_limit_holds_across_both_replicas(
@@ -316,17 +366,20 @@ def test_each_webhook_is_delivered_once_by_two_replicas(
         _wait_for(
             lambda: (
                 sum(receiver.seen.values()) >= 80
-                and all(d.status == "delivered" for d in store.deliveries(subscription, 200))
+                and all(d.status == "delivered" for d in store.deliveries(subscription, 1000))
             ),
             120,
             "every delivery",
         )
         time.sleep(1.0)  # a few more rounds of both replicas: nothing is sent again
-        deliveries = store.deliveries(subscription, 200)
+        deliveries = store.deliveries(subscription, 1000)
     finally:
         database.close()
         receiver.server.shutdown()
-    assert len(deliveries) == 80 and {d.attempts for d in deliveries} == {1}
+    # (the replicas may also announce deadline slot files of the days since the city's
+    # clock stopped: those are delivered once each too)
+    tests = [d for d in deliveries if json.loads(d.body)["event"] == "test"]
+    assert len(tests) == 80 and {d.attempts for d in deliveries} == {1}
     assert set(receiver.seen) == {str(d.delivery_id) for d in deliveries}
     assert set(receiver.seen.values()) == {1} and receiver.bad_signatures == 0
 

@@ -62,6 +62,13 @@ CREDENTIALS_FILE = "hub-credentials.json"
     help="Redis for rate limits and lockouts shared by every replica [OPENAMI_REDIS_URL].",
 )
 @click.option(
+    "--slot-files-dir",
+    default=None,
+    metavar="DIR",
+    help="The slot files every replica writes and serves (a directory all of them mount) "
+    "[SHARED_VALUES/_slot_files].",
+)
+@click.option(
     "--config",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
@@ -186,6 +193,7 @@ def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
             "allow_private_callbacks": options["allow_private_callbacks"],
             "bus": _bus_spec(options),
             "clock": _clock_spec(options),
+            "slot_files_dir": options["slot_files_dir"],
         },
     }
 
@@ -278,6 +286,7 @@ def _status_table(settings: Settings, workers: int, bus: dict[str, Any] | None) 
     table.add_row("values", url_without_password(settings.shared_values_uri or ""))
     limits = "Redis " + url_without_password(settings.redis_url) if settings.redis_url else None
     table.add_row("rate limits", limits or "per process (no --redis)")
+    table.add_row("sessions", "Redis" if settings.redis_url else "the store (web_sessions)")
     commands = f"bus {url_without_password(bus['url'])}" if bus else "none (no --bus)"
     table.add_row("commands", commands)
     return table

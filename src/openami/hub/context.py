@@ -16,7 +16,7 @@ from openami.bus.inprocess import Bus
 from openami.clock import Clock
 from openami.hub.body_limit import DEFAULT_MAX_BODY_BYTES
 from openami.hub.lockout import Lockout
-from openami.hub.operators import OperatorAccounts, Sessions
+from openami.hub.operators import OperatorAccounts, Sessions, SessionStore
 from openami.hub.ports import CommandPort
 from openami.hub.ratelimit import RateLimiter
 from openami.mdms.service import Mdms
@@ -69,7 +69,9 @@ class HubContext:
     anonymous_audit_window_s: float = 60.0
     # dashboard operator accounts (argon2id) in the clients' database if None; their sessions
     operators: OperatorAccounts | None = None
-    operator_sessions: Sessions = field(default_factory=Sessions)
+    operator_sessions: SessionStore = field(default_factory=Sessions)
+    # the customer portal's sessions; None: in the app's memory (web.portal_auth)
+    portal_sessions: SessionStore | None = None
     # how long a point's half-hour service start (smart meter, area opening) may be answered
     # from memory [s]; 0: asked of the registry on every request (hub.values)
     service_start_cache_s: float = 0.0

@@ -11,8 +11,10 @@ Passwords are hashed with argon2id (:mod:`argon2`, its default cost: memory-hard
 stolen database is slow to guess from); a login with an unknown name does the same work as
 one with a wrong password. Repeated failures lock the name (:class:`openami.hub.lockout.
 Lockout`), whatever address they come from. A login opens a :class:`Session`: a random
-token (only its SHA-256 is kept, in memory), a CSRF token for the forms, an idle timeout and
-an absolute lifetime. Sessions do not survive a restart of the hub.
+token (only its SHA-256 is kept), a CSRF token for the forms, an idle timeout and an
+absolute lifetime. :class:`Sessions` keeps them in the process's memory (``openami serve``:
+they do not survive a restart); hub replicas keep them in the database or Redis
+(:mod:`openami.hub.sessions`), where a login at one replica holds at every other.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -157,6 +160,23 @@ class Session:
 
 def _token_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_key(token: str) -> str:
+    """What a session store keeps of a session token: its SHA-256 (hex)."""
+    return _token_key(token)
+
+
+class SessionStore(Protocol):
+    """Where login sessions live: :class:`Sessions` (one process's memory) or
+    :class:`openami.hub.sessions.SharedSessions` (the database or Redis: every replica)."""
+
+    idle_s: float
+    max_s: float
+
+    def open(self, operator: Operator, now_s: float) -> tuple[str, Session]: ...
+    def get(self, token: str, now_s: float) -> Session | None: ...
+    def close(self, token: str) -> Session | None: ...
 
 
 @dataclass

@@ -25,6 +25,7 @@ def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None
     from openami.hub.broute_applications import broute_service
     from openami.hub.jobs import job_service
     from openami.hub.requests import request_service
+    from openami.hub.shared_changes import shared_change_round
     from openami.hub.third_party_services import third_party_tick
     from openami.hub.webhooks import webhook_service
 
@@ -33,7 +34,11 @@ def run_workers(context: HubContext, now_s: float, job_chunks: int = 50) -> None
     broute_service(context).tick(now_s)  # B-route credentials to meters, notifications
     job_service(context).run_pending(job_chunks)
     hooks = webhook_service(context)
-    hooks.poll(now_s)
+    shared = shared_change_round(context)
+    if shared is not None:  # a hub replica: slot files and notifications of the shared store
+        shared.tick(now_s)
+    else:
+        hooks.poll(now_s)
     hooks.deliver_due(now_s)
 
 

@@ -22,7 +22,9 @@ concerned (the webhook machinery of :mod:`openami.hub.webhooks` signs and delive
 State lives in the files and their manifests, plus one watermark (the instant of the last
 round) in the webhook store: a restarted hub neither writes a completed file again nor
 misses a pass, and queues the webhooks of a pass that completed just before a crash (at
-least once).
+least once). Hub replicas run :meth:`SlotFileService.run` from the round of
+:mod:`openami.hub.shared_changes` (one replica at a time), which passes the slots the
+shared interval store committed since its last round.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -199,20 +201,28 @@ class SlotFileService:
         return table, [str(r) for r in encoded.dictionary.to_pylist()]
 
     # -- the round ---------------------------------------------------------------------------
-    def run(self, now_s: float) -> int:
+    def run(self, now_s: float, changed: Iterable[int] | None = None) -> int:
         """Write the passes due by ``now_s`` and queue their webhooks; returns how many
-        passes were written."""
+        passes were written. ``changed``: the slots with new versions since the last round
+        when the caller knows them (hub replicas: from the shared store's commits), else
+        the port is asked for the slots with versions recorded since then."""
         with self._lock:
             last = self.webhooks.watermark(WATERMARK)
             if last is None or now_s <= last:
                 return 0
             written = 0
             self._audiences.clear()
-            for slot in self._slots(last, now_s):
+            for slot in self._slots(last, now_s, changed):
                 written += self._pass(slot, now_s)
             self.announce(now_s)
             self.webhooks.set_watermark(WATERMARK, now_s)  # after the files: redo, never skip
             return written
+
+    def deadline_due(self, now_s: float) -> bool:
+        """Whether a slot's deadline passed since the last round (a pass is due even
+        without new values)."""
+        last = self.webhooks.watermark(WATERMARK)
+        return last is not None and last < now_s and bool(self._slots(last, now_s, ()))
 
     def tick(self, now_s: float) -> None:
         """:meth:`run` as an after-tick hook: a failure (a full disk …) is logged and the
@@ -222,8 +232,8 @@ class SlotFileService:
         except Exception:  # keep the loop that stores values running
             log.exception("slot files failed", now_s=now_s)
 
-    def _slots(self, last_s: float, now_s: float) -> list[int]:
-        changed = set(self.port.changed_slots(last_s, now_s))
+    def _slots(self, last_s: float, now_s: float, given: Iterable[int] | None) -> list[int]:
+        changed = set(self.port.changed_slots(last_s, now_s) if given is None else given)
         # slots whose deadline fell in (last_s, now_s]: deadline_s(s) = (s + 1) * 1800 + D
         first = int(slot_at_s(last_s - DELIVERY_DEADLINE_S)) - 1
         last = int(slot_at_s(now_s - DELIVERY_DEADLINE_S)) - 1

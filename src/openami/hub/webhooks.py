@@ -36,6 +36,7 @@ from functools import cache
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import pyarrow as pa
 import structlog
 
 from openami.clock import JST, day_of_slot, jst_day_start_s, slot_end_s, slot_start_s
@@ -254,15 +255,19 @@ class WebhookService:
         return sub
 
     # -- notifications ------------------------------------------------------------------------
-    def poll(self, now_s: float) -> int:
-        """Queue notifications for value versions recorded since the last poll."""
+    def poll(self, now_s: float, changed: pa.Table | None = None) -> int:
+        """Queue notifications for value versions recorded since the last poll, or with
+        ``changed`` for these (supply_point_key, slot) pairs (a hub replica's changes from
+        the shared interval store, which keeps no recording times)."""
         with self._lock:
             last = self.store.watermark("values")
             if last is not None and now_s <= last:
                 return 0
             by_retailer = self.store.subscribed_retailers()
             changes = (
-                self._changes(last, now_s, sorted(by_retailer)) if last and by_retailer else {}
+                self._changes(last, now_s, sorted(by_retailer), changed)
+                if last and by_retailer
+                else {}
             )
             rows: list[tuple[str, bytes]] = []
             for retailer, slots in changes.items():
@@ -275,15 +280,17 @@ class WebhookService:
             return len(rows)
 
     def _changes(
-        self, after_s: float, until_s: float, retailers: list[str]
+        self, after_s: float, until_s: float, retailers: list[str], changed: pa.Table | None
     ) -> dict[str, list[tuple[int, int, list[int]]]]:
         """retailer -> [(slot, values changed, first supply point keys)]."""
         contracts = self.context.registry.contracts_table(retailers)
-        if contracts.num_rows == 0:
+        if contracts.num_rows == 0 or (changed is not None and changed.num_rows == 0):
             return {}
-        table = MdmsReports(self.context.mdms).changed_slots(
-            after_s, until_s, contracts, int(self.config.max_usage_points) + 1
-        )
+        reports, max_keys = MdmsReports(self.context.mdms), int(self.config.max_usage_points) + 1
+        if changed is not None:
+            table = reports.changed_slots_of(changed, contracts, max_keys)
+        else:
+            table = reports.changed_slots(after_s, until_s, contracts, max_keys)
         out: dict[str, list[tuple[int, int, list[int]]]] = {}
         for retailer, slot, n, keys in zip(
             *(table.column(c).to_pylist() for c in ("retailer_id", "slot", "n", "keys")),

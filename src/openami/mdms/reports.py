@@ -115,6 +115,11 @@ class MdmsReports:
         ``(after_s, until_s]`` (see :func:`openami.storage.duckdb_data_api.changed_slots`)."""
         return duckdb_data_api.changed_slots(self.mdms.store, after_s, until_s, contracts, max_keys)
 
+    def changed_slots_of(self, changes: pa.Table, contracts: pa.Table, max_keys: int) -> pa.Table:
+        """:meth:`changed_slots` of given (supply_point_key, slot) pairs (a hub replica's
+        changes from the shared interval store)."""
+        return duckdb_data_api.changed_slots_of(self.mdms.store, changes, contracts, max_keys)
+
     # -- delivery SLO -----------------------------------------------------------------------
     def delivery_slo(self, first_slot: int, last_slot: int, now_s: float) -> pa.Table:
         """Per slot: expected values, availability latencies and completeness (see

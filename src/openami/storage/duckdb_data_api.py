@@ -98,19 +98,30 @@ def changed_slots(
     ``slot``, ``n`` (how many points) and ``keys`` (the first ``max_keys`` supply point keys,
     in order). ``contracts``: supply_point_key, retailer_id, valid_from, valid_to (date32,
     null = open-ended), as ``Registry.contracts_table`` gives them."""
+    changed = """
+        SELECT DISTINCT supply_point_key, slot FROM half_hour_values
+        WHERE recorded_at > ? AND recorded_at <= ?"""
+    return store.query(_by_retailer(changed, max_keys), [after_s, until_s], contracts=contracts)
+
+
+def changed_slots_of(
+    store: DuckIntervalStore, changes: pa.Table, contracts: pa.Table, max_keys: int
+) -> pa.Table:
+    """:func:`changed_slots` of the given ``changes`` (supply_point_key, slot; e.g. what
+    the shared interval store committed since a version) instead of a recording-time
+    window of ``store``'s own values (``store`` only runs the query)."""
+    changed = "SELECT DISTINCT supply_point_key, slot FROM changes"
+    return store.query(_by_retailer(changed, max_keys), [], contracts=contracts, changes=changes)
+
+
+def _by_retailer(changed: str, max_keys: int) -> str:
     day = f"(DATE '1970-01-01' + CAST({slot_sql.day_number('ch.slot')} AS INTEGER))"
-    return store.query(
-        f"""
-        WITH ch AS (
-            SELECT DISTINCT supply_point_key, slot FROM half_hour_values
-            WHERE recorded_at > ? AND recorded_at <= ?)
+    return f"""
+        WITH ch AS ({changed})
         SELECT c.retailer_id, ch.slot, count(*) AS n,
                list(ch.supply_point_key ORDER BY ch.supply_point_key)[1:{int(max_keys)}] AS keys
         FROM ch JOIN contracts c ON c.supply_point_key = ch.supply_point_key
          AND CAST(c.valid_from AS DATE) <= {day}
          AND (c.valid_to IS NULL OR CAST(c.valid_to AS DATE) > {day})
         GROUP BY c.retailer_id, ch.slot ORDER BY c.retailer_id, ch.slot
-        """,
-        [after_s, until_s],
-        contracts=contracts,
-    )
+        """

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +62,47 @@ _CHANGED_SLOTS = """
 SELECT DISTINCT slot FROM half_hour_values WHERE recorded_at >= ? AND recorded_at <= ?
 ORDER BY slot
 """
+
+
+class SlotSource(Protocol):
+    """Where a pass reads a slot's value versions from: the process's own DuckDB interval
+    store (:class:`DuckSlotSource`) or the shared one (``slot_files_shared``)."""
+
+    #: whether each version carries its recording time (else corrections go by version)
+    recorded_times: bool
+
+    def changed_slots(self, after_s: float, until_s: float) -> list[int]: ...
+    def versions(
+        self,
+        slot: int,
+        as_of_s: float,
+        changed_after_s: float | None,
+        audience_keys: pa.Table | None,
+    ) -> pa.Table: ...
+
+
+class DuckSlotSource:
+    """Versions and changed slots from a DuckDB interval store."""
+
+    recorded_times = True
+
+    def __init__(self, store: DuckIntervalStore) -> None:
+        self.store = store
+
+    def changed_slots(self, after_s: float, until_s: float) -> list[int]:
+        """Slots with a value version recorded in ``[after_s, until_s]`` (the instant of the
+        round before included: an edit between two ticks has the clock's standing time)."""
+        table = self.store.query(_CHANGED_SLOTS, [after_s, until_s])
+        return [int(s) for s in table.column("slot").to_pylist()]
+
+    def versions(
+        self,
+        slot: int,
+        as_of_s: float,
+        changed_after_s: float | None,
+        audience_keys: pa.Table | None,
+    ) -> pa.Table:
+        return read_versions(self.store, slot, as_of_s, changed_after_s, audience_keys)
 
 
 @dataclass(frozen=True)
@@ -113,15 +155,22 @@ def _take_ascending(
 
 
 class SlotFileStore:
-    """The slot files under ``root``, written from the interval store ``store``."""
+    """The slot files under ``root``, written from the interval store ``store`` (a DuckDB
+    store, or another :class:`SlotSource` such as the shared store's)."""
 
     def __init__(
-        self, root: Path, store: DuckIntervalStore, threads: int = 2, eager_csv: bool = False
+        self,
+        root: Path,
+        store: DuckIntervalStore | SlotSource | None,
+        threads: int = 2,
+        eager_csv: bool = False,
     ) -> None:
         """``eager_csv``: a pass writes the CSV files too (else each is derived from its
-        Parquet file on its first download)."""
+        Parquet file on its first download). ``store`` None: writing and reading files
+        only (no pass)."""
         self.layout = Layout(root)
-        self.store = store
+        source = DuckSlotSource(store) if isinstance(store, DuckIntervalStore) else store
+        self.source: SlotSource | None = source
         self.threads = threads
         self.pass_formats = FORMATS if eager_csv else ("parquet",)
 
@@ -129,8 +178,12 @@ class SlotFileStore:
     def changed_slots(self, after_s: float, until_s: float) -> list[int]:
         """Slots with a value version recorded in ``[after_s, until_s]`` (the instant of the
         round before included: an edit between two ticks has the clock's standing time)."""
-        table = self.store.query(_CHANGED_SLOTS, [after_s, until_s])
-        return [int(s) for s in table.column("slot").to_pylist()]
+        return self._source().changed_slots(after_s, until_s)
+
+    def _source(self) -> SlotSource:
+        if self.source is None:
+            raise RuntimeError("this slot-file store was opened without values")
+        return self.source
 
     def slot_values(
         self,
@@ -148,13 +201,14 @@ class SlotFileStore:
         still), so the versions in the earlier files decide."""
         small = audience.num_rows <= SMALL_AUDIENCE
         keys = pa.table({"supply_point_key": audience.column("supply_point_key").cast(pa.int64())})
-        versions = read_versions(
-            self.store, slot, as_of_s, changed_after_s, keys if small else None
-        )
+        source = self._source()
+        versions = source.versions(slot, as_of_s, changed_after_s, keys if small else None)
         values = join_audience(slot, audience, versions)
-        if changed_after_s is not None:  # only the points whose current version is new
+        if changed_after_s is not None and source.recorded_times:  # new versions only
             since = pa.scalar(int(changed_after_s * 1000), _TS)
             values = values.filter(pc.greater_equal(values.column("recorded_at"), since))
+        elif changed_after_s is not None:  # no recording times: the versions decide below
+            values = values.filter(pc.is_valid(values.column("version")))
         if changed_after_s is None or values.num_rows == 0:
             return values
         before = self._versions(earlier or [])

@@ -35,7 +35,7 @@ from openami.hub.client_address import client_address, is_https
 from openami.hub.context import HubContext
 from openami.hub.csrf import csrf_refused, same_site
 from openami.hub.guesses import authenticate_customer
-from openami.hub.operators import Operator, Session, Sessions
+from openami.hub.operators import Operator, Session, Sessions, SessionStore
 from openami.hub.portal_audit import PURPOSE_OWN_DATA, record_customer
 from openami.hub.ratelimit import enforce_token_requests
 from openami.web.common import hub, render
@@ -50,8 +50,12 @@ CUSTOMER_ROLE = "customer"  # no dashboard permission (hub.operators.PERMISSIONS
 _sessions_lock = threading.Lock()
 
 
-def portal_sessions(state: Any) -> Sessions:
-    """The customer sessions kept in an app's ``state`` (created on first use)."""
+def portal_sessions(state: Any) -> SessionStore:
+    """The customer sessions: the hub context's shared store when it has one (hub
+    replicas), else those kept in an app's ``state`` (created on first use)."""
+    shared = getattr(getattr(state, "hub", None), "portal_sessions", None)
+    if shared is not None:
+        return cast(SessionStore, shared)
     with _sessions_lock:
         found = getattr(state, "portal_sessions", None)
         if found is None:

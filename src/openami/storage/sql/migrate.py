@@ -37,7 +37,7 @@ DATA_DIR_FILE = "registry.sqlite"
 LEGACY_AUDIT_FILE = "audit.sqlite"
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest revision in ``migrations/versions`` (a test checks it against Alembic's head)
-HEAD_REVISION = "0019_command_refusal"
+HEAD_REVISION = "0020_web_sessions"
 
 _versions = sa.MetaData()
 alembic_version = sa.Table(

@@ -381,5 +381,8 @@ from openami.storage.sql import switching_tables as switching_tables  # noqa: E4
 # meters installed by third parties: types, responsibilities, approvals (0010_thirdparty)
 from openami.storage.sql import third_party_tables as third_party_tables  # noqa: E402
 
+# dashboard and portal login sessions shared by the hub replicas (0020_web_sessions)
+from openami.storage.sql import web_session_tables as web_session_tables  # noqa: E402
+
 # each supply point's meter-reading day schedule code (0011_wheeling)
 from openami.storage.sql import wheeling_tables as wheeling_tables  # noqa: E402
