@@ -1,7 +1,7 @@
 """Dashboard and portal login sessions shared by every hub replica.
 
 Revision ID: 0020_web_sessions
-Revises: 0018_bus_commands
+Revises: 0019_command_refusal
 """
 
 from __future__ import annotations
