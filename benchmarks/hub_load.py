@@ -48,9 +48,12 @@ def serve(data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool) -
     registry = Registry(database)
     clock = ManualClock(datetime.fromtimestamp(now_s, JST))
     store = DuckIntervalStore(data_dir / "interval.duckdb", read_only=True)
+    mdms = Mdms(store, registry, clock)
+    if mdms.point_days is not None:  # written once per data set, then found: not timed
+        mdms.point_days.ready.wait(1800)
     context = HubContext(
         registry,
-        Mdms(store, registry, clock),
+        mdms,
         ClientStore(database),
         clock,
         "operator",

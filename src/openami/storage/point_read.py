@@ -20,6 +20,8 @@ from :class:`FinalPeriods`, which reads them again only after the store committe
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import duckdb
 import numpy as np
 import numpy.typing as npt
@@ -38,15 +40,19 @@ _QUALITY_BY_CODE = pa.array(QUALITY_NAMES, pa.string())
 #: the code read as ``invalid``, and any code no quality has (as ``quality_sql.quality_name_sql``)
 INVALID_CODE = int(Quality.INVALID)
 
-_DAY_ROWS = f"""
-SELECT d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,
+#: what a point read takes of a day row (and of its ingest log row), also the columns of the
+#: point-day files (``storage/point_days.py``)
+DAY_ROW_COLUMNS = """d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,
        d.import_register_wh, d.export_register_wh, d.import_wh, d.export_wh, d.qcode,
-       d.vee_flags, d.value_recorded_at, l.recorded_at, l.reason
-FROM day_rows d JOIN ingest_log l USING (ingest_seq)
+       d.vee_flags, d.value_recorded_at, l.recorded_at, l.reason"""
+DAY_ROWS_FROM = "FROM day_rows d JOIN ingest_log l USING (ingest_seq)"
+_DAY_ROWS = f"""
+SELECT {DAY_ROW_COLUMNS}
+{DAY_ROWS_FROM}
 WHERE d.supply_point_key = $key AND d.day_first_slot BETWEEN $lo - {SLOTS_PER_DAY - 1} AND $hi
 """
 # as stored: quality names (or codes) and reasons are completed in Arrow
-_NARROW = """
+NARROW = """
 SELECT slot, import_wh, export_wh, quality, qcode, method, vee_flags, final, version,
        recorded_at, reason, edited_by
 FROM hh_values
@@ -92,16 +98,31 @@ class FinalPeriods:
         return self._periods
 
 
+class PointDayReader(Protocol):
+    """A faster way to the same rows (``storage/point_days.py``): the current values, or
+    ``None`` where it cannot answer (then the store is asked)."""
+
+    def current_values(
+        self, supply_point_key: int, first_slot: int, last_slot: int, final_periods: pa.Table
+    ) -> pa.Table | None: ...
+
+
 def current_values(
     store: DuckIntervalStore,
     supply_point_key: int,
     first_slot: int,
     last_slot: int,
     final_periods: FinalPeriods | None = None,
+    point_days: PointDayReader | None = None,
 ) -> pa.Table:
     """Columns of :data:`CURRENT_VALUES_SCHEMA`, one row per slot with a value, by slot
-    (``final_periods``: the caller's kept copy; without one they are read)."""
+    (``final_periods``: the caller's kept copy; without one they are read; ``point_days``:
+    the store's point-day files, tried first)."""
     periods = (final_periods or FinalPeriods(store)).table()
+    if point_days is not None:
+        fast = point_days.current_values(supply_point_key, first_slot, last_slot, periods)
+        if fast is not None:
+            return fast
     with store.locked():
         cur = store.cursor()
         try:
@@ -121,16 +142,29 @@ def current_values_in(
     periods (first_slot, last_slot) are read on it unless given."""
     params = {"key": supply_point_key, "lo": first_slot, "hi": last_slot}
     days = cur.sql(_DAY_ROWS, params=params).to_arrow_table()
-    narrow = cur.sql(_NARROW, params=params).to_arrow_table()
+    narrow = cur.sql(NARROW, params=params).to_arrow_table()
+    if final_periods is None:
+        final_periods = cur.sql(_FINAL_PERIODS).to_arrow_table()
+    return assemble_current(days, narrow, first_slot, last_slot, final_periods)
+
+
+def assemble_current(
+    days: pa.Table,
+    narrow: pa.Table | None,
+    first_slot: int,
+    last_slot: int,
+    final_periods: pa.Table,
+) -> pa.Table:
+    """The current values in ``[first_slot, last_slot]`` from one point's day rows there
+    (:data:`DAY_ROW_COLUMNS`) and narrow versions (:data:`NARROW`; ``None``: it has none):
+    the rule itself, whichever way the rows were fetched."""
     parts = [_day_cells(days)] if days.num_rows else []
-    if narrow.num_rows:
+    if narrow is not None and narrow.num_rows:
         parts.append(_narrow_cells(narrow))
     if not parts:
         return CURRENT_VALUES_SCHEMA.empty_table()
     cells = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     current = cells.take(pa.array(_highest_version_per_slot(cells, first_slot, last_slot)))
-    if final_periods is None:
-        final_periods = cur.sql(_FINAL_PERIODS).to_arrow_table()
     return _with_final_periods(current, final_periods)
 
 
