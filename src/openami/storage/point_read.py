@@ -233,9 +233,11 @@ def _lists(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.float64], Bools]:
     """A variable-list column whose non-NULL lists hold 48 elements: (rows × 48) values and
     validity; rows whose list is NULL are invalid."""
     rows = len(column)
-    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     values = np.zeros((rows, SLOTS_PER_DAY))
     valid = np.zeros((rows, SLOTS_PER_DAY), dtype=np.bool_)
+    if column.null_count == rows:  # nearly every day row: no lists
+        return values, valid
+    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     if present.any():
         flat = pc.list_flatten(column)
         values[present] = np.asarray(pc.fill_null(flat, 0).to_numpy(), np.float64).reshape(
