@@ -222,10 +222,12 @@ def _matrix(column: pa.ChunkedArray, rows: int) -> tuple[Int64s, Bools]:
     """A fixed-size-list column as (rows × 48) values and validity (a NULL list: invalid)."""
     arr = column.combine_chunks()
     child = arr.values.slice(arr.offset * SLOTS_PER_DAY, rows * SLOTS_PER_DAY)
+    shape = (rows, SLOTS_PER_DAY)
+    if arr.null_count == 0 and child.null_count == 0:  # nearly always: every read there
+        return np.asarray(child.to_numpy(), dtype=np.int64).reshape(shape), np.ones(shape, bool)
     values = np.asarray(pc.fill_null(child, 0).to_numpy(), dtype=np.int64)
     valid = np.asarray(child.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     row_valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    shape = (rows, SLOTS_PER_DAY)
     return values.reshape(shape), valid.reshape(shape) & row_valid[:, None]
 
 
@@ -254,8 +256,12 @@ def _register_differences(days: pa.Table, registers: str, previous: str) -> tupl
     read for the first): the measured values, valid where both reads are known."""
     reg, reg_ok = _matrix(days.column(registers), days.num_rows)
     prev = days.column(previous)
-    prev_value = np.asarray(pc.fill_null(prev, 0).to_numpy(), dtype=np.int64)
-    prev_ok = np.asarray(prev.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if prev.null_count == 0:
+        prev_value = np.asarray(prev.to_numpy(), dtype=np.int64)
+        prev_ok = np.ones(len(prev_value), dtype=np.bool_)
+    else:
+        prev_value = np.asarray(pc.fill_null(prev, 0).to_numpy(), dtype=np.int64)
+        prev_ok = np.asarray(prev.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     full = np.concatenate([prev_value[:, None], reg], axis=1)
     full_ok = np.concatenate([prev_ok[:, None], reg_ok], axis=1)
     return full[:, 1:] - full[:, :-1], full_ok[:, 1:] & full_ok[:, :-1]
