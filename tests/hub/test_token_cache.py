@@ -42,7 +42,7 @@ def test_a_known_token_is_asked_once_within_the_ttl_and_not_past_its_expiry(
 
 
 def test_the_ttl_bounds_what_another_replica_revoked(tmp_path: Path) -> None:
-    clients, asked = _store(tmp_path)
+    clients, _asked = _store(tmp_path)
     client = clients.get("r1")
     assert client is not None
     token = clients.issue_token(client, NOW_S, 600.0)

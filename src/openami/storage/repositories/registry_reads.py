@@ -270,7 +270,7 @@ class RegistryReads(RegistryDashboardReads):
         if len(keys) == 1:  # one UsagePoint (an API request): the prepared statement
             with self.database.driver_read() as connection:
                 rows = _CURRENT_AMPERAGE.rows(connection, self._dialect, supply_point_key=keys[0])
-            return {keys[0]: int(r[0]) for r in rows}
+            return {keys[0]: int(rows[0][0])} if rows else {}
         with self.database.read() as connection:
             for start in range(0, len(keys), _CHUNK):
                 for key, amperage_a in connection.execute(
