@@ -52,6 +52,7 @@ def _start(
             + ([] if audit else ["--no-audit"])
             + (["--baseline"] if baseline else []),
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL,  # --json prints one object: the servers' logs go
         )
         for p in ports
     ]
