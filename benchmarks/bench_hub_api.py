@@ -36,19 +36,23 @@ from typing import Any
 import httpx
 
 from hub_bench_data import DAY1, ID_KEY, SECRET, build
-from hub_load import cores, free_port, run_load, serve
+from hub_load import cores, cpu_s, free_port, run_load, serve
 from openami.protocols.espi import jp
 
 PERIOD = "published-min={0}T00:00:00%2B09:00&published-max={1}T00:00:00%2B09:00"
 
 
-def _start(data_dir: Path, now_s: float, count: int, audit: bool) -> tuple[list[Any], list[int]]:
+def _start(
+    data_dir: Path, now_s: float, count: int, audit: bool, baseline: bool = False
+) -> tuple[list[Any], list[int]]:
     ports = [free_port() for _ in range(count)]
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, "--serve", str(data_dir), str(p), str(now_s)]
-            + ([] if audit else ["--no-audit"]),
+            + ([] if audit else ["--no-audit"])
+            + (["--baseline"] if baseline else []),
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL,  # --json prints one object: the servers' logs go
         )
         for p in ports
     ]
@@ -95,9 +99,9 @@ def _paths(info: dict[str, Any]) -> dict[str, list[str]]:
 
 def measure(
     data_dir: Path, info: dict[str, Any], processes: int, seconds: float, connections: int,
-    audit: bool,
+    audit: bool, baseline: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    procs, ports = _start(data_dir, float(info["now_s"]), processes, audit)
+    procs, ports = _start(data_dir, float(info["now_s"]), processes, audit, baseline)
     try:
         token = httpx.post(
             f"http://127.0.0.1:{ports[0]}/oauth/token",
@@ -107,7 +111,11 @@ def measure(
         out = {}
         for name, paths in _paths(info).items():
             run_load(ports, paths, token, min(2.0, seconds / 2), connections)  # warm-up
-            out[name] = run_load(ports, paths, token, seconds, connections).row()
+            cpu0 = sum(cpu_s(p.pid) for p in procs)
+            result = run_load(ports, paths, token, seconds, connections)
+            result.server_cpu_ms = 1000 * (sum(cpu_s(p.pid) for p in procs) - cpu0)
+            result.server_cpu_ms /= result.requests
+            out[name] = result.row()
         return out
     finally:
         _stop(procs)
@@ -123,6 +131,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2, help="the second configuration")
     parser.add_argument("--no-audit", action="store_true", help="serve without the audit log")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="leave out the 1-process baseline run"
+    )
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, default=None, help="keep (reuse) the data set here")
     parser.add_argument(
         "--serve", nargs=3, metavar=("DATA_DIR", "PORT", "NOW_S"), help=argparse.SUPPRESS
@@ -130,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         data_dir, port, now_s = Path(args.serve[0]), int(args.serve[1]), float(args.serve[2])
-        serve(data_dir, port, now_s, ID_KEY, not args.no_audit)
+        serve(data_dir, port, now_s, ID_KEY, not args.no_audit, args.baseline)
         return
     meters = args.meters or (300 if args.small else 100_000)
     days = args.days or (2 if args.small else 45)
@@ -140,10 +152,15 @@ def main() -> None:
         t0 = time.perf_counter()
         data_dir, info = build(root, meters, days)
         build_s = time.perf_counter() - t0
-        results = {
-            n: measure(data_dir, info, n, seconds, args.connections, not args.no_audit)
-            for n in sorted({1, args.processes})
-        }
+        results: dict[str, dict[str, Any]] = {}
+        if not args.no_baseline:
+            results["base1"] = measure(
+                data_dir, info, 1, seconds, args.connections, not args.no_audit, baseline=True
+            )
+        for n in sorted({1, args.processes}):
+            results[f"p{n}"] = measure(
+                data_dir, info, n, seconds, args.connections, not args.no_audit
+            )
     figures = {
         "meters": meters,
         "days": days,
@@ -158,7 +175,7 @@ def main() -> None:
         "city_s": info["city_s"],
         "load_s": info["load_s"],
         **{
-            f"p{n}_{name}_{k}": v
+            f"{n}_{name}_{k}": v
             for n, scenarios in results.items()
             for name, row in scenarios.items()
             for k, v in row.items()
@@ -175,14 +192,17 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"{'procs':>5} {'scenario':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>7} "
-        f"{'errors':>6} {'client CPU %':>12}"
+        f"{'config':>6} {'scenario':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>7} "
+        f"{'errors':>6} {'client CPU %':>12} {'server CPU ms/req':>17} {'vs base1':>8}"
     )
     for n, scenarios in results.items():
         for name, r in scenarios.items():
+            base = results.get("base1", {}).get(name)
+            ratio = f"{base['server_cpu_ms'] / r['server_cpu_ms']:.2f}x" if base else "-"
             print(
-                f"{n:>5} {name:<9} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                f"{int(r['bytes']):>7,} {int(r['errors']):>6} {r['client_cpu_pct']:>12.1f}"
+                f"{n:>6} {name:<9} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+                f"{int(r['bytes']):>7,} {int(r['errors']):>6} {r['client_cpu_pct']:>12.1f} "
+                f"{r['server_cpu_ms']:>17.2f} {ratio:>8}"
             )
 
 

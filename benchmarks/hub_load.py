@@ -30,8 +30,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool) -> None:
-    """Server process: the real app over the data directory (audit on, no rate limits)."""
+def serve(
+    data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool, baseline: bool = False
+) -> None:
+    """Server process: the real app over the data directory (audit on, no rate limits).
+    ``baseline``: as before the point-day files, the token cache and uvicorn's C parser and
+    libuv loop (DuckDB for every point read, the clients' store for every token, h11 and
+    asyncio), for a ratio in the same run."""
     import uvicorn
 
     from openami.clock import JST, ManualClock
@@ -48,9 +53,12 @@ def serve(data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool) -
     registry = Registry(database)
     clock = ManualClock(datetime.fromtimestamp(now_s, JST))
     store = DuckIntervalStore(data_dir / "interval.duckdb", read_only=True)
+    mdms = Mdms(store, registry, clock, point_days=not baseline)
+    if mdms.point_days is not None:  # written once per data set, then found: not timed
+        mdms.point_days.ready.wait(1800)
     context = HubContext(
         registry,
-        Mdms(store, registry, clock),
+        mdms,
         ClientStore(database),
         clock,
         "operator",
@@ -58,6 +66,7 @@ def serve(data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool) -
         audit=AuditLog(database) if audit else None,
         rate_limits=None,
         espi_id_key=id_key,
+        token_cache_s=0.0 if baseline else 5.0,
     )
     app = create_app(context)
     # the dashboard's warm-up (KPIs of recent days, computed once from the start in a
@@ -69,7 +78,14 @@ def serve(data_dir: Path, port: int, now_s: float, id_key: bytes, audit: bool) -
         port=port,
         log_level="warning",
         access_log=False,
+        **({"http": "h11", "loop": "asyncio"} if baseline else {}),
     )
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -81,6 +97,7 @@ class LoadResult:
     p99_ms: float
     bytes: int
     client_cpu_pct: float  # load generator CPU over the run, % of one core
+    server_cpu_ms: float = 0.0  # the servers' CPU per request answered [ms]
 
     def row(self) -> dict[str, float | int]:
         return {k: round(v, 1) if isinstance(v, float) else v for k, v in self.__dict__.items()}

@@ -48,13 +48,13 @@ def test_an_address_that_keeps_failing_is_refused_before_any_lookup() -> None:
     limits = RateLimiter(anonymous_rate_per_s=0.1, anonymous_burst=20)
     with hub_rig(rate_limits=limits) as rig:
         lookups = []
-        real = rig.context.clients.client_for_token
+        real = rig.context.clients.client_and_expiry
 
         def counted(token: str, now_s: float):  # type: ignore[no-untyped-def]
             lookups.append(token)
             return real(token, now_s)
 
-        rig.context.clients.client_for_token = counted  # type: ignore[method-assign]
+        rig.context.clients.client_and_expiry = counted  # type: ignore[method-assign]
         codes = [
             rig.http.get(URL, headers={"Authorization": f"Bearer forged-{i}"}).status_code
             for i in range(100)

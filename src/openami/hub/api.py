@@ -21,6 +21,7 @@ from openami.hub.guesses import authenticate_client
 from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
+from openami.hub.token_cache import token_cache
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
@@ -141,7 +142,7 @@ def current_client(
             {"code": "unauthenticated", "message": "a Bearer access token is required"},
             "Bearer",
         )
-    client = context.clients.client_for_token(authorization[7:].strip(), now_s)
+    client = token_cache(context).client(authorization[7:].strip(), now_s)
     if client is None:
         raise unauthenticated(
             context.rate_limits,

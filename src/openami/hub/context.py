@@ -75,6 +75,9 @@ class HubContext:
     # how long a point's half-hour service start (smart meter, area opening) may be answered
     # from memory [s]; 0: asked of the registry on every request (hub.values)
     service_start_cache_s: float = 0.0
+    # how long a confirmed client-credentials token may be answered from memory [s] (a
+    # revocation through another replica shows that much later; hub.token_cache); 0: never
+    token_cache_s: float = 5.0
     # this process among the hub replicas over one store: it claims webhook deliveries and
     # data jobs under this name, each claim valid claim_ttl_s after its last renewal
     replica_id: str = field(default_factory=new_replica_id)

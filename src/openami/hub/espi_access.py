@@ -66,10 +66,13 @@ def supplied(
 
 
 def with_rated_current(context: HubContext, page: list[Point]) -> list[Point]:
-    """Fill in the contract amperage of the meter installed now (ESPI ratedCurrent)."""
-    amps = context.registry.current_amperages([p.key for p in page])
-    for point in page:
-        point.rated_current_a = amps.get(point.key)
+    """Fill in the contract amperage of the meter installed now (ESPI ratedCurrent), where
+    not filled in yet."""
+    missing = [p for p in page if p.rated_current_a is None]
+    if missing:
+        amps = context.registry.current_amperages([p.key for p in missing])
+        for point in missing:
+            point.rated_current_a = amps.get(point.key)
     return page
 
 

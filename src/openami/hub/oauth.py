@@ -47,6 +47,7 @@ from openami.hub.oauth_grants import (
 )
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
+from openami.hub.token_cache import token_cache
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import Consent
 
@@ -308,7 +309,7 @@ def current_party(
             "Bearer",
         )
     token = authorization[7:].strip()
-    client = context.clients.client_for_token(token, now_s)
+    client = token_cache(context).client(token, now_s)
     party = Party(client) if client is not None else None
     if party is None:
         grant = oauth_store(context).grant_for_access_token(token, now_s)

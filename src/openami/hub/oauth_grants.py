@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse
 
 from openami.hub.context import HubContext
 from openami.hub.guesses import authenticate_client
+from openami.hub.token_cache import token_cache
 from openami.storage.repositories.audit import AuditRecord
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import Consent, ConsentStore
@@ -236,3 +237,4 @@ def revoke(context: HubContext, client: ApiClient, token: str) -> None:
     """RFC 7009: revoke an access or refresh token of ``client`` (unknown tokens: no-op)."""
     if not oauth_store(context).revoke(token, client.client_id, context.clock.timestamp()):
         context.clients.revoke_token(token, client.client_id)
+        token_cache(context).forget(token)

@@ -43,6 +43,7 @@ from openami.storage.mdms_watermarks import set_watermark, watermark
 from openami.storage.meter_data import meter_parameters, record_meter_events, set_meter_master
 from openami.storage.meter_reads import current_reads
 from openami.storage.parquet_days import compact_day
+from openami.storage.point_days import PointDays
 from openami.storage.point_read import FinalPeriods, current_values
 from openami.storage.value_jobs import declare_final
 
@@ -65,6 +66,7 @@ class Mdms:
         vee: VeeConfig | None = None,
         tick_cache: bool = True,  # False: ticks look up stored facts every time (tick_cache.py)
         audit: AuditTrail | None = None,  # where people's changes to values are recorded
+        point_days: bool = True,  # a read-only store: point reads from point-day files
     ) -> None:
         self.audit = audit
         self.store = store
@@ -74,6 +76,8 @@ class Mdms:
         self.tick_cache = TickCache() if tick_cache else None
         upgrade_mdms_schema(store)
         self._final_periods = FinalPeriods(store)
+        # a read-only store's day rows by point, mapped in the background (point_days.py)
+        self.point_days = PointDays.start(store) if point_days else None
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(TOPIC_READINGS, self.ingest)
@@ -354,9 +358,8 @@ class Mdms:
 
         The one rule of "the current value": the C-route API, ESPI feeds, jobs, exports and
         the dashboard all ask this."""
-        return current_values(
-            self.store, supply_point_key, first_slot, last_slot, self._final_periods
-        )
+        periods, files = self._final_periods, self.point_days
+        return current_values(self.store, supply_point_key, first_slot, last_slot, periods, files)
 
     def current_reads(
         self, meter_id: int, first_boundary: int, last_boundary: int | None

@@ -20,6 +20,8 @@ from :class:`FinalPeriods`, which reads them again only after the store committe
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import duckdb
 import numpy as np
 import numpy.typing as npt
@@ -38,15 +40,19 @@ _QUALITY_BY_CODE = pa.array(QUALITY_NAMES, pa.string())
 #: the code read as ``invalid``, and any code no quality has (as ``quality_sql.quality_name_sql``)
 INVALID_CODE = int(Quality.INVALID)
 
-_DAY_ROWS = f"""
-SELECT d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,
+#: what a point read takes of a day row (and of its ingest log row), also the columns of the
+#: point-day files (``storage/point_days.py``)
+DAY_ROW_COLUMNS = """d.day_first_slot, d.prev_import_register_wh, d.prev_export_register_wh,
        d.import_register_wh, d.export_register_wh, d.import_wh, d.export_wh, d.qcode,
-       d.vee_flags, d.value_recorded_at, l.recorded_at, l.reason
-FROM day_rows d JOIN ingest_log l USING (ingest_seq)
+       d.vee_flags, d.value_recorded_at, l.recorded_at, l.reason"""
+DAY_ROWS_FROM = "FROM day_rows d JOIN ingest_log l USING (ingest_seq)"
+_DAY_ROWS = f"""
+SELECT {DAY_ROW_COLUMNS}
+{DAY_ROWS_FROM}
 WHERE d.supply_point_key = $key AND d.day_first_slot BETWEEN $lo - {SLOTS_PER_DAY - 1} AND $hi
 """
 # as stored: quality names (or codes) and reasons are completed in Arrow
-_NARROW = """
+NARROW = """
 SELECT slot, import_wh, export_wh, quality, qcode, method, vee_flags, final, version,
        recorded_at, reason, edited_by
 FROM hh_values
@@ -92,16 +98,31 @@ class FinalPeriods:
         return self._periods
 
 
+class PointDayReader(Protocol):
+    """A faster way to the same rows (``storage/point_days.py``): the current values, or
+    ``None`` where it cannot answer (then the store is asked)."""
+
+    def current_values(
+        self, supply_point_key: int, first_slot: int, last_slot: int, final_periods: pa.Table
+    ) -> pa.Table | None: ...
+
+
 def current_values(
     store: DuckIntervalStore,
     supply_point_key: int,
     first_slot: int,
     last_slot: int,
     final_periods: FinalPeriods | None = None,
+    point_days: PointDayReader | None = None,
 ) -> pa.Table:
     """Columns of :data:`CURRENT_VALUES_SCHEMA`, one row per slot with a value, by slot
-    (``final_periods``: the caller's kept copy; without one they are read)."""
+    (``final_periods``: the caller's kept copy; without one they are read; ``point_days``:
+    the store's point-day files, tried first)."""
     periods = (final_periods or FinalPeriods(store)).table()
+    if point_days is not None:
+        fast = point_days.current_values(supply_point_key, first_slot, last_slot, periods)
+        if fast is not None:
+            return fast
     with store.locked():
         cur = store.cursor()
         try:
@@ -121,16 +142,29 @@ def current_values_in(
     periods (first_slot, last_slot) are read on it unless given."""
     params = {"key": supply_point_key, "lo": first_slot, "hi": last_slot}
     days = cur.sql(_DAY_ROWS, params=params).to_arrow_table()
-    narrow = cur.sql(_NARROW, params=params).to_arrow_table()
+    narrow = cur.sql(NARROW, params=params).to_arrow_table()
+    if final_periods is None:
+        final_periods = cur.sql(_FINAL_PERIODS).to_arrow_table()
+    return assemble_current(days, narrow, first_slot, last_slot, final_periods)
+
+
+def assemble_current(
+    days: pa.Table,
+    narrow: pa.Table | None,
+    first_slot: int,
+    last_slot: int,
+    final_periods: pa.Table,
+) -> pa.Table:
+    """The current values in ``[first_slot, last_slot]`` from one point's day rows there
+    (:data:`DAY_ROW_COLUMNS`) and narrow versions (:data:`NARROW`; ``None``: it has none):
+    the rule itself, whichever way the rows were fetched."""
     parts = [_day_cells(days)] if days.num_rows else []
-    if narrow.num_rows:
+    if narrow is not None and narrow.num_rows:
         parts.append(_narrow_cells(narrow))
     if not parts:
         return CURRENT_VALUES_SCHEMA.empty_table()
     cells = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     current = cells.take(pa.array(_highest_version_per_slot(cells, first_slot, last_slot)))
-    if final_periods is None:
-        final_periods = cur.sql(_FINAL_PERIODS).to_arrow_table()
     return _with_final_periods(current, final_periods)
 
 
@@ -188,10 +222,12 @@ def _matrix(column: pa.ChunkedArray, rows: int) -> tuple[Int64s, Bools]:
     """A fixed-size-list column as (rows × 48) values and validity (a NULL list: invalid)."""
     arr = column.combine_chunks()
     child = arr.values.slice(arr.offset * SLOTS_PER_DAY, rows * SLOTS_PER_DAY)
+    shape = (rows, SLOTS_PER_DAY)
+    if arr.null_count == 0 and child.null_count == 0:  # nearly always: every read there
+        return np.asarray(child.to_numpy(), dtype=np.int64).reshape(shape), np.ones(shape, bool)
     values = np.asarray(pc.fill_null(child, 0).to_numpy(), dtype=np.int64)
     valid = np.asarray(child.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     row_valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    shape = (rows, SLOTS_PER_DAY)
     return values.reshape(shape), valid.reshape(shape) & row_valid[:, None]
 
 
@@ -199,9 +235,11 @@ def _lists(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.float64], Bools]:
     """A variable-list column whose non-NULL lists hold 48 elements: (rows × 48) values and
     validity; rows whose list is NULL are invalid."""
     rows = len(column)
-    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     values = np.zeros((rows, SLOTS_PER_DAY))
     valid = np.zeros((rows, SLOTS_PER_DAY), dtype=np.bool_)
+    if column.null_count == rows:  # nearly every day row: no lists
+        return values, valid
+    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     if present.any():
         flat = pc.list_flatten(column)
         values[present] = np.asarray(pc.fill_null(flat, 0).to_numpy(), np.float64).reshape(
@@ -218,8 +256,12 @@ def _register_differences(days: pa.Table, registers: str, previous: str) -> tupl
     read for the first): the measured values, valid where both reads are known."""
     reg, reg_ok = _matrix(days.column(registers), days.num_rows)
     prev = days.column(previous)
-    prev_value = np.asarray(pc.fill_null(prev, 0).to_numpy(), dtype=np.int64)
-    prev_ok = np.asarray(prev.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if prev.null_count == 0:
+        prev_value = np.asarray(prev.to_numpy(), dtype=np.int64)
+        prev_ok = np.ones(len(prev_value), dtype=np.bool_)
+    else:
+        prev_value = np.asarray(pc.fill_null(prev, 0).to_numpy(), dtype=np.int64)
+        prev_ok = np.asarray(prev.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     full = np.concatenate([prev_value[:, None], reg], axis=1)
     full_ok = np.concatenate([prev_ok[:, None], reg_ok], axis=1)
     return full[:, 1:] - full[:, :-1], full_ok[:, 1:] & full_ok[:, :-1]

@@ -59,6 +59,11 @@ _CLIENT_FOR_TOKEN = Prepared(
     .join_from(_a, _c, _c.c.client_id == _a.c.client_id)
     .where(_a.c.token_hash == sa.bindparam("token_hash"), _a.c.expires_at > sa.bindparam("now_s"))
 )
+_CLIENT_AND_EXPIRY = Prepared(
+    sa.select(_c.c.client_id, _c.c.role, _c.c.party_id, _a.c.expires_at)
+    .join_from(_a, _c, _c.c.client_id == _a.c.client_id)
+    .where(_a.c.token_hash == sa.bindparam("token_hash"), _a.c.expires_at > sa.bindparam("now_s"))
+)
 _CLIENT = Prepared(
     sa.select(_c.c.client_id, _c.c.role, _c.c.party_id).where(
         _c.c.client_id == sa.bindparam("client_id")
@@ -122,6 +127,14 @@ class ClientStore:
                 connection, self.database.engine.dialect, token_hash=token_hash(token), now_s=now_s
             )
         return ApiClient(*rows[0]) if rows else None
+
+    def client_and_expiry(self, token: str, now_s: float) -> tuple[ApiClient, float] | None:
+        """:meth:`client_for_token` and when the token expires [epoch s]."""
+        with self.database.driver_read() as connection:
+            rows = _CLIENT_AND_EXPIRY.rows(
+                connection, self.database.engine.dialect, token_hash=token_hash(token), now_s=now_s
+            )
+        return (ApiClient(*rows[0][:3]), float(rows[0][3])) if rows else None
 
     def revoke_token(self, token: str, client_id: str) -> bool:
         """RFC 7009: forget an access token of ``client_id``; False if there was none."""

@@ -83,6 +83,11 @@ _CURRENT_METER = Prepared(
         _i.c.supply_point_key == sa.bindparam("supply_point_key"), _i.c.valid_to.is_(None)
     )
 )
+_CURRENT_AMPERAGE = Prepared(
+    sa.select(t.meters.c.contract_amperage_a)
+    .join_from(_i, t.meters, t.meters.c.meter_id == _i.c.meter_id)
+    .where(_i.c.supply_point_key == sa.bindparam("supply_point_key"), _i.c.valid_to.is_(None))
+)
 
 _k = meter_kinds  # a meter without a row is a smart one (``Registry.kinds``)
 _SMART_SINCE = Prepared(
@@ -262,6 +267,10 @@ class RegistryReads(RegistryDashboardReads):
         i, m = t.meter_installations, t.meters
         out: dict[int, int] = {}
         keys = [int(k) for k in supply_point_keys]
+        if len(keys) == 1:  # one UsagePoint (an API request): the prepared statement
+            with self.database.driver_read() as connection:
+                rows = _CURRENT_AMPERAGE.rows(connection, self._dialect, supply_point_key=keys[0])
+            return {keys[0]: int(rows[0][0])} if rows else {}
         with self.database.read() as connection:
             for start in range(0, len(keys), _CHUNK):
                 for key, amperage_a in connection.execute(
