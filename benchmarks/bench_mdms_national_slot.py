@@ -1,6 +1,7 @@
 """MDMS national slot: one A-route tick of N meters (default 81.5 million, import and export
-registers) ingested, validated and stored by ONE ``ingest_batch`` call; wall time, values
-per second and peak memory.
+registers) ingested, validated and stored by ``ingest_batch``, one call per record batch of
+4 M reads as a worker takes the tick off the bus (``--one-call``: the whole tick memory-mapped
+and given to ONE call); wall time, values per second and peak memory.
 
 What is stored beforehand (untimed, through ``ingest_batch`` in the parent process, one batch
 per boundary and per chunk of 4 M meters, as the ticks would have arrived): the reads of
@@ -30,14 +31,15 @@ of the timed slot has its import register set back 10 kWh (V04: invalid). Contra
 amperage 30/40/60 A; one supply point per meter; no events. The timed slot is 12:00-12:30
 JST (it does not complete a JST day, so V07L's day sums are not needed).
 
-Peak memory: the two calls run in a fresh Python process (this script re-run with a
+Peak memory: the ticks run in a fresh Python process (this script re-run with a
 hidden ``--child`` option) that opens the store, builds the registry lookups
-(``InstallIndex``, ``MeterIndex`` from NumPy arrays) and memory-maps each tick's reads from
-an Arrow IPC file written by the parent. Just before each ``ingest_batch`` it notes its peak RSS
+(``InstallIndex``, ``MeterIndex`` from NumPy arrays) and reads each tick's reads from an
+Arrow IPC file written by the parent, record batch by record batch (``--one-call``:
+memory-mapped whole). Just before each tick it notes its peak RSS
 so far (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: the set-up, e.g. building the
 lookups), then resets the kernel's peak mark to the current RSS (``echo 5 >
-/proc/self/clear_refs``) and notes the current RSS; after the call, ``ru_maxrss`` (and
-VmHWM) is the peak resident set size *during* the call, inputs included (reads, registry
+/proc/self/clear_refs``) and notes the current RSS; after the tick's calls, ``ru_maxrss`` (and
+VmHWM) is the peak resident set size *during* the tick, inputs included (reads, registry
 lookups, DuckDB's buffers and indexes). Data generation and seeding happen in the parent
 process, which has closed its store and freed its arrays by then, so they do not count.
 
@@ -79,7 +81,7 @@ from mdms_fixtures import one_point_per_meter, tick_reads
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import PART_ROWS, IngestContext, ingest_batch
+from openami.mdms.ingest import PART_ROWS, IngestContext, VeeIngestResult, ingest_batch
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
 from openami.mdms.vee_config import load_vee_config
@@ -91,11 +93,11 @@ SMALL_METERS = 2_000_000
 CHUNK_METERS = 4_000_000  # meters generated (and seeded) at a time
 SEED = 7
 #: DuckDB's buffer pool in the timed process: the registry look-ups (about 1 GiB since they
-#: are narrow; 5.5 GiB before) and the tick state (6.4 GiB) of 81.5 M meters live beside it
-#: in the same 24 GiB. At 3GB the national tick took 63-67 s when the V06 means were
+#: are narrow; 5.5 GiB before) and the tick state (4.4 GiB narrow, 6.4 before) of 81.5 M
+#: meters live beside it. At 3GB the national tick took 63-67 s when the V06 means were
 #: UPDATEd (the UPDATE re-read evicted blocks); at 6GB 52 s. The means are now a range
-#: delete and an append (no re-read); 3GB at national size is still to be measured.
-DUCKDB_MEMORY = "6GB"
+#: delete and an append (no re-read): 55.0 s at 3GB, the peak RSS 6 GiB lower.
+DUCKDB_MEMORY = "3GB"
 
 
 def _slot_index() -> int:
@@ -194,11 +196,14 @@ def _reset_peak() -> bool:
     return True
 
 
-def _timed_call(context: IngestContext, path: Path) -> dict[str, object]:
-    """One ``ingest_batch`` call on the tick in ``path``: wall and CPU time, counts, phases
-    and the peak RSS during the call (the kernel's mark reset just before it)."""
+def _timed_call(context: IngestContext, path: Path, one_call: bool) -> dict[str, object]:
+    """The tick in ``path`` ingested: wall and CPU time, counts, phases and the peak RSS
+    (the kernel's mark reset just before). ``one_call``: the whole tick memory-mapped and
+    given to one ``ingest_batch`` call; else one call per record batch of the file (4 M
+    reads, as a worker takes the tick off the bus), each batch read (not mapped) just
+    before its call and freed after it."""
     with pa.memory_map(str(path)) as src:
-        batch = pa.ipc.open_file(src).read_all()
+        whole = pa.ipc.open_file(src).read_all() if one_call else None
     gc.collect()
     peak_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     reset = _reset_peak()
@@ -206,12 +211,21 @@ def _timed_call(context: IngestContext, path: Path) -> dict[str, object]:
     phases: dict[str, float] = {}
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    result = ingest_batch(context, batch, timings=phases)
+    if whole is not None:
+        result = ingest_batch(context, whole, timings=phases)
+    else:
+        result = VeeIngestResult(0, 0, 0)
+        with pa.OSFile(str(path)) as src:
+            reader = pa.ipc.open_file(src)
+            for i in range(reader.num_record_batches):
+                batch = pa.Table.from_batches([reader.get_batch(i)])
+                result = result + ingest_batch(context, batch, timings=phases)
+                del batch
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     peak = _status_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    del batch
+    del whole
     return {
         "wall_s": wall,
         "cpu_s": cpu,
@@ -228,7 +242,9 @@ def _timed_call(context: IngestContext, path: Path) -> dict[str, object]:
     }
 
 
-def child(tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: str) -> None:
+def child(
+    tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: str, one_call: bool
+) -> None:
     """The process's first tick (the tick cache is built), then the timed one; prints one
     JSON object with both."""
     installs, meter_index = _registry(meters)
@@ -247,10 +263,10 @@ def child(tmp: Path, meters: int, part_rows: int, state: bool, duckdb_memory: st
             part_rows=part_rows,
         )
 
-    first = _timed_call(context(1.0), tmp / "first.arrow")
+    first = _timed_call(context(1.0), tmp / "first.arrow", one_call)
     # ticks come 30 minutes apart: the kernel has long written the first tick's pages back
     os.sync()
-    timed = _timed_call(context(2.0), tmp / "slot.arrow")
+    timed = _timed_call(context(2.0), tmp / "slot.arrow", one_call)
     timed["first"] = first
     timed["state_bytes"] = cache.nbytes() if cache is not None else 0
     if cache is not None:  # a clean shutdown saves the state (mdms/tick_state.py)
@@ -265,7 +281,9 @@ def _state(tmp: Path) -> Path:
     return tmp / TICK_STATE_FILE
 
 
-def restart_child(tmp: Path, meters: int, part_rows: int, duckdb_memory: str) -> None:
+def restart_child(
+    tmp: Path, meters: int, part_rows: int, duckdb_memory: str, one_call: bool
+) -> None:
     """A restarted process: it loads the saved tick state, then ingests the next tick; prints
     the load and the tick (the first tick after a restart is both)."""
     installs, meter_index = _registry(meters)
@@ -286,7 +304,7 @@ def restart_child(tmp: Path, meters: int, part_rows: int, duckdb_memory: str) ->
         tick_cache=cache,
         part_rows=part_rows,
     )
-    tick = _timed_call(context, tmp / "next.arrow")
+    tick = _timed_call(context, tmp / "next.arrow", one_call)
     tick["load_s"] = load_s
     store.close()
     print(json.dumps(tick))
@@ -305,6 +323,7 @@ def run(
     part_rows: int = PART_ROWS,
     state: bool = True,
     duckdb_memory: str = DUCKDB_MEMORY,
+    one_call: bool = False,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench_national_") as tmp_name:
         tmp = Path(tmp_name)
@@ -314,6 +333,8 @@ def run(
         if not state:
             cmd.append("--no-state")
         cmd += ["--duckdb-memory", duckdb_memory]
+        if one_call:
+            cmd.append("--one-call")
         os.sync()  # the parent's GiB of seeded data written back before the timed process
         got = _child_json(cmd)
         if state:
@@ -342,6 +363,7 @@ def run(
         restart_figures = {}
     return {
         "tick_state": state,
+        "one_call": one_call,
         "duckdb_memory_limit": duckdb_memory or "DuckDB default (80 % of RAM)",
         "state_gib": round(got["state_bytes"] / 2**30, 2),
         "first_tick_wall_s": round(float(first["wall_s"]), 2),
@@ -401,6 +423,12 @@ def main() -> None:
         help=f"DuckDB memory_limit in the timed process (default {DUCKDB_MEMORY}; '' for "
         "DuckDB's own default, 80 %% of RAM)",
     )
+    ap.add_argument(
+        "--one-call",
+        action="store_true",
+        help="each tick memory-mapped whole and given to one ingest_batch call (default: one "
+        "call per record batch of 4 M reads, read as it comes)",
+    )
     ap.add_argument("--small", action="store_true", help="2,000,000 meters")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -408,12 +436,26 @@ def main() -> None:
     args = ap.parse_args()
     meters = args.meters or (SMALL_METERS if args.small else NATIONAL_METERS)
     if args.child is not None and args.restart:
-        restart_child(Path(args.child), meters, args.part_rows, args.duckdb_memory)
+        restart_child(Path(args.child), meters, args.part_rows, args.duckdb_memory, args.one_call)
         return
     if args.child is not None:
-        child(Path(args.child), meters, args.part_rows, not args.no_state, args.duckdb_memory)
+        child(
+            Path(args.child),
+            meters,
+            args.part_rows,
+            not args.no_state,
+            args.duckdb_memory,
+            args.one_call,
+        )
         return
-    out = run(meters, args.history_slots, args.part_rows, not args.no_state, args.duckdb_memory)
+    out = run(
+        meters,
+        args.history_slots,
+        args.part_rows,
+        not args.no_state,
+        args.duckdb_memory,
+        args.one_call,
+    )
     if args.json:
         print(json.dumps(out))
         return

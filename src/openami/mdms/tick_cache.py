@@ -5,7 +5,7 @@ Every 30 minutes the head-end delivers one register read per meter, all at one b
 the supply point's values before the slot (zero and flat-line runs, V08), the day's values
 at the day's last slot (V07 low), the running mean (V06). At national scale those look-ups
 read tens of millions of stored rows per tick; :class:`TickCache` keeps the facts instead,
-in NumPy arrays sorted by meter (:class:`TickRows`, about 84 bytes a meter), and
+in NumPy arrays sorted by meter (:class:`TickRows`, about 58 bytes a meter), and
 :mod:`openami.mdms.tick_plan` turns a tick into array arithmetic over them.
 
 The cache belongs to the :class:`~openami.mdms.service.Mdms` that ingests into one store. It
@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +49,11 @@ LAST_UNKNOWN = -2
 
 @dataclass
 class TickRows:
-    """Per meter (sorted by ``meter_id``); a row with ``last_boundary`` < 0 is not in step."""
+    """Per meter (sorted by ``meter_id``); a row with ``last_boundary`` < 0 is not in step.
+
+    The columns of :data:`NARROW_DTYPES` are held narrow (4 or 2 bytes) while every value
+    fits, and as int64 otherwise (see :func:`put`): exact either way. Arrays built from
+    them for a tick (:meth:`widened`) are int64."""
 
     meter_id: I64
     last_boundary: npt.NDArray[np.int32]  # boundary of the meter's last stored read
@@ -69,8 +74,10 @@ class TickRows:
     v06_mean_wh: npt.NDArray[np.float64]
 
     @classmethod
-    def zeros(cls, n: int) -> TickRows:
-        return cls(**{f.name: np.zeros(n, dtype=ROW_DTYPES[f.name]) for f in fields(cls)})
+    def zeros(cls, n: int, wide: bool = False) -> TickRows:
+        """``n`` rows of zeros, narrow (or ``wide``: int64 where a column may be narrow)."""
+        types = WIDE_DTYPES if wide else ROW_DTYPES
+        return cls(**{f.name: np.zeros(n, dtype=types[f.name]) for f in fields(cls)})
 
     @classmethod
     def empty(cls) -> TickRows:
@@ -89,33 +96,106 @@ class TickRows:
     def copy(self) -> TickRows:
         return TickRows(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
+    def widened(self) -> TickRows:
+        """A copy whose narrow columns are int64 (any value can be written into it)."""
+        return TickRows(
+            **{f.name: getattr(self, f.name).astype(WIDE_DTYPES[f.name]) for f in fields(self)}
+        )
+
+    def narrowed(self) -> TickRows:
+        """A copy with each column as narrow as its values allow."""
+        out = TickRows.zeros(len(self))
+        out.assign(slice(None), self)
+        return out
+
     def assign(self, index: slice | npt.NDArray[np.integer], rows: TickRows) -> None:
-        """Write ``rows`` over the rows at ``index``, in place."""
+        """Write ``rows`` over the rows at ``index``, in place (a narrow column whose new
+        values do not fit becomes int64)."""
         for f in fields(self):
-            getattr(self, f.name)[index] = getattr(rows, f.name)
+            put(self, f.name, index, getattr(rows, f.name))
 
 
+#: columns held narrow while their values fit (meter IDs and supply point keys below 2**31,
+#: registers below 2,147,483 kWh, a slot's or a day's import below that, V06 counts below
+#: 32,768), else as int64; the V06 mean stays float64 (it is stored as it is computed)
+NARROW_DTYPES: Mapping[str, type] = MappingProxyType(
+    {
+        "meter_id": np.int32,
+        "last_import_register_wh": np.int32,
+        "last_export_register_wh": np.int32,
+        "supply_point_key": np.int32,
+        "last_usable_import_wh": np.int32,
+        "day_import_wh": np.int32,
+        "v06_count": np.int16,
+    }
+)
+
+#: each column's type when it is narrow (:data:`NARROW_DTYPES`) or has only one
 ROW_DTYPES: Mapping[str, type] = MappingProxyType(
     {
-        "meter_id": np.int64,
+        "meter_id": np.int32,
         "last_boundary": np.int32,
-        "last_import_register_wh": np.int64,
-        "last_export_register_wh": np.int64,
+        "last_import_register_wh": np.int32,
+        "last_export_register_wh": np.int32,
         "last_export_valid": np.bool_,
-        "supply_point_key": np.int64,
+        "supply_point_key": np.int32,
         "latest_version_slot": np.int32,
         "last_usable_slot": np.int32,
-        "last_usable_import_wh": np.int64,
+        "last_usable_import_wh": np.int32,
         "last_equals_previous": np.int8,
         "flat_run_slots": np.int16,
         "zero_run_slots": np.int16,
         "day_through_slot": np.int32,
         "day_usable_count": np.int16,
-        "day_import_wh": np.int64,
-        "v06_count": np.int32,
+        "day_import_wh": np.int32,
+        "v06_count": np.int16,
         "v06_mean_wh": np.float64,
     }
 )
+
+#: each column's type when wide: int64 for the narrow ones
+WIDE_DTYPES: Mapping[str, type] = MappingProxyType(
+    {name: np.int64 if name in NARROW_DTYPES else t for name, t in ROW_DTYPES.items()}
+)
+
+
+def fits(values: npt.NDArray[np.generic], dtype: npt.DTypeLike) -> bool:
+    """Every value of ``values`` (integers) can be held in ``dtype`` unchanged."""
+    if np.can_cast(values.dtype, dtype) or len(values) == 0:
+        return True
+    info = np.iinfo(dtype)
+    return int(values.min()) >= info.min and int(values.max()) <= info.max
+
+
+def put(
+    rows: object, name: str, index: slice | npt.NDArray[np.integer], values: npt.NDArray[Any]
+) -> None:
+    """``rows.<name>[index] = values``, the column first made int64 if it is narrow and a
+    value does not fit (a row's column, or a dict's entry)."""
+    column = rows[name] if isinstance(rows, dict) else getattr(rows, name)
+    if name in NARROW_DTYPES and not fits(values, column.dtype):
+        column = column.astype(np.int64)
+        if isinstance(rows, dict):
+            rows[name] = column
+        else:
+            setattr(rows, name, column)
+    column[index] = values
+
+
+def searchsorted(haystack: npt.NDArray[Any], needles: npt.NDArray[Any]) -> I64:
+    """``np.searchsorted`` without a copy of the haystack in the needles' type: the needles
+    are brought to a narrow haystack's type (clipped to its range: those out of range
+    cannot be found, and they fall outside every value held)."""
+    if needles.dtype == haystack.dtype or not np.issubdtype(haystack.dtype, np.integer):
+        return np.searchsorted(haystack, needles)
+    if haystack.dtype.itemsize > needles.dtype.itemsize and fits(haystack, needles.dtype):
+        return np.searchsorted(haystack.astype(needles.dtype), needles)  # a small haystack
+    if haystack.dtype.itemsize < needles.dtype.itemsize:
+        info = np.iinfo(haystack.dtype)
+        if not fits(needles, haystack.dtype):
+            needles = np.clip(needles, info.min, info.max)
+        needles = needles.astype(haystack.dtype)
+    return np.searchsorted(haystack, needles)
 
 
 @dataclass
@@ -170,7 +250,7 @@ class TickCache:
             return
         rows = self.rows
         if len(points) and len(rows):
-            i = np.minimum(np.searchsorted(points, rows.supply_point_key), len(points) - 1)
+            i = np.minimum(searchsorted(points, rows.supply_point_key), len(points) - 1)
             hit = np.flatnonzero(points[i] == rows.supply_point_key)
             np.maximum.at(rows.latest_version_slot, hit, last_slots[i[hit]].astype(np.int32))
         self._generation = after
@@ -220,16 +300,16 @@ class TickCache:
         rows = self.rows
         n = len(meter_id)
         if len(rows) == 0:
-            blank = TickRows.zeros(n)
+            blank = TickRows.zeros(n, wide=True)
             blank.meter_id[:] = meter_id
             none = np.zeros(n, dtype=np.bool_)
             return CachedRows(blank, none, none, np.zeros(n, dtype=np.int64))
-        i0 = int(np.searchsorted(rows.meter_id, meter_id[0]))
+        i0 = int(searchsorted(rows.meter_id, meter_id[:1])[0])
         if i0 + n <= len(rows) and np.array_equal(rows.meter_id[i0 : i0 + n], meter_id):
             run = slice(i0, i0 + n)
             got = rows.select(run)
             return CachedRows(got, got.last_boundary >= 0, np.ones(n, dtype=np.bool_), run)
-        pos = np.minimum(np.searchsorted(rows.meter_id, meter_id), len(rows) - 1)
+        pos = np.minimum(searchsorted(rows.meter_id, meter_id), len(rows) - 1)
         found = rows.meter_id[pos] == meter_id
         got = rows.select(pos)
         return CachedRows(got, found & (got.last_boundary >= 0), found, pos)
@@ -245,7 +325,7 @@ class TickCache:
             self.rows.assign(cached.at[there], update.select(there))
         fresh = taken & ~there
         if fresh.any():
-            self._batch.new_rows.append(update.select(fresh))
+            self._batch.new_rows.append(update.select(fresh).narrowed())
 
     def note_writes(self, holders: tuple[I64, I64], touched: I64) -> None:
         """Supply points this batch wrote: ``holders`` (supply points, meters) through rows
@@ -259,10 +339,14 @@ def _merge(rows: TickRows, blocks: list[TickRows]) -> TickRows:
     new = _concat(blocks)  # copies: the blocks may be views of read-only Arrow buffers
     if len(rows) == 0:
         return new
-    at = np.searchsorted(rows.meter_id, new.meter_id)
-    return TickRows(
-        **{f.name: np.insert(getattr(rows, f.name), at, getattr(new, f.name)) for f in fields(rows)}
-    )
+    at = searchsorted(rows.meter_id, new.meter_id)
+    merged = {}
+    for f in fields(rows):
+        old, added = getattr(rows, f.name), getattr(new, f.name)
+        if not fits(added, old.dtype):
+            old = old.astype(added.dtype)
+        merged[f.name] = np.insert(old, at, added)
+    return TickRows(**merged)
 
 
 def _concat(blocks: list[TickRows]) -> TickRows:
@@ -290,7 +374,7 @@ def _drop_other_holders(rows: TickRows, notes: _BatchNotes) -> None:
     touched = np.unique(np.concatenate(notes.touched))
     if len(rows) == 0 or len(touched) == 0:
         return
-    i = np.minimum(np.searchsorted(touched, rows.supply_point_key), len(touched) - 1)
+    i = np.minimum(searchsorted(touched, rows.supply_point_key), len(touched) - 1)
     hit = touched[i] == rows.supply_point_key
     if not hit.any():
         return
@@ -302,6 +386,6 @@ def _drop_other_holders(rows: TickRows, notes: _BatchNotes) -> None:
         if len(holder_sp):
             order = np.argsort(holder_sp, kind="stable")
             hs, hm = holder_sp[order], holder_meter[order]
-            j = np.minimum(np.searchsorted(hs, rows.supply_point_key[at]), len(hs) - 1)
+            j = np.minimum(searchsorted(hs, rows.supply_point_key[at]), len(hs) - 1)
             stale = ~((hs[j] == rows.supply_point_key[at]) & (hm[j] == rows.meter_id[at]))
     rows.last_boundary[at[stale]] = -1

@@ -47,7 +47,7 @@ def fill_cold_rows(
     """A copy of ``rows`` (aligned with a tick's reads) with the cold ones filled from the
     store, and the reads that must go the general path instead: their meter or supply
     point has anything stored at or after this tick."""
-    rows = rows.copy()
+    rows = rows.widened()
     general = np.zeros(len(rows), dtype=np.bool_)
     at = np.flatnonzero(cold)
     boundary, supply_point_key = reads.boundary, reads.supply_point_key

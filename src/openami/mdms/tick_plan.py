@@ -245,10 +245,10 @@ def _next_rows(tick: _Tick, checked: _Checked) -> TickRows:
             rows.last_export_register_wh,
         ),
         last_export_valid=np.where(tick.taken, tick.registers.export_valid, rows.last_export_valid),
-        supply_point_key=merge(rows.supply_point_key, values.supply_point_key),
+        supply_point_key=merge(_wide(rows.supply_point_key), values.supply_point_key),
         latest_version_slot=merge(rows.latest_version_slot, s),
         last_usable_slot=merge_usable(rows.last_usable_slot, s),
-        last_usable_import_wh=merge_usable(rows.last_usable_import_wh, values.import_wh),
+        last_usable_import_wh=merge_usable(_wide(rows.last_usable_import_wh), values.import_wh),
         last_equals_previous=merge_usable(
             rows.last_equals_previous,
             np.where(same_known, facts.same_as_last, SAME_UNKNOWN),
@@ -258,12 +258,18 @@ def _next_rows(tick: _Tick, checked: _Checked) -> TickRows:
         day_through_slot=merge(rows.day_through_slot, s),
         day_usable_count=merge(rows.day_usable_count, day_count),
         day_import_wh=merge(
-            rows.day_import_wh,
+            _wide(rows.day_import_wh),
             facts.day_import_before_wh + np.where(invalid, 0, values.import_wh),
         ),
-        v06_count=merge(rows.v06_count, means.count),
+        v06_count=merge(_wide(rows.v06_count), means.count),
         v06_mean_wh=merge(rows.v06_mean_wh, means.mean_wh),
     )
+
+
+def _wide(column: npt.NDArray[Any]) -> I64:
+    """A narrow column of the tick state as int64 (what a tick writes over it may not fit;
+    :meth:`TickRows.assign` narrows it again where it does)."""
+    return column.astype(np.int64, copy=False)
 
 
 class _Merge:

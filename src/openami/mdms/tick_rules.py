@@ -210,7 +210,7 @@ def _cached_facts(values: TickValues, rows: TickRows, at: ValueIndex, s: int) ->
     else:
         day_known = (at(rows.day_through_slot) == s - 1) & (at(rows.day_usable_count) >= 0)
         count = np.where(day_known, at(rows.day_usable_count), 0).astype(np.int64)
-        import_wh = np.where(day_known, at(rows.day_import_wh), 0)
+        import_wh = np.where(day_known, at(rows.day_import_wh), 0).astype(np.int64)
     return RunFacts(
         last_slot == s - 1,
         last_slot,

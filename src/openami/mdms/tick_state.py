@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.mdms.columns import int_column
-from openami.mdms.tick_cache import ROW_DTYPES, TickCache, TickRows
+from openami.mdms.tick_cache import ROW_DTYPES, WIDE_DTYPES, TickCache, TickRows, put
 from openami.mdms.vee_config import VeeConfig
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.tick_snapshot import (
@@ -122,7 +122,8 @@ def _rows_of(snapshot: SnapshotReader) -> TickRows | None:
     for name in names:
         if snapshot.schema.get_field_index(name) < 0:
             return None
-        if snapshot.schema.field(name).type != pa.from_numpy_dtype(np.dtype(ROW_DTYPES[name])):
+        allowed = {pa.from_numpy_dtype(np.dtype(t[name])) for t in (ROW_DTYPES, WIDE_DTYPES)}
+        if snapshot.schema.field(name).type not in allowed:
             return None
     n = snapshot.num_rows
     columns: dict[str, np.ndarray] = {name: np.empty(n, dtype=ROW_DTYPES[name]) for name in names}
@@ -135,7 +136,7 @@ def _rows_of(snapshot: SnapshotReader) -> TickRows | None:
             column = batch.column(name)
             if column.null_count:
                 return None
-            columns[name][at:end] = column.to_numpy(zero_copy_only=False)
+            put(columns, name, slice(at, end), column.to_numpy(zero_copy_only=False))
         at = end
     if at != n:
         return None
