@@ -1,7 +1,8 @@
 """MDMS national slot: one A-route tick of N meters (default 81.5 million, import and export
-registers) ingested, validated and stored by ``ingest_batch``, one call per record batch of
-4 M reads as a worker takes the tick off the bus (``--one-call``: the whole tick memory-mapped
-and given to ONE call); wall time, values per second and peak memory.
+registers) ingested, validated and stored by ONE ``ingest_pieces`` call over its record
+batches of 4 M reads, read as the ingest comes to them, as a worker takes the tick off the
+bus (``--one-call``: the whole tick memory-mapped and given to one ``ingest_batch`` call);
+wall time, values per second and peak memory.
 
 What is stored beforehand (untimed, through ``ingest_batch`` in the parent process, one batch
 per boundary and per chunk of 4 M meters, as the ticks would have arrived): the reads of
@@ -81,7 +82,7 @@ from mdms_fixtures import one_point_per_meter, tick_reads
 from openami.bus.messages import READ_SCHEMA
 from openami.clock import day_first_slot
 from openami.mdms.indexes import InstallIndex, MeterIndex
-from openami.mdms.ingest import PART_ROWS, IngestContext, VeeIngestResult, ingest_batch
+from openami.mdms.ingest import PART_ROWS, IngestContext, ingest_batch, ingest_pieces
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.tick_state import TICK_STATE_FILE, load_tick_state, save_tick_state
 from openami.mdms.vee_config import load_vee_config
@@ -199,9 +200,9 @@ def _reset_peak() -> bool:
 def _timed_call(context: IngestContext, path: Path, one_call: bool) -> dict[str, object]:
     """The tick in ``path`` ingested: wall and CPU time, counts, phases and the peak RSS
     (the kernel's mark reset just before). ``one_call``: the whole tick memory-mapped and
-    given to one ``ingest_batch`` call; else one call per record batch of the file (4 M
-    reads, as a worker takes the tick off the bus), each batch read (not mapped) just
-    before its call and freed after it."""
+    given to one ``ingest_batch`` call; else ``ingest_pieces`` over the file's record batches (4 M
+    reads, as a worker takes the tick off the bus), each batch read (not mapped) when the
+    ingest comes to it and freed after it."""
     with pa.memory_map(str(path)) as src:
         whole = pa.ipc.open_file(src).read_all() if one_call else None
     gc.collect()
@@ -214,13 +215,13 @@ def _timed_call(context: IngestContext, path: Path, one_call: bool) -> dict[str,
     if whole is not None:
         result = ingest_batch(context, whole, timings=phases)
     else:
-        result = VeeIngestResult(0, 0, 0)
         with pa.OSFile(str(path)) as src:
             reader = pa.ipc.open_file(src)
-            for i in range(reader.num_record_batches):
-                batch = pa.Table.from_batches([reader.get_batch(i)])
-                result = result + ingest_batch(context, batch, timings=phases)
-                del batch
+            pieces = (
+                pa.Table.from_batches([reader.get_batch(i)])
+                for i in range(reader.num_record_batches)
+            )
+            result = ingest_pieces(context, pieces, timings=phases)
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -426,8 +427,8 @@ def main() -> None:
     ap.add_argument(
         "--one-call",
         action="store_true",
-        help="each tick memory-mapped whole and given to one ingest_batch call (default: one "
-        "call per record batch of 4 M reads, read as it comes)",
+        help="each tick memory-mapped whole and given to one ingest_batch call (default: "
+        "ingest_pieces over its record batches of 4 M reads, read as they are needed)",
     )
     ap.add_argument("--small", action="store_true", help="2,000,000 meters")
     ap.add_argument("--json", action="store_true", help="print one JSON object")

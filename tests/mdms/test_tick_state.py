@@ -286,3 +286,54 @@ def test_tick_path_stores_what_the_general_path_stores(
     mask = int(flags.column("f")[0].as_py())
     for rule in ("V04", "V04R", "V06", "V07", "V07L", "V08", "V08F", "V09", "V10", "V10O", "V11"):
         assert mask & bit(rule), rule
+
+
+def test_values_too_wide_for_the_narrow_state_are_stored_exactly(tmp_path: Path) -> None:
+    """Meter IDs, supply point keys and registers above 2**31 (the tick state holds those
+    columns as int64 then): the tick path stores what the general path stores, and values."""
+    cfg = load_vee_config()
+    ids = np.array([7, 2**33 + 1], dtype=np.int64)
+    installs = InstallIndex(
+        pa.table(
+            {
+                "meter_id": ids,
+                "supply_point_key": np.array([9, 2**34 + 5], dtype=np.int64),
+                "valid_from": np.zeros(2),
+                "valid_to": pa.nulls(2, pa.float64()),
+            }
+        )
+    )
+    meters = MeterIndex(pa.table({"meter_id": ids, "register_digits": [12, 12]}), cfg)
+    start = np.array([1_000, 3_000_000_000], dtype=np.int64)  # Wh; 2**31 - 1 ≈ 2.1e9
+    got: dict[bool, dict[str, list[tuple[object, ...]]]] = {}
+    for use_tick in (True, False):
+        store = DuckIntervalStore(tmp_path / f"{use_tick}.duckdb")
+        upgrade_mdms_schema(store)
+        cache = TickCache() if use_tick else None
+        for b in range(6):
+            imp = start + 100 * b
+            reads = pa.table(
+                {
+                    "meter_id": ids,
+                    "boundary": np.full(2, B0 + b, dtype=np.int64),
+                    "import_register_wh": imp,
+                    "export_register_wh": imp + 2**32,
+                    "received_at": np.full(2, (B0 + b) * 1800.0 + 60),
+                    "source": np.zeros(2, dtype=np.uint8),
+                },
+                schema=READ_SCHEMA,
+            )
+            context = IngestContext(
+                store, installs, meters, cfg, float(b), tick_cache=cache, dense=use_tick
+            )
+            ingest_batch(context, reads)
+        if cache is not None:
+            assert cache.rows.meter_id.dtype == np.int64
+            assert cache.rows.last_export_register_wh.tolist() == (start + 500 + 2**32).tolist()
+            assert cache.rows.supply_point_key.tolist() == [9, 2**34 + 5]
+        got[use_tick] = _snapshot(store)
+        t = store.query("SELECT supply_point_key, import_wh, export_wh FROM half_hour_values")
+        got[use_tick]["energy"] = sorted(zip(*(c.to_pylist() for c in t.columns), strict=True))
+        store.close()
+    assert got[True] == got[False]
+    assert got[True]["energy"] == [(9, 100, 100)] * 5 + [(2**34 + 5, 100, 100)] * 5

@@ -12,6 +12,8 @@ re-sent after a crash) adds nothing the second time.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,6 +43,7 @@ __all__ = [
     "TickCache",
     "VeeIngestResult",
     "ingest_batch",
+    "ingest_pieces",
     "plan_part",
 ]
 
@@ -63,11 +66,49 @@ def ingest_batch(
     before it stored (a day file's opening reads); ticks in a transaction per part. After a
     crash a batch is stored wholly, not at all, or up to such a point, and ingesting it
     again completes it without duplicates."""
-    clock = PhaseClock(timings)
     reads = _normalised(batch)
     if reads.num_rows == 0:
         return VeeIngestResult(0, 0, 0)
-    units = _units(reads, ctx)
+    return _ingest_units(ctx, _units(reads, ctx), timings)
+
+
+def ingest_pieces(
+    ctx: IngestContext, pieces: Iterable[pa.Table], timings: dict[str, float] | None = None
+) -> VeeIngestResult:
+    """:func:`ingest_batch` for a batch that comes in pieces (e.g. a national tick's record
+    batches as they come off the bus or a file), taken one at a time so that only the
+    pieces in progress are in memory, with the check of one part overlapping the store of
+    the one before across pieces. Each piece holds all the reads of its meters, above every
+    meter of the pieces before it (a tick in meter order); a piece that breaks this is a
+    ``ValueError`` (the pieces before it are stored, as after a crash)."""
+    units = _piece_units(pieces, ctx)
+    first = next(units, None)
+    if first is None:
+        return VeeIngestResult(0, 0, 0)
+    return _ingest_units(ctx, itertools.chain([first], units), timings)
+
+
+def _piece_units(pieces: Iterable[pa.Table], ctx: IngestContext) -> Iterator[_Unit]:
+    above = None  # the highest meter of the pieces so far
+    for piece in pieces:
+        reads = _normalised(piece)
+        if reads.num_rows == 0:
+            continue
+        bounds = pc.min_max(reads.column("meter_id"))
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if above is not None and low <= above:
+            raise ValueError(
+                f"a piece's meters must lie above the pieces' before it: meter {low} "
+                f"after meter {above}"
+            )
+        above = high
+        yield from _units(reads, ctx)
+
+
+def _ingest_units(
+    ctx: IngestContext, units: Iterable[_Unit], timings: dict[str, float] | None
+) -> VeeIngestResult:
+    clock = PhaseClock(timings)
     interval = IntervalIngest(ctx.store)
     cache = ctx.active_tick_cache
     with interval.locked():
@@ -221,24 +262,35 @@ def _log_row(plan: PartPlan, ingest_seq: int, ctx: IngestContext) -> IngestLogRo
     )
 
 
-def _run_units(
-    interval: IntervalIngest, units: list[_Unit], ctx: IngestContext, clock: PhaseClock
+def _run_one(
+    interval: IntervalIngest, unit: _Unit, ctx: IngestContext, clock: PhaseClock
 ) -> VeeIngestResult:
-    if len(units) == 1:  # checked and stored in one transaction
-        with interval.open_part() as tx:
-            plan = plan_part(tx, units[0].reads, ctx, clock)
-            if plan.append.writes_anything():
-                log = _log_row(plan, interval.next_ingest_seq(), ctx)
-                tx.append(plan.append, log, ctx.history_cap)
-        clock.lap("store")
-        return plan.result
+    with interval.open_part() as tx:
+        plan = plan_part(tx, unit.reads, ctx, clock)
+        if plan.append.writes_anything():
+            log = _log_row(plan, interval.next_ingest_seq(), ctx)
+            tx.append(plan.append, log, ctx.history_cap)
+    clock.lap("store")
+    return plan.result
+
+
+def _run_units(
+    interval: IntervalIngest, units: Iterable[_Unit], ctx: IngestContext, clock: PhaseClock
+) -> VeeIngestResult:
+    # a list (one batch): all its parts; pieces: those of the first piece (a later part
+    # of another kind is stored right either way, only more slowly)
+    ahead = units if isinstance(units, list) else list(itertools.islice(units, 2))
+    if len(ahead) == 1:  # the only part: checked and stored in one transaction
+        return _run_one(interval, ahead[0], ctx, clock)
     # Ticks: a transaction per part, since a tick UPDATEs a V06 mean per supply point and
     # in one transaction over 81.5 M points those updates' undo data made the national tick
     # 68 s instead of 51-58 s. Day files: one write transaction (a commit per part cost
     # more than its append).
     per_part = ctx.active_tick_cache is not None and all(
-        not u.after_previous and is_tick(u.reads) for u in units
+        not u.after_previous and is_tick(u.reads) for u in ahead
     )
+    if ahead is not units:
+        units = itertools.chain(ahead, units)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-store") as pool:
         writer = _StoreThread(pool, interval, ctx, per_part)
         try:
@@ -253,7 +305,7 @@ def _run_units(
 
 def _check_and_store(
     interval: IntervalIngest,
-    units: list[_Unit],
+    units: Iterable[_Unit],
     ctx: IngestContext,
     clock: PhaseClock,
     writer: _StoreThread,
