@@ -33,6 +33,7 @@ from openami.mdms.ingest_context import (
     PhaseClock,
     VeeIngestResult,
 )
+from openami.mdms.memory import release_free_memory
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.tick_plan import is_tick, plan_tick
 from openami.storage.interval_ingest import IngestLogRow, IngestTransaction, IntervalIngest
@@ -122,6 +123,8 @@ def _ingest_units(
             raise
         if cache is not None:
             cache.finish(interval.generation, ok=True)
+    if total.rows_in >= ctx.part_rows:  # a large batch: its freed parts back to the system
+        release_free_memory()
     return total
 
 
