@@ -184,8 +184,9 @@ def put(
 
 def searchsorted(haystack: npt.NDArray[Any], needles: npt.NDArray[Any]) -> I64:
     """``np.searchsorted`` without a copy of the haystack in the needles' type: the needles
-    are brought to a narrow haystack's type (clipped to its range: those out of range
-    cannot be found, and they fall outside every value held)."""
+    are brought to a narrow haystack's type, clipped to its range — so for a look-up only
+    (compare the values found with the needles): a needle out of range is never equal to
+    what its position holds, but that position is not where it would be inserted."""
     if needles.dtype == haystack.dtype or not np.issubdtype(haystack.dtype, np.integer):
         return np.searchsorted(haystack, needles)
     if haystack.dtype.itemsize > needles.dtype.itemsize and fits(haystack, needles.dtype):
