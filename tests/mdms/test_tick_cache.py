@@ -79,6 +79,12 @@ def test_a_value_that_does_not_fit_makes_its_column_int64_exactly() -> None:
     assert cache.rows.supply_point_key.dtype == np.int32  # the others stay narrow
 
 
+def test_a_meter_above_the_narrow_range_is_merged_after_the_highest_one() -> None:
+    cache = _cache_with([2, 2**31 - 1], 0)
+    _tick(cache, [5, 2**40], 1)
+    assert cache.rows.meter_id.tolist() == [2, 5, 2**31 - 1, 2**40]
+
+
 def test_searchsorted_finds_no_needle_outside_a_narrow_haystack() -> None:
     haystack = np.array([1, 5, 2**31 - 1], dtype=np.int32)
     needles = np.array([5, 2**40, -(2**40), 2**31 - 1], dtype=np.int64)

@@ -340,7 +340,10 @@ def _merge(rows: TickRows, blocks: list[TickRows]) -> TickRows:
     new = _concat(blocks)  # copies: the blocks may be views of read-only Arrow buffers
     if len(rows) == 0:
         return new
-    at = searchsorted(rows.meter_id, new.meter_id)
+    held = rows.meter_id
+    if not fits(new.meter_id, held.dtype):  # positions to insert at: in the wider type
+        held = held.astype(new.meter_id.dtype)
+    at = searchsorted(held, new.meter_id)
     merged = {}
     for f in fields(rows):
         old, added = getattr(rows, f.name), getattr(new, f.name)
