@@ -1,5 +1,5 @@
-"""Interval store settings: DuckDB's memory limit, and the write counter the tick state
-relies on."""
+"""Interval store settings: DuckDB's memory limit and threads, and the write counter the
+tick state relies on."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def test_memory_limit_from_argument_and_environment(monkeypatch: pytest.MonkeyPa
 def test_a_memory_limit_that_is_not_a_size_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="expected a size"):
         DuckIntervalStore(memory_limit=bad)
+
+
+def test_threads_from_argument_and_refused_out_of_range() -> None:
+    got = DuckIntervalStore(threads=1).query("SELECT current_setting('threads') AS t")
+    assert got.column("t")[0].as_py() == 1
+    with pytest.raises(ValueError, match="1-1024"):
+        DuckIntervalStore(threads=0)
 
 
 def test_every_committed_write_moves_the_generation() -> None:

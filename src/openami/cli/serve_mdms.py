@@ -89,6 +89,14 @@ def _worker_name(_ctx: click.Context, _param: click.Parameter, value: str) -> st
     help="DuckDB buffer pool of each partition store (e.g. 512MB).",
 )
 @click.option(
+    "--store-threads",
+    type=click.IntRange(0, 1024),
+    default=1,
+    show_default=True,
+    help="DuckDB threads of each partition store (0: one per core). One each stores more "
+    "values/s: a worker holds many partitions; run one worker per core instead.",
+)
+@click.option(
     "--close-from",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
@@ -158,6 +166,7 @@ def _worker_options(name: str, settings: Settings, options: dict[str, Any]) -> W
             step_s=options["step"] if options["step"] is not None else ttl / 3,
             tick_state_every_s=settings.tick_state_every_s,
             store_memory=options["store_memory"],
+            store_threads=options["store_threads"] or None,
             close_from_slot=None if close_from is None else day_first_slot(close_from.date()),
         )
     except ValueError as exc:

@@ -134,13 +134,14 @@ class PartitionStore:
         make_mdms: Callable[[DuckIntervalStore], PartitionMdms],
         publisher: VersionPublisher | None,
         memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> PartitionStore:
         """Open (or create) the partition's store and load its tick state when it matches;
         raises :class:`~openami.storage.duckdb_interval.StoreInUse` while another process
         still holds the file."""
         directory = partition_dir(data_dir, partition)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        store = DuckIntervalStore(directory / PARTITION_STORE_FILE, memory_limit)
+        store = DuckIntervalStore(directory / PARTITION_STORE_FILE, memory_limit, threads=threads)
         try:
             mdms = make_mdms(store)
             opened = cls(mdms, directory, publisher)

@@ -221,13 +221,15 @@ class DuckIntervalStore:
         path: str | Path = ":memory:",
         memory_limit: str | None = None,
         read_only: bool = False,
+        threads: int | None = None,
     ) -> None:
         """``read_only``: open an existing, up-to-date file for reading only (several
         processes may, while none writes it; e.g. hub replicas over a loaded store).
         ``memory_limit`` (e.g. ``"4GB"``; else ``$OPENAMI_DUCKDB_MEMORY_LIMIT``, else
         DuckDB's default of 80 % of RAM) caps DuckDB's buffer pool: a process that also keeps
         the MDMS tick state and registry look-ups in memory (GiB at national scale) leaves
-        DuckDB less than its default."""
+        DuckDB less than its default. ``threads``: DuckDB's worker threads for this file
+        (None: one per core); an MDMS worker's partition stores use one each."""
         self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -244,6 +246,10 @@ class DuckIntervalStore:
         limit = memory_limit or os.environ.get("OPENAMI_DUCKDB_MEMORY_LIMIT")
         if limit:
             self._con.execute(f"SET memory_limit = '{_size(limit)}'")
+        if threads is not None:
+            if not 1 <= threads <= 1024:
+                raise ValueError(f"DuckDB threads must be 1-1024, not {threads}")
+            self._con.execute(f"SET threads = {int(threads)}")
         if not read_only:
             _migrate(self._con)
             self._con.execute(TABLES)
