@@ -47,7 +47,7 @@ def serve(
     from openami.storage.repositories import open_database
     from openami.storage.repositories.audit import AuditLog
     from openami.storage.repositories.clients import ClientStore
-    from openami.web.app import create_app
+    from openami.web.app import ThreadPoolCap, create_app
 
     database = open_database(data_dir / "registry.sqlite")
     registry = Registry(database)
@@ -72,6 +72,10 @@ def serve(
     # the dashboard's warm-up (KPIs of recent days, computed once from the start in a
     # thread) would compete with the timed requests for the first minutes: API only here
     app.state.dashboard_warm_up = False
+    # HUB_BENCH_THREADS=N: each server's endpoint threads capped at N (serve hub --api-threads)
+    threads = int(os.environ.get("HUB_BENCH_THREADS", "0"))
+    if threads > 0:
+        app.add_middleware(ThreadPoolCap, threads=threads)
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -59,7 +59,7 @@ from openami.storage.repositories.leases import PartitionLeases
 from openami.storage.repositories.web_sessions import WebSessionStore
 from openami.storage.slot_files import SlotFileStore
 from openami.storage.slot_files_shared import SharedSlotSource
-from openami.web.app import create_app
+from openami.web.app import ThreadPoolCap, create_app
 from openami.wiring import _open_database, prepare_data_dir
 
 log = get_logger(__name__)
@@ -74,11 +74,14 @@ class HubReplica:
     context: HubContext
     workers: WorkerThread | None
     close: Callable[[], None]
+    api_threads: int = 0
 
     def app(self) -> FastAPI:
         app = create_app(self.context)
         if self.settings.metrics_token:
             app.state.metrics_token = self.settings.metrics_token
+        if self.api_threads > 0:
+            app.add_middleware(ThreadPoolCap, threads=self.api_threads)
         return app
 
 
@@ -100,6 +103,8 @@ class ReplicaOptions:
     operator_password: str = ""  # the dashboard's bootstrap operator ("": none made here)
     # the slot files every replica shares (None: SHARED_STORE/_slot_files)
     slot_files_dir: str | None = None
+    #: the event loop's worker threads for the plain endpoints (0: anyio's default, 40)
+    api_threads: int = 0
 
 
 def shared_sessions(settings: Settings, database: Database) -> tuple[SessionStore, SessionStore]:
@@ -184,7 +189,7 @@ def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) 
         database.close()
 
     log.info("hub.replica_opened", replica=context.replica_id, engine=database.dialect)
-    return HubReplica(settings, context, workers, close)
+    return HubReplica(settings, context, workers, close, options.api_threads)
 
 
 def slot_files_root(shared_values_uri: str, given: str | None) -> Path:

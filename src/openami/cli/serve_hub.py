@@ -62,6 +62,15 @@ CREDENTIALS_FILE = "hub-credentials.json"
     help="Redis for rate limits and lockouts shared by every replica [OPENAMI_REDIS_URL].",
 )
 @click.option(
+    "--api-threads",
+    type=click.IntRange(0, 1000),
+    default=0,
+    show_default=True,
+    help="Worker threads of each process for the API's endpoints (0: 40). One thread "
+    "answers the most point-days/s (less GIL contention) but lets a slow request hold "
+    "the others up: see docs/croute.md.",
+)
+@click.option(
     "--slot-files-dir",
     default=None,
     metavar="DIR",
@@ -194,6 +203,7 @@ def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
             "bus": _bus_spec(options),
             "clock": _clock_spec(options),
             "slot_files_dir": options["slot_files_dir"],
+            "api_threads": options["api_threads"],
         },
     }
 
