@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -262,9 +263,21 @@ class DuckIntervalStore:
         #: nothing else wrote
         self.generation = 0
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 60.0) -> None:
+        """Close the file. A cursor's call still running in another thread (the read-only
+        store's point-day files being written) makes DuckDB refuse at once: the close is
+        tried again until that call ends (at most ``wait_s``); the thread's next call then
+        fails, and it gives up."""
+        deadline = time.monotonic() + wait_s
         with self._lock:
-            self._con.close()
+            while True:
+                try:
+                    self._con.close()
+                    return
+                except duckdb.ResourceInUseException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._cursor_lock:  # cursors may be made by two threads (see transaction)
