@@ -105,6 +105,8 @@ class ReplicaOptions:
     slot_files_dir: str | None = None
     #: the event loop's worker threads for the plain endpoints (0: anyio's default, 40)
     api_threads: int = 0
+    #: the threads of the one-point reads' own lane (hub/lanes.py)
+    quick_lane_threads: int = 1
 
 
 def shared_sessions(settings: Settings, database: Database) -> tuple[SessionStore, SessionStore]:
@@ -161,6 +163,7 @@ def open_hub_replica(settings: Settings, options: ReplicaOptions | None = None) 
             trusted_proxies=settings.trusted_proxies,
             max_body_bytes=settings.max_body_bytes,
             claim_ttl_s=options.claim_ttl_s,
+            quick_lane_threads=options.quick_lane_threads,
             operator_sessions=operator_sessions,
             portal_sessions=portal_sessions,
         )

@@ -4,11 +4,13 @@ and refused with 413 as soon as it passes the limit, long before it ends."""
 
 from __future__ import annotations
 
+import asyncio
 import select
 import socket
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 from tests.httpserver import serve
 
 from openami.clock import JST, ManualClock
-from openami.hub.body_limit import DEFAULT_MAX_BODY_BYTES
+from openami.hub.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from openami.hub.context import HubContext
 from openami.mdms import Mdms
 from openami.registry import Registry
@@ -125,3 +127,47 @@ def test_bad_content_length_is_a_clear_400(base: str) -> None:
         sock.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")
         answer = _answer(sock)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
+def _run_asgi(headers: list[tuple[bytes, bytes]], bodies: list[bytes]) -> tuple[Any, list[Any]]:
+    """BodyLimit (limit 1,000 bytes) over an app that reads the whole body, on plain ASGI
+    calls: (what the app was handed as receive, the messages sent)."""
+    handed: list[Any] = []
+    sent: list[Any] = []
+    messages = [
+        {"type": "http.request", "body": b, "more_body": i < len(bodies) - 1}
+        for i, b in enumerate(bodies)
+    ]
+
+    async def receive() -> Any:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def app(scope: Any, app_receive: Any, app_send: Any) -> None:
+        handed.append(app_receive)
+        while (await app_receive()).get("more_body"):
+            pass
+        await app_send({"type": "http.response.start", "status": 200, "headers": []})
+        await app_send({"type": "http.response.body", "body": b"ok"})
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    asyncio.run(BodyLimit(app, max_body_bytes=1000)(scope, receive, send))
+    return handed[0] if handed else None, sent
+
+
+def test_a_request_without_a_body_goes_through_unwrapped() -> None:
+    handed, sent = _run_asgi([(b"host", b"x")], [b""])
+    assert handed is not None and handed.__name__ == "receive"  # the server's own receive
+    assert sent[0]["status"] == 200
+
+
+def test_transfer_encoding_wins_over_a_small_content_length() -> None:
+    """A request declaring both (a smuggling attempt) is counted as it streams (RFC 9112
+    §6.3: Transfer-Encoding overrides Content-Length), so a small length cannot smuggle a
+    large body past the limit."""
+    headers = [(b"content-length", b"10"), (b"transfer-encoding", b"chunked")]
+    handed, sent = _run_asgi(headers, [b"x" * 600, b"x" * 600, b"x" * 600])
+    assert handed is not None and handed.__name__ == "counted_receive"
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]

@@ -71,6 +71,14 @@ CREDENTIALS_FILE = "hub-credentials.json"
     "the others up: see docs/croute.md.",
 )
 @click.option(
+    "--quick-lane-threads",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker threads of each process for the one-point reads (JSON point-days, ESPI "
+    "UsagePoints), apart from the other endpoints' threads: see docs/croute.md.",
+)
+@click.option(
     "--slot-files-dir",
     default=None,
     metavar="DIR",
@@ -204,6 +212,7 @@ def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
             "clock": _clock_spec(options),
             "slot_files_dir": options["slot_files_dir"],
             "api_threads": options["api_threads"],
+            "quick_lane_threads": options["quick_lane_threads"],
         },
     }
 

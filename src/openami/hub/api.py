@@ -18,10 +18,11 @@ from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
 from openami.hub.guesses import authenticate_client
+from openami.hub.lanes import in_quick_lane
 from openami.hub.oauth_grants import token_grant
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
-from openami.hub.token_cache import token_cache
+from openami.hub.token_cache import answered_in_memory, token_cache
 from openami.storage.repositories.clients import ApiClient
 
 router = APIRouter(route_class=AuditedRoute)  # every request is audit-logged
@@ -127,11 +128,20 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     )
 
 
-def current_client(
+async def current_client(
     context: Annotated[HubContext, Depends(ctx)],
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiClient:
+    """The retailer client of a request (401 without a live token, 429 over its budget):
+    on the event loop when that needs no I/O (``answered_in_memory``), else in the quick lane."""
+    if answered_in_memory(context, authorization):
+        return client_of(context, request, authorization)
+    return await in_quick_lane(context, client_of, context, request, authorization)
+
+
+def client_of(context: HubContext, request: Request, authorization: str | None) -> ApiClient:
+    """:func:`current_client`'s check itself (may ask the stores)."""
     address, now_s = client_address(request), context.clock.timestamp()
     enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     if not authorization or not authorization.lower().startswith("bearer "):

@@ -234,12 +234,13 @@ class AuditedRoute(APIRoute):
 
 def _request_record(request: Request, status: int) -> AuditRecord:
     context = request.app.state.hub
-    query = request.url.query
+    scope = request.scope  # the path and query as the server parsed them (no URL rebuilt)
+    query = scope.get("query_string", b"").decode("latin-1")
     return AuditRecord(
         at=context.clock.timestamp(),
         kind="request",
         actor=str(getattr(request.state, "audit_actor", ANONYMOUS)),
-        action=f"{request.method} {request.url.path}" + (f"?{query}" if query else ""),
+        action=f"{request.method} {scope['path']}" + (f"?{query}" if query else ""),
         purpose=PURPOSE_API_ACCESS,
         detail={
             "status": status,

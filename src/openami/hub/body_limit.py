@@ -34,14 +34,19 @@ class BodyTooLarge(Exception):
 
 
 def _declared_length(scope: Scope) -> int | None:
-    """The request's Content-Length, None if absent; ValueError if malformed."""
+    """The request's Content-Length; 0 when it has no body (neither a length nor a
+    Transfer-Encoding, RFC 9112 §6.3), None when its length is not declared (a
+    Transfer-Encoding, whatever Content-Length says); ValueError if one is malformed."""
+    length, chunked = 0, False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.decode("latin-1").strip()
             if not text.isdigit() or len(text) > 18:
                 raise ValueError(text[:40])
-            return int(text)
-    return None
+            length = int(text)
+        elif name == b"transfer-encoding":
+            chunked = True  # it overrides any Content-Length (§6.3): the body is counted
+    return None if chunked else length
 
 
 async def _answer(send: Send, status: int, code: str, message: str) -> None:
@@ -82,6 +87,9 @@ class BodyLimit:
             return
         if declared is not None and declared > limit:
             await _answer(send, 413, "body_too_large", too_large)
+            return
+        if declared is not None:  # the server delivers no more than declared: nothing to count
+            await self.app(scope, receive, send)
             return
         received = 0
         exceeded = False

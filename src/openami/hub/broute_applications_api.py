@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from openami.clock import JST
-from openami.hub.api import ApiError, ctx, current_client
+from openami.hub.api import ApiError, client_of, ctx
 from openami.hub.audit import AuditedRoute
 from openami.hub.broute_applications import Applicant, BrouteRefused, broute_service
 from openami.hub.consent_api import current_customer
@@ -110,7 +110,7 @@ def applicant(
         if request.method != "GET":
             customer_action(request)
         return Applicant(customer_id=customer_id)
-    client = current_client(context, request, authorization)
+    client = client_of(context, request, authorization)
     if client.role != "retailer":
         raise api_error(403, "E_NOT_RETAILER", "retailers or customers apply for the B route")
     return Applicant(retailer_id=client.party_id)

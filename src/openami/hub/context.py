@@ -78,6 +78,9 @@ class HubContext:
     # how long a confirmed client-credentials token may be answered from memory [s] (a
     # revocation through another replica shows that much later; hub.token_cache); 0: never
     token_cache_s: float = 5.0
+    # worker threads of the lane the one-point reads run in (hub.lanes): few contend less
+    # for the GIL; the other endpoints keep the shared pool
+    quick_lane_threads: int = 1
     # this process among the hub replicas over one store: it claims webhook deliveries and
     # data jobs under this name, each claim valid claim_ttl_s after its last renewal
     replica_id: str = field(default_factory=new_replica_id)

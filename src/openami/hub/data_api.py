@@ -43,6 +43,7 @@ from openami.hub.data_models import (
     RegisterRead,
 )
 from openami.hub.errors import api_error as _error
+from openami.hub.lanes import in_quick_lane
 from openami.hub.oauth import Party, current_party
 from openami.hub.oauth_grants import consent_store
 from openami.hub.values import daily_sums, recorded_after, service_starts, visible_values
@@ -224,7 +225,7 @@ def interval_items(table: pa.Table) -> list[dict[str, Any]]:
     response_model=HalfHourDay,
     responses=_ERRORS,
 )
-def half_hour_values(
+async def half_hour_values(
     context: Annotated[HubContext, Depends(ctx)],
     party: Annotated[Party, Depends(current_party)],
     supply_point_id: SpPath,
@@ -233,6 +234,10 @@ def half_hour_values(
     """The 48 half-hour values of one JST day, slots without a value yet marked
     ``not_yet_available``: the values of ``/intervals?from=D&to=D`` (same access rules),
     in the older one-day shape."""
+    return await in_quick_lane(context, _half_hour_day, context, party, supply_point_id, day)
+
+
+def _half_hour_day(context: HubContext, party: Party, supply_point_id: str, day: date) -> Response:
     acc = access(context, party, supply_point_id, "half_hour", day, day)
     record_reads(
         context,

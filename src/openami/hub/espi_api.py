@@ -28,6 +28,7 @@ from openami.hub.espi_access import (
 from openami.hub.espi_feed import atom, audit_points, batch_feed, blocks, feed, point_values
 from openami.hub.espi_ids import usage_point_index
 from openami.hub.espi_window import Window, espi_error, feed_links, window
+from openami.hub.lanes import in_quick_lane
 from openami.protocols.espi import (
     ATOM_MEDIA_TYPE,
     Link,
@@ -93,7 +94,7 @@ def batch_subscription_usage_points(
 
 
 @router.get("/Batch/Subscription/{subscription_id}/UsagePoint/{usage_point_id}", responses=_ATOM_OK)
-def batch_usage_point(
+async def batch_usage_point(
     request: Request,
     context: Ctx,
     client: Client,
@@ -102,6 +103,19 @@ def batch_usage_point(
     usage_point_id: UpId,
 ) -> Response:
     """One UsagePoint with its MeterReadings and IntervalBlocks of the period."""
+    return await in_quick_lane(
+        context, _batch_usage_point, request, context, client, win, subscription_id, usage_point_id
+    )
+
+
+def _batch_usage_point(
+    request: Request,
+    context: HubContext,
+    client: ApiClient,
+    win: Window,
+    subscription_id: str,
+    usage_point_id: str,
+) -> Response:
     check_subscription(client, subscription_id)
     point = one_point(request.app.state, context, client, usage_point_id, win.days)
     return batch_feed(
@@ -145,13 +159,27 @@ def usage_points(
 
 
 @router.get("/Subscription/{subscription_id}/UsagePoint/{usage_point_id}", responses=_ATOM_OK)
-def usage_point(
+async def usage_point(
     request: Request,
     context: Ctx,
     client: Client,
     win: Win,
     subscription_id: SubId,
     usage_point_id: UpId,
+) -> Response:
+    """One UsagePoint entry (no readings)."""
+    return await in_quick_lane(
+        context, _usage_point, request, context, client, win, subscription_id, usage_point_id
+    )
+
+
+def _usage_point(
+    request: Request,
+    context: HubContext,
+    client: ApiClient,
+    win: Window,
+    subscription_id: str,
+    usage_point_id: str,
 ) -> Response:
     check_subscription(client, subscription_id)
     point = one_point(request.app.state, context, client, usage_point_id, win.days)

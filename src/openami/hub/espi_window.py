@@ -52,7 +52,7 @@ class Window:
         return min(self.max_results, max(1, per_page))
 
 
-def window(
+async def window(
     context: Annotated[HubContext, Depends(ctx)],
     published_min: Annotated[
         datetime | None,

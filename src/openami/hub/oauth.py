@@ -36,6 +36,7 @@ from openami.hub.audit import AuditedRoute, set_actor
 from openami.hub.client_address import client_address
 from openami.hub.context import HubContext
 from openami.hub.guesses import authenticate_client, authenticate_customer
+from openami.hub.lanes import in_quick_lane
 from openami.hub.oauth_grants import (
     THIRD_PARTY,
     consent_store,
@@ -47,7 +48,7 @@ from openami.hub.oauth_grants import (
 )
 from openami.hub.ratelimit import enforce as enforce_rate_limit
 from openami.hub.ratelimit import enforce_anonymous, enforce_token_requests, unauthenticated
-from openami.hub.token_cache import token_cache
+from openami.hub.token_cache import answered_in_memory, token_cache
 from openami.storage.repositories.clients import ApiClient
 from openami.storage.repositories.consents import Consent
 
@@ -293,11 +294,21 @@ class Party:
     consent_id: str | None = None
 
 
-def current_party(
+async def current_party(
     context: Annotated[HubContext, Depends(ctx)],
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Party:
+    """The caller of a consent or data API request (401 without a live token, 429 over its
+    budget): checked on the event loop when that needs no I/O (``answered_in_memory``),
+    else in the quick lane (``hub.lanes``)."""
+    if answered_in_memory(context, authorization):
+        return party_of(context, request, authorization)
+    return await in_quick_lane(context, party_of, context, request, authorization)
+
+
+def party_of(context: HubContext, request: Request, authorization: str | None) -> Party:
+    """:func:`current_party`'s check itself (may ask the stores)."""
     address, now_s = client_address(request), context.clock.timestamp()
     enforce_anonymous(context.rate_limits, address, now_s)  # before any lookup
     if not authorization or not authorization.lower().startswith("bearer "):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from fastapi import HTTPException
 
@@ -26,6 +27,9 @@ class RateLimiter:
     """Per-client API budget, plus a stricter per-address budget for the token endpoint
     (each token request costs a ~50 ms scrypt check: this caps CPU spent on guessing)."""
 
+    #: does a check wait on the network (a shared store)? then it runs in a worker thread,
+    #: never on the event loop
+    blocking_io: ClassVar[bool] = False
     rate_per_s: float = 20.0
     burst: float = 60.0
     token_rate_per_s: float = 0.5

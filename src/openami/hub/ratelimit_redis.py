@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import redis
 from fastapi import HTTPException
@@ -89,6 +89,8 @@ def connect(url: str) -> redis.Redis:
 
 class RedisRateLimiter(RateLimiter):
     """:class:`RateLimiter` whose buckets live in Redis, shared by every hub process."""
+
+    blocking_io: ClassVar[bool] = True  # a Redis round trip per check
 
     def __init__(self, client: redis.Redis, prefix: str = "openami", **limits: Any) -> None:
         super().__init__(**limits)

@@ -53,6 +53,13 @@ class TokenCache:
                     del self._known[next(iter(self._known))]
         return found[0] if found is not None else None
 
+    def remembers(self, token: str, now_s: float) -> bool:
+        """Would :meth:`client` answer ``token`` from memory, without asking the store?"""
+        if self.ttl_s <= 0:
+            return False
+        known = self._known.get(_key(token))
+        return known is not None and time.monotonic() - known[0] < self.ttl_s and now_s < known[2]
+
     def forget(self, token: str) -> None:
         """A token revoked here: asked of the store again next time."""
         with self._lock:
@@ -72,3 +79,15 @@ def token_cache(context: HubContext) -> TokenCache:
                 cache = TokenCache(context.clients, context.token_cache_s)
                 context.services["token-cache"] = cache
     return cache
+
+
+def answered_in_memory(context: HubContext, authorization: str | None) -> bool:
+    """Can the bearer check of a request run on the event loop: its token remembered here and
+    the rate limits kept in this process (no database or network round trip to wait for)?
+    Otherwise the check runs in the quick lane (``hub.lanes``)."""
+    limits = context.rate_limits
+    if limits is not None and limits.blocking_io:
+        return False
+    if not authorization or not authorization.lower().startswith("bearer "):
+        return True  # refused at once (401), after the in-memory address budget
+    return token_cache(context).remembers(authorization[7:].strip(), context.clock.timestamp())

@@ -94,16 +94,23 @@ def service_starts(context: HubContext) -> ServiceStart:
     registry (``HalfHourService``), or with ``context.service_start_cache_s`` > 0 the
     process's :class:`CachedServiceStarts`."""
     ttl_s = context.service_start_cache_s
-    if ttl_s <= 0:
-        return HalfHourService(context.registry)
     cached = context.services.get("service-starts")
-    if not isinstance(cached, CachedServiceStarts):
+    if not _current(cached, context, ttl_s):
         with _STARTS_LOCK:
             cached = context.services.get("service-starts")
-            if not isinstance(cached, CachedServiceStarts):
-                cached = CachedServiceStarts(HalfHourService(context.registry), ttl_s)
+            if not _current(cached, context, ttl_s):
+                rule = HalfHourService(context.registry)  # the openings read once, kept
+                cached = CachedServiceStarts(rule, ttl_s) if ttl_s > 0 else rule
                 context.services["service-starts"] = cached
+    assert isinstance(cached, CachedServiceStarts | HalfHourService)
     return cached
+
+
+def _current(kept: object, context: HubContext, ttl_s: float) -> bool:
+    """Is ``kept`` the process's service-start rule for the context's present settings?"""
+    if ttl_s > 0:
+        return isinstance(kept, CachedServiceStarts) and kept.ttl_s == ttl_s
+    return isinstance(kept, HalfHourService) and kept.registry is context.registry
 
 
 def served_values(

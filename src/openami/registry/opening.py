@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,10 +103,18 @@ class HalfHourService:
     def __init__(self, registry: Registry, openings: dict[str, AreaOpening] | None = None):
         self._registry = registry
         self.openings = openings if openings is not None else default_openings()
+        #: 00:00 JST of each area's full opening [epoch s], worked out once (a C-route
+        #: request asks for one point's start: this keeps it a dict look-up)
+        self._open_s = {a: jst_day_start_s(o.full_area) for a, o in self.openings.items()}
+
+    @property
+    def registry(self) -> Registry:
+        """The registry the rule asks about meters."""
+        return self._registry
 
     def area_open_s(self, area_codes: Sequence[str]) -> npt.NDArray[np.float64]:
         """00:00 JST of each area's full opening [epoch s] (+inf for an unknown area)."""
-        known = {a: jst_day_start_s(o.full_area) for a, o in self.openings.items()}
+        known = self._open_s
         return np.array([known.get(a, np.inf) for a in area_codes], dtype=np.float64)
 
     def start_s(self, supply_point_key: int) -> float | None:
@@ -115,15 +124,15 @@ class HalfHourService:
         if found is None:
             return None
         supply_point_id, smart_from = found
-        area_open = float(self.area_open_s([supply_point_id[:2]])[0])
-        if not np.isfinite(area_open):
+        area_open = self._open_s.get(supply_point_id[:2])
+        if area_open is None or not math.isfinite(area_open):
             return None
         return max(smart_from, area_open)
 
     def start_slot(self, supply_point_key: int) -> int | None:
         """The first slot with half-hour data of the point (None: none)."""
         start = self.start_s(supply_point_key)
-        return None if start is None else int(np.ceil(start / SLOT_SECONDS))
+        return None if start is None else math.ceil(start / SLOT_SECONDS)
 
     def served_meters(self, meters: pa.Table, at_s: float) -> npt.NDArray[np.bool_]:
         """Per row of ``meters`` (meter_id, area_code, installed_from [epoch s]): is it a

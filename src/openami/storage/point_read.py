@@ -20,6 +20,7 @@ from :class:`FinalPeriods`, which reads them again only after the store committe
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Protocol
 
 import duckdb
@@ -164,8 +165,23 @@ def assemble_current(
     if not parts:
         return CURRENT_VALUES_SCHEMA.empty_table()
     cells = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    current = cells.take(pa.array(_highest_version_per_slot(cells, first_slot, last_slot)))
+    if len(parts) == 1 and _one_per_slot_in_range(cells, first_slot, last_slot):
+        current = cells  # e.g. whole days without later versions: nothing to pick
+    else:
+        current = cells.take(pa.array(_highest_version_per_slot(cells, first_slot, last_slot)))
     return _with_final_periods(current, final_periods)
+
+
+def _one_per_slot_in_range(cells: pa.Table, first_slot: int, last_slot: int) -> bool:
+    """Are the cells already the answer: every slot in the range, each once, by slot?"""
+    slot = np.asarray(cells.column("slot").to_numpy(), dtype=np.int64)
+    if len(slot) == 0:
+        return True
+    return bool(
+        slot[0] >= first_slot
+        and slot[-1] <= last_slot
+        and (len(slot) == 1 or (np.diff(slot) > 0).all())
+    )
 
 
 def _narrow_cells(narrow: pa.Table) -> pa.Table:
@@ -267,8 +283,60 @@ def _register_differences(days: pa.Table, registers: str, previous: str) -> tupl
     return full[:, 1:] - full[:, :-1], full_ok[:, 1:] & full_ok[:, :-1]
 
 
+#: per-value columns a day row holds as lists; all NULL where every value was measured
+_PER_VALUE_LISTS = ("qcode", "vee_flags", "value_recorded_at")
+
+
+@lru_cache(maxsize=64)
+def _measured_constants(n: int) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array, pa.Array]:
+    """The columns every one of ``n`` measured cells shares: quality, method, vee_flags,
+    final, version (immutable Arrow arrays, so they are shared between answers)."""
+    return (
+        pa.array([QUALITY_NAMES[0]] * n, pa.string()),
+        pa.nulls(n, pa.string()),
+        pa.array(np.zeros(n, dtype=np.int32)),
+        pa.array(np.zeros(n, dtype=np.bool_)),
+        pa.array(np.ones(n, dtype=np.int32)),
+    )
+
+
+def _masked(values: Int64s, valid: Bools) -> pa.Array:
+    return pa.array(values) if valid.all() else pa.array(values, mask=~valid)
+
+
+def _measured_day_cells(days: pa.Table) -> pa.Table:
+    """:func:`_day_cells` of day rows whose every value is a measured register difference
+    (no per-value lists): the usual day, built with a few whole-array steps."""
+    imp, imp_ok = _register_differences(days, "import_register_wh", "prev_import_register_wh")
+    exp, exp_ok = _register_differences(days, "export_register_wh", "prev_export_register_wh")
+    rows = days.num_rows
+    n = rows * SLOTS_PER_DAY
+    first = np.asarray(days.column("day_first_slot").to_numpy(), dtype=np.int64)
+    row_at = np.asarray(days.column("recorded_at").to_numpy(), dtype=np.float64)
+    reason = pc.fill_null(days.column("reason").combine_chunks(), DEFAULT_REASON)
+    quality, method, flags, final, version = _measured_constants(n)
+    return pa.table(
+        [
+            (first[:, None] + np.arange(SLOTS_PER_DAY)).ravel(),
+            _masked(imp.ravel(), imp_ok.ravel()),
+            _masked(exp.ravel(), exp_ok.ravel()),
+            quality,
+            method,
+            flags,
+            final,
+            version,
+            np.repeat(row_at, SLOTS_PER_DAY),
+            reason.take(np.repeat(np.arange(rows), SLOTS_PER_DAY)),
+            pa.nulls(n, pa.string()),
+        ],
+        schema=CURRENT_VALUES_SCHEMA,
+    )
+
+
 def _day_cells(days: pa.Table) -> pa.Table:
     """Every value a day row holds (version 1), in :data:`CURRENT_VALUES_SCHEMA`."""
+    if all(days.column(name).null_count == days.num_rows for name in _PER_VALUE_LISTS):
+        return _measured_day_cells(days)
     derived_imp, derived_imp_ok = _register_differences(
         days, "import_register_wh", "prev_import_register_wh"
     )

@@ -61,12 +61,14 @@ from openami.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
 
+#: matched in this order, so the busiest routes come first (no path of one router matches a
+#: route of another: tests/web/test_app.py)
 ROUTERS: tuple[APIRouter, ...] = (
-    api.router,
+    data_api.router,
     espi_api.router,
+    api.router,
     oauth.router,
     consent_api.router,
-    data_api.router,
     demand_api.router,
     requests_api.router,
     jobs_api.router,
