@@ -43,15 +43,16 @@ PERIOD = "published-min={0}T00:00:00%2B09:00&published-max={1}T00:00:00%2B09:00"
 
 
 def _start(
-    data_dir: Path, now_s: float, count: int, audit: bool, baseline: bool = False
-) -> tuple[list[Any], list[int]]:
+    data_dir: Path, now_s: float, count: int, audit: bool, baseline: bool = False,
+    pin: bool = False,
+) -> tuple[list[Any], list[int]]:  # fmt: skip
     ports = [free_port() for _ in range(count)]
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, "--serve", str(data_dir), str(p), str(now_s)]
             + ([] if audit else ["--no-audit"])
             + (["--baseline"] if baseline else []),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **({"HUB_BENCH_PIN": "1"} if pin else {})},
             stdout=subprocess.DEVNULL,  # --json prints one object: the servers' logs go
         )
         for p in ports
@@ -99,9 +100,9 @@ def _paths(info: dict[str, Any]) -> dict[str, list[str]]:
 
 def measure(
     data_dir: Path, info: dict[str, Any], processes: int, seconds: float, connections: int,
-    audit: bool, baseline: bool = False,
+    audit: bool, baseline: bool = False, pin: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    procs, ports = _start(data_dir, float(info["now_s"]), processes, audit, baseline)
+    procs, ports = _start(data_dir, float(info["now_s"]), processes, audit, baseline, pin)
     try:
         token = httpx.post(
             f"http://127.0.0.1:{ports[0]}/oauth/token",
@@ -134,6 +135,11 @@ def main() -> None:
     parser.add_argument(
         "--no-baseline", action="store_true", help="leave out the 1-process baseline run"
     )
+    parser.add_argument(
+        "--pin-cpus",
+        action="store_true",
+        help="pin each server of the measured configurations to a CPU (serve hub --pin-cpus)",
+    )
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, default=None, help="keep (reuse) the data set here")
     parser.add_argument(
@@ -159,7 +165,7 @@ def main() -> None:
             )
         for n in sorted({1, args.processes}):
             results[f"p{n}"] = measure(
-                data_dir, info, n, seconds, args.connections, not args.no_audit
+                data_dir, info, n, seconds, args.connections, not args.no_audit, pin=args.pin_cpus
             )
     figures = {
         "meters": meters,
@@ -167,6 +173,7 @@ def main() -> None:
         "half_hour_values": info["values"],
         "connections": args.connections,
         "audit": not args.no_audit,
+        "pinned": args.pin_cpus,
         "seconds_per_scenario": seconds,
         "cores": cores(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -189,6 +196,7 @@ def main() -> None:
         f"{'cached' if figures['cached'] else f'built in {build_s:.1f} s'}; "
         f"{args.connections} keep-alive connections, {seconds:g} s per scenario, audit "
         f"{'on' if not args.no_audit else 'off'}, {cores()} cores, "
+        f"{'servers pinned to a CPU each, ' if args.pin_cpus else ''}"
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print(

@@ -49,6 +49,10 @@ def serve(
     from openami.storage.repositories.clients import ClientStore
     from openami.web.app import ThreadPoolCap, create_app
 
+    if os.environ.get("HUB_BENCH_PIN"):  # as serve hub --pin-cpus: one CPU per server
+        from openami.cli.cpu_pin import pin_to_free_cpu
+
+        pin_to_free_cpu()
     database = open_database(data_dir / "registry.sqlite")
     registry = Registry(database)
     clock = ManualClock(datetime.fromtimestamp(now_s, JST))

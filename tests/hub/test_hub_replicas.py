@@ -155,10 +155,10 @@ def city(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterato
 
 
 class Replica:
-    def __init__(self, city: City, log: Path, *options: str) -> None:
+    def __init__(self, city: City, log: Path, *options: str, **environ: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "OPENAMI_REDIS_PREFIX": city.redis_prefix}
+        env = {**os.environ, "OPENAMI_REDIS_PREFIX": city.redis_prefix, **environ}
         command = [
             str(EXE),
             "serve",
@@ -445,10 +445,22 @@ def test_a_replica_killed_mid_job_loses_nothing(
             assert chunk.text == before[n]  # stored once, never rewritten
 
 
+def _thread_affinities(pid: int) -> set[frozenset[int]]:
+    """The CPU sets of a process's threads (those still there when asked)."""
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out.add(frozenset(os.sched_getaffinity(int(task.name))))
+        except ProcessLookupError:
+            continue
+    return out
+
+
 def test_workers_2_runs_two_replicas_on_one_socket(city: City, tmp_path: Path) -> None:
     # (two processes starting at once on a busy machine: minutes, not the 60 s default)
-    options = ("--workers", "2", "--healthcheck-timeout", "600")
-    replica = Replica(city, tmp_path / "workers.log", *options)
+    options = ("--workers", "2", "--healthcheck-timeout", "600", "--pin-cpus")
+    locks = str(tmp_path / "cpus")  # this test's own CPU claims, apart from any other hub's
+    replica = Replica(city, tmp_path / "workers.log", *options, OPENAMI_CPU_LOCK_DIR=locks)
     try:
         replica.wait_up(600)
         opened = _wait_for(
@@ -462,6 +474,12 @@ def test_workers_2_runs_two_replicas_on_one_socket(city: City, tmp_path: Path) -
         )
         pids = {int(name.split(":")[1]) for name in opened}
         assert replica.proc.pid not in pids  # the supervisor serves nothing itself
+        # --pin-cpus: each process (every thread of it) on a CPU of its own
+        pinned = [os.sched_getaffinity(pid) for pid in sorted(pids)]
+        if len(os.sched_getaffinity(0)) >= 2:
+            assert all(len(cpus) == 1 for cpus in pinned) and pinned[0] != pinned[1], pinned
+            for pid in pids:
+                assert _thread_affinities(pid) == {frozenset(os.sched_getaffinity(pid))}
         client = city.clients[0]
         sp = next(iter(city.answers))
         auth = _token(replica.base, client)

@@ -79,6 +79,13 @@ CREDENTIALS_FILE = "hub-credentials.json"
     "UsagePoints), apart from the other endpoints' threads: see docs/croute.md.",
 )
 @click.option(
+    "--pin-cpus",
+    is_flag=True,
+    help="Pin each process (all its threads) to a CPU of its own: less GIL hand-off "
+    "between cores, about 40 %% less CPU per request (docs/croute.md). Use with --workers "
+    "up to the number of CPUs, on a machine that serves the hub.",
+)
+@click.option(
     "--slot-files-dir",
     default=None,
     metavar="DIR",
@@ -213,6 +220,7 @@ def _spec(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
             "slot_files_dir": options["slot_files_dir"],
             "api_threads": options["api_threads"],
             "quick_lane_threads": options["quick_lane_threads"],
+            "pin_cpus": options["pin_cpus"],
         },
     }
 
@@ -289,9 +297,12 @@ def replica_app() -> FastAPI:
 
     spec = json.loads(os.environ[REPLICA_ENV])
     settings = _settings(spec)
-    options = ReplicaOptions(
-        **spec["options"], operator_password=operator_password(settings.data_dir)
-    )
+    hub_options = dict(spec["options"])
+    if hub_options.pop("pin_cpus", False):  # before any thread of the replica starts
+        from openami.cli.cpu_pin import pin_to_free_cpu
+
+        pin_to_free_cpu()
+    options = ReplicaOptions(**hub_options, operator_password=operator_password(settings.data_dir))
     return open_hub_replica(settings, options).app()
 
 

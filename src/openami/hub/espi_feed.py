@@ -79,7 +79,8 @@ def _served(context: HubContext, table: pa.Table) -> pa.Table:
         if start is not None:
             first[key == k] = start
     slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
-    return table.filter(pa.array(slot >= first))
+    served = slot >= first
+    return table if served.all() else table.filter(pa.array(served))
 
 
 def point_values(context: HubContext, points: list[Point]) -> PointValues:

@@ -61,6 +61,20 @@ def _interval(name: str, duration_s: int, start_s: int) -> str:
 
 
 def _reading(r: IntervalReading) -> str:
+    value, start_s, duration_s = r.value, r.start_s, r.duration_s
+    if (
+        len(r.qualities) == 1
+        and value is not None
+        and -(2**47) <= value < 2**47
+        and start_s is not None
+        and duration_s is not None
+        and 0 <= duration_s <= 0xFFFFFFFF
+    ):  # the usual reading (one quality, its period, a value), the same bytes in one step
+        return (
+            f"<IntervalReading><ReadingQuality><quality>{int(r.qualities[0])}</quality>"
+            f"</ReadingQuality><timePeriod><duration>{duration_s}</duration>"
+            f"<start>{start_s}</start></timePeriod><value>{int(value)}</value></IntervalReading>"
+        )
     out = ["<IntervalReading>"]
     for q in r.qualities:
         out.append(f"<ReadingQuality><quality>{int(q)}</quality></ReadingQuality>")
