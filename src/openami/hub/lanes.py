@@ -4,12 +4,13 @@ ask a store (a token not remembered, a shared rate limit).
 
 A point-day costs 1–2 ms of CPU under the GIL. In anyio's shared pool of 40 threads, eight
 concurrent ones contend for the GIL and each costs more than when they run one after
-another: one hub process answered about 250 JSON point-days/s at 4.7–5.1 ms of CPU each in
-the shared pool, against about 400/s at 2.2–2.8 ms in the lane (docs/croute.md). In one
-thread, though, a slow request (a bulk download, a data job's page) would hold the quick
-ones up. So the quick calls get their own lane of ``HubContext.quick_lane_threads`` threads
-(default 1, ``openami serve hub --quick-lane-threads``) and everything else keeps the shared
-pool: a bulk download never waits behind point reads, nor they behind it.
+another: one hub process answered 200–250 JSON point-days/s at 4.7–5.9 ms of CPU each in
+the shared pool, against 400–480/s at 2.2–2.6 ms in the lane (interleaved runs,
+docs/croute.md). In one thread, though, a slow request (a bulk download, a data job's
+page) would hold the quick ones up. So the quick calls get their own lane of
+``HubContext.quick_lane_threads`` threads (default 1, ``openami serve hub
+--quick-lane-threads``) and everything else keeps the shared pool: a bulk download never
+waits behind point reads, nor they behind it.
 
 The work runs in a thread, never on the event loop: the access rule asks the registry, which
 in a deployment is PostgreSQL over the network. The hand-off is a plain executor call, which
