@@ -2,6 +2,10 @@
 
 - CLI output is checked as text: every test sees a wide terminal (``COLUMNS``), so a rich
   table never wraps an id in two, whatever the terminal (or pytest-xdist worker) reports.
+- Ctrl-C (SIGINT) is back to Python's default in the test processes when the suite was
+  started with SIGINT ignored (``make test &`` or ``nohup`` from a script: the shell
+  ignores SIGINT in background jobs, and every process started beneath inherits that). The
+  tests that stop a served command with SIGINT would otherwise wait for it in vain.
 - ``make test`` runs the suite in two passes: most tests on several pytest-xdist workers,
   then the tests marked ``serial`` alone. A test is ``serial`` when it times real processes
   against each other (kill -9 and lease or ack timeouts, an accelerated cluster clock, a
@@ -13,11 +17,14 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 os.environ["COLUMNS"] = "200"
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # inherited from a background job
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: files (relative to tests/) whose tests run in the serial pass
 SERIAL_FILES = frozenset(
