@@ -103,24 +103,28 @@ async def batch_usage_point(
     usage_point_id: UpId,
 ) -> Response:
     """One UsagePoint with its MeterReadings and IntervalBlocks of the period."""
-    return await in_quick_lane(
-        context, _batch_usage_point, request, context, client, win, subscription_id, usage_point_id
-    )
+
+    def answer() -> Response:  # in the quick lane (hub/lanes.py)
+        point = _the_point(request, context, client, win, subscription_id, usage_point_id)
+        return batch_feed(
+            request, context, client, subscription_id, [point], False, win,
+            "Green Button UsagePoint",
+        )  # fmt: skip
+
+    return await in_quick_lane(context, answer)
 
 
-def _batch_usage_point(
+def _the_point(
     request: Request,
     context: HubContext,
     client: ApiClient,
     win: Window,
     subscription_id: str,
     usage_point_id: str,
-) -> Response:
+) -> Point:
+    """The UsagePoint the caller asks for, on the days it may see (or a 4xx)."""
     check_subscription(client, subscription_id)
-    point = one_point(request.app.state, context, client, usage_point_id, win.days)
-    return batch_feed(
-        request, context, client, subscription_id, [point], False, win, "Green Button UsagePoint"
-    )
+    return one_point(request.app.state, context, client, usage_point_id, win.days)
 
 
 @router.get("/Batch/Bulk/{bulk_id}", responses=_ATOM_OK)
@@ -168,23 +172,14 @@ async def usage_point(
     usage_point_id: UpId,
 ) -> Response:
     """One UsagePoint entry (no readings)."""
-    return await in_quick_lane(
-        context, _usage_point, request, context, client, win, subscription_id, usage_point_id
-    )
 
+    def answer() -> Response:  # in the quick lane (hub/lanes.py)
+        point = _the_point(request, context, client, win, subscription_id, usage_point_id)
+        audit_points(context, client, request.url.path, [point])
+        now = context.clock.now()
+        return atom(write_entry(FeedBuilder(subscription_id, now).usage_point(point)))
 
-def _usage_point(
-    request: Request,
-    context: HubContext,
-    client: ApiClient,
-    win: Window,
-    subscription_id: str,
-    usage_point_id: str,
-) -> Response:
-    check_subscription(client, subscription_id)
-    point = one_point(request.app.state, context, client, usage_point_id, win.days)
-    audit_points(context, client, request.url.path, [point])
-    return atom(write_entry(FeedBuilder(subscription_id, context.clock.now()).usage_point(point)))
+    return await in_quick_lane(context, answer)
 
 
 @router.get(
