@@ -9,8 +9,8 @@ days the client may see and grouped per day: one IntervalBlock per direction and
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -39,10 +39,22 @@ from openami.protocols.espi.feeds import (
 )
 from openami.storage.repositories.clients import ApiClient
 
-# one day of one point: (slot, import_wh, export_wh, quality, recorded_at) per value
-DayRows = list[tuple[int, Any, Any, str, float]]
+
+@dataclass(frozen=True)
+class DayRows:
+    """The current values of one point on one day, as columns in slot order."""
+
+    slots: list[int]
+    import_wh: list[int | None]
+    export_wh: list[int | None]
+    quality: list[str]
+    recorded_s: list[float]
+
+    def wh(self, direction: str) -> list[int | None]:
+        return self.import_wh if direction == "import" else self.export_wh
+
+
 PointValues = dict[tuple[int, date], DayRows]
-_DIRECTION_COLUMN = {"import": 1, "export": 2}
 
 
 def atom(body: bytes) -> Response:
@@ -92,26 +104,23 @@ def point_values(context: HubContext, points: list[Point]) -> PointValues:
     table = _served(context, _current_values(context, points))  # by point, then slot
     key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
     slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
-    rows: DayRows = list(
-        zip(
-            slot.tolist(),
-            table.column("import_wh").to_pylist(),
-            table.column("export_wh").to_pylist(),
-            table.column("quality").to_pylist(),
-            table.column("recorded_at").to_pylist(),
-            strict=True,
-        )
-    )
+    columns = [
+        slot.tolist(),
+        *(
+            table.column(n).to_pylist()
+            for n in ("import_wh", "export_wh", "quality", "recorded_at")
+        ),
+    ]
     for point in points:
         first_row = int(np.searchsorted(key, point.key, "left"))
         of_point = slot[first_row : int(np.searchsorted(key, point.key, "right"))]
         for day in point.days:
             day_start = day_first_slot(day)
-            start, end = first_row + np.searchsorted(
-                of_point, [day_start, day_start + SLOTS_PER_DAY]
-            )
+            start, end = (
+                first_row + np.searchsorted(of_point, [day_start, day_start + SLOTS_PER_DAY])
+            ).tolist()
             if end > start:
-                out[(point.key, day)] = rows[int(start) : int(end)]
+                out[(point.key, day)] = DayRows(*(c[start:end] for c in columns))
     return out
 
 
@@ -120,14 +129,13 @@ def blocks(
 ) -> list[Entry]:
     """The IntervalBlocks of one point and direction, one per visible day with values
     (within the window's updated-min/max)."""
-    column = _DIRECTION_COLUMN[direction]
     out = []
     for day in point.days:
-        day_rows = values.get((point.key, day))
-        if not day_rows:
+        rows = values.get((point.key, day))
+        if rows is None:
             continue
         entry = builder.interval_block(
-            point, direction, day, [(r[0], r[column], r[3], r[4]) for r in day_rows]
+            point, direction, day, rows.slots, rows.wh(direction), rows.quality, rows.recorded_s
         )
         if win.admits(entry.updated):
             out.append(entry)

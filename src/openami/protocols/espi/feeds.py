@@ -7,9 +7,10 @@ root ReadingType and LocalTimeParameters resources shared by all UsagePoints.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from openami.clock import SLOT_SECONDS
 from openami.protocols.espi import jp
@@ -94,21 +95,26 @@ class FeedBuilder:
         )
 
     def interval_block(
-        self, p: PointRef, direction: str, day: date, rows: list[tuple[int, Any, str, float]]
+        self,
+        p: PointRef,
+        direction: str,
+        day: date,
+        slots: Sequence[int],
+        values_wh: Sequence[int | None],
+        qualities: Sequence[str],
+        recorded_s: Sequence[float],
     ) -> Entry:
-        values = [
-            jp.SlotValue(int(slot) * SLOT_SECONDS, None if v is None else int(v), q)
-            for slot, v, q, _ in rows
-        ]
-        recorded = [r[3] for r in rows]
+        """The IntervalBlock of one day and direction, from the day's values as columns in
+        slot order (slot index, Wh, quality name, recorded [epoch s])."""
         ib_coll = f"{self.mr_self(p, direction)}/IntervalBlock"
+        starts = [slot * SLOT_SECONDS for slot in slots]
         return Entry(
             id=urn(jp.child_uuid(self.mr_id(p, direction), day.isoformat())),
             title=f"{direction} {day.isoformat()} (JST)",
             links=(Link("self", f"{ib_coll}/{day.isoformat()}"), Link("up", ib_coll)),
-            published=utc(min(recorded)),
-            updated=utc(max(recorded)),
-            resource=jp.day_block(day, values),
+            published=utc(min(recorded_s)),
+            updated=utc(max(recorded_s)),
+            resource=jp.day_block_columns(day, starts, values_wh, qualities),
         )
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
+from itertools import pairwise
 
 from openami.clock import JST, SLOT_SECONDS
 from openami.protocols.espi.model import (
@@ -36,6 +38,7 @@ from openami.protocols.espi.model import (
     QUALITY_VALID,
     UOM_WH,
     IntervalBlock,
+    IntervalBlockColumns,
     IntervalReading,
     LocalTimeParameters,
     ReadingType,
@@ -108,6 +111,40 @@ def day_block(day: date, values: Iterable[SlotValue]) -> IntervalBlock:
     return IntervalBlock(first, DAY_S, tuple(readings))
 
 
+def day_block_columns(
+    day: date,
+    slot_start_s: Sequence[int],
+    values_wh: Sequence[int | None],
+    qualities: Sequence[str],
+) -> IntervalBlockColumns:
+    """``day_block`` for values given as columns in time order (a day's rows from the
+    store): the same document, without an object per value."""
+    first = day_start_s(day)
+    if any(a >= b for a, b in pairwise(slot_start_s)):
+        raise ValueError("the slots of a day block must be in time order, each once")
+    if slot_start_s and not first <= slot_start_s[0] <= slot_start_s[-1] < first + DAY_S:
+        raise ValueError(f"slots from {slot_start_s[0]} to {slot_start_s[-1]} are not on {day}")
+    codes = [QUALITY_TO_ESPI.get(q, QUALITY_QUESTIONABLE) for q in qualities]
+    kept = [i for i, q in enumerate(qualities) if q not in GAP_QUALITIES]
+    if len(kept) == len(qualities):
+        starts, values, kept_codes = slot_start_s, values_wh, codes
+    else:
+        starts = [slot_start_s[i] for i in kept]
+        values = [values_wh[i] for i in kept]
+        kept_codes = [codes[i] for i in kept]
+    return IntervalBlockColumns(
+        first,
+        DAY_S,
+        SLOT_S,
+        tuple(starts),
+        tuple(
+            None if c == QUALITY_QUESTIONABLE else v
+            for v, c in zip(values, kept_codes, strict=True)
+        ),
+        tuple(kept_codes),
+    )
+
+
 def block_values(block: IntervalBlock, interval_length_s: int = SLOT_S) -> list[SlotValue]:
     """Back from a block to slot values (readings without timePeriod follow one another)."""
     out = []
@@ -128,6 +165,7 @@ def opaque_uuid(key: bytes, kind: str, natural_id: str) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16], version=4)
 
 
+@lru_cache(maxsize=16384)  # a feed derives the same children again and again
 def child_uuid(parent: uuid.UUID | str, name: str) -> uuid.UUID:
     """A stable id below a parent id (MeterReading below UsagePoint, …)."""
     return uuid.uuid5(uuid.UUID(str(parent)), name)

@@ -86,6 +86,39 @@ class IntervalBlock:
 
 
 @dataclass(frozen=True)
+class IntervalBlockColumns:
+    """An IntervalBlock held as columns, written without an object per reading (the hub's
+    feeds): reading ``i`` starts at ``reading_start_s[i]``, lasts ``reading_duration_s``,
+    carries the one quality ``qualities[i]`` and the value ``values[i]`` (None: no value).
+    The document is the one ``block()`` gives; reading a feed back gives ``IntervalBlock``."""
+
+    start_s: int
+    duration_s: int
+    reading_duration_s: int
+    reading_start_s: tuple[int, ...]
+    values: tuple[int | None, ...]
+    qualities: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not len(self.reading_start_s) == len(self.values) == len(self.qualities):
+            raise ValueError("the columns of an IntervalBlock must have one length")
+
+    def block(self) -> IntervalBlock:
+        """The same block with an IntervalReading object per reading."""
+        duration = self.reading_duration_s
+        return IntervalBlock(
+            self.start_s,
+            self.duration_s,
+            tuple(
+                IntervalReading(start, duration, value, (quality,))
+                for start, value, quality in zip(
+                    self.reading_start_s, self.values, self.qualities, strict=True
+                )
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class LocalTimeParameters:
     """ESPI TimeConfiguration; the defaults are Japan (UTC+9, no daylight saving time)."""
 
@@ -119,6 +152,7 @@ Resource = (
     | MeterReading
     | ReadingType
     | IntervalBlock
+    | IntervalBlockColumns
     | LocalTimeParameters
     | ServiceStatus
     | OtherResource

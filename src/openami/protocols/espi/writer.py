@@ -7,8 +7,10 @@ Element order inside each resource follows espi.xsd (its sequences are ordered).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from openami.protocols.espi.model import (
@@ -20,6 +22,7 @@ from openami.protocols.espi.model import (
     EspiError,
     Feed,
     IntervalBlock,
+    IntervalBlockColumns,
     IntervalReading,
     Link,
     LocalTimeParameters,
@@ -38,6 +41,7 @@ class EspiWriteError(EspiError):
     """A resource that cannot be written as valid ESPI."""
 
 
+@lru_cache(maxsize=4096)  # a feed repeats its instants (now, the recorded times)
 def atom_time(moment: datetime) -> str:
     """xs:dateTime in UTC with a ``Z`` suffix (whole seconds)."""
     if moment.tzinfo is None:
@@ -45,8 +49,22 @@ def atom_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_PLAIN_TEXT = re.compile(r"[^&<>]*\Z")
+_PLAIN_ATTR = re.compile(r'[^&<>"\n\r\t]*\Z')
+
+
+def _text(value: str) -> str:
+    """Character data, escaped where it needs it (most ids and titles do not)."""
+    return value if _PLAIN_TEXT.match(value) else escape(value)
+
+
+def _attr(value: str) -> str:
+    """A quoted attribute value, as ``quoteattr`` gives it."""
+    return f'"{value}"' if _PLAIN_ATTR.match(value) else quoteattr(value)
+
+
 def _el(name: str, value: object) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{_text(str(value))}</{name}>"
 
 
 def _opt(out: list[str], name: str, value: object | None) -> None:
@@ -88,6 +106,30 @@ def _reading(r: IntervalReading) -> str:
         out.append(f"<value>{int(r.value)}</value>")
     out.append("</IntervalReading>")
     return "".join(out)
+
+
+_INT48 = 2**47
+
+
+def _block_columns(block: IntervalBlockColumns) -> str:
+    """The readings of a columnar block, each in the bytes ``_reading`` gives it."""
+    duration_s = block.reading_duration_s
+    if not 0 <= duration_s <= 0xFFFFFFFF:
+        raise EspiWriteError(f"duration {duration_s} s is outside UInt32")
+    given = [v for v in block.values if v is not None]
+    if given and not (min(given) >= -_INT48 and max(given) < _INT48):
+        raise EspiWriteError("a value is outside Int48")
+    period = f"</quality></ReadingQuality><timePeriod><duration>{duration_s}</duration><start>"
+    return "".join(
+        [
+            f"<IntervalReading><ReadingQuality><quality>{int(q)}{period}{start_s}</start>"
+            + ("</timePeriod>" if v is None else f"</timePeriod><value>{int(v)}</value>")
+            + "</IntervalReading>"
+            for start_s, v, q in zip(
+                block.reading_start_s, block.values, block.qualities, strict=True
+            )
+        ]
+    )
 
 
 def resource_xml(resource: Resource) -> str:
@@ -133,6 +175,13 @@ def resource_xml(resource: Resource) -> str:
         out.extend(_reading(r) for r in resource.readings)
         out.append("</IntervalBlock>")
         return "".join(out)
+    if isinstance(resource, IntervalBlockColumns):
+        return (
+            f"<IntervalBlock{xmlns}>"
+            + _interval("interval", resource.duration_s, resource.start_s)
+            + _block_columns(resource)
+            + "</IntervalBlock>"
+        )
     if isinstance(resource, LocalTimeParameters):
         return (
             f"<LocalTimeParameters{xmlns}>"
@@ -155,9 +204,9 @@ def resource_xml(resource: Resource) -> str:
 def _links(links: Iterable[Link]) -> str:
     out = []
     for link in links:
-        attrs = f"rel={quoteattr(link.rel)} href={quoteattr(link.href)}"
+        attrs = f"rel={_attr(link.rel)} href={_attr(link.href)}"
         if link.type is not None:
-            attrs += f" type={quoteattr(link.type)}"
+            attrs += f" type={_attr(link.type)}"
         out.append(f"<link {attrs}/>")
     return "".join(out)
 
