@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +51,9 @@ class DayRows:
     quality: list[str]
     recorded_s: list[float]
 
+    def __len__(self) -> int:
+        return len(self.slots)
+
     def wh(self, direction: str) -> list[int | None]:
         return self.import_wh if direction == "import" else self.export_wh
 
@@ -82,17 +86,20 @@ def _current_values(context: HubContext, points: list[Point]) -> pa.Table:
 
 def _served(context: HubContext, table: pa.Table) -> pa.Table:
     """The rows from each point's half-hour service start on (``HalfHourService``: its
-    area's A-route opening and its smart meter; none for a point without one)."""
+    area's A-route opening and its smart meter; none for a point without one). ``table`` is
+    ordered by point, then slot: each point's rows are cut at one index."""
     key = np.asarray(table.column("supply_point_key").to_numpy(), dtype=np.int64)
-    service = service_starts(context)
-    first = np.full(len(key), np.iinfo(np.int64).max)
-    for k in np.unique(key).tolist():
-        start = service.start_slot(int(k))
-        if start is not None:
-            first[key == k] = start
     slot = np.asarray(table.column("slot").to_numpy(), dtype=np.int64)
-    served = slot >= first
-    return table if served.all() else table.filter(pa.array(served))
+    service = service_starts(context)
+    bounds = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), len(key)]
+    cuts = []  # per point: (first row, first served row, end)
+    for first_row, end in pairwise(bounds):
+        start = service.start_slot(int(key[first_row])) if end > first_row else None
+        served = int(np.searchsorted(slot[first_row:end], start)) if start is not None else None
+        cuts.append((first_row, end if served is None else first_row + served, end))
+    if all(cut == first_row for first_row, cut, _ in cuts):
+        return table
+    return pa.concat_tables([table.slice(cut, end - cut) for _, cut, end in cuts])
 
 
 def point_values(context: HubContext, points: list[Point]) -> PointValues:
