@@ -291,6 +291,12 @@ def main() -> None:
     )
     ap.add_argument("--pipeline-meters", type=int, default=None, help="default 1 M (small 10 k)")
     ap.add_argument("--tick", type=float, default=60.0, help="pipeline tick [s]")
+    ap.add_argument(
+        "--pipeline-retention-days",
+        type=int,
+        default=2,
+        help="days of registers each simulated meter keeps (45 in the field; 2 fit 1 M here)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     points = 1_000_000 if args.small else args.points
@@ -300,7 +306,7 @@ def main() -> None:
         figures.update(run(points, args.retailers, args.threads, query_points))
     if args.part in ("all", "pipeline"):
         meters = args.pipeline_meters or (10_000 if args.small else 1_000_000)
-        figures.update(run_pipeline(meters, args.tick))
+        figures.update(run_pipeline(meters, args.tick, args.pipeline_retention_days))
     if args.json:
         print(json.dumps(figures))
         return
