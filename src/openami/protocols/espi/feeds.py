@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Protocol
 
 from openami.clock import SLOT_SECONDS
@@ -36,6 +37,11 @@ def urn(value: object) -> str:
     return f"urn:uuid:{value}"
 
 
+@lru_cache(maxsize=16384)  # the ids of a point's MeterReadings and blocks, asked often
+def _child_id(parent: str, name: str) -> str:
+    return str(jp.child_uuid(parent, name))
+
+
 def utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
@@ -54,7 +60,7 @@ class FeedBuilder:
         return f"{self.up_coll()}/{p.usage_point_id}"
 
     def mr_id(self, p: PointRef, direction: str) -> str:
-        return str(jp.child_uuid(p.usage_point_id, f"MeterReading/{direction}"))
+        return _child_id(p.usage_point_id, f"MeterReading/{direction}")
 
     def mr_self(self, p: PointRef, direction: str) -> str:
         return f"{self.up_self(p)}/MeterReading/{self.mr_id(p, direction)}"
@@ -109,7 +115,7 @@ class FeedBuilder:
         ib_coll = f"{self.mr_self(p, direction)}/IntervalBlock"
         starts = [slot * SLOT_SECONDS for slot in slots]
         return Entry(
-            id=urn(jp.child_uuid(self.mr_id(p, direction), day.isoformat())),
+            id=urn(_child_id(self.mr_id(p, direction), day.isoformat())),
             title=f"{direction} {day.isoformat()} (JST)",
             links=(Link("self", f"{ib_coll}/{day.isoformat()}"), Link("up", ib_coll)),
             published=utc(min(recorded_s)),
