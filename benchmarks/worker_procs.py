@@ -116,6 +116,12 @@ class Worker:
         kib = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM"))
         return round(kib / 2**20, 3)
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the worker has used so far (Linux ``/proc``)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> dict[str, Any]:
         self.process.terminate()
         self.process.wait(timeout=300)
@@ -129,7 +135,13 @@ class Worker:
         self.log.close()
 
 
-def wait_for(what: Callable[[], bool], timeout_s: float, why: str, procs: list[Worker]) -> None:
+def wait_for(
+    what: Callable[[], bool],
+    timeout_s: float,
+    why: str,
+    procs: list[Worker],
+    poll_s: float = 0.05,
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not what():
         for proc in procs:
@@ -138,7 +150,7 @@ def wait_for(what: Callable[[], bool], timeout_s: float, why: str, procs: list[W
                 raise SystemExit(f"{proc.name} exited while waiting for {why}:\n{tail}")
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {why}")
-        time.sleep(0.05)
+        time.sleep(poll_s)
 
 
 def observer(config: JetStreamConfig) -> JetStreamBus:
@@ -154,6 +166,31 @@ def drained(bus: JetStreamBus, partitions: list[int]) -> bool:
     return len(consumers) == len(wanted) and all(
         c.pending == 0 and c.ack_pending == 0 for c in consumers
     )
+
+
+def nats_server_cpu_s() -> float | None:
+    """CPU seconds of this machine's ``nats-server`` process (None: none found, or several)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text.split(" (", 1)[1].startswith("nats-server)"):
+            fields = text.rsplit(")", 1)[1].split()
+            found.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found[0] if len(found) == 1 else None
+
+
+def last_ack_s(bus: JetStreamBus, partitions: list[int]) -> float:
+    """When the server recorded the last acknowledgement of the workers' consumers of
+    ``partitions`` [epoch s]: the end of a drain, whenever it was noticed."""
+    status = {s.topic: s for s in bus.status()}[TOPIC_READINGS]
+    wanted = {f"mdms_hes_readings_p{p}" for p in partitions}
+    acks = [c.last_ack_s for c in status.consumers if c.name in wanted]
+    if not acks or any(a is None for a in acks):
+        raise SystemExit("a partition's consumer never acknowledged a message")
+    return max(a for a in acks if a is not None)
 
 
 def load_average() -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import numpy as np
 import pyarrow as pa
 from click.testing import CliRunner
@@ -34,16 +37,22 @@ def test_status_shows_streams_and_consumers(js_config: JetStreamConfig) -> None:
     bus = JetStreamBus(config)
     try:
         bus.subscribe(TOPIC_READINGS, lambda batch: None)
+        never_acked = {s.topic: s for s in bus.status()}[TOPIC_READINGS].consumers[0]
+        before_s = time.time()
         bus.publish(TOPIC_READINGS, reads(10))
         bus.settle(30)
+        acked = {s.topic: s for s in bus.status()}[TOPIC_READINGS].consumers[0]
     finally:
         bus.close()
+    assert never_acked.last_ack_s is None
+    assert acked.last_ack_s is not None and before_s - 1 <= acked.last_ack_s <= time.time() + 1
     args = ["bus", "status", "--bus", js_config.url, "--prefix", js_config.prefix]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     readings = next(line for line in result.output.splitlines() if "_HES_READINGS" in line)
     cells = [c.strip() for c in readings.split("│") if c.strip()]
-    assert cells[1:] == ["1", cells[2], "openami_hes_readings", "0", "0", "0"]
+    shown = datetime.fromtimestamp(acked.last_ack_s, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert cells[1:] == ["1", cells[2], "openami_hes_readings", "0", "0", "0", shown]
 
 
 def test_status_of_a_prefix_without_streams_creates_none(js_config: JetStreamConfig) -> None:

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import nats
@@ -100,6 +101,7 @@ class ConsumerStatus:
     pending: int  # messages not delivered yet
     ack_pending: int  # delivered, not acknowledged
     redelivered: int
+    last_ack_s: float | None = None  # when the server recorded the last acknowledgement
 
 
 @dataclass(frozen=True)
@@ -400,6 +402,7 @@ class JetStreamBus:
                     int(c.num_pending or 0),
                     int(c.num_ack_pending or 0),
                     int(c.num_redelivered or 0),
+                    _epoch_s(c.ack_floor.last_active if c.ack_floor else None),
                 )
                 for c in await self._js.consumers_info(name)
             ]
@@ -415,3 +418,7 @@ class JetStreamBus:
         for topic in TOPIC_SCHEMAS:
             with contextlib.suppress(nats.js.errors.NotFoundError):
                 await self._js.delete_stream(self.config.stream(topic))
+
+
+def _epoch_s(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()

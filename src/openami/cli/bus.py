@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import click
 from rich.console import Console
@@ -42,18 +43,31 @@ def status(bus_url: str, prefix: str) -> None:
     finally:
         bus.close()
     table = Table(title=f"bus {prefix} at {bus_url.rpartition('@')[2]}")
-    for column in ("stream", "messages", "bytes", "consumer", "pending", "unacked", "redelivered"):
+    columns = ("stream", "messages", "bytes", "consumer", "pending", "unacked", "redelivered")
+    for column in (*columns, "last ack (UTC)"):
         table.add_column(column, justify="left" if column in ("stream", "consumer") else "right")
     for s in streams:
         if s.messages is None:
-            table.add_row(s.stream, "absent", "", "", "", "", "")
+            table.add_row(s.stream, "absent", "", "", "", "", "", "")
             continue
         first = [s.stream, f"{s.messages:,}", f"{s.bytes or 0:,}"]
         if not s.consumers:
-            table.add_row(*first, "", "", "", "")
+            table.add_row(*first, "", "", "", "", "")
         for i, c in enumerate(s.consumers):
             lead = first if i == 0 else ["", "", ""]
             table.add_row(
-                *lead, c.name, f"{c.pending:,}", f"{c.ack_pending:,}", f"{c.redelivered:,}"
+                *lead,
+                c.name,
+                f"{c.pending:,}",
+                f"{c.ack_pending:,}",
+                f"{c.redelivered:,}",
+                _utc(c.last_ack_s),
             )
-    Console(width=120).print(table)
+    Console(width=150).print(table)
+
+
+def _utc(epoch_s: float | None) -> str:
+    """An instant as the table shows it: UTC to the second, or a dash for never."""
+    if epoch_s is None:
+        return "-"
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S")
