@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.web.browser_support import Watched, browser, chart_points, require_browser  # noqa: F401
 from tests.web.test_croute_page import World, croute_world  # noqa: F401  (fixture)
-from tests.web.test_dashboard_browser import Watched, browser, chart_points  # noqa: F401
+
+require_browser()
 
 
 @pytest.fixture

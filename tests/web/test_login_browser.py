@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.web.test_dashboard_browser import Watched, browser  # noqa: F401  (fixture)
+from tests.web.browser_support import Watched, browser, require_browser  # noqa: F401  (fixture)
 from tests.web.test_login import ADMIN, Site, site  # noqa: F401  (fixture)
+
+require_browser()
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from tests.protocols.espi.xsd import xsd_errors
+from tests.web.browser_support import ARGS, CHROMIUM, SHOTS, Watched, require_browser
 from tests.web.conftest import DAY2, DashboardWorld
-from tests.web.test_dashboard_browser import ARGS, CHROMIUM, SHOTS, Watched
 from tests.web.test_portal import PASSWORD, PortalWorld, _data_api_day, portal_world
 
 from openami.clock import JST
@@ -27,14 +27,7 @@ from openami.dr.events import new_event
 from openami.hub.dr_api import dr_store
 from openami.protocols.espi import UsagePoint, read_feed
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
+require_browser()
 
 
 class Customer(Watched):
@@ -55,7 +48,9 @@ def portal(world: DashboardWorld) -> Iterator[PortalWorld]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             yield b

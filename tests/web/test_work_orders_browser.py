@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.web.test_dashboard_browser import Watched, browser  # noqa: F401  (fixture)
+from tests.web.browser_support import Watched, browser, require_browser  # noqa: F401  (fixture)
 from tests.web.test_work_orders_api import ACCOUNTS, Site, site  # noqa: F401  (fixture)
 
 from openami.hub.work_orders import work_orders_of
+
+require_browser()
 
 
 @pytest.fixture
