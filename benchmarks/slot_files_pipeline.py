@@ -5,8 +5,9 @@ A simulated city of N meters (one supply point each, the default method mix and 
 runs through the slot 00:00-00:30 JST on one manual clock in ticks of ``tick_s``: the HES
 collects, the MDMS ingests what arrived, closes due slots, and the slot-file service writes
 its passes after each tick (``SlotFileService.tick``, first among the after-tick hooks, as
-``openami serve`` wires it). Per supply point: arrival of the read at the end of the slot at
-the HES (``received_at``) → the instant of the first pass whose file holds a value for it,
+``openami serve`` wires it). Per supply point: arrival at the HES (``received_at``) of the
+later of the two reads its value is made of (the slot's start and end; usually the end)
+→ the instant of the first pass whose file holds a value for it,
 plus the wall time that tick took (the clock stands still while the tick is processed; the
 file is downloadable when the tick is done). A value that arrives after the preliminary
 pass is in the deadline pass (60 minutes after the slot end), as the design says.
@@ -83,21 +84,30 @@ def run_pipeline(meters: int, tick_s: float, retention_days: int = 2) -> dict[st
                     for sp, ok in zip(ids, valued, strict=True):
                         if ok:
                             first_as_of.setdefault(sp, manifest.as_of_s)
+        # a value is the difference of the reads at both ends of its slot: it can be in a
+        # file only once the later of the two arrived
         reads = store.query(
-            "SELECT meter_id, min(received_at) AS at FROM register_reads "
-            "WHERE boundary = ? GROUP BY meter_id",
-            [slot + 1],
+            "SELECT meter_id, max(arrived) AS arrived, "
+            "count(*) = 2 AND arg_max(boundary, arrived) = ? AS start_later "
+            "FROM (SELECT meter_id, boundary, min(received_at) AS arrived FROM register_reads "
+            "WHERE boundary IN (?, ?) GROUP BY meter_id, boundary) "
+            "GROUP BY meter_id HAVING max(boundary) = ?",
+            [slot, slot, slot + 1, slot + 1],
         )
         sp_of_meter = dict(zip(city.fleet.meter_ids.tolist(), city.supply_point_ids, strict=True))
         prelim = next((p.as_of_s for p in passes if p.kind == "preliminary"), None)
-        latency, in_prelim = [], []
-        for meter, at in zip(
-            reads.column("meter_id").to_pylist(), reads.column("at").to_pylist(), strict=True
+        latency, in_prelim, start_later = [], [], 0
+        for meter, at, later in zip(
+            reads.column("meter_id").to_pylist(),
+            reads.column("arrived").to_pylist(),
+            reads.column("start_later").to_pylist(),
+            strict=True,
         ):
             as_of = first_as_of.get(sp_of_meter[meter])
             if as_of is not None:
                 latency.append(as_of - at + tick_wall.get(as_of, 0.0))
                 in_prelim.append(as_of == prelim)
+                start_later += bool(later)
         store.close()
         registry.close()
     values = np.array(latency)
@@ -108,6 +118,7 @@ def run_pipeline(meters: int, tick_s: float, retention_days: int = 2) -> dict[st
         "pipeline_setup_wall_s": round(setup_s, 1),
         "reads_at_slot_end": reads.num_rows,
         "values_in_files": int(values.size),
+        "slot_start_read_came_later": start_later,
         "preliminary_after_slot_end_s": None
         if prelim is None
         else prelim - (slot + 1) * SLOT_SECONDS,
