@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from tests.protocols.espi.xsd import xsd_errors
-from tests.web.browser_support import ARGS, CHROMIUM, SHOTS, Watched, require_browser
+from tests.web.browser_support import SHOTS, Watched, browser, require_browser  # noqa: F401  (fixture)
 from tests.web.conftest import DAY2, DashboardWorld
 from tests.web.test_portal import PASSWORD, PortalWorld, _data_api_day, portal_world
 
@@ -46,20 +46,8 @@ def portal(world: DashboardWorld) -> Iterator[PortalWorld]:
         yield found
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture
-def web(browser: Any, portal: PortalWorld) -> Iterator[Watched]:
+def web(browser: Any, portal: PortalWorld) -> Iterator[Watched]:  # noqa: F811
     """Alice's browser, logged in through the portal's login form."""
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True
