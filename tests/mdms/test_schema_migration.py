@@ -5,20 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.mdms_schema import upgrade_mdms_schema
 
 
-def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path) -> None:
+# the value versions' table as two earlier releases named it: one table for all of them
+@pytest.mark.parametrize("values_table", ["half_hour_values", "hh_values"])
+def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path, values_table: str) -> None:
     path = tmp_path / "interval.duckdb"
-    con = duckdb.connect(str(path))  # the layout of the previous release
+    con = duckdb.connect(str(path))  # the layout of an earlier release
     con.execute(
-        """
+        f"""
         CREATE TABLE register_reads (meter_id BIGINT NOT NULL, boundary BIGINT NOT NULL,
             import_register_wh BIGINT NOT NULL, export_register_wh BIGINT,
             received_at DOUBLE NOT NULL, source UTINYINT NOT NULL, ingest_seq BIGINT NOT NULL);
-        CREATE TABLE half_hour_values (supply_point_key BIGINT NOT NULL, slot BIGINT NOT NULL,
+        CREATE TABLE {values_table} (supply_point_key BIGINT NOT NULL, slot BIGINT NOT NULL,
             import_wh BIGINT, export_wh BIGINT, quality VARCHAR NOT NULL,
             version INTEGER NOT NULL, recorded_at DOUBLE NOT NULL, reason VARCHAR NOT NULL);
         CREATE TABLE ingest_log (ingest_seq BIGINT PRIMARY KEY, recorded_at DOUBLE NOT NULL,
@@ -27,7 +30,7 @@ def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path) -> None:
             mean_wh DOUBLE NOT NULL);
         INSERT INTO register_reads VALUES (7, 100, 1000, NULL, 1.5, 0, 1),
             (7, 101, 1250, NULL, 2.5, 0, 1);
-        INSERT INTO half_hour_values VALUES (3, 100, 250, NULL, 'measured', 1, 2.5,
+        INSERT INTO {values_table} VALUES (3, 100, 250, NULL, 'measured', 1, 2.5,
             'register difference');
         INSERT INTO ingest_log VALUES (1, 2.5, 2, 2, 1);
         INSERT INTO vee_history VALUES (3, 1, 250.0), (4, 2, 10.0);
@@ -55,7 +58,9 @@ def test_an_old_file_is_migrated_without_losing_rows(tmp_path: Path) -> None:
     )
     assert constraints.column("n")[0].as_py() == 0
     tables = set(store.query("SELECT table_name FROM duckdb_tables()").column(0).to_pylist())
-    assert {"hh_reads", "hh_values", "day_rows"} <= tables and "half_hour_values" not in tables
+    assert {"hh_reads", "hh_value_versions", "hh_tick_values", "day_rows"} <= tables
+    assert not {"half_hour_values", "hh_values"} & tables  # views now
+    assert store.query("SELECT count(*) FROM hh_values").column(0)[0].as_py() == 1
     assert store.next_ingest_seq() == 2  # ingest sequence numbers go on
     store.close()
     again = DuckIntervalStore(path)  # opening twice changes nothing

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from openami.bus.messages import READ_SCHEMA
-from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import VALUE_SCHEMA
+from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
+from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_values
 from openami.storage.interval_ingest import (
     FreshGround,
     IngestAppend,
@@ -107,3 +107,79 @@ def test_fresh_ground_sees_reads_values_and_day_rows_in_range_only() -> None:
     assert fresh((0, 9), (0, 99), (B + 1, B + 10))  # the read lies before the range
     assert not fresh((0, 9), (0, 99), (B - 10, B + 10))  # the meter's read
     assert not fresh((0, 4), (100, 110), (B - 10, B + 10))  # the supply point's value
+
+
+def _table_counts(store: DuckIntervalStore) -> tuple[int, int]:
+    got = store.query(
+        "SELECT (SELECT count(*) FROM hh_tick_values) AS t, "
+        "(SELECT count(*) FROM hh_value_versions) AS w"
+    ).to_pylist()[0]
+    return int(got["t"]), int(got["w"])
+
+
+def test_tick_values_go_to_the_narrow_table_and_read_back_as_every_other_version() -> None:
+    store = DuckIntervalStore()
+    upgrade_mdms_schema(store)
+    values = _part(7, B).values
+    assert values is not None
+    with store.transaction() as cur:  # a tick's values: the usual provenance
+        append_values(cur, values, 5.0, DEFAULT_REASON)
+    assert _table_counts(store) == (1, 0)
+    edited = values.set_column(5, "version", pa.array([2], pa.int32()))
+    with store.transaction() as cur:  # an edit: who and why are kept, in the wide table
+        append_values(cur, edited, 6.0, "meter exchange", method="manual", edited_by="op-1")
+    assert _table_counts(store) == (1, 1)
+    rows = store.query(
+        "SELECT version, import_wh, quality, reason, method, final, edited_by, recorded_at "
+        "FROM half_hour_values ORDER BY version"
+    ).to_pylist()
+    assert rows == [
+        {
+            "version": 1,
+            "import_wh": 1,
+            "quality": "measured",
+            "reason": DEFAULT_REASON,
+            "method": None,
+            "final": False,
+            "edited_by": None,
+            "recorded_at": 5.0,
+        },
+        {
+            "version": 2,
+            "import_wh": 1,
+            "quality": "measured",
+            "reason": "meter exchange",
+            "method": "manual",
+            "final": False,
+            "edited_by": "op-1",
+            "recorded_at": 6.0,
+        },
+    ]
+    with store.transaction() as cur:  # a final version goes wide even with the usual reason
+        append_values(
+            cur,
+            edited.set_column(5, "version", pa.array([3], pa.int32())),
+            7.0,
+            DEFAULT_REASON,
+            final=True,
+        )
+    assert _table_counts(store) == (1, 2)
+
+
+def test_write_numbers_cover_both_tables_of_values_in_commit_order() -> None:
+    store = DuckIntervalStore()
+    upgrade_mdms_schema(store)
+    values = _part(7, B).values
+    assert values is not None
+    with store.transaction() as cur:
+        append_values(cur, values, 5.0, DEFAULT_REASON)
+    store.track_writes()
+    with store.transaction() as cur:
+        append_values(cur, values.set_column(5, "version", pa.array([2], pa.int32())), 6.0, "x")
+    with store.transaction() as cur:
+        append_values(
+            cur, values.set_column(5, "version", pa.array([3], pa.int32())), 7.0, DEFAULT_REASON
+        )
+    got = store.query("SELECT version, write_seq FROM hh_values ORDER BY write_seq").to_pylist()
+    assert [r["version"] for r in got] == [1, 2, 3]
+    assert len({r["write_seq"] for r in got}) == 3

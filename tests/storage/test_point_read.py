@@ -194,7 +194,7 @@ def test_final_is_null_only_where_the_stored_flag_is_and_no_period_covers_the_sl
     mdms, keys = _build()
     with mdms.store.transaction() as cur:  # versions whose stored final flag is unknown
         cur.execute(
-            "INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, quality, "
+            "INSERT INTO hh_value_versions (supply_point_key, slot, import_wh, export_wh, quality, "
             "version, recorded_at, reason, final) VALUES "
             "(?, ?, 1, 0, 'estimated', 9, 1.0, 'x', NULL), "
             "(?, ?, 1, 0, 'estimated', 9, 1.0, 'x', NULL)",

@@ -193,8 +193,10 @@ class _V06Means:
         already has a stored one."""
         if not self.written.any():
             return None, np.zeros(0, dtype=np.bool_)
-        h = np.flatnonzero(self.written)
+        # every mean (a usual tick): no gather
+        h: slice | I64 = slice(None) if self.written.all() else np.flatnonzero(self.written)
         if not is_sorted(supply_point_key[h], strictly=True):
+            h = np.flatnonzero(self.written)
             h = h[np.argsort(supply_point_key[h])]
         table = pa.table(
             {
@@ -245,10 +247,10 @@ def _next_rows(tick: _Tick, checked: _Checked) -> TickRows:
             rows.last_export_register_wh,
         ),
         last_export_valid=np.where(tick.taken, tick.registers.export_valid, rows.last_export_valid),
-        supply_point_key=merge(_wide(rows.supply_point_key), values.supply_point_key),
+        supply_point_key=merge.wide(rows.supply_point_key, values.supply_point_key),
         latest_version_slot=merge(rows.latest_version_slot, s),
         last_usable_slot=merge_usable(rows.last_usable_slot, s),
-        last_usable_import_wh=merge_usable(_wide(rows.last_usable_import_wh), values.import_wh),
+        last_usable_import_wh=merge_usable.wide(rows.last_usable_import_wh, values.import_wh),
         last_equals_previous=merge_usable(
             rows.last_equals_previous,
             np.where(same_known, facts.same_as_last, SAME_UNKNOWN),
@@ -257,19 +259,13 @@ def _next_rows(tick: _Tick, checked: _Checked) -> TickRows:
         zero_run_slots=merge_usable(rows.zero_run_slots, _next_zero_run(values, facts)),
         day_through_slot=merge(rows.day_through_slot, s),
         day_usable_count=merge(rows.day_usable_count, day_count),
-        day_import_wh=merge(
-            _wide(rows.day_import_wh),
+        day_import_wh=merge.wide(
+            rows.day_import_wh,
             facts.day_import_before_wh + np.where(invalid, 0, values.import_wh),
         ),
-        v06_count=merge(_wide(rows.v06_count), means.count),
+        v06_count=merge.wide(rows.v06_count, means.count),
         v06_mean_wh=merge(rows.v06_mean_wh, means.mean_wh),
     )
-
-
-def _wide(column: npt.NDArray[Any]) -> I64:
-    """A narrow column of the tick state as int64 (what a tick writes over it may not fit;
-    :meth:`TickRows.assign` narrows it again where it does)."""
-    return column.astype(np.int64, copy=False)
 
 
 class _Merge:
@@ -277,11 +273,27 @@ class _Merge:
 
     def __init__(self, at: ValueIndex, mask: BoolArr) -> None:
         self.at, self.mask = at, mask
+        #: one value per read: the reads that keep their old value (few: invalid or not taken)
+        self.kept = np.flatnonzero(~mask) if at.every else None
 
     def __call__(self, old: npt.NDArray[Any], new: npt.NDArray[Any] | int) -> Any:
-        if self.at.every:
-            return np.where(self.mask, new, old).astype(old.dtype, copy=False)
-        out = old.copy()
+        return self._merged(old, new, old.dtype)
+
+    def wide(self, old: npt.NDArray[Any], new: npt.NDArray[Any] | int) -> Any:
+        """As a call, into int64 whatever ``old``'s type: a narrow column of the tick state
+        may not hold what a tick writes (:meth:`TickRows.assign` narrows it again where it
+        does)."""
+        return self._merged(old, new, np.dtype(np.int64))
+
+    def _merged(self, old: npt.NDArray[Any], new: npt.NDArray[Any] | int, dtype: Any) -> Any:
+        if self.kept is not None:  # the new column with the few old values put back
+            if isinstance(new, np.ndarray):
+                out = new.astype(dtype)
+            else:
+                out = np.full(len(old), new, dtype=dtype)
+            out[self.kept] = old[self.kept]
+            return out
+        out = old.astype(dtype)
         out[self.at.index[self.mask]] = new[self.mask] if isinstance(new, np.ndarray) else new
         return out
 

@@ -384,17 +384,20 @@ def _delete_narrow(cur: duckdb.DuckDBPyConnection, rows: pa.Table, lo: int, hi: 
     """Delete the narrow values and reads the day rows now hold (exactly 48 of each a row)."""
     cur.register("q_packed", rows.select(["supply_point_key", "day_first_slot", "meter_id"]))
     expected = rows.num_rows * SLOTS
-    got = cur.execute(
-        f"""
-        DELETE FROM hh_values USING q_packed p
-        WHERE hh_values.slot BETWEEN ? AND ?
-          AND hh_values.supply_point_key = p.supply_point_key
-          AND {day_first("hh_values.slot")} = p.day_first_slot
-        """,
-        [lo, hi],
-    ).fetchone()
-    if not got or int(got[0]) != expected:
-        raise RuntimeError(f"packing: deleted {got} narrow values, expected {expected}")
+    deleted = 0
+    for table in ("hh_tick_values", "hh_value_versions"):  # the two tables of hh_values
+        got = cur.execute(
+            f"""
+            DELETE FROM {table} USING q_packed p
+            WHERE {table}.slot BETWEEN ? AND ?
+              AND {table}.supply_point_key = p.supply_point_key
+              AND {day_first(f"{table}.slot")} = p.day_first_slot
+            """,
+            [lo, hi],
+        ).fetchone()
+        deleted += int(got[0]) if got else 0
+    if deleted != expected:
+        raise RuntimeError(f"packing: deleted {deleted} narrow values, expected {expected}")
     got = cur.execute(
         f"""
         DELETE FROM hh_reads USING q_packed p

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS hh_reads (
     source UTINYINT NOT NULL,
     ingest_seq BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS hh_values (
+CREATE TABLE IF NOT EXISTS hh_value_versions (
     supply_point_key BIGINT NOT NULL,
     slot BIGINT NOT NULL,
     import_wh BIGINT,
@@ -52,13 +52,23 @@ CREATE TABLE IF NOT EXISTS hh_values (
     recorded_at DOUBLE NOT NULL,
     reason VARCHAR NOT NULL
 );
-ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS method VARCHAR;
-ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
-ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
-ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
-ALTER TABLE hh_values ALTER COLUMN reason DROP NOT NULL;
-ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS qcode UTINYINT;
-ALTER TABLE hh_values ALTER COLUMN quality DROP NOT NULL;
+ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS method VARCHAR;
+ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
+ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
+ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
+ALTER TABLE hh_value_versions ALTER COLUMN reason DROP NOT NULL;
+ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS qcode UTINYINT;
+ALTER TABLE hh_value_versions ALTER COLUMN quality DROP NOT NULL;
+CREATE TABLE IF NOT EXISTS hh_tick_values (
+    supply_point_key BIGINT NOT NULL,
+    slot BIGINT NOT NULL,
+    import_wh BIGINT,
+    export_wh BIGINT,
+    qcode UTINYINT,
+    version INTEGER NOT NULL,
+    recorded_at DOUBLE NOT NULL,
+    vee_flags INTEGER DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS day_rows (
     supply_point_key BIGINT NOT NULL,
     day_first_slot BIGINT NOT NULL,
@@ -175,22 +185,57 @@ WHERE d.day_first_slot BETWEEN lo - 48 AND hi - 1 AND d.day_first_slot + r.i BET
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Files written before day rows existed keep their narrow tables under the new names."""
+    """Older files keep their tables under today's names: the narrow tables of the files
+    written before day rows existed, and the one table of value versions of the files
+    written before tick values had a narrow table of their own (``hh_values`` is a view now)."""
     tables = {
         r[0]
         for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
         ).fetchall()
     }
-    for old, new in (("register_reads", "hh_reads"), ("half_hour_values", "hh_values")):
+    for old, new in (
+        ("register_reads", "hh_reads"),
+        ("half_hour_values", "hh_value_versions"),
+        ("hh_values", "hh_value_versions"),
+    ):
         if old in tables and new not in tables:
             con.execute(f"ALTER TABLE {old} RENAME TO {new}")
+            tables.add(new)
+
+
+#: the columns of ``hh_values``, the view of every value version (``hh_value_versions``'
+#: columns, in their order)
+_VERSION_COLS = (
+    "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, reason, "
+    "method, vee_flags, final, edited_by, qcode"
+)
+#: the same columns for a tick value: a measured or checked value with the usual provenance
+_TICK_AS_VERSION = (
+    "supply_point_key, slot, import_wh, export_wh, CAST(NULL AS VARCHAR) AS quality, version, "
+    "recorded_at, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS method, "
+    "vee_flags, false AS final, CAST(NULL AS VARCHAR) AS edited_by, qcode"
+)
+
+
+def create_values_view(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create ``hh_values``: the value versions of both tables, with ``write_seq`` where
+    the store numbers its writes (:meth:`DuckIntervalStore.track_writes`)."""
+    tracked = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'hh_value_versions' "
+        "AND column_name = 'write_seq'"
+    ).fetchall()[0][0]
+    seq = ", write_seq" if tracked else ""
+    con.execute(
+        f"CREATE OR REPLACE VIEW hh_values AS SELECT {_VERSION_COLS}{seq} FROM hh_value_versions "
+        f"UNION ALL SELECT {_TICK_AS_VERSION}{seq} FROM hh_tick_values"
+    )
 
 
 # the expected (supply point, slot) pairs without any version get a 'missing' one
 _MARK_MISSING = f"""
-INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, quality, version,
-    recorded_at, reason)
+INSERT INTO hh_value_versions (supply_point_key, slot, import_wh, export_wh, quality,
+    version, recorded_at, reason)
 SELECT e.supply_point_key, e.slot, NULL, NULL, {quality_sql(Quality.MISSING)}, 1, ?,
        'no register reads by the deadline'
 FROM (SELECT DISTINCT i.supply_point_key, s.slot
@@ -206,7 +251,10 @@ RETURNING supply_point_key, slot
 #: only a store that publishes pays for it (about 30 ns per appended value)
 WRITE_SEQ = """
 CREATE SEQUENCE IF NOT EXISTS hh_write_seq;
-ALTER TABLE hh_values ADD COLUMN IF NOT EXISTS write_seq BIGINT DEFAULT nextval('hh_write_seq');
+ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS write_seq BIGINT
+    DEFAULT nextval('hh_write_seq');
+ALTER TABLE hh_tick_values ADD COLUMN IF NOT EXISTS write_seq BIGINT
+    DEFAULT nextval('hh_write_seq');
 """
 
 
@@ -254,6 +302,7 @@ class DuckIntervalStore:
         if not read_only:
             _migrate(self._con)
             self._con.execute(TABLES)
+            create_values_view(self._con)
             self._con.execute(VIEWS)
         # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
         rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
@@ -334,11 +383,12 @@ class DuckIntervalStore:
         and for good; idempotent. Day rows need none: their ``ingest_seq`` already is one."""
         with self._lock:
             had = self._con.execute(
-                "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'hh_values' "
+                "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'hh_value_versions' "
                 "AND column_name = 'write_seq'"
             ).fetchall()[0][0]
             if not had:
                 self._con.execute(WRITE_SEQ)
+                create_values_view(self._con)
                 # the numbers given to the rows already there must survive a crash: a WAL
                 # replay of the ALTER would draw them again, differently
                 self._con.execute("CHECKPOINT")

@@ -174,8 +174,29 @@ def append_values(
     edited_by: str | None = None,
 ) -> int:
     """Append value versions (``VALUE_SCHEMA`` columns, import/export null where not known,
-    optionally a per-row ``method`` column that overrides ``method``)."""
+    optionally a per-row ``method`` column that overrides ``method``).
+
+    Versions with the usual provenance (the default reason, no method, not final, no
+    editor: every value of an A-route tick) go to the narrow ``hh_tick_values``, the others
+    to ``hh_value_versions``; the view ``hh_values`` reads both. An append costs DuckDB about
+    the same per column whether the column holds data, a constant or NULL, so the tick's
+    values are written in 8 columns instead of 13 (0.30 → 0.18 s of CPU per million)."""
     cur.register("q_values", values)
+    usual = (
+        reason == DEFAULT_REASON
+        and method is None
+        and "method" not in values.column_names
+        and not final
+        and edited_by is None
+    )
+    if usual:
+        cur.execute(
+            "INSERT INTO hh_tick_values (supply_point_key, slot, import_wh, export_wh, qcode, "
+            "version, recorded_at, vee_flags) SELECT supply_point_key, slot, import_wh, "
+            "export_wh, qcode, version, ?, vee_flags FROM q_values",
+            [recorded_at],
+        )
+        return values.num_rows
     method_sql = "method" if "method" in values.column_names else "?"
     # the usual reason is stored as NULL and read back through the views (no text per row)
     params: list[object] = [recorded_at, None if reason == DEFAULT_REASON else reason]
@@ -183,7 +204,7 @@ def append_values(
         params.append(method)
     cur.execute(
         f"""
-        INSERT INTO hh_values (supply_point_key, slot, import_wh, export_wh, qcode,
+        INSERT INTO hh_value_versions (supply_point_key, slot, import_wh, export_wh, qcode,
             version, recorded_at, reason, method, vee_flags, final, edited_by)
         SELECT supply_point_key, slot, import_wh, export_wh, qcode, version,
                ?, ?, {method_sql}, vee_flags, ?, ?
