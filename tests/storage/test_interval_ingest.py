@@ -183,3 +183,32 @@ def test_write_numbers_cover_both_tables_of_values_in_commit_order() -> None:
     got = store.query("SELECT version, write_seq FROM hh_values ORDER BY write_seq").to_pylist()
     assert [r["version"] for r in got] == [1, 2, 3]
     assert len({r["write_seq"] for r in got}) == 3
+
+
+def test_later_versions_and_energies_beyond_32_bits_go_to_the_wide_table() -> None:
+    store = DuckIntervalStore()
+    upgrade_mdms_schema(store)
+    values = _part(7, B).values
+    assert values is not None
+    second = values.set_column(5, "version", pa.array([2], pa.int32()))
+    with store.transaction() as cur:
+        append_values(cur, second, 5.0, DEFAULT_REASON)
+    assert _table_counts(store) == (0, 1)
+    huge = values.set_column(2, "import_wh", pa.array([2**31], pa.int64()))
+    huge = huge.set_column(0, "supply_point_key", pa.array([8], pa.int64()))
+    with store.transaction() as cur:
+        append_values(cur, huge, 5.0, DEFAULT_REASON)
+    assert _table_counts(store) == (0, 2)
+    just_fits = huge.set_column(2, "import_wh", pa.array([2**31 - 1], pa.int64()))
+    just_fits = just_fits.set_column(0, "supply_point_key", pa.array([9], pa.int64()))
+    with store.transaction() as cur:
+        append_values(cur, just_fits, 5.0, DEFAULT_REASON)
+    assert _table_counts(store) == (1, 2)
+    got = store.query(
+        "SELECT supply_point_key, version, import_wh FROM hh_values ORDER BY supply_point_key"
+    ).to_pylist()
+    assert got == [
+        {"supply_point_key": 8, "version": 1, "import_wh": 2**31},
+        {"supply_point_key": 9, "version": 1, "import_wh": 2**31 - 1},
+        {"supply_point_key": 107, "version": 2, "import_wh": 1},
+    ]

@@ -62,10 +62,9 @@ ALTER TABLE hh_value_versions ALTER COLUMN quality DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS hh_tick_values (
     supply_point_key BIGINT NOT NULL,
     slot BIGINT NOT NULL,
-    import_wh BIGINT,
-    export_wh BIGINT,
+    import_wh INTEGER,
+    export_wh INTEGER,
     qcode UTINYINT,
-    version INTEGER NOT NULL,
     recorded_at DOUBLE NOT NULL,
     vee_flags INTEGER DEFAULT 0
 );
@@ -210,9 +209,10 @@ _VERSION_COLS = (
     "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, reason, "
     "method, vee_flags, final, edited_by, qcode"
 )
-#: the same columns for a tick value: a measured or checked value with the usual provenance
+#: the same columns for a tick value: version 1 with the usual provenance
 _TICK_AS_VERSION = (
-    "supply_point_key, slot, import_wh, export_wh, CAST(NULL AS VARCHAR) AS quality, version, "
+    "supply_point_key, slot, CAST(import_wh AS BIGINT) AS import_wh, "
+    "CAST(export_wh AS BIGINT) AS export_wh, CAST(NULL AS VARCHAR) AS quality, 1 AS version, "
     "recorded_at, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS method, "
     "vee_flags, false AS final, CAST(NULL AS VARCHAR) AS edited_by, qcode"
 )
