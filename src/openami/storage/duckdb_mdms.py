@@ -97,19 +97,25 @@ def current_versions(
 
     DuckDB filters and sorts by (key, slot, version); the last row of each (key, slot) is
     picked in NumPy (a GROUP BY with arg_max of four columns costs about 4× as much on two
-    million values). A whole range of keys (sorted, each once) needs no membership test."""
+    million values). A whole range of keys needs no membership test; other keys are joined
+    (a tick's look-back asks for a few thousand keys scattered over a million: the join
+    took 40 ms where ``IN (SELECT …)`` took 61 and a constant list 248)."""
     bounds = _bounds(keys, "supply_point_key")
     k = np.asarray(keys.column("supply_point_key").to_numpy(), dtype=np.int64)
     dense = bounds[1] - bounds[0] + 1 == len(k) and (len(k) < 2 or bool(np.all(k[1:] > k[:-1])))
-    member = "" if dense else "AND supply_point_key IN (SELECT supply_point_key FROM q_keys)"
+    source = "hh_slots(?, ?) v"
     if not dense:
-        cur.register("q_keys", keys)
+        cur.register("q_keys", keys.select(["supply_point_key"]))
+        source = (  # DISTINCT: a key given twice still gives its versions once
+            "(SELECT DISTINCT supply_point_key FROM q_keys) k "
+            "JOIN hh_slots(?, ?) v USING (supply_point_key)"
+        )
     got = cur.sql(
         f"""
-        SELECT supply_point_key, slot, version, import_wh, export_wh, quality
-        FROM hh_slots(?, ?)
-        WHERE supply_point_key BETWEEN ? AND ? {member}
-        ORDER BY supply_point_key, slot, version
+        SELECT supply_point_key, v.slot, v.version, v.import_wh, v.export_wh, v.quality
+        FROM {source}
+        WHERE supply_point_key BETWEEN ? AND ?
+        ORDER BY supply_point_key, v.slot, v.version
         """,
         params=[first_slot, last_slot, *bounds],
     ).to_arrow_table()
