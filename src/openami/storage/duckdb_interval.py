@@ -29,6 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openami.bus.messages import QCODE_NONE, Quality
+from openami.storage.duckdb_checkpoints import (
+    CHECKPOINT_THRESHOLD_ENV,
+    DEFAULT_CHECKPOINT_THRESHOLD,
+    BackgroundCheckpoint,
+)
 from openami.storage.quality_sql import HH_QUALITY, quality_name_sql, quality_sql
 from openami.storage.slot_sql import installed
 
@@ -299,12 +304,16 @@ class DuckIntervalStore:
             if not 1 <= threads <= 1024:
                 raise ValueError(f"DuckDB threads must be 1-1024, not {threads}")
             self._con.execute(f"SET threads = {int(threads)}")
-        if not read_only:
+        if not read_only:  # see storage/duckdb_checkpoints.py
+            threshold = os.environ.get(CHECKPOINT_THRESHOLD_ENV) or DEFAULT_CHECKPOINT_THRESHOLD
+            self._con.execute(f"SET checkpoint_threshold = '{_size(threshold)}'")
             _migrate(self._con)
             self._con.execute(TABLES)
             create_values_view(self._con)
             self._con.execute(VIEWS)
         # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
+        #: a checkpoint after a large ingest, on a helper thread (``start()``)
+        self.background_checkpoint = BackgroundCheckpoint(self.checkpoint)
         rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
         self._seq = int(rows[0][0]) if rows else 0
         #: committed write transactions since this object opened the file: a reader that
@@ -318,6 +327,7 @@ class DuckIntervalStore:
         tried again until that call ends (at most ``wait_s``); the thread's next call then
         fails, and it gives up."""
         deadline = time.monotonic() + wait_s
+        self.background_checkpoint.wait(wait_s)
         with self._lock:
             while True:
                 try:
