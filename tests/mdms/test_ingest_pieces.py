@@ -13,6 +13,7 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.ingest import IngestContext, ingest_batch, ingest_pieces
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import load_vee_config
+from openami.storage import duckdb_checkpoints
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.mdms_schema import upgrade_mdms_schema
 
@@ -91,3 +92,18 @@ def test_pieces_out_of_meter_order_are_refused(tmp_path: Path) -> None:
         ingest_pieces(context, iter([tick.slice(100, 100), tick.slice(0, 150)]))
     kept = store.query("SELECT count(*) AS n FROM register_reads").column("n")[0].as_py()
     assert kept == 100  # the piece before it is stored, nothing of the refused one
+
+
+def test_an_ingest_checkpoints_the_store_once_its_log_is_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "interval.duckdb"
+    store, context = _store(path)
+    ingest_pieces(context, [_tick(1)])  # a small log: DuckDB's threshold decides
+    assert store.background_checkpoint.wait(30) is None
+    assert path.with_name("interval.duckdb.wal").stat().st_size > 0
+    monkeypatch.setattr(duckdb_checkpoints, "CHECKPOINT_DUE_BYTES", 1)
+    ingest_pieces(context, [_tick(2)])
+    assert store.background_checkpoint.wait(30) is not None
+    assert not path.with_name("interval.duckdb.wal").exists()
+    store.close()

@@ -125,7 +125,7 @@ def _ingest_units(
             cache.finish(interval.generation, ok=True)
     if total.rows_in >= ctx.part_rows:  # a large batch: its freed parts back to the system
         release_free_memory()
-        ctx.store.background_checkpoint.start()  # the log folded in before the next tick
+    ctx.store.background_checkpoint.start_if_due()  # the log folded in before the next tick
     return total
 
 

@@ -10,6 +10,11 @@ after each large ingest (:meth:`BackgroundCheckpoint.start`): it runs on a helpe
 while the next tick is still minutes away, holding the store's lock, so a write that comes
 meanwhile waits for it rather than meeting it half done. What was committed is durable in
 the log either way; the checkpoint only folds the log into the file.
+
+The MDMS asks after every ingest call (:meth:`BackgroundCheckpoint.start_if_due`), and a
+checkpoint starts once the log holds :data:`CHECKPOINT_DUE_BYTES`: a national tick's ingest
+ends far above it, while a worker's partition store, written in small batches, checkpoints
+every 64 MB of log as before, so that a restart (failover) never replays more.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import duckdb
 DEFAULT_CHECKPOINT_THRESHOLD = "2GB"
 #: the environment variable that overrides it
 CHECKPOINT_THRESHOLD_ENV = "OPENAMI_DUCKDB_CHECKPOINT_THRESHOLD"
+#: after an ingest call, a checkpoint starts once the log holds this many bytes
+CHECKPOINT_DUE_BYTES = 64 * 2**20
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +39,10 @@ log = logging.getLogger(__name__)
 class BackgroundCheckpoint:
     """One checkpoint at a time on a helper thread; ``checkpoint`` runs it (holding the
     store's lock) and says whether DuckDB could (not while another connection's
-    transaction is open)."""
+    transaction is open); ``log_bytes`` is the size of the write-ahead log."""
 
-    def __init__(self, checkpoint: Callable[[], bool]) -> None:
-        self._checkpoint = checkpoint
+    def __init__(self, checkpoint: Callable[[], bool], log_bytes: Callable[[], int]) -> None:
+        self._checkpoint, self._log_bytes = checkpoint, log_bytes
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
         #: seconds the last checkpoint took (None: none yet, or it could not run)
@@ -48,6 +55,14 @@ class BackgroundCheckpoint:
                 return
             self._thread = threading.Thread(target=self._run, name="duckdb-checkpoint", daemon=True)
             self._thread.start()
+
+    def start_if_due(self, due_bytes: int | None = None) -> bool:
+        """Start a checkpoint if the log holds ``due_bytes`` (default
+        :data:`CHECKPOINT_DUE_BYTES`) or more; whether it did."""
+        if self._log_bytes() < (CHECKPOINT_DUE_BYTES if due_bytes is None else due_bytes):
+            return False
+        self.start()
+        return True
 
     def wait(self, timeout_s: float | None = None) -> float | None:
         """Wait for the running checkpoint (if any); seconds the last one took."""

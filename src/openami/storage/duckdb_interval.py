@@ -313,7 +313,7 @@ class DuckIntervalStore:
             self._con.execute(VIEWS)
         # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
         #: a checkpoint after a large ingest, on a helper thread (``start()``)
-        self.background_checkpoint = BackgroundCheckpoint(self.checkpoint)
+        self.background_checkpoint = BackgroundCheckpoint(self.checkpoint, self._wal_bytes)
         rows = self._con.execute("SELECT COALESCE(MAX(ingest_seq), 0) FROM ingest_log").fetchall()
         self._seq = int(rows[0][0]) if rows else 0
         #: committed write transactions since this object opened the file: a reader that
@@ -451,6 +451,14 @@ class DuckIntervalStore:
         )
 
     # -- queries ----------------------------------------------------------------------------
+    def _wal_bytes(self) -> int:
+        if self.path == ":memory:":
+            return 0
+        try:
+            return Path(f"{self.path}.wal").stat().st_size
+        except FileNotFoundError:  # no log (yet, or folded in and removed)
+            return 0
+
     def checkpoint(self) -> bool:
         """CHECKPOINT, so DuckDB drops emptied row groups now (after a pack or a clustering;
         otherwise it happens at the next automatic checkpoint or on close). Not possible
