@@ -6,15 +6,16 @@ per part: 8 bytes a row, about 650 MB at national scale), so with the default Du
 checkpointed some forty times inside one national tick, and those checkpoints took 14 s of
 its 60 s of CPU. The interval store therefore raises the threshold
 (:data:`DEFAULT_CHECKPOINT_THRESHOLD`, configurable), and the MDMS asks for one checkpoint
-after each large ingest (:meth:`BackgroundCheckpoint.start`): it runs on a helper thread
+after an ingest that logged enough (:meth:`BackgroundCheckpoint.start_if_due`): it runs on a
+helper thread
 while the next tick is still minutes away, holding the store's lock, so a write that comes
 meanwhile waits for it rather than meeting it half done. What was committed is durable in
 the log either way; the checkpoint only folds the log into the file.
 
-The MDMS asks after every ingest call (:meth:`BackgroundCheckpoint.start_if_due`), and a
-checkpoint starts once the log holds :data:`CHECKPOINT_DUE_BYTES`: a national tick's ingest
-ends far above it, while a worker's partition store, written in small batches, checkpoints
-every 64 MB of log as before, so that a restart (failover) never replays more.
+The MDMS asks after every ingest call, and a checkpoint starts once the log holds
+:data:`CHECKPOINT_DUE_BYTES`: a national tick's ingest ends far above it, while a worker's
+partition store, written in small batches, checkpoints every 64 MB of log (DuckDB's own
+default was 16 MB), so that a restart (failover) never replays more.
 """
 
 from __future__ import annotations
