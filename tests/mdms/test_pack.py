@@ -170,6 +170,7 @@ def packed() -> dict[str, object]:
     before = _snapshot(mdms)
     queries_before = _queries(mdms, keys)
     narrow_values, narrow_reads = _count(mdms, "hh_values"), _count(mdms, "hh_reads")
+    tick_rows = _count(mdms, "hh_tick_reads"), _count(mdms, "hh_tick_values")
     first = mdms.pack(DAY, DAY)  # day 1 alone first: day 2 then starts from a day row
     second = mdms.pack(DAY, NEXT)
     return {
@@ -178,6 +179,7 @@ def packed() -> dict[str, object]:
         "before": before,
         "queries_before": queries_before,
         "narrow": (narrow_values, narrow_reads),
+        "tick_rows": tick_rows,
         "first": first,
         "second": second,
     }
@@ -233,6 +235,14 @@ def test_exactly_the_packable_days_became_day_rows(packed: dict[str, object]) ->
     n_packed = len(expected)
     assert _count(mdms, "hh_values") == narrow_values - 48 * n_packed
     assert _count(mdms, "hh_reads") == narrow_reads - 48 * n_packed
+    # ticks' reads and values were packed out of their narrow tables too, and their batches
+    # with them
+    tick_reads, tick_values = packed["tick_rows"]  # type: ignore[misc]
+    assert 0 < _count(mdms, "hh_tick_reads") < tick_reads
+    assert 0 < _count(mdms, "hh_tick_values") < tick_values
+    for kind in ("read", "value"):
+        orphans = f"hh_tick_{kind}_batches b ANTI JOIN hh_tick_{kind}s t ON t.batch = b.batch"
+        assert _count(mdms, orphans) == 0
 
 
 def test_packing_again_changes_nothing(packed: dict[str, object]) -> None:
@@ -260,7 +270,7 @@ def test_days_a_day_row_cannot_hold_unchanged_stay_narrow() -> None:
     # a stored duplicate of one read of day 2 (as a superseded read would be)
     with mdms.store.transaction() as cur:
         cur.execute(
-            "INSERT INTO hh_reads SELECT meter_id, boundary, import_register_wh + 1, "
+            "INSERT INTO hh_read_rows SELECT meter_id, boundary, import_register_wh + 1, "
             "export_register_wh, received_at + 1, source, ingest_seq FROM hh_reads "
             "WHERE meter_id = ? AND boundary = ?",
             [int(METERS[MULT2]), D0 + 70],

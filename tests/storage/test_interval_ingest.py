@@ -11,7 +11,7 @@ import pytest
 
 from openami.bus.messages import READ_SCHEMA
 from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
-from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_values
+from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_reads, append_values
 from openami.storage.interval_ingest import (
     FreshGround,
     IngestAppend,
@@ -199,6 +199,12 @@ def test_later_versions_and_energies_beyond_32_bits_go_to_the_wide_table() -> No
     with store.transaction() as cur:
         append_values(cur, huge, 5.0, DEFAULT_REASON)
     assert _table_counts(store) == (0, 2)
+    two_slots = pa.concat_tables([values, values.set_column(1, "slot", pa.array([B], pa.int64()))])
+    two_slots = two_slots.set_column(0, "supply_point_key", pa.array([6, 6], pa.int64()))
+    with store.transaction() as cur:  # a tick's values are of one slot
+        append_values(cur, two_slots, 5.0, DEFAULT_REASON)
+    assert _table_counts(store) == (0, 4)
+    store.query("DELETE FROM hh_value_versions WHERE supply_point_key = 6")
     just_fits = huge.set_column(2, "import_wh", pa.array([2**31 - 1], pa.int64()))
     just_fits = just_fits.set_column(0, "supply_point_key", pa.array([9], pa.int64()))
     with store.transaction() as cur:
@@ -212,3 +218,61 @@ def test_later_versions_and_energies_beyond_32_bits_go_to_the_wide_table() -> No
         {"supply_point_key": 9, "version": 1, "import_wh": 2**31 - 1},
         {"supply_point_key": 107, "version": 2, "import_wh": 1},
     ]
+
+
+def _reads(
+    meters: list[int], boundaries: list[int], imports: list[int], sources: list[int]
+) -> pa.Table:
+    n = len(meters)
+    return pa.table(
+        {
+            "meter_id": meters,
+            "boundary": boundaries,
+            "import_register_wh": imports,
+            "export_register_wh": [None if i % 2 else 10 * i for i in range(n)],
+            "received_at": [1.0e9 + 0.25 * i for i in range(n)],
+            "source": sources,
+        },
+        schema=READ_SCHEMA,
+    )
+
+
+def _read_tables(store: DuckIntervalStore) -> tuple[int, int, int]:
+    got = store.query(
+        "SELECT (SELECT count(*) FROM hh_tick_reads) AS t, "
+        "(SELECT count(*) FROM hh_read_rows) AS w, "
+        "(SELECT count(*) FROM hh_tick_read_batches) AS b"
+    ).to_pylist()[0]
+    return int(got["t"]), int(got["w"]), int(got["b"])
+
+
+def test_tick_reads_go_to_the_narrow_table_and_read_back_as_given() -> None:
+    store = DuckIntervalStore()
+    tick = _reads([5, 6, 7], [B] * 3, [2**31 - 1, 0, 12_345], [1] * 3)
+    mixed = _reads([5, 6], [B + 1, B + 2], [1, 2], [1, 1])  # two boundaries
+    sources = _reads([5, 6], [B + 3] * 2, [1, 2], [0, 2])  # two sources
+    huge = _reads([5], [B + 4], [2**31], [1])  # a register beyond 32 bits
+    taken = tick.append_column("take_row", pa.array([True, False, True]))
+    taken = taken.set_column(1, "boundary", pa.array([B + 5] * 3, pa.int64()))
+    with store.transaction() as cur:
+        append_reads(cur, tick, 3)
+    assert _read_tables(store) == (3, 0, 1)
+    with store.transaction() as cur:
+        for seq, reads in enumerate((mixed, sources, huge), start=4):
+            append_reads(cur, reads, seq)
+    assert _read_tables(store) == (3, 5, 1)
+    with store.transaction() as cur:
+        append_reads(cur, taken, 7)
+    assert _read_tables(store) == (5, 5, 2)
+    got = store.query("SELECT * FROM register_reads ORDER BY boundary, meter_id").to_pylist()
+    want = []
+    for seq, reads in zip((3, 4, 5, 6, 7), (tick, mixed, sources, huge, taken), strict=True):
+        for row in reads.to_pylist():
+            if row.pop("take_row", True):
+                want.append({**row, "ingest_seq": seq})
+    assert got == sorted(want, key=lambda r: (r["boundary"], r["meter_id"]))
+    # a boundary range finds the tick's reads through their batch, a meter through its own
+    in_range = store.query("SELECT meter_id FROM reads_between(?, ?) ORDER BY 1", [B, B])
+    assert in_range.column(0).to_pylist() == [5, 6, 7]
+    one = store.query("SELECT boundary FROM hh_reads WHERE meter_id = 7 ORDER BY 1")
+    assert one.column(0).to_pylist() == [B, B + 5]

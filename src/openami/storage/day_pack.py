@@ -385,30 +385,67 @@ def _delete_narrow(cur: duckdb.DuckDBPyConnection, rows: pa.Table, lo: int, hi: 
     cur.register("q_packed", rows.select(["supply_point_key", "day_first_slot", "meter_id"]))
     expected = rows.num_rows * SLOTS
     deleted = 0
-    for table in ("hh_tick_values", "hh_value_versions"):  # the two tables of hh_values
-        got = cur.execute(
-            f"""
-            DELETE FROM {table} USING q_packed p
-            WHERE {table}.slot BETWEEN ? AND ?
-              AND {table}.supply_point_key = p.supply_point_key
-              AND {day_first(f"{table}.slot")} = p.day_first_slot
-            """,
-            [lo, hi],
-        ).fetchone()
-        deleted += int(got[0]) if got else 0
+    got = cur.execute(
+        f"""
+        DELETE FROM hh_value_versions USING q_packed p
+        WHERE hh_value_versions.slot BETWEEN ? AND ?
+          AND hh_value_versions.supply_point_key = p.supply_point_key
+          AND {day_first("hh_value_versions.slot")} = p.day_first_slot
+        """,
+        [lo, hi],
+    ).fetchone()
+    deleted += int(got[0]) if got else 0
+    got = cur.execute(  # a tick's values: the slot is their batch's
+        f"""
+        DELETE FROM hh_tick_values USING q_packed p, hh_tick_value_batches b
+        WHERE b.batch = hh_tick_values.batch AND b.slot BETWEEN ? AND ?
+          AND hh_tick_values.supply_point_key = p.supply_point_key
+          AND {day_first("b.slot")} = p.day_first_slot
+        """,
+        [lo, hi],
+    ).fetchone()
+    deleted += int(got[0]) if got else 0
     if deleted != expected:
         raise RuntimeError(f"packing: deleted {deleted} narrow values, expected {expected}")
     got = cur.execute(
         f"""
-        DELETE FROM hh_reads USING q_packed p
-        WHERE hh_reads.boundary BETWEEN ? AND ?
-          AND hh_reads.meter_id = p.meter_id
-          AND {day_first("hh_reads.boundary - 1")} = p.day_first_slot
+        DELETE FROM hh_read_rows USING q_packed p
+        WHERE hh_read_rows.boundary BETWEEN ? AND ?
+          AND hh_read_rows.meter_id = p.meter_id
+          AND {day_first("hh_read_rows.boundary - 1")} = p.day_first_slot
         """,
         [lo + 1, hi + 1],
     ).fetchone()
-    if not got or int(got[0]) != expected:
-        raise RuntimeError(f"packing: deleted {got} narrow reads, expected {expected}")
+    deleted = int(got[0]) if got else 0
+    got = cur.execute(  # a tick's reads: the boundary is their batch's
+        f"""
+        DELETE FROM hh_tick_reads USING q_packed p, hh_tick_read_batches b
+        WHERE b.batch = hh_tick_reads.batch AND b.boundary BETWEEN ? AND ?
+          AND hh_tick_reads.meter_id = p.meter_id
+          AND {day_first("b.boundary - 1")} = p.day_first_slot
+        """,
+        [lo + 1, hi + 1],
+    ).fetchone()
+    deleted += int(got[0]) if got else 0
+    if deleted != expected:
+        raise RuntimeError(f"packing: deleted {deleted} narrow reads, expected {expected}")
+    _delete_empty_batches(cur, "hh_tick_read_batches", "hh_tick_reads", "boundary", lo + 1, hi + 1)
+    _delete_empty_batches(cur, "hh_tick_value_batches", "hh_tick_values", "slot", lo, hi)
+
+
+def _delete_empty_batches(
+    cur: duckdb.DuckDBPyConnection, batches: str, rows: str, at: str, lo: int, hi: int
+) -> None:
+    """Delete the batches of ``lo``..``hi`` (by boundary or slot, ``at``) left without rows."""
+    cur.execute(
+        f"""
+        DELETE FROM {batches} WHERE {at} BETWEEN $lo AND $hi AND batch NOT IN (
+            SELECT batch FROM {rows} WHERE batch BETWEEN
+                (SELECT min(batch) FROM {batches} WHERE {at} BETWEEN $lo AND $hi)
+            AND (SELECT max(batch) FROM {batches} WHERE {at} BETWEEN $lo AND $hi))
+        """,
+        {"lo": lo, "hi": hi},
+    )
 
 
 def _i64(table: pa.Table, name: str) -> I64:

@@ -28,214 +28,40 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openami.bus.messages import QCODE_NONE, Quality
+from openami.bus.messages import Quality
 from openami.storage.duckdb_checkpoints import (
     CHECKPOINT_THRESHOLD_ENV,
     DEFAULT_CHECKPOINT_THRESHOLD,
     BackgroundCheckpoint,
 )
-from openami.storage.quality_sql import HH_QUALITY, quality_name_sql, quality_sql
+from openami.storage.interval_schema import (
+    DAY_VALUE_COLS,
+    DAY_VALUE_PRESENT,
+    DEFAULT_REASON,
+    HH_SELECT,
+    TABLES,
+    VIEWS,
+    WRITE_SEQ,
+    create_values_view,
+    migrate,
+    migrate_tick_values,
+)
+from openami.storage.quality_sql import quality_sql
 from openami.storage.slot_sql import installed
 
-TABLES = """
-CREATE TABLE IF NOT EXISTS hh_reads (
-    meter_id BIGINT NOT NULL,
-    boundary BIGINT NOT NULL,
-    import_register_wh BIGINT NOT NULL,
-    export_register_wh BIGINT,
-    received_at DOUBLE NOT NULL,
-    source UTINYINT NOT NULL,
-    ingest_seq BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hh_value_versions (
-    supply_point_key BIGINT NOT NULL,
-    slot BIGINT NOT NULL,
-    import_wh BIGINT,
-    export_wh BIGINT,
-    quality VARCHAR NOT NULL,
-    version INTEGER NOT NULL,
-    recorded_at DOUBLE NOT NULL,
-    reason VARCHAR NOT NULL
-);
-ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS method VARCHAR;
-ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS vee_flags INTEGER DEFAULT 0;
-ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS final BOOLEAN DEFAULT false;
-ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS edited_by VARCHAR;
-ALTER TABLE hh_value_versions ALTER COLUMN reason DROP NOT NULL;
-ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS qcode UTINYINT;
-ALTER TABLE hh_value_versions ALTER COLUMN quality DROP NOT NULL;
-CREATE TABLE IF NOT EXISTS hh_tick_values (
-    supply_point_key BIGINT NOT NULL,
-    slot BIGINT NOT NULL,
-    import_wh INTEGER,
-    export_wh INTEGER,
-    qcode UTINYINT,
-    recorded_at DOUBLE NOT NULL,
-    vee_flags INTEGER DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS day_rows (
-    supply_point_key BIGINT NOT NULL,
-    day_first_slot BIGINT NOT NULL,
-    meter_id BIGINT NOT NULL,
-    prev_import_register_wh BIGINT,
-    prev_export_register_wh BIGINT,
-    import_register_wh BIGINT[48],
-    export_register_wh BIGINT[48],
-    import_wh INTEGER[],
-    export_wh INTEGER[],
-    qcode UTINYINT[],
-    vee_flags UINTEGER[],
-    received_at DOUBLE NOT NULL,
-    source UTINYINT NOT NULL,
-    ingest_seq BIGINT NOT NULL
-);
-ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_received_at DOUBLE[];
-ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_source UTINYINT[];
-ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS read_seq BIGINT[];
-ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS value_recorded_at DOUBLE[];
--- the largest version-1 import of the day [Wh] (billing's maximum demand without a list
--- pass); NULL in rows written before it or packed from narrow rows
-ALTER TABLE day_rows ADD COLUMN IF NOT EXISTS max_import_wh BIGINT;
-CREATE TABLE IF NOT EXISTS ingest_log (
-    ingest_seq BIGINT PRIMARY KEY,
-    recorded_at DOUBLE NOT NULL,
-    rows_in BIGINT NOT NULL,
-    reads_new BIGINT NOT NULL,
-    values_new BIGINT NOT NULL
-);
-ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS reason VARCHAR;
-CREATE TABLE IF NOT EXISTS store_writes (committed_at DOUBLE NOT NULL);
-"""
 #: appended inside every write transaction: the row count is the number of committed writes
 #: the file has ever had (appends never conflict, so concurrent transactions may both add)
 COUNT_WRITE = "INSERT INTO store_writes VALUES (epoch(current_timestamp))"
 
-# Day rows, one per (supply point, JST day) written by a dense ingest of fresh ground: the
-# reads at the 48 boundaries that end the day's slots and the 48 values, version 1 each.
-# Value lists are NULL when every value is the measured register difference (derived here).
-_DAY_VALUE_COLS = f"""
-    d.supply_point_key, d.day_first_slot + r.i - 1 AS slot,
-    CAST(CASE WHEN d.qcode IS NULL THEN d.import_register_wh[r.i] - CASE WHEN r.i = 1
-         THEN d.prev_import_register_wh ELSE d.import_register_wh[r.i - 1] END
-         ELSE d.import_wh[r.i] END AS BIGINT) AS import_wh,
-    CAST(CASE WHEN d.qcode IS NULL THEN d.export_register_wh[r.i] - CASE WHEN r.i = 1
-         THEN d.prev_export_register_wh ELSE d.export_register_wh[r.i - 1] END
-         ELSE d.export_wh[r.i] END AS BIGINT) AS export_wh,
-    {quality_name_sql("COALESCE(d.qcode[r.i], 0)")} AS quality,
-    1 AS version, COALESCE(d.value_recorded_at[r.i], l.recorded_at) AS recorded_at,
-    COALESCE(l.reason, 'register difference') AS reason,
-    CAST(NULL AS VARCHAR) AS method, CAST(COALESCE(d.vee_flags[r.i], 0) AS INTEGER) AS vee_flags,
-    false AS final, CAST(NULL AS VARCHAR) AS edited_by"""
-_DAY_VALUES_FROM = """
-    FROM day_rows d CROSS JOIN range(1, 49) r(i) JOIN ingest_log l USING (ingest_seq)"""
-_DAY_VALUE_PRESENT = f"(d.qcode IS NULL OR d.qcode[r.i] <> {QCODE_NONE})"
-#: the reason of nearly every narrow value; stored as NULL (a tick appends no text for it)
-DEFAULT_REASON = "register difference"
-
-_HH_SELECT = (
-    f"supply_point_key, slot, import_wh, export_wh, {HH_QUALITY} AS quality, version, "
-    "recorded_at, "
-    f"COALESCE(reason, '{DEFAULT_REASON}') AS reason, method, vee_flags, final, edited_by"
-)
-_HH_COLS = (
-    "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, reason, "
-    "method, vee_flags, final, edited_by"
-)
-_DAY_READ_COLS = """
-    d.meter_id, d.day_first_slot + r.i AS boundary,
-    d.import_register_wh[r.i] AS import_register_wh,
-    d.export_register_wh[r.i] AS export_register_wh,
-    COALESCE(d.read_received_at[r.i], d.received_at) AS received_at,
-    COALESCE(d.read_source[r.i], d.source) AS source,
-    COALESCE(d.read_seq[r.i], d.ingest_seq) AS ingest_seq
-    FROM day_rows d CROSS JOIN range(1, 49) r(i)"""
-_READ_COLS = (
-    "meter_id, boundary, import_register_wh, export_register_wh, received_at, source, ingest_seq"
-)
-
-#: for queries that pick day rows themselves: the columns of a day row's values (``d``,
-#: ``r(i)`` its element, ``l`` its ingest log row), the condition that an element has a
-#: version, and the columns of a narrow value (``hh_values``), as the views spell them
-DAY_VALUE_COLS, DAY_VALUE_PRESENT, HH_SELECT = _DAY_VALUE_COLS, _DAY_VALUE_PRESENT, _HH_SELECT
-
-VIEWS = f"""
-CREATE OR REPLACE VIEW half_hour_values AS
-SELECT {_HH_SELECT} FROM hh_values
-UNION ALL
-SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM} WHERE {_DAY_VALUE_PRESENT};
-CREATE OR REPLACE VIEW register_reads AS
-SELECT {_READ_COLS} FROM hh_reads
-UNION ALL
-SELECT {_DAY_READ_COLS} WHERE d.import_register_wh[r.i] IS NOT NULL;
-CREATE OR REPLACE MACRO hh_slots(lo, hi) AS TABLE
-SELECT {_HH_SELECT} FROM hh_values WHERE slot BETWEEN lo AND hi
-UNION ALL
-SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM}
-WHERE d.day_first_slot BETWEEN lo - 47 AND hi AND d.day_first_slot + r.i - 1 BETWEEN lo AND hi
-  AND {_DAY_VALUE_PRESENT};
-CREATE OR REPLACE MACRO hh_point(key, lo, hi) AS TABLE
-SELECT {_HH_SELECT} FROM hh_values WHERE supply_point_key = key AND slot BETWEEN lo AND hi
-UNION ALL
-SELECT {_DAY_VALUE_COLS} {_DAY_VALUES_FROM}
-WHERE d.supply_point_key = key AND d.day_first_slot BETWEEN lo - 47 AND hi
-  AND d.day_first_slot + r.i - 1 BETWEEN lo AND hi AND {_DAY_VALUE_PRESENT};
-CREATE OR REPLACE MACRO reads_between(lo, hi) AS TABLE
-SELECT {_READ_COLS} FROM hh_reads WHERE boundary BETWEEN lo AND hi
-UNION ALL
-SELECT {_DAY_READ_COLS}
-WHERE d.day_first_slot BETWEEN lo - 48 AND hi - 1 AND d.day_first_slot + r.i BETWEEN lo AND hi
-  AND d.import_register_wh[r.i] IS NOT NULL;
-"""
-
-
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Older files keep their tables under today's names: the narrow tables of the files
-    written before day rows existed, and the one table of value versions of the files
-    written before tick values had a narrow table of their own (``hh_values`` is a view now)."""
-    tables = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
-        ).fetchall()
-    }
-    for old, new in (
-        ("register_reads", "hh_reads"),
-        ("half_hour_values", "hh_value_versions"),
-        ("hh_values", "hh_value_versions"),
-    ):
-        if old in tables and new not in tables:
-            con.execute(f"ALTER TABLE {old} RENAME TO {new}")
-            tables.add(new)
-
-
-#: the columns of ``hh_values``, the view of every value version (``hh_value_versions``'
-#: columns, in their order)
-_VERSION_COLS = (
-    "supply_point_key, slot, import_wh, export_wh, quality, version, recorded_at, reason, "
-    "method, vee_flags, final, edited_by, qcode"
-)
-#: the same columns for a tick value: version 1 with the usual provenance
-_TICK_AS_VERSION = (
-    "supply_point_key, slot, CAST(import_wh AS BIGINT) AS import_wh, "
-    "CAST(export_wh AS BIGINT) AS export_wh, CAST(NULL AS VARCHAR) AS quality, 1 AS version, "
-    "recorded_at, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS method, "
-    "vee_flags, false AS final, CAST(NULL AS VARCHAR) AS edited_by, qcode"
-)
-
-
-def create_values_view(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create ``hh_values``: the value versions of both tables, with ``write_seq`` where
-    the store numbers its writes (:meth:`DuckIntervalStore.track_writes`)."""
-    tracked = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'hh_value_versions' "
-        "AND column_name = 'write_seq'"
-    ).fetchall()[0][0]
-    seq = ", write_seq" if tracked else ""
-    con.execute(
-        f"CREATE OR REPLACE VIEW hh_values AS SELECT {_VERSION_COLS}{seq} FROM hh_value_versions "
-        f"UNION ALL SELECT {_TICK_AS_VERSION}{seq} FROM hh_tick_values"
-    )
-
+__all__ = [
+    "COUNT_WRITE",
+    "DAY_VALUE_COLS",
+    "DAY_VALUE_PRESENT",
+    "DEFAULT_REASON",
+    "HH_SELECT",
+    "DuckIntervalStore",
+    "StoreInUse",
+]
 
 # the expected (supply point, slot) pairs without any version get a 'missing' one
 _MARK_MISSING = f"""
@@ -248,18 +74,6 @@ FROM (SELECT DISTINCT i.supply_point_key, s.slot
 ANTI JOIN (SELECT DISTINCT supply_point_key, slot FROM hh_slots(?, ?)) h
     ON h.supply_point_key = e.supply_point_key AND h.slot = e.slot
 RETURNING supply_point_key, slot
-"""
-
-
-#: numbers every value version appended after it ran (and, once, the ones already there):
-#: the publication watermark of the shared interval store (``storage/shared_values.py``);
-#: only a store that publishes pays for it (about 30 ns per appended value)
-WRITE_SEQ = """
-CREATE SEQUENCE IF NOT EXISTS hh_write_seq;
-ALTER TABLE hh_value_versions ADD COLUMN IF NOT EXISTS write_seq BIGINT
-    DEFAULT nextval('hh_write_seq');
-ALTER TABLE hh_tick_values ADD COLUMN IF NOT EXISTS write_seq BIGINT
-    DEFAULT nextval('hh_write_seq');
 """
 
 
@@ -307,8 +121,9 @@ class DuckIntervalStore:
         if not read_only:  # see storage/duckdb_checkpoints.py
             threshold = os.environ.get(CHECKPOINT_THRESHOLD_ENV) or DEFAULT_CHECKPOINT_THRESHOLD
             self._con.execute(f"SET checkpoint_threshold = '{_size(threshold)}'")
-            _migrate(self._con)
+            migrate(self._con)
             self._con.execute(TABLES)
+            migrate_tick_values(self._con)
             create_values_view(self._con)
             self._con.execute(VIEWS)
         # fetchall: a half-read result would keep a transaction open and block CHECKPOINT
