@@ -90,6 +90,9 @@ from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.mdms_schema import upgrade_mdms_schema
 
 NATIONAL_METERS = 81_500_000
+#: the targets of issue #13: a warm national tick and one process's peak
+WARM_TARGET_S = 30.0
+PEAK_TARGET_GIB = 12.0
 SMALL_METERS = 2_000_000
 CHUNK_METERS = 4_000_000  # meters generated (and seeded) at a time
 SEED = 7
@@ -399,8 +402,9 @@ def run(
         "cpu_s": round(float(got["cpu_s"]), 1),
         "checkpoint_after_s": _round_or_none(got["checkpoint_after_s"]),
         "checkpoint_after_cpu_s": round(float(got["checkpoint_after_cpu_s"]), 1),
-        "target_s": 60.0,
-        "target_met": bool(wall <= 60.0 and meters >= NATIONAL_METERS),
+        "target_s": WARM_TARGET_S,
+        "target_met": bool(wall <= WARM_TARGET_S and meters >= NATIONAL_METERS),
+        "peak_target_gib": PEAK_TARGET_GIB,
         "rss_before_call_gib": round(got["rss_before_call_kib"] / gib, 2),
         "peak_rss_gib": round(got["peak_rss_kib"] / gib, 2),
         "peak_rss_is_call_only": bool(got["peak_reset"]),
@@ -526,7 +530,12 @@ def main() -> None:
     verdict = "met" if out["target_met"] else "not met"
     if meters < NATIONAL_METERS:
         verdict = f"n/a below {NATIONAL_METERS:,} meters"
-    print(f"target ≤ 60 s for {NATIONAL_METERS:,} meters: {verdict}")
+    print(f"target: warm tick ≤ {WARM_TARGET_S:g} s for {NATIONAL_METERS:,} meters: {verdict}")
+    peak = max(float(str(out["peak_rss_gib"])), float(str(out["peak_rss_setup_gib"])))
+    peak_verdict = "met" if peak <= PEAK_TARGET_GIB else "not met"
+    print(
+        f"target: peak RSS ≤ {PEAK_TARGET_GIB:g} GiB (tick or set-up): {peak} GiB, {peak_verdict}"
+    )
 
 
 if __name__ == "__main__":
