@@ -64,7 +64,8 @@ import pyarrow.parquet as pq
 from openami.bus.messages import Quality
 from openami.clock import day_first_slot
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_values
+from openami.storage.duckdb_mdms import VALUE_SCHEMA
+from openami.storage.interval_appends import append_values
 from openami.storage.slot_files import SlotFileStore
 
 try:  # run as a script from the repository root or from benchmarks/

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from openami.cli.main import cli
 from openami.clock import day_first_slot
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import append_values
+from openami.storage.interval_appends import append_values
 from openami.storage.shared_values import SharedValueStore
 
 

@@ -32,7 +32,7 @@ from openami.hub.webhooks import WebhookConfig, webhook_service
 from openami.mdms.shared_values import SharedValuesMdms
 from openami.settings import Settings
 from openami.sim import Simulation
-from openami.storage.duckdb_mdms import append_values
+from openami.storage.interval_appends import append_values
 from openami.storage.repositories.webhooks import Subscription, WebhookStore
 from openami.storage.shared_values import SharedValueStore
 from openami.web.app import create_app

@@ -11,7 +11,8 @@ import pytest
 
 from openami.bus.messages import READ_SCHEMA
 from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
-from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_reads, append_values
+from openami.storage.duckdb_mdms import VALUE_SCHEMA
+from openami.storage.interval_appends import append_reads, append_values
 from openami.storage.interval_ingest import (
     FreshGround,
     IngestAppend,

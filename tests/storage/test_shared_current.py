@@ -16,7 +16,7 @@ from openami.clock.slots import day_first_slot
 from openami.mdms.shared_values import SharedValuesMdms
 from openami.registry import Registry
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import append_values
+from openami.storage.interval_appends import append_values
 from openami.storage.mdms_schema import upgrade_mdms_schema
 from openami.storage.point_read import CURRENT_VALUES_SCHEMA, current_values
 from openami.storage.repositories import open_database

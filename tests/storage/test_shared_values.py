@@ -20,7 +20,8 @@ import pytest
 
 from openami.clock.slots import day_first_slot
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import append_day_rows, append_values
+from openami.storage.duckdb_mdms import append_day_rows
+from openami.storage.interval_appends import append_values
 from openami.storage.interval_ingest import IngestLogRow, log_ingest
 from openami.storage.shared_read import SharedValuesReader
 from openami.storage.shared_values import SharedValueStore

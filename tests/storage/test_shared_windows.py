@@ -17,7 +17,7 @@ import pytest
 
 from openami.clock.slots import day_first_slot
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import append_values
+from openami.storage.interval_appends import append_values
 from openami.storage.shared_layout import jst_day_numbers
 from openami.storage.shared_read import SharedValuesReader
 from openami.storage.shared_values import SharedValueStore

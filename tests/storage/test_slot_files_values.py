@@ -11,8 +11,9 @@ import pytest
 
 from openami.storage.current_values_sql import current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
-from openami.storage.duckdb_mdms import VALUE_SCHEMA, append_values
+from openami.storage.duckdb_mdms import VALUE_SCHEMA
 from openami.storage.duckdb_reads import read_query
+from openami.storage.interval_appends import append_values
 from openami.storage.slot_files_values import current_rows, join_audience, read_versions
 
 SLOT = 985_000

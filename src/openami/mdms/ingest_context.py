@@ -13,7 +13,7 @@ from openami.mdms.indexes import InstallIndex, MeterIndex
 from openami.mdms.tick_cache import TickCache
 from openami.mdms.vee_config import VeeConfig
 from openami.storage.duckdb_interval import DEFAULT_REASON, DuckIntervalStore
-from openami.storage.duckdb_mdms import TAKE_COLUMN
+from openami.storage.interval_appends import TAKE_COLUMN
 from openami.storage.interval_ingest import IngestAppend
 
 #: rows per part: keeps NumPy temporaries small enough to be reused

@@ -42,7 +42,8 @@ from openami.mdms.tick_rules import (
 )
 from openami.mdms.vee import Q_INVALID, Q_MEASURED
 from openami.mdms.vee_config import VeeConfig, bit
-from openami.storage.duckdb_mdms import TAKE_COLUMN, VALUE_SCHEMA
+from openami.storage.duckdb_mdms import VALUE_SCHEMA
+from openami.storage.interval_appends import TAKE_COLUMN
 from openami.storage.interval_ingest import IngestAppend, IngestTransaction
 
 I64 = npt.NDArray[np.int64]

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from openami.storage import duckdb_mdms as db
+from openami.storage import interval_appends
 from openami.storage.duckdb_interval import COUNT_WRITE, DuckIntervalStore
 
 I64 = npt.NDArray[np.int64]
@@ -189,8 +190,8 @@ class IngestTransaction:
             db.append_day_rows(cur, part.day_rows, log.ingest_seq)
         if part.reads is not None:
             assert part.values is not None
-            db.append_reads(cur, part.reads, log.ingest_seq)
-            db.append_values(cur, part.values, log.recorded_at_s, log.reason)
+            interval_appends.append_reads(cur, part.reads, log.ingest_seq)
+            interval_appends.append_values(cur, part.values, log.recorded_at_s, log.reason)
         if part.history_folds is not None:
             db.update_history(cur, part.history_folds, history_cap)
         if part.history_means is not None:

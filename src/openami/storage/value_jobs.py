@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from openami.bus.messages import Quality
 from openami.clock import SLOTS_PER_DAY
-from openami.storage import duckdb_mdms
+from openami.storage import duckdb_mdms, interval_appends
 from openami.storage.current_values_sql import current_reads_sql, current_versions_sql
 from openami.storage.duckdb_interval import DuckIntervalStore
 from openami.storage.meter_reads import current_reads_in
@@ -144,7 +144,7 @@ class ValueJob:
         edited_by: str | None = None,
     ) -> int:
         """Append value versions (``duckdb_mdms.VALUE_SCHEMA`` columns and ``method``)."""
-        return duckdb_mdms.append_values(
+        return interval_appends.append_values(
             self.cursor, values, recorded_at, reason, final=final, edited_by=edited_by
         )
 
