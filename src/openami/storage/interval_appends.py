@@ -42,7 +42,7 @@ def append_reads(cur: duckdb.DuckDBPyConnection, reads: pa.Table, seq: int) -> N
             [seq],
         )
         return
-    row = cur.execute("SELECT CAST(nextval('hh_tick_read_batch') AS INTEGER)").fetchone()
+    row = cur.execute("SELECT nextval('hh_tick_read_batch')").fetchone()
     batch = int(row[0]) if row else 0
     cur.execute("INSERT INTO hh_tick_read_batches VALUES (?, ?, ?, ?)", [batch, *shape, seq])
     cur.execute(
@@ -97,7 +97,7 @@ def append_values(
     cur.register("q_values", values)
     slot = _tick_value_slot(values, reason, method, final, edited_by)
     if slot is not None:
-        row = cur.execute("SELECT CAST(nextval('hh_tick_value_batch') AS INTEGER)").fetchone()
+        row = cur.execute("SELECT nextval('hh_tick_value_batch')").fetchone()
         batch = int(row[0]) if row else 0
         cur.execute(
             "INSERT INTO hh_tick_value_batches VALUES (?, ?, ?)", [batch, slot, recorded_at]

@@ -41,10 +41,10 @@ CREATE TABLE IF NOT EXISTS hh_tick_reads (
     import_register_wh INTEGER NOT NULL,
     export_register_wh INTEGER,
     received_at DOUBLE NOT NULL,
-    batch INTEGER NOT NULL
+    batch BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hh_tick_read_batches (
-    batch INTEGER NOT NULL,
+    batch BIGINT NOT NULL,
     boundary BIGINT NOT NULL,
     source UTINYINT NOT NULL,
     ingest_seq BIGINT NOT NULL
@@ -73,10 +73,10 @@ CREATE TABLE IF NOT EXISTS hh_tick_values (
     export_wh INTEGER,
     qcode UTINYINT,
     vee_flags INTEGER DEFAULT 0,
-    batch INTEGER NOT NULL
+    batch BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hh_tick_value_batches (
-    batch INTEGER NOT NULL,
+    batch BIGINT NOT NULL,
     slot BIGINT NOT NULL,
     recorded_at DOUBLE NOT NULL
 );
