@@ -381,56 +381,56 @@ def _previous(cur: duckdb.DuckDBPyConnection, meter: I64, first: I64) -> Opening
 
 
 def _delete_narrow(cur: duckdb.DuckDBPyConnection, rows: pa.Table, lo: int, hi: int) -> None:
-    """Delete the narrow values and reads the day rows now hold (exactly 48 of each a row)."""
+    """Delete the narrow values and reads the day rows now hold (exactly 48 of each a row),
+    from the wide table and from the tick's narrow one (whose slot or boundary is its
+    batch's) of each."""
     cur.register("q_packed", rows.select(["supply_point_key", "day_first_slot", "meter_id"]))
     expected = rows.num_rows * SLOTS
-    deleted = 0
-    got = cur.execute(
-        f"""
-        DELETE FROM hh_value_versions USING q_packed p
-        WHERE hh_value_versions.slot BETWEEN ? AND ?
-          AND hh_value_versions.supply_point_key = p.supply_point_key
-          AND {day_first("hh_value_versions.slot")} = p.day_first_slot
-        """,
-        [lo, hi],
-    ).fetchone()
-    deleted += int(got[0]) if got else 0
-    got = cur.execute(  # a tick's values: the slot is their batch's
-        f"""
-        DELETE FROM hh_tick_values USING q_packed p, hh_tick_value_batches b
-        WHERE b.batch = hh_tick_values.batch AND b.slot BETWEEN ? AND ?
-          AND hh_tick_values.supply_point_key = p.supply_point_key
-          AND {day_first("b.slot")} = p.day_first_slot
-        """,
-        [lo, hi],
-    ).fetchone()
-    deleted += int(got[0]) if got else 0
-    if deleted != expected:
-        raise RuntimeError(f"packing: deleted {deleted} narrow values, expected {expected}")
-    got = cur.execute(
-        f"""
-        DELETE FROM hh_read_rows USING q_packed p
-        WHERE hh_read_rows.boundary BETWEEN ? AND ?
-          AND hh_read_rows.meter_id = p.meter_id
-          AND {day_first("hh_read_rows.boundary - 1")} = p.day_first_slot
-        """,
-        [lo + 1, hi + 1],
-    ).fetchone()
-    deleted = int(got[0]) if got else 0
-    got = cur.execute(  # a tick's reads: the boundary is their batch's
-        f"""
-        DELETE FROM hh_tick_reads USING q_packed p, hh_tick_read_batches b
-        WHERE b.batch = hh_tick_reads.batch AND b.boundary BETWEEN ? AND ?
-          AND hh_tick_reads.meter_id = p.meter_id
-          AND {day_first("b.boundary - 1")} = p.day_first_slot
-        """,
-        [lo + 1, hi + 1],
-    ).fetchone()
-    deleted += int(got[0]) if got else 0
-    if deleted != expected:
-        raise RuntimeError(f"packing: deleted {deleted} narrow reads, expected {expected}")
+    for what, key, at, tables in (
+        ("values", "supply_point_key", "slot", _VALUE_TABLES),
+        ("reads", "meter_id", "boundary", _READ_TABLES),
+    ):
+        first, last = (lo, hi) if at == "slot" else (lo + 1, hi + 1)
+        deleted = sum(
+            _delete_packed(cur, table, batches, key, at, first, last) for table, batches in tables
+        )
+        if deleted != expected:
+            raise RuntimeError(f"packing: deleted {deleted} narrow {what}, expected {expected}")
     _delete_empty_batches(cur, "hh_tick_read_batches", "hh_tick_reads", "boundary", lo + 1, hi + 1)
     _delete_empty_batches(cur, "hh_tick_value_batches", "hh_tick_values", "slot", lo, hi)
+
+
+#: the tables of narrow values and of narrow reads, each with its batch table (if any)
+_VALUE_TABLES = (("hh_value_versions", None), ("hh_tick_values", "hh_tick_value_batches"))
+_READ_TABLES = (("hh_read_rows", None), ("hh_tick_reads", "hh_tick_read_batches"))
+
+
+def _delete_packed(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    batches: str | None,
+    key: str,
+    at: str,
+    lo: int,
+    hi: int,
+) -> int:
+    """Delete the rows of ``table`` whose ``key`` and day (by ``at``: a slot, or a boundary,
+    which ends the slot before it) are a packed row's, ``at`` within ``lo``..``hi``; a
+    tick's table keeps ``at`` in its ``batches``. Returns the count deleted."""
+    holder = "b" if batches else table
+    day = f"{holder}.{at}" if at == "slot" else f"{holder}.{at} - 1"
+    join = f", {batches} b" if batches else ""
+    of_batch = f"b.batch = {table}.batch AND " if batches else ""
+    got = cur.execute(
+        f"""
+        DELETE FROM {table} USING q_packed p{join}
+        WHERE {of_batch}{holder}.{at} BETWEEN ? AND ?
+          AND {table}.{key} = p.{key}
+          AND {day_first(day)} = p.day_first_slot
+        """,
+        [lo, hi],
+    ).fetchone()
+    return int(got[0]) if got else 0
 
 
 def _delete_empty_batches(
